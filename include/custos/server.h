@@ -1,0 +1,58 @@
+/*
+ * custos server: the HTTP face of custosd, on libmicrohttpd.
+ *
+ * Routes are registered before start as (method, path) pairs; a path ending
+ * in "*" matches any path with that prefix.  Handlers run on the server's
+ * worker threads and fill a response; they must not block for long except
+ * on the ledger commit they need (fail closed).  Request bodies are capped
+ * (default 64 KiB): a larger body gets 413 before the handler runs.  Errors
+ * are JSON: {"error": "..."}.
+ */
+#ifndef CUSTOS_SERVER_H
+#define CUSTOS_SERVER_H
+
+#include "custos/util.h"
+
+typedef struct cu_server cu_server;
+
+typedef struct cu_http_req {
+    const char *method;
+    const char *path;      /* without the query string */
+    const char *body;      /* NUL-terminated; "" when none */
+    size_t body_len;
+    void *conn_;           /* private: for cu_http_header / cu_http_query */
+} cu_http_req;
+
+typedef struct cu_http_resp {
+    int status;                 /* 200 unless set */
+    const char *content_type;   /* "application/json" unless set; static */
+    cu_buf body;                /* max 64 MiB */
+    char extra_headers[512];    /* "Name: value\r\n" lines, e.g. Set-Cookie */
+} cu_http_resp;
+
+typedef void (*cu_http_handler)(void *ud, const cu_http_req *req, cu_http_resp *resp);
+
+typedef struct cu_server_opts {
+    const char *bind_addr;   /* default "127.0.0.1" */
+    uint16_t port;           /* 0: pick a free port (see cu_server_port) */
+    size_t max_body;         /* default 65536 */
+    unsigned threads;        /* default 2 */
+} cu_server_opts;
+
+cu_rc cu_server_new(const cu_server_opts *opts, cu_server **out) CU_NODISCARD;
+/* Register a route; method NULL matches any method. */
+cu_rc cu_server_route(cu_server *s, const char *method, const char *path, cu_http_handler fn, void *ud) CU_NODISCARD;
+cu_rc cu_server_start(cu_server *s) CU_NODISCARD;
+uint16_t cu_server_port(const cu_server *s);
+void cu_server_stop(cu_server *s);
+void cu_server_free(cu_server *s);
+
+/* Request helpers: values live as long as the request. */
+const char *cu_http_header(const cu_http_req *req, const char *name);
+const char *cu_http_query(const cu_http_req *req, const char *name);
+
+/* Response helpers. */
+void cu_http_error(cu_http_resp *resp, int status, const char *fmt, ...) CU_PRINTF(3, 4);
+void cu_http_text(cu_http_resp *resp, int status, const char *content_type, const char *text);
+
+#endif

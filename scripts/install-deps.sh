@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the Debian packages custos needs to build, test and run its demo.
+# Installs only what is missing; needs root (or sudo) when something is.
+set -euo pipefail
+pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev curl ca-certificates
+      libssl-dev libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libzstd-dev
+      sqlite3 wrk)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi

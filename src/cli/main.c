@@ -1,0 +1,50 @@
+/* custos: the command line.  Subcommands are listed here; each lives in its
+ * own cmd_*.c file and holds wiring only. */
+#include "cli.h"
+
+#include "custos/util.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int cu_cmd_version(int argc, char **argv);
+
+static const struct cu_cli_cmd commands[] = {
+    {"version", cu_cmd_version, "print the version"},
+};
+
+int cu_cli_fail(const char *what)
+{
+    const char *d = cu_err_detail();
+    fprintf(stderr, "custos: %s%s%s\n", what, d[0] ? ": " : "", d);
+    return 1;
+}
+
+int cu_cmd_version(int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    printf("custos %s\n", CUSTOS_VERSION);
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: custos COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0)
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "custos: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

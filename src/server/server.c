@@ -1,0 +1,273 @@
+/* The HTTP server on libmicrohttpd.
+ *
+ * Invariants:
+ * 1. A body over max_body is refused with 413 and never handed to a handler.
+ * 2. Every response that is an error is JSON with an "error" member.
+ * 3. Handlers see a complete, NUL-terminated body.
+ */
+#include "custos/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#define MAX_ROUTES 128
+
+struct route {
+    char *method;
+    char *path;
+    size_t plen;
+    bool prefix;
+    cu_http_handler fn;
+    void *ud;
+};
+
+struct cu_server {
+    cu_server_opts opts;
+    struct MHD_Daemon *d;
+    struct route routes[MAX_ROUTES];
+    int nroutes;
+    uint16_t port;
+};
+
+struct conn_state {
+    cu_buf body;
+    bool too_big;
+};
+
+cu_rc cu_server_new(const cu_server_opts *opts, cu_server **out)
+{
+    cu_server *s = cu_calloc(1, sizeof *s);
+    if (!s)
+        return CU_ERR_NOMEM;
+    if (opts)
+        s->opts = *opts;
+    if (!s->opts.bind_addr)
+        s->opts.bind_addr = "127.0.0.1";
+    if (!s->opts.max_body)
+        s->opts.max_body = 65536;
+    if (!s->opts.threads)
+        s->opts.threads = 2;
+    *out = s;
+    return CU_OK;
+}
+
+cu_rc cu_server_route(cu_server *s, const char *method, const char *path, cu_http_handler fn, void *ud)
+{
+    if (s->nroutes >= MAX_ROUTES)
+        return cu_err_set(CU_ERR_RANGE, "too many routes");
+    struct route *r = &s->routes[s->nroutes];
+    size_t n = strlen(path);
+    r->prefix = n && path[n - 1] == '*';
+    r->path = cu_strndup(path, r->prefix ? n - 1 : n);
+    r->method = method ? cu_strdup(method) : NULL;
+    if (!r->path || (method && !r->method)) {
+        cu_free(r->path);
+        cu_free(r->method);
+        return CU_ERR_NOMEM;
+    }
+    r->plen = strlen(r->path);
+    r->fn = fn;
+    r->ud = ud;
+    s->nroutes++;
+    return CU_OK;
+}
+
+const char *cu_http_header(const cu_http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn_, MHD_HEADER_KIND, name);
+}
+
+const char *cu_http_query(const cu_http_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn_, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static void json_escape(cu_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        cu_rc rc;
+        if (c == '"' || c == '\\')
+            rc = cu_buf_appendf(b, "\\%c", c);
+        else if (c < 0x20)
+            rc = cu_buf_appendf(b, "\\u%04x", c);
+        else
+            rc = cu_buf_append(b, s, 1);
+        if (rc)
+            return;
+    }
+}
+
+void cu_http_error(cu_http_resp *resp, int status, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    resp->status = status;
+    resp->content_type = "application/json";
+    cu_buf_reset(&resp->body);
+    if (cu_buf_appends(&resp->body, "{\"error\":\"") == CU_OK) {
+        json_escape(&resp->body, msg);
+        if (cu_buf_appends(&resp->body, "\"}\n")) {
+            /* the message was cut by the buffer limit: nothing better to do */
+        }
+    }
+}
+
+void cu_http_text(cu_http_resp *resp, int status, const char *content_type, const char *text)
+{
+    resp->status = status;
+    resp->content_type = content_type;
+    cu_buf_reset(&resp->body);
+    if (cu_buf_appends(&resp->body, text))
+        cu_http_error(resp, 500, "response too large");
+}
+
+static enum MHD_Result send_resp(struct MHD_Connection *conn, cu_http_resp *r)
+{
+    size_t len;
+    char *data = cu_buf_take(&r->body, &len);
+    struct MHD_Response *mr = MHD_create_response_from_buffer_with_free_callback(len, data, cu_free);
+    if (!mr) {
+        cu_free(data);
+        return MHD_NO;
+    }
+    MHD_add_response_header(mr, "Content-Type", r->content_type ? r->content_type : "application/json");
+    MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(mr, "Cache-Control", "no-store");
+    /* extra headers: "Name: value\r\n" lines */
+    char *line = r->extra_headers;
+    while (*line) {
+        char *end = strstr(line, "\r\n");
+        if (!end)
+            break;
+        *end = '\0';
+        char *colon = strchr(line, ':');
+        if (colon) {
+            *colon = '\0';
+            const char *v = colon + 1;
+            while (*v == ' ')
+                v++;
+            MHD_add_response_header(mr, line, v);
+        }
+        line = end + 2;
+    }
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, mr);
+    MHD_destroy_response(mr);
+    return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_size,
+                                  void **con_cls)
+{
+    (void)version;
+    cu_server *s = cls;
+    struct conn_state *st = *con_cls;
+    if (!st) {
+        st = cu_calloc(1, sizeof *st);
+        if (!st)
+            return MHD_NO;
+        cu_buf_init(&st->body, s->opts.max_body);
+        *con_cls = st;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!st->too_big && cu_buf_append(&st->body, upload_data, *upload_size))
+            st->too_big = true;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    cu_http_resp resp = {.status = 200, .content_type = "application/json"};
+    cu_buf_init(&resp.body, 64u << 20);
+    if (st->too_big) {
+        cu_http_error(&resp, 413, "request body larger than %zu bytes", s->opts.max_body);
+    } else {
+        const struct route *found = NULL;
+        bool path_known = false;
+        for (int i = 0; i < s->nroutes; i++) {
+            const struct route *r = &s->routes[i];
+            bool pm = r->prefix ? strncmp(url, r->path, r->plen) == 0 : strcmp(url, r->path) == 0;
+            if (!pm)
+                continue;
+            path_known = true;
+            if (!r->method || strcmp(r->method, method) == 0) {
+                found = r;
+                break;
+            }
+        }
+        if (found) {
+            cu_http_req req = {.method = method, .path = url, .body = st->body.data ? st->body.data : "",
+                               .body_len = st->body.len, .conn_ = conn};
+            found->fn(found->ud, &req, &resp);
+        } else if (path_known) {
+            cu_http_error(&resp, 405, "method %s not allowed on %s", method, url);
+        } else {
+            cu_http_error(&resp, 404, "no such route: %s", url);
+        }
+    }
+    enum MHD_Result ret = send_resp(conn, &resp);
+    cu_buf_free(&resp.body);
+    return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)conn;
+    (void)toe;
+    struct conn_state *st = *con_cls;
+    if (st) {
+        cu_buf_free(&st->body);
+        cu_free(st);
+        *con_cls = NULL;
+    }
+}
+
+cu_rc cu_server_start(cu_server *s)
+{
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(s->opts.port);
+    if (inet_pton(AF_INET, s->opts.bind_addr, &sa.sin_addr) != 1)
+        return cu_err_set(CU_ERR_INVAL, "bad bind address %s", s->opts.bind_addr);
+    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, s->opts.port,
+                            NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->opts.threads,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_END);
+    if (!s->d)
+        return cu_err_set(CU_ERR_IO, "cannot listen on %s:%u", s->opts.bind_addr, s->opts.port);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : s->opts.port;
+    return CU_OK;
+}
+
+uint16_t cu_server_port(const cu_server *s) { return s->port; }
+
+void cu_server_stop(cu_server *s)
+{
+    if (s && s->d) {
+        MHD_stop_daemon(s->d);
+        s->d = NULL;
+    }
+}
+
+void cu_server_free(cu_server *s)
+{
+    if (!s)
+        return;
+    cu_server_stop(s);
+    for (int i = 0; i < s->nroutes; i++) {
+        cu_free(s->routes[i].path);
+        cu_free(s->routes[i].method);
+    }
+    cu_free(s);
+}
