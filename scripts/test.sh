@@ -19,7 +19,8 @@ run() {  # run DIR LABEL [ctest args]
   local n f
   n=$(echo "$line" | sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\2/')
   f=$(echo "$line" | sed -E 's/.* ([0-9]+) tests failed out of.*/\1/')
-  if [ -n "$line" ]; then total_pass=$((total_pass + n - f)); total_fail=$((total_fail + f)); else fail=1; fi
+  if [ -n "$line" ]; then total_pass=$((total_pass + n - f)); total_fail=$((total_fail + f));
+  elif ! grep -q 'No tests were found' "$log"; then fail=1; fi
   rm -f "$log"
 }
 run build "release build"
