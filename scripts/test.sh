@@ -14,7 +14,7 @@ run() {  # run DIR LABEL [ctest args]
   local dir=$1 label=$2; shift 2
   echo "== $label"
   local log; log=$(mktemp)
-  ( cd "$dir" && CU_BIN_DIR="$PWD" ctest --output-on-failure -j "$jobs" "$@" ) | tee "$log" || fail=1
+  ( cd "$dir" && CU_BIN_DIR="$PWD" ctest --output-on-failure -j "$jobs" "$@" ) 2>&1 | tee "$log" || fail=1
   local line; line=$(grep -E 'tests passed, [0-9]+ tests failed out of' "$log" | tail -1 || true)
   local n f
   n=$(echo "$line" | sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\2/')
