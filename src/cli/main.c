@@ -8,9 +8,13 @@
 #include <string.h>
 
 int cu_cmd_version(int argc, char **argv);
+int cu_cmd_replay(int argc, char **argv);
+int cu_cmd_import(int argc, char **argv);
 
 static const struct cu_cli_cmd commands[] = {
     {"version", cu_cmd_version, "print the version"},
+    {"replay", cu_cmd_replay, "replay reference and events files through the pipeline, write alerts"},
+    {"import", cu_cmd_import, "convert CSV, syslog or CEF audit lines into interchange events"},
 };
 
 int cu_cli_fail(const char *what)
