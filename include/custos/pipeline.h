@@ -83,6 +83,8 @@ typedef struct cu_pipeline_stats {
     uint64_t recovered;    /* entries re-indexed at start */
     uint64_t ledger_size;
     uint64_t dropped_alerts;
+    /* time spent per stage (monotonic ns; for benchmarks, not logic) */
+    uint64_t ns_encode, ns_append, ns_store, ns_detect, ns_close;
 } cu_pipeline_stats;
 
 /* Open DIR (created when missing): the durable log and the store; names
@@ -126,6 +128,8 @@ typedef struct cu_replay_opts {
 
 typedef struct cu_replay_stats {
     uint64_t events, alerts, batches;
+    uint64_t ns_parse;          /* reader thread busy time */
+    cu_pipeline_stats pipeline; /* stage times of the pipeline thread */
 } cu_replay_stats;
 
 /* The whole of `custos replay`.  Errors name the file and line. */

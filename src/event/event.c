@@ -132,6 +132,8 @@ static const char *const fnames[F_NFIELDS] = {"kind", "id", "ts", "officer", "sy
                                               "subjects", "purpose", "case", "terminal", "area", "outcome",
                                               "results"};
 
+static const uint8_t flens[F_NFIELDS] = {4, 2, 2, 7, 6, 6, 6, 8, 7, 4, 8, 4, 7, 7};
+
 static int field_of(const cu_jval *k)
 {
     if (k->esc) {
@@ -141,11 +143,9 @@ static int field_of(const cu_jval *k)
         return -1;
     }
     /* keys are short; compare by length first */
-    for (int f = 0; f < F_NFIELDS; f++) {
-        size_t l = strlen(fnames[f]);
-        if (l == k->len && memcmp(k->s, fnames[f], l) == 0)
+    for (int f = 0; f < F_NFIELDS; f++)
+        if (flens[f] == k->len && memcmp(k->s, fnames[f], flens[f]) == 0)
             return f;
-    }
     return -1;
 }
 

@@ -22,7 +22,8 @@
 
 struct slot {
     uint32_t hash;
-    uint32_t id1; /* id + 1; 0 = empty */
+    uint32_t id1;    /* id + 1; 0 = empty */
+    const char *str; /* the string itself, to save a lookup on the hot path */
 };
 
 struct table {
@@ -111,7 +112,7 @@ cu_id cu_names_find(const cu_names *n, cu_idkind k, const char *s, size_t len)
         const struct slot *sl = &t->slots[i];
         if (!sl->id1)
             return CU_ID_NONE;
-        if (sl->hash == h && same(str_of(t, sl->id1 - 1), s, len))
+        if (sl->hash == h && same(sl->str, s, len))
             return sl->id1 - 1;
     }
 }
@@ -179,7 +180,7 @@ cu_rc cu_names_intern(cu_names *n, cu_idkind k, const char *s, size_t len, cu_id
         struct slot *sl = &t->slots[i];
         if (!sl->id1)
             break;
-        if (sl->hash == h && same(str_of(t, sl->id1 - 1), s, len)) {
+        if (sl->hash == h && same(sl->str, s, len)) {
             *out = sl->id1 - 1;
             return CU_OK;
         }
@@ -199,6 +200,7 @@ cu_rc cu_names_intern(cu_names *n, cu_idkind k, const char *s, size_t len, cu_id
     t->chunks[c][id & (CHUNK - 1)] = str;
     t->slots[i].hash = h;
     t->slots[i].id1 = id + 1;
+    t->slots[i].str = str;
     /* publish: a reader that sees the new count sees the string */
     atomic_store_explicit(&t->count, id + 1, memory_order_release);
     if ((id + 1) * 2 > t->mask + 1) {

@@ -285,19 +285,24 @@ static cu_rc on_alert(void *ud, const cu_alert *a)
 /* The batch is durable at [first, first + n): index it and detect. */
 static cu_rc index_and_detect(cu_pipeline *p, const cu_batch *b, uint64_t first)
 {
+    uint64_t t0 = cu_mono_ns();
     cu_rc rc = cu_store_begin(p->store);
     if (rc)
         return rc;
     for (uint32_t i = 0; i < b->n; i++)
         if ((rc = cu_store_add_event(p->store, first + i, &b->ev[i])))
             goto fail;
+    uint64_t t1 = cu_mono_ns();
     for (uint32_t i = 0; i < b->n; i++) {
         const cu_event *ev = &b->ev[i];
         if ((rc = cu_ref_advance(p->ref, ev->ts)) || (rc = cu_detect_event(p->detect, ev, ev->ts, on_alert, p)))
             goto fail;
     }
+    uint64_t t2 = cu_mono_ns();
     if ((rc = cu_store_commit(p->store, first + b->n)))
         return rc;
+    p->st.ns_store += (t1 - t0) + (cu_mono_ns() - t2);
+    p->st.ns_detect += t2 - t1;
     if (b->n)
         p->last_ts = b->ev[b->n - 1].ts;
     return CU_OK;
@@ -504,9 +509,12 @@ cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index)
         }
         prev = b->ev[i].ts;
     }
+    uint64_t t0 = cu_mono_ns();
     cu_rc rc = encode_batch(p, b);
     if (rc)
         return rc; /* nothing written yet */
+    uint64_t t1 = cu_mono_ns();
+    p->st.ns_encode += t1 - t0;
     /* 3: names first, so that a durable entry can always be re-indexed */
     if ((rc = cu_store_sync_names(p->store, p->names, b->sealed ? b->counts : NULL))) {
         p->failed = true;
@@ -517,6 +525,7 @@ cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index)
         p->failed = true;
         return rc;
     }
+    p->st.ns_append += cu_mono_ns() - t1;
     /* 1: durable; now the store and the detectors */
     p->st.events += b->n;
     if ((rc = index_and_detect(p, b, first))) {
@@ -560,6 +569,7 @@ cu_rc cu_pipeline_close(cu_pipeline *p)
     cu_rc rc = CU_OK;
     if (p->bulk && p->store)
         rc = cu_store_bulk_end(p->store);
+
     cu_store_close(p->store);
     if (p->sink.ops && p->sink.ops->close)
         p->sink.ops->close(p->sink.ctx);

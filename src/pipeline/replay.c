@@ -39,6 +39,7 @@ struct ring {
     char msg[1024];
     cu_event_reader *reader;
     cu_names *names;
+    uint64_t ns_busy;
 };
 
 static void *reader_main(void *arg)
@@ -55,6 +56,7 @@ static void *reader_main(void *arg)
         cu_batch *b = q->freeq[--q->nfree];
         pthread_mutex_unlock(&q->mu);
 
+        uint64_t t0 = cu_mono_ns();
         cu_batch_reset(b);
         cu_rc rc = CU_OK;
         cu_event *ev;
@@ -65,6 +67,7 @@ static void *reader_main(void *arg)
             cu_batch_push(b);
         }
         cu_batch_seal(b, q->names);
+        q->ns_busy += cu_mono_ns() - t0;
         pthread_mutex_lock(&q->mu);
         q->fullq[q->nfull++] = b;
         if (rc) {
@@ -210,6 +213,7 @@ cu_rc cu_replay_run(const cu_replay_opts *o, cu_replay_stats *stats)
     cu_pipeline_stats st;
     cu_pipeline_stats_get(p, &st);
     stats->alerts = st.alerts;
+    stats->pipeline = st;
     if (st.dropped_alerts)
         cu_log(CU_LOG_WARN, "%llu alerts were dropped (too many at one event)", (unsigned long long)st.dropped_alerts);
 
@@ -228,8 +232,11 @@ done:
         if (out.f != stdout && fclose(out.f) != 0 && !rc)
             rc = cu_err_set(CU_ERR_IO, "%s: close failed", o->alerts);
     }
+    stats->ns_parse = q.ns_busy;
     if (p) {
+        uint64_t tc = cu_mono_ns();
         cu_rc crc = cu_pipeline_close(p);
+        stats->pipeline.ns_close = cu_mono_ns() - tc;
         if (crc && !rc)
             rc = crc;
     }

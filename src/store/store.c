@@ -68,8 +68,7 @@ static const char *event_indexes =
     "CREATE INDEX IF NOT EXISTS event_officer ON event(officer, idx);"
     "CREATE INDEX IF NOT EXISTS event_record ON event(record, idx) WHERE record IS NOT NULL;"
     "CREATE INDEX IF NOT EXISTS event_case ON event(case_, idx) WHERE case_ IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS event_subject_person ON event_subject(person, idx);"
-    "CREATE INDEX IF NOT EXISTS event_ts ON event(ts);";
+    "CREATE INDEX IF NOT EXISTS event_subject_person ON event_subject(person, idx);";
 
 static const char *drop_event_indexes =
     "DROP INDEX IF EXISTS event_officer; DROP INDEX IF EXISTS event_record; DROP INDEX IF EXISTS event_case;"
