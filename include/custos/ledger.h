@@ -50,7 +50,8 @@ cu_rc cu_merkle_verify_consistency(uint64_t size1, uint64_t size2, const cu_hash
 typedef cu_rc (*cu_merkle_node_fn)(void *ctx, unsigned level, uint64_t index, cu_hash *out);
 
 /* Build proofs.  `proof` must hold CU_MERKLE_MAX_PROOF hashes; *proof_len is
- * set.  Errors from `node` are passed through. */
+ * set.  Errors from `node` are passed through.  Consistency proofs need
+ * size2 <= 2^63 (above that one could take 65 hashes): CU_ERR_RANGE. */
 cu_rc cu_merkle_prove_inclusion(cu_merkle_node_fn node, void *ctx, uint64_t index, uint64_t size,
                                 cu_hash *proof, size_t *proof_len) CU_NODISCARD;
 cu_rc cu_merkle_prove_consistency(cu_merkle_node_fn node, void *ctx, uint64_t size1, uint64_t size2,
@@ -67,6 +68,8 @@ cu_rc cu_merkle_tree_append_hash(cu_merkle_tree *t, const cu_hash *leaf_hash) CU
 uint64_t cu_merkle_tree_size(const cu_merkle_tree *t);
 /* A cu_merkle_node_fn over a cu_merkle_tree (ctx is the tree). */
 cu_rc cu_merkle_tree_node(void *tree, unsigned level, uint64_t index, cu_hash *out);
+/* The root of the whole tree (the empty root when it has no leaves). */
+cu_rc cu_merkle_tree_root(const cu_merkle_tree *t, cu_hash *out) CU_NODISCARD;
 
 /* ========================================== 2. Signed notes and checkpoints */
 
