@@ -84,7 +84,11 @@ typedef struct cu_note_verifier cu_note_verifier;
 #define CU_NOTE_MAX_SIGS 16      /* most signature lines read */
 
 /* Generate a key pair; both strings are freed by the caller with cu_free
- * (the signer key after sodium_memzero/OPENSSL_cleanse). */
+ * (the signer key after sodium_memzero/OPENSSL_cleanse).  The parsers
+ * forgive one trailing '\n' (key files end in one) and nothing else:
+ * CU_ERR_PARSE for bad syntax, CU_ERR_UNSUPPORTED for an algorithm byte
+ * other than 0x01 (Ed25519), CU_ERR_VERIFY when the key hash does not
+ * match the key. */
 cu_rc cu_note_keygen(const char *name, char **signer_key, char **verifier_key) CU_NODISCARD;
 cu_rc cu_note_signer_parse(const char *text, cu_note_signer **out) CU_NODISCARD;
 cu_rc cu_note_verifier_parse(const char *text, cu_note_verifier **out) CU_NODISCARD;
@@ -129,6 +133,20 @@ cu_rc cu_checkpoint_parse(const char *text, size_t len, cu_checkpoint *out) CU_N
  * with level -1, the entry bundle "tile/entries/<N>[.p/<W>]"; N in the
  * x001/x234/067 encoding; width W < 256 makes a partial tile. */
 cu_rc cu_tile_path(int level, uint64_t index, unsigned width, char *out, size_t outlen) CU_NODISCARD;
+/* Longest tile path with its NUL ("tile/entries/x018/.../615.p/255"). */
+#define CU_TILE_PATH_MAX 64
+/* Parse a tile path (exactly the canonical form cu_tile_path writes):
+ * level -1 for entry bundles, width 256 for a full tile.  CU_ERR_PARSE. */
+cu_rc cu_tile_path_parse(const char *path, size_t len, int *level, uint64_t *index, unsigned *width) CU_NODISCARD;
+/* Entry bundles are sequences of big-endian uint16 length-prefixed entries.
+ * Iterate with *off starting at 0: CU_OK with *entry (pointing into data)
+ * and *entry_len set, CU_ERR_NOTFOUND at the end, CU_ERR_CORRUPT when an
+ * entry runs past the end of the data. */
+cu_rc cu_tile_bundle_next(const uint8_t *data, size_t len, size_t *off, const uint8_t **entry,
+                          size_t *entry_len) CU_NODISCARD;
+/* A hash tile of `width` hashes is exactly width * 32 bytes; *hashes points
+ * into data.  CU_ERR_CORRUPT for any other length. */
+cu_rc cu_tile_hashes(const uint8_t *data, size_t len, unsigned width, const cu_hash **hashes) CU_NODISCARD;
 
 /* ===================================================== 4. The durable log */
 /* (storage, group commit, publishing: declared below by the storage part) */
