@@ -400,22 +400,32 @@ cu_rc cu_note_open(const char *note, size_t len, cu_note_verifier *const *verifi
         const char *nl = memchr(line, '\n', len - pos);
         size_t llen = (size_t)(nl - line);
         pos += llen + 1;
-        if (++nsigs > CU_NOTE_MAX_SIGS)
-            return cu_err_set(CU_ERR_TOOBIG, "note has more than %d signatures", CU_NOTE_MAX_SIGS);
-        if (llen < SIG_PREFIX_LEN || memcmp(line, SIG_PREFIX, SIG_PREFIX_LEN) != 0)
-            return malformed("a signature line does not start with an em dash");
+        if (++nsigs > CU_NOTE_MAX_SIGS) {
+            rc = cu_err_set(CU_ERR_TOOBIG, "note has more than %d signatures", CU_NOTE_MAX_SIGS);
+            goto fail;
+        }
+        if (llen < SIG_PREFIX_LEN || memcmp(line, SIG_PREFIX, SIG_PREFIX_LEN) != 0) {
+            rc = malformed("a signature line does not start with an em dash");
+            goto fail;
+        }
         const char *name = line + SIG_PREFIX_LEN;
         size_t rest = llen - SIG_PREFIX_LEN;
         const char *sp = memchr(name, ' ', rest);
-        if (!sp)
-            return malformed("a signature line has no signature");
+        if (!sp) {
+            rc = malformed("a signature line has no signature");
+            goto fail;
+        }
         size_t nlen = (size_t)(sp - name), blen = rest - nlen - 1;
         size_t slen = 0;
-        if (!cu_note_name_valid(name, nlen))
-            return malformed("bad key name in a signature line");
+        if (!cu_note_name_valid(name, nlen)) {
+            rc = malformed("bad key name in a signature line");
+            goto fail;
+        }
         if (blen == 0 || blen / 4 * 3 > sizeof sig || cu_b64_decode(sp + 1, blen, sig, &slen) != CU_OK ||
-            slen < 5)
-            return malformed("bad signature encoding");
+            slen < 5) {
+            rc = malformed("bad signature encoding");
+            goto fail;
+        }
         uint32_t id = cu_get_be32(sig);
         for (size_t i = 0; i < nverifiers; i++) {
             const cu_note_verifier *v = verifiers[i];
@@ -436,6 +446,7 @@ cu_rc cu_note_open(const char *note, size_t len, cu_note_verifier *const *verifi
     *text_len = tlen;
     return CU_OK;
 fail:
+    /* a failed open marks nobody, even those whose lines came before */
     if (verified)
         for (size_t i = 0; i < nverifiers; i++)
             verified[i] = false;

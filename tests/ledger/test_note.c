@@ -333,6 +333,13 @@ TEST(open_malformed_notes)
     /* a second blank line after the signatures */
     snprintf(buf, sizeof buf, "%s\n", note);
     CHECK_RC(cu_note_open(buf, n + 1, &v, 1, &tl, NULL), CU_ERR_PARSE);
+    /* a good signature line followed by a malformed one: refused, and the
+     * verifier of the good line is not left marked */
+    bool ver1[1] = {true};
+    snprintf(buf, sizeof buf, "%s\xe2\x80\x94 k.example not-base64!\n", note);
+    CHECK_RC(cu_note_open(buf, strlen(buf), &v, 1, &tl, ver1), CU_ERR_PARSE);
+    CHECK(!ver1[0]);
+    CHECK_INT(tl, 0);
     /* a hyphen instead of the em dash */
     size_t sigpos = strlen(text) + 1;
     snprintf(buf, sizeof buf, "%.*s- %s", (int)sigpos, note, note + sigpos + 4);
