@@ -683,6 +683,18 @@ TEST(small_trees_every_proof)
         for (uint64_t m = 1; m <= n; m++)
             check_consistency(t, leaves, m, n, &roots[m], &roots[n], true);
     }
+    /* proofs and roots allocate nothing */
+    {
+        cu_hash p[CU_MERKLE_MAX_PROOF], r;
+        size_t plen;
+        uint64_t before = cu_alloc_count();
+        CHECK_OK(cu_merkle_prove_inclusion(cu_merkle_tree_node, t, 17, 39, p, &plen));
+        CHECK_OK(cu_merkle_verify_inclusion(17, 39, &leaves[17], p, plen, &roots[39]));
+        CHECK_OK(cu_merkle_prove_consistency(cu_merkle_tree_node, t, 13, 39, p, &plen));
+        CHECK_OK(cu_merkle_verify_consistency(13, 39, p, plen, &roots[13], &roots[39]));
+        CHECK_OK(cu_merkle_root(cu_merkle_tree_node, t, 29, &r));
+        CHECK_INT(cu_alloc_count(), before);
+    }
     /* the empty tree: no inclusion, no consistency from it */
     cu_hash p[CU_MERKLE_MAX_PROOF];
     size_t plen = 99;
