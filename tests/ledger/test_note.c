@@ -348,11 +348,18 @@ TEST(open_malformed_notes)
     snprintf(buf, sizeof buf, "%.*s\xe2\x80\x94 k.example AAAA\n", (int)sigpos, note);
     CHECK_RC(cu_note_open(buf, strlen(buf), &v, 1, &tl, NULL), CU_ERR_PARSE);
     /* an unknown signer's long signature is skipped (and the known one counts) */
-    char big[4000];
-    memset(big, 'A', 3000);
-    big[3000] = '\0';
-    snprintf(buf, sizeof buf, "%s\xe2\x80\x94 other.example %s\n", note, "AAAAAAAA");
-    CHECK_OK(cu_note_open(buf, strlen(buf), &v, 1, &tl, NULL));
+    char big[12000];
+    memset(big, 'A', 6000); /* 4500 bytes: a post-quantum sized signature */
+    big[6000] = '\0';
+    char *longsig = malloc(16384);
+    snprintf(longsig, 16384, "%s\xe2\x80\x94 other.example %s\n", note, big);
+    CHECK_OK(cu_note_open(longsig, strlen(longsig), &v, 1, &tl, NULL));
+    /* past the 8 KiB decoded limit: refused as malformed */
+    memset(big, 'A', 11000);
+    big[11000] = '\0';
+    snprintf(longsig, 16384, "%s\xe2\x80\x94 other.example %s\n", note, big);
+    CHECK_RC(cu_note_open(longsig, strlen(longsig), &v, 1, &tl, NULL), CU_ERR_PARSE);
+    free(longsig);
     /* a known key with a signature of the wrong length fails */
     char *kid = NULL;
     {
@@ -378,7 +385,6 @@ TEST(open_malformed_notes)
     memset(huge, 'a', CU_NOTE_MAX + 1);
     CHECK_RC(cu_note_open(huge, CU_NOTE_MAX + 1, &v, 1, &tl, NULL), CU_ERR_TOOBIG);
     free(huge);
-    (void)big;
     cu_free(note);
     cu_note_signer_free(s);
     cu_note_verifier_free(v);
