@@ -1,0 +1,1235 @@
+/*
+ * The durable log: a C2SP tlog-tiles tree on disk, written by one committer
+ * thread in commit groups, with a private journal as the commit point.
+ *
+ * Layout (docs/ledger.md): DIR/checkpoint and DIR/tile/... are public;
+ * DIR/private/ (0700) holds lock, journal, secret (0600), signer.key (0600)
+ * and tmp/ (scratch files renamed into place).
+ *
+ * The journal is "CUSTOSJ1" | base (u64) | the tree's right-edge hashes of
+ * levels >= 1 at base | SHA-256 of the above, then commit records:
+ * "CUJR" | count u32 | payload bytes u32 | first index u64 | payload (count
+ * entries, each a big-endian u16 length and the bytes) | tree root after the
+ * record.  base is a multiple of 256: the journal holds every entry from
+ * base on, and every tile below base is durable.
+ *
+ * NOTES ON THE DESIGN (the recovery invariants, numbered as in the docs):
+ *  1. An entry is committed exactly when the record holding it is complete
+ *     in the journal and fdatasync'd; only then is its append acknowledged.
+ *     A group's tile files are written (not synced) before its record, so
+ *     every write a group makes comes before its one commit point.
+ *  2. A record is valid only if its header fits, it continues the tree at
+ *     its first index, and the root recomputed from its entries equals its
+ *     trailer.  Opening the log cuts the journal at the first invalid record
+ *     (the torn tail) and deletes every tile beyond the committed size.
+ *  3. Opening rewrites every full tile and bundle at or after base from the
+ *     journal, so a tile torn by a crash never survives into a checkpoint.
+ *  4. Publishing writes the partial tiles for the committed size, makes the
+ *     whole tree durable (syncfs), recomputes the root from the stored
+ *     files, proves the previous checkpoint consistent with them, rewrites
+ *     the journal with a new base, and only then signs and renames the new
+ *     checkpoint into place.  A checkpoint never covers data that is not
+ *     durable, and an inconsistent one is never signed.
+ *  5. After any I/O error the log fails closed: no further append, publish
+ *     or read until it is reopened, which recovers by 2 and 3.
+ *  6. One writer: an exclusive flock on private/lock, held until close.
+ */
+#include "ledger/ledger_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#define JMAGIC "CUSTOSJ1"
+#define RMAGIC "CUJR"
+#define RHDR 20
+#define GROUP_BYTES_MAX (8u << 20) /* payload of one commit group */
+#define JOURNAL_READ_MAX ((size_t)CU_LG_JOURNAL_TRIM + 2 * GROUP_BYTES_MAX + (1u << 20))
+#define PATH_MAX_ 4096
+
+typedef enum { REQ_APPEND, REQ_PUBLISH } req_kind;
+
+typedef struct req {
+    req_kind kind;
+    const void *const *entries; /* NULL: the single entry in one/onelen */
+    const size_t *lens;
+    const void *one;
+    size_t onelen;
+    size_t n, taken, done_n;
+    uint64_t first;
+    bool first_set, done;
+    cu_rc rc;
+    char detail[512];
+    cu_checkpoint *cp;
+    struct req *next;
+} req;
+
+typedef struct slot {
+    req *r;
+    size_t off, k;
+} slot;
+
+struct cu_ledger {
+    char dir[PATH_MAX_], priv[PATH_MAX_];
+    int lock_fd, jfd;
+    off_t jend;
+    uint64_t jbase;
+    bool read_only;
+    cu_note_signer *signer;
+    cu_note_verifier *verifier;
+    char origin[256];
+    uint8_t secret[CU_LEDGER_SECRET_LEN];
+    cu_checkpoint last_cp;
+
+    /* state, guarded by smu (the committer holds it for a whole group) */
+    pthread_mutex_t smu;
+    cu_lg_edge *edge;
+    uint8_t *bundle; /* the current bundle: entries of [n & ~255, n) framed */
+    size_t bundle_len, bundle_cap;
+    _Atomic uint64_t committed;
+    _Atomic int failed; /* cu_rc, 0 while healthy */
+    char faildetail[512];
+    char mkcache[CU_LG_LEVELS + 1][CU_TILE_PATH_MAX]; /* last directory made per level */
+
+    /* queue, guarded by qmu */
+    pthread_mutex_t qmu;
+    pthread_cond_t qwork, qdone;
+    req *head, *tail;
+    size_t queued;
+    bool stop;
+    pthread_t thr;
+    bool thr_started;
+    unsigned group_max, group_wait_us;
+
+    /* committer scratch */
+    slot *slots;
+    cu_buf jrec;
+    _Atomic uint64_t groups;
+};
+
+/* ============================================================ small helpers */
+
+static cu_rc pathf(char *out, const char *fmt, ...) CU_PRINTF(2, 3);
+static cu_rc pathf(char *out, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, PATH_MAX_, fmt, ap);
+    va_end(ap);
+    if (n < 0 || n >= PATH_MAX_)
+        return cu_err_set(CU_ERR_TOOBIG, "path too long");
+    return CU_OK;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void fail_closed(cu_ledger *l, cu_rc rc)
+{
+    int expect = 0;
+    if (atomic_compare_exchange_strong(&l->failed, &expect, (int)rc)) {
+        snprintf(l->faildetail, sizeof l->faildetail, "%s", cu_err_detail());
+        cu_log(CU_LOG_ERROR, "ledger %s failed closed: %s: %s", l->dir, cu_strerror(rc), l->faildetail);
+    }
+}
+
+static cu_rc check_healthy(cu_ledger *l)
+{
+    int f = atomic_load(&l->failed);
+    if (f)
+        return cu_err_set(CU_ERR_STATE, "the log failed closed after an error (%s: %s); close and reopen it",
+                          cu_strerror((cu_rc)f), l->faildetail);
+    return CU_OK;
+}
+
+/* Write a public file (relative path under dir) through private/tmp. */
+static cu_rc write_public(cu_ledger *l, int level, const char *rel, const void *p, size_t n, bool sync)
+{
+    char path[PATH_MAX_], tmp[PATH_MAX_], dirpart[CU_TILE_PATH_MAX];
+    cu_rc rc;
+    const char *slash = strrchr(rel, '/');
+    size_t dl = slash ? (size_t)(slash - rel) : 0;
+    memcpy(dirpart, rel, dl);
+    dirpart[dl] = '\0';
+    char *cache = l->mkcache[level + 1];
+    if (strcmp(cache, dirpart) != 0) {
+        if ((rc = cu_lg_mkdirs_for(l->dir, rel)))
+            return rc;
+        memcpy(cache, dirpart, dl + 1);
+    }
+    if ((rc = pathf(path, "%s/%s", l->dir, rel)) || (rc = pathf(tmp, "%s/tmp/tile", l->priv)))
+        return rc;
+    return cu_lg_write_file(tmp, path, p, n, 0644, sync);
+}
+
+/* Remove the partial tiles tile/<L>/<N>.p/ once the full tile exists. */
+static void remove_partials(cu_ledger *l, int level, uint64_t index)
+{
+    char rel[CU_TILE_PATH_MAX], path[PATH_MAX_];
+    if (cu_tile_path(level, index, CU_TILE_WIDTH, rel, sizeof rel) || pathf(path, "%s/%s.p", l->dir, rel))
+        return;
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.')
+            unlinkat(dirfd(d), de->d_name, 0);
+    closedir(d);
+    rmdir(path);
+}
+
+/* The full-tile callback of the writer: write the tile (and, at level 0,
+ * nothing else: bundles are written by the caller). */
+static cu_rc write_full_tile(void *ctx, unsigned level, uint64_t index, const cu_hash *hashes)
+{
+    cu_ledger *l = ctx;
+    char rel[CU_TILE_PATH_MAX];
+    cu_rc rc;
+    if ((rc = cu_tile_path((int)level, index, CU_TILE_WIDTH, rel, sizeof rel)) ||
+        (rc = write_public(l, (int)level, rel, hashes, (size_t)CU_TILE_WIDTH * CU_HASH_LEN, false)))
+        return rc;
+    /* a checkpoint reached into this tile: its partial tiles are now stale */
+    if ((l->last_cp.size >> (8 * level)) > index * CU_TILE_WIDTH)
+        remove_partials(l, (int)level, index);
+    return CU_OK;
+}
+
+static cu_rc bundle_add(cu_ledger *l, const void *p, size_t n)
+{
+    if (l->bundle_cap - l->bundle_len < n + 2) {
+        size_t cap = l->bundle_cap ? l->bundle_cap : 65536;
+        while (cap - l->bundle_len < n + 2)
+            cap *= 2;
+        uint8_t *nb = cu_realloc(l->bundle, cap);
+        if (!nb)
+            return cu_err_set(CU_ERR_NOMEM, "entry bundle of %zu bytes", cap);
+        l->bundle = nb;
+        l->bundle_cap = cap;
+    }
+    cu_put_be16(l->bundle + l->bundle_len, (uint16_t)n);
+    memcpy(l->bundle + l->bundle_len + 2, p, n);
+    l->bundle_len += n + 2;
+    return CU_OK;
+}
+
+/* Push one entry into the tree: leaf hash, edge (writing full tiles when
+ * write is set), bundle (writing it when full). */
+static cu_rc push_entry(cu_ledger *l, const void *p, size_t n, bool write)
+{
+    cu_hash leaf;
+    cu_rc rc;
+    if ((rc = cu_merkle_leaf_hash(p, n, &leaf)) ||
+        (rc = cu_lg_edge_push(l->edge, &leaf, write ? write_full_tile : NULL, l)) || (rc = bundle_add(l, p, n)))
+        return rc;
+    if (l->edge->n % CU_TILE_WIDTH == 0) {
+        uint64_t b = l->edge->n / CU_TILE_WIDTH - 1;
+        char rel[CU_TILE_PATH_MAX];
+        if (write) {
+            if ((rc = cu_tile_path(-1, b, CU_TILE_WIDTH, rel, sizeof rel)) ||
+                (rc = write_public(l, -1, rel, l->bundle, l->bundle_len, false)))
+                return rc;
+            if (l->last_cp.size > b * CU_TILE_WIDTH)
+                remove_partials(l, -1, b);
+        }
+        l->bundle_len = 0;
+    }
+    return CU_OK;
+}
+
+/* =============================================================== journal */
+
+/* The journal header for base (the edge must be at a size >= base with the
+ * same levels >= 1, i.e. base == edge->n & ~255). */
+static cu_rc journal_header(cu_ledger *l, uint64_t base, cu_buf *b)
+{
+    cu_hash *up = cu_malloc(CU_LG_LEVELS * 255 * sizeof(cu_hash));
+    uint8_t digest[CU_SHA256_LEN], u64[8];
+    cu_rc rc;
+    if (!up)
+        return CU_ERR_NOMEM;
+    size_t k = cu_lg_edge_upper(l->edge, up);
+    cu_put_be64(u64, base);
+    if ((rc = cu_buf_append(b, JMAGIC, 8)) || (rc = cu_buf_append(b, u64, 8)) ||
+        (rc = cu_buf_append(b, up, k * sizeof(cu_hash))) ||
+        (rc = cu_sha256(b->data, b->len, NULL, 0, NULL, 0, digest)) || (rc = cu_buf_append(b, digest, sizeof digest)))
+        goto out;
+out:
+    cu_free(up);
+    return rc;
+}
+
+/* Rewrite the journal with base = committed & ~255 after making every tile
+ * durable (invariant 4: nothing below the new base lives only here). */
+static cu_rc journal_rewrite(cu_ledger *l, bool tiles_synced)
+{
+    const cu_ledger_io *io = cu_ledger_io_get();
+    uint64_t n = l->edge->n, base = n & ~(uint64_t)255;
+    char jpath[PATH_MAX_], tmp[PATH_MAX_];
+    cu_buf b;
+    cu_rc rc;
+    int fd = -1;
+    cu_buf_init(&b, JOURNAL_READ_MAX);
+    if ((rc = pathf(jpath, "%s/journal", l->priv)) || (rc = pathf(tmp, "%s/tmp/journal", l->priv)))
+        goto fail;
+    if (!tiles_synced) {
+        int dfd = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0) {
+            rc = cu_lg_errno(errno, "open", l->dir);
+            goto fail;
+        }
+        int r = io->syncfs(dfd);
+        int e = errno;
+        close(dfd);
+        if (r != 0) {
+            rc = cu_lg_errno(e, "syncfs", l->dir);
+            goto fail;
+        }
+    }
+    if ((rc = journal_header(l, base, &b)))
+        goto fail;
+    if (n > base) {
+        /* the header's edge is at base; the record's root is at n */
+        uint8_t h[RHDR];
+        cu_hash root;
+        memcpy(h, RMAGIC, 4);
+        cu_put_be32(h + 4, (uint32_t)(n - base));
+        cu_put_be32(h + 8, (uint32_t)l->bundle_len);
+        cu_put_be64(h + 12, base);
+        if ((rc = cu_lg_edge_root(l->edge, &root)) || (rc = cu_buf_append(&b, h, RHDR)) ||
+            (rc = cu_buf_append(&b, l->bundle, l->bundle_len)) || (rc = cu_buf_append(&b, root.b, CU_HASH_LEN)))
+            goto fail;
+    }
+    if ((rc = cu_lg_write_file(tmp, jpath, b.data, b.len, 0600, true)) || (rc = cu_lg_sync_dir(l->priv)))
+        goto fail;
+    fd = io->open(jpath, O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = cu_lg_errno(errno, "open", jpath);
+        goto fail;
+    }
+    if (l->jfd >= 0)
+        close(l->jfd);
+    l->jfd = fd;
+    l->jend = (off_t)b.len;
+    l->jbase = base;
+    cu_buf_free(&b);
+    return CU_OK;
+fail:
+    cu_buf_free(&b);
+    return rc;
+}
+
+/* ============================================================ commit group */
+
+static const void *req_entry(const req *r, size_t i, size_t *len)
+{
+    if (!r->entries) {
+        *len = r->onelen;
+        return r->one;
+    }
+    *len = r->lens[i];
+    return r->entries[i];
+}
+
+static cu_rc commit_group(cu_ledger *l, const slot *slots, size_t nslots, uint64_t *first_out)
+{
+    const cu_ledger_io *io = cu_ledger_io_get();
+    uint64_t first = l->edge->n;
+    uint32_t count = 0;
+    cu_rc rc;
+    cu_buf_reset(&l->jrec);
+    /* header placeholder, patched below */
+    uint8_t h[RHDR] = {0};
+    if ((rc = cu_buf_append(&l->jrec, h, RHDR)))
+        return rc;
+    for (size_t s = 0; s < nslots; s++) {
+        for (size_t i = slots[s].off; i < slots[s].off + slots[s].k; i++) {
+            size_t len;
+            const void *p = req_entry(slots[s].r, i, &len);
+            uint8_t pre[2];
+            cu_put_be16(pre, (uint16_t)len);
+            if ((rc = cu_buf_append(&l->jrec, pre, 2)) || (rc = cu_buf_append(&l->jrec, p, len)) ||
+                (rc = push_entry(l, p, len, true)))
+                return rc;
+            count++;
+        }
+    }
+    cu_hash root;
+    if ((rc = cu_lg_edge_root(l->edge, &root)) || (rc = cu_buf_append(&l->jrec, root.b, CU_HASH_LEN)))
+        return rc;
+    uint8_t *hp = (uint8_t *)l->jrec.data;
+    memcpy(hp, RMAGIC, 4);
+    cu_put_be32(hp + 4, count);
+    cu_put_be32(hp + 8, (uint32_t)(l->jrec.len - RHDR - CU_HASH_LEN));
+    cu_put_be64(hp + 12, first);
+    /* the commit point (invariant 1) */
+    if ((rc = cu_lg_write_all(l->jfd, l->jrec.data, l->jrec.len, l->jend, "journal")) ||
+        (rc = cu_lg_sync(l->jfd, true, "journal"))) {
+        /* best effort: take the record back so a reopen does not find it */
+        if (io->ftruncate(l->jfd, l->jend) == 0)
+            (void)io->fdatasync(l->jfd);
+        return rc;
+    }
+    l->jend += (off_t)l->jrec.len;
+    atomic_store(&l->committed, l->edge->n);
+    atomic_fetch_add(&l->groups, 1);
+    *first_out = first;
+    return CU_OK;
+}
+
+/* ================================================================ publish */
+
+static cu_rc write_partials(cu_ledger *l, uint64_t n)
+{
+    char rel[CU_TILE_PATH_MAX];
+    cu_rc rc;
+    if (n % CU_TILE_WIDTH) {
+        if ((rc = cu_tile_path(-1, n >> 8, (unsigned)(n & 255), rel, sizeof rel)) ||
+            (rc = write_public(l, -1, rel, l->bundle, l->bundle_len, false)))
+            return rc;
+    }
+    for (unsigned L = 0; L < CU_LG_LEVELS; L++) {
+        unsigned c = l->edge->cnt[L];
+        if (!c)
+            continue;
+        if ((rc = cu_tile_path((int)L, (n >> (8 * L)) >> 8, c, rel, sizeof rel)) ||
+            (rc = write_public(l, (int)L, rel, l->edge->h[L], c * sizeof(cu_hash), false)))
+            return rc;
+    }
+    return CU_OK;
+}
+
+static cu_rc do_publish(cu_ledger *l, cu_checkpoint *out)
+{
+    const cu_ledger_io *io = cu_ledger_io_get();
+    uint64_t n = l->edge->n;
+    cu_hash mroot, sroot, proof[CU_MERKLE_MAX_PROOF];
+    size_t plen = 0;
+    cu_checkpoint prev, cp;
+    char *text = NULL, *note = NULL, cpath[PATH_MAX_], tmp[PATH_MAX_];
+    size_t tlen = 0, nlen = 0;
+    cu_lg_nodes *nodes = NULL;
+    cu_rc rc;
+    bool fatal = true;
+    if ((rc = check_healthy(l)))
+        return rc;
+    if (!l->signer)
+        return cu_err_set(CU_ERR_STATE, "the log was opened without a signer key: cannot publish");
+    if ((rc = write_partials(l, n)))
+        goto fail;
+    /* make every tile durable before anything refers to it */
+    int dfd = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        rc = cu_lg_errno(errno, "open", l->dir);
+        goto fail;
+    }
+    int r = io->syncfs(dfd), e = errno;
+    close(dfd);
+    if (r != 0) {
+        rc = cu_lg_errno(e, "syncfs", l->dir);
+        goto fail;
+    }
+    /* the root from storage must be the root we computed (invariant 4) */
+    if (!(nodes = cu_malloc(sizeof *nodes))) {
+        rc = CU_ERR_NOMEM;
+        goto fail;
+    }
+    cu_lg_nodes_init(nodes, l->dir, n, NULL);
+    if ((rc = cu_lg_edge_root(l->edge, &mroot)))
+        goto fail;
+    if (n == 0)
+        cu_merkle_empty_root(&sroot);
+    else if ((rc = cu_merkle_root(cu_lg_node, nodes, n, &sroot)))
+        goto fail;
+    if (!cu_ct_equal(mroot.b, sroot.b, CU_HASH_LEN)) {
+        rc = cu_err_set(CU_ERR_CORRUPT, "the root recomputed from the stored tiles differs from the log's root");
+        goto fail;
+    }
+    /* the previous checkpoint, as it is on disk, must be a prefix */
+    fatal = false;
+    if ((rc = cu_lg_read_checkpoint(l->dir, l->verifier, &prev, NULL, NULL)))
+        goto fail;
+    if (strcmp(prev.origin, l->origin) != 0) {
+        rc = cu_err_set(CU_ERR_VERIFY, "previous checkpoint has origin \"%s\", the log \"%s\"", prev.origin, l->origin);
+        goto fail;
+    }
+    if (prev.size > n) {
+        rc = cu_err_set(CU_ERR_VERIFY, "previous checkpoint covers %llu entries, the log has %llu: not signing",
+                        (unsigned long long)prev.size, (unsigned long long)n);
+        goto fail;
+    }
+    if (prev.size == 0 || prev.size == n) {
+        cu_hash want;
+        if (prev.size == 0)
+            cu_merkle_empty_root(&want);
+        else
+            want = sroot;
+        if (!cu_ct_equal(prev.root.b, want.b, CU_HASH_LEN)) {
+            rc = cu_err_set(CU_ERR_VERIFY, "previous checkpoint (size %llu) has a different root: not signing",
+                            (unsigned long long)prev.size);
+            goto fail;
+        }
+    } else {
+        if ((rc = cu_merkle_prove_consistency(cu_lg_node, nodes, prev.size, n, proof, &plen))) {
+            fatal = true;
+            goto fail;
+        }
+        if ((rc = cu_merkle_verify_consistency(prev.size, n, proof, plen, &prev.root, &sroot))) {
+            rc = cu_err_set(CU_ERR_VERIFY, "previous checkpoint (size %llu) is not consistent with the log: not signing",
+                            (unsigned long long)prev.size);
+            goto fail;
+        }
+    }
+    fatal = true;
+    /* nothing below the new base needs the journal any more */
+    if ((rc = journal_rewrite(l, true)))
+        goto fail;
+    memset(&cp, 0, sizeof cp);
+    snprintf(cp.origin, sizeof cp.origin, "%s", l->origin);
+    cp.size = n;
+    cp.root = sroot;
+    if ((rc = cu_checkpoint_format(&cp, &text, &tlen)) || (rc = cu_note_sign(text, tlen, l->signer, &note, &nlen)) ||
+        (rc = pathf(cpath, "%s/checkpoint", l->dir)) || (rc = pathf(tmp, "%s/tmp/checkpoint", l->priv)) ||
+        (rc = cu_lg_write_file(tmp, cpath, note, nlen, 0644, true)) || (rc = cu_lg_sync_dir(l->dir)))
+        goto fail;
+    l->last_cp = cp;
+    if (out)
+        *out = cp;
+    cu_free(text);
+    cu_free(note);
+    cu_free(nodes);
+    return CU_OK;
+fail:
+    if (fatal && rc != CU_ERR_NOMEM)
+        fail_closed(l, rc);
+    cu_free(text);
+    cu_free(note);
+    cu_free(nodes);
+    return rc;
+}
+
+/* ============================================================= committer */
+
+static void finish(req *r, cu_rc rc)
+{
+    r->rc = rc;
+    if (rc)
+        snprintf(r->detail, sizeof r->detail, "%s", cu_err_detail());
+    r->done = true;
+}
+
+static void *committer(void *arg)
+{
+    cu_ledger *l = arg;
+    pthread_mutex_lock(&l->qmu);
+    for (;;) {
+        while (!l->head && !l->stop)
+            pthread_cond_wait(&l->qwork, &l->qmu);
+        if (!l->head)
+            break;
+        if (l->head->kind == REQ_APPEND && l->queued < l->group_max && !l->stop) {
+            /* gather: wait a little for more appenders to join this group */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += (long)l->group_wait_us * 1000;
+            while (ts.tv_nsec >= 1000000000L) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000L;
+            }
+            (void)pthread_cond_timedwait(&l->qwork, &l->qmu, &ts);
+        }
+        req *r = l->head;
+        if (r->kind == REQ_PUBLISH) {
+            l->head = r->next;
+            if (!l->head)
+                l->tail = NULL;
+            pthread_mutex_unlock(&l->qmu);
+            pthread_mutex_lock(&l->smu);
+            cu_rc rc = do_publish(l, r->cp);
+            pthread_mutex_unlock(&l->smu);
+            pthread_mutex_lock(&l->qmu);
+            finish(r, rc);
+            pthread_cond_broadcast(&l->qdone);
+            continue;
+        }
+        /* form a group from the appends at the head of the queue */
+        size_t ns = 0, total = 0, bytes = 0;
+        for (req *q = l->head; q && q->kind == REQ_APPEND && total < l->group_max && bytes < GROUP_BYTES_MAX;
+             q = q->next) {
+            size_t k = 0;
+            while (q->taken + k < q->n && total + k < l->group_max && bytes < GROUP_BYTES_MAX) {
+                size_t len;
+                (void)req_entry(q, q->taken + k, &len);
+                bytes += len + 2;
+                k++;
+            }
+            l->slots[ns++] = (slot){q, q->taken, k};
+            q->taken += k;
+            total += k;
+            if (q->taken < q->n)
+                break;
+        }
+        pthread_mutex_unlock(&l->qmu);
+        uint64_t first = 0;
+        cu_rc rc = check_healthy(l);
+        pthread_mutex_lock(&l->smu);
+        if (!rc && (rc = commit_group(l, l->slots, ns, &first)))
+            fail_closed(l, rc);
+        if (!rc && l->jend > (off_t)CU_LG_JOURNAL_TRIM) {
+            cu_rc trc = journal_rewrite(l, false);
+            if (trc)
+                fail_closed(l, trc); /* the group itself is committed */
+        }
+        pthread_mutex_unlock(&l->smu);
+        pthread_mutex_lock(&l->qmu);
+        uint64_t at = first;
+        for (size_t s = 0; s < ns; s++) {
+            req *q = l->slots[s].r;
+            if (q->done)
+                continue;
+            if (rc) {
+                finish(q, rc);
+            } else {
+                if (!q->first_set) {
+                    q->first = at;
+                    q->first_set = true;
+                }
+                at += l->slots[s].k;
+                q->done_n += l->slots[s].k;
+                if (q->done_n == q->n)
+                    finish(q, CU_OK);
+            }
+        }
+        /* drop finished requests from the head; a failed one may still have
+         * untaken entries: it is finished all the same */
+        while (l->head && l->head->done) {
+            l->head = l->head->next;
+            if (!l->head)
+                l->tail = NULL;
+        }
+        l->queued -= total;
+        pthread_cond_broadcast(&l->qdone);
+    }
+    pthread_mutex_unlock(&l->qmu);
+    return NULL;
+}
+
+static cu_rc submit(cu_ledger *l, req *r)
+{
+    cu_rc rc;
+    if (l->read_only)
+        return cu_err_set(CU_ERR_STATE, "the log is open read-only");
+    if ((rc = check_healthy(l)))
+        return rc;
+    pthread_mutex_lock(&l->qmu);
+    if (l->stop) {
+        pthread_mutex_unlock(&l->qmu);
+        return cu_err_set(CU_ERR_STATE, "the log is closing");
+    }
+    r->next = NULL;
+    if (l->tail)
+        l->tail->next = r;
+    else
+        l->head = r;
+    l->tail = r;
+    if (r->kind == REQ_APPEND)
+        l->queued += r->n;
+    pthread_cond_signal(&l->qwork);
+    while (!r->done)
+        pthread_cond_wait(&l->qdone, &l->qmu);
+    pthread_mutex_unlock(&l->qmu);
+    if (r->rc)
+        return cu_err_set(r->rc, "%s", r->detail);
+    return CU_OK;
+}
+
+cu_rc cu_ledger_append(cu_ledger *l, const void *entry, size_t len, uint64_t *index)
+{
+    if (len < 1 || len > CU_LEDGER_ENTRY_MAX)
+        return cu_err_set(CU_ERR_INVAL, "entry of %zu bytes: entries are 1..%u bytes", len, CU_LEDGER_ENTRY_MAX);
+    req r = {.kind = REQ_APPEND, .one = entry, .onelen = len, .n = 1};
+    cu_rc rc = submit(l, &r);
+    if (!rc && index)
+        *index = r.first;
+    return rc;
+}
+
+cu_rc cu_ledger_append_many(cu_ledger *l, const void *const *entries, const size_t *lens, size_t n,
+                            uint64_t *first_index)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lens[i] < 1 || lens[i] > CU_LEDGER_ENTRY_MAX)
+            return cu_err_set(CU_ERR_INVAL, "entry %zu of %zu bytes: entries are 1..%u bytes", i, lens[i],
+                              CU_LEDGER_ENTRY_MAX);
+    if (n == 0) {
+        if (first_index)
+            *first_index = cu_ledger_size(l);
+        return CU_OK;
+    }
+    req r = {.kind = REQ_APPEND, .entries = entries, .lens = lens, .n = n};
+    cu_rc rc = submit(l, &r);
+    if (!rc && first_index)
+        *first_index = r.first;
+    return rc;
+}
+
+cu_rc cu_ledger_publish(cu_ledger *l, cu_checkpoint *out)
+{
+    req r = {.kind = REQ_PUBLISH, .cp = out};
+    return submit(l, &r);
+}
+
+/* ================================================================ readers */
+
+uint64_t cu_ledger_size(cu_ledger *l) { return atomic_load(&l->committed); }
+const uint8_t *cu_ledger_commit_secret(const cu_ledger *l) { return l->secret; }
+const char *cu_ledger_origin(const cu_ledger *l) { return l->origin; }
+uint64_t cu_ledger_published_size(const cu_ledger *l) { return l->last_cp.size; }
+uint64_t cu_ledger_groups_committed(const cu_ledger *l) { return atomic_load(&((cu_ledger *)l)->groups); }
+
+cu_rc cu_ledger_read_entry(cu_ledger *l, uint64_t index, cu_buf *out)
+{
+    cu_rc rc;
+    char *data = NULL;
+    size_t len = 0, off = 0;
+    const uint8_t *ent = NULL, *base;
+    size_t elen = 0;
+    if ((rc = check_healthy(l)))
+        return rc;
+    pthread_mutex_lock(&l->smu);
+    uint64_t n = atomic_load(&l->committed);
+    if (index >= n) {
+        rc = cu_err_set(CU_ERR_RANGE, "entry %llu: the log has %llu entries", (unsigned long long)index,
+                        (unsigned long long)n);
+        goto out;
+    }
+    uint64_t b = index >> 8;
+    if (b == (l->edge->n >> 8)) {
+        base = l->bundle;
+        len = l->bundle_len;
+    } else {
+        if ((rc = cu_lg_read_tile(l->dir, -1, b, CU_TILE_WIDTH, CU_LG_BUNDLE_MAX, &data, &len))) {
+            rc = cu_err_set(rc == CU_ERR_NOTFOUND ? CU_ERR_CORRUPT : rc, "entry bundle %llu: %s",
+                            (unsigned long long)b, cu_err_detail());
+            goto out;
+        }
+        base = (const uint8_t *)data;
+    }
+    for (unsigned i = 0; i <= (unsigned)(index & 255); i++)
+        if ((rc = cu_tile_bundle_next(base, len, &off, &ent, &elen))) {
+            rc = cu_err_set(CU_ERR_CORRUPT, "entry bundle %llu is short", (unsigned long long)b);
+            goto out;
+        }
+    rc = cu_buf_append(out, ent, elen);
+out:
+    pthread_mutex_unlock(&l->smu);
+    cu_free(data);
+    return rc;
+}
+
+static cu_rc with_nodes(cu_ledger *l, uint64_t size, cu_lg_nodes **out)
+{
+    cu_rc rc;
+    if ((rc = check_healthy(l)))
+        return rc;
+    if (size > atomic_load(&l->committed))
+        return cu_err_set(CU_ERR_RANGE, "size %llu: the log has %llu entries", (unsigned long long)size,
+                          (unsigned long long)atomic_load(&l->committed));
+    if (!(*out = cu_malloc(sizeof **out)))
+        return CU_ERR_NOMEM;
+    cu_lg_nodes_init(*out, l->dir, size, l->edge);
+    return CU_OK;
+}
+
+cu_rc cu_ledger_prove_inclusion(cu_ledger *l, uint64_t index, uint64_t size, cu_hash *proof, size_t *proof_len)
+{
+    cu_lg_nodes *s = NULL;
+    pthread_mutex_lock(&l->smu);
+    cu_rc rc = with_nodes(l, size, &s);
+    if (!rc && index >= size)
+        rc = cu_err_set(CU_ERR_RANGE, "index %llu is not below size %llu", (unsigned long long)index,
+                        (unsigned long long)size);
+    if (!rc)
+        rc = cu_merkle_prove_inclusion(cu_lg_node, s, index, size, proof, proof_len);
+    pthread_mutex_unlock(&l->smu);
+    cu_free(s);
+    return rc;
+}
+
+cu_rc cu_ledger_prove_consistency(cu_ledger *l, uint64_t size1, uint64_t size2, cu_hash *proof, size_t *proof_len)
+{
+    cu_lg_nodes *s = NULL;
+    pthread_mutex_lock(&l->smu);
+    cu_rc rc = with_nodes(l, size2, &s);
+    if (!rc && (size1 == 0 || size1 > size2))
+        rc = cu_err_set(CU_ERR_RANGE, "consistency needs 0 < size1 <= size2 (%llu, %llu)", (unsigned long long)size1,
+                        (unsigned long long)size2);
+    if (!rc)
+        rc = cu_merkle_prove_consistency(cu_lg_node, s, size1, size2, proof, proof_len);
+    pthread_mutex_unlock(&l->smu);
+    cu_free(s);
+    return rc;
+}
+
+cu_rc cu_ledger_root(cu_ledger *l, uint64_t size, cu_hash *out)
+{
+    cu_lg_nodes *s = NULL;
+    pthread_mutex_lock(&l->smu);
+    cu_rc rc = with_nodes(l, size, &s);
+    if (!rc) {
+        if (size == 0)
+            cu_merkle_empty_root(out);
+        else
+            rc = cu_merkle_root(cu_lg_node, s, size, out);
+    }
+    pthread_mutex_unlock(&l->smu);
+    cu_free(s);
+    return rc;
+}
+
+/* ============================================================ open / init */
+
+static cu_rc read_checkpoint_unverified(const char *dir, cu_checkpoint *cp)
+{
+    char path[PATH_MAX_], *note = NULL;
+    size_t len = 0;
+    cu_rc rc;
+    if ((rc = pathf(path, "%s/checkpoint", dir)) || (rc = cu_file_read(path, CU_NOTE_MAX, &note, &len)))
+        return cu_err_set(rc, "checkpoint: %s", cu_err_detail());
+    const char *sep = NULL;
+    for (size_t i = 0; i + 1 < len; i++)
+        if (note[i] == '\n' && note[i + 1] == '\n') {
+            sep = note + i + 1;
+            break;
+        }
+    if (!sep)
+        rc = cu_err_set(CU_ERR_PARSE, "checkpoint: not a signed note");
+    else if ((rc = cu_checkpoint_parse(note, (size_t)(sep - note), cp)))
+        rc = cu_err_set(rc, "checkpoint: %s", cu_err_detail());
+    cu_free(note);
+    return rc;
+}
+
+/* Delete tiles at or beyond the committed size (written by a group whose
+ * record never became durable: invariant 2). */
+static cu_rc delete_beyond(cu_ledger *l, uint64_t n)
+{
+    for (int L = -1; L < CU_LG_LEVELS; L++) {
+        unsigned sh = L < 0 ? 0 : 8 * (unsigned)L;
+        for (uint64_t t = (n >> sh) >> 8;; t++) {
+            char rel[CU_TILE_PATH_MAX], path[PATH_MAX_];
+            cu_rc rc;
+            if ((rc = cu_tile_path(L, t, CU_TILE_WIDTH, rel, sizeof rel)) ||
+                (rc = pathf(path, "%s/%s", l->dir, rel)))
+                return rc;
+            if (!exists(path))
+                break;
+            if (unlink(path) != 0)
+                return cu_lg_errno(errno, "unlink", path);
+            cu_log(CU_LOG_WARN, "ledger %s: removed %s beyond the committed size", l->dir, rel);
+        }
+    }
+    return CU_OK;
+}
+
+/* Recovery (invariants 2 and 3): validate the journal's records on a copy
+ * of the edge, cut the torn tail, then replay the valid ones writing tiles. */
+static cu_rc recover(cu_ledger *l)
+{
+    const cu_ledger_io *io = cu_ledger_io_get();
+    char jpath[PATH_MAX_], *j = NULL;
+    size_t jlen = 0, off, good;
+    cu_lg_edge *scratch = NULL;
+    uint8_t digest[CU_SHA256_LEN];
+    cu_rc rc;
+    if ((rc = pathf(jpath, "%s/journal", l->priv)))
+        return rc;
+    if ((rc = cu_file_read(jpath, JOURNAL_READ_MAX, &j, &jlen)))
+        return cu_err_set(rc, "journal: %s", cu_err_detail());
+    if (jlen < 16 + CU_SHA256_LEN || memcmp(j, JMAGIC, 8) != 0) {
+        rc = cu_err_set(CU_ERR_CORRUPT, "journal: bad header");
+        goto out;
+    }
+    uint64_t base = cu_get_be64((const uint8_t *)j + 8);
+    if (base % CU_TILE_WIDTH) {
+        rc = cu_err_set(CU_ERR_CORRUPT, "journal: base %llu is not a multiple of 256", (unsigned long long)base);
+        goto out;
+    }
+    size_t nh = 0;
+    for (unsigned L = 1; L < CU_LG_LEVELS; L++)
+        nh += (size_t)((base >> (8 * L)) & 255);
+    size_t hlen = 16 + nh * CU_HASH_LEN;
+    if (jlen < hlen + CU_SHA256_LEN) {
+        rc = cu_err_set(CU_ERR_CORRUPT, "journal: header cut short");
+        goto out;
+    }
+    if ((rc = cu_sha256(j, hlen, NULL, 0, NULL, 0, digest)))
+        goto out;
+    if (memcmp(digest, j + hlen, CU_SHA256_LEN) != 0) {
+        rc = cu_err_set(CU_ERR_CORRUPT, "journal: header checksum does not match");
+        goto out;
+    }
+    size_t used;
+    if ((rc = cu_lg_edge_load(l->edge, base, (const cu_hash *)(const void *)(j + 16), nh, &used)))
+        goto out;
+    if (!(scratch = cu_malloc(sizeof *scratch))) {
+        rc = CU_ERR_NOMEM;
+        goto out;
+    }
+    memcpy(scratch, l->edge, sizeof *scratch);
+    /* pass 1: find the last valid record */
+    off = good = hlen + CU_SHA256_LEN;
+    while (off + RHDR + CU_HASH_LEN <= jlen) {
+        const uint8_t *p = (const uint8_t *)j + off;
+        uint32_t count = cu_get_be32(p + 4), plen = cu_get_be32(p + 8);
+        uint64_t first = cu_get_be64(p + 12);
+        if (memcmp(p, RMAGIC, 4) != 0 || count == 0 || first != scratch->n || plen > jlen - off - RHDR - CU_HASH_LEN)
+            break;
+        size_t eoff = 0;
+        uint32_t i;
+        for (i = 0; i < count; i++) {
+            const uint8_t *ent;
+            size_t elen;
+            cu_hash leaf;
+            if (cu_tile_bundle_next(p + RHDR, plen, &eoff, &ent, &elen) || elen == 0)
+                break;
+            if ((rc = cu_merkle_leaf_hash(ent, elen, &leaf)) || (rc = cu_lg_edge_push(scratch, &leaf, NULL, NULL)))
+                goto out;
+        }
+        cu_hash root;
+        if (i != count || eoff != plen)
+            break;
+        if ((rc = cu_lg_edge_root(scratch, &root)))
+            goto out;
+        if (memcmp(root.b, p + RHDR + plen, CU_HASH_LEN) != 0)
+            break;
+        off += RHDR + plen + CU_HASH_LEN;
+        good = off;
+    }
+    if (good < jlen)
+        cu_log(CU_LOG_WARN, "ledger %s: journal torn at byte %zu of %zu; cutting back to %llu entries", l->dir, good,
+               jlen, (unsigned long long)scratch->n);
+    /* pass 2: replay, rewriting tiles from base on */
+    off = hlen + CU_SHA256_LEN;
+    while (off < good) {
+        const uint8_t *p = (const uint8_t *)j + off;
+        uint32_t count = cu_get_be32(p + 4), plen = cu_get_be32(p + 8);
+        size_t eoff = 0;
+        for (uint32_t i = 0; i < count; i++) {
+            const uint8_t *ent;
+            size_t elen;
+            if ((rc = cu_tile_bundle_next(p + RHDR, plen, &eoff, &ent, &elen)) ||
+                (rc = push_entry(l, ent, elen, !l->read_only)))
+                goto out;
+        }
+        off += RHDR + plen + CU_HASH_LEN;
+    }
+    if (!l->read_only) {
+        int fd = io->open(jpath, O_WRONLY | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            rc = cu_lg_errno(errno, "open", jpath);
+            goto out;
+        }
+        l->jfd = fd;
+        if (good < jlen) {
+            if (io->ftruncate(fd, (off_t)good) != 0) {
+                rc = cu_lg_errno(errno, "truncate", jpath);
+                goto out;
+            }
+            if ((rc = cu_lg_sync(fd, true, jpath)))
+                goto out;
+        }
+        if ((rc = delete_beyond(l, l->edge->n)))
+            goto out;
+    }
+    l->jend = (off_t)good;
+    l->jbase = base;
+    atomic_store(&l->committed, l->edge->n);
+out:
+    cu_free(scratch);
+    cu_free(j);
+    return rc;
+}
+
+cu_rc cu_ledger_read_signer(const char *dir, char **key)
+{
+    char path[PATH_MAX_];
+    size_t len;
+    cu_rc rc;
+    if ((rc = pathf(path, "%s/private/signer.key", dir)))
+        return rc;
+    if ((rc = cu_file_read(path, 4096, key, &len)))
+        return cu_err_set(rc, "signer key: %s", cu_err_detail());
+    return CU_OK;
+}
+
+static cu_rc load_signer(cu_ledger *l, const char *text)
+{
+    cu_rc rc;
+    char *vk = NULL;
+    if ((rc = cu_note_signer_parse(text, &l->signer)))
+        return cu_err_set(rc, "signer key: %s", cu_err_detail());
+    if (!(vk = cu_note_signer_verifier_key(l->signer)))
+        return CU_ERR_NOMEM;
+    rc = cu_note_verifier_parse(vk, &l->verifier);
+    cu_free(vk);
+    return rc;
+}
+
+void cu_ledger_close(cu_ledger *l)
+{
+    if (!l)
+        return;
+    if (l->thr_started) {
+        pthread_mutex_lock(&l->qmu);
+        l->stop = true;
+        pthread_cond_broadcast(&l->qwork);
+        pthread_mutex_unlock(&l->qmu);
+        pthread_join(l->thr, NULL);
+    }
+    if (l->jfd >= 0)
+        close(l->jfd);
+    if (l->lock_fd >= 0)
+        close(l->lock_fd); /* releases the flock */
+    cu_note_signer_free(l->signer);
+    cu_note_verifier_free(l->verifier);
+    sodium_memzero(l->secret, sizeof l->secret);
+    pthread_mutex_destroy(&l->smu);
+    pthread_mutex_destroy(&l->qmu);
+    pthread_cond_destroy(&l->qwork);
+    pthread_cond_destroy(&l->qdone);
+    cu_buf_free(&l->jrec);
+    cu_free(l->slots);
+    cu_free(l->bundle);
+    cu_free(l->edge);
+    cu_free(l);
+}
+
+cu_rc cu_ledger_open(const char *dir, const cu_ledger_opts *opts, cu_ledger **out)
+{
+    const cu_ledger_io *io = cu_ledger_io_get();
+    cu_ledger_opts dflt = {0};
+    char path[PATH_MAX_], *sec = NULL;
+    size_t slen = 0;
+    cu_rc rc;
+    if (!opts)
+        opts = &dflt;
+    *out = NULL;
+    cu_ledger *l = cu_calloc(1, sizeof *l);
+    if (!l)
+        return CU_ERR_NOMEM;
+    l->lock_fd = l->jfd = -1;
+    pthread_mutex_init(&l->smu, NULL);
+    pthread_mutex_init(&l->qmu, NULL);
+    pthread_cond_init(&l->qwork, NULL);
+    pthread_cond_init(&l->qdone, NULL);
+    cu_buf_init(&l->jrec, (size_t)GROUP_BYTES_MAX + (size_t)2 * CU_LEDGER_ENTRY_MAX + 1024);
+    l->read_only = opts->read_only;
+    l->group_max = opts->group_max ? opts->group_max : 65536;
+    l->group_wait_us = opts->group_wait_us ? opts->group_wait_us : 200;
+    if ((rc = pathf(l->dir, "%s", dir)) || (rc = pathf(l->priv, "%s/private", dir)))
+        goto fail;
+    if (!exists(l->priv)) {
+        rc = cu_err_set(CU_ERR_NOTFOUND, "%s: not a ledger directory (no private/)", dir);
+        goto fail;
+    }
+    if (!(l->edge = cu_malloc(sizeof *l->edge)) || !(l->slots = cu_calloc(l->group_max, sizeof *l->slots))) {
+        rc = CU_ERR_NOMEM;
+        goto fail;
+    }
+    cu_lg_edge_reset(l->edge);
+    if (!l->read_only) {
+        if ((rc = pathf(path, "%s/lock", l->priv)))
+            goto fail;
+        l->lock_fd = io->open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (l->lock_fd < 0) {
+            rc = cu_lg_errno(errno, "open", path);
+            goto fail;
+        }
+        if (flock(l->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+            rc = errno == EWOULDBLOCK ? cu_err_set(CU_ERR_LOCKED, "%s: another writer has the log open", dir)
+                                      : cu_lg_errno(errno, "lock", path);
+            goto fail;
+        }
+    }
+    if ((rc = pathf(path, "%s/secret", l->priv)) || (rc = cu_file_read(path, 64, &sec, &slen)))
+        goto fail;
+    if (slen != CU_LEDGER_SECRET_LEN) {
+        rc = cu_err_set(CU_ERR_CORRUPT, "%s: %zu bytes, want %d", path, slen, CU_LEDGER_SECRET_LEN);
+        goto fail;
+    }
+    memcpy(l->secret, sec, slen);
+    if (opts->signer_key) {
+        if ((rc = load_signer(l, opts->signer_key)))
+            goto fail;
+        if ((rc = cu_lg_read_checkpoint(dir, l->verifier, &l->last_cp, NULL, NULL)))
+            goto fail;
+    } else if ((rc = read_checkpoint_unverified(dir, &l->last_cp))) {
+        goto fail;
+    }
+    snprintf(l->origin, sizeof l->origin, "%s", l->last_cp.origin);
+    if ((rc = recover(l)))
+        goto fail;
+    if (l->last_cp.size > l->edge->n) {
+        rc = cu_err_set(CU_ERR_CORRUPT, "the checkpoint covers %llu entries but the log holds %llu",
+                        (unsigned long long)l->last_cp.size, (unsigned long long)l->edge->n);
+        goto fail;
+    }
+    if (!l->read_only) {
+        if (pthread_create(&l->thr, NULL, committer, l) != 0) {
+            rc = cu_err_set(CU_ERR_INTERNAL, "cannot start the committer thread");
+            goto fail;
+        }
+        l->thr_started = true;
+    }
+    if (sec)
+        sodium_memzero(sec, slen);
+    cu_free(sec);
+    *out = l;
+    return CU_OK;
+fail:
+    if (sec)
+        sodium_memzero(sec, slen);
+    cu_free(sec);
+    cu_ledger_close(l);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ init */
+
+static void rm_created(const char *dir, bool made_dir)
+{
+    static const char *const files[] = {"checkpoint",        "private/tmp/checkpoint", "private/tmp/journal",
+                                        "private/tmp/secret", "private/tmp/key",        "private/journal",
+                                        "private/secret",     "private/signer.key",     "private/lock"};
+    static const char *const dirs[] = {"private/tmp", "private", "tile"};
+    char p[PATH_MAX_];
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+        if (!pathf(p, "%s/%s", dir, files[i]))
+            unlink(p);
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++)
+        if (!pathf(p, "%s/%s", dir, dirs[i]))
+            rmdir(p);
+    if (made_dir)
+        rmdir(dir);
+}
+
+cu_rc cu_ledger_init(const char *dir, const char *origin, const char *signer_key)
+{
+    const cu_ledger_io *io = cu_ledger_io_get();
+    cu_ledger *l = NULL;
+    char p[PATH_MAX_], tmp[PATH_MAX_], *text = NULL, *note = NULL;
+    size_t tlen = 0, nlen = 0;
+    uint8_t secret[CU_LEDGER_SECRET_LEN];
+    bool made_dir = false, created = false;
+    cu_buf b;
+    cu_rc rc;
+    cu_checkpoint cp;
+    cu_buf_init(&b, 1024);
+    memset(&cp, 0, sizeof cp);
+    if (!origin || strlen(origin) == 0 || strlen(origin) >= sizeof cp.origin)
+        return cu_err_set(CU_ERR_INVAL, "origin must be 1..255 bytes");
+    snprintf(cp.origin, sizeof cp.origin, "%s", origin);
+    cu_merkle_empty_root(&cp.root);
+    if (!(l = cu_calloc(1, sizeof *l)) || !(l->edge = cu_malloc(sizeof *l->edge))) {
+        rc = CU_ERR_NOMEM;
+        goto fail;
+    }
+    cu_lg_edge_reset(l->edge);
+    l->lock_fd = l->jfd = -1;
+    /* check every input before creating anything */
+    if ((rc = load_signer(l, signer_key)) || (rc = cu_checkpoint_format(&cp, &text, &tlen)) ||
+        (rc = cu_note_sign(text, tlen, l->signer, &note, &nlen)))
+        goto fail;
+    if ((rc = pathf(l->dir, "%s", dir)) || (rc = pathf(l->priv, "%s/private", dir)))
+        goto fail;
+    if ((rc = pathf(p, "%s/checkpoint", dir)))
+        goto fail;
+    if (exists(p) || exists(l->priv)) {
+        rc = cu_err_set(CU_ERR_EXISTS, "%s already holds a log", dir);
+        goto fail;
+    }
+    created = true;
+    if (io->mkdir(dir, 0755) == 0)
+        made_dir = true;
+    else if (errno != EEXIST) {
+        rc = cu_lg_errno(errno, "mkdir", dir);
+        goto fail;
+    }
+    if (io->mkdir(l->priv, 0700) != 0) {
+        rc = cu_lg_errno(errno, "mkdir", l->priv);
+        goto fail;
+    }
+    if ((rc = pathf(p, "%s/tmp", l->priv)))
+        goto fail;
+    if (io->mkdir(p, 0700) != 0) {
+        rc = cu_lg_errno(errno, "mkdir", p);
+        goto fail;
+    }
+    if ((rc = pathf(p, "%s/tile", dir)))
+        goto fail;
+    if (io->mkdir(p, 0755) != 0 && errno != EEXIST) {
+        rc = cu_lg_errno(errno, "mkdir", p);
+        goto fail;
+    }
+    if (RAND_bytes(secret, sizeof secret) != 1) {
+        rc = cu_err_set(CU_ERR_CRYPTO, "no random bytes for the commitment secret");
+        goto fail;
+    }
+    if ((rc = pathf(p, "%s/secret", l->priv)) || (rc = pathf(tmp, "%s/tmp/secret", l->priv)) ||
+        (rc = cu_lg_write_file(tmp, p, secret, sizeof secret, 0600, true)))
+        goto fail;
+    if ((rc = pathf(p, "%s/signer.key", l->priv)) || (rc = pathf(tmp, "%s/tmp/key", l->priv)) ||
+        (rc = cu_lg_write_file(tmp, p, signer_key, strlen(signer_key), 0600, true)))
+        goto fail;
+    if ((rc = journal_header(l, 0, &b)) || (rc = pathf(p, "%s/journal", l->priv)) ||
+        (rc = pathf(tmp, "%s/tmp/journal", l->priv)) || (rc = cu_lg_write_file(tmp, p, b.data, b.len, 0600, true)) ||
+        (rc = cu_lg_sync_dir(l->priv)))
+        goto fail;
+    /* the checkpoint last: its presence marks a complete log */
+    if ((rc = pathf(p, "%s/checkpoint", dir)) || (rc = pathf(tmp, "%s/tmp/checkpoint", l->priv)) ||
+        (rc = cu_lg_write_file(tmp, p, note, nlen, 0644, true)) || (rc = cu_lg_sync_dir(dir)))
+        goto fail;
+    sodium_memzero(secret, sizeof secret);
+    cu_buf_free(&b);
+    cu_free(text);
+    cu_free(note);
+    cu_note_signer_free(l->signer);
+    cu_note_verifier_free(l->verifier);
+    cu_free(l->edge);
+    cu_free(l);
+    return CU_OK;
+fail:
+    sodium_memzero(secret, sizeof secret);
+    if (created) {
+        cu_rc keep = rc;
+        char detail[1024];
+        snprintf(detail, sizeof detail, "%s", cu_err_detail());
+        rm_created(dir, made_dir);
+        rc = cu_err_set(keep, "%s", detail);
+    }
+    cu_buf_free(&b);
+    cu_free(text);
+    cu_free(note);
+    if (l) {
+        cu_note_signer_free(l->signer);
+        cu_note_verifier_free(l->verifier);
+        cu_free(l->edge);
+        cu_free(l);
+    }
+    return rc;
+}
