@@ -31,7 +31,7 @@
 
 #define CU_ID_MAX_LEN 64            /* bytes in any id */
 #define CU_EVENT_MAX_LINE 65536     /* bytes in one JSON line (event or reference) */
-#define CU_EVENT_MAX_SUBJECTS 1024  /* people in one event */
+#define CU_EVENT_MAX_SUBJECTS 256   /* people in one event (the ledger's limit too) */
 #define CU_REF_MAX_LIST 4096        /* entries in one reference list (subjects, records, ...) */
 #define CU_REF_MAX_LINES 50000000u  /* reference lines in one file */
 

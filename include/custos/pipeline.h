@@ -45,10 +45,9 @@ typedef struct cu_sink {
     void *ctx;
 } cu_sink;
 
-/* The built-in file journal (see docs/pipeline.md): DIR/journal, records
- * framed with length and CRC-32C, fsync per append; a torn tail is cut back
- * at open.  Stands in for the ledger until it is merged. */
-cu_rc cu_sink_journal_open(const char *dir, cu_sink *out) CU_NODISCARD;
+/* The default sink: the custos ledger in DIR/ledger (created with its own
+ * signing key when missing; a checkpoint is published when it closes). */
+cu_rc cu_sink_ledger_open(const char *dir, cu_sink *out) CU_NODISCARD;
 
 /* ------------------------------------------------------------ batch */
 

@@ -175,7 +175,7 @@ cu_rc cu_pipeline_open(const char *dir, cu_names *names, const cu_sink *sink, cu
         goto fail;
     if (sink)
         p->sink = *sink;
-    else if ((rc = cu_sink_journal_open(dir, &p->sink)))
+    else if ((rc = cu_sink_ledger_open(dir, &p->sink)))
         goto fail;
     snprintf(path, sizeof path, "%s/store.db", dir);
     if ((rc = cu_store_open(path, &p->store)) || (rc = cu_store_load_names(p->store, names)))

@@ -1,5 +1,4 @@
-/* Private to the pipeline: the access entry encoding used until the ledger's
- * cu_ledger_entry_encode_access is merged (then these become thin calls). */
+/* Private to the pipeline: access entries in the ledger's encoding. */
 #ifndef CU_PIPELINE_INT_H
 #define CU_PIPELINE_INT_H
 
