@@ -17,16 +17,18 @@ static void healthz(void *ud, const cu_http_req *req, cu_http_resp *resp)
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: custosd [--listen ADDR] [--port N] [--port-file FILE]\n"
+    fprintf(f, "usage: custosd [--listen ADDR] [--port N] [--port-file FILE] [--data DIR [--reference FILE]]\n"
                "  --listen ADDR     address to bind (default 127.0.0.1)\n"
                "  --port N          TCP port (default 8340; 0 picks a free one)\n"
-               "  --port-file FILE  write the port actually bound to FILE\n");
+               "  --port-file FILE  write the port actually bound to FILE\n"
+               "  --data DIR        ledger and store; enables POST /v1/events\n"
+               "  --reference FILE  reference data (JSON Lines) for the detectors\n");
 }
 
 int main(int argc, char **argv)
 {
     cu_server_opts opts = {.bind_addr = "127.0.0.1", .port = 8340};
-    const char *port_file = NULL;
+    const char *port_file = NULL, *data_dir = NULL, *reference = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             opts.bind_addr = argv[++i];
@@ -41,6 +43,10 @@ int main(int argc, char **argv)
             opts.port = (uint16_t)p;
         } else if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc) {
             port_file = argv[++i];
+        } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+            data_dir = argv[++i];
+        } else if (strcmp(argv[i], "--reference") == 0 && i + 1 < argc) {
+            reference = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -61,14 +67,42 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     cu_server *srv = NULL;
-    cu_rc rc = cu_server_new(&opts, &srv);
+    cu_names *names = NULL;
+    cu_ref *ref = NULL;
+    cu_pipeline *pipe = NULL;
+    cu_events_api *api = NULL;
+    cu_rc rc = CU_OK;
+    if (data_dir) {
+        /* the ingest path: ledger + store in DIR, detectors over the reference */
+        opts.max_body = CU_EVENTS_MAX_BODY;
+        if (!(rc = cu_names_new(&names)) && !(rc = cu_pipeline_open(data_dir, names, NULL, &pipe)) &&
+            !(rc = cu_ref_new(names, &ref)))
+            rc = reference ? cu_ref_load(ref, reference) : cu_ref_seal(ref, "(none)");
+        if (!rc)
+            rc = cu_pipeline_start(pipe, ref, NULL);
+        /* authentication comes with the gateway: pass its check as the hook here */
+        if (!rc)
+            rc = cu_events_api_new(pipe, NULL, NULL, &api);
+    } else if (reference) {
+        fprintf(stderr, "custosd: --reference needs --data\n");
+        return 2;
+    }
+    if (!rc)
+        rc = cu_server_new(&opts, &srv);
     if (!rc)
         rc = cu_server_route(srv, "GET", "/healthz", healthz, NULL);
+    if (!rc && api)
+        rc = cu_server_route(srv, "POST", "/v1/events", cu_events_api_handle, api);
     if (!rc)
         rc = cu_server_start(srv);
     if (rc) {
         fprintf(stderr, "custosd: %s: %s\n", cu_strerror(rc), cu_err_detail());
         cu_server_free(srv);
+        cu_events_api_free(api);
+        if (pipe && cu_pipeline_close(pipe))
+            fprintf(stderr, "custosd: closing: %s\n", cu_err_detail());
+        cu_ref_free(ref);
+        cu_names_free(names);
         return 1;
     }
     unsigned port = cu_server_port(srv);
@@ -87,6 +121,11 @@ int main(int argc, char **argv)
     sigwait(&set, &sig);
     cu_log(CU_LOG_INFO, "custosd: signal %d, stopping", sig);
     cu_server_free(srv);
+    cu_events_api_free(api);
+    if (pipe && cu_pipeline_close(pipe))
+        cu_log(CU_LOG_ERROR, "custosd: closing the pipeline: %s", cu_err_detail());
+    cu_ref_free(ref);
+    cu_names_free(names);
     cu_log(CU_LOG_INFO, "custosd: stopped");
     return 0;
 }
