@@ -20,6 +20,7 @@
  *    and the commitment cache grow to their high-water mark and stay.
  */
 #include "custos/pipeline.h"
+#include "custos/ledger.h"
 
 #include "pipeline/pipeline_int.h"
 
@@ -211,7 +212,8 @@ static cu_rc commit_of(void *ud, cu_id person, uint8_t out[32])
         const char *s = cu_names_str(p->names, CU_K_PERSON, person);
         if (!s)
             return cu_err_set(CU_ERR_INTERNAL, "person id %u has no name", person);
-        cu_rc rc = cu_hmac_sha256(p->sink.ops->commit_secret(p->sink.ctx), 32, s, strlen(s), p->commit[person]);
+        /* the ledger's commitment scheme (openable per person for evidence) */
+        cu_rc rc = cu_ledger_commitment(p->sink.ops->commit_secret(p->sink.ctx), s, strlen(s), p->commit[person]);
         if (rc)
             return rc;
         p->commit_ok[person] = 1;
