@@ -3,7 +3,7 @@
 # Installs only what is missing; needs root (or sudo) when something is.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev curl ca-certificates
-      libssl-dev libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libzstd-dev
+      libssl-dev libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libzstd-dev libhpdf-dev
       sqlite3 wrk)
 missing=()
 for p in "${pkgs[@]}"; do
