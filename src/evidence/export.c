@@ -416,7 +416,8 @@ static cu_rc select_entries(ex *x)
     }
     if (rc)
         return rc;
-    qsort(x->s.idx, x->s.n, sizeof *x->s.idx, cmp_u64);
+    if (x->s.n)
+        qsort(x->s.idx, x->s.n, sizeof *x->s.idx, cmp_u64);
     size_t w = 0;
     for (size_t i = 0; i < x->s.n; i++)
         if (w == 0 || x->s.idx[w - 1] != x->s.idx[i])
