@@ -8,9 +8,11 @@
 #include <string.h>
 
 int cu_cmd_version(int argc, char **argv);
+int cu_cmd_policy(int argc, char **argv);
 
 static const struct cu_cli_cmd commands[] = {
     {"version", cu_cmd_version, "print the version"},
+    {"policy", cu_cmd_policy, "Cedar policies: test files, eval, check"},
 };
 
 int cu_cli_fail(const char *what)
