@@ -517,6 +517,8 @@ static bool args(P *p, node *call, int first, int want, size_t name_at, const ch
             if (p->tk != T_COMMA)
                 break;
             next(p);
+            if (p->tk == T_RP)
+                break; /* a trailing comma */
         }
     }
     if (!expect(p, T_RP))
@@ -656,6 +658,8 @@ static node *primary(P *p)
                 if (p->tk != T_COMMA)
                     break;
                 next(p);
+                if (p->tk == T_RB)
+                    break; /* a trailing comma */
             }
         }
         if (!expect(p, T_RB))
@@ -689,9 +693,7 @@ static node *primary(P *p)
                     if (!k)
                         return NULL;
                 } else if (p->tk == T_IDENT) {
-                    if (is_reserved(p->s + p->ts, p->te - p->ts) && !tok_is(p, "true") && !tok_is(p, "false") &&
-                        !tok_is(p, "if") && !tok_is(p, "then") && !tok_is(p, "else") && !tok_is(p, "in") &&
-                        !tok_is(p, "is") && !tok_is(p, "like") && !tok_is(p, "has")) {
+                    if (is_reserved(p->s + p->ts, p->te - p->ts)) {
                         perr(p, p->ts, "'%.*s' is a reserved word", (int)(p->te - p->ts), p->s + p->ts);
                         return NULL;
                     }
@@ -737,6 +739,8 @@ static node *primary(P *p)
                 if (p->tk != T_COMMA)
                     break;
                 next(p);
+                if (p->tk == T_RC)
+                    break; /* a trailing comma */
             }
         }
         if (!expect(p, T_RC))
@@ -842,6 +846,10 @@ static node *member(P *p)
             size_t nat = p->ts;
             const char *nm = p->s + p->ts;
             size_t nl = p->te - p->ts;
+            if (is_reserved(nm, nl)) {
+                perr(p, nat, "'%.*s' is a reserved word", (int)nl, nm);
+                return NULL;
+            }
             next(p);
             if (p->tk == T_LP) {
                 const struct fninfo *f = find_fn(nm, nl, true);
@@ -1056,6 +1064,10 @@ static node *relation(P *p)
                 }
                 if (n == CU_POLICY_MAX_DEPTH) {
                     perr(p, p->ts, "attribute path too long");
+                    return NULL;
+                }
+                if (is_reserved(p->s + p->ts, p->te - p->ts)) {
+                    perr(p, p->ts, "'%.*s' is a reserved word", (int)(p->te - p->ts), p->s + p->ts);
                     return NULL;
                 }
                 lens[n] = (uint32_t)(p->te - p->ts);

@@ -303,24 +303,10 @@ static bool ip6_parse(const char *s, size_t n, uint8_t out[16])
             goto done;
     } else if (n >= 1 && s[0] == ':')
         return false;
+    /* Cedar refuses IPv4 addresses embedded in IPv6 ones (::ffff:1.2.3.4) */
+    if (memchr(s, '.', n))
+        return false;
     for (;;) {
-        /* an embedded IPv4 address ends the text */
-        size_t j = i;
-        while (j < n && s[j] != ':' && s[j] != '.')
-            j++;
-        if (j < n && s[j] == '.') {
-            uint8_t v4[4];
-            if (!ip4_parse(s + i, n - i, v4))
-                return false;
-            uint16_t *arr = gap ? tail : head;
-            int *cnt = gap ? &nt : &nh;
-            if (*cnt > 6)
-                return false;
-            arr[(*cnt)++] = (uint16_t)(v4[0] << 8 | v4[1]);
-            arr[(*cnt)++] = (uint16_t)(v4[2] << 8 | v4[3]);
-            i = n;
-            break;
-        }
         size_t st = i;
         unsigned v = 0;
         while (i < n && hexv(s[i]) >= 0 && i - st < 5) {
