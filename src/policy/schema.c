@@ -157,8 +157,15 @@ static bool sexpect(S *p, int tk, const char *what)
 /* The current ident or string token as a C string. */
 static const char *tokstr(S *p)
 {
-    if (p->tk == 'i')
-        return cu_arena_strndup(p->a, p->s + p->ts, p->te - p->ts);
+    if (p->tk == 'i') {
+        char *r = cu_arena_strndup(p->a, p->s + p->ts, p->te - p->ts);
+        if (!r) {
+            if (!p->failed)
+                cu_err_set(CU_ERR_NOMEM, "%s: out of memory", p->name);
+            p->failed = true;
+        }
+        return r;
+    }
     size_t n = p->te - p->ts - 2;
     char *o = salloc(p, n + 1);
     if (!o)
@@ -235,6 +242,8 @@ static const char *spath(S *p, bool allow_str_tail, bool *str_tail)
 
 static const char *qualify(S *p, const char *n)
 {
+    if (!n)
+        return NULL;
     if (!p->ns[0])
         return n;
     size_t a = strlen(p->ns), b = strlen(n);
@@ -304,6 +313,8 @@ static stype *record_type(S *p)
             return NULL;
         }
         keys[n] = tokstr(p);
+        if (!keys[n])
+            return NULL;
         snext(p);
         if (p->tk == '?')
             snext(p);
@@ -410,6 +421,8 @@ static bool entity_decl(S *p)
             return false;
         }
         names[n++] = qualify(p, tokstr(p));
+        if (!names[n - 1])
+            return false;
         snext(p);
         if (p->tk != ',')
             break;
@@ -503,6 +516,8 @@ static bool action_decl(S *p)
             return false;
         }
         names[n++] = tokstr(p);
+        if (!names[n - 1])
+            return false;
         snext(p);
         if (p->tk != ',')
             break;
@@ -595,6 +610,8 @@ static bool type_decl(S *p)
         return false;
     }
     const char *n = qualify(p, tokstr(p));
+    if (!n)
+        return false;
     snext(p);
     if (!sexpect(p, '=', "'='"))
         return false;
