@@ -233,7 +233,8 @@ bool pol_decimal_parse(const char *s, size_t n, int64_t *out)
     size_t fs = i;
     int64_t frac = 0;
     while (i < n && s[i] >= '0' && s[i] <= '9') {
-        frac = frac * 10 + (s[i] - '0');
+        if (i - fs < 4) /* more than 4 digits is refused below */
+            frac = frac * 10 + (s[i] - '0');
         i++;
     }
     size_t nf = i - fs;
