@@ -18,9 +18,11 @@
  *    a type error for a non-bool operand they reach.
  * 4. Recursion is bounded by the parser's depth limit and the value depth
  *    limit of the JSON reader (policy_int.h, invariant 4).
- * 5. Explanations run only on a deny with no satisfied forbid: among the
- *    permits whose scope matched, the one that passed the most top-level
- *    conjuncts (ties: the first) and the first conjunct it failed.
+ * 5. Explanations: while evaluating, each permit whose scope matched
+ *    records how many top-level conjuncts it passed and the one it failed;
+ *    on a deny with no satisfied forbid the answer names the permit that
+ *    got furthest (ties: the first) and renders its failing conjunct (or
+ *    its @reason) as text.  Nothing is evaluated twice.
  */
 #include "policy_int.h"
 
@@ -511,22 +513,47 @@ static bool scope_ok(ectx *c, const pscope *sc, int w)
     return false;
 }
 
-/* 1 satisfied, 0 not, -1 error (c->err set). */
-static int eval_conds(ectx *c, const policy *p)
+typedef struct near {
+    uint32_t pol;
+    uint32_t progress; /* top-level conjuncts passed */
+    const node *fail;  /* the conjunct (or unless condition) that failed */
+    bool unless;
+    const char *err;
+} near;
+
+/* 1 satisfied, 0 not, -1 error (c->err set).  Conditions are evaluated one
+ * top-level conjunct at a time: && short-circuits left to right, so this
+ * gives Cedar's result and errors, and tells how far the policy got (for
+ * explanations) at no extra cost. */
+static int eval_conds(ectx *c, const policy *p, near *r)
 {
+    r->progress = 0;
+    r->fail = NULL;
+    r->err = NULL;
+    r->unless = false;
     for (uint32_t i = 0; i < p->nconds; i++) {
-        bool b;
-        pval v;
-        if (!ev(c, p->conds[i].expr, &v))
-            return -1;
-        if (v.kind != PV_BOOL) {
-            type_err(c, p->conds[i].unless ? "unless" : "when", "bool", &v);
-            return -1;
+        const pcond *cd = &p->conds[i];
+        node *const *conj = cd->unless ? &cd->expr : cd->conj;
+        uint32_t nconj = cd->unless ? 1 : cd->nconj;
+        for (uint32_t k = 0; k < nconj; k++) {
+            pval v;
+            r->fail = conj[k];
+            r->unless = cd->unless;
+            if (!ev(c, conj[k], &v)) {
+                r->err = c->err;
+                return -1;
+            }
+            if (v.kind != PV_BOOL) {
+                type_err(c, nconj > 1 ? "&&" : cd->unless ? "unless" : "when", "bool", &v);
+                r->err = c->err;
+                return -1;
+            }
+            if (v.u.b == cd->unless)
+                return 0;
+            r->progress++;
         }
-        b = v.u.b;
-        if (b == p->conds[i].unless)
-            return 0;
     }
+    r->fail = NULL;
     return 1;
 }
 
@@ -644,75 +671,16 @@ static const char *reason_text(ectx *c, const char *r)
     return o;
 }
 
-typedef struct near {
-    uint32_t pol;
-    uint32_t progress;
-    const node *fail;
-    bool unless;
-    const char *err;
-} near;
-
-static void probe(ectx *c, const policy *p, near *r)
-{
-    r->progress = 0;
-    r->fail = NULL;
-    r->err = NULL;
-    for (uint32_t i = 0; i < p->nconds; i++) {
-        const pcond *cd = &p->conds[i];
-        if (cd->unless) {
-            pval v;
-            if (!ev(c, cd->expr, &v)) {
-                r->fail = cd->expr;
-                r->unless = true;
-                r->err = c->err;
-                return;
-            }
-            if (v.kind != PV_BOOL || v.u.b) {
-                r->fail = cd->expr;
-                r->unless = true;
-                return;
-            }
-            r->progress++;
-            continue;
-        }
-        for (uint32_t k = 0; k < cd->nconj; k++) {
-            pval v;
-            if (!ev(c, cd->conj[k], &v)) {
-                r->fail = cd->conj[k];
-                r->unless = false;
-                r->err = c->err;
-                return;
-            }
-            if (v.kind != PV_BOOL || !v.u.b) {
-                r->fail = cd->conj[k];
-                r->unless = false;
-                return;
-            }
-            r->progress++;
-        }
-    }
-}
-
-static void explain(ectx *c, const uint32_t *near_pols, uint32_t nnear, cu_policy_answer *ans)
+static void explain(ectx *c, const near *nears, uint32_t nnear, cu_policy_answer *ans)
 {
     if (nnear == 0) {
         ans->explanation = "no permit policy applies to this principal, action and resource";
         return;
     }
-    near best = {0}, cur;
-    bool have = false;
-    for (uint32_t i = 0; i < nnear; i++) {
-        cur.pol = near_pols[i];
-        probe(c, &c->set->pols[cur.pol], &cur);
-        if (!cur.fail)
-            continue;
-        if (!have || cur.progress > best.progress) {
-            best = cur;
-            have = true;
-        }
-    }
-    if (!have)
-        return;
+    near best = nears[0];
+    for (uint32_t i = 1; i < nnear; i++)
+        if (nears[i].progress > best.progress)
+            best = nears[i];
     const policy *p = &c->set->pols[best.pol];
     ans->explain_policy = p->id;
     ans->explain_condition = node_text(c, best.fail);
@@ -772,11 +740,12 @@ cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entitie
         ncand += (uint32_t)__builtin_popcountll(cand[i]);
     /* one array, carved in three: satisfied permits, satisfied forbids,
      * scope-matched permits that were not satisfied */
-    uint32_t *lists = cu_arena_alloc(scratch, sizeof(uint32_t) * 3 * (ncand ? ncand : 1));
+    uint32_t *lists = cu_arena_alloc(scratch, sizeof(uint32_t) * 2 * (ncand ? ncand : 1));
+    near *nears = cu_arena_alloc(scratch, sizeof(near) * (ncand ? ncand : 1));
     cu_policy_error *errs = NULL;
-    if (!lists)
+    if (!lists || !nears)
         goto oom;
-    uint32_t *permits = lists, *forbids = lists + ncand, *nearp = lists + 2 * ncand;
+    uint32_t *permits = lists, *forbids = lists + ncand;
     uint32_t np = 0, nf = 0, nn = 0, ne = 0;
     for (uint32_t wi = 0; wi < words; wi++) {
         uint64_t m = cand[wi];
@@ -786,7 +755,9 @@ cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entitie
             const policy *p = &set->pols[i];
             if (!scope_ok(&c, &p->sc[0], 0) || !scope_ok(&c, &p->sc[1], 1) || !scope_ok(&c, &p->sc[2], 2))
                 continue;
-            int r = eval_conds(&c, p);
+            near *nr = &nears[nn];
+            nr->pol = i;
+            int r = eval_conds(&c, p, nr);
             if (c.oom)
                 goto oom;
             if (r > 0) {
@@ -804,9 +775,9 @@ cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entitie
                 errs[ne].message = c.err;
                 ne++;
                 if (!p->forbid)
-                    nearp[nn++] = i;
+                    nn++;
             } else if (!p->forbid)
-                nearp[nn++] = i;
+                nn++;
         }
     }
     const uint32_t *win = nf ? forbids : permits;
@@ -822,7 +793,7 @@ cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entitie
     ans->errors = errs;
     ans->n_errors = ne;
     if (!ans->allow && nf == 0) {
-        explain(&c, nearp, nn, ans);
+        explain(&c, nears, nn, ans);
         if (c.oom)
             goto oom;
     }
