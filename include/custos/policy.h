@@ -34,7 +34,8 @@
 #define CU_POLICY_MAX_ENTITIES_JSON (64u << 20)
 #define CU_POLICY_MAX_REQUEST_JSON (1u << 20)
 #define CU_POLICY_MAX_SCHEMA (4u << 20)
-#define CU_POLICY_MAX_DEPTH 64             /* expression and value nesting */
+#define CU_POLICY_MAX_DEPTH 64             /* value nesting (JSON, schema types) */
+#define CU_POLICY_MAX_EXPR_DEPTH 512       /* expression nesting, operator chains included */
 #define CU_POLICY_MAX_POLICIES 100000
 
 typedef struct cu_policy_set cu_policy_set;
@@ -110,6 +111,9 @@ CU_NODISCARD cu_rc cu_policy_entities_add(cu_policy_entities *e, const char *typ
 /* Set an attribute (the value is copied into the store). */
 CU_NODISCARD cu_rc cu_policy_entity_set_attr(cu_policy_entities *e, cu_policy_entity *ent,
                                              const char *name, const cu_policy_value *v);
+/* Set a tag (Cedar's entity tags, read by hasTag/getTag; value copied). */
+CU_NODISCARD cu_rc cu_policy_entity_set_tag(cu_policy_entities *e, cu_policy_entity *ent,
+                                            const char *key, const cu_policy_value *v);
 CU_NODISCARD cu_rc cu_policy_entity_add_parent(cu_policy_entities *e, cu_policy_entity *ent,
                                                const char *type, const char *id);
 /* Compute ancestor sets.  Needed after changes, before cu_policy_eval. */

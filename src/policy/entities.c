@@ -129,20 +129,20 @@ cu_rc cu_policy_entities_add(cu_policy_entities *e, const char *type, const char
     return pol_ents_add_uid(e, &u, out);
 }
 
-cu_rc pol_ent_set_attr(cu_policy_entities *e, struct cu_policy_entity *ent, const char *k, size_t kn,
-                       const pval *v)
+static cu_rc fields_put(cu_policy_entities *e, pfield **fields, uint32_t *nf, uint32_t *capf, const char *k, size_t kn,
+                        const pval *v)
 {
     pval cp;
     char *key = cu_arena_strndup(e->arena, k, kn);
     if (!key || !pol_val_copy(e->arena, v, &cp))
         return cu_err_set(CU_ERR_NOMEM, "entities: out of memory");
     /* binary search for the slot (invariant 2) */
-    uint32_t lo = 0, hi = ent->nattrs;
+    uint32_t lo = 0, hi = (*nf);
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        int c = pol_key_cmp(ent->attrs[mid].key, ent->attrs[mid].klen, key, (uint32_t)kn);
+        int c = pol_key_cmp((*fields)[mid].key, (*fields)[mid].klen, key, (uint32_t)kn);
         if (c == 0) {
-            ent->attrs[mid].v = cp;
+            (*fields)[mid].v = cp;
             e->finalized = false;
             return CU_OK;
         }
@@ -151,23 +151,43 @@ cu_rc pol_ent_set_attr(cu_policy_entities *e, struct cu_policy_entity *ent, cons
         else
             hi = mid;
     }
-    if (ent->nattrs == ent->capattrs) {
-        uint32_t nc = ent->capattrs ? ent->capattrs * 2 : 4;
-        pfield *nf = cu_arena_alloc(e->arena, sizeof *nf * nc);
-        if (!nf)
+    if ((*nf) == (*capf)) {
+        uint32_t nc = (*capf) ? (*capf) * 2 : 4;
+        pfield *nfl = cu_arena_alloc(e->arena, sizeof(pfield) * nc);
+        if (!nfl)
             return cu_err_set(CU_ERR_NOMEM, "entities: out of memory");
-        if (ent->nattrs)
-            memcpy(nf, ent->attrs, sizeof *nf * ent->nattrs);
-        ent->attrs = nf;
-        ent->capattrs = nc;
+        if ((*nf))
+            memcpy(nfl, *fields, sizeof(pfield) * (*nf));
+        *fields = nfl;
+        (*capf) = nc;
     }
-    memmove(&ent->attrs[lo + 1], &ent->attrs[lo], sizeof(pfield) * (ent->nattrs - lo));
-    ent->attrs[lo].key = key;
-    ent->attrs[lo].klen = (uint32_t)kn;
-    ent->attrs[lo].v = cp;
-    ent->nattrs++;
+    memmove(&(*fields)[lo + 1], &(*fields)[lo], sizeof(pfield) * ((*nf) - lo));
+    (*fields)[lo].key = key;
+    (*fields)[lo].klen = (uint32_t)kn;
+    (*fields)[lo].v = cp;
+    (*nf)++;
     e->finalized = false;
     return CU_OK;
+}
+
+cu_rc pol_ent_set_attr(cu_policy_entities *e, struct cu_policy_entity *ent, const char *k, size_t kn,
+                       const pval *v)
+{
+    return fields_put(e, &ent->attrs, &ent->nattrs, &ent->capattrs, k, kn, v);
+}
+
+cu_rc pol_ent_set_tag(cu_policy_entities *e, struct cu_policy_entity *ent, const char *k, size_t kn,
+                      const pval *v)
+{
+    return fields_put(e, &ent->tags, &ent->ntags, &ent->captags, k, kn, v);
+}
+
+cu_rc cu_policy_entity_set_tag(cu_policy_entities *e, cu_policy_entity *ent, const char *key,
+                               const cu_policy_value *v)
+{
+    if (!e || !ent || !key || !v)
+        return cu_err_set(CU_ERR_INVAL, "entities: missing tag name or value");
+    return pol_ent_set_tag(e, ent, key, strlen(key), &v->v);
 }
 
 cu_rc cu_policy_entity_set_attr(cu_policy_entities *e, cu_policy_entity *ent, const char *name,
@@ -580,6 +600,26 @@ cu_rc cu_policy_entities_parse_json(const char *text, size_t len, const cu_polic
                     break;
                 }
                 rc = pol_ent_set_attr(e, ent, k, strlen(k), &pv);
+                if (rc != CU_OK)
+                    break;
+            }
+        }
+        const json_t *tags = rc == CU_OK ? json_object_get(item, "tags") : NULL;
+        if (rc == CU_OK && tags && !json_is_object(tags))
+            rc = jerr("\"tags\" must be an object");
+        if (rc == CU_OK && tags) {
+            const stype *tt = schema ? pol_schema_tags(schema, u->type, u->tlen) : NULL;
+            const char *k;
+            json_t *v;
+            json_object_foreach((json_t *)tags, k, v)
+            {
+                pval pv;
+                rc = pol_json_value(tmp, v, tt, 1, &pv);
+                if (rc != CU_OK) {
+                    cu_err_prefix("tag \"%s\"", k);
+                    break;
+                }
+                rc = pol_ent_set_tag(e, ent, k, strlen(k), &pv);
                 if (rc != CU_OK)
                     break;
             }

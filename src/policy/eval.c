@@ -277,6 +277,35 @@ static bool ev_call(ectx *c, const node *n, pval *out)
         out->u.b = n->fn == FN_LT ? a.u.l < b.u.l : n->fn == FN_LE ? a.u.l <= b.u.l
                  : n->fn == FN_GT ? a.u.l > b.u.l : a.u.l >= b.u.l;
         return true;
+    case FN_HAS_TAG:
+    case FN_GET_TAG: {
+        const char *op = n->fn == FN_HAS_TAG ? "hasTag" : "getTag";
+        if (a.kind != PV_ENTITY)
+            return type_err(c, op, "entity", &a);
+        if (b.kind != PV_STR)
+            return type_err(c, op, "string", &b);
+        const struct cu_policy_entity *e = find_ent(c, a.u.e);
+        const pval *t = NULL;
+        if (e) {
+            pval rec;
+            rec.kind = PV_RECORD;
+            rec.u.rec.f = e->tags;
+            rec.u.rec.n = e->ntags;
+            t = pol_rec_get(&rec, b.u.s.p, b.u.s.n);
+        }
+        if (n->fn == FN_HAS_TAG) {
+            out->u.b = t != NULL;
+            return true;
+        }
+        if (!e)
+            return efail(c, "entity %.*s::\"%.*s\" does not exist", (int)a.u.e->tlen, a.u.e->type,
+                         (int)a.u.e->ilen, a.u.e->id);
+        if (!t)
+            return efail(c, "entity %.*s::\"%.*s\" has no tag \"%.*s\"", (int)a.u.e->tlen, a.u.e->type,
+                         (int)a.u.e->ilen, a.u.e->id, (int)b.u.s.n, b.u.s.p);
+        *out = *t;
+        return true;
+    }
     }
     return efail(c, "internal: unknown function");
 }

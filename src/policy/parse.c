@@ -7,9 +7,10 @@
  * with one cu_arena_free and a successful one never allocates again.
  *
  * Invariants
- * 1. Nesting is counted on every recursive descent; deeper than
- *    CU_POLICY_MAX_DEPTH is a parse error, so neither this parser nor the
- *    evaluator can overflow the stack.
+ * 1. Nesting is counted on every recursive descent and on every link of an
+ *    operator or member chain; deeper than CU_POLICY_MAX_EXPR_DEPTH is a
+ *    parse error, so neither this parser nor the evaluator (which recurses
+ *    along the same tree) can overflow the stack.
  * 2. Every error names the line and column (1-based, columns in bytes) of
  *    the offending token, as "name:LINE:COL: message".
  * 3. Literal sets and records whose elements are all literals, entity
@@ -489,6 +490,8 @@ static const struct fninfo fns[] = {
     {"lessThanOrEqual", FN_LE, 1, true},
     {"greaterThan", FN_GT, 1, true},
     {"greaterThanOrEqual", FN_GE, 1, true},
+    {"hasTag", FN_HAS_TAG, 1, true},
+    {"getTag", FN_GET_TAG, 1, true},
 };
 
 static const struct fninfo *find_fn(const char *s, size_t n, bool method)
@@ -587,10 +590,13 @@ static void fold(P *p, node *x)
     }
 }
 
+/* Every level of the tree the evaluator will recurse through counts: nested
+ * parentheses, and each link of an operator or member chain (a && b && c
+ * is a left spine of depth 3). */
 static bool enter(P *p)
 {
-    if (++p->depth > CU_POLICY_MAX_DEPTH) {
-        perr(p, p->ts, "expression nested deeper than %d levels", CU_POLICY_MAX_DEPTH);
+    if (++p->depth > CU_POLICY_MAX_EXPR_DEPTH) {
+        perr(p, p->ts, "expression nested deeper than %d levels", CU_POLICY_MAX_EXPR_DEPTH);
         return false;
     }
     return true;
@@ -836,7 +842,13 @@ static node *member(P *p)
 {
     size_t st = p->ts;
     node *x = primary(p);
+    int links = 0;
     while (x && !p->failed) {
+        if (p->tk == T_DOT || p->tk == T_LB) {
+            if (!enter(p))
+                return NULL;
+            links++;
+        }
         if (p->tk == T_DOT) {
             next(p);
             if (p->tk != T_IDENT) {
@@ -902,6 +914,7 @@ static node *member(P *p)
         } else
             break;
     }
+    p->depth -= links;
     return p->failed ? NULL : x;
 }
 
@@ -966,20 +979,29 @@ static node *unary(P *p)
 static node *mult(P *p)
 {
     node *x = unary(p);
+    int links = 0;
     while (x && p->tk == T_STAR) {
+        if (!enter(p))
+            return NULL;
+        links++;
         next(p);
         node *y = unary(p);
         if (!y)
             return NULL;
         x = mk2(p, N_MUL, x, y);
     }
+    p->depth -= links;
     return x;
 }
 
 static node *add(P *p)
 {
     node *x = mult(p);
+    int links = 0;
     while (x && (p->tk == T_PLUS || p->tk == T_MINUS)) {
+        if (!enter(p))
+            return NULL;
+        links++;
         int op = p->tk == T_PLUS ? N_ADD : N_SUB;
         next(p);
         node *y = mult(p);
@@ -987,6 +1009,7 @@ static node *add(P *p)
             return NULL;
         x = mk2(p, op, x, y);
     }
+    p->depth -= links;
     return x;
 }
 
@@ -1137,26 +1160,36 @@ static node *relation(P *p)
 static node *and_expr(P *p)
 {
     node *x = relation(p);
+    int links = 0;
     while (x && p->tk == T_AND) {
+        if (!enter(p))
+            return NULL;
+        links++;
         next(p);
         node *y = relation(p);
         if (!y)
             return NULL;
         x = mk2(p, N_AND, x, y);
     }
+    p->depth -= links;
     return x;
 }
 
 static node *or_expr(P *p)
 {
     node *x = and_expr(p);
+    int links = 0;
     while (x && p->tk == T_OR) {
+        if (!enter(p))
+            return NULL;
+        links++;
         next(p);
         node *y = and_expr(p);
         if (!y)
             return NULL;
         x = mk2(p, N_OR, x, y);
     }
+    p->depth -= links;
     return x;
 }
 

@@ -97,6 +97,8 @@ struct cu_policy_entity {
     puid uid;
     pfield *attrs;
     uint32_t nattrs, capattrs;
+    pfield *tags; /* sorted like attrs */
+    uint32_t ntags, captags;
     puid **parents;
     uint32_t nparents, capparents;
     /* Filled by finalize: the uids of all ancestors, sorted by hash. */
@@ -137,6 +139,7 @@ typedef struct sentity {
     const char *name;            /* qualified entity type, or action uid type */
     const char *action_id;       /* actions: the id */
     const stype *attrs;          /* ST_RECORD or NULL */
+    const stype *tags;           /* the type of tag values, or NULL */
     const stype *context;        /* actions: context type */
     const char **parent_types;   /* actions: parent uids (type, id) pairs */
     const char **parent_ids;
@@ -152,6 +155,7 @@ struct cu_policy_schema {
 };
 
 const stype *pol_schema_attrs(const cu_policy_schema *s, const char *type, size_t tl);
+const stype *pol_schema_tags(const cu_policy_schema *s, const char *type, size_t tl);
 const stype *pol_schema_context(const cu_policy_schema *s, const puid *action);
 
 /* JSON to value, typed by t (NULL: untyped).  depth counts nesting. */
@@ -172,7 +176,7 @@ enum var_id { VAR_PRINCIPAL, VAR_ACTION, VAR_RESOURCE, VAR_CONTEXT };
 enum fn_id {
     FN_IP, FN_DECIMAL, FN_CONTAINS, FN_CONTAINS_ALL, FN_CONTAINS_ANY, FN_IS_EMPTY,
     FN_IS_IPV4, FN_IS_IPV6, FN_IS_LOOPBACK, FN_IS_MULTICAST, FN_IS_IN_RANGE,
-    FN_LT, FN_LE, FN_GT, FN_GE
+    FN_LT, FN_LE, FN_GT, FN_GE, FN_HAS_TAG, FN_GET_TAG
 };
 
 /* A like pattern: literal segments between stars. */
@@ -262,6 +266,8 @@ struct cu_policy_set {
 cu_rc pol_ents_add_uid(cu_policy_entities *e, const puid *u, struct cu_policy_entity **out) CU_NODISCARD;
 cu_rc pol_ent_set_attr(cu_policy_entities *e, struct cu_policy_entity *ent, const char *k,
                        size_t kn, const pval *v) CU_NODISCARD;
+cu_rc pol_ent_set_tag(cu_policy_entities *e, struct cu_policy_entity *ent, const char *k,
+                      size_t kn, const pval *v) CU_NODISCARD;
 cu_rc pol_ent_add_parent(cu_policy_entities *e, struct cu_policy_entity *ent, const puid *p) CU_NODISCARD;
 
 struct cu_policy_request {

@@ -428,7 +428,7 @@ static bool entity_decl(S *p)
             break;
         snext(p);
     }
-    const stype *attrs = NULL;
+    const stype *attrs = NULL, *tags = NULL;
     if (kw(p, "enum")) {
         snext(p);
         if (!sexpect(p, '[', "'['"))
@@ -456,7 +456,8 @@ static bool entity_decl(S *p)
         }
         if (kw(p, "tags")) {
             snext(p);
-            if (!stype_parse(p))
+            tags = stype_parse(p);
+            if (!tags)
                 return false;
         }
     }
@@ -469,6 +470,7 @@ static bool entity_decl(S *p)
         memset(e, 0, sizeof *e);
         e->name = names[i];
         e->attrs = attrs;
+        e->tags = tags;
     }
     return true;
 }
@@ -803,6 +805,14 @@ const stype *pol_schema_attrs(const cu_policy_schema *s, const char *type, size_
     for (size_t i = 0; i < s->nents; i++)
         if (strlen(s->ents[i].name) == tl && memcmp(s->ents[i].name, type, tl) == 0)
             return s->ents[i].attrs;
+    return NULL;
+}
+
+const stype *pol_schema_tags(const cu_policy_schema *s, const char *type, size_t tl)
+{
+    for (size_t i = 0; i < s->nents; i++)
+        if (strlen(s->ents[i].name) == tl && memcmp(s->ents[i].name, type, tl) == 0)
+            return s->ents[i].tags;
     return NULL;
 }
 

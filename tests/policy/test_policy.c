@@ -14,7 +14,7 @@ static const char *ENTS =
     "[{\"uid\":{\"type\":\"User\",\"id\":\"alice\"},\"attrs\":{\"level\":5,\"name\":\"Alice\","
     "\"tags\":[\"a\",\"b\"],\"addr\":{\"__extn\":{\"fn\":\"ip\",\"arg\":\"10.1.2.3\"}},"
     "\"score\":{\"__extn\":{\"fn\":\"decimal\",\"arg\":\"0.75\"}},\"boss\":{\"__entity\":{\"type\":\"User\",\"id\":\"bob\"}},"
-    "\"prof\":{\"age\":40,\"dept\":\"HR\"}},\"parents\":[{\"type\":\"Group\",\"id\":\"staff\"}]},"
+    "\"prof\":{\"age\":40,\"dept\":\"HR\"}},\"tags\":{\"t\":7},\"parents\":[{\"type\":\"Group\",\"id\":\"staff\"}]},"
     "{\"uid\":{\"type\":\"User\",\"id\":\"bob\"},\"attrs\":{\"level\":2},\"parents\":[]},"
     "{\"uid\":{\"type\":\"Group\",\"id\":\"staff\"},\"attrs\":{},\"parents\":[{\"type\":\"Group\",\"id\":\"all\"}]},"
     "{\"uid\":{\"type\":\"Group\",\"id\":\"all\"},\"attrs\":{},\"parents\":[{\"type\":\"Group\",\"id\":\"nowhere\"}]},"
@@ -32,8 +32,9 @@ static const char *REQ =
  * text did not parse. */
 static int eval_expr(const char *expr)
 {
-    char text[4096];
-    snprintf(text, sizeof text, "permit(principal, action, resource) when { %s };", expr);
+    size_t cap = strlen(expr) + 64;
+    char *text = malloc(cap);
+    snprintf(text, cap, "permit(principal, action, resource) when { %s };", expr);
     cu_policy_set *set = NULL;
     cu_policy_entities *ents = NULL;
     cu_arena *a = cu_arena_new(16384, 1 << 20);
@@ -50,6 +51,7 @@ static int eval_expr(const char *expr)
         goto out;
     r = ans.n_errors ? -1 : ans.allow ? 1 : 0;
 out:
+    free(text);
     cu_policy_set_release(set);
     cu_policy_entities_free(ents);
     cu_arena_free(a);
@@ -170,6 +172,11 @@ TEST(test_strings_sets_extensions)
     EXPECT("decimal(\"922337203685477.5808\").isEmpty()", -1);   /* out of range */
     EXPECT("decimal(\"922337203685477.5807\") == decimal(\"922337203685477.5807\")", 1);
     EXPECT("decimal(\"1.0\").lessThan(1)", -1);
+    EXPECT("principal.hasTag(\"t\") && principal.getTag(\"t\") == 7", 1);
+    EXPECT("principal.hasTag(\"u\")", 0);
+    EXPECT("principal.getTag(\"u\") == 1", -1);
+    EXPECT("User::\"ghost\".hasTag(\"t\")", 0);
+    EXPECT("principal.hasTag(1)", -1);
     EXPECT("nosuch(1)", -2);
     EXPECT("[1].contains()", -2);                  /* arity */
 }
@@ -253,6 +260,45 @@ TEST(test_deep_nesting_rejected)
     CHECK_RC(cu_policy_entities_parse_json(j, k, NULL, &e), CU_ERR_TOOBIG);
     CHECK(e == NULL);
     free(j);
+    /* long operator and member chains are nesting too (the evaluator
+     * recurses down their spine) */
+    t = malloc(64 * 1024);
+    k = (size_t)sprintf(t, "permit(principal, action, resource) when { true");
+    for (size_t i = 0; i < 5000; i++)
+        k += (size_t)sprintf(t + k, " && true");
+    k += (size_t)sprintf(t + k, " };");
+    CHECK_RC(cu_policy_set_parse(t, k, "chain", &s), CU_ERR_PARSE);
+    k = (size_t)sprintf(t, "permit(principal, action, resource) when { context");
+    for (size_t i = 0; i < 5000; i++)
+        k += (size_t)sprintf(t + k, ".a");
+    k += (size_t)sprintf(t + k, " };");
+    CHECK_RC(cu_policy_set_parse(t, k, "members", &s), CU_ERR_PARSE);
+    k = (size_t)sprintf(t, "permit(principal, action, resource) when { 1");
+    for (size_t i = 0; i < 400; i++)
+        k += (size_t)sprintf(t + k, " + 1");
+    k += (size_t)sprintf(t + k, " == 401 && true");
+    for (size_t i = 0; i < 100; i++)
+        k += (size_t)sprintf(t + k, " && true");
+    k += (size_t)sprintf(t + k, " };");
+    s = NULL;
+    CHECK_OK(cu_policy_set_parse(t, k, "ok-chain", &s)); /* 400 links: within the limit */
+    cu_policy_set_release(s);
+    /* the deepest accepted tree evaluates (no stack trouble, also under ASan) */
+    k = 0;
+    for (size_t i = 0; i < 500; i++)
+        k += (size_t)sprintf(t + k, "if context.flag then ");
+    k += (size_t)sprintf(t + k, "principal.level == 5");
+    for (size_t i = 0; i < 500; i++)
+        k += (size_t)sprintf(t + k, " else false");
+    CHECK_INT(eval_expr(t), 1);
+    k = 0;
+    for (size_t i = 0; i < 600; i++)
+        k += (size_t)sprintf(t + k, "if true then ");
+    k += (size_t)sprintf(t + k, "true");
+    for (size_t i = 0; i < 600; i++)
+        k += (size_t)sprintf(t + k, " else false");
+    CHECK_INT(eval_expr(t), -2); /* over the limit */
+    free(t);
     /* a moderately nested expression is fine */
     s = parse_ok("permit(principal, action, resource) when { ((((((((((1)))))))))) == 1 };");
     cu_policy_set_release(s);

@@ -160,6 +160,8 @@ function boolExpr(d) {
     () => `${anyExpr(d - 1)}`, // maybe not a bool: a type error in a condition
     () => `resource.owner == principal`,
     () => `principal in resource.readers`,
+    () => `${entityExpr(d - 1)}.hasTag(${pick([esc('k1'), esc('k2'), 'context.s', '1'])})`,
+    () => `${entityExpr(d - 1)}.getTag(${pick([esc('k1'), esc('k2')])}) == ${anyExpr(d - 1)}`,
     () => `resource.readers.contains(principal)`,
   ])();
 }
@@ -218,6 +220,7 @@ function entities() {
     if (chance(0.6)) a.profile = chance(0.8) ? { age: val('long'), dept: val('str') } : { dept: val('str') };
     const parents = groups.filter(() => chance(0.35)).map((g) => uid('Group', g));
     ent('User', u, a, parents);
+    if (chance(0.5)) out[out.length - 1].tags = chance(0.5) ? { k1: val('long') } : { k1: val('str'), k2: val('bool') };
   }
   groups.forEach((g, i) => {
     // parents only among later groups: no cycles
@@ -233,6 +236,7 @@ function entities() {
     if (chance(0.7)) a.title = val('str');
     const parents = folders.filter(() => chance(0.4)).map((f) => uid('Folder', f));
     ent('Doc', d, a, parents);
+    if (chance(0.4)) out[out.length - 1].tags = { k2: val('str') };
   }
   folders.forEach((f, i) => {
     const parents = folders.slice(i + 1).filter(() => chance(0.4)).map((x) => uid('Folder', x));
