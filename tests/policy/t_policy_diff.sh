@@ -12,10 +12,14 @@ files=${CU_POLICY_DIFF_FILES:-150}
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "policy diff: node and npm are not installed (scripts/install-deps.sh adds them)"; exit 1
 fi
-if [ ! -d "$dir/node_modules/@cedar-policy/cedar-wasm" ]; then
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || {
-    echo "policy diff: cannot install @cedar-policy/cedar-wasm from npm"; exit 1; }
-fi
+# the release and sanitizer runs may start together: one installs, under a lock
+(
+  flock 9
+  if [ ! -d "$dir/node_modules/@cedar-policy/cedar-wasm" ]; then
+    cd "$dir" && npm ci --no-audit --no-fund --loglevel=error
+  fi
+) 9>"${TMPDIR:-/tmp}/custos-policy-diff-npm.lock" || {
+  echo "policy diff: cannot install @cedar-policy/cedar-wasm from npm"; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 (cd "$dir" && node gen.mjs "$tmp" "$seed" "$files" 20)
