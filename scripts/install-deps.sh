@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev curl ca-certificates
       libssl-dev libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libzstd-dev
-      sqlite3 wrk)
+      sqlite3 wrk nodejs npm)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
