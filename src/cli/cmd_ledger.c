@@ -216,8 +216,10 @@ static int cmd_append(int argc, char **argv)
     if (open_writer(dir, &l))
         goto out;
     uint64_t first = cu_ledger_size(l);
-    for (size_t o = 0; o < in.n; o += CHUNK) {
-        size_t k = in.n - o < CHUNK ? in.n - o : CHUNK;
+    /* with --progress, smaller calls so that acknowledgements come often */
+    size_t chunk = progress ? 256 : CHUNK;
+    for (size_t o = 0; o < in.n; o += chunk) {
+        size_t k = in.n - o < chunk ? in.n - o : chunk;
         uint64_t f;
         if (cu_ledger_append_many(l, in.ents + o, in.lens + o, k, &f)) {
             cu_cli_fail("ledger append");
