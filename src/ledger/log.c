@@ -537,12 +537,17 @@ static void *committer(void *arg)
     cu_ledger *l = arg;
     pthread_mutex_lock(&l->qmu);
     for (;;) {
-        while (!l->head && !l->stop)
+        bool idle = false;
+        while (!l->head && !l->stop) {
+            idle = true;
             pthread_cond_wait(&l->qwork, &l->qmu);
+        }
         if (!l->head)
             break;
-        if (l->head->kind == REQ_APPEND && l->queued < l->group_max && !l->stop) {
-            /* gather: wait a little for more appenders to join this group */
+        if (idle && l->head->kind == REQ_APPEND && l->queued < l->group_max && !l->stop) {
+            /* woken from idle: wait a little for more appenders to join this
+             * group.  When busy, the appends that queued up during the last
+             * commit are the next group, with no wait. */
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += (long)l->group_wait_us * 1000;
