@@ -694,3 +694,48 @@ TEST(verify_finds_flipped_bytes)
     CHECK_RC(verify(bad), CU_ERR_CORRUPT);
     CHECK(strstr(cu_err_detail(), "tile/0/001: missing") != NULL);
 }
+
+/* A group that writes full tiles and then fails to commit must not take
+ * away what the published checkpoint needs: right after reopening (before
+ * any new publish) the log still verifies. */
+static int fail_fdatasync(int fd)
+{
+    (void)fd;
+    errno = EIO;
+    return -1;
+}
+
+TEST(failed_group_keeps_the_published_tiles)
+{
+    const char *d = make_log("keep");
+    cu_ledger *l = open_log(d);
+    if (!l)
+        return;
+    append_range(l, 0, 300);
+    CHECK_OK(cu_ledger_publish(l, NULL));
+    cu_ledger_io io = cu_ledger_io_real;
+    io.fdatasync = fail_fdatasync;
+    cu_ledger_set_io(&io);
+    size_t n = 400;
+    char *bufs = cu_malloc(n * 320);
+    const void **e = cu_malloc(n * sizeof *e);
+    size_t *lens = cu_malloc(n * sizeof *lens);
+    for (size_t i = 0; i < n; i++) {
+        e[i] = bufs + i * 320;
+        lens[i] = entry_of(300 + i, bufs + i * 320);
+    }
+    uint64_t first;
+    CHECK_RC(cu_ledger_append_many(l, e, lens, n, &first), CU_ERR_IO);
+    cu_ledger_set_io(NULL);
+    CHECK(file_exists(d, "tile/0/001")); /* written before the commit point */
+    cu_ledger_close(l);
+    l = open_log(d);
+    CHECK_INT(cu_ledger_size(l), 300);
+    CHECK(!file_exists(d, "tile/0/001"));
+    CHECK(file_exists(d, "tile/0/001.p/44"));
+    cu_ledger_close(l);
+    CHECK_OK(verify(d));
+    cu_free(bufs);
+    cu_free(e);
+    cu_free(lens);
+}

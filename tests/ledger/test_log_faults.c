@@ -163,6 +163,9 @@ static void check_recovers(const char *d, uint64_t acked, uint64_t most, long k,
     CHECK_MSG(n >= acked && n <= most, "site %ld errno %d: %llu entries after reopen, acked %llu", k, err,
               (unsigned long long)n, (unsigned long long)acked);
     CHECK_MSG(entries_ok(l, n), "site %ld errno %d: entries differ after reopen", k, err);
+    /* the last published checkpoint is still fully served, before any publish */
+    rc = verify(d);
+    CHECK_MSG(rc == CU_OK, "site %ld errno %d: verify after reopen: %s", k, err, cu_err_detail());
     rc = cu_ledger_publish(l, NULL);
     CHECK_MSG(rc == CU_OK, "site %ld errno %d: publish after reopen: %s", k, err, cu_err_detail());
     cu_ledger_close(l);
