@@ -395,7 +395,7 @@ static int cmd_verify(int argc, char **argv)
 static int cmd_verify_proof(int argc, char **argv)
 {
     const char *cpf = NULL, *pk = NULL, *pf = NULL, *ef = NULL, *lh = NULL, *ocf = NULL;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!val)
             return usage();
@@ -413,7 +413,6 @@ static int cmd_verify_proof(int argc, char **argv)
             ocf = val;
         else
             return usage();
-        i++;
     }
     if (!cpf || !pk || !pf || ((ef != NULL) + (lh != NULL) + (ocf != NULL)) != 1)
         return usage();
