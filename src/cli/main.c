@@ -11,12 +11,14 @@ int cu_cmd_version(int argc, char **argv);
 int cu_cmd_key(int argc, char **argv);
 int cu_cmd_ledger(int argc, char **argv);
 int cu_cmd_policy(int argc, char **argv);
+int cu_cmd_gen(int argc, char **argv);
 
 static const struct cu_cli_cmd commands[] = {
     {"version", cu_cmd_version, "print the version"},
     {"key", cu_cmd_key, "generate signed-note key pairs (key generate NAME)"},
     {"ledger", cu_cmd_ledger, "the tamper-evident log: init, append, publish, prove, verify"},
     {"policy", cu_cmd_policy, "Cedar policies: test files, eval, check"},
+    {"gen", cu_cmd_gen, "write a synthetic force: reference, events and labels"},
 };
 
 int cu_cli_fail(const char *what)
