@@ -33,7 +33,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_decref(j);
     if (src == CU_OK && !theirs && !jansson_limit)
         abort();
-    if (src == CU_ERR_PARSE && theirs && !our_limit)
+    /* jansson reads a raw NUL byte outside strings as the end of its input:
+     * not JSON, and the scanner rightly refuses it */
+    bool nul = memchr(text, '\0', size) != NULL;
+    if (src == CU_ERR_PARSE && theirs && !our_limit && !nul)
         abort();
 
     cu_names *names;
