@@ -10,9 +10,10 @@
 int cu_cmd_version(int argc, char **argv);
 int cu_cmd_key(int argc, char **argv);
 int cu_cmd_ledger(int argc, char **argv);
+int cu_cmd_policy(int argc, char **argv);
+int cu_cmd_gen(int argc, char **argv);
 int cu_cmd_replay(int argc, char **argv);
 int cu_cmd_import(int argc, char **argv);
-int cu_cmd_gen(int argc, char **argv);
 int cu_cmd_evidence(int argc, char **argv);
 int cu_cmd_demo(int argc, char **argv);
 
@@ -20,9 +21,10 @@ static const struct cu_cli_cmd commands[] = {
     {"version", cu_cmd_version, "print the version"},
     {"key", cu_cmd_key, "generate signed-note key pairs (key generate NAME)"},
     {"ledger", cu_cmd_ledger, "the tamper-evident log: init, append, publish, prove, verify"},
+    {"policy", cu_cmd_policy, "Cedar policies: test files, eval, check"},
+    {"gen", cu_cmd_gen, "write a synthetic force: reference, events and labels"},
     {"replay", cu_cmd_replay, "replay reference and events files through the pipeline, write alerts"},
     {"import", cu_cmd_import, "convert CSV, syslog or CEF audit lines into interchange events"},
-    {"gen", cu_cmd_gen, "write a synthetic force: reference, events and labels"},
     {"evidence", cu_cmd_evidence, "court evidence bundles: export from a data directory, verify offline"},
     {"demo", cu_cmd_demo, "generate a force with misuse, replay it, start the daemon (custos demo --help)"},
 };
