@@ -13,6 +13,8 @@ int cu_cmd_ledger(int argc, char **argv);
 int cu_cmd_replay(int argc, char **argv);
 int cu_cmd_import(int argc, char **argv);
 int cu_cmd_gen(int argc, char **argv);
+int cu_cmd_account(int argc, char **argv);
+int cu_cmd_console(int argc, char **argv);
 
 static const struct cu_cli_cmd commands[] = {
     {"version", cu_cmd_version, "print the version"},
@@ -21,6 +23,8 @@ static const struct cu_cli_cmd commands[] = {
     {"replay", cu_cmd_replay, "replay reference and events files through the pipeline, write alerts"},
     {"import", cu_cmd_import, "convert CSV, syslog or CEF audit lines into interchange events"},
     {"gen", cu_cmd_gen, "write a synthetic force: reference, events and labels"},
+    {"account", cu_cmd_account, "console accounts: account add --data DIR --user U --role R < password"},
+    {"console", cu_cmd_console, "the console's audit records: console audit --data DIR"},
 };
 
 int cu_cli_fail(const char *what)

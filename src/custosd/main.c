@@ -1,5 +1,6 @@
 /* custosd: the custos daemon.  Argument parsing and wiring only. */
 #include "custos/server.h"
+#include "console_wiring.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@ static void usage(FILE *f)
                "  --listen ADDR     address to bind (default 127.0.0.1)\n"
                "  --port N          TCP port (default 8340; 0 picks a free one)\n"
                "  --port-file FILE  write the port actually bound to FILE\n");
+    fputs(cud_console_usage, f);
 }
 
 int main(int argc, char **argv)
@@ -41,6 +43,13 @@ int main(int argc, char **argv)
             opts.port = (uint16_t)p;
         } else if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc) {
             port_file = argv[++i];
+        } else if (cud_console_arg(argc, argv, i) != 0) {
+            int used = cud_console_arg(argc, argv, i);
+            if (used < 0) {
+                fprintf(stderr, "custosd: bad value for %s\n", argv[i]);
+                return 2;
+            }
+            i += used - 1;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;
@@ -65,10 +74,18 @@ int main(int argc, char **argv)
     if (!rc)
         rc = cu_server_route(srv, "GET", "/healthz", healthz, NULL);
     if (!rc)
+        rc = cud_console_start(srv);
+    if (!rc && cud_list_routes(srv)) {
+        cu_server_free(srv);
+        cud_console_stop();
+        return 0;
+    }
+    if (!rc)
         rc = cu_server_start(srv);
     if (rc) {
         fprintf(stderr, "custosd: %s: %s\n", cu_strerror(rc), cu_err_detail());
         cu_server_free(srv);
+        cud_console_stop();
         return 1;
     }
     unsigned port = cu_server_port(srv);
@@ -87,6 +104,7 @@ int main(int argc, char **argv)
     sigwait(&set, &sig);
     cu_log(CU_LOG_INFO, "custosd: signal %d, stopping", sig);
     cu_server_free(srv);
+    cud_console_stop();
     cu_log(CU_LOG_INFO, "custosd: stopped");
     return 0;
 }

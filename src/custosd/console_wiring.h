@@ -1,0 +1,17 @@
+/* custosd: the console's wiring (see console_wiring.c). */
+#ifndef CUSTOSD_CONSOLE_WIRING_H
+#define CUSTOSD_CONSOLE_WIRING_H
+
+#include "custos/server.h"
+
+extern const char *cud_console_usage;
+/* Consume argv[i] (and its value) when it is a console option: returns the
+ * number of arguments used (1 or 2), 0 when not ours, -1 for a bad value. */
+int cud_console_arg(int argc, char **argv, int i);
+/* Open the console (when --data was given) and register its routes. */
+cu_rc cud_console_start(cu_server *srv) CU_NODISCARD;
+/* With --list-routes: print the route table and return true. */
+bool cud_list_routes(const cu_server *srv);
+void cud_console_stop(void);
+
+#endif
