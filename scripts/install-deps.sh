@@ -6,6 +6,7 @@ pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev curl
       libssl-dev libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libzstd-dev
       sqlite3 wrk)
 missing=()
+pkgs+=(nodejs npm chromium fonts-dejavu-core)  # the console's web build (npm) and its browser tests
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
