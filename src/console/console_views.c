@@ -582,15 +582,21 @@ void h_officer_timeline(ctx *x)
     int shift = sqlite3_column_int(st, 4);
     sqlite3_finalize(st);
     /* the window: ndays ending at the officer's last event */
-    int64_t to = 0;
-    if (!(st = cx_prep(x, "SELECT max(ts) FROM st.event WHERE officer = ?")))
+    int64_t to = 0, first = 0;
+    if (!(st = cx_prep(x, "SELECT min(ts), max(ts) FROM st.event WHERE officer = ?")))
         return;
     sqlite3_bind_int64(st, 1, onum);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        to = sqlite3_column_int64(st, 0);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        first = sqlite3_column_int64(st, 0);
+        to = sqlite3_column_int64(st, 1);
+    }
     sqlite3_finalize(st);
     int64_t day1 = (to / 86400 + 1) * 86400; /* end of the last day */
     int64_t from = day1 - ndays * 86400;
+    if (from < first / 86400 * 86400) { /* no empty days before the officer's first event */
+        from = first / 86400 * 86400;
+        ndays = (day1 - from) / 86400;
+    }
     /* peers: same unit, else same role and area */
     int64_t peers[PEERS_MAX];
     size_t npeers = 0;

@@ -30,7 +30,8 @@ export async function caseView(main, { params, session }) {
     const msg = h('div', { class: 'form-msg', role: 'status', id: 'case-msg' });
     const fail = (e) => { msg.textContent = e.message; msg.className = 'form-msg bad'; };
     const note = h('textarea', { id: 'note-text', rows: 3, placeholder: 'Add a note to the case' });
-    const who = h('select', { id: 'unmask-officer' }, c.officers.filter((o) => !o.unmasked).map((o) => h('option', { value: o.id }, o.id)));
+    const asked = new Set(c.unmask_requests.filter((u) => u.state !== 'refused').map((u) => u.officer.id));
+    const who = h('select', { id: 'unmask-officer' }, c.officers.filter((o) => !o.unmasked && !asked.has(o.id)).map((o) => h('option', { value: o.id }, o.id)));
     const why = h('input', { id: 'unmask-reason', placeholder: 'Why the investigation needs the officer\'s identity', maxlength: 1024 });
     const exportMsg = h('div', { class: 'form-msg', role: 'status', id: 'export-msg' });
     clear(main).append(

@@ -38,6 +38,8 @@ export async function graphView(main, { query }) {
     ],
     layout: { name: 'cose', animate: false, randomize: false, nodeRepulsion: 9000, idealEdgeLength: 90, padding: 30 },
     wheelSensitivity: 0.3,
+    minZoom: 0.2,
+    maxZoom: 1.4,
   });
   cy.on('tap', 'node', (ev) => {
     const d = ev.target.data();

@@ -57,7 +57,7 @@ export async function timelineView(main, { params, query }) {
   const wdCanvas = h('canvas', { id: 'chart-weekdays', 'aria-label': 'events by weekday' });
   const daysCanvas = h('canvas', { id: 'chart-days', 'aria-label': 'events per day' });
   const o = t.officer;
-  const evRows = t.events.slice().reverse().slice(0, 200).map((e) => {
+  const evRows = t.events.slice().reverse().slice(0, 100).map((e) => {
     const hr = Number(e.ts.slice(11, 13));
     const odd = t.hours[hr] && t.hours[hr].anomalous;
     return h('tr', { class: odd ? 'anomalous' : '' },
