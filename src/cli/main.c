@@ -15,6 +15,7 @@ int cu_cmd_import(int argc, char **argv);
 int cu_cmd_gen(int argc, char **argv);
 int cu_cmd_account(int argc, char **argv);
 int cu_cmd_console(int argc, char **argv);
+int cu_cmd_policy(int argc, char **argv);
 
 static const struct cu_cli_cmd commands[] = {
     {"version", cu_cmd_version, "print the version"},
@@ -25,6 +26,7 @@ static const struct cu_cli_cmd commands[] = {
     {"gen", cu_cmd_gen, "write a synthetic force: reference, events and labels"},
     {"account", cu_cmd_account, "console accounts: account add --data DIR --user U --role R < password"},
     {"console", cu_cmd_console, "the console's audit records: console audit --data DIR"},
+    {"policy", cu_cmd_policy, "Cedar policies: test files, eval, check"},
 };
 
 int cu_cli_fail(const char *what)

@@ -21,7 +21,8 @@ static struct {
     const char *data, *assets, *origin;
     bool insecure, list_routes;
     int64_t idle;
-    cu_ledger *ledger;
+    cu_ledger *ledger;  /* the log the audit records go to */
+    bool own_ledger;    /* opened here (else the daemon's, not ours to close) */
     cu_console *console;
 } cw = {.assets = CUSTOS_WEB_DIR};
 
@@ -124,7 +125,7 @@ static void bridge(void *ud, const cu_http_req *req, cu_http_resp *resp)
     cu_buf_free(&q);
 }
 
-cu_rc cud_console_start(cu_server *srv)
+cu_rc cud_console_start(cu_server *srv, cu_ledger *shared)
 {
     if (!cw.data && !cw.list_routes)
         return CU_OK;
@@ -132,8 +133,13 @@ cu_rc cud_console_start(cu_server *srv)
     if (!cw.list_routes) {
         if (mkdir(cw.data, 0700) != 0 && errno != EEXIST)
             return cu_err_set(cu_rc_from_errno(errno), "%s: %s", cw.data, strerror(errno));
-        if ((rc = open_ledger(cw.data, &cw.ledger)))
-            return rc;
+        if (shared) {
+            cw.ledger = shared;
+        } else {
+            if ((rc = open_ledger(cw.data, &cw.ledger)))
+                return rc;
+            cw.own_ledger = true;
+        }
         struct stat st;
         const char *assets = cw.assets && stat(cw.assets, &st) == 0 ? cw.assets : NULL;
         if (!assets)
@@ -175,6 +181,8 @@ void cud_console_stop(void)
 {
     cu_console_close(cw.console);
     cw.console = NULL;
-    cu_ledger_close(cw.ledger);
+    if (cw.own_ledger)
+        cu_ledger_close(cw.ledger);
     cw.ledger = NULL;
+    cw.own_ledger = false;
 }

@@ -8,8 +8,11 @@ extern const char *cud_console_usage;
 /* Consume argv[i] (and its value) when it is a console option: returns the
  * number of arguments used (1 or 2), 0 when not ours, -1 for a bad value. */
 int cud_console_arg(int argc, char **argv, int i);
-/* Open the console (when --data was given) and register its routes. */
-cu_rc cud_console_start(cu_server *srv) CU_NODISCARD;
+/* Open the console (when --data was given) and register its routes.  Its
+ * audit records go to ledger when not NULL (the daemon's one open log),
+ * else to DATA/ledger (opened, and made when missing). */
+typedef struct cu_ledger cu_ledger;
+cu_rc cud_console_start(cu_server *srv, cu_ledger *ledger) CU_NODISCARD;
 /* With --list-routes: print the route table and return true. */
 bool cud_list_routes(const cu_server *srv);
 void cud_console_stop(void);
