@@ -169,6 +169,8 @@ static void print_route(void *ud, const char *method, const char *path)
     printf("%s %s\n", method ? method : "*", path);
 }
 
+bool cud_listing_routes(void) { return cw.list_routes; }
+
 bool cud_list_routes(const cu_server *srv)
 {
     if (!cw.list_routes)

@@ -13,6 +13,9 @@ int cud_console_arg(int argc, char **argv, int i);
  * else to DATA/ledger (opened, and made when missing). */
 typedef struct cu_ledger cu_ledger;
 cu_rc cud_console_start(cu_server *srv, cu_ledger *ledger) CU_NODISCARD;
+/* --list-routes was given: every route is registered (whatever is
+ * configured) and listed, and the daemon does not start. */
+bool cud_listing_routes(void);
 /* With --list-routes: print the route table and return true. */
 bool cud_list_routes(const cu_server *srv);
 void cud_console_stop(void);
