@@ -57,8 +57,8 @@ export async function alertsView(main, { query }) {
 
 function triageForm(a, refresh) {
   const msg = h('div', { class: 'form-msg', role: 'status' });
-  const reason = h('input', { id: 'dismiss-reason', placeholder: 'Reason for dismissing (required)', maxlength: 1024 });
-  const assignee = h('input', { id: 'assignee', placeholder: 'Assign to (user name; empty: yourself)', maxlength: 64 });
+  const reason = h('input', { id: 'dismiss-reason', placeholder: 'Reason to dismiss (required)', maxlength: 1024 });
+  const assignee = h('input', { id: 'assignee', placeholder: 'Assign to (blank: me)', maxlength: 64 });
   const act = async (state, extra) => {
     msg.textContent = '';
     try {
