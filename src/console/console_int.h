@@ -91,8 +91,6 @@ bool origin_ok(ctx *x);                   /* false: 403 sent */
 /* The display name of an officer: the pseudonym, or the id when unmasked. */
 void officer_display(ctx *x, const char *officer, char *out, size_t cap, bool *unmasked);
 void officer_pseudonym(const cu_console *c, const char *officer, char out[16]);
-/* The officer id behind a pseudonym or an unmasked id; NULL when unknown. */
-const char *officer_resolve(ctx *x, const char *name);
 
 /* ---- views (console_views.c) */
 void h_alerts(ctx *x);

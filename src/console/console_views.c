@@ -147,12 +147,6 @@ static bool officer_resolve_into(ctx *x, const char *name, char *out, size_t cap
     return false;
 }
 
-const char *officer_resolve(ctx *x, const char *name)
-{
-    static _Thread_local char buf[128];
-    return officer_resolve_into(x, name, buf, sizeof buf) ? buf : NULL;
-}
-
 /* Replace every occurrence of each officer id in text by its label. */
 static json_t *mask_text(ctx *x, const char *text, json_t *officers_raw)
 {
