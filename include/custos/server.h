@@ -65,4 +65,25 @@ cu_rc cu_http_query_string(const cu_http_req *req, cu_buf *out) CU_NODISCARD;
 void cu_http_error(cu_http_resp *resp, int status, const char *fmt, ...) CU_PRINTF(3, 4);
 void cu_http_text(cu_http_resp *resp, int status, const char *content_type, const char *text);
 
+
+
+/* ------------------------------------------------------ POST /v1/events */
+/* (pipeline module's route; see docs/pipeline.md "Daemon ingest") */
+#include "custos/pipeline.h"
+
+#define CU_EVENTS_MAX_BATCH 20000        /* events in one POST */
+#define CU_EVENTS_MAX_BODY (16u << 20)   /* bytes in one POST */
+
+typedef struct cu_events_api cu_events_api;
+/* Authorisation hook for the route (the gateway brings real auth later):
+ * return true to let the request through; NULL: every request passes. */
+typedef bool (*cu_http_auth_fn)(void *ud, const cu_http_req *req);
+
+/* The ingest route over a started pipeline (borrowed).  The api serialises
+ * requests on one mutex: the pipeline has one writer. */
+cu_rc cu_events_api_new(cu_pipeline *p, cu_http_auth_fn auth, void *auth_ud, cu_events_api **out) CU_NODISCARD;
+void cu_events_api_free(cu_events_api *a);
+/* The handler: register with cu_server_route(s, "POST", "/v1/events", cu_events_api_handle, api). */
+void cu_events_api_handle(void *ud, const cu_http_req *req, cu_http_resp *resp);
+
 #endif

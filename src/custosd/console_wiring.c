@@ -27,8 +27,7 @@ static struct {
 } cw = {.assets = CUSTOS_WEB_DIR};
 
 const char *cud_console_usage =
-    "console (--data turns it on):\n"
-    "  --data DIR          data directory: console.db, store.db, ledger/ (made when missing)\n"
+    "console (--data turns it on; DATA/console.db, DATA/console-ledger):\n"
     "  --assets DIR        the console's web build (default: the build tree's web/)\n"
     "  --origin URL        the allowed Origin of state-changing requests (default: the Host asked for)\n"
     "  --insecure-cookies  no Secure cookie attribute: plain-HTTP loopback demos only\n"
@@ -39,9 +38,7 @@ int cud_console_arg(int argc, char **argv, int i)
 {
     const char *a = argv[i];
     bool has = i + 1 < argc;
-    if (strcmp(a, "--data") == 0 && has)
-        cw.data = argv[i + 1];
-    else if (strcmp(a, "--assets") == 0 && has)
+    if (strcmp(a, "--assets") == 0 && has)
         cw.assets = argv[i + 1];
     else if (strcmp(a, "--origin") == 0 && has)
         cw.origin = argv[i + 1];
@@ -67,20 +64,19 @@ static cu_rc ledger_append(void *ud, const void *e, size_t len, uint64_t *index)
     return cu_ledger_append(ud, e, len, index);
 }
 
-/* DATA/ledger, made with a new signer key when missing (as the pipeline's
- * ledger sink does, with the same origin line). */
+/* DATA/console-ledger, made with a new signer key when missing. */
 static cu_rc open_ledger(const char *data, cu_ledger **out)
 {
     char dir[4096], ck[4200];
-    snprintf(dir, sizeof dir, "%s/ledger", data);
+    snprintf(dir, sizeof dir, "%s/console-ledger", data);
     snprintf(ck, sizeof ck, "%s/checkpoint", dir);
     struct stat st;
     cu_rc rc;
     if (stat(ck, &st) != 0) {
         char *signer = NULL, *verifier = NULL;
-        if ((rc = cu_note_keygen("custos", &signer, &verifier)))
+        if ((rc = cu_note_keygen("custos-console", &signer, &verifier)))
             return rc;
-        rc = cu_ledger_init(dir, "custos", signer);
+        rc = cu_ledger_init(dir, "custos-console", signer);
         sodium_memzero(signer, strlen(signer));
         cu_free(signer);
         cu_free(verifier);
@@ -125,21 +121,18 @@ static void bridge(void *ud, const cu_http_req *req, cu_http_resp *resp)
     cu_buf_free(&q);
 }
 
-cu_rc cud_console_start(cu_server *srv, cu_ledger *shared)
+cu_rc cud_console_start(cu_server *srv, const char *data_dir)
 {
+    cw.data = data_dir;
     if (!cw.data && !cw.list_routes)
         return CU_OK;
     cu_rc rc = CU_OK;
     if (!cw.list_routes) {
         if (mkdir(cw.data, 0700) != 0 && errno != EEXIST)
             return cu_err_set(cu_rc_from_errno(errno), "%s: %s", cw.data, strerror(errno));
-        if (shared) {
-            cw.ledger = shared;
-        } else {
-            if ((rc = open_ledger(cw.data, &cw.ledger)))
-                return rc;
-            cw.own_ledger = true;
-        }
+        if ((rc = open_ledger(cw.data, &cw.ledger)))
+            return rc;
+        cw.own_ledger = true;
         struct stat st;
         const char *assets = cw.assets && stat(cw.assets, &st) == 0 ? cw.assets : NULL;
         if (!assets)

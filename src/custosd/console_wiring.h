@@ -8,11 +8,11 @@ extern const char *cud_console_usage;
 /* Consume argv[i] (and its value) when it is a console option: returns the
  * number of arguments used (1 or 2), 0 when not ours, -1 for a bad value. */
 int cud_console_arg(int argc, char **argv, int i);
-/* Open the console (when --data was given) and register its routes.  Its
- * audit records go to ledger when not NULL (the daemon's one open log),
- * else to DATA/ledger (opened, and made when missing). */
-typedef struct cu_ledger cu_ledger;
-cu_rc cud_console_start(cu_server *srv, cu_ledger *ledger) CU_NODISCARD;
+/* Open the console on data_dir (custosd --data; NULL: no console) and
+ * register its routes.  Its audit records go to DATA/console-ledger, a
+ * ledger of its own (made when missing): DATA/ledger holds the pipeline's
+ * access events, which the pipeline re-reads as events at recovery. */
+cu_rc cud_console_start(cu_server *srv, const char *data_dir) CU_NODISCARD;
 /* --list-routes was given: every route is registered (whatever is
  * configured) and listed, and the daemon does not start. */
 bool cud_listing_routes(void);

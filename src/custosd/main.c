@@ -83,14 +83,16 @@ static void usage(FILE *f)
                "  --config FILE     callers' bearer tokens (docs/gateway.md)\n"
                "  --ledger DIR      the durable log of decisions (made when empty)\n"
                "  --policies PATH   Cedar policy file or directory (default policies)\n"
-               "  --reference FILE  reference data, interchange JSON Lines\n");
+               "  --reference FILE  reference data, interchange JSON Lines (gateway and detectors)\n"
+               "ingest (POST /v1/events):\n"
+               "  --data DIR        the pipeline's ledger and store (DIR/ledger, DIR/store.db)\n");
     fputs(cud_console_usage, f);
 }
 
 int main(int argc, char **argv)
 {
     cu_server_opts opts = {.bind_addr = "127.0.0.1", .port = 8340};
-    const char *port_file = NULL;
+    const char *port_file = NULL, *data_dir = NULL;
     const char *config = NULL, *ledger_dir = NULL, *policies = "policies", *reference = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
@@ -120,6 +122,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             opts.threads = (unsigned)t;
+        } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+            data_dir = argv[++i];
         } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             config = argv[++i];
         } else if (strcmp(argv[i], "--ledger") == 0 && i + 1 < argc) {
@@ -154,8 +158,25 @@ int main(int argc, char **argv)
     cu_server *srv = NULL;
     cu_ledger *ledger = NULL;
     cu_gateway *gw = NULL;
+    cu_names *names = NULL;
+    cu_ref *ref = NULL;
+    cu_pipeline *pipe = NULL;
+    cu_events_api *api = NULL;
     cu_rc rc = CU_OK;
-    if (config) {
+    if (data_dir) {
+        /* ingest: ledger + store in DIR, detectors over the reference data */
+        opts.max_body = CU_EVENTS_MAX_BODY;
+        if (!(rc = cu_names_new(&names)) && !(rc = cu_pipeline_open(data_dir, names, NULL, &pipe)) &&
+            !(rc = cu_ref_new(names, &ref)))
+            rc = reference ? cu_ref_load(ref, reference) : cu_ref_seal(ref, "(none)");
+        if (!rc)
+            rc = cu_pipeline_start(pipe, ref, NULL);
+        /* the authorisation hook: NULL lets every caller in until ingest
+         * callers get accounts (the gateway's bearer tokens) */
+        if (!rc)
+            rc = cu_events_api_new(pipe, NULL, NULL, &api);
+    }
+    if (!rc && config) {
         char *pack = NULL;
         size_t plen = 0;
         rc = open_ledger(ledger_dir, &ledger);
@@ -177,10 +198,10 @@ int main(int argc, char **argv)
         rc = cu_server_new(&opts, &srv);
     if (!rc)
         rc = cu_server_route(srv, "GET", "/healthz", healthz, NULL);
-    /* the console's routes go before the gateway's catch-all (/v1/ and below); it
-     * shares the gateway's ledger when there is one */
+    if (!rc && (api || cud_listing_routes()))
+        rc = cu_server_route(srv, "POST", "/v1/events", cu_events_api_handle, api);
     if (!rc)
-        rc = cud_console_start(srv, ledger);
+        rc = cud_console_start(srv, data_dir);
     /* the gateway's routes one by one, so the route table (--list-routes)
      * is exactly what docs/openapi.yaml describes */
     static const char *const gw_routes[][2] = {
@@ -201,6 +222,11 @@ int main(int argc, char **argv)
         cu_server_free(srv);
         cu_gateway_free(gw);
         cu_ledger_close(ledger);
+        cu_events_api_free(api);
+        if (pipe && cu_pipeline_close(pipe))
+            fprintf(stderr, "custosd: closing the pipeline: %s\n", cu_err_detail());
+        cu_ref_free(ref);
+        cu_names_free(names);
         cud_console_stop();
         return 1;
     }
@@ -224,6 +250,11 @@ int main(int argc, char **argv)
     cu_server_free(srv);
     cu_gateway_free(gw);
     cu_ledger_close(ledger);
+    cu_events_api_free(api);
+    if (pipe && cu_pipeline_close(pipe))
+        cu_log(CU_LOG_ERROR, "custosd: closing the pipeline: %s", cu_err_detail());
+    cu_ref_free(ref);
+    cu_names_free(names);
     cud_console_stop();
     cu_log(CU_LOG_INFO, "custosd: stopped");
     return 0;

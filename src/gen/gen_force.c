@@ -1149,7 +1149,8 @@ cu_rc g_write_static(g_ctx *c)
         if (c->chg[k].day < c->off[c->chg[k].officer].end_day)
             c->chg[kept++] = c->chg[k];
     c->nchg = kept;
-    qsort(c->chg, c->nchg, sizeof(g_change), cmp_change);
+    if (c->nchg)
+        qsort(c->chg, c->nchg, sizeof(g_change), cmp_change);
     for (uint32_t i = 0; i < c->noff; i++)
         g_write_officer(c, i, &c->off[i].st, -1);
     for (size_t k = 0; k < c->nchg; k++)
@@ -1165,7 +1166,8 @@ cu_rc g_write_static(g_ctx *c)
     for (uint32_t s = 0; s < c->ncases; s++)
         if (c->cases[s].live)
             order[n++] = s;
-    qsort_r(order, n, sizeof(uint32_t), cmp_case_open, c);
+    if (n)
+        qsort_r(order, n, sizeof(uint32_t), cmp_case_open, c);
     for (uint32_t k = 0; k < n; k++)
         g_write_case(c, &c->cases[order[k]]);
     cu_free(order);

@@ -493,7 +493,8 @@ static int plan_colleague(g_ctx *c, g_scen *sc)
         int32_t days[64];
         unsigned nd = 0;
         for (int32_t d = d0; d < d1 && nd < 64; d++)
-            if (!g_on_duty(c, a, d) && g_on_duty(c, b, d))
+            if (!g_on_duty(c, a, d) && g_on_duty(c, b, d) &&
+                !(c->off[a].st.shift == SH_NIGHTS && g_on_duty(c, a, d - 1)))
                 days[nd++] = d;
         if (!nd) {
             c->off[a].busy = 0;
@@ -582,31 +583,38 @@ static int plan_new_access(g_ctx *c, g_scen *sc)
     g_rng *r = &c->rng;
     int L = c->sc[CU_GEN_SC_NEW_ACCESS].days > 0 ? c->sc[CU_GEN_SC_NEW_ACCESS].days
                                                  : default_days[CU_GEN_SC_NEW_ACCESS];
-    int32_t T = c->ndays > 1 ? c->day0 + 1 + (int32_t)g_below(r, (uint32_t)(c->ndays - 1)) : c->day0;
-    int32_t d1 = T + L + 14 < c->day0 + c->ndays ? T + L + 14 : c->day0 + c->ndays;
-    uint32_t oi = pick_perp(c, UM(U_RESP) | UM(U_NHD) | UM(U_CID) | UM(U_TRAF) | UM(U_CUST), -1, c->day0, d1);
+    uint32_t oi = pick_perp(c, UM(U_RESP) | UM(U_NHD) | UM(U_CID) | UM(U_TRAF) | UM(U_CUST), -1, c->day0,
+                            c->day0 + c->ndays);
     if (oi == G_NONE)
         return 0;
     g_officer *o = &c->off[oi];
-    g_change ch = {.day = T, .officer = oi, .st = o->st, .kind = 3};
+    g_change ch = {.officer = oi, .st = o->st, .kind = 3};
     int to_int = g_chance(r, 0.5);
     ch.st.unit = to_int ? U_INT : U_PPU;
     ch.st.area = o->st.area == G_HQ_AREA ? (uint8_t)g_below(r, c->nareas) : o->st.area;
-    ch.st.role = to_int ? R_DC : R_DC;
+    ch.st.role = R_DC;
     ch.st.shift = SH_OFFICE;
     ch.st.vet = to_int ? V_SC : V_NPPV3;
-    ch.st.vet_granted = T - (int32_t)g_below(r, 5);
-    ch.st.vet_expires = ch.st.vet_granted + 7 * 365;
     /* the first working days of the new access, on its office rota */
-    uint8_t saved = o->rota;
-    o->rota = rota_for(ch.st.shift);
     int32_t days[4];
-    unsigned nd = duty_days(c, oi, T, d1, days, 2);
-    o->rota = saved;
+    unsigned nd = 0;
+    for (int attempt = 0; attempt < 8 && !nd; attempt++) {
+        ch.day = c->ndays > 1 ? c->day0 + 1 + (int32_t)g_below(r, (uint32_t)(c->ndays - 1)) : c->day0;
+        int32_t d1 = ch.day + L + 14 < c->day0 + c->ndays ? ch.day + L + 14 : c->day0 + c->ndays;
+        if (ch.day >= o->end_day)
+            continue;
+        uint8_t saved = o->rota;
+        o->rota = rota_for(ch.st.shift);
+        nd = duty_days(c, oi, ch.day, d1, days, 2);
+        o->rota = saved;
+    }
     if (!nd) {
         o->busy = 0;
         return 0;
     }
+    int32_t T = ch.day;
+    ch.st.vet_granted = T - (int32_t)g_below(r, 5);
+    ch.st.vet_expires = ch.st.vet_granted + 7 * 365;
     if (g_add_change(c, &ch)) {
         c->err = CU_ERR_NOMEM;
         return 0;

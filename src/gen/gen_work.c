@@ -72,9 +72,11 @@ void g_emit_subject(g_ctx *c, g_ev *e, uint32_t p)
     e->nsubj++;
 }
 
+/* Link the event to cs when the case is open at the event's time (a task can
+ * run past a closure: the later steps are then not case-linked). */
 void g_ev_case(g_ev *e, const g_case *cs)
 {
-    if (cs && cs->seq) {
+    if (cs && cs->seq && cs->opened <= e->ts && e->ts < cs->closed) {
         e->case_year = cs->year;
         e->case_seq = cs->seq;
     }
@@ -446,7 +448,9 @@ static void task_custody(g_ctx *c, uint32_t oi, int64_t ts, int64_t end, uint8_t
 {
     g_rng *r = &c->drng;
     uint32_t slot = G_NONE, p = G_NONE;
-    if (c->narea_live[area]) {
+    /* half the detainees come from live investigations, half straight from
+     * the street (the arrest is in the custody record, not a case yet) */
+    if (c->narea_live[area] && g_chance(r, 0.5)) {
         for (int t = 0; t < 6 && slot == G_NONE; t++) {
             uint32_t s = c->area_live[area][g_below(r, c->narea_live[area])];
             g_case *cs = &c->cases[s];
@@ -458,7 +462,8 @@ static void task_custody(g_ctx *c, uint32_t oi, int64_t ts, int64_t end, uint8_t
     if (cs)
         p = cs->subjects[g_below(r, (uint32_t)cs->nsubj)];
     else
-        p = g_random_person(c, r, area);
+        for (int t = 0; t < 4 && (p == G_NONE || (c->per[p].extra & PX_TEST)); t++)
+            p = g_random_person(c, r, area);
     if (p == G_NONE)
         return;
     g_emit_search(c, ts, oi, SYS_RMS, p, P_CUSTODY, cs);
@@ -495,7 +500,7 @@ static void task_bulk(g_ctx *c, uint32_t oi, int64_t ts, int64_t end)
     if (cs)
         for (size_t k = 0; k < cs->nsubj && e->nsubj < listed; k++)
             g_emit_subject(c, e, cs->subjects[k]);
-    while (e->nsubj < listed) {
+    for (uint32_t tries = 0; e->nsubj < listed && tries < listed * 2; tries++) {
         uint32_t p = g_random_person(c, r, area);
         if (p == G_NONE)
             break;
@@ -568,7 +573,7 @@ static void task_noise(g_ctx *c, uint32_t oi, int64_t ts, int64_t end, uint8_t a
 
 /* =============================================================== a shift */
 
-static const uint8_t task_mean[U_COUNT] = {5, 3, 5, 8, 4, 5, 5, 4, 5, 3, 4};
+static const uint8_t task_mean[U_COUNT] = {5, 3, 5, 14, 4, 5, 5, 4, 5, 3, 4};
 
 static void officer_day(g_ctx *c, uint32_t oi, int32_t day)
 {
@@ -837,7 +842,8 @@ static void flush_events(g_ctx *c, int64_t base, int64_t limit)
         } else {
             g_ev *d = &c->ev2[keep++];
             *d = *e;
-            memcpy(c->sub2 + nsub2, c->sub + e->subj_off, e->nsubj * sizeof(uint32_t));
+            if (e->nsubj)
+                memcpy(c->sub2 + nsub2, c->sub + e->subj_off, e->nsubj * sizeof(uint32_t));
             d->subj_off = (uint32_t)nsub2;
             nsub2 += e->nsubj;
         }

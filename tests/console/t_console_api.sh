@@ -28,7 +28,7 @@ if echo "short" | "$bin/custos" account add --data "$tmp/data" --user y --role a
 
 start() {
   rm -f "$tmp/port"
-  "$bin/custosd" --port 0 --port-file "$tmp/port" --data "$tmp/data" --insecure-cookies "$@" 2>>"$tmp/log" &
+  "$bin/custosd" --port 0 --port-file "$tmp/port" --data "$tmp/data" --reference "$tmp/fx/reference.jsonl" --insecure-cookies "$@" 2>>"$tmp/log" &
   pid=$!
   for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
   [ -s "$tmp/port" ] || { echo "custosd did not start"; cat "$tmp/log"; exit 1; }

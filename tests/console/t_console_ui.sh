@@ -22,7 +22,7 @@ bash "$src/tests/console/make_fixture.sh" "$tmp/fx"
   --alerts "$tmp/alerts.jsonl" --data "$tmp/data" >/dev/null
 echo alice-password-1 | "$bin/custos" account add --data "$tmp/data" --user alice --role investigator --kdf-min >/dev/null
 echo bob-password-12 | "$bin/custos" account add --data "$tmp/data" --user bob --role supervisor --kdf-min >/dev/null
-"$bin/custosd" --port 0 --port-file "$tmp/port" --data "$tmp/data" --assets "$bin/web" --insecure-cookies 2>"$tmp/log" &
+"$bin/custosd" --port 0 --port-file "$tmp/port" --data "$tmp/data" --reference "$tmp/fx/reference.jsonl" --assets "$bin/web" --insecure-cookies 2>"$tmp/log" &
 pid=$!
 for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 [ -s "$tmp/port" ] || { echo "custosd did not start"; cat "$tmp/log"; exit 1; }
