@@ -11,6 +11,7 @@ missing=()
 # source (nodejs with npm built in), so look for the commands first.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+pkgs+=(chromium fonts-dejavu-core)  # the console's browser tests (Debian's Chromium, driven by playwright-core)
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -16,6 +16,8 @@ int cu_cmd_replay(int argc, char **argv);
 int cu_cmd_import(int argc, char **argv);
 int cu_cmd_evidence(int argc, char **argv);
 int cu_cmd_demo(int argc, char **argv);
+int cu_cmd_account(int argc, char **argv);
+int cu_cmd_console(int argc, char **argv);
 
 static const struct cu_cli_cmd commands[] = {
     {"version", cu_cmd_version, "print the version"},
@@ -27,6 +29,8 @@ static const struct cu_cli_cmd commands[] = {
     {"import", cu_cmd_import, "convert CSV, syslog or CEF audit lines into interchange events"},
     {"evidence", cu_cmd_evidence, "court evidence bundles: export from a data directory, verify offline"},
     {"demo", cu_cmd_demo, "generate a force with misuse, replay it, start the daemon (custos demo --help)"},
+    {"account", cu_cmd_account, "console accounts: account add --data DIR --user U --role R < password"},
+    {"console", cu_cmd_console, "the console's audit records: console audit --data DIR"},
 };
 
 int cu_cli_fail(const char *what)
