@@ -13,6 +13,7 @@ int cu_cmd_ledger(int argc, char **argv);
 int cu_cmd_replay(int argc, char **argv);
 int cu_cmd_import(int argc, char **argv);
 int cu_cmd_gen(int argc, char **argv);
+int cu_cmd_eval(int argc, char **argv);
 
 static const struct cu_cli_cmd commands[] = {
     {"version", cu_cmd_version, "print the version"},
@@ -20,6 +21,7 @@ static const struct cu_cli_cmd commands[] = {
     {"ledger", cu_cmd_ledger, "the tamper-evident log: init, append, publish, prove, verify"},
     {"replay", cu_cmd_replay, "replay reference and events files through the pipeline, write alerts"},
     {"gen", cu_cmd_gen, "write a synthetic force: reference, events and labels"},
+    {"eval", cu_cmd_eval, "score alerts against labelled misuse, with baselines"},
     {"import", cu_cmd_import, "convert CSV, syslog or CEF audit lines into interchange events"},
 };
 
