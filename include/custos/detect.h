@@ -137,10 +137,19 @@ void cu_detect_stats_get(const cu_detect *d, cu_detect_stats *out);
  *
  * `custos eval` (eval.c): alerts against the generator's labels.  See
  * docs/detect.md for the definitions. */
+typedef struct cu_eval_result {
+    double recall, precision, per_k_day;  /* overall, for the alerts file */
+    double ttd_median_h, ttd_p90_h;       /* hours; NaN when nothing was caught */
+    double explained;                     /* legitimate accesses explained (NaN without events) */
+    size_t instances, caught, alerts, tp_alerts, rings, rings_whole;
+    double days, officers;
+} cu_eval_result;
+
 typedef struct cu_eval_opts {
     const char *labels, *alerts, *reference, *events; /* events may be NULL */
     double budget;                                     /* for the rules-only baseline run */
     bool baselines;                                    /* run the baselines (needs events) */
+    cu_eval_result *result;                            /* filled when not NULL */
 } cu_eval_opts;
 
 /* Write the report (text) to out.  Errors name the file and line. */

@@ -620,6 +620,24 @@ cu_rc cu_eval_run(const cu_eval_opts *o, cu_buf *out)
                              officers, days, e.nin, m.alerts)) ||
         (rc = report(out, "detectors (the alerts file)", &e, &m, true)))
         goto fail;
+    if (o->result) {
+        cu_eval_result *x = o->result;
+        memset(x, 0, sizeof *x);
+        x->instances = m.ninst[MAX_SCEN_KINDS];
+        x->caught = m.caught[MAX_SCEN_KINDS];
+        x->recall = x->instances ? (double)x->caught / (double)x->instances : NAN;
+        x->precision = m.precision;
+        x->per_k_day = m.per_k_day;
+        x->ttd_median_h = m.ttd[MAX_SCEN_KINDS][0];
+        x->ttd_p90_h = m.ttd[MAX_SCEN_KINDS][1];
+        x->alerts = m.alerts;
+        x->tp_alerts = m.tp_alerts;
+        x->rings = m.rings;
+        x->rings_whole = m.rings_full;
+        x->days = days;
+        x->officers = officers;
+        x->explained = o->events && r.legit ? (double)r.legit_explained / (double)r.legit : NAN;
+    }
     if (o->events) {
         double share = r.legit ? (double)r.legit_explained / (double)r.legit : NAN;
         if ((rc = cu_buf_appendf(out, "  legitimate accesses explained: %.4f (%llu of %llu); labelled misuse explained: %.4f\n",

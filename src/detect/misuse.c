@@ -1648,7 +1648,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     for (uint32_t i = 0; i < np; i++) {
         cu_id p = people[i];
         const cu_person *pp = cu_ref_person(ref, p);
-        bool pstrong = (pbits[i] & (CU_X_CASE | CU_X_CITED | CU_X_TEAM)) != 0 || (bits & (CU_X_CASE | CU_X_CITED));
+        /* a relation is excused only by the officer's own case, not a colleague's */
+        bool pstrong = (pbits[i] & (CU_X_CASE | CU_X_CITED)) != 0 || (bits & (CU_X_CASE | CU_X_CITED));
         /* a search lists namesakes: only its first result is the target */
         if (ev->action == CU_ACT_SEARCH && i > 0)
             break;
