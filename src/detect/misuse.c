@@ -1091,14 +1091,15 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
             continue;
         pr->t = t;
         bool have = false;
-        for (int k = 0; k < pr->np; k++)
+        for (int k = 0; k < pr->np && k < 4; k++)
             if (pr->p[k] == p)
                 have = true;
         if (have)
             continue;
         if (pr->np < 4)
             pr->p[pr->np] = p;
-        pr->np++;
+        if (pr->np < UINT8_MAX)
+            pr->np++;
         if (pr->np >= 2) {
             if (!pr->active) {
                 pr->active = 1;

@@ -12,6 +12,9 @@
  * 3. Visibility is checked at query time against now: a case from opened
  *    until closed (exclusive), an officer from start until end (an end given
  *    as a date includes that whole day).
+ * 4. A later officer line with "valid_from" is a new version of the officer
+ *    from that time (chained in valid_from order); queries return the
+ *    version in force at now, never a later one.
  */
 #include "custos/event.h"
 
