@@ -88,8 +88,10 @@ typedef struct cu_gen_stats {
 
 /* Generate the force and write the three files into c->out_dir (created if
  * missing; existing files are replaced).  stats may be NULL.  Errors:
- * CU_ERR_INVAL/RANGE for a bad configuration, CU_ERR_IO/NOSPC writing,
- * CU_ERR_NOMEM. */
+ * CU_ERR_INVAL/RANGE for a bad configuration, CU_ERR_EXISTS when out_dir is
+ * not a directory, CU_ERR_IO/NOSPC writing, CU_ERR_NOMEM.  Scenario
+ * instances that cannot be placed in the force are counted in
+ * stats->skipped, not an error. */
 cu_rc cu_gen_run(const cu_gen_config *c, cu_gen_stats *stats) CU_NODISCARD;
 
 #endif /* CUSTOS_GEN_H */

@@ -61,7 +61,7 @@ static cu_rc parse_double(const char *opt, const char *s, double *out)
 
 cu_rc cu_gen_parse_args(int argc, char **argv, cu_gen_config *c)
 {
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         uint64_t u;
@@ -97,7 +97,6 @@ cu_rc cu_gen_parse_args(int argc, char **argv, cu_gen_config *c)
         } else {
             return cu_err_set(CU_ERR_INVAL, "unknown argument \"%.60s\"", a);
         }
-        i++;
     }
     return CU_OK;
 }

@@ -493,7 +493,8 @@ static int plan_colleague(g_ctx *c, g_scen *sc)
         int32_t days[64];
         unsigned nd = 0;
         for (int32_t d = d0; d < d1 && nd < 64; d++)
-            if (!g_on_duty(c, a, d) && g_on_duty(c, b, d))
+            if (!g_on_duty(c, a, d) && g_on_duty(c, b, d) &&
+                !(c->off[a].st.shift == SH_NIGHTS && g_on_duty(c, a, d - 1)))
                 days[nd++] = d;
         if (!nd) {
             c->off[a].busy = 0;

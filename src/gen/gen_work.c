@@ -500,7 +500,7 @@ static void task_bulk(g_ctx *c, uint32_t oi, int64_t ts, int64_t end)
     if (cs)
         for (size_t k = 0; k < cs->nsubj && e->nsubj < listed; k++)
             g_emit_subject(c, e, cs->subjects[k]);
-    while (e->nsubj < listed) {
+    for (uint32_t tries = 0; e->nsubj < listed && tries < listed * 2; tries++) {
         uint32_t p = g_random_person(c, r, area);
         if (p == G_NONE)
             break;

@@ -662,3 +662,30 @@ TEST(gen_writer_escapes_strings)
     }
     cu_free(data);
 }
+
+/* Every allocation failure ends in CU_ERR_NOMEM (or a clean write error),
+ * never a crash or a leak (ASan checks the leaks). */
+TEST(gen_allocation_failures)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/nomem", cu_test_tmpdir());
+    cu_gen_config c;
+    cu_gen_config_default(&c);
+    c.officers = 60;
+    c.days = 3;
+    c.out_dir = path;
+    uint64_t before = cu_alloc_count();
+    CHECK_OK(cu_gen_run(&c, NULL));
+    uint64_t total = cu_alloc_count() - before;
+    CHECK(total > 10);
+    uint64_t stride = total / 150 + 1;
+    for (uint64_t n = 1; n <= total + 1; n += stride) {
+        for (int sticky = 0; sticky < 2; sticky++) {
+            cu_alloc_fail_at(n, sticky);
+            cu_rc rc = cu_gen_run(&c, NULL);
+            cu_alloc_fail_at(0, false);
+            CHECK_MSG(rc == CU_OK || rc == CU_ERR_NOMEM, "allocation %llu (sticky %d) gave %s",
+                      (unsigned long long)n, sticky, cu_strerror(rc));
+        }
+    }
+}
