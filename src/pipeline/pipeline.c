@@ -431,7 +431,7 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
     cu_rc rc;
     if ((rc = cu_store_put_reference(p->store, ref)))
         return rc;
-    if ((rc = cu_detect_new(ref, cu_store_next_alert(p->store), &p->detect)))
+    if ((rc = cu_detect_new_cfg(ref, cu_store_next_alert(p->store), p->cfg.detect, &p->detect)))
         return rc;
     if (p->cfg.bulk) {
         if ((rc = cu_store_bulk_begin(p->store)))
