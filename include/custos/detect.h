@@ -88,7 +88,7 @@ enum {
 
 typedef struct cu_detect_cfg {
     double budget;      /* alerts per 1,000 officers per day (default 1.0) */
-    double threshold;   /* minimum score for the queue (default 0.5) */
+    double threshold;   /* minimum score for the queue (default 0.7) */
     bool rules_only;    /* no baselines, no mined templates, no graph, no bursts */
     bool legacy;        /* the protected-person detector alone, unbudgeted (old engine) */
     /* Called for every access (not login/logout) with its explanation bits

@@ -14,7 +14,7 @@ static int usage(void)
     fprintf(stderr, "usage: custos replay --reference REF.jsonl --events EV.jsonl --alerts OUT.jsonl [--data DIR]\n"
                     "                     [--budget N] [--threshold S] [--rules-only | --legacy]\n"
                     "  --budget N     alerts per 1,000 officers per day (default 1)\n"
-                    "  --threshold S  minimum score for the queue (default 0.5)\n"
+                    "  --threshold S  minimum score for the queue (default 0.7)\n"
                     "  --rules-only   no baselines, mined templates, graph or bursts (the rules baseline)\n"
                     "  --legacy       the protected-person detector alone, one alert per access\n");
     return 2;

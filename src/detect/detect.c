@@ -52,7 +52,7 @@ void cu_detect_cfg_default(cu_detect_cfg *c)
 {
     memset(c, 0, sizeof *c);
     c->budget = 1.0;
-    c->threshold = 0.5;
+    c->threshold = 0.7;
 }
 
 cu_rc cu_detect_new_empty(const cu_ref *ref, uint64_t first_num, cu_detect **out)

@@ -40,7 +40,7 @@
 
 /* ================================================================ tuning */
 
-#define SR_N 16           /* recent searches' people per officer */
+#define SR_N 32           /* recent searches' people per officer */
 #define XP_N 24           /* recently explained people per officer */
 #define UX_N 16           /* recently unexplained people per officer */
 #define PV_N 8            /* recent unexplained viewers per person (bursts) */
@@ -68,6 +68,7 @@
 #define BURST_WIN (72 * 60)    /* minutes of a curiosity burst */
 #define BURST_MIN 3            /* unexplained viewers in a burst */
 #define PAIR_WIN (60 * 1440)   /* minutes two accesses of one person stay linked */
+#define EDGE_MIN 1.5           /* shared-person weight that makes two officers an edge */
 #define NEW_ACCESS_DAYS 10
 #define LEARN_DAYS 5           /* active days before personal baselines count */
 #define BASE_TIME 946684800LL  /* 2000-01-01: times are kept as minutes since */
@@ -112,6 +113,8 @@ struct ost {
     cu_id area[AREA_N];
     uint16_t area_n[AREA_N];
     uint32_t logins, events, big_searches;
+    int32_t own_day;         /* last day the officer looked up their own circle */
+    uint16_t own_days;       /* days with such look-ups */
     float ew_all, ew_unx;    /* decayed counts of accesses and unexplained ones */
     cu_id sess_other;        /* colleague whose terminal the suspect session uses */
     uint16_t hour[24];
@@ -127,6 +130,7 @@ struct pst {
     struct tref pv[PV_N];
     struct tref pa[PA_N];     /* p holds the officer here */
     uint8_t pvpos, papos;
+    uint16_t nacc, acc_day;   /* decayed count of distinct unexplained accessors, as of acc_day */
     uint32_t burst;           /* file + 1 */
 };
 
@@ -153,8 +157,8 @@ struct file {
 };
 
 struct tpl { uint64_t key; uint32_t count; uint16_t distinct; };
-struct pair { uint64_t key; uint32_t t; cu_id p[4]; uint8_t np, active; };
-struct peer { uint16_t v[PEER_N]; uint32_t n; float med, mad; };
+struct pair { uint64_t key; uint32_t t; cu_id p[4]; uint8_t np, active; float W; };
+struct peer { uint16_t v[PEER_N]; uint32_t n, nupd; float med, mad; }; /* nupd: samples behind med/mad */
 
 typedef struct misuse {
     cu_detect_cfg cfg;
@@ -165,6 +169,7 @@ typedef struct misuse {
     uint32_t *unit_total; size_t nunit;
     float *unit_all, *unit_unx; size_t nunit2, nunit3;
     struct peer *unit_soft; size_t nunit4;
+    struct { float srch, big; } *unit_srch; size_t nunit5; /* decayed searches, big ones */
     cu_id *uf; size_t nuf;             /* union-find over officers */
     uint32_t *ring_file; size_t nring; /* root -> file + 1 */
     /* reference indexes (built once) */
@@ -229,6 +234,7 @@ static cu_rc ensure_officer(misuse *m, cu_id o)
         return rc;
     for (size_t i = old; i < m->noff; i++) {
         m->off[i].day = INT32_MIN;
+        m->off[i].own_day = INT32_MIN;
         m->off[i].unit_seen = CU_ID_NONE;
         m->off[i].new_access_at = INT64_MIN;
         m->off[i].sess_other = CU_ID_NONE;
@@ -326,6 +332,7 @@ static void peer_update(struct peer *g)
 {
     float tmp[PEER_N];
     med_mad(g->v, g->n < PEER_N ? g->n : PEER_N, tmp, &g->med, &g->mad);
+    g->nupd = g->n;
 }
 
 /* ================================================================ init */
@@ -408,6 +415,7 @@ static void misuse_free(void *state)
     cu_free(m->unit_total);
     cu_free(m->unit_all);
     cu_free(m->unit_soft);
+    cu_free(m->unit_srch);
     cu_free(m->unit_unx);
     cu_free(m->uf);
     cu_free(m->ring_file);
@@ -437,7 +445,7 @@ static cu_rc misuse_init(const cu_ref *ref, const cu_detect_cfg *cfg, void **sta
     if (!(m->cfg.budget > 0))
         m->cfg.budget = 1.0;
     if (!(m->cfg.threshold > 0))
-        m->cfg.threshold = 0.5;
+        m->cfg.threshold = 0.7;
     m->ref = ref;
     const cu_names *nm = cu_ref_names(ref);
     cu_ref_all all;
@@ -463,7 +471,9 @@ static cu_rc misuse_init(const cu_ref *ref, const cu_detect_cfg *cfg, void **sta
     /* the budget: tokens per day for the force, kept for up to two days */
     m->rate = m->cfg.budget * (m->officers_total ? m->officers_total : 1) / 1000.0;
     m->cap = m->rate * 2 > 1 ? m->rate * 2 : 1;
-    m->tokens = m->cap;
+    /* tokens start empty and accrue with event time, so that over any span
+     * the alerts emitted never exceed budget x span: a ceiling that holds */
+    m->tokens = 0;
     m->last_refill = INT64_MIN;
     m->hour = INT64_MIN;
     m->gday = INT32_MIN;
@@ -1003,7 +1013,7 @@ static bool share_case(misuse *m, cu_id a, cu_id b)
     return false;
 }
 
-static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, unsigned shared, bool flagged)
+static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, double wp, bool flagged)
 {
     cu_id ra = uf_find(m, a), rb = uf_find(m, b);
     uint32_t fa = m->ring_file[ra], fb = ra != rb ? m->ring_file[rb] : 0;
@@ -1047,8 +1057,18 @@ static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, 
     file_member(f, a);
     file_member(f, b);
     file_subject(f, p);
-    double w = (shared >= 2 ? 1.0 : 0.0) * (flagged ? 1.5 : 1.0) + (f->nmem >= 3 ? 0.3 : 0);
+    double w = wp * (flagged ? 1.5 : 1.0) + (f->nmem >= 3 ? 0.3 : 0);
     file_add(m, fa, S_RING, w, ev, p, CU_ID_NONE, (float)f->nsubj);
+}
+
+/* How much a person shared by two officers says about them: a person
+ * whom few officers look at unexplained links them strongly; one whom
+ * many look at (a frequent caller, a name in the news) hardly at all
+ * (resource-allocation weighting, 1 / (accessors - 1)). */
+static double shared_weight(const struct pst *ps)
+{
+    unsigned n = ps->nacc < 2 ? 2 : ps->nacc;
+    return 1.0 / (double)(n - 1);
 }
 
 static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
@@ -1057,14 +1077,28 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
     uint32_t t = tmin(ev->ts);
     cu_id o = ev->officer;
     bool seen = false;
+    for (int i = 0; i < PA_N; i++)
+        if (ps->pa[i].p == o && ps->pa[i].t + PAIR_WIN >= t)
+            seen = true;
+    if (!seen) {
+        /* a new accessor: the count halves every 30 days */
+        uint16_t today = (uint16_t)(t / 1440);
+        uint16_t el = (uint16_t)(today - ps->acc_day);
+        if (el >= 30) {
+            unsigned sh = el / 30 > 15 ? 15 : el / 30;
+            ps->nacc = (uint16_t)(ps->nacc >> sh);
+            ps->acc_day = today;
+        }
+        if (ps->nacc < UINT16_MAX)
+            ps->nacc++;
+    }
+    double wp = shared_weight(ps);
     for (int i = 0; i < PA_N; i++) {
         cu_id o2 = ps->pa[i].p;
         if (o2 == CU_ID_NONE || ps->pa[i].t + PAIR_WIN < t)
             continue;
-        if (o2 == o) {
-            seen = true;
+        if (o2 == o)
             continue;
-        }
         if (share_case(m, o, o2))
             continue;
         /* one unit's officers meeting the same people is teamwork */
@@ -1100,12 +1134,13 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
             pr->p[pr->np] = p;
         if (pr->np < UINT8_MAX)
             pr->np++;
-        if (pr->np >= 2) {
-            if (!pr->active) {
-                pr->active = 1;
-                /* the first shared person joins the ring file too */
-            }
-            ring_edge(m, o, o2, ev, p, pr->np, flagged);
+        pr->W += (float)wp;
+        /* an edge once the pair shares enough rarely-seen people: two
+         * people whom nobody else looked at, or more that a few did */
+        if (pr->W >= EDGE_MIN) {
+            double w = pr->active ? wp : pr->W; /* the earlier shared people count when the edge forms */
+            pr->active = 1;
+            ring_edge(m, o, o2, ev, p, w, flagged);
         }
     }
     if (!seen) {
@@ -1301,7 +1336,12 @@ static void on_login(misuse *m, const cu_event *ev, struct ost *s, const cu_offi
             uint32_t fi = officer_file(m, ev->officer, ev->ts);
             if (fi) {
                 file_member(&m->files[fi - 1], owner);
-                double w = 2.5 + (other_area && !usual_area(s, ev->area) ? 0.5 : 0) +
+                /* Hot-desking and covering another station are common, so a
+                 * login at a colleague's desk is only the start of a case:
+                 * what is done in the session (below) decides.  The owner
+                 * being logged in at that very terminal is worth more: one
+                 * person, two accounts. */
+                double w = 1.0 + (other_area && !usual_area(s, ev->area) ? 0.3 : 0) +
                            (m->term_sess[t] != CU_ID_NONE && m->term_sess[t] != ev->officer ? 0.5 : 0);
                 file_add(m, fi, S_LOGIN, w, ev, t, owner, 0);
             }
@@ -1442,10 +1482,16 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     if (rec && !(bits & CU_X_CASE) && o &&
         team_link(m, m->rc_off, m->rc, m->nr_idx, ev->record, o->unit, ev->officer, NULL))
         bits |= CU_X_TEAM;
+    /* A search that returns many people is explained by its stated case,
+     * never by one of its many results happening to be known to the
+     * officer: that is chance, not a reason for the search. */
+    bool big_search = ev->action == CU_ACT_SEARCH && ev->has_results && ev->results >= 20;
     for (uint32_t i = 0; i < np; i++) {
         if ((rc = ensure_person(m, people[i])))
             return rc;
         pbits[i] = explain_person(m, ev, &x, people[i]);
+        if (big_search)
+            pbits[i] &= CU_X_CITED;
         bits |= pbits[i];
     }
     if (!np && !rec)
@@ -1512,15 +1558,25 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             uint16_t lv = (uint16_t)(log2((double)ev->results + 1) * 10);
             struct peer *g = role_peer(m, o);
             bool unusual;
+            /* unusual for the officer (not a habitual bulk searcher), for the
+             * unit (whose searches are seldom big) and for the role */
+            bool unit_routine = o && o->unit < m->nunit5 && m->unit_srch[o->unit].srch >= 50 &&
+                                m->unit_srch[o->unit].big >= 0.05f * m->unit_srch[o->unit].srch;
             if (m->cfg.rules_only)
                 unusual = ev->results >= 50;
             else
-                unusual = g && g->n >= 50 && lv > g->med + 20 + 4 * (g->mad > 5 ? g->mad : 5) && s->big_searches < 5;
+                unusual = g && g->nupd >= 50 && lv > g->med + 20 + 4 * (g->mad > 5 ? g->mad : 5) && s->big_searches < 5 &&
+                          !unit_routine;
             if (unusual) {
                 trawl = 2;
                 uint32_t fi = officer_file(m, ev->officer, ev->ts);
                 file_add(m, fi, S_TRAWL, 1.0, ev, np ? people[0] : CU_ID_NONE, CU_ID_NONE, (float)ev->results);
             }
+        }
+        if (ev->has_results && o &&
+            !grow((void **)&m->unit_srch, &m->nunit5, (size_t)o->unit + 1, sizeof *m->unit_srch)) {
+            m->unit_srch[o->unit].srch = m->unit_srch[o->unit].srch * 0.999f + 1;
+            m->unit_srch[o->unit].big = m->unit_srch[o->unit].big * 0.999f + (ev->results >= 20 ? 1 : 0);
         }
         if (ev->has_results) {
             struct peer *g = role_peer(m, o);
@@ -1529,7 +1585,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             if (ev->results >= 20 && s->big_searches < UINT32_MAX)
                 s->big_searches++;
         }
-        for (uint32_t i = 0; i < np && i < 8; i++) { /* the first listed are the best matches */
+        for (uint32_t i = 0; i < np && i < 16; i++) { /* the first listed are the best matches */
             s->sr[s->srpos].p = people[i];
             s->sr[s->srpos].t = t;
             s->sr[s->srpos].x = (uint8_t)((strong ? 1 : 0) | trawl | (ev->has_results && ev->results >= 20 ? 4 : 0) |
@@ -1554,7 +1610,10 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
 
     /* ------------------------------------------------ signals */
     bool U = !strong;
-    bool T = (bits & CU_X_TEMPLATE) != 0;
+    /* A unit's routine is not yet the routine of an officer who has just
+     * joined it: in the first days of new access nothing is excused by it. */
+    bool fresh = s->new_access_at != INT64_MIN && ev->ts - s->new_access_at < NEW_ACCESS_DAYS * 86400;
+    bool T = (bits & CU_X_TEMPLATE) != 0 && !fresh;
     bool exf = ev->action == CU_ACT_EXPORT || ev->action == CU_ACT_PRINT || ev->action == CU_ACT_DISCLOSE;
     if (exf) {
         s->t_exf++;
@@ -1646,6 +1705,33 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     } while (0)
     bool is_view = ev->action != CU_ACT_SEARCH;
     bool any_flag = false;
+    /* The officer's own circle (declared relations, household, family): an
+     * access is one look-up however many of the circle its record lists,
+     * and a first look-up may be chance (a namesake, a public query that
+     * lands on a neighbour); a look-up on another day is a pattern. */
+    bool own_done = false, group_done = false, caveat_done = false;
+#define OWN(sig, full, p)                                                        \
+    do {                                                                         \
+        double w_o;                                                              \
+        if (own_done)                                                            \
+            w_o = 0;                                                             \
+        else if (s->own_day == day)                                              \
+            w_o = 0.15;                                                          \
+        else if (!s->own_days)                                                   \
+            w_o = 0.55 * (full);                                                 \
+        else                                                                     \
+            w_o = (full);                                                        \
+        if (!own_done && s->own_day != day) {                                    \
+            s->own_day = day;                                                    \
+            if (s->own_days < UINT16_MAX)                                        \
+                s->own_days++;                                                   \
+        }                                                                        \
+        own_done = true;                                                         \
+        if (w_o > 0)                                                             \
+            ADD(sig, w_o, p, CU_ID_NONE);                                        \
+        else if (fi)                                                             \
+            file_subject(&m->files[fi - 1], (p));                                \
+    } while (0)
     for (uint32_t i = 0; i < np; i++) {
         cu_id p = people[i];
         const cu_person *pp = cu_ref_person(ref, p);
@@ -1655,15 +1741,19 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         if (ev->action == CU_ACT_SEARCH && i > 0)
             break;
         bool rel = false;
+        /* met in a wide search of the officer's own (many results): the
+         * person came to the officer, not the other way round */
+        bool from_big = ring_has(s->sr, SR_N, p, t > SEARCH_WIN ? t - SEARCH_WIN : 0, 4);
         if (o && !pstrong)
             for (uint32_t k = 0; k < o->nrelations; k++)
                 if (o->relations[k].person == p) {
-                    /* met in the unit's routine (a mined template): judged
-                     * against the officer's usual, like other soft signals */
-                    if (T && !m->cfg.rules_only)
+                    /* met in the unit's routine (a mined template) or in a
+                     * wide search: judged against the officer's usual, like
+                     * other soft signals */
+                    if ((T || from_big) && !m->cfg.rules_only)
                         SOFT(S_RELATION, 1.0, p, CU_ID_NONE);
                     else
-                        ADD(S_RELATION, strcmp(o->relations[k].type, "self") == 0 ? 2.0 : 3.0, p, CU_ID_NONE);
+                        OWN(S_RELATION, strcmp(o->relations[k].type, "self") == 0 ? 2.0 : 3.0, p);
                     rel = true;
                     break;
                 }
@@ -1676,19 +1766,28 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             continue;
         }
         if (!rel && pp && ((x.own_addr && pp->address_h == x.own_addr) || (x.own_fam && pp->family_h == x.own_fam))) {
-            ADD(S_HOUSEHOLD, 2.5, p, CU_ID_NONE);
+            OWN(S_HOUSEHOLD, 2.5, p);
             rel = true;
         }
         if (!rel && pp && x.own_sur && pp->surname_h == x.own_sur && !(pp->flags & CU_PF_OFFICER))
             SOFT(S_SURNAME, 0.6, p, CU_ID_NONE);
         if (pp && pp->flags) {
             any_flag = true;
-            SOFT(S_PROTECTED, flag_weight(pp->flags) * (is_view ? 1.0 : 0.6), p, CU_ID_NONE);
+            SOFT(S_PROTECTED, flag_weight(pp->flags) * (is_view ? 1.0 : 0.6) * rar, p, CU_ID_NONE);
         }
         if (x.other_case == CU_ID_NONE)
             team_link(m, m->pc_off, m->pc, m->np_idx, p, CU_ID_NONE, ev->officer, &x.other_case);
         if (x.other_case != CU_ID_NONE) {
-            SOFT(S_LIVECASE, 0.5, p, x.other_case);
+            /* A record under a handling caveat that another team's live
+             * case holds, read by an officer who is not on that case: the
+             * tip-off risk an operation's caveat exists to prevent. */
+            const cu_case *oc = cu_ref_case(ref, x.other_case);
+            if (rec && rec->ncaveats && oc && cu_case_links_record(oc, ev->record) && !caveat_done) {
+                ADD(S_LIVECASE, 1.2, p, x.other_case);
+                caveat_done = true;
+            } else {
+                SOFT(S_LIVECASE, 0.5 * rar, p, x.other_case);
+            }
             x.other_case = CU_ID_NONE;
         }
         /* repeats: the same person unexplained on another day */
@@ -1716,21 +1815,24 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         if (!m->cfg.rules_only) {
             /* officers whose routine is unexplained meet everyone: they
              * join bursts and the graph only when that is rare for them */
-            bool from_big = ring_has(s->sr, SR_N, p, t > SEARCH_WIN ? t - SEARCH_WIN : 0, 4);
-            if (is_view && rar >= 0.5 && !from_big)
+            /* one access is one co-access, however many people its record
+             * lists (a household's address record is not five look-ups) */
+            if (is_view && rar >= 0.5 && !from_big && !group_done)
                 burst_access(m, ev, p, pp && pp->flags);
-            if ((is_view || (ev->has_results && ev->results <= 3)) && rar >= 0.5 && !from_big)
+            if ((is_view || (ev->has_results && ev->results <= 3)) && rar >= 0.5 && !from_big && !group_done)
                 graph_access(m, ev, p, pp && pp->flags);
+            group_done = true;
         }
     }
     if (U && !(T && !m->cfg.rules_only)) {
         if (rec && (rec->ncaveats || rec->classification >= CU_CLASS_SECRET))
-            SOFT(S_SENSITIVE, rec->classification >= CU_CLASS_SECRET ? 0.6 : 0.4, CU_ID_NONE, CU_ID_NONE);
+            SOFT(S_SENSITIVE, (rec->classification >= CU_CLASS_SECRET ? 0.6 : 0.4) * rar, CU_ID_NONE, CU_ID_NONE);
         if (exf)
             SOFT(S_EXFIL, 1.0, np ? people[0] : CU_ID_NONE, CU_ID_NONE);
         if (s->sess_suspect) {
+            /* an unexplained look-up in a session at a colleague's desk */
             fi = fi ? fi : officer_file(m, ev->officer, ev->ts);
-            file_add(m, fi, S_LOGIN, 0.3, ev, CU_ID_NONE, CU_ID_NONE, 0);
+            file_add(m, fi, S_LOGIN, ev->action == CU_ACT_SEARCH ? 0.3 : 0.6, ev, CU_ID_NONE, CU_ID_NONE, 0);
         }
         if (total > 0 && fi)
             for (int k = 0; k < nctx; k++)
@@ -1739,6 +1841,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     (void)any_flag;
 #undef ADD
 #undef SOFT
+#undef OWN
     return CU_OK;
 }
 
