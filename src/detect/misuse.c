@@ -116,6 +116,7 @@ struct ost {
     int32_t own_day;         /* last day the officer looked up their own circle */
     uint16_t own_days;       /* days with such look-ups */
     float ew_all, ew_unx;    /* decayed counts of accesses and unexplained ones */
+    float ew_weak;           /* decayed count of accesses with no data link (routine or not) */
     cu_id sess_other;        /* colleague whose terminal the suspect session uses */
     uint16_t hour[24];
     /* today */
@@ -176,6 +177,7 @@ typedef struct misuse {
     uint32_t *pc_off, *pc;             /* person -> cases (CSR) */
     uint32_t *rc_off, *rc;             /* record -> cases */
     uint32_t *co_off, *co;             /* case -> every officer ever assigned */
+    uint8_t *restricted;               /* case -> 1 when a record it holds carries a handling caveat */
     size_t np_idx, nr_idx, nc_idx;
     /* tables */
     struct tpl *tpl;
@@ -395,6 +397,21 @@ static cu_rc build_indexes(misuse *m, const cu_ref *ref)
         if (a->add && a->case_id < nc)
             m->co[m->co_off[a->case_id] + fc[a->case_id]++] = a->officer;
     }
+    /* a case that keeps its records under a handling caveat is need-to-know:
+     * being a colleague of its officers explains nothing */
+    m->restricted = cu_calloc(nc, 1);
+    if (!m->restricted) {
+        rc = CU_ERR_NOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < all.ncases; i++) {
+        const cu_case *c = all.cases[i];
+        for (uint32_t k = 0; k < c->nrecords && c->id < nc; k++) {
+            const cu_record *r = cu_ref_record(ref, c->records[k]);
+            if (r && r->ncaveats)
+                m->restricted[c->id] = 1;
+        }
+    }
 fail:
     cu_free(fp);
     cu_free(fr);
@@ -425,6 +442,7 @@ static void misuse_free(void *state)
     cu_free(m->rc);
     cu_free(m->co_off);
     cu_free(m->co);
+    cu_free(m->restricted);
     cu_free(m->tpl);
     cu_free(m->tpair);
     cu_free(m->pairs);
@@ -867,7 +885,7 @@ static bool team_link(const misuse *m, const uint32_t *off, const uint32_t *val,
             continue;
         if (other_case && *other_case == CU_ID_NONE && !cu_ref_assigned(m->ref, c, self))
             *other_case = c;
-        if (c >= m->nc_idx)
+        if (c >= m->nc_idx || m->restricted[c])
             continue;
         uint32_t ob = m->co_off[c], oe = m->co_off[c + 1];
         if (oe - ob > CASE_OFF_SCAN)
@@ -899,6 +917,7 @@ typedef struct ectx {
     const cu_case *cited;
     uint64_t own_addr, own_sur, own_fam;
     cu_id other_case;         /* an open case linking the person the officer is not on */
+    bool restricted;          /* the record carries a handling caveat */
 } ectx;
 
 static uint32_t explain_person(misuse *m, const cu_event *ev, ectx *x, cu_id p)
@@ -926,9 +945,13 @@ static uint32_t explain_person(misuse *m, const cu_event *ev, ectx *x, cu_id p)
                 }
             }
     }
+    /* a record under a handling caveat is for the case's own officers:
+     * a colleague of the same unit is not thereby entitled to it */
     if (!(bits & (CU_X_CASE | CU_X_CITED)) && x->o &&
-        team_link(m, m->pc_off, m->pc, m->np_idx, p, x->o->unit, ev->officer, &x->other_case))
+        team_link(m, m->pc_off, m->pc, m->np_idx, p, x->o->unit, ev->officer, &x->other_case) && !x->restricted)
         bits |= CU_X_TEAM;
+    if (x->restricted) /* nor by a search or habit that only a colleague's case explained */
+        bits &= CU_X_CASE | CU_X_CITED | CU_X_HOUSEHOLD;
     return bits;
 }
 
@@ -1479,7 +1502,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         bits |= CU_X_CASE;
     if (rec && x.cited && cu_case_links_record(x.cited, ev->record))
         bits |= CU_X_CITED;
-    if (rec && !(bits & CU_X_CASE) && o &&
+    x.restricted = rec && rec->ncaveats;
+    if (rec && !(bits & CU_X_CASE) && o && !x.restricted &&
         team_link(m, m->rc_off, m->rc, m->nr_idx, ev->record, o->unit, ev->officer, NULL))
         bits |= CU_X_TEAM;
     /* A search that returns many people is explained by its stated case,
@@ -1531,6 +1555,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         bool unx = !(bits & (CU_X_STRONG | CU_X_TEMPLATE | CU_X_TEST));
         s->ew_all = s->ew_all * EW_KEEP + 1;
         s->ew_unx = s->ew_unx * EW_KEEP + (unx ? 1 : 0);
+        s->ew_weak = s->ew_weak * EW_KEEP + (strong ? 0 : 1);
         if (o && !grow((void **)&m->unit_all, &m->nunit2, (size_t)o->unit + 1, sizeof *m->unit_all) &&
             !grow((void **)&m->unit_unx, &m->nunit3, (size_t)o->unit + 1, sizeof *m->unit_unx)) {
             m->unit_all[o->unit] = m->unit_all[o->unit] * 0.9995f + 1;
@@ -1613,7 +1638,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     /* A unit's routine is not yet the routine of an officer who has just
      * joined it: in the first days of new access nothing is excused by it. */
     bool fresh = s->new_access_at != INT64_MIN && ev->ts - s->new_access_at < NEW_ACCESS_DAYS * 86400;
-    bool T = (bits & CU_X_TEMPLATE) != 0 && !fresh;
+    bool T = (bits & CU_X_TEMPLATE) != 0;
     bool exf = ev->action == CU_ACT_EXPORT || ev->action == CU_ACT_PRINT || ev->action == CU_ACT_DISCLOSE;
     if (exf) {
         s->t_exf++;
@@ -1674,6 +1699,15 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     double total = 0;
     uint32_t fi = 0;
     double rar = rarity(m, s, o);
+    /* how rare work without a data link is for the officer at all: custody
+     * and licensing meet register people in their routine every day */
+    double rar_weak = 1.0;
+    if (!m->cfg.rules_only && s->ew_all >= 150) {
+        double sh = s->ew_weak / s->ew_all;
+        rar_weak = BASE_SHARE / (sh > BASE_SHARE ? sh : BASE_SHARE);
+        if (rar_weak < 0.05)
+            rar_weak = 0.05;
+    }
 #define ADD(sig, w, p, other)                                                    \
     do {                                                                         \
         if (!fi)                                                                 \
@@ -1710,6 +1744,10 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
      * and a first look-up may be chance (a namesake, a public query that
      * lands on a neighbour); a look-up on another day is a pattern. */
     bool own_done = false, group_done = false, caveat_done = false;
+    /* an officer whose daily work is mostly without case links (custody
+     * booking in people off the street) meets their own circle by chance
+     * more often: such meetings weigh less, but still count */
+    double own_routine = rar_weak > 0.4 ? rar_weak : 0.4;
 #define OWN(sig, full, p)                                                        \
     do {                                                                         \
         double w_o;                                                              \
@@ -1718,9 +1756,9 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         else if (s->own_day == day)                                              \
             w_o = 0.15;                                                          \
         else if (!s->own_days)                                                   \
-            w_o = 0.55 * (full);                                                 \
+            w_o = 0.55 * (full) * own_routine;                                   \
         else                                                                     \
-            w_o = (full);                                                        \
+            w_o = (full) * own_routine;                                          \
         if (!own_done && s->own_day != day) {                                    \
             s->own_day = day;                                                    \
             if (s->own_days < UINT16_MAX)                                        \
@@ -1759,10 +1797,16 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                 }
         if (!U)
             continue;
+        if (T && !m->cfg.rules_only && fresh && pp && pp->flags) {
+            /* the first days of new access: the unit's routine is not yet
+             * the officer's, a register person weighs in full */
+            SOFT(S_PROTECTED, flag_weight(pp->flags) * (is_view ? 1.0 : 0.6) * 1.5, p, CU_ID_NONE);
+            continue;
+        }
         if (T && !m->cfg.rules_only) {
             /* routine: only the register still counts, against the usual */
             if (pp && pp->flags)
-                SOFT(S_PROTECTED, flag_weight(pp->flags) * (is_view ? 0.5 : 0.3), p, CU_ID_NONE);
+                SOFT(S_PROTECTED, flag_weight(pp->flags) * (is_view ? 0.5 : 0.3) * rar_weak, p, CU_ID_NONE);
             continue;
         }
         if (!rel && pp && ((x.own_addr && pp->address_h == x.own_addr) || (x.own_fam && pp->family_h == x.own_fam))) {
@@ -1782,9 +1826,15 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
              * case holds, read by an officer who is not on that case: the
              * tip-off risk an operation's caveat exists to prevent. */
             const cu_case *oc = cu_ref_case(ref, x.other_case);
-            if (rec && rec->ncaveats && oc && cu_case_links_record(oc, ev->record) && !caveat_done) {
+            bool held = rec && rec->ncaveats && oc && cu_case_links_record(oc, ev->record);
+            bool restricted = x.other_case < m->nc_idx && m->restricted[x.other_case];
+            if (held && !caveat_done) {
                 ADD(S_LIVECASE, 1.2, p, x.other_case);
                 caveat_done = true;
+            } else if (restricted) {
+                /* a subject of a need-to-know case: more than a colleague's
+                 * ordinary case, judged against the officer's usual */
+                SOFT(S_LIVECASE, 0.8, p, x.other_case);
             } else {
                 SOFT(S_LIVECASE, 0.5 * rar, p, x.other_case);
             }
