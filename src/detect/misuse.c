@@ -169,6 +169,7 @@ typedef struct misuse {
     cu_id *term_owner; uint16_t *term_cnt; cu_id *term_sess; size_t nterm;
     uint32_t *unit_total; size_t nunit;
     float *unit_all, *unit_unx; size_t nunit2, nunit3;
+    float *unit_weak; size_t nunit6;   /* decayed accesses with no data link, per unit */
     struct peer *unit_soft; size_t nunit4;
     struct { float srch, big; } *unit_srch; size_t nunit5; /* decayed searches, big ones */
     cu_id *uf; size_t nuf;             /* union-find over officers */
@@ -434,6 +435,7 @@ static void misuse_free(void *state)
     cu_free(m->unit_soft);
     cu_free(m->unit_srch);
     cu_free(m->unit_unx);
+    cu_free(m->unit_weak);
     cu_free(m->uf);
     cu_free(m->ring_file);
     cu_free(m->pc_off);
@@ -1560,6 +1562,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             !grow((void **)&m->unit_unx, &m->nunit3, (size_t)o->unit + 1, sizeof *m->unit_unx)) {
             m->unit_all[o->unit] = m->unit_all[o->unit] * 0.9995f + 1;
             m->unit_unx[o->unit] = m->unit_unx[o->unit] * 0.9995f + (unx ? 1 : 0);
+            if (!grow((void **)&m->unit_weak, &m->nunit6, (size_t)o->unit + 1, sizeof *m->unit_weak))
+                m->unit_weak[o->unit] = m->unit_weak[o->unit] * 0.9995f + (strong ? 0 : 1);
         }
     }
     if (rp)
@@ -1702,11 +1706,17 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     /* how rare work without a data link is for the officer at all: custody
      * and licensing meet register people in their routine every day */
     double rar_weak = 1.0;
-    if (!m->cfg.rules_only && s->ew_all >= 150) {
-        double sh = s->ew_weak / s->ew_all;
-        rar_weak = BASE_SHARE / (sh > BASE_SHARE ? sh : BASE_SHARE);
-        if (rar_weak < 0.05)
-            rar_weak = 0.05;
+    if (!m->cfg.rules_only) {
+        double sh = -1;
+        if (s->ew_all >= 150)
+            sh = s->ew_weak / s->ew_all;
+        else if (o && o->unit < m->nunit6 && o->unit < m->nunit2 && m->unit_all[o->unit] >= 300)
+            sh = m->unit_weak[o->unit] / m->unit_all[o->unit]; /* while learning: the unit's */
+        if (sh >= 0) {
+            rar_weak = BASE_SHARE / (sh > BASE_SHARE ? sh : BASE_SHARE);
+            if (rar_weak < 0.05)
+                rar_weak = 0.05;
+        }
     }
 #define ADD(sig, w, p, other)                                                    \
     do {                                                                         \
@@ -1747,7 +1757,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     /* an officer whose daily work is mostly without case links (custody
      * booking in people off the street) meets their own circle by chance
      * more often: such meetings weigh less, but still count */
-    double own_routine = rar_weak > 0.4 ? rar_weak : 0.4;
+    double own_routine = rar_weak > 0.7 ? rar_weak : 0.7;
 #define OWN(sig, full, p)                                                        \
     do {                                                                         \
         double w_o;                                                              \
@@ -1756,7 +1766,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         else if (s->own_day == day)                                              \
             w_o = 0.15;                                                          \
         else if (!s->own_days)                                                   \
-            w_o = 0.55 * (full) * own_routine;                                   \
+            w_o = 1.00 * (full) * own_routine;                                   \
         else                                                                     \
             w_o = (full) * own_routine;                                          \
         if (!own_done && s->own_day != day) {                                    \
@@ -1788,10 +1798,10 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                     /* met in the unit's routine (a mined template) or in a
                      * wide search: judged against the officer's usual, like
                      * other soft signals */
+                    double full = strcmp(o->relations[k].type, "self") == 0 ? 2.0 : 3.0;
                     if ((T || from_big) && !m->cfg.rules_only)
-                        SOFT(S_RELATION, 1.0, p, CU_ID_NONE);
-                    else
-                        OWN(S_RELATION, strcmp(o->relations[k].type, "self") == 0 ? 2.0 : 3.0, p);
+                        full *= 0.5;
+                    OWN(S_RELATION, full, p);
                     rel = true;
                     break;
                 }
@@ -1817,7 +1827,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             SOFT(S_SURNAME, 0.6, p, CU_ID_NONE);
         if (pp && pp->flags) {
             any_flag = true;
-            SOFT(S_PROTECTED, flag_weight(pp->flags) * (is_view ? 1.0 : 0.6) * rar, p, CU_ID_NONE);
+            SOFT(S_PROTECTED, flag_weight(pp->flags) * (is_view ? 1.0 : 0.6), p, CU_ID_NONE);
         }
         if (x.other_case == CU_ID_NONE)
             team_link(m, m->pc_off, m->pc, m->np_idx, p, CU_ID_NONE, ev->officer, &x.other_case);
