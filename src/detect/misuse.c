@@ -1209,7 +1209,7 @@ static void burst_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
         file_member(f, who[i]);
     file_subject(f, p);
     uint32_t added = f->nmem - before;
-    file_add(m, ps->burst, S_CURIOSITY, 0.8 * (added ? added : 0.25) * (flagged ? 1.5 : 1.0), ev, p, CU_ID_NONE, 0);
+    file_add(m, ps->burst, S_CURIOSITY, 1.0 * (added ? added : 0.25) * (flagged ? 1.5 : 1.0), ev, p, CU_ID_NONE, 0);
 }
 
 /* ================================================================ per event */
@@ -1366,7 +1366,7 @@ static void on_login(misuse *m, const cu_event *ev, struct ost *s, const cu_offi
                  * what is done in the session (below) decides.  The owner
                  * being logged in at that very terminal is worth more: one
                  * person, two accounts. */
-                double w = 1.0 + (other_area && !usual_area(s, ev->area) ? 0.3 : 0) +
+                double w = 1.2 + (other_area && !usual_area(s, ev->area) ? 0.3 : 0) +
                            (m->term_sess[t] != CU_ID_NONE && m->term_sess[t] != ev->officer ? 0.5 : 0);
                 file_add(m, fi, S_LOGIN, w, ev, t, owner, 0);
             }
@@ -1429,6 +1429,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
 {
     misuse *m = state;
     cu_rc rc;
+    if (m->last_refill == INT64_MIN)
+        m->last_refill = now; /* the budget's clock starts with the stream */
     int64_t hr = now >= 0 ? now / 3600 : (now - 3599) / 3600;
     if (hr != m->hour || m->gate_due) {
         if (m->hour != INT64_MIN || m->gate_due)
@@ -1892,7 +1894,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         if (s->sess_suspect) {
             /* an unexplained look-up in a session at a colleague's desk */
             fi = fi ? fi : officer_file(m, ev->officer, ev->ts);
-            file_add(m, fi, S_LOGIN, ev->action == CU_ACT_SEARCH ? 0.3 : 0.6, ev, CU_ID_NONE, CU_ID_NONE, 0);
+            file_add(m, fi, S_LOGIN, ev->action == CU_ACT_SEARCH ? 0.3 : 0.7, ev, CU_ID_NONE, CU_ID_NONE, 0);
         }
         if (total > 0 && fi)
             for (int k = 0; k < nctx; k++)
