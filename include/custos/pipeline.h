@@ -106,6 +106,9 @@ int64_t cu_pipeline_last_ts(const cu_pipeline *p);
 cu_rc cu_pipeline_finish(cu_pipeline *p) CU_NODISCARD;
 void cu_pipeline_stats_get(const cu_pipeline *p, cu_pipeline_stats *out);
 cu_store *cu_pipeline_store(cu_pipeline *p);
+/* The live detectors (NULL before start); used under the pipeline's one
+ * writer's lock (per-officer risk for the API). */
+const cu_detect *cu_pipeline_detect(const cu_pipeline *p);
 cu_names *cu_pipeline_names(cu_pipeline *p);
 /* For a data directory about to be removed: close will not rebuild the
  * store's indexes after a bulk load (nobody will query them). */

@@ -86,4 +86,28 @@ void cu_events_api_free(cu_events_api *a);
 /* The handler: register with cu_server_route(s, "POST", "/v1/events", cu_events_api_handle, api). */
 void cu_events_api_handle(void *ud, const cu_http_req *req, cu_http_resp *resp);
 
+/* Run fn on the pipeline under the api's lock (the pipeline's one writer):
+ * for readers of live detector state. */
+cu_rc cu_events_api_with(cu_events_api *a, cu_rc (*fn)(cu_pipeline *p, void *ud), void *ud) CU_NODISCARD;
+
+/* -------------------------------------- GET /v1/alerts, officers' risk */
+/* (detect module's routes; see docs/detect.md "API")
+ *
+ * GET /v1/alerts?since=RFC3339&officer=ID&kind=K&min_score=S&limit=N
+ *   the alerts in the store (latest state of each id), latest raised first.
+ * GET /v1/officers/{id}/risk
+ *   the live misuse detector's risk for the officer as of the last event
+ *   ingested, with the changes of risk and the reasons that raised them.
+ * Both are read-only; each request opens nothing (the api holds its own
+ * read connection to the store, serialised by its own lock). */
+typedef struct cu_detect_api cu_detect_api;
+/* data_dir: the pipeline's (DIR/store.db); events: the ingest api whose
+ * lock guards the pipeline (may be NULL: no risk route data). */
+cu_rc cu_detect_api_new(const char *data_dir, cu_events_api *events, cu_http_auth_fn auth, void *auth_ud,
+                        cu_detect_api **out) CU_NODISCARD;
+void cu_detect_api_free(cu_detect_api *a);
+/* Register both routes on s (api may be NULL when only listing routes). */
+cu_rc cu_detect_api_register(cu_server *s, cu_detect_api *api) CU_NODISCARD;
+#define CU_DETECT_API_MAX_LIMIT 1000
+
 #endif

@@ -92,6 +92,19 @@ cu_rc cu_store_officer_cases_at(cu_store *s, const char *officer, int64_t t, cu_
 /* Alerts naming this officer or person (as stored JSON lines). */
 cu_rc cu_store_alerts_for(cu_store *s, cu_idkind k, const char *id, cu_store_name_fn fn, void *ud) CU_NODISCARD;
 
+/* Alerts by filter (GET /v1/alerts): raised at or after `since`, score at
+ * least `min_score`, of `kind` and naming `officer` when those are set;
+ * the latest raised first, at most `limit` (0: 100).  fn gets each stored
+ * JSON line (the latest state of each alert id). */
+typedef struct cu_store_alert_query {
+    int64_t since;       /* INT64_MIN: any time */
+    double min_score;    /* 0: any */
+    const char *kind;    /* NULL: any */
+    const char *officer; /* NULL: any */
+    uint32_t limit;
+} cu_store_alert_query;
+cu_rc cu_store_alerts_query(cu_store *s, const cu_store_alert_query *q, cu_store_name_fn fn, void *ud) CU_NODISCARD;
+
 /* Counts for checks and tools: table is "event", "event_subject", "alert". */
 cu_rc cu_store_count(cu_store *s, const char *table, uint64_t *out) CU_NODISCARD;
 

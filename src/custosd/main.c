@@ -3,6 +3,7 @@
 #include "custos/ledger.h"
 #include "custos/server.h"
 #include "console_wiring.h"
+#include "detect_wiring.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -87,6 +88,7 @@ static void usage(FILE *f)
                "ingest (POST /v1/events):\n"
                "  --data DIR        the pipeline's ledger and store (DIR/ledger, DIR/store.db)\n");
     fputs(cud_console_usage, f);
+    fputs(cud_detect_usage, f);
 }
 
 int main(int argc, char **argv)
@@ -115,6 +117,8 @@ int main(int argc, char **argv)
                 return 2;
             }
             i += used - 1;
+        } else if (cud_detect_arg(argc, argv, i)) {
+            i++;
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             long t = strtol(argv[++i], NULL, 10);
             if (t < 1 || t > 64) {
@@ -170,7 +174,7 @@ int main(int argc, char **argv)
             !(rc = cu_ref_new(names, &ref)))
             rc = reference ? cu_ref_load(ref, reference) : cu_ref_seal(ref, "(none)");
         if (!rc)
-            rc = cu_pipeline_start(pipe, ref, NULL);
+            rc = cu_pipeline_start(pipe, ref, cud_detect_pipeline_cfg());
         /* the authorisation hook: NULL lets every caller in until ingest
          * callers get accounts (the gateway's bearer tokens) */
         if (!rc)
@@ -200,6 +204,8 @@ int main(int argc, char **argv)
         rc = cu_server_route(srv, "GET", "/healthz", healthz, NULL);
     if (!rc && (api || cud_listing_routes()))
         rc = cu_server_route(srv, "POST", "/v1/events", cu_events_api_handle, api);
+    if (!rc)
+        rc = cud_detect_start(srv, data_dir, api);
     if (!rc)
         rc = cud_console_start(srv, data_dir);
     /* the gateway's routes one by one, so the route table (--list-routes)

@@ -154,7 +154,7 @@ struct file {
     double last_score;
     uint32_t last_nmem;
     uint8_t rpos, rn;
-    struct { int64_t ts; float score; uint8_t sig; } risk[RISK_N];
+    struct { int64_t ts; float score, aux; uint8_t sig; uint16_t cnt; cu_id sp, so; } risk[RISK_N]; /* as it was then */
 };
 
 struct tpl { uint64_t key; uint32_t count; uint16_t distinct; };
@@ -622,6 +622,10 @@ static void file_add(misuse *m, uint32_t fi, int s, double w, const cu_event *ev
         f->risk[f->rpos].ts = ev->ts;
         f->risk[f->rpos].score = (float)sc;
         f->risk[f->rpos].sig = (uint8_t)s;
+        f->risk[f->rpos].cnt = f->cnt[s];
+        f->risk[f->rpos].sp = f->sp[s];
+        f->risk[f->rpos].so = f->so[s];
+        f->risk[f->rpos].aux = f->aux[s];
         f->rpos = (uint8_t)((f->rpos + 1) % RISK_N);
         if (f->rn < RISK_N)
             f->rn++;
@@ -667,15 +671,17 @@ static const char *rel_type(const misuse *m, cu_id officer, cu_id p)
     return "relation";
 }
 
-static void reason_of(const misuse *m, const struct file *f, int s, char *out, size_t cap)
+/* The reason for signal s with its count n, person/terminal sp, other id
+ * so and figure aux (a file's counters now, or as a risk entry kept them). */
+static void reason_at(const misuse *m, const struct file *f, int s, unsigned n, cu_id sp, cu_id so, float aux, char *out,
+                      size_t cap)
 {
     const char *who = f->nmem ? nstr(m, CU_K_OFFICER, f->mem[0]) : "?";
-    unsigned n = f->cnt[s];
-    const char *p = f->sp[s] != CU_ID_NONE ? nstr(m, CU_K_PERSON, f->sp[s]) : "?";
+    const char *p = sp != CU_ID_NONE ? nstr(m, CU_K_PERSON, sp) : "?";
     switch (s) {
     case S_RELATION:
         snprintf(out, cap, "%s looked up %s, declared as their %s, %u time(s) with no case linking them", who, p,
-                 rel_type(m, f->mem[0], f->sp[s]), n);
+                 rel_type(m, f->mem[0], sp), n);
         break;
     case S_HOUSEHOLD:
         snprintf(out, cap, "%s looked up %s, who shares the officer's own address or family in the reference data (%u time(s))",
@@ -692,7 +698,7 @@ static void reason_of(const misuse *m, const struct file *f, int s, char *out, s
         break;
     case S_LIVECASE:
         snprintf(out, cap, "%u unexplained look-up(s) of people on live cases the officer is not on, e.g. %s on case %s", n, p,
-                 f->so[s] != CU_ID_NONE ? nstr(m, CU_K_CASE, f->so[s]) : "?");
+                 so != CU_ID_NONE ? nstr(m, CU_K_CASE, so) : "?");
         break;
     case S_REPEAT:
         snprintf(out, cap, "looked up the same people again on other days with no reason (%u repeat(s)), e.g. %s", n, p);
@@ -702,19 +708,19 @@ static void reason_of(const misuse *m, const struct file *f, int s, char *out, s
         break;
     case S_BULK:
         snprintf(out, cap, "exported or printed %.0f records in a day, far above the officer's and peers' usual%s",
-                 (double)f->aux[s], f->so[s] == 1 ? "; the officer is leaving the force" : "");
+                 (double)aux, so == 1 ? "; the officer is leaving the force" : "");
         break;
     case S_TRAWL:
         snprintf(out, cap, "%u search(es) returning many people (up to %.0f), unusual for the officer's role, and views of them", n,
-                 (double)f->aux[s]);
+                 (double)aux);
         break;
     case S_LOGIN:
         snprintf(out, cap, "the account of %s was used at terminal %s, the usual terminal of %s, where it had never logged in",
-                 who, f->sp[s] != CU_ID_NONE ? nstr(m, CU_K_TERMINAL, f->sp[s]) : "?",
-                 f->so[s] != CU_ID_NONE ? nstr(m, CU_K_OFFICER, f->so[s]) : "another officer");
+                 who, sp != CU_ID_NONE ? nstr(m, CU_K_TERMINAL, sp) : "?",
+                 so != CU_ID_NONE ? nstr(m, CU_K_OFFICER, so) : "another officer");
         break;
     case S_SPIKE:
-        snprintf(out, cap, "%.0f unexplained look-ups in a day, far above the officer's usual", (double)f->aux[s]);
+        snprintf(out, cap, "%.0f unexplained look-ups in a day, far above the officer's usual", (double)aux);
         break;
     case S_OFFSHIFT:
         snprintf(out, cap, "%u unexplained access(es) outside the officer's usual hours", n);
@@ -724,18 +730,23 @@ static void reason_of(const misuse *m, const struct file *f, int s, char *out, s
         break;
     case S_NEWACCESS:
         snprintf(out, cap, "%u unexplained access(es) in the first days of new access (moved to %s)", n,
-                 f->so[s] != CU_ID_NONE ? nstr(m, CU_K_UNIT, f->so[s]) : "a new unit");
+                 so != CU_ID_NONE ? nstr(m, CU_K_UNIT, so) : "a new unit");
         break;
     case S_CURIOSITY:
         snprintf(out, cap, "%u officers looked at %s within 3 days with no case, search or team link", f->nmem, p);
         break;
     case S_RING:
         snprintf(out, cap, "%u officers converged on the same people (%.0f shared) with no shared case", f->nmem,
-                 (double)f->aux[s]);
+                 (double)aux);
         break;
     default:
         snprintf(out, cap, "unexplained activity");
     }
+}
+
+static void reason_of(const misuse *m, const struct file *f, int s, char *out, size_t cap)
+{
+    reason_at(m, f, s, f->cnt[s], f->sp[s], f->so[s], f->aux[s], out, cap);
 }
 
 static int top_signal(const struct file *f)
@@ -1944,7 +1955,8 @@ cu_rc cu_misuse_risk(const void *state, cu_id officer, int64_t now, cu_risk *out
         uint32_t k = (uint32_t)(f->rpos + RISK_N - f->rn + i) % RISK_N;
         out->history[i].ts = f->risk[k].ts;
         out->history[i].score = f->risk[k].score;
-        reason_of(m, f, f->risk[k].sig, out->history[i].reason, sizeof out->history[i].reason);
+        reason_at(m, f, f->risk[k].sig, f->risk[k].cnt, f->risk[k].sp, f->risk[k].so, f->risk[k].aux,
+                  out->history[i].reason, sizeof out->history[i].reason);
     }
     out->nhistory = f->rn;
     return CU_OK;

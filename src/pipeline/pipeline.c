@@ -564,6 +564,7 @@ void cu_pipeline_stats_get(const cu_pipeline *p, cu_pipeline_stats *out)
 
 cu_store *cu_pipeline_store(cu_pipeline *p) { return p->store; }
 cu_names *cu_pipeline_names(cu_pipeline *p) { return p->names; }
+const cu_detect *cu_pipeline_detect(const cu_pipeline *p) { return p->detect; }
 
 void cu_pipeline_discard_indexes(cu_pipeline *p) { p->bulk = false; }
 

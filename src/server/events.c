@@ -144,3 +144,11 @@ void cu_events_api_handle(void *ud, const cu_http_req *req, cu_http_resp *resp)
     handle_locked(a, req, resp);
     pthread_mutex_unlock(&a->mu);
 }
+
+cu_rc cu_events_api_with(cu_events_api *a, cu_rc (*fn)(cu_pipeline *p, void *ud), void *ud)
+{
+    pthread_mutex_lock(&a->mu);
+    cu_rc rc = fn(a->p, ud);
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}

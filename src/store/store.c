@@ -696,6 +696,36 @@ cu_rc cu_store_alerts_for(cu_store *s, cu_idkind k, const char *id, cu_store_nam
     return run_names(s, sql, k, id, false, 0, fn, ud);
 }
 
+cu_rc cu_store_alerts_query(cu_store *s, const cu_store_alert_query *q, cu_store_name_fn fn, void *ud)
+{
+    /* every filter is a bound parameter; an absent one matches all */
+    static const char *sql =
+        "SELECT a.json FROM alert a WHERE a.raised_at>=?1 AND a.score>=?2 AND (?3 IS NULL OR a.kind=?3)"
+        " AND (?4 IS NULL OR a.num IN (SELECT x.num FROM alert_officer x WHERE x.officer="
+        "(SELECT num FROM names WHERE kind=?5 AND name=?4)))"
+        " ORDER BY a.raised_at DESC, a.num DESC LIMIT ?6";
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, "prepare alerts query");
+    sqlite3_bind_int64(st, 1, q->since);
+    sqlite3_bind_double(st, 2, q->min_score);
+    if (q->kind)
+        sqlite3_bind_text(st, 3, q->kind, -1, SQLITE_STATIC);
+    if (q->officer)
+        sqlite3_bind_text(st, 4, q->officer, -1, SQLITE_STATIC);
+    sqlite3_bind_int(st, 5, CU_K_OFFICER);
+    sqlite3_bind_int64(st, 6, q->limit ? q->limit : 100);
+    cu_rc rc = CU_OK;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        if ((rc = fn(ud, (const char *)sqlite3_column_text(st, 0))))
+            break;
+    if (!rc && r != SQLITE_DONE)
+        rc = dberr(s, "alerts query");
+    sqlite3_finalize(st);
+    return rc;
+}
+
 cu_rc cu_store_count(cu_store *s, const char *table, uint64_t *out)
 {
     const char *sql = strcmp(table, "event") == 0           ? "SELECT count(*) FROM event"
