@@ -155,6 +155,18 @@ typedef struct cu_eval_opts {
 /* Write the report (text) to out.  Errors name the file and line. */
 cu_rc cu_eval_run(const cu_eval_opts *o, cu_buf *out) CU_NODISCARD;
 
+/* The line parsers of `custos eval`, one line at a time (tests, fuzzing):
+ * CU_OK for a good line (a labels line that is not a scenario is skipped),
+ * CU_ERR_PARSE with the reason in cu_err_detail() for a bad one,
+ * CU_ERR_RANGE for a line over the limit. */
+typedef struct cu_eval_lines cu_eval_lines;
+cu_rc cu_eval_lines_new(cu_eval_lines **out) CU_NODISCARD;
+cu_rc cu_eval_label_line(cu_eval_lines *c, const char *line, size_t len) CU_NODISCARD;
+cu_rc cu_eval_alert_line(cu_eval_lines *c, const char *line, size_t len) CU_NODISCARD;
+/* Scenario instances kept; *alerts (may be NULL) gets the alert lines kept. */
+size_t cu_eval_lines_counts(const cu_eval_lines *c, size_t *alerts);
+void cu_eval_lines_free(cu_eval_lines *c);
+
 /* Receives each alert, numbered and scored.  A non-OK result stops the
  * stream (the caller's error). */
 typedef cu_rc (*cu_alert_fn)(void *ud, const cu_alert *a);

@@ -156,6 +156,73 @@ static cu_rc id_list(evalctx *e, json_t *arr, uint32_t *off0, uint32_t *n)
     return CU_OK;
 }
 
+/* One labels.jsonl line: a scenario line is kept, a benign or other line
+ * is skipped; a line that is not a JSON object, or a scenario line without
+ * its scenario, first_event or officers, is CU_ERR_PARSE (detail says why). */
+static cu_rc label_line(evalctx *e, const char *line, size_t len)
+{
+    json_error_t jerr;
+    json_t *j = json_loadb(line, len, 0, &jerr);
+    cu_rc rc = CU_OK;
+    if (!j || !json_is_object(j)) {
+        rc = cu_err_set(CU_ERR_PARSE, "not a JSON object (%s)", j ? "" : jerr.text);
+        goto done;
+    }
+    const char *kind = json_string_value(json_object_get(j, "kind"));
+    if (!kind || strcmp(kind, "scenario") != 0)
+        goto done;
+    const char *sc = json_string_value(json_object_get(j, "scenario"));
+    inst in = {.ring = json_is_true(json_object_get(j, "ring"))};
+    if (!sc || strlen(sc) > 64) {
+        rc = cu_err_set(CU_ERR_PARSE, "bad scenario line: no scenario, or a name over 64 bytes");
+        goto done;
+    }
+    if ((rc = jtime(json_object_get(j, "first_event"), &in.first)) ||
+        (rc = id_list(e, json_object_get(j, "officers"), &in.off0, &in.noff))) {
+        if (rc != CU_ERR_NOMEM)
+            rc = CU_ERR_PARSE;
+        cu_err_prefix("bad scenario line: ");
+        goto done;
+    }
+    in.kind = -1;
+    for (int k = 0; k < e->nkinds; k++)
+        if (strcmp(e->kinds[k], sc) == 0)
+            in.kind = k;
+    if (in.kind < 0 && e->nkinds < MAX_SCEN_KINDS - 1) {
+        e->kinds[e->nkinds] = cu_strdup(sc);
+        if (!e->kinds[e->nkinds]) {
+            rc = CU_ERR_NOMEM;
+            goto done;
+        }
+        in.kind = e->nkinds++;
+    }
+    if (in.kind < 0) /* too many kinds: the rest share the last row */
+        in.kind = MAX_SCEN_KINDS - 1;
+    if (e->nin == e->capin) {
+        size_t nc = e->capin ? e->capin * 2 : 64;
+        inst *n = cu_realloc(e->in, nc * sizeof *n);
+        if (!n) {
+            rc = CU_ERR_NOMEM;
+            goto done;
+        }
+        e->in = n;
+        e->capin = nc;
+    }
+    e->in[e->nin] = in;
+    span(e, in.first);
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(j, "events"), i, v) {
+        const char *id = json_string_value(v);
+        if (id && (rc = lab_put(e, hstr(id), (uint32_t)e->nin)))
+            break;
+    }
+    e->nin++;
+done:
+    json_decref(j);
+    return rc;
+}
+
 static cu_rc load_labels(evalctx *e, const char *path)
 {
     cu_lines *lr;
@@ -174,65 +241,11 @@ static cu_rc load_labels(evalctx *e, const char *path)
             break;
         if (!len)
             continue;
-        json_error_t jerr;
-        json_t *j = json_loadb(line, len, 0, &jerr);
-        if (!j || !json_is_object(j)) {
-            rc = cu_err_set(CU_ERR_PARSE, "%s:%llu: not a JSON object (%s)", path,
-                            (unsigned long long)cu_lines_lineno(lr), j ? "" : jerr.text);
-            json_decref(j);
+        if ((rc = label_line(e, line, len))) {
+            if (rc == CU_ERR_PARSE)
+                cu_err_prefix("%s:%llu: ", path, (unsigned long long)cu_lines_lineno(lr));
             break;
         }
-        const char *kind = json_string_value(json_object_get(j, "kind"));
-        if (kind && strcmp(kind, "scenario") == 0) {
-            const char *sc = json_string_value(json_object_get(j, "scenario"));
-            inst in = {.ring = json_is_true(json_object_get(j, "ring"))};
-            if (!sc || (rc = jtime(json_object_get(j, "first_event"), &in.first)) ||
-                (rc = id_list(e, json_object_get(j, "officers"), &in.off0, &in.noff))) {
-                rc = cu_err_set(rc ? rc : CU_ERR_PARSE, "%s:%llu: bad scenario line: %s", path,
-                                (unsigned long long)cu_lines_lineno(lr), cu_err_detail());
-                json_decref(j);
-                break;
-            }
-            in.kind = -1;
-            for (int k = 0; k < e->nkinds; k++)
-                if (strcmp(e->kinds[k], sc) == 0)
-                    in.kind = k;
-            if (in.kind < 0 && e->nkinds < MAX_SCEN_KINDS) {
-                e->kinds[e->nkinds] = cu_strdup(sc);
-                if (!e->kinds[e->nkinds]) {
-                    json_decref(j);
-                    rc = CU_ERR_NOMEM;
-                    break;
-                }
-                in.kind = e->nkinds++;
-            }
-            if (in.kind < 0)
-                in.kind = MAX_SCEN_KINDS - 1;
-            if (e->nin == e->capin) {
-                size_t nc = e->capin ? e->capin * 2 : 64;
-                inst *n = cu_realloc(e->in, nc * sizeof *n);
-                if (!n) {
-                    json_decref(j);
-                    rc = CU_ERR_NOMEM;
-                    break;
-                }
-                e->in = n;
-                e->capin = nc;
-            }
-            e->in[e->nin] = in;
-            span(e, in.first);
-            size_t i;
-            json_t *v;
-            json_array_foreach(json_object_get(j, "events"), i, v) {
-                const char *id = json_string_value(v);
-                if (id && (rc = lab_put(e, hstr(id), (uint32_t)e->nin)))
-                    break;
-            }
-            e->nin++;
-        }
-        json_decref(j);
-        if (rc)
-            break;
     }
     cu_lines_close(lr);
     return rc;
@@ -259,6 +272,25 @@ static cu_rc alist_push(alist *l, const aline *a)
     return CU_OK;
 }
 
+/* One alerts.jsonl line: it needs an id, a raised_at and officers. */
+static cu_rc alert_line(evalctx *e, const char *line, size_t len, alist *out)
+{
+    json_t *j = json_loadb(line, len, 0, NULL);
+    const char *id = j && json_is_object(j) ? json_string_value(json_object_get(j, "id")) : NULL;
+    aline a = {0};
+    cu_rc rc = CU_OK;
+    if (!id || !*id || strlen(id) > CU_ID_MAX_LEN || jtime(json_object_get(j, "raised_at"), &a.raised) ||
+        id_list(e, json_object_get(j, "officers"), &a.off0, &a.noff))
+        rc = cu_err_set(CU_ERR_PARSE, "not an alert (needs id, raised_at, officers)");
+    if (!rc) {
+        a.key = hstr(id);
+        span(e, a.raised);
+        rc = alist_push(out, &a);
+    }
+    json_decref(j);
+    return rc;
+}
+
 static cu_rc load_alerts(evalctx *e, const char *path, alist *out)
 {
     cu_lines *lr;
@@ -277,21 +309,11 @@ static cu_rc load_alerts(evalctx *e, const char *path, alist *out)
             break;
         if (!len)
             continue;
-        json_t *j = json_loadb(line, len, 0, NULL);
-        const char *id = j ? json_string_value(json_object_get(j, "id")) : NULL;
-        aline a = {0};
-        if (!id || (rc = jtime(json_object_get(j, "raised_at"), &a.raised)) ||
-            (rc = id_list(e, json_object_get(j, "officers"), &a.off0, &a.noff))) {
-            rc = cu_err_set(CU_ERR_PARSE, "%s:%llu: not an alert (needs id, raised_at, officers)", path,
-                            (unsigned long long)cu_lines_lineno(lr));
-            json_decref(j);
+        if ((rc = alert_line(e, line, len, out))) {
+            if (rc == CU_ERR_PARSE)
+                cu_err_prefix("%s:%llu: ", path, (unsigned long long)cu_lines_lineno(lr));
             break;
         }
-        a.key = hstr(id);
-        span(e, a.raised);
-        json_decref(j);
-        if ((rc = alist_push(out, &a)))
-            break;
     }
     cu_lines_close(lr);
     return rc;
@@ -677,4 +699,63 @@ fail:
     cu_ref_free(ref);
     cu_names_free(rn);
     return rc;
+}
+
+/* ------------------------------------------------- line API (fuzzing) */
+
+struct cu_eval_lines {
+    evalctx e;
+    alist alerts;
+};
+
+cu_rc cu_eval_lines_new(cu_eval_lines **out)
+{
+    cu_eval_lines *c = cu_calloc(1, sizeof *c);
+    if (!c)
+        return CU_ERR_NOMEM;
+    c->e.tmin = INT64_MAX;
+    c->e.tmax = INT64_MIN;
+    cu_rc rc = cu_names_new(&c->e.names);
+    if (rc) {
+        cu_free(c);
+        return rc;
+    }
+    *out = c;
+    return CU_OK;
+}
+
+cu_rc cu_eval_label_line(cu_eval_lines *c, const char *line, size_t len)
+{
+    if (len > LABEL_MAX_LINE)
+        return cu_err_set(CU_ERR_RANGE, "label line longer than %u bytes", LABEL_MAX_LINE);
+    return label_line(&c->e, line, len);
+}
+
+cu_rc cu_eval_alert_line(cu_eval_lines *c, const char *line, size_t len)
+{
+    if (len > CU_EVENT_MAX_LINE)
+        return cu_err_set(CU_ERR_RANGE, "alert line longer than %d bytes", CU_EVENT_MAX_LINE);
+    return alert_line(&c->e, line, len, &c->alerts);
+}
+
+size_t cu_eval_lines_counts(const cu_eval_lines *c, size_t *alerts)
+{
+    if (alerts)
+        *alerts = c->alerts.n;
+    return c->e.nin;
+}
+
+void cu_eval_lines_free(cu_eval_lines *c)
+{
+    if (!c)
+        return;
+    for (int k = 0; k < c->e.nkinds; k++)
+        cu_free(c->e.kinds[k]);
+    cu_free(c->e.in);
+    cu_free(c->e.offs);
+    cu_free(c->e.lab);
+    cu_free(c->e.lab_inst);
+    cu_free(c->alerts.v);
+    cu_names_free(c->e.names);
+    cu_free(c);
 }
