@@ -40,7 +40,7 @@
 
 /* ================================================================ tuning */
 
-#define SR_N 32           /* recent searches' people per officer */
+#define SR_N 16           /* recent searches' people per officer */
 #define XP_N 24           /* recently explained people per officer */
 #define UX_N 16           /* recently unexplained people per officer */
 #define PV_N 8            /* recent unexplained viewers per person (bursts) */
@@ -60,6 +60,7 @@
 #define PROBE 16
 #define CASE_SCAN 16      /* cases looked at per person */
 #define CASE_OFF_SCAN 32  /* officers looked at per case */
+#define ADDR_N 64         /* addresses of the officer's case subjects (household) */
 
 #define EV_HALF (21.0 * 86400) /* evidence half-life */
 #define SCALE 3.0              /* score = 1 - exp(-E / SCALE) */
@@ -106,6 +107,9 @@ struct ost {
     int64_t new_access_at;   /* INT64_MIN none */
     uint8_t srpos, xppos, uxpos, sess_suspect;
     struct tref sr[SR_N];
+    uint32_t big_t;          /* the last wide search (20+ results): when, its flags, its people */
+    uint8_t big_x;
+    uint64_t big_bloom[4];
     struct tref xp[XP_N];
     struct ux ux[UX_N];
     cu_id term[TERM_N];
@@ -113,6 +117,9 @@ struct ost {
     cu_id area[AREA_N];
     uint16_t area_n[AREA_N];
     uint32_t logins, events, big_searches;
+    const cu_officer *own_for; /* the officer version the cache below is for */
+    uint64_t own_addr, own_sur, own_fam;
+    struct peer *role;       /* the officer's role's peer group (cached with own_for) */
     int32_t own_day;         /* last day the officer looked up their own circle */
     uint16_t own_days;       /* days with such look-ups */
     float ew_all, ew_unx;    /* decayed counts of accesses and unexplained ones */
@@ -128,8 +135,8 @@ struct ost {
 };
 
 struct pst {
-    struct tref pv[PV_N];
-    struct tref pa[PA_N];     /* p holds the officer here */
+    struct oref { cu_id p; uint32_t t; } pv[PV_N]; /* officers here, at a time */
+    struct oref pa[PA_N];
     uint8_t pvpos, papos;
     uint16_t nacc, acc_day;   /* decayed count of distinct unexplained accessors, as of acc_day */
     uint32_t burst;           /* file + 1 */
@@ -217,9 +224,11 @@ static cu_rc grow(void **p, size_t *n, size_t need, size_t elem)
 {
     if (need <= *n)
         return CU_OK;
-    size_t nn = *n ? *n : 1024;
+    /* the first size is what is asked (the reference's count), with a
+     * little room; later growth (ids first seen in events) by half again */
+    size_t nn = *n ? *n + *n / 2 : need + need / 16 + 16;
     while (nn < need)
-        nn *= 2;
+        nn += nn / 2 + 16;
     void *q = cu_realloc(*p, nn * elem);
     if (!q)
         return cu_err_set(CU_ERR_NOMEM, "misuse detector: out of memory");
@@ -923,6 +932,31 @@ static bool ring_has(const struct tref *r, int n, cu_id p, uint32_t since, uint8
     return false;
 }
 
+/* A 256-bit filter of one search's people, two probes each (about 7% false
+ * matches at 40 people: a view counted as following the wide search). */
+static void bloom_add(uint64_t *b, cu_id p)
+{
+    uint64_t h = mix64((uint64_t)p + 1);
+    b[(h >> 6) & 3] |= 1ull << (h & 63);
+    b[(h >> 14) & 3] |= 1ull << ((h >> 8) & 63);
+}
+
+static bool bloom_has(const uint64_t *b, cu_id p)
+{
+    uint64_t h = mix64((uint64_t)p + 1);
+    return (b[(h >> 6) & 3] >> (h & 63) & 1) && (b[(h >> 14) & 3] >> ((h >> 8) & 63) & 1);
+}
+
+/* Whether the officer's own search within SEARCH_WIN minutes returned p,
+ * with the flags `want` (1 explained, 2 a trawl, 4 wide, 8 routine). */
+static bool searched(const struct ost *s, cu_id p, uint32_t t, uint8_t want)
+{
+    uint32_t since = t > SEARCH_WIN ? t - SEARCH_WIN : 0;
+    if (ring_has(s->sr, SR_N, p, since, want))
+        return true;
+    return s->big_t && s->big_t >= since && (s->big_x & want) == want && bloom_has(s->big_bloom, p);
+}
+
 typedef struct ectx {
     const cu_officer *o;
     const cu_case *mine[16];
@@ -931,6 +965,10 @@ typedef struct ectx {
     uint64_t own_addr, own_sur, own_fam;
     cu_id other_case;         /* an open case linking the person the officer is not on */
     bool restricted;          /* the record carries a handling caveat */
+    bool addr_done;           /* addr holds the addresses of the officer's case subjects */
+    int naddr;
+    uint64_t addr[ADDR_N];
+    cu_id addr_p[ADDR_N];
 } ectx;
 
 static uint32_t explain_person(misuse *m, const cu_event *ev, ectx *x, cu_id p)
@@ -942,20 +980,31 @@ static uint32_t explain_person(misuse *m, const cu_event *ev, ectx *x, cu_id p)
         bits |= CU_X_CASE;
     if (x->cited && cu_case_links_person(x->cited, p))
         bits |= CU_X_CITED;
-    if (ring_has(s->sr, SR_N, p, t > SEARCH_WIN ? t - SEARCH_WIN : 0, 1))
+    if (searched(s, p, t, 1))
         bits |= CU_X_SEARCH;
     if (ring_has(s->xp, XP_N, p, t > REPEAT_WIN ? t - REPEAT_WIN : 0, 1))
         bits |= CU_X_REPEAT;
-    const cu_person *pp = cu_ref_person(m->ref, p);
+    /* the household is the last resort of a data link: looked at only
+     * when nothing stronger explains (it costs a look at every subject of
+     * the officer's cases, gathered once per event) */
+    bool need = !(bits & (CU_X_CASE | CU_X_CITED)) && (x->restricted || !(bits & (CU_X_SEARCH | CU_X_REPEAT)));
+    const cu_person *pp = need && x->nmine ? cu_ref_person(m->ref, p) : NULL;
     if (pp && pp->address_h) {
-        for (int i = 0; i < x->nmine && !(bits & CU_X_HOUSEHOLD); i++)
-            for (uint32_t k = 0; k < x->mine[i]->nsubjects && k < 64; k++) {
-                cu_id q = x->mine[i]->subjects[k];
-                const cu_person *qq = q != p ? cu_ref_person(m->ref, q) : NULL;
-                if (qq && qq->address_h == pp->address_h) {
-                    bits |= CU_X_HOUSEHOLD;
-                    break;
+        if (!x->addr_done) {
+            x->addr_done = true;
+            for (int i = 0; i < x->nmine; i++)
+                for (uint32_t k = 0; k < x->mine[i]->nsubjects && x->naddr < ADDR_N; k++) {
+                    const cu_person *qq = cu_ref_person(m->ref, x->mine[i]->subjects[k]);
+                    if (qq && qq->address_h) {
+                        x->addr[x->naddr] = qq->address_h;
+                        x->addr_p[x->naddr++] = qq->id;
+                    }
                 }
+        }
+        for (int i = 0; i < x->naddr; i++)
+            if (x->addr[i] == pp->address_h && x->addr_p[i] != p) {
+                bits |= CU_X_HOUSEHOLD;
+                break;
             }
     }
     /* a record under a handling caveat is for the case's own officers:
@@ -1483,20 +1532,30 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             x.mine[x.nmine++] = c;
     }
     x.cited = ev->case_id != CU_ID_NONE ? cu_ref_case(ref, ev->case_id) : NULL;
-    if (o) {
-        x.own_addr = o->address_h;
-        x.own_sur = o->surname_h;
+    if (o && s->own_for != o) {
+        /* the officer's own address, surname, family and role group, once
+         * per version of the officer (not per event) */
+        s->own_for = o;
+        s->own_addr = o->address_h;
+        s->own_sur = o->surname_h;
+        s->own_fam = 0;
         for (uint32_t i = 0; i < o->nrelations; i++)
             if (strcmp(o->relations[i].type, "self") == 0) {
                 const cu_person *me = cu_ref_person(ref, o->relations[i].person);
                 if (me) {
-                    if (!x.own_addr)
-                        x.own_addr = me->address_h;
-                    if (!x.own_sur)
-                        x.own_sur = me->surname_h;
-                    x.own_fam = me->family_h;
+                    if (!s->own_addr)
+                        s->own_addr = me->address_h;
+                    if (!s->own_sur)
+                        s->own_sur = me->surname_h;
+                    s->own_fam = me->family_h;
                 }
             }
+        s->role = role_peer(m, o);
+    }
+    if (o) {
+        x.own_addr = s->own_addr;
+        x.own_sur = s->own_sur;
+        x.own_fam = s->own_fam;
     }
     const cu_record *rec = ev->record != CU_ID_NONE ? cu_ref_record(ref, ev->record) : NULL;
     cu_id people[64];
@@ -1528,9 +1587,10 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     for (uint32_t i = 0; i < np; i++) {
         if ((rc = ensure_person(m, people[i])))
             return rc;
-        pbits[i] = explain_person(m, ev, &x, people[i]);
-        if (big_search)
-            pbits[i] &= CU_X_CITED;
+        if (big_search) /* only the cited case counts: nothing else to look at */
+            pbits[i] = x.cited && cu_case_links_person(x.cited, people[i]) ? CU_X_CITED : 0;
+        else
+            pbits[i] = explain_person(m, ev, &x, people[i]);
         bits |= pbits[i];
     }
     if (!np && !rec)
@@ -1539,7 +1599,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     bool strong = (bits & CU_X_STRONG) != 0;
     if (o && (rc = grow((void **)&m->unit_total, &m->nunit, (size_t)o->unit + 1, sizeof *m->unit_total)))
         return rc;
-    struct peer *rp = role_peer(m, o);
+    struct peer *rp = o ? s->role : NULL;
     size_t ri = rp ? (size_t)(rp - m->role_res) : 0;
     uint64_t tk = o ? tpl_key(ev, o->unit, 1) : 0, tkr = rp ? tpl_key(ev, m->role_key[ri], 2) : 0;
     if (!m->cfg.rules_only && o) {
@@ -1550,7 +1610,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         /* the views after a routine search share its explanation */
         uint32_t tt = tmin(ev->ts);
         for (uint32_t i = 0; i < np && !(bits & CU_X_TEMPLATE); i++)
-            if (ring_has(s->sr, SR_N, people[i], tt > SEARCH_WIN ? tt - SEARCH_WIN : 0, 8))
+            if (searched(s, people[i], tt, 8))
                 bits |= CU_X_TEMPLATE;
     }
     m->st.accesses++;
@@ -1598,7 +1658,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         uint8_t trawl = 0;
         if (!strong && ev->has_results && ev->results >= 20) {
             uint16_t lv = (uint16_t)(log2((double)ev->results + 1) * 10);
-            struct peer *g = role_peer(m, o);
+            struct peer *g = rp;
             bool unusual;
             /* unusual for the officer (not a habitual bulk searcher), for the
              * unit (whose searches are seldom big) and for the role */
@@ -1621,18 +1681,28 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             m->unit_srch[o->unit].big = m->unit_srch[o->unit].big * 0.999f + (ev->results >= 20 ? 1 : 0);
         }
         if (ev->has_results) {
-            struct peer *g = role_peer(m, o);
+            struct peer *g = rp;
             if (g)
                 peer_add(g, (uint16_t)(log2((double)ev->results + 1) * 10));
             if (ev->results >= 20 && s->big_searches < UINT32_MAX)
                 s->big_searches++;
         }
-        for (uint32_t i = 0; i < np && i < 16; i++) { /* the first listed are the best matches */
-            s->sr[s->srpos].p = people[i];
-            s->sr[s->srpos].t = t;
-            s->sr[s->srpos].x = (uint8_t)((strong ? 1 : 0) | trawl | (ev->has_results && ev->results >= 20 ? 4 : 0) |
-                                          ((bits & CU_X_TEMPLATE) ? 8 : 0));
-            s->srpos = (uint8_t)((s->srpos + 1) % SR_N);
+        uint8_t sx = (uint8_t)((strong ? 1 : 0) | trawl | (big_search ? 4 : 0) | ((bits & CU_X_TEMPLATE) ? 8 : 0));
+        if (big_search) {
+            /* a wide search's people (all listed) in a small filter, not
+             * in the ring: forty names would push out every other search */
+            s->big_t = t;
+            s->big_x = sx;
+            memset(s->big_bloom, 0, sizeof s->big_bloom);
+            for (uint32_t i = 0; i < np; i++)
+                bloom_add(s->big_bloom, people[i]);
+        } else {
+            for (uint32_t i = 0; i < np && i < 8; i++) { /* the first listed are the best matches */
+                s->sr[s->srpos].p = people[i];
+                s->sr[s->srpos].t = t;
+                s->sr[s->srpos].x = sx;
+                s->srpos = (uint8_t)((s->srpos + 1) % SR_N);
+            }
         }
     }
     if (strong && ev->action != CU_ACT_SEARCH) {
@@ -1804,7 +1874,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         bool rel = false;
         /* met in a wide search of the officer's own (many results): the
          * person came to the officer, not the other way round */
-        bool from_big = ring_has(s->sr, SR_N, p, t > SEARCH_WIN ? t - SEARCH_WIN : 0, 4);
+        bool from_big = searched(s, p, t, 4);
         if (o && !pstrong)
             for (uint32_t k = 0; k < o->nrelations; k++)
                 if (o->relations[k].person == p) {
@@ -1883,7 +1953,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             u->days = 1;
             u->lastday = day;
         }
-        if (ring_has(s->sr, SR_N, p, t > SEARCH_WIN ? t - SEARCH_WIN : 0, 2) && is_view)
+        if (is_view && searched(s, p, t, 2))
             SOFT(S_TRAWL, 0.3, p, CU_ID_NONE);
         if (!m->cfg.rules_only) {
             /* officers whose routine is unexplained meet everyone: they
