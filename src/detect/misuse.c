@@ -524,6 +524,27 @@ static double decayed(const struct file *f, int64_t now)
 
 static double score_of(double E) { return 1.0 - exp(-E / SCALE); }
 
+/* A ring's evidence is its links (shared rarely-seen people) and what its
+ * members did on their own: several officers each quietly looking people up
+ * with no reason, linked by shared targets, weigh more than either alone.
+ * Each member brings half of their own evidence, up to RING_SUPPORT. */
+#define RING_SUPPORT 1.5
+static double file_evidence(const misuse *m, const struct file *f, int64_t now)
+{
+    double E = decayed(f, now);
+    if (f->kind != F_RING)
+        return E;
+    for (uint32_t i = 0; i < f->nmem; i++) {
+        cu_id o = f->mem[i];
+        uint32_t fi = o < m->noff ? m->off[o].file : 0;
+        if (fi) {
+            double e = 0.5 * decayed(&m->files[fi - 1], now);
+            E += e < RING_SUPPORT ? e : RING_SUPPORT;
+        }
+    }
+    return E;
+}
+
 /* A free file, or the one with the least evidence left among a few not
  * emitted (a clock hand); 0 when none (the evidence is dropped). */
 static uint32_t file_alloc(misuse *m, int64_t now, uint8_t kind, cu_id owner)
@@ -624,7 +645,7 @@ static void file_add(misuse *m, uint32_t fi, int s, double w, const cu_event *ev
     if (aux > f->aux[s])
         f->aux[s] = aux;
     file_event(f, ev);
-    double sc = score_of(f->E);
+    double sc = score_of(file_evidence(m, f, ev->ts));
     /* the risk history keeps changes worth a line (a tenth of a point) */
     uint32_t last = f->rn ? (uint32_t)(f->rpos + RISK_N - 1) % RISK_N : 0;
     if (!f->rn || sc - f->risk[last].score >= 0.1) {
@@ -820,7 +841,7 @@ static void gate(misuse *m, int64_t now, cu_alerts *out)
     for (uint32_t i = 0; i < m->ndirty; i++) {
         uint32_t fi = m->dirtyq[i];
         struct file *f = &m->files[fi - 1];
-        double sc = score_of(decayed(f, now));
+        double sc = score_of(file_evidence(m, f, now));
         if (sc < f->last_score + 0.05 && f->nmem <= f->last_nmem) {
             f->dirty = 0;
             continue;
@@ -846,7 +867,7 @@ static void gate(misuse *m, int64_t now, cu_alerts *out)
     uint32_t n = 0;
     for (uint32_t i = 0; i < m->npend; i++) {
         struct file *f = &m->files[m->pend[i] - 1];
-        double sc = score_of(decayed(f, now));
+        double sc = score_of(file_evidence(m, f, now));
         if (sc < m->cfg.threshold || !f->used) {
             f->pending = 0;
             continue;
