@@ -121,6 +121,7 @@ struct ost {
     uint64_t own_addr, own_sur, own_fam;
     struct peer *role;       /* the officer's role's peer group (cached with own_for) */
     int32_t own_day;         /* last day the officer looked up their own circle */
+    int32_t own_addr_day;    /* last day they looked up where one of it lives */
     uint16_t own_days;       /* days with such look-ups */
     float ew_all, ew_unx;    /* decayed counts of accesses and unexplained ones */
     float ew_weak;           /* decayed count of accesses with no data link (routine or not) */
@@ -247,6 +248,7 @@ static cu_rc ensure_officer(misuse *m, cu_id o)
     for (size_t i = old; i < m->noff; i++) {
         m->off[i].day = INT32_MIN;
         m->off[i].own_day = INT32_MIN;
+        m->off[i].own_addr_day = INT32_MIN;
         m->off[i].unit_seen = CU_ID_NONE;
         m->off[i].new_access_at = INT64_MIN;
         m->off[i].sess_other = CU_ID_NONE;
@@ -1693,7 +1695,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             if (unusual) {
                 trawl = 2;
                 uint32_t fi = officer_file(m, ev->officer, ev->ts);
-                file_add(m, fi, S_TRAWL, 1.0, ev, np ? people[0] : CU_ID_NONE, CU_ID_NONE, (float)ev->results);
+                file_add(m, fi, S_TRAWL, 1.5, ev, np ? people[0] : CU_ID_NONE, CU_ID_NONE, (float)ev->results);
             }
         }
         if (ev->has_results && o &&
@@ -1831,12 +1833,14 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             file_subject(&m->files[fi - 1], (p));                                \
         total += (w);                                                            \
     } while (0)
+    /* the day's allowance; none in the first days of new access, whose
+     * routine has yet to form (the new unit's is not yet the officer's) */
     double allow = -1;
 #define SOFT(sig, w, p, other)                                                   \
     do {                                                                         \
         double w_ = (w) * mult;                                                  \
         if (allow < 0)                                                           \
-            allow = soft_allowance(m, s);                                        \
+            allow = fresh ? 0 : soft_allowance(m, s);                            \
         s->soft_today += (float)w_;                                              \
         double c_ = s->soft_today - allow - s->credited_today;                   \
         if (c_ > w_)                                                             \
@@ -1905,7 +1909,16 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                     double full = strcmp(o->relations[k].type, "self") == 0 ? 2.0 : 3.0;
                     if ((T || from_big) && !m->cfg.rules_only)
                         full *= 0.5;
+                    /* where a former partner or a relative lives, looked up
+                     * with no case: the first look at an address is the one
+                     * that matters (stalking, intimidation) */
+                    bool addr = rec && rec->type && strcmp(rec->type, "address") == 0 &&
+                                strcmp(o->relations[k].type, "self") != 0 && !own_done;
                     OWN(S_RELATION, full, p);
+                    if (addr && s->own_addr_day != day) {
+                        s->own_addr_day = day;
+                        ADD(S_RELATION, 0.2 * full, p, CU_ID_NONE);
+                    }
                     rel = true;
                     break;
                 }
@@ -1975,7 +1988,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             u->lastday = day;
         }
         if (is_view && searched(s, p, t, 2))
-            SOFT(S_TRAWL, 0.3, p, CU_ID_NONE);
+            ADD(S_TRAWL, 0.4, p, CU_ID_NONE); /* browsing the people a trawl brought up */
         if (!m->cfg.rules_only) {
             /* officers whose routine is unexplained meet everyone: they
              * join bursts and the graph only when that is rare for them */
