@@ -82,6 +82,40 @@ TEST(eval_arithmetic)
     cu_buf_free(&out);
 }
 
+/* The line parsers alone: good lines kept, benign lines skipped, bad ones
+ * refused with a reason. */
+TEST(eval_line_parsers)
+{
+    cu_eval_lines *c;
+    CHECK_OK(cu_eval_lines_new(&c));
+    const char *ok1 = "{\"kind\":\"scenario\",\"scenario\":\"ring\",\"officers\":[\"X1\",\"X2\"],\"events\":[\"E1\"],"
+                      "\"first_event\":\"2024-01-02T00:00:00Z\",\"ring\":true}";
+    const char *ben = "{\"kind\":\"benign\",\"officers\":[\"X1\"]}";
+    CHECK_OK(cu_eval_label_line(c, ok1, strlen(ok1)));
+    CHECK_OK(cu_eval_label_line(c, ben, strlen(ben)));
+    const char *bad[] = {
+        "[1,2]",
+        "{\"kind\":\"scenario\",\"officers\":[\"X1\"],\"first_event\":\"2024-01-02T00:00:00Z\"}",
+        "{\"kind\":\"scenario\",\"scenario\":\"a\",\"officers\":[\"X1\"],\"first_event\":\"yesterday\"}",
+        "{\"kind\":\"scenario\",\"scenario\":\"a\",\"officers\":\"X1\",\"first_event\":\"2024-01-02T00:00:00Z\"}",
+        "{\"kind\":\"scenario\",\"scenario\":\"a\",\"officers\":[\"\"],\"first_event\":\"2024-01-02T00:00:00Z\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_RC(cu_eval_label_line(c, bad[i], strlen(bad[i])), CU_ERR_PARSE);
+        CHECK(cu_err_detail()[0] != 0);
+    }
+    const char *a1 = "{\"id\":\"A1\",\"raised_at\":\"2024-01-02T06:00:00Z\",\"officers\":[\"X1\"]}";
+    CHECK_OK(cu_eval_alert_line(c, a1, strlen(a1)));
+    const char *abad[] = {"{\"id\":\"A1\",\"officers\":[\"X1\"]}", "{\"raised_at\":\"2024-01-02T06:00:00Z\",\"officers\":[]}",
+                          "{\"id\":\"\",\"raised_at\":\"2024-01-02T06:00:00Z\",\"officers\":[]}", "not json"};
+    for (size_t i = 0; i < sizeof abad / sizeof abad[0]; i++)
+        CHECK_RC(cu_eval_alert_line(c, abad[i], strlen(abad[i])), CU_ERR_PARSE);
+    size_t na = 0;
+    CHECK_INT(cu_eval_lines_counts(c, &na), 1);
+    CHECK_INT(na, 1);
+    cu_eval_lines_free(c);
+}
+
 /* A small generated force through the detectors, then eval. */
 static cu_rc write_alert(void *ud, const cu_alert *a)
 {
@@ -150,9 +184,12 @@ TEST(end_to_end_generated_force)
     printf("%s", out.data);
     CHECK(res.instances >= 10);
     /* floors: see docs/detect.md for the measured figures */
-    CHECK_MSG(res.recall >= 0.5, "recall %.3f", res.recall);
-    CHECK_MSG(res.precision >= 0.25, "precision %.3f", res.precision);
-    CHECK_MSG(res.per_k_day <= 1.5, "alerts per 1000 officers per day %.3f", res.per_k_day);
-    CHECK_MSG(res.explained >= 0.95, "explained %.4f", res.explained);
+    /* measured: recall 0.733, precision 0.875, 0.952 alerts per 1,000
+     * officers per day, median time to detect 58 h, 98.25% explained */
+    CHECK_MSG(res.recall >= 0.6, "recall %.3f", res.recall);
+    CHECK_MSG(res.precision >= 0.6, "precision %.3f", res.precision);
+    CHECK_MSG(res.per_k_day <= 1.0, "alerts per 1000 officers per day %.3f (the budget is 1: a ceiling)", res.per_k_day);
+    CHECK_MSG(res.ttd_median_h <= 120, "median time to detect %.1f h", res.ttd_median_h);
+    CHECK_MSG(res.explained >= 0.97, "explained %.4f", res.explained);
     cu_buf_free(&out);
 }

@@ -46,7 +46,12 @@ static const char *REF =
     "{\"kind\":\"case\",\"id\":\"C2\",\"opened\":\"2024-01-01T00:00:00Z\",\"closed\":null,\"area\":\"A1\",\"officers\":[\"O4\"],"
     "\"subjects\":[\"P2\"],\"records\":[\"R2\"]}\n"
     "{\"kind\":\"case\",\"id\":\"C3\",\"opened\":\"2024-01-01T00:00:00Z\",\"closed\":null,\"area\":\"A1\",\"officers\":[\"O4\"],"
-    "\"subjects\":[\"P9\",\"P5\",\"P6\",\"P7\"],\"records\":[]}\n";
+    "\"subjects\":[\"P9\",\"P5\",\"P6\",\"P7\"],\"records\":[]}\n"
+    "{\"kind\":\"person\",\"id\":\"P15\",\"area\":\"A1\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R15\",\"type\":\"nominal\",\"system\":\"PNC\",\"subjects\":[\"P15\"],\"area\":\"A1\","
+    "\"caveats\":[\"OPERATION\"]}\n"
+    "{\"kind\":\"case\",\"id\":\"C4\",\"opened\":\"2024-01-01T00:00:00Z\",\"closed\":null,\"area\":\"A1\",\"officers\":[\"O4\"],"
+    "\"subjects\":[\"P15\"],\"records\":[\"R15\"]}\n";
 
 typedef struct world {
     cu_names *n;
@@ -182,6 +187,81 @@ TEST(explanations)
     cu_detect_stats_get(w.d, &st);
     CHECK_INT(st.accesses, 10);
     CHECK_INT(st.accesses - st.explained, 3);
+    w_close(&w);
+}
+
+/* A need-to-know case (its record under a handling caveat): a colleague of
+ * the same unit is not explained by the case, and reading the caveated
+ * record is evidence; an ordinary colleague case still explains. */
+TEST(need_to_know_case_is_not_team_work)
+{
+    world w;
+    w_open(&w, 1e6);
+    acc(&w, 2, "09:00", "O1", "view", "R2", "\"P2\"", NULL, NULL); /* C2: O4, same unit */
+    CHECK(w.bits & CU_X_TEAM);
+    acc(&w, 2, "09:05", "O1", "search", NULL, "\"P15\"", NULL, NULL); /* C4: O4, same unit, restricted */
+    CHECK_INT(w.bits & CU_X_STRONG, 0);
+    acc(&w, 2, "09:06", "O1", "view", "R15", "\"P15\"", NULL, NULL);
+    CHECK_INT(w.bits & CU_X_STRONG, 0);
+    acc(&w, 2, "09:07", "O4", "view", "R15", "\"P15\"", NULL, NULL); /* the case's own officer */
+    CHECK(w.bits & CU_X_CASE);
+    acc(&w, 3, "09:06", "O1", "view", "R15", "\"P15\"", NULL, NULL);
+    acc(&w, 4, "09:06", "O1", "view", "R15", "\"P15\"", NULL, NULL);
+    acc(&w, 5, "09:06", "O1", "view", "R15", "\"P15\"", NULL, NULL);
+    flush(&w);
+    CHECK_INT(alerts_naming(&w, "O1"), 1);
+    CHECK_INT(alerts_naming(&w, "O4"), 0);
+    CHECK(w.ngot >= 1 && strcmp(w.got[0].kind, "live-case") == 0 && strstr(w.got[0].reasons[0], "C4"));
+    w_close(&w);
+}
+
+/* A search that returns many people is not explained by one of them being
+ * on the officer's case; citing the case explains it. */
+TEST(wide_search_explained_by_its_case_only)
+{
+    world w;
+    w_open(&w, 1e6);
+    char subj[1024] = "\"P3\",\"P1\"";
+    acc(&w, 2, "09:00", "O1", "search", NULL, subj, NULL, NULL); /* results 1: a name search */
+    CHECK(w.bits & CU_X_CASE);
+    char line[1400];
+    snprintf(line, sizeof line,
+             "{\"kind\":\"access\",\"id\":\"EW1\",\"ts\":\"2024-01-02T09:10:00Z\",\"officer\":\"O1\",\"system\":\"RMS\","
+             "\"action\":\"search\",\"record\":null,\"subjects\":[%s],\"purpose\":\"investigation\",\"case\":%s,"
+             "\"terminal\":\"T0\",\"area\":\"A1\",\"outcome\":\"allow\",\"results\":120}",
+             subj, "null");
+    CHECK_OK(cu_event_parse(w.n, line, strlen(line), &w.ev));
+    CHECK_OK(cu_ref_advance(w.ref, w.ev.ts));
+    CHECK_OK(cu_detect_event(w.d, &w.ev, w.ev.ts, collect, &w));
+    CHECK_INT(w.bits & CU_X_STRONG, 0);
+    snprintf(line, sizeof line,
+             "{\"kind\":\"access\",\"id\":\"EW2\",\"ts\":\"2024-01-02T09:20:00Z\",\"officer\":\"O1\",\"system\":\"RMS\","
+             "\"action\":\"search\",\"record\":null,\"subjects\":[%s],\"purpose\":\"investigation\",\"case\":%s,"
+             "\"terminal\":\"T0\",\"area\":\"A1\",\"outcome\":\"allow\",\"results\":120}",
+             subj, "\"C1\"");
+    CHECK_OK(cu_event_parse(w.n, line, strlen(line), &w.ev));
+    CHECK_OK(cu_detect_event(w.d, &w.ev, w.ev.ts, collect, &w));
+    CHECK(w.bits & CU_X_CITED);
+    w_close(&w);
+}
+
+/* A person many officers look at (a frequent caller) links none of them:
+ * two officers sharing such a person and one rarely-seen person are not a
+ * ring; two rarely-seen people are (ring test below). */
+TEST(coaccess_of_a_much_seen_person_is_not_a_ring)
+{
+    world w;
+    w_open(&w, 1e6);
+    acc(&w, 2, "10:00", "O6", "view", "R3", "\"P3\"", NULL, NULL);
+    acc(&w, 6, "10:00", "O7", "view", "R3", "\"P3\"", NULL, NULL);
+    acc(&w, 10, "10:00", "O8", "view", "R3", "\"P3\"", NULL, NULL);
+    acc(&w, 14, "10:00", "O3", "view", "R3", "\"P3\"", NULL, NULL);
+    acc(&w, 18, "10:00", "O2", "view", "R3", "\"P3\"", NULL, NULL);
+    acc(&w, 18, "10:10", "O2", "view", "R4", "\"P4\"", NULL, NULL);
+    acc(&w, 22, "10:10", "O3", "view", "R4", "\"P4\"", NULL, NULL);
+    flush(&w);
+    for (int i = 0; i < w.ngot; i++)
+        CHECK(strcmp(w.got[i].kind, "ring") != 0);
     w_close(&w);
 }
 
