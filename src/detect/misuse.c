@@ -1858,9 +1858,11 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     bool is_view = ev->action != CU_ACT_SEARCH;
     bool any_flag = false;
     /* The officer's own circle (declared relations, household, family): an
-     * access is one look-up however many of the circle its record lists,
-     * and a first look-up may be chance (a namesake, a public query that
-     * lands on a neighbour); a look-up on another day is a pattern. */
+     * access is one look-up however many of the circle its record lists.
+     * A declared relation looked up with no case of the officer's own is
+     * worth an alert at once (declaring relations exists so that such
+     * look-ups are challenged); more look-ups the same day add little, a
+     * look-up on another day adds the full weight again (a pattern). */
     bool own_done = false, group_done = false, caveat_done = false;
     /* an officer whose daily work is mostly without case links (custody
      * booking in people off the street) meets their own circle by chance
@@ -1874,7 +1876,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         else if (s->own_day == day)                                              \
             w_o = 0.15;                                                          \
         else if (!s->own_days)                                                   \
-            w_o = 1.00 * (full) * own_routine;                                   \
+            w_o = 1.21 * (full) * own_routine;                                   \
         else                                                                     \
             w_o = (full) * own_routine;                                          \
         if (!own_done && s->own_day != day) {                                    \
