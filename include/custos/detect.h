@@ -113,6 +113,8 @@ typedef struct cu_risk {
     double score;               /* [0, 1], the officer's own evidence now (decayed) */
     bool learning;              /* too little history for personal baselines */
     uint64_t alert_num;         /* 0: no alert yet */
+    uint32_t ngroups;           /* ring and curiosity alerts naming the officer (emitted) */
+    uint64_t groups[4];
     uint32_t nhistory;          /* changes of risk, oldest first */
     struct {
         int64_t ts;

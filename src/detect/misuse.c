@@ -2052,6 +2052,18 @@ cu_rc cu_misuse_risk(const void *state, cu_id officer, int64_t now, cu_risk *out
         return cu_err_set(CU_ERR_NOTFOUND, "officer unknown to the detector");
     const struct ost *s = &m->off[officer];
     out->learning = s->active_days < LEARN_DAYS;
+    /* the group files (rings, bursts) that name the officer: a scan of the
+     * pool, for a query, never on the hot path */
+    for (uint32_t i = 0; i < m->nfiles && out->ngroups < 4; i++) {
+        const struct file *g = &m->files[i];
+        if (!g->used || !g->emitted || g->kind == F_OFFICER)
+            continue;
+        for (uint32_t k = 0; k < g->nmem; k++)
+            if (g->mem[k] == officer) {
+                out->groups[out->ngroups++] = g->num;
+                break;
+            }
+    }
     if (!s->file)
         return CU_OK;
     const struct file *f = &m->files[s->file - 1];

@@ -214,6 +214,12 @@ static json_t *risk_json(const risk_ctx *r)
     json_object_set_new(j, "score", json_real(round(r->risk.score * 10000) / 10000));
     json_object_set_new(j, "learning", json_boolean(r->risk.learning));
     json_object_set_new(j, "alert", r->risk.alert_num ? json_string(num) : json_null());
+    json_t *g = json_array();
+    for (uint32_t i = 0; g && i < r->risk.ngroups && i < 4; i++) {
+        snprintf(num, sizeof num, "A%llu", (unsigned long long)r->risk.groups[i]);
+        json_array_append_new(g, json_string(num));
+    }
+    json_object_set_new(j, "group_alerts", g ? g : json_array());
     for (uint32_t i = 0; i < r->risk.nhistory && i < CU_RISK_HISTORY; i++) {
         json_t *e = json_object();
         if (!e)

@@ -96,6 +96,14 @@ jq -e --arg o "$ao" '.officer == $o and .score > 0 and .score <= 1 and (.history
 # the history is in time order and its scores rise to what raised the alert
 jq -e '[.history[].ts] as $t | $t == ($t | sort)' "$tmp/body" >/dev/null || fail "risk history not in time order"
 ok
+# a member of a group alert (ring or curiosity) sees it in their risk
+gid=$(jq -r '[.alerts[] | select(.kind == "ring" or .kind == "curiosity")][0].id // empty' "$tmp/all")
+if [ -n "$gid" ]; then
+  go=$(jq -r --arg g "$gid" '.alerts[] | select(.id == $g) | .officers[0]' "$tmp/all")
+  get "/v1/officers/$go/risk"
+  [ "$code" = 200 ] || fail "risk of group member $go: $code"
+  jq -e --arg g "$gid" '.group_alerts | index($g)' "$tmp/body" >/dev/null || fail "risk of $go does not name $gid"
+fi
 get "/v1/officers/NOBODY-AT-ALL/risk"
 [ "$code" = 404 ] || fail "unknown officer: want 404, got $code"
 long=$(printf 'X%.0s' $(seq 70))

@@ -374,6 +374,12 @@ TEST(ring_is_one_alert_naming_all_members)
         if (w.got[i].num == num)
             last = &w.got[i];
     CHECK(last && names(&w, last, "O2") && names(&w, last, "O3") && names(&w, last, "O6"));
+    /* each member's risk points at the ring */
+    cu_risk r;
+    CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O6", 2), w.now, &r));
+    CHECK(r.ngroups == 1 && r.groups[0] == num);
+    CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O1", 2), w.now, &r));
+    CHECK_INT(r.ngroups, 0);
     w_close(&w);
 }
 
