@@ -224,13 +224,14 @@ cu_rc gov_cache_refresh(cu_gov *g, const char *officer)
     struct goff *o = find(g, officer);
     if (!rc && !o && known) {
         nw = cu_calloc(1, sizeof *nw);
+        if (nw)
+            snprintf(nw->id, sizeof nw->id, "%s", officer);
         if (!nw || insert(g, nw)) {
             cu_free(nw);
             nw = NULL;
             rc = CU_ERR_NOMEM;
         } else {
             o = nw;
-            snprintf(o->id, sizeof o->id, "%s", officer);
         }
     }
     if (o) {

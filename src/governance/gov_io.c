@@ -176,7 +176,7 @@ static cu_rc apply_rec(cu_gov *g, const char *actor, const cu_gov_rec *r, int64_
         if ((rc = gov_prep(g, &st, "INSERT INTO gov_staff(officer, unit, manager, integrity_due, start, end_)"
                                    " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(officer) DO UPDATE SET unit=?2,"
                                    " manager=COALESCE(?3, manager), integrity_due=COALESCE(?4, integrity_due),"
-                                   " start=COALESCE(?5, start), end_=?6")))
+                                   " start=COALESCE(?5, start), end_=COALESCE(?6, end_)")))
             return rc;
         sqlite3_bind_text(st, 1, r->officer, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 2, r->unit, -1, SQLITE_TRANSIENT);
