@@ -8,7 +8,10 @@
  * deliberately simple (uniform choices from a fixed seed); it exists so the
  * bench needs nothing else.
  *
- * usage: bench_replay [EVENTS] [--keep]
+ * With --tmp the replay uses a temporary data directory (as `custos replay`
+ * without --data does): the store's indexes are then not built at the end.
+ *
+ * usage: bench_replay [EVENTS] [--keep] [--tmp]
  */
 #include "custos/pipeline.h"
 
@@ -86,10 +89,12 @@ static void gen(const char *dir, uint64_t nev, uint64_t *bytes)
 int main(int argc, char **argv)
 {
     uint64_t nev = 10000000;
-    bool keep = false;
+    bool keep = false, tmp = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--keep") == 0)
             keep = true;
+        else if (strcmp(argv[i], "--tmp") == 0)
+            tmp = true;
         else
             nev = strtoull(argv[i], NULL, 10);
     }
@@ -108,7 +113,7 @@ int main(int argc, char **argv)
     snprintf(ev, sizeof ev, "%s/events.jsonl", dir);
     snprintf(out, sizeof out, "%s/alerts.jsonl", dir);
     snprintf(data, sizeof data, "%s/data", dir);
-    cu_replay_opts o = {.reference = ref, .events = ev, .alerts = out, .data_dir = data};
+    cu_replay_opts o = {.reference = ref, .events = ev, .alerts = out, .data_dir = tmp ? NULL : data};
     cu_replay_stats st;
     uint64_t t0 = cu_mono_ns();
     cu_rc rc = cu_replay_run(&o, &st);

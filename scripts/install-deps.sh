@@ -6,6 +6,11 @@ pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev curl
       libssl-dev libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libzstd-dev
       sqlite3 wrk)
 missing=()
+# Node.js and npm (the Cedar reference engine for differential tests, the
+# console's front-end build): a machine may have them from another Debian
+# source (nodejs with npm built in), so look for the commands first.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 layer() {
   case $1 in
     util) echo 0;; event|ledger|policy) echo 1;; store|import|gen) echo 2;;
-    pipeline|detect|governance) echo 3;; evidence|server) echo 4;; cli|custosd) echo 5;;
+    pipeline|detect|governance|gateway) echo 3;; evidence|server) echo 4;; cli|custosd) echo 5;;
     *) echo 9;;
   esac
 }

@@ -106,6 +106,9 @@ cu_rc cu_pipeline_finish(cu_pipeline *p) CU_NODISCARD;
 void cu_pipeline_stats_get(const cu_pipeline *p, cu_pipeline_stats *out);
 cu_store *cu_pipeline_store(cu_pipeline *p);
 cu_names *cu_pipeline_names(cu_pipeline *p);
+/* For a data directory about to be removed: close will not rebuild the
+ * store's indexes after a bulk load (nobody will query them). */
+void cu_pipeline_discard_indexes(cu_pipeline *p);
 /* Close: ends a bulk load (rebuilds indexes), closes store and log. */
 cu_rc cu_pipeline_close(cu_pipeline *p);
 

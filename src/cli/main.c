@@ -10,6 +10,7 @@
 int cu_cmd_version(int argc, char **argv);
 int cu_cmd_key(int argc, char **argv);
 int cu_cmd_ledger(int argc, char **argv);
+int cu_cmd_policy(int argc, char **argv);
 int cu_cmd_replay(int argc, char **argv);
 int cu_cmd_import(int argc, char **argv);
 int cu_cmd_vetting(int argc, char **argv);
@@ -18,6 +19,7 @@ static const struct cu_cli_cmd commands[] = {
     {"version", cu_cmd_version, "print the version"},
     {"key", cu_cmd_key, "generate signed-note key pairs (key generate NAME)"},
     {"ledger", cu_cmd_ledger, "the tamper-evident log: init, append, publish, prove, verify"},
+    {"policy", cu_cmd_policy, "Cedar policies: test files, eval, check"},
     {"replay", cu_cmd_replay, "replay reference and events files through the pipeline, write alerts"},
     {"import", cu_cmd_import, "convert CSV, syslog or CEF audit lines into interchange events"},
     {"vetting", cu_cmd_vetting, "vetting and access governance: clearances, entitlements, campaigns, reports"},

@@ -1,7 +1,10 @@
 /* custosd: the custos daemon.  Argument parsing and wiring only. */
+#include "custos/gateway.h"
+#include "custos/ledger.h"
 #include "custos/server.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,20 +18,80 @@ static void healthz(void *ud, const cu_http_req *req, cu_http_resp *resp)
     cu_http_text(resp, 200, "application/json", "{\"status\":\"ok\",\"version\":\"" CUSTOS_VERSION "\"}\n");
 }
 
+/* ------------------------------------------------------------ gateway */
+
+static cu_rc ledger_append(void *ud, const void *e, size_t len, uint64_t *index)
+{
+    return cu_ledger_append(ud, e, len, index);
+}
+
+static uint64_t ledger_size(void *ud) { return cu_ledger_size(ud); }
+
+static void gateway_route(void *ud, const cu_http_req *req, cu_http_resp *resp)
+{
+    int status = 200;
+    const char *ct = "application/json";
+    cu_gateway_http(ud, req->method, req->path, cu_http_header(req, "Authorization"), req->body, req->body_len,
+                    cu_now(), &status, &ct, &resp->body);
+    resp->status = status;
+    resp->content_type = ct;
+    if (status == 401)
+        snprintf(resp->extra_headers, sizeof resp->extra_headers, "WWW-Authenticate: Bearer realm=\"custos\"\r\n");
+}
+
+/* Open the ledger in dir, making it (with a new signer key) when it holds none. */
+static cu_rc open_ledger(const char *dir, cu_ledger **out)
+{
+    char path[4096], *key = NULL, *vkey = NULL;
+    snprintf(path, sizeof path, "%s/checkpoint", dir);
+    FILE *f = fopen(path, "r");
+    cu_rc rc = CU_OK;
+    if (f) {
+        fclose(f);
+    } else {
+        rc = cu_note_keygen("custos-gateway", &key, &vkey);
+        if (!rc)
+            rc = cu_ledger_init(dir, "custos-gateway", key);
+        if (key) {
+            sodium_memzero(key, strlen(key));
+            cu_free(key);
+            key = NULL;
+        }
+        cu_free(vkey);
+        if (rc)
+            return rc;
+    }
+    rc = cu_ledger_read_signer(dir, &key);
+    if (rc)
+        return rc;
+    cu_ledger_opts lo = {.signer_key = key};
+    rc = cu_ledger_open(dir, &lo, out);
+    sodium_memzero(key, strlen(key));
+    cu_free(key);
+    return rc;
+}
+
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: custosd [--listen ADDR] [--port N] [--port-file FILE] [--data DIR [--reference FILE]]\n"
+    fprintf(f, "usage: custosd [--listen ADDR] [--port N] [--port-file FILE]\n"
                "  --listen ADDR     address to bind (default 127.0.0.1)\n"
                "  --port N          TCP port (default 8340; 0 picks a free one)\n"
                "  --port-file FILE  write the port actually bound to FILE\n"
-               "  --data DIR        ledger and store; enables POST /v1/events\n"
-               "  --reference FILE  reference data (JSON Lines) for the detectors\n");
+               "  --threads N       HTTP worker threads (default 2)\n"
+               "gateway (all of --config and --ledger turn it on):\n"
+               "  --config FILE     callers' bearer tokens (docs/gateway.md)\n"
+               "  --ledger DIR      the durable log of decisions (made when empty)\n"
+               "  --policies PATH   Cedar policy file or directory (default policies)\n"
+               "  --reference FILE  reference data, interchange JSON Lines (gateway and detectors)\n"
+               "ingest (POST /v1/events):\n"
+               "  --data DIR        the pipeline's ledger and store (DIR/ledger, DIR/store.db)\n");
 }
 
 int main(int argc, char **argv)
 {
     cu_server_opts opts = {.bind_addr = "127.0.0.1", .port = 8340};
-    const char *port_file = NULL, *data_dir = NULL, *reference = NULL;
+    const char *port_file = NULL, *data_dir = NULL;
+    const char *config = NULL, *ledger_dir = NULL, *policies = "policies", *reference = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             opts.bind_addr = argv[++i];
@@ -43,8 +106,21 @@ int main(int argc, char **argv)
             opts.port = (uint16_t)p;
         } else if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc) {
             port_file = argv[++i];
+        } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+            long t = strtol(argv[++i], NULL, 10);
+            if (t < 1 || t > 64) {
+                fprintf(stderr, "custosd: bad thread count %s\n", argv[i]);
+                return 2;
+            }
+            opts.threads = (unsigned)t;
         } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
             data_dir = argv[++i];
+        } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
+            config = argv[++i];
+        } else if (strcmp(argv[i], "--ledger") == 0 && i + 1 < argc) {
+            ledger_dir = argv[++i];
+        } else if (strcmp(argv[i], "--policies") == 0 && i + 1 < argc) {
+            policies = argv[++i];
         } else if (strcmp(argv[i], "--reference") == 0 && i + 1 < argc) {
             reference = argv[++i];
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -66,41 +142,70 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    if ((config != NULL) != (ledger_dir != NULL)) {
+        fprintf(stderr, "custosd: the gateway needs both --config and --ledger\n");
+        return 2;
+    }
     cu_server *srv = NULL;
+    cu_ledger *ledger = NULL;
+    cu_gateway *gw = NULL;
     cu_names *names = NULL;
     cu_ref *ref = NULL;
     cu_pipeline *pipe = NULL;
     cu_events_api *api = NULL;
     cu_rc rc = CU_OK;
     if (data_dir) {
-        /* the ingest path: ledger + store in DIR, detectors over the reference */
+        /* ingest: ledger + store in DIR, detectors over the reference data */
         opts.max_body = CU_EVENTS_MAX_BODY;
         if (!(rc = cu_names_new(&names)) && !(rc = cu_pipeline_open(data_dir, names, NULL, &pipe)) &&
             !(rc = cu_ref_new(names, &ref)))
             rc = reference ? cu_ref_load(ref, reference) : cu_ref_seal(ref, "(none)");
         if (!rc)
             rc = cu_pipeline_start(pipe, ref, NULL);
-        /* authentication comes with the gateway: pass its check as the hook here */
+        /* the authorisation hook: NULL lets every caller in until ingest
+         * callers get accounts (the gateway's bearer tokens) */
         if (!rc)
             rc = cu_events_api_new(pipe, NULL, NULL, &api);
-    } else if (reference) {
-        fprintf(stderr, "custosd: --reference needs --data\n");
-        return 2;
+    }
+    if (!rc && config) {
+        char *pack = NULL;
+        size_t plen = 0;
+        rc = open_ledger(ledger_dir, &ledger);
+        if (!rc)
+            rc = cu_gateway_read_pack(policies, &pack, &plen);
+        if (!rc) {
+            cu_gateway_opts go = {.policy_text = pack, .policy_len = plen, .policy_name = policies,
+                                  .audit = {ledger_append, ledger_size, NULL}};
+            go.audit.ud = ledger;
+            rc = cu_gateway_new(&go, &gw);
+        }
+        cu_free(pack);
+        if (!rc)
+            rc = cu_gateway_config_load(gw, config);
+        if (!rc && reference)
+            rc = cu_gateway_reference_load(gw, reference);
     }
     if (!rc)
         rc = cu_server_new(&opts, &srv);
     if (!rc)
         rc = cu_server_route(srv, "GET", "/healthz", healthz, NULL);
+    /* registered before the gateway catch-all under /v1: the first match wins */
     if (!rc && api)
         rc = cu_server_route(srv, "POST", "/v1/events", cu_events_api_handle, api);
+    if (!rc && gw)
+        rc = cu_server_route(srv, NULL, "/v1/*", gateway_route, gw);
+    if (!rc && gw)
+        rc = cu_server_route(srv, NULL, "/metrics", gateway_route, gw);
     if (!rc)
         rc = cu_server_start(srv);
     if (rc) {
         fprintf(stderr, "custosd: %s: %s\n", cu_strerror(rc), cu_err_detail());
         cu_server_free(srv);
+        cu_gateway_free(gw);
+        cu_ledger_close(ledger);
         cu_events_api_free(api);
         if (pipe && cu_pipeline_close(pipe))
-            fprintf(stderr, "custosd: closing: %s\n", cu_err_detail());
+            fprintf(stderr, "custosd: closing the pipeline: %s\n", cu_err_detail());
         cu_ref_free(ref);
         cu_names_free(names);
         return 1;
@@ -112,6 +217,8 @@ int main(int argc, char **argv)
         if (cu_file_write_atomic(port_file, txt, (size_t)n, 0644)) {
             fprintf(stderr, "custosd: %s\n", cu_err_detail());
             cu_server_free(srv);
+            cu_gateway_free(gw);
+            cu_ledger_close(ledger);
             return 1;
         }
     }
@@ -121,6 +228,8 @@ int main(int argc, char **argv)
     sigwait(&set, &sig);
     cu_log(CU_LOG_INFO, "custosd: signal %d, stopping", sig);
     cu_server_free(srv);
+    cu_gateway_free(gw);
+    cu_ledger_close(ledger);
     cu_events_api_free(api);
     if (pipe && cu_pipeline_close(pipe))
         cu_log(CU_LOG_ERROR, "custosd: closing the pipeline: %s", cu_err_detail());

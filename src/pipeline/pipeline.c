@@ -563,6 +563,8 @@ void cu_pipeline_stats_get(const cu_pipeline *p, cu_pipeline_stats *out)
 cu_store *cu_pipeline_store(cu_pipeline *p) { return p->store; }
 cu_names *cu_pipeline_names(cu_pipeline *p) { return p->names; }
 
+void cu_pipeline_discard_indexes(cu_pipeline *p) { p->bulk = false; }
+
 cu_rc cu_pipeline_close(cu_pipeline *p)
 {
     if (!p)

@@ -234,6 +234,9 @@ done:
     }
     stats->ns_parse = q.ns_busy;
     if (p) {
+        /* a temporary directory is removed next: its indexes would never be read */
+        if (tmpdir[0])
+            cu_pipeline_discard_indexes(p);
         uint64_t tc = cu_mono_ns();
         cu_rc crc = cu_pipeline_close(p);
         stats->pipeline.ns_close = cu_mono_ns() - tc;

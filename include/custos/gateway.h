@@ -1,0 +1,177 @@
+/*
+ * custos gateway: decides each look-up from Cedar policy, makes the decision
+ * durable before answering, and keeps break-glass under review.
+ *
+ * Objects and lifetimes
+ * - cu_gateway: the policy set (parsed once), the current reference
+ *   snapshot, the callers' token hashes, the open break-glass uses and the
+ *   metrics.  Thread-safe: any number of threads may decide at once.
+ * - Reference snapshot: the interchange reference data turned into Cedar
+ *   entities once per version (officers, people, cases, records, systems),
+ *   immutable, reference counted.  An update builds a new snapshot and swaps
+ *   it in under a lock; a decision holds the snapshot it started with, and
+ *   every decision after the swap sees the new one (no decision runs on data
+ *   older than a change that had completed when it started).
+ *
+ * Invariants (fail closed)
+ * 1. A decision is appended to the audit log (the ledger) before it is
+ *    returned; if the append fails the answer is deny, "audit unavailable".
+ * 2. A decision whose evaluation had errors is denied unless the gateway was
+ *    configured otherwise, and is flagged as such in the answer and the log.
+ * 3. Break-glass is granted only by emergency-tier policies
+ *    (@tier("emergency")) and only with a written justification; each use is
+ *    logged, carries obligations and stays open until a reviewer closes it
+ *    with a decision that is itself logged first.
+ * 4. Evaluation allocates nothing per decision: each thread has a scratch
+ *    arena and an entry buffer, reset per decision.
+ */
+#ifndef CUSTOS_GATEWAY_H
+#define CUSTOS_GATEWAY_H
+
+#include "custos/util.h"
+
+#define CU_GATEWAY_MAX_ID 64            /* ids (officer, record, case, ...) */
+#define CU_GATEWAY_MAX_JUSTIFICATION 1024
+#define CU_GATEWAY_MAX_REFERENCE_LINE 65536
+#define CU_GATEWAY_MAX_CONFIG (1u << 20)
+#define CU_GATEWAY_BREAKGLASS_REVIEW_S (72 * 3600)
+
+typedef struct cu_gateway cu_gateway;
+
+/* Where decisions are made durable.  append returns only when the entry is
+ * on disk (cu_ledger_append); size gives the entries committed (may be NULL). */
+typedef struct cu_gateway_audit {
+    cu_rc (*append)(void *ud, const void *entry, size_t len, uint64_t *index);
+    uint64_t (*size)(void *ud);
+    void *ud;
+} cu_gateway_audit;
+
+typedef struct cu_gateway_opts {
+    const char *policy_text;   /* the Cedar policy set (all files of the pack) */
+    size_t policy_len;
+    const char *policy_name;   /* for error details */
+    cu_gateway_audit audit;    /* required */
+    bool allow_on_error;       /* default false: evaluation errors deny */
+    size_t scratch_size;       /* per-thread evaluation arena (0: 256 KiB) */
+} cu_gateway_opts;
+
+/* Make a gateway with an empty reference snapshot (version 0). */
+CU_NODISCARD cu_rc cu_gateway_new(const cu_gateway_opts *opts, cu_gateway **out);
+void cu_gateway_free(cu_gateway *g);
+
+/* Read the policy pack: path is a .cedar file, or a directory whose *.cedar
+ * files are concatenated in name order.  *text is freed with cu_free. */
+CU_NODISCARD cu_rc cu_gateway_read_pack(const char *path, char **text, size_t *len);
+
+/* --------------------------------------------------------- reference data */
+
+/* Replace the reference data with an interchange JSON Lines file.  A bad
+ * line fails the load with "FILE:LINE: ..." and keeps the current data. */
+CU_NODISCARD cu_rc cu_gateway_reference_load(cu_gateway *g, const char *path);
+/* Apply JSON Lines on top of the current data (later lines replace earlier
+ * objects with the same kind and id; assign lines change case officers) and
+ * swap in the new version.  Bad lines are skipped and reported, one line
+ * each "NAME:LINE: message\n", into report (may be NULL); *applied counts
+ * the lines taken.  Returns CU_ERR_PARSE when no line could be taken. */
+CU_NODISCARD cu_rc cu_gateway_reference_update(cu_gateway *g, const char *text, size_t len,
+                                               const char *name, cu_buf *report,
+                                               size_t *applied, uint64_t *version);
+uint64_t cu_gateway_reference_version(cu_gateway *g);
+
+/* ----------------------------------------------------------------- callers */
+
+/* Read the callers' config (format in docs/gateway.md):
+ *   token NAME sha256:HEX [reviewer]
+ *   allow_on_error true|false
+ * Tokens are stored as SHA-256 hashes and compared in constant time. */
+CU_NODISCARD cu_rc cu_gateway_config_load(cu_gateway *g, const char *path);
+CU_NODISCARD cu_rc cu_gateway_config_parse(cu_gateway *g, const char *text, size_t len, const char *name);
+/* Check an Authorization header ("Bearer TOKEN").  On success copies the
+ * caller's name into name (CU_GATEWAY_MAX_ID + 1 bytes) and says whether it
+ * may review break-glass; otherwise CU_ERR_DENIED. */
+CU_NODISCARD cu_rc cu_gateway_authenticate(cu_gateway *g, const char *authorization, char *name,
+                                           bool *reviewer);
+
+/* --------------------------------------------------------------- decisions */
+
+typedef enum cu_gateway_outcome {
+    CU_GW_DENY = 0,
+    CU_GW_ALLOW,
+    CU_GW_BREAK_GLASS_AVAILABLE,  /* denied, but the emergency tier would allow */
+} cu_gateway_outcome;
+
+typedef struct cu_gateway_request {
+    const char *caller;           /* authenticated system name */
+    const char *officer;
+    const char *action;           /* search, view, update, export, print, disclose, login, logout */
+    const char *record;           /* NULL for search, login, logout */
+    const char *system;           /* the system searched / logged into (for record: optional) */
+    const char *purpose;
+    const char *case_id;          /* NULL when none stated */
+    const char *justification;    /* break-glass justification, NULL when none */
+    int64_t now;
+} cu_gateway_request;
+
+#define CU_GATEWAY_MAX_ITEMS 16
+
+typedef struct cu_gateway_decision {
+    cu_gateway_outcome outcome;
+    bool break_glass;             /* allowed through the emergency tier */
+    bool flagged;                 /* evaluation errors: denied (or allowed) by configuration */
+    bool audited;                 /* the decision is in the log at index */
+    uint64_t index;               /* ledger index */
+    uint64_t ref_version;         /* reference data version used */
+    size_t n_policies;
+    const char *policies[CU_GATEWAY_MAX_ITEMS];   /* deciding policy ids */
+    size_t n_reasons;
+    const char *reasons[CU_GATEWAY_MAX_ITEMS];    /* sentences for the officer */
+    size_t n_errors;
+    const char *errors[CU_GATEWAY_MAX_ITEMS];     /* "policy: message" */
+    const char *explanation;      /* default deny: the failed condition, or NULL */
+    const char *explain_policy;
+    const char *explain_condition;
+    size_t n_obligations;
+    const char *obligations[4];
+} cu_gateway_decision;
+
+/* Decide one request and log it.  The strings the decision points to live
+ * in this thread's scratch arena until the thread's next decision.  Returns
+ * CU_OK with a decision (a deny included), CU_ERR_INVAL for a request that
+ * is not well formed (nothing logged). */
+CU_NODISCARD cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *req,
+                                     cu_gateway_decision *d);
+
+/* Append the decision as JSON (the /v1/authorize answer). */
+CU_NODISCARD cu_rc cu_gateway_decision_json(const cu_gateway_decision *d, cu_buf *out);
+
+/* ----------------------------------------------------------- break-glass */
+
+/* The open break-glass uses as a JSON array. */
+CU_NODISCARD cu_rc cu_gateway_breakglass_json(cu_gateway *g, int64_t now, cu_buf *out);
+/* Close break-glass use id with a reviewer's decision (outcome "justified"
+ * or "unjustified"), logged before it takes effect.  CU_ERR_NOTFOUND for no
+ * such open use, CU_ERR_DENIED when the reviewer is the officer who used it,
+ * CU_ERR_IO when the log refused the entry (nothing changed). */
+CU_NODISCARD cu_rc cu_gateway_breakglass_review(cu_gateway *g, uint64_t id, const char *reviewer,
+                                                const char *outcome, const char *note, int64_t now,
+                                                uint64_t *index);
+size_t cu_gateway_breakglass_open(cu_gateway *g);
+
+/* ------------------------------------------------------------------- HTTP */
+
+/* Serve one HTTP request of the gateway's API (docs/gateway.md,
+ * docs/openapi.yaml) without knowing the transport: the server module's
+ * handler passes method, path, Authorization header and body, and sends
+ * back *status with the JSON (or OpenMetrics text) appended to out; ctype
+ * gets a static content type.  Never fails: errors are JSON answers. */
+void cu_gateway_http(cu_gateway *g, const char *method, const char *path, const char *authorization,
+                     const char *body, size_t body_len, int64_t now, int *status, const char **ctype,
+                     cu_buf *out);
+
+/* Count a request refused before it reached the gateway (413 and friends). */
+void cu_gateway_count_http_error(cu_gateway *g, int status);
+
+/* The OpenMetrics text of /metrics. */
+CU_NODISCARD cu_rc cu_gateway_metrics(cu_gateway *g, cu_buf *out);
+
+#endif /* CUSTOS_GATEWAY_H */

@@ -1,0 +1,181 @@
+/*
+ * custos policy: a Cedar policy engine (parser, schema reader, entity store,
+ * evaluator, authoriser and explanations).
+ *
+ * Objects and lifetimes
+ * - cu_policy_set: an immutable, parsed policy set.  Made by
+ *   cu_policy_set_parse; reference counted so that a cu_policy_slot can swap
+ *   in a new set while requests still hold the old one.
+ * - cu_policy_schema: the parts of a .cedarschema file that direct the
+ *   parsing of JSON values (attribute and context types, action groups).
+ * - cu_policy_entities: the entity store (uids, attributes, parents).  Built
+ *   from Cedar's entity JSON or from C; cu_policy_entities_finalize computes
+ *   ancestor sets and must run (again) after any change before evaluation.
+ * - cu_policy_value: a Cedar value built in a caller's arena (for contexts
+ *   and attributes built from C).
+ * - cu_policy_request: principal, action, resource and context, living in a
+ *   caller's arena.
+ * - cu_policy_answer: the decision, the deciding policy ids, the erroring
+ *   policies and, on a deny with no forbid, an explanation.  Everything it
+ *   points to lives in the scratch arena given to cu_policy_eval and in the
+ *   policy set; it is valid until the arena is reset or the set released.
+ *
+ * Evaluation allocates nothing from the heap: temporary values come from the
+ * caller's scratch arena, which the caller resets per request.  A set, a
+ * schema and a finalized entity store may be shared by threads for reading.
+ */
+#ifndef CUSTOS_POLICY_H
+#define CUSTOS_POLICY_H
+
+#include "custos/util.h"
+
+/* Input limits (bytes / levels).  Larger inputs give CU_ERR_TOOBIG. */
+#define CU_POLICY_MAX_TEXT (4u << 20)      /* policy text */
+#define CU_POLICY_MAX_ENTITIES_JSON (64u << 20)
+#define CU_POLICY_MAX_REQUEST_JSON (1u << 20)
+#define CU_POLICY_MAX_SCHEMA (4u << 20)
+#define CU_POLICY_MAX_DEPTH 64             /* value nesting (JSON, schema types) */
+#define CU_POLICY_MAX_EXPR_DEPTH 512       /* expression nesting, operator chains included */
+#define CU_POLICY_MAX_POLICIES 100000
+
+typedef struct cu_policy_set cu_policy_set;
+typedef struct cu_policy_schema cu_policy_schema;
+typedef struct cu_policy_entities cu_policy_entities;
+typedef struct cu_policy_entity cu_policy_entity;
+typedef struct cu_policy_value cu_policy_value;
+typedef struct cu_policy_request cu_policy_request;
+typedef struct cu_policy_slot cu_policy_slot;
+
+/* ------------------------------------------------------------ policy sets */
+
+/* Parse policy text.  name is used in error details ("name:LINE:COL: ...").
+ * On success *out holds a set with one reference (release it with
+ * cu_policy_set_release); on failure *out is untouched and the detail says
+ * where.  Ids come from @id("...") annotations, else "policy0", "policy1", ...
+ * by position in the text. */
+CU_NODISCARD cu_rc cu_policy_set_parse(const char *text, size_t len, const char *name,
+                                       cu_policy_set **out);
+cu_policy_set *cu_policy_set_ref(cu_policy_set *s);
+void cu_policy_set_release(cu_policy_set *s);
+size_t cu_policy_set_count(const cu_policy_set *s);
+const char *cu_policy_set_id(const cu_policy_set *s, size_t i);
+/* The value of annotation key on policy i, or NULL. */
+const char *cu_policy_set_annotation(const cu_policy_set *s, size_t i, const char *key);
+
+/* A holder whose set is replaced atomically: a load that fails to parse
+ * keeps the previous set in force.  Thread-safe. */
+CU_NODISCARD cu_rc cu_policy_slot_new(cu_policy_slot **out);
+void cu_policy_slot_free(cu_policy_slot *slot);
+CU_NODISCARD cu_rc cu_policy_slot_load(cu_policy_slot *slot, const char *text, size_t len,
+                                       const char *name);
+/* The current set with a reference taken (NULL when none was loaded yet). */
+cu_policy_set *cu_policy_slot_acquire(cu_policy_slot *slot);
+
+/* ----------------------------------------------------------------- schema */
+
+/* Parse Cedar's human-readable schema (.cedarschema).  Only what types JSON
+ * values needs is kept; the schema is not used to validate policies. */
+CU_NODISCARD cu_rc cu_policy_schema_parse(const char *text, size_t len, const char *name,
+                                          cu_policy_schema **out);
+void cu_policy_schema_free(cu_policy_schema *s);
+
+/* ---------------------------------------------------------------- values */
+
+/* Values are immutable once built; they live in the arena given. */
+const cu_policy_value *cu_policy_val_bool(cu_arena *a, bool b);
+const cu_policy_value *cu_policy_val_long(cu_arena *a, int64_t v);
+const cu_policy_value *cu_policy_val_string(cu_arena *a, const char *s, size_t n);
+const cu_policy_value *cu_policy_val_entity(cu_arena *a, const char *type, const char *id);
+/* Parse "1.2345" / "10.0.0.0/8"; NULL on bad text (detail set) or no memory. */
+const cu_policy_value *cu_policy_val_decimal(cu_arena *a, const char *text);
+const cu_policy_value *cu_policy_val_ip(cu_arena *a, const char *text);
+const cu_policy_value *cu_policy_val_set(cu_arena *a, const cu_policy_value *const *items, size_t n);
+const cu_policy_value *cu_policy_val_record(cu_arena *a, const char *const *keys,
+                                            const cu_policy_value *const *vals, size_t n);
+
+/* --------------------------------------------------------------- entities */
+
+CU_NODISCARD cu_rc cu_policy_entities_new(cu_policy_entities **out);
+void cu_policy_entities_free(cu_policy_entities *e);
+/* Cedar entity JSON (an array of {uid, attrs, parents}); schema may be NULL.
+ * With a schema, attribute values are typed by it (a string becomes a
+ * decimal or ip where the schema says so, {"type","id"} an entity) and the
+ * schema's actions are added with their groups.  The store is finalized. */
+CU_NODISCARD cu_rc cu_policy_entities_parse_json(const char *text, size_t len,
+                                                 const cu_policy_schema *schema,
+                                                 cu_policy_entities **out);
+/* Add (or find) an entity.  The returned handle stays valid for the life of
+ * the store. */
+CU_NODISCARD cu_rc cu_policy_entities_add(cu_policy_entities *e, const char *type, const char *id,
+                                          cu_policy_entity **out);
+/* Set an attribute (the value is copied into the store). */
+CU_NODISCARD cu_rc cu_policy_entity_set_attr(cu_policy_entities *e, cu_policy_entity *ent,
+                                             const char *name, const cu_policy_value *v);
+/* Set a tag (Cedar's entity tags, read by hasTag/getTag; value copied). */
+CU_NODISCARD cu_rc cu_policy_entity_set_tag(cu_policy_entities *e, cu_policy_entity *ent,
+                                            const char *key, const cu_policy_value *v);
+CU_NODISCARD cu_rc cu_policy_entity_add_parent(cu_policy_entities *e, cu_policy_entity *ent,
+                                               const char *type, const char *id);
+/* Compute ancestor sets.  Needed after changes, before cu_policy_eval. */
+CU_NODISCARD cu_rc cu_policy_entities_finalize(cu_policy_entities *e);
+size_t cu_policy_entities_count(const cu_policy_entities *e);
+
+/* --------------------------------------------------------------- requests */
+
+/* A request built in arena a (a scratch arena works). */
+cu_policy_request *cu_policy_request_new(cu_arena *a, const char *ptype, const char *pid,
+                                         const char *atype, const char *aid,
+                                         const char *rtype, const char *rid);
+/* Add a context field (the value is referenced, not copied). */
+CU_NODISCARD cu_rc cu_policy_request_ctx(cu_policy_request *r, const char *key,
+                                         const cu_policy_value *v);
+/* Parse a request JSON object {"principal","action","resource","context"}
+ * (uids as {"type","id"} or "Type::\"id\"").  schema may be NULL. */
+CU_NODISCARD cu_rc cu_policy_request_parse_json(const char *text, size_t len,
+                                                const cu_policy_schema *schema, cu_arena *a,
+                                                cu_policy_request **out);
+
+/* ------------------------------------------------------------- evaluation */
+
+typedef struct cu_policy_error {
+    const char *policy_id;
+    const char *message;
+} cu_policy_error;
+
+typedef struct cu_policy_answer {
+    bool allow;
+    size_t n_reasons;
+    const char *const *reasons;      /* ids of the deciding policies, in set order */
+    size_t n_errors;
+    const cu_policy_error *errors;   /* policies skipped because evaluation failed */
+    /* On a deny with no satisfied forbid: the nearest permit and the first
+     * condition it failed (NULLs when there is none to name). */
+    const char *explain_policy;
+    const char *explain_condition;   /* source text of the failing condition */
+    const char *explanation;         /* a sentence for a person */
+} cu_policy_answer;
+
+/* Authorise one request.  entities must be finalized.  Temporary values and
+ * everything the answer points to come from scratch.  Returns CU_OK with a
+ * decision, or CU_ERR_NOMEM when the scratch arena is too small,
+ * CU_ERR_STATE when the store is not finalized. */
+CU_NODISCARD cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entities,
+                                  const cu_policy_request *req, cu_arena *scratch,
+                                  cu_policy_answer *answer);
+
+/* Append the answer as one JSON object:
+ * {"decision":"allow"|"deny","reasons":[..],"errors":[{"policy":..,"message":..}],
+ *  "explanation":null|{"policy":..,"condition":..,"text":..}} */
+CU_NODISCARD cu_rc cu_policy_answer_json(const cu_policy_answer *a, cu_buf *out);
+
+/* --------------------------------------------------- Cedar test files */
+
+/* Run a Cedar integration-test file (JSON with policies, entities, schema
+ * and requests with the expected decision, reasons and errors).  Paths in
+ * it are relative to base_dir (NULL: the current directory).  One line per
+ * failing request is appended to report.  Counts are added to *passed and
+ * *failed.  Returns an error only when the file itself cannot be used. */
+CU_NODISCARD cu_rc cu_policy_testfile_run(const char *path, const char *base_dir, cu_buf *report,
+                                          size_t *passed, size_t *failed);
+
+#endif /* CUSTOS_POLICY_H */

@@ -1,0 +1,898 @@
+/*
+ * The evaluator and authoriser: Cedar's semantics over the parsed form.
+ *
+ * NOTES ON THE DESIGN OF THE EVALUATOR
+ * 1. Hot path: cu_policy_eval allocates only from the caller's scratch
+ *    arena (candidate bitsets, set and record literals built from non-
+ *    constant parts, the answer's arrays, error text).  Nothing touches the
+ *    heap once the arena's first block is big enough for one request.
+ * 2. Candidates: each of principal, action and resource has an index from
+ *    uid (for ==, in, is..in) or type (for is) to the policies that name it,
+ *    plus the policies that do not constrain it.  A request marks in a
+ *    bitset the policies reachable from its uid, its type and each of its
+ *    ancestors, for each part, and intersects the three; only those are
+ *    scope-checked and evaluated, in set order.
+ * 3. Errors follow Cedar: a policy whose condition raises an error (a type
+ *    error, a missing attribute or entity, overflow, a bad extension
+ *    argument) is skipped and reported; && and || short-circuit and raise
+ *    a type error for a non-bool operand they reach.
+ * 4. Recursion is bounded by the parser's depth limit and the value depth
+ *    limit of the JSON reader (policy_int.h, invariant 4).
+ * 5. Explanations: while evaluating, each permit whose scope matched
+ *    records how many top-level conjuncts it passed and the one it failed;
+ *    on a deny with no satisfied forbid the answer names the permit that
+ *    got furthest (ties: the first) and renders its failing conjunct (or
+ *    its @reason) as text.  Nothing is evaluated twice.
+ */
+#include "policy_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+typedef struct ectx {
+    const cu_policy_set *set;
+    const cu_policy_entities *ents;
+    const cu_policy_request *req;
+    cu_arena *scratch;
+    pval var[4];
+    const struct cu_policy_entity *ent[3];
+    const char *err;
+    bool oom;
+} ectx;
+
+CU_PRINTF(2, 3) static bool efail(ectx *c, const char *fmt, ...)
+{
+    char *m = cu_arena_alloc(c->scratch, 256);
+    if (!m) {
+        c->oom = true;
+        c->err = "out of scratch memory";
+        return false;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, 256, fmt, ap);
+    va_end(ap);
+    c->err = m;
+    return false;
+}
+
+static bool type_err(ectx *c, const char *op, const char *want, const pval *got)
+{
+    return efail(c, "type error: %s expects %s, got %s", op, want, pol_kind_name(got->kind));
+}
+
+static const struct cu_policy_entity *find_ent(ectx *c, const puid *u)
+{
+    for (int w = 0; w < 3; w++)
+        if (c->req->uid[w] == u)
+            return c->ent[w];
+    return pol_ent_find(c->ents, u);
+}
+
+static bool in_entity(ectx *c, const puid *a, const puid *b)
+{
+    if (pol_uid_eq(a, b))
+        return true;
+    const struct cu_policy_entity *e = find_ent(c, a);
+    return e && pol_anc_has(e, b);
+}
+
+static const pval *ent_attr(const struct cu_policy_entity *e, const char *k, uint32_t kn)
+{
+    pval rec;
+    rec.kind = PV_RECORD;
+    rec.u.rec.f = e->attrs;
+    rec.u.rec.n = e->nattrs;
+    return pol_rec_get(&rec, k, kn);
+}
+
+/* like: segments separated by stars; greedy with backtracking to the last
+ * star, which is linear enough for policy patterns. */
+static bool like_match(const char *s, size_t n, const ppat *pt)
+{
+    if (pt->nseg == 1)
+        return n == pt->seglen[0] && memcmp(s, pt->seg[0], n) == 0;
+    size_t pos = 0;
+    /* first segment anchors the start */
+    if (n < pt->seglen[0] || memcmp(s, pt->seg[0], pt->seglen[0]) != 0)
+        return false;
+    pos = pt->seglen[0];
+    uint32_t last = pt->nseg - 1;
+    for (uint32_t i = 1; i < last; i++) {
+        const char *sg = pt->seg[i];
+        size_t sl = pt->seglen[i];
+        if (sl == 0)
+            continue;
+        bool found = false;
+        while (pos + sl <= n) {
+            if (memcmp(s + pos, sg, sl) == 0) {
+                found = true;
+                break;
+            }
+            pos++;
+        }
+        if (!found)
+            return false;
+        pos += sl;
+    }
+    size_t ll = pt->seglen[last];
+    return n - pos >= ll && memcmp(s + n - ll, pt->seg[last], ll) == 0;
+}
+
+static bool set_contains(const pval *set, const pval *x)
+{
+    for (uint32_t i = 0; i < set->u.set.n; i++)
+        if (pol_val_eq(&set->u.set.v[i], x))
+            return true;
+    return false;
+}
+
+static bool ev(ectx *c, const node *n, pval *out);
+
+static bool ev_bool(ectx *c, const node *n, const char *op, bool *b)
+{
+    pval v;
+    if (!ev(c, n, &v))
+        return false;
+    if (v.kind != PV_BOOL)
+        return type_err(c, op, "bool", &v);
+    *b = v.u.b;
+    return true;
+}
+
+static bool ev_long(ectx *c, const node *n, const char *op, int64_t *l)
+{
+    pval v;
+    if (!ev(c, n, &v))
+        return false;
+    if (v.kind != PV_LONG)
+        return type_err(c, op, "long", &v);
+    *l = v.u.l;
+    return true;
+}
+
+static bool get_attr(ectx *c, const pval *base, const char *k, uint32_t kn, pval *out)
+{
+    const pval *r = NULL;
+    if (base->kind == PV_ENTITY) {
+        const struct cu_policy_entity *e = find_ent(c, base->u.e);
+        if (!e)
+            return efail(c, "entity %.*s::\"%.*s\" does not exist", (int)base->u.e->tlen, base->u.e->type,
+                         (int)base->u.e->ilen, base->u.e->id);
+        r = ent_attr(e, k, kn);
+        if (!r)
+            return efail(c, "entity %.*s::\"%.*s\" has no attribute \"%.*s\"", (int)base->u.e->tlen,
+                         base->u.e->type, (int)base->u.e->ilen, base->u.e->id, (int)kn, k);
+    } else if (base->kind == PV_RECORD) {
+        r = pol_rec_get(base, k, kn);
+        if (!r)
+            return efail(c, "record has no attribute \"%.*s\"", (int)kn, k);
+    } else
+        return type_err(c, "attribute access", "entity or record", base);
+    *out = *r;
+    return true;
+}
+
+static bool has_attr(ectx *c, const pval *base, const char *k, uint32_t kn, const pval **found)
+{
+    *found = NULL;
+    if (base->kind == PV_ENTITY) {
+        const struct cu_policy_entity *e = find_ent(c, base->u.e);
+        if (e)
+            *found = ent_attr(e, k, kn);
+        return true;
+    }
+    if (base->kind == PV_RECORD) {
+        *found = pol_rec_get(base, k, kn);
+        return true;
+    }
+    return type_err(c, "has", "entity or record", base);
+}
+
+static bool ev_call(ectx *c, const node *n, pval *out)
+{
+    pval a, b;
+    if (!ev(c, n->kids[0], &a))
+        return false;
+    if (n->nkids > 1 && !ev(c, n->kids[1], &b))
+        return false;
+    out->kind = PV_BOOL;
+    switch (n->fn) {
+    case FN_IP:
+        if (a.kind != PV_STR)
+            return type_err(c, "ip", "string", &a);
+        out->kind = PV_IP;
+        if (!pol_ip_parse(a.u.s.p, a.u.s.n, &out->u.ip))
+            return efail(c, "bad ip address \"%.*s\"", (int)(a.u.s.n > 60 ? 60 : a.u.s.n), a.u.s.p);
+        return true;
+    case FN_DECIMAL:
+        if (a.kind != PV_STR)
+            return type_err(c, "decimal", "string", &a);
+        out->kind = PV_DECIMAL;
+        if (!pol_decimal_parse(a.u.s.p, a.u.s.n, &out->u.l))
+            return efail(c, "bad decimal \"%.*s\"", (int)(a.u.s.n > 60 ? 60 : a.u.s.n), a.u.s.p);
+        return true;
+    case FN_CONTAINS:
+        if (a.kind != PV_SET)
+            return type_err(c, "contains", "set", &a);
+        out->u.b = set_contains(&a, &b);
+        return true;
+    case FN_CONTAINS_ALL:
+    case FN_CONTAINS_ANY: {
+        const char *op = n->fn == FN_CONTAINS_ALL ? "containsAll" : "containsAny";
+        if (a.kind != PV_SET)
+            return type_err(c, op, "set", &a);
+        if (b.kind != PV_SET)
+            return type_err(c, op, "set", &b);
+        bool all = true, any = false;
+        for (uint32_t i = 0; i < b.u.set.n; i++) {
+            if (set_contains(&a, &b.u.set.v[i]))
+                any = true;
+            else
+                all = false;
+        }
+        out->u.b = n->fn == FN_CONTAINS_ALL ? all : any;
+        return true;
+    }
+    case FN_IS_EMPTY:
+        if (a.kind != PV_SET)
+            return type_err(c, "isEmpty", "set", &a);
+        out->u.b = a.u.set.n == 0;
+        return true;
+    case FN_IS_IPV4:
+    case FN_IS_IPV6:
+    case FN_IS_LOOPBACK:
+    case FN_IS_MULTICAST:
+        if (a.kind != PV_IP)
+            return type_err(c, "ip method", "ipaddr", &a);
+        if (n->fn == FN_IS_IPV4)
+            out->u.b = !a.u.ip.v6;
+        else if (n->fn == FN_IS_IPV6)
+            out->u.b = a.u.ip.v6;
+        else if (n->fn == FN_IS_LOOPBACK) {
+            static const pip lo4 = {0, 8, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 127, 0, 0, 0}};
+            static const pip lo6 = {1, 128, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}};
+            out->u.b = pol_ip_in_range(&a.u.ip, a.u.ip.v6 ? &lo6 : &lo4);
+        } else {
+            static const pip mc4 = {0, 4, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 224, 0, 0, 0}};
+            static const pip mc6 = {1, 8, {0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}};
+            out->u.b = pol_ip_in_range(&a.u.ip, a.u.ip.v6 ? &mc6 : &mc4);
+        }
+        return true;
+    case FN_IS_IN_RANGE:
+        if (a.kind != PV_IP)
+            return type_err(c, "isInRange", "ipaddr", &a);
+        if (b.kind != PV_IP)
+            return type_err(c, "isInRange", "ipaddr", &b);
+        out->u.b = pol_ip_in_range(&a.u.ip, &b.u.ip);
+        return true;
+    case FN_LT:
+    case FN_LE:
+    case FN_GT:
+    case FN_GE:
+        if (a.kind != PV_DECIMAL)
+            return type_err(c, "decimal comparison", "decimal", &a);
+        if (b.kind != PV_DECIMAL)
+            return type_err(c, "decimal comparison", "decimal", &b);
+        out->u.b = n->fn == FN_LT ? a.u.l < b.u.l : n->fn == FN_LE ? a.u.l <= b.u.l
+                 : n->fn == FN_GT ? a.u.l > b.u.l : a.u.l >= b.u.l;
+        return true;
+    case FN_HAS_TAG:
+    case FN_GET_TAG: {
+        const char *op = n->fn == FN_HAS_TAG ? "hasTag" : "getTag";
+        if (a.kind != PV_ENTITY)
+            return type_err(c, op, "entity", &a);
+        if (b.kind != PV_STR)
+            return type_err(c, op, "string", &b);
+        const struct cu_policy_entity *e = find_ent(c, a.u.e);
+        const pval *t = NULL;
+        if (e) {
+            pval rec;
+            rec.kind = PV_RECORD;
+            rec.u.rec.f = e->tags;
+            rec.u.rec.n = e->ntags;
+            t = pol_rec_get(&rec, b.u.s.p, b.u.s.n);
+        }
+        if (n->fn == FN_HAS_TAG) {
+            out->u.b = t != NULL;
+            return true;
+        }
+        if (!e)
+            return efail(c, "entity %.*s::\"%.*s\" does not exist", (int)a.u.e->tlen, a.u.e->type,
+                         (int)a.u.e->ilen, a.u.e->id);
+        if (!t)
+            return efail(c, "entity %.*s::\"%.*s\" has no tag \"%.*s\"", (int)a.u.e->tlen, a.u.e->type,
+                         (int)a.u.e->ilen, a.u.e->id, (int)b.u.s.n, b.u.s.p);
+        *out = *t;
+        return true;
+    }
+    }
+    return efail(c, "internal: unknown function");
+}
+
+static bool ev(ectx *c, const node *n, pval *out)
+{
+    switch (n->op) {
+    case N_LIT:
+        *out = n->lit;
+        return true;
+    case N_VAR:
+        *out = c->var[n->var];
+        return true;
+    case N_AND:
+    case N_OR: {
+        bool a, b;
+        const char *op = n->op == N_AND ? "&&" : "||";
+        if (!ev_bool(c, n->kids[0], op, &a))
+            return false;
+        out->kind = PV_BOOL;
+        if (a == (n->op == N_OR)) {
+            out->u.b = a;
+            return true;
+        }
+        if (!ev_bool(c, n->kids[1], op, &b))
+            return false;
+        out->u.b = b;
+        return true;
+    }
+    case N_NOT: {
+        bool a;
+        if (!ev_bool(c, n->kids[0], "!", &a))
+            return false;
+        out->kind = PV_BOOL;
+        out->u.b = !a;
+        return true;
+    }
+    case N_NEG: {
+        int64_t a;
+        if (!ev_long(c, n->kids[0], "-", &a))
+            return false;
+        if (a == INT64_MIN)
+            return efail(c, "overflow: -(%lld)", (long long)a);
+        out->kind = PV_LONG;
+        out->u.l = -a;
+        return true;
+    }
+    case N_IF: {
+        bool b;
+        if (!ev_bool(c, n->kids[0], "if", &b))
+            return false;
+        return ev(c, n->kids[b ? 1 : 2], out);
+    }
+    case N_EQ:
+    case N_NE: {
+        pval a, b;
+        if (!ev(c, n->kids[0], &a) || !ev(c, n->kids[1], &b))
+            return false;
+        out->kind = PV_BOOL;
+        out->u.b = pol_val_eq(&a, &b) == (n->op == N_EQ);
+        return true;
+    }
+    case N_LT:
+    case N_LE:
+    case N_GT:
+    case N_GE: {
+        static const char *ops[] = {"<", "<=", ">", ">="};
+        int64_t a, b;
+        const char *op = ops[n->op - N_LT];
+        if (!ev_long(c, n->kids[0], op, &a) || !ev_long(c, n->kids[1], op, &b))
+            return false;
+        out->kind = PV_BOOL;
+        out->u.b = n->op == N_LT ? a < b : n->op == N_LE ? a <= b : n->op == N_GT ? a > b : a >= b;
+        return true;
+    }
+    case N_ADD:
+    case N_SUB:
+    case N_MUL: {
+        static const char *ops[] = {"+", "-", "*"};
+        int64_t a, b, r;
+        const char *op = ops[n->op - N_ADD];
+        if (!ev_long(c, n->kids[0], op, &a) || !ev_long(c, n->kids[1], op, &b))
+            return false;
+        bool ovf = n->op == N_ADD ? __builtin_add_overflow(a, b, &r)
+                 : n->op == N_SUB ? __builtin_sub_overflow(a, b, &r) : __builtin_mul_overflow(a, b, &r);
+        if (ovf)
+            return efail(c, "overflow: %lld %s %lld", (long long)a, op, (long long)b);
+        out->kind = PV_LONG;
+        out->u.l = r;
+        return true;
+    }
+    case N_IN: {
+        pval a, b;
+        if (!ev(c, n->kids[0], &a) || !ev(c, n->kids[1], &b))
+            return false;
+        if (a.kind != PV_ENTITY)
+            return type_err(c, "in", "entity", &a);
+        out->kind = PV_BOOL;
+        if (b.kind == PV_ENTITY) {
+            out->u.b = in_entity(c, a.u.e, b.u.e);
+            return true;
+        }
+        if (b.kind != PV_SET)
+            return type_err(c, "in", "entity or set of entities", &b);
+        for (uint32_t i = 0; i < b.u.set.n; i++)
+            if (b.u.set.v[i].kind != PV_ENTITY)
+                return type_err(c, "in", "set of entities", &b.u.set.v[i]);
+        out->u.b = false;
+        for (uint32_t i = 0; i < b.u.set.n && !out->u.b; i++)
+            out->u.b = in_entity(c, a.u.e, b.u.set.v[i].u.e);
+        return true;
+    }
+    case N_HAS: {
+        pval base;
+        if (!ev(c, n->kids[0], &base))
+            return false;
+        out->kind = PV_BOOL;
+        for (uint32_t i = 0; i < n->npath; i++) {
+            const pval *f;
+            if (!has_attr(c, &base, n->path[i], n->plens[i], &f))
+                return false;
+            if (!f) {
+                out->u.b = false;
+                return true;
+            }
+            base = *f;
+        }
+        out->u.b = true;
+        return true;
+    }
+    case N_LIKE: {
+        pval a;
+        if (!ev(c, n->kids[0], &a))
+            return false;
+        if (a.kind != PV_STR)
+            return type_err(c, "like", "string", &a);
+        out->kind = PV_BOOL;
+        out->u.b = like_match(a.u.s.p, a.u.s.n, n->pat);
+        return true;
+    }
+    case N_IS: {
+        pval a;
+        if (!ev(c, n->kids[0], &a))
+            return false;
+        if (a.kind != PV_ENTITY)
+            return type_err(c, "is", "entity", &a);
+        out->kind = PV_BOOL;
+        out->u.b = a.u.e->tlen == n->nlen && memcmp(a.u.e->type, n->name, n->nlen) == 0;
+        if (!out->u.b || n->nkids < 2)
+            return true;
+        pval b;
+        if (!ev(c, n->kids[1], &b))
+            return false;
+        if (b.kind == PV_ENTITY) {
+            out->u.b = in_entity(c, a.u.e, b.u.e);
+            return true;
+        }
+        if (b.kind != PV_SET)
+            return type_err(c, "in", "entity or set of entities", &b);
+        for (uint32_t i = 0; i < b.u.set.n; i++)
+            if (b.u.set.v[i].kind != PV_ENTITY)
+                return type_err(c, "in", "set of entities", &b.u.set.v[i]);
+        out->u.b = false;
+        for (uint32_t i = 0; i < b.u.set.n && !out->u.b; i++)
+            out->u.b = in_entity(c, a.u.e, b.u.set.v[i].u.e);
+        return true;
+    }
+    case N_ATTR: {
+        pval base;
+        if (!ev(c, n->kids[0], &base))
+            return false;
+        return get_attr(c, &base, n->name, n->nlen, out);
+    }
+    case N_SET: {
+        pval *v = cu_arena_alloc(c->scratch, sizeof *v * (n->nkids ? n->nkids : 1));
+        if (!v) {
+            c->oom = true;
+            return efail(c, "out of scratch memory");
+        }
+        for (uint32_t i = 0; i < n->nkids; i++)
+            if (!ev(c, n->kids[i], &v[i]))
+                return false;
+        out->kind = PV_SET;
+        out->u.set.v = v;
+        out->u.set.n = n->nkids;
+        return true;
+    }
+    case N_RECORD: {
+        pfield *f = cu_arena_alloc(c->scratch, sizeof *f * (n->nkids ? n->nkids : 1));
+        if (!f) {
+            c->oom = true;
+            return efail(c, "out of scratch memory");
+        }
+        for (uint32_t i = 0; i < n->nkids; i++) {
+            f[i].key = n->keys[i];
+            f[i].klen = n->klens[i];
+            if (!ev(c, n->kids[i], &f[i].v))
+                return false;
+        }
+        pol_rec_sort(f, n->nkids);
+        out->kind = PV_RECORD;
+        out->u.rec.f = f;
+        out->u.rec.n = n->nkids;
+        return true;
+    }
+    case N_CALL:
+        return ev_call(c, n, out);
+    }
+    return efail(c, "internal: unknown node");
+}
+
+/* -------------------------------------------------------------- scope */
+
+static bool scope_ok(ectx *c, const pscope *sc, int w)
+{
+    const puid *u = c->var[w].u.e;
+    switch (sc->kind) {
+    case SC_ANY:
+        return true;
+    case SC_EQ:
+        return pol_uid_eq(u, sc->uid);
+    case SC_IN:
+        return in_entity(c, u, sc->uid);
+    case SC_IS:
+        return u->tlen == sc->tlen && memcmp(u->type, sc->type, sc->tlen) == 0;
+    case SC_IS_IN:
+        return u->tlen == sc->tlen && memcmp(u->type, sc->type, sc->tlen) == 0 && in_entity(c, u, sc->uid);
+    case SC_IN_SET:
+        for (uint32_t i = 0; i < sc->nuids; i++)
+            if (in_entity(c, u, sc->uids[i]))
+                return true;
+        return false;
+    }
+    return false;
+}
+
+typedef struct near {
+    uint32_t pol;
+    uint32_t progress; /* top-level conjuncts passed */
+    const node *fail;  /* the conjunct (or unless condition) that failed */
+    bool unless;
+    const char *err;
+} near;
+
+/* 1 satisfied, 0 not, -1 error (c->err set).  Conditions are evaluated one
+ * top-level conjunct at a time: && short-circuits left to right, so this
+ * gives Cedar's result and errors, and tells how far the policy got (for
+ * explanations) at no extra cost. */
+static int eval_conds(ectx *c, const policy *p, near *r)
+{
+    r->progress = 0;
+    r->fail = NULL;
+    r->err = NULL;
+    r->unless = false;
+    for (uint32_t i = 0; i < p->nconds; i++) {
+        const pcond *cd = &p->conds[i];
+        node *const *conj = cd->unless ? &cd->expr : cd->conj;
+        uint32_t nconj = cd->unless ? 1 : cd->nconj;
+        for (uint32_t k = 0; k < nconj; k++) {
+            pval v;
+            r->fail = conj[k];
+            r->unless = cd->unless;
+            if (!ev(c, conj[k], &v)) {
+                r->err = c->err;
+                return -1;
+            }
+            if (v.kind != PV_BOOL) {
+                type_err(c, nconj > 1 ? "&&" : cd->unless ? "unless" : "when", "bool", &v);
+                r->err = c->err;
+                return -1;
+            }
+            if (v.u.b == cd->unless)
+                return 0;
+            r->progress++;
+        }
+    }
+    r->fail = NULL;
+    return 1;
+}
+
+/* ------------------------------------------------------------ indexes */
+
+static const pidx_ent *idx_find(const pidx *x, uint64_t h, const puid *u, const char *t, uint32_t tl)
+{
+    if (!x->cap)
+        return NULL;
+    size_t mask = x->cap - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const pidx_ent *s = &x->slots[i];
+        if (!s->cap)
+            return NULL;
+        if (s->hash == h && ((u && s->uid && pol_uid_eq(u, s->uid)) ||
+                             (!u && !s->uid && s->tlen == tl && memcmp(s->type, t, tl) == 0)))
+            return s;
+    }
+}
+
+static void mark(uint64_t *bits, const uint32_t *pols, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        bits[pols[i] >> 6] |= UINT64_C(1) << (pols[i] & 63);
+}
+
+static void candidates(ectx *c, int w, uint64_t *bits)
+{
+    const pidx *x = &c->set->idx[w];
+    const puid *u = c->var[w].u.e;
+    mark(bits, x->any, x->nany);
+    const pidx_ent *s = idx_find(x, u->hash, u, NULL, 0);
+    if (s)
+        mark(bits, s->pols, s->n);
+    s = idx_find(x, pol_hash(u->type, u->tlen, 0x5bd1e995) ^ 0x9e3779b97f4a7c15ull, NULL, u->type, u->tlen);
+    if (s)
+        mark(bits, s->pols, s->n);
+    const struct cu_policy_entity *e = c->ent[w];
+    if (e)
+        for (uint32_t i = 0; i < e->nanc; i++) {
+            s = idx_find(x, e->anc[i]->hash, e->anc[i], NULL, 0);
+            if (s)
+                mark(bits, s->pols, s->n);
+        }
+}
+
+/* -------------------------------------------------------- explanation */
+
+/* Source text of a node with whitespace runs and comments folded. */
+static const char *node_text(ectx *c, const node *n)
+{
+    const char *s = c->set->src + n->start;
+    size_t len = n->end > n->start ? n->end - n->start : 0;
+    char *o = cu_arena_alloc(c->scratch, len + 1);
+    if (!o)
+        return NULL;
+    size_t k = 0;
+    bool in_str = false, space = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (in_str) {
+            o[k++] = ch;
+            if (ch == '\\' && i + 1 < len)
+                o[k++] = s[++i];
+            else if (ch == '"')
+                in_str = false;
+            continue;
+        }
+        if (ch == '/' && i + 1 < len && s[i + 1] == '/') {
+            while (i < len && s[i] != '\n')
+                i++;
+            space = true;
+            continue;
+        }
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+            space = true;
+            continue;
+        }
+        if (space && k > 0)
+            o[k++] = ' ';
+        space = false;
+        o[k++] = ch;
+        if (ch == '"')
+            in_str = true;
+    }
+    o[k] = 0;
+    return o;
+}
+
+/* @reason text with {principal}, {action}, {resource} replaced by ids. */
+static const char *reason_text(ectx *c, const char *r)
+{
+    static const char *names[] = {"{principal}", "{action}", "{resource}"};
+    size_t cap = strlen(r) + 1;
+    for (int w = 0; w < 3; w++)
+        for (const char *q = strstr(r, names[w]); q; q = strstr(q + 1, names[w]))
+            cap += c->var[w].u.e->ilen;
+    char *o = cu_arena_alloc(c->scratch, cap);
+    if (!o)
+        return NULL;
+    size_t k = 0;
+    while (*r) {
+        int hit = -1;
+        for (int w = 0; w < 3 && hit < 0; w++)
+            if (strncmp(r, names[w], strlen(names[w])) == 0)
+                hit = w;
+        if (hit >= 0) {
+            memcpy(o + k, c->var[hit].u.e->id, c->var[hit].u.e->ilen);
+            k += c->var[hit].u.e->ilen;
+            r += strlen(names[hit]);
+        } else
+            o[k++] = *r++;
+    }
+    o[k] = 0;
+    return o;
+}
+
+static void explain(ectx *c, const near *nears, uint32_t nnear, cu_policy_answer *ans)
+{
+    if (nnear == 0) {
+        ans->explanation = "no permit policy applies to this principal, action and resource";
+        return;
+    }
+    near best = nears[0];
+    for (uint32_t i = 1; i < nnear; i++)
+        if (nears[i].progress > best.progress)
+            best = nears[i];
+    const policy *p = &c->set->pols[best.pol];
+    ans->explain_policy = p->id;
+    ans->explain_condition = node_text(c, best.fail);
+    const char *ct = ans->explain_condition ? ans->explain_condition : "?";
+    if (p->reason) {
+        ans->explanation = reason_text(c, p->reason);
+        return;
+    }
+    size_t cap = strlen(ct) + strlen(p->id) + (best.err ? strlen(best.err) : 0) + 96;
+    char *o = cu_arena_alloc(c->scratch, cap);
+    if (!o)
+        return;
+    if (best.err)
+        snprintf(o, cap, "permit %s did not apply: evaluating `%s` failed: %s", p->id, ct, best.err);
+    else if (best.unless)
+        snprintf(o, cap, "permit %s did not apply: its unless condition `%s` held", p->id, ct);
+    else
+        snprintf(o, cap, "permit %s did not apply: `%s` was false", p->id, ct);
+    ans->explanation = o;
+}
+
+/* --------------------------------------------------------- authorise */
+
+cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entities, const cu_policy_request *req,
+                     cu_arena *scratch, cu_policy_answer *ans)
+{
+    memset(ans, 0, sizeof *ans);
+    if (!set || !entities || !req || !scratch)
+        return cu_err_set(CU_ERR_INVAL, "policy eval: missing argument");
+    if (!entities->finalized)
+        return cu_err_set(CU_ERR_STATE, "policy eval: entities changed since finalize");
+    ectx c = {.set = set, .ents = entities, .req = req, .scratch = scratch};
+    for (int w = 0; w < 3; w++) {
+        c.var[w].kind = PV_ENTITY;
+        c.var[w].u.e = req->uid[w];
+        c.ent[w] = pol_ent_find(entities, req->uid[w]);
+    }
+    c.var[3].kind = PV_RECORD;
+    c.var[3].u.rec.f = req->ctx;
+    c.var[3].u.rec.n = req->nctx;
+
+    uint32_t words = (set->n + 63) / 64;
+    uint64_t *bits = cu_arena_alloc(scratch, sizeof(uint64_t) * 2 * (words ? words : 1));
+    if (!bits)
+        goto oom;
+    uint64_t *cand = bits, *tmp = bits + words;
+    memset(cand, 0, sizeof(uint64_t) * words);
+    candidates(&c, 1, cand); /* action first: usually the most selective */
+    for (int w = 0; w < 3; w += 2) {
+        memset(tmp, 0, sizeof(uint64_t) * words);
+        candidates(&c, w, tmp);
+        for (uint32_t i = 0; i < words; i++)
+            cand[i] &= tmp[i];
+    }
+    uint32_t ncand = 0;
+    for (uint32_t i = 0; i < words; i++)
+        ncand += (uint32_t)__builtin_popcountll(cand[i]);
+    /* one array, carved in three: satisfied permits, satisfied forbids,
+     * scope-matched permits that were not satisfied */
+    uint32_t *lists = cu_arena_alloc(scratch, sizeof(uint32_t) * 2 * (ncand ? ncand : 1));
+    near *nears = cu_arena_alloc(scratch, sizeof(near) * (ncand ? ncand : 1));
+    cu_policy_error *errs = NULL;
+    if (!lists || !nears)
+        goto oom;
+    uint32_t *permits = lists, *forbids = lists + ncand;
+    uint32_t np = 0, nf = 0, nn = 0, ne = 0;
+    for (uint32_t wi = 0; wi < words; wi++) {
+        uint64_t m = cand[wi];
+        while (m) {
+            uint32_t i = wi * 64 + (uint32_t)__builtin_ctzll(m);
+            m &= m - 1;
+            const policy *p = &set->pols[i];
+            if (!scope_ok(&c, &p->sc[0], 0) || !scope_ok(&c, &p->sc[1], 1) || !scope_ok(&c, &p->sc[2], 2))
+                continue;
+            near *nr = &nears[nn];
+            nr->pol = i;
+            int r = eval_conds(&c, p, nr);
+            if (c.oom)
+                goto oom;
+            if (r > 0) {
+                if (p->forbid)
+                    forbids[nf++] = i;
+                else
+                    permits[np++] = i;
+            } else if (r < 0) {
+                if (!errs) {
+                    errs = cu_arena_alloc(scratch, sizeof *errs * ncand);
+                    if (!errs)
+                        goto oom;
+                }
+                errs[ne].policy_id = p->id;
+                errs[ne].message = c.err;
+                ne++;
+                if (!p->forbid)
+                    nn++;
+            } else if (!p->forbid)
+                nn++;
+        }
+    }
+    const uint32_t *win = nf ? forbids : permits;
+    uint32_t nwin = nf ? nf : np;
+    ans->allow = nf == 0 && np > 0;
+    const char **reasons = cu_arena_alloc(scratch, sizeof(char *) * (nwin ? nwin : 1));
+    if (!reasons)
+        goto oom;
+    for (uint32_t i = 0; i < nwin; i++)
+        reasons[i] = set->pols[win[i]].id;
+    ans->reasons = reasons;
+    ans->n_reasons = nwin;
+    ans->errors = errs;
+    ans->n_errors = ne;
+    if (!ans->allow && nf == 0) {
+        explain(&c, nears, nn, ans);
+        if (c.oom)
+            goto oom;
+    }
+    return CU_OK;
+oom:
+    memset(ans, 0, sizeof *ans);
+    return cu_err_set(CU_ERR_NOMEM, "policy eval: scratch arena exhausted");
+}
+
+/* ------------------------------------------------------------ answers */
+
+static cu_rc json_str(cu_buf *b, const char *s)
+{
+    if (!s)
+        return cu_buf_appends(b, "null");
+    cu_rc rc = cu_buf_append(b, "\"", 1);
+    for (; *s && rc == CU_OK; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\')
+            rc = cu_buf_appendf(b, "\\%c", ch);
+        else if (ch == '\n')
+            rc = cu_buf_appends(b, "\\n");
+        else if (ch < 0x20)
+            rc = cu_buf_appendf(b, "\\u%04x", ch);
+        else
+            rc = cu_buf_append(b, s, 1);
+    }
+    return rc != CU_OK ? rc : cu_buf_append(b, "\"", 1);
+}
+
+cu_rc cu_policy_answer_json(const cu_policy_answer *a, cu_buf *out)
+{
+    cu_rc rc = cu_buf_appendf(out, "{\"decision\":\"%s\",\"reasons\":[", a->allow ? "allow" : "deny");
+    for (size_t i = 0; i < a->n_reasons && rc == CU_OK; i++) {
+        if (i)
+            rc = cu_buf_append(out, ",", 1);
+        if (rc == CU_OK)
+            rc = json_str(out, a->reasons[i]);
+    }
+    if (rc == CU_OK)
+        rc = cu_buf_appends(out, "],\"errors\":[");
+    for (size_t i = 0; i < a->n_errors && rc == CU_OK; i++) {
+        rc = cu_buf_appends(out, i ? ",{\"policy\":" : "{\"policy\":");
+        if (rc == CU_OK)
+            rc = json_str(out, a->errors[i].policy_id);
+        if (rc == CU_OK)
+            rc = cu_buf_appends(out, ",\"message\":");
+        if (rc == CU_OK)
+            rc = json_str(out, a->errors[i].message);
+        if (rc == CU_OK)
+            rc = cu_buf_appends(out, "}");
+    }
+    if (rc == CU_OK)
+        rc = cu_buf_appends(out, "],\"explanation\":");
+    if (rc == CU_OK && !a->explanation)
+        rc = cu_buf_appends(out, "null");
+    else if (rc == CU_OK) {
+        rc = cu_buf_appends(out, "{\"policy\":");
+        if (rc == CU_OK)
+            rc = json_str(out, a->explain_policy);
+        if (rc == CU_OK)
+            rc = cu_buf_appends(out, ",\"condition\":");
+        if (rc == CU_OK)
+            rc = json_str(out, a->explain_condition);
+        if (rc == CU_OK)
+            rc = cu_buf_appends(out, ",\"text\":");
+        if (rc == CU_OK)
+            rc = json_str(out, a->explanation);
+        if (rc == CU_OK)
+            rc = cu_buf_appends(out, "}");
+    }
+    return rc != CU_OK ? rc : cu_buf_appends(out, "}");
+}

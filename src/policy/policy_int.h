@@ -1,0 +1,281 @@
+/*
+ * Internal types of the policy module: values, entity uids, the entity store,
+ * the parsed policy form and the schema.  Shared by the files of src/policy/.
+ *
+ * Invariants
+ * 1. A value never owns memory: strings, set items and record fields point
+ *    into an arena (the set's, the store's or the caller's scratch) that
+ *    outlives the value.
+ * 2. Record fields are sorted by (key length, key bytes) and unique, so that
+ *    lookup is a binary search and equality a walk in step.
+ * 3. Every uid carries its hash; uid equality is hash, lengths, bytes.
+ * 4. Value and expression nesting never exceeds CU_POLICY_MAX_DEPTH: parsers
+ *    refuse deeper input, so recursion in the evaluator is bounded.
+ */
+#ifndef CU_POLICY_INT_H
+#define CU_POLICY_INT_H
+
+#include "custos/policy.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+
+/* ---------------------------------------------------------------- values */
+
+enum pv_kind { PV_BOOL, PV_LONG, PV_STR, PV_ENTITY, PV_SET, PV_RECORD, PV_DECIMAL, PV_IP };
+
+typedef struct puid {
+    const char *type;
+    const char *id;
+    uint32_t tlen, ilen;
+    uint64_t hash;
+} puid;
+
+typedef struct pip {
+    uint8_t v6;     /* 0: IPv4 (addr[12..15]), 1: IPv6 */
+    uint8_t prefix; /* prefix length */
+    uint8_t addr[16];
+} pip;
+
+struct pfield;
+
+typedef struct pval {
+    uint8_t kind;
+    union {
+        bool b;
+        int64_t l; /* PV_LONG, PV_DECIMAL (scaled by 10^4) */
+        struct {
+            const char *p;
+            uint32_t n;
+        } s;
+        const puid *e;
+        struct {
+            const struct pval *v;
+            uint32_t n;
+        } set;
+        struct {
+            const struct pfield *f;
+            uint32_t n;
+        } rec;
+        pip ip;
+    } u;
+} pval;
+
+typedef struct pfield {
+    const char *key;
+    uint32_t klen;
+    pval v;
+} pfield;
+
+/* The public opaque value is the internal one. */
+struct cu_policy_value {
+    pval v;
+};
+
+uint64_t pol_hash(const void *p, size_t n, uint64_t seed);
+uint64_t pol_uid_hash(const char *t, size_t tl, const char *id, size_t il);
+bool pol_uid_eq(const puid *a, const puid *b);
+puid *pol_uid_make(cu_arena *a, const char *t, size_t tl, const char *id, size_t il);
+int pol_key_cmp(const char *a, uint32_t an, const char *b, uint32_t bn);
+const pval *pol_rec_get(const pval *rec, const char *k, uint32_t kn);
+bool pol_val_eq(const pval *a, const pval *b);
+/* Deep copy into arena; NULL on no memory. */
+bool pol_val_copy(cu_arena *a, const pval *src, pval *dst);
+/* Sort fields and reject duplicates (returns false on a duplicate key). */
+bool pol_rec_sort(pfield *f, uint32_t n);
+/* Extension parsing: false on bad text. */
+bool pol_decimal_parse(const char *s, size_t n, int64_t *out);
+bool pol_ip_parse(const char *s, size_t n, pip *out);
+bool pol_ip_in_range(const pip *a, const pip *range);
+/* Render a value as Cedar-like text into b. */
+cu_rc pol_val_render(const pval *v, cu_buf *b) CU_NODISCARD;
+const char *pol_kind_name(int kind);
+
+/* --------------------------------------------------------------- entities */
+
+struct cu_policy_entity {
+    puid uid;
+    pfield *attrs;
+    uint32_t nattrs, capattrs;
+    pfield *tags; /* sorted like attrs */
+    uint32_t ntags, captags;
+    puid **parents;
+    uint32_t nparents, capparents;
+    /* Filled by finalize: the uids of all ancestors, sorted by hash. */
+    const puid **anc;
+    uint32_t nanc;
+    uint32_t index;
+    bool attrs_sorted;
+};
+
+struct cu_policy_entities {
+    cu_arena *arena;
+    struct cu_policy_entity **slots; /* open addressing by uid hash */
+    size_t cap, count;
+    struct cu_policy_entity **all; /* insertion order */
+    size_t nall, capall;
+    bool finalized;
+};
+
+const struct cu_policy_entity *pol_ent_find(const cu_policy_entities *e, const puid *u);
+/* Is u among the ancestors of ent? (binary search on the hash) */
+bool pol_anc_has(const struct cu_policy_entity *ent, const puid *u);
+
+/* ---------------------------------------------------------------- schema */
+
+enum st_kind { ST_ANY, ST_BOOL, ST_LONG, ST_STRING, ST_DECIMAL, ST_IP, ST_ENTITY, ST_SET, ST_RECORD };
+
+typedef struct stype {
+    uint8_t kind;
+    const char *name; /* ST_ENTITY: fully qualified type name */
+    const struct stype *elem; /* ST_SET */
+    const char **keys; /* ST_RECORD */
+    const struct stype **types;
+    uint32_t nkeys;
+} stype;
+
+/* What the schema says of one entity type or action. */
+typedef struct sentity {
+    const char *name;            /* qualified entity type, or action uid type */
+    const char *action_id;       /* actions: the id */
+    const stype *attrs;          /* ST_RECORD or NULL */
+    const stype *tags;           /* the type of tag values, or NULL */
+    const stype *context;        /* actions: context type */
+    const char **parent_types;   /* actions: parent uids (type, id) pairs */
+    const char **parent_ids;
+    uint32_t nparents;
+} sentity;
+
+struct cu_policy_schema {
+    cu_arena *arena;
+    sentity *ents;
+    size_t nents;
+    sentity *acts;
+    size_t nacts;
+};
+
+const stype *pol_schema_attrs(const cu_policy_schema *s, const char *type, size_t tl);
+const stype *pol_schema_tags(const cu_policy_schema *s, const char *type, size_t tl);
+const stype *pol_schema_context(const cu_policy_schema *s, const puid *action);
+
+/* JSON to value, typed by t (NULL: untyped).  depth counts nesting. */
+cu_rc pol_json_value(cu_arena *a, const json_t *j, const stype *t, int depth, pval *out) CU_NODISCARD;
+cu_rc pol_json_uid(cu_arena *a, const json_t *j, puid **out) CU_NODISCARD;
+cu_rc pol_request_from_json(const json_t *j, const cu_policy_schema *schema, cu_arena *a,
+                            cu_policy_request **out) CU_NODISCARD;
+
+/* ----------------------------------------------------------- policy form */
+
+enum node_op {
+    N_LIT, N_VAR, N_AND, N_OR, N_NOT, N_NEG, N_IF, N_EQ, N_NE, N_LT, N_LE, N_GT, N_GE,
+    N_ADD, N_SUB, N_MUL, N_IN, N_HAS, N_LIKE, N_IS, N_ATTR, N_SET, N_RECORD, N_CALL
+};
+
+enum var_id { VAR_PRINCIPAL, VAR_ACTION, VAR_RESOURCE, VAR_CONTEXT };
+
+enum fn_id {
+    FN_IP, FN_DECIMAL, FN_CONTAINS, FN_CONTAINS_ALL, FN_CONTAINS_ANY, FN_IS_EMPTY,
+    FN_IS_IPV4, FN_IS_IPV6, FN_IS_LOOPBACK, FN_IS_MULTICAST, FN_IS_IN_RANGE,
+    FN_LT, FN_LE, FN_GT, FN_GE, FN_HAS_TAG, FN_GET_TAG
+};
+
+/* A like pattern: literal segments between stars. */
+typedef struct ppat {
+    const char **seg;
+    uint32_t *seglen;
+    uint32_t nseg; /* nseg segments separated by nseg-1 stars */
+} ppat;
+
+typedef struct node {
+    uint8_t op;
+    uint8_t var; /* N_VAR */
+    uint8_t fn;  /* N_CALL */
+    uint32_t nkids;
+    uint32_t start, end; /* source offsets, for explanations */
+    struct node **kids;
+    pval lit;             /* N_LIT; N_SET/N_RECORD when constant */
+    const char *name;     /* N_ATTR / N_HAS attribute, N_IS type */
+    uint32_t nlen;
+    const char **keys;    /* N_RECORD */
+    uint32_t *klens;
+    const ppat *pat;      /* N_LIKE */
+    const char **path;    /* N_HAS with a path a.b.c: nkids==1, path of npath names */
+    uint32_t *plens;
+    uint32_t npath;
+    bool constant;        /* N_SET / N_RECORD folded into lit */
+} node;
+
+enum scope_kind { SC_ANY, SC_EQ, SC_IN, SC_IS, SC_IS_IN, SC_IN_SET };
+
+typedef struct pscope {
+    uint8_t kind;
+    const puid *uid;        /* SC_EQ, SC_IN, SC_IS_IN */
+    const puid **uids;      /* SC_IN_SET */
+    uint32_t nuids;
+    const char *type;       /* SC_IS, SC_IS_IN */
+    uint32_t tlen;
+} pscope;
+
+typedef struct pcond {
+    bool unless;
+    node *expr;
+    node **conj; /* top-level && operands (for explanations) */
+    uint32_t nconj;
+} pcond;
+
+typedef struct policy {
+    const char *id;
+    bool forbid;
+    pscope sc[3]; /* principal, action, resource */
+    pcond *conds;
+    uint32_t nconds;
+    const char **ann_keys, **ann_vals;
+    uint32_t nann;
+    const char *reason; /* @reason */
+    uint32_t line, col;
+} policy;
+
+/* A scope index: key (uid or type) -> policy indices. */
+typedef struct pidx_ent {
+    uint64_t hash;
+    const puid *uid;     /* uid key, or NULL for a type key */
+    const char *type;
+    uint32_t tlen;
+    uint32_t *pols;
+    uint32_t n, cap;
+} pidx_ent;
+
+typedef struct pidx {
+    pidx_ent *slots;
+    size_t cap, count;
+    uint32_t *any; /* policies with no constraint on this part */
+    uint32_t nany, capany;
+} pidx;
+
+struct cu_policy_set {
+    atomic_int refs;
+    cu_arena *arena;
+    char *src;
+    size_t srclen;
+    policy *pols;
+    uint32_t n;
+    pidx idx[3];
+};
+
+/* Entity store functions reused by JSON parsing. */
+cu_rc pol_ents_add_uid(cu_policy_entities *e, const puid *u, struct cu_policy_entity **out) CU_NODISCARD;
+cu_rc pol_ent_set_attr(cu_policy_entities *e, struct cu_policy_entity *ent, const char *k,
+                       size_t kn, const pval *v) CU_NODISCARD;
+cu_rc pol_ent_set_tag(cu_policy_entities *e, struct cu_policy_entity *ent, const char *k,
+                      size_t kn, const pval *v) CU_NODISCARD;
+cu_rc pol_ent_add_parent(cu_policy_entities *e, struct cu_policy_entity *ent, const puid *p) CU_NODISCARD;
+
+struct cu_policy_request {
+    cu_arena *arena;
+    const puid *uid[3];
+    pfield *ctx;
+    uint32_t nctx, capctx;
+    bool ctx_sorted;
+};
+
+#endif
