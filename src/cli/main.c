@@ -14,6 +14,7 @@ int cu_cmd_policy(int argc, char **argv);
 int cu_cmd_replay(int argc, char **argv);
 int cu_cmd_import(int argc, char **argv);
 int cu_cmd_vetting(int argc, char **argv);
+int cu_cmd_gen(int argc, char **argv);
 
 static const struct cu_cli_cmd commands[] = {
     {"version", cu_cmd_version, "print the version"},
@@ -23,6 +24,7 @@ static const struct cu_cli_cmd commands[] = {
     {"replay", cu_cmd_replay, "replay reference and events files through the pipeline, write alerts"},
     {"import", cu_cmd_import, "convert CSV, syslog or CEF audit lines into interchange events"},
     {"vetting", cu_cmd_vetting, "vetting and access governance: clearances, entitlements, campaigns, reports"},
+    {"gen", cu_cmd_gen, "write a synthetic force: reference, events and labels"},
 };
 
 int cu_cli_fail(const char *what)
