@@ -6,7 +6,9 @@
  * (systems and caveats held, with the scope and purpose they were granted
  * for), recertification campaigns, the randomised re-vetting draw, and the
  * reports.  State lives in SQLite tables (gov_*) in a database the caller
- * names: custos puts them in the store's database, DIR/store.db.
+ * names: custos keeps them in DIR/governance.db beside the store (not in
+ * store.db: the store holds its write transaction while the detectors run,
+ * and a high risk opens a review from inside that callback).
  *
  * Invariants
  * 1. Fail closed: every action is appended to the audit log (the ledger,
@@ -211,6 +213,9 @@ typedef struct cu_gov_effective {
                                   which), CU_GOV_NONE for suspended, withdrawn or no clearance */
     int64_t granted, expires;  /* of that level; 0 when none */
     int64_t review;            /* its review date (0: none) */
+    bool managed;              /* the register holds entitlements (of any status) for this person: what is
+                                  not in systems/caveats is not entitled */
+    bool withheld;             /* an open review withholds sensitive caveats */
     size_t nsystems, ncaveats, nrestrictions;
     char systems[CU_GOV_MAX_HELD][CU_GOV_MAX_ID + 1];
     char caveats[CU_GOV_MAX_HELD][CU_GOV_MAX_ID + 1];

@@ -1,5 +1,5 @@
 /* custos vetting: wiring for the governance module (docs/governance.md).
- * The register is in DIR/store.db; actions are appended to the ledger in
+ * The register is in DIR/governance.db; actions are appended to the ledger in
  * DIR/ledger (which the daemon holds while it runs: use the API then).
  * Reading commands (report, show, history, export) do not open the ledger. */
 #include "cli.h"
@@ -208,7 +208,7 @@ int cu_cmd_vetting(int argc, char **argv)
         return 1;
     }
     char db[4096];
-    if (snprintf(db, sizeof db, "%s/store.db", o.data) >= (int)sizeof db)
+    if (snprintf(db, sizeof db, "%s/governance.db", o.data) >= (int)sizeof db)
         return usage();
     cu_sink sink = {0};
     cu_gov_audit audit = {read_only, NULL};

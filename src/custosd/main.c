@@ -1,7 +1,10 @@
 /* custosd: the custos daemon.  Argument parsing and wiring only. */
 #include "custos/gateway.h"
+#include "custos/governance.h"
 #include "custos/ledger.h"
 #include "custos/server.h"
+
+#include "gov_wiring.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -10,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void healthz(void *ud, const cu_http_req *req, cu_http_resp *resp)
 {
@@ -37,6 +41,46 @@ static void gateway_route(void *ud, const cu_http_req *req, cu_http_resp *resp)
     resp->content_type = ct;
     if (status == 401)
         snprintf(resp->extra_headers, sizeof resp->extra_headers, "WWW-Authenticate: Bearer realm=\"custos\"\r\n");
+}
+
+/* --------------------------------------------------------- governance */
+
+/* Governance actions go to the pipeline's ledger (DIR/ledger), through the
+ * sink the pipeline shares. */
+static cu_rc sink_append(void *ud, const void *entry, size_t len, uint64_t *index)
+{
+    cu_sink *s = ud;
+    const void *e[1] = {entry};
+    return s->ops->append_many(s->ctx, e, &len, 1, index);
+}
+
+static const char *http_query(void *ud, const char *name)
+{
+    return cu_http_query(ud, name);
+}
+
+struct gov_route_ctx {
+    cu_gov *gov;
+    cu_gateway *gw; /* when set, callers need one of its bearer tokens */
+};
+
+static void governance_route(void *ud, const cu_http_req *req, cu_http_resp *resp)
+{
+    struct gov_route_ctx *c = ud;
+    if (c->gw) {
+        char name[CU_GATEWAY_MAX_ID + 1];
+        bool reviewer = false;
+        if (cu_gateway_authenticate(c->gw, cu_http_header(req, "Authorization"), name, &reviewer)) {
+            cu_http_error(resp, 401, "a bearer token is required");
+            snprintf(resp->extra_headers, sizeof resp->extra_headers, "WWW-Authenticate: Bearer realm=\"custos\"\r\n");
+            return;
+        }
+    }
+    int status = 200;
+    cu_gov_http(c->gov, req->method, req->path, http_query, (void *)req, req->body, req->body_len, cu_now(), &status,
+                &resp->body);
+    resp->status = status;
+    resp->content_type = "application/json";
 }
 
 /* Open the ledger in dir, making it (with a new signer key) when it holds none. */
@@ -84,13 +128,16 @@ static void usage(FILE *f)
                "  --policies PATH   Cedar policy file or directory (default policies)\n"
                "  --reference FILE  reference data, interchange JSON Lines (gateway and detectors)\n"
                "ingest (POST /v1/events):\n"
-               "  --data DIR        the pipeline's ledger and store (DIR/ledger, DIR/store.db)\n");
+               "  --data DIR        the pipeline's ledger and store (DIR/ledger, DIR/store.db)\n"
+               "governance (with --data: the vetting register in DIR/governance.db, /v1/governance/...):\n"
+               "  --risk-threshold X  an alert scored X or more opens a vetting review (default 0.8)\n");
 }
 
 int main(int argc, char **argv)
 {
     cu_server_opts opts = {.bind_addr = "127.0.0.1", .port = 8340};
     const char *port_file = NULL, *data_dir = NULL;
+    double risk_threshold = 0.8;
     const char *config = NULL, *ledger_dir = NULL, *policies = "policies", *reference = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
@@ -113,6 +160,13 @@ int main(int argc, char **argv)
                 return 2;
             }
             opts.threads = (unsigned)t;
+        } else if (strcmp(argv[i], "--risk-threshold") == 0 && i + 1 < argc) {
+            char *end;
+            risk_threshold = strtod(argv[++i], &end);
+            if (*end || !(risk_threshold >= 0 && risk_threshold <= 1)) {
+                fprintf(stderr, "custosd: bad risk threshold %s (0..1)\n", argv[i]);
+                return 2;
+            }
         } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
             data_dir = argv[++i];
         } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
@@ -153,15 +207,31 @@ int main(int argc, char **argv)
     cu_ref *ref = NULL;
     cu_pipeline *pipe = NULL;
     cu_events_api *api = NULL;
+    cu_sink sink = {0};
+    cu_gov *gov = NULL;
+    cu_gov_risk_hook risk = {0};
+    struct gov_route_ctx gov_ctx = {0};
     cu_rc rc = CU_OK;
     if (data_dir) {
         /* ingest: ledger + store in DIR, detectors over the reference data */
         opts.max_body = CU_EVENTS_MAX_BODY;
-        if (!(rc = cu_names_new(&names)) && !(rc = cu_pipeline_open(data_dir, names, NULL, &pipe)) &&
-            !(rc = cu_ref_new(names, &ref)))
+        /* the sink is opened here so that governance appends to the same
+         * ledger; the pipeline owns it (closes it) from cu_pipeline_open on */
+        char gdb[4096];
+        snprintf(gdb, sizeof gdb, "%s/governance.db", data_dir);
+        if (mkdir(data_dir, 0755) != 0 && errno != EEXIST)
+            rc = cu_err_set(cu_rc_from_errno(errno), "%s: %s", data_dir, strerror(errno));
+        if (!rc && !(rc = cu_names_new(&names)) && !(rc = cu_sink_ledger_open(data_dir, &sink)) &&
+            !(rc = cu_pipeline_open(data_dir, names, &sink, &pipe)) && !(rc = cu_ref_new(names, &ref)))
             rc = reference ? cu_ref_load(ref, reference) : cu_ref_seal(ref, "(none)");
+        if (!rc) {
+            cu_gov_audit ga = {sink_append, &sink};
+            rc = cu_gov_open(gdb, &ga, &gov);
+        }
+        risk = (cu_gov_risk_hook){.gov = gov, .names = names, .threshold = risk_threshold};
+        cu_pipeline_cfg pcfg = {.on_alert = cu_gov_on_alert, .ud = &risk};
         if (!rc)
-            rc = cu_pipeline_start(pipe, ref, NULL);
+            rc = cu_pipeline_start(pipe, ref, &pcfg);
         /* the authorisation hook: NULL lets every caller in until ingest
          * callers get accounts (the gateway's bearer tokens) */
         if (!rc)
@@ -177,6 +247,9 @@ int main(int argc, char **argv)
             cu_gateway_opts go = {.policy_text = pack, .policy_len = plen, .policy_name = policies,
                                   .audit = {ledger_append, ledger_size, NULL}};
             go.audit.ud = ledger;
+            /* the vetting register, read live on every decision */
+            go.live = gov ? cu_gov_gateway_live : NULL;
+            go.live_ud = gov;
             rc = cu_gateway_new(&go, &gw);
         }
         cu_free(pack);
@@ -192,6 +265,9 @@ int main(int argc, char **argv)
     /* registered before the gateway catch-all under /v1: the first match wins */
     if (!rc && api)
         rc = cu_server_route(srv, "POST", "/v1/events", cu_events_api_handle, api);
+    gov_ctx = (struct gov_route_ctx){.gov = gov, .gw = gw};
+    if (!rc && gov)
+        rc = cu_server_route(srv, NULL, "/v1/governance/*", governance_route, &gov_ctx);
     if (!rc && gw)
         rc = cu_server_route(srv, NULL, "/v1/*", gateway_route, gw);
     if (!rc && gw)
@@ -204,6 +280,7 @@ int main(int argc, char **argv)
         cu_gateway_free(gw);
         cu_ledger_close(ledger);
         cu_events_api_free(api);
+        cu_gov_close(gov);
         if (pipe && cu_pipeline_close(pipe))
             fprintf(stderr, "custosd: closing the pipeline: %s\n", cu_err_detail());
         cu_ref_free(ref);
@@ -231,6 +308,7 @@ int main(int argc, char **argv)
     cu_gateway_free(gw);
     cu_ledger_close(ledger);
     cu_events_api_free(api);
+    cu_gov_close(gov);
     if (pipe && cu_pipeline_close(pipe))
         cu_log(CU_LOG_ERROR, "custosd: closing the pipeline: %s", cu_err_detail());
     cu_ref_free(ref);

@@ -115,6 +115,13 @@ static cu_rc load(cu_gov *g, const char *officer, struct goff *fresh, bool *know
         *known = true;
     sqlite3_finalize(st);
 
+    if ((rc = gov_prep(g, &st, "SELECT COUNT(*) FROM gov_entitlement WHERE officer=?")))
+        return rc;
+    sqlite3_bind_text(st, 1, officer, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
+        *known = fresh->managed = true;
+    sqlite3_finalize(st);
+
     if ((rc = gov_prep(g, &st, "SELECT level, status, granted, expires, review FROM gov_clearance WHERE officer=?")))
         return rc;
     sqlite3_bind_text(st, 1, officer, -1, SQLITE_STATIC);
@@ -240,6 +247,7 @@ cu_rc gov_cache_refresh(cu_gov *g, const char *officer)
             o->stale = true;
         } else {
             o->stale = false;
+            o->managed = fresh.managed;
             o->clr = fresh.clr;
             o->ent = fresh.ent;
             o->rev = fresh.rev;
@@ -309,6 +317,7 @@ void cu_gov_effective_get(cu_gov *g, const char *officer, int64_t now, cu_gov_ef
         goto done;
     if (o->stale) {
         out->state = CU_GOV_ST_SUSPENDED;
+        out->managed = true; /* nothing entitled */
         RESTRICT("governance state could not be refreshed: no access until it is");
         goto done;
     }
@@ -362,6 +371,8 @@ void cu_gov_effective_get(cu_gov *g, const char *officer, int64_t now, cu_gov_ef
         else if (why_st == CU_GOV_ST_EXPIRED)
             RESTRICT("vetting clearance %s has expired: no access that needs vetting", cu_gov_level_name(why->level));
     }
+    out->managed = o->managed;
+    out->withheld = o->nrev > 0;
     for (uint32_t i = 0; i < o->nrev; i++)
         RESTRICT("review %lld (%s) is open: sensitive caveats withheld pending its outcome", (long long)o->rev[i].id,
                  o->rev[i].kind);
@@ -407,6 +418,8 @@ cu_rc cu_gov_effective_json(const cu_gov_effective *e, const char *officer, cu_b
     json_object_set_new(o, "granted", gov_json_time(e->granted));
     json_object_set_new(o, "expires", gov_json_time(e->expires));
     json_object_set_new(o, "review", gov_json_time(e->review));
+    json_object_set_new(o, "entitlements_managed", json_boolean(e->managed));
+    json_object_set_new(o, "caveats_withheld", json_boolean(e->withheld));
     json_object_set_new(o, "systems", sys);
     json_object_set_new(o, "caveats", cav);
     json_object_set_new(o, "restrictions", res);

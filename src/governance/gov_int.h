@@ -35,6 +35,7 @@ struct grev {
 struct goff {
     char id[CU_GOV_MAX_ID + 1];
     bool stale; /* a refresh failed after a change: treat as no access */
+    bool managed; /* holds entitlement rows of any status */
     uint32_t nclr, nent, nrev;
     struct gclr *clr;
     struct gent *ent;

@@ -19,6 +19,7 @@
  * 6. Steady state allocates nothing per event: entry bytes, pointer arrays
  *    and the commitment cache grow to their high-water mark and stay.
  */
+#include "custos/ledger.h"
 #include "custos/pipeline.h"
 
 #include "pipeline/pipeline_int.h"
@@ -367,6 +368,36 @@ cu_rc cu_pipeline_read_event(cu_pipeline *p, uint64_t index, cu_event *ev)
     return rc;
 }
 
+/* Whether the entry in rbuf is an access event.  The log also holds other
+ * modules' entries (governance actions, type CU_LEDGER_GOVERNANCE), which
+ * the event index skips. */
+static bool is_access(const cu_pipeline *p)
+{
+    return p->rbuf.len >= 2 && (uint8_t)p->rbuf.data[1] == CU_LEDGER_ACCESS;
+}
+
+/* The order check continues from the last durable event: the newest access
+ * entry below size (other entries skipped). */
+static cu_rc last_event_ts(cu_pipeline *p, uint64_t size)
+{
+    cu_event ev = {0};
+    cu_id subj[CU_EVENT_MAX_SUBJECTS];
+    ev.subjects = subj;
+    ev.subjects_cap = CU_EVENT_MAX_SUBJECTS;
+    for (uint64_t i = size; i-- > 0;) {
+        cu_rc rc = p->sink.ops->read_entry(p->sink.ctx, i, &p->rbuf);
+        if (rc)
+            return rc;
+        if (!is_access(p))
+            continue;
+        if ((rc = cu_pipeline_read_event(p, i, &ev)))
+            return rc;
+        p->last_ts = ev.ts;
+        break;
+    }
+    return CU_OK;
+}
+
 static cu_rc recover(cu_pipeline *p)
 {
     uint64_t size = p->sink.ops->size(p->sink.ctx);
@@ -379,19 +410,8 @@ static cu_rc recover(cu_pipeline *p)
             return rc;
         idx = 0;
     }
-    if (idx == size) {
-        if (size > 0) {
-            /* the order check continues from the last durable event */
-            cu_event ev = {0};
-            cu_id subj[CU_EVENT_MAX_SUBJECTS];
-            ev.subjects = subj;
-            ev.subjects_cap = CU_EVENT_MAX_SUBJECTS;
-            if ((rc = cu_pipeline_read_event(p, size - 1, &ev)))
-                return rc;
-            p->last_ts = ev.ts;
-        }
-        return CU_OK;
-    }
+    if (idx == size)
+        return last_event_ts(p, size);
     cu_log(CU_LOG_INFO, "re-indexing log entries %llu..%llu", (unsigned long long)idx, (unsigned long long)size - 1);
     if (!p->rbatch && (rc = cu_batch_new(4096, &p->rbatch)))
         return rc;
@@ -401,8 +421,19 @@ static cu_rc recover(cu_pipeline *p)
         uint64_t first = idx;
         cu_event *ev;
         while (idx < size && (ev = cu_batch_slot(p->rbatch))) {
-            if ((rc = p->sink.ops->read_entry(p->sink.ctx, idx, &p->rbuf)) ||
-                (rc = event_from_entry(p, (const uint8_t *)p->rbuf.data, p->rbuf.len, ev, &unknown))) {
+            if ((rc = p->sink.ops->read_entry(p->sink.ctx, idx, &p->rbuf))) {
+                cu_err_prefix("recovery: log entry %llu", (unsigned long long)idx);
+                return rc;
+            }
+            if (!is_access(p)) {
+                /* another module's entry (a governance action): not an event;
+                 * the batch so far keeps its consecutive indexes */
+                if (cu_batch_count(p->rbatch))
+                    break;
+                first = ++idx;
+                continue;
+            }
+            if ((rc = event_from_entry(p, (const uint8_t *)p->rbuf.data, p->rbuf.len, ev, &unknown))) {
                 cu_err_prefix("recovery: log entry %llu", (unsigned long long)idx);
                 return rc;
             }
@@ -416,7 +447,7 @@ static cu_rc recover(cu_pipeline *p)
     if (unknown)
         cu_log(CU_LOG_WARN, "recovery: %llu people looked up could not be resolved from their commitments",
                (unsigned long long)unknown);
-    return CU_OK;
+    return p->last_ts == INT64_MIN ? last_event_ts(p, size) : CU_OK;
 }
 
 cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)

@@ -38,7 +38,7 @@ static void fx_open(struct fx *f)
     snprintf(f->dir, sizeof f->dir, "%s/gov%d", cu_test_tmpdir(), ++seqno);
     char ldir[700], db[700];
     snprintf(ldir, sizeof ldir, "%s/ledger", f->dir);
-    snprintf(db, sizeof db, "%s/store.db", f->dir);
+    snprintf(db, sizeof db, "%s/governance.db", f->dir);
     char cmd[800];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", f->dir);
     CHECK(system(cmd) == 0);
@@ -448,7 +448,7 @@ TEST(history_is_append_only)
     fx_open(&f);
     grant(f.g, "FVU1", "MP10", CU_GOV_SC, "2020-01-01", "2030-01-01");
     char db[700];
-    snprintf(db, sizeof db, "%s/store.db", f.dir);
+    snprintf(db, sizeof db, "%s/governance.db", f.dir);
     sqlite3 *s = NULL;
     CHECK(sqlite3_open(db, &s) == SQLITE_OK);
     CHECK(sqlite3_exec(s, "UPDATE gov_history SET actor='MP10'", NULL, NULL, NULL) != SQLITE_OK);
