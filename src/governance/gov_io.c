@@ -41,6 +41,10 @@ static cu_rc get_str(json_t *o, const char *k, bool required, char *dst, size_t 
     return CU_OK;
 }
 
+/* An "end" given as a date includes that whole day (as the event module
+ * reads officers' service end): it ends at the next midnight. */
+static cu_rc get_end(json_t *o, const char *k, int64_t *out);
+
 static cu_rc get_time(json_t *o, const char *k, bool required, int64_t dflt, int64_t *out)
 {
     json_t *v = json_object_get(o, k);
@@ -64,6 +68,15 @@ static cu_rc gov_err_again(cu_rc rc, const char *prefix)
     char old[1024];
     snprintf(old, sizeof old, "%s", cu_err_detail());
     return cu_err_set(rc, "%s%s", prefix, old);
+}
+
+static cu_rc get_end(json_t *o, const char *k, int64_t *out)
+{
+    cu_rc rc = get_time(o, k, false, INT64_MAX, out);
+    json_t *v = json_object_get(o, k);
+    if (!rc && json_is_string(v) && json_string_length(v) == 10)
+        *out += 86400;
+    return rc;
 }
 
 static cu_rc parse_vetting_obj(json_t *o, cu_gov_rec *rec, const char *prefix)
@@ -117,7 +130,7 @@ cu_rc cu_gov_parse_line(const char *text, size_t len, cu_gov_rec *rec)
             (rc = get_str(o, "manager", false, rec->manager, sizeof rec->manager, CU_GOV_MAX_ID)) ||
             (rc = get_time(o, "integrity_review", false, 0, &rec->integrity_due)) ||
             (rc = get_time(o, "start", false, 0, &rec->start)) ||
-            (rc = get_time(o, "end", false, INT64_MAX, &rec->end)))
+            (rc = get_end(o, "end", &rec->end)))
             goto fail;
     } else if (strcmp(kind, "officer") == 0) {
         rec->kind = CU_GOV_REC_OFFICER;
@@ -126,7 +139,7 @@ cu_rc cu_gov_parse_line(const char *text, size_t len, cu_gov_rec *rec)
             (rc = get_str(o, "manager", false, rec->manager, sizeof rec->manager, CU_GOV_MAX_ID)) ||
             (rc = get_time(o, "integrity_review", false, 0, &rec->integrity_due)) ||
             (rc = get_time(o, "start", false, 0, &rec->start)) ||
-            (rc = get_time(o, "end", false, INT64_MAX, &rec->end)))
+            (rc = get_end(o, "end", &rec->end)))
             goto fail;
         json_t *v = json_object_get(o, "vetting");
         if (v && !json_is_null(v)) {
@@ -371,7 +384,9 @@ cu_rc cu_gov_export(cu_gov *g, cu_buf *out)
             json_object_set_new(o, "manager", json_string(gov_col_text(st, 2)));
         json_object_set_new(o, "integrity_review", gov_json_time(gov_col_time(st, 3, 0)));
         json_object_set_new(o, "start", gov_json_time(gov_col_time(st, 4, 0)));
-        json_object_set_new(o, "end", gov_json_time(gov_col_time(st, 5, 0)));
+        int64_t end = gov_col_time(st, 5, 0);
+        /* a date names the last day of service (see get_end) */
+        json_object_set_new(o, "end", gov_json_time(end && end % GOV_DAY == 0 ? end - GOV_DAY : end));
         rc = put_line(o, out);
     }
     sqlite3_finalize(st);

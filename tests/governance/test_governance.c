@@ -8,6 +8,7 @@
 #include "custos/governance.h"
 #include "custos/ledger.h"
 
+#include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -876,4 +877,110 @@ TEST(http_api)
     CHECK_INT(http(f.g, "DELETE", "/v1/governance/report", NULL, now, NULL, &o), 405);
     cu_buf_free(&o);
     fx_close(&f);
+}
+
+/* The same report over a force written by `custos gen`, the expected figures
+ * read from its reference file here (jansson), by the definitions. */
+struct gunit {
+    char unit[65];
+    uint64_t w, in, exp, ov;
+};
+
+TEST(report_on_a_generated_force)
+{
+    struct fx f;
+    fx_open(&f);
+    char *out = NULL;
+    int st = cu_test_run(&out, "'%s/custos' gen --officers 150 --days 1 --start 2025-01-01 --seed 11 --out '%s/force'"
+                               " --scenarios none 2>&1", cu_test_bindir(), f.dir);
+    CHECK_MSG(st == 0, "custos gen failed: %s", out ? out : "");
+    cu_free(out);
+    if (st != 0) {
+        fx_close(&f);
+        return;
+    }
+    char ref[800];
+    snprintf(ref, sizeof ref, "%s/force/reference.jsonl", f.dir);
+    int64_t at = D("2027-06-01T00:00:00Z"), day = 86400;
+    size_t n = 0;
+    CHECK_OK(cu_gov_import(f.g, "FVU-IMPORT", ref, D("2025-01-01"), &n));
+    FILE *fp = fopen(ref, "r");
+    CHECK(fp != NULL);
+    static struct gunit u[64];
+    size_t nu = 0, officers = 0;
+    char line[65536];
+    while (fp && fgets(line, sizeof line, fp)) {
+        json_t *o = json_loads(line, 0, NULL);
+        if (!o || strcmp(json_string_value(json_object_get(o, "kind")), "officer") != 0) {
+            json_decref(o);
+            continue;
+        }
+        officers++;
+        const char *id = json_string_value(json_object_get(o, "id"));
+        const char *unit = json_string_value(json_object_get(o, "unit"));
+        const char *start = json_string_value(json_object_get(o, "start"));
+        const char *end = json_string_value(json_object_get(o, "end"));
+        json_t *v = json_object_get(o, "vetting");
+        /* in service: started, and not past the last day named by end */
+        bool serving = (!start || D(start) <= at) && (!end || at < D(end) + day);
+        bool in = false, exp = false;
+        if (json_is_object(v)) {
+            int64_t g = D(json_string_value(json_object_get(v, "granted")));
+            int64_t e = D(json_string_value(json_object_get(v, "expires")));
+            in = g <= at && at < e;
+            exp = in && e <= at + 90 * day;
+        }
+        /* every seventh officer gets a review overdue at `at` */
+        bool ov = officers % 7 == 0;
+        if (ov)
+            CHECK_OK(cu_gov_review_open(f.g, "FVU1", id, "integrity", at - day, false, NULL, at - 30 * day, NULL));
+        if (serving) {
+            size_t k = 0;
+            while (k < nu && strcmp(u[k].unit, unit) != 0)
+                k++;
+            if (k == nu && nu < 63)
+                snprintf(u[nu++].unit, sizeof u[0].unit, "%s", unit);
+            if (k < 63) {
+                u[k].w++, u[k].in += in, u[k].exp += exp, u[k].ov += ov;
+                u[63].w++, u[63].in += in, u[63].exp += exp, u[63].ov += ov;
+            }
+        }
+        json_decref(o);
+    }
+    if (fp)
+        fclose(fp);
+    CHECK_INT(n, officers);
+    /* units in byte order, then ALL */
+    for (size_t i = 0; i < nu; i++)
+        for (size_t j = i + 1; j < nu; j++)
+            if (strcmp(u[j].unit, u[i].unit) < 0) {
+                struct gunit t = u[i];
+                u[i] = u[j];
+                u[j] = t;
+            }
+    snprintf(u[63].unit, sizeof u[63].unit, "ALL");
+    cu_buf want, got;
+    cu_buf_init(&want, 1 << 20);
+    cu_buf_init(&got, 1 << 20);
+    CHECK_OK(cu_buf_appends(&want, "unit,workforce,in_date,in_date_pct,expiring_90d,overdue_reviews,overdue_recertifications\n"));
+    for (size_t i = 0; i <= nu; i++) {
+        const struct gunit *x = i < nu ? &u[i] : &u[63];
+        uint64_t tenths = (x->in * 2000 / x->w + 1) / 2;
+        CHECK_OK(cu_buf_appendf(&want, "%s,%llu,%llu,%llu.%llu,%llu,%llu,0\n", x->unit, (unsigned long long)x->w,
+                                (unsigned long long)x->in, (unsigned long long)(tenths / 10),
+                                (unsigned long long)(tenths % 10), (unsigned long long)x->exp,
+                                (unsigned long long)x->ov));
+    }
+    /* through the command, as a user runs it */
+    char *csv = NULL;
+    char ldir[700];
+    snprintf(ldir, sizeof ldir, "%s", f.dir);
+    fx_close(&f); /* the command opens the register itself */
+    st = cu_test_run(&csv, "'%s/custos' vetting report --data '%s' --at 2027-06-01 --csv", cu_test_bindir(), ldir);
+    CHECK_INT(st, 0);
+    CHECK_STR(csv, want.data);
+    CHECK(u[63].w > 100 && u[63].in < u[63].w && u[63].exp > 0 && nu > 3);
+    cu_free(csv);
+    cu_buf_free(&want);
+    cu_buf_free(&got);
 }
