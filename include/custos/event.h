@@ -185,6 +185,21 @@ typedef struct cu_assign {
     uint64_t line;
 } cu_assign;
 
+/* A vetting register line (kind "vetting", docs/governance.md):
+ * {"kind":"vetting","officer":"MP10432","level":"SC","granted":"2020-01-01",
+ *  "expires":"2030-01-01","review":"2026-01-01","status":"active"}.
+ * The register is authoritative: cu_ref_seal sets each named officer's
+ * vetting from their lines (the active one expiring last; none active:
+ * CU_VET_NONE), whatever the officer line said. */
+typedef enum cu_vet_status { CU_VST_ACTIVE, CU_VST_SUSPENDED, CU_VST_WITHDRAWN, CU_VST_LAPSED } cu_vet_status;
+typedef struct cu_vetting_rec {
+    cu_id officer;
+    uint8_t level;    /* cu_vetting */
+    uint8_t status;   /* cu_vet_status */
+    int64_t granted, expires, review; /* review 0 when absent */
+    uint64_t line;
+} cu_vetting_rec;
+
 typedef struct cu_ref cu_ref;
 
 /* A reference context over names (borrowed; must outlive it). */
@@ -227,6 +242,8 @@ typedef struct cu_ref_all {
     const cu_record *const *records;
     const cu_case *const *cases;
     const cu_assign *assigns; /* in file order */
+    size_t nvettings;
+    const cu_vetting_rec *vettings; /* in file order */
 } cu_ref_all;
 void cu_ref_get_all(const cu_ref *r, cu_ref_all *out);
 cu_names *cu_ref_names(const cu_ref *r);

@@ -130,14 +130,15 @@ static void usage(FILE *f)
                "ingest (POST /v1/events):\n"
                "  --data DIR        the pipeline's ledger and store (DIR/ledger, DIR/store.db)\n"
                "governance (with --data: the vetting register in DIR/governance.db, /v1/governance/...):\n"
-               "  --risk-threshold X  an alert scored X or more opens a vetting review (default 0.8)\n");
+               "  --risk-threshold X  an alert scored X (0..1) or more opens a restricting vetting review\n"
+               "                      of its officers (default: off; 0.8 is a sensible value)\n");
 }
 
 int main(int argc, char **argv)
 {
     cu_server_opts opts = {.bind_addr = "127.0.0.1", .port = 8340};
     const char *port_file = NULL, *data_dir = NULL;
-    double risk_threshold = 0.8;
+    double risk_threshold = -1; /* off unless asked */
     const char *config = NULL, *ledger_dir = NULL, *policies = "policies", *reference = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
@@ -229,7 +230,7 @@ int main(int argc, char **argv)
             rc = cu_gov_open(gdb, &ga, &gov);
         }
         risk = (cu_gov_risk_hook){.gov = gov, .names = names, .threshold = risk_threshold};
-        cu_pipeline_cfg pcfg = {.on_alert = cu_gov_on_alert, .ud = &risk};
+        cu_pipeline_cfg pcfg = {.on_alert = risk_threshold >= 0 ? cu_gov_on_alert : NULL, .ud = &risk};
         if (!rc)
             rc = cu_pipeline_start(pipe, ref, &pcfg);
         /* the authorisation hook: NULL lets every caller in until ingest
