@@ -1057,7 +1057,12 @@ cu_rc cu_gov_draw(cu_gov *g, const char *actor, uint64_t seed, size_t count, int
         *draw_id = did;
 fail:
     sqlite3_finalize(st);
-    rc = frame_end(g, rc, &a, NULL);
+    /* only the people drawn changed: refresh them, not the whole register */
+    if (!rc)
+        rc = gov_finish(g, &a);
+    for (size_t i = 0; !rc && idx && i < count; i++)
+        (void)gov_cache_refresh(g, pop[idx[i]]);
+    gov_end(g, rc);
     json_decref(d);
     for (size_t i = 0; i < npop; i++)
         cu_free(pop[i]);
