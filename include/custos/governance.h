@@ -146,7 +146,9 @@ cu_rc cu_gov_revoke(cu_gov *g, const char *actor, int64_t id, const char *reason
 
 /* Reviews.  kind: aftercare, integrity, revetting, detection, other.  A
  * restricting review withholds sensitive caveats until it is closed.
- * Closing needs an outcome (cleared, suspended, withdrawn, other). */
+ * Closing needs an outcome (cleared, suspended, withdrawn, other):
+ * suspended and withdrawn apply to every clearance of the officer; a cleared
+ * integrity review sets the next one a year after the closing day. */
 cu_rc cu_gov_review_open(cu_gov *g, const char *actor, const char *officer, const char *kind, int64_t due,
                          bool restrict_caveats, const char *reason, int64_t now, int64_t *id) CU_NODISCARD;
 cu_rc cu_gov_review_close(cu_gov *g, const char *actor, int64_t id, const char *outcome, const char *note,
@@ -189,9 +191,9 @@ cu_rc cu_gov_campaign_close(cu_gov *g, const char *actor, int64_t campaign, int6
  * selection (may be NULL) gets the ids, comma-separated, in draw order. */
 cu_rc cu_gov_draw(cu_gov *g, const char *actor, uint64_t seed, size_t count, int64_t due, int64_t now,
                   int64_t *draw_id, cu_buf *selection) CU_NODISCARD;
-/* The pure selection, for checking a recorded draw: population ids (any
- * order; they are sorted), k chosen into out (indices into the sorted
- * order written to idx, k of them). */
+/* The pure selection, for checking a recorded draw: over a population of n
+ * sorted ids, idx (room for n) gets a permutation whose first k entries are
+ * the indices chosen, in draw order.  CU_ERR_RANGE when k > n. */
 cu_rc cu_gov_draw_select(uint64_t seed, size_t n, size_t k, size_t *idx) CU_NODISCARD;
 
 /* ---------------------------------------------------------- effective */

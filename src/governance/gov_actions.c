@@ -463,14 +463,15 @@ cu_rc cu_gov_review_close(cu_gov *g, const char *actor, int64_t id, const char *
         return rc;
     }
     sqlite3_stmt *st;
-    if ((rc = gov_prep(g, &st, "SELECT officer, status FROM gov_review WHERE id=?")))
+    if ((rc = gov_prep(g, &st, "SELECT officer, status, kind FROM gov_review WHERE id=?")))
         goto fail;
     sqlite3_bind_int64(st, 1, id);
-    bool open = false, found = false;
+    bool open = false, found = false, integrity = false;
     if (sqlite3_step(st) == SQLITE_ROW) {
         found = true;
         snprintf(officer, sizeof officer, "%s", gov_col_text(st, 0));
         open = strcmp(gov_col_text(st, 1), "open") == 0;
+        integrity = strcmp(gov_col_text(st, 2), "integrity") == 0;
     }
     sqlite3_finalize(st);
     if (!found) {
@@ -493,7 +494,17 @@ cu_rc cu_gov_review_close(cu_gov *g, const char *actor, int64_t id, const char *
     sqlite3_bind_int64(st, 5, id);
     if ((rc = gov_step_done(g, st, "review close")))
         goto fail;
-    /* the outcome takes effect with the closing */
+    /* the outcome takes effect with the closing; a cleared annual integrity
+     * review sets the next one a year on */
+    if (integrity && strcmp(outcome, "cleared") == 0) {
+        if ((rc = gov_prep(g, &st, "UPDATE gov_staff SET integrity_due=? WHERE officer=?")))
+            goto fail;
+        sqlite3_bind_int64(st, 1, now - now % GOV_DAY + 365 * GOV_DAY);
+        sqlite3_bind_text(st, 2, officer, -1, SQLITE_TRANSIENT);
+        if ((rc = gov_step_done(g, st, "integrity due")))
+            goto fail;
+        json_object_set_new(d, "next_integrity_review", gov_json_time(now - now % GOV_DAY + 365 * GOV_DAY));
+    }
     if (strcmp(outcome, "suspended") == 0)
         rc = status_all(g, actor, officer, CU_GOV_SUSPENDED, note, now);
     else if (strcmp(outcome, "withdrawn") == 0)

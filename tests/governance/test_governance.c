@@ -220,6 +220,31 @@ TEST(high_risk_opens_a_detection_review)
     fx_close(&f);
 }
 
+TEST(cleared_integrity_review_sets_the_next_a_year_on)
+{
+    struct fx f;
+    fx_open(&f);
+    int64_t now = D("2025-03-10T15:00:00Z");
+    cu_gov_staff s = {.officer = "MP11", .unit = "CID", .integrity_due = D("2025-03-01")};
+    CHECK_OK(cu_gov_set_staff(f.g, "HR1", &s, NULL, now - 86400 * 30));
+    cu_gov_report r;
+    CHECK_OK(cu_gov_report_make(f.g, now, &r));
+    CHECK_INT(r.rows[r.nrows - 1].overdue_reviews, 1);
+    cu_gov_report_free(&r);
+    int64_t rid = 0;
+    CHECK_OK(cu_gov_review_open(f.g, "PSD1", "MP11", "integrity", now + 86400, false, "annual", now, &rid));
+    CHECK_OK(cu_gov_review_close(f.g, "PSD2", rid, "cleared", NULL, now + 3600));
+    cu_buf b;
+    cu_buf_init(&b, 1 << 16);
+    CHECK_OK(cu_gov_export(f.g, &b));
+    CHECK(strstr(b.data, "\"integrity_review\":\"2026-03-10\"") != NULL);
+    CHECK_OK(cu_gov_report_make(f.g, now + 7200, &r));
+    CHECK_INT(r.rows[r.nrows - 1].overdue_reviews, 0);
+    cu_gov_report_free(&r);
+    cu_buf_free(&b);
+    fx_close(&f);
+}
+
 /* ------------------------------------------------------- campaigns */
 
 TEST(lapse_at_the_campaign_deadline)
