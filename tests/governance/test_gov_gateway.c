@@ -165,5 +165,13 @@ TEST(register_drives_the_gateway_live)
     CHECK(ef.withheld);
     CHECK(ef.nrestrictions >= 1 && strstr(ef.restrictions[0], "detection"));
     cu_names_free(names);
+
+    /* the live hook keeps decisions free of heap allocation */
+    for (int i = 0; i < 3; i++)
+        (void)decide(r.gw, i ? "DC1" : "PC1", i == 2 ? "R2" : "R1", NOW + 100, NULL);
+    uint64_t before = cu_alloc_count();
+    for (int i = 0; i < 300; i++)
+        (void)decide(r.gw, i % 3 ? "DC1" : "PC1", i % 3 == 2 ? "R2" : "R1", NOW + 100 + i, NULL);
+    CHECK_INT(cu_alloc_count() - before, 0);
     rig_close(&r);
 }
