@@ -151,12 +151,23 @@ typedef struct cu_officer {
     uint32_t nrelations;
     const cu_relation *relations;
     uint64_t line;                     /* reference line (1-based) */
+    /* Later lines of the same officer with "valid_from" describe it from
+     * that time (transfers, shift bands, vetting): versions chained in
+     * valid_from order; cu_ref_officer returns the one in force. */
+    int64_t valid_from;                /* INT64_MIN on the first line */
+    const struct cu_officer *next;     /* the next version, or NULL */
+    /* Optional extra fields (0 when absent): hashes of the officer's own
+     * surname and address, compared with persons' (cu_ref_text_hash). */
+    uint64_t surname_h, address_h;
 } cu_officer;
 
 typedef struct cu_person {
     cu_id id, area;
     uint32_t flags;
     uint64_t line;
+    /* Optional extra fields "surname", "address" and "family" as hashes
+     * (cu_ref_text_hash; 0 when absent), for detectors that compare them. */
+    uint64_t surname_h, address_h, family_h;
 } cu_person;
 
 typedef struct cu_record {
@@ -247,6 +258,9 @@ typedef struct cu_ref_all {
 } cu_ref_all;
 void cu_ref_get_all(const cu_ref *r, cu_ref_all *out);
 cu_names *cu_ref_names(const cu_ref *r);
+/* A 64-bit hash of text for equality tests, case-insensitive for ASCII and
+ * blind to leading/trailing spaces; never 0 (0 means absent). */
+uint64_t cu_ref_text_hash(const char *s, size_t len);
 
 /* ------------------------------------------------------------- alerts */
 

@@ -296,6 +296,12 @@ cu_rc cu_gov_export(cu_gov *g, cu_buf *out) CU_NODISCARD;
  * query parameter (may return NULL); now is the request's time.  Sets
  * *status and appends JSON to out; errors are JSON {"error": "..."}. */
 typedef const char *(*cu_gov_query_fn)(void *ud, const char *name);
+/* The routes cu_gov_http serves ("{id}" marks an officer id segment), for
+ * the server's route table and docs/openapi.yaml. */
+typedef struct cu_gov_route {
+    const char *method, *path;
+} cu_gov_route;
+size_t cu_gov_routes(const cu_gov_route **out);
 void cu_gov_http(cu_gov *g, const char *method, const char *path, cu_gov_query_fn query, void *qud,
                  const char *body, size_t body_len, int64_t now, int *status, cu_buf *out);
 

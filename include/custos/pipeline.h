@@ -74,6 +74,7 @@ typedef struct cu_pipeline_cfg {
     cu_alert_fn on_alert;  /* each alert, after it is numbered (may be NULL) */
     void *ud;
     bool bulk;             /* replay: load the store in bulk (indexes built at close) */
+    const cu_detect_cfg *detect; /* the detectors (NULL: cu_detect_new's default) */
 } cu_pipeline_cfg;
 
 typedef struct cu_pipeline_stats {
@@ -127,6 +128,7 @@ typedef struct cu_replay_opts {
     /* progress: called after each durable batch with the ledger size */
     void (*on_durable)(void *ud, uint64_t ledger_size);
     void *ud;
+    const cu_detect_cfg *detect; /* the detectors (NULL: cu_detect_new's default) */
 } cu_replay_opts;
 
 typedef struct cu_replay_stats {

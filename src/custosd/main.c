@@ -3,6 +3,7 @@
 #include "custos/governance.h"
 #include "custos/ledger.h"
 #include "custos/server.h"
+#include "console_wiring.h"
 
 #include "gov_wiring.h"
 
@@ -132,6 +133,7 @@ static void usage(FILE *f)
                "governance (with --data: the vetting register in DIR/governance.db, /v1/governance/...):\n"
                "  --risk-threshold X  an alert scored X (0..1) or more opens a restricting vetting review\n"
                "                      of its officers (default: off; 0.8 is a sensible value)\n");
+    fputs(cud_console_usage, f);
 }
 
 int main(int argc, char **argv)
@@ -154,6 +156,13 @@ int main(int argc, char **argv)
             opts.port = (uint16_t)p;
         } else if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc) {
             port_file = argv[++i];
+        } else if (cud_console_arg(argc, argv, i) != 0) {
+            int used = cud_console_arg(argc, argv, i);
+            if (used < 0) {
+                fprintf(stderr, "custosd: bad value for %s\n", argv[i]);
+                return 2;
+            }
+            i += used - 1;
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             long t = strtol(argv[++i], NULL, 10);
             if (t < 1 || t > 64) {
@@ -263,16 +272,30 @@ int main(int argc, char **argv)
         rc = cu_server_new(&opts, &srv);
     if (!rc)
         rc = cu_server_route(srv, "GET", "/healthz", healthz, NULL);
-    /* registered before the gateway catch-all under /v1: the first match wins */
-    if (!rc && api)
+    if (!rc && (api || cud_listing_routes()))
         rc = cu_server_route(srv, "POST", "/v1/events", cu_events_api_handle, api);
     gov_ctx = (struct gov_route_ctx){.gov = gov, .gw = gw};
-    if (!rc && gov)
-        rc = cu_server_route(srv, NULL, "/v1/governance/*", governance_route, &gov_ctx);
-    if (!rc && gw)
-        rc = cu_server_route(srv, NULL, "/v1/*", gateway_route, gw);
-    if (!rc && gw)
-        rc = cu_server_route(srv, NULL, "/metrics", gateway_route, gw);
+    {
+        const cu_gov_route *gr;
+        size_t ngr = cu_gov_routes(&gr);
+        for (size_t k = 0; (gov || cud_listing_routes()) && !rc && k < ngr; k++)
+            rc = cu_server_route(srv, gr[k].method, gr[k].path, governance_route, &gov_ctx);
+    }
+    if (!rc)
+        rc = cud_console_start(srv, data_dir);
+    /* the gateway's routes one by one, so the route table (--list-routes)
+     * is exactly what docs/openapi.yaml describes */
+    static const char *const gw_routes[][2] = {
+        {"POST", "/v1/authorize"},  {"GET", "/v1/breakglass"}, {"POST", "/v1/breakglass/{id}/review"},
+        {"GET", "/v1/reference"},   {"POST", "/v1/reference"}, {"GET", "/metrics"},
+    };
+    for (size_t k = 0; (gw || cud_listing_routes()) && !rc && k < sizeof gw_routes / sizeof gw_routes[0]; k++)
+        rc = cu_server_route(srv, gw_routes[k][0], gw_routes[k][1], gateway_route, gw);
+    if (!rc && cud_list_routes(srv)) {
+        cu_server_free(srv);
+        cud_console_stop();
+        return 0;
+    }
     if (!rc)
         rc = cu_server_start(srv);
     if (rc) {
@@ -286,6 +309,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "custosd: closing the pipeline: %s\n", cu_err_detail());
         cu_ref_free(ref);
         cu_names_free(names);
+        cud_console_stop();
         return 1;
     }
     unsigned port = cu_server_port(srv);
@@ -314,6 +338,7 @@ int main(int argc, char **argv)
         cu_log(CU_LOG_ERROR, "custosd: closing the pipeline: %s", cu_err_detail());
     cu_ref_free(ref);
     cu_names_free(names);
+    cud_console_stop();
     cu_log(CU_LOG_INFO, "custosd: stopped");
     return 0;
 }

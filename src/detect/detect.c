@@ -7,8 +7,12 @@
  *    and refuses an alert that uses an event later than now.
  * 3. Alert slots are owned by the engine and reused: nothing is allocated
  *    per event.
+ * 4. An alert a detector numbered itself (cu_alerts_number) keeps its
+ *    number: re-emitting it is an update of the same alert.
  */
 #include "custos/detect.h"
+
+#include "detect/detect_int.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -37,6 +41,20 @@ cu_alert *cu_alerts_add(cu_alerts *out)
     return a;
 }
 
+uint64_t cu_alerts_number(cu_alerts *out, cu_alert *a)
+{
+    if (!a->num && out->next_num)
+        a->num = (*out->next_num)++;
+    return a->num;
+}
+
+void cu_detect_cfg_default(cu_detect_cfg *c)
+{
+    memset(c, 0, sizeof *c);
+    c->budget = 1.0;
+    c->threshold = 0.5;
+}
+
 cu_rc cu_detect_new_empty(const cu_ref *ref, uint64_t first_num, cu_detect **out)
 {
     cu_detect *d = cu_calloc(1, sizeof *d);
@@ -48,12 +66,23 @@ cu_rc cu_detect_new_empty(const cu_ref *ref, uint64_t first_num, cu_detect **out
     return CU_OK;
 }
 
-cu_rc cu_detect_add(cu_detect *d, const cu_detector_ops *ops)
+cu_rc cu_detect_add(cu_detect *d, const cu_detector_ops *ops) { return cu_detect_add_cfg(d, ops, NULL); }
+
+cu_rc cu_detect_add_cfg(cu_detect *d, const cu_detector_ops *ops, const cu_detect_cfg *cfg)
 {
     if (d->n >= MAX_DETECTORS)
         return cu_err_set(CU_ERR_RANGE, "too many detectors");
     void *st = NULL;
-    if (ops->init) {
+    cu_detect_cfg def;
+    if (!cfg) {
+        cu_detect_cfg_default(&def);
+        cfg = &def;
+    }
+    if (ops->init_cfg) {
+        cu_rc rc = ops->init_cfg(d->ref, cfg, &st);
+        if (rc)
+            return rc;
+    } else if (ops->init) {
         cu_rc rc = ops->init(d->ref, &st);
         if (rc)
             return rc;
@@ -76,6 +105,47 @@ cu_rc cu_detect_new(const cu_ref *ref, uint64_t first_num, cu_detect **out)
     }
     *out = d;
     return CU_OK;
+}
+
+cu_rc cu_detect_new_cfg(const cu_ref *ref, uint64_t first_num, const cu_detect_cfg *cfg, cu_detect **out)
+{
+    if (!cfg)
+        return cu_detect_new(ref, first_num, out);
+    cu_detect *d;
+    cu_rc rc = cu_detect_new_empty(ref, first_num, &d);
+    if (rc)
+        return rc;
+    rc = cfg->legacy ? cu_detect_add(d, &cu_detector_protected) : cu_detect_add_cfg(d, &cu_detector_misuse, cfg);
+    if (rc) {
+        cu_detect_free(d);
+        return rc;
+    }
+    *out = d;
+    return CU_OK;
+}
+
+static void *misuse_state(const cu_detect *d)
+{
+    for (int i = 0; i < d->n; i++)
+        if (d->ops[i] == &cu_detector_misuse)
+            return d->state[i];
+    return NULL;
+}
+
+cu_rc cu_detect_risk(const cu_detect *d, cu_id officer, int64_t now, cu_risk *out)
+{
+    void *st = misuse_state(d);
+    if (!st)
+        return cu_err_set(CU_ERR_NOTFOUND, "no misuse detector in this engine");
+    return cu_misuse_risk(st, officer, now, out);
+}
+
+void cu_detect_stats_get(const cu_detect *d, cu_detect_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    void *st = misuse_state(d);
+    if (st)
+        cu_misuse_stats(st, out);
 }
 
 void cu_detect_free(cu_detect *d)
@@ -104,7 +174,8 @@ static cu_rc score_and_emit(cu_detect *d, const char *who, cu_alerts *al, int64_
         a->raised_at = now;
         if (!a->nevents)
             a->first_event = a->last_event = now;
-        a->num = d->next_num++;
+        if (!a->num)
+            a->num = d->next_num++;
         cu_rc rc = fn ? fn(ud, a) : CU_OK;
         if (rc)
             return rc;
@@ -115,7 +186,7 @@ static cu_rc score_and_emit(cu_detect *d, const char *who, cu_alerts *al, int64_
 cu_rc cu_detect_event(cu_detect *d, const cu_event *ev, int64_t now, cu_alert_fn fn, void *ud)
 {
     for (int i = 0; i < d->n; i++) {
-        cu_alerts al = {.v = d->slots, .cap = CU_DETECT_MAX_ALERTS};
+        cu_alerts al = {.v = d->slots, .cap = CU_DETECT_MAX_ALERTS, .next_num = &d->next_num};
         cu_rc rc = d->ops[i]->on_event(d->state[i], ev, d->ref, now, &al);
         if (rc)
             return rc;
@@ -132,7 +203,7 @@ cu_rc cu_detect_flush(cu_detect *d, int64_t now, cu_alert_fn fn, void *ud)
     for (int i = 0; i < d->n; i++) {
         if (!d->ops[i]->flush)
             continue;
-        cu_alerts al = {.v = d->slots, .cap = CU_DETECT_MAX_ALERTS};
+        cu_alerts al = {.v = d->slots, .cap = CU_DETECT_MAX_ALERTS, .next_num = &d->next_num};
         cu_rc rc = d->ops[i]->flush(d->state[i], d->ref, now, &al);
         if (rc)
             return rc;

@@ -12,6 +12,9 @@
  * 3. Visibility is checked at query time against now: a case from opened
  *    until closed (exclusive), an officer from start until end (an end given
  *    as a date includes that whole day).
+ * 4. A later officer line with "valid_from" is a new version of the officer
+ *    from that time (chained in valid_from order); queries return the
+ *    version in force at now, never a later one.
  */
 #include "custos/event.h"
 
@@ -255,6 +258,39 @@ static cu_rc end_time(const cu_jval *v, const char *field, int64_t *out)
     return rc;
 }
 
+uint64_t cu_ref_text_hash(const char *s, size_t len)
+{
+    while (len && (*s == ' ' || *s == '\t'))
+        s++, len--;
+    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c - 'A' + 'a');
+        h = (h ^ c) * 0x100000001b3ULL;
+    }
+    return h ? h : 1;
+}
+
+/* An optional text field as a hash (0 when absent, null or empty). */
+static cu_rc text_hash(const cu_jval *v, const char *field, uint64_t *out)
+{
+    *out = 0;
+    if (v->type == CU_JT_NULL)
+        return CU_OK;
+    char buf[256];
+    const char *s = NULL;
+    size_t len = 0;
+    cu_rc rc = cu_ev_str(v, field, buf, sizeof buf, &s, &len);
+    if (rc)
+        return rc;
+    if (len)
+        *out = cu_ref_text_hash(s, len);
+    return CU_OK;
+}
+
 /* --------------------------------------------------------- one kind */
 
 static cu_rc add_officer(cu_ref *r, const fields *f, uint64_t line)
@@ -269,6 +305,9 @@ static cu_rc add_officer(cu_ref *r, const fields *f, uint64_t line)
     GET(start, "start", false);
     GET(end, "end", false);
     GET(rel, "relations", false);
+    GET(vfrom, "valid_from", false);
+    GET(osur, "surname", false);
+    GET(oaddr, "address", false);
     cu_officer *o = arena_alloc(r, sizeof *o);
     if (!o)
         return CU_ERR_NOMEM;
@@ -279,9 +318,14 @@ static cu_rc add_officer(cu_ref *r, const fields *f, uint64_t line)
         (rc = arena_text(r, role, "role", &o->role)) ||
         (rc = enum_of(shift, "shift", shift_names, 5, 1, &o->shift)))
         return rc;
-    const cu_officer *prev = vec_get(&r->off, o->id);
-    if (prev)
+    cu_officer *prev = vec_get(&r->off, o->id);
+    o->valid_from = INT64_MIN;
+    if (vfrom->type != CU_JT_NULL && (rc = cu_ev_time(vfrom, "valid_from", true, false, &o->valid_from)))
+        return rc;
+    if (prev && vfrom->type == CU_JT_NULL)
         return dup_error(r, "officer", CU_K_OFFICER, o->id, prev->line);
+    if ((rc = text_hash(osur, "surname", &o->surname_h)) || (rc = text_hash(oaddr, "address", &o->address_h)))
+        return rc;
     o->start = INT64_MIN;
     if (start->type != CU_JT_NULL && (rc = cu_ev_time(start, "start", true, false, &o->start)))
         return rc;
@@ -346,6 +390,18 @@ static cu_rc add_officer(cu_ref *r, const fields *f, uint64_t line)
     } else if (rel->type != CU_JT_NULL) {
         return cu_err_set(CU_ERR_TYPE, "\"relations\" must be an array");
     }
+    if (prev) {
+        /* a later version: chain it in valid_from order (stable for equal times) */
+        cu_officer *at = prev;
+        if (o->valid_from < prev->valid_from)
+            return cu_err_set(CU_ERR_INVAL, "officer \"%s\": valid_from before the first line's",
+                              cu_names_str(r->names, CU_K_OFFICER, o->id));
+        while (at->next && at->next->valid_from <= o->valid_from)
+            at = (cu_officer *)at->next;
+        o->next = at->next;
+        at->next = o;
+        return CU_OK;
+    }
     if ((rc = vec_put(&r->off, o->id, o)) || (rc = all_push(r, 0, o)))
         return rc;
     return CU_OK;
@@ -357,6 +413,9 @@ static cu_rc add_person(cu_ref *r, const fields *f, uint64_t line)
     GET(id, "id", true);
     GET(area, "area", false);
     GET(flags, "flags", false);
+    GET(psur, "surname", false);
+    GET(paddr, "address", false);
+    GET(pfam, "family", false);
     cu_person *p = arena_alloc(r, sizeof *p);
     if (!p)
         return CU_ERR_NOMEM;
@@ -367,6 +426,9 @@ static cu_rc add_person(cu_ref *r, const fields *f, uint64_t line)
     const cu_person *prev = vec_get(&r->per, p->id);
     if (prev)
         return dup_error(r, "person", CU_K_PERSON, p->id, prev->line);
+    if ((rc = text_hash(psur, "surname", &p->surname_h)) || (rc = text_hash(paddr, "address", &p->address_h)) ||
+        (rc = text_hash(pfam, "family", &p->family_h)))
+        return rc;
     if (flags->type == CU_JT_ARRAY) {
         size_t pos = 0;
         cu_jval el;
@@ -740,6 +802,8 @@ const cu_record *cu_ref_record(const cu_ref *r, cu_id id) { return vec_get(&r->r
 const cu_officer *cu_ref_officer(const cu_ref *r, cu_id id)
 {
     const cu_officer *o = vec_get(&r->off, id);
+    while (o && o->next && o->next->valid_from <= r->now)
+        o = o->next;
     if (!o || r->now < o->start || r->now >= o->end)
         return NULL;
     return o;

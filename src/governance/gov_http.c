@@ -228,6 +228,32 @@ static void post(cu_gov *g, const char *what, json_t *b, int64_t now, int *statu
     ok_obj(status, out, ans ? ans : json_pack("{s:b}", "ok", 1));
 }
 
+static const cu_gov_route ROUTES[] = {
+    {"GET", "/v1/governance/report"},
+    {"GET", "/v1/governance/officers/{id}"},
+    {"GET", "/v1/governance/officers/{id}/history"},
+    {"POST", "/v1/governance/staff"},
+    {"POST", "/v1/governance/clearances"},
+    {"POST", "/v1/governance/clearances/suspend"},
+    {"POST", "/v1/governance/clearances/withdraw"},
+    {"POST", "/v1/governance/clearances/reinstate"},
+    {"POST", "/v1/governance/entitlements"},
+    {"POST", "/v1/governance/entitlements/revoke"},
+    {"POST", "/v1/governance/reviews"},
+    {"POST", "/v1/governance/reviews/close"},
+    {"POST", "/v1/governance/aftercare"},
+    {"POST", "/v1/governance/campaigns"},
+    {"POST", "/v1/governance/campaigns/confirm"},
+    {"POST", "/v1/governance/campaigns/close"},
+    {"POST", "/v1/governance/draw"},
+};
+
+size_t cu_gov_routes(const cu_gov_route **out)
+{
+    *out = ROUTES;
+    return sizeof ROUTES / sizeof ROUTES[0];
+}
+
 void cu_gov_http(cu_gov *g, const char *method, const char *path, cu_gov_query_fn query, void *qud, const char *body,
                  size_t body_len, int64_t now, int *status, cu_buf *out)
 {

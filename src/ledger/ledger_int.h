@@ -127,4 +127,7 @@ cu_rc cu_lg_read_checkpoint(const char *dir, const cu_note_verifier *v, cu_check
 /* Test hook: number of commit groups written since the process started. */
 uint64_t cu_ledger_groups_committed(const cu_ledger *l);
 
+/* Keep a published checkpoint note as DIR/checkpoints/<size> (archive.c). */
+cu_rc cu_lg_archive_checkpoint(const char *dir, uint64_t size, const char *note, size_t len) CU_NODISCARD;
+
 #endif

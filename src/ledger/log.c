@@ -499,7 +499,7 @@ static cu_rc do_publish(cu_ledger *l, cu_checkpoint *out)
     cp.size = n;
     cp.root = sroot;
     if ((rc = cu_checkpoint_format(&cp, &text, &tlen)) || (rc = cu_note_sign(text, tlen, l->signer, &note, &nlen)) ||
-        (rc = pathf(cpath, "%s/checkpoint", l->dir)) || (rc = pathf(tmp, "%s/tmp/checkpoint", l->priv)) ||
+        (rc = cu_lg_archive_checkpoint(l->dir, n, note, nlen)) || (rc = pathf(cpath, "%s/checkpoint", l->dir)) || (rc = pathf(tmp, "%s/tmp/checkpoint", l->priv)) ||
         (rc = cu_lg_write_file(tmp, cpath, note, nlen, 0644, true)) || (rc = cu_lg_sync_dir(l->dir)))
         goto fail;
     l->last_cp = cp;

@@ -21,6 +21,7 @@
  */
 #include "custos/ledger.h"
 #include "custos/pipeline.h"
+#include "custos/ledger.h"
 
 #include "pipeline/pipeline_int.h"
 
@@ -212,7 +213,8 @@ static cu_rc commit_of(void *ud, cu_id person, uint8_t out[32])
         const char *s = cu_names_str(p->names, CU_K_PERSON, person);
         if (!s)
             return cu_err_set(CU_ERR_INTERNAL, "person id %u has no name", person);
-        cu_rc rc = cu_hmac_sha256(p->sink.ops->commit_secret(p->sink.ctx), 32, s, strlen(s), p->commit[person]);
+        /* the ledger's commitment scheme (openable per person for evidence) */
+        cu_rc rc = cu_ledger_commitment(p->sink.ops->commit_secret(p->sink.ctx), s, strlen(s), p->commit[person]);
         if (rc)
             return rc;
         p->commit_ok[person] = 1;
@@ -460,7 +462,7 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
     cu_rc rc;
     if ((rc = cu_store_put_reference(p->store, ref)))
         return rc;
-    if ((rc = cu_detect_new(ref, cu_store_next_alert(p->store), &p->detect)))
+    if ((rc = cu_detect_new_cfg(ref, cu_store_next_alert(p->store), p->cfg.detect, &p->detect)))
         return rc;
     if (p->cfg.bulk) {
         if ((rc = cu_store_bulk_begin(p->store)))

@@ -158,7 +158,7 @@ cu_rc cu_replay_run(const cu_replay_opts *o, cu_replay_stats *stats)
         rc = cu_err_set(cu_rc_from_errno(errno), "%s: %s", o->alerts, strerror(errno));
         goto done;
     }
-    cu_pipeline_cfg cfg = {.on_alert = write_alert, .ud = &out, .bulk = true};
+    cu_pipeline_cfg cfg = {.on_alert = write_alert, .ud = &out, .bulk = true, .detect = o->detect};
     if ((rc = cu_pipeline_start(p, ref, &cfg)))
         goto done;
 

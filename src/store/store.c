@@ -79,7 +79,7 @@ static const char *stmt_sql[ST_COUNT_] = {
     [ST_SUBJECT] = "INSERT INTO event_subject VALUES(?,?)",
     [ST_NAME] = "INSERT INTO names VALUES(?,?,?)",
     [ST_META] = "UPDATE meta SET value=? WHERE key=?",
-    [ST_ALERT] = "INSERT INTO alert VALUES(?,?,?,?,?,?,?)",
+    [ST_ALERT] = "INSERT OR REPLACE INTO alert VALUES(?,?,?,?,?,?,?)" /* an update re-emits the same num */,
     [ST_ALERT_OFF] = "INSERT OR IGNORE INTO alert_officer VALUES(?,?)",
     [ST_ALERT_SUBJ] = "INSERT OR IGNORE INTO alert_subject VALUES(?,?)",
 };

@@ -66,10 +66,17 @@ TEST(access_round_trip)
         memcpy(other, secret, 32);
         other[0] ^= 1;
         CHECK(!cu_ledger_commitment_check(other, "P88121", 6, c));
-        /* the commitment is HMAC-SHA-256(secret, id) */
-        uint8_t want[32];
-        CHECK_OK(cu_hmac_sha256(secret, 32, "P88121", 6, want));
+        /* the commitment is SHA-256("custos/subject/v2" 0x00 || key || id) with
+         * key = HMAC-SHA-256(secret, "custos/subject-key/v2" 0x00 || id) */
+        uint8_t want[32], key[32], msg[64];
+        memcpy(msg, "custos/subject-key/v2", 22); /* with its 0x00 */
+        memcpy(msg + 22, "P88121", 6);
+        CHECK_OK(cu_hmac_sha256(secret, 32, msg, 28, key));
+        memcpy(msg, "custos/subject/v2", 18);
+        memcpy(msg + 18, key, 32);
+        CHECK_OK(cu_sha256(msg, 50, "P88121", 6, NULL, 0, want));
         CHECK_MEM(c, want, 32);
+        CHECK(cu_ledger_commitment_open(key, "P88121", 6, c));
     }
     /* the published bytes say nothing about who was looked at */
     CHECK(memmem(buf, len, "P88121", 6) == NULL);
