@@ -17,7 +17,7 @@ want() { # want NAME EXPECTED ACTUAL
 }
 
 bash "$src/tests/console/make_fixture.sh" "$tmp/fx"
-"$bin/custos" replay --reference "$tmp/fx/reference.jsonl" --events "$tmp/fx/events.jsonl" \
+"$bin/custos" replay --legacy --reference "$tmp/fx/reference.jsonl" --events "$tmp/fx/events.jsonl" \
   --alerts "$tmp/alerts.jsonl" --data "$tmp/data" 2>/dev/null
 for u in alice:investigator bob:supervisor carol:supervisor; do
   echo "${u%%:*}-password" | "$bin/custos" account add --data "$tmp/data" --user "${u%%:*}" --role "${u#*:}" --kdf-min >/dev/null
