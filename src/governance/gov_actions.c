@@ -32,6 +32,8 @@ static bool one_of(const char *s, const char *const *set, size_t n)
  * unlock. */
 static cu_rc frame_end(cu_gov *g, cu_rc rc, const struct gov_act *a, const char *refresh)
 {
+    if (!rc && refresh)
+        rc = gov_cache_reserve(g, refresh);
     if (!rc)
         rc = gov_finish(g, a);
     if (!rc) {

@@ -10,7 +10,9 @@
  * 2. A refresh builds the new arrays first and swaps them in under the
  *    write lock; readers never see a half-built entry.  If a refresh fails
  *    (memory), the entry is marked stale and reads as no access at all
- *    (fail closed) until a later refresh succeeds.
+ *    (fail closed) until a later refresh succeeds.  So that there is always
+ *    an entry to mark, actions reserve one (a placeholder, read as unknown)
+ *    for each person they change before they commit.
  * 3. cu_gov_effective_get takes the read lock, does arithmetic on `now` and
  *    copies into the caller's struct: no allocation, no database access.
  */
@@ -219,6 +221,27 @@ fail:
     return rc;
 }
 
+cu_rc gov_cache_reserve(cu_gov *g, const char *officer)
+{
+    if (!officer || !*officer || strlen(officer) > CU_GOV_MAX_ID)
+        return CU_OK;
+    cu_rc rc = CU_OK;
+    pthread_rwlock_wrlock(&g->lock);
+    if (!find(g, officer)) {
+        struct goff *nw = cu_calloc(1, sizeof *nw);
+        if (nw) {
+            snprintf(nw->id, sizeof nw->id, "%s", officer);
+            nw->placeholder = true;
+        }
+        if (!nw || insert(g, nw)) {
+            cu_free(nw);
+            rc = cu_err_set(CU_ERR_NOMEM, "governance: out of memory");
+        }
+    }
+    pthread_rwlock_unlock(&g->lock);
+    return rc;
+}
+
 cu_rc gov_cache_refresh(cu_gov *g, const char *officer)
 {
     if (!officer || !*officer || strlen(officer) > CU_GOV_MAX_ID)
@@ -245,8 +268,9 @@ cu_rc gov_cache_refresh(cu_gov *g, const char *officer)
         goff_arrays_free(o);
         if (rc) {
             o->stale = true;
-        } else {
+        } else if (known) {
             o->stale = false;
+            o->placeholder = false;
             o->managed = fresh.managed;
             o->clr = fresh.clr;
             o->ent = fresh.ent;
@@ -313,7 +337,7 @@ void cu_gov_effective_get(cu_gov *g, const char *officer, int64_t now, cu_gov_ef
         return;
     pthread_rwlock_rdlock(&g->lock);
     const struct goff *o = find(g, officer);
-    if (!o)
+    if (!o || (o->placeholder && !o->stale))
         goto done;
     if (o->stale) {
         out->state = CU_GOV_ST_SUSPENDED;

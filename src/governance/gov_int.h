@@ -36,6 +36,7 @@ struct goff {
     char id[CU_GOV_MAX_ID + 1];
     bool stale; /* a refresh failed after a change: treat as no access */
     bool managed; /* holds entitlement rows of any status */
+    bool placeholder; /* reserved before a commit, not loaded yet: reads as unknown */
     uint32_t nclr, nent, nrev;
     struct gclr *clr;
     struct gent *ent;
@@ -86,6 +87,10 @@ cu_rc gov_not_self(const char *actor, const char *officer, const char *what);
 
 /* cache (gov_cache.c); called with g->mu held */
 cu_rc gov_cache_refresh(cu_gov *g, const char *officer);
+/* Make sure officer has an entry (a placeholder reading as unknown), so that
+ * a refresh after the commit can always at least mark it stale.  Called
+ * before the commit: failing, the action fails. */
+cu_rc gov_cache_reserve(cu_gov *g, const char *officer);
 cu_rc gov_cache_refresh_all(cu_gov *g);
 void gov_cache_free(cu_gov *g);
 

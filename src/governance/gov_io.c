@@ -300,8 +300,8 @@ cu_rc cu_gov_import(cu_gov *g, const char *actor, const char *path, int64_t now,
             r = cu_gov_parse_line(line, l2, rec);
             if (!r && rec->kind != CU_GOV_REC_SKIP && strcmp(rec->officer, actor) == 0)
                 r = cu_err_set(CU_ERR_DENIED, "separation of duties: %s may not import their own record", actor);
-            if (!r && rec->kind != CU_GOV_REC_SKIP)
-                r = apply_rec(g, actor, rec, now);
+            if (!r && rec->kind != CU_GOV_REC_SKIP && !(r = apply_rec(g, actor, rec, now)))
+                r = gov_cache_reserve(g, rec->officer);
             if (r) {
                 bad = r;
                 badline = ln;

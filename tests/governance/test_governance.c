@@ -1009,3 +1009,60 @@ TEST(report_on_a_generated_force)
     cu_buf_free(&want);
     cu_buf_free(&got);
 }
+
+/* Allocation failure at every point of an action: the action is applied or
+ * not, never half; a person whose in-memory copy could not be refreshed
+ * reads as having no access (never as more than the register says), and the
+ * next action on them repairs it. */
+static uint64_t counted;
+static cu_rc count_append(void *ud, const void *e, size_t len, uint64_t *index)
+{
+    (void)ud;
+    (void)e;
+    (void)len;
+    *index = counted++;
+    return CU_OK;
+}
+
+TEST(allocation_failure_at_every_point)
+{
+    char db[700];
+    snprintf(db, sizeof db, "%s/faults.db", cu_test_tmpdir());
+    cu_gov_audit a = {count_append, NULL};
+    cu_gov *g = NULL;
+    CHECK_OK(cu_gov_open(db, &a, &g));
+    if (!g)
+        return;
+    int64_t now = D("2025-05-01");
+    cu_gov_entitlement en = {.officer = "", .system = "PNC", .scope = "all", .purpose = "investigation"};
+    int n;
+    for (n = 1; n < 400; n++) {
+        char who[16];
+        snprintf(who, sizeof who, "F%03d", n);
+        cu_gov_clearance c = {.officer = who, .level = CU_GOV_SC, .granted = D("2020-01-01"), .expires = D("2030-01-01")};
+        uint64_t start = cu_alloc_count();
+        cu_alloc_fail_at(n, false);
+        cu_rc rc = cu_gov_grant(g, "FVU1", &c, NULL, now);
+        bool hit = cu_alloc_count() - start >= (uint64_t)n;
+        cu_alloc_fail_at(0, false);
+        cu_gov_effective e;
+        cu_gov_effective_get(g, who, now + 1, &e);
+        if (rc) {
+            CHECK_MSG(e.state == CU_GOV_ST_UNKNOWN, "n=%d: failed grant left state %d", n, e.state);
+        } else {
+            CHECK_MSG(e.state == CU_GOV_ST_IN_FORCE ||
+                          (e.state == CU_GOV_ST_SUSPENDED && e.nrestrictions && strstr(e.restrictions[0], "refreshed")),
+                      "n=%d: state %d", n, e.state);
+            en.officer = who;
+            CHECK_OK(cu_gov_entitle(g, "MGR1", &en, NULL, now + 2, NULL));
+            cu_gov_effective_get(g, who, now + 3, &e);
+            CHECK_INT(e.state, CU_GOV_ST_IN_FORCE);
+            CHECK(holds(&e, "PNC"));
+        }
+        if (!hit)
+            break; /* the action needed fewer than n allocations: every point was tried */
+    }
+    CHECK(n > 1 && n < 400);
+    fprintf(stderr, "allocation failure: %d points tried\n", n);
+    cu_gov_close(g);
+}
