@@ -281,6 +281,7 @@ static void scan_chunk(cu_event_preader *r, struct chunk *c)
 static void *worker(void *arg)
 {
     cu_event_preader *r = arg;
+    pthread_setname_np(pthread_self(), "cu-parse");
     pthread_mutex_lock(&r->mu);
     for (;;) {
         struct chunk *c = NULL;
