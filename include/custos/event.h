@@ -74,6 +74,8 @@ cu_id cu_names_find(const cu_names *n, cu_idkind k, const char *s, size_t len);
 /* The string of an id (NUL-terminated, owned by n, valid until
  * cu_names_free), or NULL for CU_ID_NONE / an id never given out. */
 const char *cu_names_str(const cu_names *n, cu_idkind k, cu_id id);
+/* The same with its length (no strlen); *len 0 with NULL. */
+const char *cu_names_str_len(const cu_names *n, cu_idkind k, cu_id id, size_t *len);
 uint32_t cu_names_count(const cu_names *n, cu_idkind k);
 
 /* -------------------------------------------------------------- events */

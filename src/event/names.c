@@ -280,6 +280,13 @@ const char *cu_names_str(const cu_names *n, cu_idkind k, cu_id id)
     return str_of(t, id);
 }
 
+const char *cu_names_str_len(const cu_names *n, cu_idkind k, cu_id id, size_t *len)
+{
+    const char *s = cu_names_str(n, k, id);
+    *len = s ? (unsigned char)s[-1] : 0; /* invariant 3: the length byte before it */
+    return s;
+}
+
 uint32_t cu_names_count(const cu_names *n, cu_idkind k)
 {
     if ((unsigned)k >= CU_K_COUNT_)
