@@ -22,12 +22,17 @@
 
 #include "custos/event.h"
 
-#define CU_STORE_SCHEMA_VERSION 1
+#define CU_STORE_SCHEMA_VERSION 2
+/* Events are grouped in windows of 2^CU_STORE_WIN_BITS ledger indexes; the
+ * key tables (event_officer, event_record, event_case, event_subject) are
+ * ordered by (window, key, idx) so that indexing appends (docs/store.md). */
+#define CU_STORE_WIN_BITS 16
 
 typedef struct cu_store cu_store;
 
-/* Open or create the database at path.  A database with a newer schema
- * version is refused (CU_ERR_UNSUPPORTED). */
+/* Open or create the database at path.  A database with another schema
+ * version is refused (CU_ERR_UNSUPPORTED); the message says how to rebuild
+ * an older one from the ledger. */
 cu_rc cu_store_open(const char *path, cu_store **out) CU_NODISCARD;
 void cu_store_close(cu_store *s);
 int cu_store_schema_version(cu_store *s);
@@ -57,10 +62,9 @@ uint64_t cu_store_next_alert(cu_store *s);
 /* Drop every indexed event and alert (to rebuild from the ledger). */
 cu_rc cu_store_clear_events(cu_store *s) CU_NODISCARD;
 
-/* Bulk loading (replay): drop the secondary event indexes while loading and
- * rebuild them at the end, which is much faster than keeping them current.
- * Queries are slow in between; a crash in between leaves them to be rebuilt
- * by the next cu_store_open (it recreates missing indexes). */
+/* Bulk loading (replay).  Since schema version 2 the key tables are
+ * appended batch by batch and nothing is rebuilt at the end, so these only
+ * mark the mode (kept so callers need not change). */
 cu_rc cu_store_bulk_begin(cu_store *s) CU_NODISCARD;
 cu_rc cu_store_bulk_end(cu_store *s) CU_NODISCARD;
 

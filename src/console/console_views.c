@@ -376,6 +376,11 @@ static json_t *event_json(ctx *x, sqlite3_stmt *st, int c0)
 
 #define EVENT_COLS                                                                                        \
     "e.ts, e.eid, o.name, e.action, e.outcome, r.name, c.name, sy.name, pu.name, e.results"
+/* The store's key tables (event_officer, event_subject, ...) are ordered by
+ * (win, key, idx): a lookup by key seeks once per window (docs/store.md). */
+#define IN_WINDOWS "win IN (SELECT win FROM st.event_window) "
+#define OFFICER_IDX(key) "(SELECT idx FROM st.event_officer WHERE " IN_WINDOWS "AND officer = " key ")"
+
 #define EVENT_JOINS                                                                                       \
     " JOIN st.names o ON o.kind = 0 AND o.num = e.officer"                                                \
     " LEFT JOIN st.names r ON r.kind = 2 AND r.num = e.record"                                            \
@@ -409,7 +414,7 @@ void h_alert(ctx *x)
     json_t *ids = json_object_get(raw, "events");
     if (f && l && !cu_time_parse(f, strlen(f), &t0) && !cu_time_parse(l, strlen(l), &t1)) {
         sqlite3_stmt *st = cx_prep(x, "SELECT " EVENT_COLS ", e.idx FROM st.event e" EVENT_JOINS
-                                      " WHERE e.officer = (SELECT num FROM st.names WHERE kind = 0 AND name = ?1)"
+                                      " WHERE e.idx IN " OFFICER_IDX("(SELECT num FROM st.names WHERE kind = 0 AND name = ?1)")
                                       " AND e.ts BETWEEN ?2 AND ?3 ORDER BY e.idx LIMIT 20000");
         size_t i;
         json_t *v, *o;
@@ -577,7 +582,7 @@ void h_officer_timeline(ctx *x)
     sqlite3_finalize(st);
     /* the window: ndays ending at the officer's last event */
     int64_t to = 0, first = 0;
-    if (!(st = cx_prep(x, "SELECT min(ts), max(ts) FROM st.event WHERE officer = ?")))
+    if (!(st = cx_prep(x, "SELECT min(ts), max(ts) FROM st.event WHERE idx IN " OFFICER_IDX("?1"))))
         return;
     sqlite3_bind_int64(st, 1, onum);
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -617,8 +622,8 @@ void h_officer_timeline(ctx *x)
     }
     for (size_t k = 0; k <= npeers; k++)
         s[k].days = daybuf + k * (size_t)ndays;
-    st = cx_prep(x, "SELECT " EVENT_COLS " FROM st.event e" EVENT_JOINS " WHERE e.officer = ?1 AND e.ts >= ?2 AND"
-                    " e.ts < ?3 ORDER BY e.idx");
+    st = cx_prep(x, "SELECT " EVENT_COLS " FROM st.event e" EVENT_JOINS " WHERE e.idx IN " OFFICER_IDX("?1")
+                    " AND e.ts >= ?2 AND e.ts < ?3 ORDER BY e.idx");
     for (size_t k = 0; st && k <= npeers; k++) {
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, k == 0 ? onum : peers[k - 1]);
@@ -748,7 +753,7 @@ void h_person_accesses(ctx *x)
                           "   g.officer = e.officer AND g.ts <= e.ts ORDER BY g.ts DESC, g.seq DESC LIMIT 1) = 1,"
                           " EXISTS(SELECT 1 FROM st.ref_relation rr WHERE rr.officer = e.officer AND rr.person = ?1)"
                           " FROM st.event_subject es JOIN st.event e ON e.idx = es.idx" EVENT_JOINS
-                          " WHERE es.person = ?1 ORDER BY es.idx DESC"))) {
+                          " WHERE es." IN_WINDOWS "AND es.person = ?1 ORDER BY es.idx DESC"))) {
         json_decref(person);
         json_decref(acc);
         return;
@@ -909,7 +914,7 @@ void h_graph(ctx *x)
     /* 2. everyone else who accessed those people, with access counts */
     size_t persons = g.nn;
     st = cx_prep(x, "SELECT o.name, count(*) FROM st.event_subject es JOIN st.event e ON e.idx = es.idx"
-                    " JOIN st.names o ON o.kind = 0 AND o.num = e.officer WHERE es.person ="
+                    " JOIN st.names o ON o.kind = 0 AND o.num = e.officer WHERE es." IN_WINDOWS "AND es.person ="
                     " (SELECT num FROM st.names WHERE kind = 1 AND name = ?) GROUP BY e.officer"
                     " ORDER BY count(*) DESC LIMIT 25");
     for (size_t i = 0; st && i < persons; i++) {
