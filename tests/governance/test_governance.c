@@ -586,8 +586,9 @@ TEST(report_matches_hand_computed_figures)
     for (int i = 0; i < N; i++) {
         struct gen_off *p = &o[i];
         snprintf(p->id, sizeof p->id, "MP%05d", 10000 + i * 7);
-        snprintf(p->unit, sizeof p->unit, "%s", units[next_rand() % 5]);
-        snprintf(p->manager, sizeof p->manager, "MGR-%s", p->unit);
+        const char *unit = units[next_rand() % 5];
+        snprintf(p->unit, sizeof p->unit, "%s", unit);
+        snprintf(p->manager, sizeof p->manager, "MGR-%.11s", unit); /* units are at most 10 characters */
         p->has_vetting = next_rand() % 10 != 0;
         /* expiries spread around `at`: some past, some within 90 days, most later */
         p->expires = at + ((int64_t)(next_rand() % 1400) - 200) * day;
