@@ -61,12 +61,23 @@ static bool type_err(ectx *c, const char *op, const char *want, const pval *got)
     return efail(c, "type error: %s expects %s, got %s", op, want, pol_kind_name(got->kind));
 }
 
+/* The request's own entities first (by pointer, then the attached local
+ * entities by uid), then the store. */
+static const struct cu_policy_entity *local_find(const cu_policy_request *r, const puid *u)
+{
+    for (uint32_t i = 0; i < r->nlocal; i++)
+        if (pol_uid_eq(&r->local[i]->uid, u))
+            return r->local[i];
+    return NULL;
+}
+
 static const struct cu_policy_entity *find_ent(ectx *c, const puid *u)
 {
     for (int w = 0; w < 3; w++)
         if (c->req->uid[w] == u)
             return c->ent[w];
-    return pol_ent_find(c->ents, u);
+    const struct cu_policy_entity *e = local_find(c->req, u);
+    return e ? e : pol_ent_find(c->ents, u);
 }
 
 static bool in_entity(ectx *c, const puid *a, const puid *b)
@@ -91,10 +102,10 @@ static const pval *ent_attr(const struct cu_policy_entity *e, const char *k, uin
 static bool like_match(const char *s, size_t n, const ppat *pt)
 {
     if (pt->nseg == 1)
-        return n == pt->seglen[0] && memcmp(s, pt->seg[0], n) == 0;
+        return n == pt->seglen[0] && pol_bytes_eq(s, pt->seg[0], (uint32_t)n);
     size_t pos = 0;
     /* first segment anchors the start */
-    if (n < pt->seglen[0] || memcmp(s, pt->seg[0], pt->seglen[0]) != 0)
+    if (n < pt->seglen[0] || !pol_bytes_eq(s, pt->seg[0], pt->seglen[0]))
         return false;
     pos = pt->seglen[0];
     uint32_t last = pt->nseg - 1;
@@ -105,7 +116,7 @@ static bool like_match(const char *s, size_t n, const ppat *pt)
             continue;
         bool found = false;
         while (pos + sl <= n) {
-            if (memcmp(s + pos, sg, sl) == 0) {
+            if (pol_bytes_eq(s + pos, sg, (uint32_t)sl)) {
                 found = true;
                 break;
             }
@@ -116,11 +127,28 @@ static bool like_match(const char *s, size_t n, const ppat *pt)
         pos += sl;
     }
     size_t ll = pt->seglen[last];
-    return n - pos >= ll && memcmp(s + n - ll, pt->seg[last], ll) == 0;
+    return n - pos >= ll && pol_bytes_eq(s + n - ll, pt->seg[last], (uint32_t)ll);
 }
 
 static bool set_contains(const pval *set, const pval *x)
 {
+    const pval *v = set->u.set.v;
+    uint32_t n = set->u.set.n;
+    if (x->kind == PV_STR) {
+        /* the common policy shape: ["PC", "DC", ...].contains(principal.role) */
+        uint32_t xn = x->u.s.n;
+        for (uint32_t i = 0; i < n; i++)
+            if (v[i].kind == PV_STR && v[i].u.s.n == xn &&
+                (xn == 0 || v[i].u.s.p[0] == x->u.s.p[0]) && pol_bytes_eq(v[i].u.s.p, x->u.s.p, xn))
+                return true;
+        return false;
+    }
+    if (x->kind == PV_ENTITY) {
+        for (uint32_t i = 0; i < n; i++)
+            if (v[i].kind == PV_ENTITY && v[i].u.e->hash == x->u.e->hash && pol_uid_eq(v[i].u.e, x->u.e))
+                return true;
+        return false;
+    }
     for (uint32_t i = 0; i < set->u.set.n; i++)
         if (pol_val_eq(&set->u.set.v[i], x))
             return true;
@@ -453,7 +481,7 @@ static bool ev(ectx *c, const node *n, pval *out)
         if (a.kind != PV_ENTITY)
             return type_err(c, "is", "entity", &a);
         out->kind = PV_BOOL;
-        out->u.b = a.u.e->tlen == n->nlen && memcmp(a.u.e->type, n->name, n->nlen) == 0;
+        out->u.b = a.u.e->tlen == n->nlen && pol_bytes_eq(a.u.e->type, n->name, n->nlen);
         if (!out->u.b || n->nkids < 2)
             return true;
         pval b;
@@ -530,9 +558,9 @@ static bool scope_ok(ectx *c, const pscope *sc, int w)
     case SC_IN:
         return in_entity(c, u, sc->uid);
     case SC_IS:
-        return u->tlen == sc->tlen && memcmp(u->type, sc->type, sc->tlen) == 0;
+        return u->tlen == sc->tlen && pol_bytes_eq(u->type, sc->type, sc->tlen);
     case SC_IS_IN:
-        return u->tlen == sc->tlen && memcmp(u->type, sc->type, sc->tlen) == 0 && in_entity(c, u, sc->uid);
+        return u->tlen == sc->tlen && pol_bytes_eq(u->type, sc->type, sc->tlen) && in_entity(c, u, sc->uid);
     case SC_IN_SET:
         for (uint32_t i = 0; i < sc->nuids; i++)
             if (in_entity(c, u, sc->uids[i]))
@@ -598,7 +626,7 @@ static const pidx_ent *idx_find(const pidx *x, uint64_t h, const puid *u, const 
         if (!s->cap)
             return NULL;
         if (s->hash == h && ((u && s->uid && pol_uid_eq(u, s->uid)) ||
-                             (!u && !s->uid && s->tlen == tl && memcmp(s->type, t, tl) == 0)))
+                             (!u && !s->uid && s->tlen == tl && pol_bytes_eq(s->type, t, tl))))
             return s;
     }
 }
@@ -609,6 +637,17 @@ static void mark(uint64_t *bits, const uint32_t *pols, uint32_t n)
         bits[pols[i] >> 6] |= UINT64_C(1) << (pols[i] & 63);
 }
 
+/* Marks from an ancestor: an `in` scope holds through it, an `==` does not. */
+static void mark_anc(const cu_policy_set *set, int w, uint64_t *bits, const uint32_t *pols, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (set->pols[pols[i]].sc[w].kind != SC_EQ)
+            bits[pols[i] >> 6] |= UINT64_C(1) << (pols[i] & 63);
+}
+
+/* After this, a policy marked for part w satisfies its scope on w, except
+ * an `is T in E` scope whose type is still to check: the uid key matched the
+ * entity itself (==, in), its type (is) or an ancestor (in, in [..]). */
 static void candidates(ectx *c, int w, uint64_t *bits)
 {
     const pidx *x = &c->set->idx[w];
@@ -625,7 +664,7 @@ static void candidates(ectx *c, int w, uint64_t *bits)
         for (uint32_t i = 0; i < e->nanc; i++) {
             s = idx_find(x, e->anc[i]->hash, e->anc[i], NULL, 0);
             if (s)
-                mark(bits, s->pols, s->n);
+                mark_anc(c->set, w, bits, s->pols, s->n);
         }
 }
 
@@ -733,23 +772,188 @@ static void explain(ectx *c, const near *nears, uint32_t nnear, cu_policy_answer
 
 /* --------------------------------------------------------- authorise */
 
-cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entities, const cu_policy_request *req,
-                     cu_arena *scratch, cu_policy_answer *ans)
+/* The bookkeeping of one answer: satisfied permits and forbids, the permits
+ * that matched in scope but were not satisfied (for explanations), errors. */
+typedef struct tally {
+    uint32_t *permits, *forbids;
+    uint32_t np, nf;
+    near *nears;
+    uint32_t nn;
+    cu_policy_error *errs;
+    uint32_t ne;
+} tally;
+
+static bool tally_init(cu_arena *scratch, uint32_t ncand, tally *t)
 {
-    memset(ans, 0, sizeof *ans);
-    if (!set || !entities || !req || !scratch)
+    memset(t, 0, sizeof *t);
+    uint32_t n = ncand ? ncand : 1;
+    t->permits = cu_arena_alloc(scratch, sizeof(uint32_t) * 2 * n);
+    t->nears = cu_arena_alloc(scratch, sizeof(near) * n);
+    t->errs = cu_arena_alloc(scratch, sizeof(cu_policy_error) * n);
+    if (!t->permits || !t->nears || !t->errs)
+        return false;
+    t->forbids = t->permits + n;
+    return true;
+}
+
+/* Record the outcome r of policy i, whose near record is nr. */
+static void tally_add(tally *t, const policy *p, uint32_t i, int r, const near *nr, const char *err)
+{
+    if (r > 0) {
+        if (p->forbid)
+            t->forbids[t->nf++] = i;
+        else
+            t->permits[t->np++] = i;
+        return;
+    }
+    if (r < 0) {
+        t->errs[t->ne].policy_id = p->id;
+        t->errs[t->ne].message = err;
+        t->ne++;
+    }
+    if (!p->forbid) {
+        if (&t->nears[t->nn] != nr)
+            t->nears[t->nn] = *nr;
+        t->nn++;
+    }
+}
+
+static bool tally_answer(ectx *c, const tally *t, cu_policy_answer *ans)
+{
+    const uint32_t *win = t->nf ? t->forbids : t->permits;
+    uint32_t nwin = t->nf ? t->nf : t->np;
+    ans->allow = t->nf == 0 && t->np > 0;
+    const char **reasons = cu_arena_alloc(c->scratch, sizeof(char *) * (nwin ? nwin : 1));
+    if (!reasons)
+        return false;
+    for (uint32_t i = 0; i < nwin; i++)
+        reasons[i] = c->set->pols[win[i]].id;
+    ans->reasons = reasons;
+    ans->n_reasons = nwin;
+    ans->errors = t->ne ? t->errs : NULL;
+    ans->n_errors = t->ne;
+    if (!ans->allow && t->nf == 0) {
+        explain(c, t->nears, t->nn, ans);
+        if (c->oom)
+            return false;
+    }
+    return true;
+}
+
+struct cu_policy_split {
+    const cu_policy_set *set;
+    char *key;
+    uint32_t klen;
+    uint64_t *reads; /* bit per policy */
+};
+
+/* Does the expression read context.key, or the context as a whole? */
+static bool node_reads(const node *n, const char *key, uint32_t kn)
+{
+    if (!n)
+        return false;
+    if ((n->op == N_ATTR || n->op == N_HAS) && n->nkids >= 1 && n->kids[0]->op == N_VAR &&
+        n->kids[0]->var == VAR_CONTEXT) {
+        const char *name = n->op == N_ATTR ? n->name : n->path[0];
+        uint32_t nl = n->op == N_ATTR ? n->nlen : n->plens[0];
+        if (pol_key_cmp(name, nl, key, kn) == 0)
+            return true;
+        for (uint32_t i = 1; i < n->nkids; i++)
+            if (node_reads(n->kids[i], key, kn))
+                return true;
+        return false;
+    }
+    if (n->op == N_VAR)
+        return n->var == VAR_CONTEXT;
+    for (uint32_t i = 0; i < n->nkids; i++)
+        if (node_reads(n->kids[i], key, kn))
+            return true;
+    return false;
+}
+
+cu_rc cu_policy_split_new(const cu_policy_set *set, const char *key, cu_policy_split **out)
+{
+    if (!set || !key || !out)
+        return cu_err_set(CU_ERR_INVAL, "policy split: a set and a key are needed");
+    cu_policy_split *s = cu_calloc(1, sizeof *s);
+    if (!s)
+        return cu_err_set(CU_ERR_NOMEM, "policy split: out of memory");
+    s->set = set;
+    s->key = cu_strdup(key);
+    s->klen = (uint32_t)strlen(key);
+    s->reads = cu_calloc((set->n + 63) / 64 + 1, sizeof *s->reads);
+    if (!s->key || !s->reads) {
+        cu_policy_split_free(s);
+        return cu_err_set(CU_ERR_NOMEM, "policy split: out of memory");
+    }
+    for (uint32_t i = 0; i < set->n; i++) {
+        const policy *p = &set->pols[i];
+        bool r = false;
+        for (uint32_t k = 0; k < p->nconds && !r; k++)
+            r = node_reads(p->conds[k].expr, s->key, s->klen);
+        if (r)
+            s->reads[i >> 6] |= UINT64_C(1) << (i & 63);
+    }
+    *out = s;
+    return CU_OK;
+}
+
+void cu_policy_split_free(cu_policy_split *s)
+{
+    if (!s)
+        return;
+    cu_free(s->key);
+    cu_free(s->reads);
+    cu_free(s);
+}
+
+bool cu_policy_split_reads(const cu_policy_split *s, size_t i)
+{
+    return s && i < s->set->n && (s->reads[i >> 6] >> (i & 63) & 1);
+}
+
+/* One pass over the candidates; with a split, two tallies (the attribute
+ * false, then true), otherwise one. */
+static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, const cu_policy_entities *entities,
+                       const cu_policy_request *req, cu_arena *scratch, cu_policy_answer *ans)
+{
+    int nv = split ? 2 : 1;
+    for (int v = 0; v < nv; v++)
+        memset(&ans[v], 0, sizeof ans[v]);
+    if (!set || !req || !scratch)
         return cu_err_set(CU_ERR_INVAL, "policy eval: missing argument");
-    if (!entities->finalized)
+    if (entities && !entities->finalized)
         return cu_err_set(CU_ERR_STATE, "policy eval: entities changed since finalize");
+    if (split && split->set != set)
+        return cu_err_set(CU_ERR_INVAL, "policy eval: the split was made for another policy set");
     ectx c = {.set = set, .ents = entities, .req = req, .scratch = scratch};
     for (int w = 0; w < 3; w++) {
         c.var[w].kind = PV_ENTITY;
         c.var[w].u.e = req->uid[w];
-        c.ent[w] = pol_ent_find(entities, req->uid[w]);
+        c.ent[w] = req->ent[w];
+        if (!c.ent[w])
+            c.ent[w] = local_find(req, req->uid[w]);
+        if (!c.ent[w])
+            c.ent[w] = pol_ent_find(entities, req->uid[w]);
     }
     c.var[3].kind = PV_RECORD;
     c.var[3].u.rec.f = req->ctx;
     c.var[3].u.rec.n = req->nctx;
+    pfield *flip = NULL;
+    if (split) {
+        /* a private copy of the context whose split attribute is flipped */
+        pfield *ctx = cu_arena_alloc(scratch, sizeof *ctx * (req->nctx ? req->nctx : 1));
+        if (!ctx)
+            goto oom;
+        memcpy(ctx, req->ctx, sizeof *ctx * req->nctx);
+        for (uint32_t i = 0; i < req->nctx && !flip; i++)
+            if (pol_key_cmp(ctx[i].key, ctx[i].klen, split->key, split->klen) == 0)
+                flip = &ctx[i];
+        if (!flip)
+            return cu_err_set(CU_ERR_INVAL, "policy eval: the context has no \"%s\"", split->key);
+        flip->v.kind = PV_BOOL;
+        c.var[3].u.rec.f = ctx;
+    }
 
     uint32_t words = (set->n + 63) / 64;
     uint64_t *bits = cu_arena_alloc(scratch, sizeof(uint64_t) * 2 * (words ? words : 1));
@@ -767,69 +971,60 @@ cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entitie
     uint32_t ncand = 0;
     for (uint32_t i = 0; i < words; i++)
         ncand += (uint32_t)__builtin_popcountll(cand[i]);
-    /* one array, carved in three: satisfied permits, satisfied forbids,
-     * scope-matched permits that were not satisfied */
-    uint32_t *lists = cu_arena_alloc(scratch, sizeof(uint32_t) * 2 * (ncand ? ncand : 1));
-    near *nears = cu_arena_alloc(scratch, sizeof(near) * (ncand ? ncand : 1));
-    cu_policy_error *errs = NULL;
-    if (!lists || !nears)
-        goto oom;
-    uint32_t *permits = lists, *forbids = lists + ncand;
-    uint32_t np = 0, nf = 0, nn = 0, ne = 0;
+    tally t[2];
+    for (int v = 0; v < nv; v++)
+        if (!tally_init(scratch, ncand, &t[v]))
+            goto oom;
     for (uint32_t wi = 0; wi < words; wi++) {
         uint64_t m = cand[wi];
         while (m) {
             uint32_t i = wi * 64 + (uint32_t)__builtin_ctzll(m);
             m &= m - 1;
             const policy *p = &set->pols[i];
-            if (!scope_ok(&c, &p->sc[0], 0) || !scope_ok(&c, &p->sc[1], 1) || !scope_ok(&c, &p->sc[2], 2))
+            /* the index decided every scope but the type part of `is T in E` */
+            if ((p->sc[0].kind == SC_IS_IN && !scope_ok(&c, &p->sc[0], 0)) ||
+                (p->sc[1].kind == SC_IS_IN && !scope_ok(&c, &p->sc[1], 1)) ||
+                (p->sc[2].kind == SC_IS_IN && !scope_ok(&c, &p->sc[2], 2)))
                 continue;
-            near *nr = &nears[nn];
-            nr->pol = i;
-            int r = eval_conds(&c, p, nr);
-            if (c.oom)
-                goto oom;
-            if (r > 0) {
-                if (p->forbid)
-                    forbids[nf++] = i;
-                else
-                    permits[np++] = i;
-            } else if (r < 0) {
-                if (!errs) {
-                    errs = cu_arena_alloc(scratch, sizeof *errs * ncand);
-                    if (!errs)
-                        goto oom;
+            bool twice = split && (split->reads[i >> 6] >> (i & 63) & 1);
+            for (int v = 0; v < nv; v++) {
+                if (flip)
+                    flip->v.u.b = v == 1;
+                near *nr = &t[v].nears[t[v].nn];
+                nr->pol = i;
+                int r = eval_conds(&c, p, nr);
+                if (c.oom)
+                    goto oom;
+                tally_add(&t[v], p, i, r, nr, c.err);
+                if (!twice && nv == 2) {
+                    tally_add(&t[1], p, i, r, nr, c.err);
+                    break;
                 }
-                errs[ne].policy_id = p->id;
-                errs[ne].message = c.err;
-                ne++;
-                if (!p->forbid)
-                    nn++;
-            } else if (!p->forbid)
-                nn++;
+            }
         }
     }
-    const uint32_t *win = nf ? forbids : permits;
-    uint32_t nwin = nf ? nf : np;
-    ans->allow = nf == 0 && np > 0;
-    const char **reasons = cu_arena_alloc(scratch, sizeof(char *) * (nwin ? nwin : 1));
-    if (!reasons)
-        goto oom;
-    for (uint32_t i = 0; i < nwin; i++)
-        reasons[i] = set->pols[win[i]].id;
-    ans->reasons = reasons;
-    ans->n_reasons = nwin;
-    ans->errors = errs;
-    ans->n_errors = ne;
-    if (!ans->allow && nf == 0) {
-        explain(&c, nears, nn, ans);
-        if (c.oom)
+    for (int v = 0; v < nv; v++)
+        if (!tally_answer(&c, &t[v], &ans[v]))
             goto oom;
-    }
     return CU_OK;
 oom:
-    memset(ans, 0, sizeof *ans);
+    for (int v = 0; v < nv; v++)
+        memset(&ans[v], 0, sizeof ans[v]);
     return cu_err_set(CU_ERR_NOMEM, "policy eval: scratch arena exhausted");
+}
+
+cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entities, const cu_policy_request *req,
+                     cu_arena *scratch, cu_policy_answer *ans)
+{
+    return authorise(set, NULL, entities, req, scratch, ans);
+}
+
+cu_rc cu_policy_eval_split(const cu_policy_set *set, const cu_policy_split *split, const cu_policy_entities *entities,
+                           const cu_policy_request *req, cu_arena *scratch, cu_policy_answer ans[2])
+{
+    if (!split)
+        return cu_err_set(CU_ERR_INVAL, "policy eval: no split");
+    return authorise(set, split, entities, req, scratch, ans);
 }
 
 /* ------------------------------------------------------------ answers */
