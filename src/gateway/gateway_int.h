@@ -152,6 +152,7 @@ typedef struct gw_snap {
     cu_arena *arena;                     /* everything below */
     const cu_policy_value **atom_val;    /* per atom: a String value */
     const cu_policy_value **set_val;     /* per set atom: a Set<String> value */
+    const cu_policy_value **sys_val;     /* per atom: System::"<atom>" (a record's parent) */
     bool *set_nonempty;
     cu_policy_entity **off_ent;          /* per officer: sealed local entity (NULL: undefined) */
     uint32_t *rec_case_start;            /* per record: its cases are rec_cases[start[r]..start[r+1]) */

@@ -44,6 +44,7 @@ void gw_snap_release(gw_snap *s)
     cu_arena_free(s->arena);
     cu_free(s->atom_val);
     cu_free(s->set_val);
+    cu_free(s->sys_val);
     cu_free(s->set_nonempty);
     cu_free(s->off_ent);
     cu_free(s->rec_case_start);
@@ -222,18 +223,23 @@ cu_rc gw_snap_make(gw_store *st, gw_snap **out)
     s->arena = cu_arena_new(256 * 1024, (size_t)8 << 30);
     s->atom_val = cu_calloc(st->natoms + 1, sizeof *s->atom_val);
     s->set_val = cu_calloc(st->nsets + 1, sizeof *s->set_val);
+    s->sys_val = cu_calloc(st->natoms + 1, sizeof *s->sys_val);
     s->set_nonempty = cu_calloc(st->nsets + 1, sizeof *s->set_nonempty);
     s->off_ent = cu_calloc(st->nofficers + 1, sizeof *s->off_ent);
-    if (!s->arena || !s->atom_val || !s->set_val || !s->set_nonempty || !s->off_ent) {
+    if (!s->arena || !s->atom_val || !s->set_val || !s->sys_val || !s->set_nonempty || !s->off_ent) {
         rc = NOMEM();
         goto fail;
     }
-    for (size_t i = 0; i < st->natoms; i++)
-        if (!(s->atom_val[i] = cu_policy_val_string_ref(s->arena, gw_str(st, st->atoms[i]),
-                                                        gw_str_len(st, st->atoms[i])))) {
+    for (size_t i = 0; i < st->natoms; i++) {
+        const char *v = gw_str(st, st->atoms[i]);
+        size_t n = gw_str_len(st, st->atoms[i]);
+        s->atom_val[i] = cu_policy_val_string_ref(s->arena, v, n);
+        s->sys_val[i] = cu_policy_val_entity_ref(s->arena, "System", 6, v, n);
+        if (!s->atom_val[i] || !s->sys_val[i]) {
             rc = NOMEM();
             goto fail;
         }
+    }
     for (size_t i = 0; i < st->nsets; i++) {
         const uint32_t *items;
         uint32_t one;
@@ -255,7 +261,7 @@ cu_rc gw_snap_make(gw_store *st, gw_snap **out)
     s->bytes = cu_arena_used(s->arena) + (st->nrecords + 1) * sizeof(uint32_t) +
                s->rec_case_start[st->nrecords] * sizeof(uint32_t) + (st->ncases + 1) * sizeof(uint32_t) +
                s->case_iv_start[st->ncases] * sizeof(gw_interval) +
-               (st->natoms + st->nsets + st->nofficers) * sizeof(void *);
+               (2 * st->natoms + st->nsets + st->nofficers) * sizeof(void *);
     *out = s;
     return CU_OK;
 fail:
@@ -278,7 +284,7 @@ cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, cu_arena *a)
     const gw_record *rec = &st->records[r];
     uint32_t c0 = s->rec_case_start[r], c1 = s->rec_case_start[r + 1];
     cu_policy_entity *e = cu_policy_entity_make(a, "Record", 6, gw_str(st, rec->id), gw_str_len(st, rec->id), 8,
-                                                c1 - c0);
+                                                c1 - c0 + 1);
     if (!e)
         return NULL;
     const uint32_t *items;
@@ -304,6 +310,9 @@ cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, cu_arena *a)
         cu_policy_entity_put(e, "caveats", s->set_val[rec->caveats]) ||
         cu_policy_entity_put(e, "subjects", subjects) || cu_policy_entity_put(e, "protected", pv) ||
         cu_policy_entity_put(e, "classification", s->atom_val[rec->cls]))
+        return NULL;
+    /* parents: its system (permits for one system are scoped on it), its cases */
+    if (cu_policy_entity_put_parent(e, s->sys_val[rec->system]))
         return NULL;
     for (uint32_t q = c0; q < c1; q++) {
         if (s->rec_cases[q] == UINT32_MAX)

@@ -26,6 +26,7 @@
  */
 #include "policy_int.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -155,12 +156,14 @@ static bool set_contains(const pval *set, const pval *x)
     return false;
 }
 
-static bool ev(ectx *c, const node *n, pval *out);
+static inline bool ev(ectx *c, const node *n, pval *out);
+
+static bool ev_shape(ectx *c, const node *n, pval *out);
 
 static bool ev_bool(ectx *c, const node *n, const char *op, bool *b)
 {
     pval v;
-    if (!ev(c, n, &v))
+    if (!ev_shape(c, n, &v))
         return false;
     if (v.kind != PV_BOOL)
         return type_err(c, op, "bool", &v);
@@ -338,7 +341,122 @@ static bool ev_call(ectx *c, const node *n, pval *out)
     return efail(c, "internal: unknown function");
 }
 
-static bool ev(ectx *c, const node *n, pval *out)
+/* An attribute of a field list (an entity's attributes, the context),
+ * trying the node's position hint first. */
+static inline const pval *fields_get(const node *n, const pfield *f, uint32_t nf)
+{
+    uint32_t h = atomic_load_explicit(&((node *)n)->hint, memory_order_relaxed);
+    if (h < nf && f[h].klen == n->nlen && pol_bytes_eq(f[h].key, n->name, n->nlen))
+        return &f[h].v;
+    pval rec;
+    rec.kind = PV_RECORD;
+    rec.u.rec.f = f;
+    rec.u.rec.n = nf;
+    const pval *r = pol_rec_get(&rec, n->name, n->nlen);
+    if (r) {
+        size_t at = (size_t)((const pfield *)((const char *)r - offsetof(pfield, v)) - f);
+        if (at < 256)
+            atomic_store_explicit(&((node *)n)->hint, (uint8_t)at, memory_order_relaxed);
+    }
+    return r;
+}
+
+/* The error of attr_of_var, out of line so that the common path is small. */
+static __attribute__((noinline)) bool attr_error(ectx *c, const node *n, int w)
+{
+    if (w == VAR_CONTEXT)
+        return efail(c, "record has no attribute \"%.*s\"", (int)n->nlen, n->name);
+    const puid *u = c->var[w].u.e;
+    if (!c->ent[w])
+        return efail(c, "entity %.*s::\"%.*s\" does not exist", (int)u->tlen, u->type, (int)u->ilen, u->id);
+    return efail(c, "entity %.*s::\"%.*s\" has no attribute \"%.*s\"", (int)u->tlen, u->type, (int)u->ilen, u->id,
+                 (int)n->nlen, n->name);
+}
+
+/* principal.x, resource.x, action.x, context.x: the commonest node, read
+ * without a search for the entity. */
+static inline bool attr_of_var(ectx *c, const node *n, pval *out)
+{
+    int w = n->kids[0]->var;
+    const pval *r;
+    if (w == VAR_CONTEXT) {
+        r = fields_get(n, c->var[3].u.rec.f, c->var[3].u.rec.n);
+    } else {
+        const struct cu_policy_entity *e = c->ent[w];
+        r = e ? fields_get(n, e->attrs, e->nattrs) : NULL;
+    }
+    if (!r)
+        return attr_error(c, n, w);
+    *out = *r;
+    return true;
+}
+
+static bool ev_slow(ectx *c, const node *n, pval *out);
+
+/* The leaves and variable attributes inline; the rest in ev_slow. */
+static inline bool ev(ectx *c, const node *n, pval *out)
+{
+    switch (n->op) {
+    case N_LIT:
+        *out = n->lit;
+        return true;
+    case N_VAR:
+        *out = c->var[n->var];
+        return true;
+    case N_ATTR:
+        if (n->kids[0]->op == N_VAR)
+            return attr_of_var(c, n, out);
+        break;
+    default:
+        break;
+    }
+    return ev_slow(c, n, out);
+}
+
+static inline bool is_var_attr(const node *n) { return n->op == N_ATTR && n->kids[0]->op == N_VAR; }
+
+/* The shapes most policies are made of, evaluated without the general
+ * recursion; same results and errors as ev_slow:
+ *   !context.flag     [lit, ...].contains(var.attr)     var.attr == lit */
+static bool ev_shape(ectx *c, const node *n, pval *out)
+{
+    pval a;
+    switch (n->op) {
+    case N_NOT:
+        if (!is_var_attr(n->kids[0]))
+            break;
+        if (!attr_of_var(c, n->kids[0], &a))
+            return false;
+        if (a.kind != PV_BOOL)
+            return type_err(c, "!", "bool", &a);
+        out->kind = PV_BOOL;
+        out->u.b = !a.u.b;
+        return true;
+    case N_CALL:
+        if (n->fn != FN_CONTAINS || n->kids[0]->op != N_LIT || n->kids[0]->lit.kind != PV_SET ||
+            !is_var_attr(n->kids[1]))
+            break;
+        if (!attr_of_var(c, n->kids[1], &a))
+            return false;
+        out->kind = PV_BOOL;
+        out->u.b = set_contains(&n->kids[0]->lit, &a);
+        return true;
+    case N_EQ:
+    case N_NE:
+        if (!is_var_attr(n->kids[0]) || n->kids[1]->op != N_LIT)
+            break;
+        if (!attr_of_var(c, n->kids[0], &a))
+            return false;
+        out->kind = PV_BOOL;
+        out->u.b = pol_val_eq(&a, &n->kids[1]->lit) == (n->op == N_EQ);
+        return true;
+    default:
+        break;
+    }
+    return ev(c, n, out);
+}
+
+static bool ev_slow(ectx *c, const node *n, pval *out)
 {
     switch (n->op) {
     case N_LIT:
@@ -596,7 +714,7 @@ static int eval_conds(ectx *c, const policy *p, near *r)
             pval v;
             r->fail = conj[k];
             r->unless = cd->unless;
-            if (!ev(c, conj[k], &v)) {
+            if (!ev_shape(c, conj[k], &v)) {
                 r->err = c->err;
                 return -1;
             }
@@ -648,17 +766,29 @@ static void mark_anc(const cu_policy_set *set, int w, uint64_t *bits, const uint
 /* After this, a policy marked for part w satisfies its scope on w, except
  * an `is T in E` scope whose type is still to check: the uid key matched the
  * entity itself (==, in), its type (is) or an ancestor (in, in [..]). */
+static void mark_ent(const pidx_ent *s, uint64_t *bits, uint32_t words)
+{
+    if (s->bits)
+        for (uint32_t i = 0; i < words; i++)
+            bits[i] |= s->bits[i];
+    else
+        mark(bits, s->pols, s->n);
+}
+
 static void candidates(ectx *c, int w, uint64_t *bits)
 {
     const pidx *x = &c->set->idx[w];
     const puid *u = c->var[w].u.e;
-    mark(bits, x->any, x->nany);
+    uint32_t words = (c->set->n + 63) / 64;
+    if (x->anybits)
+        for (uint32_t i = 0; i < words; i++)
+            bits[i] |= x->anybits[i];
     const pidx_ent *s = idx_find(x, u->hash, u, NULL, 0);
     if (s)
-        mark(bits, s->pols, s->n);
+        mark_ent(s, bits, words);
     s = idx_find(x, pol_hash(u->type, u->tlen, 0x5bd1e995) ^ 0x9e3779b97f4a7c15ull, NULL, u->type, u->tlen);
     if (s)
-        mark(bits, s->pols, s->n);
+        mark_ent(s, bits, words);
     const struct cu_policy_entity *e = c->ent[w];
     if (e)
         for (uint32_t i = 0; i < e->nanc; i++) {
@@ -717,7 +847,7 @@ static const char *reason_text(ectx *c, const char *r)
     static const char *names[] = {"{principal}", "{action}", "{resource}"};
     size_t cap = strlen(r) + 1;
     for (int w = 0; w < 3; w++)
-        for (const char *q = strstr(r, names[w]); q; q = strstr(q + 1, names[w]))
+        for (const char *q = strchr(r, '{') ? strstr(r, names[w]) : NULL; q; q = strstr(q + 1, names[w]))
             cap += c->var[w].u.e->ilen;
     char *o = cu_arena_alloc(c->scratch, cap);
     if (!o)
@@ -725,7 +855,7 @@ static const char *reason_text(ectx *c, const char *r)
     size_t k = 0;
     while (*r) {
         int hit = -1;
-        for (int w = 0; w < 3 && hit < 0; w++)
+        for (int w = 0; w < 3 && hit < 0 && *r == '{'; w++)
             if (strncmp(r, names[w], strlen(names[w])) == 0)
                 hit = w;
         if (hit >= 0) {

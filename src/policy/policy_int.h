@@ -83,8 +83,33 @@ static inline bool pol_bytes_eq(const char *a, const char *b, uint32_t n)
 {
     if (a == b)
         return true;
+    uint64_t x, y;
+    uint32_t p, q;
+    if (n <= 16) {
+        if (n >= 8) { /* first and last 8 bytes (they may overlap) */
+            memcpy(&x, a, 8);
+            memcpy(&y, b, 8);
+            if (x != y)
+                return false;
+            memcpy(&x, a + n - 8, 8);
+            memcpy(&y, b + n - 8, 8);
+            return x == y;
+        }
+        if (n >= 4) {
+            memcpy(&p, a, 4);
+            memcpy(&q, b, 4);
+            if (p != q)
+                return false;
+            memcpy(&p, a + n - 4, 4);
+            memcpy(&q, b + n - 4, 4);
+            return p == q;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return false;
+        return true;
+    }
     while (n >= 8) {
-        uint64_t x, y;
         memcpy(&x, a, 8);
         memcpy(&y, b, 8);
         if (x != y)
@@ -236,6 +261,10 @@ typedef struct node {
     uint32_t *plens;
     uint32_t npath;
     bool constant;        /* N_SET / N_RECORD folded into lit */
+    /* N_ATTR: where the attribute was found last time (a hint for entities
+     * and contexts of the same shape; checked before use, so a stale or
+     * racing value costs only a search).  Relaxed atomics: shared by threads. */
+    _Atomic uint8_t hint;
 } node;
 
 enum scope_kind { SC_ANY, SC_EQ, SC_IN, SC_IS, SC_IS_IN, SC_IN_SET };
@@ -276,6 +305,7 @@ typedef struct pidx_ent {
     uint32_t tlen;
     uint32_t *pols;
     uint32_t n, cap;
+    uint64_t *bits;      /* the same policies as a bitset, when there are many */
 } pidx_ent;
 
 typedef struct pidx {
@@ -283,6 +313,7 @@ typedef struct pidx {
     size_t cap, count;
     uint32_t *any; /* policies with no constraint on this part */
     uint32_t nany, capany;
+    uint64_t *anybits; /* any as a bitset (NULL when empty) */
 } pidx;
 
 struct cu_policy_set {
