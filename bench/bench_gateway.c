@@ -8,10 +8,13 @@
  * entry's encoding; the ledger's fsync is in bench/gateway_http.sh.  Prints
  * figures (and the resident memory); asserts nothing.
  *
- * Usage: bench_gateway [RECORDS] [DECISIONS] [--requests FILE]
- *   (run from the source tree).  --requests writes the benchmark's requests
- *   as JSON Lines (officer, action, record, purpose, case) for
- *   bench/gateway_vs_cedar_wasm.sh. */
+ * Usage: bench_gateway [RECORDS] [DECISIONS] [--requests FILE] [--reference FILE]
+ *   (run from the source tree).
+ *   --requests FILE: write the benchmark's 4096 requests as JSON Lines, each
+ *     with the Cedar entities it needs and custos's decision, for
+ *     bench/gateway_vs_cedar_wasm.sh (and a "body" for the HTTP benchmark).
+ *   --reference FILE: write the synthetic force as interchange JSON Lines
+ *     (for custosd in bench/gateway_http.sh). */
 #include "gateway/gateway_int.h"
 
 #include <stdio.h>
@@ -80,14 +83,233 @@ static uint32_t atom(gw_store *s, const char *v)
     return a;
 }
 
+/* ------------------------------------------------ output for other benches */
+
+static void uid_json(FILE *f, const char *type, const char *id)
+{
+    fprintf(f, "{\"type\":\"%s\",\"id\":\"%s\"}", type, id);
+}
+
+/* An entity reference inside attributes or the context (Cedar's JSON
+ * without a schema reads a bare {"type","id"} there as a record). */
+static void ref_json(FILE *f, const char *type, const char *id)
+{
+    fprintf(f, "{\"__entity\":");
+    uid_json(f, type, id);
+    fputc('}', f);
+}
+
+static void atom_json(FILE *f, const gw_store *st, uint32_t a)
+{
+    fprintf(f, "\"%s\"", gw_str(st, st->atoms[a]));
+}
+
+static void set_json(FILE *f, const gw_store *st, uint32_t set)
+{
+    const uint32_t *it;
+    uint32_t one;
+    size_t n = gw_list_items(st, st->sets[set].members, &it, &one);
+    fputc('[', f);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputc(',', f);
+        atom_json(f, st, it[i]);
+    }
+    fputc(']', f);
+}
+
+static void persons_json(FILE *f, const gw_store *st, gw_list l, bool as_uids)
+{
+    const uint32_t *it;
+    uint32_t one;
+    size_t n = gw_list_items(st, l, &it, &one);
+    fputc('[', f);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputc(',', f);
+        if (as_uids)
+            ref_json(f, "Person", gw_str(st, st->persons[it[i]].id));
+        else
+            fprintf(f, "\"%s\"", gw_str(st, st->persons[it[i]].id));
+    }
+    fputc(']', f);
+}
+
+/* The Cedar entities one request needs (what a caller of the reference
+ * engine sends with every call): the officer, the record with its parents,
+ * the stated case as of now. */
+static void entities_json(FILE *f, const gw_snap *s, uint32_t oi, uint32_t ri, bool has_case, uint32_t ci, int64_t now)
+{
+    const gw_store *st = s->st;
+    const gw_officer *o = &st->officers[oi];
+    const gw_record *r = &st->records[ri];
+    fprintf(f, "[{\"uid\":");
+    uid_json(f, "Officer", gw_str(st, o->id));
+    fprintf(f, ",\"parents\":[],\"attrs\":{\"role\":");
+    atom_json(f, st, o->role);
+    fprintf(f, ",\"unit\":");
+    atom_json(f, st, o->unit);
+    fprintf(f, ",\"area\":");
+    atom_json(f, st, o->area);
+    fprintf(f, ",\"vetting\":");
+    atom_json(f, st, o->vetting);
+    fprintf(f, ",\"vetting_granted\":%lld,\"vetting_expires\":%lld,\"start\":%lld,\"end\":%lld,\"caveats\":",
+            (long long)o->granted, (long long)o->expires, (long long)o->start, (long long)o->end);
+    set_json(f, st, o->caveats);
+    fprintf(f, ",\"relations\":");
+    persons_json(f, st, o->relations, true);
+    fprintf(f, "}},{\"uid\":");
+    uid_json(f, "Record", gw_str(st, r->id));
+    fprintf(f, ",\"parents\":[");
+    uid_json(f, "System", gw_str(st, st->atoms[r->system]));
+    for (uint32_t q = s->rec_case_start[ri]; q < s->rec_case_start[ri + 1]; q++) {
+        fputc(',', f);
+        uid_json(f, "Case", gw_str(st, st->cases[s->rec_cases[q]].id));
+    }
+    bool prot = false;
+    const uint32_t *it;
+    uint32_t one;
+    size_t n = gw_list_items(st, r->subjects, &it, &one);
+    for (size_t i = 0; i < n; i++)
+        prot = prot || s->set_nonempty[st->persons[it[i]].flags];
+    fprintf(f, "],\"attrs\":{\"type\":");
+    atom_json(f, st, r->type);
+    fprintf(f, ",\"system\":");
+    atom_json(f, st, r->system);
+    fprintf(f, ",\"area\":");
+    atom_json(f, st, r->area);
+    fprintf(f, ",\"classification\":");
+    atom_json(f, st, r->cls);
+    fprintf(f, ",\"caveats\":");
+    set_json(f, st, r->caveats);
+    fprintf(f, ",\"subjects\":");
+    persons_json(f, st, r->subjects, true);
+    fprintf(f, ",\"protected\":%s,\"live\":%s}}", prot ? "true" : "false", r->live ? "true" : "false");
+    if (has_case) {
+        const gw_case *c = &st->cases[ci];
+        fprintf(f, ",{\"uid\":");
+        uid_json(f, "Case", gw_str(st, c->id));
+        fprintf(f, ",\"parents\":[],\"attrs\":{\"area\":");
+        atom_json(f, st, c->area);
+        fprintf(f, ",\"opened\":%lld,\"closed\":%lld,\"officers\":[", (long long)c->opened, (long long)c->closed);
+        bool first = true;
+        for (uint32_t q = s->case_iv_start[ci]; q < s->case_iv_start[ci + 1]; q++) {
+            const gw_interval *iv = &s->ivs[q];
+            if (iv->officer == UINT32_MAX || now < iv->from || now >= iv->until)
+                continue;
+            if (!first)
+                fputc(',', f);
+            first = false;
+            ref_json(f, "Officer", gw_str(st, st->officers[iv->officer].id));
+        }
+        fprintf(f, "],\"subjects\":");
+        persons_json(f, st, c->subjects, true);
+        fprintf(f, "}}");
+    }
+    fputc(']', f);
+}
+
+static void ids_json(FILE *f, const gw_store *st, gw_list l, const void *base, size_t stride)
+{
+    const uint32_t *it;
+    uint32_t one;
+    size_t n = gw_list_items(st, l, &it, &one);
+    fputc('[', f);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t off;
+        memcpy(&off, (const char *)base + (size_t)it[i] * stride, sizeof off);
+        fprintf(f, "%s\"%s\"", i ? "," : "", gw_str(st, off));
+    }
+    fputc(']', f);
+}
+
+static void date_json(FILE *f, int64_t t)
+{
+    char b[21];
+    cu_time_format(t, b);
+    fprintf(f, "\"%s\"", b);
+}
+
+/* The force as interchange reference lines (docs: shared spec). */
+static void write_reference(const char *path, const gw_store *st)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "bench_gateway: cannot write %s\n", path);
+        exit(1);
+    }
+    for (size_t i = 0; i < st->npersons; i++) {
+        const gw_person *p = &st->persons[i];
+        fprintf(f, "{\"kind\":\"person\",\"id\":\"%s\",\"area\":", gw_str(st, p->id));
+        atom_json(f, st, p->area);
+        fprintf(f, ",\"flags\":");
+        set_json(f, st, p->flags);
+        fprintf(f, "}\n");
+    }
+    for (size_t i = 0; i < st->nofficers; i++) {
+        const gw_officer *o = &st->officers[i];
+        fprintf(f, "{\"kind\":\"officer\",\"id\":\"%s\",\"role\":", gw_str(st, o->id));
+        atom_json(f, st, o->role);
+        fprintf(f, ",\"unit\":");
+        atom_json(f, st, o->unit);
+        fprintf(f, ",\"area\":");
+        atom_json(f, st, o->area);
+        fprintf(f, ",\"vetting\":{\"level\":");
+        atom_json(f, st, o->vetting);
+        fprintf(f, ",\"granted\":");
+        date_json(f, o->granted);
+        fprintf(f, ",\"expires\":");
+        date_json(f, o->expires);
+        fprintf(f, "},\"shift\":\"days\",\"start\":");
+        date_json(f, o->start);
+        fprintf(f, ",\"end\":null,\"relations\":[]}\n");
+    }
+    for (size_t i = 0; i < st->nrecords; i++) {
+        const gw_record *r = &st->records[i];
+        fprintf(f, "{\"kind\":\"record\",\"id\":\"%s\",\"type\":", gw_str(st, r->id));
+        atom_json(f, st, r->type);
+        fprintf(f, ",\"system\":");
+        atom_json(f, st, r->system);
+        fprintf(f, ",\"subjects\":");
+        persons_json(f, st, r->subjects, false);
+        fprintf(f, ",\"area\":");
+        atom_json(f, st, r->area);
+        fprintf(f, ",\"classification\":");
+        atom_json(f, st, r->cls);
+        fprintf(f, ",\"caveats\":");
+        set_json(f, st, r->caveats);
+        fprintf(f, "}\n");
+    }
+    for (size_t i = 0; i < st->ncases; i++) {
+        const gw_case *c = &st->cases[i];
+        fprintf(f, "{\"kind\":\"case\",\"id\":\"%s\",\"opened\":", gw_str(st, c->id));
+        date_json(f, c->opened);
+        fprintf(f, ",\"closed\":null,\"area\":");
+        atom_json(f, st, c->area);
+        fprintf(f, ",\"officers\":");
+        ids_json(f, st, c->officers, st->officers, sizeof *st->officers);
+        fprintf(f, ",\"subjects\":");
+        persons_json(f, st, c->subjects, false);
+        fprintf(f, ",\"records\":");
+        ids_json(f, st, c->records, st->records, sizeof *st->records);
+        fprintf(f, "}\n");
+    }
+    if (fclose(f) != 0) {
+        fprintf(stderr, "bench_gateway: cannot write %s\n", path);
+        exit(1);
+    }
+}
+
 int main(int argc, char **argv)
 {
-    const char *reqfile = NULL;
+    const char *reqfile = NULL, *reffile = NULL;
     size_t pos[2] = {10000000, 1000000};
     int np = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--requests") == 0 && i + 1 < argc)
             reqfile = argv[++i];
+        else if (strcmp(argv[i], "--reference") == 0 && i + 1 < argc)
+            reffile = argv[++i];
         else if (np < 2)
             pos[np++] = strtoull(argv[i], NULL, 10);
     }
@@ -166,10 +388,12 @@ int main(int argc, char **argv)
         CHK(gw_list_make(st, recs, nr, &cs->records));
         cs->defined = true;
     }
-    size_t store_bytes = gw_store_bytes(st);
     gw_snap *s = NULL;
     CHK(gw_snap_make(st, &s));
+    size_t store_bytes = gw_store_bytes(st);
     gw_publish(g, s);
+    if (reffile)
+        write_reference(reffile, st);
     double build_s = (double)(cu_mono_ns() - t0) / 1e9;
     long rss1 = rss_kib();
 
@@ -199,13 +423,34 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < nreq; i++) { /* warm up, and the decisions for the comparison */
         CHK(cu_gateway_decide(g, &rq[i], &d));
-        if (rf)
-            fprintf(rf,
-                    "{\"officer\":\"%s\",\"action\":\"view\",\"record\":\"%s\",\"purpose\":\"investigation\","
-                    "\"case\":%s%s%s,\"now\":%lld,\"decision\":\"%s\"}\n",
-                    rq[i].officer, rq[i].record, rq[i].case_id ? "\"" : "", rq[i].case_id ? rq[i].case_id : "null",
-                    rq[i].case_id ? "\"" : "", (long long)NOW,
+        if (rf) {
+            uint32_t oi = 0, ri = 0, ci = 0;
+            const char *cid = rq[i].case_id;
+            bool has_case = cid && gw_find(st, GW_CASE, cid, strlen(cid), &ci);
+            if (!gw_find(st, GW_OFFICER, rq[i].officer, strlen(rq[i].officer), &oi) ||
+                !gw_find(st, GW_RECORD, rq[i].record, strlen(rq[i].record), &ri))
+                return 1;
+            fprintf(rf, "{\"body\":{\"officer\":\"%s\",\"action\":\"view\",\"record\":\"%s\",\"purpose\":"
+                        "\"investigation\"%s%s%s},\"principal\":",
+                    rq[i].officer, rq[i].record, cid ? ",\"case\":\"" : "", cid ? cid : "", cid ? "\"" : "");
+            uid_json(rf, "Officer", rq[i].officer);
+            fprintf(rf, ",\"action\":");
+            uid_json(rf, "Action", "view");
+            fprintf(rf, ",\"resource\":");
+            uid_json(rf, "Record", rq[i].record);
+            fprintf(rf, ",\"context\":{\"purpose\":\"investigation\",\"now\":%lld", (long long)NOW);
+            if (has_case) {
+                fprintf(rf, ",\"case\":");
+                ref_json(rf, "Case", cid);
+            }
+            fprintf(rf, "},\"entities\":");
+            entities_json(rf, s, oi, ri, has_case, ci, NOW);
+            fprintf(rf, ",\"decision\":\"%s\",\"policies\":[",
                     d.outcome == CU_GW_ALLOW ? "allow" : d.outcome == CU_GW_DENY ? "deny" : "break-glass-available");
+            for (size_t k = 0; k < d.n_policies; k++)
+                fprintf(rf, "%s\"%s\"", k ? "," : "", d.policies[k]);
+            fprintf(rf, "]}\n");
+        }
     }
     if (rf)
         fclose(rf);

@@ -115,6 +115,8 @@ cu_rc gw_store_new(gw_store **out) CU_NODISCARD;
 cu_rc gw_store_clone(const gw_store *src, gw_store **out) CU_NODISCARD;
 void gw_store_free(gw_store *s);
 size_t gw_store_bytes(const gw_store *s);
+/* Give back the room kept for growth (a snapshot's store grows no more). */
+void gw_store_trim(gw_store *s);
 size_t gw_str_len(const gw_store *s, uint32_t off);
 static inline const char *gw_str(const gw_store *s, uint32_t off) { return s->pool + off; }
 cu_rc gw_atom(gw_store *s, const char *str, size_t n, uint32_t *out) CU_NODISCARD;

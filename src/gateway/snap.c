@@ -220,6 +220,7 @@ cu_rc gw_snap_make(gw_store *st, gw_snap **out)
     }
     atomic_init(&s->refs, 1);
     s->st = st;
+    gw_store_trim(st);
     s->arena = cu_arena_new(256 * 1024, (size_t)8 << 30);
     s->atom_val = cu_calloc(st->natoms + 1, sizeof *s->atom_val);
     s->set_val = cu_calloc(st->nsets + 1, sizeof *s->set_val);

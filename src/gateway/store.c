@@ -405,6 +405,30 @@ cu_rc gw_store_clone(const gw_store *src, gw_store **out)
     return CU_OK;
 }
 
+static void trim(void **p, size_t *cap, size_t n, size_t elem)
+{
+    if (!*p || n >= *cap || n == 0)
+        return;
+    void *q = cu_realloc(*p, n * elem);
+    if (q) { /* a failed shrink keeps the larger block: harmless */
+        *p = q;
+        *cap = n;
+    }
+}
+
+void gw_store_trim(gw_store *s)
+{
+    trim((void **)&s->pool, &s->pool_cap, s->pool_len, 1);
+    trim((void **)&s->atoms, &s->capatoms, s->natoms, sizeof *s->atoms);
+    trim((void **)&s->sets, &s->capsets, s->nsets, sizeof *s->sets);
+    trim((void **)&s->lists, &s->caplists, s->lists_len, sizeof *s->lists);
+    trim((void **)&s->officers, &s->capofficers, s->nofficers, sizeof *s->officers);
+    trim((void **)&s->persons, &s->cappersons, s->npersons, sizeof *s->persons);
+    trim((void **)&s->cases, &s->capcases, s->ncases, sizeof *s->cases);
+    trim((void **)&s->records, &s->caprecords, s->nrecords, sizeof *s->records);
+    trim((void **)&s->assigns, &s->capassigns, s->nassigns, sizeof *s->assigns);
+}
+
 size_t gw_store_bytes(const gw_store *s)
 {
     return s->pool_cap + s->capatoms * sizeof *s->atoms + s->capsets * sizeof *s->sets +
