@@ -14,15 +14,24 @@
  *     with the Cedar entities it needs and custos's decision, for
  *     bench/gateway_vs_cedar_wasm.sh (and a "body" for the HTTP benchmark).
  *   --reference FILE: write the synthetic force as interchange JSON Lines
- *     (for custosd in bench/gateway_http.sh). */
+ *     (for custosd in bench/gateway_http.sh).
+ *   --ledger DIR [--threads N]: decide through a durable ledger in DIR (made
+ *     fresh; every decision fsync'd before it returns, group commit) with N
+ *     threads deciding at once (default 64): the in-process ceiling of
+ *     bench/gateway_http.sh, without HTTP.
+ *   --now T: the decision time (seconds since the epoch; the force's dates
+ *     are relative to it), for a daemon that decides at the real time. */
 #include "gateway/gateway_int.h"
 
+#include "custos/ledger.h"
+
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define OFFICERS 45000
-#define NOW INT64_C(1717243200)
+static int64_t NOW = INT64_C(1717243200); /* 2024-06-01T12:00:00Z; --now changes it */
 #define NEVER INT64_C(253402300799)
 
 static uint64_t n_logged;
@@ -33,6 +42,32 @@ static cu_rc count_append(void *ud, const void *e, size_t len, uint64_t *index)
     (void)len;
     *index = n_logged++;
     return CU_OK;
+}
+
+static cu_rc ledger_append(void *ud, const void *e, size_t len, uint64_t *index)
+{
+    return cu_ledger_append(ud, e, len, index);
+}
+
+struct worker {
+    cu_gateway *g;
+    const cu_gateway_request *rq;
+    size_t nreq, from, n;
+    uint32_t *lat;
+    int failed;
+};
+
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    cu_gateway_decision d;
+    for (size_t i = 0; i < w->n; i++) {
+        uint64_t a0 = cu_mono_ns();
+        if (cu_gateway_decide(w->g, &w->rq[(w->from + i) % w->nreq], &d) != CU_OK || !d.audited)
+            w->failed++;
+        w->lat[i] = (uint32_t)(cu_mono_ns() - a0);
+    }
+    return NULL;
 }
 
 static uint64_t rng = 88172645463325252ULL;
@@ -302,7 +337,8 @@ static void write_reference(const char *path, const gw_store *st)
 
 int main(int argc, char **argv)
 {
-    const char *reqfile = NULL, *reffile = NULL;
+    const char *reqfile = NULL, *reffile = NULL, *ledger_dir = NULL;
+    size_t nthreads = 64;
     size_t pos[2] = {10000000, 1000000};
     int np = 0;
     for (int i = 1; i < argc; i++) {
@@ -310,6 +346,12 @@ int main(int argc, char **argv)
             reqfile = argv[++i];
         else if (strcmp(argv[i], "--reference") == 0 && i + 1 < argc)
             reffile = argv[++i];
+        else if (strcmp(argv[i], "--ledger") == 0 && i + 1 < argc)
+            ledger_dir = argv[++i];
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            nthreads = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc)
+            NOW = strtoll(argv[++i], NULL, 10);
         else if (np < 2)
             pos[np++] = strtoull(argv[i], NULL, 10);
     }
@@ -320,6 +362,17 @@ int main(int argc, char **argv)
     CHK(cu_gateway_read_pack("policies", &pack, &plen));
     cu_gateway *g = NULL;
     cu_gateway_opts o = {.policy_text = pack, .policy_len = plen, .audit = {count_append, NULL, NULL}};
+    cu_ledger *ledger = NULL;
+    if (ledger_dir) {
+        char *key = NULL, *vkey = NULL;
+        CHK(cu_note_keygen("bench", &key, &vkey));
+        CHK(cu_ledger_init(ledger_dir, "bench", key));
+        cu_ledger_opts lo = {.signer_key = key};
+        CHK(cu_ledger_open(ledger_dir, &lo, &ledger));
+        cu_free(key);
+        cu_free(vkey);
+        o.audit = (cu_gateway_audit){ledger_append, NULL, ledger};
+    }
     CHK(cu_gateway_new(&o, &g));
     cu_free(pack);
     long rss0 = rss_kib();
@@ -454,6 +507,43 @@ int main(int argc, char **argv)
     }
     if (rf)
         fclose(rf);
+    if (ledger) {
+        if (!nthreads)
+            nthreads = 1;
+        pthread_t *th = calloc(nthreads, sizeof *th);
+        struct worker *w = calloc(nthreads, sizeof *w);
+        if (!th || !w)
+            return 1;
+        uint64_t t1 = cu_mono_ns();
+        for (size_t k = 0; k < nthreads; k++) {
+            w[k] = (struct worker){g, rq, nreq, k * 97, ndec / nthreads, lat + k * (ndec / nthreads), 0};
+            if (pthread_create(&th[k], NULL, work, &w[k]))
+                return 1;
+        }
+        int failed = 0;
+        for (size_t k = 0; k < nthreads; k++) {
+            pthread_join(th[k], NULL);
+            failed += w[k].failed;
+        }
+        double secs = (double)(cu_mono_ns() - t1) / 1e9;
+        size_t done = (ndec / nthreads) * nthreads;
+        qsort(lat, done, sizeof *lat, cmp_u32);
+        printf("durable: %zu decisions by %zu threads in %.3f s = %.0f decisions/s, each fsync'd (group commit) "
+               "before it returns; %d not logged\n", done, nthreads, secs, (double)done / secs, failed);
+        printf("latency: p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms (decision and ledger commit); ledger entries %llu\n",
+               lat[done / 2] / 1e6, lat[done * 99 / 100] / 1e6, lat[done * 999 / 1000] / 1e6,
+               (unsigned long long)cu_ledger_size(ledger));
+        free(th);
+        free(w);
+        free(offs);
+        free(recs);
+        free(cases);
+        free(rq);
+        free(lat);
+        cu_gateway_free(g);
+        cu_ledger_close(ledger);
+        return failed ? 1 : 0;
+    }
     uint64_t allocs = cu_alloc_count();
     uint64_t start = cu_mono_ns();
     for (size_t i = 0; i < ndec; i++) {
