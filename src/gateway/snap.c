@@ -73,7 +73,7 @@ static cu_rc officer_entity(gw_snap *s, uint32_t i)
     if (!e)
         return NOMEM();
     const uint32_t *items;
-        uint32_t one;
+    uint32_t one;
     size_t n = gw_list_items(st, o->relations, &items, &one);
     const cu_policy_value **rel = n ? cu_arena_alloc(a, n * sizeof *rel) : NULL;
     if (n && !rel)
@@ -289,7 +289,7 @@ cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, cu_arena *a)
     if (!e)
         return NULL;
     const uint32_t *items;
-        uint32_t one;
+    uint32_t one;
     size_t n = gw_list_items(st, rec->subjects, &items, &one);
     const cu_policy_value *subj[64];
     const cu_policy_value **sv = n <= 64 ? subj : cu_arena_alloc(a, n * sizeof *sv);
@@ -350,7 +350,7 @@ cu_policy_entity *gw_case_entity(const gw_snap *s, uint32_t c, int64_t now, cu_a
             return NULL;
     }
     const uint32_t *items;
-        uint32_t one;
+    uint32_t one;
     size_t n = gw_list_items(st, k->subjects, &items, &one);
     const cu_policy_value **sv = cu_arena_alloc(a, (n + 1) * sizeof *sv);
     if (!sv)
