@@ -450,6 +450,47 @@ static bool ev_shape(ectx *c, const node *n, pval *out)
         out->kind = PV_BOOL;
         out->u.b = pol_val_eq(&a, &n->kids[1]->lit) == (n->op == N_EQ);
         return true;
+    case N_LT:
+    case N_LE:
+    case N_GT:
+    case N_GE: { /* as ev_slow: left operand first, each must be a long */
+        static const char *ops[] = {"<", "<=", ">", ">="};
+        pval b;
+        if (!ev(c, n->kids[0], &a))
+            return false;
+        if (a.kind != PV_LONG)
+            return type_err(c, ops[n->op - N_LT], "long", &a);
+        if (!ev(c, n->kids[1], &b))
+            return false;
+        if (b.kind != PV_LONG)
+            return type_err(c, ops[n->op - N_LT], "long", &b);
+        out->kind = PV_BOOL;
+        out->u.b = n->op == N_LT ? a.u.l < b.u.l : n->op == N_LE ? a.u.l <= b.u.l
+                 : n->op == N_GT ? a.u.l > b.u.l : a.u.l >= b.u.l;
+        return true;
+    }
+    case N_AND:
+    case N_OR: {
+        bool x, y;
+        const char *op = n->op == N_AND ? "&&" : "||";
+        if (!ev_bool(c, n->kids[0], op, &x))
+            return false;
+        out->kind = PV_BOOL;
+        if (x == (n->op == N_OR)) {
+            out->u.b = x;
+            return true;
+        }
+        if (!ev_bool(c, n->kids[1], op, &y))
+            return false;
+        out->u.b = y;
+        return true;
+    }
+    case N_HAS: /* context has case */
+        if (n->npath != 1 || n->kids[0]->op != N_VAR || n->kids[0]->var != VAR_CONTEXT)
+            break;
+        out->kind = PV_BOOL;
+        out->u.b = pol_rec_get(&c->var[3], n->path[0], n->plens[0]) != NULL;
+        return true;
     default:
         break;
     }
@@ -623,6 +664,14 @@ static bool ev_slow(ectx *c, const node *n, pval *out)
         pval base;
         if (!ev(c, n->kids[0], &base))
             return false;
+        if (base.kind == PV_ENTITY) { /* context.case.opened: the hint serves here too */
+            const struct cu_policy_entity *e = find_ent(c, base.u.e);
+            const pval *r = e ? fields_get(n, e->attrs, e->nattrs) : NULL;
+            if (r) {
+                *out = *r;
+                return true;
+            }
+        }
         return get_attr(c, &base, n->name, n->nlen, out);
     }
     case N_SET: {
@@ -700,36 +749,90 @@ typedef struct near {
  * top-level conjunct at a time: && short-circuits left to right, so this
  * gives Cedar's result and errors, and tells how far the policy got (for
  * explanations) at no extra cost. */
-static int eval_conds(ectx *c, const policy *p, near *r)
+static int eval_cond(ectx *c, const pcond *cd, near *r)
+{
+    node *const *conj = cd->unless ? &cd->expr : cd->conj;
+    uint32_t nconj = cd->unless ? 1 : cd->nconj;
+    for (uint32_t k = 0; k < nconj; k++) {
+        pval v;
+        r->fail = conj[k];
+        r->unless = cd->unless;
+        if (!ev_shape(c, conj[k], &v)) {
+            r->err = c->err;
+            return -1;
+        }
+        if (v.kind != PV_BOOL) {
+            type_err(c, nconj > 1 ? "&&" : cd->unless ? "unless" : "when", "bool", &v);
+            r->err = c->err;
+            return -1;
+        }
+        if (v.u.b == cd->unless)
+            return 0;
+        r->progress++;
+    }
+    return 1;
+}
+
+static void near_init(near *r)
 {
     r->progress = 0;
     r->fail = NULL;
     r->err = NULL;
     r->unless = false;
+}
+
+static int eval_conds(ectx *c, const policy *p, near *r)
+{
+    near_init(r);
     for (uint32_t i = 0; i < p->nconds; i++) {
-        const pcond *cd = &p->conds[i];
-        node *const *conj = cd->unless ? &cd->expr : cd->conj;
-        uint32_t nconj = cd->unless ? 1 : cd->nconj;
-        for (uint32_t k = 0; k < nconj; k++) {
-            pval v;
-            r->fail = conj[k];
-            r->unless = cd->unless;
-            if (!ev_shape(c, conj[k], &v)) {
-                r->err = c->err;
-                return -1;
-            }
-            if (v.kind != PV_BOOL) {
-                type_err(c, nconj > 1 ? "&&" : cd->unless ? "unless" : "when", "bool", &v);
-                r->err = c->err;
-                return -1;
-            }
-            if (v.u.b == cd->unless)
-                return 0;
-            r->progress++;
-        }
+        int x = eval_cond(c, &p->conds[i], r);
+        if (x <= 0)
+            return x;
     }
     r->fail = NULL;
     return 1;
+}
+
+/* Both values of the split attribute (flip) for a policy that reads it: a
+ * condition that does not read it is evaluated once while both are still
+ * satisfied (their progress is then equal: every earlier condition passed
+ * whole in both), the others once per value.  Same results and near
+ * records as eval_conds under each value. */
+static void eval_conds_split(ectx *c, const policy *p, uint32_t cmask, pval *flip, near *nr[2], int res[2])
+{
+    bool alive[2] = {true, true};
+    near_init(nr[0]);
+    near_init(nr[1]);
+    res[0] = res[1] = 1;
+    for (uint32_t i = 0; i < p->nconds && (alive[0] || alive[1]); i++) {
+        const pcond *cd = &p->conds[i];
+        bool reads = i >= 32 || (cmask >> i & 1);
+        if (!reads && alive[0] && alive[1]) {
+            int x = eval_cond(c, cd, nr[0]);
+            nr[1]->progress = nr[0]->progress;
+            nr[1]->fail = nr[0]->fail;
+            nr[1]->unless = nr[0]->unless;
+            nr[1]->err = nr[0]->err;
+            if (x <= 0) {
+                res[0] = res[1] = x;
+                alive[0] = alive[1] = false;
+            }
+            continue;
+        }
+        for (int v = 0; v < 2; v++) {
+            if (!alive[v])
+                continue;
+            flip->u.b = v == 1;
+            int x = eval_cond(c, cd, nr[v]);
+            if (x <= 0) {
+                res[v] = x;
+                alive[v] = false;
+            }
+        }
+    }
+    for (int v = 0; v < 2; v++)
+        if (alive[v])
+            nr[v]->fail = NULL;
 }
 
 /* ------------------------------------------------------------ indexes */
@@ -975,6 +1078,7 @@ struct cu_policy_split {
     char *key;
     uint32_t klen;
     uint64_t *reads; /* bit per policy */
+    uint32_t *cmask; /* per policy: bit i set when condition i reads it (i >= 32: assumed) */
 };
 
 /* Does the expression read context.key, or the context as a whole? */
@@ -1012,15 +1116,20 @@ cu_rc cu_policy_split_new(const cu_policy_set *set, const char *key, cu_policy_s
     s->key = cu_strdup(key);
     s->klen = (uint32_t)strlen(key);
     s->reads = cu_calloc((set->n + 63) / 64 + 1, sizeof *s->reads);
-    if (!s->key || !s->reads) {
+    s->cmask = cu_calloc(set->n + 1, sizeof *s->cmask);
+    if (!s->key || !s->reads || !s->cmask) {
         cu_policy_split_free(s);
         return cu_err_set(CU_ERR_NOMEM, "policy split: out of memory");
     }
     for (uint32_t i = 0; i < set->n; i++) {
         const policy *p = &set->pols[i];
         bool r = false;
-        for (uint32_t k = 0; k < p->nconds && !r; k++)
-            r = node_reads(p->conds[k].expr, s->key, s->klen);
+        for (uint32_t k = 0; k < p->nconds; k++)
+            if (k >= 32 || node_reads(p->conds[k].expr, s->key, s->klen)) {
+                r = true;
+                if (k < 32)
+                    s->cmask[i] |= UINT32_C(1) << k;
+            }
         if (r)
             s->reads[i >> 6] |= UINT64_C(1) << (i & 63);
     }
@@ -1034,6 +1143,7 @@ void cu_policy_split_free(cu_policy_split *s)
         return;
     cu_free(s->key);
     cu_free(s->reads);
+    cu_free(s->cmask);
     cu_free(s);
 }
 
@@ -1117,20 +1227,24 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
                 (p->sc[2].kind == SC_IS_IN && !scope_ok(&c, &p->sc[2], 2)))
                 continue;
             bool twice = split && (split->reads[i >> 6] >> (i & 63) & 1);
-            for (int v = 0; v < nv; v++) {
-                if (flip)
-                    flip->v.u.b = v == 1;
-                near *nr = &t[v].nears[t[v].nn];
-                nr->pol = i;
-                int r = eval_conds(&c, p, nr);
+            if (twice) {
+                near *nr[2] = {&t[0].nears[t[0].nn], &t[1].nears[t[1].nn]};
+                int res[2];
+                nr[0]->pol = nr[1]->pol = i;
+                eval_conds_split(&c, p, split->cmask[i], &flip->v, nr, res);
                 if (c.oom)
                     goto oom;
-                tally_add(&t[v], p, i, r, nr, c.err);
-                if (!twice && nv == 2) {
-                    tally_add(&t[1], p, i, r, nr, c.err);
-                    break;
-                }
+                for (int v = 0; v < 2; v++)
+                    tally_add(&t[v], p, i, res[v], nr[v], nr[v]->err);
+                continue;
             }
+            near *nr = &t[0].nears[t[0].nn];
+            nr->pol = i;
+            int r = eval_conds(&c, p, nr);
+            if (c.oom)
+                goto oom;
+            for (int v = 0; v < nv; v++)
+                tally_add(&t[v], p, i, r, nr, c.err);
         }
     }
     for (int v = 0; v < nv; v++)
