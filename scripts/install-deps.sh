@@ -3,9 +3,15 @@
 # Installs only what is missing; needs root (or sudo) when something is.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev curl ca-certificates
-      libssl-dev libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libzstd-dev
-      sqlite3 wrk nodejs npm)
+      libssl-dev libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libzstd-dev libhpdf-dev
+      sqlite3 wrk)
 missing=()
+# Node.js and npm (the Cedar reference engine for differential tests, the
+# console's front-end build): a machine may have them from another Debian
+# source (nodejs with npm built in), so look for the commands first.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+pkgs+=(chromium fonts-dejavu-core)  # the console's browser tests (Debian's Chromium, driven by playwright-core)
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

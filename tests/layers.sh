@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 layer() {
   case $1 in
+    console) echo 4;;
     util) echo 0;; event|ledger|policy) echo 1;; store|import|gen) echo 2;;
     pipeline|detect|governance|gateway) echo 3;; evidence|server) echo 4;; cli|custosd) echo 5;;
     *) echo 9;;

@@ -302,7 +302,19 @@ cu_rc cu_ledger_entry_decode(const void *data, size_t len, cu_ledger_entry *out)
 /* The field with tag, or NULL. */
 const cu_ledger_field *cu_ledger_entry_field(const cu_ledger_entry *e, uint8_t tag);
 
-/* Keyed commitment to a person id: HMAC-SHA-256(secret, id). */
+/* Commitments to the people looked up, openable one person at a time
+ * without the secret (docs/ledger.md, "People looked up"):
+ *   key        = HMAC-SHA-256(secret, "custos/subject-key/v2" 0x00 || id)
+ *   commitment = SHA-256("custos/subject/v2" 0x00 || key || id)
+ * ids are 1..CU_LEDGER_STR_MAX bytes (CU_ERR_INVAL otherwise). */
+cu_rc cu_ledger_commitment_key(const uint8_t secret[CU_LEDGER_SECRET_LEN], const char *id, size_t len,
+                               uint8_t key[CU_HASH_LEN]) CU_NODISCARD;
+cu_rc cu_ledger_commitment_from_key(const uint8_t key[CU_HASH_LEN], const char *id, size_t len,
+                                    uint8_t out[CU_HASH_LEN]) CU_NODISCARD;
+/* true when commitment commits to id under the disclosed key (no secret needed). */
+bool cu_ledger_commitment_open(const uint8_t key[CU_HASH_LEN], const char *id, size_t len,
+                               const uint8_t commitment[CU_HASH_LEN]);
+/* The commitment to a person id (key then commitment, as above). */
 cu_rc cu_ledger_commitment(const uint8_t secret[CU_LEDGER_SECRET_LEN], const char *id, size_t len,
                            uint8_t out[CU_HASH_LEN]) CU_NODISCARD;
 /* true when commitment is the commitment to id (constant-time compare). */

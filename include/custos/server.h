@@ -2,7 +2,9 @@
  * custos server: the HTTP face of custosd, on libmicrohttpd.
  *
  * Routes are registered before start as (method, path) pairs; a path ending
- * in "*" matches any path with that prefix.  Handlers run on the server's
+ * in "*" matches any path with that prefix, and a "{name}" segment matches
+ * any one non-empty path segment ("/v1/alerts/{id}").  The first registered
+ * route whose path and method match wins.  Handlers run on the server's
  * worker threads and fill a response; they must not block for long except
  * on the ledger commit they need (fail closed).  Request bodies are capped
  * (default 64 KiB): a larger body gets 413 before the handler runs.  Errors
@@ -42,6 +44,11 @@ typedef struct cu_server_opts {
 cu_rc cu_server_new(const cu_server_opts *opts, cu_server **out) CU_NODISCARD;
 /* Register a route; method NULL matches any method. */
 cu_rc cu_server_route(cu_server *s, const char *method, const char *path, cu_http_handler fn, void *ud) CU_NODISCARD;
+/* The route table in registration order: fn(ud, method or NULL, path as
+ * registered, templates kept, prefixes ending in "*").  For `custosd
+ * --list-routes` and the test that holds docs/openapi.yaml to it. */
+typedef void (*cu_server_route_fn)(void *ud, const char *method, const char *path);
+void cu_server_routes(const cu_server *s, cu_server_route_fn fn, void *ud);
 cu_rc cu_server_start(cu_server *s) CU_NODISCARD;
 uint16_t cu_server_port(const cu_server *s);
 void cu_server_stop(cu_server *s);
@@ -50,9 +57,33 @@ void cu_server_free(cu_server *s);
 /* Request helpers: values live as long as the request. */
 const char *cu_http_header(const cu_http_req *req, const char *name);
 const char *cu_http_query(const cu_http_req *req, const char *name);
+/* The query arguments re-encoded as "a=1&b=x%20y" (percent-encoding all but
+ * unreserved characters), appended to out. */
+cu_rc cu_http_query_string(const cu_http_req *req, cu_buf *out) CU_NODISCARD;
 
 /* Response helpers. */
 void cu_http_error(cu_http_resp *resp, int status, const char *fmt, ...) CU_PRINTF(3, 4);
 void cu_http_text(cu_http_resp *resp, int status, const char *content_type, const char *text);
+
+
+
+/* ------------------------------------------------------ POST /v1/events */
+/* (pipeline module's route; see docs/pipeline.md "Daemon ingest") */
+#include "custos/pipeline.h"
+
+#define CU_EVENTS_MAX_BATCH 20000        /* events in one POST */
+#define CU_EVENTS_MAX_BODY (16u << 20)   /* bytes in one POST */
+
+typedef struct cu_events_api cu_events_api;
+/* Authorisation hook for the route (the gateway brings real auth later):
+ * return true to let the request through; NULL: every request passes. */
+typedef bool (*cu_http_auth_fn)(void *ud, const cu_http_req *req);
+
+/* The ingest route over a started pipeline (borrowed).  The api serialises
+ * requests on one mutex: the pipeline has one writer. */
+cu_rc cu_events_api_new(cu_pipeline *p, cu_http_auth_fn auth, void *auth_ud, cu_events_api **out) CU_NODISCARD;
+void cu_events_api_free(cu_events_api *a);
+/* The handler: register with cu_server_route(s, "POST", "/v1/events", cu_events_api_handle, api). */
+void cu_events_api_handle(void *ud, const cu_http_req *req, cu_http_resp *resp);
 
 #endif

@@ -216,8 +216,10 @@ static int cmd_append(int argc, char **argv)
     if (open_writer(dir, &l))
         goto out;
     uint64_t first = cu_ledger_size(l);
-    for (size_t o = 0; o < in.n; o += CHUNK) {
-        size_t k = in.n - o < CHUNK ? in.n - o : CHUNK;
+    /* with --progress, smaller calls so that acknowledgements come often */
+    size_t chunk = progress ? 256 : CHUNK;
+    for (size_t o = 0; o < in.n; o += chunk) {
+        size_t k = in.n - o < chunk ? in.n - o : chunk;
         uint64_t f;
         if (cu_ledger_append_many(l, in.ents + o, in.lens + o, k, &f)) {
             cu_cli_fail("ledger append");
@@ -393,7 +395,7 @@ static int cmd_verify(int argc, char **argv)
 static int cmd_verify_proof(int argc, char **argv)
 {
     const char *cpf = NULL, *pk = NULL, *pf = NULL, *ef = NULL, *lh = NULL, *ocf = NULL;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *o = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!val)
             return usage();
@@ -411,7 +413,6 @@ static int cmd_verify_proof(int argc, char **argv)
             ocf = val;
         else
             return usage();
-        i++;
     }
     if (!cpf || !pk || !pf || ((ef != NULL) + (lh != NULL) + (ocf != NULL)) != 1)
         return usage();

@@ -1,7 +1,11 @@
 /* custosd: the custos daemon.  Argument parsing and wiring only. */
 #include "custos/gateway.h"
+#include "custos/governance.h"
 #include "custos/ledger.h"
 #include "custos/server.h"
+#include "console_wiring.h"
+
+#include "gov_wiring.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -10,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void healthz(void *ud, const cu_http_req *req, cu_http_resp *resp)
 {
@@ -37,6 +42,46 @@ static void gateway_route(void *ud, const cu_http_req *req, cu_http_resp *resp)
     resp->content_type = ct;
     if (status == 401)
         snprintf(resp->extra_headers, sizeof resp->extra_headers, "WWW-Authenticate: Bearer realm=\"custos\"\r\n");
+}
+
+/* --------------------------------------------------------- governance */
+
+/* Governance actions go to the pipeline's ledger (DIR/ledger), through the
+ * sink the pipeline shares. */
+static cu_rc sink_append(void *ud, const void *entry, size_t len, uint64_t *index)
+{
+    cu_sink *s = ud;
+    const void *e[1] = {entry};
+    return s->ops->append_many(s->ctx, e, &len, 1, index);
+}
+
+static const char *http_query(void *ud, const char *name)
+{
+    return cu_http_query(ud, name);
+}
+
+struct gov_route_ctx {
+    cu_gov *gov;
+    cu_gateway *gw; /* when set, callers need one of its bearer tokens */
+};
+
+static void governance_route(void *ud, const cu_http_req *req, cu_http_resp *resp)
+{
+    struct gov_route_ctx *c = ud;
+    if (c->gw) {
+        char name[CU_GATEWAY_MAX_ID + 1];
+        bool reviewer = false;
+        if (cu_gateway_authenticate(c->gw, cu_http_header(req, "Authorization"), name, &reviewer)) {
+            cu_http_error(resp, 401, "a bearer token is required");
+            snprintf(resp->extra_headers, sizeof resp->extra_headers, "WWW-Authenticate: Bearer realm=\"custos\"\r\n");
+            return;
+        }
+    }
+    int status = 200;
+    cu_gov_http(c->gov, req->method, req->path, http_query, (void *)req, req->body, req->body_len, cu_now(), &status,
+                &resp->body);
+    resp->status = status;
+    resp->content_type = "application/json";
 }
 
 /* Open the ledger in dir, making it (with a new signer key) when it holds none. */
@@ -83,13 +128,20 @@ static void usage(FILE *f)
                "  --config FILE     callers' bearer tokens (docs/gateway.md)\n"
                "  --ledger DIR      the durable log of decisions (made when empty)\n"
                "  --policies PATH   Cedar policy file or directory (default policies)\n"
-               "  --reference FILE  reference data, interchange JSON Lines\n");
+               "  --reference FILE  reference data, interchange JSON Lines (gateway and detectors)\n"
+               "ingest (POST /v1/events):\n"
+               "  --data DIR        the pipeline's ledger and store (DIR/ledger, DIR/store.db)\n"
+               "governance (with --data: the vetting register in DIR/governance.db, /v1/governance/...):\n"
+               "  --risk-threshold X  an alert scored X (0..1) or more opens a restricting vetting review\n"
+               "                      of its officers (default: off; 0.8 is a sensible value)\n");
+    fputs(cud_console_usage, f);
 }
 
 int main(int argc, char **argv)
 {
     cu_server_opts opts = {.bind_addr = "127.0.0.1", .port = 8340};
-    const char *port_file = NULL;
+    const char *port_file = NULL, *data_dir = NULL;
+    double risk_threshold = -1; /* off unless asked */
     const char *config = NULL, *ledger_dir = NULL, *policies = "policies", *reference = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
@@ -105,6 +157,13 @@ int main(int argc, char **argv)
             opts.port = (uint16_t)p;
         } else if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc) {
             port_file = argv[++i];
+        } else if (cud_console_arg(argc, argv, i) != 0) {
+            int used = cud_console_arg(argc, argv, i);
+            if (used < 0) {
+                fprintf(stderr, "custosd: bad value for %s\n", argv[i]);
+                return 2;
+            }
+            i += used - 1;
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             long t = strtol(argv[++i], NULL, 10);
             if (t < 1 || t > 1024) {
@@ -112,6 +171,15 @@ int main(int argc, char **argv)
                 return 2;
             }
             opts.threads = (unsigned)t;
+        } else if (strcmp(argv[i], "--risk-threshold") == 0 && i + 1 < argc) {
+            char *end;
+            risk_threshold = strtod(argv[++i], &end);
+            if (*end || !(risk_threshold >= 0 && risk_threshold <= 1)) {
+                fprintf(stderr, "custosd: bad risk threshold %s (0..1)\n", argv[i]);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
+            data_dir = argv[++i];
         } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
             config = argv[++i];
         } else if (strcmp(argv[i], "--ledger") == 0 && i + 1 < argc) {
@@ -146,8 +214,41 @@ int main(int argc, char **argv)
     cu_server *srv = NULL;
     cu_ledger *ledger = NULL;
     cu_gateway *gw = NULL;
+    cu_names *names = NULL;
+    cu_ref *ref = NULL;
+    cu_pipeline *pipe = NULL;
+    cu_events_api *api = NULL;
+    cu_sink sink = {0};
+    cu_gov *gov = NULL;
+    cu_gov_risk_hook risk = {0};
+    struct gov_route_ctx gov_ctx = {0};
     cu_rc rc = CU_OK;
-    if (config) {
+    if (data_dir) {
+        /* ingest: ledger + store in DIR, detectors over the reference data */
+        opts.max_body = CU_EVENTS_MAX_BODY;
+        /* the sink is opened here so that governance appends to the same
+         * ledger; the pipeline owns it (closes it) from cu_pipeline_open on */
+        char gdb[4096];
+        snprintf(gdb, sizeof gdb, "%s/governance.db", data_dir);
+        if (mkdir(data_dir, 0755) != 0 && errno != EEXIST)
+            rc = cu_err_set(cu_rc_from_errno(errno), "%s: %s", data_dir, strerror(errno));
+        if (!rc && !(rc = cu_names_new(&names)) && !(rc = cu_sink_ledger_open(data_dir, &sink)) &&
+            !(rc = cu_pipeline_open(data_dir, names, &sink, &pipe)) && !(rc = cu_ref_new(names, &ref)))
+            rc = reference ? cu_ref_load(ref, reference) : cu_ref_seal(ref, "(none)");
+        if (!rc) {
+            cu_gov_audit ga = {sink_append, &sink};
+            rc = cu_gov_open(gdb, &ga, &gov);
+        }
+        risk = (cu_gov_risk_hook){.gov = gov, .names = names, .threshold = risk_threshold};
+        cu_pipeline_cfg pcfg = {.on_alert = risk_threshold >= 0 ? cu_gov_on_alert : NULL, .ud = &risk};
+        if (!rc)
+            rc = cu_pipeline_start(pipe, ref, &pcfg);
+        /* the authorisation hook: NULL lets every caller in until ingest
+         * callers get accounts (the gateway's bearer tokens) */
+        if (!rc)
+            rc = cu_events_api_new(pipe, NULL, NULL, &api);
+    }
+    if (!rc && config) {
         char *pack = NULL;
         size_t plen = 0;
         rc = open_ledger(ledger_dir, &ledger);
@@ -157,6 +258,9 @@ int main(int argc, char **argv)
             cu_gateway_opts go = {.policy_text = pack, .policy_len = plen, .policy_name = policies,
                                   .audit = {ledger_append, ledger_size, NULL}};
             go.audit.ud = ledger;
+            /* the vetting register, read live on every decision */
+            go.live = gov ? cu_gov_gateway_live : NULL;
+            go.live_ud = gov;
             rc = cu_gateway_new(&go, &gw);
         }
         cu_free(pack);
@@ -174,10 +278,30 @@ int main(int argc, char **argv)
         rc = cu_server_new(&opts, &srv);
     if (!rc)
         rc = cu_server_route(srv, "GET", "/healthz", healthz, NULL);
-    if (!rc && gw)
-        rc = cu_server_route(srv, NULL, "/v1/*", gateway_route, gw);
-    if (!rc && gw)
-        rc = cu_server_route(srv, NULL, "/metrics", gateway_route, gw);
+    if (!rc && (api || cud_listing_routes()))
+        rc = cu_server_route(srv, "POST", "/v1/events", cu_events_api_handle, api);
+    gov_ctx = (struct gov_route_ctx){.gov = gov, .gw = gw};
+    {
+        const cu_gov_route *gr;
+        size_t ngr = cu_gov_routes(&gr);
+        for (size_t k = 0; (gov || cud_listing_routes()) && !rc && k < ngr; k++)
+            rc = cu_server_route(srv, gr[k].method, gr[k].path, governance_route, &gov_ctx);
+    }
+    if (!rc)
+        rc = cud_console_start(srv, data_dir);
+    /* the gateway's routes one by one, so the route table (--list-routes)
+     * is exactly what docs/openapi.yaml describes */
+    static const char *const gw_routes[][2] = {
+        {"POST", "/v1/authorize"},  {"GET", "/v1/breakglass"}, {"POST", "/v1/breakglass/{id}/review"},
+        {"GET", "/v1/reference"},   {"POST", "/v1/reference"}, {"GET", "/metrics"},
+    };
+    for (size_t k = 0; (gw || cud_listing_routes()) && !rc && k < sizeof gw_routes / sizeof gw_routes[0]; k++)
+        rc = cu_server_route(srv, gw_routes[k][0], gw_routes[k][1], gateway_route, gw);
+    if (!rc && cud_list_routes(srv)) {
+        cu_server_free(srv);
+        cud_console_stop();
+        return 0;
+    }
     if (!rc)
         rc = cu_server_start(srv);
     if (rc) {
@@ -185,6 +309,13 @@ int main(int argc, char **argv)
         cu_server_free(srv);
         cu_gateway_free(gw);
         cu_ledger_close(ledger);
+        cu_events_api_free(api);
+        cu_gov_close(gov);
+        if (pipe && cu_pipeline_close(pipe))
+            fprintf(stderr, "custosd: closing the pipeline: %s\n", cu_err_detail());
+        cu_ref_free(ref);
+        cu_names_free(names);
+        cud_console_stop();
         return 1;
     }
     unsigned port = cu_server_port(srv);
@@ -207,6 +338,13 @@ int main(int argc, char **argv)
     cu_server_free(srv);
     cu_gateway_free(gw);
     cu_ledger_close(ledger);
+    cu_events_api_free(api);
+    cu_gov_close(gov);
+    if (pipe && cu_pipeline_close(pipe))
+        cu_log(CU_LOG_ERROR, "custosd: closing the pipeline: %s", cu_err_detail());
+    cu_ref_free(ref);
+    cu_names_free(names);
+    cud_console_stop();
     cu_log(CU_LOG_INFO, "custosd: stopped");
     return 0;
 }

@@ -80,6 +80,8 @@ cu_rc cu_gateway_new(const cu_gateway_opts *opts, cu_gateway **out)
     pthread_mutex_init(&g->lock, NULL);
     pthread_mutex_init(&g->update_lock, NULL);
     g->audit = opts->audit;
+    g->live = opts->live;
+    g->live_ud = opts->live_ud;
     g->allow_on_error = opts->allow_on_error;
     g->scratch_size = opts->scratch_size ? opts->scratch_size : 256 * 1024;
     g->next_version = 1;
@@ -353,11 +355,36 @@ static void deny_with(cu_gateway_decision *d, const char *reason)
     d->reasons[0] = reason;
 }
 
+/* context.governance from the vetting register's live answer (scratch arena). */
+static const cu_policy_value *live_value(const cu_gateway_live *lv, cu_arena *a)
+{
+    static const char *const keys[] = {"state", "level", "expires", "managed", "entitled", "restricted", "caveats"};
+    const cu_policy_value *cav[CU_GATEWAY_LIVE_CAVEATS];
+    size_t n = lv->ncaveats < CU_GATEWAY_LIVE_CAVEATS ? lv->ncaveats : CU_GATEWAY_LIVE_CAVEATS;
+    for (size_t i = 0; i < n; i++)
+        if (!(cav[i] = cu_policy_val_string(a, lv->caveats[i], strnlen(lv->caveats[i], CU_GATEWAY_MAX_ID))))
+            return NULL;
+    const cu_policy_value *vals[] = {
+        cu_policy_val_string(a, lv->state, strnlen(lv->state, sizeof lv->state)),
+        cu_policy_val_string(a, lv->level, strnlen(lv->level, sizeof lv->level)),
+        cu_policy_val_long(a, lv->expires),
+        cu_policy_val_bool(a, lv->managed),
+        cu_policy_val_bool(a, lv->entitled),
+        cu_policy_val_bool(a, lv->restricted),
+        cu_policy_val_set(a, cav, n),
+    };
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
+        if (!vals[i])
+            return NULL;
+    return cu_policy_val_record(a, keys, vals, sizeof keys / sizeof keys[0]);
+}
+
 /* Build the request: the officer's entity is prebuilt in the snapshot; the
  * record's (or the system's) and the stated case's are built here in the
  * scratch arena.  The context's break_glass is left for the split. */
 static cu_rc build_request(cu_gateway *g, gw_snap *s, const cu_gateway_request *r, size_t ai, uint32_t oi,
-                           uint32_t ri, bool case_known, uint32_t ci, cu_arena *a, cu_policy_request **out)
+                           uint32_t ri, bool case_known, uint32_t ci, const cu_policy_value *gov, cu_arena *a,
+                           cu_policy_request **out)
 {
     const cu_policy_entity *res;
     if (ai < N_RECORD_ACTIONS) {
@@ -386,6 +413,8 @@ static cu_rc build_request(cu_gateway *g, gw_snap *s, const cu_gateway_request *
         if (!rc)
             rc = cu_policy_request_ctx(pr, "case", cv);
     }
+    if (!rc && gov)
+        rc = cu_policy_request_ctx(pr, "governance", gov);
     *out = pr;
     return rc;
 }
@@ -551,11 +580,22 @@ cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_d
     } else if (record_action && !record_known) {
         deny_with(d, "Unknown record: not in the reference data.");
     } else {
+        const cu_policy_value *gov = NULL;
+        if (g->live) {
+            /* the register's state at the decision's time, read per decision */
+            cu_gateway_live lv;
+            memset(&lv, 0, offsetof(cu_gateway_live, caveats));
+            g->live(g->live_ud, r->officer, system, r->now, &lv);
+            if (lv.known && !(gov = live_value(&lv, t->scratch))) {
+                rc = cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
+                goto fail;
+            }
+        }
         /* Both tiers in one pass: ans[0] as asked (break_glass false),
          * ans[1] as the emergency tier would answer (break_glass true). */
         cu_policy_request *pr = NULL;
         cu_policy_answer ans[2];
-        if ((rc = build_request(g, s, r, ai, oi, ri, case_known, ci, t->scratch, &pr)) ||
+        if ((rc = build_request(g, s, r, ai, oi, ri, case_known, ci, gov, t->scratch, &pr)) ||
             (rc = cu_policy_eval_split(g->set, g->split, NULL, pr, t->scratch, ans)))
             goto fail;
         const cu_policy_answer *a1 = &ans[0], *a2 = &ans[1];

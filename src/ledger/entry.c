@@ -12,14 +12,15 @@
  *   2. Nothing follows the last field; the whole entry is at most
  *      CU_LEDGER_ENTRY_MAX bytes (the uint16 of tlog-tiles entry bundles).
  *   3. Access entries carry the people looked up only as keyed commitments
- *      HMAC-SHA-256(secret, person id), so a published entry says nothing
- *      about who was looked at to anyone without the log's secret.
+ *      (below), so a published entry says nothing about who was looked at to
+ *      anyone without the log's secret or that person's opening key.
  *   4. The decoder reads only inside [data, data + len) and checks the
  *      type-specific rules of access entries (required fields, outcome 1|2,
  *      results 4 bytes, subjects a multiple of 32 bytes).
  */
 #include "custos/ledger.h"
 
+#include <openssl/crypto.h>
 #include <string.h>
 
 #define HDR 10
@@ -58,10 +59,52 @@ cu_rc cu_ledger_entry_encode(uint8_t type, int64_t ts, const cu_ledger_field *fi
     return CU_OK;
 }
 
+/* Commitments (docs/ledger.md, "People looked up"):
+ *   key        = HMAC-SHA-256(secret, "custos/subject-key/v2" 0x00 || id)
+ *   commitment = SHA-256("custos/subject/v2" 0x00 || key || id)
+ * The key is the opening: it lets anyone check the commitment to this one
+ * person with no secret, and tells nothing about the secret or any other
+ * person (HMAC is a PRF).  A commitment is the same for a person in every
+ * entry, so opening it reveals exactly "these entries concern this person",
+ * which the equal commitments already tell anyone holding the opening. */
+static const char KEY_TAG[] = "custos/subject-key/v2";  /* sizeof includes the 0x00 */
+static const char COMMIT_TAG[] = "custos/subject/v2";
+
+cu_rc cu_ledger_commitment_key(const uint8_t secret[CU_LEDGER_SECRET_LEN], const char *id, size_t len,
+                               uint8_t key[CU_HASH_LEN])
+{
+    uint8_t msg[sizeof KEY_TAG + CU_LEDGER_STR_MAX];
+    if (len == 0 || len > CU_LEDGER_STR_MAX)
+        return cu_err_set(CU_ERR_INVAL, "person id of %zu bytes (1..%d)", len, CU_LEDGER_STR_MAX);
+    memcpy(msg, KEY_TAG, sizeof KEY_TAG);
+    memcpy(msg + sizeof KEY_TAG, id, len);
+    cu_rc rc = cu_hmac_sha256(secret, CU_LEDGER_SECRET_LEN, msg, sizeof KEY_TAG + len, key);
+    OPENSSL_cleanse(msg, sizeof msg);
+    return rc;
+}
+
+cu_rc cu_ledger_commitment_from_key(const uint8_t key[CU_HASH_LEN], const char *id, size_t len,
+                                    uint8_t out[CU_HASH_LEN])
+{
+    uint8_t pre[sizeof COMMIT_TAG + CU_HASH_LEN];
+    if (len == 0 || len > CU_LEDGER_STR_MAX)
+        return cu_err_set(CU_ERR_INVAL, "person id of %zu bytes (1..%d)", len, CU_LEDGER_STR_MAX);
+    memcpy(pre, COMMIT_TAG, sizeof COMMIT_TAG);
+    memcpy(pre + sizeof COMMIT_TAG, key, CU_HASH_LEN);
+    cu_rc rc = cu_sha256(pre, sizeof pre, id, len, NULL, 0, out);
+    OPENSSL_cleanse(pre, sizeof pre);
+    return rc;
+}
+
 cu_rc cu_ledger_commitment(const uint8_t secret[CU_LEDGER_SECRET_LEN], const char *id, size_t len,
                            uint8_t out[CU_HASH_LEN])
 {
-    return cu_hmac_sha256(secret, CU_LEDGER_SECRET_LEN, id, len, out);
+    uint8_t key[CU_HASH_LEN];
+    cu_rc rc = cu_ledger_commitment_key(secret, id, len, key);
+    if (rc == CU_OK)
+        rc = cu_ledger_commitment_from_key(key, id, len, out);
+    OPENSSL_cleanse(key, sizeof key);
+    return rc;
 }
 
 bool cu_ledger_commitment_check(const uint8_t secret[CU_LEDGER_SECRET_LEN], const char *id, size_t len,
@@ -69,6 +112,15 @@ bool cu_ledger_commitment_check(const uint8_t secret[CU_LEDGER_SECRET_LEN], cons
 {
     uint8_t c[CU_HASH_LEN];
     if (cu_ledger_commitment(secret, id, len, c))
+        return false;
+    return cu_ct_equal(c, commitment, CU_HASH_LEN);
+}
+
+bool cu_ledger_commitment_open(const uint8_t key[CU_HASH_LEN], const char *id, size_t len,
+                               const uint8_t commitment[CU_HASH_LEN])
+{
+    uint8_t c[CU_HASH_LEN];
+    if (cu_ledger_commitment_from_key(key, id, len, c))
         return false;
     return cu_ct_equal(c, commitment, CU_HASH_LEN);
 }

@@ -63,6 +63,11 @@ typedef struct cu_lg_edge {
     uint64_t n;                   /* leaves pushed */
     unsigned cnt[CU_LG_LEVELS];   /* hashes in the rightmost tile of each level */
     cu_hash h[CU_LG_LEVELS][CU_TILE_WIDTH];
+    /* the frontier: fr[k], for each bit k set in n, is the root of the
+     * perfect subtree of 2^k leaves in n's binary decomposition; pushing a
+     * leaf merges like a binary counter (one node hash per leaf, amortised)
+     * and a tile's root is the merge value as it passes a multiple of 8. */
+    cu_hash fr[64];
 } cu_lg_edge;
 
 /* Called for every tile that becomes full: level, tile index, 256 hashes. */
@@ -121,5 +126,8 @@ cu_rc cu_lg_read_checkpoint(const char *dir, const cu_note_verifier *v, cu_check
 
 /* Test hook: number of commit groups written since the process started. */
 uint64_t cu_ledger_groups_committed(const cu_ledger *l);
+
+/* Keep a published checkpoint note as DIR/checkpoints/<size> (archive.c). */
+cu_rc cu_lg_archive_checkpoint(const char *dir, uint64_t size, const char *note, size_t len) CU_NODISCARD;
 
 #endif

@@ -176,7 +176,8 @@ static cu_rc write_public(cu_ledger *l, int level, const char *rel, const void *
     return cu_lg_write_file(tmp, path, p, n, 0644, sync);
 }
 
-/* Remove the partial tiles tile/<L>/<N>.p/ once the full tile exists. */
+/* Remove the partial tiles tile/<L>/<N>.p/ once the full tile exists and
+ * is durable (only after a publish: invariant 4). */
 static void remove_partials(cu_ledger *l, int level, uint64_t index)
 {
     char rel[CU_TILE_PATH_MAX], path[PATH_MAX_];
@@ -203,9 +204,6 @@ static cu_rc write_full_tile(void *ctx, unsigned level, uint64_t index, const cu
     if ((rc = cu_tile_path((int)level, index, CU_TILE_WIDTH, rel, sizeof rel)) ||
         (rc = write_public(l, (int)level, rel, hashes, (size_t)CU_TILE_WIDTH * CU_HASH_LEN, false)))
         return rc;
-    /* a checkpoint reached into this tile: its partial tiles are now stale */
-    if ((l->last_cp.size >> (8 * level)) > index * CU_TILE_WIDTH)
-        remove_partials(l, (int)level, index);
     return CU_OK;
 }
 
@@ -243,8 +241,6 @@ static cu_rc push_entry(cu_ledger *l, const void *p, size_t n, bool write)
             if ((rc = cu_tile_path(-1, b, CU_TILE_WIDTH, rel, sizeof rel)) ||
                 (rc = write_public(l, -1, rel, l->bundle, l->bundle_len, false)))
                 return rc;
-            if (l->last_cp.size > b * CU_TILE_WIDTH)
-                remove_partials(l, -1, b);
         }
         l->bundle_len = 0;
     }
@@ -503,12 +499,21 @@ static cu_rc do_publish(cu_ledger *l, cu_checkpoint *out)
     cp.size = n;
     cp.root = sroot;
     if ((rc = cu_checkpoint_format(&cp, &text, &tlen)) || (rc = cu_note_sign(text, tlen, l->signer, &note, &nlen)) ||
-        (rc = pathf(cpath, "%s/checkpoint", l->dir)) || (rc = pathf(tmp, "%s/tmp/checkpoint", l->priv)) ||
+        (rc = cu_lg_archive_checkpoint(l->dir, n, note, nlen)) || (rc = pathf(cpath, "%s/checkpoint", l->dir)) || (rc = pathf(tmp, "%s/tmp/checkpoint", l->priv)) ||
         (rc = cu_lg_write_file(tmp, cpath, note, nlen, 0644, true)) || (rc = cu_lg_sync_dir(l->dir)))
         goto fail;
     l->last_cp = cp;
     if (out)
         *out = cp;
+    /* The partial tiles of the previous checkpoint whose full tile now
+     * exists (committed and durable) are no longer needed; earlier
+     * checkpoints' partials went at earlier publishes.  Best effort. */
+    for (int L = -1; L < CU_LG_LEVELS; L++) {
+        unsigned sh = L < 0 ? 0 : 8 * (unsigned)L;
+        uint64_t t = (prev.size >> sh) >> 8;
+        if (((prev.size >> sh) & 255) && ((n >> sh) >> 8) > t)
+            remove_partials(l, L, t);
+    }
     cu_free(text);
     cu_free(note);
     cu_free(nodes);
@@ -537,16 +542,19 @@ static void *committer(void *arg)
     cu_ledger *l = arg;
     pthread_mutex_lock(&l->qmu);
     for (;;) {
-        while (!l->head && !l->stop)
+        bool idle = false;
+        while (!l->head && !l->stop) {
+            idle = true;
             pthread_cond_wait(&l->qwork, &l->qmu);
+        }
         if (!l->head)
             break;
-        if (l->head->kind == REQ_APPEND && l->queued < l->group_max && !l->stop) {
-            /* gather: let more appenders join this group until the wait is
-             * over or the group is full.  Every append signals qwork, so a
-             * single timed wait would end at the next arrival and commit a
-             * group of two while the other waiting threads queue behind
-             * it; with many request threads that halves the commits' yield. */
+        if (idle && l->head->kind == REQ_APPEND && l->queued < l->group_max && !l->stop) {
+            /* woken from idle: let more appenders join this group until the
+             * wait is over or the group is full (every append signals qwork,
+             * so a single timed wait would end at the next arrival).  When
+             * busy, the appends that queued up during the last commit are
+             * the next group, with no wait. */
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += (long)l->group_wait_us * 1000;

@@ -41,7 +41,9 @@ void cu_lg_edge_reset(cu_lg_edge *e)
 
 cu_rc cu_lg_edge_load(cu_lg_edge *e, uint64_t n, const cu_hash *hashes, size_t nhashes, size_t *used)
 {
+    cu_hash scratch[CU_TILE_WIDTH / 2];
     size_t k = 0;
+    cu_rc rc;
     if (n % CU_TILE_WIDTH)
         return cu_err_set(CU_ERR_INTERNAL, "edge load at size %llu, not a multiple of 256", (unsigned long long)n);
     cu_lg_edge_reset(e);
@@ -54,6 +56,16 @@ cu_rc cu_lg_edge_load(cu_lg_edge *e, uint64_t n, const cu_hash *hashes, size_t n
         memcpy(e->h[L], hashes + k, c * sizeof(cu_hash));
         e->cnt[L] = c;
         k += c;
+        /* the frontier entries of this level: bits 8L..8L+7 of n, the
+         * largest subtree first from the left of the tile */
+        unsigned start = 0;
+        for (int b = 7; b >= 0; b--) {
+            if (!(c & (1u << b)))
+                continue;
+            if ((rc = cu_lg_perfect_root(&e->h[L][start], 1u << b, scratch, &e->fr[8 * L + (unsigned)b])))
+                return rc;
+            start += 1u << b;
+        }
     }
     *used = k;
     return CU_OK;
@@ -90,49 +102,54 @@ cu_rc cu_lg_perfect_root(const cu_hash *h, unsigned k, cu_hash *scratch, cu_hash
 
 cu_rc cu_lg_edge_push(cu_lg_edge *e, const cu_hash *leaf, cu_lg_full_fn full, void *ctx)
 {
-    cu_hash cur = *leaf, scratch[CU_TILE_WIDTH / 2];
+    uint64_t old = e->n;
+    cu_hash h = *leaf;
+    unsigned k = 0;
     cu_rc rc;
-    e->n++;
-    for (unsigned L = 0; L < CU_LG_LEVELS; L++) {
-        e->h[L][e->cnt[L]++] = cur;
-        if (e->cnt[L] < CU_TILE_WIDTH)
-            return CU_OK;
-        uint64_t idx = ((e->n >> (8 * L)) >> 8) - 1;
-        if (full && (rc = full(ctx, L, idx, e->h[L])))
+    if (old == UINT64_MAX)
+        return cu_err_set(CU_ERR_OVERFLOW, "tree size overflow");
+    e->h[0][e->cnt[0]++] = h;
+    while (old & ((uint64_t)1 << k)) {
+        if ((rc = node_hash(&e->fr[k], &h, &h)))
             return rc;
-        if ((rc = cu_lg_perfect_root(e->h[L], CU_TILE_WIDTH, scratch, &cur)))
-            return rc;
-        e->cnt[L] = 0;
+        k++;
+        if (k % 8 == 0) {
+            /* h is now the root of the tile of level k/8 - 1 that just filled */
+            unsigned L = k / 8 - 1;
+            uint64_t idx = (((old + 1) >> (8 * L)) >> 8) - 1;
+            if (e->cnt[L] != CU_TILE_WIDTH)
+                return cu_err_set(CU_ERR_INTERNAL, "edge level %u has %u hashes at a tile boundary", L, e->cnt[L]);
+            if (full && (rc = full(ctx, L, idx, e->h[L])))
+                return rc;
+            e->cnt[L] = 0;
+            if (L + 1 < CU_LG_LEVELS)
+                e->h[L + 1][e->cnt[L + 1]++] = h;
+        }
     }
-    return cu_err_set(CU_ERR_OVERFLOW, "tree size overflow");
+    e->fr[k] = h;
+    e->n = old + 1;
+    return CU_OK;
 }
 
 cu_rc cu_lg_edge_root(const cu_lg_edge *e, cu_hash *out)
 {
-    cu_hash acc, s, scratch[CU_TILE_WIDTH / 2];
+    cu_hash acc;
     bool have = false;
     cu_rc rc;
     if (e->n == 0) {
         cu_merkle_empty_root(out);
         return CU_OK;
     }
-    /* smallest subtrees first: the low bits of the lowest level */
-    for (unsigned L = 0; L < CU_LG_LEVELS; L++) {
-        unsigned cnt = e->cnt[L], end = cnt;
-        for (unsigned b = 0; b < 8; b++) {
-            if (!(cnt & (1u << b)))
-                continue;
-            unsigned start = end - (1u << b);
-            if ((rc = cu_lg_perfect_root(&e->h[L][start], 1u << b, scratch, &s)))
+    /* smallest subtree first, each larger one to its left */
+    for (unsigned k = 0; k < 64; k++) {
+        if (!(e->n & ((uint64_t)1 << k)))
+            continue;
+        if (have) {
+            if ((rc = node_hash(&e->fr[k], &acc, &acc)))
                 return rc;
-            if (have) {
-                if ((rc = node_hash(&s, &acc, &acc)))
-                    return rc;
-            } else {
-                acc = s;
-                have = true;
-            }
-            end = start;
+        } else {
+            acc = e->fr[k];
+            have = true;
         }
     }
     *out = acc;

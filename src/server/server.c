@@ -20,6 +20,7 @@ struct route {
     char *path;
     size_t plen;
     bool prefix;
+    bool templ; /* has "{name}" segments: each matches one non-empty segment */
     cu_http_handler fn;
     void *ud;
 };
@@ -69,6 +70,7 @@ cu_rc cu_server_route(cu_server *s, const char *method, const char *path, cu_htt
         return CU_ERR_NOMEM;
     }
     r->plen = strlen(r->path);
+    r->templ = !r->prefix && strchr(r->path, '{') != NULL;
     r->fn = fn;
     r->ud = ud;
     s->nroutes++;
@@ -83,6 +85,79 @@ const char *cu_http_header(const cu_http_req *req, const char *name)
 const char *cu_http_query(const cu_http_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn_, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* Does url match a template path where each "{name}" segment stands for one
+ * non-empty segment (no '/')?  Literal parts must match exactly. */
+static bool templ_match(const char *t, const char *url)
+{
+    while (*t && *url) {
+        if (*t == '{') {
+            const char *close = strchr(t, '}');
+            if (!close)
+                return false;
+            t = close + 1;
+            if (*url == '/')
+                return false;
+            while (*url && *url != '/')
+                url++;
+            continue;
+        }
+        if (*t != *url)
+            return false;
+        t++;
+        url++;
+    }
+    return *t == '\0' && *url == '\0';
+}
+
+void cu_server_routes(const cu_server *s, cu_server_route_fn fn, void *ud)
+{
+    char path[1024];
+    for (int i = 0; i < s->nroutes; i++) {
+        const struct route *r = &s->routes[i];
+        snprintf(path, sizeof path, "%s%s", r->path, r->prefix ? "*" : "");
+        fn(ud, r->method, path);
+    }
+}
+
+static enum MHD_Result query_pair(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void)kind;
+    cu_buf *b = cls;
+    static const char hexd[] = "0123456789ABCDEF";
+    const char *parts[2] = {key, value};
+    if (b->len && cu_buf_append(b, "&", 1))
+        return MHD_NO;
+    for (int k = 0; k < 2; k++) {
+        if (k == 1) {
+            if (!value)
+                break;
+            if (cu_buf_append(b, "=", 1))
+                return MHD_NO;
+        }
+        for (const unsigned char *p = (const unsigned char *)parts[k]; p && *p; p++) {
+            char enc[3] = {'%', hexd[*p >> 4], hexd[*p & 15]};
+            bool plain = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                         *p == '-' || *p == '_' || *p == '.' || *p == '~';
+            if (plain ? cu_buf_append(b, p, 1) : cu_buf_append(b, enc, 3))
+                return MHD_NO;
+        }
+    }
+    return MHD_YES;
+}
+
+cu_rc cu_http_query_string(const cu_http_req *req, cu_buf *out)
+{
+    size_t before = out->len;
+    cu_buf tmp;
+    cu_buf_init(&tmp, out->max);
+    MHD_get_connection_values(req->conn_, MHD_GET_ARGUMENT_KIND, query_pair, &tmp);
+    cu_rc rc = cu_buf_append(out, tmp.data ? tmp.data : "", tmp.len);
+    cu_buf_free(&tmp);
+    if (rc)
+        out->len = before;
+    return rc;
 }
 
 static void json_escape(cu_buf *b, const char *s)
@@ -192,7 +267,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         bool path_known = false;
         for (int i = 0; i < s->nroutes; i++) {
             const struct route *r = &s->routes[i];
-            bool pm = r->prefix ? strncmp(url, r->path, r->plen) == 0 : strcmp(url, r->path) == 0;
+            bool pm = r->prefix  ? strncmp(url, r->path, r->plen) == 0
+                      : r->templ ? templ_match(r->path, url)
+                                 : strcmp(url, r->path) == 0;
             if (!pm)
                 continue;
             path_known = true;

@@ -439,8 +439,11 @@ static void run_inclusion(const char *path, json_t *j, vec_stats *st)
     cu_hash root, leaf, proof[CU_MERKLE_MAX_PROOF];
     size_t plen;
     bool too_long;
-    bool ok_inputs = b64_root(sroot, &root) & b64_hash(sleaf, &leaf);
-    ok_inputs &= json_proof(json_object_get(j, "proof"), proof, &plen, &too_long);
+    bool ok_root = b64_root(sroot, &root);
+    bool ok_leaf = b64_hash(sleaf, &leaf);
+    bool ok_inputs = ok_root && ok_leaf;
+    bool ok_proof = json_proof(json_object_get(j, "proof"), proof, &plen, &too_long);
+    ok_inputs = ok_inputs && ok_proof;
     bool got_err = true;
     if (ok_inputs) {
         cu_rc rc = cu_merkle_verify_inclusion(idx, size, &leaf, proof, plen, &root);
@@ -487,8 +490,11 @@ static void run_consistency(const char *path, json_t *j, vec_stats *st)
     cu_hash r1, r2, proof[CU_MERKLE_MAX_PROOF];
     size_t plen;
     bool too_long;
-    bool ok_inputs = b64_root(sr1, &r1) & b64_root(sr2, &r2);
-    ok_inputs &= json_proof(json_object_get(j, "proof"), proof, &plen, &too_long);
+    bool ok_r1 = b64_root(sr1, &r1);
+    bool ok_r2 = b64_root(sr2, &r2);
+    bool ok_inputs = ok_r1 && ok_r2;
+    bool ok_proof = json_proof(json_object_get(j, "proof"), proof, &plen, &too_long);
+    ok_inputs = ok_inputs && ok_proof;
     bool got_err = true;
     if (ok_inputs) {
         cu_rc rc = cu_merkle_verify_consistency(s1, s2, proof, plen, &r1, &r2);

@@ -1,0 +1,146 @@
+/*
+ * custos pipeline: the one path every event takes, used by `custos replay`
+ * and by custosd:
+ *
+ *   ordering check -> batch -> durable append (ledger, group commit)
+ *                  -> store (index) -> reference clock -> detectors -> alerts
+ *
+ * Fail closed: the store and the detectors see an event only after the
+ * durable append of its batch has returned.  A batch is checked whole
+ * before anything of it is written (time order, against the last event
+ * accepted): a bad batch changes nothing.
+ *
+ * The durable log is reached through a small sink interface (cu_sink) so the
+ * ledger (or, in tests, anything else) slots in.  A data directory holds the
+ * log and the store (store.db) side by side; opening it re-indexes any
+ * durable entries the store had not indexed yet (crash recovery, see
+ * docs/pipeline.md).
+ *
+ * Threads: a cu_pipeline is used by one thread at a time (custosd holds a
+ * mutex around it).  cu_replay_run parses on a second thread while the
+ * pipeline runs on the calling one.
+ */
+#ifndef CUSTOS_PIPELINE_H
+#define CUSTOS_PIPELINE_H
+
+#include "custos/detect.h"
+#include "custos/event.h"
+#include "custos/store.h"
+
+/* ------------------------------------------------------------- sink */
+
+/* The durable log.  append_many returns only when every entry is durable,
+ * with the index of the first; entries are numbered 0, 1, 2, ... */
+typedef struct cu_sink_ops {
+    const char *name;
+    cu_rc (*append_many)(void *ctx, const void *const *entries, const size_t *lens, size_t n, uint64_t *first_index);
+    uint64_t (*size)(void *ctx);
+    cu_rc (*read_entry)(void *ctx, uint64_t index, cu_buf *out);
+    const uint8_t *(*commit_secret)(void *ctx); /* 32 bytes for the people commitments */
+    void (*close)(void *ctx);
+} cu_sink_ops;
+
+typedef struct cu_sink {
+    const cu_sink_ops *ops;
+    void *ctx;
+} cu_sink;
+
+/* The default sink: the custos ledger in DIR/ledger (created with its own
+ * signing key when missing; a checkpoint is published when it closes). */
+cu_rc cu_sink_ledger_open(const char *dir, cu_sink *out) CU_NODISCARD;
+
+/* ------------------------------------------------------------ batch */
+
+/* A batch of parsed events with storage for their subjects. */
+typedef struct cu_batch cu_batch;
+cu_rc cu_batch_new(uint32_t max_events, cu_batch **out) CU_NODISCARD;
+void cu_batch_free(cu_batch *b);
+void cu_batch_reset(cu_batch *b);
+/* A slot to parse the next event into (subjects storage set), or NULL when
+ * the batch is full; cu_batch_push counts the slot in. */
+cu_event *cu_batch_slot(cu_batch *b);
+void cu_batch_push(cu_batch *b);
+uint32_t cu_batch_count(const cu_batch *b);
+const cu_event *cu_batch_get(const cu_batch *b, uint32_t i);
+/* Record how many names of each kind existed when the batch was filled
+ * (every id in it is below these): the store syncs names up to them. */
+void cu_batch_seal(cu_batch *b, const cu_names *n);
+
+/* --------------------------------------------------------- pipeline */
+
+typedef struct cu_pipeline cu_pipeline;
+
+typedef struct cu_pipeline_cfg {
+    cu_alert_fn on_alert;  /* each alert, after it is numbered (may be NULL) */
+    void *ud;
+    bool bulk;             /* replay: load the store in bulk (indexes built at close) */
+    const cu_detect_cfg *detect; /* the detectors (NULL: cu_detect_new's default) */
+} cu_pipeline_cfg;
+
+typedef struct cu_pipeline_stats {
+    uint64_t events;       /* accepted (durable) by this pipeline */
+    uint64_t alerts;
+    uint64_t recovered;    /* entries re-indexed at start */
+    uint64_t ledger_size;
+    uint64_t dropped_alerts;
+    /* time spent per stage (monotonic ns; for benchmarks, not logic) */
+    uint64_t ns_encode, ns_append, ns_store, ns_detect, ns_close;
+} cu_pipeline_stats;
+
+/* Open DIR (created when missing): the durable log and the store; names
+ * (empty, borrowed) get the stored names.  sink NULL: the default log. */
+cu_rc cu_pipeline_open(const char *dir, cu_names *names, const cu_sink *sink, cu_pipeline **out) CU_NODISCARD;
+/* Attach the reference context (sealed; borrowed, advanced by the
+ * pipeline), store it, start the detectors, and re-index (and detect on)
+ * whatever the log holds beyond the store. */
+cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg) CU_NODISCARD;
+/* Check the whole batch, then append, store and detect.  On CU_OK the
+ * batch is durable; *first_index (may be NULL) is its first ledger index.
+ * CU_ERR_ORDER (detail names the event) when it is out of time order: then
+ * nothing of it was applied.  After a failure of the log or the store the
+ * pipeline refuses further batches (CU_ERR_STATE). */
+cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index) CU_NODISCARD;
+/* Time of the last event accepted (INT64_MIN before any). */
+int64_t cu_pipeline_last_ts(const cu_pipeline *p);
+/* End of stream: detectors flush. */
+cu_rc cu_pipeline_finish(cu_pipeline *p) CU_NODISCARD;
+void cu_pipeline_stats_get(const cu_pipeline *p, cu_pipeline_stats *out);
+cu_store *cu_pipeline_store(cu_pipeline *p);
+cu_names *cu_pipeline_names(cu_pipeline *p);
+/* For a data directory about to be removed: close will not rebuild the
+ * store's indexes after a bulk load (nobody will query them). */
+void cu_pipeline_discard_indexes(cu_pipeline *p);
+/* Close: ends a bulk load (rebuilds indexes), closes store and log. */
+cu_rc cu_pipeline_close(cu_pipeline *p);
+
+/* Read back entry i of the log as an event (subjects resolved through the
+ * stored names' commitments).  For recovery, checks and tools. */
+cu_rc cu_pipeline_read_event(cu_pipeline *p, uint64_t index, cu_event *ev) CU_NODISCARD;
+
+/* ------------------------------------------------------------ replay */
+
+typedef struct cu_replay_opts {
+    const char *reference;   /* REF.jsonl */
+    const char *events;      /* EV.jsonl */
+    const char *alerts;      /* OUT.jsonl ("-": stdout) */
+    const char *data_dir;    /* NULL: a temporary directory removed at the end */
+    uint32_t batch;          /* events per batch (0: 16384) */
+    /* progress: called after each durable batch with the ledger size */
+    void (*on_durable)(void *ud, uint64_t ledger_size);
+    void *ud;
+    const cu_detect_cfg *detect; /* the detectors (NULL: cu_detect_new's default) */
+} cu_replay_opts;
+
+typedef struct cu_replay_stats {
+    uint64_t events, alerts, batches;
+    uint64_t ns_parse;          /* reader thread busy time */
+    cu_pipeline_stats pipeline; /* stage times of the pipeline thread */
+} cu_replay_stats;
+
+/* The whole of `custos replay`.  Errors name the file and line. */
+cu_rc cu_replay_run(const cu_replay_opts *o, cu_replay_stats *stats) CU_NODISCARD;
+
+/* Remove a directory tree (for temporary data directories). */
+cu_rc cu_rmtree(const char *path) CU_NODISCARD;
+
+#endif /* CUSTOS_PIPELINE_H */

@@ -1,0 +1,98 @@
+/*
+ * custos store: the SQLite database beside the ledger (WAL mode).  It holds
+ * the interned names, the reference data with its history (assignments over
+ * time), an index of events by officer, person, record, case and time, and
+ * the alerts.
+ *
+ * The ledger is the record; the store is an index of it.  Each batch of
+ * events is written in one transaction together with the ledger size it
+ * brings the index to (cu_store_indexed), so after a crash the store is at
+ * a batch boundary and the pipeline re-indexes the ledger entries after it
+ * (see docs/store.md).  Stored name numbers equal the in-memory interned ids
+ * (cu_store_load_names interns them first, in order), so the event tables
+ * hold plain integers.
+ *
+ * Event index order: ledger index order is time order (the pipeline only
+ * appends events in time order), so "by time" is "by ledger index".
+ *
+ * One writer: a cu_store is used by one thread at a time.
+ */
+#ifndef CUSTOS_STORE_H
+#define CUSTOS_STORE_H
+
+#include "custos/event.h"
+
+#define CU_STORE_SCHEMA_VERSION 1
+
+typedef struct cu_store cu_store;
+
+/* Open or create the database at path.  A database with a newer schema
+ * version is refused (CU_ERR_UNSUPPORTED). */
+cu_rc cu_store_open(const char *path, cu_store **out) CU_NODISCARD;
+void cu_store_close(cu_store *s);
+int cu_store_schema_version(cu_store *s);
+
+/* Intern every stored name into n, in stored order, so that ids agree.  n
+ * must be empty (or already agree): a disagreement is CU_ERR_CORRUPT. */
+cu_rc cu_store_load_names(cu_store *s, cu_names *n) CU_NODISCARD;
+/* Store the names of n not yet stored, up to counts[k] per kind (NULL: all).
+ * Runs inside the current transaction, or in its own. */
+cu_rc cu_store_sync_names(cu_store *s, const cu_names *n, const uint32_t *counts) CU_NODISCARD;
+
+/* Replace the stored reference data with ref's (one transaction). */
+cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref) CU_NODISCARD;
+
+/* Batches: begin, add events (idx = ledger index), commit with the ledger
+ * size the index now reaches.  A failed batch is rolled back whole. */
+cu_rc cu_store_begin(cu_store *s) CU_NODISCARD;
+cu_rc cu_store_add_event(cu_store *s, uint64_t idx, const cu_event *ev) CU_NODISCARD;
+cu_rc cu_store_add_alert(cu_store *s, const cu_names *n, const cu_alert *a) CU_NODISCARD;
+cu_rc cu_store_commit(cu_store *s, uint64_t indexed) CU_NODISCARD;
+void cu_store_rollback(cu_store *s);
+
+/* Ledger entries [0, indexed) are in the index. */
+uint64_t cu_store_indexed(cu_store *s);
+/* The number the next alert gets (1 for a new store). */
+uint64_t cu_store_next_alert(cu_store *s);
+/* Drop every indexed event and alert (to rebuild from the ledger). */
+cu_rc cu_store_clear_events(cu_store *s) CU_NODISCARD;
+
+/* Bulk loading (replay): drop the secondary event indexes while loading and
+ * rebuild them at the end, which is much faster than keeping them current.
+ * Queries are slow in between; a crash in between leaves them to be rebuilt
+ * by the next cu_store_open (it recreates missing indexes). */
+cu_rc cu_store_bulk_begin(cu_store *s) CU_NODISCARD;
+cu_rc cu_store_bulk_end(cu_store *s) CU_NODISCARD;
+
+/* ------------------------------------------------------------ queries */
+
+typedef struct cu_store_access {
+    uint64_t idx;
+    int64_t ts;
+    const char *event_id, *officer, *action, *record, *case_id, *system, *purpose; /* NULL when none */
+    bool allowed;
+} cu_store_access;
+typedef cu_rc (*cu_store_access_fn)(void *ud, const cu_store_access *a);
+
+/* Who looked at this person: every indexed event listing them, in time
+ * order.  An unknown person yields nothing. */
+cu_rc cu_store_person_accesses(cu_store *s, const char *person, cu_store_access_fn fn, void *ud) CU_NODISCARD;
+/* An officer's timeline between from and to (inclusive), in time order. */
+cu_rc cu_store_officer_timeline(cu_store *s, const char *officer, int64_t from, int64_t to, cu_store_access_fn fn,
+                                void *ud) CU_NODISCARD;
+/* Events on a record / citing a case, in time order. */
+cu_rc cu_store_record_accesses(cu_store *s, const char *record, cu_store_access_fn fn, void *ud) CU_NODISCARD;
+cu_rc cu_store_case_accesses(cu_store *s, const char *case_id, cu_store_access_fn fn, void *ud) CU_NODISCARD;
+
+/* Cases the officer was assigned to at time t, from the assignment history
+ * (whether or not open). fn gets each case id. */
+typedef cu_rc (*cu_store_name_fn)(void *ud, const char *name);
+cu_rc cu_store_officer_cases_at(cu_store *s, const char *officer, int64_t t, cu_store_name_fn fn, void *ud) CU_NODISCARD;
+
+/* Alerts naming this officer or person (as stored JSON lines). */
+cu_rc cu_store_alerts_for(cu_store *s, cu_idkind k, const char *id, cu_store_name_fn fn, void *ud) CU_NODISCARD;
+
+/* Counts for checks and tools: table is "event", "event_subject", "alert". */
+cu_rc cu_store_count(cu_store *s, const char *table, uint64_t *out) CU_NODISCARD;
+
+#endif /* CUSTOS_STORE_H */

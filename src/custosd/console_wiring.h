@@ -1,0 +1,23 @@
+/* custosd: the console's wiring (see console_wiring.c). */
+#ifndef CUSTOSD_CONSOLE_WIRING_H
+#define CUSTOSD_CONSOLE_WIRING_H
+
+#include "custos/server.h"
+
+extern const char *cud_console_usage;
+/* Consume argv[i] (and its value) when it is a console option: returns the
+ * number of arguments used (1 or 2), 0 when not ours, -1 for a bad value. */
+int cud_console_arg(int argc, char **argv, int i);
+/* Open the console on data_dir (custosd --data; NULL: no console) and
+ * register its routes.  Its audit records go to DATA/console-ledger, a
+ * ledger of its own (made when missing): DATA/ledger holds the pipeline's
+ * access events, which the pipeline re-reads as events at recovery. */
+cu_rc cud_console_start(cu_server *srv, const char *data_dir) CU_NODISCARD;
+/* --list-routes was given: every route is registered (whatever is
+ * configured) and listed, and the daemon does not start. */
+bool cud_listing_routes(void);
+/* With --list-routes: print the route table and return true. */
+bool cud_list_routes(const cu_server *srv);
+void cud_console_stop(void);
+
+#endif

@@ -1,0 +1,1800 @@
+/* The misuse detector: explanations, signals, evidence files, rings and
+ * curiosity bursts, and the daily budget (docs/detect.md).
+ *
+ * One pass over the events in time order.  For each access:
+ *   1. explain it from context at that moment (case assignment, a cited
+ *      case, a case of the officer's unit, the officer's own explained
+ *      search, continuing work, the household of a case subject, templates
+ *      mined from the unexplained routine of the officer's unit);
+ *   2. derive signals (declared relation, same address/family/surname,
+ *      protected register, sensitive record, someone else's live case,
+ *      repeat look-ups, exfiltration, bulk export, trawling, a colleague's
+ *      login, spikes, off-shift, out-of-area, new access);
+ *   3. add their weights to the officer's evidence file (decaying, half-life
+ *      EV_HALF), or to a group file (ring, curiosity burst);
+ *   4. once an hour of event time, the gate ranks files over the threshold
+ *      and emits as many as the budget's tokens allow; files already
+ *      emitted are re-emitted (same id, later raised_at) when they grow.
+ *
+ * Invariants:
+ * 1. Causal: every signal uses only the event being read, earlier events
+ *    and the reference context as of now; an alert's events are all <= now.
+ * 2. Bounded: per-officer, per-person and per-terminal arrays indexed by
+ *    interned id (grown by doubling when a new id appears, never per event
+ *    otherwise), fixed rings, fixed open-addressing tables (a full table
+ *    drops the new key), a fixed pool of evidence files (reused when their
+ *    evidence has decayed).  Nothing is allocated per event.
+ * 3. One alert per file: an officer's campaign or a ring stays one alert id
+ *    however long it runs; a ring is one alert naming all its members.
+ * 4. rules_only turns off everything learned: personal and peer baselines,
+ *    mined templates, the co-access graph and bursts (the rules baseline).
+ */
+#include "custos/detect.h"
+
+#include "detect/detect_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ================================================================ tuning */
+
+#define SR_N 16           /* recent searches' people per officer */
+#define XP_N 24           /* recently explained people per officer */
+#define UX_N 16           /* recently unexplained people per officer */
+#define PV_N 8            /* recent unexplained viewers per person (bursts) */
+#define PA_N 4            /* recent unexplained accessors per person (graph) */
+#define TERM_N 4          /* usual terminals per officer */
+#define AREA_N 4          /* usual areas per officer */
+#define HIST_N 28         /* active days of personal history */
+#define PEER_N 256        /* peer samples per group */
+#define FILE_EV 16        /* events listed in one alert */
+#define FILE_SUBJ 32      /* people listed in one alert */
+#define FILE_MEM 16       /* officers in one group */
+#define RISK_N 16
+#define PEND_MAX 4096
+#define TPL_BITS 17       /* mined template table */
+#define TPAIR_BITS 20     /* (template, officer) pairs seen */
+#define PAIR_BITS 18      /* officer pairs of the co-access graph */
+#define PROBE 16
+#define CASE_SCAN 16      /* cases looked at per person */
+#define CASE_OFF_SCAN 32  /* officers looked at per case */
+
+#define EV_HALF (21.0 * 86400) /* evidence half-life */
+#define SCALE 3.0              /* score = 1 - exp(-E / SCALE) */
+#define SEARCH_WIN (4 * 60)    /* minutes a search explains the views after it */
+#define REPEAT_WIN (30 * 1440) /* minutes a person stays explained for an officer */
+#define BURST_WIN (72 * 60)    /* minutes of a curiosity burst */
+#define BURST_MIN 3            /* unexplained viewers in a burst */
+#define PAIR_WIN (60 * 1440)   /* minutes two accesses of one person stay linked */
+#define NEW_ACCESS_DAYS 10
+#define LEARN_DAYS 5           /* active days before personal baselines count */
+#define BASE_TIME 946684800LL  /* 2000-01-01: times are kept as minutes since */
+
+enum sig {
+    S_RELATION, S_HOUSEHOLD, S_SURNAME, S_PROTECTED, S_SENSITIVE, S_LIVECASE, S_REPEAT, S_EXFIL,
+    S_BULK, S_TRAWL, S_LOGIN, S_SPIKE, S_OFFSHIFT, S_OUTAREA, S_NEWACCESS, S_CURIOSITY, S_RING, S_COUNT
+};
+static const char *const sig_kind[S_COUNT] = {
+    "declared-relation", "same-address", "same-surname", "protected-person", "sensitive-record",
+    "live-case", "repeated-lookup", "exfiltration", "bulk-export", "trawling", "colleague-login",
+    "unexplained-spike", "off-shift", "out-of-area", "new-access", "curiosity", "ring"};
+
+enum { F_OFFICER, F_RING, F_BURST };
+
+/* ================================================================ state */
+
+struct tref {                /* a person at a time, with flags */
+    cu_id p;
+    uint32_t t;              /* minutes since BASE_TIME */
+    uint8_t x;               /* 1 explained, 2 came from a trawl */
+};
+
+struct ux {                  /* an unexplained person for an officer */
+    cu_id p;
+    uint32_t t;
+    uint16_t days;
+    int32_t lastday;
+};
+
+struct ost {
+    int32_t day, active_days;
+    uint32_t file;           /* evidence file + 1, 0 none */
+    cu_id unit_seen;
+    int64_t new_access_at;   /* INT64_MIN none */
+    uint8_t srpos, xppos, uxpos, sess_suspect;
+    struct tref sr[SR_N];
+    struct tref xp[XP_N];
+    struct ux ux[UX_N];
+    cu_id term[TERM_N];
+    uint16_t term_n[TERM_N];
+    cu_id area[AREA_N];
+    uint16_t area_n[AREA_N];
+    uint32_t logins, events, big_searches;
+    float ew_all, ew_unx;    /* decayed counts of accesses and unexplained ones */
+    cu_id sess_other;        /* colleague whose terminal the suspect session uses */
+    uint16_t hour[24];
+    /* today */
+    uint16_t t_exf, t_unx, t_bulk_fired, t_spike_fired;
+    /* history of active days */
+    uint8_t hpos, hn;
+    uint16_t h_exf[HIST_N], h_unx[HIST_N], h_soft[HIST_N];
+    float soft_today, credited_today;
+};
+
+struct pst {
+    struct tref pv[PV_N];
+    struct tref pa[PA_N];     /* p holds the officer here */
+    uint8_t pvpos, papos;
+    uint32_t burst;           /* file + 1 */
+};
+
+struct file {
+    uint8_t used, kind, emitted, pending, dirty;
+    cu_id owner;
+    double E;
+    int64_t upd;              /* time E was last decayed to */
+    int64_t first_ev, last_ev;
+    float w[S_COUNT];
+    uint16_t cnt[S_COUNT];
+    cu_id sp[S_COUNT];        /* a person (or terminal) for the reason */
+    cu_id so[S_COUNT];        /* another id (officer, case, unit) */
+    float aux[S_COUNT];
+    uint32_t nmem, nsubj, nev;
+    cu_id mem[FILE_MEM];
+    cu_id subj[FILE_SUBJ];
+    char ev[FILE_EV][CU_ID_MAX_LEN + 1];
+    uint64_t num;
+    double last_score;
+    uint32_t last_nmem;
+    uint8_t rpos, rn;
+    struct { int64_t ts; float score; uint8_t sig; } risk[RISK_N];
+};
+
+struct tpl { uint64_t key; uint32_t count; uint16_t distinct; };
+struct pair { uint64_t key; uint32_t t; cu_id p[4]; uint8_t np, active; };
+struct peer { uint16_t v[PEER_N]; uint32_t n; float med, mad; };
+
+typedef struct misuse {
+    cu_detect_cfg cfg;
+    const cu_ref *ref;
+    struct ost *off; size_t noff;
+    struct pst *per; size_t nper;
+    cu_id *term_owner; uint16_t *term_cnt; cu_id *term_sess; size_t nterm;
+    uint32_t *unit_total; size_t nunit;
+    float *unit_all, *unit_unx; size_t nunit2, nunit3;
+    struct peer *unit_soft; size_t nunit4;
+    cu_id *uf; size_t nuf;             /* union-find over officers */
+    uint32_t *ring_file; size_t nring; /* root -> file + 1 */
+    /* reference indexes (built once) */
+    uint32_t *pc_off, *pc;             /* person -> cases (CSR) */
+    uint32_t *rc_off, *rc;             /* record -> cases */
+    uint32_t *co_off, *co;             /* case -> every officer ever assigned */
+    size_t np_idx, nr_idx, nc_idx;
+    /* tables */
+    struct tpl *tpl;
+    uint64_t *tpair;
+    struct pair *pairs;
+    struct peer peer_exf, peer_unx;
+    struct peer *role_res; size_t nrole; uint64_t *role_key;
+    uint32_t *role_total;
+    /* files and the gate */
+    struct file *files; uint32_t nfiles, clock;
+    uint32_t pend[PEND_MAX], npend;
+    uint32_t dirtyq[PEND_MAX], ndirty;
+    double tokens, rate, cap;
+    int64_t last_refill, hour;
+    int32_t gday;
+    bool gate_due;
+    uint32_t officers_total;
+    cu_detect_stats st;
+} misuse;
+
+/* ================================================================ helpers */
+
+static uint32_t tmin(int64_t ts) { return ts <= BASE_TIME ? 0 : (uint32_t)((ts - BASE_TIME) / 60); }
+static int32_t day_of(int64_t ts) { return (int32_t)(ts >= 0 ? ts / 86400 : (ts - 86399) / 86400); }
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static cu_rc grow(void **p, size_t *n, size_t need, size_t elem)
+{
+    if (need <= *n)
+        return CU_OK;
+    size_t nn = *n ? *n : 1024;
+    while (nn < need)
+        nn *= 2;
+    void *q = cu_realloc(*p, nn * elem);
+    if (!q)
+        return cu_err_set(CU_ERR_NOMEM, "misuse detector: out of memory");
+    memset((char *)q + *n * elem, 0, (nn - *n) * elem);
+    *p = q;
+    *n = nn;
+    return CU_OK;
+}
+
+static cu_rc ensure_officer(misuse *m, cu_id o)
+{
+    size_t old = m->noff;
+    cu_rc rc = grow((void **)&m->off, &m->noff, (size_t)o + 1, sizeof *m->off);
+    if (rc)
+        return rc;
+    for (size_t i = old; i < m->noff; i++) {
+        m->off[i].day = INT32_MIN;
+        m->off[i].unit_seen = CU_ID_NONE;
+        m->off[i].new_access_at = INT64_MIN;
+        m->off[i].sess_other = CU_ID_NONE;
+        for (int k = 0; k < TERM_N; k++)
+            m->off[i].term[k] = CU_ID_NONE;
+        for (int k = 0; k < AREA_N; k++)
+            m->off[i].area[k] = CU_ID_NONE;
+        for (int k = 0; k < SR_N; k++)
+            m->off[i].sr[k].p = CU_ID_NONE;
+        for (int k = 0; k < XP_N; k++)
+            m->off[i].xp[k].p = CU_ID_NONE;
+        for (int k = 0; k < UX_N; k++)
+            m->off[i].ux[k].p = CU_ID_NONE;
+    }
+    old = m->nuf;
+    if ((rc = grow((void **)&m->uf, &m->nuf, (size_t)o + 1, sizeof *m->uf)))
+        return rc;
+    for (size_t i = old; i < m->nuf; i++)
+        m->uf[i] = (cu_id)i;
+    return grow((void **)&m->ring_file, &m->nring, (size_t)o + 1, sizeof *m->ring_file);
+}
+
+static cu_rc ensure_person(misuse *m, cu_id p)
+{
+    size_t old = m->nper;
+    cu_rc rc = grow((void **)&m->per, &m->nper, (size_t)p + 1, sizeof *m->per);
+    if (rc)
+        return rc;
+    for (size_t i = old; i < m->nper; i++) {
+        for (int k = 0; k < PV_N; k++)
+            m->per[i].pv[k].p = CU_ID_NONE;
+        for (int k = 0; k < PA_N; k++)
+            m->per[i].pa[k].p = CU_ID_NONE;
+    }
+    return CU_OK;
+}
+
+static cu_rc ensure_term(misuse *m, cu_id t)
+{
+    size_t n1 = m->nterm, n2 = m->nterm, n3 = m->nterm, old = m->nterm;
+    cu_rc rc;
+    if ((rc = grow((void **)&m->term_owner, &n1, (size_t)t + 1, sizeof *m->term_owner)) ||
+        (rc = grow((void **)&m->term_cnt, &n2, (size_t)t + 1, sizeof *m->term_cnt)) ||
+        (rc = grow((void **)&m->term_sess, &n3, (size_t)t + 1, sizeof *m->term_sess)))
+        return rc;
+    m->nterm = n1;
+    for (size_t i = old; i < m->nterm; i++)
+        m->term_owner[i] = m->term_sess[i] = CU_ID_NONE;
+    return CU_OK;
+}
+
+/* Robust centre and spread of a small sample (median, MAD scaled to a
+ * standard deviation); tmp must hold n values. */
+static void med_mad(const uint16_t *v, uint32_t n, float *tmp, float *med, float *mad)
+{
+    if (!n) {
+        *med = *mad = 0;
+        return;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        tmp[i] = v[i];
+    /* insertion sort: n <= PEER_N, done once a day per group */
+    for (uint32_t i = 1; i < n; i++) {
+        float x = tmp[i];
+        uint32_t j = i;
+        while (j && tmp[j - 1] > x) {
+            tmp[j] = tmp[j - 1];
+            j--;
+        }
+        tmp[j] = x;
+    }
+    float md = n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2;
+    for (uint32_t i = 0; i < n; i++)
+        tmp[i] = fabsf(tmp[i] - md);
+    for (uint32_t i = 1; i < n; i++) {
+        float x = tmp[i];
+        uint32_t j = i;
+        while (j && tmp[j - 1] > x) {
+            tmp[j] = tmp[j - 1];
+            j--;
+        }
+        tmp[j] = x;
+    }
+    *med = md;
+    *mad = 1.4826f * (n % 2 ? tmp[n / 2] : (tmp[n / 2 - 1] + tmp[n / 2]) / 2);
+}
+
+static void peer_add(struct peer *g, uint16_t v)
+{
+    g->v[g->n % PEER_N] = v;
+    g->n++;
+}
+
+static void peer_update(struct peer *g)
+{
+    float tmp[PEER_N];
+    med_mad(g->v, g->n < PEER_N ? g->n : PEER_N, tmp, &g->med, &g->mad);
+}
+
+/* ================================================================ init */
+
+/* CSR from (key, value) pairs counted in two passes by the callers. */
+static cu_rc build_indexes(misuse *m, const cu_ref *ref)
+{
+    cu_ref_all all;
+    cu_ref_get_all(ref, &all);
+    const cu_names *nm = cu_ref_names(ref);
+    size_t np = cu_names_count(nm, CU_K_PERSON) + 1, nr = cu_names_count(nm, CU_K_RECORD) + 1,
+           nc = cu_names_count(nm, CU_K_CASE) + 1;
+    m->np_idx = np;
+    m->nr_idx = nr;
+    m->nc_idx = nc;
+    m->pc_off = cu_calloc(np + 1, sizeof *m->pc_off);
+    m->rc_off = cu_calloc(nr + 1, sizeof *m->rc_off);
+    m->co_off = cu_calloc(nc + 1, sizeof *m->co_off);
+    if (!m->pc_off || !m->rc_off || !m->co_off)
+        return CU_ERR_NOMEM;
+    size_t tp = 0, tr = 0, to = 0;
+    for (size_t i = 0; i < all.ncases; i++) {
+        const cu_case *c = all.cases[i];
+        for (uint32_t k = 0; k < c->nsubjects; k++)
+            m->pc_off[c->subjects[k] + 1]++, tp++;
+        for (uint32_t k = 0; k < c->nrecords; k++)
+            m->rc_off[c->records[k] + 1]++, tr++;
+        m->co_off[c->id + 1] += c->nofficers;
+        to += c->nofficers;
+    }
+    for (size_t i = 0; i < all.nassigns; i++)
+        if (all.assigns[i].add && all.assigns[i].case_id < nc)
+            m->co_off[all.assigns[i].case_id + 1]++, to++;
+    for (size_t i = 0; i < np; i++)
+        m->pc_off[i + 1] += m->pc_off[i];
+    for (size_t i = 0; i < nr; i++)
+        m->rc_off[i + 1] += m->rc_off[i];
+    for (size_t i = 0; i < nc; i++)
+        m->co_off[i + 1] += m->co_off[i];
+    m->pc = cu_malloc((tp ? tp : 1) * sizeof *m->pc);
+    m->rc = cu_malloc((tr ? tr : 1) * sizeof *m->rc);
+    m->co = cu_malloc((to ? to : 1) * sizeof *m->co);
+    uint32_t *fp = cu_calloc(np, sizeof *fp), *fr = cu_calloc(nr, sizeof *fr), *fc = cu_calloc(nc, sizeof *fc);
+    cu_rc rc = CU_OK;
+    if (!m->pc || !m->rc || !m->co || !fp || !fr || !fc) {
+        rc = CU_ERR_NOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < all.ncases; i++) {
+        const cu_case *c = all.cases[i];
+        for (uint32_t k = 0; k < c->nsubjects; k++)
+            m->pc[m->pc_off[c->subjects[k]] + fp[c->subjects[k]]++] = c->id;
+        for (uint32_t k = 0; k < c->nrecords; k++)
+            m->rc[m->rc_off[c->records[k]] + fr[c->records[k]]++] = c->id;
+        for (uint32_t k = 0; k < c->nofficers; k++)
+            m->co[m->co_off[c->id] + fc[c->id]++] = c->officers[k];
+    }
+    for (size_t i = 0; i < all.nassigns; i++) {
+        const cu_assign *a = &all.assigns[i];
+        if (a->add && a->case_id < nc)
+            m->co[m->co_off[a->case_id] + fc[a->case_id]++] = a->officer;
+    }
+fail:
+    cu_free(fp);
+    cu_free(fr);
+    cu_free(fc);
+    return rc;
+}
+
+static void misuse_free(void *state)
+{
+    misuse *m = state;
+    if (!m)
+        return;
+    cu_free(m->off);
+    cu_free(m->per);
+    cu_free(m->term_owner);
+    cu_free(m->term_cnt);
+    cu_free(m->term_sess);
+    cu_free(m->unit_total);
+    cu_free(m->unit_all);
+    cu_free(m->unit_soft);
+    cu_free(m->unit_unx);
+    cu_free(m->uf);
+    cu_free(m->ring_file);
+    cu_free(m->pc_off);
+    cu_free(m->pc);
+    cu_free(m->rc_off);
+    cu_free(m->rc);
+    cu_free(m->co_off);
+    cu_free(m->co);
+    cu_free(m->tpl);
+    cu_free(m->tpair);
+    cu_free(m->pairs);
+    cu_free(m->role_res);
+    cu_free(m->role_key);
+    cu_free(m->role_total);
+    cu_free(m->files);
+    cu_free(m);
+}
+
+static cu_rc misuse_init(const cu_ref *ref, const cu_detect_cfg *cfg, void **state)
+{
+    misuse *m = cu_calloc(1, sizeof *m);
+    if (!m)
+        return CU_ERR_NOMEM;
+    cu_rc rc = CU_OK;
+    m->cfg = *cfg;
+    if (!(m->cfg.budget > 0))
+        m->cfg.budget = 1.0;
+    if (!(m->cfg.threshold > 0))
+        m->cfg.threshold = 0.5;
+    m->ref = ref;
+    const cu_names *nm = cu_ref_names(ref);
+    cu_ref_all all;
+    cu_ref_get_all(ref, &all);
+    m->officers_total = (uint32_t)all.nofficers;
+    uint32_t no = cu_names_count(nm, CU_K_OFFICER), npers = cu_names_count(nm, CU_K_PERSON);
+    if ((rc = ensure_officer(m, no ? no - 1 : 0)) || (rc = ensure_person(m, npers ? npers - 1 : 0)) ||
+        (rc = ensure_term(m, 0)) || (rc = build_indexes(m, ref)))
+        goto fail;
+    m->tpl = cu_calloc((size_t)1 << TPL_BITS, sizeof *m->tpl);
+    m->tpair = cu_calloc((size_t)1 << TPAIR_BITS, sizeof *m->tpair);
+    m->pairs = cu_calloc((size_t)1 << PAIR_BITS, sizeof *m->pairs);
+    m->nrole = 256;
+    m->role_res = cu_calloc(m->nrole, sizeof *m->role_res);
+    m->role_key = cu_calloc(m->nrole, sizeof *m->role_key);
+    m->role_total = cu_calloc(m->nrole, sizeof *m->role_total);
+    m->nfiles = m->officers_total / 4 + 1024;
+    m->files = cu_calloc(m->nfiles, sizeof *m->files);
+    if (!m->tpl || !m->tpair || !m->pairs || !m->role_res || !m->role_key || !m->role_total || !m->files) {
+        rc = cu_err_set(CU_ERR_NOMEM, "misuse detector: out of memory");
+        goto fail;
+    }
+    /* the budget: tokens per day for the force, kept for up to two days */
+    m->rate = m->cfg.budget * (m->officers_total ? m->officers_total : 1) / 1000.0;
+    m->cap = m->rate * 2 > 1 ? m->rate * 2 : 1;
+    m->tokens = m->cap;
+    m->last_refill = INT64_MIN;
+    m->hour = INT64_MIN;
+    m->gday = INT32_MIN;
+    *state = m;
+    return CU_OK;
+fail:
+    misuse_free(m);
+    return rc ? rc : CU_ERR_NOMEM;
+}
+
+/* ================================================================ files */
+
+static double decayed(const struct file *f, int64_t now)
+{
+    if (now <= f->upd)
+        return f->E;
+    return f->E * exp2(-(double)(now - f->upd) / EV_HALF);
+}
+
+static double score_of(double E) { return 1.0 - exp(-E / SCALE); }
+
+/* A free file, or the one with the least evidence left among a few not
+ * emitted (a clock hand); 0 when none (the evidence is dropped). */
+static uint32_t file_alloc(misuse *m, int64_t now, uint8_t kind, cu_id owner)
+{
+    uint32_t best = 0;
+    double bestE = 1e300;
+    for (uint32_t k = 0; k < 256; k++) {
+        uint32_t i = m->clock++ % m->nfiles;
+        struct file *f = &m->files[i];
+        if (!f->used) {
+            best = i + 1;
+            bestE = 0;
+            break;
+        }
+        if (f->emitted || f->pending)
+            continue;
+        double e = decayed(f, now);
+        if (e < bestE) {
+            bestE = e;
+            best = i + 1;
+        }
+    }
+    if (!best || bestE > 0.5 * SCALE)
+        return 0;
+    struct file *f = &m->files[best - 1];
+    if (f->used) { /* detach the evicted file from its owner */
+        if (f->kind == F_OFFICER && f->owner < m->noff && m->off[f->owner].file == best)
+            m->off[f->owner].file = 0;
+        else if (f->kind == F_BURST && f->owner < m->nper && m->per[f->owner].burst == best)
+            m->per[f->owner].burst = 0;
+        else if (f->kind == F_RING && f->owner < m->nring && m->ring_file[f->owner] == best)
+            m->ring_file[f->owner] = 0;
+    }
+    memset(f, 0, sizeof *f);
+    f->used = 1;
+    f->kind = kind;
+    f->owner = owner;
+    f->upd = now;
+    f->first_ev = INT64_MAX;
+    f->last_ev = INT64_MIN;
+    return best;
+}
+
+static void file_member(struct file *f, cu_id o)
+{
+    for (uint32_t i = 0; i < f->nmem; i++)
+        if (f->mem[i] == o)
+            return;
+    if (f->nmem < FILE_MEM)
+        f->mem[f->nmem++] = o;
+}
+
+static void file_subject(struct file *f, cu_id p)
+{
+    if (p == CU_ID_NONE)
+        return;
+    for (uint32_t i = 0; i < f->nsubj; i++)
+        if (f->subj[i] == p)
+            return;
+    if (f->nsubj < FILE_SUBJ)
+        f->subj[f->nsubj++] = p;
+}
+
+static void file_event(struct file *f, const cu_event *ev)
+{
+    if (f->nev && strcmp(f->ev[f->nev - 1], ev->id) == 0)
+        return;
+    if (f->nev < FILE_EV) {
+        memcpy(f->ev[f->nev], ev->id, (size_t)ev->id_len + 1);
+        f->nev++;
+    } else { /* keep the first half, slide the rest: the latest evidence is listed */
+        memmove(f->ev[FILE_EV / 2], f->ev[FILE_EV / 2 + 1], (FILE_EV / 2 - 1) * sizeof f->ev[0]);
+        memcpy(f->ev[FILE_EV - 1], ev->id, (size_t)ev->id_len + 1);
+    }
+    if (ev->ts < f->first_ev)
+        f->first_ev = ev->ts;
+    if (ev->ts > f->last_ev)
+        f->last_ev = ev->ts;
+}
+
+/* Add evidence w of signal s to file fi (1-based). */
+static void file_add(misuse *m, uint32_t fi, int s, double w, const cu_event *ev, cu_id sp, cu_id so, float aux)
+{
+    if (!fi || w <= 0)
+        return;
+    struct file *f = &m->files[fi - 1];
+    f->E = decayed(f, ev->ts) + w;
+    f->upd = ev->ts;
+    f->w[s] += (float)w;
+    if (f->cnt[s] < UINT16_MAX)
+        f->cnt[s]++;
+    if (f->cnt[s] == 1 || sp != CU_ID_NONE) {
+        if (f->cnt[s] == 1 || f->sp[s] == CU_ID_NONE)
+            f->sp[s] = sp;
+        if (so != CU_ID_NONE)
+            f->so[s] = so;
+    }
+    if (aux > f->aux[s])
+        f->aux[s] = aux;
+    file_event(f, ev);
+    double sc = score_of(f->E);
+    /* the risk history keeps changes worth a line (a tenth of a point) */
+    uint32_t last = f->rn ? (uint32_t)(f->rpos + RISK_N - 1) % RISK_N : 0;
+    if (!f->rn || sc - f->risk[last].score >= 0.1) {
+        f->risk[f->rpos].ts = ev->ts;
+        f->risk[f->rpos].score = (float)sc;
+        f->risk[f->rpos].sig = (uint8_t)s;
+        f->rpos = (uint8_t)((f->rpos + 1) % RISK_N);
+        if (f->rn < RISK_N)
+            f->rn++;
+    }
+    if (f->emitted) {
+        if (!f->dirty && m->ndirty < PEND_MAX) {
+            f->dirty = 1;
+            m->dirtyq[m->ndirty++] = fi;
+        }
+    } else if (!f->pending && sc >= m->cfg.threshold && m->npend < PEND_MAX) {
+        f->pending = 1;
+        m->pend[m->npend++] = fi;
+        m->st.candidates++;
+    }
+}
+
+static uint32_t officer_file(misuse *m, cu_id o, int64_t now)
+{
+    struct ost *s = &m->off[o];
+    if (!s->file) {
+        s->file = file_alloc(m, now, F_OFFICER, o);
+        if (s->file)
+            file_member(&m->files[s->file - 1], o);
+    }
+    return s->file;
+}
+
+/* ================================================================ alerts */
+
+static const char *nstr(const misuse *m, cu_idkind k, cu_id id)
+{
+    const char *s = cu_names_str(cu_ref_names(m->ref), k, id);
+    return s ? s : "?";
+}
+
+static const char *rel_type(const misuse *m, cu_id officer, cu_id p)
+{
+    const cu_officer *o = cu_ref_officer(m->ref, officer);
+    if (o)
+        for (uint32_t i = 0; i < o->nrelations; i++)
+            if (o->relations[i].person == p)
+                return o->relations[i].type;
+    return "relation";
+}
+
+static void reason_of(const misuse *m, const struct file *f, int s, char *out, size_t cap)
+{
+    const char *who = f->nmem ? nstr(m, CU_K_OFFICER, f->mem[0]) : "?";
+    unsigned n = f->cnt[s];
+    const char *p = f->sp[s] != CU_ID_NONE ? nstr(m, CU_K_PERSON, f->sp[s]) : "?";
+    switch (s) {
+    case S_RELATION:
+        snprintf(out, cap, "%s looked up %s, declared as their %s, %u time(s) with no case linking them", who, p,
+                 rel_type(m, f->mem[0], f->sp[s]), n);
+        break;
+    case S_HOUSEHOLD:
+        snprintf(out, cap, "%s looked up %s, who shares the officer's own address or family in the reference data (%u time(s))",
+                 who, p, n);
+        break;
+    case S_SURNAME:
+        snprintf(out, cap, "%s looked up %u person(s) with the officer's own surname, e.g. %s, with no explanation", who, n, p);
+        break;
+    case S_PROTECTED:
+        snprintf(out, cap, "%u unexplained access(es) to people on the protected-person register, e.g. %s", n, p);
+        break;
+    case S_SENSITIVE:
+        snprintf(out, cap, "%u unexplained view(s) of sensitive records (caveats or SECRET)", n);
+        break;
+    case S_LIVECASE:
+        snprintf(out, cap, "%u unexplained look-up(s) of people on live cases the officer is not on, e.g. %s on case %s", n, p,
+                 f->so[s] != CU_ID_NONE ? nstr(m, CU_K_CASE, f->so[s]) : "?");
+        break;
+    case S_REPEAT:
+        snprintf(out, cap, "looked up the same people again on other days with no reason (%u repeat(s)), e.g. %s", n, p);
+        break;
+    case S_EXFIL:
+        snprintf(out, cap, "%u export(s), print(s) or disclosure(s) of unexplained records", n);
+        break;
+    case S_BULK:
+        snprintf(out, cap, "exported or printed %.0f records in a day, far above the officer's and peers' usual%s",
+                 (double)f->aux[s], f->so[s] == 1 ? "; the officer is leaving the force" : "");
+        break;
+    case S_TRAWL:
+        snprintf(out, cap, "%u search(es) returning many people (up to %.0f), unusual for the officer's role, and views of them", n,
+                 (double)f->aux[s]);
+        break;
+    case S_LOGIN:
+        snprintf(out, cap, "the account of %s was used at terminal %s, the usual terminal of %s, where it had never logged in",
+                 who, f->sp[s] != CU_ID_NONE ? nstr(m, CU_K_TERMINAL, f->sp[s]) : "?",
+                 f->so[s] != CU_ID_NONE ? nstr(m, CU_K_OFFICER, f->so[s]) : "another officer");
+        break;
+    case S_SPIKE:
+        snprintf(out, cap, "%.0f unexplained look-ups in a day, far above the officer's usual", (double)f->aux[s]);
+        break;
+    case S_OFFSHIFT:
+        snprintf(out, cap, "%u unexplained access(es) outside the officer's usual hours", n);
+        break;
+    case S_OUTAREA:
+        snprintf(out, cap, "%u unexplained access(es) from outside the officer's usual areas", n);
+        break;
+    case S_NEWACCESS:
+        snprintf(out, cap, "%u unexplained access(es) in the first days of new access (moved to %s)", n,
+                 f->so[s] != CU_ID_NONE ? nstr(m, CU_K_UNIT, f->so[s]) : "a new unit");
+        break;
+    case S_CURIOSITY:
+        snprintf(out, cap, "%u officers looked at %s within 3 days with no case, search or team link", f->nmem, p);
+        break;
+    case S_RING:
+        snprintf(out, cap, "%u officers converged on the same people (%.0f shared) with no shared case", f->nmem,
+                 (double)f->aux[s]);
+        break;
+    default:
+        snprintf(out, cap, "unexplained activity");
+    }
+}
+
+static int top_signal(const struct file *f)
+{
+    int best = 0;
+    for (int s = 1; s < S_COUNT; s++)
+        if (f->w[s] > f->w[best])
+            best = s;
+    return best;
+}
+
+static void build_alert(misuse *m, const struct file *f, double score, cu_alert *a)
+{
+    int top = top_signal(f);
+    snprintf(a->kind, sizeof a->kind, "%s", sig_kind[top]);
+    a->score = score;
+    for (uint32_t i = 0; i < f->nmem; i++)
+        cu_alert_add_officer(a, f->mem[i]);
+    for (uint32_t i = 0; i < f->nsubj; i++)
+        cu_alert_add_subject(a, f->subj[i]);
+    for (uint32_t i = 0; i < f->nev; i++)
+        cu_alert_add_event(a, f->ev[i], f->first_ev);
+    a->first_event = f->first_ev;
+    a->last_event = f->last_ev;
+    /* reasons by weight, strongest first */
+    bool done[S_COUNT] = {false};
+    for (int r = 0; r < CU_ALERT_MAX_REASONS - 1; r++) {
+        int best = -1;
+        for (int s = 0; s < S_COUNT; s++)
+            if (!done[s] && f->cnt[s] && (best < 0 || f->w[s] > f->w[best]))
+                best = s;
+        if (best < 0)
+            break;
+        done[best] = true;
+        char txt[CU_ALERT_REASON_LEN];
+        reason_of(m, f, best, txt, sizeof txt);
+        cu_alert_add_reason(a, "%s", txt);
+    }
+}
+
+/* The gate: refill tokens, emit the best pending files the budget allows,
+ * re-emit grown files.  Runs once per hour of event time and at the end. */
+static int cmp_pend(const void *x, const void *y)
+{
+    const double *a = x, *b = y;
+    return a[0] < b[0] ? 1 : a[0] > b[0] ? -1 : 0;
+}
+
+static void gate(misuse *m, int64_t now, cu_alerts *out)
+{
+    m->gate_due = false;
+    if (m->last_refill == INT64_MIN)
+        m->last_refill = now;
+    if (now > m->last_refill) {
+        m->tokens += m->rate * (double)(now - m->last_refill) / 86400.0;
+        if (m->tokens > m->cap)
+            m->tokens = m->cap;
+        m->last_refill = now;
+    }
+    /* updates first: they cost no token */
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < m->ndirty; i++) {
+        uint32_t fi = m->dirtyq[i];
+        struct file *f = &m->files[fi - 1];
+        double sc = score_of(decayed(f, now));
+        if (sc < f->last_score + 0.05 && f->nmem <= f->last_nmem) {
+            f->dirty = 0;
+            continue;
+        }
+        cu_alert *a = cu_alerts_add(out);
+        if (!a) {
+            m->dirtyq[keep++] = fi;
+            m->gate_due = true;
+            continue;
+        }
+        build_alert(m, f, sc > f->last_score ? sc : f->last_score, a);
+        a->num = f->num;
+        f->last_score = sc > f->last_score ? sc : f->last_score;
+        f->last_nmem = f->nmem;
+        f->dirty = 0;
+        m->st.updates++;
+    }
+    m->ndirty = keep;
+    if (!m->npend)
+        return;
+    /* rank the pending files by score now */
+    static __thread double rank[PEND_MAX][2];
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < m->npend; i++) {
+        struct file *f = &m->files[m->pend[i] - 1];
+        double sc = score_of(decayed(f, now));
+        if (sc < m->cfg.threshold || !f->used) {
+            f->pending = 0;
+            continue;
+        }
+        rank[n][0] = sc;
+        rank[n][1] = (double)m->pend[i];
+        n++;
+    }
+    qsort(rank, n, sizeof rank[0], cmp_pend);
+    m->npend = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t fi = (uint32_t)rank[i][1];
+        struct file *f = &m->files[fi - 1];
+        if (m->tokens >= 1.0) {
+            cu_alert *a = cu_alerts_add(out);
+            if (a) {
+                build_alert(m, f, rank[i][0], a);
+                f->num = cu_alerts_number(out, a);
+                f->emitted = 1;
+                f->pending = 0;
+                f->last_score = rank[i][0];
+                f->last_nmem = f->nmem;
+                m->tokens -= 1.0;
+                m->st.emitted++;
+                continue;
+            }
+            m->gate_due = true;
+        }
+        m->pend[m->npend++] = fi; /* waits for a token or a slot */
+    }
+}
+
+/* ================================================================ explain */
+
+static bool my_case_links(const misuse *m, const cu_case *const *mine, int nmine, cu_id rec, cu_id p)
+{
+    (void)m;
+    for (int i = 0; i < nmine; i++)
+        if ((rec != CU_ID_NONE && cu_case_links_record(mine[i], rec)) || (p != CU_ID_NONE && cu_case_links_person(mine[i], p)))
+            return true;
+    return false;
+}
+
+/* Whether an open case linked through idx (person or record CSR) has an
+ * officer of `unit` assigned now, other than `self`. */
+static bool team_link(const misuse *m, const uint32_t *off, const uint32_t *val, size_t nidx, cu_id key, cu_id unit,
+                      cu_id self, cu_id *other_case)
+{
+    if (key == CU_ID_NONE || key >= nidx || unit == CU_ID_NONE)
+        return false;
+    uint32_t b = off[key], e = off[key + 1];
+    if (e - b > CASE_SCAN)
+        b = e - CASE_SCAN; /* the latest cases */
+    for (uint32_t i = b; i < e; i++) {
+        cu_id c = val[i];
+        const cu_case *cs = cu_ref_case(m->ref, c);
+        if (!cs)
+            continue;
+        if (other_case && *other_case == CU_ID_NONE && !cu_ref_assigned(m->ref, c, self))
+            *other_case = c;
+        if (c >= m->nc_idx)
+            continue;
+        uint32_t ob = m->co_off[c], oe = m->co_off[c + 1];
+        if (oe - ob > CASE_OFF_SCAN)
+            oe = ob + CASE_OFF_SCAN;
+        for (uint32_t k = ob; k < oe; k++) {
+            cu_id o2 = m->co[k];
+            if (o2 == self || !cu_ref_assigned(m->ref, c, o2))
+                continue;
+            const cu_officer *oo = cu_ref_officer(m->ref, o2);
+            if (oo && oo->unit == unit)
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool ring_has(const struct tref *r, int n, cu_id p, uint32_t since, uint8_t want)
+{
+    for (int i = 0; i < n; i++)
+        if (r[i].p == p && r[i].t >= since && (r[i].x & want) == want)
+            return true;
+    return false;
+}
+
+typedef struct ectx {
+    const cu_officer *o;
+    const cu_case *mine[16];
+    int nmine;
+    const cu_case *cited;
+    uint64_t own_addr, own_sur, own_fam;
+    cu_id other_case;         /* an open case linking the person the officer is not on */
+} ectx;
+
+static uint32_t explain_person(misuse *m, const cu_event *ev, ectx *x, cu_id p)
+{
+    uint32_t bits = 0;
+    struct ost *s = &m->off[ev->officer];
+    uint32_t t = tmin(ev->ts);
+    if (my_case_links(m, x->mine, x->nmine, CU_ID_NONE, p))
+        bits |= CU_X_CASE;
+    if (x->cited && cu_case_links_person(x->cited, p))
+        bits |= CU_X_CITED;
+    if (ring_has(s->sr, SR_N, p, t > SEARCH_WIN ? t - SEARCH_WIN : 0, 1))
+        bits |= CU_X_SEARCH;
+    if (ring_has(s->xp, XP_N, p, t > REPEAT_WIN ? t - REPEAT_WIN : 0, 1))
+        bits |= CU_X_REPEAT;
+    const cu_person *pp = cu_ref_person(m->ref, p);
+    if (pp && pp->address_h) {
+        for (int i = 0; i < x->nmine && !(bits & CU_X_HOUSEHOLD); i++)
+            for (uint32_t k = 0; k < x->mine[i]->nsubjects && k < 64; k++) {
+                cu_id q = x->mine[i]->subjects[k];
+                const cu_person *qq = q != p ? cu_ref_person(m->ref, q) : NULL;
+                if (qq && qq->address_h == pp->address_h) {
+                    bits |= CU_X_HOUSEHOLD;
+                    break;
+                }
+            }
+    }
+    if (!(bits & (CU_X_CASE | CU_X_CITED)) && x->o &&
+        team_link(m, m->pc_off, m->pc, m->np_idx, p, x->o->unit, ev->officer, &x->other_case))
+        bits |= CU_X_TEAM;
+    return bits;
+}
+
+/* ================================================================ templates */
+
+/* A template's shape: who (the unit, or the role force-wide), the stated
+ * purpose and the kind of action (search, view/update, export/print/
+ * disclose).  The purpose proves nothing by itself; the template says only
+ * that this shape is the unexplained routine of many of the group. */
+static uint64_t tpl_key(const cu_event *ev, uint64_t group, int which)
+{
+    int cls = ev->action == CU_ACT_SEARCH ? 1 : (ev->action == CU_ACT_VIEW || ev->action == CU_ACT_UPDATE) ? 2 : 3;
+    uint64_t h = mix64(group * 0x9e3779b97f4a7c15ULL ^ ((uint64_t)ev->purpose << 8) ^ ((uint64_t)cls << 40) ^
+                       ((uint64_t)which << 60));
+    return h ? h : 1;
+}
+
+static struct tpl *tpl_find(misuse *m, uint64_t key, bool add)
+{
+    size_t mask = ((size_t)1 << TPL_BITS) - 1;
+    for (size_t i = 0; i < PROBE; i++) {
+        struct tpl *t = &m->tpl[(key + i) & mask];
+        if (t->key == key)
+            return t;
+        if (!t->key) {
+            if (!add)
+                return NULL;
+            t->key = key;
+            return t;
+        }
+    }
+    return NULL;
+}
+
+/* true when (key, officer) was not seen before (and is now recorded) */
+static bool tpair_new(misuse *m, uint64_t key, cu_id o)
+{
+    uint64_t k = mix64(key ^ ((uint64_t)o * 0x9e3779b97f4a7c15ULL));
+    k = k ? k : 1;
+    size_t mask = ((size_t)1 << TPAIR_BITS) - 1;
+    for (size_t i = 0; i < PROBE; i++) {
+        uint64_t *slot = &m->tpair[(k + i) & mask];
+        if (*slot == k)
+            return false;
+        if (!*slot) {
+            *slot = k;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A template explains when the unit's unexplained routine of this shape is
+ * common (a share of all the unit's accesses) and shared by several of
+ * its officers: one officer's habit never becomes a template. */
+static bool tpl_explains(const struct tpl *t, uint32_t group_total, unsigned min_distinct)
+{
+    if (!t)
+        return false;
+    return t->count >= 30 && t->distinct >= min_distinct && (double)t->count >= 0.03 * group_total;
+}
+
+/* ================================================================ graph */
+
+static cu_id uf_find(misuse *m, cu_id x)
+{
+    while (m->uf[x] != x) {
+        m->uf[x] = m->uf[m->uf[x]];
+        x = m->uf[x];
+    }
+    return x;
+}
+
+static bool share_case(misuse *m, cu_id a, cu_id b)
+{
+    const cu_id *ca, *cb;
+    size_t na = cu_ref_officer_cases(m->ref, a, &ca), nb = cu_ref_officer_cases(m->ref, b, &cb);
+    for (size_t i = 0; i < na; i++)
+        for (size_t k = 0; k < nb; k++)
+            if (ca[i] == cb[k])
+                return true;
+    return false;
+}
+
+static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, unsigned shared, bool flagged)
+{
+    cu_id ra = uf_find(m, a), rb = uf_find(m, b);
+    uint32_t fa = m->ring_file[ra], fb = ra != rb ? m->ring_file[rb] : 0;
+    if (ra != rb) {
+        /* the older file (emitted first, else allocated first) survives */
+        cu_id root = ra, other = rb;
+        uint32_t keep = fa, drop = fb;
+        if (!fa || (fb && m->files[fb - 1].emitted && !m->files[fa - 1].emitted)) {
+            root = rb;
+            other = ra;
+            keep = fb;
+            drop = fa;
+        }
+        m->uf[other] = root;
+        if (drop && keep) {
+            struct file *d = &m->files[drop - 1], *k = &m->files[keep - 1];
+            for (uint32_t i = 0; i < d->nmem; i++)
+                file_member(k, d->mem[i]);
+            for (uint32_t i = 0; i < d->nsubj; i++)
+                file_subject(k, d->subj[i]);
+            k->E = decayed(k, ev->ts) + decayed(d, ev->ts);
+            k->upd = ev->ts;
+            if (!d->emitted && !d->pending)
+                d->used = 0;
+            else
+                d->owner = CU_ID_NONE; /* stays until the gate forgets it */
+        }
+        m->ring_file[other] = 0;
+        m->ring_file[root] = keep;
+        ra = root;
+        fa = keep;
+    }
+    if (!fa) {
+        fa = file_alloc(m, ev->ts, F_RING, ra);
+        m->ring_file[ra] = fa;
+        if (!fa)
+            return;
+    }
+    struct file *f = &m->files[fa - 1];
+    f->owner = ra;
+    file_member(f, a);
+    file_member(f, b);
+    file_subject(f, p);
+    double w = (shared >= 2 ? 1.0 : 0.0) * (flagged ? 1.5 : 1.0) + (f->nmem >= 3 ? 0.3 : 0);
+    file_add(m, fa, S_RING, w, ev, p, CU_ID_NONE, (float)f->nsubj);
+}
+
+static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
+{
+    struct pst *ps = &m->per[p];
+    uint32_t t = tmin(ev->ts);
+    cu_id o = ev->officer;
+    bool seen = false;
+    for (int i = 0; i < PA_N; i++) {
+        cu_id o2 = ps->pa[i].p;
+        if (o2 == CU_ID_NONE || ps->pa[i].t + PAIR_WIN < t)
+            continue;
+        if (o2 == o) {
+            seen = true;
+            continue;
+        }
+        if (share_case(m, o, o2))
+            continue;
+        /* one unit's officers meeting the same people is teamwork */
+        const cu_officer *oa = cu_ref_officer(m->ref, o), *ob = cu_ref_officer(m->ref, o2);
+        if (oa && ob && oa->unit == ob->unit)
+            continue;
+        cu_id lo = o < o2 ? o : o2, hi = o < o2 ? o2 : o;
+        uint64_t key = ((uint64_t)lo << 32 | hi) + 1;
+        size_t mask = ((size_t)1 << PAIR_BITS) - 1;
+        uint64_t h = mix64(key);
+        struct pair *pr = NULL;
+        for (size_t k = 0; k < PROBE; k++) {
+            struct pair *c = &m->pairs[(h + k) & mask];
+            if (c->key == key || !c->key || c->t + PAIR_WIN < t) {
+                if (c->key != key) {
+                    memset(c, 0, sizeof *c);
+                    c->key = key;
+                }
+                pr = c;
+                break;
+            }
+        }
+        if (!pr)
+            continue;
+        pr->t = t;
+        bool have = false;
+        for (int k = 0; k < pr->np && k < 4; k++)
+            if (pr->p[k] == p)
+                have = true;
+        if (have)
+            continue;
+        if (pr->np < 4)
+            pr->p[pr->np] = p;
+        if (pr->np < UINT8_MAX)
+            pr->np++;
+        if (pr->np >= 2) {
+            if (!pr->active) {
+                pr->active = 1;
+                /* the first shared person joins the ring file too */
+            }
+            ring_edge(m, o, o2, ev, p, pr->np, flagged);
+        }
+    }
+    if (!seen) {
+        ps->pa[ps->papos].p = o;
+        ps->pa[ps->papos].t = t;
+        ps->papos = (uint8_t)((ps->papos + 1) % PA_N);
+    }
+}
+
+static void burst_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
+{
+    struct pst *ps = &m->per[p];
+    uint32_t t = tmin(ev->ts);
+    cu_id o = ev->officer;
+    bool seen = false;
+    for (int i = 0; i < PV_N; i++)
+        if (ps->pv[i].p == o && ps->pv[i].t + BURST_WIN >= t) {
+            ps->pv[i].t = t;
+            seen = true;
+        }
+    if (!seen) {
+        ps->pv[ps->pvpos].p = o;
+        ps->pv[ps->pvpos].t = t;
+        ps->pvpos = (uint8_t)((ps->pvpos + 1) % PV_N);
+    }
+    cu_id who[PV_N];
+    int n = 0;
+    for (int i = 0; i < PV_N; i++)
+        if (ps->pv[i].p != CU_ID_NONE && ps->pv[i].t + BURST_WIN >= t)
+            who[n++] = ps->pv[i].p;
+    if (n < BURST_MIN)
+        return;
+    if (!ps->burst) {
+        ps->burst = file_alloc(m, ev->ts, F_BURST, p);
+        if (!ps->burst)
+            return;
+    }
+    struct file *f = &m->files[ps->burst - 1];
+    uint32_t before = f->nmem;
+    for (int i = 0; i < n; i++)
+        file_member(f, who[i]);
+    file_subject(f, p);
+    uint32_t added = f->nmem - before;
+    file_add(m, ps->burst, S_CURIOSITY, 0.8 * (added ? added : 0.25) * (flagged ? 1.5 : 1.0), ev, p, CU_ID_NONE, 0);
+}
+
+/* ================================================================ per event */
+
+static void officer_day(misuse *m, struct ost *s, int32_t day)
+{
+    if (s->day == day)
+        return;
+    if (s->day != INT32_MIN && (s->t_exf || s->t_unx || s->events)) {
+        s->h_exf[s->hpos] = s->t_exf;
+        s->h_unx[s->hpos] = s->t_unx;
+        uint16_t sv = (uint16_t)(s->soft_today * 10 > 60000 ? 60000 : s->soft_today * 10);
+        s->h_soft[s->hpos] = sv;
+        if (s->unit_seen != CU_ID_NONE &&
+            !grow((void **)&m->unit_soft, &m->nunit4, (size_t)s->unit_seen + 1, sizeof *m->unit_soft))
+            peer_add(&m->unit_soft[s->unit_seen], sv);
+        s->hpos = (uint8_t)((s->hpos + 1) % HIST_N);
+        if (s->hn < HIST_N)
+            s->hn++;
+        s->active_days++;
+        peer_add(&m->peer_exf, s->t_exf);
+        peer_add(&m->peer_unx, s->t_unx);
+    }
+    s->day = day;
+    s->t_exf = s->t_unx = s->t_bulk_fired = s->t_spike_fired = 0;
+    s->soft_today = s->credited_today = 0;
+}
+
+static struct peer *role_peer(misuse *m, const cu_officer *o)
+{
+    if (!o || !o->role)
+        return NULL;
+    uint64_t k = cu_ref_text_hash(o->role, strlen(o->role));
+    for (size_t i = 0; i < m->nrole; i++) {
+        size_t j = (k + i) % m->nrole;
+        if (m->role_key[j] == k)
+            return &m->role_res[j];
+        if (!m->role_key[j]) {
+            m->role_key[j] = k;
+            return &m->role_res[j];
+        }
+    }
+    return NULL;
+}
+
+static void global_day(misuse *m, int32_t day)
+{
+    if (m->gday == day)
+        return;
+    m->gday = day;
+    peer_update(&m->peer_exf);
+    peer_update(&m->peer_unx);
+    for (size_t i = 0; i < m->nrole; i++)
+        if (m->role_key[i])
+            peer_update(&m->role_res[i]);
+    for (size_t i = 0; i < m->nunit4; i++)
+        if (m->unit_soft[i].n)
+            peer_update(&m->unit_soft[i]);
+}
+
+/* The day's allowance of soft evidence (unexplained sensitive look-ups):
+ * what the officer's own history (or, while learning, the unit's) shows
+ * as usual, median + 3 MAD.  Only the excess becomes evidence, so a role
+ * whose daily work touches sensitive people unexplained (custody, analysts)
+ * is judged against itself, and a low-and-slow campaign still counts. */
+static double soft_allowance(const misuse *m, const struct ost *s)
+{
+    if (m->cfg.rules_only)
+        return 0;
+    float tmp[HIST_N], med, mad;
+    if (s->active_days >= LEARN_DAYS) {
+        med_mad(s->h_soft, s->hn, tmp, &med, &mad);
+        return (med + 3 * mad) / 10.0;
+    }
+    if (s->unit_seen != CU_ID_NONE && s->unit_seen < m->nunit4 && m->unit_soft[s->unit_seen].n >= 20) {
+        const struct peer *g = &m->unit_soft[s->unit_seen];
+        return (g->med + 3 * g->mad) / 10.0;
+    }
+    return 1e9; /* learning: nothing to compare with yet */
+}
+
+/* Whether hour h is outside the officer's habits (learned) or shift band. */
+static bool off_shift(const misuse *m, const struct ost *s, const cu_officer *o, int h)
+{
+    if (!m->cfg.rules_only) {
+        if (s->active_days < LEARN_DAYS || s->events < 100)
+            return false;
+        uint32_t around = s->hour[h] + s->hour[(h + 23) % 24] + s->hour[(h + 1) % 24];
+        return around * 200 < s->events;
+    }
+    if (!o)
+        return false;
+    switch (o->shift) {
+    case CU_SHIFT_DAYS: return h < 7 || h >= 19;
+    case CU_SHIFT_EARLIES: return h < 6 || h >= 16;
+    case CU_SHIFT_LATES: return h < 14 && h >= 1;
+    case CU_SHIFT_NIGHTS: return h >= 9 && h < 20;
+    case CU_SHIFT_OFFICE: return h < 6 || h >= 20;
+    default: return false;
+    }
+}
+
+static bool usual_area(const struct ost *s, cu_id a)
+{
+    for (int i = 0; i < AREA_N; i++)
+        if (s->area[i] == a && s->area_n[i] >= 3)
+            return true;
+    return false;
+}
+
+static void count_slot(cu_id *ids, uint16_t *n, int cap, cu_id x)
+{
+    int lo = 0;
+    for (int i = 0; i < cap; i++) {
+        if (ids[i] == x) {
+            if (n[i] < UINT16_MAX)
+                n[i]++;
+            return;
+        }
+        if (n[i] < n[lo])
+            lo = i;
+    }
+    ids[lo] = x;
+    n[lo] = 1;
+}
+
+static void on_login(misuse *m, const cu_event *ev, struct ost *s, const cu_officer *o)
+{
+    cu_id t = ev->terminal;
+    if (t == CU_ID_NONE)
+        return;
+    if (ensure_term(m, t))
+        return;
+    if (ev->action == CU_ACT_LOGOUT) {
+        if (m->term_sess[t] == ev->officer)
+            m->term_sess[t] = CU_ID_NONE;
+        s->sess_suspect = 0;
+        return;
+    }
+    s->sess_suspect = 0;
+    bool known = false;
+    for (int i = 0; i < TERM_N; i++)
+        if (s->term[i] == t)
+            known = true;
+    cu_id owner = m->term_owner[t];
+    bool other_area = o && ev->area != CU_ID_NONE && o->area != CU_ID_NONE && ev->area != o->area;
+    if (!m->cfg.rules_only) {
+        if (!known && s->logins >= 3 && owner != CU_ID_NONE && owner != ev->officer && m->term_cnt[t] >= 3) {
+            uint32_t fi = officer_file(m, ev->officer, ev->ts);
+            if (fi) {
+                file_member(&m->files[fi - 1], owner);
+                double w = 2.5 + (other_area && !usual_area(s, ev->area) ? 0.5 : 0) +
+                           (m->term_sess[t] != CU_ID_NONE && m->term_sess[t] != ev->officer ? 0.5 : 0);
+                file_add(m, fi, S_LOGIN, w, ev, t, owner, 0);
+            }
+            s->sess_suspect = 1;
+            s->sess_other = owner;
+        }
+    } else if (other_area) {
+        uint32_t fi = officer_file(m, ev->officer, ev->ts);
+        file_add(m, fi, S_LOGIN, 1.0, ev, t, CU_ID_NONE, 0);
+        s->sess_suspect = 1;
+    }
+    s->logins++;
+    count_slot(s->term, s->term_n, TERM_N, t);
+    if (owner == ev->officer)
+        m->term_cnt[t]++;
+    else if (!m->term_cnt[t] || owner == CU_ID_NONE) {
+        m->term_owner[t] = ev->officer;
+        m->term_cnt[t] = 1;
+    } else
+        m->term_cnt[t]--;
+    m->term_sess[t] = ev->officer;
+}
+
+static double flag_weight(uint32_t flags)
+{
+    if (flags & (CU_PF_PROTECTED | CU_PF_INFORMANT | CU_PF_WITNESS))
+        return 1.0;
+    if (flags & (CU_PF_VIP | CU_PF_HIGH_PROFILE))
+        return 1.0;
+    if (flags & CU_PF_ACTIVIST)
+        return 0.8;
+    if (flags & CU_PF_OTHER)
+        return 0.6;
+    if (flags & CU_PF_OFFICER)
+        return 0.25;
+    return 0.15; /* deceased */
+}
+
+#define EW_KEEP (1.0f - 1.0f / 400)  /* decayed counts remember ~400 accesses */
+#define BASE_SHARE 0.04                /* a usual share of unexplained accesses */
+
+/* How surprising one more unexplained access is for this officer: 1 for
+ * an officer (or, while learning, a unit) whose work is almost always
+ * explained, down to 0.05 for one whose routine is largely unexplained
+ * (custody off the street, analysts' trawls, licensing checks). */
+static double rarity(const misuse *m, const struct ost *s, const cu_officer *o)
+{
+    if (m->cfg.rules_only)
+        return 1.0;
+    double share = BASE_SHARE;
+    if (s->ew_all >= 150)
+        share = s->ew_unx / s->ew_all;
+    else if (o && o->unit < m->nunit2 && m->unit_all[o->unit] >= 300)
+        share = m->unit_unx[o->unit] / m->unit_all[o->unit];
+    double r = BASE_SHARE / (share > BASE_SHARE ? share : BASE_SHARE);
+    return r < 0.05 ? 0.05 : r;
+}
+
+static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, int64_t now, cu_alerts *out)
+{
+    misuse *m = state;
+    cu_rc rc;
+    int64_t hr = now >= 0 ? now / 3600 : (now - 3599) / 3600;
+    if (hr != m->hour || m->gate_due) {
+        if (m->hour != INT64_MIN || m->gate_due)
+            gate(m, now, out);
+        m->hour = hr;
+    }
+    if (ev->officer == CU_ID_NONE)
+        return CU_OK;
+    if ((rc = ensure_officer(m, ev->officer)))
+        return rc;
+    int32_t day = day_of(ev->ts);
+    global_day(m, day);
+    struct ost *s = &m->off[ev->officer];
+    officer_day(m, s, day);
+    const cu_officer *o = cu_ref_officer(ref, ev->officer);
+    /* a change of unit is the start of new access */
+    if (o && o->unit != s->unit_seen) {
+        if (s->unit_seen != CU_ID_NONE)
+            s->new_access_at = ev->ts;
+        s->unit_seen = o->unit;
+    }
+    int h = (int)((ev->ts % 86400 + 86400) % 86400 / 3600);
+    if (ev->action == CU_ACT_LOGIN || ev->action == CU_ACT_LOGOUT) {
+        on_login(m, ev, s, o);
+        s->hour[h]++;
+        s->events++;
+        return CU_OK;
+    }
+    if (ev->outcome != CU_OUT_ALLOW)
+        return CU_OK;
+
+    /* ------------------------------------------------ explanations */
+    ectx x = {.o = o, .other_case = CU_ID_NONE};
+    const cu_id *cases;
+    size_t nc = cu_ref_officer_cases(ref, ev->officer, &cases);
+    for (size_t i = 0; i < nc && x.nmine < 16; i++) {
+        const cu_case *c = cu_ref_case(ref, cases[i]);
+        if (c)
+            x.mine[x.nmine++] = c;
+    }
+    x.cited = ev->case_id != CU_ID_NONE ? cu_ref_case(ref, ev->case_id) : NULL;
+    if (o) {
+        x.own_addr = o->address_h;
+        x.own_sur = o->surname_h;
+        for (uint32_t i = 0; i < o->nrelations; i++)
+            if (strcmp(o->relations[i].type, "self") == 0) {
+                const cu_person *me = cu_ref_person(ref, o->relations[i].person);
+                if (me) {
+                    if (!x.own_addr)
+                        x.own_addr = me->address_h;
+                    if (!x.own_sur)
+                        x.own_sur = me->surname_h;
+                    x.own_fam = me->family_h;
+                }
+            }
+    }
+    const cu_record *rec = ev->record != CU_ID_NONE ? cu_ref_record(ref, ev->record) : NULL;
+    cu_id people[64];
+    uint32_t pbits[64];
+    uint32_t np = 0;
+    for (uint32_t i = 0; i < ev->nsubjects && np < 48; i++)
+        people[np++] = ev->subjects[i];
+    if (rec)
+        for (uint32_t i = 0; i < rec->nsubjects && np < 64; i++) {
+            bool dup = false;
+            for (uint32_t k = 0; k < np; k++)
+                dup |= people[k] == rec->subjects[i];
+            if (!dup)
+                people[np++] = rec->subjects[i];
+        }
+    uint32_t bits = 0;
+    if (rec && my_case_links(m, x.mine, x.nmine, ev->record, CU_ID_NONE))
+        bits |= CU_X_CASE;
+    if (rec && x.cited && cu_case_links_record(x.cited, ev->record))
+        bits |= CU_X_CITED;
+    if (rec && !(bits & CU_X_CASE) && o &&
+        team_link(m, m->rc_off, m->rc, m->nr_idx, ev->record, o->unit, ev->officer, NULL))
+        bits |= CU_X_TEAM;
+    for (uint32_t i = 0; i < np; i++) {
+        if ((rc = ensure_person(m, people[i])))
+            return rc;
+        pbits[i] = explain_person(m, ev, &x, people[i]);
+        bits |= pbits[i];
+    }
+    if (!np && !rec)
+        bits |= CU_X_TEST;
+    struct tpl *tp = NULL, *tr = NULL;
+    bool strong = (bits & CU_X_STRONG) != 0;
+    if (o && (rc = grow((void **)&m->unit_total, &m->nunit, (size_t)o->unit + 1, sizeof *m->unit_total)))
+        return rc;
+    struct peer *rp = role_peer(m, o);
+    size_t ri = rp ? (size_t)(rp - m->role_res) : 0;
+    uint64_t tk = o ? tpl_key(ev, o->unit, 1) : 0, tkr = rp ? tpl_key(ev, m->role_key[ri], 2) : 0;
+    if (!m->cfg.rules_only && o) {
+        tp = tpl_find(m, tk, !strong);
+        tr = rp ? tpl_find(m, tkr, !strong) : NULL;
+        if (tpl_explains(tp, m->unit_total[o->unit], 3) || (rp && tpl_explains(tr, m->role_total[ri], 5)))
+            bits |= CU_X_TEMPLATE;
+        /* the views after a routine search share its explanation */
+        uint32_t tt = tmin(ev->ts);
+        for (uint32_t i = 0; i < np && !(bits & CU_X_TEMPLATE); i++)
+            if (ring_has(s->sr, SR_N, people[i], tt > SEARCH_WIN ? tt - SEARCH_WIN : 0, 8))
+                bits |= CU_X_TEMPLATE;
+    }
+    m->st.accesses++;
+    if (bits)
+        m->st.explained++;
+    if (strong)
+        m->st.strong++;
+    for (int b = 0; b < 8; b++)
+        if (bits & (1u << b))
+            m->st.by_bit[b]++;
+    if (m->cfg.on_explain)
+        m->cfg.on_explain(m->cfg.ud, ev, bits);
+    /* learning from this access happens after it was judged (causal) */
+    if (o && o->unit < m->nunit)
+        m->unit_total[o->unit]++;
+    {
+        bool unx = !(bits & (CU_X_STRONG | CU_X_TEMPLATE | CU_X_TEST));
+        s->ew_all = s->ew_all * EW_KEEP + 1;
+        s->ew_unx = s->ew_unx * EW_KEEP + (unx ? 1 : 0);
+        if (o && !grow((void **)&m->unit_all, &m->nunit2, (size_t)o->unit + 1, sizeof *m->unit_all) &&
+            !grow((void **)&m->unit_unx, &m->nunit3, (size_t)o->unit + 1, sizeof *m->unit_unx)) {
+            m->unit_all[o->unit] = m->unit_all[o->unit] * 0.9995f + 1;
+            m->unit_unx[o->unit] = m->unit_unx[o->unit] * 0.9995f + (unx ? 1 : 0);
+        }
+    }
+    if (rp)
+        m->role_total[ri]++;
+    if (tp && !strong) {
+        if (tp->count < UINT32_MAX)
+            tp->count++;
+        if (tpair_new(m, tk, ev->officer) && tp->distinct < UINT16_MAX)
+            tp->distinct++;
+    }
+    if (tr && !strong) {
+        if (tr->count < UINT32_MAX)
+            tr->count++;
+        if (tpair_new(m, tkr, ev->officer) && tr->distinct < UINT16_MAX)
+            tr->distinct++;
+    }
+    uint32_t t = tmin(ev->ts);
+    if (ev->action == CU_ACT_SEARCH) {
+        uint8_t trawl = 0;
+        if (!strong && ev->has_results && ev->results >= 20) {
+            uint16_t lv = (uint16_t)(log2((double)ev->results + 1) * 10);
+            struct peer *g = role_peer(m, o);
+            bool unusual;
+            if (m->cfg.rules_only)
+                unusual = ev->results >= 50;
+            else
+                unusual = g && g->n >= 50 && lv > g->med + 20 + 4 * (g->mad > 5 ? g->mad : 5) && s->big_searches < 5;
+            if (unusual) {
+                trawl = 2;
+                uint32_t fi = officer_file(m, ev->officer, ev->ts);
+                file_add(m, fi, S_TRAWL, 1.0, ev, np ? people[0] : CU_ID_NONE, CU_ID_NONE, (float)ev->results);
+            }
+        }
+        if (ev->has_results) {
+            struct peer *g = role_peer(m, o);
+            if (g)
+                peer_add(g, (uint16_t)(log2((double)ev->results + 1) * 10));
+            if (ev->results >= 20 && s->big_searches < UINT32_MAX)
+                s->big_searches++;
+        }
+        for (uint32_t i = 0; i < np && i < 8; i++) { /* the first listed are the best matches */
+            s->sr[s->srpos].p = people[i];
+            s->sr[s->srpos].t = t;
+            s->sr[s->srpos].x = (uint8_t)((strong ? 1 : 0) | trawl | (ev->has_results && ev->results >= 20 ? 4 : 0) |
+                                          ((bits & CU_X_TEMPLATE) ? 8 : 0));
+            s->srpos = (uint8_t)((s->srpos + 1) % SR_N);
+        }
+    }
+    if (strong && ev->action != CU_ACT_SEARCH) {
+        for (uint32_t i = 0; i < np && i < 4; i++) {
+            if (!(pbits[i] & CU_X_STRONG) && !(bits & (CU_X_CASE | CU_X_CITED)))
+                continue;
+            s->xp[s->xppos].p = people[i];
+            s->xp[s->xppos].t = t;
+            s->xp[s->xppos].x = 1;
+            s->xppos = (uint8_t)((s->xppos + 1) % XP_N);
+        }
+    }
+    s->hour[h]++;
+    s->events++;
+    if (ev->area != CU_ID_NONE)
+        count_slot(s->area, s->area_n, AREA_N, ev->area);
+
+    /* ------------------------------------------------ signals */
+    bool U = !strong;
+    bool T = (bits & CU_X_TEMPLATE) != 0;
+    bool exf = ev->action == CU_ACT_EXPORT || ev->action == CU_ACT_PRINT || ev->action == CU_ACT_DISCLOSE;
+    if (exf) {
+        s->t_exf++;
+        /* bulk export against the officer's and the peers' usual */
+        double thr;
+        if (m->cfg.rules_only) {
+            thr = 25;
+        } else {
+            float tmp[HIST_N], med, mad;
+            med_mad(s->h_exf, s->hn, tmp, &med, &mad);
+            double pthr = m->peer_exf.med + 8 * (m->peer_exf.mad > 1 ? m->peer_exf.mad : 1);
+            double othr = s->active_days >= LEARN_DAYS ? med + 6 * (mad > 1 ? mad : 1) : pthr;
+            thr = othr > pthr ? othr : pthr;
+            if (thr < 8)
+                thr = 8;
+        }
+        if (s->t_exf >= thr && (s->t_bulk_fired == 0 || s->t_exf >= 2 * s->t_bulk_fired)) {
+            bool leaving = o && o->end != CU_TIME_NEVER && o->end - ev->ts < 60 * 86400;
+            uint32_t fi = officer_file(m, ev->officer, ev->ts);
+            file_add(m, fi, S_BULK, (s->t_bulk_fired ? 1.0 : 2.0) * (leaving ? 1.5 : 1.0), ev, CU_ID_NONE, leaving ? 1 : CU_ID_NONE,
+                     (float)s->t_exf);
+            s->t_bulk_fired = s->t_exf;
+        }
+    }
+    if (!U && (!o || !o->nrelations))
+        return CU_OK; /* explained: only declared relations still count */
+    if (U && !T) {
+        s->t_unx++;
+        if (!m->cfg.rules_only && s->active_days >= LEARN_DAYS && !s->t_spike_fired) {
+            float tmp[HIST_N], med, mad;
+            med_mad(s->h_unx, s->hn, tmp, &med, &mad);
+            double thr = med + 6 * (mad > 1 ? mad : 1);
+            if (thr < 8)
+                thr = 8;
+            if (s->t_unx >= thr) {
+                s->t_spike_fired = 1;
+                file_add(m, officer_file(m, ev->officer, ev->ts), S_SPIKE, 1.0, ev, CU_ID_NONE, CU_ID_NONE, (float)s->t_unx);
+            }
+        }
+    }
+    double mult = 1.0;
+    int ctx_sig[3];
+    int nctx = 0;
+    if (U && !T) {
+        if (off_shift(m, s, o, h)) {
+            mult *= 1.5;
+            ctx_sig[nctx++] = S_OFFSHIFT;
+        }
+        if (ev->area != CU_ID_NONE && o && ev->area != o->area && (m->cfg.rules_only || (s->active_days >= LEARN_DAYS && !usual_area(s, ev->area)))) {
+            mult *= 1.3;
+            ctx_sig[nctx++] = S_OUTAREA;
+        }
+        if (s->new_access_at != INT64_MIN && ev->ts - s->new_access_at < NEW_ACCESS_DAYS * 86400) {
+            mult *= 1.5;
+            ctx_sig[nctx++] = S_NEWACCESS;
+        }
+    }
+    double total = 0;
+    uint32_t fi = 0;
+    double rar = rarity(m, s, o);
+#define ADD(sig, w, p, other)                                                    \
+    do {                                                                         \
+        if (!fi)                                                                 \
+            fi = officer_file(m, ev->officer, ev->ts);                           \
+        file_add(m, fi, (sig), (w) * mult, ev, (p), (other), 0);                 \
+        if (fi)                                                                  \
+            file_subject(&m->files[fi - 1], (p));                                \
+        total += (w);                                                            \
+    } while (0)
+    double allow = -1;
+#define SOFT(sig, w, p, other)                                                   \
+    do {                                                                         \
+        double w_ = (w) * mult;                                                  \
+        if (allow < 0)                                                           \
+            allow = soft_allowance(m, s);                                        \
+        s->soft_today += (float)w_;                                              \
+        double c_ = s->soft_today - allow - s->credited_today;                   \
+        if (c_ > w_)                                                             \
+            c_ = w_;                                                             \
+        if (!fi)                                                                 \
+            fi = officer_file(m, ev->officer, ev->ts);                           \
+        if (c_ > 0) {                                                            \
+            s->credited_today += (float)c_;                                      \
+            file_add(m, fi, (sig), c_, ev, (p), (other), 0);                     \
+            total += c_;                                                         \
+        }                                                                        \
+        if (fi)                                                                  \
+            file_subject(&m->files[fi - 1], (p));                                \
+    } while (0)
+    bool is_view = ev->action != CU_ACT_SEARCH;
+    bool any_flag = false;
+    for (uint32_t i = 0; i < np; i++) {
+        cu_id p = people[i];
+        const cu_person *pp = cu_ref_person(ref, p);
+        /* a relation is excused only by the officer's own case, not a colleague's */
+        bool pstrong = (pbits[i] & (CU_X_CASE | CU_X_CITED)) != 0 || (bits & (CU_X_CASE | CU_X_CITED));
+        /* a search lists namesakes: only its first result is the target */
+        if (ev->action == CU_ACT_SEARCH && i > 0)
+            break;
+        bool rel = false;
+        if (o && !pstrong)
+            for (uint32_t k = 0; k < o->nrelations; k++)
+                if (o->relations[k].person == p) {
+                    /* met in the unit's routine (a mined template): judged
+                     * against the officer's usual, like other soft signals */
+                    if (T && !m->cfg.rules_only)
+                        SOFT(S_RELATION, 1.0, p, CU_ID_NONE);
+                    else
+                        ADD(S_RELATION, strcmp(o->relations[k].type, "self") == 0 ? 2.0 : 3.0, p, CU_ID_NONE);
+                    rel = true;
+                    break;
+                }
+        if (!U)
+            continue;
+        if (T && !m->cfg.rules_only) {
+            /* routine: only the register still counts, against the usual */
+            if (pp && pp->flags)
+                SOFT(S_PROTECTED, flag_weight(pp->flags) * (is_view ? 0.5 : 0.3), p, CU_ID_NONE);
+            continue;
+        }
+        if (!rel && pp && ((x.own_addr && pp->address_h == x.own_addr) || (x.own_fam && pp->family_h == x.own_fam))) {
+            ADD(S_HOUSEHOLD, 2.5, p, CU_ID_NONE);
+            rel = true;
+        }
+        if (!rel && pp && x.own_sur && pp->surname_h == x.own_sur && !(pp->flags & CU_PF_OFFICER))
+            SOFT(S_SURNAME, 0.6, p, CU_ID_NONE);
+        if (pp && pp->flags) {
+            any_flag = true;
+            SOFT(S_PROTECTED, flag_weight(pp->flags) * (is_view ? 1.0 : 0.6), p, CU_ID_NONE);
+        }
+        if (x.other_case == CU_ID_NONE)
+            team_link(m, m->pc_off, m->pc, m->np_idx, p, CU_ID_NONE, ev->officer, &x.other_case);
+        if (x.other_case != CU_ID_NONE) {
+            SOFT(S_LIVECASE, 0.5, p, x.other_case);
+            x.other_case = CU_ID_NONE;
+        }
+        /* repeats: the same person unexplained on another day */
+        struct ux *u = NULL;
+        for (int k = 0; k < UX_N; k++)
+            if (s->ux[k].p == p)
+                u = &s->ux[k];
+        if (u) {
+            if (u->lastday != day) {
+                u->days++;
+                u->lastday = day;
+                SOFT(S_REPEAT, 1.0, p, CU_ID_NONE);
+            }
+            u->t = t;
+        } else {
+            u = &s->ux[s->uxpos];
+            s->uxpos = (uint8_t)((s->uxpos + 1) % UX_N);
+            u->p = p;
+            u->t = t;
+            u->days = 1;
+            u->lastday = day;
+        }
+        if (ring_has(s->sr, SR_N, p, t > SEARCH_WIN ? t - SEARCH_WIN : 0, 2) && is_view)
+            SOFT(S_TRAWL, 0.3, p, CU_ID_NONE);
+        if (!m->cfg.rules_only) {
+            /* officers whose routine is unexplained meet everyone: they
+             * join bursts and the graph only when that is rare for them */
+            bool from_big = ring_has(s->sr, SR_N, p, t > SEARCH_WIN ? t - SEARCH_WIN : 0, 4);
+            if (is_view && rar >= 0.5 && !from_big)
+                burst_access(m, ev, p, pp && pp->flags);
+            if ((is_view || (ev->has_results && ev->results <= 3)) && rar >= 0.5 && !from_big)
+                graph_access(m, ev, p, pp && pp->flags);
+        }
+    }
+    if (U && !(T && !m->cfg.rules_only)) {
+        if (rec && (rec->ncaveats || rec->classification >= CU_CLASS_SECRET))
+            SOFT(S_SENSITIVE, rec->classification >= CU_CLASS_SECRET ? 0.6 : 0.4, CU_ID_NONE, CU_ID_NONE);
+        if (exf)
+            SOFT(S_EXFIL, 1.0, np ? people[0] : CU_ID_NONE, CU_ID_NONE);
+        if (s->sess_suspect) {
+            fi = fi ? fi : officer_file(m, ev->officer, ev->ts);
+            file_add(m, fi, S_LOGIN, 0.3, ev, CU_ID_NONE, CU_ID_NONE, 0);
+        }
+        if (total > 0 && fi)
+            for (int k = 0; k < nctx; k++)
+                file_add(m, fi, ctx_sig[k], 0.01, ev, CU_ID_NONE, ctx_sig[k] == S_NEWACCESS && o ? o->unit : CU_ID_NONE, 0);
+    }
+    (void)any_flag;
+#undef ADD
+#undef SOFT
+    return CU_OK;
+}
+
+static cu_rc misuse_flush(void *state, const cu_ref *ref, int64_t now, cu_alerts *out)
+{
+    (void)ref;
+    misuse *m = state;
+    gate(m, now, out);
+    m->st.over_budget = m->npend;
+    return CU_OK;
+}
+
+const cu_detector_ops cu_detector_misuse = {
+    .name = "misuse",
+    .init = NULL,
+    .on_event = misuse_event,
+    .flush = misuse_flush,
+    .free = misuse_free,
+    .init_cfg = misuse_init,
+};
+
+/* ================================================================ queries */
+
+cu_rc cu_misuse_risk(const void *state, cu_id officer, int64_t now, cu_risk *out)
+{
+    const misuse *m = state;
+    memset(out, 0, sizeof *out);
+    if (officer == CU_ID_NONE || officer >= m->noff)
+        return cu_err_set(CU_ERR_NOTFOUND, "officer unknown to the detector");
+    const struct ost *s = &m->off[officer];
+    out->learning = s->active_days < LEARN_DAYS;
+    if (!s->file)
+        return CU_OK;
+    const struct file *f = &m->files[s->file - 1];
+    out->score = score_of(decayed(f, now));
+    out->alert_num = f->emitted ? f->num : 0;
+    for (uint32_t i = 0; i < f->rn; i++) {
+        uint32_t k = (uint32_t)(f->rpos + RISK_N - f->rn + i) % RISK_N;
+        out->history[i].ts = f->risk[k].ts;
+        out->history[i].score = f->risk[k].score;
+        reason_of(m, f, f->risk[k].sig, out->history[i].reason, sizeof out->history[i].reason);
+    }
+    out->nhistory = f->rn;
+    return CU_OK;
+}
+
+void cu_misuse_stats(const void *state, cu_detect_stats *out)
+{
+    const misuse *m = state;
+    *out = m->st;
+    uint64_t n = 0;
+    for (size_t i = 0; i < ((size_t)1 << TPL_BITS); i++) {
+        const struct tpl *t = &m->tpl[i];
+        if (t->key && t->count >= 30 && t->distinct >= 3)
+            n++;
+    }
+    out->templates = n;
+    out->over_budget = m->npend;
+}

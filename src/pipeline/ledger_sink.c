@@ -1,0 +1,167 @@
+/* The ledger behind the pipeline's sink interface.
+ *
+ * DIR/ledger is a custos ledger (tlog-tiles, group commit).  A new data
+ * directory gets a fresh log with its own signing key (kept by the ledger in
+ * its private state); opening an existing one reads that key back.  At
+ * close the log publishes a signed checkpoint covering every entry.
+ *
+ * Entries are access entries in the ledger's canonical encoding.  The
+ * pipeline builds them with cu_ledger_entry_encode and the same fields, in
+ * the same order, as cu_ledger_entry_encode_access, so that the commitment
+ * of each person is computed once per person rather than once per event
+ * (tests check the bytes are identical).
+ */
+#include "custos/ledger.h"
+#include "custos/pipeline.h"
+
+#include "pipeline/pipeline_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define ORIGIN "custos.local/log"
+
+static cu_rc l_append(void *ctx, const void *const *entries, const size_t *lens, size_t n, uint64_t *first)
+{
+    return cu_ledger_append_many(ctx, entries, lens, n, first);
+}
+
+static uint64_t l_size(void *ctx) { return cu_ledger_size(ctx); }
+
+static cu_rc l_read(void *ctx, uint64_t index, cu_buf *out)
+{
+    cu_buf_reset(out);
+    return cu_ledger_read_entry(ctx, index, out);
+}
+
+static const uint8_t *l_secret(void *ctx) { return cu_ledger_commit_secret(ctx); }
+
+static void l_close(void *ctx)
+{
+    cu_ledger *l = ctx;
+    if (!l)
+        return;
+    if (cu_ledger_size(l) != cu_ledger_published_size(l) && cu_ledger_publish(l, NULL))
+        cu_log(CU_LOG_WARN, "ledger: publishing the final checkpoint failed: %s", cu_err_detail());
+    cu_ledger_close(l);
+}
+
+static const cu_sink_ops ledger_ops = {
+    .name = "ledger", .append_many = l_append, .size = l_size, .read_entry = l_read,
+    .commit_secret = l_secret, .close = l_close,
+};
+
+cu_rc cu_sink_ledger_open(const char *dir, cu_sink *out)
+{
+    char path[4096], ck[4200];
+    if (snprintf(path, sizeof path, "%s/ledger", dir) >= (int)sizeof path)
+        return cu_err_set(CU_ERR_TOOBIG, "path too long");
+    snprintf(ck, sizeof ck, "%s/checkpoint", path);
+    struct stat st;
+    cu_rc rc;
+    if (stat(ck, &st) != 0) {
+        if (errno != ENOENT)
+            return cu_err_set(cu_rc_from_errno(errno), "%s: %s", ck, strerror(errno));
+        char *signer = NULL, *verifier = NULL;
+        if ((rc = cu_note_keygen(ORIGIN, &signer, &verifier)))
+            return rc;
+        rc = cu_ledger_init(path, ORIGIN, signer);
+        memset(signer, 0, strlen(signer));
+        cu_free(signer);
+        cu_free(verifier);
+        if (rc)
+            return rc;
+    }
+    char *key = NULL;
+    if ((rc = cu_ledger_read_signer(path, &key)))
+        return rc;
+    cu_ledger_opts o = {.signer_key = key};
+    cu_ledger *l = NULL;
+    rc = cu_ledger_open(path, &o, &l);
+    memset(key, 0, strlen(key));
+    cu_free(key);
+    if (rc)
+        return rc;
+    out->ops = &ledger_ops;
+    out->ctx = l;
+    return CU_OK;
+}
+
+/* ----------------------------------------------------------- entries */
+
+cu_rc cu_entry_encode(const cu_names *n, const cu_event *ev, cu_commit_fn commit, void *ud, uint8_t *out, size_t cap,
+                      size_t *len)
+{
+    static const char *const actions[CU_ACT_COUNT_] = {"search", "view", "update", "export",
+                                                       "print", "disclose", "login", "logout"};
+    if (ev->nsubjects > CU_LEDGER_MAX_SUBJECTS)
+        return cu_err_set(CU_ERR_TOOBIG, "event %s: %u people, the log takes at most %d", ev->id, ev->nsubjects,
+                          CU_LEDGER_MAX_SUBJECTS);
+    uint8_t subj[CU_LEDGER_MAX_SUBJECTS * CU_HASH_LEN];
+    for (uint32_t i = 0; i < ev->nsubjects; i++) {
+        cu_rc rc = commit(ud, ev->subjects[i], subj + (size_t)i * CU_HASH_LEN);
+        if (rc)
+            return rc;
+    }
+    const char *strs[9] = {
+        ev->id,
+        cu_names_str(n, CU_K_OFFICER, ev->officer),
+        cu_names_str(n, CU_K_SYSTEM, ev->system),
+        actions[ev->action < CU_ACT_COUNT_ ? ev->action : 0],
+        cu_names_str(n, CU_K_RECORD, ev->record),
+        cu_names_str(n, CU_K_PURPOSE, ev->purpose),
+        cu_names_str(n, CU_K_CASE, ev->case_id),
+        cu_names_str(n, CU_K_TERMINAL, ev->terminal),
+        cu_names_str(n, CU_K_AREA, ev->area),
+    };
+    uint8_t outcome = ev->outcome == CU_OUT_DENY ? 2 : 1, results[4];
+    cu_put_be32(results, ev->has_results ? ev->results : 0);
+    cu_ledger_field f[12];
+    for (int i = 0; i < 9; i++)
+        f[i] = (cu_ledger_field){(uint8_t)(CU_LEDGER_F_ID + i), strs[i], strs[i] ? strlen(strs[i]) : 0};
+    f[9] = (cu_ledger_field){CU_LEDGER_F_OUTCOME, &outcome, 1};
+    f[10] = (cu_ledger_field){CU_LEDGER_F_RESULTS, results, 4};
+    f[11] = (cu_ledger_field){CU_LEDGER_F_SUBJECTS, subj, (size_t)ev->nsubjects * CU_HASH_LEN};
+    return cu_ledger_entry_encode(CU_LEDGER_ACCESS, ev->ts, f, 12, out, cap, len);
+}
+
+cu_rc cu_entry_decode(const uint8_t *p, size_t len, cu_entry_view *v)
+{
+    memset(v, 0, sizeof *v);
+    cu_ledger_entry e;
+    cu_rc rc = cu_ledger_entry_decode(p, len, &e);
+    if (rc)
+        return rc;
+    if (e.type != CU_LEDGER_ACCESS)
+        return cu_err_set(CU_ERR_TYPE, "log entry of type %u is not an access", e.type);
+    v->ts = e.ts;
+    static const uint8_t tags[8] = {CU_LEDGER_F_ID, CU_LEDGER_F_OFFICER, CU_LEDGER_F_SYSTEM, CU_LEDGER_F_RECORD,
+                                    CU_LEDGER_F_PURPOSE, CU_LEDGER_F_CASE, CU_LEDGER_F_TERMINAL, CU_LEDGER_F_AREA};
+    for (int i = 0; i < 8; i++) {
+        const cu_ledger_field *f = cu_ledger_entry_field(&e, tags[i]);
+        if (f && f->len > CU_ID_MAX_LEN)
+            return cu_err_set(CU_ERR_CORRUPT, "log entry: id longer than %d bytes", CU_ID_MAX_LEN);
+        v->str[i] = f ? f->data : NULL;
+        v->len[i] = f ? (uint8_t)f->len : 0;
+    }
+    const cu_ledger_field *act = cu_ledger_entry_field(&e, CU_LEDGER_F_ACTION);
+    cu_action a;
+    if (!act || cu_action_parse(act->data, act->len, &a))
+        return cu_err_set(CU_ERR_CORRUPT, "log entry: unknown action");
+    v->action = (uint8_t)a;
+    const cu_ledger_field *oc = cu_ledger_entry_field(&e, CU_LEDGER_F_OUTCOME);
+    v->outcome = oc && ((const uint8_t *)oc->data)[0] == 2 ? CU_OUT_DENY : CU_OUT_ALLOW;
+    const cu_ledger_field *rs = cu_ledger_entry_field(&e, CU_LEDGER_F_RESULTS);
+    if (rs) {
+        v->has_results = true;
+        v->results = cu_get_be32(rs->data);
+    }
+    const cu_ledger_field *sj = cu_ledger_entry_field(&e, CU_LEDGER_F_SUBJECTS);
+    if (sj) {
+        v->nsubjects = (uint32_t)(sj->len / CU_HASH_LEN);
+        v->subjects = sj->data;
+    }
+    return CU_OK;
+}

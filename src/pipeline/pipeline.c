@@ -1,0 +1,626 @@
+/* The pipeline: ordering -> durable append -> store -> reference clock ->
+ * detectors, one batch at a time.
+ *
+ * Invariants (numbered as docs/pipeline.md refers to them):
+ * 1. Fail closed: nothing of a batch reaches the store or a detector before
+ *    the sink's append_many for the whole batch has returned CU_OK.
+ * 2. A batch is checked whole (time order within it and against the last
+ *    event accepted) before anything is written; a refused batch changes
+ *    nothing.
+ * 3. Names are stored before the entries that use them are appended, so
+ *    every durable entry can be re-indexed after a crash (its people are
+ *    resolved from their commitments against the stored names).
+ * 4. The store commits each batch with the log size it reaches; at start
+ *    the entries between the store's size and the log's are re-indexed and
+ *    run through the detectors (recovery).
+ * 5. After a failure of the log or the store the pipeline accepts nothing
+ *    more: a later batch could otherwise be durable while an earlier one is
+ *    not indexed.
+ * 6. Steady state allocates nothing per event: entry bytes, pointer arrays
+ *    and the commitment cache grow to their high-water mark and stay.
+ */
+#include "custos/ledger.h"
+#include "custos/pipeline.h"
+#include "custos/ledger.h"
+
+#include "pipeline/pipeline_int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* ------------------------------------------------------------ batch */
+
+struct cu_batch {
+    cu_event *ev;
+    uint32_t n, cap;
+    cu_id *subj;
+    size_t subj_used, subj_cap;
+    uint32_t counts[CU_K_COUNT_];
+    bool sealed;
+};
+
+cu_rc cu_batch_new(uint32_t max_events, cu_batch **out)
+{
+    if (max_events == 0)
+        max_events = 16384;
+    cu_batch *b = cu_calloc(1, sizeof *b);
+    if (!b)
+        return CU_ERR_NOMEM;
+    b->cap = max_events;
+    b->subj_cap = (size_t)max_events * 8 + CU_EVENT_MAX_SUBJECTS;
+    b->ev = cu_calloc(max_events, sizeof *b->ev);
+    b->subj = cu_malloc(b->subj_cap * sizeof *b->subj);
+    if (!b->ev || !b->subj) {
+        cu_batch_free(b);
+        return CU_ERR_NOMEM;
+    }
+    *out = b;
+    return CU_OK;
+}
+
+void cu_batch_free(cu_batch *b)
+{
+    if (!b)
+        return;
+    cu_free(b->ev);
+    cu_free(b->subj);
+    cu_free(b);
+}
+
+void cu_batch_reset(cu_batch *b)
+{
+    b->n = 0;
+    b->subj_used = 0;
+    b->sealed = false;
+}
+
+cu_event *cu_batch_slot(cu_batch *b)
+{
+    if (b->n >= b->cap || b->subj_cap - b->subj_used < CU_EVENT_MAX_SUBJECTS)
+        return NULL;
+    cu_event *e = &b->ev[b->n];
+    e->subjects = b->subj + b->subj_used;
+    e->subjects_cap = CU_EVENT_MAX_SUBJECTS;
+    e->nsubjects = 0;
+    return e;
+}
+
+void cu_batch_push(cu_batch *b)
+{
+    b->subj_used += b->ev[b->n].nsubjects;
+    b->n++;
+}
+
+uint32_t cu_batch_count(const cu_batch *b) { return b->n; }
+const cu_event *cu_batch_get(const cu_batch *b, uint32_t i) { return i < b->n ? &b->ev[i] : NULL; }
+
+void cu_batch_seal(cu_batch *b, const cu_names *n)
+{
+    for (int k = 0; k < CU_K_COUNT_; k++)
+        b->counts[k] = cu_names_count(n, (cu_idkind)k);
+    b->sealed = true;
+}
+
+/* --------------------------------------------------------- pipeline */
+
+struct commit_map {
+    uint64_t *key; /* first 8 bytes of the commitment; 0 = empty */
+    cu_id *id;
+    size_t mask;
+    uint32_t persons; /* person names covered */
+};
+
+struct cu_pipeline {
+    char *dir;
+    cu_names *names;
+    cu_sink sink;
+    cu_store *store;
+    cu_ref *ref;
+    cu_detect *detect;
+    cu_pipeline_cfg cfg;
+    int64_t last_ts;
+    bool failed, started, bulk;
+    /* encoding */
+    uint8_t *ebuf;
+    size_t ebuf_cap;
+    size_t *eoff;
+    const void **eptr;
+    size_t *elen;
+    size_t ecap;
+    /* commitment cache, by person id */
+    uint8_t (*commit)[32];
+    uint8_t *commit_ok;
+    size_t ncommit;
+    struct commit_map cmap;
+    cu_batch *rbatch; /* recovery / read-back */
+    cu_buf rbuf;
+    cu_pipeline_stats st;
+    cu_rc cb_rc;
+};
+
+static cu_rc mkdir_p(const char *dir)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s", dir) >= (int)sizeof tmp)
+        return cu_err_set(CU_ERR_TOOBIG, "path too long");
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+            return cu_err_set(cu_rc_from_errno(errno), "%s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+        return cu_err_set(cu_rc_from_errno(errno), "%s: %s", tmp, strerror(errno));
+    return CU_OK;
+}
+
+cu_rc cu_pipeline_open(const char *dir, cu_names *names, const cu_sink *sink, cu_pipeline **out)
+{
+    cu_pipeline *p = cu_calloc(1, sizeof *p);
+    if (!p)
+        return CU_ERR_NOMEM;
+    p->names = names;
+    p->last_ts = INT64_MIN;
+    cu_buf_init(&p->rbuf, CU_ENTRY_MAX + 1);
+    cu_rc rc;
+    char path[4096];
+    p->dir = cu_strdup(dir);
+    if (!p->dir) {
+        rc = CU_ERR_NOMEM;
+        goto fail;
+    }
+    if ((rc = mkdir_p(dir)))
+        goto fail;
+    if (sink)
+        p->sink = *sink;
+    else if ((rc = cu_sink_ledger_open(dir, &p->sink)))
+        goto fail;
+    snprintf(path, sizeof path, "%s/store.db", dir);
+    if ((rc = cu_store_open(path, &p->store)) || (rc = cu_store_load_names(p->store, names)))
+        goto fail;
+    *out = p;
+    return CU_OK;
+fail:
+    cu_pipeline_close(p);
+    return rc;
+}
+
+/* --------------------------------------------------- commitments */
+
+static cu_rc commit_of(void *ud, cu_id person, uint8_t out[32])
+{
+    cu_pipeline *p = ud;
+    if (person >= p->ncommit) {
+        size_t nc = p->ncommit ? p->ncommit : 4096;
+        while (nc <= person)
+            nc *= 2;
+        uint8_t(*c)[32] = cu_realloc(p->commit, nc * 32);
+        if (!c)
+            return CU_ERR_NOMEM;
+        p->commit = c;
+        uint8_t *ok = cu_realloc(p->commit_ok, nc);
+        if (!ok)
+            return CU_ERR_NOMEM;
+        memset(ok + p->ncommit, 0, nc - p->ncommit);
+        p->commit_ok = ok;
+        p->ncommit = nc;
+    }
+    if (!p->commit_ok[person]) {
+        const char *s = cu_names_str(p->names, CU_K_PERSON, person);
+        if (!s)
+            return cu_err_set(CU_ERR_INTERNAL, "person id %u has no name", person);
+        /* the ledger's commitment scheme (openable per person for evidence) */
+        cu_rc rc = cu_ledger_commitment(p->sink.ops->commit_secret(p->sink.ctx), s, strlen(s), p->commit[person]);
+        if (rc)
+            return rc;
+        p->commit_ok[person] = 1;
+    }
+    memcpy(out, p->commit[person], 32);
+    return CU_OK;
+}
+
+/* The reverse map commitment -> person, over every person name known. */
+static cu_rc cmap_update(cu_pipeline *p)
+{
+    uint32_t np = cu_names_count(p->names, CU_K_PERSON);
+    if (np == p->cmap.persons && p->cmap.key)
+        return CU_OK;
+    size_t need = 1024;
+    while (need < (size_t)np * 2)
+        need *= 2;
+    if (need - 1 != p->cmap.mask || !p->cmap.key) {
+        cu_free(p->cmap.key);
+        cu_free(p->cmap.id);
+        p->cmap.key = cu_calloc(need, sizeof *p->cmap.key);
+        p->cmap.id = cu_calloc(need, sizeof *p->cmap.id);
+        if (!p->cmap.key || !p->cmap.id)
+            return CU_ERR_NOMEM;
+        p->cmap.mask = need - 1;
+        p->cmap.persons = 0;
+    }
+    for (uint32_t id = p->cmap.persons; id < np; id++) {
+        uint8_t c[32];
+        cu_rc rc = commit_of(p, id, c);
+        if (rc)
+            return rc;
+        uint64_t k = cu_get_be64(c) | 1; /* never 0 */
+        size_t i = k & p->cmap.mask;
+        while (p->cmap.key[i])
+            i = (i + 1) & p->cmap.mask;
+        p->cmap.key[i] = k;
+        p->cmap.id[i] = id;
+    }
+    p->cmap.persons = np;
+    return CU_OK;
+}
+
+static cu_id cmap_find(cu_pipeline *p, const uint8_t *c)
+{
+    uint64_t k = cu_get_be64(c) | 1;
+    for (size_t i = k & p->cmap.mask; p->cmap.key[i]; i = (i + 1) & p->cmap.mask) {
+        if (p->cmap.key[i] != k)
+            continue;
+        uint8_t full[32];
+        if (commit_of(p, p->cmap.id[i], full) == CU_OK && memcmp(full, c, 32) == 0)
+            return p->cmap.id[i];
+    }
+    return CU_ID_NONE;
+}
+
+/* ------------------------------------------------------ index + detect */
+
+static cu_rc on_alert(void *ud, const cu_alert *a)
+{
+    cu_pipeline *p = ud;
+    cu_rc rc = cu_store_add_alert(p->store, p->names, a);
+    if (rc)
+        return rc;
+    p->st.alerts++;
+    if (p->cfg.on_alert)
+        return p->cfg.on_alert(p->cfg.ud, a);
+    return CU_OK;
+}
+
+/* The batch is durable at [first, first + n): index it and detect. */
+static cu_rc index_and_detect(cu_pipeline *p, const cu_batch *b, uint64_t first)
+{
+    uint64_t t0 = cu_mono_ns();
+    cu_rc rc = cu_store_begin(p->store);
+    if (rc)
+        return rc;
+    for (uint32_t i = 0; i < b->n; i++)
+        if ((rc = cu_store_add_event(p->store, first + i, &b->ev[i])))
+            goto fail;
+    uint64_t t1 = cu_mono_ns();
+    for (uint32_t i = 0; i < b->n; i++) {
+        const cu_event *ev = &b->ev[i];
+        if ((rc = cu_ref_advance(p->ref, ev->ts)) || (rc = cu_detect_event(p->detect, ev, ev->ts, on_alert, p)))
+            goto fail;
+    }
+    uint64_t t2 = cu_mono_ns();
+    if ((rc = cu_store_commit(p->store, first + b->n)))
+        return rc;
+    p->st.ns_store += (t1 - t0) + (cu_mono_ns() - t2);
+    p->st.ns_detect += t2 - t1;
+    if (b->n)
+        p->last_ts = b->ev[b->n - 1].ts;
+    return CU_OK;
+fail:
+    cu_store_rollback(p->store);
+    return rc;
+}
+
+/* Decode entry bytes into ev (interning its names). */
+static cu_rc event_from_entry(cu_pipeline *p, const uint8_t *data, size_t len, cu_event *ev, uint64_t *unknown)
+{
+    cu_entry_view v;
+    cu_rc rc = cu_entry_decode(data, len, &v);
+    if (rc)
+        return rc;
+    ev->ts = v.ts;
+    memcpy(ev->id, v.str[EV_ID], v.len[EV_ID]);
+    ev->id[v.len[EV_ID]] = '\0';
+    ev->id_len = v.len[EV_ID];
+    static const struct {
+        int f;
+        cu_idkind k;
+        size_t off;
+    } map[] = {
+        {EV_OFFICER, CU_K_OFFICER, offsetof(cu_event, officer)}, {EV_SYSTEM, CU_K_SYSTEM, offsetof(cu_event, system)},
+        {EV_RECORD, CU_K_RECORD, offsetof(cu_event, record)},    {EV_PURPOSE, CU_K_PURPOSE, offsetof(cu_event, purpose)},
+        {EV_CASE, CU_K_CASE, offsetof(cu_event, case_id)},       {EV_TERMINAL, CU_K_TERMINAL, offsetof(cu_event, terminal)},
+        {EV_AREA, CU_K_AREA, offsetof(cu_event, area)},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+        cu_id *dst = (cu_id *)((char *)ev + map[i].off);
+        *dst = CU_ID_NONE;
+        if (v.str[map[i].f] && (rc = cu_names_intern(p->names, map[i].k, v.str[map[i].f], v.len[map[i].f], dst)))
+            return rc;
+    }
+    ev->action = v.action;
+    ev->outcome = v.outcome;
+    ev->has_results = v.has_results;
+    ev->results = v.results;
+    ev->nsubjects = 0;
+    if ((rc = cmap_update(p)))
+        return rc;
+    for (uint32_t i = 0; i < v.nsubjects && ev->nsubjects < ev->subjects_cap; i++) {
+        cu_id id = cmap_find(p, v.subjects + (size_t)i * 32);
+        if (id == CU_ID_NONE)
+            (*unknown)++;
+        else
+            ev->subjects[ev->nsubjects++] = id;
+    }
+    return CU_OK;
+}
+
+cu_rc cu_pipeline_read_event(cu_pipeline *p, uint64_t index, cu_event *ev)
+{
+    cu_rc rc = p->sink.ops->read_entry(p->sink.ctx, index, &p->rbuf);
+    if (rc)
+        return rc;
+    uint64_t unknown = 0;
+    rc = event_from_entry(p, (const uint8_t *)p->rbuf.data, p->rbuf.len, ev, &unknown);
+    if (rc)
+        cu_err_prefix("log entry %llu", (unsigned long long)index);
+    return rc;
+}
+
+/* Whether the entry in rbuf is an access event.  The log also holds other
+ * modules' entries (governance actions, type CU_LEDGER_GOVERNANCE), which
+ * the event index skips. */
+static bool is_access(const cu_pipeline *p)
+{
+    return p->rbuf.len >= 2 && (uint8_t)p->rbuf.data[1] == CU_LEDGER_ACCESS;
+}
+
+/* The order check continues from the last durable event: the newest access
+ * entry below size (other entries skipped). */
+static cu_rc last_event_ts(cu_pipeline *p, uint64_t size)
+{
+    cu_event ev = {0};
+    cu_id subj[CU_EVENT_MAX_SUBJECTS];
+    ev.subjects = subj;
+    ev.subjects_cap = CU_EVENT_MAX_SUBJECTS;
+    for (uint64_t i = size; i-- > 0;) {
+        cu_rc rc = p->sink.ops->read_entry(p->sink.ctx, i, &p->rbuf);
+        if (rc)
+            return rc;
+        if (!is_access(p))
+            continue;
+        if ((rc = cu_pipeline_read_event(p, i, &ev)))
+            return rc;
+        p->last_ts = ev.ts;
+        break;
+    }
+    return CU_OK;
+}
+
+static cu_rc recover(cu_pipeline *p)
+{
+    uint64_t size = p->sink.ops->size(p->sink.ctx);
+    uint64_t idx = cu_store_indexed(p->store);
+    cu_rc rc;
+    if (idx > size) {
+        cu_log(CU_LOG_WARN, "store indexes %llu entries but the log holds %llu: rebuilding the index",
+               (unsigned long long)idx, (unsigned long long)size);
+        if ((rc = cu_store_clear_events(p->store)))
+            return rc;
+        idx = 0;
+    }
+    if (idx == size)
+        return last_event_ts(p, size);
+    cu_log(CU_LOG_INFO, "re-indexing log entries %llu..%llu", (unsigned long long)idx, (unsigned long long)size - 1);
+    if (!p->rbatch && (rc = cu_batch_new(4096, &p->rbatch)))
+        return rc;
+    uint64_t unknown = 0;
+    while (idx < size) {
+        cu_batch_reset(p->rbatch);
+        uint64_t first = idx;
+        cu_event *ev;
+        while (idx < size && (ev = cu_batch_slot(p->rbatch))) {
+            if ((rc = p->sink.ops->read_entry(p->sink.ctx, idx, &p->rbuf))) {
+                cu_err_prefix("recovery: log entry %llu", (unsigned long long)idx);
+                return rc;
+            }
+            if (!is_access(p)) {
+                /* another module's entry (a governance action): not an event;
+                 * the batch so far keeps its consecutive indexes */
+                if (cu_batch_count(p->rbatch))
+                    break;
+                first = ++idx;
+                continue;
+            }
+            if ((rc = event_from_entry(p, (const uint8_t *)p->rbuf.data, p->rbuf.len, ev, &unknown))) {
+                cu_err_prefix("recovery: log entry %llu", (unsigned long long)idx);
+                return rc;
+            }
+            cu_batch_push(p->rbatch);
+            idx++;
+        }
+        if ((rc = cu_store_sync_names(p->store, p->names, NULL)) || (rc = index_and_detect(p, p->rbatch, first)))
+            return rc;
+        p->st.recovered += cu_batch_count(p->rbatch);
+    }
+    if (unknown)
+        cu_log(CU_LOG_WARN, "recovery: %llu people looked up could not be resolved from their commitments",
+               (unsigned long long)unknown);
+    return p->last_ts == INT64_MIN ? last_event_ts(p, size) : CU_OK;
+}
+
+cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
+{
+    if (p->started)
+        return cu_err_set(CU_ERR_STATE, "pipeline already started");
+    p->ref = ref;
+    if (cfg)
+        p->cfg = *cfg;
+    cu_rc rc;
+    if ((rc = cu_store_put_reference(p->store, ref)))
+        return rc;
+    if ((rc = cu_detect_new_cfg(ref, cu_store_next_alert(p->store), p->cfg.detect, &p->detect)))
+        return rc;
+    if (p->cfg.bulk) {
+        if ((rc = cu_store_bulk_begin(p->store)))
+            return rc;
+        p->bulk = true;
+    }
+    p->started = true;
+    if ((rc = recover(p))) {
+        p->failed = true;
+        return rc;
+    }
+    return CU_OK;
+}
+
+static cu_rc encode_batch(cu_pipeline *p, const cu_batch *b)
+{
+    if (b->n > p->ecap) {
+        size_t nc = b->n;
+        size_t *eoff = cu_realloc(p->eoff, nc * sizeof *eoff);
+        if (eoff)
+            p->eoff = eoff;
+        const void **eptr = cu_realloc(p->eptr, nc * sizeof *eptr);
+        if (eptr)
+            p->eptr = eptr;
+        size_t *elen = cu_realloc(p->elen, nc * sizeof *elen);
+        if (elen)
+            p->elen = elen;
+        if (!eoff || !eptr || !elen)
+            return CU_ERR_NOMEM;
+        p->ecap = nc;
+    }
+    size_t used = 0;
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (p->ebuf_cap - used < CU_ENTRY_MAX) {
+            size_t nc = p->ebuf_cap ? p->ebuf_cap * 2 : (size_t)4 << 20;
+            while (nc - used < CU_ENTRY_MAX)
+                nc *= 2;
+            uint8_t *nb = cu_realloc(p->ebuf, nc);
+            if (!nb)
+                return CU_ERR_NOMEM;
+            p->ebuf = nb;
+            p->ebuf_cap = nc;
+        }
+        size_t len;
+        cu_rc rc = cu_entry_encode(p->names, &b->ev[i], commit_of, p, p->ebuf + used, p->ebuf_cap - used, &len);
+        if (rc)
+            return rc;
+        p->eoff[i] = used;
+        p->elen[i] = len;
+        used += len;
+    }
+    for (uint32_t i = 0; i < b->n; i++)
+        p->eptr[i] = p->ebuf + p->eoff[i];
+    return CU_OK;
+}
+
+cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index)
+{
+    if (!p->started)
+        return cu_err_set(CU_ERR_STATE, "pipeline not started");
+    if (p->failed)
+        return cu_err_set(CU_ERR_STATE, "pipeline stopped after an earlier failure");
+    if (b->n == 0) {
+        if (first_index)
+            *first_index = p->sink.ops->size(p->sink.ctx);
+        return CU_OK;
+    }
+    /* 2: check the whole batch first */
+    int64_t prev = p->last_ts;
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (b->ev[i].ts < prev) {
+            char a[21], c[21];
+            cu_time_format(b->ev[i].ts, a);
+            cu_time_format(prev, c);
+            return cu_err_set(CU_ERR_ORDER, "event %s at %s is earlier than the event before it at %s", b->ev[i].id, a,
+                              c);
+        }
+        prev = b->ev[i].ts;
+    }
+    uint64_t t0 = cu_mono_ns();
+    cu_rc rc = encode_batch(p, b);
+    if (rc)
+        return rc; /* nothing written yet */
+    uint64_t t1 = cu_mono_ns();
+    p->st.ns_encode += t1 - t0;
+    /* 3: names first, so that a durable entry can always be re-indexed */
+    if ((rc = cu_store_sync_names(p->store, p->names, b->sealed ? b->counts : NULL))) {
+        p->failed = true;
+        return rc;
+    }
+    uint64_t first;
+    if ((rc = p->sink.ops->append_many(p->sink.ctx, p->eptr, p->elen, b->n, &first))) {
+        p->failed = true;
+        return rc;
+    }
+    p->st.ns_append += cu_mono_ns() - t1;
+    /* 1: durable; now the store and the detectors */
+    p->st.events += b->n;
+    if ((rc = index_and_detect(p, b, first))) {
+        p->failed = true;
+        return rc;
+    }
+    if (first_index)
+        *first_index = first;
+    return CU_OK;
+}
+
+int64_t cu_pipeline_last_ts(const cu_pipeline *p) { return p->last_ts; }
+
+cu_rc cu_pipeline_finish(cu_pipeline *p)
+{
+    if (!p->started || p->failed)
+        return cu_err_set(CU_ERR_STATE, "pipeline not running");
+    cu_rc rc = cu_store_begin(p->store);
+    if (rc)
+        return rc;
+    if ((rc = cu_detect_flush(p->detect, p->last_ts, on_alert, p))) {
+        cu_store_rollback(p->store);
+        return rc;
+    }
+    return cu_store_commit(p->store, cu_store_indexed(p->store));
+}
+
+void cu_pipeline_stats_get(const cu_pipeline *p, cu_pipeline_stats *out)
+{
+    *out = p->st;
+    out->ledger_size = p->sink.ops ? p->sink.ops->size(p->sink.ctx) : 0;
+    out->dropped_alerts = p->detect ? cu_detect_dropped(p->detect) : 0;
+}
+
+cu_store *cu_pipeline_store(cu_pipeline *p) { return p->store; }
+cu_names *cu_pipeline_names(cu_pipeline *p) { return p->names; }
+
+void cu_pipeline_discard_indexes(cu_pipeline *p) { p->bulk = false; }
+
+cu_rc cu_pipeline_close(cu_pipeline *p)
+{
+    if (!p)
+        return CU_OK;
+    cu_rc rc = CU_OK;
+    if (p->bulk && p->store)
+        rc = cu_store_bulk_end(p->store);
+
+    cu_store_close(p->store);
+    if (p->sink.ops && p->sink.ops->close)
+        p->sink.ops->close(p->sink.ctx);
+    cu_detect_free(p->detect);
+    cu_batch_free(p->rbatch);
+    cu_buf_free(&p->rbuf);
+    cu_free(p->ebuf);
+    cu_free(p->eoff);
+    cu_free(p->eptr);
+    cu_free(p->elen);
+    cu_free(p->commit);
+    cu_free(p->commit_ok);
+    cu_free(p->cmap.key);
+    cu_free(p->cmap.id);
+    cu_free(p->dir);
+    cu_free(p);
+    return rc;
+}

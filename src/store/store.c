@@ -1,0 +1,711 @@
+/* The SQLite store: names, reference data with history, the event index,
+ * alerts.
+ *
+ * Invariants:
+ * 1. Schema version in PRAGMA user_version; a newer one is refused, an
+ *    older one is migrated in a transaction (there is only version 1 yet).
+ * 2. Events are written only inside a batch transaction that also records
+ *    meta.indexed (the ledger size covered): the index is always at a batch
+ *    boundary, never half a batch.
+ * 3. names(kind, num) numbers equal the in-memory interned ids.
+ * 4. Every statement used per event is prepared once at open.
+ * 5. Secondary indexes are created IF NOT EXISTS at every open, so an
+ *    interrupted bulk load leaves a store that the next open repairs.
+ */
+#include "custos/store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+enum { ST_EVENT, ST_SUBJECT, ST_NAME, ST_META, ST_ALERT, ST_ALERT_OFF, ST_ALERT_SUBJ, ST_COUNT_ };
+
+struct cu_store {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT_];
+    uint32_t stored[CU_K_COUNT_]; /* names stored per kind */
+    uint64_t indexed;
+    uint64_t next_alert;
+    bool in_tx;
+    bool bulk;
+    cu_buf json;
+};
+
+static const char *schema =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS names(kind INTEGER NOT NULL, num INTEGER NOT NULL, name TEXT NOT NULL,"
+    "  PRIMARY KEY(kind, num)) WITHOUT ROWID;"
+    "CREATE UNIQUE INDEX IF NOT EXISTS names_name ON names(kind, name);"
+    "CREATE TABLE IF NOT EXISTS ref_officer(id INTEGER PRIMARY KEY, unit INTEGER, area INTEGER, role TEXT,"
+    "  vetting INTEGER, vet_granted INTEGER, vet_expires INTEGER, shift INTEGER, start INTEGER, end_ INTEGER);"
+    "CREATE TABLE IF NOT EXISTS ref_relation(officer INTEGER NOT NULL, person INTEGER NOT NULL, type TEXT);"
+    "CREATE TABLE IF NOT EXISTS ref_person(id INTEGER PRIMARY KEY, area INTEGER, flags INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS ref_record(id INTEGER PRIMARY KEY, system INTEGER, area INTEGER, type TEXT,"
+    "  classification INTEGER);"
+    "CREATE TABLE IF NOT EXISTS ref_record_subject(record INTEGER NOT NULL, person INTEGER NOT NULL,"
+    "  PRIMARY KEY(record, person)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS ref_case(id INTEGER PRIMARY KEY, area INTEGER, opened INTEGER NOT NULL,"
+    "  closed INTEGER);"
+    "CREATE TABLE IF NOT EXISTS ref_case_link(case_ INTEGER NOT NULL, kind INTEGER NOT NULL,"
+    "  target INTEGER NOT NULL, PRIMARY KEY(case_, kind, target)) WITHOUT ROWID;"
+    /* every change of assignment: a case opening (source 0) or an assign line (1) */
+    "CREATE TABLE IF NOT EXISTS ref_assignment(seq INTEGER PRIMARY KEY, ts INTEGER NOT NULL,"
+    "  case_ INTEGER NOT NULL, officer INTEGER NOT NULL, op INTEGER NOT NULL, source INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS ref_assignment_officer ON ref_assignment(officer, ts);"
+    "CREATE TABLE IF NOT EXISTS event(idx INTEGER PRIMARY KEY, ts INTEGER NOT NULL, eid TEXT NOT NULL,"
+    "  officer INTEGER NOT NULL, action INTEGER NOT NULL, outcome INTEGER NOT NULL, record INTEGER,"
+    "  case_ INTEGER, system INTEGER, purpose INTEGER, terminal INTEGER, area INTEGER, results INTEGER);"
+    "CREATE TABLE IF NOT EXISTS event_subject(person INTEGER NOT NULL, idx INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS alert(num INTEGER PRIMARY KEY, raised_at INTEGER NOT NULL, kind TEXT NOT NULL,"
+    "  score REAL NOT NULL, first_event INTEGER NOT NULL, last_event INTEGER NOT NULL, json TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS alert_officer(officer INTEGER NOT NULL, num INTEGER NOT NULL,"
+    "  PRIMARY KEY(officer, num)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS alert_subject(person INTEGER NOT NULL, num INTEGER NOT NULL,"
+    "  PRIMARY KEY(person, num)) WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO meta VALUES('indexed', 0);";
+
+static const char *event_indexes =
+    "CREATE INDEX IF NOT EXISTS event_officer ON event(officer, idx);"
+    "CREATE INDEX IF NOT EXISTS event_record ON event(record, idx) WHERE record IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS event_case ON event(case_, idx) WHERE case_ IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS event_subject_person ON event_subject(person, idx);";
+
+static const char *drop_event_indexes =
+    "DROP INDEX IF EXISTS event_officer; DROP INDEX IF EXISTS event_record; DROP INDEX IF EXISTS event_case;"
+    "DROP INDEX IF EXISTS event_subject_person; DROP INDEX IF EXISTS event_ts;";
+
+static const char *stmt_sql[ST_COUNT_] = {
+    [ST_EVENT] = "INSERT INTO event VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    [ST_SUBJECT] = "INSERT INTO event_subject VALUES(?,?)",
+    [ST_NAME] = "INSERT INTO names VALUES(?,?,?)",
+    [ST_META] = "UPDATE meta SET value=? WHERE key=?",
+    [ST_ALERT] = "INSERT OR REPLACE INTO alert VALUES(?,?,?,?,?,?,?)" /* an update re-emits the same num */,
+    [ST_ALERT_OFF] = "INSERT OR IGNORE INTO alert_officer VALUES(?,?)",
+    [ST_ALERT_SUBJ] = "INSERT OR IGNORE INTO alert_subject VALUES(?,?)",
+};
+
+static cu_rc dberr(cu_store *s, const char *what)
+{
+    int code = sqlite3_errcode(s->db);
+    cu_rc rc = code == SQLITE_FULL ? CU_ERR_NOSPC : code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? CU_ERR_CORRUPT
+             : code == SQLITE_BUSY || code == SQLITE_LOCKED ? CU_ERR_LOCKED : CU_ERR_IO;
+    return cu_err_set(rc, "store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static cu_rc exec(cu_store *s, const char *sql)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        cu_rc rc = dberr(s, msg ? msg : sql);
+        sqlite3_free(msg);
+        return rc;
+    }
+    return CU_OK;
+}
+
+static cu_rc query_int(cu_store *s, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, sql);
+    int r = sqlite3_step(st);
+    *out = r == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return r == SQLITE_ROW || r == SQLITE_DONE ? CU_OK : dberr(s, sql);
+}
+
+cu_rc cu_store_open(const char *path, cu_store **out)
+{
+    cu_store *s = cu_calloc(1, sizeof *s);
+    if (!s)
+        return CU_ERR_NOMEM;
+    cu_buf_init(&s->json, 1 << 20);
+    cu_rc rc;
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        rc = cu_err_set(CU_ERR_IO, "store: cannot open %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "no memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    /* The ledger is the durable record and the store can be rebuilt from it,
+     * so NORMAL (no fsync per commit in WAL mode) is enough. */
+    if ((rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-262144;"
+                      "PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=16384;")))
+        goto fail;
+    int64_t ver;
+    if ((rc = query_int(s, "PRAGMA user_version", &ver)))
+        goto fail;
+    if (ver > CU_STORE_SCHEMA_VERSION) {
+        rc = cu_err_set(CU_ERR_UNSUPPORTED, "store: %s has schema version %lld, newer than this program's %d", path,
+                        (long long)ver, CU_STORE_SCHEMA_VERSION);
+        goto fail;
+    }
+    if ((rc = exec(s, "BEGIN")) || (rc = exec(s, schema)) || (rc = exec(s, event_indexes)) ||
+        (rc = exec(s, "PRAGMA user_version=1")) || (rc = exec(s, "COMMIT"))) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        goto fail;
+    }
+    for (int i = 0; i < ST_COUNT_; i++)
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+            rc = dberr(s, stmt_sql[i]);
+            goto fail;
+        }
+    int64_t v;
+    if ((rc = query_int(s, "SELECT value FROM meta WHERE key='indexed'", &v)))
+        goto fail;
+    s->indexed = (uint64_t)v;
+    if ((rc = query_int(s, "SELECT coalesce(max(num),0)+1 FROM alert", &v)))
+        goto fail;
+    s->next_alert = (uint64_t)v;
+    for (int k = 0; k < CU_K_COUNT_; k++) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM names WHERE kind=%d", k);
+        if ((rc = query_int(s, sql, &v)))
+            goto fail;
+        s->stored[k] = (uint32_t)v;
+    }
+    *out = s;
+    return CU_OK;
+fail:
+    cu_store_close(s);
+    return rc;
+}
+
+void cu_store_close(cu_store *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < ST_COUNT_; i++)
+        sqlite3_finalize(s->st[i]);
+    if (s->in_tx)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(s->db);
+    cu_buf_free(&s->json);
+    cu_free(s);
+}
+
+int cu_store_schema_version(cu_store *s)
+{
+    int64_t v = 0;
+    if (query_int(s, "PRAGMA user_version", &v))
+        return -1;
+    return (int)v;
+}
+
+/* ------------------------------------------------------------ names */
+
+cu_rc cu_store_load_names(cu_store *s, cu_names *n)
+{
+    sqlite3_stmt *st;
+    const char *sql = "SELECT kind, num, name FROM names ORDER BY kind, num";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, sql);
+    cu_rc rc = CU_OK;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        int k = sqlite3_column_int(st, 0);
+        int64_t num = sqlite3_column_int64(st, 1);
+        const char *name = (const char *)sqlite3_column_text(st, 2);
+        cu_id id;
+        if (k < 0 || k >= CU_K_COUNT_ || !name) {
+            rc = cu_err_set(CU_ERR_CORRUPT, "store: bad names row");
+            break;
+        }
+        if ((rc = cu_names_intern(n, (cu_idkind)k, name, strlen(name), &id)))
+            break;
+        if (id != (cu_id)num) {
+            rc = cu_err_set(CU_ERR_CORRUPT, "store: %s \"%s\" is number %lld in the store but %u in memory",
+                            cu_idkind_name((cu_idkind)k), name, (long long)num, id);
+            break;
+        }
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = dberr(s, sql);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+cu_rc cu_store_sync_names(cu_store *s, const cu_names *n, const uint32_t *counts)
+{
+    bool own = !s->in_tx;
+    cu_rc rc;
+    if (own && (rc = cu_store_begin(s)))
+        return rc;
+    sqlite3_stmt *st = s->st[ST_NAME];
+    uint32_t upto[CU_K_COUNT_];
+    for (int k = 0; k < CU_K_COUNT_; k++) {
+        upto[k] = counts ? counts[k] : cu_names_count(n, (cu_idkind)k);
+        for (uint32_t id = s->stored[k]; id < upto[k]; id++) {
+            const char *name = cu_names_str(n, (cu_idkind)k, id);
+            sqlite3_bind_int(st, 1, k);
+            sqlite3_bind_int64(st, 2, id);
+            sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+            int r = sqlite3_step(st);
+            sqlite3_reset(st);
+            if (r != SQLITE_DONE) {
+                rc = dberr(s, "insert name");
+                if (own)
+                    cu_store_rollback(s);
+                return rc;
+            }
+        }
+    }
+    if (own) {
+        if ((rc = exec(s, "COMMIT"))) {
+            cu_store_rollback(s);
+            return rc;
+        }
+        s->in_tx = false;
+    }
+    /* counted as stored only once committed (or with the caller's batch) */
+    for (int k = 0; k < CU_K_COUNT_; k++)
+        if (upto[k] > s->stored[k])
+            s->stored[k] = upto[k];
+    return CU_OK;
+}
+
+/* -------------------------------------------------------- reference */
+
+static void bind_id(sqlite3_stmt *st, int i, cu_id id)
+{
+    if (id == CU_ID_NONE)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int64(st, i, id);
+}
+
+static void bind_time(sqlite3_stmt *st, int i, int64_t t)
+{
+    if (t == CU_TIME_NEVER || t == INT64_MIN)
+        sqlite3_bind_null(st, i);
+    else
+        sqlite3_bind_int64(st, i, t);
+}
+
+static cu_rc run(cu_store *s, sqlite3_stmt *st, const char *what)
+{
+    int r = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return r == SQLITE_DONE ? CU_OK : dberr(s, what);
+}
+
+cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref)
+{
+    cu_ref_all all;
+    cu_ref_get_all(ref, &all);
+    cu_rc rc;
+    if ((rc = cu_store_sync_names(s, cu_ref_names(ref), NULL)))
+        return rc;
+    if ((rc = cu_store_begin(s)))
+        return rc;
+    sqlite3_stmt *st[7] = {0};
+    static const char *sql[7] = {
+        "INSERT INTO ref_officer VALUES(?,?,?,?,?,?,?,?,?,?)", "INSERT INTO ref_relation VALUES(?,?,?)",
+        "INSERT INTO ref_person VALUES(?,?,?)", "INSERT INTO ref_record VALUES(?,?,?,?,?)",
+        "INSERT OR IGNORE INTO ref_record_subject VALUES(?,?)", "INSERT INTO ref_case VALUES(?,?,?,?)",
+        "INSERT OR IGNORE INTO ref_case_link VALUES(?,?,?)"};
+    if ((rc = exec(s, "DELETE FROM ref_officer; DELETE FROM ref_relation; DELETE FROM ref_person;"
+                      "DELETE FROM ref_record; DELETE FROM ref_record_subject; DELETE FROM ref_case;"
+                      "DELETE FROM ref_case_link; DELETE FROM ref_assignment;")))
+        goto fail;
+    for (int i = 0; i < 7; i++)
+        if (sqlite3_prepare_v2(s->db, sql[i], -1, &st[i], NULL) != SQLITE_OK) {
+            rc = dberr(s, sql[i]);
+            goto fail;
+        }
+    for (size_t i = 0; i < all.nofficers; i++) {
+        const cu_officer *o = all.officers[i];
+        sqlite3_stmt *q = st[0];
+        bind_id(q, 1, o->id);
+        bind_id(q, 2, o->unit);
+        bind_id(q, 3, o->area);
+        if (o->role)
+            sqlite3_bind_text(q, 4, o->role, -1, SQLITE_STATIC);
+        sqlite3_bind_int(q, 5, o->vetting);
+        bind_time(q, 6, o->vet_granted);
+        bind_time(q, 7, o->vet_expires);
+        sqlite3_bind_int(q, 8, o->shift);
+        bind_time(q, 9, o->start);
+        bind_time(q, 10, o->end);
+        if ((rc = run(s, q, "insert officer")))
+            goto fail;
+        for (uint32_t j = 0; j < o->nrelations; j++) {
+            bind_id(st[1], 1, o->id);
+            bind_id(st[1], 2, o->relations[j].person);
+            sqlite3_bind_text(st[1], 3, o->relations[j].type, -1, SQLITE_STATIC);
+            if ((rc = run(s, st[1], "insert relation")))
+                goto fail;
+        }
+    }
+    for (size_t i = 0; i < all.npersons; i++) {
+        const cu_person *p = all.persons[i];
+        bind_id(st[2], 1, p->id);
+        bind_id(st[2], 2, p->area);
+        sqlite3_bind_int64(st[2], 3, p->flags);
+        if ((rc = run(s, st[2], "insert person")))
+            goto fail;
+    }
+    for (size_t i = 0; i < all.nrecords; i++) {
+        const cu_record *r = all.records[i];
+        bind_id(st[3], 1, r->id);
+        bind_id(st[3], 2, r->system);
+        bind_id(st[3], 3, r->area);
+        if (r->type)
+            sqlite3_bind_text(st[3], 4, r->type, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st[3], 5, r->classification);
+        if ((rc = run(s, st[3], "insert record")))
+            goto fail;
+        for (uint32_t j = 0; j < r->nsubjects; j++) {
+            bind_id(st[4], 1, r->id);
+            bind_id(st[4], 2, r->subjects[j]);
+            if ((rc = run(s, st[4], "insert record subject")))
+                goto fail;
+        }
+    }
+    for (size_t i = 0; i < all.ncases; i++) {
+        const cu_case *c = all.cases[i];
+        bind_id(st[5], 1, c->id);
+        bind_id(st[5], 2, c->area);
+        sqlite3_bind_int64(st[5], 3, c->opened);
+        bind_time(st[5], 4, c->closed);
+        if ((rc = run(s, st[5], "insert case")))
+            goto fail;
+        for (int kind = 1; kind <= 2; kind++) {
+            const cu_id *v = kind == 1 ? c->subjects : c->records;
+            uint32_t n = kind == 1 ? c->nsubjects : c->nrecords;
+            for (uint32_t j = 0; j < n; j++) {
+                bind_id(st[6], 1, c->id);
+                sqlite3_bind_int(st[6], 2, kind);
+                bind_id(st[6], 3, v[j]);
+                if ((rc = run(s, st[6], "insert case link")))
+                    goto fail;
+            }
+        }
+    }
+    /* the assignment history: openings and assign lines, in time order */
+    sqlite3_finalize(st[0]);
+    st[0] = NULL;
+    if (sqlite3_prepare_v2(s->db, "INSERT INTO ref_assignment(ts, case_, officer, op, source) VALUES(?,?,?,?,?)", -1,
+                           &st[0], NULL) != SQLITE_OK) {
+        rc = dberr(s, "prepare assignment");
+        goto fail;
+    }
+    for (size_t i = 0; i < all.ncases; i++) {
+        const cu_case *c = all.cases[i];
+        for (uint32_t j = 0; j < c->nofficers; j++) {
+            sqlite3_bind_int64(st[0], 1, c->opened);
+            bind_id(st[0], 2, c->id);
+            bind_id(st[0], 3, c->officers[j]);
+            sqlite3_bind_int(st[0], 4, 1);
+            sqlite3_bind_int(st[0], 5, 0);
+            if ((rc = run(s, st[0], "insert assignment")))
+                goto fail;
+        }
+    }
+    for (size_t i = 0; i < all.nassigns; i++) {
+        const cu_assign *a = &all.assigns[i];
+        sqlite3_bind_int64(st[0], 1, a->ts);
+        bind_id(st[0], 2, a->case_id);
+        bind_id(st[0], 3, a->officer);
+        sqlite3_bind_int(st[0], 4, a->add ? 1 : 0);
+        sqlite3_bind_int(st[0], 5, 1);
+        if ((rc = run(s, st[0], "insert assignment")))
+            goto fail;
+    }
+    for (int i = 0; i < 7; i++)
+        sqlite3_finalize(st[i]);
+    if ((rc = exec(s, "COMMIT"))) {
+        cu_store_rollback(s);
+        return rc;
+    }
+    s->in_tx = false;
+    return CU_OK;
+fail:
+    for (int i = 0; i < 7; i++)
+        sqlite3_finalize(st[i]);
+    cu_store_rollback(s);
+    return rc;
+}
+
+/* ---------------------------------------------------------- batches */
+
+cu_rc cu_store_begin(cu_store *s)
+{
+    if (s->in_tx)
+        return cu_err_set(CU_ERR_STATE, "store: a transaction is already open");
+    cu_rc rc = exec(s, "BEGIN");
+    if (!rc)
+        s->in_tx = true;
+    return rc;
+}
+
+cu_rc cu_store_add_event(cu_store *s, uint64_t idx, const cu_event *ev)
+{
+    sqlite3_stmt *st = s->st[ST_EVENT];
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)idx);
+    sqlite3_bind_int64(st, 2, ev->ts);
+    sqlite3_bind_text(st, 3, ev->id, ev->id_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, ev->officer);
+    sqlite3_bind_int(st, 5, ev->action);
+    sqlite3_bind_int(st, 6, ev->outcome);
+    bind_id(st, 7, ev->record);
+    bind_id(st, 8, ev->case_id);
+    bind_id(st, 9, ev->system);
+    bind_id(st, 10, ev->purpose);
+    bind_id(st, 11, ev->terminal);
+    bind_id(st, 12, ev->area);
+    if (ev->has_results)
+        sqlite3_bind_int64(st, 13, ev->results);
+    else
+        sqlite3_bind_null(st, 13);
+    int r = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (r != SQLITE_DONE)
+        return dberr(s, "insert event");
+    st = s->st[ST_SUBJECT];
+    for (uint32_t i = 0; i < ev->nsubjects; i++) {
+        sqlite3_bind_int64(st, 1, ev->subjects[i]);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
+        r = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (r != SQLITE_DONE)
+            return dberr(s, "insert event subject");
+    }
+    return CU_OK;
+}
+
+cu_rc cu_store_add_alert(cu_store *s, const cu_names *n, const cu_alert *a)
+{
+    cu_buf_reset(&s->json);
+    cu_rc rc = cu_alert_write(n, a, &s->json);
+    if (rc)
+        return rc;
+    sqlite3_stmt *st = s->st[ST_ALERT];
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)a->num);
+    sqlite3_bind_int64(st, 2, a->raised_at);
+    sqlite3_bind_text(st, 3, a->kind, -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 4, a->score);
+    sqlite3_bind_int64(st, 5, a->first_event);
+    sqlite3_bind_int64(st, 6, a->last_event);
+    sqlite3_bind_text(st, 7, s->json.data, (int)s->json.len - 1, SQLITE_STATIC);
+    if ((rc = run(s, st, "insert alert")))
+        return rc;
+    for (uint32_t i = 0; i < a->nofficers; i++) {
+        sqlite3_bind_int64(s->st[ST_ALERT_OFF], 1, a->officers[i]);
+        sqlite3_bind_int64(s->st[ST_ALERT_OFF], 2, (sqlite3_int64)a->num);
+        if ((rc = run(s, s->st[ST_ALERT_OFF], "insert alert officer")))
+            return rc;
+    }
+    for (uint32_t i = 0; i < a->nsubjects; i++) {
+        sqlite3_bind_int64(s->st[ST_ALERT_SUBJ], 1, a->subjects[i]);
+        sqlite3_bind_int64(s->st[ST_ALERT_SUBJ], 2, (sqlite3_int64)a->num);
+        if ((rc = run(s, s->st[ST_ALERT_SUBJ], "insert alert subject")))
+            return rc;
+    }
+    if (a->num >= s->next_alert)
+        s->next_alert = a->num + 1;
+    return CU_OK;
+}
+
+cu_rc cu_store_commit(cu_store *s, uint64_t indexed)
+{
+    if (!s->in_tx)
+        return cu_err_set(CU_ERR_STATE, "store: no transaction open");
+    sqlite3_stmt *st = s->st[ST_META];
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)indexed);
+    sqlite3_bind_text(st, 2, "indexed", -1, SQLITE_STATIC);
+    cu_rc rc = run(s, st, "update meta");
+    if (!rc)
+        rc = exec(s, "COMMIT");
+    if (rc) {
+        cu_store_rollback(s);
+        return rc;
+    }
+    s->in_tx = false;
+    s->indexed = indexed;
+    return CU_OK;
+}
+
+void cu_store_rollback(cu_store *s)
+{
+    if (s->in_tx) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        s->in_tx = false;
+        /* names counted as stored may have been rolled back: recount */
+        for (int k = 0; k < CU_K_COUNT_; k++) {
+            char sql[96];
+            int64_t v;
+            snprintf(sql, sizeof sql, "SELECT count(*) FROM names WHERE kind=%d", k);
+            if (query_int(s, sql, &v) == CU_OK)
+                s->stored[k] = (uint32_t)v;
+        }
+    }
+}
+
+uint64_t cu_store_indexed(cu_store *s) { return s->indexed; }
+uint64_t cu_store_next_alert(cu_store *s) { return s->next_alert; }
+
+cu_rc cu_store_clear_events(cu_store *s)
+{
+    cu_rc rc = exec(s, "BEGIN; DELETE FROM event; DELETE FROM event_subject; DELETE FROM alert;"
+                       "DELETE FROM alert_officer; DELETE FROM alert_subject;"
+                       "UPDATE meta SET value=0 WHERE key='indexed'; COMMIT;");
+    if (rc) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    s->indexed = 0;
+    s->next_alert = 1;
+    return CU_OK;
+}
+
+cu_rc cu_store_bulk_begin(cu_store *s)
+{
+    if (s->bulk)
+        return CU_OK;
+    cu_rc rc = exec(s, drop_event_indexes);
+    if (!rc)
+        s->bulk = true;
+    return rc;
+}
+
+cu_rc cu_store_bulk_end(cu_store *s)
+{
+    if (!s->bulk)
+        return CU_OK;
+    cu_rc rc = exec(s, event_indexes);
+    if (!rc)
+        s->bulk = false;
+    return rc;
+}
+
+/* ----------------------------------------------------------- queries */
+
+static const char *access_cols =
+    "SELECT e.idx, e.ts, e.eid, o.name, e.action, r.name, c.name, sy.name, pu.name, e.outcome FROM event e"
+    " LEFT JOIN names o ON o.kind=0 AND o.num=e.officer"
+    " LEFT JOIN names r ON r.kind=2 AND r.num=e.record"
+    " LEFT JOIN names c ON c.kind=3 AND c.num=e.case_"
+    " LEFT JOIN names sy ON sy.kind=7 AND sy.num=e.system"
+    " LEFT JOIN names pu ON pu.kind=8 AND pu.num=e.purpose ";
+
+static cu_rc run_access(cu_store *s, const char *where, const char *key, int kind, bool range, int64_t from,
+                        int64_t to, cu_store_access_fn fn, void *ud)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql, "%s %s", access_cols, where);
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, "prepare query");
+    sqlite3_bind_int(st, 1, kind);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    if (range) {
+        sqlite3_bind_int64(st, 3, from);
+        sqlite3_bind_int64(st, 4, to);
+    }
+    cu_rc rc = CU_OK;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        int act = sqlite3_column_int(st, 4);
+        cu_store_access a = {
+            .idx = (uint64_t)sqlite3_column_int64(st, 0),
+            .ts = sqlite3_column_int64(st, 1),
+            .event_id = (const char *)sqlite3_column_text(st, 2),
+            .officer = (const char *)sqlite3_column_text(st, 3),
+            .action = cu_action_name((cu_action)act),
+            .record = (const char *)sqlite3_column_text(st, 5),
+            .case_id = (const char *)sqlite3_column_text(st, 6),
+            .system = (const char *)sqlite3_column_text(st, 7),
+            .purpose = (const char *)sqlite3_column_text(st, 8),
+            .allowed = sqlite3_column_int(st, 9) == CU_OUT_ALLOW,
+        };
+        if ((rc = fn(ud, &a)))
+            break;
+    }
+    if (!rc && r != SQLITE_DONE)
+        rc = dberr(s, "query");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+#define NUM_OF "(SELECT num FROM names WHERE kind=?1 AND name=?2)"
+
+cu_rc cu_store_person_accesses(cu_store *s, const char *person, cu_store_access_fn fn, void *ud)
+{
+    return run_access(s, "WHERE e.idx IN (SELECT idx FROM event_subject WHERE person=" NUM_OF ") ORDER BY e.idx",
+                      person, CU_K_PERSON, false, 0, 0, fn, ud);
+}
+
+cu_rc cu_store_officer_timeline(cu_store *s, const char *officer, int64_t from, int64_t to, cu_store_access_fn fn,
+                                void *ud)
+{
+    return run_access(s, "WHERE e.officer=" NUM_OF " AND e.ts>=?3 AND e.ts<=?4 ORDER BY e.idx", officer, CU_K_OFFICER,
+                      true, from, to, fn, ud);
+}
+
+cu_rc cu_store_record_accesses(cu_store *s, const char *record, cu_store_access_fn fn, void *ud)
+{
+    return run_access(s, "WHERE e.record=" NUM_OF " ORDER BY e.idx", record, CU_K_RECORD, false, 0, 0, fn, ud);
+}
+
+cu_rc cu_store_case_accesses(cu_store *s, const char *case_id, cu_store_access_fn fn, void *ud)
+{
+    return run_access(s, "WHERE e.case_=" NUM_OF " ORDER BY e.idx", case_id, CU_K_CASE, false, 0, 0, fn, ud);
+}
+
+static cu_rc run_names(cu_store *s, const char *sql, int kind, const char *key, bool with_t, int64_t t,
+                       cu_store_name_fn fn, void *ud)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, "prepare query");
+    sqlite3_bind_int(st, 1, kind);
+    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    if (with_t)
+        sqlite3_bind_int64(st, 3, t);
+    cu_rc rc = CU_OK;
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW)
+        if ((rc = fn(ud, (const char *)sqlite3_column_text(st, 0))))
+            break;
+    if (!rc && r != SQLITE_DONE)
+        rc = dberr(s, "query");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+cu_rc cu_store_officer_cases_at(cu_store *s, const char *officer, int64_t t, cu_store_name_fn fn, void *ud)
+{
+    /* the last change at or before t for each case decides */
+    static const char *sql =
+        "SELECT n.name FROM (SELECT case_, op FROM ref_assignment a WHERE officer=" NUM_OF " AND ts<=?3"
+        " AND seq=(SELECT max(seq) FROM ref_assignment b WHERE b.officer=a.officer AND b.case_=a.case_"
+        " AND b.ts=(SELECT max(ts) FROM ref_assignment c WHERE c.officer=a.officer AND c.case_=a.case_"
+        " AND c.ts<=?3))) x JOIN names n ON n.kind=3 AND n.num=x.case_ WHERE x.op=1 ORDER BY n.name";
+    return run_names(s, sql, CU_K_OFFICER, officer, true, t, fn, ud);
+}
+
+cu_rc cu_store_alerts_for(cu_store *s, cu_idkind k, const char *id, cu_store_name_fn fn, void *ud)
+{
+    const char *sql = k == CU_K_OFFICER
+        ? "SELECT a.json FROM alert a JOIN alert_officer x ON x.num=a.num WHERE x.officer=" NUM_OF " ORDER BY a.num"
+        : "SELECT a.json FROM alert a JOIN alert_subject x ON x.num=a.num WHERE x.person=" NUM_OF " ORDER BY a.num";
+    if (k != CU_K_OFFICER && k != CU_K_PERSON)
+        return cu_err_set(CU_ERR_INVAL, "alerts are indexed by officer and person only");
+    return run_names(s, sql, k, id, false, 0, fn, ud);
+}
+
+cu_rc cu_store_count(cu_store *s, const char *table, uint64_t *out)
+{
+    const char *sql = strcmp(table, "event") == 0           ? "SELECT count(*) FROM event"
+                      : strcmp(table, "event_subject") == 0 ? "SELECT count(*) FROM event_subject"
+                      : strcmp(table, "alert") == 0         ? "SELECT count(*) FROM alert"
+                                                            : NULL;
+    if (!sql)
+        return cu_err_set(CU_ERR_INVAL, "no such table %s", table);
+    int64_t v;
+    cu_rc rc = query_int(s, sql, &v);
+    *out = (uint64_t)v;
+    return rc;
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The investigator console in a real browser: Debian's Chromium driven by
+# playwright-core (tests/console/ui_test.cjs) against a real custosd whose
+# data directory was filled by `custos replay` from a small fixture.
+# Screenshots are kept in $CU_BIN_DIR/console-screenshots/.
+# Skips (exit 0, printing SKIPPED) only when chromium is not installed.
+set -euo pipefail
+bin=${CU_BIN_DIR:-build}
+src=${CU_SOURCE_DIR:-.}
+if [ ! -x /usr/bin/chromium ]; then
+  echo "SKIPPED: /usr/bin/chromium is not installed (apt-get install chromium)"
+  exit 0
+fi
+command -v node >/dev/null || { echo "node is missing (scripts/install-deps.sh)"; exit 1; }
+[ -d "$src/web/node_modules/playwright-core" ] || { echo "web/node_modules is missing: build first (npm ci runs in the build)"; exit 1; }
+[ -f "$bin/web/app.js" ] || { echo "$bin/web/app.js is missing: the console's assets were not built"; exit 1; }
+tmp=$(mktemp -d)
+pid=
+trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+bash "$src/tests/console/make_fixture.sh" "$tmp/fx"
+"$bin/custos" replay --legacy --reference "$tmp/fx/reference.jsonl" --events "$tmp/fx/events.jsonl" \
+  --alerts "$tmp/alerts.jsonl" --data "$tmp/data" >/dev/null
+echo alice-password-1 | "$bin/custos" account add --data "$tmp/data" --user alice --role investigator --kdf-min >/dev/null
+echo bob-password-12 | "$bin/custos" account add --data "$tmp/data" --user bob --role supervisor --kdf-min >/dev/null
+"$bin/custosd" --port 0 --port-file "$tmp/port" --data "$tmp/data" --reference "$tmp/fx/reference.jsonl" --assets "$bin/web" --insecure-cookies 2>"$tmp/log" &
+pid=$!
+for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+[ -s "$tmp/port" ] || { echo "custosd did not start"; cat "$tmp/log"; exit 1; }
+shots="$bin/console-screenshots"
+mkdir -p "$shots"
+URL="http://127.0.0.1:$(cat "$tmp/port")" SHOTS="$shots" CU_SOURCE_DIR="$src" node "$src/tests/console/ui_test.cjs"
+echo "screenshots in $shots"

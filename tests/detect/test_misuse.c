@@ -1,0 +1,418 @@
+/* Tests of the misuse detector on small hand-made forces: each signal fires
+ * on the misuse and not on its explained twin; explanations; the learning
+ * state; a ring as one alert naming all members; a curiosity burst naming
+ * only the unexplained viewers; one growing alert; the budget. */
+#include "custos/detect.h"
+
+#include "../harness.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *REF =
+    "{\"kind\":\"officer\",\"id\":\"O1\",\"role\":\"PC\",\"unit\":\"U1\",\"area\":\"A1\",\"shift\":\"days\",\"start\":\"2015-01-01\","
+    "\"relations\":[{\"person\":\"P9\",\"type\":\"ex-partner\"},{\"person\":\"P8\",\"type\":\"self\"}]}\n"
+    "{\"kind\":\"officer\",\"id\":\"O2\",\"role\":\"PC\",\"unit\":\"U2\",\"area\":\"A1\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O3\",\"role\":\"DC\",\"unit\":\"U3\",\"area\":\"A1\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O4\",\"role\":\"PC\",\"unit\":\"U1\",\"area\":\"A1\",\"shift\":\"days\",\"start\":\"2015-01-01\","
+    "\"relations\":[{\"person\":\"P9\",\"type\":\"family\"}]}\n"
+    "{\"kind\":\"officer\",\"id\":\"O6\",\"role\":\"PS\",\"unit\":\"U6\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O7\",\"role\":\"PS\",\"unit\":\"U7\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\","
+    "\"relations\":[{\"person\":\"P13\",\"type\":\"partner\"}]}\n"
+    "{\"kind\":\"officer\",\"id\":\"O8\",\"role\":\"PS\",\"unit\":\"U8\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P1\",\"area\":\"A1\",\"address\":\"A-1\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P2\",\"area\":\"A1\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P3\",\"area\":\"A1\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P4\",\"area\":\"A1\",\"address\":\"A-1\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P5\",\"area\":\"A1\",\"flags\":[\"protected\"]}\n"
+    "{\"kind\":\"person\",\"id\":\"P6\",\"area\":\"A1\",\"flags\":[\"witness\"]}\n"
+    "{\"kind\":\"person\",\"id\":\"P7\",\"area\":\"A1\",\"flags\":[\"informant\"]}\n"
+    "{\"kind\":\"person\",\"id\":\"P8\",\"area\":\"A1\",\"surname\":\"Doe\",\"address\":\"A-8\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P9\",\"area\":\"A1\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P14\",\"area\":\"A1\",\"surname\":\"Roe\",\"address\":\"A-8\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R1\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P1\"],\"area\":\"A1\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R2\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P2\"],\"area\":\"A1\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R3\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P3\"],\"area\":\"A1\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R4\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P4\"],\"area\":\"A1\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R5\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P5\"],\"area\":\"A1\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R6\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P6\"],\"area\":\"A1\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R7\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P7\"],\"area\":\"A1\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R9\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P9\"],\"area\":\"A1\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R14\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P14\"],\"area\":\"A1\"}\n"
+    "{\"kind\":\"case\",\"id\":\"C1\",\"opened\":\"2024-01-01T00:00:00Z\",\"closed\":null,\"area\":\"A1\",\"officers\":[\"O1\"],"
+    "\"subjects\":[\"P1\",\"P12\"],\"records\":[\"R1\"]}\n"
+    "{\"kind\":\"case\",\"id\":\"C2\",\"opened\":\"2024-01-01T00:00:00Z\",\"closed\":null,\"area\":\"A1\",\"officers\":[\"O4\"],"
+    "\"subjects\":[\"P2\"],\"records\":[\"R2\"]}\n"
+    "{\"kind\":\"case\",\"id\":\"C3\",\"opened\":\"2024-01-01T00:00:00Z\",\"closed\":null,\"area\":\"A1\",\"officers\":[\"O4\"],"
+    "\"subjects\":[\"P9\",\"P5\",\"P6\",\"P7\"],\"records\":[]}\n";
+
+typedef struct world {
+    cu_names *n;
+    cu_ref *ref;
+    cu_detect *d;
+    cu_alert got[64];
+    int ngot;
+    uint32_t bits;     /* explanation of the last access */
+    cu_id subj[64];
+    cu_event ev;
+    int64_t now;
+} world;
+
+static void on_explain(void *ud, const cu_event *ev, uint32_t bits)
+{
+    (void)ev;
+    ((world *)ud)->bits = bits;
+}
+
+static cu_rc collect(void *ud, const cu_alert *a)
+{
+    world *w = ud;
+    if (w->ngot < 64)
+        w->got[w->ngot++] = *a;
+    return CU_OK;
+}
+
+static void w_open(world *w, double budget)
+{
+    memset(w, 0, sizeof *w);
+    CHECK_OK(cu_names_new(&w->n));
+    CHECK_OK(cu_ref_new(w->n, &w->ref));
+    const char *p = REF;
+    uint64_t line = 1;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        CHECK_OK(cu_ref_add_line(w->ref, p, (size_t)(e - p), line++));
+        p = e + 1;
+    }
+    CHECK_OK(cu_ref_seal(w->ref, "ref"));
+    cu_detect_cfg cfg;
+    cu_detect_cfg_default(&cfg);
+    cfg.budget = budget;
+    cfg.on_explain = on_explain;
+    cfg.ud = w;
+    CHECK_OK(cu_detect_new_cfg(w->ref, 1, &cfg, &w->d));
+    w->ev.subjects = w->subj;
+    w->ev.subjects_cap = 64;
+}
+
+static void w_close(world *w)
+{
+    cu_detect_free(w->d);
+    cu_ref_free(w->ref);
+    cu_names_free(w->n);
+}
+
+/* One access: day (2024-01-<day>), time "HH:MM", officer, action, record
+ * (or NULL), subjects ("\"P1\"" or ""), cited case (or NULL), terminal. */
+static void acc(world *w, int day, const char *hm, const char *off, const char *act, const char *rec, const char *subj,
+                const char *cs, const char *term)
+{
+    static int seq;
+    char line[1024];
+    snprintf(line, sizeof line,
+             "{\"kind\":\"access\",\"id\":\"E%d\",\"ts\":\"2024-01-%02dT%s:00Z\",\"officer\":\"%s\",\"system\":\"RMS\","
+             "\"action\":\"%s\",\"record\":%s%s%s,\"subjects\":[%s],\"purpose\":\"investigation\",\"case\":%s%s%s,"
+             "\"terminal\":\"%s\",\"area\":\"A1\",\"outcome\":\"allow\",\"results\":1}",
+             ++seq, day, hm, off, act, rec ? "\"" : "", rec ? rec : "null", rec ? "\"" : "", subj, cs ? "\"" : "",
+             cs ? cs : "null", cs ? "\"" : "", term ? term : "T0");
+    CHECK_OK(cu_event_parse(w->n, line, strlen(line), &w->ev));
+    CHECK_OK(cu_ref_advance(w->ref, w->ev.ts));
+    w->bits = 0;
+    w->now = w->ev.ts;
+    CHECK_OK(cu_detect_event(w->d, &w->ev, w->ev.ts, collect, w));
+}
+
+static void flush(world *w) { CHECK_OK(cu_detect_flush(w->d, w->now, collect, w)); }
+
+static bool names(const world *w, const cu_alert *a, const char *off)
+{
+    for (uint32_t i = 0; i < a->nofficers; i++)
+        if (strcmp(cu_names_str(w->n, CU_K_OFFICER, a->officers[i]), off) == 0)
+            return true;
+    return false;
+}
+
+static int alerts_naming(const world *w, const char *off)
+{
+    int n = 0;
+    for (int i = 0; i < w->ngot; i++)
+        n += names(w, &w->got[i], off);
+    return n;
+}
+
+/* Explained routine for an officer on a day, so that it has history. */
+static void routine(world *w, int day, const char *off)
+{
+    acc(w, day, "09:00", off, "view", "R2", "\"P2\"", "C2", NULL);
+}
+
+/* ------------------------------------------------------------ explain */
+
+TEST(explanations)
+{
+    world w;
+    w_open(&w, 1000);
+    acc(&w, 2, "09:00", "O1", "view", "R1", "\"P1\"", NULL, NULL);
+    CHECK(w.bits & CU_X_CASE);
+    acc(&w, 2, "09:01", "O1", "view", "R2", "\"P2\"", NULL, NULL); /* C2 belongs to O4, same unit */
+    CHECK(w.bits & CU_X_TEAM);
+    CHECK(!(w.bits & CU_X_CASE));
+    acc(&w, 2, "09:02", "O2", "view", "R2", "\"P2\"", "C2", NULL); /* cites an open case linking it */
+    CHECK(w.bits & CU_X_CITED);
+    acc(&w, 2, "09:03", "O2", "view", "R3", "\"P3\"", NULL, NULL);
+    CHECK_INT(w.bits & CU_X_STRONG, 0);
+    /* a search returning a case subject and a namesake explains the view after it */
+    acc(&w, 2, "09:04", "O1", "search", NULL, "\"P1\",\"P3\"", NULL, NULL);
+    CHECK(w.bits & CU_X_CASE);
+    acc(&w, 2, "09:05", "O1", "view", "R3", "\"P3\"", NULL, NULL);
+    CHECK(w.bits & CU_X_SEARCH);
+    /* an unexplained search explains nothing */
+    acc(&w, 2, "09:06", "O2", "search", NULL, "\"P4\"", NULL, NULL);
+    acc(&w, 2, "09:07", "O2", "view", "R4", "\"P4\"", NULL, NULL);
+    CHECK_INT(w.bits & CU_X_STRONG, 0);
+    /* same address as a subject of the officer's case (P4 lives with P1) */
+    acc(&w, 2, "09:08", "O1", "view", "R4", "\"P4\"", NULL, NULL);
+    CHECK(w.bits & CU_X_HOUSEHOLD);
+    /* continuing work: O1 saw P3 explained; later, with no search, still explained */
+    acc(&w, 3, "09:00", "O1", "view", "R3", "\"P3\"", NULL, NULL);
+    CHECK(w.bits & CU_X_REPEAT);
+    cu_detect_stats st;
+    cu_detect_stats_get(w.d, &st);
+    CHECK_INT(st.accesses, 10);
+    CHECK_INT(st.accesses - st.explained, 3);
+    w_close(&w);
+}
+
+/* ------------------------------------------------------------ relations */
+
+TEST(declared_relation_and_twin)
+{
+    world w;
+    w_open(&w, 1000);
+    acc(&w, 2, "10:00", "O1", "view", "R9", "\"P9\"", NULL, NULL); /* ex-partner, no case */
+    acc(&w, 2, "10:05", "O4", "view", "R9", "\"P9\"", "C3", NULL); /* family, on C3 linking P9: explained */
+    flush(&w);
+    CHECK_INT(alerts_naming(&w, "O1"), 1);
+    CHECK_INT(alerts_naming(&w, "O4"), 0);
+    CHECK(w.ngot >= 1 && strcmp(w.got[0].kind, "declared-relation") == 0);
+    CHECK(w.ngot >= 1 && w.got[0].score >= 0.5 && w.got[0].score <= 1);
+    CHECK(w.ngot >= 1 && w.got[0].nreasons >= 1 && strstr(w.got[0].reasons[0], "ex-partner"));
+    CHECK(w.ngot >= 1 && w.got[0].last_event <= w.got[0].raised_at);
+    w_close(&w);
+}
+
+TEST(same_address_as_officer)
+{
+    world w;
+    w_open(&w, 1000);
+    /* P14 lives at the address of O1's own person (P8): undeclared */
+    acc(&w, 2, "10:00", "O1", "view", "R14", "\"P14\"", NULL, NULL);
+    /* O2 views the same person: nothing ties O2 to P14 */
+    acc(&w, 2, "10:01", "O2", "view", "R14", "\"P14\"", NULL, NULL);
+    acc(&w, 2, "10:02", "O1", "view", "R14", "\"P14\"", NULL, NULL);
+    flush(&w);
+    CHECK_INT(alerts_naming(&w, "O1"), 1);
+    CHECK_INT(alerts_naming(&w, "O2"), 0);
+    CHECK(w.ngot >= 1 && strcmp(w.got[0].kind, "same-address") == 0);
+    w_close(&w);
+}
+
+/* ------------------------------------------- protected people, learning */
+
+TEST(protected_after_learning_not_while_learning)
+{
+    world w;
+    w_open(&w, 1000);
+    for (int d = 2; d <= 8; d++) {
+        routine(&w, d, "O2");
+        routine(&w, d, "O4");
+    }
+    cu_risk r;
+    CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O2", 2), w.now, &r));
+    CHECK(!r.learning);
+    /* O2 (learned, usually explained) views three register people, no link */
+    acc(&w, 9, "10:00", "O2", "view", "R5", "\"P5\"", NULL, NULL);
+    acc(&w, 9, "10:10", "O2", "view", "R6", "\"P6\"", NULL, NULL);
+    acc(&w, 9, "10:20", "O2", "view", "R7", "\"P7\"", NULL, NULL);
+    /* the twin: O4 is on C3, which links them */
+    acc(&w, 9, "10:30", "O4", "view", "R5", "\"P5\"", NULL, NULL);
+    acc(&w, 9, "10:40", "O4", "view", "R6", "\"P6\"", NULL, NULL);
+    acc(&w, 9, "10:50", "O4", "view", "R7", "\"P7\"", NULL, NULL);
+    /* O8 is new (no history, its unit none): learning, no false alarm */
+    acc(&w, 9, "11:00", "O8", "view", "R5", "\"P5\"", NULL, NULL);
+    acc(&w, 9, "13:10", "O8", "view", "R5", "\"P5\"", NULL, NULL);
+    acc(&w, 9, "15:20", "O8", "view", "R5", "\"P5\"", NULL, NULL);
+    CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O8", 2), w.now, &r));
+    CHECK(r.learning);
+    flush(&w);
+    CHECK_INT(alerts_naming(&w, "O2"), 1);
+    CHECK_INT(alerts_naming(&w, "O4"), 0);
+    CHECK_INT(alerts_naming(&w, "O8"), 0);
+    CHECK(w.ngot >= 1 && strcmp(w.got[0].kind, "protected-person") == 0);
+    CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O2", 2), w.now, &r));
+    CHECK(r.score >= 0.5 && r.alert_num == w.got[0].num && r.nhistory >= 1);
+    w_close(&w);
+}
+
+/* ------------------------------------------------------- ring, burst */
+
+TEST(ring_is_one_alert_naming_all_members)
+{
+    world w;
+    w_open(&w, 1000);
+    /* three officers of three units, no shared case, days apart (no burst) */
+    acc(&w, 2, "10:00", "O2", "view", "R3", "\"P3\"", NULL, NULL);
+    acc(&w, 2, "10:10", "O2", "view", "R4", "\"P4\"", NULL, NULL);
+    acc(&w, 6, "10:00", "O3", "view", "R3", "\"P3\"", NULL, NULL);
+    acc(&w, 6, "10:10", "O3", "view", "R4", "\"P4\"", NULL, NULL);
+    acc(&w, 10, "10:00", "O6", "view", "R3", "\"P3\"", NULL, NULL);
+    acc(&w, 10, "10:10", "O6", "view", "R4", "\"P4\"", NULL, NULL);
+    flush(&w);
+    int rings = 0;
+    uint64_t num = 0;
+    for (int i = 0; i < w.ngot; i++)
+        if (strcmp(w.got[i].kind, "ring") == 0) {
+            if (num != w.got[i].num)
+                rings++;
+            num = w.got[i].num;
+        }
+    CHECK_INT(rings, 1);
+    const cu_alert *last = NULL;
+    for (int i = 0; i < w.ngot; i++)
+        if (w.got[i].num == num)
+            last = &w.got[i];
+    CHECK(last && names(&w, last, "O2") && names(&w, last, "O3") && names(&w, last, "O6"));
+    w_close(&w);
+}
+
+TEST(curiosity_burst_names_only_the_unexplained)
+{
+    world w;
+    w_open(&w, 1000);
+    acc(&w, 2, "10:00", "O1", "view", NULL, "\"P12\"", NULL, NULL); /* on C1 linking P12 */
+    CHECK(w.bits & CU_X_CASE);
+    acc(&w, 2, "11:00", "O2", "view", NULL, "\"P12\"", NULL, NULL);
+    acc(&w, 2, "12:00", "O3", "view", NULL, "\"P12\"", NULL, NULL);
+    acc(&w, 3, "09:00", "O6", "view", NULL, "\"P12\"", NULL, NULL);
+    flush(&w);
+    const cu_alert *b = NULL;
+    for (int i = 0; i < w.ngot; i++)
+        if (strcmp(w.got[i].kind, "curiosity") == 0)
+            b = &w.got[i];
+    CHECK(b != NULL);
+    if (b) {
+        CHECK(names(&w, b, "O2") && names(&w, b, "O3") && names(&w, b, "O6"));
+        CHECK(!names(&w, b, "O1"));
+    }
+    w_close(&w);
+}
+
+/* ------------------------------------------ login, accumulation, budget */
+
+TEST(colleague_login_from_another_terminal)
+{
+    world w;
+    w_open(&w, 1000);
+    for (int d = 2; d <= 5; d++) {
+        acc(&w, d, "08:00", "O1", "login", NULL, "", NULL, "T1");
+        acc(&w, d, "08:01", "O2", "login", NULL, "", NULL, "T2");
+        acc(&w, d, "17:00", "O1", "logout", NULL, "", NULL, "T1");
+        acc(&w, d, "17:01", "O2", "logout", NULL, "", NULL, "T2");
+    }
+    acc(&w, 6, "08:00", "O1", "login", NULL, "", NULL, "T1"); /* the twin: own terminal */
+    acc(&w, 6, "08:01", "O1", "logout", NULL, "", NULL, "T1");
+    flush(&w);
+    CHECK_INT(w.ngot, 0);
+    acc(&w, 7, "08:00", "O2", "login", NULL, "", NULL, "T2");
+    acc(&w, 7, "09:00", "O1", "login", NULL, "", NULL, "T2"); /* O1's account at O2's desk */
+    flush(&w);
+    CHECK_INT(w.ngot, 1);
+    CHECK(w.ngot == 1 && strcmp(w.got[0].kind, "colleague-login") == 0 && names(&w, &w.got[0], "O1") &&
+          names(&w, &w.got[0], "O2"));
+    w_close(&w);
+}
+
+TEST(evidence_accumulates_into_one_growing_alert)
+{
+    world w;
+    w_open(&w, 1000);
+    acc(&w, 2, "10:00", "O1", "view", "R9", "\"P9\"", NULL, NULL);
+    acc(&w, 2, "11:30", "O2", "view", "R2", "\"P2\"", "C2", NULL); /* the hour turns: the gate runs */
+    CHECK_INT(w.ngot, 1);
+    acc(&w, 4, "10:00", "O1", "view", "R9", "\"P9\"", NULL, NULL);
+    acc(&w, 4, "11:30", "O2", "view", "R2", "\"P2\"", "C2", NULL);
+    acc(&w, 6, "10:00", "O1", "view", "R9", "\"P9\"", NULL, NULL);
+    acc(&w, 6, "11:30", "O2", "view", "R2", "\"P2\"", "C2", NULL);
+    CHECK(w.ngot >= 2);
+    for (int i = 1; i < w.ngot; i++) {
+        CHECK_INT(w.got[i].num, w.got[0].num);
+        CHECK(w.got[i].raised_at > w.got[i - 1].raised_at);
+        CHECK(w.got[i].score > w.got[i - 1].score);
+        CHECK(w.got[i].last_event <= w.got[i].raised_at);
+    }
+    w_close(&w);
+}
+
+TEST(budget_ranks_what_reaches_the_queue)
+{
+    /* 7 officers at 1 per 1,000 a day: one token (the minimum) */
+    world w;
+    w_open(&w, 1.0);
+    acc(&w, 2, "10:00", "O1", "view", "R9", "\"P9\"", NULL, NULL);  /* one look: 0.63 */
+    acc(&w, 2, "10:01", "O7", "view", NULL, "\"P13\"", NULL, NULL); /* partner, twice: higher */
+    acc(&w, 2, "10:02", "O7", "view", NULL, "\"P13\"", NULL, NULL);
+    acc(&w, 2, "11:30", "O2", "view", "R2", "\"P2\"", "C2", NULL);
+    CHECK_INT(w.ngot, 1);
+    CHECK(w.ngot == 1 && names(&w, &w.got[0], "O7"));
+    flush(&w);
+    CHECK_INT(w.ngot, 1); /* O1 waits for a token */
+    cu_detect_stats st;
+    cu_detect_stats_get(w.d, &st);
+    CHECK_INT(st.over_budget, 1);
+    w_close(&w);
+
+    w_open(&w, 1000); /* a budget that holds both */
+    acc(&w, 2, "10:00", "O1", "view", "R9", "\"P9\"", NULL, NULL);
+    acc(&w, 2, "10:01", "O7", "view", NULL, "\"P13\"", NULL, NULL);
+    acc(&w, 2, "10:02", "O7", "view", NULL, "\"P13\"", NULL, NULL);
+    flush(&w);
+    CHECK_INT(w.ngot, 2);
+    CHECK(w.ngot == 2 && w.got[0].score >= w.got[1].score);
+    w_close(&w);
+}
+
+TEST(rules_only_has_no_graph)
+{
+    world w;
+    memset(&w, 0, sizeof w);
+    CHECK_OK(cu_names_new(&w.n));
+    CHECK_OK(cu_ref_new(w.n, &w.ref));
+    const char *p = REF;
+    uint64_t line = 1;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        CHECK_OK(cu_ref_add_line(w.ref, p, (size_t)(e - p), line++));
+        p = e + 1;
+    }
+    CHECK_OK(cu_ref_seal(w.ref, "ref"));
+    cu_detect_cfg cfg;
+    cu_detect_cfg_default(&cfg);
+    cfg.budget = 1000;
+    cfg.rules_only = true;
+    CHECK_OK(cu_detect_new_cfg(w.ref, 1, &cfg, &w.d));
+    w.ev.subjects = w.subj;
+    w.ev.subjects_cap = 64;
+    acc(&w, 2, "10:00", "O2", "view", "R3", "\"P3\"", NULL, NULL);
+    acc(&w, 2, "10:10", "O2", "view", "R4", "\"P4\"", NULL, NULL);
+    acc(&w, 6, "10:00", "O3", "view", "R3", "\"P3\"", NULL, NULL);
+    acc(&w, 6, "10:10", "O3", "view", "R4", "\"P4\"", NULL, NULL);
+    acc(&w, 10, "10:00", "O6", "view", "R3", "\"P3\"", NULL, NULL);
+    acc(&w, 10, "10:10", "O6", "view", "R4", "\"P4\"", NULL, NULL);
+    acc(&w, 10, "11:00", "O1", "view", "R9", "\"P9\"", NULL, NULL); /* rules still see relations */
+    flush(&w);
+    CHECK_INT(w.ngot, 1);
+    CHECK(w.ngot == 1 && strcmp(w.got[0].kind, "declared-relation") == 0);
+    w_close(&w);
+}
