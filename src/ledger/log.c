@@ -73,6 +73,10 @@ typedef struct req {
     char detail[512];
     cu_checkpoint *cp;
     struct req *next;
+    /* Its submitter waits here, signalled alone when the request is done:
+     * one shared condition broadcast per commit would wake every waiting
+     * appender (hundreds with a busy gateway) for each group. */
+    pthread_cond_t cv;
 } req;
 
 typedef struct slot {
@@ -535,6 +539,7 @@ static void finish(req *r, cu_rc rc)
     if (rc)
         snprintf(r->detail, sizeof r->detail, "%s", cu_err_detail());
     r->done = true;
+    pthread_cond_signal(&r->cv);
 }
 
 static void *committer(void *arg)
@@ -654,6 +659,7 @@ static cu_rc submit(cu_ledger *l, req *r)
         pthread_mutex_unlock(&l->qmu);
         return cu_err_set(CU_ERR_STATE, "the log is closing");
     }
+    pthread_cond_init(&r->cv, NULL);
     r->next = NULL;
     if (l->tail)
         l->tail->next = r;
@@ -664,8 +670,9 @@ static cu_rc submit(cu_ledger *l, req *r)
         l->queued += r->n;
     pthread_cond_signal(&l->qwork);
     while (!r->done)
-        pthread_cond_wait(&l->qdone, &l->qmu);
+        pthread_cond_wait(&r->cv, &l->qmu);
     pthread_mutex_unlock(&l->qmu);
+    pthread_cond_destroy(&r->cv);
     if (r->rc)
         return cu_err_set(r->rc, "%s", r->detail);
     return CU_OK;
