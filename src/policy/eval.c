@@ -343,7 +343,7 @@ static bool ev_call(ectx *c, const node *n, pval *out)
 
 /* An attribute of a field list (an entity's attributes, the context),
  * trying the node's position hint first. */
-static inline const pval *fields_get(const node *n, const pfield *f, uint32_t nf)
+static inline __attribute__((always_inline)) const pval *fields_get(const node *n, const pfield *f, uint32_t nf)
 {
     uint32_t h = atomic_load_explicit(&((node *)n)->hint, memory_order_relaxed);
     if (h < nf && f[h].klen == n->nlen && pol_bytes_eq(f[h].key, n->name, n->nlen))
@@ -375,7 +375,7 @@ static __attribute__((noinline)) bool attr_error(ectx *c, const node *n, int w)
 
 /* principal.x, resource.x, action.x, context.x: the commonest node, read
  * without a search for the entity. */
-static inline bool attr_of_var(ectx *c, const node *n, pval *out)
+static inline __attribute__((always_inline)) bool attr_of_var(ectx *c, const node *n, pval *out)
 {
     int w = n->kids[0]->var;
     const pval *r;
