@@ -9,8 +9,8 @@
 #
 # Usage (from the source tree, after a build into build/):
 #   bench/gateway_http.sh [RECORDS (default 1000000)] [SECONDS (default 10)]
-# Environment: THREADS (custosd --threads, default 64), CONNS (wrk
-# connections, default 128), WRK_THREADS (default 2), LEDGER_DIR (where the
+# Environment: THREADS (custosd --threads, default 256), CONNS (wrk
+# connections, default 256), WRK_THREADS (default 2), LEDGER_DIR (where the
 # ledger goes, default a temporary directory; put it on the disk you mean to
 # measure).
 set -euo pipefail
@@ -18,8 +18,8 @@ cd "$(dirname "$0")/.."
 BIN=${CU_BIN_DIR:-build}
 RECORDS=${1:-1000000}
 SECS=${2:-10}
-THREADS=${THREADS:-64}
-CONNS=${CONNS:-128}
+THREADS=${THREADS:-256}
+CONNS=${CONNS:-256}
 WRK_THREADS=${WRK_THREADS:-2}
 command -v wrk >/dev/null || { echo "wrk is not installed (scripts/install-deps.sh)"; exit 1; }
 tmp=$(mktemp -d)

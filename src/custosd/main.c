@@ -122,7 +122,7 @@ static void usage(FILE *f)
                "  --listen ADDR     address to bind (default 127.0.0.1)\n"
                "  --port N          TCP port (default 8340; 0 picks a free one)\n"
                "  --port-file FILE  write the port actually bound to FILE\n"
-               "  --threads N       HTTP worker threads, 1-1024 (default 2; 64 with the gateway, whose\n"
+               "  --threads N       HTTP worker threads, 1-1024 (default 2; 256 with the gateway, whose\n"
                "                    request threads wait for the ledger's group commit)\n"
                "gateway (all of --config and --ledger turn it on):\n"
                "  --config FILE     callers' bearer tokens (docs/gateway.md)\n"
@@ -273,7 +273,7 @@ int main(int argc, char **argv)
      * throughput is the threads waiting at once times the commit rate, so
      * the gateway wants many request threads, not as many as cores. */
     if (gw && !opts.threads)
-        opts.threads = 64;
+        opts.threads = 256;
     if (!rc)
         rc = cu_server_new(&opts, &srv);
     if (!rc)
