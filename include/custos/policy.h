@@ -213,9 +213,14 @@ CU_NODISCARD cu_rc cu_policy_split_new(const cu_policy_set *set, const char *key
 void cu_policy_split_free(cu_policy_split *s);
 /* Does policy i read the split's attribute? */
 bool cu_policy_split_reads(const cu_policy_split *s, size_t i);
+/* flags: CU_POLICY_SPLIT_LAZY (what a tiered authoriser wants): the second
+ * answer only when the first is not an allow without errors (else ans[1]
+ * is left empty: a deny with nothing), and without an explanation; the
+ * policies that do not read the attribute are still evaluated once. */
+#define CU_POLICY_SPLIT_LAZY 1u
 CU_NODISCARD cu_rc cu_policy_eval_split(const cu_policy_set *set, const cu_policy_split *split,
                                         const cu_policy_entities *entities, const cu_policy_request *req,
-                                        cu_arena *scratch, cu_policy_answer ans[2]);
+                                        cu_arena *scratch, unsigned flags, cu_policy_answer ans[2]);
 
 /* Append the answer as one JSON object:
  * {"decision":"allow"|"deny","reasons":[..],"errors":[{"policy":..,"message":..}],

@@ -596,7 +596,7 @@ cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_d
         cu_policy_request *pr = NULL;
         cu_policy_answer ans[2];
         if ((rc = build_request(g, s, r, ai, oi, ri, case_known, ci, gov, t->scratch, &pr)) ||
-            (rc = cu_policy_eval_split(g->set, g->split, NULL, pr, t->scratch, ans)))
+            (rc = cu_policy_eval_split(g->set, g->split, NULL, pr, t->scratch, CU_POLICY_SPLIT_LAZY, ans)))
             goto fail;
         const cu_policy_answer *a1 = &ans[0], *a2 = &ans[1];
         take_answer(g, a1, d, t->scratch);

@@ -1051,7 +1051,7 @@ static void tally_add(tally *t, const policy *p, uint32_t i, int r, const near *
     }
 }
 
-static bool tally_answer(ectx *c, const tally *t, cu_policy_answer *ans)
+static bool tally_answer(ectx *c, const tally *t, cu_policy_answer *ans, bool with_explanation)
 {
     const uint32_t *win = t->nf ? t->forbids : t->permits;
     uint32_t nwin = t->nf ? t->nf : t->np;
@@ -1065,7 +1065,7 @@ static bool tally_answer(ectx *c, const tally *t, cu_policy_answer *ans)
     ans->n_reasons = nwin;
     ans->errors = t->ne ? t->errs : NULL;
     ans->n_errors = t->ne;
-    if (!ans->allow && t->nf == 0) {
+    if (!ans->allow && t->nf == 0 && with_explanation) {
         explain(c, t->nears, t->nn, ans);
         if (c->oom)
             return false;
@@ -1155,7 +1155,7 @@ bool cu_policy_split_reads(const cu_policy_split *s, size_t i)
 /* One pass over the candidates; with a split, two tallies (the attribute
  * false, then true), otherwise one. */
 static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, const cu_policy_entities *entities,
-                       const cu_policy_request *req, cu_arena *scratch, cu_policy_answer *ans)
+                       const cu_policy_request *req, cu_arena *scratch, cu_policy_answer *ans, bool lazy)
 {
     int nv = split ? 2 : 1;
     for (int v = 0; v < nv; v++)
@@ -1215,6 +1215,18 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
     for (int v = 0; v < nv; v++)
         if (!tally_init(scratch, ncand, &t[v]))
             goto oom;
+    /* lazy: the first answer alone, remembering the outcome of each policy
+     * that does not read the attribute; the second only if still wanted */
+    uint32_t *order = NULL, nord = 0;
+    int8_t *memo_r = NULL;
+    near *memo_n = NULL;
+    if (lazy) {
+        order = cu_arena_alloc(scratch, sizeof *order * (ncand ? ncand : 1));
+        memo_r = cu_arena_alloc(scratch, ncand ? ncand : 1);
+        memo_n = cu_arena_alloc(scratch, sizeof *memo_n * (ncand ? ncand : 1));
+        if (!order || !memo_r || !memo_n)
+            goto oom;
+    }
     for (uint32_t wi = 0; wi < words; wi++) {
         uint64_t m = cand[wi];
         while (m) {
@@ -1227,7 +1239,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
                 (p->sc[2].kind == SC_IS_IN && !scope_ok(&c, &p->sc[2], 2)))
                 continue;
             bool twice = split && (split->reads[i >> 6] >> (i & 63) & 1);
-            if (twice) {
+            if (twice && !lazy) {
                 near *nr[2] = {&t[0].nears[t[0].nn], &t[1].nears[t[1].nn]};
                 int res[2];
                 nr[0]->pol = nr[1]->pol = i;
@@ -1238,18 +1250,48 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
                     tally_add(&t[v], p, i, res[v], nr[v], nr[v]->err);
                 continue;
             }
+            if (flip)
+                flip->v.u.b = false;
             near *nr = &t[0].nears[t[0].nn];
             nr->pol = i;
             int r = eval_conds(&c, p, nr);
             if (c.oom)
                 goto oom;
+            if (lazy) {
+                order[nord] = i;
+                memo_r[nord] = (int8_t)(twice ? 2 : r); /* 2: evaluate again for the second answer */
+                memo_n[nord++] = *nr;
+                tally_add(&t[0], p, i, r, nr, nr->err);
+                continue;
+            }
             for (int v = 0; v < nv; v++)
                 tally_add(&t[v], p, i, r, nr, c.err);
         }
     }
-    for (int v = 0; v < nv; v++)
-        if (!tally_answer(&c, &t[v], &ans[v]))
-            goto oom;
+    if (!tally_answer(&c, &t[0], &ans[0], true))
+        goto oom;
+    if (nv == 1)
+        return CU_OK;
+    if (lazy) {
+        if (ans[0].allow && !ans[0].n_errors)
+            return CU_OK; /* the second answer is not wanted: left empty */
+        flip->v.u.b = true;
+        for (uint32_t k = 0; k < nord; k++) {
+            const policy *p = &set->pols[order[k]];
+            if (memo_r[k] != 2) {
+                tally_add(&t[1], p, order[k], memo_r[k], &memo_n[k], memo_n[k].err);
+                continue;
+            }
+            near *nr = &t[1].nears[t[1].nn];
+            nr->pol = order[k];
+            int r = eval_conds(&c, p, nr);
+            if (c.oom)
+                goto oom;
+            tally_add(&t[1], p, order[k], r, nr, nr->err);
+        }
+    }
+    if (!tally_answer(&c, &t[1], &ans[1], !lazy))
+        goto oom;
     return CU_OK;
 oom:
     for (int v = 0; v < nv; v++)
@@ -1260,15 +1302,15 @@ oom:
 cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entities, const cu_policy_request *req,
                      cu_arena *scratch, cu_policy_answer *ans)
 {
-    return authorise(set, NULL, entities, req, scratch, ans);
+    return authorise(set, NULL, entities, req, scratch, ans, false);
 }
 
 cu_rc cu_policy_eval_split(const cu_policy_set *set, const cu_policy_split *split, const cu_policy_entities *entities,
-                           const cu_policy_request *req, cu_arena *scratch, cu_policy_answer ans[2])
+                           const cu_policy_request *req, cu_arena *scratch, unsigned flags, cu_policy_answer ans[2])
 {
     if (!split)
         return cu_err_set(CU_ERR_INVAL, "policy eval: no split");
-    return authorise(set, split, entities, req, scratch, ans);
+    return authorise(set, split, entities, req, scratch, ans, (flags & CU_POLICY_SPLIT_LAZY) != 0);
 }
 
 /* ------------------------------------------------------------ answers */

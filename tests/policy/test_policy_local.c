@@ -112,8 +112,9 @@ TEST(split_matches_two_evaluations)
                                     return;
                                 CHECK_OK(cu_policy_request_ctx(r, "n", cu_policy_val_long(a, cn)));
                                 CHECK_OK(cu_policy_request_ctx(r, "bg", cu_policy_val_bool(a, true)));
-                                cu_policy_answer two[2], one[2];
-                                CHECK_OK(cu_policy_eval_split(set, split, store, r, a, two));
+                                cu_policy_answer two[2], one[2], lazy[2];
+                                CHECK_OK(cu_policy_eval_split(set, split, store, r, a, 0, two));
+                                CHECK_OK(cu_policy_eval_split(set, split, store, r, a, CU_POLICY_SPLIT_LAZY, lazy));
                                 for (int v = 0; v < 2; v++) {
                                     CHECK_OK(cu_policy_request_ctx(r, "bg", cu_policy_val_bool(a, v == 1)));
                                     CHECK_OK(cu_policy_eval(set, store, r, a, &one[v]));
@@ -121,6 +122,16 @@ TEST(split_matches_two_evaluations)
                                     snprintf(what, sizeof what, "t%d u%lld d%lld f%d l%d n%lld a%d bg%d", t,
                                              (long long)ul, (long long)dl, f, lk, (long long)cn, act, v);
                                     same_answer(&two[v], &one[v], what);
+                                }
+                                /* lazy: the first answer whole; the second only after no
+                                 * error-free allow, and without its explanation */
+                                same_answer(&lazy[0], &one[0], "lazy first");
+                                if (one[0].allow && !one[0].n_errors) {
+                                    CHECK(!lazy[1].allow && lazy[1].n_reasons == 0 && lazy[1].n_errors == 0);
+                                } else {
+                                    CHECK(lazy[1].explanation == NULL);
+                                    lazy[1].explanation = one[1].explanation;
+                                    same_answer(&lazy[1], &one[1], "lazy second");
                                 }
                                 n++;
                             }
@@ -135,11 +146,11 @@ TEST(split_matches_two_evaluations)
     cu_policy_request *r = cu_policy_request_of(a, u, ac, d);
     CHECK_OK(cu_policy_request_ctx(r, "n", cu_policy_val_long(a, 1)));
     cu_policy_answer two[2];
-    CHECK_RC(cu_policy_eval_split(set, split, store, r, a, two), CU_ERR_INVAL);
+    CHECK_RC(cu_policy_eval_split(set, split, store, r, a, 0, two), CU_ERR_INVAL);
     /* nor may a split serve another set */
     cu_policy_set *other = parse_set();
     CHECK_OK(cu_policy_request_ctx(r, "bg", cu_policy_val_bool(a, false)));
-    CHECK_RC(cu_policy_eval_split(other, split, store, r, a, two), CU_ERR_INVAL);
+    CHECK_RC(cu_policy_eval_split(other, split, store, r, a, 0, two), CU_ERR_INVAL);
     cu_policy_set_release(other);
     cu_arena_free(a);
     cu_policy_split_free(split);
@@ -211,7 +222,7 @@ TEST(local_entities_and_no_allocation)
         CHECK_OK(cu_policy_request_ctx(rr, "bg", cu_policy_val_bool(a, false)));
         CHECK_OK(cu_policy_request_ctx(rr, "n", cu_policy_val_long(a, 1)));
         cu_policy_answer two[2];
-        CHECK_OK(cu_policy_eval_split(set, split, store, rr, a, two));
+        CHECK_OK(cu_policy_eval_split(set, split, store, rr, a, i % 2 ? CU_POLICY_SPLIT_LAZY : 0, two));
     }
     CHECK_INT(cu_alloc_count() - before, 0);
     cu_arena_free(a);
