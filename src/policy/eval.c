@@ -391,6 +391,27 @@ static inline __attribute__((always_inline)) bool attr_of_var(ectx *c, const nod
     return true;
 }
 
+/* `a in b` once both sides are evaluated. */
+static bool ev_in_tail(ectx *c, const pval *a, const pval *b, pval *out)
+{
+    if (a->kind != PV_ENTITY)
+        return type_err(c, "in", "entity", a);
+    out->kind = PV_BOOL;
+    if (b->kind == PV_ENTITY) {
+        out->u.b = in_entity(c, a->u.e, b->u.e);
+        return true;
+    }
+    if (b->kind != PV_SET)
+        return type_err(c, "in", "entity or set of entities", b);
+    for (uint32_t i = 0; i < b->u.set.n; i++)
+        if (b->u.set.v[i].kind != PV_ENTITY)
+            return type_err(c, "in", "set of entities", &b->u.set.v[i]);
+    out->u.b = false;
+    for (uint32_t i = 0; i < b->u.set.n && !out->u.b; i++)
+        out->u.b = in_entity(c, a->u.e, b->u.set.v[i].u.e);
+    return true;
+}
+
 static bool ev_slow(ectx *c, const node *n, pval *out);
 
 /* The leaves and variable attributes inline; the rest in ev_slow. */
@@ -406,6 +427,20 @@ static inline bool ev(ectx *c, const node *n, pval *out)
     case N_ATTR:
         if (n->kids[0]->op == N_VAR)
             return attr_of_var(c, n, out);
+        if (n->kids[0]->op == N_ATTR && n->kids[0]->kids[0]->op == N_VAR) { /* context.case.opened */
+            pval base;
+            if (!attr_of_var(c, n->kids[0], &base))
+                return false;
+            if (base.kind == PV_ENTITY) {
+                const struct cu_policy_entity *e = find_ent(c, base.u.e);
+                const pval *r = e ? fields_get(n, e->attrs, e->nattrs) : NULL;
+                if (r) {
+                    *out = *r;
+                    return true;
+                }
+            }
+            return get_attr(c, &base, n->name, n->nlen, out);
+        }
         break;
     default:
         break;
@@ -483,6 +518,29 @@ static bool ev_shape(ectx *c, const node *n, pval *out)
         if (!ev_bool(c, n->kids[1], op, &y))
             return false;
         out->u.b = y;
+        return true;
+    }
+    case N_LIKE:
+        if (!ev(c, n->kids[0], &a))
+            return false;
+        if (a.kind != PV_STR)
+            return type_err(c, "like", "string", &a);
+        out->kind = PV_BOOL;
+        out->u.b = like_match(a.u.s.p, a.u.s.n, n->pat);
+        return true;
+    case N_IN: { /* resource in context.case: entity in entity, else the general path */
+        pval b;
+        if (n->kids[0]->op != N_VAR || !is_var_attr(n->kids[1]))
+            break;
+        a = c->var[n->kids[0]->var];
+        if (a.kind != PV_ENTITY)
+            break;
+        if (!attr_of_var(c, n->kids[1], &b))
+            return false;
+        if (b.kind != PV_ENTITY)
+            return ev_in_tail(c, &a, &b, out);
+        out->kind = PV_BOOL;
+        out->u.b = in_entity(c, a.u.e, b.u.e);
         return true;
     }
     case N_HAS: /* context has case */
@@ -588,22 +646,7 @@ static bool ev_slow(ectx *c, const node *n, pval *out)
         pval a, b;
         if (!ev(c, n->kids[0], &a) || !ev(c, n->kids[1], &b))
             return false;
-        if (a.kind != PV_ENTITY)
-            return type_err(c, "in", "entity", &a);
-        out->kind = PV_BOOL;
-        if (b.kind == PV_ENTITY) {
-            out->u.b = in_entity(c, a.u.e, b.u.e);
-            return true;
-        }
-        if (b.kind != PV_SET)
-            return type_err(c, "in", "entity or set of entities", &b);
-        for (uint32_t i = 0; i < b.u.set.n; i++)
-            if (b.u.set.v[i].kind != PV_ENTITY)
-                return type_err(c, "in", "set of entities", &b.u.set.v[i]);
-        out->u.b = false;
-        for (uint32_t i = 0; i < b.u.set.n && !out->u.b; i++)
-            out->u.b = in_entity(c, a.u.e, b.u.set.v[i].u.e);
-        return true;
+        return ev_in_tail(c, &a, &b, out);
     }
     case N_HAS: {
         pval base;
