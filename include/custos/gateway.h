@@ -165,6 +165,31 @@ typedef struct cu_gateway_decision {
 CU_NODISCARD cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *req,
                                      cu_gateway_decision *d);
 
+/* Ledger entries: the ledger's entry encoding (include/custos/ledger.h,
+ * cu_ledger_entry_encode), type CU_LEDGER_DECISION, time = the decision's
+ * (or review's) now.  A decision carries tags 1-13, a break-glass review
+ * tags 2 and 14-17 (docs/gateway.md, "Ledger entries").  Strings are UTF-8
+ * without NUL; lists are joined by '\n'; absent or empty fields are left out. */
+enum {
+    CU_GW_F_CALLER = 1,      /* the authenticated calling system */
+    CU_GW_F_OFFICER,         /* 2 */
+    CU_GW_F_ACTION,          /* 3 */
+    CU_GW_F_RECORD,          /* 4 */
+    CU_GW_F_SYSTEM,          /* 5: the system searched, or the record's system */
+    CU_GW_F_PURPOSE,         /* 6 */
+    CU_GW_F_CASE,            /* 7 */
+    CU_GW_F_DECISION,        /* 8: 1 byte: 1 allow, 2 deny, 3 break-glass-available */
+    CU_GW_F_FLAGS,           /* 9: 1 byte: bit 0 break-glass used, bit 1 flagged (absent: 0) */
+    CU_GW_F_REF_VERSION,     /* 10: u64 big-endian */
+    CU_GW_F_JUSTIFICATION,   /* 11 */
+    CU_GW_F_POLICIES,        /* 12: deciding policy ids, '\n'-joined */
+    CU_GW_F_ERRORS,          /* 13: "policy: message" lines */
+    CU_GW_F_REVIEWED,        /* 14: u64 big-endian: ledger index of the decision reviewed */
+    CU_GW_F_REVIEWER,        /* 15 */
+    CU_GW_F_REVIEW_OUTCOME,  /* 16: 1 byte: 1 justified, 2 unjustified */
+    CU_GW_F_NOTE,            /* 17 */
+};
+
 /* Append the decision as JSON (the /v1/authorize answer). */
 CU_NODISCARD cu_rc cu_gateway_decision_json(const cu_gateway_decision *d, cu_buf *out);
 

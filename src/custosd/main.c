@@ -122,7 +122,8 @@ static void usage(FILE *f)
                "  --listen ADDR     address to bind (default 127.0.0.1)\n"
                "  --port N          TCP port (default 8340; 0 picks a free one)\n"
                "  --port-file FILE  write the port actually bound to FILE\n"
-               "  --threads N       HTTP worker threads (default 2)\n"
+               "  --threads N       HTTP worker threads, 1-1024 (default 2; 256 with the gateway, whose\n"
+               "                    request threads wait for the ledger's group commit)\n"
                "gateway (all of --config and --ledger turn it on):\n"
                "  --config FILE     callers' bearer tokens (docs/gateway.md)\n"
                "  --ledger DIR      the durable log of decisions (made when empty)\n"
@@ -165,7 +166,7 @@ int main(int argc, char **argv)
             i += used - 1;
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             long t = strtol(argv[++i], NULL, 10);
-            if (t < 1 || t > 64) {
+            if (t < 1 || t > 1024) {
                 fprintf(stderr, "custosd: bad thread count %s\n", argv[i]);
                 return 2;
             }
@@ -268,6 +269,11 @@ int main(int argc, char **argv)
         if (!rc && reference)
             rc = cu_gateway_reference_load(gw, reference);
     }
+    /* A decision waits for its ledger commit (an fsync shared by the group):
+     * throughput is the threads waiting at once times the commit rate, so
+     * the gateway wants many request threads, not as many as cores. */
+    if (gw && !opts.threads)
+        opts.threads = 256;
     if (!rc)
         rc = cu_server_new(&opts, &srv);
     if (!rc)
