@@ -38,13 +38,42 @@
 
 typedef struct cu_gateway cu_gateway;
 
+struct cu_gateway_request;
+struct cu_gateway_decision;
+
+/* A decision about to be logged, for append_decision below: the request,
+ * the decision (outcome, break_glass, ...), the system the look-up concerns
+ * (the record's system when the request named a record) and the entry
+ * bytes to append. */
+typedef struct cu_gateway_logged {
+    const struct cu_gateway_request *req;
+    const struct cu_gateway_decision *d;
+    const char *system;
+    const void *entry;
+    size_t len;
+} cu_gateway_logged;
+
 /* Where decisions are made durable.  append returns only when the entry is
- * on disk (cu_ledger_append); size gives the entries committed (may be NULL). */
+ * on disk (cu_ledger_append); size gives the entries committed (may be NULL).
+ * append_decision (may be NULL: append is used) is called instead of append
+ * for each decision, so that the daemon can record an allowed look-up as an
+ * access event too (docs/gateway.md, "Decisions feed detection"); it must
+ * append lg->entry and return only when it is durable, with its index. */
 typedef struct cu_gateway_audit {
     cu_rc (*append)(void *ud, const void *entry, size_t len, uint64_t *index);
     uint64_t (*size)(void *ud);
     void *ud;
+    cu_rc (*append_decision)(void *ud, const cu_gateway_logged *lg, uint64_t *index);
 } cu_gateway_audit;
+
+/* Log entries: the canonical ledger encoding (ledger.h), type 2
+ * (CU_LEDGER_DECISION), the decision or review time, and one field holding
+ * the JSON text ({"type":"gateway.decision",...} or
+ * {"type":"gateway.breakglass-review",...}; docs/gateway.md). */
+#define CU_GATEWAY_F_JSON 1
+/* Wrap JSON text as such an entry into out (cap bytes); *out_len set. */
+cu_rc cu_gateway_entry_wrap(int64_t ts, const char *json, size_t len, uint8_t *out, size_t cap,
+                            size_t *out_len) CU_NODISCARD;
 
 typedef struct cu_gateway_opts {
     const char *policy_text;   /* the Cedar policy set (all files of the pack) */

@@ -15,6 +15,8 @@
  */
 #include "gateway_int.h"
 
+#include "custos/ledger.h"
+
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,7 +28,8 @@
 
 struct tctx {
     cu_arena *scratch;
-    cu_buf entry;
+    cu_buf entry;   /* the decision as JSON text */
+    uint8_t *enc;   /* ... wrapped as a ledger entry (CU_LEDGER_ENTRY_MAX bytes) */
 };
 
 static pthread_key_t tkey;
@@ -39,6 +42,7 @@ static void tctx_free(void *p)
         return;
     cu_arena_free(t->scratch);
     cu_buf_free(&t->entry);
+    cu_free(t->enc);
     cu_free(t);
 }
 
@@ -55,7 +59,8 @@ static struct tctx *tctx_get(size_t scratch_size)
         return NULL;
     t->scratch = cu_arena_new(scratch_size, scratch_size * 4);
     cu_buf_init(&t->entry, 64 * 1024 + 8 * CU_GATEWAY_MAX_JUSTIFICATION);
-    if (!t->scratch || cu_buf_reserve(&t->entry, 8192) || pthread_setspecific(tkey, t)) {
+    t->enc = cu_malloc(CU_LEDGER_ENTRY_MAX);
+    if (!t->scratch || !t->enc || cu_buf_reserve(&t->entry, 8192) || pthread_setspecific(tkey, t)) {
         tctx_free(t);
         return NULL;
     }
@@ -468,6 +473,18 @@ static cu_rc decision_entry(const cu_gateway_request *r, const cu_gateway_decisi
     return rc;
 }
 
+/* The JSON text as a ledger entry: the canonical encoding, type
+ * CU_LEDGER_DECISION, the event time, field CU_GATEWAY_F_JSON.  So a log
+ * the gateway shares with the pipeline and the console decodes entry by
+ * entry, and each reader skips the types it does not own. */
+cu_rc cu_gateway_entry_wrap(int64_t ts, const char *json, size_t len, uint8_t *out, size_t cap, size_t *out_len)
+{
+    cu_ledger_field f = {CU_GATEWAY_F_JSON, json, len};
+    if (len == 0)
+        return cu_err_set(CU_ERR_INVAL, "empty gateway entry");
+    return cu_ledger_entry_encode(CU_LEDGER_DECISION, ts, &f, 1, out, cap, out_len);
+}
+
 static void observe_latency(cu_gateway *g, uint64_t ns)
 {
     static const uint64_t bounds_us[GW_LAT_BUCKETS] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 50000};
@@ -561,9 +578,16 @@ cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_d
     }
 
     /* Invariant 1: log, then answer. */
+    size_t elen = 0;
     rc = decision_entry(r, d, system, &t->entry);
     if (!rc)
-        rc = g->audit.append(g->audit.ud, t->entry.data, t->entry.len, &d->index);
+        rc = cu_gateway_entry_wrap(r->now, t->entry.data, t->entry.len, t->enc, CU_LEDGER_ENTRY_MAX, &elen);
+    if (!rc && g->audit.append_decision) {
+        cu_gateway_logged lg = {.req = r, .d = d, .system = system, .entry = t->enc, .len = elen};
+        rc = g->audit.append_decision(g->audit.ud, &lg, &d->index);
+    } else if (!rc) {
+        rc = g->audit.append(g->audit.ud, t->enc, elen, &d->index);
+    }
     if (rc) {
         atomic_fetch_add(&g->n_audit_fail, 1);
         cu_log(CU_LOG_ERROR, "gateway: audit unavailable: %s: %s", cu_strerror(rc), cu_err_detail());
@@ -736,14 +760,21 @@ cu_rc cu_gateway_breakglass_review(cu_gateway *g, uint64_t id, const char *revie
     if (!rc) rc = str_field(&e, "note", note);
     if (!rc) rc = cu_buf_appends(&e, "}");
     uint64_t idx = 0;
+    uint8_t *enc = rc ? NULL : cu_malloc(CU_LEDGER_ENTRY_MAX);
+    size_t elen = 0;
+    if (!rc && !enc)
+        rc = cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
+    if (!rc)
+        rc = cu_gateway_entry_wrap(now, e.data, e.len, enc, CU_LEDGER_ENTRY_MAX, &elen);
     if (!rc) {
-        rc = g->audit.append(g->audit.ud, e.data, e.len, &idx);
+        rc = g->audit.append(g->audit.ud, enc, elen, &idx);
         if (rc) {
             atomic_fetch_add(&g->n_audit_fail, 1);
             rc = cu_err_set(CU_ERR_IO, "audit unavailable: the review was not recorded");
         }
     }
     cu_buf_free(&e);
+    cu_free(enc);
     if (rc)
         return rc;
     /* Logged: now close it (it may have been closed meanwhile by another

@@ -382,17 +382,13 @@ static cu_rc recover(cu_pipeline *p)
         idx = 0;
     }
     if (idx == size) {
-        if (size > 0) {
-            /* the order check continues from the last durable event */
-            cu_event ev = {0};
-            cu_id subj[CU_EVENT_MAX_SUBJECTS];
-            ev.subjects = subj;
-            ev.subjects_cap = CU_EVENT_MAX_SUBJECTS;
-            if ((rc = cu_pipeline_read_event(p, size - 1, &ev)))
-                return rc;
-            p->last_ts = ev.ts;
-        }
-        return CU_OK;
+        /* the order check continues from the last durable event (the last
+         * entry may be of another type: the store knows the last event) */
+        int64_t ts;
+        rc = cu_store_last_event(p->store, &ts);
+        if (rc == CU_OK)
+            p->last_ts = ts;
+        return rc == CU_ERR_NOTFOUND ? CU_OK : rc;
     }
     cu_log(CU_LOG_INFO, "re-indexing log entries %llu..%llu", (unsigned long long)idx, (unsigned long long)size - 1);
     if (!p->rbatch && (rc = cu_batch_new(4096, &p->rbatch)))
@@ -402,19 +398,39 @@ static cu_rc recover(cu_pipeline *p)
         cu_batch_reset(p->rbatch);
         uint64_t first = idx;
         cu_event *ev;
+        /* a batch is a run of consecutive access entries: entries of other
+         * types (gateway decisions, console audit records in a shared log)
+         * end it and are skipped by their type byte */
         while (idx < size && (ev = cu_batch_slot(p->rbatch))) {
-            if ((rc = p->sink.ops->read_entry(p->sink.ctx, idx, &p->rbuf)) ||
-                (rc = event_from_entry(p, (const uint8_t *)p->rbuf.data, p->rbuf.len, ev, &unknown))) {
+            if ((rc = p->sink.ops->read_entry(p->sink.ctx, idx, &p->rbuf))) {
+                cu_err_prefix("recovery: log entry %llu", (unsigned long long)idx);
+                return rc;
+            }
+            const uint8_t *eb = (const uint8_t *)p->rbuf.data;
+            if (p->rbuf.len >= 2 && eb[0] == CU_LEDGER_ENTRY_VERSION && eb[1] != CU_LEDGER_ACCESS) {
+                if (cu_batch_count(p->rbatch))
+                    break;
+                first = ++idx;
+                p->st.skipped++;
+                continue;
+            }
+            if ((rc = event_from_entry(p, eb, p->rbuf.len, ev, &unknown))) {
                 cu_err_prefix("recovery: log entry %llu", (unsigned long long)idx);
                 return rc;
             }
             cu_batch_push(p->rbatch);
             idx++;
         }
+        if (!cu_batch_count(p->rbatch))
+            continue;
         if ((rc = cu_store_sync_names(p->store, p->names, NULL)) || (rc = index_and_detect(p, p->rbatch, first)))
             return rc;
         p->st.recovered += cu_batch_count(p->rbatch);
     }
+    /* the log ends with entries of other types: the index reaches them too */
+    if (cu_store_indexed(p->store) < size &&
+        ((rc = cu_store_begin(p->store)) || (rc = cu_store_commit(p->store, size))))
+        return rc;
     if (unknown)
         cu_log(CU_LOG_WARN, "recovery: %llu people looked up could not be resolved from their commitments",
                (unsigned long long)unknown);
@@ -448,8 +464,8 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
 
 static cu_rc encode_batch(cu_pipeline *p, const cu_batch *b)
 {
-    if (b->n > p->ecap) {
-        size_t nc = b->n;
+    if (b->n + 1 > p->ecap) { /* + 1: room for cu_pipeline_submit_after's entry */
+        size_t nc = b->n + 1;
         size_t *eoff = cu_realloc(p->eoff, nc * sizeof *eoff);
         if (eoff)
             p->eoff = eoff;
@@ -488,12 +504,30 @@ static cu_rc encode_batch(cu_pipeline *p, const cu_batch *b)
     return CU_OK;
 }
 
+static cu_rc submit(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index,
+                    uint64_t *first_index);
+
 cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index)
+{
+    return submit(p, NULL, 0, b, NULL, first_index);
+}
+
+cu_rc cu_pipeline_submit_after(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index)
+{
+    if (!pre || !pre_len)
+        return cu_err_set(CU_ERR_INVAL, "no entry to append before the batch");
+    return submit(p, pre, pre_len, b, pre_index, NULL);
+}
+
+static cu_rc submit(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index,
+                    uint64_t *first_index)
 {
     if (!p->started)
         return cu_err_set(CU_ERR_STATE, "pipeline not started");
     if (p->failed)
         return cu_err_set(CU_ERR_STATE, "pipeline stopped after an earlier failure");
+    if (b->n == 0 && pre)
+        return cu_err_set(CU_ERR_INVAL, "an entry before an empty batch");
     if (b->n == 0) {
         if (first_index)
             *first_index = p->sink.ops->size(p->sink.ctx);
@@ -523,9 +557,23 @@ cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index)
         return rc;
     }
     uint64_t first;
-    if ((rc = p->sink.ops->append_many(p->sink.ctx, p->eptr, p->elen, b->n, &first))) {
+    if (pre) {
+        /* the entry first, then the batch's, in one durable append */
+        for (uint32_t i = b->n; i > 0; i--) {
+            p->eptr[i] = p->eptr[i - 1];
+            p->elen[i] = p->elen[i - 1];
+        }
+        p->eptr[0] = pre;
+        p->elen[0] = pre_len;
+    }
+    if ((rc = p->sink.ops->append_many(p->sink.ctx, p->eptr, p->elen, b->n + (pre ? 1 : 0), &first))) {
         p->failed = true;
         return rc;
+    }
+    if (pre) {
+        if (pre_index)
+            *pre_index = first;
+        first++;
     }
     p->st.ns_append += cu_mono_ns() - t1;
     /* 1: durable; now the store and the detectors */

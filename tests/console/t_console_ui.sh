@@ -18,7 +18,8 @@ tmp=$(mktemp -d)
 pid=
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
 bash "$src/tests/console/make_fixture.sh" "$tmp/fx"
-"$bin/custos" replay --reference "$tmp/fx/reference.jsonl" --events "$tmp/fx/events.jsonl" \
+# --legacy: the protected-person detector's alerts (one per access), which the test expects
+"$bin/custos" replay --legacy --reference "$tmp/fx/reference.jsonl" --events "$tmp/fx/events.jsonl" \
   --alerts "$tmp/alerts.jsonl" --data "$tmp/data" >/dev/null
 echo alice-password-1 | "$bin/custos" account add --data "$tmp/data" --user alice --role investigator --kdf-min >/dev/null
 echo bob-password-12 | "$bin/custos" account add --data "$tmp/data" --user bob --role supervisor --kdf-min >/dev/null

@@ -46,7 +46,7 @@ static const char *fixture(void)
         snprintf(data, sizeof data, "%s/data", cu_test_tmpdir());
         const char *t = cu_test_tmpdir();
         int st = cu_test_run(NULL,
-                             "bash tests/console/make_fixture.sh %s/fx && %s/custos replay --reference "
+                             "bash tests/console/make_fixture.sh %s/fx && %s/custos replay --legacy --reference "
                              "%s/fx/reference.jsonl --events %s/fx/events.jsonl --alerts %s/alerts.jsonl --data %s "
                              ">/dev/null 2>&1",
                              t, cu_test_bindir(), t, t, t, data);

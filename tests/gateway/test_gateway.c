@@ -5,6 +5,7 @@
 #include "harness.h"
 
 #include "custos/gateway.h"
+#include "custos/ledger.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,21 @@ static cu_rc mem_append(void *ud, const void *e, size_t len, uint64_t *index)
     struct memlog *m = ud;
     if (m->fail)
         return cu_err_set(CU_ERR_IO, "test: log refuses");
-    size_t k = len < sizeof m->last - 1 ? len : sizeof m->last - 1;
-    memcpy(m->last, e, k);
-    m->last[k] = '\0';
+    /* every entry is a canonical ledger entry of type DECISION whose one
+     * field is the JSON text (so a log shared with the pipeline and the
+     * console decodes entry by entry) */
+    cu_ledger_entry le;
+    CHECK_OK(cu_ledger_entry_decode(e, len, &le));
+    CHECK_INT(le.type, CU_LEDGER_DECISION);
+    const cu_ledger_field *f = cu_ledger_entry_field(&le, CU_GATEWAY_F_JSON);
+    CHECK(f != NULL && le.nfields == 1);
+    m->last[0] = '\0';
+    if (f) {
+        size_t k = f->len < sizeof m->last - 1 ? f->len : sizeof m->last - 1;
+        memcpy(m->last, f->data, k);
+        m->last[k] = '\0';
+        CHECK(m->last[0] == '{');
+    }
     *index = m->n++;
     return CU_OK;
 }
