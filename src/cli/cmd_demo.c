@@ -244,8 +244,9 @@ static void print_alert(const queue *q, size_t rank, const char *indent)
 {
     json_t *a = json_array_get(q->sorted, rank - 1);
     const char *r0 = json_string_value(json_array_get(json_object_get(a, "reasons"), 0));
-    printf("%s#%zu  %-5s %-18s score %.2f  %s\n", indent, rank, json_string_value(json_object_get(a, "id")),
-           json_string_value(json_object_get(a, "kind")), json_real_value(json_object_get(a, "score")),
+    /* the score as the console shows it (0-100) */
+    printf("%s#%zu  %-5s %-18s score %3.0f  %s\n", indent, rank, json_string_value(json_object_get(a, "id")),
+           json_string_value(json_object_get(a, "kind")), 100 * json_real_value(json_object_get(a, "score")),
            r0 ? r0 : "");
 }
 
@@ -597,10 +598,11 @@ int cu_cmd_demo(int argc, char **argv)
         printf("\n  The ring of officers collecting on activists (the generator planted it) is alert %s,\n"
                "  #%zu in the queue:  http://127.0.0.1:%u/console/#/alerts/%s\n", rid, q.ring_rank, bound, rid);
         print_alert(&q, q.ring_rank, "    ");
-        printf("  On the alert, \"Network\" draws it: officers (squares) and the people they looked up, the ring\n"
-               "  in red. The queue's kind filter \"ring\" lists all %zu ring alerts: the detectors also raise\n"
-               "  rings that the labels do not call misuse. Officers are pseudonyms (OF-...) until a supervisor\n"
-               "  approves an unmask request made from a case.\n",
+        printf("  Log in, open that link, then \"Show this alert in the network graph\": the officers (squares)\n"
+               "  and the people they looked up (activists), the ring in red. The queue's Kind filter \"ring\"\n"
+               "  lists all %zu ring alerts: the detectors also raise rings the labels do not call misuse.\n"
+               "  Officers are pseudonyms (OF-...) until a supervisor approves an unmask request made from a\n"
+               "  case (\"Open a case with this alert\", then ask to unmask on the case page).\n",
                q.nrings);
     } else if (ring[0]) {
         printf("\n  The planted ring (%s) was not alerted as a ring in this run", ring);

@@ -434,6 +434,31 @@ void h_alert(ctx *x)
             sqlite3_finalize(st);
     }
     json_object_set_new(a, "event_details", evs);
+    /* the people with their protected-register flags (activist, witness,
+     * ...): what makes a look-up sensitive, in words */
+    json_t *people = json_array();
+    sqlite3_stmt *ps = cx_prep(x, "SELECT p.flags FROM st.ref_person p JOIN st.names n ON n.kind = 1 AND"
+                                  " n.num = p.id WHERE n.name = ?");
+    size_t pi;
+    json_t *pv;
+    json_array_foreach(json_object_get(raw, "subjects"), pi, pv)
+    {
+        json_t *flags = json_array();
+        if (ps && json_is_string(pv)) {
+            sqlite3_reset(ps);
+            sqlite3_bind_text(ps, 1, json_string_value(pv), -1, SQLITE_TRANSIENT);
+            if (sqlite3_step(ps) == SQLITE_ROW) {
+                uint32_t fl = (uint32_t)sqlite3_column_int64(ps, 0);
+                for (int b = 0; b < 32; b++)
+                    if (fl & (1u << b) && cu_person_flag_name(1u << b))
+                        json_array_append_new(flags, json_string(cu_person_flag_name(1u << b)));
+            }
+        }
+        json_array_append_new(people, json_pack("{s:O, s:o}", "id", pv, "flags", flags));
+    }
+    if (ps)
+        sqlite3_finalize(ps);
+    json_object_set_new(a, "people", people);
     json_decref(raw);
     /* triage history and cases */
     json_t *hist = json_array();
@@ -846,6 +871,12 @@ static struct gedge *gedge(struct graph *g, int a, int b)
 void h_graph(ctx *x)
 {
     const char *officer = cx_query(x, "officer");
+    const char *alert = cx_query(x, "alert");
+    int64_t anum = alert && *alert ? alert_num(alert) : 0;
+    if (alert && *alert && !anum) {
+        cx_error(x, 400, "alert must be an alert id such as A17");
+        return;
+    }
     int64_t nalerts;
     if (!cx_query_int(x, "alerts", 1, 500, 100, &nalerts))
         return;
@@ -869,11 +900,16 @@ void h_graph(ctx *x)
         x, "SELECT a.json, a.kind FROM st.alert a LEFT JOIN main.alert_state s ON s.alert = 'A' || a.num"
            " WHERE coalesce(s.state, 'new') <> 'dismissed' AND (?1 IS NULL OR a.num IN (SELECT y.num FROM"
            " st.alert_officer y JOIN st.names n ON n.kind = 0 AND n.num = y.officer WHERE n.name = ?1))"
+           " AND (?3 IS NULL OR a.num = ?3)"
            " ORDER BY a.score DESC, a.num DESC LIMIT ?2");
     json_t *rings = json_array();
     if (st) {
         sqlite3_bind_text(st, 1, oid[0] ? oid : NULL, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, nalerts);
+        if (anum)
+            sqlite3_bind_int64(st, 3, anum);
+        else
+            sqlite3_bind_null(st, 3);
         while (sqlite3_step(st) == SQLITE_ROW) {
             json_t *a = json_loads(col_text(st, 0), 0, NULL);
             bool ring = strstr(col_text(st, 1), "ring") || strstr(col_text(st, 1), "collu");
