@@ -16,7 +16,8 @@ command -v node >/dev/null || { echo "node is missing (scripts/install-deps.sh)"
 [ -f "$bin/web/app.js" ] || { echo "$bin/web/app.js is missing: the console's assets were not built"; exit 1; }
 tmp=$(mktemp -d)
 pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+# wait for the daemon: it publishes a checkpoint into the data directory as it stops
+trap '[ -n "$pid" ] && { kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; }; rm -rf "$tmp"' EXIT
 bash "$src/tests/console/make_fixture.sh" "$tmp/fx"
 # --legacy: the protected-person detector's alerts (one per access), which the test expects
 "$bin/custos" replay --legacy --reference "$tmp/fx/reference.jsonl" --events "$tmp/fx/events.jsonl" \

@@ -10,7 +10,8 @@ src=${CU_SOURCE_DIR:-.}
 data="$src/tests/pipeline/data"
 tmp=$(mktemp -d)
 pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+# wait for the daemon: it publishes a checkpoint into the data directory as it stops
+trap '[ -n "$pid" ] && { kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; }; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; [ -f "$tmp/log" ] && cat "$tmp/log"; exit 1; }
 start() {
   rm -f "$tmp/port"
