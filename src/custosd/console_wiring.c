@@ -77,9 +77,9 @@ static cu_rc export_case(void *ud, const char *case_id, const uint64_t *idx, siz
     if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return cu_err_set(cu_rc_from_errno(errno), "%s: %s", dir, strerror(errno));
     cu_time_format(now, ts);
-    for (char *p = ts; *p; p++)
-        if (*p == ':' || *p == '-')
-            *p = *p == ':' ? '.' : '-';
+    for (char *p = ts; *p; p++) /* no ':' in file names */
+        if (*p == ':')
+            *p = '.';
     snprintf(path, sizeof path, "%s/case-%s-%s.tar", dir, case_id, ts);
     snprintf(label, sizeof label, "investigation case %s", case_id);
     cu_evidence_export_opts eo = {.data_dir = cw.data, .by = CU_EVIDENCE_BY_INDEXES, .indexes = idx, .nindexes = n,
