@@ -63,7 +63,7 @@ int main(int argc, char **argv)
     size_t plen = 0;
     CHK(cu_gateway_read_pack("policies", &pack, &plen));
     cu_gateway *g = NULL;
-    cu_gateway_opts o = {.policy_text = pack, .policy_len = plen, .audit = {count_append, NULL, NULL}};
+    cu_gateway_opts o = {.policy_text = pack, .policy_len = plen, .audit = {.append = count_append}};
     CHK(cu_gateway_new(&o, &g));
     cu_free(pack);
 
