@@ -75,6 +75,28 @@ typedef struct cu_gateway_audit {
 cu_rc cu_gateway_entry_wrap(int64_t ts, const char *json, size_t len, uint8_t *out, size_t cap,
                             size_t *out_len) CU_NODISCARD;
 
+/* Live officer state from the vetting register (the governance module),
+ * asked on every decision and passed to the policies as context.governance
+ * (policies/05-register.cedar): a suspension, an expiry, a lapse or a
+ * restriction takes effect on the next decision.  The register only takes
+ * away: what it grants still has to be in the reference data.  The hook
+ * fills out; known false (the register holds nothing on the officer) leaves
+ * context.governance out.  It must not block and should not allocate. */
+#define CU_GATEWAY_LIVE_CAVEATS 32
+typedef struct cu_gateway_live {
+    bool known;
+    char state[24];    /* "in-force", "expired", "suspended", "withdrawn", "not-yet-granted", "none" */
+    char level[16];    /* the level in force, or "NONE" */
+    int64_t expires;   /* its expiry (0 when none) */
+    bool managed;      /* the register manages the officer's entitlements ... */
+    bool entitled;     /* ... and entitles them to the system of this request now */
+    bool restricted;   /* a review withholds sensitive caveats */
+    size_t ncaveats;   /* caveats the register gives now */
+    char caveats[CU_GATEWAY_LIVE_CAVEATS][CU_GATEWAY_MAX_ID + 1];
+} cu_gateway_live;
+typedef void (*cu_gateway_live_fn)(void *ud, const char *officer, const char *system, int64_t now,
+                                   cu_gateway_live *out);
+
 typedef struct cu_gateway_opts {
     const char *policy_text;   /* the Cedar policy set (all files of the pack) */
     size_t policy_len;
@@ -82,6 +104,8 @@ typedef struct cu_gateway_opts {
     cu_gateway_audit audit;    /* required */
     bool allow_on_error;       /* default false: evaluation errors deny */
     size_t scratch_size;       /* per-thread evaluation arena (0: 256 KiB) */
+    cu_gateway_live_fn live;   /* the vetting register, or NULL */
+    void *live_ud;
 } cu_gateway_opts;
 
 /* Make a gateway with an empty reference snapshot (version 0). */

@@ -92,8 +92,6 @@ cu_rc cu_store_officer_cases_at(cu_store *s, const char *officer, int64_t t, cu_
 /* Alerts naming this officer or person (as stored JSON lines). */
 cu_rc cu_store_alerts_for(cu_store *s, cu_idkind k, const char *id, cu_store_name_fn fn, void *ud) CU_NODISCARD;
 
-/* The time of the newest indexed event; CU_ERR_NOTFOUND when none. */
-cu_rc cu_store_last_event(cu_store *s, int64_t *ts) CU_NODISCARD;
 /* The id of the newest indexed event whose id starts with prefix (into out,
  * cap bytes); CU_ERR_NOTFOUND when none.  Found newest first: quick when
  * such events are recent, a scan of the index when there is none. */

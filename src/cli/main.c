@@ -20,6 +20,7 @@ int cu_cmd_account(int argc, char **argv);
 int cu_cmd_console(int argc, char **argv);
 int cu_cmd_gen(int argc, char **argv);
 int cu_cmd_eval(int argc, char **argv);
+int cu_cmd_vetting(int argc, char **argv);
 
 static const struct cu_cli_cmd commands[] = {
     {"version", cu_cmd_version, "print the version"},
@@ -34,6 +35,7 @@ static const struct cu_cli_cmd commands[] = {
     {"demo", cu_cmd_demo, "generate a force with misuse, replay it, start the daemon (custos demo --help)"},
     {"account", cu_cmd_account, "console accounts: account add --data DIR --user U --role R < password"},
     {"console", cu_cmd_console, "the console's audit records: console audit --data DIR"},
+    {"vetting", cu_cmd_vetting, "vetting and access governance: clearances, entitlements, campaigns, reports"},
 };
 
 int cu_cli_fail(const char *what)

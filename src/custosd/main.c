@@ -7,9 +7,12 @@
  * the gateway and the console, the pipeline (which publishes a checkpoint),
  * and the ledger last. */
 #include "custos/gateway.h"
+#include "custos/governance.h"
 #include "custos/ledger.h"
 #include "custos/server.h"
 #include "console_wiring.h"
+
+#include "gov_wiring.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -18,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void healthz(void *ud, const cu_http_req *req, cu_http_resp *resp)
 {
@@ -45,6 +49,38 @@ static void gateway_route(void *ud, const cu_http_req *req, cu_http_resp *resp)
     resp->content_type = ct;
     if (status == 401)
         snprintf(resp->extra_headers, sizeof resp->extra_headers, "WWW-Authenticate: Bearer realm=\"custos\"\r\n");
+}
+
+/* --------------------------------------------------------- governance */
+
+/* Governance actions go to the data directory's one ledger. */
+static const char *http_query(void *ud, const char *name)
+{
+    return cu_http_query(ud, name);
+}
+
+struct gov_route_ctx {
+    cu_gov *gov;
+    cu_gateway *gw; /* when set, callers need one of its bearer tokens */
+};
+
+static void governance_route(void *ud, const cu_http_req *req, cu_http_resp *resp)
+{
+    struct gov_route_ctx *c = ud;
+    if (c->gw) {
+        char name[CU_GATEWAY_MAX_ID + 1];
+        bool reviewer = false;
+        if (cu_gateway_authenticate(c->gw, cu_http_header(req, "Authorization"), name, &reviewer)) {
+            cu_http_error(resp, 401, "a bearer token is required");
+            snprintf(resp->extra_headers, sizeof resp->extra_headers, "WWW-Authenticate: Bearer realm=\"custos\"\r\n");
+            return;
+        }
+    }
+    int status = 200;
+    cu_gov_http(c->gov, req->method, req->path, http_query, (void *)req, req->body, req->body_len, cu_now(), &status,
+                &resp->body);
+    resp->status = status;
+    resp->content_type = "application/json";
 }
 
 /* Open the ledger in dir, making it (with a new signer key) when it holds none. */
@@ -80,13 +116,14 @@ static cu_rc open_ledger(const char *dir, cu_ledger **out)
 }
 
 /* In the order the header comment gives: nothing appends once the ledger closes. */
-static void shutdown_all(cu_server *srv, cu_gateway *gw, cu_events_api *api, cu_pipeline *pipe, cu_ref *ref,
-                         cu_names *names, cu_ledger *ledger)
+static void shutdown_all(cu_server *srv, cu_gateway *gw, cu_gov *gov, cu_events_api *api, cu_pipeline *pipe,
+                         cu_ref *ref, cu_names *names, cu_ledger *ledger)
 {
     cu_server_free(srv);
     cu_gateway_free(gw);
     cud_console_stop();
     cu_events_api_free(api);
+    cu_gov_close(gov);
     if (pipe && cu_pipeline_close(pipe))
         cu_log(CU_LOG_ERROR, "custosd: closing the pipeline: %s", cu_err_detail());
     cu_ref_free(ref);
@@ -111,7 +148,10 @@ static void usage(FILE *f)
                "  --config FILE     callers' bearer tokens (docs/gateway.md)\n"
                "  --ledger DIR      gateway-only mode without --data: the durable log of decisions\n"
                "  --policies PATH   Cedar policy file or directory (default policies)\n"
-               "  --reference FILE  reference data, interchange JSON Lines (gateway and detectors)\n");
+               "  --reference FILE  reference data, interchange JSON Lines (gateway and detectors)\n"
+               "governance (with --data: the vetting register in DIR/governance.db, /v1/governance/...):\n"
+               "  --risk-threshold X  an alert scored X (0..1) or more opens a restricting vetting review\n"
+               "                      of its officers (default: off; 0.8 is a sensible value)\n");
     fputs(cud_console_usage, f);
 }
 
@@ -121,6 +161,7 @@ int main(int argc, char **argv)
     const char *port_file = NULL, *data_dir = NULL;
     const char *config = NULL, *ledger_dir = NULL, *policies = "policies", *reference = NULL;
     bool legacy = false, rules_only = false;
+    double risk_threshold = -1; /* off unless asked */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             opts.bind_addr = argv[++i];
@@ -149,6 +190,13 @@ int main(int argc, char **argv)
                 return 2;
             }
             opts.threads = (unsigned)t;
+        } else if (strcmp(argv[i], "--risk-threshold") == 0 && i + 1 < argc) {
+            char *end;
+            risk_threshold = strtod(argv[++i], &end);
+            if (*end || !(risk_threshold >= 0 && risk_threshold <= 1)) {
+                fprintf(stderr, "custosd: bad risk threshold %s (0..1)\n", argv[i]);
+                return 2;
+            }
         } else if (strcmp(argv[i], "--legacy") == 0) {
             legacy = true;
         } else if (strcmp(argv[i], "--rules-only") == 0) {
@@ -204,6 +252,9 @@ int main(int argc, char **argv)
     cu_events_api *api = NULL;
     cu_rc rc = CU_OK;
     cu_gateway_audit audit = {0};
+    cu_gov *gov = NULL;
+    cu_gov_risk_hook risk = {0};
+    struct gov_route_ctx gov_ctx = {0};
     if (data_dir) {
         /* ingest: the one ledger + store in DIR, the detectors over the
          * reference data (the misuse detector, as custos replay runs it) */
@@ -212,14 +263,22 @@ int main(int argc, char **argv)
         cu_detect_cfg_default(&dc);
         dc.legacy = legacy;
         dc.rules_only = rules_only;
-        cu_pipeline_cfg pc = {.detect = &dc};
         opts.max_body = CU_EVENTS_MAX_BODY;
+        char gdb[4096];
+        snprintf(gdb, sizeof gdb, "%s/governance.db", data_dir);
         if (!(rc = cu_pipeline_ledger_open(data_dir, &ledger))) {
             cu_sink_ledger_shared(ledger, &sink);
             rc = cu_names_new(&names);
         }
         if (!rc && !(rc = cu_pipeline_open(data_dir, names, &sink, &pipe)) && !(rc = cu_ref_new(names, &ref)))
             rc = reference ? cu_ref_load(ref, reference) : cu_ref_seal(ref, "(none)");
+        /* the vetting register: its actions go to the same ledger */
+        if (!rc) {
+            cu_gov_audit ga = {ledger_append, ledger};
+            rc = cu_gov_open(gdb, &ga, &gov);
+        }
+        risk = (cu_gov_risk_hook){.gov = gov, .names = names, .threshold = risk_threshold};
+        cu_pipeline_cfg pc = {.on_alert = risk_threshold >= 0 ? cu_gov_on_alert : NULL, .ud = &risk, .detect = &dc};
         if (!rc)
             rc = cu_pipeline_start(pipe, ref, &pc);
         /* the authorisation hook: NULL lets every caller in until ingest
@@ -239,6 +298,9 @@ int main(int argc, char **argv)
         rc = cu_gateway_read_pack(policies, &pack, &plen);
         if (!rc) {
             cu_gateway_opts go = {.policy_text = pack, .policy_len = plen, .policy_name = policies, .audit = audit};
+            /* the vetting register, read live on every decision */
+            go.live = gov ? cu_gov_gateway_live : NULL;
+            go.live_ud = gov;
             rc = cu_gateway_new(&go, &gw);
         }
         cu_free(pack);
@@ -253,6 +315,13 @@ int main(int argc, char **argv)
         rc = cu_server_route(srv, "GET", "/healthz", healthz, NULL);
     if (!rc && (api || cud_listing_routes()))
         rc = cu_server_route(srv, "POST", "/v1/events", cu_events_api_handle, api);
+    gov_ctx = (struct gov_route_ctx){.gov = gov, .gw = gw};
+    {
+        const cu_gov_route *gr;
+        size_t ngr = cu_gov_routes(&gr);
+        for (size_t k = 0; (gov || cud_listing_routes()) && !rc && k < ngr; k++)
+            rc = cu_server_route(srv, gr[k].method, gr[k].path, governance_route, &gov_ctx);
+    }
     if (!rc)
         rc = cud_console_start(srv, data_dir, data_dir ? ledger : NULL);
     /* the gateway's routes one by one, so the route table (--list-routes)
@@ -264,14 +333,14 @@ int main(int argc, char **argv)
     for (size_t k = 0; (gw || cud_listing_routes()) && !rc && k < sizeof gw_routes / sizeof gw_routes[0]; k++)
         rc = cu_server_route(srv, gw_routes[k][0], gw_routes[k][1], gateway_route, gw);
     if (!rc && cud_list_routes(srv)) {
-        shutdown_all(srv, gw, api, pipe, ref, names, ledger);
+        shutdown_all(srv, gw, gov, api, pipe, ref, names, ledger);
         return 0;
     }
     if (!rc)
         rc = cu_server_start(srv);
     if (rc) {
         fprintf(stderr, "custosd: %s: %s\n", cu_strerror(rc), cu_err_detail());
-        shutdown_all(srv, gw, api, pipe, ref, names, ledger);
+        shutdown_all(srv, gw, gov, api, pipe, ref, names, ledger);
         return 1;
     }
     unsigned port = cu_server_port(srv);
@@ -280,7 +349,7 @@ int main(int argc, char **argv)
         int n = snprintf(txt, sizeof txt, "%u\n", port);
         if (cu_file_write_atomic(port_file, txt, (size_t)n, 0644)) {
             fprintf(stderr, "custosd: %s\n", cu_err_detail());
-            shutdown_all(srv, gw, api, pipe, ref, names, ledger);
+            shutdown_all(srv, gw, gov, api, pipe, ref, names, ledger);
             return 1;
         }
     }
@@ -289,7 +358,7 @@ int main(int argc, char **argv)
     int sig = 0;
     sigwait(&set, &sig);
     cu_log(CU_LOG_INFO, "custosd: signal %d, stopping", sig);
-    shutdown_all(srv, gw, api, pipe, ref, names, ledger);
+    shutdown_all(srv, gw, gov, api, pipe, ref, names, ledger);
     cu_log(CU_LOG_INFO, "custosd: stopped");
     return 0;
 }

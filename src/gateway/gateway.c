@@ -80,6 +80,8 @@ cu_rc cu_gateway_new(const cu_gateway_opts *opts, cu_gateway **out)
     pthread_mutex_init(&g->lock, NULL);
     pthread_mutex_init(&g->update_lock, NULL);
     g->audit = opts->audit;
+    g->live = opts->live;
+    g->live_ud = opts->live_ud;
     g->allow_on_error = opts->allow_on_error;
     g->scratch_size = opts->scratch_size ? opts->scratch_size : 256 * 1024;
     g->next_version = 1;
@@ -370,8 +372,32 @@ static void deny_with(cu_gateway_decision *d, const char *reason)
 }
 
 /* Build and evaluate the request once. */
+/* context.governance from the vetting register's live answer (scratch arena). */
+static const cu_policy_value *live_value(const cu_gateway_live *lv, cu_arena *a)
+{
+    static const char *const keys[] = {"state", "level", "expires", "managed", "entitled", "restricted", "caveats"};
+    const cu_policy_value *cav[CU_GATEWAY_LIVE_CAVEATS];
+    size_t n = lv->ncaveats < CU_GATEWAY_LIVE_CAVEATS ? lv->ncaveats : CU_GATEWAY_LIVE_CAVEATS;
+    for (size_t i = 0; i < n; i++)
+        if (!(cav[i] = cu_policy_val_string(a, lv->caveats[i], strnlen(lv->caveats[i], CU_GATEWAY_MAX_ID))))
+            return NULL;
+    const cu_policy_value *vals[] = {
+        cu_policy_val_string(a, lv->state, strnlen(lv->state, sizeof lv->state)),
+        cu_policy_val_string(a, lv->level, strnlen(lv->level, sizeof lv->level)),
+        cu_policy_val_long(a, lv->expires),
+        cu_policy_val_bool(a, lv->managed),
+        cu_policy_val_bool(a, lv->entitled),
+        cu_policy_val_bool(a, lv->restricted),
+        cu_policy_val_set(a, cav, n),
+    };
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
+        if (!vals[i])
+            return NULL;
+    return cu_policy_val_record(a, keys, vals, sizeof keys / sizeof keys[0]);
+}
+
 static cu_rc eval_once(cu_gateway *g, gw_snap *s, const cu_gateway_request *r, bool bg, bool record_action,
-                       bool case_known, cu_arena *a, cu_policy_answer *ans)
+                       bool case_known, const cu_policy_value *gov, cu_arena *a, cu_policy_answer *ans)
 {
     cu_policy_request *pr = cu_policy_request_new(a, "Officer", r->officer, "Action", r->action,
                                                   record_action ? "Record" : "System",
@@ -392,6 +418,8 @@ static cu_rc eval_once(cu_gateway *g, gw_snap *s, const cu_gateway_request *r, b
         const cu_policy_value *c = cu_policy_val_entity(a, "Case", r->case_id);
         rc = c ? cu_policy_request_ctx(pr, "case", c) : cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
     }
+    if (!rc && gov)
+        rc = cu_policy_request_ctx(pr, "governance", gov);
     if (!rc)
         rc = cu_policy_eval(g->set, s->ents, pr, a, ans);
     return rc;
@@ -543,7 +571,18 @@ cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_d
         deny_with(d, "Unknown record: not in the reference data.");
     } else {
         cu_policy_answer a1, a2;
-        if ((rc = eval_once(g, s, r, false, record_action, case_known, t->scratch, &a1)))
+        const cu_policy_value *gov = NULL;
+        if (g->live) {
+            /* the register's state at the decision's time, read per decision */
+            cu_gateway_live lv;
+            memset(&lv, 0, offsetof(cu_gateway_live, caveats));
+            g->live(g->live_ud, r->officer, system, r->now, &lv);
+            if (lv.known && !(gov = live_value(&lv, t->scratch))) {
+                rc = cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
+                goto fail;
+            }
+        }
+        if ((rc = eval_once(g, s, r, false, record_action, case_known, gov, t->scratch, &a1)))
             goto fail;
         take_answer(g, &a1, d, t->scratch);
         if (a1.n_errors) {
@@ -560,7 +599,7 @@ cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_d
             if (r->case_id && !case_known && d->n_reasons < CU_GATEWAY_MAX_ITEMS)
                 d->reasons[d->n_reasons++] = "The case you stated is not in the reference data.";
             /* Would the emergency tier allow it? */
-            if ((rc = eval_once(g, s, r, true, record_action, case_known, t->scratch, &a2)))
+            if ((rc = eval_once(g, s, r, true, record_action, case_known, gov, t->scratch, &a2)))
                 goto fail;
             if (a2.allow && !a2.n_errors && all_emergency(g, &a2)) {
                 if (r->justification) {

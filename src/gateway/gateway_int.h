@@ -83,6 +83,8 @@ struct cu_gateway {
     bool *emergency;          /* per policy: @tier("emergency") */
     const char **reason;      /* per policy: @reason or NULL */
     cu_gateway_audit audit;
+    cu_gateway_live_fn live;
+    void *live_ud;
     bool allow_on_error;
     size_t scratch_size;
 

@@ -22,6 +22,7 @@
 #include "pipeline/pipeline_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -146,22 +147,28 @@ cu_rc cu_entry_encode(const cu_names *n, const cu_event *ev, cu_commit_fn commit
         if (rc)
             return rc;
     }
-    const char *strs[9] = {
-        ev->id,
-        cu_names_str(n, CU_K_OFFICER, ev->officer),
-        cu_names_str(n, CU_K_SYSTEM, ev->system),
-        actions[ev->action < CU_ACT_COUNT_ ? ev->action : 0],
-        cu_names_str(n, CU_K_RECORD, ev->record),
-        cu_names_str(n, CU_K_PURPOSE, ev->purpose),
-        cu_names_str(n, CU_K_CASE, ev->case_id),
-        cu_names_str(n, CU_K_TERMINAL, ev->terminal),
-        cu_names_str(n, CU_K_AREA, ev->area),
+    const char *act = actions[ev->action < CU_ACT_COUNT_ ? ev->action : 0];
+    cu_ledger_field f[12];
+    /* lengths from the names table (no strlen on the hot path) */
+    f[0] = (cu_ledger_field){CU_LEDGER_F_ID, ev->id, ev->id_len};
+    f[3] = (cu_ledger_field){(uint8_t)(CU_LEDGER_F_ID + 3), act, strlen(act)};
+    static const struct {
+        int slot;
+        cu_idkind k;
+        size_t off;
+    } ids[7] = {
+        {1, CU_K_OFFICER, offsetof(cu_event, officer)}, {2, CU_K_SYSTEM, offsetof(cu_event, system)},
+        {4, CU_K_RECORD, offsetof(cu_event, record)},   {5, CU_K_PURPOSE, offsetof(cu_event, purpose)},
+        {6, CU_K_CASE, offsetof(cu_event, case_id)},    {7, CU_K_TERMINAL, offsetof(cu_event, terminal)},
+        {8, CU_K_AREA, offsetof(cu_event, area)},
     };
+    for (int i = 0; i < 7; i++) {
+        size_t sl;
+        const char *s = cu_names_str_len(n, ids[i].k, *(const cu_id *)((const char *)ev + ids[i].off), &sl);
+        f[ids[i].slot] = (cu_ledger_field){(uint8_t)(CU_LEDGER_F_ID + ids[i].slot), s, sl};
+    }
     uint8_t outcome = ev->outcome == CU_OUT_DENY ? 2 : 1, results[4];
     cu_put_be32(results, ev->has_results ? ev->results : 0);
-    cu_ledger_field f[12];
-    for (int i = 0; i < 9; i++)
-        f[i] = (cu_ledger_field){(uint8_t)(CU_LEDGER_F_ID + i), strs[i], strs[i] ? strlen(strs[i]) : 0};
     f[9] = (cu_ledger_field){CU_LEDGER_F_OUTCOME, &outcome, 1};
     f[10] = (cu_ledger_field){CU_LEDGER_F_RESULTS, results, 4};
     f[11] = (cu_ledger_field){CU_LEDGER_F_SUBJECTS, subj, (size_t)ev->nsubjects * CU_HASH_LEN};

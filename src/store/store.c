@@ -712,21 +712,6 @@ cu_rc cu_store_count(cu_store *s, const char *table, uint64_t *out)
 
 /* ------------------------------------------------- the daemon's live stream */
 
-cu_rc cu_store_last_event(cu_store *s, int64_t *ts)
-{
-    sqlite3_stmt *st;
-    const char *sql = "SELECT ts FROM event ORDER BY idx DESC LIMIT 1";
-    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-        return dberr(s, sql);
-    int r = sqlite3_step(st);
-    if (r == SQLITE_ROW)
-        *ts = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    if (r == SQLITE_DONE)
-        return cu_err_set(CU_ERR_NOTFOUND, "no event indexed");
-    return r == SQLITE_ROW ? CU_OK : dberr(s, sql);
-}
-
 cu_rc cu_store_last_eid_with_prefix(cu_store *s, const char *prefix, char *out, size_t cap)
 {
     /* newest first along the primary key: stops at the first match, so a
