@@ -361,7 +361,7 @@ int main(int argc, char **argv)
     size_t plen = 0;
     CHK(cu_gateway_read_pack("policies", &pack, &plen));
     cu_gateway *g = NULL;
-    cu_gateway_opts o = {.policy_text = pack, .policy_len = plen, .audit = {count_append, NULL, NULL}};
+    cu_gateway_opts o = {.policy_text = pack, .policy_len = plen, .audit = {.append = count_append}};
     cu_ledger *ledger = NULL;
     if (ledger_dir) {
         char *key = NULL, *vkey = NULL;
@@ -371,7 +371,7 @@ int main(int argc, char **argv)
         CHK(cu_ledger_open(ledger_dir, &lo, &ledger));
         cu_free(key);
         cu_free(vkey);
-        o.audit = (cu_gateway_audit){ledger_append, NULL, ledger};
+        o.audit = (cu_gateway_audit){.append = ledger_append, .ud = ledger};
     }
     CHK(cu_gateway_new(&o, &g));
     cu_free(pack);

@@ -38,13 +38,37 @@
 
 typedef struct cu_gateway cu_gateway;
 
+struct cu_gateway_request;
+struct cu_gateway_decision;
+
+/* A decision about to be logged, for append_decision below: the request,
+ * the decision (outcome, break_glass, ...), the system the look-up concerns
+ * (the record's system when the request named a record) and the entry
+ * bytes to append. */
+typedef struct cu_gateway_logged {
+    const struct cu_gateway_request *req;
+    const struct cu_gateway_decision *d;
+    const char *system;
+    const void *entry;
+    size_t len;
+} cu_gateway_logged;
+
 /* Where decisions are made durable.  append returns only when the entry is
- * on disk (cu_ledger_append); size gives the entries committed (may be NULL). */
+ * on disk (cu_ledger_append); size gives the entries committed (may be NULL).
+ * append_decision (may be NULL: append is used) is called instead of append
+ * for each decision, so that the daemon can record an allowed look-up as an
+ * access event too (docs/gateway.md, "Decisions feed detection"); it must
+ * append lg->entry and return only when it is durable, with its index. */
 typedef struct cu_gateway_audit {
     cu_rc (*append)(void *ud, const void *entry, size_t len, uint64_t *index);
     uint64_t (*size)(void *ud);
     void *ud;
+    cu_rc (*append_decision)(void *ud, const cu_gateway_logged *lg, uint64_t *index);
 } cu_gateway_audit;
+
+/* Log entries: the canonical ledger encoding (ledger.h), type 2
+ * (CU_LEDGER_DECISION), the decision or review time, and typed fields with
+ * the CU_GW_F_* tags (docs/gateway.md). */
 
 /* Live officer state from the vetting register (the governance module),
  * asked on every decision and passed to the policies as context.governance

@@ -28,7 +28,7 @@
 
 struct tctx {
     cu_arena *scratch;
-    cu_buf entry;
+    cu_buf entry;   /* the decision as a ledger entry */
 };
 
 static pthread_key_t tkey;
@@ -631,8 +631,13 @@ cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_d
 
     /* Invariant 1: log, then answer. */
     rc = decision_entry(r, d, system, &t->entry);
-    if (!rc)
+    if (!rc && g->audit.append_decision) {
+        cu_gateway_logged lg = {.req = r, .d = d, .system = system, .entry = t->entry.data,
+                                .len = t->entry.len};
+        rc = g->audit.append_decision(g->audit.ud, &lg, &d->index);
+    } else if (!rc) {
         rc = g->audit.append(g->audit.ud, t->entry.data, t->entry.len, &d->index);
+    }
     if (rc) {
         atomic_fetch_add(&g->n_audit_fail, 1);
         cu_log(CU_LOG_ERROR, "gateway: audit unavailable: %s: %s", cu_strerror(rc), cu_err_detail());

@@ -73,7 +73,7 @@ static cu_gateway *make(struct memlog *log)
     if (!pack)
         return NULL;
     cu_gateway_opts o = {.policy_text = pack, .policy_len = len, .policy_name = "policies",
-                         .audit = {mem_append, mem_size, log}};
+                         .audit = {.append = mem_append, .size = mem_size, .ud = log}};
     CHECK_OK(cu_gateway_new(&o, &g));
     cu_free(pack);
     if (g)
