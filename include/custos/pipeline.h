@@ -48,6 +48,16 @@ typedef struct cu_sink {
 /* The default sink: the custos ledger in DIR/ledger (created with its own
  * signing key when missing; a checkpoint is published when it closes). */
 cu_rc cu_sink_ledger_open(const char *dir, cu_sink *out) CU_NODISCARD;
+/* One ledger per data directory, shared (custosd): open DIR/ledger for
+ * writing, created with its own signing key when missing; the caller closes
+ * it (cu_ledger_close) after the pipeline.  The sink over it appends the
+ * pipeline's access entries and, when the pipeline closes, publishes a
+ * checkpoint but leaves the ledger open.  Other writers (gateway decisions,
+ * console audit records) append entries of other types to the same ledger;
+ * the pipeline's recovery skips them by type. */
+struct cu_ledger;
+cu_rc cu_pipeline_ledger_open(const char *dir, struct cu_ledger **out) CU_NODISCARD;
+void cu_sink_ledger_shared(struct cu_ledger *l, cu_sink *out);
 
 /* ------------------------------------------------------------ batch */
 
@@ -81,6 +91,7 @@ typedef struct cu_pipeline_stats {
     uint64_t events;       /* accepted (durable) by this pipeline */
     uint64_t alerts;
     uint64_t recovered;    /* entries re-indexed at start */
+    uint64_t skipped;      /* entries of other types passed over at start */
     uint64_t ledger_size;
     uint64_t dropped_alerts;
     /* time spent per stage (monotonic ns; for benchmarks, not logic) */
@@ -112,6 +123,13 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
  * nothing of it was applied.  After a failure of the log or the store the
  * pipeline refuses further batches (CU_ERR_STATE). */
 cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index) CU_NODISCARD;
+/* As cu_pipeline_submit, with one entry of another type (pre, pre_len
+ * bytes: a gateway decision) appended just before the batch's entries in
+ * the same durable append, so the two are adjacent in the log and durable
+ * together.  *pre_index is set as soon as the append returned, even when
+ * indexing then failed (the entries are durable; the pipeline stops). */
+cu_rc cu_pipeline_submit_after(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b,
+                               uint64_t *pre_index) CU_NODISCARD;
 /* Pipelined submission, for bulk sources (replay): b is checked whole and
  * encoded, its names stored, and its append started on the pipeline's
  * appender thread; then the batch submitted before it, whose append has

@@ -96,6 +96,10 @@ cu_rc cu_store_officer_cases_at(cu_store *s, const char *officer, int64_t t, cu_
 /* Alerts naming this officer or person (as stored JSON lines). */
 cu_rc cu_store_alerts_for(cu_store *s, cu_idkind k, const char *id, cu_store_name_fn fn, void *ud) CU_NODISCARD;
 
+/* The id of the newest indexed event whose id starts with prefix (into out,
+ * cap bytes); CU_ERR_NOTFOUND when none.  Found newest first: quick when
+ * such events are recent, a scan of the index when there is none. */
+cu_rc cu_store_last_eid_with_prefix(cu_store *s, const char *prefix, char *out, size_t cap) CU_NODISCARD;
 /* Counts for checks and tools: table is "event", "event_subject", "alert". */
 cu_rc cu_store_count(cu_store *s, const char *table, uint64_t *out) CU_NODISCARD;
 

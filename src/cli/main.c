@@ -29,7 +29,6 @@ static const struct cu_cli_cmd commands[] = {
     {"policy", cu_cmd_policy, "Cedar policies: test files, eval, check"},
     {"gen", cu_cmd_gen, "write a synthetic force: reference, events and labels"},
     {"replay", cu_cmd_replay, "replay reference and events files through the pipeline, write alerts"},
-    {"gen", cu_cmd_gen, "write a synthetic force: reference, events and labels"},
     {"eval", cu_cmd_eval, "score alerts against labelled misuse, with baselines"},
     {"import", cu_cmd_import, "convert CSV, syslog or CEF audit lines into interchange events"},
     {"evidence", cu_cmd_evidence, "court evidence bundles: export from a data directory, verify offline"},

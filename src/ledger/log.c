@@ -73,6 +73,10 @@ typedef struct req {
     char detail[512];
     cu_checkpoint *cp;
     struct req *next;
+    /* Its submitter waits here, signalled alone when the request is done:
+     * one shared condition broadcast per commit would wake every waiting
+     * appender (hundreds with a busy gateway) for each group. */
+    pthread_cond_t cv;
 } req;
 
 typedef struct slot {
@@ -535,6 +539,7 @@ static void finish(req *r, cu_rc rc)
     if (rc)
         snprintf(r->detail, sizeof r->detail, "%s", cu_err_detail());
     r->done = true;
+    pthread_cond_signal(&r->cv);
 }
 
 static void *committer(void *arg)
@@ -550,9 +555,11 @@ static void *committer(void *arg)
         if (!l->head)
             break;
         if (idle && l->head->kind == REQ_APPEND && l->queued < l->group_max && !l->stop) {
-            /* woken from idle: wait a little for more appenders to join this
-             * group.  When busy, the appends that queued up during the last
-             * commit are the next group, with no wait. */
+            /* woken from idle: let more appenders join this group until the
+             * wait is over or the group is full (every append signals qwork,
+             * so a single timed wait would end at the next arrival).  When
+             * busy, the appends that queued up during the last commit are
+             * the next group, with no wait. */
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
             ts.tv_nsec += (long)l->group_wait_us * 1000;
@@ -560,7 +567,9 @@ static void *committer(void *arg)
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;
             }
-            (void)pthread_cond_timedwait(&l->qwork, &l->qmu, &ts);
+            while (l->queued < l->group_max && !l->stop)
+                if (pthread_cond_timedwait(&l->qwork, &l->qmu, &ts) == ETIMEDOUT)
+                    break;
         }
         req *r = l->head;
         if (r->kind == REQ_PUBLISH) {
@@ -650,6 +659,7 @@ static cu_rc submit(cu_ledger *l, req *r)
         pthread_mutex_unlock(&l->qmu);
         return cu_err_set(CU_ERR_STATE, "the log is closing");
     }
+    pthread_cond_init(&r->cv, NULL);
     r->next = NULL;
     if (l->tail)
         l->tail->next = r;
@@ -660,8 +670,9 @@ static cu_rc submit(cu_ledger *l, req *r)
         l->queued += r->n;
     pthread_cond_signal(&l->qwork);
     while (!r->done)
-        pthread_cond_wait(&l->qdone, &l->qmu);
+        pthread_cond_wait(&r->cv, &l->qmu);
     pthread_mutex_unlock(&l->qmu);
+    pthread_cond_destroy(&r->cv);
     if (r->rc)
         return cu_err_set(r->rc, "%s", r->detail);
     return CU_OK;

@@ -5,6 +5,11 @@
  * its private state); opening an existing one reads that key back.  At
  * close the log publishes a signed checkpoint covering every entry.
  *
+ * A daemon shares one ledger between the pipeline, the gateway and the
+ * console (cu_pipeline_ledger_open, cu_sink_ledger_shared): the pipeline
+ * appends access entries, the others entries of their own types, which the
+ * pipeline's recovery skips by type.
+ *
  * Entries are access entries in the ledger's canonical encoding.  The
  * pipeline builds them with cu_ledger_entry_encode and the same fields, in
  * the same order, as cu_ledger_entry_encode_access, so that the commitment
@@ -54,11 +59,52 @@ static const cu_sink_ops ledger_ops = {
     .commit_secret = l_secret, .close = l_close,
 };
 
+/* A shared ledger: the daemon owns it (the gateway and the console append
+ * to it too) and closes it after the pipeline. */
+static void l_close_shared(void *ctx)
+{
+    cu_ledger *l = ctx;
+    if (l && cu_ledger_size(l) != cu_ledger_published_size(l) && cu_ledger_publish(l, NULL))
+        cu_log(CU_LOG_WARN, "ledger: publishing a checkpoint failed: %s", cu_err_detail());
+}
+
+static const cu_sink_ops shared_ops = {
+    .name = "ledger (shared)", .append_many = l_append, .size = l_size, .read_entry = l_read,
+    .commit_secret = l_secret, .close = l_close_shared,
+};
+
+void cu_sink_ledger_shared(cu_ledger *l, cu_sink *out)
+{
+    out->ops = &shared_ops;
+    out->ctx = l;
+}
+
 cu_rc cu_sink_ledger_open(const char *dir, cu_sink *out)
+{
+    cu_ledger *l = NULL;
+    cu_rc rc = cu_pipeline_ledger_open(dir, &l);
+    if (rc)
+        return rc;
+    out->ops = &ledger_ops;
+    out->ctx = l;
+    return CU_OK;
+}
+
+cu_rc cu_pipeline_ledger_open(const char *dir, cu_ledger **out)
 {
     char path[4096], ck[4200];
     if (snprintf(path, sizeof path, "%s/ledger", dir) >= (int)sizeof path)
         return cu_err_set(CU_ERR_TOOBIG, "path too long");
+    /* the data directory itself (and its parents) may not exist yet */
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int e = mkdir(path, 0700) == 0 ? 0 : errno;
+        *p = '/';
+        if (e && e != EEXIST)
+            return cu_err_set(cu_rc_from_errno(e), "mkdir %s: %s", dir, strerror(e));
+    }
     snprintf(ck, sizeof ck, "%s/checkpoint", path);
     struct stat st;
     cu_rc rc;
@@ -79,15 +125,10 @@ cu_rc cu_sink_ledger_open(const char *dir, cu_sink *out)
     if ((rc = cu_ledger_read_signer(path, &key)))
         return rc;
     cu_ledger_opts o = {.signer_key = key};
-    cu_ledger *l = NULL;
-    rc = cu_ledger_open(path, &o, &l);
+    rc = cu_ledger_open(path, &o, out);
     memset(key, 0, strlen(key));
     cu_free(key);
-    if (rc)
-        return rc;
-    out->ops = &ledger_ops;
-    out->ctx = l;
-    return CU_OK;
+    return rc;
 }
 
 /* ----------------------------------------------------------- entries */

@@ -466,11 +466,13 @@ static cu_rc recover(cu_pipeline *p)
                 return rc;
             }
             if (!is_access(p)) {
-                /* another module's entry (a governance action): not an event;
-                 * the batch so far keeps its consecutive indexes */
+                /* another module's entry (a governance action, a gateway
+                 * decision, a console audit record): not an event; the
+                 * batch so far keeps its consecutive indexes */
                 if (cu_batch_count(p->rbatch))
                     break;
                 first = ++idx;
+                p->st.skipped++;
                 continue;
             }
             if ((rc = event_from_entry(p, (const uint8_t *)p->rbuf.data, p->rbuf.len, ev, &unknown))) {
@@ -517,8 +519,8 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
 
 static cu_rc encode_batch(cu_pipeline *p, const cu_batch *b, struct enc *e)
 {
-    if (b->n > e->ecap) {
-        size_t nc = b->n;
+    if (b->n + 1 > e->ecap) { /* + 1: room for cu_pipeline_submit_after's entry */
+        size_t nc = b->n + 1;
         size_t *off = cu_realloc(e->off, nc * sizeof *off);
         if (off)
             e->off = off;
@@ -746,7 +748,23 @@ cu_rc cu_pipeline_submit_async(cu_pipeline *p, cu_batch *b, cu_batch **done, uin
     return CU_OK;
 }
 
+static cu_rc submit(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index,
+                    uint64_t *first_index);
+
 cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index)
+{
+    return submit(p, NULL, 0, b, NULL, first_index);
+}
+
+cu_rc cu_pipeline_submit_after(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index)
+{
+    if (!pre || !pre_len)
+        return cu_err_set(CU_ERR_INVAL, "no entry to append before the batch");
+    return submit(p, pre, pre_len, b, pre_index, NULL);
+}
+
+static cu_rc submit(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index,
+                    uint64_t *first_index)
 {
     if (!p->started)
         return cu_err_set(CU_ERR_STATE, "pipeline not started");
@@ -755,6 +773,8 @@ cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index)
     cu_rc rc;
     if (p->inflight && (rc = cu_pipeline_drain(p, NULL, NULL)))
         return rc;
+    if (b->n == 0 && pre)
+        return cu_err_set(CU_ERR_INVAL, "an entry before an empty batch");
     if (b->n == 0) {
         if (first_index)
             *first_index = p->sink.ops->size(p->sink.ctx);
@@ -775,9 +795,23 @@ cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index)
         return rc;
     }
     uint64_t first;
-    if ((rc = p->sink.ops->append_many(p->sink.ctx, e->ptr, e->len, b->n, &first))) {
+    if (pre) {
+        /* the entry first, then the batch's, in one durable append */
+        for (uint32_t i = b->n; i > 0; i--) {
+            e->ptr[i] = e->ptr[i - 1];
+            e->len[i] = e->len[i - 1];
+        }
+        e->ptr[0] = pre;
+        e->len[0] = pre_len;
+    }
+    if ((rc = p->sink.ops->append_many(p->sink.ctx, e->ptr, e->len, b->n + (pre ? 1 : 0), &first))) {
         p->failed = true;
         return rc;
+    }
+    if (pre) {
+        if (pre_index)
+            *pre_index = first;
+        first++;
     }
     p->st.ns_append += cu_mono_ns() - t1;
     /* 1: durable; now the store and the detectors */

@@ -863,3 +863,31 @@ cu_rc cu_store_count(cu_store *s, const char *table, uint64_t *out)
     *out = (uint64_t)v;
     return rc;
 }
+
+/* ------------------------------------------------- the daemon's live stream */
+
+cu_rc cu_store_last_eid_with_prefix(cu_store *s, const char *prefix, char *out, size_t cap)
+{
+    /* newest first along the primary key: stops at the first match, so a
+     * recent one is found at once (a full scan only when there is none) */
+    sqlite3_stmt *st;
+    const char *sql = "SELECT eid FROM event WHERE substr(eid, 1, length(?1)) = ?1 ORDER BY idx DESC LIMIT 1";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, sql);
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    cu_rc rc = CU_OK;
+    if (r == SQLITE_ROW) {
+        const char *e = (const char *)sqlite3_column_text(st, 0);
+        if (!e || strlen(e) >= cap)
+            rc = cu_err_set(CU_ERR_TOOBIG, "event id longer than %zu bytes", cap - 1);
+        else
+            memcpy(out, e, strlen(e) + 1);
+    } else if (r == SQLITE_DONE) {
+        rc = cu_err_set(CU_ERR_NOTFOUND, "no event id starts with %s", prefix);
+    } else {
+        rc = dberr(s, sql);
+    }
+    sqlite3_finalize(st);
+    return rc;
+}

@@ -10,11 +10,13 @@ src=${CU_SOURCE_DIR:-.}
 data="$src/tests/pipeline/data"
 tmp=$(mktemp -d)
 pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+# wait for the daemon: it publishes a checkpoint into the data directory as it stops
+trap '[ -n "$pid" ] && { kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; }; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; [ -f "$tmp/log" ] && cat "$tmp/log"; exit 1; }
 start() {
   rm -f "$tmp/port"
-  "$bin/custosd" --port 0 --port-file "$tmp/port" --data "$tmp/data" --reference "$data/ref.jsonl" 2>>"$tmp/log" &
+  # --legacy: the protected-person detector, one alert per access (what the counts below expect)
+  "$bin/custosd" --port 0 --port-file "$tmp/port" --data "$tmp/data" --reference "$data/ref.jsonl" --legacy 2>>"$tmp/log" &
   pid=$!
   for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
   [ -s "$tmp/port" ] || fail "custosd did not start"
