@@ -1251,8 +1251,8 @@ static bool case_indexes(ctx *x, int64_t cid, uint64_t **out, size_t *n)
     bool ok = false;
     sqlite3_stmt *al = cx_prep(x, "SELECT a.json FROM case_alert ca JOIN st.alert a ON 'A' || a.num = ca.alert"
                                   " WHERE ca.case_id = ? ORDER BY a.num");
-    sqlite3_stmt *ev = al ? cx_prep(x, "SELECT e.idx, e.eid FROM st.event e"
-                                       " WHERE e.officer = (SELECT num FROM st.names WHERE kind = 0 AND name = ?1)"
+    sqlite3_stmt *ev = al ? cx_prep(x, "SELECT e.idx, e.eid FROM st.event e WHERE e.idx IN "
+                                       OFFICER_IDX("(SELECT num FROM st.names WHERE kind = 0 AND name = ?1)")
                                        " AND e.ts BETWEEN ?2 AND ?3 ORDER BY e.idx")
                           : NULL;
     if (!al || !ev)
