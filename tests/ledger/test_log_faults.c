@@ -208,7 +208,7 @@ TEST(every_append_and_publish_site_fails_cleanly)
             }
             sites++;
             cu_rc failed = a ? a : p;
-            CHECK_MSG(failed == want_rc(errs[e]), "site %ld errno %d: got %s (%s)", k, errs[e], cu_strerror(failed),
+            CHECK_MSG(failed == want_rc(errs[e]), "site %ld errno %d: got %s from %s (%s)", k, errs[e], cu_strerror(failed), a ? "append" : "publish",
                       cu_err_detail());
             CHECK_MSG(cu_err_detail()[0] != '\0', "site %ld: no detail", k);
             /* fail closed */
