@@ -22,8 +22,8 @@
  *   syncer    takes the open batch (every record built since its last turn),
  *             writes it to the journal with one pwrite, fdatasyncs it (the
  *             commit point), then acknowledges its requests.
- *   tile      writes the full tiles and bundles it is handed, straight to
- *   writer    their final names (no fsync, no tmp + rename: see 3).
+ *   tile      writes the full tiles and bundles it is handed (tmp + rename,
+ *   writer    no fsync), off the commit path.
  *
  * NOTES ON THE DESIGN (the recovery invariants, numbered as in the docs):
  *  1. An entry is committed exactly when the record holding it is complete
@@ -36,9 +36,9 @@
  *     (the tile writer may run ahead of the commit point).
  *  3. Opening rewrites every full tile and bundle at or after base from the
  *     journal, so a tile torn or never written before a crash is rebuilt.
- *     Full tiles therefore need no tmp + rename: one at or after base is not
- *     covered by any checkpoint (base >= published size & ~255), so no
- *     client is sent it, and it is rebuilt on the next open.
+ *     Tiles still appear under their names only whole (tmp + rename): a
+ *     client may fetch a full tile as a fallback for a partial one, and a
+ *     cache keeps tiles for long.
  *  4. Publishing waits until every built batch is synced and every tile is
  *     written, writes the partial tiles (tmp + rename: a checkpoint may
  *     already name them), makes the whole tree durable (syncfs), recomputes
@@ -258,8 +258,7 @@ static cu_rc ensure_dir(cu_ledger *l, mkcache_t cache, int level, const char *re
     return CU_OK;
 }
 
-/* Write a public file (relative path under dir) through private/tmp: for
- * partial tiles, which a published checkpoint may already name. */
+/* Write a partial tile (relative path under dir) through private/tmp. */
 static cu_rc write_public(cu_ledger *l, int level, const char *rel, const void *p, size_t n, bool sync)
 {
     char path[PATH_MAX_], tmp[PATH_MAX_];
@@ -271,23 +270,22 @@ static cu_rc write_public(cu_ledger *l, int level, const char *rel, const void *
     return cu_lg_write_file(tmp, path, p, n, 0644, sync);
 }
 
-/* Write a full tile or bundle straight to its final name (invariant 3:
- * no checkpoint covers it yet, and recovery rebuilds it if it is torn). */
-static cu_rc write_full_file(cu_ledger *l, mkcache_t cache, int level, uint64_t index, const void *p, size_t n)
+/* Write a full tile or bundle through a scratch file (tmp, one per
+ * thread) renamed onto its name.  Not straight to the name: the spec lets a
+ * client fetch a full tile as a fallback for a partial one, and tiles are
+ * served as immutable (cached for long), so a half-written one must never
+ * be visible.  No fsync: publish makes tiles durable (syncfs), and
+ * recovery rebuilds any at or after the journal's base (invariant 3). */
+static cu_rc write_full_file(cu_ledger *l, mkcache_t cache, const char *tmpname, int level, uint64_t index,
+                             const void *p, size_t n)
 {
-    const cu_ledger_io *io = cu_ledger_io_get();
-    char rel[CU_TILE_PATH_MAX], path[PATH_MAX_];
+    char rel[CU_TILE_PATH_MAX], path[PATH_MAX_], tmp[PATH_MAX_];
     cu_rc rc;
     if ((rc = cu_tile_path(level, index, CU_TILE_WIDTH, rel, sizeof rel)) ||
-        (rc = ensure_dir(l, cache, level, rel)) || (rc = pathf(path, "%s/%s", l->dir, rel)))
+        (rc = ensure_dir(l, cache, level, rel)) || (rc = pathf(path, "%s/%s", l->dir, rel)) ||
+        (rc = pathf(tmp, "%s/tmp/%s", l->priv, tmpname)))
         return rc;
-    int fd = io->open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return cu_lg_errno(errno, "create", path);
-    rc = cu_lg_write_all(fd, p, n, 0, path);
-    if (close(fd) != 0 && !rc)
-        rc = cu_lg_errno(errno, "close", path);
-    return rc;
+    return cu_lg_write_file(tmp, path, p, n, 0644, false);
 }
 
 /* Remove the partial tiles tile/<L>/<N>.p/ once the full tile exists and
@@ -377,7 +375,7 @@ static void *tile_writer(void *arg)
         bool failed = l->tfailed;
         pthread_mutex_unlock(&l->tmu);
         /* the item stays in the ring (and its buffer unchanged) until popped */
-        cu_rc rc = failed ? CU_OK : write_full_file(l, l->tcache, it->level, it->index, it->buf, it->len);
+        cu_rc rc = failed ? CU_OK : write_full_file(l, l->tcache, "tilew", it->level, it->index, it->buf, it->len);
         if (rc) {
             /* pending first: whoever sees the failure must also see that
              * no request has been told yet */
@@ -405,7 +403,7 @@ typedef enum { PUSH_MEM, PUSH_WRITE, PUSH_QUEUE } push_mode;
 static cu_rc full_tile_write(void *ctx, unsigned level, uint64_t index, const cu_hash *hashes)
 {
     cu_ledger *l = ctx;
-    return write_full_file(l, l->mkcache, (int)level, index, hashes, (size_t)CU_TILE_WIDTH * CU_HASH_LEN);
+    return write_full_file(l, l->mkcache, "tile", (int)level, index, hashes, (size_t)CU_TILE_WIDTH * CU_HASH_LEN);
 }
 
 static cu_rc full_tile_queue(void *ctx, unsigned level, uint64_t index, const cu_hash *hashes)
@@ -443,7 +441,7 @@ static cu_rc push_entry(cu_ledger *l, const void *p, size_t n, push_mode mode)
         return rc;
     if (l->edge->n % CU_TILE_WIDTH == 0) {
         uint64_t b = l->edge->n / CU_TILE_WIDTH - 1;
-        if (mode == PUSH_WRITE && (rc = write_full_file(l, l->mkcache, -1, b, l->bundle, l->bundle_len)))
+        if (mode == PUSH_WRITE && (rc = write_full_file(l, l->mkcache, "tile", -1, b, l->bundle, l->bundle_len)))
             return rc;
         if (mode == PUSH_QUEUE && (rc = tile_put(l, -1, b, l->bundle, l->bundle_len, true)))
             return rc;
