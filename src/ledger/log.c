@@ -158,6 +158,7 @@ struct cu_ledger {
     _Atomic int failed;         /* cu_rc, 0 while healthy */
     _Atomic int report_pending; /* failed by a thread no request was waiting on */
     char faildetail[512];
+    pthread_mutex_t fmu; /* serialises fail_closed */
     mkcache_t mkcache; /* last directory made per level (builder, recovery) */
 
     /* queue, guarded by qmu */
@@ -211,13 +212,17 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* The first failure wins.  Its detail is written before failed is set and
+ * never again, so whoever sees failed set reads a complete detail. */
 static void fail_closed(cu_ledger *l, cu_rc rc)
 {
-    int expect = 0;
-    if (atomic_compare_exchange_strong(&l->failed, &expect, (int)rc)) {
+    pthread_mutex_lock(&l->fmu);
+    if (!atomic_load(&l->failed)) {
         snprintf(l->faildetail, sizeof l->faildetail, "%s", cu_err_detail());
+        atomic_store(&l->failed, (int)rc);
         cu_log(CU_LOG_ERROR, "ledger %s failed closed: %s: %s", l->dir, cu_strerror(rc), l->faildetail);
     }
+    pthread_mutex_unlock(&l->fmu);
 }
 
 static cu_rc check_healthy(cu_ledger *l)
@@ -774,7 +779,7 @@ static void *syncer(void *arg)
     size_t acked = 0;
     pthread_mutex_lock(&l->pmu);
     for (;;) {
-        while ((!l->bt[l->cur].nslots || l->building) && !(l->pstop && !l->building && !l->bt[l->cur].nslots))
+        while ((l->building || !l->bt[l->cur].nslots) && !(l->pstop && !l->building && !l->bt[l->cur].nslots))
             pthread_cond_wait(&l->pwork, &l->pmu);
         if (!l->bt[l->cur].nslots)
             break;
@@ -790,7 +795,7 @@ static void *syncer(void *arg)
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;
             }
-            while ((acked > l->bt[l->cur].nslots || l->building) && !l->pstop)
+            while ((l->building || acked > l->bt[l->cur].nslots) && !l->pstop)
                 if (pthread_cond_timedwait(&l->pwork, &l->pmu, &ts) == ETIMEDOUT)
                     break;
             while (l->building)
@@ -1345,6 +1350,7 @@ void cu_ledger_close(cu_ledger *l)
     cu_note_verifier_free(l->verifier);
     sodium_memzero(l->secret, sizeof l->secret);
     pthread_mutex_destroy(&l->smu);
+    pthread_mutex_destroy(&l->fmu);
     pthread_mutex_destroy(&l->qmu);
     pthread_cond_destroy(&l->qwork);
     pthread_mutex_destroy(&l->pmu);
@@ -1379,6 +1385,7 @@ cu_rc cu_ledger_open(const char *dir, const cu_ledger_opts *opts, cu_ledger **ou
         return CU_ERR_NOMEM;
     l->lock_fd = l->jfd = -1;
     pthread_mutex_init(&l->smu, NULL);
+    pthread_mutex_init(&l->fmu, NULL);
     pthread_mutex_init(&l->qmu, NULL);
     pthread_cond_init(&l->qwork, NULL);
     pthread_mutex_init(&l->pmu, NULL);
