@@ -11,7 +11,8 @@
  * per call) at 1, 4, 16, 64 and 256 threads, then batched appends (32 and
  * 64 threads x 32 per call): appends/s, p50/p99, entries per fsync (how the
  * commit batch grows with load) and the ratio to the SHA-256 limit.
- * DIR defaults to a fresh directory under $TMPDIR (removed at the end). */
+ * DIR defaults to a fresh directory under $TMPDIR (removed at the end).
+ * $BENCH_GROUP_WAIT_US sets cu_ledger_opts.group_wait_us (default 0: no waiting). */
 #include "custos/ledger.h"
 #include "ledger/ledger_int.h"
 
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 static unsigned g_threads = 16, g_per = 20000, g_bytes = 200, g_batch = 1;
+static unsigned g_wait_us; /* $BENCH_GROUP_WAIT_US: cu_ledger_opts.group_wait_us (0: the default) */
 
 static int nop_sync(int fd)
 {
@@ -84,7 +86,7 @@ static double run_log(const char *dir, const char *sk, bool durable, double *p50
         fprintf(stderr, "init %s: %s\n", dir, cu_err_detail());
         exit(1);
     }
-    cu_ledger_opts o = {.signer_key = sk};
+    cu_ledger_opts o = {.signer_key = sk, .group_wait_us = g_wait_us};
     cu_ledger *l = NULL;
     if (cu_ledger_open(dir, &o, &l) != CU_OK) {
         fprintf(stderr, "open: %s\n", cu_err_detail());
@@ -173,6 +175,9 @@ int main(int argc, char **argv)
     char base[512], dir[600], cmd[700];
     const char *tmp = getenv("TMPDIR");
     bool do_sweep = argc > 1 && strcmp(argv[1], "--sweep") == 0;
+    const char *w = getenv("BENCH_GROUP_WAIT_US");
+    if (w)
+        g_wait_us = (unsigned)atoi(w);
     if (do_sweep) {
         argv++;
         argc--;
