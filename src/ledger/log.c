@@ -81,7 +81,9 @@
 #define RMAGIC "CUJR"
 #define RHDR 20
 #define GROUP_BYTES_MAX (8u << 20) /* payload of one commit group */
-#define JOURNAL_READ_MAX ((size_t)CU_LG_JOURNAL_TRIM + 2 * GROUP_BYTES_MAX + (1u << 20))
+#define JGROW ((off_t)4 << 20)  /* zeros the journal is extended by ahead of its records */
+#define JSLACK ((off_t)2 << 20) /* extend when less than this is left */
+#define JOURNAL_READ_MAX ((size_t)CU_LG_JOURNAL_TRIM + 2 * GROUP_BYTES_MAX + (size_t)JGROW + (1u << 20))
 #define PATH_MAX_ 4096
 #define BATCH_SLOTS 8192             /* request pieces one batch acknowledges */
 #define BATCH_BYTES (2 * (size_t)GROUP_BYTES_MAX + 4 * (size_t)CU_LEDGER_ENTRY_MAX + (1u << 20))
@@ -140,7 +142,8 @@ typedef char mkcache_t[CU_LG_LEVELS + 1][CU_TILE_PATH_MAX];
 struct cu_ledger {
     char dir[PATH_MAX_], priv[PATH_MAX_];
     int lock_fd, jfd;
-    off_t jend; /* under pmu while the syncer runs */
+    off_t jend;   /* end of the records; under pmu while the syncer runs */
+    off_t jalloc; /* file size: zeros from jend to here (syncer, or with it idle) */
     uint64_t jbase;
     bool read_only;
     cu_note_signer *signer;
@@ -528,7 +531,7 @@ static cu_rc journal_rewrite(cu_ledger *l, bool tiles_synced)
     if (l->jfd >= 0)
         close(l->jfd);
     l->jfd = fd;
-    l->jend = (off_t)b.len;
+    l->jend = l->jalloc = (off_t)b.len;
     l->jbase = base;
     cu_buf_free(&b);
     return CU_OK;
@@ -769,6 +772,34 @@ static void drain(cu_ledger *l)
     tiles_drain(l);
 }
 
+/* Extend the journal with zeros (written and fsync'd) ahead of its
+ * records, so that a commit overwrites allocated, initialised blocks and
+ * its fdatasync need not write the inode too (measured: about half the
+ * latency on ext4).  Recovery takes zeros after the last record for this
+ * preallocation.  A failure fails the log closed, told to the next call
+ * (nobody waits on this).  Syncer only, between batches. */
+static void journal_extend(cu_ledger *l, int fd)
+{
+    static const uint8_t zeros[1u << 20];
+    /* never below jend: zeros must not touch a record */
+    off_t at = l->jalloc > l->jend ? l->jalloc : l->jend, end = l->jend + JGROW;
+    cu_rc rc = CU_OK;
+    for (off_t o = at; o < end && !rc; o += (off_t)sizeof zeros) {
+        size_t n = end - o < (off_t)sizeof zeros ? (size_t)(end - o) : sizeof zeros;
+        rc = cu_lg_write_all(fd, zeros, n, o, "journal");
+    }
+    if (!rc)
+        rc = cu_lg_sync(fd, false, "journal");
+    if (rc) {
+        atomic_store(&l->report_pending, 1);
+        fail_closed(l, rc);
+        return;
+    }
+    pthread_mutex_lock(&l->pmu);
+    l->jalloc = end;
+    pthread_mutex_unlock(&l->pmu);
+}
+
 /* The syncer: commit the open batch whenever the builder is between
  * groups, one pwrite + one fdatasync for all its records, then acknowledge
  * (invariant 1). */
@@ -829,6 +860,8 @@ static void *syncer(void *arg)
         pthread_mutex_lock(&l->pmu);
         if (!rc && b->j.len) {
             l->jend = at + (off_t)b->j.len;
+            if (l->jalloc < l->jend)
+                l->jalloc = l->jend; /* the batch did not fit: it extended the file */
             atomic_store(&l->committed, b->end);
             atomic_fetch_add(&l->syncs, 1);
         }
@@ -853,6 +886,8 @@ static void *syncer(void *arg)
         acked = b->nslots;
         cu_buf_reset(&b->j);
         b->nslots = 0;
+        if (!rc && !atomic_load(&l->failed) && l->jalloc - l->jend < JSLACK)
+            journal_extend(l, fd);
         pthread_mutex_lock(&l->pmu);
         l->syncing = false;
         pthread_cond_broadcast(&l->pdone);
@@ -1246,7 +1281,11 @@ static cu_rc recover(cu_ledger *l)
         off += RHDR + plen + CU_HASH_LEN;
         good = off;
     }
-    if (good < jlen)
+    /* zeros after the last record are the syncer's preallocation, not a tail */
+    bool zeros = true;
+    for (size_t i = good; i < jlen && zeros; i++)
+        zeros = j[i] == 0;
+    if (!zeros)
         cu_log(CU_LOG_WARN, "ledger %s: journal torn at byte %zu of %zu; cutting back to %llu entries", l->dir, good,
                jlen, (unsigned long long)scratch->n);
     /* pass 2: replay, rewriting tiles from base on */
@@ -1271,7 +1310,7 @@ static cu_rc recover(cu_ledger *l)
             goto out;
         }
         l->jfd = fd;
-        if (good < jlen) {
+        if (!zeros) {
             if (io->ftruncate(fd, (off_t)good) != 0) {
                 rc = cu_lg_errno(errno, "truncate", jpath);
                 goto out;
@@ -1283,6 +1322,7 @@ static cu_rc recover(cu_ledger *l)
             goto out;
     }
     l->jend = (off_t)good;
+    l->jalloc = zeros ? (off_t)jlen : (off_t)good;
     l->jbase = base;
     atomic_store(&l->committed, l->edge->n);
 out:
