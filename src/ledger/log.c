@@ -11,7 +11,9 @@
  * "CUJR" | count u32 | payload bytes u32 | first index u64 | payload (count
  * entries, each a big-endian u16 length and the bytes) | tree root after the
  * record.  base is a multiple of 256: the journal holds every entry from
- * base on, and every tile below base is durable.
+ * base on, and every tile below base is durable.  The file goes on with
+ * zeros after the last record (preallocated by the syncer, so that a commit
+ * overwrites allocated blocks); zeros are not a torn tail.
  *
  * The pipeline (docs/ledger.md, "The commit protocol"):
  *   builder   takes queued appends as a group: leaf hashes, the in-memory
