@@ -60,7 +60,7 @@ static bool rig_open(struct rig *r)
     if (!pack || !r->gov)
         return false;
     cu_gateway_opts o = {.policy_text = pack, .policy_len = len, .policy_name = "policies",
-                         .audit = {mem_append, mem_size, NULL}, .live = cu_gov_gateway_live, .live_ud = r->gov};
+                         .audit = {.append = mem_append, .size = mem_size}, .live = cu_gov_gateway_live, .live_ud = r->gov};
     CHECK_OK(cu_gateway_new(&o, &r->gw));
     cu_free(pack);
     if (!r->gw)
