@@ -6,7 +6,13 @@
  * the pipeline does); latency is per call, from submit to acknowledgement.
  * Run by hand:
  *   bench_ledger [DIR] [THREADS] [ENTRIES_PER_THREAD] [ENTRY_BYTES] [BATCH]
- * DIR defaults to a fresh directory under $TMPDIR (removed at the end). */
+ *   bench_ledger --sweep [DIR]
+ * The sweep is the gateway's pattern (request threads appending one entry
+ * per call) at 1, 4, 16, 64 and 256 threads, then batched appends (32 and
+ * 64 threads x 32 per call): appends/s, p50/p99, entries per fsync (how the
+ * commit batch grows with load) and the ratio to the SHA-256 limit.
+ * DIR defaults to a fresh directory under $TMPDIR (removed at the end).
+ * $BENCH_GROUP_WAIT_US sets cu_ledger_opts.group_wait_us (default 0: no waiting). */
 #include "custos/ledger.h"
 #include "ledger/ledger_int.h"
 
@@ -17,6 +23,7 @@
 #include <unistd.h>
 
 static unsigned g_threads = 16, g_per = 20000, g_bytes = 200, g_batch = 1;
+static unsigned g_wait_us; /* $BENCH_GROUP_WAIT_US: cu_ledger_opts.group_wait_us (0: the default) */
 
 static int nop_sync(int fd)
 {
@@ -67,6 +74,7 @@ static int cmp_u64(const void *a, const void *b)
 
 static double run_log(const char *dir, const char *sk, bool durable, double *p50, double *p99, uint64_t *groups)
 {
+
     cu_ledger_io io = cu_ledger_io_real;
     if (!durable) {
         io.fdatasync = nop_sync;
@@ -78,7 +86,7 @@ static double run_log(const char *dir, const char *sk, bool durable, double *p50
         fprintf(stderr, "init %s: %s\n", dir, cu_err_detail());
         exit(1);
     }
-    cu_ledger_opts o = {.signer_key = sk};
+    cu_ledger_opts o = {.signer_key = sk, .group_wait_us = g_wait_us};
     cu_ledger *l = NULL;
     if (cu_ledger_open(dir, &o, &l) != CU_OK) {
         fprintf(stderr, "open: %s\n", cu_err_detail());
@@ -119,11 +127,63 @@ static double run_log(const char *dir, const char *sk, bool durable, double *p50
     return (double)g_threads * g_per / secs;
 }
 
+/* SHA-256 leaf hashes of `total` entries of g_bytes, one thread: the
+ * hashing limit the durable figures are compared with. */
+static double sha_limit(size_t total)
+{
+    char *buf = calloc(1, g_bytes);
+    cu_hash h;
+    memset(buf, 'a', g_bytes);
+    uint64_t t0 = cu_mono_ns();
+    for (size_t i = 0; i < total; i++) {
+        buf[i % g_bytes] ^= 1;
+        if (cu_merkle_leaf_hash(buf, g_bytes, &h) != CU_OK)
+            exit(1);
+    }
+    free(buf);
+    return (double)total / ((double)(cu_mono_ns() - t0) / 1e9);
+}
+
+static void sweep(const char *base, const char *sk)
+{
+    static const struct {
+        unsigned threads, per, batch;
+    } runs[] = {{1, 2000, 1},      {4, 2000, 1},      {16, 2000, 1},     {64, 1000, 1},
+                {256, 500, 1},     {32, 8192, 32},    {64, 8192, 32},    {64, 4096, 64}};
+    double sha = sha_limit(1000000);
+    printf("bench_ledger --sweep: %u-byte entries, durable (fdatasync per commit batch)\n", g_bytes);
+    printf("  SHA-256 leaf hashes (1 thread)  %.0f /s\n", sha);
+    printf("  %7s %9s %12s %9s %9s %14s %9s\n", "threads", "per call", "appends/s", "p50 ms", "p99 ms",
+           "entries/fsync", "/ SHA-256");
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        char dir[700];
+        double p50, p99;
+        uint64_t syncs;
+        g_threads = runs[i].threads;
+        g_per = runs[i].per;
+        g_batch = runs[i].batch;
+        snprintf(dir, sizeof dir, "%s/sweep%zu", base, i);
+        double r = run_log(dir, sk, true, &p50, &p99, &syncs);
+        printf("  %7u %9u %12.0f %9.3f %9.3f %14.1f %9.3f\n", g_threads, g_batch, r, p50, p99,
+               (double)g_threads * g_per / (double)(syncs ? syncs : 1), r / sha);
+        fflush(stdout);
+    }
+}
+
 int main(int argc, char **argv)
 {
     char base[512], dir[600], cmd[700];
     const char *tmp = getenv("TMPDIR");
-    if (argc > 1 && strcmp(argv[1], "-") != 0)
+    bool do_sweep = argc > 1 && strcmp(argv[1], "--sweep") == 0;
+    const char *w = getenv("BENCH_GROUP_WAIT_US");
+    if (w)
+        g_wait_us = (unsigned)atoi(w);
+    if (do_sweep) {
+        argv++;
+        argc--;
+    }
+    bool own = argc <= 1 || strcmp(argv[1], "-") == 0;
+    if (!own)
         snprintf(base, sizeof base, "%s", argv[1]);
     else {
         snprintf(base, sizeof base, "%s/bench_ledger-XXXXXX", tmp && *tmp ? tmp : "/tmp");
@@ -132,41 +192,41 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    if (argc > 2)
-        g_threads = (unsigned)atoi(argv[2]);
-    if (argc > 3)
-        g_per = (unsigned)atoi(argv[3]);
-    if (argc > 4)
-        g_bytes = (unsigned)atoi(argv[4]);
-    if (argc > 5)
-        g_batch = (unsigned)atoi(argv[5]);
+    if (!do_sweep) {
+        if (argc > 2)
+            g_threads = (unsigned)atoi(argv[2]);
+        if (argc > 3)
+            g_per = (unsigned)atoi(argv[3]);
+        if (argc > 4)
+            g_bytes = (unsigned)atoi(argv[4]);
+        if (argc > 5)
+            g_batch = (unsigned)atoi(argv[5]);
+    }
     if (g_threads < 1 || g_per < 1 || g_bytes < 24 || g_bytes > 65535 || g_batch < 1 || g_batch > 65536) {
-        fprintf(stderr, "usage: bench_ledger [DIR] [THREADS] [ENTRIES_PER_THREAD] [ENTRY_BYTES >= 24] [BATCH]\n");
+        fprintf(stderr, "usage: bench_ledger [DIR|-] [THREADS] [ENTRIES_PER_THREAD] [ENTRY_BYTES >= 24] [BATCH]\n"
+                        "       bench_ledger --sweep [DIR|-]\n");
         return 2;
     }
     char *sk = NULL, *vk = NULL;
     if (cu_note_keygen("bench.example/log", &sk, &vk) != CU_OK)
         return 1;
+    if (do_sweep) {
+        sweep(base, sk);
+        goto done;
+    }
     size_t total = (size_t)g_threads * g_per;
     printf("bench_ledger: %u threads x %u entries of %u bytes, %u per call (%zu entries)\n", g_threads, g_per, g_bytes,
            g_batch, total);
 
-    /* the SHA-256 limit: leaf hashes of the same entries, one thread */
-    char *buf = calloc(1, g_bytes);
-    memset(buf, 'a', g_bytes);
-    uint64_t t0 = cu_mono_ns();
-    cu_hash h;
-    for (size_t i = 0; i < total; i++) {
-        buf[i % g_bytes] ^= 1;
-        if (cu_merkle_leaf_hash(buf, g_bytes, &h) != CU_OK)
-            return 1;
-    }
-    double sha = (double)total / ((double)(cu_mono_ns() - t0) / 1e9);
+    double sha = sha_limit(total);
 
     /* the edge alone: leaf hash + tiles in memory (no I/O, one thread) */
+    char *buf = calloc(1, g_bytes);
+    memset(buf, 'a', g_bytes);
+    cu_hash h;
     cu_lg_edge *e = malloc(sizeof *e);
     cu_lg_edge_reset(e);
-    t0 = cu_mono_ns();
+    uint64_t t0 = cu_mono_ns();
     for (size_t i = 0; i < total; i++) {
         buf[i % g_bytes] ^= 1;
         if (cu_merkle_leaf_hash(buf, g_bytes, &h) != CU_OK || cu_lg_edge_push(e, &h, NULL, NULL) != CU_OK)
@@ -185,16 +245,17 @@ int main(int argc, char **argv)
 
     printf("  SHA-256 leaf hashes (1 thread)        %12.0f /s\n", sha);
     printf("  edge: hash + tiles in memory          %12.0f /s  (%.2f of the SHA-256 limit)\n", edge, edge / sha);
- printf("  (latencies are per call of %u entries)\n", g_batch);
-    printf("  log, fsync a no-op                    %12.0f /s  p50 %.3f ms  p99 %.3f ms  %llu groups\n", nosync,
-           q50, q99, (unsigned long long)g2);
-    printf("  log, durable (group commit)           %12.0f /s  p50 %.3f ms  p99 %.3f ms  %llu groups (%.0f entries/fsync)\n",
+    printf("  (latencies are per call of %u entries)\n", g_batch);
+    printf("  log, fsync a no-op                    %12.0f /s  p50 %.3f ms  p99 %.3f ms  %llu commit batches\n",
+           nosync, q50, q99, (unsigned long long)g2);
+    printf("  log, durable (group commit)           %12.0f /s  p50 %.3f ms  p99 %.3f ms  %llu fsyncs (%.1f entries/fsync)\n",
            durable, p50, p99, (unsigned long long)g1, (double)total / (double)(g1 ? g1 : 1));
-    printf("  durable / SHA-256 limit               %12.2f\n", durable / sha);
+    printf("  durable / SHA-256 limit               %12.3f\n", durable / sha);
     printf("  durable / no-fsync                    %12.2f\n", durable / nosync);
+done:
     cu_free(sk);
     cu_free(vk);
-    if (argc <= 1 || strcmp(argv[1], "-") == 0) {
+    if (own) {
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
         if (system(cmd) != 0)
             fprintf(stderr, "could not remove %s\n", base);

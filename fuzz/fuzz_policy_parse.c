@@ -1,6 +1,6 @@
 /* libFuzzer target: the Cedar policy parser, and evaluation of whatever
  * parses against a small fixed entity store (so that the evaluator sees
- * arbitrary parsed forms too). */
+ * arbitrary parsed forms too), plainly and split on a context attribute. */
 #include "custos/policy.h"
 
 #include <string.h>
@@ -30,6 +30,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (cu_policy_answer_json(&ans, &b) != CU_OK)
             b.len = 0;
         cu_buf_free(&b);
+        /* both values of context.n as a Bool in one pass, eager and lazy */
+        cu_policy_split *sp = NULL;
+        cu_policy_answer two[2];
+        if (cu_policy_split_new(set, "n", &sp) == CU_OK) {
+            (void)cu_policy_eval_split(set, sp, ents, r, a, 0, two);
+            (void)cu_policy_eval_split(set, sp, ents, r, a, CU_POLICY_SPLIT_LAZY, two);
+            cu_policy_split_free(sp);
+        }
     }
     cu_arena_free(a);
     cu_policy_set_release(set);

@@ -52,10 +52,15 @@ typedef struct cu_console_audit {
     void *ud;
 } cu_console_audit;
 
-/* The evidence export hook: writes a bundle for the case and sets *where
- * (a malloc'd path or description the caller frees with cu_free).  NULL in
- * opts: the export route answers 501 saying the export is not available. */
-typedef cu_rc (*cu_console_export_fn)(void *ud, const char *case_id, int64_t now, char **where);
+/* The evidence export hook: writes a bundle of the ledger entries `indexes`
+ * (n of them, ascending: the events the case's alerts name, found in the
+ * store) and sets *where (a path or description the console frees with
+ * cu_free).  custosd calls cu_evidence_export (CU_EVIDENCE_BY_INDEXES).
+ * NULL in opts: the export route answers 501 saying export is not
+ * available.  Called with the console's lock held: it must not call back
+ * into the console. */
+typedef cu_rc (*cu_console_export_fn)(void *ud, const char *case_id, const uint64_t *indexes, size_t n, int64_t now,
+                                      char **where);
 
 /* Password hashing cost: interactive (libsodium's interactive limits) in
  * use; minimal only for tests. */

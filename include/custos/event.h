@@ -62,11 +62,20 @@ void cu_names_free(cu_names *n);
 /* The dense id of s (1..CU_ID_MAX_LEN bytes), adding it when new.  Ids of a
  * kind are 0, 1, 2, ... in order of first sight. */
 cu_rc cu_names_intern(cu_names *n, cu_idkind k, const char *s, size_t len, cu_id *out) CU_NODISCARD;
+/* The same with the hash of s given (cu_names_hash(s, len)), computed
+ * ahead, e.g. on another thread: the table ends the same either way. */
+cu_rc cu_names_intern_h(cu_names *n, cu_idkind k, const char *s, size_t len, uint32_t hash, cu_id *out) CU_NODISCARD;
+/* The hash cu_names_intern_h takes: a pure function of the bytes. */
+uint32_t cu_names_hash(const char *s, size_t len);
+/* A hint: the slot of an id with this hash will be looked at soon. */
+void cu_names_prefetch(const cu_names *n, cu_idkind k, uint32_t hash);
 /* CU_ID_NONE when s was never interned. */
 cu_id cu_names_find(const cu_names *n, cu_idkind k, const char *s, size_t len);
 /* The string of an id (NUL-terminated, owned by n, valid until
  * cu_names_free), or NULL for CU_ID_NONE / an id never given out. */
 const char *cu_names_str(const cu_names *n, cu_idkind k, cu_id id);
+/* The same with its length (no strlen); *len 0 with NULL. */
+const char *cu_names_str_len(const cu_names *n, cu_idkind k, cu_id id, size_t *len);
 uint32_t cu_names_count(const cu_names *n, cu_idkind k);
 
 /* -------------------------------------------------------------- events */
@@ -103,6 +112,41 @@ typedef struct cu_event {
  * On error the detail says what is wrong (callers add file:line). */
 cu_rc cu_event_parse(cu_names *n, const char *line, size_t len, cu_event *ev) CU_NODISCARD;
 
+/* Two-phase parsing, for readers that parse on several threads and intern
+ * on one: cu_event_scan checks a line completely (everything
+ * cu_event_parse checks) and touches no cu_names: its ids stay spans, with
+ * their hashes; cu_event_intern then interns them, in file order, into a
+ * cu_event.  cu_event_parse is exactly scan then intern, so both ways give
+ * the same events, ids and errors. */
+typedef struct cu_idspan {
+    const char *s;  /* the bytes: in the line, or decoded into the scratch */
+    uint32_t hash;  /* cu_names_hash(s, len) */
+    uint8_t len;    /* 0: null or absent */
+} cu_idspan;
+
+enum { CU_EVF_OFFICER, CU_EVF_SYSTEM, CU_EVF_RECORD, CU_EVF_PURPOSE, CU_EVF_CASE, CU_EVF_TERMINAL, CU_EVF_AREA,
+       CU_EVF_COUNT_ };
+
+typedef struct cu_event_raw {
+    int64_t ts;
+    uint8_t action, outcome, id_len;
+    bool has_results;
+    uint32_t results;
+    uint32_t nsubjects;
+    cu_idspan ids[CU_EVF_COUNT_];
+    cu_idspan *subjects; /* the caller's storage: CU_EVENT_MAX_SUBJECTS spans */
+    char id[CU_ID_MAX_LEN + 1];
+} cu_event_raw;
+
+/* Scratch a scan may need for ids written with escapes (decoded there). */
+#define CU_EVENT_SCRATCH ((CU_EVENT_MAX_SUBJECTS + CU_EVF_COUNT_) * (CU_ID_MAX_LEN + 1))
+/* Parse one line without interning.  scratch has CU_EVENT_SCRATCH bytes;
+ * *scratch_used (may be NULL) gets how many the spans use (0 unless an id
+ * had escapes).  The spans point into line and scratch. */
+cu_rc cu_event_scan(const char *line, size_t len, cu_event_raw *raw, char *scratch, size_t *scratch_used) CU_NODISCARD;
+/* Intern a scanned event into ev (ev->subjects as for cu_event_parse). */
+cu_rc cu_event_intern(cu_names *n, const cu_event_raw *raw, cu_event *ev) CU_NODISCARD;
+
 /* Append the event as one interchange JSON line (with '\n'). */
 cu_rc cu_event_write(const cu_names *n, const cu_event *ev, cu_buf *out) CU_NODISCARD;
 
@@ -116,6 +160,20 @@ cu_rc cu_event_reader_open(const char *path, cu_names *n, cu_event_reader **out)
 cu_rc cu_event_reader_next(cu_event_reader *r, cu_event *ev) CU_NODISCARD;
 uint64_t cu_event_reader_line(const cu_event_reader *r);
 void cu_event_reader_close(cu_event_reader *r);
+
+/* A parallel reader of an events file: worker threads cut the file into
+ * blocks of whole lines and scan them (cu_event_scan); the calling thread
+ * interns the events in file order.  cu_event_preader_next has the
+ * contract of cu_event_reader_next and gives the same events, the same ids
+ * (in the same order) and the same "file:line: ..." errors; on a bad line
+ * every event before it is returned first.  workers 0: 2; block 0: 8 MiB
+ * (the bytes a worker takes at a time; tests use small ones). */
+typedef struct cu_event_preader cu_event_preader;
+cu_rc cu_event_preader_open(const char *path, cu_names *n, unsigned workers, size_t block,
+                            cu_event_preader **out) CU_NODISCARD;
+cu_rc cu_event_preader_next(cu_event_preader *r, cu_event *ev) CU_NODISCARD;
+uint64_t cu_event_preader_line(const cu_event_preader *r);
+void cu_event_preader_close(cu_event_preader *r);
 
 /* ---------------------------------------------------------- reference */
 
@@ -196,6 +254,21 @@ typedef struct cu_assign {
     uint64_t line;
 } cu_assign;
 
+/* A vetting register line (kind "vetting", docs/governance.md):
+ * {"kind":"vetting","officer":"MP10432","level":"SC","granted":"2020-01-01",
+ *  "expires":"2030-01-01","review":"2026-01-01","status":"active"}.
+ * The register is authoritative: cu_ref_seal sets each named officer's
+ * vetting from their lines (the active one expiring last; none active:
+ * CU_VET_NONE), whatever the officer line said. */
+typedef enum cu_vet_status { CU_VST_ACTIVE, CU_VST_SUSPENDED, CU_VST_WITHDRAWN, CU_VST_LAPSED } cu_vet_status;
+typedef struct cu_vetting_rec {
+    cu_id officer;
+    uint8_t level;    /* cu_vetting */
+    uint8_t status;   /* cu_vet_status */
+    int64_t granted, expires, review; /* review 0 when absent */
+    uint64_t line;
+} cu_vetting_rec;
+
 typedef struct cu_ref cu_ref;
 
 /* A reference context over names (borrowed; must outlive it). */
@@ -238,6 +311,8 @@ typedef struct cu_ref_all {
     const cu_record *const *records;
     const cu_case *const *cases;
     const cu_assign *assigns; /* in file order */
+    size_t nvettings;
+    const cu_vetting_rec *vettings; /* in file order */
 } cu_ref_all;
 void cu_ref_get_all(const cu_ref *r, cu_ref_all *out);
 cu_names *cu_ref_names(const cu_ref *r);

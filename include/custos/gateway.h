@@ -38,13 +38,59 @@
 
 typedef struct cu_gateway cu_gateway;
 
+struct cu_gateway_request;
+struct cu_gateway_decision;
+
+/* A decision about to be logged, for append_decision below: the request,
+ * the decision (outcome, break_glass, ...), the system the look-up concerns
+ * (the record's system when the request named a record) and the entry
+ * bytes to append. */
+typedef struct cu_gateway_logged {
+    const struct cu_gateway_request *req;
+    const struct cu_gateway_decision *d;
+    const char *system;
+    const void *entry;
+    size_t len;
+} cu_gateway_logged;
+
 /* Where decisions are made durable.  append returns only when the entry is
- * on disk (cu_ledger_append); size gives the entries committed (may be NULL). */
+ * on disk (cu_ledger_append); size gives the entries committed (may be NULL).
+ * append_decision (may be NULL: append is used) is called instead of append
+ * for each decision, so that the daemon can record an allowed look-up as an
+ * access event too (docs/gateway.md, "Decisions feed detection"); it must
+ * append lg->entry and return only when it is durable, with its index. */
 typedef struct cu_gateway_audit {
     cu_rc (*append)(void *ud, const void *entry, size_t len, uint64_t *index);
     uint64_t (*size)(void *ud);
     void *ud;
+    cu_rc (*append_decision)(void *ud, const cu_gateway_logged *lg, uint64_t *index);
 } cu_gateway_audit;
+
+/* Log entries: the canonical ledger encoding (ledger.h), type 2
+ * (CU_LEDGER_DECISION), the decision or review time, and typed fields with
+ * the CU_GW_F_* tags (docs/gateway.md). */
+
+/* Live officer state from the vetting register (the governance module),
+ * asked on every decision and passed to the policies as context.governance
+ * (policies/05-register.cedar): a suspension, an expiry, a lapse or a
+ * restriction takes effect on the next decision.  The register only takes
+ * away: what it grants still has to be in the reference data.  The hook
+ * fills out; known false (the register holds nothing on the officer) leaves
+ * context.governance out.  It must not block and should not allocate. */
+#define CU_GATEWAY_LIVE_CAVEATS 32
+typedef struct cu_gateway_live {
+    bool known;
+    char state[24];    /* "in-force", "expired", "suspended", "withdrawn", "not-yet-granted", "none" */
+    char level[16];    /* the level in force, or "NONE" */
+    int64_t expires;   /* its expiry (0 when none) */
+    bool managed;      /* the register manages the officer's entitlements ... */
+    bool entitled;     /* ... and entitles them to the system of this request now */
+    bool restricted;   /* a review withholds sensitive caveats */
+    size_t ncaveats;   /* caveats the register gives now */
+    char caveats[CU_GATEWAY_LIVE_CAVEATS][CU_GATEWAY_MAX_ID + 1];
+} cu_gateway_live;
+typedef void (*cu_gateway_live_fn)(void *ud, const char *officer, const char *system, int64_t now,
+                                   cu_gateway_live *out);
 
 typedef struct cu_gateway_opts {
     const char *policy_text;   /* the Cedar policy set (all files of the pack) */
@@ -53,6 +99,8 @@ typedef struct cu_gateway_opts {
     cu_gateway_audit audit;    /* required */
     bool allow_on_error;       /* default false: evaluation errors deny */
     size_t scratch_size;       /* per-thread evaluation arena (0: 256 KiB) */
+    cu_gateway_live_fn live;   /* the vetting register, or NULL */
+    void *live_ud;
 } cu_gateway_opts;
 
 /* Make a gateway with an empty reference snapshot (version 0). */
@@ -140,6 +188,31 @@ typedef struct cu_gateway_decision {
  * is not well formed (nothing logged). */
 CU_NODISCARD cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *req,
                                      cu_gateway_decision *d);
+
+/* Ledger entries: the ledger's entry encoding (include/custos/ledger.h,
+ * cu_ledger_entry_encode), type CU_LEDGER_DECISION, time = the decision's
+ * (or review's) now.  A decision carries tags 1-13, a break-glass review
+ * tags 2 and 14-17 (docs/gateway.md, "Ledger entries").  Strings are UTF-8
+ * without NUL; lists are joined by '\n'; absent or empty fields are left out. */
+enum {
+    CU_GW_F_CALLER = 1,      /* the authenticated calling system */
+    CU_GW_F_OFFICER,         /* 2 */
+    CU_GW_F_ACTION,          /* 3 */
+    CU_GW_F_RECORD,          /* 4 */
+    CU_GW_F_SYSTEM,          /* 5: the system searched, or the record's system */
+    CU_GW_F_PURPOSE,         /* 6 */
+    CU_GW_F_CASE,            /* 7 */
+    CU_GW_F_DECISION,        /* 8: 1 byte: 1 allow, 2 deny, 3 break-glass-available */
+    CU_GW_F_FLAGS,           /* 9: 1 byte: bit 0 break-glass used, bit 1 flagged (absent: 0) */
+    CU_GW_F_REF_VERSION,     /* 10: u64 big-endian */
+    CU_GW_F_JUSTIFICATION,   /* 11 */
+    CU_GW_F_POLICIES,        /* 12: deciding policy ids, '\n'-joined */
+    CU_GW_F_ERRORS,          /* 13: "policy: message" lines */
+    CU_GW_F_REVIEWED,        /* 14: u64 big-endian: ledger index of the decision reviewed */
+    CU_GW_F_REVIEWER,        /* 15 */
+    CU_GW_F_REVIEW_OUTCOME,  /* 16: 1 byte: 1 justified, 2 unjustified */
+    CU_GW_F_NOTE,            /* 17 */
+};
 
 /* Append the decision as JSON (the /v1/authorize answer). */
 CU_NODISCARD cu_rc cu_gateway_decision_json(const cu_gateway_decision *d, cu_buf *out);

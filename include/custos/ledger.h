@@ -159,7 +159,9 @@ typedef struct cu_ledger cu_ledger;
 typedef struct cu_ledger_opts {
     const char *signer_key;   /* signer key text (PRIVATE+KEY+...), or NULL: read-only use, no publishing */
     unsigned group_max;       /* most entries in one commit group (0: default 65536) */
-    unsigned group_wait_us;   /* how long the committer waits to gather a group (0: default 200) */
+    unsigned group_wait_us;   /* how long a commit may wait for the callers the previous one
+                                 acknowledged to come back with their next appends (0: no wait, the
+                                 default and, measured, the faster) */
     bool read_only;           /* open without the writer lock; append/publish refused */
 } cu_ledger_opts;
 

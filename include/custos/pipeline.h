@@ -48,6 +48,16 @@ typedef struct cu_sink {
 /* The default sink: the custos ledger in DIR/ledger (created with its own
  * signing key when missing; a checkpoint is published when it closes). */
 cu_rc cu_sink_ledger_open(const char *dir, cu_sink *out) CU_NODISCARD;
+/* One ledger per data directory, shared (custosd): open DIR/ledger for
+ * writing, created with its own signing key when missing; the caller closes
+ * it (cu_ledger_close) after the pipeline.  The sink over it appends the
+ * pipeline's access entries and, when the pipeline closes, publishes a
+ * checkpoint but leaves the ledger open.  Other writers (gateway decisions,
+ * console audit records) append entries of other types to the same ledger;
+ * the pipeline's recovery skips them by type. */
+struct cu_ledger;
+cu_rc cu_pipeline_ledger_open(const char *dir, struct cu_ledger **out) CU_NODISCARD;
+void cu_sink_ledger_shared(struct cu_ledger *l, cu_sink *out);
 
 /* ------------------------------------------------------------ batch */
 
@@ -81,15 +91,28 @@ typedef struct cu_pipeline_stats {
     uint64_t events;       /* accepted (durable) by this pipeline */
     uint64_t alerts;
     uint64_t recovered;    /* entries re-indexed at start */
+    uint64_t skipped;      /* entries of other types passed over at start */
     uint64_t ledger_size;
     uint64_t dropped_alerts;
     /* time spent per stage (monotonic ns; for benchmarks, not logic) */
     uint64_t ns_encode, ns_append, ns_store, ns_detect, ns_close;
+    /* pipelined submission: ns_append is the time the pipeline thread
+     * waited for the log; ns_ledger the time the log took (overlapped) */
+    uint64_t ns_ledger;
 } cu_pipeline_stats;
+
+typedef struct cu_pipeline_opts {
+    /* No store: the log and the detectors only (no index, no recovery of
+     * an index; alerts go only to on_alert).  For a data directory that is
+     * removed at the end, where an index would never be read. */
+    bool no_store;
+} cu_pipeline_opts;
 
 /* Open DIR (created when missing): the durable log and the store; names
  * (empty, borrowed) get the stored names.  sink NULL: the default log. */
 cu_rc cu_pipeline_open(const char *dir, cu_names *names, const cu_sink *sink, cu_pipeline **out) CU_NODISCARD;
+cu_rc cu_pipeline_open_with(const char *dir, cu_names *names, const cu_sink *sink, const cu_pipeline_opts *opts,
+                            cu_pipeline **out) CU_NODISCARD;
 /* Attach the reference context (sealed; borrowed, advanced by the
  * pipeline), store it, start the detectors, and re-index (and detect on)
  * whatever the log holds beyond the store. */
@@ -100,12 +123,33 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
  * nothing of it was applied.  After a failure of the log or the store the
  * pipeline refuses further batches (CU_ERR_STATE). */
 cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index) CU_NODISCARD;
+/* As cu_pipeline_submit, with one entry of another type (pre, pre_len
+ * bytes: a gateway decision) appended just before the batch's entries in
+ * the same durable append, so the two are adjacent in the log and durable
+ * together.  *pre_index is set as soon as the append returned, even when
+ * indexing then failed (the entries are durable; the pipeline stops). */
+cu_rc cu_pipeline_submit_after(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b,
+                               uint64_t *pre_index) CU_NODISCARD;
+/* Pipelined submission, for bulk sources (replay): b is checked whole and
+ * encoded, its names stored, and its append started on the pipeline's
+ * appender thread; then the batch submitted before it, whose append has
+ * returned (durable), is indexed and run through the detectors while b is
+ * being appended, and comes back in *done (NULL on the first call) with
+ * its first ledger index.  The caller keeps b untouched until it comes
+ * back (here or from cu_pipeline_drain) or the pipeline is closed.
+ * Invariants 1, 2, 3 and 5 hold as for cu_pipeline_submit: CU_ERR_ORDER
+ * changes nothing (the batch in flight goes on); a failure of the log or
+ * the store stops the pipeline.  An empty b is not kept. */
+cu_rc cu_pipeline_submit_async(cu_pipeline *p, cu_batch *b, cu_batch **done, uint64_t *done_first) CU_NODISCARD;
+/* Wait for the batch in flight, index and detect it; *done gets it (NULL
+ * when none was in flight). */
+cu_rc cu_pipeline_drain(cu_pipeline *p, cu_batch **done, uint64_t *done_first) CU_NODISCARD;
 /* Time of the last event accepted (INT64_MIN before any). */
 int64_t cu_pipeline_last_ts(const cu_pipeline *p);
 /* End of stream: detectors flush. */
 cu_rc cu_pipeline_finish(cu_pipeline *p) CU_NODISCARD;
 void cu_pipeline_stats_get(const cu_pipeline *p, cu_pipeline_stats *out);
-cu_store *cu_pipeline_store(cu_pipeline *p);
+cu_store *cu_pipeline_store(cu_pipeline *p); /* NULL when opened with no_store */
 /* The live detectors (NULL before start); used under the pipeline's one
  * writer's lock (per-officer risk for the API). */
 const cu_detect *cu_pipeline_detect(const cu_pipeline *p);
@@ -127,7 +171,8 @@ typedef struct cu_replay_opts {
     const char *events;      /* EV.jsonl */
     const char *alerts;      /* OUT.jsonl ("-": stdout) */
     const char *data_dir;    /* NULL: a temporary directory removed at the end */
-    uint32_t batch;          /* events per batch (0: 16384) */
+    uint32_t batch;          /* events per batch (0: 65536) */
+    unsigned parse_workers;  /* parser threads (0: 2) */
     /* progress: called after each durable batch with the ledger size */
     void (*on_durable)(void *ud, uint64_t ledger_size);
     void *ud;
@@ -136,7 +181,8 @@ typedef struct cu_replay_opts {
 
 typedef struct cu_replay_stats {
     uint64_t events, alerts, batches;
-    uint64_t ns_parse;          /* reader thread busy time */
+    uint64_t ns_start;          /* reading the reference, opening, storing it, recovery */
+    uint64_t ns_parse;          /* reader thread busy time (interning; the scan is on parser threads) */
     cu_pipeline_stats pipeline; /* stage times of the pipeline thread */
 } cu_replay_stats;
 

@@ -86,6 +86,11 @@ const cu_policy_value *cu_policy_val_bool(cu_arena *a, bool b);
 const cu_policy_value *cu_policy_val_long(cu_arena *a, int64_t v);
 const cu_policy_value *cu_policy_val_string(cu_arena *a, const char *s, size_t n);
 const cu_policy_value *cu_policy_val_entity(cu_arena *a, const char *type, const char *id);
+/* Views that do not copy the bytes (they must outlive every use of the
+ * value): for values built per request from data the caller keeps. */
+const cu_policy_value *cu_policy_val_string_ref(cu_arena *a, const char *s, size_t n);
+const cu_policy_value *cu_policy_val_entity_ref(cu_arena *a, const char *type, size_t tlen, const char *id,
+                                                size_t ilen);
 /* Parse "1.2345" / "10.0.0.0/8"; NULL on bad text (detail set) or no memory. */
 const cu_policy_value *cu_policy_val_decimal(cu_arena *a, const char *text);
 const cu_policy_value *cu_policy_val_ip(cu_arena *a, const char *text);
@@ -120,12 +125,42 @@ CU_NODISCARD cu_rc cu_policy_entity_add_parent(cu_policy_entities *e, cu_policy_
 CU_NODISCARD cu_rc cu_policy_entities_finalize(cu_policy_entities *e);
 size_t cu_policy_entities_count(const cu_policy_entities *e);
 
+/* ------------------------------------------------- request-local entities */
+
+/* An entity outside any store, made whole in arena a (a scratch arena for
+ * one request, or a longer-lived one for entities the caller keeps built):
+ * room for max_attrs attributes and max_parents parents.  type and id are
+ * referenced, not copied; so are attribute keys and values and parent
+ * uids: all must outlive the entity.  NULL when a is full.
+ * Put attributes (keys in (length, bytes) order is the fast path), add
+ * parents, then seal: that computes the ancestors (the parents and, for a
+ * parent in store, its ancestors; store may be NULL) in a.  A sealed local
+ * entity is read only; attach it to requests (cu_policy_request_of,
+ * cu_policy_request_entity), where it is found before the store. */
+cu_policy_entity *cu_policy_entity_make(cu_arena *a, const char *type, size_t tlen, const char *id,
+                                        size_t ilen, uint32_t max_attrs, uint32_t max_parents);
+CU_NODISCARD cu_rc cu_policy_entity_put(cu_policy_entity *ent, const char *key, const cu_policy_value *v);
+CU_NODISCARD cu_rc cu_policy_entity_put_parent(cu_policy_entity *ent, const cu_policy_value *parent);
+CU_NODISCARD cu_rc cu_policy_entity_seal(cu_policy_entity *ent, const cu_policy_entities *store, cu_arena *a);
+/* The entity's uid as a value (allocated in a; it points into ent). */
+const cu_policy_value *cu_policy_entity_value(cu_arena *a, const cu_policy_entity *ent);
+const char *cu_policy_entity_id(const cu_policy_entity *ent);
+
 /* --------------------------------------------------------------- requests */
 
 /* A request built in arena a (a scratch arena works). */
 cu_policy_request *cu_policy_request_new(cu_arena *a, const char *ptype, const char *pid,
                                          const char *atype, const char *aid,
                                          const char *rtype, const char *rid);
+/* A request whose principal, action and resource are the entities given
+ * (sealed local entities, or entities of the store the request will be
+ * evaluated with); nothing is copied or looked up.  NULL when a is full or
+ * a local entity is not sealed. */
+cu_policy_request *cu_policy_request_of(cu_arena *a, const cu_policy_entity *principal,
+                                        const cu_policy_entity *action, const cu_policy_entity *resource);
+/* Attach a sealed local entity (at most 8 a request), e.g. the case named
+ * in the context: it is found before the store. */
+CU_NODISCARD cu_rc cu_policy_request_entity(cu_policy_request *r, const cu_policy_entity *ent);
 /* Add a context field (the value is referenced, not copied). */
 CU_NODISCARD cu_rc cu_policy_request_ctx(cu_policy_request *r, const char *key,
                                          const cu_policy_value *v);
@@ -155,13 +190,37 @@ typedef struct cu_policy_answer {
     const char *explanation;         /* a sentence for a person */
 } cu_policy_answer;
 
-/* Authorise one request.  entities must be finalized.  Temporary values and
+/* Authorise one request.  entities must be finalized (NULL: no store, only
+ * the request's local entities).  Temporary values and
  * everything the answer points to come from scratch.  Returns CU_OK with a
  * decision, or CU_ERR_NOMEM when the scratch arena is too small,
  * CU_ERR_STATE when the store is not finalized. */
 CU_NODISCARD cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entities,
                                   const cu_policy_request *req, cu_arena *scratch,
                                   cu_policy_answer *answer);
+
+/* Two answers in one pass.  A split names a Bool context attribute (e.g. a
+ * break-glass flag); cu_policy_eval_split authorises the request as if that
+ * attribute were false (ans[0]) and true (ans[1]).  A policy whose
+ * conditions never read the attribute (nor the context as a whole) is
+ * evaluated once and counts for both; the others are evaluated twice.
+ * The answers are exactly those of two cu_policy_eval calls.  The request's
+ * context must hold the attribute (its value is ignored): CU_ERR_INVAL
+ * otherwise, or when split was made for another set.  A split is immutable
+ * and may be shared by threads. */
+typedef struct cu_policy_split cu_policy_split;
+CU_NODISCARD cu_rc cu_policy_split_new(const cu_policy_set *set, const char *key, cu_policy_split **out);
+void cu_policy_split_free(cu_policy_split *s);
+/* Does policy i read the split's attribute? */
+bool cu_policy_split_reads(const cu_policy_split *s, size_t i);
+/* flags: CU_POLICY_SPLIT_LAZY (what a tiered authoriser wants): the second
+ * answer only when the first is not an allow without errors (else ans[1]
+ * is left empty: a deny with nothing), and without an explanation; the
+ * policies that do not read the attribute are still evaluated once. */
+#define CU_POLICY_SPLIT_LAZY 1u
+CU_NODISCARD cu_rc cu_policy_eval_split(const cu_policy_set *set, const cu_policy_split *split,
+                                        const cu_policy_entities *entities, const cu_policy_request *req,
+                                        cu_arena *scratch, unsigned flags, cu_policy_answer ans[2]);
 
 /* Append the answer as one JSON object:
  * {"decision":"allow"|"deny","reasons":[..],"errors":[{"policy":..,"message":..}],

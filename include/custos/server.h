@@ -86,6 +86,20 @@ void cu_events_api_free(cu_events_api *a);
 /* The handler: register with cu_server_route(s, "POST", "/v1/events", cu_events_api_handle, api). */
 void cu_events_api_handle(void *ud, const cu_http_req *req, cu_http_resp *resp);
 
+/* ------------------------------------- gateway decisions into the stream */
+/* custosd with --data: one ledger (ledger, the pipeline's shared log) for
+ * the pipeline, the gateway and the console.  Fills *out, the gateway's
+ * audit hooks: an allowed look-up is appended as its decision entry and an
+ * access event "GW-<n>" (record subjects from ref, the pipeline's reference
+ * context, read under the ingest mutex) in one durable append, then indexed
+ * and detected; anything else is appended to the ledger alone.  Fail
+ * closed: the hooks return only when the entries are durable
+ * (docs/gateway.md, "Decisions feed detection"). */
+#include "custos/gateway.h"
+struct cu_ledger;
+cu_rc cu_events_api_gateway_audit(cu_events_api *a, struct cu_ledger *ledger, const cu_ref *ref,
+                                  cu_gateway_audit *out) CU_NODISCARD;
+
 /* Run fn on the pipeline under the api's lock (the pipeline's one writer):
  * for readers of live detector state. */
 cu_rc cu_events_api_with(cu_events_api *a, cu_rc (*fn)(cu_pipeline *p, void *ud), void *ud) CU_NODISCARD;

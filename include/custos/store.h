@@ -22,12 +22,17 @@
 
 #include "custos/event.h"
 
-#define CU_STORE_SCHEMA_VERSION 1
+#define CU_STORE_SCHEMA_VERSION 2
+/* Events are grouped in windows of 2^CU_STORE_WIN_BITS ledger indexes; the
+ * key tables (event_officer, event_record, event_case, event_subject) are
+ * ordered by (window, key, idx) so that indexing appends (docs/store.md). */
+#define CU_STORE_WIN_BITS 16
 
 typedef struct cu_store cu_store;
 
-/* Open or create the database at path.  A database with a newer schema
- * version is refused (CU_ERR_UNSUPPORTED). */
+/* Open or create the database at path.  A database with another schema
+ * version is refused (CU_ERR_UNSUPPORTED); the message says how to rebuild
+ * an older one from the ledger. */
 cu_rc cu_store_open(const char *path, cu_store **out) CU_NODISCARD;
 void cu_store_close(cu_store *s);
 int cu_store_schema_version(cu_store *s);
@@ -57,10 +62,9 @@ uint64_t cu_store_next_alert(cu_store *s);
 /* Drop every indexed event and alert (to rebuild from the ledger). */
 cu_rc cu_store_clear_events(cu_store *s) CU_NODISCARD;
 
-/* Bulk loading (replay): drop the secondary event indexes while loading and
- * rebuild them at the end, which is much faster than keeping them current.
- * Queries are slow in between; a crash in between leaves them to be rebuilt
- * by the next cu_store_open (it recreates missing indexes). */
+/* Bulk loading (replay).  Since schema version 2 the key tables are
+ * appended batch by batch and nothing is rebuilt at the end, so these only
+ * mark the mode (kept so callers need not change). */
 cu_rc cu_store_bulk_begin(cu_store *s) CU_NODISCARD;
 cu_rc cu_store_bulk_end(cu_store *s) CU_NODISCARD;
 
@@ -91,6 +95,11 @@ cu_rc cu_store_officer_cases_at(cu_store *s, const char *officer, int64_t t, cu_
 
 /* Alerts naming this officer or person (as stored JSON lines). */
 cu_rc cu_store_alerts_for(cu_store *s, cu_idkind k, const char *id, cu_store_name_fn fn, void *ud) CU_NODISCARD;
+
+/* The id of the newest indexed event whose id starts with prefix (into out,
+ * cap bytes); CU_ERR_NOTFOUND when none.  Found newest first: quick when
+ * such events are recent, a scan of the index when there is none. */
+cu_rc cu_store_last_eid_with_prefix(cu_store *s, const char *prefix, char *out, size_t cap) CU_NODISCARD;
 
 /* Alerts by filter (GET /v1/alerts): raised at or after `since`, score at
  * least `min_score`, of `kind` and naming `officer` when those are set;

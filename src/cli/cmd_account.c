@@ -67,7 +67,7 @@ int cu_cmd_account(int argc, char **argv)
 static int console_usage(void)
 {
     fputs("usage: custos console audit --data DIR [--from N]\n"
-          "  print the console's audit records in DIR/console-ledger as JSON lines\n",
+          "  print the console's audit records in DIR/ledger as JSON lines\n",
           stderr);
     return 2;
 }
@@ -89,7 +89,7 @@ int cu_cmd_console(int argc, char **argv)
     if (!data)
         return console_usage();
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/console-ledger", data);
+    snprintf(dir, sizeof dir, "%s/ledger", data); /* the one ledger: other entries are skipped */
     cu_ledger_opts lo = {.read_only = true};
     cu_ledger *l = NULL;
     cu_rc rc = cu_ledger_open(dir, &lo, &l);

@@ -1,16 +1,20 @@
 /* custos demo: the whole system on a synthetic force, for a newcomer.
  *
  *   1. gen       a force with labelled misuse (custos gen)
- *   2. replay    through the pipeline into DIR/data (ledger + store + alerts), in
- *                two halves so the log has an earlier checkpoint to prove from
+ *   2. replay    through the pipeline and the misuse detectors into DIR/data
+ *                (one ledger, the store, alerts), the first day apart so the
+ *                log has an earlier checkpoint to prove consistency from
  *   3. evidence  a sample court bundle for the most alerted officer, verified
- *   4. daemon    custosd on DIR/data, its address printed once /healthz answers
+ *   4. daemon    custosd on DIR/data with the console, an investigator and a
+ *                supervisor account, and the access gateway (a caller token);
+ *                the addresses, logins and where to look are printed once
+ *                /healthz answers
  *
- * Steps that need a part not merged yet (the investigator console and its
- * accounts) are named as missing rather than faked.  Wiring only: every step
- * is a library call or the custosd program. */
+ * Wiring only: every step is a library call or the custosd program.  The
+ * logins (random) are kept in DIR/logins.txt (0600) for later runs. */
 #include "cli.h"
 
+#include "custos/console.h"
 #include "custos/evidence.h"
 #include "custos/gen.h"
 #include "custos/ledger.h"
@@ -23,6 +27,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,12 +41,14 @@
 
 static const char usage_text[] =
     "usage: custos demo [--dir DIR] [--officers N] [--days D] [--port P] [--seed S]\n"
-    "                   [--defects FILE] [--exit-after-ready]\n"
+    "                   [--defects FILE] [--policies DIR] [--exit-after-ready]\n"
     "  --dir DIR            where everything goes (default ./custos-demo; reused if it holds a demo)\n"
     "  --officers N         size of the force (default 2000)\n"
     "  --days D             days of activity (default 60)\n"
     "  --port P             daemon port (default 8340; 0 picks a free one)\n"
+    "  --seed S             the generator's seed (default 2)\n"
     "  --defects FILE       software defect log for evidence (default docs/defects.jsonl)\n"
+    "  --policies DIR       the gateway's Cedar policy pack (default policies; none there: no gateway)\n"
     "  --exit-after-ready   stop the daemon and exit once it answers /healthz\n";
 
 static volatile sig_atomic_t g_stop;
@@ -53,15 +60,13 @@ static int say_fail(const char *step)
     return 1;
 }
 
-/* Split events into two files at half the lines; write the reference with
- * only the first line of each officer when `first_only` (the event module
- * reads one line per officer; gen also writes officer changes). */
-static cu_rc split_events(const char *in, const char *a, const char *b)
+/* Split events into two files: the first `first` lines, then the rest. */
+static cu_rc split_events(const char *in, size_t days, const char *a, const char *b)
 {
     FILE *f = fopen(in, "r"), *o1 = fopen(a, "w"), *o2 = fopen(b, "w");
     cu_rc rc = CU_OK;
     if (!f || !o1 || !o2) {
-        rc = cu_err_set(CU_ERR_IO, "opening %s or its halves: %s", in, strerror(errno));
+        rc = cu_err_set(CU_ERR_IO, "opening %s or its parts: %s", in, strerror(errno));
         goto out;
     }
     size_t lines = 0, at = 0;
@@ -70,36 +75,19 @@ static cu_rc split_events(const char *in, const char *a, const char *b)
     while (getline(&line, &cap, f) > 0)
         lines++;
     rewind(f);
+    /* about the first day: the detectors restart cold at the cut, so it is
+     * made early, where they have learnt little yet */
+    size_t first = lines / (days ? days : 1);
+    if (!first)
+        first = 1;
     while (getline(&line, &cap, f) > 0)
-        fputs(line, at++ < lines / 2 ? o1 : o2);
+        fputs(line, at++ < first ? o1 : o2);
     free(line);
 out:
     if (f)
         fclose(f);
     if ((o1 && fclose(o1)) || (o2 && fclose(o2)))
-        rc = cu_err_set(CU_ERR_IO, "writing the halves of %s", in);
-    return rc;
-}
-
-static cu_rc first_lines_only(const char *in, const char *out)
-{
-    FILE *f = fopen(in, "r"), *o = fopen(out, "w");
-    cu_rc rc = CU_OK;
-    char *line = NULL;
-    size_t cap = 0;
-    if (!f || !o) {
-        rc = cu_err_set(CU_ERR_IO, "%s: %s", in, strerror(errno));
-        goto out;
-    }
-    while (getline(&line, &cap, f) > 0)
-        if (!strstr(line, "\"valid_from\""))
-            fputs(line, o);
-out:
-    free(line);
-    if (f)
-        fclose(f);
-    if (o && fclose(o))
-        rc = cu_err_set(CU_ERR_IO, "writing %s", out);
+        rc = cu_err_set(CU_ERR_IO, "writing the parts of %s", in);
     return rc;
 }
 
@@ -182,6 +170,148 @@ static void ring_answer(const char *labels, char *out, size_t outlen)
     fclose(f);
 }
 
+/* ------------------------------------------------------ the queue */
+
+/* The alerts as the console's queue shows them: the latest line of each id
+ * (a detector re-emits an alert as it grows), by score, then newest. */
+typedef struct queue {
+    json_t *sorted;   /* array of alert objects */
+    size_t ring_rank; /* 1-based rank of the ring alert naming most of the labelled ring; 0: none */
+    size_t key_rank;  /* the first alert naming an officer of the labelled ring */
+    size_t nrings;    /* ring alerts in all */
+} queue;
+
+static int cmp_alert(const void *a, const void *b)
+{
+    json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
+    double sx = json_real_value(json_object_get(x, "score")), sy = json_real_value(json_object_get(y, "score"));
+    if (sx != sy)
+        return sx > sy ? -1 : 1;
+    long nx = atol(json_string_value(json_object_get(x, "id")) + 1),
+         ny = atol(json_string_value(json_object_get(y, "id")) + 1);
+    return nx > ny ? -1 : nx < ny;
+}
+
+static void queue_load(const char *const *files, size_t nfiles, const char *ring_officers, queue *q)
+{
+    json_t *byid = json_object();
+    memset(q, 0, sizeof *q);
+    for (size_t f = 0; f < nfiles; f++) {
+        FILE *in = fopen(files[f], "r");
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t n;
+        while (in && (n = getline(&line, &cap, in)) > 0) {
+            json_t *j = json_loadb(line, (size_t)n, 0, NULL);
+            const char *id = json_string_value(json_object_get(j, "id"));
+            if (id && json_is_number(json_object_get(j, "score")))
+                json_object_set(byid, id, j);
+            json_decref(j);
+        }
+        free(line);
+        if (in)
+            fclose(in);
+    }
+    size_t n = json_object_size(byid), k = 0;
+    json_t **v = calloc(n ? n : 1, sizeof *v), *a;
+    const char *key;
+    json_object_foreach(byid, key, a) if (v) v[k++] = a;
+    if (v && k)
+        qsort(v, k, sizeof *v, cmp_alert);
+    q->sorted = json_array();
+    size_t best = 0;
+    for (size_t i = 0; i < k; i++) {
+        json_array_append(q->sorted, v[i]);
+        bool is_ring = strcmp(json_string_value(json_object_get(v[i], "kind")), "ring") == 0;
+        size_t x, named = 0;
+        json_t *o;
+        json_array_foreach(json_object_get(v[i], "officers"), x, o) if (ring_officers[0] &&
+                                                                        strstr(ring_officers, json_string_value(o)))
+            named++;
+        if (named && !q->key_rank)
+            q->key_rank = i + 1;
+        q->nrings += is_ring;
+        if (is_ring && named > best) {
+            best = named;
+            q->ring_rank = i + 1;
+        }
+    }
+    free(v);
+    json_decref(byid);
+}
+
+static void print_alert(const queue *q, size_t rank, const char *indent)
+{
+    json_t *a = json_array_get(q->sorted, rank - 1);
+    const char *r0 = json_string_value(json_array_get(json_object_get(a, "reasons"), 0));
+    /* the score as the console shows it (0-100) */
+    printf("%s#%zu  %-5s %-18s score %3.0f  %s\n", indent, rank, json_string_value(json_object_get(a, "id")),
+           json_string_value(json_object_get(a, "kind")), 100 * json_real_value(json_object_get(a, "score")),
+           r0 ? r0 : "");
+}
+
+/* ------------------------------------------------------ logins */
+
+/* A password a person can type: 3 groups of 4 from an alphabet without
+ * look-alikes (about 62 bits). */
+static void make_secret(char out[15])
+{
+    static const char al[] = "abcdefghjkmnpqrstuvwxyz23456789";
+    for (int i = 0; i < 14; i++)
+        out[i] = (i == 4 || i == 9) ? '-' : al[randombytes_uniform(sizeof al - 1)];
+    out[14] = '\0';
+}
+
+typedef struct logins {
+    char inv[32], sup[32], token[80];
+} logins;
+
+/* DIR/logins.txt: made with the accounts on the first run, read later. */
+static cu_rc demo_logins(const char *dir, const char *data, logins *lg)
+{
+    char path[P], *t = NULL;
+    size_t tl;
+    snprintf(path, sizeof path, "%.1100s/logins.txt", dir);
+    memset(lg, 0, sizeof *lg);
+    if (cu_file_read(path, 4096, &t, &tl) == CU_OK) {
+        int n = sscanf(t, "investigator %31s supervisor %31s token %79s", lg->inv, lg->sup, lg->token);
+        cu_free(t);
+        if (n == 3)
+            return CU_OK;
+        return cu_err_set(CU_ERR_PARSE, "%s: not what the demo wrote (remove it and the data directory)", path);
+    }
+    char p1[15], p2[15], tok[15];
+    make_secret(p1);
+    make_secret(p2);
+    make_secret(tok);
+    snprintf(lg->inv, sizeof lg->inv, "%s", p1);
+    snprintf(lg->sup, sizeof lg->sup, "%s", p2);
+    snprintf(lg->token, sizeof lg->token, "demo-%s", tok);
+    int64_t now = cu_now();
+    cu_rc rc = cu_console_account_add(data, "investigator", "investigator", lg->inv, CU_KDF_INTERACTIVE, now);
+    if (!rc)
+        rc = cu_console_account_add(data, "supervisor", "supervisor", lg->sup, CU_KDF_INTERACTIVE, now);
+    if (rc)
+        return rc;
+    char txt[256];
+    int n = snprintf(txt, sizeof txt, "investigator %s\nsupervisor %s\ntoken %s\n", lg->inv, lg->sup, lg->token);
+    return cu_file_write_atomic(path, txt, (size_t)n, 0600);
+}
+
+/* DIR/gateway.conf: one calling system (PNC) with the token's hash. */
+static cu_rc gateway_conf(const char *path, const char *token)
+{
+    uint8_t h[32];
+    char hex[65], txt[256];
+    cu_rc rc = cu_sha256(token, strlen(token), NULL, 0, NULL, 0, h);
+    if (rc)
+        return rc;
+    cu_hex_encode(h, 32, hex);
+    int n = snprintf(txt, sizeof txt, "# custos demo: the record system allowed to ask /v1/authorize\ntoken PNC sha256:%s\n",
+                     hex);
+    return cu_file_write_atomic(path, txt, (size_t)n, 0600);
+}
+
 static bool healthz(uint16_t port)
 {
     int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -224,9 +354,11 @@ static void sibling(char *out, size_t n, const char *prog)
 
 int cu_cmd_demo(int argc, char **argv)
 {
-    const char *dir = "custos-demo", *defects = NULL;
+    const char *dir = "custos-demo", *defects = NULL, *policies = "policies";
     unsigned officers = 2000, days = 60, port = 8340;
-    uint64_t seed = 1;
+    /* seed 2: a force whose planted ring the detectors alert as one ring
+     * (with seed 1 they catch its officers one by one) */
+    uint64_t seed = 2;
     bool exit_ready = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -250,6 +382,8 @@ int cu_cmd_demo(int argc, char **argv)
             dir = v;
         else if (strcmp(a, "--defects") == 0)
             defects = v;
+        else if (strcmp(a, "--policies") == 0)
+            policies = v;
         else if (strcmp(a, "--officers") == 0 && num && n >= 1 && n <= CU_GEN_MAX_OFFICERS)
             officers = (unsigned)n;
         else if (strcmp(a, "--days") == 0 && num && n >= 1 && n <= CU_GEN_MAX_DAYS)
@@ -264,17 +398,17 @@ int cu_cmd_demo(int argc, char **argv)
             return 2;
         }
     }
-    char force[P], data[P], ref[P], ref1[P], ev[P], e1[P], e2[P], al1[P], al2[P], path[P], labels[P];
+    char force[P], data[P], ref[P], ev[P], e1[P], e2[P], al1[P], al2[P], path[P], labels[P], gwconf[P];
     snprintf(force, sizeof force, "%.1100s/force", dir);
     snprintf(data, sizeof data, "%.1100s/data", dir);
     snprintf(ev, sizeof ev, "%.1100s/events.jsonl", force);
     snprintf(ref, sizeof ref, "%.1100s/reference.jsonl", force);
     snprintf(labels, sizeof labels, "%.1100s/labels.jsonl", force);
-    snprintf(ref1, sizeof ref1, "%.1100s/reference-first-lines.jsonl", dir);
     snprintf(e1, sizeof e1, "%.1100s/events-1.jsonl", dir);
     snprintf(e2, sizeof e2, "%.1100s/events-2.jsonl", dir);
     snprintf(al1, sizeof al1, "%.1100s/alerts-1.jsonl", dir);
     snprintf(al2, sizeof al2, "%.1100s/alerts-2.jsonl", dir);
+    snprintf(gwconf, sizeof gwconf, "%.1100s/gateway.conf", dir);
     if (strlen(dir) > 1000) {
         fprintf(stderr, "custos demo: --dir path over 1000 bytes\n");
         return 2;
@@ -286,11 +420,8 @@ int cu_cmd_demo(int argc, char **argv)
     snprintf(path, sizeof path, "%.1100s/ledger/checkpoint", data);
     struct stat sb;
     bool have_data = stat(path, &sb) == 0;
-    const char *reference = ref;
     if (have_data) {
         printf("[1/4] gen, [2/4] replay: %s already holds a demo; reusing it (remove it to start afresh)\n", dir);
-        if (stat(ref1, &sb) == 0)
-            reference = ref1;
     } else {
         /* 1. the force */
         cu_gen_config gc;
@@ -307,34 +438,21 @@ int cu_cmd_demo(int argc, char **argv)
         printf("      %" PRIu64 " officers, %" PRIu64 " persons, %" PRIu64 " records, %" PRIu64 " events, %" PRIu64
                " misuse instances\n",
                gs.officers, gs.persons, gs.records, gs.events, gs.scenario_instances);
-        /* 2. replay in two halves: two signed checkpoints */
-        printf("[2/4] replay through the pipeline (ledger, store, detectors) into %s...\n", data);
+        /* 2. replay in two parts: two signed checkpoints */
+        printf("[2/4] replay through the pipeline (ledger, store, misuse detectors) into %s...\n", data);
         fflush(stdout);
-        if (split_events(ev, e1, e2))
+        if (split_events(ev, days, e1, e2))
             return say_fail("splitting the events");
-        for (int half = 0; half < 2; half++) {
-            cu_replay_opts ro = {.reference = reference, .events = half ? e2 : e1, .alerts = half ? al2 : al1,
-                                 .data_dir = data};
+        cu_detect_cfg dc;
+        cu_detect_cfg_default(&dc);
+        for (int part = 0; part < 2; part++) {
+            cu_replay_opts ro = {.reference = ref, .events = part ? e2 : e1, .alerts = part ? al2 : al1,
+                                 .data_dir = data, .detect = &dc};
             cu_replay_stats rs;
-            cu_rc rc = cu_replay_run(&ro, &rs);
-            if (rc == CU_ERR_EXISTS && half == 0 && reference == ref) {
-                /* gen writes officer changes as later officer lines; the event module
-                 * keeps one line per officer today */
-                printf("      note: the event module refuses gen's officer-change lines (\"valid_from\"): "
-                       "replaying with each officer's first line only\n");
-                if (first_lines_only(ref, ref1))
-                    return say_fail("filtering the reference");
-                reference = ref1;
-                char ldir[P + 16];
-                snprintf(ldir, sizeof ldir, "%s", data);
-                if (cu_rmtree(ldir))
-                    return say_fail("cleaning the data directory");
-                half--;
-                continue;
-            }
-            if (rc)
+            if (cu_replay_run(&ro, &rs))
                 return say_fail("replay");
-            printf("      half %d: %" PRIu64 " events, %" PRIu64 " alerts\n", half + 1, rs.events, rs.alerts);
+            printf("      %s: %" PRIu64 " events, %" PRIu64 " alert lines\n", part ? "the rest" : "day one",
+                   rs.events, rs.alerts);
         }
         unlink(e1);
         unlink(e2);
@@ -366,17 +484,20 @@ int cu_cmd_demo(int argc, char **argv)
         snprintf(ldir, sizeof ldir, "%.1100s/ledger", data);
         if (cu_ledger_read_signer(ldir, &sk) || cu_note_signer_parse(sk, &s) ||
             !(vk = cu_note_signer_verifier_key(s)) || cu_file_write_atomic(vkey, vk, strlen(vk), 0644)) {
+            if (sk)
+                sodium_memzero(sk, strlen(sk));
             cu_free(sk);
             cu_note_signer_free(s);
             return say_fail("writing the log's verifier key");
         }
         cu_free(vk);
         cu_note_signer_free(s);
+        sodium_memzero(sk, strlen(sk));
         cu_free(sk);
     }
-    printf("[3/4] evidence: %" PRIu64 " alerts raised; a court bundle for the most alerted officer (%s)\n", total,
+    printf("[3/4] evidence: %" PRIu64 " alert lines; a court bundle for the most alerted officer (%s)\n", total,
            top[0] ? top : "none");
-    if (top[0]) {
+    if (top[0] && stat(bundle, &sb) != 0) {
         cu_evidence_export_opts eo = {.data_dir = data, .by = CU_EVIDENCE_BY_OFFICER, .id = top, .from = INT64_MIN,
                                       .to = INT64_MAX, .out_path = bundle, .now = cu_now(),
                                       .label = "demo: most alerted officer"};
@@ -393,16 +514,23 @@ int cu_cmd_demo(int argc, char **argv)
             cu_free(k);
             printf("      %s: %" PRIu64 " entries, checkpoints %" PRIu64 " -> %" PRIu64 ", %s\n", bundle, es.entries,
                    es.old_size, es.new_size, rc ? "does NOT verify" : "verifies offline");
-            printf("      check it yourself: custos evidence verify %s --pubkey %s\n", bundle, vkey);
         }
+    } else if (top[0]) {
+        printf("      %s (made by an earlier run)\n", bundle);
     }
-    /* 4. the daemon */
+    /* 4. the daemon, with the console's accounts and the gateway */
+    logins lg;
+    if (demo_logins(dir, data, &lg))
+        return say_fail("making the console accounts");
+    bool gateway = stat(policies, &sb) == 0;
+    if (gateway && gateway_conf(gwconf, lg.token))
+        return say_fail("writing the gateway's callers");
     char custosd[P], portfile[P], portarg[16];
     sibling(custosd, sizeof custosd, "custosd");
     snprintf(portfile, sizeof portfile, "%.1100s/custosd.port", dir);
     snprintf(portarg, sizeof portarg, "%u", port);
     unlink(portfile);
-    printf("[4/4] daemon: %s on %s\n", custosd, data);
+    printf("[4/4] daemon: %s on %s (console%s)\n", custosd, data, gateway ? ", access gateway" : "");
     fflush(stdout);
     struct sigaction sa = {.sa_handler = on_signal};
     sigaction(SIGINT, &sa, NULL);
@@ -413,15 +541,20 @@ int cu_cmd_demo(int argc, char **argv)
         return 1;
     }
     if (pid == 0) {
-        execl(custosd, custosd, "--data", data, "--reference", reference, "--port", portarg, "--port-file", portfile,
-              (char *)NULL);
+        /* --insecure-cookies: the console is served over plain HTTP on loopback */
+        if (gateway)
+            execl(custosd, custosd, "--data", data, "--reference", ref, "--port", portarg, "--port-file", portfile,
+                  "--insecure-cookies", "--config", gwconf, "--policies", policies, (char *)NULL);
+        else
+            execl(custosd, custosd, "--data", data, "--reference", ref, "--port", portarg, "--port-file", portfile,
+                  "--insecure-cookies", (char *)NULL);
         fprintf(stderr, "custos demo: cannot run %s: %s\n", custosd, strerror(errno));
         _exit(127);
     }
     /* wait for the port file and /healthz (reopening the data directory can take a while) */
     unsigned bound = 0;
     int status = 0;
-    for (int tries = 0; tries < 1200 && !g_stop; tries++) {
+    for (int tries = 0; tries < 3000 && !g_stop; tries++) {
         if (waitpid(pid, &status, WNOHANG) == pid) {
             fprintf(stderr, "custos demo: custosd exited (status %d) before it was ready\n",
                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
@@ -436,7 +569,7 @@ int cu_cmd_demo(int argc, char **argv)
             break;
         struct timespec ts = {0, 100 * 1000 * 1000};
         nanosleep(&ts, NULL);
-        if (tries == 1199)
+        if (tries == 2999)
             bound = 0;
     }
     if (!bound || g_stop) {
@@ -445,16 +578,52 @@ int cu_cmd_demo(int argc, char **argv)
         waitpid(pid, &status, 0);
         return 1;
     }
-    printf("\ncustos demo is ready.\n");
-    printf("  address:  http://127.0.0.1:%u/   (GET /healthz answers)\n", bound);
-    printf("  missing:  the investigator console and its accounts (investigator, supervisor for unmasking) are not\n"
-           "            merged yet: no console pages and no login. Alerts are in %s/alerts-1.jsonl and -2.jsonl\n"
-           "            and in the store; evidence bundles with: custos evidence export --data %s --officer ID "
-           "--out FILE\n",
-           dir, data);
+    const char *files[2] = {al1, al2};
+    queue q;
+    queue_load(files, 2, ring, &q);
+    size_t nq = json_array_size(q.sorted);
+    printf("\ncustos demo is ready.\n\n");
+    printf("  console:  http://127.0.0.1:%u/console/\n", bound);
+    printf("  log in:   investigator / %s     (triage, cases, asks to unmask)\n", lg.inv);
+    printf("            supervisor   / %s     (approves unmasking; use a second browser or a private window)\n",
+           lg.sup);
+    printf("  address:  http://127.0.0.1:%u/   (GET /healthz answers; the API is docs/openapi.yaml)\n\n", bound);
+    if (nq) {
+        printf("  Where to look: the alert queue (%zu alerts, most urgent first) opens with\n", nq);
+        for (size_t r = 1; r <= nq && r <= 3; r++)
+            print_alert(&q, r, "    ");
+    }
+    if (q.ring_rank) {
+        const char *rid = json_string_value(json_object_get(json_array_get(q.sorted, q.ring_rank - 1), "id"));
+        printf("\n  The ring of officers collecting on activists (the generator planted it) is alert %s,\n"
+               "  #%zu in the queue:  http://127.0.0.1:%u/console/#/alerts/%s\n", rid, q.ring_rank, bound, rid);
+        print_alert(&q, q.ring_rank, "    ");
+        printf("  Log in, open that link, then \"Show this alert in the network graph\": the officers (squares)\n"
+               "  and the people they looked up (activists), the ring in red. The queue's Kind filter \"ring\"\n"
+               "  lists all %zu ring alerts: the detectors also raise rings the labels do not call misuse.\n"
+               "  Officers are pseudonyms (OF-...) until a supervisor approves an unmask request made from a\n"
+               "  case (\"Open a case with this alert\", then ask to unmask on the case page).\n",
+               q.nrings);
+    } else if (ring[0]) {
+        printf("\n  The planted ring (%s) was not alerted as a ring in this run", ring);
+        if (q.key_rank)
+            printf("; the first alert naming one of them is #%zu, %s", q.key_rank,
+                   json_string_value(json_object_get(json_array_get(q.sorted, q.key_rank - 1), "id")));
+        printf(".\n");
+    }
     if (ring[0])
-        printf("  answer key (from gen's labels): the ring collecting on activists is %s\n", ring);
-    printf("  verify the log: custos ledger verify %s/ledger --pubkey %s\n", data, vkey);
+        printf("  Answer key (the generator's labels, %s/labels.jsonl): the ring is %s\n", force, ring);
+    json_decref(q.sorted);
+    printf("\n  evidence: \"Export evidence bundle\" on a case writes %s/exports/case-N-TIME.tar;\n"
+           "            check any bundle offline: custos evidence verify FILE --pubkey %s\n",
+           data, vkey);
+    if (gateway)
+        printf("  gateway:  curl -H 'Authorization: Bearer %s' -d '{\"officer\":\"OFFICER\",\"action\":\"view\","
+               "\"record\":\"RECORD\",\"purpose\":\"investigation\"}' http://127.0.0.1:%u/v1/authorize\n"
+               "            (an allowed look-up is logged and becomes an access event the detectors read)\n",
+               lg.token, bound);
+    printf("  the log:  custos ledger verify %s/ledger --pubkey %s\n", data, vkey);
+    printf("  logins are kept in %s/logins.txt\n", dir);
     fflush(stdout);
     if (exit_ready) {
         kill(pid, SIGTERM);

@@ -26,6 +26,7 @@ static const char usage_text[] =
     "  consistency DIR --from A --to B          print a consistency proof\n"
     "  cat DIR [--from A] [--to B]              print entries A..B-1, each followed by a newline\n"
     "  verify DIR --pubkey VKEY                 re-derive every tile, check the checkpoint\n"
+    "  vkey DIR                                 print the verifier key of the log's signer (DIR/private)\n"
     "  verify-proof --checkpoint FILE --pubkey VKEY --proof FILE\n"
     "               (--entry FILE | --leaf-hash B64 | --old-checkpoint FILE)\n";
 
@@ -473,6 +474,28 @@ out:
     return ret;
 }
 
+/* The verifier key matching the signer key kept in DIR/private: what an
+ * operator hands out (through a trusted channel) for `evidence verify`. */
+static int cmd_vkey(int argc, char **argv)
+{
+    if (argc != 2)
+        return usage();
+    char *sk = NULL, *vk = NULL;
+    cu_note_signer *s = NULL;
+    int ret = 0;
+    if (cu_ledger_read_signer(argv[1], &sk) || cu_note_signer_parse(sk, &s) || !(vk = cu_note_signer_verifier_key(s)))
+        ret = cu_cli_fail("ledger vkey");
+    else
+        printf("%s\n", vk);
+    if (sk) {
+        sodium_memzero(sk, strlen(sk));
+        cu_free(sk);
+    }
+    cu_note_signer_free(s);
+    cu_free(vk);
+    return ret;
+}
+
 int cu_cmd_ledger(int argc, char **argv)
 {
     if (argc < 2)
@@ -496,6 +519,8 @@ int cu_cmd_ledger(int argc, char **argv)
         return cmd_verify(argc, argv);
     if (strcmp(c, "verify-proof") == 0)
         return cmd_verify_proof(argc, argv);
+    if (strcmp(c, "vkey") == 0)
+        return cmd_vkey(argc, argv);
     fprintf(stderr, "custos ledger: unknown command '%s'\n", c);
     return usage();
 }

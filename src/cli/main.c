@@ -20,6 +20,7 @@ int cu_cmd_account(int argc, char **argv);
 int cu_cmd_console(int argc, char **argv);
 int cu_cmd_gen(int argc, char **argv);
 int cu_cmd_eval(int argc, char **argv);
+int cu_cmd_vetting(int argc, char **argv);
 
 static const struct cu_cli_cmd commands[] = {
     {"version", cu_cmd_version, "print the version"},
@@ -28,13 +29,13 @@ static const struct cu_cli_cmd commands[] = {
     {"policy", cu_cmd_policy, "Cedar policies: test files, eval, check"},
     {"gen", cu_cmd_gen, "write a synthetic force: reference, events and labels"},
     {"replay", cu_cmd_replay, "replay reference and events files through the pipeline, write alerts"},
-    {"gen", cu_cmd_gen, "write a synthetic force: reference, events and labels"},
     {"eval", cu_cmd_eval, "score alerts against labelled misuse, with baselines"},
     {"import", cu_cmd_import, "convert CSV, syslog or CEF audit lines into interchange events"},
     {"evidence", cu_cmd_evidence, "court evidence bundles: export from a data directory, verify offline"},
     {"demo", cu_cmd_demo, "generate a force with misuse, replay it, start the daemon (custos demo --help)"},
     {"account", cu_cmd_account, "console accounts: account add --data DIR --user U --role R < password"},
     {"console", cu_cmd_console, "the console's audit records: console audit --data DIR"},
+    {"vetting", cu_cmd_vetting, "vetting and access governance: clearances, entitlements, campaigns, reports"},
 };
 
 int cu_cli_fail(const char *what)

@@ -376,6 +376,11 @@ static json_t *event_json(ctx *x, sqlite3_stmt *st, int c0)
 
 #define EVENT_COLS                                                                                        \
     "e.ts, e.eid, o.name, e.action, e.outcome, r.name, c.name, sy.name, pu.name, e.results"
+/* The store's key tables (event_officer, event_subject, ...) are ordered by
+ * (win, key, idx): a lookup by key seeks once per window (docs/store.md). */
+#define IN_WINDOWS "win IN (SELECT win FROM st.event_window) "
+#define OFFICER_IDX(key) "(SELECT idx FROM st.event_officer WHERE " IN_WINDOWS "AND officer = " key ")"
+
 #define EVENT_JOINS                                                                                       \
     " JOIN st.names o ON o.kind = 0 AND o.num = e.officer"                                                \
     " LEFT JOIN st.names r ON r.kind = 2 AND r.num = e.record"                                            \
@@ -409,7 +414,7 @@ void h_alert(ctx *x)
     json_t *ids = json_object_get(raw, "events");
     if (f && l && !cu_time_parse(f, strlen(f), &t0) && !cu_time_parse(l, strlen(l), &t1)) {
         sqlite3_stmt *st = cx_prep(x, "SELECT " EVENT_COLS ", e.idx FROM st.event e" EVENT_JOINS
-                                      " WHERE e.officer = (SELECT num FROM st.names WHERE kind = 0 AND name = ?1)"
+                                      " WHERE e.idx IN " OFFICER_IDX("(SELECT num FROM st.names WHERE kind = 0 AND name = ?1)")
                                       " AND e.ts BETWEEN ?2 AND ?3 ORDER BY e.idx LIMIT 20000");
         size_t i;
         json_t *v, *o;
@@ -434,6 +439,31 @@ void h_alert(ctx *x)
             sqlite3_finalize(st);
     }
     json_object_set_new(a, "event_details", evs);
+    /* the people with their protected-register flags (activist, witness,
+     * ...): what makes a look-up sensitive, in words */
+    json_t *people = json_array();
+    sqlite3_stmt *ps = cx_prep(x, "SELECT p.flags FROM st.ref_person p JOIN st.names n ON n.kind = 1 AND"
+                                  " n.num = p.id WHERE n.name = ?");
+    size_t pi;
+    json_t *pv;
+    json_array_foreach(json_object_get(raw, "subjects"), pi, pv)
+    {
+        json_t *flags = json_array();
+        if (ps && json_is_string(pv)) {
+            sqlite3_reset(ps);
+            sqlite3_bind_text(ps, 1, json_string_value(pv), -1, SQLITE_TRANSIENT);
+            if (sqlite3_step(ps) == SQLITE_ROW) {
+                uint32_t fl = (uint32_t)sqlite3_column_int64(ps, 0);
+                for (int b = 0; b < 32; b++)
+                    if (fl & (1u << b) && cu_person_flag_name(1u << b))
+                        json_array_append_new(flags, json_string(cu_person_flag_name(1u << b)));
+            }
+        }
+        json_array_append_new(people, json_pack("{s:O, s:o}", "id", pv, "flags", flags));
+    }
+    if (ps)
+        sqlite3_finalize(ps);
+    json_object_set_new(a, "people", people);
     json_decref(raw);
     /* triage history and cases */
     json_t *hist = json_array();
@@ -577,7 +607,7 @@ void h_officer_timeline(ctx *x)
     sqlite3_finalize(st);
     /* the window: ndays ending at the officer's last event */
     int64_t to = 0, first = 0;
-    if (!(st = cx_prep(x, "SELECT min(ts), max(ts) FROM st.event WHERE officer = ?")))
+    if (!(st = cx_prep(x, "SELECT min(ts), max(ts) FROM st.event WHERE idx IN " OFFICER_IDX("?1"))))
         return;
     sqlite3_bind_int64(st, 1, onum);
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -617,8 +647,8 @@ void h_officer_timeline(ctx *x)
     }
     for (size_t k = 0; k <= npeers; k++)
         s[k].days = daybuf + k * (size_t)ndays;
-    st = cx_prep(x, "SELECT " EVENT_COLS " FROM st.event e" EVENT_JOINS " WHERE e.officer = ?1 AND e.ts >= ?2 AND"
-                    " e.ts < ?3 ORDER BY e.idx");
+    st = cx_prep(x, "SELECT " EVENT_COLS " FROM st.event e" EVENT_JOINS " WHERE e.idx IN " OFFICER_IDX("?1")
+                    " AND e.ts >= ?2 AND e.ts < ?3 ORDER BY e.idx");
     for (size_t k = 0; st && k <= npeers; k++) {
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, k == 0 ? onum : peers[k - 1]);
@@ -748,7 +778,7 @@ void h_person_accesses(ctx *x)
                           "   g.officer = e.officer AND g.ts <= e.ts ORDER BY g.ts DESC, g.seq DESC LIMIT 1) = 1,"
                           " EXISTS(SELECT 1 FROM st.ref_relation rr WHERE rr.officer = e.officer AND rr.person = ?1)"
                           " FROM st.event_subject es JOIN st.event e ON e.idx = es.idx" EVENT_JOINS
-                          " WHERE es.person = ?1 ORDER BY es.idx DESC"))) {
+                          " WHERE es." IN_WINDOWS "AND es.person = ?1 ORDER BY es.idx DESC"))) {
         json_decref(person);
         json_decref(acc);
         return;
@@ -846,6 +876,12 @@ static struct gedge *gedge(struct graph *g, int a, int b)
 void h_graph(ctx *x)
 {
     const char *officer = cx_query(x, "officer");
+    const char *alert = cx_query(x, "alert");
+    int64_t anum = alert && *alert ? alert_num(alert) : 0;
+    if (alert && *alert && !anum) {
+        cx_error(x, 400, "alert must be an alert id such as A17");
+        return;
+    }
     int64_t nalerts;
     if (!cx_query_int(x, "alerts", 1, 500, 100, &nalerts))
         return;
@@ -869,11 +905,16 @@ void h_graph(ctx *x)
         x, "SELECT a.json, a.kind FROM st.alert a LEFT JOIN main.alert_state s ON s.alert = 'A' || a.num"
            " WHERE coalesce(s.state, 'new') <> 'dismissed' AND (?1 IS NULL OR a.num IN (SELECT y.num FROM"
            " st.alert_officer y JOIN st.names n ON n.kind = 0 AND n.num = y.officer WHERE n.name = ?1))"
+           " AND (?3 IS NULL OR a.num = ?3)"
            " ORDER BY a.score DESC, a.num DESC LIMIT ?2");
     json_t *rings = json_array();
     if (st) {
         sqlite3_bind_text(st, 1, oid[0] ? oid : NULL, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 2, nalerts);
+        if (anum)
+            sqlite3_bind_int64(st, 3, anum);
+        else
+            sqlite3_bind_null(st, 3);
         while (sqlite3_step(st) == SQLITE_ROW) {
             json_t *a = json_loads(col_text(st, 0), 0, NULL);
             bool ring = strstr(col_text(st, 1), "ring") || strstr(col_text(st, 1), "collu");
@@ -909,7 +950,7 @@ void h_graph(ctx *x)
     /* 2. everyone else who accessed those people, with access counts */
     size_t persons = g.nn;
     st = cx_prep(x, "SELECT o.name, count(*) FROM st.event_subject es JOIN st.event e ON e.idx = es.idx"
-                    " JOIN st.names o ON o.kind = 0 AND o.num = e.officer WHERE es.person ="
+                    " JOIN st.names o ON o.kind = 0 AND o.num = e.officer WHERE es." IN_WINDOWS "AND es.person ="
                     " (SELECT num FROM st.names WHERE kind = 1 AND name = ?) GROUP BY e.officer"
                     " ORDER BY count(*) DESC LIMIT 25");
     for (size_t i = 0; st && i < persons; i++) {
@@ -1192,6 +1233,91 @@ void h_case_note(ctx *x)
     cx_json(x, 201, json_pack("{s:I}", "case", (json_int_t)cid));
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The ledger indexes of the events the case's alerts name, ascending and
+ * without duplicates: case -> alerts (console.db) -> each alert's officers,
+ * time span and event ids (the store's alert JSON) -> the officer index of
+ * the store's events.  false: an error answer was sent. */
+static bool case_indexes(ctx *x, int64_t cid, uint64_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0;
+    bool ok = false;
+    sqlite3_stmt *al = cx_prep(x, "SELECT a.json FROM case_alert ca JOIN st.alert a ON 'A' || a.num = ca.alert"
+                                  " WHERE ca.case_id = ? ORDER BY a.num");
+    sqlite3_stmt *ev = al ? cx_prep(x, "SELECT e.idx, e.eid FROM st.event e WHERE e.idx IN "
+                                       OFFICER_IDX("(SELECT num FROM st.names WHERE kind = 0 AND name = ?1)")
+                                       " AND e.ts BETWEEN ?2 AND ?3 ORDER BY e.idx")
+                          : NULL;
+    if (!al || !ev)
+        goto out;
+    sqlite3_bind_int64(al, 1, cid);
+    while (sqlite3_step(al) == SQLITE_ROW) {
+        json_t *raw = json_loads(col_text(al, 0), 0, NULL);
+        const char *f = json_string_value(json_object_get(raw, "first_event"));
+        const char *l = json_string_value(json_object_get(raw, "last_event"));
+        json_t *ids = json_object_get(raw, "events"), *o, *v;
+        int64_t t0, t1;
+        size_t i, k;
+        if (!f || !l || cu_time_parse(f, strlen(f), &t0) || cu_time_parse(l, strlen(l), &t1)) {
+            json_decref(raw);
+            continue;
+        }
+        json_array_foreach(json_object_get(raw, "officers"), i, o)
+        {
+            sqlite3_reset(ev);
+            sqlite3_bind_text(ev, 1, json_string_value(o), -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(ev, 2, t0);
+            sqlite3_bind_int64(ev, 3, t1);
+            while (sqlite3_step(ev) == SQLITE_ROW) {
+                const char *eid = col_text(ev, 1);
+                bool listed = false;
+                json_array_foreach(ids, k, v) if (json_is_string(v) && strcmp(json_string_value(v), eid) == 0) listed = true;
+                if (!listed)
+                    continue;
+                if (*n == cap) {
+                    size_t nc = cap ? cap * 2 : 64;
+                    uint64_t *p = cu_realloc(*out, nc * sizeof *p);
+                    if (!p) {
+                        json_decref(raw);
+                        cx_error(x, 500, "out of memory");
+                        goto out;
+                    }
+                    *out = p;
+                    cap = nc;
+                }
+                (*out)[(*n)++] = (uint64_t)sqlite3_column_int64(ev, 0);
+            }
+        }
+        json_decref(raw);
+    }
+    if (*n)
+        qsort(*out, *n, sizeof **out, cmp_u64);
+    size_t w = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (!w || (*out)[w - 1] != (*out)[i])
+            (*out)[w++] = (*out)[i];
+    *n = w;
+    ok = true;
+out:
+    if (al)
+        sqlite3_finalize(al);
+    if (ev)
+        sqlite3_finalize(ev);
+    if (!ok) {
+        cu_free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    return ok;
+}
+
 void h_case_export(ctx *x)
 {
     int64_t cid;
@@ -1205,9 +1331,22 @@ void h_case_export(ctx *x)
     }
     char cs[32];
     snprintf(cs, sizeof cs, "%lld", (long long)cid);
+    uint64_t *idx = NULL;
+    size_t n = 0;
+    if (!case_indexes(x, cid, &idx, &n))
+        return;
+    if (n == 0) {
+        cu_free(idx);
+        snprintf(x->action, sizeof x->action, "evidence export of case %lld asked for: no events", (long long)cid);
+        cx_error(x, 409, "case %lld has no alert whose events are indexed: add alerts to the case first",
+                 (long long)cid);
+        return;
+    }
     char *where = NULL;
-    cu_rc rc = x->c->o.export_fn(x->c->o.export_ud, cs, x->now, &where);
+    cu_rc rc = x->c->o.export_fn(x->c->o.export_ud, cs, idx, n, x->now, &where);
+    cu_free(idx);
     if (rc) {
+        snprintf(x->action, sizeof x->action, "evidence export of case %lld failed", (long long)cid);
         cx_error(x, 500, "evidence export failed: %s", cu_err_detail());
         return;
     }

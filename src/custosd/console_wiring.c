@@ -1,13 +1,14 @@
-/* custosd: the investigator console's wiring (options, the ledger the
- * console's audit records go to, routes, and --list-routes).  Wiring only:
- * the console is src/console/, the HTTP server src/server/. */
+/* custosd: the investigator console's wiring (options, the shared ledger
+ * its audit records go to, the evidence export hook, routes, and
+ * --list-routes).  Wiring only: the console is src/console/, the HTTP
+ * server src/server/, bundles src/evidence/. */
 #include "console_wiring.h"
 
 #include "custos/console.h"
+#include "custos/evidence.h"
 #include "custos/ledger.h"
 
 #include <errno.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +22,12 @@ static struct {
     const char *data, *assets, *origin;
     bool insecure, list_routes;
     int64_t idle;
-    cu_ledger *ledger;  /* the log the audit records go to */
-    bool own_ledger;    /* opened here (else the daemon's, not ours to close) */
+    cu_ledger *ledger;  /* the daemon's one ledger (DATA/ledger), not ours to close */
     cu_console *console;
 } cw = {.assets = CUSTOS_WEB_DIR};
 
 const char *cud_console_usage =
-    "console (--data turns it on; DATA/console.db, DATA/console-ledger):\n"
+    "console (--data turns it on; DATA/console.db, audit records in DATA/ledger):\n"
     "  --assets DIR        the console's web build (default: the build tree's web/)\n"
     "  --origin URL        the allowed Origin of state-changing requests (default: the Host asked for)\n"
     "  --insecure-cookies  no Secure cookie attribute: plain-HTTP loopback demos only\n"
@@ -64,33 +64,32 @@ static cu_rc ledger_append(void *ud, const void *e, size_t len, uint64_t *index)
     return cu_ledger_append(ud, e, len, index);
 }
 
-/* DATA/console-ledger, made with a new signer key when missing. */
-static cu_rc open_ledger(const char *data, cu_ledger **out)
+/* The export hook: a checkpoint over everything appended so far (so the
+ * newest events can be proved), then DATA/exports/case-ID-TIME.tar. */
+static cu_rc export_case(void *ud, const char *case_id, const uint64_t *idx, size_t n, int64_t now, char **where)
 {
-    char dir[4096], ck[4200];
-    snprintf(dir, sizeof dir, "%s/console-ledger", data);
-    snprintf(ck, sizeof ck, "%s/checkpoint", dir);
-    struct stat st;
+    (void)ud;
     cu_rc rc;
-    if (stat(ck, &st) != 0) {
-        char *signer = NULL, *verifier = NULL;
-        if ((rc = cu_note_keygen("custos-console", &signer, &verifier)))
-            return rc;
-        rc = cu_ledger_init(dir, "custos-console", signer);
-        sodium_memzero(signer, strlen(signer));
-        cu_free(signer);
-        cu_free(verifier);
-        if (rc)
-            return rc;
-    }
-    char *key = NULL;
-    if ((rc = cu_ledger_read_signer(dir, &key)))
+    if (cu_ledger_size(cw.ledger) != cu_ledger_published_size(cw.ledger) && (rc = cu_ledger_publish(cw.ledger, NULL)))
         return rc;
-    cu_ledger_opts lo = {.signer_key = key};
-    rc = cu_ledger_open(dir, &lo, out);
-    sodium_memzero(key, strlen(key));
-    cu_free(key);
-    return rc;
+    char dir[4096], path[4300], ts[21], label[128];
+    snprintf(dir, sizeof dir, "%s/exports", cw.data);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return cu_err_set(cu_rc_from_errno(errno), "%s: %s", dir, strerror(errno));
+    cu_time_format(now, ts);
+    for (char *p = ts; *p; p++) /* no ':' in file names */
+        if (*p == ':')
+            *p = '.';
+    snprintf(path, sizeof path, "%s/case-%s-%s.tar", dir, case_id, ts);
+    snprintf(label, sizeof label, "investigation case %s", case_id);
+    cu_evidence_export_opts eo = {.data_dir = cw.data, .by = CU_EVIDENCE_BY_INDEXES, .indexes = idx, .nindexes = n,
+                                  .label = label, .from = INT64_MIN, .to = INT64_MAX, .out_path = path, .now = now,
+                                  .collector = "custosd"};
+    cu_evidence_export_stats st;
+    if ((rc = cu_evidence_export(&eo, &st)))
+        return rc;
+    *where = cu_strdup(path);
+    return *where ? CU_OK : CU_ERR_NOMEM;
 }
 
 static void bridge(void *ud, const cu_http_req *req, cu_http_resp *resp)
@@ -121,18 +120,16 @@ static void bridge(void *ud, const cu_http_req *req, cu_http_resp *resp)
     cu_buf_free(&q);
 }
 
-cu_rc cud_console_start(cu_server *srv, const char *data_dir)
+cu_rc cud_console_start(cu_server *srv, const char *data_dir, cu_ledger *ledger)
 {
     cw.data = data_dir;
     if (!cw.data && !cw.list_routes)
         return CU_OK;
     cu_rc rc = CU_OK;
     if (!cw.list_routes) {
-        if (mkdir(cw.data, 0700) != 0 && errno != EEXIST)
-            return cu_err_set(cu_rc_from_errno(errno), "%s: %s", cw.data, strerror(errno));
-        if ((rc = open_ledger(cw.data, &cw.ledger)))
-            return rc;
-        cw.own_ledger = true;
+        if (!ledger)
+            return cu_err_set(CU_ERR_INVAL, "the console needs the data directory's ledger");
+        cw.ledger = ledger;
         struct stat st;
         const char *assets = cw.assets && stat(cw.assets, &st) == 0 ? cw.assets : NULL;
         if (!assets)
@@ -145,6 +142,7 @@ cu_rc cud_console_start(cu_server *srv, const char *data_dir)
             .session_idle = cw.idle,
             .origin = cw.origin,
             .audit = {ledger_append, cw.ledger},
+            .export_fn = export_case,
         };
         if ((rc = cu_console_open(&co, &cw.console)))
             return rc;
@@ -176,8 +174,5 @@ void cud_console_stop(void)
 {
     cu_console_close(cw.console);
     cw.console = NULL;
-    if (cw.own_ledger)
-        cu_ledger_close(cw.ledger);
     cw.ledger = NULL;
-    cw.own_ledger = false;
 }

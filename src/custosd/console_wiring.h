@@ -9,10 +9,13 @@ extern const char *cud_console_usage;
  * number of arguments used (1 or 2), 0 when not ours, -1 for a bad value. */
 int cud_console_arg(int argc, char **argv, int i);
 /* Open the console on data_dir (custosd --data; NULL: no console) and
- * register its routes.  Its audit records go to DATA/console-ledger, a
- * ledger of its own (made when missing): DATA/ledger holds the pipeline's
- * access events, which the pipeline re-reads as events at recovery. */
-cu_rc cud_console_start(cu_server *srv, const char *data_dir) CU_NODISCARD;
+ * register its routes.  Its audit records go to ledger, the data
+ * directory's one ledger (borrowed: the daemon closes it after
+ * cud_console_stop), beside the pipeline's events and the gateway's
+ * decisions; the pipeline's recovery skips them by type.  The export route
+ * writes evidence bundles to DATA/exports/. */
+struct cu_ledger;
+cu_rc cud_console_start(cu_server *srv, const char *data_dir, struct cu_ledger *ledger) CU_NODISCARD;
 /* --list-routes was given: every route is registered (whatever is
  * configured) and listed, and the daemon does not start. */
 bool cud_listing_routes(void);

@@ -1,9 +1,19 @@
-/* custosd: the custos daemon.  Argument parsing and wiring only. */
+/* custosd: the custos daemon.  Argument parsing and wiring only.
+ *
+ * With --data DIR there is one ledger, DIR/ledger, opened once here and
+ * shared: the pipeline appends access events (POST /v1/events, and the
+ * gateway's allowed look-ups), the gateway its decisions, the console its
+ * audit records.  Closing order: HTTP first (no request in flight), then
+ * the gateway and the console, the pipeline (which publishes a checkpoint),
+ * and the ledger last. */
 #include "custos/gateway.h"
+#include "custos/governance.h"
 #include "custos/ledger.h"
 #include "custos/server.h"
 #include "console_wiring.h"
+
 #include "detect_wiring.h"
+#include "gov_wiring.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -12,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void healthz(void *ud, const cu_http_req *req, cu_http_resp *resp)
 {
@@ -39,6 +50,38 @@ static void gateway_route(void *ud, const cu_http_req *req, cu_http_resp *resp)
     resp->content_type = ct;
     if (status == 401)
         snprintf(resp->extra_headers, sizeof resp->extra_headers, "WWW-Authenticate: Bearer realm=\"custos\"\r\n");
+}
+
+/* --------------------------------------------------------- governance */
+
+/* Governance actions go to the data directory's one ledger. */
+static const char *http_query(void *ud, const char *name)
+{
+    return cu_http_query(ud, name);
+}
+
+struct gov_route_ctx {
+    cu_gov *gov;
+    cu_gateway *gw; /* when set, callers need one of its bearer tokens */
+};
+
+static void governance_route(void *ud, const cu_http_req *req, cu_http_resp *resp)
+{
+    struct gov_route_ctx *c = ud;
+    if (c->gw) {
+        char name[CU_GATEWAY_MAX_ID + 1];
+        bool reviewer = false;
+        if (cu_gateway_authenticate(c->gw, cu_http_header(req, "Authorization"), name, &reviewer)) {
+            cu_http_error(resp, 401, "a bearer token is required");
+            snprintf(resp->extra_headers, sizeof resp->extra_headers, "WWW-Authenticate: Bearer realm=\"custos\"\r\n");
+            return;
+        }
+    }
+    int status = 200;
+    cu_gov_http(c->gov, req->method, req->path, http_query, (void *)req, req->body, req->body_len, cu_now(), &status,
+                &resp->body);
+    resp->status = status;
+    resp->content_type = "application/json";
 }
 
 /* Open the ledger in dir, making it (with a new signer key) when it holds none. */
@@ -73,20 +116,44 @@ static cu_rc open_ledger(const char *dir, cu_ledger **out)
     return rc;
 }
 
+/* In the order the header comment gives: nothing appends once the ledger closes. */
+static void shutdown_all(cu_server *srv, cu_gateway *gw, cu_gov *gov, cu_events_api *api, cu_pipeline *pipe,
+                         cu_ref *ref, cu_names *names, cu_ledger *ledger)
+{
+    cu_server_free(srv);
+    cu_gateway_free(gw);
+    cud_console_stop();
+    cu_events_api_free(api);
+    cu_gov_close(gov);
+    if (pipe && cu_pipeline_close(pipe))
+        cu_log(CU_LOG_ERROR, "custosd: closing the pipeline: %s", cu_err_detail());
+    cu_ref_free(ref);
+    cu_names_free(names);
+    if (ledger && cu_ledger_size(ledger) != cu_ledger_published_size(ledger) && cu_ledger_publish(ledger, NULL))
+        cu_log(CU_LOG_WARN, "custosd: publishing the last checkpoint failed: %s", cu_err_detail());
+    cu_ledger_close(ledger);
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: custosd [--listen ADDR] [--port N] [--port-file FILE]\n"
                "  --listen ADDR     address to bind (default 127.0.0.1)\n"
                "  --port N          TCP port (default 8340; 0 picks a free one)\n"
                "  --port-file FILE  write the port actually bound to FILE\n"
-               "  --threads N       HTTP worker threads (default 2)\n"
-               "gateway (all of --config and --ledger turn it on):\n"
+               "  --threads N       HTTP worker threads, 1-1024 (default 2; 256 with the gateway, whose\n"
+               "                    request threads wait for the ledger's group commit)\n"
+               "data (POST /v1/events, the console, the gateway's log):\n"
+               "  --data DIR        DIR/ledger (the one ledger: events, decisions, console audit) and DIR/store.db\n"
+               "  --rules-only      detectors without baselines, templates, graph or bursts (as custos replay)\n"
+               "  --legacy          the protected-person detector alone, one alert per access (as custos replay)\n"
+               "gateway (--config turns it on; its log is DIR/ledger with --data, else --ledger):\n"
                "  --config FILE     callers' bearer tokens (docs/gateway.md)\n"
-               "  --ledger DIR      the durable log of decisions (made when empty)\n"
+               "  --ledger DIR      gateway-only mode without --data: the durable log of decisions\n"
                "  --policies PATH   Cedar policy file or directory (default policies)\n"
                "  --reference FILE  reference data, interchange JSON Lines (gateway and detectors)\n"
-               "ingest (POST /v1/events):\n"
-               "  --data DIR        the pipeline's ledger and store (DIR/ledger, DIR/store.db)\n");
+               "governance (with --data: the vetting register in DIR/governance.db, /v1/governance/...):\n"
+               "  --risk-threshold X  an alert scored X (0..1) or more opens a restricting vetting review\n"
+               "                      of its officers (default: off; 0.8 is a sensible value)\n");
     fputs(cud_console_usage, f);
     fputs(cud_detect_usage, f);
 }
@@ -96,6 +163,8 @@ int main(int argc, char **argv)
     cu_server_opts opts = {.bind_addr = "127.0.0.1", .port = 8340};
     const char *port_file = NULL, *data_dir = NULL;
     const char *config = NULL, *ledger_dir = NULL, *policies = "policies", *reference = NULL;
+    bool legacy = false, rules_only = false;
+    double risk_threshold = -1; /* off unless asked */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
             opts.bind_addr = argv[++i];
@@ -121,11 +190,22 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             long t = strtol(argv[++i], NULL, 10);
-            if (t < 1 || t > 64) {
+            if (t < 1 || t > 1024) {
                 fprintf(stderr, "custosd: bad thread count %s\n", argv[i]);
                 return 2;
             }
             opts.threads = (unsigned)t;
+        } else if (strcmp(argv[i], "--risk-threshold") == 0 && i + 1 < argc) {
+            char *end;
+            risk_threshold = strtod(argv[++i], &end);
+            if (*end || !(risk_threshold >= 0 && risk_threshold <= 1)) {
+                fprintf(stderr, "custosd: bad risk threshold %s (0..1)\n", argv[i]);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--legacy") == 0) {
+            legacy = true;
+        } else if (strcmp(argv[i], "--rules-only") == 0) {
+            rules_only = true;
         } else if (strcmp(argv[i], "--data") == 0 && i + 1 < argc) {
             data_dir = argv[++i];
         } else if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) {
@@ -155,8 +235,17 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if ((config != NULL) != (ledger_dir != NULL)) {
-        fprintf(stderr, "custosd: the gateway needs both --config and --ledger\n");
+    if (data_dir && ledger_dir) {
+        fprintf(stderr, "custosd: --ledger is for the gateway without --data; with --data its log is %s/ledger\n",
+                data_dir);
+        return 2;
+    }
+    if (config && !data_dir && !ledger_dir) {
+        fprintf(stderr, "custosd: the gateway needs --data DIR (or --ledger DIR without --data)\n");
+        return 2;
+    }
+    if (ledger_dir && !config) {
+        fprintf(stderr, "custosd: --ledger needs --config (the gateway)\n");
         return 2;
     }
     cu_server *srv = NULL;
@@ -167,29 +256,57 @@ int main(int argc, char **argv)
     cu_pipeline *pipe = NULL;
     cu_events_api *api = NULL;
     cu_rc rc = CU_OK;
+    cu_gateway_audit audit = {0};
+    cu_gov *gov = NULL;
+    cu_gov_risk_hook risk = {0};
+    struct gov_route_ctx gov_ctx = {0};
     if (data_dir) {
-        /* ingest: ledger + store in DIR, detectors over the reference data */
+        /* ingest: the one ledger + store in DIR, the detectors over the
+         * reference data (the misuse detector, as custos replay runs it) */
+        cu_sink sink;
+        cu_detect_cfg dc;
+        cu_detect_cfg_default(&dc);
+        dc.legacy = legacy;
+        dc.rules_only = rules_only;
+        cud_detect_cfg(&dc);
         opts.max_body = CU_EVENTS_MAX_BODY;
-        if (!(rc = cu_names_new(&names)) && !(rc = cu_pipeline_open(data_dir, names, NULL, &pipe)) &&
-            !(rc = cu_ref_new(names, &ref)))
+        char gdb[4096];
+        snprintf(gdb, sizeof gdb, "%s/governance.db", data_dir);
+        if (!(rc = cu_pipeline_ledger_open(data_dir, &ledger))) {
+            cu_sink_ledger_shared(ledger, &sink);
+            rc = cu_names_new(&names);
+        }
+        if (!rc && !(rc = cu_pipeline_open(data_dir, names, &sink, &pipe)) && !(rc = cu_ref_new(names, &ref)))
             rc = reference ? cu_ref_load(ref, reference) : cu_ref_seal(ref, "(none)");
+        /* the vetting register: its actions go to the same ledger */
+        if (!rc) {
+            cu_gov_audit ga = {ledger_append, ledger};
+            rc = cu_gov_open(gdb, &ga, &gov);
+        }
+        risk = (cu_gov_risk_hook){.gov = gov, .names = names, .threshold = risk_threshold};
+        cu_pipeline_cfg pc = {.on_alert = risk_threshold >= 0 ? cu_gov_on_alert : NULL, .ud = &risk, .detect = &dc};
         if (!rc)
-            rc = cu_pipeline_start(pipe, ref, cud_detect_pipeline_cfg());
+            rc = cu_pipeline_start(pipe, ref, &pc);
         /* the authorisation hook: NULL lets every caller in until ingest
          * callers get accounts (the gateway's bearer tokens) */
         if (!rc)
             rc = cu_events_api_new(pipe, NULL, NULL, &api);
+        /* the gateway's decisions go into the same stream */
+        if (!rc && config)
+            rc = cu_events_api_gateway_audit(api, ledger, ref, &audit);
+    } else if (config) {
+        rc = open_ledger(ledger_dir, &ledger);
+        audit = (cu_gateway_audit){.append = ledger_append, .size = ledger_size, .ud = ledger};
     }
     if (!rc && config) {
         char *pack = NULL;
         size_t plen = 0;
-        rc = open_ledger(ledger_dir, &ledger);
-        if (!rc)
-            rc = cu_gateway_read_pack(policies, &pack, &plen);
+        rc = cu_gateway_read_pack(policies, &pack, &plen);
         if (!rc) {
-            cu_gateway_opts go = {.policy_text = pack, .policy_len = plen, .policy_name = policies,
-                                  .audit = {ledger_append, ledger_size, NULL}};
-            go.audit.ud = ledger;
+            cu_gateway_opts go = {.policy_text = pack, .policy_len = plen, .policy_name = policies, .audit = audit};
+            /* the vetting register, read live on every decision */
+            go.live = gov ? cu_gov_gateway_live : NULL;
+            go.live_ud = gov;
             rc = cu_gateway_new(&go, &gw);
         }
         cu_free(pack);
@@ -198,16 +315,28 @@ int main(int argc, char **argv)
         if (!rc && reference)
             rc = cu_gateway_reference_load(gw, reference);
     }
+    /* A decision waits for its ledger commit (an fsync shared by the group):
+     * throughput is the threads waiting at once times the commit rate, so
+     * the gateway wants many request threads, not as many as cores. */
+    if (gw && !opts.threads)
+        opts.threads = 256;
     if (!rc)
         rc = cu_server_new(&opts, &srv);
     if (!rc)
         rc = cu_server_route(srv, "GET", "/healthz", healthz, NULL);
     if (!rc && (api || cud_listing_routes()))
         rc = cu_server_route(srv, "POST", "/v1/events", cu_events_api_handle, api);
+    gov_ctx = (struct gov_route_ctx){.gov = gov, .gw = gw};
+    {
+        const cu_gov_route *gr;
+        size_t ngr = cu_gov_routes(&gr);
+        for (size_t k = 0; (gov || cud_listing_routes()) && !rc && k < ngr; k++)
+            rc = cu_server_route(srv, gr[k].method, gr[k].path, governance_route, &gov_ctx);
+    }
     if (!rc)
         rc = cud_detect_start(srv, data_dir, api);
     if (!rc)
-        rc = cud_console_start(srv, data_dir);
+        rc = cud_console_start(srv, data_dir, data_dir ? ledger : NULL);
     /* the gateway's routes one by one, so the route table (--list-routes)
      * is exactly what docs/openapi.yaml describes */
     static const char *const gw_routes[][2] = {
@@ -217,23 +346,14 @@ int main(int argc, char **argv)
     for (size_t k = 0; (gw || cud_listing_routes()) && !rc && k < sizeof gw_routes / sizeof gw_routes[0]; k++)
         rc = cu_server_route(srv, gw_routes[k][0], gw_routes[k][1], gateway_route, gw);
     if (!rc && cud_list_routes(srv)) {
-        cu_server_free(srv);
-        cud_console_stop();
+        shutdown_all(srv, gw, gov, api, pipe, ref, names, ledger);
         return 0;
     }
     if (!rc)
         rc = cu_server_start(srv);
     if (rc) {
         fprintf(stderr, "custosd: %s: %s\n", cu_strerror(rc), cu_err_detail());
-        cu_server_free(srv);
-        cu_gateway_free(gw);
-        cu_ledger_close(ledger);
-        cu_events_api_free(api);
-        if (pipe && cu_pipeline_close(pipe))
-            fprintf(stderr, "custosd: closing the pipeline: %s\n", cu_err_detail());
-        cu_ref_free(ref);
-        cu_names_free(names);
-        cud_console_stop();
+        shutdown_all(srv, gw, gov, api, pipe, ref, names, ledger);
         return 1;
     }
     unsigned port = cu_server_port(srv);
@@ -242,9 +362,7 @@ int main(int argc, char **argv)
         int n = snprintf(txt, sizeof txt, "%u\n", port);
         if (cu_file_write_atomic(port_file, txt, (size_t)n, 0644)) {
             fprintf(stderr, "custosd: %s\n", cu_err_detail());
-            cu_server_free(srv);
-            cu_gateway_free(gw);
-            cu_ledger_close(ledger);
+            shutdown_all(srv, gw, gov, api, pipe, ref, names, ledger);
             return 1;
         }
     }
@@ -253,15 +371,7 @@ int main(int argc, char **argv)
     int sig = 0;
     sigwait(&set, &sig);
     cu_log(CU_LOG_INFO, "custosd: signal %d, stopping", sig);
-    cu_server_free(srv);
-    cu_gateway_free(gw);
-    cu_ledger_close(ledger);
-    cu_events_api_free(api);
-    if (pipe && cu_pipeline_close(pipe))
-        cu_log(CU_LOG_ERROR, "custosd: closing the pipeline: %s", cu_err_detail());
-    cu_ref_free(ref);
-    cu_names_free(names);
-    cud_console_stop();
+    shutdown_all(srv, gw, gov, api, pipe, ref, names, ledger);
     cu_log(CU_LOG_INFO, "custosd: stopped");
     return 0;
 }

@@ -199,7 +199,7 @@ typedef struct misuse {
     struct file *files; uint32_t nfiles, clock;
     uint32_t pend[PEND_MAX], npend;
     uint32_t dirtyq[PEND_MAX], ndirty;
-    double tokens, rate, cap;
+    double tokens, rate, cap, debt;
     int64_t last_refill, hour;
     int32_t gday;
     bool gate_due;
@@ -502,9 +502,12 @@ static cu_rc misuse_init(const cu_ref *ref, const cu_detect_cfg *cfg, void **sta
     /* the budget: tokens per day for the force, kept for up to two days */
     m->rate = m->cfg.budget * (m->officers_total ? m->officers_total : 1) / 1000.0;
     m->cap = m->rate * 2 > 1 ? m->rate * 2 : 1;
-    /* tokens start empty and accrue with event time, so that over any span
-     * the alerts emitted never exceed budget x span: a ceiling that holds */
-    m->tokens = 0;
+    /* One token is lent at the start (a small force can always raise its
+     * first alert) and repaid by the first accrual; so over any span S of
+     * the stream at most max(1, budget x S) alerts are emitted: a ceiling
+     * that holds, not a quota. */
+    m->tokens = 1;
+    m->debt = 1;
     m->last_refill = INT64_MIN;
     m->hour = INT64_MIN;
     m->gday = INT32_MIN;
@@ -833,7 +836,10 @@ static void gate(misuse *m, int64_t now, cu_alerts *out)
     if (m->last_refill == INT64_MIN)
         m->last_refill = now;
     if (now > m->last_refill) {
-        m->tokens += m->rate * (double)(now - m->last_refill) / 86400.0;
+        double add = m->rate * (double)(now - m->last_refill) / 86400.0;
+        double pay = add < m->debt ? add : m->debt;
+        m->debt -= pay;
+        m->tokens += add - pay;
         if (m->tokens > m->cap)
             m->tokens = m->cap;
         m->last_refill = now;
@@ -869,7 +875,10 @@ static void gate(misuse *m, int64_t now, cu_alerts *out)
     uint32_t n = 0;
     for (uint32_t i = 0; i < m->npend; i++) {
         struct file *f = &m->files[m->pend[i] - 1];
-        double sc = score_of(file_evidence(m, f, now));
+        /* judged as an hourly gate would have judged it, however sparse the
+         * stream: at most an hour after its evidence last grew */
+        int64_t te = now < f->upd + 3600 ? now : f->upd + 3600;
+        double sc = score_of(file_evidence(m, f, te));
         if (sc < m->cfg.threshold || !f->used) {
             f->pending = 0;
             continue;

@@ -149,10 +149,47 @@ static int field_of(const cu_jval *k)
     return -1;
 }
 
-cu_rc cu_event_parse(cu_names *n, const char *line, size_t len, cu_event *ev)
+/* An id field as a span (scan side of cu_ev_id: the same checks and
+ * messages, no interning).  Escaped ids are decoded into scratch. */
+static cu_rc span_id(const cu_jval *v, const char *field, bool nullable, char *scratch, size_t *used,
+                     cu_idspan *out)
+{
+    if (v->type == CU_JT_NULL && nullable) {
+        out->s = NULL;
+        out->len = 0;
+        out->hash = 0;
+        return CU_OK;
+    }
+    if (v->type != CU_JT_STRING)
+        return cu_err_set(CU_ERR_TYPE, "\"%s\" must be a string%s", field, nullable ? " or null" : "");
+    const char *s;
+    size_t len;
+    if (!v->esc) {
+        if (v->len > CU_ID_MAX_LEN)
+            return cu_err_set(CU_ERR_TOOBIG, "\"%s\" id longer than %d bytes", field, CU_ID_MAX_LEN);
+        s = v->s;
+        len = v->len;
+    } else {
+        char *dst = scratch + *used;
+        if (v->len > 6 * (CU_ID_MAX_LEN + 1) || cu_jstr_decode(v, dst, CU_ID_MAX_LEN + 1, &len))
+            return cu_err_set(CU_ERR_TOOBIG, "\"%s\" id longer than %d bytes", field, CU_ID_MAX_LEN);
+        s = dst;
+        *used += len;
+    }
+    if (len == 0)
+        return cu_err_set(CU_ERR_INVAL, "\"%s\" is empty", field);
+    out->s = s;
+    out->len = (uint8_t)len;
+    out->hash = cu_names_hash(s, len);
+    return CU_OK;
+}
+
+cu_rc cu_event_scan(const char *line, size_t len, cu_event_raw *ev, char *scratch, size_t *scratch_used)
 {
     cu_jmember m[CU_JSON_MAX_MEMBERS];
-    size_t nm;
+    size_t nm, used = 0;
+    if (scratch_used)
+        *scratch_used = 0;
     cu_rc rc = cu_jscan_object(line, len, m, CU_JSON_MAX_MEMBERS, &nm);
     if (rc)
         return rc;
@@ -185,8 +222,8 @@ cu_rc cu_event_parse(cu_names *n, const char *line, size_t len, cu_event *ev)
 
     if ((rc = cu_ev_time(f[F_TS], "ts", false, false, &ev->ts)))
         return rc;
-    if ((rc = cu_ev_id(n, CU_K_OFFICER, f[F_OFFICER], "officer", false, &ev->officer)) ||
-        (rc = cu_ev_id(n, CU_K_SYSTEM, f[F_SYSTEM], "system", false, &ev->system)))
+    if ((rc = span_id(f[F_OFFICER], "officer", false, scratch, &used, &ev->ids[CU_EVF_OFFICER])) ||
+        (rc = span_id(f[F_SYSTEM], "system", false, scratch, &used, &ev->ids[CU_EVF_SYSTEM])))
         return rc;
 
     char abuf[32];
@@ -205,16 +242,28 @@ cu_rc cu_event_parse(cu_names *n, const char *line, size_t len, cu_event *ev)
 
     static const cu_jval null_val = {.s = "null", .len = 4, .type = CU_JT_NULL};
 #define OPT(x) ((x) ? (x) : &null_val)
-    if ((rc = cu_ev_id(n, CU_K_RECORD, OPT(f[F_RECORD]), "record", true, &ev->record)) ||
-        (rc = cu_ev_id(n, CU_K_PURPOSE, OPT(f[F_PURPOSE]), "purpose", true, &ev->purpose)) ||
-        (rc = cu_ev_id(n, CU_K_CASE, OPT(f[F_CASE]), "case", true, &ev->case_id)) ||
-        (rc = cu_ev_id(n, CU_K_TERMINAL, OPT(f[F_TERMINAL]), "terminal", true, &ev->terminal)) ||
-        (rc = cu_ev_id(n, CU_K_AREA, OPT(f[F_AREA]), "area", true, &ev->area)))
+    if ((rc = span_id(OPT(f[F_RECORD]), "record", true, scratch, &used, &ev->ids[CU_EVF_RECORD])) ||
+        (rc = span_id(OPT(f[F_PURPOSE]), "purpose", true, scratch, &used, &ev->ids[CU_EVF_PURPOSE])) ||
+        (rc = span_id(OPT(f[F_CASE]), "case", true, scratch, &used, &ev->ids[CU_EVF_CASE])) ||
+        (rc = span_id(OPT(f[F_TERMINAL]), "terminal", true, scratch, &used, &ev->ids[CU_EVF_TERMINAL])) ||
+        (rc = span_id(OPT(f[F_AREA]), "area", true, scratch, &used, &ev->ids[CU_EVF_AREA])))
         return rc;
-    uint32_t cap = ev->subjects_cap < CU_EVENT_MAX_SUBJECTS ? ev->subjects_cap : CU_EVENT_MAX_SUBJECTS;
-    if ((rc = cu_ev_idlist(n, CU_K_PERSON, OPT(f[F_SUBJECTS]), "subjects", ev->subjects, cap, &ev->nsubjects)))
-        return rc;
+    const cu_jval *sv = OPT(f[F_SUBJECTS]);
 #undef OPT
+    ev->nsubjects = 0;
+    if (sv->type != CU_JT_NULL) {
+        if (sv->type != CU_JT_ARRAY)
+            return cu_err_set(CU_ERR_TYPE, "\"subjects\" must be an array of strings");
+        size_t pos = 0;
+        cu_jval el;
+        while (cu_jarray_next(sv, &pos, &el)) {
+            if (ev->nsubjects >= CU_EVENT_MAX_SUBJECTS)
+                return cu_err_set(CU_ERR_TOOBIG, "\"subjects\" has more than %u entries", CU_EVENT_MAX_SUBJECTS);
+            if ((rc = span_id(&el, "subjects", false, scratch, &used, &ev->subjects[ev->nsubjects])))
+                return rc;
+            ev->nsubjects++;
+        }
+    }
     ev->has_results = false;
     ev->results = 0;
     if (f[F_RESULTS] && f[F_RESULTS]->type != CU_JT_NULL) {
@@ -232,7 +281,63 @@ cu_rc cu_event_parse(cu_names *n, const char *line, size_t len, cu_event *ev)
         ev->has_results = true;
         ev->results = (uint32_t)v;
     }
+    if (scratch_used)
+        *scratch_used = used;
     return CU_OK;
+}
+
+static const cu_idkind evf_kind[CU_EVF_COUNT_] = {CU_K_OFFICER, CU_K_SYSTEM, CU_K_RECORD, CU_K_PURPOSE,
+                                                  CU_K_CASE, CU_K_TERMINAL, CU_K_AREA};
+static const char *const evf_name[CU_EVF_COUNT_] = {"officer", "system", "record", "purpose",
+                                                    "case", "terminal", "area"};
+
+cu_rc cu_event_intern(cu_names *n, const cu_event_raw *raw, cu_event *ev)
+{
+    cu_id *dst[CU_EVF_COUNT_] = {&ev->officer, &ev->system, &ev->record, &ev->purpose,
+                                 &ev->case_id, &ev->terminal, &ev->area};
+    if (raw->nsubjects > ev->subjects_cap)
+        return cu_err_set(CU_ERR_TOOBIG, "\"subjects\" has more than %u entries", ev->subjects_cap);
+    cu_rc rc;
+    for (int i = 0; i < CU_EVF_COUNT_; i++) {
+        const cu_idspan *sp = &raw->ids[i];
+        if (!sp->len) {
+            *dst[i] = CU_ID_NONE;
+            continue;
+        }
+        if ((rc = cu_names_intern_h(n, evf_kind[i], sp->s, sp->len, sp->hash, dst[i]))) {
+            cu_err_prefix("\"%s\"", evf_name[i]);
+            return rc;
+        }
+    }
+    for (uint32_t i = 0; i < raw->nsubjects; i++) {
+        const cu_idspan *sp = &raw->subjects[i];
+        if ((rc = cu_names_intern_h(n, CU_K_PERSON, sp->s, sp->len, sp->hash, &ev->subjects[i]))) {
+            cu_err_prefix("\"subjects\"");
+            return rc;
+        }
+    }
+    ev->nsubjects = raw->nsubjects;
+    ev->ts = raw->ts;
+    ev->action = raw->action;
+    ev->outcome = raw->outcome;
+    ev->has_results = raw->has_results;
+    ev->results = raw->results;
+    ev->id_len = raw->id_len;
+    memcpy(ev->id, raw->id, (size_t)raw->id_len + 1);
+    return CU_OK;
+}
+
+cu_rc cu_event_parse(cu_names *n, const char *line, size_t len, cu_event *ev)
+{
+    /* scan then intern: the one path, shared with the parallel reader */
+    cu_idspan subj[CU_EVENT_MAX_SUBJECTS];
+    char scratch[CU_EVENT_SCRATCH];
+    cu_event_raw raw;
+    raw.subjects = subj;
+    cu_rc rc = cu_event_scan(line, len, &raw, scratch, NULL);
+    if (rc)
+        return rc;
+    return cu_event_intern(n, &raw, ev);
 }
 
 /* ----------------------------------------------------------- writing */

@@ -86,6 +86,31 @@ static size_t utf8_len(const unsigned char *p, const unsigned char *end)
     return n;
 }
 
+/* The first byte at or after p that is not plain string text (a control
+ * character, '"', '\\' or a byte >= 0x80), looking at eight bytes at a time
+ * while eight remain; the caller's byte loop finishes.  In each word a
+ * flag is set on every byte that matches (borrows only carry upwards, so
+ * the lowest flag is always a true match), and the lowest one is taken. */
+static const char *skip_plain(const char *p, const char *end)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    while (end - p >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        uint64_t m = ((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w) | w;
+        m &= high;
+        if (m)
+            return p + (__builtin_ctzll(m) >> 3);
+        p += 8;
+    }
+#else
+    (void)end;
+#endif
+    return p;
+}
+
 /* At the opening quote; leaves p after the closing quote. */
 static cu_rc scan_string(scan *s, cu_jval *v)
 {
@@ -93,7 +118,8 @@ static cu_rc scan_string(scan *s, cu_jval *v)
     const char *start = s->p;
     bool esc = false;
     for (;;) {
-        /* fast path over plain ASCII */
+        /* fast path over plain ASCII: eight bytes at a time, then one */
+        s->p = skip_plain(s->p, s->end);
         while (s->p < s->end) {
             unsigned char c = (unsigned char)*s->p;
             if (c < 0x20 || c == '"' || c == '\\' || c >= 0x80)

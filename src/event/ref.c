@@ -60,6 +60,8 @@ struct cu_ref {
     int64_t now;
     bool sealed;
     uint64_t lines, unknown_kinds;
+    cu_vetting_rec *vets; /* vetting register lines, file order */
+    size_t nvets, capvets;
 };
 
 cu_rc cu_ref_new(cu_names *n, cu_ref **out)
@@ -90,6 +92,7 @@ void cu_ref_free(cu_ref *r)
     for (int i = 0; i < 4; i++)
         cu_free(r->all[i]);
     cu_free(r->assigns);
+    cu_free(r->vets);
     cu_free(r->tl);
     for (size_t i = 0; i < r->nocases; i++)
         cu_free(r->ocases[i].v);
@@ -563,6 +566,74 @@ static cu_rc add_assign(cu_ref *r, const fields *f, uint64_t line)
     return CU_OK;
 }
 
+static const char *const vst_names[] = {"active", "suspended", "withdrawn", "lapsed"};
+
+/* A vetting register line: validated here (level, dates in order), applied
+ * to its officer at seal. */
+static cu_rc add_vetting(cu_ref *r, const fields *f, uint64_t line)
+{
+    cu_rc rc = CU_OK;
+    GET(officer, "officer", true);
+    GET(level, "level", true);
+    GET(granted, "granted", true);
+    GET(expires, "expires", true);
+    GET(review, "review", false);
+    GET(status, "status", false);
+    cu_vetting_rec v = {.line = line};
+    if ((rc = cu_ev_id(r->names, CU_K_OFFICER, officer, "officer", false, &v.officer)))
+        return rc;
+    if (level->type == CU_JT_NULL || enum_of(level, "level", vet_names, 9, 1, &v.level))
+        return cu_err_set(CU_ERR_INVAL, "unknown vetting level (one of RV, MV, NPPV1, NPPV2, NPPV3, CTC, SC, eSC, DV)");
+    if (enum_of(status, "status", vst_names, 4, 0, &v.status))
+        return cu_err_set(CU_ERR_INVAL, "unknown vetting status (one of active, suspended, withdrawn, lapsed)");
+    if ((rc = cu_ev_time(granted, "granted", true, false, &v.granted)) ||
+        (rc = cu_ev_time(expires, "expires", true, false, &v.expires)))
+        return rc;
+    if (review->type != CU_JT_NULL && (rc = cu_ev_time(review, "review", true, false, &v.review)))
+        return rc;
+    if (v.expires <= v.granted)
+        return cu_err_set(CU_ERR_INVAL, "dates out of order: expires is not after granted");
+    if (v.review && (v.review < v.granted || v.review > v.expires))
+        return cu_err_set(CU_ERR_INVAL, "dates out of order: review is outside granted..expires");
+    if (r->nvets == r->capvets) {
+        size_t nc = r->capvets ? r->capvets * 2 : 256;
+        cu_vetting_rec *nv = cu_realloc(r->vets, nc * sizeof *nv);
+        if (!nv)
+            return CU_ERR_NOMEM;
+        r->vets = nv;
+        r->capvets = nc;
+    }
+    r->vets[r->nvets++] = v;
+    return CU_OK;
+}
+
+/* The register's word on each officer it names (at seal, every officer read). */
+static cu_rc apply_vetting(cu_ref *r, const char *name)
+{
+    for (size_t i = 0; i < r->nvets; i++) {
+        const cu_vetting_rec *v = &r->vets[i];
+        cu_officer *o = vec_get(&r->off, v->officer);
+        if (!o)
+            return cu_err_set(CU_ERR_NOTFOUND, "%s:%llu: vetting names officer \"%s\", which is not defined", name,
+                              (unsigned long long)v->line, cu_names_str(r->names, CU_K_OFFICER, v->officer));
+        /* first line for this officer: the register replaces the officer line's vetting */
+        bool first = true;
+        for (size_t j = 0; j < i && first; j++)
+            first = r->vets[j].officer != v->officer;
+        if (first) {
+            o->vetting = CU_VET_NONE;
+            o->vet_granted = 0;
+            o->vet_expires = 0;
+        }
+        if (v->status == CU_VST_ACTIVE && (o->vetting == CU_VET_NONE || v->expires > o->vet_expires)) {
+            o->vetting = v->level;
+            o->vet_granted = v->granted;
+            o->vet_expires = v->expires;
+        }
+    }
+    return CU_OK;
+}
+
 cu_rc cu_ref_add_line(cu_ref *r, const char *text, size_t len, uint64_t line)
 {
     if (r->sealed)
@@ -587,6 +658,8 @@ cu_rc cu_ref_add_line(cu_ref *r, const char *text, size_t len, uint64_t line)
         return add_case(r, f, line);
     if (cu_jstr_eq(kind, "assign"))
         return add_assign(r, f, line);
+    if (cu_jstr_eq(kind, "vetting"))
+        return add_vetting(r, f, line);
     if (kind->type != CU_JT_STRING)
         return cu_err_set(CU_ERR_TYPE, "\"kind\" must be a string");
     /* A kind this version does not know: the format may grow; skip it. */
@@ -625,6 +698,9 @@ cu_rc cu_ref_seal(cu_ref *r, const char *name)
         r->tl[r->ntl++] = (struct tl){.ts = a->ts, .seq = seq++, .type = TL_ASSIGN, .idx = (uint32_t)i};
     }
     qsort(r->tl, r->ntl, sizeof *r->tl, cmp_tl);
+    cu_rc vrc = apply_vetting(r, name);
+    if (vrc)
+        return vrc;
     /* assigns in time order for cu_ref_get_all */
     r->nocases = cu_names_count(r->names, CU_K_OFFICER);
     r->ocases = cu_calloc(r->nocases ? r->nocases : 1, sizeof *r->ocases);
@@ -790,4 +866,6 @@ void cu_ref_get_all(const cu_ref *r, cu_ref_all *out)
     out->cases = (const cu_case *const *)r->all[3];
     out->nassigns = r->nassigns;
     out->assigns = r->assigns;
+    out->nvettings = r->nvets;
+    out->vettings = r->vets;
 }

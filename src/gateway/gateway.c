@@ -15,6 +15,8 @@
  */
 #include "gateway_int.h"
 
+#include "custos/ledger.h"
+
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -26,7 +28,7 @@
 
 struct tctx {
     cu_arena *scratch;
-    cu_buf entry;
+    cu_buf entry;   /* the decision as a ledger entry */
 };
 
 static pthread_key_t tkey;
@@ -62,6 +64,9 @@ static struct tctx *tctx_get(size_t scratch_size)
     return t;
 }
 
+static const char *const ACTIONS[] = {"view", "update", "export", "print", "disclose", "search", "login", "logout"};
+#define N_RECORD_ACTIONS 5
+
 /* ------------------------------------------------------------- lifetime */
 
 cu_rc cu_gateway_new(const cu_gateway_opts *opts, cu_gateway **out)
@@ -75,6 +80,8 @@ cu_rc cu_gateway_new(const cu_gateway_opts *opts, cu_gateway **out)
     pthread_mutex_init(&g->lock, NULL);
     pthread_mutex_init(&g->update_lock, NULL);
     g->audit = opts->audit;
+    g->live = opts->live;
+    g->live_ud = opts->live_ud;
     g->allow_on_error = opts->allow_on_error;
     g->scratch_size = opts->scratch_size ? opts->scratch_size : 256 * 1024;
     g->next_version = 1;
@@ -105,6 +112,15 @@ cu_rc cu_gateway_new(const cu_gateway_opts *opts, cu_gateway **out)
         if ((rc = gw_map_put(&g->pol_index, g->arena, cu_policy_set_id(g->set, i), (uint32_t)i)))
             goto fail;
     }
+    if ((rc = cu_policy_split_new(g->set, "break_glass", &g->split)))
+        goto fail;
+    for (size_t i = 0; i < sizeof ACTIONS / sizeof *ACTIONS; i++) {
+        g->act_ent[i] = cu_policy_entity_make(g->arena, "Action", 6, ACTIONS[i], strlen(ACTIONS[i]), 0, 0);
+        if (!g->act_ent[i] || (rc = cu_policy_entity_seal(g->act_ent[i], NULL, g->arena))) {
+            rc = cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
+            goto fail;
+        }
+    }
     if ((rc = gw_snap_empty(&g->snap)))
         goto fail;
     *out = g;
@@ -119,6 +135,7 @@ void cu_gateway_free(cu_gateway *g)
     if (!g)
         return;
     gw_snap_release(g->snap);
+    cu_policy_split_free(g->split);
     if (g->set)
         cu_policy_set_release(g->set);
     gw_map_free(&g->pol_index);
@@ -215,7 +232,7 @@ gw_snap *gw_acquire(cu_gateway *g)
     return s;
 }
 
-static void publish(cu_gateway *g, gw_snap *s)
+void gw_publish(cu_gateway *g, gw_snap *s)
 {
     pthread_mutex_lock(&g->lock);
     s->version = g->next_version++;
@@ -237,15 +254,20 @@ cu_rc cu_gateway_reference_load(cu_gateway *g, const char *path)
 {
     char *text = NULL;
     size_t len = 0;
-    cu_rc rc = cu_file_read(path, (size_t)4 << 30, &text, &len);
+    cu_rc rc = cu_file_read(path, (size_t)16 << 30, &text, &len);
     if (rc)
         return rc;
+    gw_store *st = NULL;
     gw_snap *s = NULL;
     pthread_mutex_lock(&g->update_lock);
-    rc = gw_snap_build(text, len, path, NULL, NULL, &s);
-    if (!rc)
-        publish(g, s);
+    if (!(rc = gw_store_new(&st)) && !(rc = gw_store_read(st, text, len, path, NULL, NULL))) {
+        rc = gw_snap_make(st, &s);
+        st = NULL; /* taken over */
+        if (!rc)
+            gw_publish(g, s);
+    }
     pthread_mutex_unlock(&g->update_lock);
+    gw_store_free(st);
     cu_free(text);
     return rc;
 }
@@ -254,71 +276,40 @@ cu_rc cu_gateway_reference_update(cu_gateway *g, const char *text, size_t len, c
                                   cu_buf *report, size_t *applied, uint64_t *version)
 {
     cu_rc rc;
-    size_t before = 0, after = 0, dummy_before = 0;
-    cu_buf all;
-    cu_buf_init(&all, (size_t)4 << 30);
+    size_t taken = 0;
+    gw_store *st = NULL;
     gw_snap *s = NULL;
     /* One update at a time, so that two updates cannot both start from the
      * same version and lose one another's lines. */
     pthread_mutex_lock(&g->update_lock);
     gw_snap *cur = gw_acquire(g);
-    rc = cu_buf_append(&all, cur->text ? cur->text : "", cur->text_len);
+    rc = gw_store_clone(cur->st, &st);
     gw_snap_release(cur);
     if (rc)
         goto fail;
-    /* count the lines already kept: they are all good */
-    for (size_t i = 0; i < all.len; i++)
-        dummy_before += all.data[i] == '\n';
-    before = dummy_before;
-    if ((rc = cu_buf_append(&all, text, len)))
+    if ((rc = gw_store_read(st, text, len, name, report, &taken)))
         goto fail;
-    /* The kept lines cannot fail again, so a report names only new lines;
-     * their numbers are shifted back to the update's own numbering. */
-    cu_buf tmp;
-    cu_buf_init(&tmp, 64 * 1024);
-    rc = gw_snap_build(all.data, all.len, "\x01", &tmp, &after, &s);
-    if (!rc && report) {
-        /* rewrite "\x01:N:" prefixes as "name:N-before:" */
-        for (const char *p = tmp.data; p && *p;) {
-            const char *e = strchr(p, '\n');
-            size_t n = e ? (size_t)(e - p) : strlen(p);
-            unsigned long long ln = 0;
-            const char *rest = p;
-            if (n > 2 && p[0] == '\x01' && p[1] == ':') {
-                char *end;
-                ln = strtoull(p + 2, &end, 10);
-                rest = end;
-            }
-            if (cu_buf_appendf(report, "%s:%llu%.*s\n", name, ln > before ? ln - before : ln,
-                               (int)(n - (size_t)(rest - p)), rest)) {
-                /* bounded report */
-            }
-            p = e ? e + 1 : p + n;
-        }
+    if (taken == 0 && len > 0) {
+        rc = cu_err_set(CU_ERR_PARSE, "%s: no line could be taken", name);
+        goto fail;
     }
-    cu_buf_free(&tmp);
+    rc = gw_snap_make(st, &s);
+    st = NULL;
     if (rc)
         goto fail;
-    if (after <= before && len > 0) {
-        rc = cu_err_set(CU_ERR_PARSE, "%s: no line could be taken", name);
-        gw_snap_release(s);
-        goto fail;
-    }
-    publish(g, s);
+    gw_publish(g, s);
     if (applied)
-        *applied = after - before;
+        *applied = taken;
     if (version)
         *version = s->version;
 fail:
     pthread_mutex_unlock(&g->update_lock);
-    cu_buf_free(&all);
+    gw_store_free(st);
     return rc;
 }
 
 /* ------------------------------------------------------------ decisions */
 
-static const char *const ACTIONS[] = {"view", "update", "export", "print", "disclose", "search", "login", "logout"};
-#define N_RECORD_ACTIONS 5
 
 static bool id_ok(const char *s) { return s && s[0] && strlen(s) <= CU_GATEWAY_MAX_ID; }
 
@@ -364,19 +355,49 @@ static void deny_with(cu_gateway_decision *d, const char *reason)
     d->reasons[0] = reason;
 }
 
-/* Build and evaluate the request once. */
-static cu_rc eval_once(cu_gateway *g, gw_snap *s, const cu_gateway_request *r, bool bg, bool record_action,
-                       bool case_known, cu_arena *a, cu_policy_answer *ans)
+/* context.governance from the vetting register's live answer (scratch arena). */
+static const cu_policy_value *live_value(const cu_gateway_live *lv, cu_arena *a)
 {
-    cu_policy_request *pr = cu_policy_request_new(a, "Officer", r->officer, "Action", r->action,
-                                                  record_action ? "Record" : "System",
-                                                  record_action ? r->record : r->system);
-    if (!pr)
-        return cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
-    const cu_policy_value *purpose = cu_policy_val_string(a, r->purpose, strlen(r->purpose));
+    static const char *const keys[] = {"state", "level", "expires", "managed", "entitled", "restricted", "caveats"};
+    const cu_policy_value *cav[CU_GATEWAY_LIVE_CAVEATS];
+    size_t n = lv->ncaveats < CU_GATEWAY_LIVE_CAVEATS ? lv->ncaveats : CU_GATEWAY_LIVE_CAVEATS;
+    for (size_t i = 0; i < n; i++)
+        if (!(cav[i] = cu_policy_val_string(a, lv->caveats[i], strnlen(lv->caveats[i], CU_GATEWAY_MAX_ID))))
+            return NULL;
+    const cu_policy_value *vals[] = {
+        cu_policy_val_string(a, lv->state, strnlen(lv->state, sizeof lv->state)),
+        cu_policy_val_string(a, lv->level, strnlen(lv->level, sizeof lv->level)),
+        cu_policy_val_long(a, lv->expires),
+        cu_policy_val_bool(a, lv->managed),
+        cu_policy_val_bool(a, lv->entitled),
+        cu_policy_val_bool(a, lv->restricted),
+        cu_policy_val_set(a, cav, n),
+    };
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
+        if (!vals[i])
+            return NULL;
+    return cu_policy_val_record(a, keys, vals, sizeof keys / sizeof keys[0]);
+}
+
+/* Build the request: the officer's entity is prebuilt in the snapshot; the
+ * record's (or the system's) and the stated case's are built here in the
+ * scratch arena.  The context's break_glass is left for the split. */
+static cu_rc build_request(cu_gateway *g, gw_snap *s, const cu_gateway_request *r, size_t ai, uint32_t oi,
+                           uint32_t ri, bool case_known, uint32_t ci, const cu_policy_value *gov, cu_arena *a,
+                           cu_policy_request **out)
+{
+    const cu_policy_entity *res;
+    if (ai < N_RECORD_ACTIONS) {
+        res = gw_record_entity(s, ri, a);
+    } else {
+        cu_policy_entity *sys = cu_policy_entity_make(a, "System", 6, r->system, strlen(r->system), 0, 0);
+        res = sys && !cu_policy_entity_seal(sys, NULL, a) ? sys : NULL;
+    }
+    cu_policy_request *pr = res ? cu_policy_request_of(a, s->off_ent[oi], g->act_ent[ai], res) : NULL;
+    const cu_policy_value *purpose = cu_policy_val_string_ref(a, r->purpose, strlen(r->purpose));
     const cu_policy_value *now = cu_policy_val_long(a, r->now);
-    const cu_policy_value *bgv = cu_policy_val_bool(a, bg);
-    if (!purpose || !now || !bgv)
+    const cu_policy_value *bgv = cu_policy_val_bool(a, false);
+    if (!pr || !purpose || !now || !bgv)
         return cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
     cu_rc rc = cu_policy_request_ctx(pr, "purpose", purpose);
     if (!rc)
@@ -384,11 +405,17 @@ static cu_rc eval_once(cu_gateway *g, gw_snap *s, const cu_gateway_request *r, b
     if (!rc)
         rc = cu_policy_request_ctx(pr, "break_glass", bgv);
     if (!rc && case_known) {
-        const cu_policy_value *c = cu_policy_val_entity(a, "Case", r->case_id);
-        rc = c ? cu_policy_request_ctx(pr, "case", c) : cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
+        cu_policy_entity *ce = gw_case_entity(s, ci, r->now, a);
+        const cu_policy_value *cv = ce ? cu_policy_entity_value(a, ce) : NULL;
+        if (!cv)
+            return cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
+        rc = cu_policy_request_entity(pr, ce);
+        if (!rc)
+            rc = cu_policy_request_ctx(pr, "case", cv);
     }
-    if (!rc)
-        rc = cu_policy_eval(g->set, s->ents, pr, a, ans);
+    if (!rc && gov)
+        rc = cu_policy_request_ctx(pr, "governance", gov);
+    *out = pr;
     return rc;
 }
 
@@ -435,36 +462,61 @@ static cu_rc str_field(cu_buf *b, const char *k, const char *v)
     return rc ? rc : gw_json_str(b, v);
 }
 
-/* The log entry of a decision: one JSON object, keys in a fixed order. */
+static size_t slen(const char *s) { return s ? strlen(s) : 0; }
+
+/* Strings joined by '\n' into a (bounded) field buffer. */
+static size_t join(char *buf, size_t cap, const char *const *items, size_t n)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(items[i]);
+        if (k + l + 1 > cap)
+            break;
+        if (i)
+            buf[k++] = '\n';
+        memcpy(buf + k, items[i], l);
+        k += l;
+    }
+    return k;
+}
+
+/* The log entry of a decision: the ledger's entry encoding, type
+ * CU_LEDGER_DECISION, tags in docs/gateway.md ("Ledger entries"). */
 static cu_rc decision_entry(const cu_gateway_request *r, const cu_gateway_decision *d, const char *system,
                             cu_buf *b)
 {
-    char ts[21];
-    cu_time_format(r->now, ts);
+    uint8_t outcome = d->outcome == CU_GW_ALLOW ? 1 : d->outcome == CU_GW_DENY ? 2 : 3;
+    uint8_t flags = (uint8_t)((d->break_glass ? 1 : 0) | (d->flagged ? 2 : 0));
+    uint8_t ver[8];
+    for (int i = 0; i < 8; i++)
+        ver[i] = (uint8_t)(d->ref_version >> (56 - 8 * i));
+    char pol[4096], errs[8192];
+    size_t npol = join(pol, sizeof pol, d->policies, d->n_policies);
+    size_t nerr = join(errs, sizeof errs, d->errors, d->n_errors);
+    const char *just = r->justification;
+    cu_ledger_field f[] = {
+        {CU_GW_F_CALLER, r->caller, slen(r->caller)},
+        {CU_GW_F_OFFICER, r->officer, slen(r->officer)},
+        {CU_GW_F_ACTION, r->action, slen(r->action)},
+        {CU_GW_F_RECORD, r->record, slen(r->record)},
+        {CU_GW_F_SYSTEM, system, slen(system)},
+        {CU_GW_F_PURPOSE, r->purpose, slen(r->purpose)},
+        {CU_GW_F_CASE, r->case_id, slen(r->case_id)},
+        {CU_GW_F_DECISION, &outcome, 1},
+        {CU_GW_F_FLAGS, &flags, flags ? 1 : 0},
+        {CU_GW_F_REF_VERSION, ver, 8},
+        {CU_GW_F_JUSTIFICATION, just, slen(just)},
+        {CU_GW_F_POLICIES, pol, npol},
+        {CU_GW_F_ERRORS, errs, nerr},
+    };
     cu_buf_reset(b);
-    cu_rc rc = cu_buf_appendf(b, "{\"type\":\"gateway.decision\",\"ts\":\"%s\"", ts);
-    if (!rc) rc = str_field(b, "caller", r->caller);
-    if (!rc) rc = str_field(b, "officer", r->officer);
-    if (!rc) rc = str_field(b, "action", r->action);
-    if (!rc) rc = str_field(b, "record", r->record);
-    if (!rc) rc = str_field(b, "system", system);
-    if (!rc) rc = str_field(b, "purpose", r->purpose);
-    if (!rc) rc = str_field(b, "case", r->case_id);
-    if (!rc) rc = str_field(b, "decision", outcome_name(d));
-    if (!rc) rc = cu_buf_appendf(b, ",\"break_glass\":%s,\"flagged\":%s,\"ref_version\":%" PRIu64,
-                                 d->break_glass ? "true" : "false", d->flagged ? "true" : "false", d->ref_version);
-    if (!rc) rc = str_field(b, "justification", r->justification);
-    if (!rc) rc = cu_buf_appends(b, ",\"policies\":[");
-    for (size_t i = 0; !rc && i < d->n_policies; i++) {
-        if (i) rc = cu_buf_append(b, ",", 1);
-        if (!rc) rc = gw_json_str(b, d->policies[i]);
-    }
-    if (!rc) rc = cu_buf_appends(b, "],\"errors\":[");
-    for (size_t i = 0; !rc && i < d->n_errors; i++) {
-        if (i) rc = cu_buf_append(b, ",", 1);
-        if (!rc) rc = gw_json_str(b, d->errors[i]);
-    }
-    if (!rc) rc = cu_buf_appends(b, "]}");
+    cu_rc rc = cu_buf_reserve(b, CU_LEDGER_ENTRY_MAX);
+    size_t len = 0;
+    if (!rc)
+        rc = cu_ledger_entry_encode(CU_LEDGER_DECISION, r->now, f, sizeof f / sizeof *f, (uint8_t *)b->data,
+                                    b->cap, &len);
+    if (!rc)
+        b->len = len;
     return rc;
 }
 
@@ -475,9 +527,9 @@ static void observe_latency(cu_gateway *g, uint64_t ns)
     size_t i = 0;
     while (i < GW_LAT_BUCKETS && us >= bounds_us[i])
         i++;
-    atomic_fetch_add(&g->lat[i], 1);
-    atomic_fetch_add(&g->lat_sum_ns, ns);
-    atomic_fetch_add(&g->lat_count, 1);
+    atomic_fetch_add_explicit(&g->lat[i], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&g->lat_sum_ns, ns, memory_order_relaxed);
+    atomic_fetch_add_explicit(&g->lat_count, 1, memory_order_relaxed);
 }
 
 static cu_rc bg_register(cu_gateway *g, const cu_gateway_request *r, const char *system, uint64_t index);
@@ -512,29 +564,48 @@ cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_d
         return cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
     cu_arena_reset(t->scratch);
     gw_snap *s = gw_acquire(g);
+    const gw_store *st = s->st;
     d->ref_version = s->version;
     const char *system = r->system;
-    uint32_t sysidx;
-    if (record_action && gw_map_get(&s->records, r->record, &sysidx) && sysidx < s->nsystems)
-        system = s->systems[sysidx];
-    bool case_known = r->case_id && gw_map_get(&s->cases, r->case_id, NULL);
+    uint32_t oi = 0, ri = 0, ci = 0;
+    bool officer_known = gw_find(st, GW_OFFICER, r->officer, strlen(r->officer), &oi);
+    bool record_known = record_action && gw_find(st, GW_RECORD, r->record, strlen(r->record), &ri);
+    if (record_known)
+        system = gw_str(st, st->atoms[st->records[ri].system]);
+    bool case_known = r->case_id && gw_find(st, GW_CASE, r->case_id, strlen(r->case_id), &ci);
     cu_rc rc = CU_OK;
 
-    if (!gw_map_get(&s->officers, r->officer, NULL)) {
+    if (!officer_known) {
         deny_with(d, "Unknown officer: not in the reference data.");
-    } else if (record_action && !gw_map_get(&s->records, r->record, NULL)) {
+    } else if (record_action && !record_known) {
         deny_with(d, "Unknown record: not in the reference data.");
     } else {
-        cu_policy_answer a1, a2;
-        if ((rc = eval_once(g, s, r, false, record_action, case_known, t->scratch, &a1)))
+        const cu_policy_value *gov = NULL;
+        if (g->live) {
+            /* the register's state at the decision's time, read per decision */
+            cu_gateway_live lv;
+            memset(&lv, 0, offsetof(cu_gateway_live, caveats));
+            g->live(g->live_ud, r->officer, system, r->now, &lv);
+            if (lv.known && !(gov = live_value(&lv, t->scratch))) {
+                rc = cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
+                goto fail;
+            }
+        }
+        /* Both tiers in one pass: ans[0] as asked (break_glass false),
+         * ans[1] as the emergency tier would answer (break_glass true). */
+        cu_policy_request *pr = NULL;
+        cu_policy_answer ans[2];
+        if ((rc = build_request(g, s, r, ai, oi, ri, case_known, ci, gov, t->scratch, &pr)) ||
+            (rc = cu_policy_eval_split(g->set, g->split, NULL, pr, t->scratch, CU_POLICY_SPLIT_LAZY, ans)))
             goto fail;
-        take_answer(g, &a1, d, t->scratch);
-        if (a1.n_errors) {
+        const cu_policy_answer *a1 = &ans[0], *a2 = &ans[1];
+        take_answer(g, a1, d, t->scratch);
+        if (a1->n_errors) {
             d->flagged = true;
         }
-        if (a1.allow && (!a1.n_errors || g->allow_on_error)) {
+        if (a1->allow && (!a1->n_errors || g->allow_on_error)) {
             d->outcome = CU_GW_ALLOW;
-        } else if (a1.allow) {
+        } else if (a1->allow) {
             d->outcome = CU_GW_DENY;
             d->n_reasons = 0;
             d->reasons[d->n_reasons++] = "Policy evaluation had errors: denied until the policy or data is fixed.";
@@ -543,11 +614,9 @@ cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_d
             if (r->case_id && !case_known && d->n_reasons < CU_GATEWAY_MAX_ITEMS)
                 d->reasons[d->n_reasons++] = "The case you stated is not in the reference data.";
             /* Would the emergency tier allow it? */
-            if ((rc = eval_once(g, s, r, true, record_action, case_known, t->scratch, &a2)))
-                goto fail;
-            if (a2.allow && !a2.n_errors && all_emergency(g, &a2)) {
+            if (a2->allow && !a2->n_errors && all_emergency(g, a2)) {
                 if (r->justification) {
-                    take_answer(g, &a2, d, t->scratch);
+                    take_answer(g, a2, d, t->scratch);
                     d->outcome = CU_GW_ALLOW;
                     d->break_glass = true;
                     d->obligations[0] = "review within 72 hours";
@@ -562,8 +631,13 @@ cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_d
 
     /* Invariant 1: log, then answer. */
     rc = decision_entry(r, d, system, &t->entry);
-    if (!rc)
+    if (!rc && g->audit.append_decision) {
+        cu_gateway_logged lg = {.req = r, .d = d, .system = system, .entry = t->entry.data,
+                                .len = t->entry.len};
+        rc = g->audit.append_decision(g->audit.ud, &lg, &d->index);
+    } else if (!rc) {
         rc = g->audit.append(g->audit.ud, t->entry.data, t->entry.len, &d->index);
+    }
     if (rc) {
         atomic_fetch_add(&g->n_audit_fail, 1);
         cu_log(CU_LOG_ERROR, "gateway: audit unavailable: %s: %s", cu_strerror(rc), cu_err_detail());
@@ -578,7 +652,10 @@ cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_d
             cu_log(CU_LOG_ERROR, "gateway: break-glass %" PRIu64 " logged but not listed: out of memory", d->index);
         }
     }
-    atomic_fetch_add(d->outcome == CU_GW_ALLOW ? &g->n_allow : d->outcome == CU_GW_DENY ? &g->n_deny : &g->n_bga, 1);
+    atomic_fetch_add_explicit(d->outcome == CU_GW_ALLOW  ? &g->n_allow
+                              : d->outcome == CU_GW_DENY ? &g->n_deny
+                                                         : &g->n_bga,
+                              1, memory_order_relaxed);
     if (d->break_glass)
         atomic_fetch_add(&g->n_breakglass, 1);
     if (d->flagged)
@@ -724,17 +801,24 @@ cu_rc cu_gateway_breakglass_review(cu_gateway *g, uint64_t id, const char *revie
     if (strcmp(officer, reviewer) == 0)
         return cu_err_set(CU_ERR_DENIED, "an officer may not review their own break-glass use");
 
+    uint8_t reviewed[8], oc = strcmp(outcome, "justified") == 0 ? 1 : 2;
+    for (int k = 0; k < 8; k++)
+        reviewed[k] = (uint8_t)(id >> (56 - 8 * k));
+    cu_ledger_field f[] = {
+        {CU_GW_F_OFFICER, officer, strlen(officer)},
+        {CU_GW_F_REVIEWED, reviewed, 8},
+        {CU_GW_F_REVIEWER, reviewer, strlen(reviewer)},
+        {CU_GW_F_REVIEW_OUTCOME, &oc, 1},
+        {CU_GW_F_NOTE, note, slen(note)},
+    };
     cu_buf e;
-    cu_buf_init(&e, 8 * CU_GATEWAY_MAX_JUSTIFICATION);
-    char ts[21];
-    cu_time_format(now, ts);
-    cu_rc rc = cu_buf_appendf(&e, "{\"type\":\"gateway.breakglass-review\",\"ts\":\"%s\",\"decision_index\":%" PRIu64,
-                              ts, id);
-    if (!rc) rc = str_field(&e, "officer", officer);
-    if (!rc) rc = str_field(&e, "reviewer", reviewer);
-    if (!rc) rc = str_field(&e, "outcome", outcome);
-    if (!rc) rc = str_field(&e, "note", note);
-    if (!rc) rc = cu_buf_appends(&e, "}");
+    cu_buf_init(&e, CU_LEDGER_ENTRY_MAX);
+    size_t elen = 0;
+    cu_rc rc = cu_buf_reserve(&e, CU_LEDGER_ENTRY_MAX);
+    if (!rc)
+        rc = cu_ledger_entry_encode(CU_LEDGER_DECISION, now, f, sizeof f / sizeof *f, (uint8_t *)e.data, e.cap, &elen);
+    if (!rc)
+        e.len = elen;
     uint64_t idx = 0;
     if (!rc) {
         rc = g->audit.append(g->audit.ud, e.data, e.len, &idx);

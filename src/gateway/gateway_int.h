@@ -27,36 +27,163 @@ cu_rc gw_map_put(gw_map *m, cu_arena *a, const char *key, uint32_t val) CU_NODIS
 bool gw_map_get(const gw_map *m, const char *key, uint32_t *val);
 void gw_map_free(gw_map *m);
 
-/* One version of the reference data, as Cedar entities. */
+/* ------------------------------------------------ the reference store */
+
+#define GW_MAX_ATOMS 65535     /* distinct attribute values (16 bits in a record) */
+#define GW_MAX_SET 64          /* strings in one caveat or flag set */
+#define GW_MAX_LIST 4096       /* people, officers or records in one list */
+#define GW_LIST_ONE 0x80000000u
+
+typedef uint32_t gw_list;      /* store.c, note 3 */
+
+typedef struct gw_tab {
+    uint32_t *slots;           /* item index + 1; 0 empty */
+    size_t cap, count;
+} gw_tab;
+
+/* Each struct starts with the pool offset of its id (the hash key). */
+typedef struct gw_setatom {
+    uint32_t key;
+    gw_list members;           /* atoms, sorted */
+} gw_setatom;
+
+typedef struct gw_officer {
+    uint32_t id;
+    uint32_t role, unit, area, vetting;   /* atoms; vetting "NONE" when absent */
+    uint32_t caveats;                     /* set atom */
+    gw_list relations;                    /* persons */
+    bool defined;
+    int64_t granted, expires, start, end;
+} gw_officer;
+
+typedef struct gw_person {
+    uint32_t id;
+    uint32_t area;             /* atom */
+    uint32_t flags;            /* set atom */
+    bool defined;
+} gw_person;
+
+typedef struct gw_case {
+    uint32_t id;
+    uint32_t area;             /* atom */
+    gw_list officers;          /* assigned from the start (the case line) */
+    gw_list subjects;          /* persons */
+    gw_list records;
+    bool defined;
+    int64_t opened, closed;
+} gw_case;
+
+typedef struct gw_record {
+    uint32_t id;
+    uint16_t type, system, area, cls;     /* atoms */
+    uint32_t caveats;                     /* set atom */
+    gw_list subjects;                     /* persons */
+    uint8_t defined, live;
+} gw_record;
+
+typedef struct gw_assign {     /* an assign line, folded by time in snap.c */
+    uint32_t case_idx, officer, seq;
+    bool add;
+    int64_t ts;
+} gw_assign;
+
+typedef struct gw_store {
+    char *pool;                /* store.c, note 1 */
+    size_t pool_len, pool_cap;
+    uint32_t *atoms;           /* atom -> pool offset */
+    size_t natoms, capatoms;
+    gw_setatom *sets;
+    size_t nsets, capsets;
+    uint32_t *lists;
+    size_t lists_len, caplists;
+    gw_officer *officers;
+    size_t nofficers, capofficers;
+    gw_person *persons;
+    size_t npersons, cappersons;
+    gw_case *cases;
+    size_t ncases, capcases;
+    gw_record *records;
+    size_t nrecords, caprecords;
+    gw_assign *assigns;
+    size_t nassigns, capassigns;
+    gw_tab atom_tab, set_tab, officer_tab, person_tab, case_tab, record_tab;
+} gw_store;
+
+enum { GW_OFFICER, GW_RECORD, GW_CASE, GW_PERSON };
+
+cu_rc gw_store_new(gw_store **out) CU_NODISCARD;
+cu_rc gw_store_clone(const gw_store *src, gw_store **out) CU_NODISCARD;
+void gw_store_free(gw_store *s);
+size_t gw_store_bytes(const gw_store *s);
+/* Give back the room kept for growth (a snapshot's store grows no more). */
+void gw_store_trim(gw_store *s);
+size_t gw_str_len(const gw_store *s, uint32_t off);
+static inline const char *gw_str(const gw_store *s, uint32_t off) { return s->pool + off; }
+cu_rc gw_atom(gw_store *s, const char *str, size_t n, uint32_t *out) CU_NODISCARD;
+cu_rc gw_set_atom(gw_store *s, const char *const *items, const size_t *lens, size_t n, uint32_t *out) CU_NODISCARD;
+cu_rc gw_list_make(gw_store *s, const uint32_t *items, size_t n, gw_list *out) CU_NODISCARD;
+/* The items of l: *items points into the store (or at *one). */
+size_t gw_list_items(const gw_store *s, gw_list l, const uint32_t **items, uint32_t *one);
+/* Find or add an id (added undefined). */
+cu_rc gw_officer_id(gw_store *s, const char *id, size_t n, uint32_t *out) CU_NODISCARD;
+cu_rc gw_person_id(gw_store *s, const char *id, size_t n, uint32_t *out) CU_NODISCARD;
+cu_rc gw_case_id(gw_store *s, const char *id, size_t n, uint32_t *out) CU_NODISCARD;
+cu_rc gw_record_id(gw_store *s, const char *id, size_t n, uint32_t *out) CU_NODISCARD;
+/* A defined object of kind (GW_PERSON: any mentioned person). */
+bool gw_find(const gw_store *s, int kind, const char *id, size_t n, uint32_t *idx);
+cu_rc gw_put_assign(gw_store *s, uint32_t case_idx, uint32_t officer, int64_t ts, bool add) CU_NODISCARD;
+
+/* Take one reference line (JSON text) into the store: checked whole before
+ * anything changes (a bad line changes nothing but, possibly, interned
+ * strings).  CU_ERR_PARSE and friends with a detail. */
+cu_rc gw_store_line(gw_store *s, const char *line, size_t n) CU_NODISCARD;
+
+/* ------------------------------------------------------------ snapshots */
+
+typedef struct gw_interval {   /* an officer assigned to a case over [from, until) */
+    uint32_t officer;
+    int64_t from, until;
+} gw_interval;
+
+/* One version of the reference data: the store (owned, immutable from
+ * now on) and what decisions need prebuilt. */
 typedef struct gw_snap {
     atomic_uint refs;
     uint64_t version;
-    cu_policy_entities *ents;
-    cu_arena *arena;          /* map keys, system names */
-    gw_map officers;          /* id -> 0 */
-    gw_map records;           /* id -> index into systems */
-    gw_map cases;             /* id -> 0 */
-    const char **systems;     /* distinct system names */
-    uint32_t nsystems, capsystems;
-    char *text;               /* the accepted JSON Lines this version was built from */
-    size_t text_len;
+    gw_store *st;
+    cu_arena *arena;                     /* everything below */
+    const cu_policy_value **atom_val;    /* per atom: a String value */
+    const cu_policy_value **set_val;     /* per set atom: a Set<String> value */
+    const cu_policy_value **sys_val;     /* per atom: System::"<atom>" (a record's parent) */
+    bool *set_nonempty;
+    cu_policy_entity **off_ent;          /* per officer: sealed local entity (NULL: undefined) */
+    uint32_t *rec_case_start;            /* per record: its cases are rec_cases[start[r]..start[r+1]) */
+    uint32_t *rec_cases;
+    uint32_t *case_iv_start;             /* per case: ivs[start[c]..start[c+1]) */
+    gw_interval *ivs;
+    size_t bytes;                        /* what the derived parts take */
 } gw_snap;
 
-/* Build a snapshot from JSON Lines text.  Bad lines: with report NULL the
- * build fails on the first one ("NAME:LINE: ..."); otherwise each is
- * reported and skipped.  *out has one reference. */
-cu_rc gw_snap_build(const char *text, size_t len, const char *name, cu_buf *report, size_t *accepted,
-                    gw_snap **out) CU_NODISCARD;
+/* Make a snapshot of store st (taken over, freed with the snapshot even on
+ * failure).  *out has one reference. */
+cu_rc gw_snap_make(gw_store *st, gw_snap **out) CU_NODISCARD;
 /* An empty snapshot (version 0). */
 cu_rc gw_snap_empty(gw_snap **out) CU_NODISCARD;
 void gw_snap_release(gw_snap *s);
+/* Read JSON Lines into st.  Bad lines: with report NULL the read fails on
+ * the first ("NAME:LINE: ..."); otherwise each is reported, one a line, and
+ * skipped.  *accepted counts the lines taken. */
+cu_rc gw_store_read(gw_store *st, const char *text, size_t len, const char *name, cu_buf *report,
+                    size_t *accepted) CU_NODISCARD;
 
-/* For the benchmark: a snapshot around an entity store built elsewhere
- * (takes ownership of ents); officers, records and cases maps filled by the
- * caller through gw_snap_note_* . */
-cu_rc gw_snap_wrap(cu_policy_entities *ents, gw_snap **out) CU_NODISCARD;
-cu_rc gw_snap_note(gw_snap *s, int kind, const char *id, const char *system) CU_NODISCARD;
-enum { GW_OFFICER, GW_RECORD, GW_CASE };
+/* Per decision, in the scratch arena: the record's entity (parents: the
+ * cases that link it) and a case's entity as of now (officers: those
+ * assigned at now).  NULL when the arena is full. */
+cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, cu_arena *a);
+cu_policy_entity *gw_case_entity(const gw_snap *s, uint32_t c, int64_t now, cu_arena *a);
+
+/* Publish snapshot s as the gateway's current one (takes the reference). */
+void gw_publish(cu_gateway *g, gw_snap *s);
 
 struct gw_bg {               /* an open break-glass use */
     uint64_t id;             /* the ledger index of the decision */
@@ -78,11 +205,15 @@ struct gw_token {
 
 struct cu_gateway {
     cu_policy_set *set;
+    cu_policy_split *split;   /* break_glass: both tiers in one pass */
+    cu_policy_entity *act_ent[8]; /* the actions, as sealed local entities */
     gw_map pol_index;         /* policy id -> index in set */
     cu_arena *arena;          /* pol_index keys */
     bool *emergency;          /* per policy: @tier("emergency") */
     const char **reason;      /* per policy: @reason or NULL */
     cu_gateway_audit audit;
+    cu_gateway_live_fn live;
+    void *live_ud;
     bool allow_on_error;
     size_t scratch_size;
 

@@ -1,18 +1,13 @@
 /*
- * Gateway reference data: interchange JSON Lines -> a snapshot of Cedar
- * entities (docs/policy-pack.md has the mapping).
- *
- * A snapshot is built in two passes.  Pass 1 reads every line into a model
- * keyed by kind and id (a later line replaces an earlier object of the same
- * kind and id; an assign line edits the case's officers).  Pass 2 turns the
- * final model into entities: officers, people, cases, records (whose parents
- * are the cases that list them), and a System entity per system named.
+ * Gateway reference data: interchange JSON Lines into the resident store
+ * (store.c); docs/policy-pack.md has the mapping to Cedar entities.
  *
  * Invariants
  * 1. A line is either taken whole or not at all: it is checked completely
- *    before it changes the model.
- * 2. The text kept in a snapshot is exactly the lines taken, so a later
- *    update rebuilds from it and gets the same model plus the new lines.
+ *    before it changes the store (only interned strings may stay behind).
+ * 2. A later line replaces the earlier object of the same kind and id; an
+ *    assign line needs its case on an earlier line, and takes effect at its
+ *    ts whatever its place in the file (snap.c folds them by time).
  * 3. Times are seconds since the epoch; "never" is 253402300799.
  */
 #include "gateway_int.h"
@@ -106,87 +101,6 @@ void gw_map_free(gw_map *m)
     cu_free(m->keys);
     cu_free(m->vals);
     memset(m, 0, sizeof *m);
-}
-
-/* -------------------------------------------------------------- snapshot */
-
-cu_rc gw_snap_wrap(cu_policy_entities *ents, gw_snap **out)
-{
-    gw_snap *s = cu_calloc(1, sizeof *s);
-    if (!s)
-        return cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
-    s->arena = cu_arena_new(64 * 1024, (size_t)8 << 30);
-    if (!s->arena) {
-        cu_free(s);
-        return cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
-    }
-    atomic_init(&s->refs, 1);
-    s->ents = ents;
-    *out = s;
-    return CU_OK;
-}
-
-cu_rc gw_snap_empty(gw_snap **out)
-{
-    cu_policy_entities *e = NULL;
-    cu_rc rc = cu_policy_entities_new(&e);
-    if (rc)
-        return rc;
-    rc = cu_policy_entities_finalize(e);
-    if (!rc)
-        rc = gw_snap_wrap(e, out);
-    if (rc)
-        cu_policy_entities_free(e);
-    return rc;
-}
-
-void gw_snap_release(gw_snap *s)
-{
-    if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
-        return;
-    cu_policy_entities_free(s->ents);
-    gw_map_free(&s->officers);
-    gw_map_free(&s->records);
-    gw_map_free(&s->cases);
-    cu_free(s->systems);
-    cu_arena_free(s->arena);
-    cu_free(s->text);
-    cu_free(s);
-}
-
-static cu_rc snap_system(gw_snap *s, const char *name, uint32_t *idx)
-{
-    for (uint32_t i = 0; i < s->nsystems; i++)
-        if (strcmp(s->systems[i], name) == 0) {
-            *idx = i;
-            return CU_OK;
-        }
-    if (s->nsystems == s->capsystems) {
-        uint32_t nc = s->capsystems ? s->capsystems * 2 : 16;
-        const char **n = cu_realloc(s->systems, nc * sizeof *n);
-        if (!n)
-            return cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
-        s->systems = n;
-        s->capsystems = nc;
-    }
-    char *c = cu_arena_strndup(s->arena, name, strlen(name));
-    if (!c)
-        return cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
-    s->systems[s->nsystems] = c;
-    *idx = s->nsystems++;
-    return CU_OK;
-}
-
-cu_rc gw_snap_note(gw_snap *s, int kind, const char *id, const char *system)
-{
-    uint32_t v = 0;
-    if (kind == GW_RECORD && system) {
-        cu_rc rc = snap_system(s, system, &v);
-        if (rc)
-            return rc;
-    }
-    gw_map *m = kind == GW_OFFICER ? &s->officers : kind == GW_RECORD ? &s->records : &s->cases;
-    return gw_map_put(m, s->arena, id, v);
 }
 
 /* ------------------------------------------------------ line validation */
@@ -325,84 +239,24 @@ static cu_rc check_line(json_t *o)
     return cu_err_set(CU_ERR_PARSE, "unknown kind \"%.32s\"", kind);
 }
 
-/* ----------------------------------------------------------------- model */
+/* ------------------------------------------------------------ intake */
 
-struct model {
-    json_t *by_kind[4]; /* officer, person, record, case: id -> object */
-};
-
-static int kind_index(const char *k)
+static const char *sval(const json_t *o, const char *k, const char *dflt, size_t *n)
 {
-    static const char *const names[] = {"officer", "person", "record", "case"};
-    for (int i = 0; i < 4; i++)
-        if (strcmp(k, names[i]) == 0)
-            return i;
-    return -1;
-}
-
-/* Take one checked line into the model. */
-static cu_rc model_take(struct model *m, json_t *o)
-{
-    const char *kind = json_string_value(json_object_get(o, "kind"));
-    if (strcmp(kind, "assign") == 0) {
-        json_t *c = json_object_get(m->by_kind[3], json_string_value(json_object_get(o, "case")));
-        if (!c)
-            return cu_err_set(CU_ERR_NOTFOUND, "assign: no case \"%s\" before this line",
-                              json_string_value(json_object_get(o, "case")));
-        json_t *offs = json_object_get(c, "officers");
-        const char *who = json_string_value(json_object_get(o, "officer"));
-        bool add = strcmp(json_string_value(json_object_get(o, "op")), "add") == 0;
-        size_t i;
-        json_t *x;
-        json_array_foreach(offs, i, x) if (strcmp(json_string_value(x), who) == 0)
-        {
-            if (add)
-                return CU_OK;
-            json_array_remove(offs, i);
-            return CU_OK;
-        }
-        if (add && json_array_append_new(offs, json_string(who)))
-            return cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
-        return CU_OK;
+    const json_t *v = json_object_get(o, k);
+    if (json_is_string(v)) {
+        *n = json_string_length(v);
+        return json_string_value(v);
     }
-    int ki = kind_index(kind);
-    if (json_object_set(m->by_kind[ki], json_string_value(json_object_get(o, "id")), o))
-        return cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
-    return CU_OK;
+    *n = strlen(dflt);
+    return dflt;
 }
 
-/* ---------------------------------------------------------- entity build */
-
-#define RC(x)                                                                                        \
-    do {                                                                                             \
-        if ((rc = (x)) != CU_OK)                                                                     \
-            goto fail;                                                                               \
-    } while (0)
-
-static const cu_policy_value *vstr(cu_arena *a, const json_t *j, const char *dflt)
+static cu_rc atom_of(gw_store *s, const json_t *o, const char *k, const char *dflt, uint32_t *out)
 {
-    const char *s = json_is_string(j) ? json_string_value(j) : dflt;
-    return cu_policy_val_string(a, s, strlen(s));
-}
-
-/* A set of strings, or of entities of type etype, from a JSON array (of
- * strings, or of objects with member key when key is given). */
-static const cu_policy_value *vset(cu_arena *a, const json_t *arr, const char *etype, const char *key)
-{
-    size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
-    const cu_policy_value **items = n ? cu_arena_alloc(a, n * sizeof *items) : NULL;
-    if (n && !items)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        const json_t *x = json_array_get(arr, i);
-        if (key)
-            x = json_object_get(x, key);
-        const char *s = json_string_value(x);
-        items[i] = etype ? cu_policy_val_entity(a, etype, s) : cu_policy_val_string(a, s, strlen(s));
-        if (!items[i])
-            return NULL;
-    }
-    return cu_policy_val_set(a, items, n);
+    size_t n;
+    const char *v = sval(o, k, dflt, &n);
+    return gw_atom(s, v, n, out);
 }
 
 static int64_t tget(const json_t *o, const char *k, int64_t dflt)
@@ -413,129 +267,180 @@ static int64_t tget(const json_t *o, const char *k, int64_t dflt)
     return t;
 }
 
-static cu_rc set_attr(cu_policy_entities *e, cu_policy_entity *ent, const char *k, const cu_policy_value *v)
+/* A set atom from an array of strings (absent: the empty set). */
+static cu_rc set_of(gw_store *s, const json_t *arr, uint32_t *out)
 {
-    if (!v)
-        return cu_err_set(CU_ERR_NOMEM, "gateway: out of memory building entities");
-    return cu_policy_entity_set_attr(e, ent, k, v);
+    const char *items[GW_MAX_SET];
+    size_t lens[GW_MAX_SET];
+    size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+    if (n > GW_MAX_SET)
+        return cu_err_set(CU_ERR_TOOBIG, "more than %d strings in a set", GW_MAX_SET);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *x = json_array_get(arr, i);
+        items[i] = json_string_value(x);
+        lens[i] = json_string_length(x);
+    }
+    return gw_set_atom(s, items, lens, n, out);
 }
 
-static cu_rc build_entities(struct model *m, gw_snap *s)
-{
-    cu_rc rc = CU_OK;
-    cu_policy_entities *e = s->ents;
-    cu_arena *a = cu_arena_new(64 * 1024, (size_t)1 << 30);
-    if (!a)
-        return cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
-    const char *id;
-    json_t *o;
-    cu_policy_entity *ent;
+typedef cu_rc (*id_fn)(gw_store *, const char *, size_t, uint32_t *);
 
-    json_object_foreach(m->by_kind[1], id, o)
-    {
-        cu_arena_reset(a);
-        const json_t *flags = json_object_get(o, "flags");
-        RC(cu_policy_entities_add(e, "Person", id, &ent));
-        RC(set_attr(e, ent, "area", vstr(a, json_object_get(o, "area"), "")));
-        RC(set_attr(e, ent, "flags", vset(a, flags, NULL, NULL)));
-        RC(set_attr(e, ent, "protected", cu_policy_val_bool(a, json_array_size(flags) > 0)));
+/* A list of ids (or of objects' key member) as a gw_list. */
+static cu_rc list_of(gw_store *s, const json_t *arr, const char *key, id_fn fn, gw_list *out)
+{
+    uint32_t items[GW_MAX_LIST];
+    size_t n = json_is_array(arr) ? json_array_size(arr) : 0;
+    if (n > GW_MAX_LIST)
+        return cu_err_set(CU_ERR_TOOBIG, "more than %d ids in a list", GW_MAX_LIST);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *x = json_array_get(arr, i);
+        if (key)
+            x = json_object_get(x, key);
+        cu_rc rc = fn(s, json_string_value(x), json_string_length(x), &items[i]);
+        if (rc)
+            return rc;
     }
-    json_object_foreach(m->by_kind[0], id, o)
-    {
-        cu_arena_reset(a);
+    return gw_list_make(s, items, n, out);
+}
+
+static cu_rc check_lists(const json_t *o, const char *const *keys, size_t nk)
+{
+    for (size_t i = 0; i < nk; i++) {
+        const json_t *v = json_object_get(o, keys[i]);
+        if (json_is_array(v) && json_array_size(v) > GW_MAX_LIST)
+            return cu_err_set(CU_ERR_TOOBIG, "\"%s\": more than %d ids", keys[i], GW_MAX_LIST);
+    }
+    return CU_OK;
+}
+
+static cu_rc check_sets(const json_t *o, const char *const *keys, size_t nk)
+{
+    for (size_t i = 0; i < nk; i++) {
+        const json_t *v = json_object_get(o, keys[i]);
+        if (json_is_array(v) && json_array_size(v) > GW_MAX_SET)
+            return cu_err_set(CU_ERR_TOOBIG, "\"%s\": more than %d strings", keys[i], GW_MAX_SET);
+        size_t k;
+        const json_t *x;
+        json_array_foreach(v, k, x) if (!json_is_string(x) || json_string_length(x) > 256 ||
+                                        strlen(json_string_value(x)) != json_string_length(x)) return cu_err_set(
+            CU_ERR_PARSE, "\"%s\"[%zu] must be a string", keys[i], k);
+    }
+    return CU_OK;
+}
+
+static cu_rc take(gw_store *s, const json_t *o)
+{
+    const char *kind = json_string_value(json_object_get(o, "kind"));
+    const json_t *jid = json_object_get(o, "id");
+    const char *id = json_string_value(jid);
+    size_t idn = json_string_length(jid);
+    uint32_t idx;
+    cu_rc rc;
+    if (strcmp(kind, "officer") == 0) {
+        static const char *const sets[] = {"caveats"}, *const lists[] = {"relations"};
+        if ((rc = check_sets(o, sets, 1)) || (rc = check_lists(o, lists, 1)))
+            return rc;
+        gw_officer f = {0};
         const json_t *vet = json_object_get(o, "vetting");
         bool has_vet = json_is_object(vet);
-        RC(cu_policy_entities_add(e, "Officer", id, &ent));
-        RC(set_attr(e, ent, "role", vstr(a, json_object_get(o, "role"), "")));
-        RC(set_attr(e, ent, "unit", vstr(a, json_object_get(o, "unit"), "")));
-        RC(set_attr(e, ent, "area", vstr(a, json_object_get(o, "area"), "")));
-        RC(set_attr(e, ent, "vetting", vstr(a, has_vet ? json_object_get(vet, "level") : NULL, "NONE")));
-        RC(set_attr(e, ent, "vetting_granted", cu_policy_val_long(a, has_vet ? tget(vet, "granted", 0) : 0)));
-        RC(set_attr(e, ent, "vetting_expires", cu_policy_val_long(a, has_vet ? tget(vet, "expires", 0) : 0)));
-        RC(set_attr(e, ent, "start", cu_policy_val_long(a, tget(o, "start", 0))));
-        RC(set_attr(e, ent, "end", cu_policy_val_long(a, tget(o, "end", NEVER))));
-        RC(set_attr(e, ent, "caveats", vset(a, json_object_get(o, "caveats"), NULL, NULL)));
-        RC(set_attr(e, ent, "relations", vset(a, json_object_get(o, "relations"), "Person", "person")));
-        RC(gw_snap_note(s, GW_OFFICER, id, NULL));
+        if ((rc = gw_officer_id(s, id, idn, &idx)) || (rc = atom_of(s, o, "role", "", &f.role)) ||
+            (rc = atom_of(s, o, "unit", "", &f.unit)) || (rc = atom_of(s, o, "area", "", &f.area)) ||
+            (rc = atom_of(s, has_vet ? vet : o, has_vet ? "level" : "\x01", "NONE", &f.vetting)) ||
+            (rc = set_of(s, json_object_get(o, "caveats"), &f.caveats)) ||
+            (rc = list_of(s, json_object_get(o, "relations"), "person", gw_person_id, &f.relations)))
+            return rc;
+        f.id = s->officers[idx].id;
+        f.granted = has_vet ? tget(vet, "granted", 0) : 0;
+        f.expires = has_vet ? tget(vet, "expires", 0) : 0;
+        f.start = tget(o, "start", 0);
+        f.end = tget(o, "end", NEVER);
+        f.defined = true;
+        s->officers[idx] = f;
+        return CU_OK;
     }
-    json_object_foreach(m->by_kind[3], id, o)
-    {
-        cu_arena_reset(a);
-        RC(cu_policy_entities_add(e, "Case", id, &ent));
-        RC(set_attr(e, ent, "area", vstr(a, json_object_get(o, "area"), "")));
-        RC(set_attr(e, ent, "opened", cu_policy_val_long(a, tget(o, "opened", 0))));
-        RC(set_attr(e, ent, "closed", cu_policy_val_long(a, tget(o, "closed", NEVER))));
-        RC(set_attr(e, ent, "officers", vset(a, json_object_get(o, "officers"), "Officer", NULL)));
-        RC(set_attr(e, ent, "subjects", vset(a, json_object_get(o, "subjects"), "Person", NULL)));
-        RC(gw_snap_note(s, GW_CASE, id, NULL));
+    if (strcmp(kind, "person") == 0) {
+        static const char *const sets[] = {"flags"};
+        if ((rc = check_sets(o, sets, 1)))
+            return rc;
+        gw_person p = {0};
+        if ((rc = gw_person_id(s, id, idn, &idx)) || (rc = atom_of(s, o, "area", "", &p.area)) ||
+            (rc = set_of(s, json_object_get(o, "flags"), &p.flags)))
+            return rc;
+        p.id = s->persons[idx].id;
+        p.defined = true;
+        s->persons[idx] = p;
+        return CU_OK;
     }
-    json_object_foreach(m->by_kind[2], id, o)
-    {
-        cu_arena_reset(a);
-        const json_t *subj = json_object_get(o, "subjects");
-        bool prot = false;
-        size_t i;
-        const json_t *x;
-        json_array_foreach(subj, i, x)
-        {
-            const json_t *p = json_object_get(m->by_kind[1], json_string_value(x));
-            if (p && json_array_size(json_object_get(p, "flags")) > 0)
-                prot = true;
-        }
+    if (strcmp(kind, "record") == 0) {
+        static const char *const sets[] = {"caveats"}, *const lists[] = {"subjects"};
+        if ((rc = check_sets(o, sets, 1)) || (rc = check_lists(o, lists, 1)))
+            return rc;
+        gw_record r = {0};
+        uint32_t t, sy, ar, cl;
+        if ((rc = gw_record_id(s, id, idn, &idx)) || (rc = atom_of(s, o, "type", "", &t)) ||
+            (rc = atom_of(s, o, "system", "", &sy)) || (rc = atom_of(s, o, "area", "", &ar)) ||
+            (rc = atom_of(s, o, "classification", "", &cl)) ||
+            (rc = set_of(s, json_object_get(o, "caveats"), &r.caveats)) ||
+            (rc = list_of(s, json_object_get(o, "subjects"), NULL, gw_person_id, &r.subjects)))
+            return rc;
         const json_t *live = json_object_get(o, "live");
-        const char *sys = json_string_value(json_object_get(o, "system"));
-        RC(cu_policy_entities_add(e, "Record", id, &ent));
-        RC(set_attr(e, ent, "type", vstr(a, json_object_get(o, "type"), "")));
-        RC(set_attr(e, ent, "system", vstr(a, json_object_get(o, "system"), "")));
-        RC(set_attr(e, ent, "area", vstr(a, json_object_get(o, "area"), "")));
-        RC(set_attr(e, ent, "classification", vstr(a, json_object_get(o, "classification"), "")));
-        RC(set_attr(e, ent, "caveats", vset(a, json_object_get(o, "caveats"), NULL, NULL)));
-        RC(set_attr(e, ent, "subjects", vset(a, subj, "Person", NULL)));
-        RC(set_attr(e, ent, "protected", cu_policy_val_bool(a, prot)));
-        RC(set_attr(e, ent, "live", cu_policy_val_bool(a, live ? json_is_true(live) : true)));
-        RC(gw_snap_note(s, GW_RECORD, id, sys));
+        r.id = s->records[idx].id;
+        r.type = (uint16_t)t;
+        r.system = (uint16_t)sy;
+        r.area = (uint16_t)ar;
+        r.cls = (uint16_t)cl;
+        r.live = live ? json_is_true(live) : true;
+        r.defined = true;
+        s->records[idx] = r;
+        return CU_OK;
     }
-    /* Parents: each case's records.  A record a case names but that is not
-     * in the reference data gets no entity (the link has nothing to open). */
-    json_object_foreach(m->by_kind[3], id, o)
-    {
-        size_t i;
-        const json_t *x;
-        json_array_foreach(json_object_get(o, "records"), i, x)
-        {
-            const char *rid = json_string_value(x);
-            if (!json_object_get(m->by_kind[2], rid))
-                continue;
-            RC(cu_policy_entities_add(e, "Record", rid, &ent));
-            RC(cu_policy_entity_add_parent(e, ent, "Case", id));
-        }
+    if (strcmp(kind, "case") == 0) {
+        static const char *const lists[] = {"officers", "subjects", "records"};
+        if ((rc = check_lists(o, lists, 3)))
+            return rc;
+        gw_case c = {0};
+        if ((rc = gw_case_id(s, id, idn, &idx)) || (rc = atom_of(s, o, "area", "", &c.area)) ||
+            (rc = list_of(s, json_object_get(o, "officers"), NULL, gw_officer_id, &c.officers)) ||
+            (rc = list_of(s, json_object_get(o, "subjects"), NULL, gw_person_id, &c.subjects)) ||
+            (rc = list_of(s, json_object_get(o, "records"), NULL, gw_record_id, &c.records)))
+            return rc;
+        c.id = s->cases[idx].id;
+        c.opened = tget(o, "opened", 0);
+        c.closed = tget(o, "closed", NEVER);
+        c.defined = true;
+        s->cases[idx] = c;
+        return CU_OK;
     }
-    for (uint32_t i = 0; i < s->nsystems; i++)
-        RC(cu_policy_entities_add(e, "System", s->systems[i], &ent));
-    RC(cu_policy_entities_finalize(e));
-fail:
-    cu_arena_free(a);
+    /* assign (check_line let nothing else through) */
+    const json_t *jc = json_object_get(o, "case"), *jo = json_object_get(o, "officer");
+    uint32_t ci, oi;
+    if (!gw_find(s, GW_CASE, json_string_value(jc), json_string_length(jc), &ci))
+        return cu_err_set(CU_ERR_NOTFOUND, "assign: no case \"%s\" before this line", json_string_value(jc));
+    if ((rc = gw_officer_id(s, json_string_value(jo), json_string_length(jo), &oi)))
+        return rc;
+    return gw_put_assign(s, ci, oi, tget(o, "ts", 0), strcmp(json_string_value(json_object_get(o, "op")), "add") == 0);
+}
+
+cu_rc gw_store_line(gw_store *s, const char *line, size_t n)
+{
+    if (n > CU_GATEWAY_MAX_REFERENCE_LINE)
+        return cu_err_set(CU_ERR_TOOBIG, "line longer than %d bytes", CU_GATEWAY_MAX_REFERENCE_LINE);
+    json_error_t jerr;
+    json_t *o = json_loadb(line, n, JSON_REJECT_DUPLICATES, &jerr);
+    cu_rc rc;
+    if (!o)
+        rc = cu_err_set(CU_ERR_PARSE, "malformed JSON: %s", jerr.text);
+    else if (!json_is_object(o))
+        rc = cu_err_set(CU_ERR_PARSE, "not a JSON object");
+    else if ((rc = check_line(o)) == CU_OK)
+        rc = take(s, o);
+    json_decref(o);
     return rc;
 }
 
-/* ------------------------------------------------------------------ build */
-
-cu_rc gw_snap_build(const char *text, size_t len, const char *name, cu_buf *report, size_t *accepted,
-                    gw_snap **out)
+cu_rc gw_store_read(gw_store *st, const char *text, size_t len, const char *name, cu_buf *report, size_t *accepted)
 {
-    cu_rc rc = CU_OK;
-    gw_snap *s = NULL;
-    cu_policy_entities *ents = NULL;
-    struct model m = {{0}};
-    cu_buf kept;
-    cu_buf_init(&kept, (size_t)4 << 30);
     size_t taken = 0;
-    for (int i = 0; i < 4; i++)
-        if (!(m.by_kind[i] = json_object())) {
-            rc = cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
-            goto fail;
-        }
-
     uint64_t lineno = 0;
     for (size_t pos = 0; pos < len;) {
         const char *line = text + pos;
@@ -551,58 +456,21 @@ cu_rc gw_snap_build(const char *text, size_t len, const char *name, cu_buf *repo
             k++;
         if (k == body)
             continue; /* blank line */
-        cu_rc lrc;
-        json_t *o = NULL;
-        if (body > CU_GATEWAY_MAX_REFERENCE_LINE) {
-            lrc = cu_err_set(CU_ERR_TOOBIG, "line longer than %d bytes", CU_GATEWAY_MAX_REFERENCE_LINE);
-        } else {
-            json_error_t jerr;
-            o = json_loadb(line, body, JSON_REJECT_DUPLICATES, &jerr);
-            if (!o)
-                lrc = cu_err_set(CU_ERR_PARSE, "malformed JSON: %s", jerr.text);
-            else if (!json_is_object(o))
-                lrc = cu_err_set(CU_ERR_PARSE, "not a JSON object");
-            else if ((lrc = check_line(o)) == CU_OK)
-                lrc = model_take(&m, o);
-        }
-        json_decref(o);
-        if (lrc == CU_ERR_NOMEM) {
-            rc = lrc;
-            goto fail;
-        }
-        if (lrc) {
+        cu_rc rc = gw_store_line(st, line, body);
+        if (rc == CU_ERR_NOMEM)
+            return rc;
+        if (rc) {
             cu_err_prefix("%s:%" PRIu64, name, lineno);
-            if (!report) {
-                rc = lrc;
-                goto fail;
-            }
+            if (!report)
+                return rc;
             if (cu_buf_appendf(report, "%s\n", cu_err_detail())) {
                 /* the report is bounded: later lines go unreported */
             }
             continue;
         }
         taken++;
-        if ((rc = cu_buf_append(&kept, line, n)) || (rc = cu_buf_append(&kept, "\n", 1)))
-            goto fail;
     }
-
-    if ((rc = cu_policy_entities_new(&ents)))
-        goto fail;
-    if ((rc = gw_snap_wrap(ents, &s))) {
-        cu_policy_entities_free(ents);
-        goto fail;
-    }
-    if ((rc = build_entities(&m, s)))
-        goto fail;
-    s->text = cu_buf_take(&kept, &s->text_len);
     if (accepted)
         *accepted = taken;
-    *out = s;
-    s = NULL;
-fail:
-    gw_snap_release(s);
-    cu_buf_free(&kept);
-    for (int i = 0; i < 4; i++)
-        json_decref(m.by_kind[i]);
-    return rc;
+    return CU_OK;
 }

@@ -1,6 +1,6 @@
 /*
- * The durable log: a C2SP tlog-tiles tree on disk, written by one committer
- * thread in commit groups, with a private journal as the commit point.
+ * The durable log: a C2SP tlog-tiles tree on disk, written by a pipeline of
+ * three threads, with a private journal as the commit point.
  *
  * Layout (docs/ledger.md): DIR/checkpoint and DIR/tile/... are public;
  * DIR/private/ (0700) holds lock, journal, secret (0600), signer.key (0600)
@@ -11,33 +11,60 @@
  * "CUJR" | count u32 | payload bytes u32 | first index u64 | payload (count
  * entries, each a big-endian u16 length and the bytes) | tree root after the
  * record.  base is a multiple of 256: the journal holds every entry from
- * base on, and every tile below base is durable.
+ * base on, and every tile below base is durable.  The file goes on with
+ * zeros after the last record (preallocated by the syncer, so that a commit
+ * overwrites allocated blocks); zeros are not a torn tail.
+ *
+ * The pipeline (docs/ledger.md, "The commit protocol"):
+ *   builder   takes queued appends as a group: leaf hashes, the in-memory
+ *             right edge and bundle, one journal record appended to the open
+ *             batch (memory only), full tiles and bundles handed to the tile
+ *             writer.  It never waits for the disk, so it builds the next
+ *             group while the syncer commits the previous batch.
+ *   syncer    takes the open batch (every record built since its last turn),
+ *             writes it to the journal with one pwrite, fdatasyncs it (the
+ *             commit point), then acknowledges its requests.
+ *   tile      writes the full tiles and bundles it is handed (tmp + rename,
+ *   writer    no fsync), off the commit path.
  *
  * NOTES ON THE DESIGN (the recovery invariants, numbered as in the docs):
  *  1. An entry is committed exactly when the record holding it is complete
  *     in the journal and fdatasync'd; only then is its append acknowledged.
- *     A group's tile files are written (not synced) before its record, so
- *     every write a group makes comes before its one commit point.
+ *     Batches are written and synced in the order they were built.
  *  2. A record is valid only if its header fits, it continues the tree at
  *     its first index, and the root recomputed from its entries equals its
  *     trailer.  Opening the log cuts the journal at the first invalid record
- *     (the torn tail) and deletes every tile beyond the committed size.
+ *     (the torn tail) and deletes every full tile beyond the committed size
+ *     (the tile writer may run ahead of the commit point).
  *  3. Opening rewrites every full tile and bundle at or after base from the
- *     journal, so a tile torn by a crash never survives into a checkpoint.
- *  4. Publishing writes the partial tiles for the committed size, makes the
- *     whole tree durable (syncfs), recomputes the root from the stored
- *     files, proves the previous checkpoint consistent with them, rewrites
- *     the journal with a new base, and only then signs and renames the new
- *     checkpoint into place.  A checkpoint never covers data that is not
- *     durable, and an inconsistent one is never signed.
+ *     journal, so a tile torn or never written before a crash is rebuilt.
+ *     Tiles still appear under their names only whole (tmp + rename): a
+ *     client may fetch a full tile as a fallback for a partial one, and a
+ *     cache keeps tiles for long.
+ *  4. Publishing waits until every built batch is synced and every tile is
+ *     written, writes the partial tiles (tmp + rename: a checkpoint may
+ *     already name them), makes the whole tree durable (syncfs), recomputes
+ *     the root from the stored files, proves the previous checkpoint
+ *     consistent with them, rewrites the journal with a new base, and only
+ *     then signs and renames the new checkpoint into place.  A checkpoint
+ *     never covers data that is not durable, and an inconsistent one is
+ *     never signed.
  *  5. After any I/O error the log fails closed: no further append, publish
- *     or read until it is reopened, which recovers by 2 and 3.
+ *     or read until it is reopened, which recovers by 2 and 3.  A request
+ *     in flight when a thread fails gets that failure's code; later ones
+ *     CU_ERR_STATE.
  *  6. One writer: an exclusive flock on private/lock, held until close.
+ *
+ * Locks: qmu (request queue), smu (edge and bundle: held by the builder for
+ * a group, by publish and by readers), pmu (batches, journal offset), tmu
+ * (tile ring).  No thread holds two of qmu, pmu, tmu at once; smu may be
+ * held while taking pmu or tmu, never the other way round.
  */
 #include "ledger/ledger_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -47,6 +74,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <dirent.h>
@@ -55,35 +83,69 @@
 #define RMAGIC "CUJR"
 #define RHDR 20
 #define GROUP_BYTES_MAX (8u << 20) /* payload of one commit group */
-#define JOURNAL_READ_MAX ((size_t)CU_LG_JOURNAL_TRIM + 2 * GROUP_BYTES_MAX + (1u << 20))
+#define JGROW ((off_t)4 << 20)  /* zeros the journal is extended by ahead of its records */
+#define JSLACK ((off_t)2 << 20) /* extend when less than this is left */
+#define JOURNAL_READ_MAX ((size_t)CU_LG_JOURNAL_TRIM + 2 * GROUP_BYTES_MAX + (size_t)JGROW + (1u << 20))
 #define PATH_MAX_ 4096
+#define BATCH_SLOTS 8192             /* request pieces one batch acknowledges */
+#define BATCH_BYTES (2 * (size_t)GROUP_BYTES_MAX + 4 * (size_t)CU_LEDGER_ENTRY_MAX + (1u << 20))
+#define TRING 64                     /* tiles and bundles waiting for the tile writer */
+#define TRING_BYTES ((size_t)64 << 20)
 
 typedef enum { REQ_APPEND, REQ_PUBLISH } req_kind;
 
+/* A request lives on its caller's stack until done is set. */
 typedef struct req {
     req_kind kind;
     const void *const *entries; /* NULL: the single entry in one/onelen */
     const size_t *lens;
     const void *one;
     size_t onelen;
-    size_t n, taken, done_n;
+    size_t n;
+    size_t taken; /* entries put into groups (builder, under qmu) */
+    size_t acct;  /* entries committed or failed (syncer only) */
     uint64_t first;
-    bool first_set, done;
+    bool first_set;
     cu_rc rc;
     char detail[512];
     cu_checkpoint *cp;
+    _Atomic int done; /* futex word: 1 once the caller may return */
     struct req *next;
 } req;
 
+/* k entries of r, the first of them at tree index first; rc set when the
+ * builder failed them. */
 typedef struct slot {
     req *r;
-    size_t off, k;
+    size_t k;
+    uint64_t first;
+    cu_rc rc;
 } slot;
+
+/* What one pwrite + fdatasync commits: records of one or more groups. */
+typedef struct batch {
+    cu_buf j;
+    slot *slots;
+    size_t nslots;
+    uint64_t end; /* tree size after its last record */
+} batch;
+
+/* A full tile (level >= 0) or bundle (level -1) for the tile writer; the
+ * buffers stay with their ring position and are reused. */
+typedef struct titem {
+    int level;
+    uint64_t index;
+    uint8_t *buf;
+    size_t len, cap;
+} titem;
+
+typedef char mkcache_t[CU_LG_LEVELS + 1][CU_TILE_PATH_MAX];
 
 struct cu_ledger {
     char dir[PATH_MAX_], priv[PATH_MAX_];
     int lock_fd, jfd;
-    off_t jend;
+    off_t jend;   /* end of the records; under pmu while the syncer runs */
+    off_t jalloc; /* file size: zeros from jend to here (syncer, or with it idle) */
     uint64_t jbase;
     bool read_only;
     cu_note_signer *signer;
@@ -92,30 +154,47 @@ struct cu_ledger {
     uint8_t secret[CU_LEDGER_SECRET_LEN];
     cu_checkpoint last_cp;
 
-    /* state, guarded by smu (the committer holds it for a whole group) */
+    /* state, guarded by smu (the builder holds it for a whole group) */
     pthread_mutex_t smu;
     cu_lg_edge *edge;
     uint8_t *bundle; /* the current bundle: entries of [n & ~255, n) framed */
     size_t bundle_len, bundle_cap;
     _Atomic uint64_t committed;
-    _Atomic int failed; /* cu_rc, 0 while healthy */
+    _Atomic int failed;         /* cu_rc, 0 while healthy */
+    _Atomic int report_pending; /* failed by a thread no request was waiting on */
     char faildetail[512];
-    char mkcache[CU_LG_LEVELS + 1][CU_TILE_PATH_MAX]; /* last directory made per level */
+    pthread_mutex_t fmu; /* serialises fail_closed */
+    mkcache_t mkcache; /* last directory made per level (builder, recovery) */
 
     /* queue, guarded by qmu */
     pthread_mutex_t qmu;
-    pthread_cond_t qwork, qdone;
+    pthread_cond_t qwork;
     req *head, *tail;
-    size_t queued;
     bool stop;
     pthread_t thr;
     bool thr_started;
     unsigned group_max, group_wait_us;
 
-    /* committer scratch */
-    slot *slots;
-    cu_buf jrec;
-    _Atomic uint64_t groups;
+    /* batches, guarded by pmu: the builder fills bt[cur] */
+    pthread_mutex_t pmu;
+    pthread_cond_t pwork, pdone;
+    batch bt[2];
+    int cur;
+    bool building, syncing, pstop;
+    pthread_t sthr;
+    bool sthr_started;
+    _Atomic uint64_t syncs;
+
+    /* tile ring, guarded by tmu */
+    pthread_mutex_t tmu;
+    pthread_cond_t twork, tdone;
+    titem ring[TRING];
+    unsigned rhead, rcount;
+    size_t rbytes;
+    bool tstop, tfailed;
+    pthread_t tthr;
+    bool tthr_started;
+    mkcache_t tcache; /* the tile writer's */
 };
 
 /* ============================================================ small helpers */
@@ -138,13 +217,17 @@ static bool exists(const char *path)
     return stat(path, &st) == 0;
 }
 
+/* The first failure wins.  Its detail is written before failed is set and
+ * never again, so whoever sees failed set reads a complete detail. */
 static void fail_closed(cu_ledger *l, cu_rc rc)
 {
-    int expect = 0;
-    if (atomic_compare_exchange_strong(&l->failed, &expect, (int)rc)) {
+    pthread_mutex_lock(&l->fmu);
+    if (!atomic_load(&l->failed)) {
         snprintf(l->faildetail, sizeof l->faildetail, "%s", cu_err_detail());
+        atomic_store(&l->failed, (int)rc);
         cu_log(CU_LOG_ERROR, "ledger %s failed closed: %s: %s", l->dir, cu_strerror(rc), l->faildetail);
     }
+    pthread_mutex_unlock(&l->fmu);
 }
 
 static cu_rc check_healthy(cu_ledger *l)
@@ -156,24 +239,63 @@ static cu_rc check_healthy(cu_ledger *l)
     return CU_OK;
 }
 
-/* Write a public file (relative path under dir) through private/tmp. */
-static cu_rc write_public(cu_ledger *l, int level, const char *rel, const void *p, size_t n, bool sync)
+/* Like check_healthy, but the first caller after a failure that no request
+ * saw (a tile write, a builder error) gets that failure's own code. */
+static cu_rc check_healthy_report(cu_ledger *l)
 {
-    char path[PATH_MAX_], tmp[PATH_MAX_], dirpart[CU_TILE_PATH_MAX];
-    cu_rc rc;
+    int f = atomic_load(&l->failed);
+    if (f && atomic_exchange(&l->report_pending, 0))
+        return cu_err_set((cu_rc)f, "%s", l->faildetail);
+    return check_healthy(l);
+}
+
+/* Make the directories above rel (a tile path), remembering the last one
+ * made per level in cache. */
+static cu_rc ensure_dir(cu_ledger *l, mkcache_t cache, int level, const char *rel)
+{
+    char dirpart[CU_TILE_PATH_MAX];
     const char *slash = strrchr(rel, '/');
     size_t dl = slash ? (size_t)(slash - rel) : 0;
+    cu_rc rc;
     memcpy(dirpart, rel, dl);
     dirpart[dl] = '\0';
-    char *cache = l->mkcache[level + 1];
-    if (strcmp(cache, dirpart) != 0) {
+    char *c = cache[level + 1];
+    if (strcmp(c, dirpart) != 0) {
         if ((rc = cu_lg_mkdirs_for(l->dir, rel)))
             return rc;
-        memcpy(cache, dirpart, dl + 1);
+        memcpy(c, dirpart, dl + 1);
     }
+    return CU_OK;
+}
+
+/* Write a partial tile (relative path under dir) through private/tmp. */
+static cu_rc write_public(cu_ledger *l, int level, const char *rel, const void *p, size_t n, bool sync)
+{
+    char path[PATH_MAX_], tmp[PATH_MAX_];
+    cu_rc rc;
+    if ((rc = ensure_dir(l, l->mkcache, level, rel)))
+        return rc;
     if ((rc = pathf(path, "%s/%s", l->dir, rel)) || (rc = pathf(tmp, "%s/tmp/tile", l->priv)))
         return rc;
     return cu_lg_write_file(tmp, path, p, n, 0644, sync);
+}
+
+/* Write a full tile or bundle through a scratch file (tmp, one per
+ * thread) renamed onto its name.  Not straight to the name: the spec lets a
+ * client fetch a full tile as a fallback for a partial one, and tiles are
+ * served as immutable (cached for long), so a half-written one must never
+ * be visible.  No fsync: publish makes tiles durable (syncfs), and
+ * recovery rebuilds any at or after the journal's base (invariant 3). */
+static cu_rc write_full_file(cu_ledger *l, mkcache_t cache, const char *tmpname, int level, uint64_t index,
+                             const void *p, size_t n)
+{
+    char rel[CU_TILE_PATH_MAX], path[PATH_MAX_], tmp[PATH_MAX_];
+    cu_rc rc;
+    if ((rc = cu_tile_path(level, index, CU_TILE_WIDTH, rel, sizeof rel)) ||
+        (rc = ensure_dir(l, cache, level, rel)) || (rc = pathf(path, "%s/%s", l->dir, rel)) ||
+        (rc = pathf(tmp, "%s/tmp/%s", l->priv, tmpname)))
+        return rc;
+    return cu_lg_write_file(tmp, path, p, n, 0644, false);
 }
 
 /* Remove the partial tiles tile/<L>/<N>.p/ once the full tile exists and
@@ -194,17 +316,109 @@ static void remove_partials(cu_ledger *l, int level, uint64_t index)
     rmdir(path);
 }
 
-/* The full-tile callback of the writer: write the tile (and, at level 0,
- * nothing else: bundles are written by the caller). */
-static cu_rc write_full_tile(void *ctx, unsigned level, uint64_t index, const cu_hash *hashes)
+/* ============================================================ tile writer */
+
+/* Hand a full tile or bundle to the tile writer (builder, under smu).  With
+ * swap, the bundle buffer itself moves into the ring and the ring's old
+ * buffer becomes the new (empty) bundle: no copy. */
+static cu_rc tile_put(cu_ledger *l, int level, uint64_t index, const void *p, size_t n, bool swap)
+{
+    cu_rc rc = CU_OK;
+    pthread_mutex_lock(&l->tmu);
+    while ((l->rcount == TRING || (l->rcount && l->rbytes + n > TRING_BYTES)) && !l->tfailed)
+        pthread_cond_wait(&l->tdone, &l->tmu);
+    if (l->tfailed) {
+        rc = cu_err_set((cu_rc)atomic_load(&l->failed), "%s", l->faildetail);
+        goto out;
+    }
+    titem *it = &l->ring[(l->rhead + l->rcount) % TRING];
+    if (swap) {
+        uint8_t *b = it->buf;
+        size_t cap = it->cap;
+        it->buf = l->bundle;
+        it->cap = l->bundle_cap;
+        l->bundle = b;
+        l->bundle_cap = cap;
+    } else {
+        if (it->cap < n) {
+            uint8_t *b = cu_realloc(it->buf, n);
+            if (!b) {
+                rc = cu_err_set(CU_ERR_NOMEM, "tile buffer of %zu bytes", n);
+                goto out;
+            }
+            it->buf = b;
+            it->cap = n;
+        }
+        memcpy(it->buf, p, n);
+    }
+    it->level = level;
+    it->index = index;
+    it->len = n;
+    l->rcount++;
+    l->rbytes += n;
+    pthread_cond_signal(&l->twork);
+out:
+    pthread_mutex_unlock(&l->tmu);
+    return rc;
+}
+
+/* Wait until every tile handed over so far is written (or the writer
+ * failed).  Readers and publish call it before reading tile files. */
+static void tiles_drain(cu_ledger *l)
+{
+    pthread_mutex_lock(&l->tmu);
+    while (l->rcount && !l->tfailed)
+        pthread_cond_wait(&l->tdone, &l->tmu);
+    pthread_mutex_unlock(&l->tmu);
+}
+
+static void *tile_writer(void *arg)
+{
+    cu_ledger *l = arg;
+    pthread_mutex_lock(&l->tmu);
+    for (;;) {
+        while (!l->rcount && !l->tstop)
+            pthread_cond_wait(&l->twork, &l->tmu);
+        if (!l->rcount)
+            break;
+        titem *it = &l->ring[l->rhead];
+        bool failed = l->tfailed;
+        pthread_mutex_unlock(&l->tmu);
+        /* the item stays in the ring (and its buffer unchanged) until popped */
+        cu_rc rc = failed ? CU_OK : write_full_file(l, l->tcache, "tilew", it->level, it->index, it->buf, it->len);
+        if (rc) {
+            /* pending first: whoever sees the failure must also see that
+             * no request has been told yet */
+            atomic_store(&l->report_pending, 1);
+            fail_closed(l, rc);
+        }
+        pthread_mutex_lock(&l->tmu);
+        if (rc)
+            l->tfailed = true;
+        l->rhead = (l->rhead + 1) % TRING;
+        l->rcount--;
+        l->rbytes -= it->len;
+        pthread_cond_broadcast(&l->tdone);
+    }
+    pthread_mutex_unlock(&l->tmu);
+    return NULL;
+}
+
+/* ================================================================ the tree */
+
+typedef enum { PUSH_MEM, PUSH_WRITE, PUSH_QUEUE } push_mode;
+
+/* Full-tile callbacks: recovery writes the tile itself, the builder hands
+ * it to the tile writer. */
+static cu_rc full_tile_write(void *ctx, unsigned level, uint64_t index, const cu_hash *hashes)
 {
     cu_ledger *l = ctx;
-    char rel[CU_TILE_PATH_MAX];
-    cu_rc rc;
-    if ((rc = cu_tile_path((int)level, index, CU_TILE_WIDTH, rel, sizeof rel)) ||
-        (rc = write_public(l, (int)level, rel, hashes, (size_t)CU_TILE_WIDTH * CU_HASH_LEN, false)))
-        return rc;
-    return CU_OK;
+    return write_full_file(l, l->mkcache, "tile", (int)level, index, hashes, (size_t)CU_TILE_WIDTH * CU_HASH_LEN);
+}
+
+static cu_rc full_tile_queue(void *ctx, unsigned level, uint64_t index, const cu_hash *hashes)
+{
+    return tile_put(ctx, (int)level, index, hashes, (size_t)CU_TILE_WIDTH * CU_HASH_LEN, false);
 }
 
 static cu_rc bundle_add(cu_ledger *l, const void *p, size_t n)
@@ -225,23 +439,22 @@ static cu_rc bundle_add(cu_ledger *l, const void *p, size_t n)
     return CU_OK;
 }
 
-/* Push one entry into the tree: leaf hash, edge (writing full tiles when
- * write is set), bundle (writing it when full). */
-static cu_rc push_entry(cu_ledger *l, const void *p, size_t n, bool write)
+/* Push one entry into the tree: leaf hash, edge, bundle; full tiles and
+ * bundles are written (recovery), queued (builder) or dropped (read-only). */
+static cu_rc push_entry(cu_ledger *l, const void *p, size_t n, push_mode mode)
 {
+    static const cu_lg_full_fn fns[] = {NULL, full_tile_write, full_tile_queue};
     cu_hash leaf;
     cu_rc rc;
-    if ((rc = cu_merkle_leaf_hash(p, n, &leaf)) ||
-        (rc = cu_lg_edge_push(l->edge, &leaf, write ? write_full_tile : NULL, l)) || (rc = bundle_add(l, p, n)))
+    if ((rc = cu_merkle_leaf_hash(p, n, &leaf)) || (rc = cu_lg_edge_push(l->edge, &leaf, fns[mode], l)) ||
+        (rc = bundle_add(l, p, n)))
         return rc;
     if (l->edge->n % CU_TILE_WIDTH == 0) {
         uint64_t b = l->edge->n / CU_TILE_WIDTH - 1;
-        char rel[CU_TILE_PATH_MAX];
-        if (write) {
-            if ((rc = cu_tile_path(-1, b, CU_TILE_WIDTH, rel, sizeof rel)) ||
-                (rc = write_public(l, -1, rel, l->bundle, l->bundle_len, false)))
-                return rc;
-        }
+        if (mode == PUSH_WRITE && (rc = write_full_file(l, l->mkcache, "tile", -1, b, l->bundle, l->bundle_len)))
+            return rc;
+        if (mode == PUSH_QUEUE && (rc = tile_put(l, -1, b, l->bundle, l->bundle_len, true)))
+            return rc;
         l->bundle_len = 0;
     }
     return CU_OK;
@@ -320,7 +533,7 @@ static cu_rc journal_rewrite(cu_ledger *l, bool tiles_synced)
     if (l->jfd >= 0)
         close(l->jfd);
     l->jfd = fd;
-    l->jend = (off_t)b.len;
+    l->jend = l->jalloc = (off_t)b.len;
     l->jbase = base;
     cu_buf_free(&b);
     return CU_OK;
@@ -341,50 +554,46 @@ static const void *req_entry(const req *r, size_t i, size_t *len)
     return r->entries[i];
 }
 
-static cu_rc commit_group(cu_ledger *l, const slot *slots, size_t nslots, uint64_t *first_out)
+/* Build one group (builder, under smu): its slots are b->slots[s0..], its
+ * record is appended to b->j.  Nothing touches the disk here; on an error
+ * the record is taken back out of the batch. */
+static cu_rc build_group(cu_ledger *l, batch *b, size_t s0)
 {
-    const cu_ledger_io *io = cu_ledger_io_get();
+    size_t jstart = b->j.len;
     uint64_t first = l->edge->n;
     uint32_t count = 0;
     cu_rc rc;
-    cu_buf_reset(&l->jrec);
-    /* header placeholder, patched below */
-    uint8_t h[RHDR] = {0};
-    if ((rc = cu_buf_append(&l->jrec, h, RHDR)))
-        return rc;
-    for (size_t s = 0; s < nslots; s++) {
-        for (size_t i = slots[s].off; i < slots[s].off + slots[s].k; i++) {
+    uint8_t h[RHDR] = {0}; /* header placeholder, patched below */
+    if ((rc = cu_buf_append(&b->j, h, RHDR)))
+        goto fail;
+    for (size_t s = s0; s < b->nslots; s++) {
+        req *r = b->slots[s].r;
+        size_t off = b->slots[s].first; /* the builder parks the request offset here */
+        b->slots[s].first = l->edge->n;
+        for (size_t i = off; i < off + b->slots[s].k; i++) {
             size_t len;
-            const void *p = req_entry(slots[s].r, i, &len);
+            const void *p = req_entry(r, i, &len);
             uint8_t pre[2];
             cu_put_be16(pre, (uint16_t)len);
-            if ((rc = cu_buf_append(&l->jrec, pre, 2)) || (rc = cu_buf_append(&l->jrec, p, len)) ||
-                (rc = push_entry(l, p, len, true)))
-                return rc;
+            if ((rc = cu_buf_append(&b->j, pre, 2)) || (rc = cu_buf_append(&b->j, p, len)) ||
+                (rc = push_entry(l, p, len, PUSH_QUEUE)))
+                goto fail;
             count++;
         }
     }
     cu_hash root;
-    if ((rc = cu_lg_edge_root(l->edge, &root)) || (rc = cu_buf_append(&l->jrec, root.b, CU_HASH_LEN)))
-        return rc;
-    uint8_t *hp = (uint8_t *)l->jrec.data;
+    if ((rc = cu_lg_edge_root(l->edge, &root)) || (rc = cu_buf_append(&b->j, root.b, CU_HASH_LEN)))
+        goto fail;
+    uint8_t *hp = (uint8_t *)b->j.data + jstart;
     memcpy(hp, RMAGIC, 4);
     cu_put_be32(hp + 4, count);
-    cu_put_be32(hp + 8, (uint32_t)(l->jrec.len - RHDR - CU_HASH_LEN));
+    cu_put_be32(hp + 8, (uint32_t)(b->j.len - jstart - RHDR - CU_HASH_LEN));
     cu_put_be64(hp + 12, first);
-    /* the commit point (invariant 1) */
-    if ((rc = cu_lg_write_all(l->jfd, l->jrec.data, l->jrec.len, l->jend, "journal")) ||
-        (rc = cu_lg_sync(l->jfd, true, "journal"))) {
-        /* best effort: take the record back so a reopen does not find it */
-        if (io->ftruncate(l->jfd, l->jend) == 0)
-            (void)io->fdatasync(l->jfd);
-        return rc;
-    }
-    l->jend += (off_t)l->jrec.len;
-    atomic_store(&l->committed, l->edge->n);
-    atomic_fetch_add(&l->groups, 1);
-    *first_out = first;
+    b->end = l->edge->n;
     return CU_OK;
+fail:
+    b->j.len = jstart;
+    return rc;
 }
 
 /* ================================================================ publish */
@@ -529,56 +738,210 @@ fail:
 
 /* ============================================================= committer */
 
+/* Completion: the caller waits on r->done with a futex of its own, so one
+ * commit wakes exactly the requests it finished (no broadcast to every
+ * waiting thread).  After the store the caller may return at once; a wake
+ * that then lands on its reused stack is a spurious wake-up, which every
+ * futex user re-checks for. */
+static void req_wake(req *r)
+{
+    atomic_store_explicit(&r->done, 1, memory_order_release);
+    syscall(SYS_futex, (int *)&r->done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+static void req_wait(req *r)
+{
+    while (!atomic_load_explicit(&r->done, memory_order_acquire))
+        syscall(SYS_futex, (int *)&r->done, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+}
+
 static void finish(req *r, cu_rc rc)
 {
     r->rc = rc;
     if (rc)
         snprintf(r->detail, sizeof r->detail, "%s", cu_err_detail());
-    r->done = true;
+    req_wake(r);
 }
 
-static void *committer(void *arg)
+/* Wait until every built batch is committed and every tile written
+ * (builder only: it is not building, so nothing new arrives meanwhile). */
+static void drain(cu_ledger *l)
+{
+    pthread_mutex_lock(&l->pmu);
+    while (l->bt[l->cur].nslots || l->syncing)
+        pthread_cond_wait(&l->pdone, &l->pmu);
+    pthread_mutex_unlock(&l->pmu);
+    tiles_drain(l);
+}
+
+/* Extend the journal with zeros (written and fsync'd) ahead of its
+ * records, so that a commit overwrites allocated, initialised blocks and
+ * its fdatasync need not write the inode too (measured: about half the
+ * latency on ext4).  Recovery takes zeros after the last record for this
+ * preallocation.  A failure fails the log closed, told to the next call
+ * (nobody waits on this).  Syncer only, between batches. */
+static void journal_extend(cu_ledger *l, int fd)
+{
+    static const uint8_t zeros[1u << 20];
+    /* never below jend: zeros must not touch a record */
+    off_t at = l->jalloc > l->jend ? l->jalloc : l->jend, end = l->jend + JGROW;
+    cu_rc rc = CU_OK;
+    for (off_t o = at; o < end && !rc; o += (off_t)sizeof zeros) {
+        size_t n = end - o < (off_t)sizeof zeros ? (size_t)(end - o) : sizeof zeros;
+        rc = cu_lg_write_all(fd, zeros, n, o, "journal");
+    }
+    if (!rc)
+        rc = cu_lg_sync(fd, false, "journal");
+    if (rc) {
+        atomic_store(&l->report_pending, 1);
+        fail_closed(l, rc);
+        return;
+    }
+    pthread_mutex_lock(&l->pmu);
+    l->jalloc = end;
+    pthread_mutex_unlock(&l->pmu);
+}
+
+/* The syncer: commit the open batch whenever the builder is between
+ * groups, one pwrite + one fdatasync for all its records, then acknowledge
+ * (invariant 1). */
+static void *syncer(void *arg)
 {
     cu_ledger *l = arg;
-    pthread_mutex_lock(&l->qmu);
+    char detail[512];
+    size_t acked = 0;
+    pthread_mutex_lock(&l->pmu);
     for (;;) {
-        bool idle = false;
-        while (!l->head && !l->stop) {
-            idle = true;
-            pthread_cond_wait(&l->qwork, &l->qmu);
-        }
-        if (!l->head)
+        while ((l->building || !l->bt[l->cur].nslots) && !(l->pstop && !l->building && !l->bt[l->cur].nslots))
+            pthread_cond_wait(&l->pwork, &l->pmu);
+        if (!l->bt[l->cur].nslots)
             break;
-        if (idle && l->head->kind == REQ_APPEND && l->queued < l->group_max && !l->stop) {
-            /* woken from idle: wait a little for more appenders to join this
-             * group.  When busy, the appends that queued up during the last
-             * commit are the next group, with no wait. */
+        if (l->group_wait_us && acked > l->bt[l->cur].nslots && !l->pstop) {
+            /* Optional: wait (a little) for the callers just acknowledged,
+             * so that the batch holds every append in flight.  Off by
+             * default: measured, it loses to committing at once, because
+             * batches that alternate overlap the callers' round trips with
+             * the fdatasync (docs/ledger.md, Performance). */
             struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
+            clock_gettime(CLOCK_MONOTONIC, &ts);
             ts.tv_nsec += (long)l->group_wait_us * 1000;
             while (ts.tv_nsec >= 1000000000L) {
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;
             }
-            (void)pthread_cond_timedwait(&l->qwork, &l->qmu, &ts);
+            while ((l->building || acked > l->bt[l->cur].nslots) && !l->pstop)
+                if (pthread_cond_timedwait(&l->pwork, &l->pmu, &ts) == ETIMEDOUT)
+                    break;
+            while (l->building)
+                pthread_cond_wait(&l->pwork, &l->pmu);
         }
+        batch *b = &l->bt[l->cur];
+        l->cur ^= 1;
+        l->syncing = true;
+        int fd = l->jfd;
+        off_t at = l->jend;
+        pthread_mutex_unlock(&l->pmu);
+
+        const cu_ledger_io *io = cu_ledger_io_get();
+        cu_rc rc = CU_OK;
+        detail[0] = '\0';
+        if (atomic_load(&l->failed)) {
+            /* built before the builder saw the failure: not written */
+            rc = check_healthy_report(l);
+        } else if (b->j.len) {
+            if ((rc = cu_lg_write_all(fd, b->j.data, b->j.len, at, "journal")) ||
+                (rc = cu_lg_sync(fd, true, "journal"))) {
+                fail_closed(l, rc);
+                /* best effort: take the records back so a reopen does not find them */
+                if (io->ftruncate(fd, at) == 0)
+                    (void)io->fdatasync(fd);
+            }
+        }
+        if (rc)
+            snprintf(detail, sizeof detail, "%s", cu_err_detail());
+        pthread_mutex_lock(&l->pmu);
+        if (!rc && b->j.len) {
+            l->jend = at + (off_t)b->j.len;
+            if (l->jalloc < l->jend)
+                l->jalloc = l->jend; /* the batch did not fit: it extended the file */
+            atomic_store(&l->committed, b->end);
+            atomic_fetch_add(&l->syncs, 1);
+        }
+        pthread_mutex_unlock(&l->pmu);
+        for (size_t s = 0; s < b->nslots; s++) {
+            slot *sl = &b->slots[s];
+            req *q = sl->r;
+            cu_rc e = sl->rc ? sl->rc : rc;
+            if (e) {
+                if (!q->rc) {
+                    q->rc = e;
+                    snprintf(q->detail, sizeof q->detail, "%s", sl->rc ? l->faildetail : detail);
+                }
+            } else if (!q->first_set) {
+                q->first = sl->first;
+                q->first_set = true;
+            }
+            q->acct += sl->k;
+            if (q->acct == q->n)
+                req_wake(q);
+        }
+        acked = b->nslots;
+        cu_buf_reset(&b->j);
+        b->nslots = 0;
+        if (!rc && !atomic_load(&l->failed) && l->jalloc - l->jend < JSLACK)
+            journal_extend(l, fd);
+        pthread_mutex_lock(&l->pmu);
+        l->syncing = false;
+        pthread_cond_broadcast(&l->pdone);
+    }
+    pthread_mutex_unlock(&l->pmu);
+    return NULL;
+}
+
+/* The builder: publish requests in queue order (after a drain), appends
+ * in groups built into the open batch. */
+static void *committer(void *arg)
+{
+    cu_ledger *l = arg;
+    for (;;) {
+        pthread_mutex_lock(&l->qmu);
+        while (!l->head && !l->stop)
+            pthread_cond_wait(&l->qwork, &l->qmu);
         req *r = l->head;
+        if (!r) {
+            pthread_mutex_unlock(&l->qmu);
+            break;
+        }
         if (r->kind == REQ_PUBLISH) {
             l->head = r->next;
             if (!l->head)
                 l->tail = NULL;
             pthread_mutex_unlock(&l->qmu);
+            drain(l);
             pthread_mutex_lock(&l->smu);
-            cu_rc rc = do_publish(l, r->cp);
+            cu_rc rc = check_healthy_report(l);
+            if (!rc)
+                rc = do_publish(l, r->cp);
             pthread_mutex_unlock(&l->smu);
-            pthread_mutex_lock(&l->qmu);
             finish(r, rc);
-            pthread_cond_broadcast(&l->qdone);
             continue;
         }
-        /* form a group from the appends at the head of the queue */
-        size_t ns = 0, total = 0, bytes = 0;
-        for (req *q = l->head; q && q->kind == REQ_APPEND && total < l->group_max && bytes < GROUP_BYTES_MAX;
+        pthread_mutex_unlock(&l->qmu);
+
+        /* room in the open batch (the syncer empties the other one) */
+        pthread_mutex_lock(&l->pmu);
+        while (l->bt[l->cur].nslots >= BATCH_SLOTS || l->bt[l->cur].j.len >= GROUP_BYTES_MAX)
+            pthread_cond_wait(&l->pdone, &l->pmu);
+        l->building = true;
+        batch *b = &l->bt[l->cur];
+        pthread_mutex_unlock(&l->pmu);
+
+        /* form a group from the appends at the head of the queue; the
+         * request offset of each piece is parked in its slot's first */
+        size_t s0 = b->nslots, total = 0, bytes = 0;
+        pthread_mutex_lock(&l->qmu);
+        for (req *q = l->head; q && q->kind == REQ_APPEND && total < l->group_max && bytes < GROUP_BYTES_MAX &&
+                               b->nslots < BATCH_SLOTS;
              q = q->next) {
             size_t k = 0;
             while (q->taken + k < q->n && total + k < l->group_max && bytes < GROUP_BYTES_MAX) {
@@ -587,54 +950,45 @@ static void *committer(void *arg)
                 bytes += len + 2;
                 k++;
             }
-            l->slots[ns++] = (slot){q, q->taken, k};
+            b->slots[b->nslots++] = (slot){q, k, q->taken, CU_OK};
             q->taken += k;
             total += k;
             if (q->taken < q->n)
                 break;
         }
-        pthread_mutex_unlock(&l->qmu);
-        uint64_t first = 0;
-        cu_rc rc = check_healthy(l);
-        pthread_mutex_lock(&l->smu);
-        if (!rc && (rc = commit_group(l, l->slots, ns, &first)))
-            fail_closed(l, rc);
-        if (!rc && l->jend > (off_t)CU_LG_JOURNAL_TRIM) {
-            cu_rc trc = journal_rewrite(l, false);
-            if (trc)
-                fail_closed(l, trc); /* the group itself is committed */
-        }
-        pthread_mutex_unlock(&l->smu);
-        pthread_mutex_lock(&l->qmu);
-        uint64_t at = first;
-        for (size_t s = 0; s < ns; s++) {
-            req *q = l->slots[s].r;
-            if (q->done)
-                continue;
-            if (rc) {
-                finish(q, rc);
-            } else {
-                if (!q->first_set) {
-                    q->first = at;
-                    q->first_set = true;
-                }
-                at += l->slots[s].k;
-                q->done_n += l->slots[s].k;
-                if (q->done_n == q->n)
-                    finish(q, CU_OK);
-            }
-        }
-        /* drop finished requests from the head; a failed one may still have
-         * untaken entries: it is finished all the same */
-        while (l->head && l->head->done) {
+        while (l->head && l->head->kind == REQ_APPEND && l->head->taken == l->head->n) {
             l->head = l->head->next;
             if (!l->head)
                 l->tail = NULL;
         }
-        l->queued -= total;
-        pthread_cond_broadcast(&l->qdone);
+        pthread_mutex_unlock(&l->qmu);
+
+        pthread_mutex_lock(&l->smu);
+        cu_rc rc = CU_OK;
+        if (!atomic_load(&l->failed) && (rc = build_group(l, b, s0))) {
+            fail_closed(l, rc);
+            for (size_t s = s0; s < b->nslots; s++)
+                b->slots[s].rc = rc;
+        }
+        pthread_mutex_unlock(&l->smu);
+        /* (a failed log adds slots with no record: the syncer fails them) */
+        pthread_mutex_lock(&l->pmu);
+        l->building = false;
+        bool trim = !rc && l->jend + (off_t)b->j.len > (off_t)CU_LG_JOURNAL_TRIM;
+        pthread_cond_signal(&l->pwork);
+        pthread_mutex_unlock(&l->pmu);
+        if (trim) {
+            /* a long journal is rewritten once everything in it is durable */
+            drain(l);
+            pthread_mutex_lock(&l->smu);
+            cu_rc trc;
+            if (!atomic_load(&l->failed) && (trc = journal_rewrite(l, false))) {
+                atomic_store(&l->report_pending, 1);
+                fail_closed(l, trc);
+            }
+            pthread_mutex_unlock(&l->smu);
+        }
     }
-    pthread_mutex_unlock(&l->qmu);
     return NULL;
 }
 
@@ -643,7 +997,7 @@ static cu_rc submit(cu_ledger *l, req *r)
     cu_rc rc;
     if (l->read_only)
         return cu_err_set(CU_ERR_STATE, "the log is open read-only");
-    if ((rc = check_healthy(l)))
+    if ((rc = check_healthy_report(l)))
         return rc;
     pthread_mutex_lock(&l->qmu);
     if (l->stop) {
@@ -656,12 +1010,9 @@ static cu_rc submit(cu_ledger *l, req *r)
     else
         l->head = r;
     l->tail = r;
-    if (r->kind == REQ_APPEND)
-        l->queued += r->n;
     pthread_cond_signal(&l->qwork);
-    while (!r->done)
-        pthread_cond_wait(&l->qdone, &l->qmu);
     pthread_mutex_unlock(&l->qmu);
+    req_wait(r);
     if (r->rc)
         return cu_err_set(r->rc, "%s", r->detail);
     return CU_OK;
@@ -709,7 +1060,7 @@ uint64_t cu_ledger_size(cu_ledger *l) { return atomic_load(&l->committed); }
 const uint8_t *cu_ledger_commit_secret(const cu_ledger *l) { return l->secret; }
 const char *cu_ledger_origin(const cu_ledger *l) { return l->origin; }
 uint64_t cu_ledger_published_size(const cu_ledger *l) { return l->last_cp.size; }
-uint64_t cu_ledger_groups_committed(const cu_ledger *l) { return atomic_load(&((cu_ledger *)l)->groups); }
+uint64_t cu_ledger_groups_committed(const cu_ledger *l) { return atomic_load(&((cu_ledger *)l)->syncs); }
 
 cu_rc cu_ledger_read_entry(cu_ledger *l, uint64_t index, cu_buf *out)
 {
@@ -732,6 +1083,7 @@ cu_rc cu_ledger_read_entry(cu_ledger *l, uint64_t index, cu_buf *out)
         base = l->bundle;
         len = l->bundle_len;
     } else {
+        tiles_drain(l); /* the bundle may still be with the tile writer */
         if ((rc = cu_lg_read_tile(l->dir, -1, b, CU_TILE_WIDTH, CU_LG_BUNDLE_MAX, &data, &len))) {
             rc = cu_err_set(rc == CU_ERR_NOTFOUND ? CU_ERR_CORRUPT : rc, "entry bundle %llu: %s",
                             (unsigned long long)b, cu_err_detail());
@@ -761,6 +1113,7 @@ static cu_rc with_nodes(cu_ledger *l, uint64_t size, cu_lg_nodes **out)
                           (unsigned long long)atomic_load(&l->committed));
     if (!(*out = cu_malloc(sizeof **out)))
         return CU_ERR_NOMEM;
+    tiles_drain(l); /* full tiles are read from their files */
     cu_lg_nodes_init(*out, l->dir, size, l->edge);
     return CU_OK;
 }
@@ -930,7 +1283,11 @@ static cu_rc recover(cu_ledger *l)
         off += RHDR + plen + CU_HASH_LEN;
         good = off;
     }
-    if (good < jlen)
+    /* zeros after the last record are the syncer's preallocation, not a tail */
+    bool zeros = true;
+    for (size_t i = good; i < jlen && zeros; i++)
+        zeros = j[i] == 0;
+    if (!zeros)
         cu_log(CU_LOG_WARN, "ledger %s: journal torn at byte %zu of %zu; cutting back to %llu entries", l->dir, good,
                jlen, (unsigned long long)scratch->n);
     /* pass 2: replay, rewriting tiles from base on */
@@ -943,7 +1300,7 @@ static cu_rc recover(cu_ledger *l)
             const uint8_t *ent;
             size_t elen;
             if ((rc = cu_tile_bundle_next(p + RHDR, plen, &eoff, &ent, &elen)) ||
-                (rc = push_entry(l, ent, elen, !l->read_only)))
+                (rc = push_entry(l, ent, elen, l->read_only ? PUSH_MEM : PUSH_WRITE)))
                 goto out;
         }
         off += RHDR + plen + CU_HASH_LEN;
@@ -955,7 +1312,7 @@ static cu_rc recover(cu_ledger *l)
             goto out;
         }
         l->jfd = fd;
-        if (good < jlen) {
+        if (!zeros) {
             if (io->ftruncate(fd, (off_t)good) != 0) {
                 rc = cu_lg_errno(errno, "truncate", jpath);
                 goto out;
@@ -967,6 +1324,7 @@ static cu_rc recover(cu_ledger *l)
             goto out;
     }
     l->jend = (off_t)good;
+    l->jalloc = zeros ? (off_t)jlen : (off_t)good;
     l->jbase = base;
     atomic_store(&l->committed, l->edge->n);
 out:
@@ -1011,6 +1369,22 @@ void cu_ledger_close(cu_ledger *l)
         pthread_mutex_unlock(&l->qmu);
         pthread_join(l->thr, NULL);
     }
+    /* the builder has gone: the syncer commits what it built, the tile
+     * writer writes what it was handed, then they stop */
+    if (l->sthr_started) {
+        pthread_mutex_lock(&l->pmu);
+        l->pstop = true;
+        pthread_cond_broadcast(&l->pwork);
+        pthread_mutex_unlock(&l->pmu);
+        pthread_join(l->sthr, NULL);
+    }
+    if (l->tthr_started) {
+        pthread_mutex_lock(&l->tmu);
+        l->tstop = true;
+        pthread_cond_broadcast(&l->twork);
+        pthread_mutex_unlock(&l->tmu);
+        pthread_join(l->tthr, NULL);
+    }
     if (l->jfd >= 0)
         close(l->jfd);
     if (l->lock_fd >= 0)
@@ -1019,11 +1393,21 @@ void cu_ledger_close(cu_ledger *l)
     cu_note_verifier_free(l->verifier);
     sodium_memzero(l->secret, sizeof l->secret);
     pthread_mutex_destroy(&l->smu);
+    pthread_mutex_destroy(&l->fmu);
     pthread_mutex_destroy(&l->qmu);
     pthread_cond_destroy(&l->qwork);
-    pthread_cond_destroy(&l->qdone);
-    cu_buf_free(&l->jrec);
-    cu_free(l->slots);
+    pthread_mutex_destroy(&l->pmu);
+    pthread_cond_destroy(&l->pwork);
+    pthread_cond_destroy(&l->pdone);
+    pthread_mutex_destroy(&l->tmu);
+    pthread_cond_destroy(&l->twork);
+    pthread_cond_destroy(&l->tdone);
+    for (int i = 0; i < 2; i++) {
+        cu_buf_free(&l->bt[i].j);
+        cu_free(l->bt[i].slots);
+    }
+    for (unsigned i = 0; i < TRING; i++)
+        cu_free(l->ring[i].buf);
     cu_free(l->bundle);
     cu_free(l->edge);
     cu_free(l);
@@ -1044,20 +1428,33 @@ cu_rc cu_ledger_open(const char *dir, const cu_ledger_opts *opts, cu_ledger **ou
         return CU_ERR_NOMEM;
     l->lock_fd = l->jfd = -1;
     pthread_mutex_init(&l->smu, NULL);
+    pthread_mutex_init(&l->fmu, NULL);
     pthread_mutex_init(&l->qmu, NULL);
     pthread_cond_init(&l->qwork, NULL);
-    pthread_cond_init(&l->qdone, NULL);
-    cu_buf_init(&l->jrec, (size_t)GROUP_BYTES_MAX + (size_t)2 * CU_LEDGER_ENTRY_MAX + 1024);
+    pthread_mutex_init(&l->pmu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->pwork, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&l->pdone, NULL);
+    pthread_mutex_init(&l->tmu, NULL);
+    pthread_cond_init(&l->twork, NULL);
+    pthread_cond_init(&l->tdone, NULL);
+    for (int i = 0; i < 2; i++)
+        cu_buf_init(&l->bt[i].j, BATCH_BYTES);
     l->read_only = opts->read_only;
     l->group_max = opts->group_max ? opts->group_max : 65536;
-    l->group_wait_us = opts->group_wait_us ? opts->group_wait_us : 200;
+    l->group_wait_us = opts->group_wait_us;
     if ((rc = pathf(l->dir, "%s", dir)) || (rc = pathf(l->priv, "%s/private", dir)))
         goto fail;
     if (!exists(l->priv)) {
         rc = cu_err_set(CU_ERR_NOTFOUND, "%s: not a ledger directory (no private/)", dir);
         goto fail;
     }
-    if (!(l->edge = cu_malloc(sizeof *l->edge)) || !(l->slots = cu_calloc(l->group_max, sizeof *l->slots))) {
+    if (!(l->edge = cu_malloc(sizeof *l->edge)) ||
+        (!l->read_only && (!(l->bt[0].slots = cu_calloc(BATCH_SLOTS, sizeof(slot))) ||
+                           !(l->bt[1].slots = cu_calloc(BATCH_SLOTS, sizeof(slot)))))) {
         rc = CU_ERR_NOMEM;
         goto fail;
     }
@@ -1100,6 +1497,16 @@ cu_rc cu_ledger_open(const char *dir, const cu_ledger_opts *opts, cu_ledger **ou
         goto fail;
     }
     if (!l->read_only) {
+        if (pthread_create(&l->tthr, NULL, tile_writer, l) != 0) {
+            rc = cu_err_set(CU_ERR_INTERNAL, "cannot start the tile writer thread");
+            goto fail;
+        }
+        l->tthr_started = true;
+        if (pthread_create(&l->sthr, NULL, syncer, l) != 0) {
+            rc = cu_err_set(CU_ERR_INTERNAL, "cannot start the syncer thread");
+            goto fail;
+        }
+        l->sthr_started = true;
         if (pthread_create(&l->thr, NULL, committer, l) != 0) {
             rc = cu_err_set(CU_ERR_INTERNAL, "cannot start the committer thread");
             goto fail;

@@ -5,6 +5,11 @@
  * its private state); opening an existing one reads that key back.  At
  * close the log publishes a signed checkpoint covering every entry.
  *
+ * A daemon shares one ledger between the pipeline, the gateway and the
+ * console (cu_pipeline_ledger_open, cu_sink_ledger_shared): the pipeline
+ * appends access entries, the others entries of their own types, which the
+ * pipeline's recovery skips by type.
+ *
  * Entries are access entries in the ledger's canonical encoding.  The
  * pipeline builds them with cu_ledger_entry_encode and the same fields, in
  * the same order, as cu_ledger_entry_encode_access, so that the commitment
@@ -17,6 +22,7 @@
 #include "pipeline/pipeline_int.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -53,11 +59,52 @@ static const cu_sink_ops ledger_ops = {
     .commit_secret = l_secret, .close = l_close,
 };
 
+/* A shared ledger: the daemon owns it (the gateway and the console append
+ * to it too) and closes it after the pipeline. */
+static void l_close_shared(void *ctx)
+{
+    cu_ledger *l = ctx;
+    if (l && cu_ledger_size(l) != cu_ledger_published_size(l) && cu_ledger_publish(l, NULL))
+        cu_log(CU_LOG_WARN, "ledger: publishing a checkpoint failed: %s", cu_err_detail());
+}
+
+static const cu_sink_ops shared_ops = {
+    .name = "ledger (shared)", .append_many = l_append, .size = l_size, .read_entry = l_read,
+    .commit_secret = l_secret, .close = l_close_shared,
+};
+
+void cu_sink_ledger_shared(cu_ledger *l, cu_sink *out)
+{
+    out->ops = &shared_ops;
+    out->ctx = l;
+}
+
 cu_rc cu_sink_ledger_open(const char *dir, cu_sink *out)
+{
+    cu_ledger *l = NULL;
+    cu_rc rc = cu_pipeline_ledger_open(dir, &l);
+    if (rc)
+        return rc;
+    out->ops = &ledger_ops;
+    out->ctx = l;
+    return CU_OK;
+}
+
+cu_rc cu_pipeline_ledger_open(const char *dir, cu_ledger **out)
 {
     char path[4096], ck[4200];
     if (snprintf(path, sizeof path, "%s/ledger", dir) >= (int)sizeof path)
         return cu_err_set(CU_ERR_TOOBIG, "path too long");
+    /* the data directory itself (and its parents) may not exist yet */
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        int e = mkdir(path, 0700) == 0 ? 0 : errno;
+        *p = '/';
+        if (e && e != EEXIST)
+            return cu_err_set(cu_rc_from_errno(e), "mkdir %s: %s", dir, strerror(e));
+    }
     snprintf(ck, sizeof ck, "%s/checkpoint", path);
     struct stat st;
     cu_rc rc;
@@ -78,15 +125,10 @@ cu_rc cu_sink_ledger_open(const char *dir, cu_sink *out)
     if ((rc = cu_ledger_read_signer(path, &key)))
         return rc;
     cu_ledger_opts o = {.signer_key = key};
-    cu_ledger *l = NULL;
-    rc = cu_ledger_open(path, &o, &l);
+    rc = cu_ledger_open(path, &o, out);
     memset(key, 0, strlen(key));
     cu_free(key);
-    if (rc)
-        return rc;
-    out->ops = &ledger_ops;
-    out->ctx = l;
-    return CU_OK;
+    return rc;
 }
 
 /* ----------------------------------------------------------- entries */
@@ -105,22 +147,28 @@ cu_rc cu_entry_encode(const cu_names *n, const cu_event *ev, cu_commit_fn commit
         if (rc)
             return rc;
     }
-    const char *strs[9] = {
-        ev->id,
-        cu_names_str(n, CU_K_OFFICER, ev->officer),
-        cu_names_str(n, CU_K_SYSTEM, ev->system),
-        actions[ev->action < CU_ACT_COUNT_ ? ev->action : 0],
-        cu_names_str(n, CU_K_RECORD, ev->record),
-        cu_names_str(n, CU_K_PURPOSE, ev->purpose),
-        cu_names_str(n, CU_K_CASE, ev->case_id),
-        cu_names_str(n, CU_K_TERMINAL, ev->terminal),
-        cu_names_str(n, CU_K_AREA, ev->area),
+    const char *act = actions[ev->action < CU_ACT_COUNT_ ? ev->action : 0];
+    cu_ledger_field f[12];
+    /* lengths from the names table (no strlen on the hot path) */
+    f[0] = (cu_ledger_field){CU_LEDGER_F_ID, ev->id, ev->id_len};
+    f[3] = (cu_ledger_field){(uint8_t)(CU_LEDGER_F_ID + 3), act, strlen(act)};
+    static const struct {
+        int slot;
+        cu_idkind k;
+        size_t off;
+    } ids[7] = {
+        {1, CU_K_OFFICER, offsetof(cu_event, officer)}, {2, CU_K_SYSTEM, offsetof(cu_event, system)},
+        {4, CU_K_RECORD, offsetof(cu_event, record)},   {5, CU_K_PURPOSE, offsetof(cu_event, purpose)},
+        {6, CU_K_CASE, offsetof(cu_event, case_id)},    {7, CU_K_TERMINAL, offsetof(cu_event, terminal)},
+        {8, CU_K_AREA, offsetof(cu_event, area)},
     };
+    for (int i = 0; i < 7; i++) {
+        size_t sl;
+        const char *s = cu_names_str_len(n, ids[i].k, *(const cu_id *)((const char *)ev + ids[i].off), &sl);
+        f[ids[i].slot] = (cu_ledger_field){(uint8_t)(CU_LEDGER_F_ID + ids[i].slot), s, sl};
+    }
     uint8_t outcome = ev->outcome == CU_OUT_DENY ? 2 : 1, results[4];
     cu_put_be32(results, ev->has_results ? ev->results : 0);
-    cu_ledger_field f[12];
-    for (int i = 0; i < 9; i++)
-        f[i] = (cu_ledger_field){(uint8_t)(CU_LEDGER_F_ID + i), strs[i], strs[i] ? strlen(strs[i]) : 0};
     f[9] = (cu_ledger_field){CU_LEDGER_F_OUTCOME, &outcome, 1};
     f[10] = (cu_ledger_field){CU_LEDGER_F_RESULTS, results, 4};
     f[11] = (cu_ledger_field){CU_LEDGER_F_SUBJECTS, subj, (size_t)ev->nsubjects * CU_HASH_LEN};

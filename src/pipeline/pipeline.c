@@ -19,12 +19,14 @@
  * 6. Steady state allocates nothing per event: entry bytes, pointer arrays
  *    and the commitment cache grow to their high-water mark and stay.
  */
+#include "custos/ledger.h"
 #include "custos/pipeline.h"
 #include "custos/ledger.h"
 
 #include "pipeline/pipeline_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -111,6 +113,31 @@ struct commit_map {
     uint32_t persons; /* person names covered */
 };
 
+struct enc {
+    uint8_t *buf;
+    size_t cap;
+    size_t *off;
+    const void **ptr;
+    size_t *len;
+    size_t n, ecap;
+};
+
+/* The appender thread: runs the sink's append_many for the batch in flight
+ * while the pipeline thread indexes and detects the one before it.  It
+ * reads only the encoded entries (never a batch), and nothing reads a
+ * batch's result before `done` is seen under the mutex. */
+struct appender {
+    pthread_t th;
+    bool started, job, done, stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const cu_sink *sink;
+    const struct enc *e;
+    uint64_t first, ns;
+    cu_rc rc;
+    char detail[1024];
+};
+
 struct cu_pipeline {
     char *dir;
     cu_names *names;
@@ -121,13 +148,14 @@ struct cu_pipeline {
     cu_pipeline_cfg cfg;
     int64_t last_ts;
     bool failed, started, bulk;
-    /* encoding */
-    uint8_t *ebuf;
-    size_t ebuf_cap;
-    size_t *eoff;
-    const void **eptr;
-    size_t *elen;
-    size_t ecap;
+    /* encoding: two sets, one for the batch being appended and one for
+     * the batch being encoded next (pipelined submission) */
+    struct enc enc[2];
+    int ecur;
+    /* pipelined submission: the batch whose append is in flight */
+    struct appender ap;
+    cu_batch *inflight;
+    int64_t check_ts; /* the last time accepted for appending */
     /* commitment cache, by person id */
     uint8_t (*commit)[32];
     uint8_t *commit_ok;
@@ -159,6 +187,12 @@ static cu_rc mkdir_p(const char *dir)
 
 cu_rc cu_pipeline_open(const char *dir, cu_names *names, const cu_sink *sink, cu_pipeline **out)
 {
+    return cu_pipeline_open_with(dir, names, sink, NULL, out);
+}
+
+cu_rc cu_pipeline_open_with(const char *dir, cu_names *names, const cu_sink *sink, const cu_pipeline_opts *opts,
+                            cu_pipeline **out)
+{
     cu_pipeline *p = cu_calloc(1, sizeof *p);
     if (!p)
         return CU_ERR_NOMEM;
@@ -178,9 +212,11 @@ cu_rc cu_pipeline_open(const char *dir, cu_names *names, const cu_sink *sink, cu
         p->sink = *sink;
     else if ((rc = cu_sink_ledger_open(dir, &p->sink)))
         goto fail;
-    snprintf(path, sizeof path, "%s/store.db", dir);
-    if ((rc = cu_store_open(path, &p->store)) || (rc = cu_store_load_names(p->store, names)))
-        goto fail;
+    if (!opts || !opts->no_store) {
+        snprintf(path, sizeof path, "%s/store.db", dir);
+        if ((rc = cu_store_open(path, &p->store)) || (rc = cu_store_load_names(p->store, names)))
+            goto fail;
+    }
     *out = p;
     return CU_OK;
 fail:
@@ -275,7 +311,7 @@ static cu_id cmap_find(cu_pipeline *p, const uint8_t *c)
 static cu_rc on_alert(void *ud, const cu_alert *a)
 {
     cu_pipeline *p = ud;
-    cu_rc rc = cu_store_add_alert(p->store, p->names, a);
+    cu_rc rc = p->store ? cu_store_add_alert(p->store, p->names, a) : CU_OK;
     if (rc)
         return rc;
     p->st.alerts++;
@@ -288,10 +324,10 @@ static cu_rc on_alert(void *ud, const cu_alert *a)
 static cu_rc index_and_detect(cu_pipeline *p, const cu_batch *b, uint64_t first)
 {
     uint64_t t0 = cu_mono_ns();
-    cu_rc rc = cu_store_begin(p->store);
+    cu_rc rc = p->store ? cu_store_begin(p->store) : CU_OK;
     if (rc)
         return rc;
-    for (uint32_t i = 0; i < b->n; i++)
+    for (uint32_t i = 0; p->store && i < b->n; i++)
         if ((rc = cu_store_add_event(p->store, first + i, &b->ev[i])))
             goto fail;
     uint64_t t1 = cu_mono_ns();
@@ -301,7 +337,7 @@ static cu_rc index_and_detect(cu_pipeline *p, const cu_batch *b, uint64_t first)
             goto fail;
     }
     uint64_t t2 = cu_mono_ns();
-    if ((rc = cu_store_commit(p->store, first + b->n)))
+    if (p->store && (rc = cu_store_commit(p->store, first + b->n)))
         return rc;
     p->st.ns_store += (t1 - t0) + (cu_mono_ns() - t2);
     p->st.ns_detect += t2 - t1;
@@ -309,7 +345,8 @@ static cu_rc index_and_detect(cu_pipeline *p, const cu_batch *b, uint64_t first)
         p->last_ts = b->ev[b->n - 1].ts;
     return CU_OK;
 fail:
-    cu_store_rollback(p->store);
+    if (p->store)
+        cu_store_rollback(p->store);
     return rc;
 }
 
@@ -369,10 +406,42 @@ cu_rc cu_pipeline_read_event(cu_pipeline *p, uint64_t index, cu_event *ev)
     return rc;
 }
 
+/* Whether the entry in rbuf is an access event.  The log also holds other
+ * modules' entries (governance actions, type CU_LEDGER_GOVERNANCE), which
+ * the event index skips. */
+static bool is_access(const cu_pipeline *p)
+{
+    return p->rbuf.len >= 2 && (uint8_t)p->rbuf.data[1] == CU_LEDGER_ACCESS;
+}
+
+/* The order check continues from the last durable event: the newest access
+ * entry below size (other entries skipped). */
+static cu_rc last_event_ts(cu_pipeline *p, uint64_t size)
+{
+    cu_event ev = {0};
+    cu_id subj[CU_EVENT_MAX_SUBJECTS];
+    ev.subjects = subj;
+    ev.subjects_cap = CU_EVENT_MAX_SUBJECTS;
+    for (uint64_t i = size; i-- > 0;) {
+        cu_rc rc = p->sink.ops->read_entry(p->sink.ctx, i, &p->rbuf);
+        if (rc)
+            return rc;
+        if (!is_access(p))
+            continue;
+        if ((rc = cu_pipeline_read_event(p, i, &ev)))
+            return rc;
+        p->last_ts = ev.ts;
+        break;
+    }
+    return CU_OK;
+}
+
 static cu_rc recover(cu_pipeline *p)
 {
     uint64_t size = p->sink.ops->size(p->sink.ctx);
-    uint64_t idx = cu_store_indexed(p->store);
+    /* without a store there is no index to bring up to date: only the
+     * order check continues from the last durable event */
+    uint64_t idx = p->store ? cu_store_indexed(p->store) : size;
     cu_rc rc;
     if (idx > size) {
         cu_log(CU_LOG_WARN, "store indexes %llu entries but the log holds %llu: rebuilding the index",
@@ -381,19 +450,8 @@ static cu_rc recover(cu_pipeline *p)
             return rc;
         idx = 0;
     }
-    if (idx == size) {
-        if (size > 0) {
-            /* the order check continues from the last durable event */
-            cu_event ev = {0};
-            cu_id subj[CU_EVENT_MAX_SUBJECTS];
-            ev.subjects = subj;
-            ev.subjects_cap = CU_EVENT_MAX_SUBJECTS;
-            if ((rc = cu_pipeline_read_event(p, size - 1, &ev)))
-                return rc;
-            p->last_ts = ev.ts;
-        }
-        return CU_OK;
-    }
+    if (idx == size)
+        return last_event_ts(p, size);
     cu_log(CU_LOG_INFO, "re-indexing log entries %llu..%llu", (unsigned long long)idx, (unsigned long long)size - 1);
     if (!p->rbatch && (rc = cu_batch_new(4096, &p->rbatch)))
         return rc;
@@ -403,8 +461,21 @@ static cu_rc recover(cu_pipeline *p)
         uint64_t first = idx;
         cu_event *ev;
         while (idx < size && (ev = cu_batch_slot(p->rbatch))) {
-            if ((rc = p->sink.ops->read_entry(p->sink.ctx, idx, &p->rbuf)) ||
-                (rc = event_from_entry(p, (const uint8_t *)p->rbuf.data, p->rbuf.len, ev, &unknown))) {
+            if ((rc = p->sink.ops->read_entry(p->sink.ctx, idx, &p->rbuf))) {
+                cu_err_prefix("recovery: log entry %llu", (unsigned long long)idx);
+                return rc;
+            }
+            if (!is_access(p)) {
+                /* another module's entry (a governance action, a gateway
+                 * decision, a console audit record): not an event; the
+                 * batch so far keeps its consecutive indexes */
+                if (cu_batch_count(p->rbatch))
+                    break;
+                first = ++idx;
+                p->st.skipped++;
+                continue;
+            }
+            if ((rc = event_from_entry(p, (const uint8_t *)p->rbuf.data, p->rbuf.len, ev, &unknown))) {
                 cu_err_prefix("recovery: log entry %llu", (unsigned long long)idx);
                 return rc;
             }
@@ -418,7 +489,7 @@ static cu_rc recover(cu_pipeline *p)
     if (unknown)
         cu_log(CU_LOG_WARN, "recovery: %llu people looked up could not be resolved from their commitments",
                (unsigned long long)unknown);
-    return CU_OK;
+    return p->last_ts == INT64_MIN ? last_event_ts(p, size) : CU_OK;
 }
 
 cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
@@ -429,11 +500,11 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
     if (cfg)
         p->cfg = *cfg;
     cu_rc rc;
-    if ((rc = cu_store_put_reference(p->store, ref)))
+    if (p->store && (rc = cu_store_put_reference(p->store, ref)))
         return rc;
-    if ((rc = cu_detect_new_cfg(ref, cu_store_next_alert(p->store), p->cfg.detect, &p->detect)))
+    if ((rc = cu_detect_new_cfg(ref, p->store ? cu_store_next_alert(p->store) : 1, p->cfg.detect, &p->detect)))
         return rc;
-    if (p->cfg.bulk) {
+    if (p->cfg.bulk && p->store) {
         if ((rc = cu_store_bulk_begin(p->store)))
             return rc;
         p->bulk = true;
@@ -446,61 +517,52 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
     return CU_OK;
 }
 
-static cu_rc encode_batch(cu_pipeline *p, const cu_batch *b)
+static cu_rc encode_batch(cu_pipeline *p, const cu_batch *b, struct enc *e)
 {
-    if (b->n > p->ecap) {
-        size_t nc = b->n;
-        size_t *eoff = cu_realloc(p->eoff, nc * sizeof *eoff);
-        if (eoff)
-            p->eoff = eoff;
-        const void **eptr = cu_realloc(p->eptr, nc * sizeof *eptr);
-        if (eptr)
-            p->eptr = eptr;
-        size_t *elen = cu_realloc(p->elen, nc * sizeof *elen);
-        if (elen)
-            p->elen = elen;
-        if (!eoff || !eptr || !elen)
+    if (b->n + 1 > e->ecap) { /* + 1: room for cu_pipeline_submit_after's entry */
+        size_t nc = b->n + 1;
+        size_t *off = cu_realloc(e->off, nc * sizeof *off);
+        if (off)
+            e->off = off;
+        const void **ptr = cu_realloc(e->ptr, nc * sizeof *ptr);
+        if (ptr)
+            e->ptr = ptr;
+        size_t *len = cu_realloc(e->len, nc * sizeof *len);
+        if (len)
+            e->len = len;
+        if (!off || !ptr || !len)
             return CU_ERR_NOMEM;
-        p->ecap = nc;
+        e->ecap = nc;
     }
     size_t used = 0;
     for (uint32_t i = 0; i < b->n; i++) {
-        if (p->ebuf_cap - used < CU_ENTRY_MAX) {
-            size_t nc = p->ebuf_cap ? p->ebuf_cap * 2 : (size_t)4 << 20;
+        if (e->cap - used < CU_ENTRY_MAX) {
+            size_t nc = e->cap ? e->cap * 2 : (size_t)4 << 20;
             while (nc - used < CU_ENTRY_MAX)
                 nc *= 2;
-            uint8_t *nb = cu_realloc(p->ebuf, nc);
+            uint8_t *nb = cu_realloc(e->buf, nc);
             if (!nb)
                 return CU_ERR_NOMEM;
-            p->ebuf = nb;
-            p->ebuf_cap = nc;
+            e->buf = nb;
+            e->cap = nc;
         }
         size_t len;
-        cu_rc rc = cu_entry_encode(p->names, &b->ev[i], commit_of, p, p->ebuf + used, p->ebuf_cap - used, &len);
+        cu_rc rc = cu_entry_encode(p->names, &b->ev[i], commit_of, p, e->buf + used, e->cap - used, &len);
         if (rc)
             return rc;
-        p->eoff[i] = used;
-        p->elen[i] = len;
+        e->off[i] = used;
+        e->len[i] = len;
         used += len;
     }
     for (uint32_t i = 0; i < b->n; i++)
-        p->eptr[i] = p->ebuf + p->eoff[i];
+        e->ptr[i] = e->buf + e->off[i];
+    e->n = b->n;
     return CU_OK;
 }
 
-cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index)
+/* 2: the whole batch in time order, after `prev` */
+static cu_rc check_order(const cu_batch *b, int64_t prev)
 {
-    if (!p->started)
-        return cu_err_set(CU_ERR_STATE, "pipeline not started");
-    if (p->failed)
-        return cu_err_set(CU_ERR_STATE, "pipeline stopped after an earlier failure");
-    if (b->n == 0) {
-        if (first_index)
-            *first_index = p->sink.ops->size(p->sink.ctx);
-        return CU_OK;
-    }
-    /* 2: check the whole batch first */
-    int64_t prev = p->last_ts;
     for (uint32_t i = 0; i < b->n; i++) {
         if (b->ev[i].ts < prev) {
             char a[21], c[21];
@@ -511,21 +573,245 @@ cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index)
         }
         prev = b->ev[i].ts;
     }
-    uint64_t t0 = cu_mono_ns();
-    cu_rc rc = encode_batch(p, b);
+    return CU_OK;
+}
+
+/* --------------------------------------------------------- appender */
+
+static void *appender_main(void *arg)
+{
+    struct appender *a = arg;
+    pthread_setname_np(pthread_self(), "cu-append");
+    pthread_mutex_lock(&a->mu);
+    for (;;) {
+        while (!a->job && !a->stop)
+            pthread_cond_wait(&a->cv, &a->mu);
+        if (!a->job)
+            break;
+        const struct enc *e = a->e;
+        pthread_mutex_unlock(&a->mu);
+        uint64_t t0 = cu_mono_ns(), first = 0;
+        cu_rc rc = a->sink->ops->append_many(a->sink->ctx, e->ptr, e->len, e->n, &first);
+        uint64_t ns = cu_mono_ns() - t0;
+        pthread_mutex_lock(&a->mu);
+        a->rc = rc;
+        if (rc)
+            snprintf(a->detail, sizeof a->detail, "%s", cu_err_detail());
+        a->first = first;
+        a->ns += ns;
+        a->job = false;
+        a->done = true;
+        pthread_cond_broadcast(&a->cv);
+    }
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+static cu_rc appender_start(cu_pipeline *p, const struct enc *e)
+{
+    struct appender *a = &p->ap;
+    if (!a->started) {
+        pthread_mutex_init(&a->mu, NULL);
+        pthread_cond_init(&a->cv, NULL);
+        a->sink = &p->sink;
+        if (pthread_create(&a->th, NULL, appender_main, a) != 0) {
+            pthread_mutex_destroy(&a->mu);
+            pthread_cond_destroy(&a->cv);
+            return cu_err_set(CU_ERR_INTERNAL, "cannot start the appender thread");
+        }
+        a->started = true;
+    }
+    pthread_mutex_lock(&a->mu);
+    a->e = e;
+    a->done = false;
+    a->job = true;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    return CU_OK;
+}
+
+/* Wait for the append in flight; its result. */
+static cu_rc appender_wait(cu_pipeline *p, uint64_t *first)
+{
+    struct appender *a = &p->ap;
+    pthread_mutex_lock(&a->mu);
+    while (!a->done)
+        pthread_cond_wait(&a->cv, &a->mu);
+    cu_rc rc = a->rc;
+    *first = a->first;
     if (rc)
+        cu_err_set(rc, "%s", a->detail);
+    pthread_mutex_unlock(&a->mu);
+    return rc;
+}
+
+static void appender_stop(cu_pipeline *p)
+{
+    struct appender *a = &p->ap;
+    if (!a->started)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->stop = true;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    pthread_join(a->th, NULL);
+    pthread_mutex_destroy(&a->mu);
+    pthread_cond_destroy(&a->cv);
+    a->started = false;
+}
+
+cu_rc cu_pipeline_drain(cu_pipeline *p, cu_batch **done, uint64_t *done_first)
+{
+    if (done)
+        *done = NULL;
+    cu_batch *b = p->inflight;
+    if (!b)
+        return CU_OK;
+    uint64_t t0 = cu_mono_ns(), first;
+    cu_rc rc = appender_wait(p, &first);
+    p->st.ns_append += cu_mono_ns() - t0;
+    p->inflight = NULL;
+    if (rc) {
+        p->failed = true;
+        return rc;
+    }
+    /* 1: durable; now the store and the detectors */
+    p->st.events += b->n;
+    if ((rc = index_and_detect(p, b, first))) {
+        p->failed = true;
+        return rc;
+    }
+    if (done)
+        *done = b;
+    if (done_first)
+        *done_first = first;
+    return CU_OK;
+}
+
+cu_rc cu_pipeline_submit_async(cu_pipeline *p, cu_batch *b, cu_batch **done, uint64_t *done_first)
+{
+    if (done)
+        *done = NULL;
+    if (!p->started)
+        return cu_err_set(CU_ERR_STATE, "pipeline not started");
+    if (p->failed)
+        return cu_err_set(CU_ERR_STATE, "pipeline stopped after an earlier failure");
+    if (b->n == 0)
+        return CU_OK;
+    cu_rc rc = check_order(b, p->inflight ? p->check_ts : p->last_ts);
+    if (rc)
+        return rc; /* nothing of b written; the batch in flight goes on */
+    uint64_t t0 = cu_mono_ns();
+    struct enc *e = &p->enc[p->ecur ^ 1];
+    if ((rc = encode_batch(p, b, e)))
+        return rc;
+    uint64_t t1 = cu_mono_ns();
+    p->st.ns_encode += t1 - t0;
+    /* 3: names first, so that a durable entry can always be re-indexed */
+    if (p->store && (rc = cu_store_sync_names(p->store, p->names, b->sealed ? b->counts : NULL))) {
+        p->failed = true;
+        return rc;
+    }
+    p->st.ns_store += cu_mono_ns() - t1;
+    /* the batch before: its append must be over before this one starts
+     * (entries stay in order), and it is indexed while this one appends */
+    cu_batch *prev = p->inflight;
+    uint64_t prev_first = 0;
+    if (prev) {
+        uint64_t t2 = cu_mono_ns();
+        rc = appender_wait(p, &prev_first);
+        p->st.ns_append += cu_mono_ns() - t2;
+        p->inflight = NULL;
+        if (rc) {
+            p->failed = true;
+            return rc;
+        }
+    }
+    if ((rc = appender_start(p, e))) {
+        p->failed = true;
+        return rc;
+    }
+    p->ecur ^= 1;
+    p->inflight = b;
+    p->check_ts = b->ev[b->n - 1].ts;
+    if (prev) {
+        p->st.events += prev->n;
+        if ((rc = index_and_detect(p, prev, prev_first))) {
+            p->failed = true;
+            return rc;
+        }
+        if (done)
+            *done = prev;
+        if (done_first)
+            *done_first = prev_first;
+    }
+    return CU_OK;
+}
+
+static cu_rc submit(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index,
+                    uint64_t *first_index);
+
+cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index)
+{
+    return submit(p, NULL, 0, b, NULL, first_index);
+}
+
+cu_rc cu_pipeline_submit_after(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index)
+{
+    if (!pre || !pre_len)
+        return cu_err_set(CU_ERR_INVAL, "no entry to append before the batch");
+    return submit(p, pre, pre_len, b, pre_index, NULL);
+}
+
+static cu_rc submit(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index,
+                    uint64_t *first_index)
+{
+    if (!p->started)
+        return cu_err_set(CU_ERR_STATE, "pipeline not started");
+    if (p->failed)
+        return cu_err_set(CU_ERR_STATE, "pipeline stopped after an earlier failure");
+    cu_rc rc;
+    if (p->inflight && (rc = cu_pipeline_drain(p, NULL, NULL)))
+        return rc;
+    if (b->n == 0 && pre)
+        return cu_err_set(CU_ERR_INVAL, "an entry before an empty batch");
+    if (b->n == 0) {
+        if (first_index)
+            *first_index = p->sink.ops->size(p->sink.ctx);
+        return CU_OK;
+    }
+    /* 2: check the whole batch first */
+    if ((rc = check_order(b, p->last_ts)))
+        return rc;
+    uint64_t t0 = cu_mono_ns();
+    struct enc *e = &p->enc[p->ecur];
+    if ((rc = encode_batch(p, b, e)))
         return rc; /* nothing written yet */
     uint64_t t1 = cu_mono_ns();
     p->st.ns_encode += t1 - t0;
     /* 3: names first, so that a durable entry can always be re-indexed */
-    if ((rc = cu_store_sync_names(p->store, p->names, b->sealed ? b->counts : NULL))) {
+    if (p->store && (rc = cu_store_sync_names(p->store, p->names, b->sealed ? b->counts : NULL))) {
         p->failed = true;
         return rc;
     }
     uint64_t first;
-    if ((rc = p->sink.ops->append_many(p->sink.ctx, p->eptr, p->elen, b->n, &first))) {
+    if (pre) {
+        /* the entry first, then the batch's, in one durable append */
+        for (uint32_t i = b->n; i > 0; i--) {
+            e->ptr[i] = e->ptr[i - 1];
+            e->len[i] = e->len[i - 1];
+        }
+        e->ptr[0] = pre;
+        e->len[0] = pre_len;
+    }
+    if ((rc = p->sink.ops->append_many(p->sink.ctx, e->ptr, e->len, b->n + (pre ? 1 : 0), &first))) {
         p->failed = true;
         return rc;
+    }
+    if (pre) {
+        if (pre_index)
+            *pre_index = first;
+        first++;
     }
     p->st.ns_append += cu_mono_ns() - t1;
     /* 1: durable; now the store and the detectors */
@@ -545,8 +831,12 @@ cu_rc cu_pipeline_finish(cu_pipeline *p)
 {
     if (!p->started || p->failed)
         return cu_err_set(CU_ERR_STATE, "pipeline not running");
-    cu_rc rc = cu_store_begin(p->store);
-    if (rc)
+    cu_rc rc;
+    if (p->inflight && (rc = cu_pipeline_drain(p, NULL, NULL)))
+        return rc;
+    if (!p->store)
+        return cu_detect_flush(p->detect, p->last_ts, on_alert, p);
+    if ((rc = cu_store_begin(p->store)))
         return rc;
     if ((rc = cu_detect_flush(p->detect, p->last_ts, on_alert, p))) {
         cu_store_rollback(p->store);
@@ -558,6 +848,7 @@ cu_rc cu_pipeline_finish(cu_pipeline *p)
 void cu_pipeline_stats_get(const cu_pipeline *p, cu_pipeline_stats *out)
 {
     *out = p->st;
+    out->ns_ledger = p->ap.ns;
     out->ledger_size = p->sink.ops ? p->sink.ops->size(p->sink.ctx) : 0;
     out->dropped_alerts = p->detect ? cu_detect_dropped(p->detect) : 0;
 }
@@ -573,6 +864,9 @@ cu_rc cu_pipeline_close(cu_pipeline *p)
     if (!p)
         return CU_OK;
     cu_rc rc = CU_OK;
+    /* an append in flight finishes (durable, not indexed: the next open
+     * re-indexes it) before the log closes */
+    appender_stop(p);
     if (p->bulk && p->store)
         rc = cu_store_bulk_end(p->store);
 
@@ -582,10 +876,12 @@ cu_rc cu_pipeline_close(cu_pipeline *p)
     cu_detect_free(p->detect);
     cu_batch_free(p->rbatch);
     cu_buf_free(&p->rbuf);
-    cu_free(p->ebuf);
-    cu_free(p->eoff);
-    cu_free(p->eptr);
-    cu_free(p->elen);
+    for (int i = 0; i < 2; i++) {
+        cu_free(p->enc[i].buf);
+        cu_free(p->enc[i].off);
+        cu_free(p->enc[i].ptr);
+        cu_free(p->enc[i].len);
+    }
     cu_free(p->commit);
     cu_free(p->commit_ok);
     cu_free(p->cmap.key);

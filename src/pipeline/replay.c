@@ -1,11 +1,19 @@
 /* custos replay: a reference file and an events file through the pipeline,
  * alerts out as JSON Lines.
  *
- * Two threads: the reader parses and interns events into batches while the
- * calling thread runs the pipeline on the batch before (a fixed ring of
- * batches, so memory is bounded whatever the file size).  The reader is the
- * only thread that interns; the pipeline thread reads only names below the
- * counts sealed into each batch (event.h explains why that is safe).
+ * Threads: parser workers scan blocks of the events file (cu_event_preader);
+ * the reader thread takes them in file order, interns and fills batches; the
+ * calling thread runs the pipeline with pipelined submission (the log
+ * appends batch N+1 on the pipeline's appender thread while batch N is
+ * indexed and detected).  A fixed ring of batches bounds memory whatever
+ * the file size.  The reader is the only thread that interns; the pipeline
+ * thread reads only names below the counts sealed into each batch (event.h
+ * explains why that is safe).
+ *
+ * Without --data the data directory is temporary and removed at the end:
+ * the pipeline then runs without a store (no index that nobody could read,
+ * no recovery of a directory that will not exist); the ledger is written
+ * all the same (every event is made durable before it is detected).
  *
  * Invariants:
  * 1. Events reach the pipeline in file order; the reader refuses an event
@@ -25,7 +33,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NBATCH 3
+#define NBATCH 4
+#define DEFAULT_BATCH 65536
 
 struct ring {
     pthread_mutex_t mu;
@@ -37,7 +46,7 @@ struct ring {
     bool done, stop;
     cu_rc err;
     char msg[1024];
-    cu_event_reader *reader;
+    cu_event_preader *reader;
     cu_names *names;
     uint64_t ns_busy;
 };
@@ -45,6 +54,7 @@ struct ring {
 static void *reader_main(void *arg)
 {
     struct ring *q = arg;
+    pthread_setname_np(pthread_self(), "cu-reader");
     for (;;) {
         pthread_mutex_lock(&q->mu);
         while (!q->nfree && !q->stop)
@@ -61,7 +71,7 @@ static void *reader_main(void *arg)
         cu_rc rc = CU_OK;
         cu_event *ev;
         while ((ev = cu_batch_slot(b))) {
-            rc = cu_event_reader_next(q->reader, ev);
+            rc = cu_event_preader_next(q->reader, ev);
             if (rc)
                 break;
             cu_batch_push(b);
@@ -119,12 +129,41 @@ cu_rc cu_rmtree(const char *path)
     return CU_OK;
 }
 
+static void recycle(struct ring *q, cu_batch *b)
+{
+    pthread_mutex_lock(&q->mu);
+    q->freeq[q->nfree++] = b;
+    pthread_cond_broadcast(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* A batch back from the pipeline: durable, indexed and detected. */
+static cu_rc give_back(struct ring *q, const cu_replay_opts *o, cu_replay_stats *stats, cu_batch *b, uint64_t first,
+                       cu_rc rc)
+{
+    if (b) {
+        stats->batches++;
+        stats->events += cu_batch_count(b);
+        if (o->on_durable)
+            o->on_durable(o->ud, first + cu_batch_count(b));
+        recycle(q, b);
+    }
+    if (rc) {
+        pthread_mutex_lock(&q->mu);
+        q->stop = true;
+        pthread_cond_broadcast(&q->cv);
+        pthread_mutex_unlock(&q->mu);
+    }
+    return rc;
+}
+
 cu_rc cu_replay_run(const cu_replay_opts *o, cu_replay_stats *stats)
 {
     cu_names *names = NULL;
     cu_ref *ref = NULL;
     cu_pipeline *p = NULL;
-    cu_event_reader *reader = NULL;
+    cu_event_preader *reader = NULL;
+    cu_batch *all[NBATCH] = {0};
     struct ring q = {.nfree = 0};
     struct out out = {.path = o->alerts};
     cu_buf_init(&out.line, 1 << 20);
@@ -137,6 +176,7 @@ cu_rc cu_replay_run(const cu_replay_opts *o, cu_replay_stats *stats)
     pthread_mutex_init(&q.mu, NULL);
     pthread_cond_init(&q.cv, NULL);
 
+    uint64_t t_start = cu_mono_ns();
     if (!dir) {
         const char *t = getenv("TMPDIR");
         snprintf(tmpdir, sizeof tmpdir, "%s/custos-replay-XXXXXX", t && *t ? t : "/tmp");
@@ -147,10 +187,11 @@ cu_rc cu_replay_run(const cu_replay_opts *o, cu_replay_stats *stats)
         }
         dir = tmpdir;
     }
-    if ((rc = cu_names_new(&names)) || (rc = cu_pipeline_open(dir, names, NULL, &p)) ||
+    cu_pipeline_opts popts = {.no_store = tmpdir[0] != '\0'};
+    if ((rc = cu_names_new(&names)) || (rc = cu_pipeline_open_with(dir, names, NULL, &popts, &p)) ||
         (rc = cu_ref_new(names, &ref)) || (rc = cu_ref_load(ref, o->reference)))
         goto done;
-    if ((rc = cu_event_reader_open(o->events, names, &reader)))
+    if ((rc = cu_event_preader_open(o->events, names, o->parse_workers, 0, &reader)))
         goto done;
     out.names = names;
     out.f = strcmp(o->alerts, "-") == 0 ? stdout : fopen(o->alerts, "w");
@@ -161,11 +202,12 @@ cu_rc cu_replay_run(const cu_replay_opts *o, cu_replay_stats *stats)
     cu_pipeline_cfg cfg = {.on_alert = write_alert, .ud = &out, .bulk = true, .detect = o->detect};
     if ((rc = cu_pipeline_start(p, ref, &cfg)))
         goto done;
+    stats->ns_start = cu_mono_ns() - t_start;
 
     for (int i = 0; i < NBATCH; i++) {
-        if ((rc = cu_batch_new(o->batch ? o->batch : 16384, &q.freeq[i])))
+        if ((rc = cu_batch_new(o->batch ? o->batch : DEFAULT_BATCH, &all[i])))
             goto done;
-        q.nfree++;
+        q.freeq[q.nfree++] = all[i];
     }
     q.reader = reader;
     q.names = names;
@@ -187,21 +229,20 @@ cu_rc cu_replay_run(const cu_replay_opts *o, cu_replay_stats *stats)
         q.nfull--;
         pthread_mutex_unlock(&q.mu);
 
-        uint64_t first;
-        rc = cu_pipeline_submit(p, b, &first);
-        if (!rc && cu_batch_count(b)) {
-            stats->batches++;
-            stats->events += cu_batch_count(b);
-            if (o->on_durable)
-                o->on_durable(o->ud, first + cu_batch_count(b));
-        }
-        pthread_mutex_lock(&q.mu);
-        q.freeq[q.nfree++] = b;
-        if (rc)
-            q.stop = true;
-        pthread_cond_broadcast(&q.cv);
-        pthread_mutex_unlock(&q.mu);
-        if (rc)
+        /* b goes into the log; the batch before it comes back indexed */
+        cu_batch *back = NULL;
+        uint64_t first = 0;
+        rc = cu_pipeline_submit_async(p, b, &back, &first);
+        if ((rc = give_back(&q, o, stats, back, first, rc)))
+            goto done;
+        if (!cu_batch_count(b))
+            recycle(&q, b); /* an empty batch is not kept by the pipeline */
+    }
+    {
+        cu_batch *back = NULL;
+        uint64_t first = 0;
+        rc = cu_pipeline_drain(p, &back, &first);
+        if ((rc = give_back(&q, o, stats, back, first, rc)))
             goto done;
     }
     if (q.err) {
@@ -234,20 +275,16 @@ done:
     }
     stats->ns_parse = q.ns_busy;
     if (p) {
-        /* a temporary directory is removed next: its indexes would never be read */
-        if (tmpdir[0])
-            cu_pipeline_discard_indexes(p);
         uint64_t tc = cu_mono_ns();
         cu_rc crc = cu_pipeline_close(p);
         stats->pipeline.ns_close = cu_mono_ns() - tc;
         if (crc && !rc)
             rc = crc;
     }
-    cu_event_reader_close(reader);
+    cu_event_preader_close(reader);
+    /* after the pipeline is closed: no batch is in flight any more */
     for (int i = 0; i < NBATCH; i++)
-        cu_batch_free(i < q.nfree ? q.freeq[i] : NULL);
-    for (int i = 0; i < q.nfull; i++)
-        cu_batch_free(q.fullq[i]);
+        cu_batch_free(all[i]);
     cu_ref_free(ref);
     cu_names_free(names);
     cu_buf_free(&out.line);

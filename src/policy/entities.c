@@ -51,6 +51,8 @@ size_t cu_policy_entities_count(const cu_policy_entities *e) { return e ? e->cou
 
 const struct cu_policy_entity *pol_ent_find(const cu_policy_entities *e, const puid *u)
 {
+    if (!e)
+        return NULL;
     size_t mask = e->cap - 1;
     for (size_t i = u->hash & mask;; i = (i + 1) & mask) {
         const struct cu_policy_entity *s = e->slots[i];
@@ -775,4 +777,165 @@ cu_rc cu_policy_request_parse_json(const char *text, size_t len, const cu_policy
     cu_rc rc = pol_request_from_json(root, schema, a, out);
     json_decref(root);
     return rc;
+}
+
+/* ------------------------------------------------- request-local entities */
+
+/* A local entity is made whole in one arena with fixed room for its
+ * attributes and parents, so building one per request is a handful of
+ * stores and no search of any table.  Values are referenced, not copied. */
+cu_policy_entity *cu_policy_entity_make(cu_arena *a, const char *type, size_t tlen, const char *id, size_t ilen,
+                                        uint32_t max_attrs, uint32_t max_parents)
+{
+    if (!a || !type || !id || tlen > UINT32_MAX || ilen > UINT32_MAX)
+        return NULL;
+    struct cu_policy_entity *ent = cu_arena_alloc(a, sizeof *ent);
+    pfield *f = cu_arena_alloc(a, sizeof *f * (max_attrs ? max_attrs : 1));
+    puid **p = cu_arena_alloc(a, sizeof *p * (max_parents ? max_parents : 1));
+    if (!ent || !f || !p)
+        return NULL;
+    memset(ent, 0, sizeof *ent);
+    ent->uid.type = type;
+    ent->uid.id = id;
+    ent->uid.tlen = (uint32_t)tlen;
+    ent->uid.ilen = (uint32_t)ilen;
+    ent->uid.hash = pol_uid_hash(type, tlen, id, ilen);
+    ent->attrs = f;
+    ent->capattrs = max_attrs;
+    ent->parents = p;
+    ent->capparents = max_parents;
+    ent->index = UINT32_MAX;
+    ent->local = true;
+    return ent;
+}
+
+cu_rc cu_policy_entity_put(cu_policy_entity *ent, const char *key, const cu_policy_value *v)
+{
+    if (!ent || !ent->local || !key || !v)
+        return cu_err_set(CU_ERR_INVAL, "entity put: a local entity, a key and a value are needed");
+    uint32_t kn = (uint32_t)strlen(key);
+    /* callers usually put keys in order: look from the end */
+    uint32_t at = ent->nattrs;
+    while (at > 0) {
+        int c = pol_key_cmp(ent->attrs[at - 1].key, ent->attrs[at - 1].klen, key, kn);
+        if (c == 0) {
+            ent->attrs[at - 1].v = v->v;
+            return CU_OK;
+        }
+        if (c < 0)
+            break;
+        at--;
+    }
+    if (ent->nattrs == ent->capattrs)
+        return cu_err_set(CU_ERR_TOOBIG, "entity put: more than %u attributes", ent->capattrs);
+    memmove(&ent->attrs[at + 1], &ent->attrs[at], sizeof(pfield) * (ent->nattrs - at));
+    ent->attrs[at].key = key;
+    ent->attrs[at].klen = kn;
+    ent->attrs[at].v = v->v;
+    ent->nattrs++;
+    return CU_OK;
+}
+
+cu_rc cu_policy_entity_put_parent(cu_policy_entity *ent, const cu_policy_value *parent)
+{
+    if (!ent || !ent->local || !parent || parent->v.kind != PV_ENTITY)
+        return cu_err_set(CU_ERR_INVAL, "entity parent: a local entity and an entity value are needed");
+    if (ent->nparents == ent->capparents)
+        return cu_err_set(CU_ERR_TOOBIG, "entity parent: more than %u parents", ent->capparents);
+    ent->parents[ent->nparents++] = (puid *)parent->v.u.e;
+    ent->sealed = false;
+    return CU_OK;
+}
+
+static bool anc_push(const puid **anc, uint32_t *n, uint32_t cap, const puid *u)
+{
+    for (uint32_t i = 0; i < *n; i++)
+        if (pol_uid_eq(anc[i], u))
+            return true;
+    if (*n == cap)
+        return false;
+    anc[(*n)++] = u;
+    return true;
+}
+
+cu_rc cu_policy_entity_seal(cu_policy_entity *ent, const cu_policy_entities *store, cu_arena *a)
+{
+    if (!ent || !ent->local || !a)
+        return cu_err_set(CU_ERR_INVAL, "entity seal: a local entity and an arena are needed");
+    if (store && !store->finalized)
+        return cu_err_set(CU_ERR_STATE, "entity seal: the store is not finalized");
+    uint32_t cap = ent->nparents;
+    for (uint32_t i = 0; i < ent->nparents; i++) {
+        const struct cu_policy_entity *pe = pol_ent_find(store, ent->parents[i]);
+        if (pe)
+            cap += pe->nanc;
+    }
+    const puid **anc = cu_arena_alloc(a, sizeof *anc * (cap ? cap : 1));
+    if (!anc)
+        return cu_err_set(CU_ERR_NOMEM, "entity seal: out of memory");
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ent->nparents; i++) {
+        (void)anc_push(anc, &n, cap, ent->parents[i]);
+        const struct cu_policy_entity *pe = pol_ent_find(store, ent->parents[i]);
+        for (uint32_t k = 0; pe && k < pe->nanc; k++)
+            (void)anc_push(anc, &n, cap, pe->anc[k]);
+    }
+    /* insertion sort by hash: parents are few */
+    for (uint32_t i = 1; i < n; i++) {
+        const puid *t = anc[i];
+        uint32_t j = i;
+        while (j > 0 && anc[j - 1]->hash > t->hash) {
+            anc[j] = anc[j - 1];
+            j--;
+        }
+        anc[j] = t;
+    }
+    ent->anc = anc;
+    ent->nanc = n;
+    ent->sealed = true;
+    return CU_OK;
+}
+
+const cu_policy_value *cu_policy_entity_value(cu_arena *a, const cu_policy_entity *ent)
+{
+    if (!ent)
+        return NULL;
+    cu_policy_value *v = cu_arena_alloc(a, sizeof *v);
+    if (!v)
+        return NULL;
+    memset(v, 0, sizeof *v);
+    v->v.kind = PV_ENTITY;
+    v->v.u.e = &ent->uid;
+    return v;
+}
+
+const char *cu_policy_entity_id(const cu_policy_entity *ent) { return ent ? ent->uid.id : NULL; }
+
+cu_policy_request *cu_policy_request_of(cu_arena *a, const cu_policy_entity *principal,
+                                        const cu_policy_entity *action, const cu_policy_entity *resource)
+{
+    const cu_policy_entity *e[3] = {principal, action, resource};
+    for (int w = 0; w < 3; w++)
+        if (!e[w] || (e[w]->local && !e[w]->sealed))
+            return NULL;
+    cu_policy_request *r = cu_arena_alloc(a, sizeof *r);
+    if (!r)
+        return NULL;
+    memset(r, 0, sizeof *r);
+    r->arena = a;
+    for (int w = 0; w < 3; w++) {
+        r->uid[w] = &e[w]->uid;
+        r->ent[w] = e[w];
+    }
+    return r;
+}
+
+cu_rc cu_policy_request_entity(cu_policy_request *r, const cu_policy_entity *ent)
+{
+    if (!r || !ent || !ent->local || !ent->sealed)
+        return cu_err_set(CU_ERR_INVAL, "request entity: a sealed local entity is needed");
+    if (r->nlocal == POL_MAX_LOCAL)
+        return cu_err_set(CU_ERR_TOOBIG, "request entity: more than %d local entities", POL_MAX_LOCAL);
+    r->local[r->nlocal++] = ent;
+    return CU_OK;
 }

@@ -26,6 +26,7 @@
  */
 #include "policy_int.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -61,12 +62,23 @@ static bool type_err(ectx *c, const char *op, const char *want, const pval *got)
     return efail(c, "type error: %s expects %s, got %s", op, want, pol_kind_name(got->kind));
 }
 
+/* The request's own entities first (by pointer, then the attached local
+ * entities by uid), then the store. */
+static const struct cu_policy_entity *local_find(const cu_policy_request *r, const puid *u)
+{
+    for (uint32_t i = 0; i < r->nlocal; i++)
+        if (pol_uid_eq(&r->local[i]->uid, u))
+            return r->local[i];
+    return NULL;
+}
+
 static const struct cu_policy_entity *find_ent(ectx *c, const puid *u)
 {
     for (int w = 0; w < 3; w++)
         if (c->req->uid[w] == u)
             return c->ent[w];
-    return pol_ent_find(c->ents, u);
+    const struct cu_policy_entity *e = local_find(c->req, u);
+    return e ? e : pol_ent_find(c->ents, u);
 }
 
 static bool in_entity(ectx *c, const puid *a, const puid *b)
@@ -91,10 +103,10 @@ static const pval *ent_attr(const struct cu_policy_entity *e, const char *k, uin
 static bool like_match(const char *s, size_t n, const ppat *pt)
 {
     if (pt->nseg == 1)
-        return n == pt->seglen[0] && memcmp(s, pt->seg[0], n) == 0;
+        return n == pt->seglen[0] && pol_bytes_eq(s, pt->seg[0], (uint32_t)n);
     size_t pos = 0;
     /* first segment anchors the start */
-    if (n < pt->seglen[0] || memcmp(s, pt->seg[0], pt->seglen[0]) != 0)
+    if (n < pt->seglen[0] || !pol_bytes_eq(s, pt->seg[0], pt->seglen[0]))
         return false;
     pos = pt->seglen[0];
     uint32_t last = pt->nseg - 1;
@@ -105,7 +117,7 @@ static bool like_match(const char *s, size_t n, const ppat *pt)
             continue;
         bool found = false;
         while (pos + sl <= n) {
-            if (memcmp(s + pos, sg, sl) == 0) {
+            if (pol_bytes_eq(s + pos, sg, (uint32_t)sl)) {
                 found = true;
                 break;
             }
@@ -116,23 +128,42 @@ static bool like_match(const char *s, size_t n, const ppat *pt)
         pos += sl;
     }
     size_t ll = pt->seglen[last];
-    return n - pos >= ll && memcmp(s + n - ll, pt->seg[last], ll) == 0;
+    return n - pos >= ll && pol_bytes_eq(s + n - ll, pt->seg[last], (uint32_t)ll);
 }
 
 static bool set_contains(const pval *set, const pval *x)
 {
+    const pval *v = set->u.set.v;
+    uint32_t n = set->u.set.n;
+    if (x->kind == PV_STR) {
+        /* the common policy shape: ["PC", "DC", ...].contains(principal.role) */
+        uint32_t xn = x->u.s.n;
+        for (uint32_t i = 0; i < n; i++)
+            if (v[i].kind == PV_STR && v[i].u.s.n == xn &&
+                (xn == 0 || v[i].u.s.p[0] == x->u.s.p[0]) && pol_bytes_eq(v[i].u.s.p, x->u.s.p, xn))
+                return true;
+        return false;
+    }
+    if (x->kind == PV_ENTITY) {
+        for (uint32_t i = 0; i < n; i++)
+            if (v[i].kind == PV_ENTITY && v[i].u.e->hash == x->u.e->hash && pol_uid_eq(v[i].u.e, x->u.e))
+                return true;
+        return false;
+    }
     for (uint32_t i = 0; i < set->u.set.n; i++)
         if (pol_val_eq(&set->u.set.v[i], x))
             return true;
     return false;
 }
 
-static bool ev(ectx *c, const node *n, pval *out);
+static inline bool ev(ectx *c, const node *n, pval *out);
+
+static bool ev_shape(ectx *c, const node *n, pval *out);
 
 static bool ev_bool(ectx *c, const node *n, const char *op, bool *b)
 {
     pval v;
-    if (!ev(c, n, &v))
+    if (!ev_shape(c, n, &v))
         return false;
     if (v.kind != PV_BOOL)
         return type_err(c, op, "bool", &v);
@@ -310,7 +341,221 @@ static bool ev_call(ectx *c, const node *n, pval *out)
     return efail(c, "internal: unknown function");
 }
 
-static bool ev(ectx *c, const node *n, pval *out)
+/* An attribute of a field list (an entity's attributes, the context),
+ * trying the node's position hint first. */
+static inline __attribute__((always_inline)) const pval *fields_get(const node *n, const pfield *f, uint32_t nf)
+{
+    uint32_t h = atomic_load_explicit(&((node *)n)->hint, memory_order_relaxed);
+    if (h < nf && f[h].klen == n->nlen && pol_bytes_eq(f[h].key, n->name, n->nlen))
+        return &f[h].v;
+    pval rec;
+    rec.kind = PV_RECORD;
+    rec.u.rec.f = f;
+    rec.u.rec.n = nf;
+    const pval *r = pol_rec_get(&rec, n->name, n->nlen);
+    if (r) {
+        size_t at = (size_t)((const pfield *)((const char *)r - offsetof(pfield, v)) - f);
+        if (at < 256)
+            atomic_store_explicit(&((node *)n)->hint, (uint8_t)at, memory_order_relaxed);
+    }
+    return r;
+}
+
+/* The error of attr_of_var, out of line so that the common path is small. */
+static __attribute__((noinline)) bool attr_error(ectx *c, const node *n, int w)
+{
+    if (w == VAR_CONTEXT)
+        return efail(c, "record has no attribute \"%.*s\"", (int)n->nlen, n->name);
+    const puid *u = c->var[w].u.e;
+    if (!c->ent[w])
+        return efail(c, "entity %.*s::\"%.*s\" does not exist", (int)u->tlen, u->type, (int)u->ilen, u->id);
+    return efail(c, "entity %.*s::\"%.*s\" has no attribute \"%.*s\"", (int)u->tlen, u->type, (int)u->ilen, u->id,
+                 (int)n->nlen, n->name);
+}
+
+/* principal.x, resource.x, action.x, context.x: the commonest node, read
+ * without a search for the entity. */
+static inline __attribute__((always_inline)) bool attr_of_var(ectx *c, const node *n, pval *out)
+{
+    int w = n->kids[0]->var;
+    const pval *r;
+    if (w == VAR_CONTEXT) {
+        r = fields_get(n, c->var[3].u.rec.f, c->var[3].u.rec.n);
+    } else {
+        const struct cu_policy_entity *e = c->ent[w];
+        r = e ? fields_get(n, e->attrs, e->nattrs) : NULL;
+    }
+    if (!r)
+        return attr_error(c, n, w);
+    *out = *r;
+    return true;
+}
+
+/* `a in b` once both sides are evaluated. */
+static bool ev_in_tail(ectx *c, const pval *a, const pval *b, pval *out)
+{
+    if (a->kind != PV_ENTITY)
+        return type_err(c, "in", "entity", a);
+    out->kind = PV_BOOL;
+    if (b->kind == PV_ENTITY) {
+        out->u.b = in_entity(c, a->u.e, b->u.e);
+        return true;
+    }
+    if (b->kind != PV_SET)
+        return type_err(c, "in", "entity or set of entities", b);
+    for (uint32_t i = 0; i < b->u.set.n; i++)
+        if (b->u.set.v[i].kind != PV_ENTITY)
+            return type_err(c, "in", "set of entities", &b->u.set.v[i]);
+    out->u.b = false;
+    for (uint32_t i = 0; i < b->u.set.n && !out->u.b; i++)
+        out->u.b = in_entity(c, a->u.e, b->u.set.v[i].u.e);
+    return true;
+}
+
+static bool ev_slow(ectx *c, const node *n, pval *out);
+
+/* The leaves and variable attributes inline; the rest in ev_slow. */
+static inline bool ev(ectx *c, const node *n, pval *out)
+{
+    switch (n->op) {
+    case N_LIT:
+        *out = n->lit;
+        return true;
+    case N_VAR:
+        *out = c->var[n->var];
+        return true;
+    case N_ATTR:
+        if (n->kids[0]->op == N_VAR)
+            return attr_of_var(c, n, out);
+        if (n->kids[0]->op == N_ATTR && n->kids[0]->kids[0]->op == N_VAR) { /* context.case.opened */
+            pval base;
+            if (!attr_of_var(c, n->kids[0], &base))
+                return false;
+            if (base.kind == PV_ENTITY) {
+                const struct cu_policy_entity *e = find_ent(c, base.u.e);
+                const pval *r = e ? fields_get(n, e->attrs, e->nattrs) : NULL;
+                if (r) {
+                    *out = *r;
+                    return true;
+                }
+            }
+            return get_attr(c, &base, n->name, n->nlen, out);
+        }
+        break;
+    default:
+        break;
+    }
+    return ev_slow(c, n, out);
+}
+
+static inline bool is_var_attr(const node *n) { return n->op == N_ATTR && n->kids[0]->op == N_VAR; }
+
+/* The shapes most policies are made of, evaluated without the general
+ * recursion; same results and errors as ev_slow:
+ *   !context.flag     [lit, ...].contains(var.attr)     var.attr == lit */
+static bool ev_shape(ectx *c, const node *n, pval *out)
+{
+    pval a;
+    switch (n->op) {
+    case N_NOT:
+        if (!is_var_attr(n->kids[0]))
+            break;
+        if (!attr_of_var(c, n->kids[0], &a))
+            return false;
+        if (a.kind != PV_BOOL)
+            return type_err(c, "!", "bool", &a);
+        out->kind = PV_BOOL;
+        out->u.b = !a.u.b;
+        return true;
+    case N_CALL:
+        if (n->fn != FN_CONTAINS || n->kids[0]->op != N_LIT || n->kids[0]->lit.kind != PV_SET ||
+            !is_var_attr(n->kids[1]))
+            break;
+        if (!attr_of_var(c, n->kids[1], &a))
+            return false;
+        out->kind = PV_BOOL;
+        out->u.b = set_contains(&n->kids[0]->lit, &a);
+        return true;
+    case N_EQ:
+    case N_NE:
+        if (!is_var_attr(n->kids[0]) || n->kids[1]->op != N_LIT)
+            break;
+        if (!attr_of_var(c, n->kids[0], &a))
+            return false;
+        out->kind = PV_BOOL;
+        out->u.b = pol_val_eq(&a, &n->kids[1]->lit) == (n->op == N_EQ);
+        return true;
+    case N_LT:
+    case N_LE:
+    case N_GT:
+    case N_GE: { /* as ev_slow: left operand first, each must be a long */
+        static const char *ops[] = {"<", "<=", ">", ">="};
+        pval b;
+        if (!ev(c, n->kids[0], &a))
+            return false;
+        if (a.kind != PV_LONG)
+            return type_err(c, ops[n->op - N_LT], "long", &a);
+        if (!ev(c, n->kids[1], &b))
+            return false;
+        if (b.kind != PV_LONG)
+            return type_err(c, ops[n->op - N_LT], "long", &b);
+        out->kind = PV_BOOL;
+        out->u.b = n->op == N_LT ? a.u.l < b.u.l : n->op == N_LE ? a.u.l <= b.u.l
+                 : n->op == N_GT ? a.u.l > b.u.l : a.u.l >= b.u.l;
+        return true;
+    }
+    case N_AND:
+    case N_OR: {
+        bool x, y;
+        const char *op = n->op == N_AND ? "&&" : "||";
+        if (!ev_bool(c, n->kids[0], op, &x))
+            return false;
+        out->kind = PV_BOOL;
+        if (x == (n->op == N_OR)) {
+            out->u.b = x;
+            return true;
+        }
+        if (!ev_bool(c, n->kids[1], op, &y))
+            return false;
+        out->u.b = y;
+        return true;
+    }
+    case N_LIKE:
+        if (!ev(c, n->kids[0], &a))
+            return false;
+        if (a.kind != PV_STR)
+            return type_err(c, "like", "string", &a);
+        out->kind = PV_BOOL;
+        out->u.b = like_match(a.u.s.p, a.u.s.n, n->pat);
+        return true;
+    case N_IN: { /* resource in context.case: entity in entity, else the general path */
+        pval b;
+        if (n->kids[0]->op != N_VAR || !is_var_attr(n->kids[1]))
+            break;
+        a = c->var[n->kids[0]->var];
+        if (a.kind != PV_ENTITY)
+            break;
+        if (!attr_of_var(c, n->kids[1], &b))
+            return false;
+        if (b.kind != PV_ENTITY)
+            return ev_in_tail(c, &a, &b, out);
+        out->kind = PV_BOOL;
+        out->u.b = in_entity(c, a.u.e, b.u.e);
+        return true;
+    }
+    case N_HAS: /* context has case */
+        if (n->npath != 1 || n->kids[0]->op != N_VAR || n->kids[0]->var != VAR_CONTEXT)
+            break;
+        out->kind = PV_BOOL;
+        out->u.b = pol_rec_get(&c->var[3], n->path[0], n->plens[0]) != NULL;
+        return true;
+    default:
+        break;
+    }
+    return ev(c, n, out);
+}
+
+static bool ev_slow(ectx *c, const node *n, pval *out)
 {
     switch (n->op) {
     case N_LIT:
@@ -401,22 +646,7 @@ static bool ev(ectx *c, const node *n, pval *out)
         pval a, b;
         if (!ev(c, n->kids[0], &a) || !ev(c, n->kids[1], &b))
             return false;
-        if (a.kind != PV_ENTITY)
-            return type_err(c, "in", "entity", &a);
-        out->kind = PV_BOOL;
-        if (b.kind == PV_ENTITY) {
-            out->u.b = in_entity(c, a.u.e, b.u.e);
-            return true;
-        }
-        if (b.kind != PV_SET)
-            return type_err(c, "in", "entity or set of entities", &b);
-        for (uint32_t i = 0; i < b.u.set.n; i++)
-            if (b.u.set.v[i].kind != PV_ENTITY)
-                return type_err(c, "in", "set of entities", &b.u.set.v[i]);
-        out->u.b = false;
-        for (uint32_t i = 0; i < b.u.set.n && !out->u.b; i++)
-            out->u.b = in_entity(c, a.u.e, b.u.set.v[i].u.e);
-        return true;
+        return ev_in_tail(c, &a, &b, out);
     }
     case N_HAS: {
         pval base;
@@ -453,7 +683,7 @@ static bool ev(ectx *c, const node *n, pval *out)
         if (a.kind != PV_ENTITY)
             return type_err(c, "is", "entity", &a);
         out->kind = PV_BOOL;
-        out->u.b = a.u.e->tlen == n->nlen && memcmp(a.u.e->type, n->name, n->nlen) == 0;
+        out->u.b = a.u.e->tlen == n->nlen && pol_bytes_eq(a.u.e->type, n->name, n->nlen);
         if (!out->u.b || n->nkids < 2)
             return true;
         pval b;
@@ -477,6 +707,14 @@ static bool ev(ectx *c, const node *n, pval *out)
         pval base;
         if (!ev(c, n->kids[0], &base))
             return false;
+        if (base.kind == PV_ENTITY) { /* context.case.opened: the hint serves here too */
+            const struct cu_policy_entity *e = find_ent(c, base.u.e);
+            const pval *r = e ? fields_get(n, e->attrs, e->nattrs) : NULL;
+            if (r) {
+                *out = *r;
+                return true;
+            }
+        }
         return get_attr(c, &base, n->name, n->nlen, out);
     }
     case N_SET: {
@@ -530,9 +768,9 @@ static bool scope_ok(ectx *c, const pscope *sc, int w)
     case SC_IN:
         return in_entity(c, u, sc->uid);
     case SC_IS:
-        return u->tlen == sc->tlen && memcmp(u->type, sc->type, sc->tlen) == 0;
+        return u->tlen == sc->tlen && pol_bytes_eq(u->type, sc->type, sc->tlen);
     case SC_IS_IN:
-        return u->tlen == sc->tlen && memcmp(u->type, sc->type, sc->tlen) == 0 && in_entity(c, u, sc->uid);
+        return u->tlen == sc->tlen && pol_bytes_eq(u->type, sc->type, sc->tlen) && in_entity(c, u, sc->uid);
     case SC_IN_SET:
         for (uint32_t i = 0; i < sc->nuids; i++)
             if (in_entity(c, u, sc->uids[i]))
@@ -554,36 +792,90 @@ typedef struct near {
  * top-level conjunct at a time: && short-circuits left to right, so this
  * gives Cedar's result and errors, and tells how far the policy got (for
  * explanations) at no extra cost. */
-static int eval_conds(ectx *c, const policy *p, near *r)
+static int eval_cond(ectx *c, const pcond *cd, near *r)
+{
+    node *const *conj = cd->unless ? &cd->expr : cd->conj;
+    uint32_t nconj = cd->unless ? 1 : cd->nconj;
+    for (uint32_t k = 0; k < nconj; k++) {
+        pval v;
+        r->fail = conj[k];
+        r->unless = cd->unless;
+        if (!ev_shape(c, conj[k], &v)) {
+            r->err = c->err;
+            return -1;
+        }
+        if (v.kind != PV_BOOL) {
+            type_err(c, nconj > 1 ? "&&" : cd->unless ? "unless" : "when", "bool", &v);
+            r->err = c->err;
+            return -1;
+        }
+        if (v.u.b == cd->unless)
+            return 0;
+        r->progress++;
+    }
+    return 1;
+}
+
+static void near_init(near *r)
 {
     r->progress = 0;
     r->fail = NULL;
     r->err = NULL;
     r->unless = false;
+}
+
+static int eval_conds(ectx *c, const policy *p, near *r)
+{
+    near_init(r);
     for (uint32_t i = 0; i < p->nconds; i++) {
-        const pcond *cd = &p->conds[i];
-        node *const *conj = cd->unless ? &cd->expr : cd->conj;
-        uint32_t nconj = cd->unless ? 1 : cd->nconj;
-        for (uint32_t k = 0; k < nconj; k++) {
-            pval v;
-            r->fail = conj[k];
-            r->unless = cd->unless;
-            if (!ev(c, conj[k], &v)) {
-                r->err = c->err;
-                return -1;
-            }
-            if (v.kind != PV_BOOL) {
-                type_err(c, nconj > 1 ? "&&" : cd->unless ? "unless" : "when", "bool", &v);
-                r->err = c->err;
-                return -1;
-            }
-            if (v.u.b == cd->unless)
-                return 0;
-            r->progress++;
-        }
+        int x = eval_cond(c, &p->conds[i], r);
+        if (x <= 0)
+            return x;
     }
     r->fail = NULL;
     return 1;
+}
+
+/* Both values of the split attribute (flip) for a policy that reads it: a
+ * condition that does not read it is evaluated once while both are still
+ * satisfied (their progress is then equal: every earlier condition passed
+ * whole in both), the others once per value.  Same results and near
+ * records as eval_conds under each value. */
+static void eval_conds_split(ectx *c, const policy *p, uint32_t cmask, pval *flip, near *nr[2], int res[2])
+{
+    bool alive[2] = {true, true};
+    near_init(nr[0]);
+    near_init(nr[1]);
+    res[0] = res[1] = 1;
+    for (uint32_t i = 0; i < p->nconds && (alive[0] || alive[1]); i++) {
+        const pcond *cd = &p->conds[i];
+        bool reads = i >= 32 || (cmask >> i & 1);
+        if (!reads && alive[0] && alive[1]) {
+            int x = eval_cond(c, cd, nr[0]);
+            nr[1]->progress = nr[0]->progress;
+            nr[1]->fail = nr[0]->fail;
+            nr[1]->unless = nr[0]->unless;
+            nr[1]->err = nr[0]->err;
+            if (x <= 0) {
+                res[0] = res[1] = x;
+                alive[0] = alive[1] = false;
+            }
+            continue;
+        }
+        for (int v = 0; v < 2; v++) {
+            if (!alive[v])
+                continue;
+            flip->u.b = v == 1;
+            int x = eval_cond(c, cd, nr[v]);
+            if (x <= 0) {
+                res[v] = x;
+                alive[v] = false;
+            }
+        }
+    }
+    for (int v = 0; v < 2; v++)
+        if (alive[v])
+            nr[v]->fail = NULL;
 }
 
 /* ------------------------------------------------------------ indexes */
@@ -598,7 +890,7 @@ static const pidx_ent *idx_find(const pidx *x, uint64_t h, const puid *u, const 
         if (!s->cap)
             return NULL;
         if (s->hash == h && ((u && s->uid && pol_uid_eq(u, s->uid)) ||
-                             (!u && !s->uid && s->tlen == tl && memcmp(s->type, t, tl) == 0)))
+                             (!u && !s->uid && s->tlen == tl && pol_bytes_eq(s->type, t, tl))))
             return s;
     }
 }
@@ -609,23 +901,46 @@ static void mark(uint64_t *bits, const uint32_t *pols, uint32_t n)
         bits[pols[i] >> 6] |= UINT64_C(1) << (pols[i] & 63);
 }
 
+/* Marks from an ancestor: an `in` scope holds through it, an `==` does not. */
+static void mark_anc(const cu_policy_set *set, int w, uint64_t *bits, const uint32_t *pols, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (set->pols[pols[i]].sc[w].kind != SC_EQ)
+            bits[pols[i] >> 6] |= UINT64_C(1) << (pols[i] & 63);
+}
+
+/* After this, a policy marked for part w satisfies its scope on w, except
+ * an `is T in E` scope whose type is still to check: the uid key matched the
+ * entity itself (==, in), its type (is) or an ancestor (in, in [..]). */
+static void mark_ent(const pidx_ent *s, uint64_t *bits, uint32_t words)
+{
+    if (s->bits)
+        for (uint32_t i = 0; i < words; i++)
+            bits[i] |= s->bits[i];
+    else
+        mark(bits, s->pols, s->n);
+}
+
 static void candidates(ectx *c, int w, uint64_t *bits)
 {
     const pidx *x = &c->set->idx[w];
     const puid *u = c->var[w].u.e;
-    mark(bits, x->any, x->nany);
+    uint32_t words = (c->set->n + 63) / 64;
+    if (x->anybits)
+        for (uint32_t i = 0; i < words; i++)
+            bits[i] |= x->anybits[i];
     const pidx_ent *s = idx_find(x, u->hash, u, NULL, 0);
     if (s)
-        mark(bits, s->pols, s->n);
+        mark_ent(s, bits, words);
     s = idx_find(x, pol_hash(u->type, u->tlen, 0x5bd1e995) ^ 0x9e3779b97f4a7c15ull, NULL, u->type, u->tlen);
     if (s)
-        mark(bits, s->pols, s->n);
+        mark_ent(s, bits, words);
     const struct cu_policy_entity *e = c->ent[w];
     if (e)
         for (uint32_t i = 0; i < e->nanc; i++) {
             s = idx_find(x, e->anc[i]->hash, e->anc[i], NULL, 0);
             if (s)
-                mark(bits, s->pols, s->n);
+                mark_anc(c->set, w, bits, s->pols, s->n);
         }
 }
 
@@ -678,7 +993,7 @@ static const char *reason_text(ectx *c, const char *r)
     static const char *names[] = {"{principal}", "{action}", "{resource}"};
     size_t cap = strlen(r) + 1;
     for (int w = 0; w < 3; w++)
-        for (const char *q = strstr(r, names[w]); q; q = strstr(q + 1, names[w]))
+        for (const char *q = strchr(r, '{') ? strstr(r, names[w]) : NULL; q; q = strstr(q + 1, names[w]))
             cap += c->var[w].u.e->ilen;
     char *o = cu_arena_alloc(c->scratch, cap);
     if (!o)
@@ -686,7 +1001,7 @@ static const char *reason_text(ectx *c, const char *r)
     size_t k = 0;
     while (*r) {
         int hit = -1;
-        for (int w = 0; w < 3 && hit < 0; w++)
+        for (int w = 0; w < 3 && hit < 0 && *r == '{'; w++)
             if (strncmp(r, names[w], strlen(names[w])) == 0)
                 hit = w;
         if (hit >= 0) {
@@ -733,23 +1048,195 @@ static void explain(ectx *c, const near *nears, uint32_t nnear, cu_policy_answer
 
 /* --------------------------------------------------------- authorise */
 
-cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entities, const cu_policy_request *req,
-                     cu_arena *scratch, cu_policy_answer *ans)
+/* The bookkeeping of one answer: satisfied permits and forbids, the permits
+ * that matched in scope but were not satisfied (for explanations), errors. */
+typedef struct tally {
+    uint32_t *permits, *forbids;
+    uint32_t np, nf;
+    near *nears;
+    uint32_t nn;
+    cu_policy_error *errs;
+    uint32_t ne;
+} tally;
+
+static bool tally_init(cu_arena *scratch, uint32_t ncand, tally *t)
 {
-    memset(ans, 0, sizeof *ans);
-    if (!set || !entities || !req || !scratch)
+    memset(t, 0, sizeof *t);
+    uint32_t n = ncand ? ncand : 1;
+    t->permits = cu_arena_alloc(scratch, sizeof(uint32_t) * 2 * n);
+    t->nears = cu_arena_alloc(scratch, sizeof(near) * n);
+    t->errs = cu_arena_alloc(scratch, sizeof(cu_policy_error) * n);
+    if (!t->permits || !t->nears || !t->errs)
+        return false;
+    t->forbids = t->permits + n;
+    return true;
+}
+
+/* Record the outcome r of policy i, whose near record is nr. */
+static void tally_add(tally *t, const policy *p, uint32_t i, int r, const near *nr, const char *err)
+{
+    if (r > 0) {
+        if (p->forbid)
+            t->forbids[t->nf++] = i;
+        else
+            t->permits[t->np++] = i;
+        return;
+    }
+    if (r < 0) {
+        t->errs[t->ne].policy_id = p->id;
+        t->errs[t->ne].message = err;
+        t->ne++;
+    }
+    if (!p->forbid) {
+        if (&t->nears[t->nn] != nr)
+            t->nears[t->nn] = *nr;
+        t->nn++;
+    }
+}
+
+static bool tally_answer(ectx *c, const tally *t, cu_policy_answer *ans, bool with_explanation)
+{
+    const uint32_t *win = t->nf ? t->forbids : t->permits;
+    uint32_t nwin = t->nf ? t->nf : t->np;
+    ans->allow = t->nf == 0 && t->np > 0;
+    const char **reasons = cu_arena_alloc(c->scratch, sizeof(char *) * (nwin ? nwin : 1));
+    if (!reasons)
+        return false;
+    for (uint32_t i = 0; i < nwin; i++)
+        reasons[i] = c->set->pols[win[i]].id;
+    ans->reasons = reasons;
+    ans->n_reasons = nwin;
+    ans->errors = t->ne ? t->errs : NULL;
+    ans->n_errors = t->ne;
+    if (!ans->allow && t->nf == 0 && with_explanation) {
+        explain(c, t->nears, t->nn, ans);
+        if (c->oom)
+            return false;
+    }
+    return true;
+}
+
+struct cu_policy_split {
+    const cu_policy_set *set;
+    char *key;
+    uint32_t klen;
+    uint64_t *reads; /* bit per policy */
+    uint32_t *cmask; /* per policy: bit i set when condition i reads it (i >= 32: assumed) */
+};
+
+/* Does the expression read context.key, or the context as a whole? */
+static bool node_reads(const node *n, const char *key, uint32_t kn)
+{
+    if (!n)
+        return false;
+    if ((n->op == N_ATTR || n->op == N_HAS) && n->nkids >= 1 && n->kids[0]->op == N_VAR &&
+        n->kids[0]->var == VAR_CONTEXT) {
+        const char *name = n->op == N_ATTR ? n->name : n->path[0];
+        uint32_t nl = n->op == N_ATTR ? n->nlen : n->plens[0];
+        if (pol_key_cmp(name, nl, key, kn) == 0)
+            return true;
+        for (uint32_t i = 1; i < n->nkids; i++)
+            if (node_reads(n->kids[i], key, kn))
+                return true;
+        return false;
+    }
+    if (n->op == N_VAR)
+        return n->var == VAR_CONTEXT;
+    for (uint32_t i = 0; i < n->nkids; i++)
+        if (node_reads(n->kids[i], key, kn))
+            return true;
+    return false;
+}
+
+cu_rc cu_policy_split_new(const cu_policy_set *set, const char *key, cu_policy_split **out)
+{
+    if (!set || !key || !out)
+        return cu_err_set(CU_ERR_INVAL, "policy split: a set and a key are needed");
+    cu_policy_split *s = cu_calloc(1, sizeof *s);
+    if (!s)
+        return cu_err_set(CU_ERR_NOMEM, "policy split: out of memory");
+    s->set = set;
+    s->key = cu_strdup(key);
+    s->klen = (uint32_t)strlen(key);
+    s->reads = cu_calloc((set->n + 63) / 64 + 1, sizeof *s->reads);
+    s->cmask = cu_calloc(set->n + 1, sizeof *s->cmask);
+    if (!s->key || !s->reads || !s->cmask) {
+        cu_policy_split_free(s);
+        return cu_err_set(CU_ERR_NOMEM, "policy split: out of memory");
+    }
+    for (uint32_t i = 0; i < set->n; i++) {
+        const policy *p = &set->pols[i];
+        bool r = false;
+        for (uint32_t k = 0; k < p->nconds; k++)
+            if (k >= 32 || node_reads(p->conds[k].expr, s->key, s->klen)) {
+                r = true;
+                if (k < 32)
+                    s->cmask[i] |= UINT32_C(1) << k;
+            }
+        if (r)
+            s->reads[i >> 6] |= UINT64_C(1) << (i & 63);
+    }
+    *out = s;
+    return CU_OK;
+}
+
+void cu_policy_split_free(cu_policy_split *s)
+{
+    if (!s)
+        return;
+    cu_free(s->key);
+    cu_free(s->reads);
+    cu_free(s->cmask);
+    cu_free(s);
+}
+
+bool cu_policy_split_reads(const cu_policy_split *s, size_t i)
+{
+    return s && i < s->set->n && (s->reads[i >> 6] >> (i & 63) & 1);
+}
+
+/* One pass over the candidates; with a split, two tallies (the attribute
+ * false, then true), otherwise one. */
+static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, const cu_policy_entities *entities,
+                       const cu_policy_request *req, cu_arena *scratch, cu_policy_answer *ans, bool lazy)
+{
+    int nv = split ? 2 : 1;
+    for (int v = 0; v < nv; v++)
+        memset(&ans[v], 0, sizeof ans[v]);
+    if (!set || !req || !scratch)
         return cu_err_set(CU_ERR_INVAL, "policy eval: missing argument");
-    if (!entities->finalized)
+    if (entities && !entities->finalized)
         return cu_err_set(CU_ERR_STATE, "policy eval: entities changed since finalize");
+    if (split && split->set != set)
+        return cu_err_set(CU_ERR_INVAL, "policy eval: the split was made for another policy set");
     ectx c = {.set = set, .ents = entities, .req = req, .scratch = scratch};
     for (int w = 0; w < 3; w++) {
         c.var[w].kind = PV_ENTITY;
         c.var[w].u.e = req->uid[w];
-        c.ent[w] = pol_ent_find(entities, req->uid[w]);
+        c.ent[w] = req->ent[w];
+        if (!c.ent[w])
+            c.ent[w] = local_find(req, req->uid[w]);
+        if (!c.ent[w])
+            c.ent[w] = pol_ent_find(entities, req->uid[w]);
     }
     c.var[3].kind = PV_RECORD;
     c.var[3].u.rec.f = req->ctx;
     c.var[3].u.rec.n = req->nctx;
+    pfield *flip = NULL;
+    if (split) {
+        /* a private copy of the context whose split attribute is flipped */
+        pfield *ctx = cu_arena_alloc(scratch, sizeof *ctx * (req->nctx ? req->nctx : 1));
+        if (!ctx)
+            goto oom;
+        memcpy(ctx, req->ctx, sizeof *ctx * req->nctx);
+        for (uint32_t i = 0; i < req->nctx && !flip; i++)
+            if (pol_key_cmp(ctx[i].key, ctx[i].klen, split->key, split->klen) == 0)
+                flip = &ctx[i];
+        if (!flip)
+            return cu_err_set(CU_ERR_INVAL, "policy eval: the context has no \"%s\"", split->key);
+        flip->v.kind = PV_BOOL;
+        c.var[3].u.rec.f = ctx;
+    }
 
     uint32_t words = (set->n + 63) / 64;
     uint64_t *bits = cu_arena_alloc(scratch, sizeof(uint64_t) * 2 * (words ? words : 1));
@@ -767,69 +1254,106 @@ cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entitie
     uint32_t ncand = 0;
     for (uint32_t i = 0; i < words; i++)
         ncand += (uint32_t)__builtin_popcountll(cand[i]);
-    /* one array, carved in three: satisfied permits, satisfied forbids,
-     * scope-matched permits that were not satisfied */
-    uint32_t *lists = cu_arena_alloc(scratch, sizeof(uint32_t) * 2 * (ncand ? ncand : 1));
-    near *nears = cu_arena_alloc(scratch, sizeof(near) * (ncand ? ncand : 1));
-    cu_policy_error *errs = NULL;
-    if (!lists || !nears)
-        goto oom;
-    uint32_t *permits = lists, *forbids = lists + ncand;
-    uint32_t np = 0, nf = 0, nn = 0, ne = 0;
+    tally t[2];
+    for (int v = 0; v < nv; v++)
+        if (!tally_init(scratch, ncand, &t[v]))
+            goto oom;
+    /* lazy: the first answer alone, remembering the outcome of each policy
+     * that does not read the attribute; the second only if still wanted */
+    uint32_t *order = NULL, nord = 0;
+    int8_t *memo_r = NULL;
+    near *memo_n = NULL;
+    if (lazy) {
+        order = cu_arena_alloc(scratch, sizeof *order * (ncand ? ncand : 1));
+        memo_r = cu_arena_alloc(scratch, ncand ? ncand : 1);
+        memo_n = cu_arena_alloc(scratch, sizeof *memo_n * (ncand ? ncand : 1));
+        if (!order || !memo_r || !memo_n)
+            goto oom;
+    }
     for (uint32_t wi = 0; wi < words; wi++) {
         uint64_t m = cand[wi];
         while (m) {
             uint32_t i = wi * 64 + (uint32_t)__builtin_ctzll(m);
             m &= m - 1;
             const policy *p = &set->pols[i];
-            if (!scope_ok(&c, &p->sc[0], 0) || !scope_ok(&c, &p->sc[1], 1) || !scope_ok(&c, &p->sc[2], 2))
+            /* the index decided every scope but the type part of `is T in E` */
+            if ((p->sc[0].kind == SC_IS_IN && !scope_ok(&c, &p->sc[0], 0)) ||
+                (p->sc[1].kind == SC_IS_IN && !scope_ok(&c, &p->sc[1], 1)) ||
+                (p->sc[2].kind == SC_IS_IN && !scope_ok(&c, &p->sc[2], 2)))
                 continue;
-            near *nr = &nears[nn];
+            bool twice = split && (split->reads[i >> 6] >> (i & 63) & 1);
+            if (twice && !lazy) {
+                near *nr[2] = {&t[0].nears[t[0].nn], &t[1].nears[t[1].nn]};
+                int res[2];
+                nr[0]->pol = nr[1]->pol = i;
+                eval_conds_split(&c, p, split->cmask[i], &flip->v, nr, res);
+                if (c.oom)
+                    goto oom;
+                for (int v = 0; v < 2; v++)
+                    tally_add(&t[v], p, i, res[v], nr[v], nr[v]->err);
+                continue;
+            }
+            if (flip)
+                flip->v.u.b = false;
+            near *nr = &t[0].nears[t[0].nn];
             nr->pol = i;
             int r = eval_conds(&c, p, nr);
             if (c.oom)
                 goto oom;
-            if (r > 0) {
-                if (p->forbid)
-                    forbids[nf++] = i;
-                else
-                    permits[np++] = i;
-            } else if (r < 0) {
-                if (!errs) {
-                    errs = cu_arena_alloc(scratch, sizeof *errs * ncand);
-                    if (!errs)
-                        goto oom;
-                }
-                errs[ne].policy_id = p->id;
-                errs[ne].message = c.err;
-                ne++;
-                if (!p->forbid)
-                    nn++;
-            } else if (!p->forbid)
-                nn++;
+            if (lazy) {
+                order[nord] = i;
+                memo_r[nord] = (int8_t)(twice ? 2 : r); /* 2: evaluate again for the second answer */
+                memo_n[nord++] = *nr;
+                tally_add(&t[0], p, i, r, nr, nr->err);
+                continue;
+            }
+            for (int v = 0; v < nv; v++)
+                tally_add(&t[v], p, i, r, nr, c.err);
         }
     }
-    const uint32_t *win = nf ? forbids : permits;
-    uint32_t nwin = nf ? nf : np;
-    ans->allow = nf == 0 && np > 0;
-    const char **reasons = cu_arena_alloc(scratch, sizeof(char *) * (nwin ? nwin : 1));
-    if (!reasons)
+    if (!tally_answer(&c, &t[0], &ans[0], true))
         goto oom;
-    for (uint32_t i = 0; i < nwin; i++)
-        reasons[i] = set->pols[win[i]].id;
-    ans->reasons = reasons;
-    ans->n_reasons = nwin;
-    ans->errors = errs;
-    ans->n_errors = ne;
-    if (!ans->allow && nf == 0) {
-        explain(&c, nears, nn, ans);
-        if (c.oom)
-            goto oom;
+    if (nv == 1)
+        return CU_OK;
+    if (lazy) {
+        if (ans[0].allow && !ans[0].n_errors)
+            return CU_OK; /* the second answer is not wanted: left empty */
+        flip->v.u.b = true;
+        for (uint32_t k = 0; k < nord; k++) {
+            const policy *p = &set->pols[order[k]];
+            if (memo_r[k] != 2) {
+                tally_add(&t[1], p, order[k], memo_r[k], &memo_n[k], memo_n[k].err);
+                continue;
+            }
+            near *nr = &t[1].nears[t[1].nn];
+            nr->pol = order[k];
+            int r = eval_conds(&c, p, nr);
+            if (c.oom)
+                goto oom;
+            tally_add(&t[1], p, order[k], r, nr, nr->err);
+        }
     }
+    if (!tally_answer(&c, &t[1], &ans[1], !lazy))
+        goto oom;
     return CU_OK;
 oom:
-    memset(ans, 0, sizeof *ans);
+    for (int v = 0; v < nv; v++)
+        memset(&ans[v], 0, sizeof ans[v]);
     return cu_err_set(CU_ERR_NOMEM, "policy eval: scratch arena exhausted");
+}
+
+cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entities, const cu_policy_request *req,
+                     cu_arena *scratch, cu_policy_answer *ans)
+{
+    return authorise(set, NULL, entities, req, scratch, ans, false);
+}
+
+cu_rc cu_policy_eval_split(const cu_policy_set *set, const cu_policy_split *split, const cu_policy_entities *entities,
+                           const cu_policy_request *req, cu_arena *scratch, unsigned flags, cu_policy_answer ans[2])
+{
+    if (!split)
+        return cu_err_set(CU_ERR_INVAL, "policy eval: no split");
+    return authorise(set, split, entities, req, scratch, ans, (flags & CU_POLICY_SPLIT_LAZY) != 0);
 }
 
 /* ------------------------------------------------------------ answers */

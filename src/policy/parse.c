@@ -1589,6 +1589,27 @@ static bool build_index(P *p, cu_policy_set *set)
                 return false;
         }
     }
+    /* Marking a request's candidates ORs whole words for the lists that
+     * cover many policies (the unconstrained ones, `is Officer`, ...). */
+    uint32_t words = (set->n + 63) / 64;
+    for (int w = 0; w < 3; w++) {
+        pidx *x = &set->idx[w];
+        if (x->nany) {
+            if (!(x->anybits = palloc(p, sizeof(uint64_t) * words)))
+                return false;
+            for (uint32_t i = 0; i < x->nany; i++)
+                x->anybits[x->any[i] >> 6] |= UINT64_C(1) << (x->any[i] & 63);
+        }
+        for (size_t k = 0; k < x->cap; k++) {
+            pidx_ent *e = &x->slots[k];
+            if (!e->cap || e->n < words * 2)
+                continue;
+            if (!(e->bits = palloc(p, sizeof(uint64_t) * words)))
+                return false;
+            for (uint32_t i = 0; i < e->n; i++)
+                e->bits[e->pols[i] >> 6] |= UINT64_C(1) << (e->pols[i] & 63);
+        }
+    }
     return true;
 }
 

@@ -18,6 +18,7 @@
 #include "custos/policy.h"
 
 #include <jansson.h>
+#include <string.h>
 #include <stdatomic.h>
 
 /* ---------------------------------------------------------------- values */
@@ -76,7 +77,61 @@ uint64_t pol_hash(const void *p, size_t n, uint64_t seed);
 uint64_t pol_uid_hash(const char *t, size_t tl, const char *id, size_t il);
 bool pol_uid_eq(const puid *a, const puid *b);
 puid *pol_uid_make(cu_arena *a, const char *t, size_t tl, const char *id, size_t il);
-int pol_key_cmp(const char *a, uint32_t an, const char *b, uint32_t bn);
+/* Keys and strings in policies are short: an inline byte loop beats a call
+ * to memcmp on the hot path.  Unsigned byte order, like memcmp. */
+static inline bool pol_bytes_eq(const char *a, const char *b, uint32_t n)
+{
+    if (a == b)
+        return true;
+    uint64_t x, y;
+    uint32_t p, q;
+    if (n <= 16) {
+        if (n >= 8) { /* first and last 8 bytes (they may overlap) */
+            memcpy(&x, a, 8);
+            memcpy(&y, b, 8);
+            if (x != y)
+                return false;
+            memcpy(&x, a + n - 8, 8);
+            memcpy(&y, b + n - 8, 8);
+            return x == y;
+        }
+        if (n >= 4) {
+            memcpy(&p, a, 4);
+            memcpy(&q, b, 4);
+            if (p != q)
+                return false;
+            memcpy(&p, a + n - 4, 4);
+            memcpy(&q, b + n - 4, 4);
+            return p == q;
+        }
+        for (uint32_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return false;
+        return true;
+    }
+    while (n >= 8) {
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return false;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+static inline int pol_key_cmp(const char *a, uint32_t an, const char *b, uint32_t bn)
+{
+    if (an != bn)
+        return an < bn ? -1 : 1;
+    for (uint32_t i = 0; i < an; i++)
+        if (a[i] != b[i])
+            return (unsigned char)a[i] < (unsigned char)b[i] ? -1 : 1;
+    return 0;
+}
 const pval *pol_rec_get(const pval *rec, const char *k, uint32_t kn);
 bool pol_val_eq(const pval *a, const pval *b);
 /* Deep copy into arena; NULL on no memory. */
@@ -104,8 +159,10 @@ struct cu_policy_entity {
     /* Filled by finalize: the uids of all ancestors, sorted by hash. */
     const puid **anc;
     uint32_t nanc;
-    uint32_t index;
+    uint32_t index;       /* position in the store; UINT32_MAX for a local entity */
     bool attrs_sorted;
+    bool local;           /* built with cu_policy_entity_make: not in any store */
+    bool sealed;          /* local: ancestors computed */
 };
 
 struct cu_policy_entities {
@@ -117,6 +174,7 @@ struct cu_policy_entities {
     bool finalized;
 };
 
+/* NULL store: nothing found. */
 const struct cu_policy_entity *pol_ent_find(const cu_policy_entities *e, const puid *u);
 /* Is u among the ancestors of ent? (binary search on the hash) */
 bool pol_anc_has(const struct cu_policy_entity *ent, const puid *u);
@@ -203,6 +261,10 @@ typedef struct node {
     uint32_t *plens;
     uint32_t npath;
     bool constant;        /* N_SET / N_RECORD folded into lit */
+    /* N_ATTR: where the attribute was found last time (a hint for entities
+     * and contexts of the same shape; checked before use, so a stale or
+     * racing value costs only a search).  Relaxed atomics: shared by threads. */
+    _Atomic uint8_t hint;
 } node;
 
 enum scope_kind { SC_ANY, SC_EQ, SC_IN, SC_IS, SC_IS_IN, SC_IN_SET };
@@ -243,6 +305,7 @@ typedef struct pidx_ent {
     uint32_t tlen;
     uint32_t *pols;
     uint32_t n, cap;
+    uint64_t *bits;      /* the same policies as a bitset, when there are many */
 } pidx_ent;
 
 typedef struct pidx {
@@ -250,6 +313,7 @@ typedef struct pidx {
     size_t cap, count;
     uint32_t *any; /* policies with no constraint on this part */
     uint32_t nany, capany;
+    uint64_t *anybits; /* any as a bitset (NULL when empty) */
 } pidx;
 
 struct cu_policy_set {
@@ -270,9 +334,14 @@ cu_rc pol_ent_set_tag(cu_policy_entities *e, struct cu_policy_entity *ent, const
                       size_t kn, const pval *v) CU_NODISCARD;
 cu_rc pol_ent_add_parent(cu_policy_entities *e, struct cu_policy_entity *ent, const puid *p) CU_NODISCARD;
 
+#define POL_MAX_LOCAL 8
+
 struct cu_policy_request {
     cu_arena *arena;
     const puid *uid[3];
+    const struct cu_policy_entity *ent[3];          /* set by cu_policy_request_of */
+    const struct cu_policy_entity *local[POL_MAX_LOCAL]; /* looked up before the store */
+    uint32_t nlocal;
     pfield *ctx;
     uint32_t nctx, capctx;
     bool ctx_sorted;

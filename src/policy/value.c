@@ -39,7 +39,7 @@ bool pol_uid_eq(const puid *a, const puid *b)
     if (a == b)
         return true;
     return a->hash == b->hash && a->tlen == b->tlen && a->ilen == b->ilen &&
-           memcmp(a->type, b->type, a->tlen) == 0 && memcmp(a->id, b->id, a->ilen) == 0;
+           pol_bytes_eq(a->type, b->type, a->tlen) && pol_bytes_eq(a->id, b->id, a->ilen);
 }
 
 puid *pol_uid_make(cu_arena *a, const char *t, size_t tl, const char *id, size_t il)
@@ -61,17 +61,18 @@ puid *pol_uid_make(cu_arena *a, const char *t, size_t tl, const char *id, size_t
 
 /* ------------------------------------------------------------ records */
 
-int pol_key_cmp(const char *a, uint32_t an, const char *b, uint32_t bn)
-{
-    if (an != bn)
-        return an < bn ? -1 : 1;
-    return memcmp(a, b, an);
-}
-
 const pval *pol_rec_get(const pval *rec, const char *k, uint32_t kn)
 {
     uint32_t lo = 0, hi = rec->u.rec.n;
     const pfield *f = rec->u.rec.f;
+    if (hi <= 16) {
+        /* entities and contexts are small: a scan on the length (and the
+         * first byte) rejects most keys without reading them */
+        for (uint32_t i = 0; i < hi; i++)
+            if (f[i].klen == kn && (kn == 0 || f[i].key[0] == k[0]) && pol_bytes_eq(f[i].key, k, kn))
+                return &f[i].v;
+        return NULL;
+    }
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         int c = pol_key_cmp(f[mid].key, f[mid].klen, k, kn);
@@ -133,7 +134,7 @@ bool pol_val_eq(const pval *a, const pval *b)
     case PV_DECIMAL:
         return a->u.l == b->u.l;
     case PV_STR:
-        return a->u.s.n == b->u.s.n && memcmp(a->u.s.p, b->u.s.p, a->u.s.n) == 0;
+        return a->u.s.n == b->u.s.n && pol_bytes_eq(a->u.s.p, b->u.s.p, a->u.s.n);
     case PV_ENTITY:
         return pol_uid_eq(a->u.e, b->u.e);
     case PV_IP:
@@ -626,5 +627,36 @@ const cu_policy_value *cu_policy_val_record(cu_arena *a, const char *const *keys
     }
     v->v.u.rec.f = f;
     v->v.u.rec.n = (uint32_t)n;
+    return v;
+}
+
+/* Views: no copy of the bytes, which must outlive the value. */
+const cu_policy_value *cu_policy_val_string_ref(cu_arena *a, const char *s, size_t n)
+{
+    if (n > UINT32_MAX || !s)
+        return NULL;
+    cu_policy_value *v = newval(a, PV_STR);
+    if (!v)
+        return NULL;
+    v->v.u.s.p = s;
+    v->v.u.s.n = (uint32_t)n;
+    return v;
+}
+
+const cu_policy_value *cu_policy_val_entity_ref(cu_arena *a, const char *type, size_t tlen, const char *id,
+                                                size_t ilen)
+{
+    if (!type || !id || tlen > UINT32_MAX || ilen > UINT32_MAX)
+        return NULL;
+    cu_policy_value *v = newval(a, PV_ENTITY);
+    puid *u = cu_arena_alloc(a, sizeof *u);
+    if (!v || !u)
+        return NULL;
+    u->type = type;
+    u->id = id;
+    u->tlen = (uint32_t)tlen;
+    u->ilen = (uint32_t)ilen;
+    u->hash = pol_uid_hash(type, tlen, id, ilen);
+    v->v.u.e = u;
     return v;
 }

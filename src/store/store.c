@@ -2,27 +2,56 @@
  * alerts.
  *
  * Invariants:
- * 1. Schema version in PRAGMA user_version; a newer one is refused, an
- *    older one is migrated in a transaction (there is only version 1 yet).
+ * 1. Schema version in PRAGMA user_version; any other version than this
+ *    program's is refused with a message saying how to rebuild (version 1
+ *    had post-hoc secondary indexes on event; version 2 has the key tables).
  * 2. Events are written only inside a batch transaction that also records
  *    meta.indexed (the ledger size covered): the index is always at a batch
  *    boundary, never half a batch.
  * 3. names(kind, num) numbers equal the in-memory interned ids.
  * 4. Every statement used per event is prepared once at open.
- * 5. Secondary indexes are created IF NOT EXISTS at every open, so an
- *    interrupted bulk load leaves a store that the next open repairs.
+ * 5. The event table has no secondary index.  The lookups by officer,
+ *    record, case and person are WITHOUT ROWID key tables whose primary key
+ *    starts with the window (idx >> CU_STORE_WIN_BITS): a batch appends at
+ *    the right edge of each tree (its pairs sorted by window, key, idx before
+ *    insertion), so the cost per row is that of an append, not of a random
+ *    insert into a tree larger than the cache, and nothing is built at the
+ *    end.  A lookup by key seeks once per window (event_window lists them).
+ * 6. Every window up to the last indexed event's is in event_window (in the
+ *    same transaction as the pairs that use it).
+ * 7. Hot path: the pair buffers grow to a high-water mark; nothing is
+ *    allocated per event.
  */
 #include "custos/store.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-enum { ST_EVENT, ST_SUBJECT, ST_NAME, ST_META, ST_ALERT, ST_ALERT_OFF, ST_ALERT_SUBJ, ST_COUNT_ };
+enum { ST_EVENT, ST_NAME, ST_META, ST_ALERT, ST_ALERT_OFF, ST_ALERT_SUBJ, ST_WINDOW,
+       ST_K_OFFICER, ST_K_RECORD, ST_K_CASE, ST_K_PERSON, ST_COUNT_ };
+
+/* the four key tables, in the order of ST_K_* */
+enum { KT_OFFICER, KT_RECORD, KT_CASE, KT_PERSON, KT_COUNT_ };
+
+/* one (key, event) pair of a batch: k = window << 32 | key */
+typedef struct kpair {
+    uint64_t k;
+    uint64_t idx;
+} kpair;
+
+typedef struct kbuf {
+    kpair *v, *tmp;
+    size_t n, cap;
+} kbuf;
 
 struct cu_store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT_];
+    kbuf kb[KT_COUNT_];
+    int64_t max_win; /* the last window in event_window (-1: none) */
+    uint32_t count[1 << 16]; /* radix sort counts */
     uint32_t stored[CU_K_COUNT_]; /* names stored per kind */
     uint64_t indexed;
     uint64_t next_alert;
@@ -55,7 +84,16 @@ static const char *schema =
     "CREATE TABLE IF NOT EXISTS event(idx INTEGER PRIMARY KEY, ts INTEGER NOT NULL, eid TEXT NOT NULL,"
     "  officer INTEGER NOT NULL, action INTEGER NOT NULL, outcome INTEGER NOT NULL, record INTEGER,"
     "  case_ INTEGER, system INTEGER, purpose INTEGER, terminal INTEGER, area INTEGER, results INTEGER);"
-    "CREATE TABLE IF NOT EXISTS event_subject(person INTEGER NOT NULL, idx INTEGER NOT NULL);"
+    /* the key tables: (window, key, idx), appended in that order per batch */
+    "CREATE TABLE IF NOT EXISTS event_officer(win INTEGER NOT NULL, officer INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    "  PRIMARY KEY(win, officer, idx)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS event_record(win INTEGER NOT NULL, record INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    "  PRIMARY KEY(win, record, idx)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS event_case(win INTEGER NOT NULL, case_ INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    "  PRIMARY KEY(win, case_, idx)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS event_subject(win INTEGER NOT NULL, person INTEGER NOT NULL, idx INTEGER NOT NULL,"
+    "  PRIMARY KEY(win, person, idx)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS event_window(win INTEGER PRIMARY KEY);"
     "CREATE TABLE IF NOT EXISTS alert(num INTEGER PRIMARY KEY, raised_at INTEGER NOT NULL, kind TEXT NOT NULL,"
     "  score REAL NOT NULL, first_event INTEGER NOT NULL, last_event INTEGER NOT NULL, json TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS alert_officer(officer INTEGER NOT NULL, num INTEGER NOT NULL,"
@@ -64,24 +102,19 @@ static const char *schema =
     "  PRIMARY KEY(person, num)) WITHOUT ROWID;"
     "INSERT OR IGNORE INTO meta VALUES('indexed', 0);";
 
-static const char *event_indexes =
-    "CREATE INDEX IF NOT EXISTS event_officer ON event(officer, idx);"
-    "CREATE INDEX IF NOT EXISTS event_record ON event(record, idx) WHERE record IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS event_case ON event(case_, idx) WHERE case_ IS NOT NULL;"
-    "CREATE INDEX IF NOT EXISTS event_subject_person ON event_subject(person, idx);";
-
-static const char *drop_event_indexes =
-    "DROP INDEX IF EXISTS event_officer; DROP INDEX IF EXISTS event_record; DROP INDEX IF EXISTS event_case;"
-    "DROP INDEX IF EXISTS event_subject_person; DROP INDEX IF EXISTS event_ts;";
-
 static const char *stmt_sql[ST_COUNT_] = {
     [ST_EVENT] = "INSERT INTO event VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
-    [ST_SUBJECT] = "INSERT INTO event_subject VALUES(?,?)",
     [ST_NAME] = "INSERT INTO names VALUES(?,?,?)",
     [ST_META] = "UPDATE meta SET value=? WHERE key=?",
     [ST_ALERT] = "INSERT OR REPLACE INTO alert VALUES(?,?,?,?,?,?,?)" /* an update re-emits the same num */,
     [ST_ALERT_OFF] = "INSERT OR IGNORE INTO alert_officer VALUES(?,?)",
     [ST_ALERT_SUBJ] = "INSERT OR IGNORE INTO alert_subject VALUES(?,?)",
+    [ST_WINDOW] = "INSERT OR IGNORE INTO event_window VALUES(?)",
+    /* OR IGNORE: an event may list the same person twice */
+    [ST_K_OFFICER] = "INSERT OR IGNORE INTO event_officer VALUES(?,?,?)",
+    [ST_K_RECORD] = "INSERT OR IGNORE INTO event_record VALUES(?,?,?)",
+    [ST_K_CASE] = "INSERT OR IGNORE INTO event_case VALUES(?,?,?)",
+    [ST_K_PERSON] = "INSERT OR IGNORE INTO event_subject VALUES(?,?,?)",
 };
 
 static cu_rc dberr(cu_store *s, const char *what)
@@ -140,8 +173,19 @@ cu_rc cu_store_open(const char *path, cu_store **out)
                         (long long)ver, CU_STORE_SCHEMA_VERSION);
         goto fail;
     }
-    if ((rc = exec(s, "BEGIN")) || (rc = exec(s, schema)) || (rc = exec(s, event_indexes)) ||
-        (rc = exec(s, "PRAGMA user_version=1")) || (rc = exec(s, "COMMIT"))) {
+    if (ver != 0 && ver < CU_STORE_SCHEMA_VERSION) {
+        /* version 1 indexed events with secondary indexes on event; its
+         * queries differ.  The store is an index of the ledger: rebuilding
+         * it is the migration. */
+        rc = cu_err_set(CU_ERR_UNSUPPORTED,
+                        "store: %s has schema version %lld, older than this program's %d; it is an index of the "
+                        "ledger: move it aside (with its -wal and -shm files) and start again, the store is then "
+                        "rebuilt from the ledger",
+                        path, (long long)ver, CU_STORE_SCHEMA_VERSION);
+        goto fail;
+    }
+    if ((rc = exec(s, "BEGIN")) || (rc = exec(s, schema)) || (rc = exec(s, "PRAGMA user_version=2")) ||
+        (rc = exec(s, "COMMIT"))) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         goto fail;
     }
@@ -157,6 +201,8 @@ cu_rc cu_store_open(const char *path, cu_store **out)
     if ((rc = query_int(s, "SELECT coalesce(max(num),0)+1 FROM alert", &v)))
         goto fail;
     s->next_alert = (uint64_t)v;
+    if ((rc = query_int(s, "SELECT coalesce(max(win),-1) FROM event_window", &s->max_win)))
+        goto fail;
     for (int k = 0; k < CU_K_COUNT_; k++) {
         char sql[96];
         snprintf(sql, sizeof sql, "SELECT count(*) FROM names WHERE kind=%d", k);
@@ -180,6 +226,10 @@ void cu_store_close(cu_store *s)
     if (s->in_tx)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     sqlite3_close(s->db);
+    for (int t = 0; t < KT_COUNT_; t++) {
+        cu_free(s->kb[t].v);
+        cu_free(s->kb[t].tmp);
+    }
     cu_buf_free(&s->json);
     cu_free(s);
 }
@@ -440,6 +490,62 @@ cu_rc cu_store_begin(cu_store *s)
     return rc;
 }
 
+static cu_rc kb_push(kbuf *b, uint64_t idx, cu_id key)
+{
+    if (b->n == b->cap) {
+        if (b->cap >= (size_t)1 << 31)
+            return cu_err_set(CU_ERR_TOOBIG, "store: more than 2^31 keys of one kind in one batch");
+        size_t cap = b->cap ? b->cap * 2 : 4096;
+        kpair *v = cu_realloc(b->v, cap * sizeof *v);
+        if (!v)
+            return CU_ERR_NOMEM;
+        b->v = v;
+        kpair *t = cu_realloc(b->tmp, cap * sizeof *t);
+        if (!t)
+            return CU_ERR_NOMEM;
+        b->tmp = t;
+        b->cap = cap;
+    }
+    b->v[b->n].k = (idx >> CU_STORE_WIN_BITS) << 32 | key;
+    b->v[b->n].idx = idx;
+    b->n++;
+    return CU_OK;
+}
+
+/* Stable LSD radix sort of b->v by k, 16 bits a pass, skipping the digits
+ * that are equal in every pair (usually the window and the key's top half).
+ * Stability keeps the pairs of one key in the order they were added, which
+ * is idx order. */
+static void kb_sort(kbuf *b, uint32_t *count)
+{
+    if (b->n < 2)
+        return;
+    uint64_t all_or = 0, all_and = ~(uint64_t)0;
+    for (size_t i = 0; i < b->n; i++) {
+        all_or |= b->v[i].k;
+        all_and &= b->v[i].k;
+    }
+    uint64_t varying = all_or ^ all_and;
+    for (int shift = 0; shift < 64; shift += 16) {
+        if (!((varying >> shift) & 0xffff))
+            continue;
+        memset(count, 0, sizeof(uint32_t) << 16);
+        for (size_t i = 0; i < b->n; i++)
+            count[(b->v[i].k >> shift) & 0xffff]++;
+        uint32_t sum = 0;
+        for (size_t d = 0; d < (1u << 16); d++) {
+            uint32_t c = count[d];
+            count[d] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < b->n; i++)
+            b->tmp[count[(b->v[i].k >> shift) & 0xffff]++] = b->v[i];
+        kpair *t = b->v;
+        b->v = b->tmp;
+        b->tmp = t;
+    }
+}
+
 cu_rc cu_store_add_event(cu_store *s, uint64_t idx, const cu_event *ev)
 {
     sqlite3_stmt *st = s->st[ST_EVENT];
@@ -463,16 +569,60 @@ cu_rc cu_store_add_event(cu_store *s, uint64_t idx, const cu_event *ev)
     sqlite3_reset(st);
     if (r != SQLITE_DONE)
         return dberr(s, "insert event");
-    st = s->st[ST_SUBJECT];
-    for (uint32_t i = 0; i < ev->nsubjects; i++) {
-        sqlite3_bind_int64(st, 1, ev->subjects[i]);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)idx);
-        r = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (r != SQLITE_DONE)
-            return dberr(s, "insert event subject");
-    }
+    /* the key pairs wait for the commit, where they are sorted and appended */
+    cu_rc rc;
+    if ((rc = kb_push(&s->kb[KT_OFFICER], idx, ev->officer)))
+        return rc;
+    if (ev->record != CU_ID_NONE && (rc = kb_push(&s->kb[KT_RECORD], idx, ev->record)))
+        return rc;
+    if (ev->case_id != CU_ID_NONE && (rc = kb_push(&s->kb[KT_CASE], idx, ev->case_id)))
+        return rc;
+    for (uint32_t i = 0; i < ev->nsubjects; i++)
+        if ((rc = kb_push(&s->kb[KT_PERSON], idx, ev->subjects[i])))
+            return rc;
     return CU_OK;
+}
+
+/* Write the batch's key pairs, sorted, and the windows they reach. */
+static cu_rc flush_keys(cu_store *s)
+{
+    int64_t top = -1;
+    for (int t = 0; t < KT_COUNT_; t++) {
+        kbuf *b = &s->kb[t];
+        kb_sort(b, s->count);
+        sqlite3_stmt *st = s->st[ST_K_OFFICER + t];
+        for (size_t i = 0; i < b->n; i++) {
+            sqlite3_bind_int64(st, 1, (sqlite3_int64)(b->v[i].k >> 32));
+            sqlite3_bind_int64(st, 2, (sqlite3_int64)(b->v[i].k & 0xffffffffu));
+            sqlite3_bind_int64(st, 3, (sqlite3_int64)b->v[i].idx);
+            int r = sqlite3_step(st);
+            sqlite3_reset(st);
+            if (r != SQLITE_DONE)
+                return dberr(s, "insert event key");
+        }
+        if (b->n && (int64_t)(b->v[b->n - 1].k >> 32) > top)
+            top = (int64_t)(b->v[b->n - 1].k >> 32);
+        b->n = 0;
+    }
+    for (int64_t w = s->max_win + 1; w <= top; w++) {
+        sqlite3_bind_int64(s->st[ST_WINDOW], 1, w);
+        cu_rc rc = run(s, s->st[ST_WINDOW], "insert window");
+        if (rc)
+            return rc;
+    }
+    if (top > s->max_win)
+        s->max_win = top;
+    return CU_OK;
+}
+
+static void keys_discard(cu_store *s)
+{
+    for (int t = 0; t < KT_COUNT_; t++)
+        s->kb[t].n = 0;
+    int64_t v;
+    /* windows counted as stored may have been rolled back */
+    if (query_int(s, "SELECT coalesce(max(win),-1) FROM event_window", &v) == CU_OK)
+        s->max_win = v;
 }
 
 cu_rc cu_store_add_alert(cu_store *s, const cu_names *n, const cu_alert *a)
@@ -515,7 +665,9 @@ cu_rc cu_store_commit(cu_store *s, uint64_t indexed)
     sqlite3_stmt *st = s->st[ST_META];
     sqlite3_bind_int64(st, 1, (sqlite3_int64)indexed);
     sqlite3_bind_text(st, 2, "indexed", -1, SQLITE_STATIC);
-    cu_rc rc = run(s, st, "update meta");
+    cu_rc rc = flush_keys(s);
+    if (!rc)
+        rc = run(s, st, "update meta");
     if (!rc)
         rc = exec(s, "COMMIT");
     if (rc) {
@@ -532,6 +684,7 @@ void cu_store_rollback(cu_store *s)
     if (s->in_tx) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         s->in_tx = false;
+        keys_discard(s);
         /* names counted as stored may have been rolled back: recount */
         for (int k = 0; k < CU_K_COUNT_; k++) {
             char sql[96];
@@ -548,7 +701,8 @@ uint64_t cu_store_next_alert(cu_store *s) { return s->next_alert; }
 
 cu_rc cu_store_clear_events(cu_store *s)
 {
-    cu_rc rc = exec(s, "BEGIN; DELETE FROM event; DELETE FROM event_subject; DELETE FROM alert;"
+    cu_rc rc = exec(s, "BEGIN; DELETE FROM event; DELETE FROM event_officer; DELETE FROM event_record;"
+                       "DELETE FROM event_case; DELETE FROM event_subject; DELETE FROM event_window; DELETE FROM alert;"
                        "DELETE FROM alert_officer; DELETE FROM alert_subject;"
                        "UPDATE meta SET value=0 WHERE key='indexed'; COMMIT;");
     if (rc) {
@@ -557,27 +711,22 @@ cu_rc cu_store_clear_events(cu_store *s)
     }
     s->indexed = 0;
     s->next_alert = 1;
+    s->max_win = -1;
     return CU_OK;
 }
 
+/* Version 1 dropped and rebuilt secondary indexes around a bulk load; the
+ * key tables need nothing of the kind, so these only record the mode. */
 cu_rc cu_store_bulk_begin(cu_store *s)
 {
-    if (s->bulk)
-        return CU_OK;
-    cu_rc rc = exec(s, drop_event_indexes);
-    if (!rc)
-        s->bulk = true;
-    return rc;
+    s->bulk = true;
+    return CU_OK;
 }
 
 cu_rc cu_store_bulk_end(cu_store *s)
 {
-    if (!s->bulk)
-        return CU_OK;
-    cu_rc rc = exec(s, event_indexes);
-    if (!rc)
-        s->bulk = false;
-    return rc;
+    s->bulk = false;
+    return CU_OK;
 }
 
 /* ----------------------------------------------------------- queries */
@@ -630,28 +779,33 @@ static cu_rc run_access(cu_store *s, const char *where, const char *key, int kin
 }
 
 #define NUM_OF "(SELECT num FROM names WHERE kind=?1 AND name=?2)"
+/* the events of one key: one seek per window (docs/store.md) */
+#define IDX_OF(table, col) \
+    "(SELECT idx FROM " table " WHERE win IN (SELECT win FROM event_window) AND " col "=" NUM_OF ")"
 
 cu_rc cu_store_person_accesses(cu_store *s, const char *person, cu_store_access_fn fn, void *ud)
 {
-    return run_access(s, "WHERE e.idx IN (SELECT idx FROM event_subject WHERE person=" NUM_OF ") ORDER BY e.idx",
-                      person, CU_K_PERSON, false, 0, 0, fn, ud);
+    return run_access(s, "WHERE e.idx IN " IDX_OF("event_subject", "person") " ORDER BY e.idx", person, CU_K_PERSON,
+                      false, 0, 0, fn, ud);
 }
 
 cu_rc cu_store_officer_timeline(cu_store *s, const char *officer, int64_t from, int64_t to, cu_store_access_fn fn,
                                 void *ud)
 {
-    return run_access(s, "WHERE e.officer=" NUM_OF " AND e.ts>=?3 AND e.ts<=?4 ORDER BY e.idx", officer, CU_K_OFFICER,
-                      true, from, to, fn, ud);
+    return run_access(s, "WHERE e.idx IN " IDX_OF("event_officer", "officer") " AND e.ts>=?3 AND e.ts<=?4 ORDER BY e.idx",
+                      officer, CU_K_OFFICER, true, from, to, fn, ud);
 }
 
 cu_rc cu_store_record_accesses(cu_store *s, const char *record, cu_store_access_fn fn, void *ud)
 {
-    return run_access(s, "WHERE e.record=" NUM_OF " ORDER BY e.idx", record, CU_K_RECORD, false, 0, 0, fn, ud);
+    return run_access(s, "WHERE e.idx IN " IDX_OF("event_record", "record") " ORDER BY e.idx", record, CU_K_RECORD,
+                      false, 0, 0, fn, ud);
 }
 
 cu_rc cu_store_case_accesses(cu_store *s, const char *case_id, cu_store_access_fn fn, void *ud)
 {
-    return run_access(s, "WHERE e.case_=" NUM_OF " ORDER BY e.idx", case_id, CU_K_CASE, false, 0, 0, fn, ud);
+    return run_access(s, "WHERE e.idx IN " IDX_OF("event_case", "case_") " ORDER BY e.idx", case_id, CU_K_CASE, false,
+                      0, 0, fn, ud);
 }
 
 static cu_rc run_names(cu_store *s, const char *sql, int kind, const char *key, bool with_t, int64_t t,
@@ -737,5 +891,33 @@ cu_rc cu_store_count(cu_store *s, const char *table, uint64_t *out)
     int64_t v;
     cu_rc rc = query_int(s, sql, &v);
     *out = (uint64_t)v;
+    return rc;
+}
+
+/* ------------------------------------------------- the daemon's live stream */
+
+cu_rc cu_store_last_eid_with_prefix(cu_store *s, const char *prefix, char *out, size_t cap)
+{
+    /* newest first along the primary key: stops at the first match, so a
+     * recent one is found at once (a full scan only when there is none) */
+    sqlite3_stmt *st;
+    const char *sql = "SELECT eid FROM event WHERE substr(eid, 1, length(?1)) = ?1 ORDER BY idx DESC LIMIT 1";
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, sql);
+    sqlite3_bind_text(st, 1, prefix, -1, SQLITE_STATIC);
+    int r = sqlite3_step(st);
+    cu_rc rc = CU_OK;
+    if (r == SQLITE_ROW) {
+        const char *e = (const char *)sqlite3_column_text(st, 0);
+        if (!e || strlen(e) >= cap)
+            rc = cu_err_set(CU_ERR_TOOBIG, "event id longer than %zu bytes", cap - 1);
+        else
+            memcpy(out, e, strlen(e) + 1);
+    } else if (r == SQLITE_DONE) {
+        rc = cu_err_set(CU_ERR_NOTFOUND, "no event id starts with %s", prefix);
+    } else {
+        rc = dberr(s, sql);
+    }
+    sqlite3_finalize(st);
     return rc;
 }

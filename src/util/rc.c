@@ -62,7 +62,12 @@ static _Thread_local char detail[DETAIL_MAX];
 
 cu_rc cu_err_setv(cu_rc rc, const char *fmt, va_list ap)
 {
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    /* through a copy: callers pass cu_err_detail() itself as an argument
+     * ("what: %s", cu_err_detail()), which must not be overwritten while
+     * it is read */
+    char tmp[DETAIL_MAX];
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
+    memcpy(detail, tmp, sizeof detail);
     return rc;
 }
 

@@ -16,10 +16,13 @@ command -v node >/dev/null || { echo "node is missing (scripts/install-deps.sh)"
 [ -f "$bin/web/app.js" ] || { echo "$bin/web/app.js is missing: the console's assets were not built"; exit 1; }
 tmp=$(mktemp -d)
 pid=
-trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+# wait for the daemon: it publishes a checkpoint into the data directory as it stops
+trap '[ -n "$pid" ] && { kill $pid 2>/dev/null; wait $pid 2>/dev/null || true; }; rm -rf "$tmp"' EXIT
 bash "$src/tests/console/make_fixture.sh" "$tmp/fx"
+# --legacy: the protected-person detector's alerts (one per access), which the test expects
 "$bin/custos" replay --legacy --reference "$tmp/fx/reference.jsonl" --events "$tmp/fx/events.jsonl" \
   --alerts "$tmp/alerts.jsonl" --data "$tmp/data" >/dev/null
+cp "$src/docs/defects.jsonl" "$tmp/data/defects.jsonl"   # evidence bundles quote it
 echo alice-password-1 | "$bin/custos" account add --data "$tmp/data" --user alice --role investigator --kdf-min >/dev/null
 echo bob-password-12 | "$bin/custos" account add --data "$tmp/data" --user bob --role supervisor --kdf-min >/dev/null
 "$bin/custosd" --port 0 --port-file "$tmp/port" --data "$tmp/data" --reference "$tmp/fx/reference.jsonl" --assets "$bin/web" --insecure-cookies 2>"$tmp/log" &
@@ -28,5 +31,11 @@ for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 [ -s "$tmp/port" ] || { echo "custosd did not start"; cat "$tmp/log"; exit 1; }
 shots="$bin/console-screenshots"
 mkdir -p "$shots"
-URL="http://127.0.0.1:$(cat "$tmp/port")" SHOTS="$shots" CU_SOURCE_DIR="$src" node "$src/tests/console/ui_test.cjs"
+URL="http://127.0.0.1:$(cat "$tmp/port")" SHOTS="$shots" CU_SOURCE_DIR="$src" EXPORTED="$tmp/exported" \
+  node "$src/tests/console/ui_test.cjs"
 echo "screenshots in $shots"
+# the bundle the export button wrote verifies offline with the log's key
+"$bin/custos" ledger vkey "$tmp/data/ledger" >"$tmp/log.vkey"
+bundle=$(cat "$tmp/exported")
+"$bin/custos" evidence verify "$bundle" --pubkey "$tmp/log.vkey" >"$tmp/verify" || { cat "$tmp/verify"; echo "FAIL exported bundle does not verify"; exit 1; }
+echo "ok   the exported bundle verifies ($(grep -c '^ok ' "$tmp/verify") checks)"

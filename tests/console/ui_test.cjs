@@ -141,11 +141,17 @@ async function shot(page, name) {
       return r.status;
     });
     check(st === 403, `an investigator's approval is refused (${st})`);
-    // the evidence export hook answers clearly
+    // the export button writes an evidence bundle of the case's events (the
+    // shell script verifies it offline with `custos evidence verify`)
     await a.click('#btn-export');
     await a.waitForFunction(() => !document.querySelector('#export-msg').textContent.startsWith('Export'));
     const em = await a.textContent('#export-msg');
-    check(em.includes('custos evidence export') || em.includes('Evidence bundle written'), `the export hook answers (${em})`);
+    const m = em.match(/^Evidence bundle written: (\S+\.tar)$/);
+    check(m !== null, `the export button writes a bundle (${em})`);
+    if (m && process.env.EXPORTED) fs.writeFileSync(process.env.EXPORTED, m[1] + '\n');
+    await a.reload();
+    await a.waitForSelector('#export-msg');
+    check((await a.textContent('main')).includes(m ? m[1] : '(none)'), 'the case lists the export');
     await shot(a, '07-case');
 
     // bob, a supervisor, approves

@@ -5,6 +5,7 @@
 #include "harness.h"
 
 #include "custos/gateway.h"
+#include "custos/ledger.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,8 @@
 struct memlog {
     uint64_t n;
     bool fail;
-    char last[8192];
+    uint8_t last[CU_LEDGER_ENTRY_MAX];
+    size_t last_len;
 };
 
 static cu_rc mem_append(void *ud, const void *e, size_t len, uint64_t *index)
@@ -25,11 +27,39 @@ static cu_rc mem_append(void *ud, const void *e, size_t len, uint64_t *index)
     struct memlog *m = ud;
     if (m->fail)
         return cu_err_set(CU_ERR_IO, "test: log refuses");
-    size_t k = len < sizeof m->last - 1 ? len : sizeof m->last - 1;
+    size_t k = len < sizeof m->last ? len : sizeof m->last;
     memcpy(m->last, e, k);
-    m->last[k] = '\0';
+    m->last_len = k;
     *index = m->n++;
     return CU_OK;
+}
+
+/* The last entry decodes as a gateway entry, and field tag holds exactly
+ * want (len bytes; len 0: the field is absent). */
+static bool field_is(const struct memlog *m, uint8_t tag, const void *want, size_t len)
+{
+    cu_ledger_entry e;
+    if (cu_ledger_entry_decode(m->last, m->last_len, &e) != CU_OK || e.type != CU_LEDGER_DECISION)
+        return false;
+    const cu_ledger_field *f = cu_ledger_entry_field(&e, tag);
+    if (!len)
+        return f == NULL;
+    return f && f->len == len && memcmp(f->data, want, len) == 0;
+}
+
+static bool field_str(const struct memlog *m, uint8_t tag, const char *want)
+{
+    return field_is(m, tag, want, strlen(want));
+}
+
+/* Field tag contains part (for '\n'-joined lists and long text). */
+static bool field_has(const struct memlog *m, uint8_t tag, const char *part)
+{
+    cu_ledger_entry e;
+    if (cu_ledger_entry_decode(m->last, m->last_len, &e) != CU_OK)
+        return false;
+    const cu_ledger_field *f = cu_ledger_entry_field(&e, tag);
+    return f && memmem(f->data, f->len, part, strlen(part)) != NULL;
 }
 
 static uint64_t mem_size(void *ud) { return ((struct memlog *)ud)->n; }
@@ -43,7 +73,7 @@ static cu_gateway *make(struct memlog *log)
     if (!pack)
         return NULL;
     cu_gateway_opts o = {.policy_text = pack, .policy_len = len, .policy_name = "policies",
-                         .audit = {mem_append, mem_size, log}};
+                         .audit = {.append = mem_append, .size = mem_size, .ud = log}};
     CHECK_OK(cu_gateway_new(&o, &g));
     cu_free(pack);
     if (g)
@@ -87,8 +117,24 @@ TEST(allow_with_case_link_and_deny_without)
     CHECK(d.audited);
     CHECK_INT(d.index, 0);
     CHECK_INT(d.ref_version, 1);
-    CHECK(strstr(log.last, "\"decision\":\"allow\"") != NULL);
-    CHECK(strstr(log.last, "\"system\":\"PNC\"") != NULL);
+    /* the ledger entry: the ledger's encoding, type decision, every field */
+    uint8_t allow = 1, ver[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+    cu_ledger_entry le;
+    CHECK_OK(cu_ledger_entry_decode(log.last, log.last_len, &le));
+    CHECK_INT(le.type, CU_LEDGER_DECISION);
+    CHECK_INT(le.ts, NOW);
+    CHECK(field_str(&log, CU_GW_F_CALLER, "PNC"));
+    CHECK(field_str(&log, CU_GW_F_OFFICER, "PC1"));
+    CHECK(field_str(&log, CU_GW_F_ACTION, "view"));
+    CHECK(field_str(&log, CU_GW_F_RECORD, "R1"));
+    CHECK(field_str(&log, CU_GW_F_SYSTEM, "PNC"));
+    CHECK(field_str(&log, CU_GW_F_PURPOSE, "investigation"));
+    CHECK(field_str(&log, CU_GW_F_CASE, "C1"));
+    CHECK(field_is(&log, CU_GW_F_DECISION, &allow, 1));
+    CHECK(field_is(&log, CU_GW_F_FLAGS, NULL, 0)); /* neither break-glass nor flagged */
+    CHECK(field_is(&log, CU_GW_F_REF_VERSION, ver, 8));
+    CHECK(field_is(&log, CU_GW_F_JUSTIFICATION, NULL, 0));
+    CHECK(field_str(&log, CU_GW_F_POLICIES, "pnc-view-sworn"));
 
     r = req("PC1", "view", "R1", NULL);
     CHECK_OK(cu_gateway_decide(g, &r, &d));
@@ -190,8 +236,10 @@ TEST(break_glass_flow_and_review)
     CHECK(d.break_glass);
     CHECK(has_policy(&d, "bg-view-operational"));
     CHECK_INT(d.n_obligations, 2);
-    CHECK(strstr(log.last, "\"break_glass\":true") != NULL);
-    CHECK(strstr(log.last, "threat to life") != NULL);
+    uint8_t bgflag = 1;
+    CHECK(field_is(&log, CU_GW_F_FLAGS, &bgflag, 1));
+    CHECK(field_has(&log, CU_GW_F_JUSTIFICATION, "threat to life"));
+    CHECK(field_str(&log, CU_GW_F_POLICIES, "bg-view-operational"));
     uint64_t id = d.index;
     CHECK_INT(cu_gateway_breakglass_open(g), 1);
 
@@ -218,7 +266,15 @@ TEST(break_glass_flow_and_review)
     log.fail = false;
     CHECK_OK(cu_gateway_breakglass_review(g, id, "SUP1", "justified", "call log confirms risk", NOW, &idx));
     CHECK_INT(idx, log.n - 1);
-    CHECK(strstr(log.last, "gateway.breakglass-review") != NULL);
+    uint8_t reviewed[8], justified = 1;
+    for (int k = 0; k < 8; k++)
+        reviewed[k] = (uint8_t)(id >> (56 - 8 * k));
+    CHECK(field_is(&log, CU_GW_F_REVIEWED, reviewed, 8));
+    CHECK(field_str(&log, CU_GW_F_REVIEWER, "SUP1"));
+    CHECK(field_str(&log, CU_GW_F_OFFICER, "PC2"));
+    CHECK(field_is(&log, CU_GW_F_REVIEW_OUTCOME, &justified, 1));
+    CHECK(field_str(&log, CU_GW_F_NOTE, "call log confirms risk"));
+    CHECK(field_is(&log, CU_GW_F_DECISION, NULL, 0));
     CHECK_INT(cu_gateway_breakglass_open(g), 0);
     cu_gateway_free(g);
 }
@@ -290,6 +346,57 @@ TEST(reference_update_takes_effect_on_next_decision)
     CHECK_RC(cu_gateway_reference_load(g, full), CU_ERR_PARSE);
     CHECK(strstr(cu_err_detail(), "bad.jsonl:2:") != NULL);
     CHECK_INT(cu_gateway_reference_version(g), 2);
+    cu_gateway_free(g);
+}
+
+/* Assignments take effect at their ts, whatever their order in the file. */
+TEST(assignments_follow_their_time)
+{
+    struct memlog log = {0};
+    cu_gateway *g = make(&log);
+    if (!g)
+        return;
+    /* PC2 joins C1 at noon + 1 h and leaves at noon + 3 h; the remove line
+     * comes first in the update, and a later add for DC1 (already on the
+     * case from the case line) is a no-op; DC1 leaves at noon - 1 h and is
+     * added again at noon + 2 h. */
+    const char *upd =
+        "{\"kind\":\"assign\",\"ts\":\"2024-06-01T15:00:00Z\",\"case\":\"C1\",\"officer\":\"PC2\",\"op\":\"remove\"}\n"
+        "{\"kind\":\"assign\",\"ts\":\"2024-06-01T13:00:00Z\",\"case\":\"C1\",\"officer\":\"PC2\",\"op\":\"add\"}\n"
+        "{\"kind\":\"assign\",\"ts\":\"2024-06-01T14:00:00Z\",\"case\":\"C1\",\"officer\":\"DC1\",\"op\":\"add\"}\n"
+        "{\"kind\":\"assign\",\"ts\":\"2024-06-01T11:00:00Z\",\"case\":\"C1\",\"officer\":\"DC1\",\"op\":\"remove\"}\n";
+    size_t applied = 0;
+    uint64_t v = 0;
+    CHECK_OK(cu_gateway_reference_update(g, upd, strlen(upd), "upd", NULL, &applied, &v));
+    CHECK_INT(applied, 4);
+    static const struct {
+        const char *officer;
+        int64_t at;
+        bool allow;
+    } cases[] = {
+        {"PC2", NOW, false},           {"PC2", NOW + 3599, false},   {"PC2", NOW + 3600, true},
+        {"PC2", NOW + 3 * 3600 - 1, true}, {"PC2", NOW + 3 * 3600, false}, {"DC1", NOW - 3601, true},
+        {"DC1", NOW - 3600, false},     {"DC1", NOW + 2 * 3600 - 1, false}, {"DC1", NOW + 2 * 3600, true},
+        {"PC1", NOW + 30 * 86400, true}, /* untouched: on the case from the case line */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        cu_gateway_decision d;
+        cu_gateway_request r = req(cases[i].officer, "view", "R1", "C1");
+        r.now = cases[i].at;
+        CHECK_OK(cu_gateway_decide(g, &r, &d));
+        if ((d.outcome == CU_GW_ALLOW) != cases[i].allow)
+            fprintf(stderr, "  case %zu: %s at %+lld s: outcome %d\n", i, cases[i].officer,
+                    (long long)(cases[i].at - NOW), (int)d.outcome);
+        CHECK_INT(d.outcome == CU_GW_ALLOW, cases[i].allow);
+        if (!cases[i].allow)
+            CHECK(has_policy(&d, "case-not-assigned"));
+    }
+    /* the force file's own assign line (EXP added on 2024-05-02) holds */
+    cu_gateway_decision d;
+    cu_gateway_request r = req("EXP", "view", "R2", "C1");
+    r.now = INT64_C(1714557600); /* 2024-05-01T10:00:00Z: before it */
+    CHECK_OK(cu_gateway_decide(g, &r, &d));
+    CHECK(has_policy(&d, "case-not-assigned"));
     cu_gateway_free(g);
 }
 

@@ -173,6 +173,26 @@ static void check_recovers(const char *d, uint64_t acked, uint64_t most, long k,
     CHECK_MSG(rc == CU_OK, "site %ld errno %d: verify: %s", k, err, cu_err_detail());
 }
 
+/* The end of the journal's records: the file may go on with zeros (the
+ * syncer's preallocation), so its size is not the end. */
+static off_t journal_end(const char *dir)
+{
+    char p[1024], *j = NULL;
+    size_t len = 0;
+    snprintf(p, sizeof p, "%s/private/journal", dir);
+    if (cu_file_read(p, (size_t)256 << 20, &j, &len) != CU_OK || len < 16)
+        return -1;
+    const uint8_t *u = (const uint8_t *)j;
+    uint64_t base = cu_get_be64(u + 8);
+    size_t off = 16 + CU_HASH_LEN;
+    for (unsigned L = 1; L < 8; L++)
+        off += (size_t)((base >> (8 * L)) & 255) * CU_HASH_LEN;
+    while (off + 20 + CU_HASH_LEN <= len && memcmp(u + off, "CUJR", 4) == 0)
+        off += 20 + (size_t)cu_get_be32(u + off + 8) + CU_HASH_LEN;
+    cu_free(j);
+    return (off_t)off;
+}
+
 TEST(every_append_and_publish_site_fails_cleanly)
 {
     keys();
@@ -208,7 +228,7 @@ TEST(every_append_and_publish_site_fails_cleanly)
             }
             sites++;
             cu_rc failed = a ? a : p;
-            CHECK_MSG(failed == want_rc(errs[e]), "site %ld errno %d: got %s (%s)", k, errs[e], cu_strerror(failed),
+            CHECK_MSG(failed == want_rc(errs[e]), "site %ld errno %d: got %s from %s (%s)", k, errs[e], cu_strerror(failed), a ? "append" : "publish",
                       cu_err_detail());
             CHECK_MSG(cu_err_detail()[0] != '\0', "site %ld: no detail", k);
             /* fail closed */
@@ -243,10 +263,9 @@ TEST(every_recovery_site_fails_cleanly)
             cu_ledger_close(l);
             /* a torn tail: recovery must truncate and rewrite tiles */
             char p[700];
-            struct stat st;
+            off_t end = journal_end(d);
             snprintf(p, sizeof p, "%s/private/journal", d);
-            CHECK(stat(p, &st) == 0);
-            CHECK(truncate(p, st.st_size - 7) == 0);
+            CHECK(end > 7 && truncate(p, end - 7) == 0);
             arm(k, errs[e]);
             l = open_log(d, &rc);
             bool injected = atomic_load(&g_injected);

@@ -72,7 +72,8 @@ function kase(id, officers, subjects, o = {}) {
 }
 function record(id, system, type, classification, subjects, cases, o = {}) {
   const prot = subjects.some((s) => ['PPROT'].includes(s));
-  entities.push({ uid: { type: 'Record', id }, parents: cases.map((c) => ({ type: 'Case', id: c })), attrs: {
+  entities.push({ uid: { type: 'Record', id },
+                  parents: cases.map((c) => ({ type: 'Case', id: c })).concat([{ type: 'System', id: system }]), attrs: {
     type, system, area: o.area || 'CW', classification, caveats: o.caveats || [],
     subjects: subjects.map((s) => uid('Person', s)), protected: prot, live: o.live ?? true,
   } });

@@ -6,15 +6,17 @@ import { h, clear, api, qs } from '../ui.js';
 
 export async function graphView(main, { query }) {
   const officer = query.get('officer') || '';
-  const g = await api(`/v1/console/graph${qs({ officer })}`);
+  const alert = query.get('alert') || '';
+  const g = await api(`/v1/console/graph${qs({ officer, alert })}`);
   const box = h('div', { id: 'graph', class: 'graph' });
   const info = h('div', { class: 'graph-info', id: 'graph-info' }, 'Click a node to open it.');
   const rings = g.nodes.filter((n) => n.ring);
   clear(main).append(
     h('div', { class: 'page-head' },
       h('h1', {}, 'Network of officers and people'),
-      h('p', { class: 'sub' }, officer ? `Alerts naming ${officer}, and everyone else who looked up the same people. ` : 'Open alerts, and everyone else who looked up the same people. ',
-        officer ? h('a', { href: '#/graph' }, 'Show all open alerts') : '')),
+      h('p', { class: 'sub' }, alert ? [h('a', { href: `#/alerts/${encodeURIComponent(alert)}` }, `Alert ${alert}`), ': its officers and people, and everyone else who looked up the same people. ']
+        : officer ? `Alerts naming ${officer}, and everyone else who looked up the same people. ` : 'Open alerts, and everyone else who looked up the same people. ',
+        officer || alert ? h('a', { href: '#/graph' }, 'Show all open alerts') : '')),
     h('div', { class: 'legend' },
       h('span', { class: 'key officer-key' }, 'officer'), h('span', { class: 'key person-key' }, 'person'),
       h('span', { class: 'key ring-key' }, 'ring'), h('span', { class: 'key alert-key' }, 'in an alert'),

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The gateway over HTTP with the durable ledger on: custosd on 127.0.0.1
+# with the police pack, a fresh ledger (every decision fsync'd before it is
+# answered, concurrent requests sharing fsyncs through the ledger's group
+# commit) and the synthetic force of bench_gateway; wrk drives POST
+# /v1/authorize for a bounded time with the 4096 benchmark requests in turn
+# (a Lua script).  Prints wrk's figures (decisions/s, latency percentiles),
+# the daemon's threads and resident memory, and the ledger's size.
+#
+# Usage (from the source tree, after a build into build/):
+#   bench/gateway_http.sh [RECORDS (default 1000000)] [SECONDS (default 10)]
+# Environment: THREADS (custosd --threads, default 256), CONNS (wrk
+# connections, default 256), WRK_THREADS (default 2), LEDGER_DIR (where the
+# ledger goes, default a temporary directory; put it on the disk you mean to
+# measure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${CU_BIN_DIR:-build}
+RECORDS=${1:-1000000}
+SECS=${2:-10}
+THREADS=${THREADS:-256}
+CONNS=${CONNS:-256}
+WRK_THREADS=${WRK_THREADS:-2}
+command -v wrk >/dev/null || { echo "wrk is not installed (scripts/install-deps.sh)"; exit 1; }
+tmp=$(mktemp -d)
+ledger=${LEDGER_DIR:-$tmp/ledger}
+pid=
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+echo "== synthetic force: 45000 officers, $RECORDS records"
+"$BIN/bench_gateway" "$RECORDS" 1000 --now "$(date +%s)" --requests "$tmp/req.jsonl" --reference "$tmp/ref.jsonl" | head -2
+sed -E 's/^\{"body":(\{[^}]*\}),.*/\1/' "$tmp/req.jsonl" >"$tmp/bodies"
+token=bench-$RANDOM$RANDOM$RANDOM
+printf 'token BENCH sha256:%s\n' "$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)" >"$tmp/gateway.conf"
+cat >"$tmp/post.lua" <<'EOF'
+local bodies = {}
+for line in io.lines(os.getenv("BODIES")) do bodies[#bodies + 1] = line end
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
+function init(args)
+  i = math.random(#bodies)
+end
+function request()
+  i = i % #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[i])
+end
+function done(summary, latency, requests)
+  io.write(string.format("decisions/s: %.0f; latency p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms; errors: %d non-2xx, %d socket\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+    latency:percentile(99.9) / 1000, summary.errors.status,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+end
+EOF
+
+echo "== custosd --threads $THREADS, ledger in $ledger"
+t0=$(date +%s.%N)
+"$BIN/custosd" --port 0 --port-file "$tmp/port" --threads "$THREADS" --config "$tmp/gateway.conf" \
+    --ledger "$ledger" --policies policies --reference "$tmp/ref.jsonl" 2>"$tmp/custosd.log" &
+pid=$!
+for _ in $(seq 6000); do [ -s "$tmp/port" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+[ -s "$tmp/port" ] || { echo "custosd did not start"; cat "$tmp/custosd.log"; exit 1; }
+port=$(cat "$tmp/port")
+echo "started (reference loaded) in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+curl -sS -o /dev/null -w 'first decision: HTTP %{http_code}\n' -H "Authorization: Bearer $token" \
+     --data-binary "$(head -1 "$tmp/bodies")" "http://127.0.0.1:$port/v1/authorize"
+
+echo "== wrk -t$WRK_THREADS -c$CONNS -d${SECS}s POST /v1/authorize"
+BODIES="$tmp/bodies" TOKEN="$token" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$tmp/post.lua" \
+    "http://127.0.0.1:$port/v1/authorize"
+echo "== custosd: $(grep -E '^(Threads|VmRSS)' /proc/$pid/status | tr -s ' \t' ' ' | paste -sd ';' -)"
+curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$port/metrics" |
+    grep -E '^custos_gateway_(ledger_entries|audit_failures_total|decisions_total)' || true
+echo "cores: $(nproc)"

@@ -1,0 +1,199 @@
+/* store: the windowed key tables (schema 2) on their own.  Events are added
+ * at ledger indexes chosen to span several windows (2^CU_STORE_WIN_BITS),
+ * in big and in small (daemon-like) batches, a person listed twice, a batch
+ * rolled back and added again, the index cleared and rebuilt; each lookup
+ * (person, officer with a time range, record, case) must give exactly the
+ * events of its key in ledger order, and its plan must seek per window.  An old (version 1) store is refused
+ * with a message saying how to rebuild it. */
+#include "harness.h"
+
+#include "custos/store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#define W ((uint64_t)1 << CU_STORE_WIN_BITS)
+
+struct hits {
+    int n;
+    uint64_t idx[64];
+    char ids[64][24];
+};
+
+static cu_rc collect(void *ud, const cu_store_access *a)
+{
+    struct hits *h = ud;
+    if (h->n < 64) {
+        h->idx[h->n] = a->idx;
+        snprintf(h->ids[h->n], sizeof h->ids[0], "%s", a->event_id);
+        h->n++;
+    }
+    return CU_OK;
+}
+
+static cu_names *names;
+static cu_id subj[CU_EVENT_MAX_SUBJECTS];
+static cu_event ev = {.subjects = subj, .subjects_cap = CU_EVENT_MAX_SUBJECTS};
+
+/* event number k at ts 1704067200 + idx, officer O<k%3>, person lists, record R<k%2>,
+ * case C1 for even k */
+static void add(cu_store *s, uint64_t idx, int k, const char *subjects)
+{
+    char line[512];
+    snprintf(line, sizeof line,
+             "{\"kind\":\"access\",\"id\":\"E%d\",\"ts\":%lld,\"officer\":\"O%d\",\"system\":\"PNC\","
+             "\"action\":\"view\",\"record\":\"R%d\",\"subjects\":[%s],\"case\":%s,\"outcome\":\"allow\"}",
+             k, 0LL, k % 3, k % 2, subjects, k % 2 == 0 ? "\"C1\"" : "null");
+    /* ts as RFC 3339: the parser wants a string */
+    char ts[21];
+    cu_time_format(1704067200 + (int64_t)idx, ts);
+    char *p = strstr(line, "\"ts\":0");
+    char fixed[600];
+    snprintf(fixed, sizeof fixed, "%.*s\"ts\":\"%s\"%s", (int)(p - line), line, ts, p + 6);
+    CHECK_OK(cu_event_parse(names, fixed, strlen(fixed), &ev));
+    CHECK_OK(cu_store_sync_names(s, names, NULL));
+    CHECK_OK(cu_store_add_event(s, idx, &ev));
+}
+
+static struct hits q(cu_store *s, char what, const char *key)
+{
+    struct hits h = {0};
+    cu_rc rc = what == 'p'   ? cu_store_person_accesses(s, key, collect, &h)
+               : what == 'o' ? cu_store_officer_timeline(s, key, INT64_MIN, INT64_MAX, collect, &h)
+               : what == 'r' ? cu_store_record_accesses(s, key, collect, &h)
+                             : cu_store_case_accesses(s, key, collect, &h);
+    CHECK_OK(rc);
+    return h;
+}
+
+/* the indexes used, by event number k: idx[k] */
+static const uint64_t idxs[] = {0, 1, 2, W - 2, W - 1, W, W + 1, 3 * W + 5, 3 * W + 6, 3 * W + 7};
+#define NIDX (sizeof idxs / sizeof idxs[0])
+
+static void fill(cu_store *s)
+{
+    /* one batch across windows 0 and 1, then small batches, window 2 skipped */
+    CHECK_OK(cu_store_begin(s));
+    for (int k = 0; k < 7; k++)
+        add(s, idxs[k], k, k == 4 ? "\"P1\",\"P2\",\"P1\"" : k % 2 ? "\"P1\"" : "\"P2\"");
+    CHECK_OK(cu_store_commit(s, idxs[6] + 1));
+    for (int k = 7; k < (int)NIDX; k++) {
+        CHECK_OK(cu_store_begin(s));
+        add(s, idxs[k], k, "\"P1\"");
+        CHECK_OK(cu_store_commit(s, idxs[k] + 1));
+    }
+}
+
+static void check_all(cu_store *s)
+{
+    /* P1: k odd among 0..6, k == 4 (listed twice: once), and 7, 8, 9 */
+    struct hits h = q(s, 'p', "P1");
+    static const int p1[] = {1, 3, 4, 5, 7, 8, 9};
+    CHECK_INT(h.n, 7);
+    for (int i = 0; i < h.n && i < 7; i++)
+        CHECK_INT(h.idx[i], idxs[p1[i]]);
+    h = q(s, 'p', "P2");
+    CHECK_INT(h.n, 4); /* 0 2 4 6 */
+    CHECK_INT(h.idx[3], idxs[6]);
+    /* O1: k = 1, 4, 7 */
+    h = q(s, 'o', "O1");
+    CHECK_INT(h.n, 3);
+    CHECK_STR(h.ids[0], "E1");
+    CHECK_STR(h.ids[1], "E4");
+    CHECK_STR(h.ids[2], "E7");
+    /* the time range cuts by event time (ts = base + idx) */
+    struct hits r = {0};
+    CHECK_OK(cu_store_officer_timeline(s, "O1", 1704067200 + (int64_t)W, 1704067200 + (int64_t)(3 * W + 5), collect,
+                                       &r));
+    CHECK_INT(r.n, 1);
+    CHECK_STR(r.ids[0], "E7");
+    h = q(s, 'r', "R0");
+    CHECK_INT(h.n, 5); /* 0 2 4 6 8 */
+    CHECK_INT(h.idx[4], idxs[8]);
+    h = q(s, 'c', "C1");
+    CHECK_INT(h.n, 5);
+    h = q(s, 'o', "O9");
+    CHECK_INT(h.n, 0);
+    uint64_t cnt;
+    CHECK_OK(cu_store_count(s, "event", &cnt));
+    CHECK_INT(cnt, NIDX);
+    CHECK_OK(cu_store_count(s, "event_subject", &cnt));
+    CHECK_INT(cnt, 11); /* one per event, two for k == 4 */
+}
+
+TEST(key_tables_across_windows)
+{
+    char db[1024];
+    snprintf(db, sizeof db, "%s/keys.db", cu_test_tmpdir());
+    remove(db);
+    cu_store *s;
+    CHECK_OK(cu_names_new(&names));
+    CHECK_OK(cu_store_open(db, &s));
+    CHECK_INT(cu_store_schema_version(s), 2);
+    fill(s);
+    check_all(s);
+    /* a batch rolled back leaves no key and no window behind */
+    CHECK_OK(cu_store_begin(s));
+    add(s, 6 * W, 10, "\"P1\"");
+    add(s, 6 * W + 1, 13, "\"P1\"");
+    cu_store_rollback(s);
+    check_all(s);
+    CHECK_INT(cu_store_indexed(s), 3 * W + 8);
+    /* the same indexes again, committed: no conflict with the discarded pairs */
+    CHECK_OK(cu_store_begin(s));
+    add(s, 6 * W, 10, "\"P1\"");
+    CHECK_OK(cu_store_commit(s, 6 * W + 1));
+    struct hits h = q(s, 'p', "P1");
+    CHECK_INT(h.n, 8);
+    CHECK_INT(h.idx[7], 6 * W);
+    cu_store_close(s);
+    /* reopened: the windows are read back */
+    CHECK_OK(cu_store_open(db, &s));
+    h = q(s, 'o', "O1");
+    CHECK_INT(h.n, 4);
+    CHECK_STR(h.ids[3], "E10");
+    /* cleared and rebuilt (what recovery does when the ledger was replaced) */
+    CHECK_OK(cu_store_clear_events(s));
+    h = q(s, 'p', "P1");
+    CHECK_INT(h.n, 0);
+    fill(s);
+    check_all(s);
+    cu_store_close(s);
+    cu_names_free(names);
+    /* the lookup form the store and the console use seeks per window on
+     * the key table's primary key (no scan of a key table or of event) */
+    sqlite3 *d;
+    CHECK(sqlite3_open(db, &d) == SQLITE_OK);
+    sqlite3_stmt *st;
+    CHECK(sqlite3_prepare_v2(d,
+                             "EXPLAIN QUERY PLAN SELECT e.ts FROM event e WHERE e.idx IN (SELECT idx FROM event_subject"
+                             " WHERE win IN (SELECT win FROM event_window) AND person = ?1) ORDER BY e.idx",
+                             -1, &st, NULL) == SQLITE_OK);
+    char plan[2048] = "";
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        strncat(plan, (const char *)sqlite3_column_text(st, 3), sizeof plan - strlen(plan) - 2);
+        strcat(plan, ";");
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(d);
+    CHECK_MSG(strstr(plan, "SEARCH event_subject USING PRIMARY KEY (win=? AND person=?)") && !strstr(plan, "SCAN"),
+              "plan: %s", plan);
+}
+
+TEST(old_schema_refused_with_how_to_rebuild)
+{
+    char db[1024];
+    snprintf(db, sizeof db, "%s/v1.db", cu_test_tmpdir());
+    remove(db);
+    sqlite3 *d;
+    CHECK(sqlite3_open(db, &d) == SQLITE_OK);
+    CHECK(sqlite3_exec(d, "CREATE TABLE event(idx INTEGER PRIMARY KEY); PRAGMA user_version=1", NULL, NULL, NULL) ==
+          SQLITE_OK);
+    sqlite3_close(d);
+    cu_store *s = NULL;
+    CHECK_RC(cu_store_open(db, &s), CU_ERR_UNSUPPORTED);
+    CHECK(s == NULL);
+    CHECK_MSG(strstr(cu_err_detail(), "version 1") && strstr(cu_err_detail(), "rebuilt from the ledger"),
+              "detail: %s", cu_err_detail());
+}
