@@ -2,7 +2,7 @@
 # Install the Debian packages custos needs to build, test and run its demo.
 # Installs only what is missing; needs root (or sudo) when something is.
 set -euo pipefail
-pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev curl ca-certificates
+pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev curl jq ca-certificates
       libssl-dev libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libzstd-dev libhpdf-dev
       sqlite3 wrk)
 missing=()
