@@ -37,20 +37,6 @@ static cu_rc ledger_append(void *ud, const void *e, size_t len, uint64_t *index)
     return cu_ledger_append(ud, e, len, index);
 }
 
-static uint64_t ledger_size(void *ud) { return cu_ledger_size(ud); }
-
-static void gateway_route(void *ud, const cu_http_req *req, cu_http_resp *resp)
-{
-    int status = 200;
-    const char *ct = "application/json";
-    cu_gateway_http(ud, req->method, req->path, cu_http_header(req, "Authorization"), req->body, req->body_len,
-                    cu_now(), &status, &ct, &resp->body);
-    resp->status = status;
-    resp->content_type = ct;
-    if (status == 401)
-        snprintf(resp->extra_headers, sizeof resp->extra_headers, "WWW-Authenticate: Bearer realm=\"custos\"\r\n");
-}
-
 /* --------------------------------------------------------- governance */
 
 /* Governance actions go to the data directory's one ledger. */
@@ -316,7 +302,7 @@ int main(int argc, char **argv)
             rc = cu_events_api_gateway_audit(api, ledger, ref, &audit);
     } else if (config) {
         rc = open_ledger(ledger_dir, &ledger);
-        audit = (cu_gateway_audit){.append = ledger_append, .size = ledger_size, .ud = ledger};
+        audit = cu_gateway_audit_ledger(ledger);
     }
     if (!rc && config) {
         char *pack = NULL;
@@ -335,11 +321,13 @@ int main(int argc, char **argv)
         if (!rc && reference)
             rc = cu_gateway_reference_load(gw, reference);
     }
-    /* A decision waits for its ledger commit (an fsync shared by the group):
-     * throughput is the threads waiting at once times the commit rate, so
-     * the gateway wants many request threads, not as many as cores. */
+    /* Gateway-only (--ledger): a decision waits for its commit suspended,
+     * holding no thread (cu_server_gateway_handle), so a few threads serve
+     * every request in flight.  With --data an allowed look-up still waits
+     * for the pipeline's append on its thread: throughput there is the
+     * threads waiting at once times the commit rate. */
     if (gw && !opts.threads)
-        opts.threads = 256;
+        opts.threads = data_dir ? 256 : 4;
     if (!rc)
         rc = cu_server_new(&opts, &srv);
     if (!rc)
@@ -363,7 +351,7 @@ int main(int argc, char **argv)
         {"GET", "/v1/reference"},   {"POST", "/v1/reference"}, {"GET", "/metrics"},
     };
     for (size_t k = 0; (gw || cud_listing_routes()) && !rc && k < sizeof gw_routes / sizeof gw_routes[0]; k++)
-        rc = cu_server_route(srv, gw_routes[k][0], gw_routes[k][1], gateway_route, gw);
+        rc = cu_server_route(srv, gw_routes[k][0], gw_routes[k][1], cu_server_gateway_handle, gw);
     if (!rc && cud_list_routes(srv)) {
         shutdown_all(srv, gw, gov, api, pipe, ref, names, ledger);
         return 0;

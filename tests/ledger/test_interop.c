@@ -105,8 +105,9 @@ TEST(same_log_as_tessera_byte_for_byte)
     CHECK_INT(no, nt);
     for (size_t i = 0; i < nt && i < 256; i++) {
         CHECK_MSG(listed(ours, no, theirs[i]), "tessera has %s, custos has not", theirs[i]);
-        snprintf(p, sizeof p, "%s/%s", d, theirs[i]);
-        snprintf(q, sizeof q, REF "/%s", theirs[i]);
+        bool fits = snprintf(p, sizeof p, "%s/%s", d, theirs[i]) < (int)sizeof p &&
+                    snprintf(q, sizeof q, REF "/%s", theirs[i]) < (int)sizeof q;
+        CHECK_MSG(fits, "path too long: %s", theirs[i]);
         CHECK_MSG(!listed(ours, no, theirs[i]) || same_file(p, q), "%s differs", theirs[i]);
     }
     for (size_t i = 0; i < no && i < 256; i++)
