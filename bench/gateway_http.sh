@@ -9,16 +9,19 @@
 #
 # Usage (from the source tree, after a build into build/):
 #   bench/gateway_http.sh [RECORDS (default 1000000)] [SECONDS (default 10)]
-# Environment: THREADS (custosd --threads, default 256), CONNS (wrk
-# connections, default 256), WRK_THREADS (default 2), LEDGER_DIR (where the
-# ledger goes, default a temporary directory; put it on the disk you mean to
-# measure).
+# Environment: THREADS (custosd --threads, default custosd's own: 4 in
+# gateway-only mode, whose decisions wait suspended, 256 with DATA=1), CONNS
+# (wrk connections, default 256), WRK_THREADS (default 2), LEDGER_DIR (where
+# the ledger goes, default a temporary directory; put it on the disk you mean
+# to measure), DATA=1 (custosd --data: allowed look-ups go through the
+# pipeline, docs/gateway.md "Decisions feed detection").  The fsync latency
+# of the ledger's disk is measured first (dd, 4 KiB writes, oflag=dsync).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${CU_BIN_DIR:-build}
 RECORDS=${1:-1000000}
 SECS=${2:-10}
-THREADS=${THREADS:-256}
+THREADS=${THREADS:-}
 CONNS=${CONNS:-256}
 WRK_THREADS=${WRK_THREADS:-2}
 command -v wrk >/dev/null || { echo "wrk is not installed (scripts/install-deps.sh)"; exit 1; }
@@ -55,10 +58,18 @@ function done(summary, latency, requests)
 end
 EOF
 
-echo "== custosd --threads $THREADS, ledger in $ledger"
+mkdir -p "$(dirname "$ledger")"
+dd if=/dev/zero of="$(dirname "$ledger")/dsync.$$" bs=4k count=200 oflag=dsync 2>&1 | tail -1 |
+    awk '{ printf "== fsync latency here: %.2f ms per 4 KiB dsync write\n", $(NF-3) * 1000 / 200 }'
+rm -f "$(dirname "$ledger")/dsync.$$"
+args=(--ledger "$ledger")
+[ "${DATA:-0}" = 1 ] && args=(--data "$tmp/data")
+targs=()
+[ -n "$THREADS" ] && targs=(--threads "$THREADS")
+echo "== custosd ${targs[*]:-(default threads)} ${args[*]}"
 t0=$(date +%s.%N)
-"$BIN/custosd" --port 0 --port-file "$tmp/port" --threads "$THREADS" --config "$tmp/gateway.conf" \
-    --ledger "$ledger" --policies policies --reference "$tmp/ref.jsonl" 2>"$tmp/custosd.log" &
+"$BIN/custosd" --port 0 --port-file "$tmp/port" "${targs[@]}" --config "$tmp/gateway.conf" \
+    "${args[@]}" --policies policies --reference "$tmp/ref.jsonl" 2>"$tmp/custosd.log" &
 pid=$!
 for _ in $(seq 6000); do [ -s "$tmp/port" ] && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 [ -s "$tmp/port" ] || { echo "custosd did not start"; cat "$tmp/custosd.log"; exit 1; }

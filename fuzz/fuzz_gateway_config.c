@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static cu_gateway *g;
     if (!g) {
         static const char pol[] = "@id(\"all\") permit (principal, action, resource);";
-        cu_gateway_opts o = {.policy_text = pol, .policy_len = sizeof pol - 1, .audit = {no_append, NULL, NULL}};
+        cu_gateway_opts o = {.policy_text = pol, .policy_len = sizeof pol - 1, .audit = {.append = no_append}};
         if (cu_gateway_new(&o, &g) != CU_OK)
             return 0;
     }

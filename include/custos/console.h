@@ -30,6 +30,7 @@
 #ifndef CUSTOS_CONSOLE_H
 #define CUSTOS_CONSOLE_H
 
+#include "custos/governance.h"
 #include "custos/util.h"
 
 typedef struct cu_console cu_console;
@@ -40,6 +41,7 @@ typedef enum cu_console_role {
     CU_ROLE_SUPERVISOR,
     CU_ROLE_AUDITOR,
     CU_ROLE_ADMIN,
+    CU_ROLE_VETTING, /* the force vetting unit: governance actions (docs/console.md) */
 } cu_console_role;
 
 const char *cu_console_role_name(cu_console_role r); /* "investigator", ...; "" for none */
@@ -78,6 +80,7 @@ typedef struct cu_console_opts {
     cu_console_audit audit;     /* required */
     cu_console_export_fn export_fn;
     void *export_ud;
+    cu_gov *gov;                /* the vetting register (borrowed); NULL: governance routes answer 501 */
 } cu_console_opts;
 
 cu_rc cu_console_open(const cu_console_opts *opts, cu_console **out) CU_NODISCARD;
@@ -93,6 +96,12 @@ void cu_console_close(cu_console *c);
  * when the user exists, CU_ERR_INVAL for a bad name, role or password. */
 cu_rc cu_console_account_add(const char *data_dir, const char *user, const char *role, const char *password,
                              cu_console_kdf kdf, int64_t now) CU_NODISCARD;
+/* The same, linking the account to the officer id it belongs to (NULL:
+ * none).  Governance actions through the console are done as that officer,
+ * so separation of duties recognises the person's own record; an account
+ * with no officer may read governance reports but not act. */
+cu_rc cu_console_account_add_officer(const char *data_dir, const char *user, const char *role, const char *officer,
+                                     const char *password, cu_console_kdf kdf, int64_t now) CU_NODISCARD;
 
 /* ------------------------------------------------------------ requests */
 

@@ -59,12 +59,25 @@ typedef struct cu_gateway_logged {
  * for each decision, so that the daemon can record an allowed look-up as an
  * access event too (docs/gateway.md, "Decisions feed detection"); it must
  * append lg->entry and return only when it is durable, with its index. */
+struct cu_ledger;
+struct cu_ledger_pending;
+typedef void (*cu_gateway_audit_done)(void *done_ud, cu_rc rc, uint64_t index, const char *detail);
 typedef struct cu_gateway_audit {
     cu_rc (*append)(void *ud, const void *entry, size_t len, uint64_t *index);
     uint64_t (*size)(void *ud);
     void *ud;
     cu_rc (*append_decision)(void *ud, const cu_gateway_logged *lg, uint64_t *index);
+    /* Asynchronous append (may be NULL): queue the entry and return at once;
+     * done runs exactly once, on any thread, when the entry is durable (rc
+     * CU_OK, its index) or failed.  p and entry stay the caller's until then.
+     * An error returned means done never runs.  cu_gateway_http_async uses
+     * it when set and append_decision is not (cu_ledger_append_async). */
+    cu_rc (*submit)(void *ud, struct cu_ledger_pending *p, const void *entry, size_t len,
+                    cu_gateway_audit_done done, void *done_ud);
 } cu_gateway_audit;
+
+/* The audit hooks over a ledger (append, size, submit), ud = the ledger. */
+cu_gateway_audit cu_gateway_audit_ledger(struct cu_ledger *l);
 
 /* Log entries: the canonical ledger encoding (ledger.h), type 2
  * (CU_LEDGER_DECISION), the decision or review time, and typed fields with
@@ -240,6 +253,25 @@ size_t cu_gateway_breakglass_open(cu_gateway *g);
 void cu_gateway_http(cu_gateway *g, const char *method, const char *path, const char *authorization,
                      const char *body, size_t body_len, int64_t now, int *status, const char **ctype,
                      cu_buf *out);
+
+/* The same for a server that can hold a request without a thread (the
+ * server module's cu_http_suspend): POST /v1/authorize, when the audit hooks
+ * have submit and no append_decision, is decided at once, then df->hold(ud)
+ * is called and the decision entry is submitted to the log; the log's
+ * completion writes *status and the answer into out (both must stay valid)
+ * and calls df->answer(held) (held: what hold returned), exactly once, from any thread (perhaps before
+ * this returns).  Fail closed as before: the answer leaves only once the
+ * entry is durable, else it is a deny, "audit unavailable" (503).  Returns
+ * true when deferred (hold was called), false when answered now, as by
+ * cu_gateway_http (every other route, and every error). */
+typedef struct cu_gateway_defer {
+    void *(*hold)(void *ud);    /* what answer gets; NULL: cannot hold (the log is then waited for here) */
+    void (*answer)(void *held);
+    void *ud;
+} cu_gateway_defer;
+bool cu_gateway_http_async(cu_gateway *g, const char *method, const char *path, const char *authorization,
+                           const char *body, size_t body_len, int64_t now, int *status, const char **ctype,
+                           cu_buf *out, const cu_gateway_defer *df);
 
 /* Count a request refused before it reached the gateway (413 and friends). */
 void cu_gateway_count_http_error(cu_gateway *g, int status);

@@ -294,7 +294,13 @@ cu_rc cu_gov_export(cu_gov *g, cu_buf *out) CU_NODISCARD;
 /* Serve one request of the governance API (docs/governance.md) without
  * knowing the transport.  path starts "/v1/governance/"; query gives a
  * query parameter (may return NULL); now is the request's time.  Sets
- * *status and appends JSON to out; errors are JSON {"error": "..."}. */
+ * *status and appends JSON to out; errors are JSON {"error": "..."}.
+ * person is the authenticated person the caller is (a console account's
+ * officer id, or a bearer token the daemon's config maps to one), or NULL
+ * for a system caller.  Every action and history read is done as person:
+ * an "actor", "reporter" or "manager" in the body (or ?actor=) naming
+ * someone else is refused (403); a system caller (NULL) may read reports
+ * and effective states only (403 for actions and histories). */
 typedef const char *(*cu_gov_query_fn)(void *ud, const char *name);
 /* The routes cu_gov_http serves ("{id}" marks an officer id segment), for
  * the server's route table and docs/openapi.yaml. */
@@ -302,7 +308,7 @@ typedef struct cu_gov_route {
     const char *method, *path;
 } cu_gov_route;
 size_t cu_gov_routes(const cu_gov_route **out);
-void cu_gov_http(cu_gov *g, const char *method, const char *path, cu_gov_query_fn query, void *qud,
-                 const char *body, size_t body_len, int64_t now, int *status, cu_buf *out);
+void cu_gov_http(cu_gov *g, const char *person, const char *method, const char *path, cu_gov_query_fn query,
+                 void *qud, const char *body, size_t body_len, int64_t now, int *status, cu_buf *out);
 
 #endif /* CUSTOS_GOVERNANCE_H */

@@ -189,6 +189,23 @@ cu_rc cu_ledger_append(cu_ledger *l, const void *entry, size_t len, uint64_t *in
 /* Append n entries in order as part of commit groups; durable on return; *first_index set. */
 cu_rc cu_ledger_append_many(cu_ledger *l, const void *const *entries, const size_t *lens, size_t n,
                             uint64_t *first_index) CU_NODISCARD;
+/* Asynchronous append, for callers that must not hold a thread per waiting append (the gateway
+ * over HTTP): the request is queued and the call returns at once; done(ud, rc, first_index,
+ * detail) is called exactly once, on the ledger's commit thread, when the entries are durable
+ * (rc CU_OK, first_index set) or failed (rc and detail as cu_ledger_append would give; detail
+ * lives only during the call).  The entries join the same commit groups as synchronous appends.
+ * p (caller's storage: no allocation) and, when n > 1, entries and lens must stay untouched until
+ * done runs; the entry bytes always must.  done must be short and must not wait on this ledger
+ * (no synchronous append or publish from it: the commit thread is the one that would answer);
+ * it may free or reuse p.  An error returned here (bad entry, failed or closing log) means done
+ * is never called.  cu_ledger_close runs every pending done before it returns. */
+#define CU_LEDGER_PENDING_SIZE 1024
+typedef struct cu_ledger_pending {
+    _Alignas(16) unsigned char opaque_[CU_LEDGER_PENDING_SIZE];
+} cu_ledger_pending;
+typedef void (*cu_ledger_done_fn)(void *ud, cu_rc rc, uint64_t first_index, const char *detail);
+cu_rc cu_ledger_append_async(cu_ledger *l, cu_ledger_pending *p, const void *const *entries, const size_t *lens,
+                             size_t n, cu_ledger_done_fn done, void *ud) CU_NODISCARD;
 /* Recompute the root from storage, check consistency with the last published checkpoint, sign
  * and write a checkpoint covering every committed entry; *out (may be NULL) gets it.
  * CU_ERR_VERIFY (and nothing signed) when the previous checkpoint is not consistent with the

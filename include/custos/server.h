@@ -23,6 +23,7 @@ typedef struct cu_http_req {
     const char *body;      /* NUL-terminated; "" when none */
     size_t body_len;
     void *conn_;           /* private: for cu_http_header / cu_http_query */
+    void *state_;          /* private: for cu_http_suspend */
 } cu_http_req;
 
 typedef struct cu_http_resp {
@@ -53,6 +54,20 @@ cu_rc cu_server_start(cu_server *s) CU_NODISCARD;
 uint16_t cu_server_port(const cu_server *s);
 void cu_server_stop(cu_server *s);
 void cu_server_free(cu_server *s);
+
+/* Asynchronous answers, so that a request waiting on something slow (the
+ * ledger commit of a gateway decision) holds no thread.  A handler may call
+ * cu_http_suspend (at most once, from within the handler, before it hands
+ * the work on) and return without answering; the request then waits, and
+ * exactly once, from any thread, its owner fills the cu_http_resp the
+ * handler was given (valid until then) and calls cu_http_resume, which
+ * sends it.  The request's other values (body, headers) are valid only
+ * while the handler runs.  cu_server_stop waits for every suspended request
+ * to be resumed.  NULL when the request cannot be suspended (then answer
+ * at once). */
+typedef struct cu_http_suspended cu_http_suspended;
+cu_http_suspended *cu_http_suspend(const cu_http_req *req);
+void cu_http_resume(cu_http_suspended *h);
 
 /* Request helpers: values live as long as the request. */
 const char *cu_http_header(const cu_http_req *req, const char *name);
@@ -97,6 +112,14 @@ void cu_events_api_handle(void *ud, const cu_http_req *req, cu_http_resp *resp);
  * (docs/gateway.md, "Decisions feed detection"). */
 #include "custos/gateway.h"
 struct cu_ledger;
+
+/* The gateway's routes (ud: the cu_gateway): cu_gateway_http_async over
+ * cu_http_suspend/cu_http_resume, so that POST /v1/authorize waits for its
+ * ledger commit without holding a server thread when the audit hooks can
+ * submit asynchronously (cu_gateway_audit_ledger); otherwise as
+ * cu_gateway_http.  A 401 carries WWW-Authenticate. */
+void cu_server_gateway_handle(void *gw, const cu_http_req *req, cu_http_resp *resp);
+
 cu_rc cu_events_api_gateway_audit(cu_events_api *a, struct cu_ledger *ledger, const cu_ref *ref,
                                   cu_gateway_audit *out) CU_NODISCARD;
 

@@ -16,8 +16,10 @@ int cu_cmd_console(int argc, char **argv);
 
 static int account_usage(void)
 {
-    fputs("usage: custos account add --data DIR --user USER --role ROLE [--kdf-min] < password\n"
-          "  ROLE: investigator, supervisor, auditor or admin\n"
+    fputs("usage: custos account add --data DIR --user USER --role ROLE [--officer ID] [--kdf-min] < password\n"
+          "  ROLE: investigator, supervisor, auditor, admin or vetting\n"
+          "  --officer ID  the officer id the account belongs to: governance actions in the console\n"
+          "                are done as that person (needed to act; separation of duties)\n"
           "  the password is the first line of standard input (8 to 1024 bytes)\n"
           "  --kdf-min  minimal Argon2id cost, for tests only\n",
           stderr);
@@ -28,7 +30,7 @@ int cu_cmd_account(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "add") != 0)
         return account_usage();
-    const char *data = NULL, *user = NULL, *role = NULL;
+    const char *data = NULL, *user = NULL, *role = NULL, *officer = NULL;
     cu_console_kdf kdf = CU_KDF_INTERACTIVE;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--data") == 0 && i + 1 < argc)
@@ -37,6 +39,8 @@ int cu_cmd_account(int argc, char **argv)
             user = argv[++i];
         else if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
             role = argv[++i];
+        else if (strcmp(argv[i], "--officer") == 0 && i + 1 < argc)
+            officer = argv[++i];
         else if (strcmp(argv[i], "--kdf-min") == 0)
             kdf = CU_KDF_MIN;
         else
@@ -56,11 +60,11 @@ int cu_cmd_account(int argc, char **argv)
         pw[--n] = '\0';
     if (n && pw[n - 1] == '\r')
         pw[--n] = '\0';
-    cu_rc rc = cu_console_account_add(data, user, role, pw, kdf, cu_now());
+    cu_rc rc = cu_console_account_add_officer(data, user, role, officer, pw, kdf, cu_now());
     sodium_memzero(pw, sizeof pw);
     if (rc)
         return cu_cli_fail(cu_strerror(rc));
-    printf("account %s added (%s)\n", user, role);
+    printf("account %s added (%s%s%s)\n", user, role, officer ? ", officer " : "", officer ? officer : "");
     return 0;
 }
 

@@ -40,6 +40,11 @@ struct croute {
 #define ROLES_ALL 0u
 #define ROLES_SUP ROLE(CU_ROLE_SUPERVISOR)
 #define ROLES_AUDIT (ROLE(CU_ROLE_AUDITOR) | ROLE(CU_ROLE_ADMIN) | ROLE(CU_ROLE_SUPERVISOR))
+#define ROLES_VET ROLE(CU_ROLE_VETTING)
+/* governance reports are counts by unit: every role that oversees */
+#define ROLES_GOV_REPORT (ROLES_VET | ROLES_AUDIT)
+/* a line manager confirms recertifications; the register checks it is theirs */
+#define ROLES_GOV_CONFIRM (ROLES_VET | ROLE(CU_ROLE_SUPERVISOR))
 
 static const struct croute api[] = {
     {"POST", "/v1/console/login", h_login, NEED_NONE, ROLES_ALL},
@@ -64,6 +69,23 @@ static const struct croute api[] = {
     {"GET", "/v1/console/audit", h_audit, NEED_SESSION, ROLES_AUDIT},
     {"GET", "/v1/console/accounts", h_accounts, NEED_SESSION, ROLE(CU_ROLE_ADMIN)},
     {"POST", "/v1/console/accounts", h_account_add, NEED_SESSION, ROLE(CU_ROLE_ADMIN)},
+    {"GET", "/v1/console/governance/report", h_gov, NEED_SESSION, ROLES_GOV_REPORT},
+    {"GET", "/v1/console/governance/officers/{id}", h_gov, NEED_SESSION, ROLES_VET},
+    {"GET", "/v1/console/governance/officers/{id}/history", h_gov, NEED_SESSION, (ROLES_VET | ROLE(CU_ROLE_AUDITOR))},
+    {"POST", "/v1/console/governance/staff", h_gov, NEED_SESSION, ROLES_VET},
+    {"POST", "/v1/console/governance/clearances", h_gov, NEED_SESSION, ROLES_VET},
+    {"POST", "/v1/console/governance/clearances/suspend", h_gov, NEED_SESSION, ROLES_VET},
+    {"POST", "/v1/console/governance/clearances/withdraw", h_gov, NEED_SESSION, ROLES_VET},
+    {"POST", "/v1/console/governance/clearances/reinstate", h_gov, NEED_SESSION, ROLES_VET},
+    {"POST", "/v1/console/governance/entitlements", h_gov, NEED_SESSION, ROLES_VET},
+    {"POST", "/v1/console/governance/entitlements/revoke", h_gov, NEED_SESSION, ROLES_VET},
+    {"POST", "/v1/console/governance/reviews", h_gov, NEED_SESSION, ROLES_VET},
+    {"POST", "/v1/console/governance/reviews/close", h_gov, NEED_SESSION, ROLES_VET},
+    {"POST", "/v1/console/governance/aftercare", h_gov, NEED_SESSION, ROLES_ALL},
+    {"POST", "/v1/console/governance/campaigns", h_gov, NEED_SESSION, ROLES_VET},
+    {"POST", "/v1/console/governance/campaigns/confirm", h_gov, NEED_SESSION, ROLES_GOV_CONFIRM},
+    {"POST", "/v1/console/governance/campaigns/close", h_gov, NEED_SESSION, ROLES_VET},
+    {"POST", "/v1/console/governance/draw", h_gov, NEED_SESSION, ROLES_VET},
 };
 #define NAPI (sizeof api / sizeof api[0])
 
@@ -90,6 +112,23 @@ static const cu_console_route all_routes[] = {
     {"GET", "/v1/console/audit"},
     {"GET", "/v1/console/accounts"},
     {"POST", "/v1/console/accounts"},
+    {"GET", "/v1/console/governance/report"},
+    {"GET", "/v1/console/governance/officers/{id}"},
+    {"GET", "/v1/console/governance/officers/{id}/history"},
+    {"POST", "/v1/console/governance/staff"},
+    {"POST", "/v1/console/governance/clearances"},
+    {"POST", "/v1/console/governance/clearances/suspend"},
+    {"POST", "/v1/console/governance/clearances/withdraw"},
+    {"POST", "/v1/console/governance/clearances/reinstate"},
+    {"POST", "/v1/console/governance/entitlements"},
+    {"POST", "/v1/console/governance/entitlements/revoke"},
+    {"POST", "/v1/console/governance/reviews"},
+    {"POST", "/v1/console/governance/reviews/close"},
+    {"POST", "/v1/console/governance/aftercare"},
+    {"POST", "/v1/console/governance/campaigns"},
+    {"POST", "/v1/console/governance/campaigns/confirm"},
+    {"POST", "/v1/console/governance/campaigns/close"},
+    {"POST", "/v1/console/governance/draw"},
     {"GET", "/"},
     {"GET", "/console/"},
     {"GET", "/console/assets/{file}"},
@@ -109,18 +148,19 @@ const char *cu_console_role_name(cu_console_role r)
     case CU_ROLE_SUPERVISOR: return "supervisor";
     case CU_ROLE_AUDITOR: return "auditor";
     case CU_ROLE_ADMIN: return "admin";
+    case CU_ROLE_VETTING: return "vetting";
     default: return "";
     }
 }
 
 cu_rc cu_console_role_parse(const char *s, cu_console_role *out)
 {
-    for (int r = CU_ROLE_INVESTIGATOR; r <= CU_ROLE_ADMIN; r++)
+    for (int r = CU_ROLE_INVESTIGATOR; r <= CU_ROLE_VETTING; r++)
         if (s && strcmp(s, cu_console_role_name((cu_console_role)r)) == 0) {
             *out = (cu_console_role)r;
             return CU_OK;
         }
-    return cu_err_set(CU_ERR_INVAL, "unknown role '%s' (investigator, supervisor, auditor, admin)", s ? s : "");
+    return cu_err_set(CU_ERR_INVAL, "unknown role '%s' (investigator, supervisor, auditor, admin, vetting)", s ? s : "");
 }
 
 /* ============================================================ opening */

@@ -57,7 +57,33 @@ cu_rc console_schema(sqlite3 *db)
         sqlite3_free(err);
         return rc;
     }
+    /* The officer an account belongs to (governance acts as that person);
+     * added to databases made before it existed. */
+    sqlite3_stmt *st = NULL;
+    bool have = false;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('account') WHERE name = 'officer'", -1, &st, NULL) ==
+        SQLITE_OK)
+        have = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (!have && sqlite3_exec(db, "ALTER TABLE account ADD COLUMN officer TEXT", NULL, NULL, &err) != SQLITE_OK) {
+        cu_rc rc = cu_err_set(CU_ERR_IO, "console.db schema (account.officer): %s", err ? err : "?");
+        sqlite3_free(err);
+        return rc;
+    }
     return CU_OK;
+}
+
+/* An officer id as the register takes it: 1..CU_GOV_MAX_ID printable
+ * bytes, no spaces. */
+static bool officer_ok(const char *o)
+{
+    size_t n = strlen(o);
+    if (n == 0 || n > CU_GOV_MAX_ID)
+        return false;
+    for (const char *p = o; *p; p++)
+        if (*p <= ' ' || *p > '~')
+            return false;
+    return true;
 }
 
 static bool user_name_ok(const char *u)
@@ -96,15 +122,23 @@ static cu_rc check_new_account(const char *user, const char *role, const char *p
     return CU_OK;
 }
 
-static cu_rc insert_account(sqlite3 *db, const char *user, cu_console_role role, const char *hash, int64_t now)
+static cu_rc insert_account(sqlite3 *db, const char *user, cu_console_role role, const char *officer,
+                            const char *hash, int64_t now)
 {
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db, "INSERT INTO account(user, role, pwhash, created) VALUES(?,?,?,?)", -1, &st, NULL))
+    if (officer && !officer_ok(officer))
+        return cu_err_set(CU_ERR_INVAL, "officer ids are 1-%d printable characters without spaces", CU_GOV_MAX_ID);
+    if (sqlite3_prepare_v2(db, "INSERT INTO account(user, role, pwhash, created, officer) VALUES(?,?,?,?,?)", -1, &st,
+                           NULL))
         return cu_err_set(CU_ERR_IO, "%s", sqlite3_errmsg(db));
     sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, cu_console_role_name(role), -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 4, now);
+    if (officer)
+        sqlite3_bind_text(st, 5, officer, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 5);
     int e = sqlite3_step(st);
     sqlite3_finalize(st);
     if (e == SQLITE_CONSTRAINT)
@@ -117,10 +151,18 @@ static cu_rc insert_account(sqlite3 *db, const char *user, cu_console_role role,
 cu_rc cu_console_account_add(const char *data_dir, const char *user, const char *role, const char *password,
                              cu_console_kdf kdf, int64_t now)
 {
+    return cu_console_account_add_officer(data_dir, user, role, NULL, password, kdf, now);
+}
+
+cu_rc cu_console_account_add_officer(const char *data_dir, const char *user, const char *role, const char *officer,
+                                     const char *password, cu_console_kdf kdf, int64_t now)
+{
     cu_console_role r;
     cu_rc rc = check_new_account(user, role, password, &r);
     if (rc)
         return rc;
+    if (officer && !officer_ok(officer))
+        return cu_err_set(CU_ERR_INVAL, "officer ids are 1-%d printable characters without spaces", CU_GOV_MAX_ID);
     if (sodium_init() < 0)
         return cu_err_set(CU_ERR_CRYPTO, "libsodium did not initialise");
     char hash[crypto_pwhash_STRBYTES];
@@ -136,7 +178,7 @@ cu_rc cu_console_account_add(const char *data_dir, const char *user, const char 
     }
     sqlite3_busy_timeout(db, 5000);
     if (!(rc = console_schema(db)))
-        rc = insert_account(db, user, r, hash, now);
+        rc = insert_account(db, user, r, officer, hash, now);
 out:
     sqlite3_close(db);
     sodium_memzero(hash, sizeof hash);
@@ -181,7 +223,7 @@ void auth_load_session(ctx *x)
     sodium_memzero(id, sizeof id);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(x->c->db,
-                           "SELECT s.user, s.csrf, s.created, s.last_seen, a.role FROM session s"
+                           "SELECT s.user, s.csrf, s.created, s.last_seen, a.role, a.officer FROM session s"
                            " JOIN account a ON a.user = s.user WHERE s.idhash = ?",
                            -1, &st, NULL) != SQLITE_OK)
         return;
@@ -193,6 +235,7 @@ void auth_load_session(ctx *x)
         expired = x->now - last >= x->c->o.session_idle || x->now - created >= x->c->o.session_max || x->now < created;
         snprintf(x->s.user, sizeof x->s.user, "%s", col_text(st, 0));
         snprintf(x->s.csrf, sizeof x->s.csrf, "%s", col_text(st, 1));
+        snprintf(x->s.officer, sizeof x->s.officer, "%s", col_text(st, 5));
         x->s.valid = !expired && cu_console_role_parse(col_text(st, 4), &x->s.role) == CU_OK;
     }
     sqlite3_finalize(st);
@@ -310,7 +353,7 @@ void h_login(ctx *x)
         snprintf(x->action, sizeof x->action, "login refused: account locked");
         return;
     }
-    sqlite3_stmt *st = cx_prep(x, "SELECT pwhash, role FROM account WHERE user = ?");
+    sqlite3_stmt *st = cx_prep(x, "SELECT pwhash, role, officer FROM account WHERE user = ?");
     if (!st)
         return;
     sqlite3_bind_text(st, 1, user, -1, SQLITE_STATIC);
@@ -320,6 +363,7 @@ void h_login(ctx *x)
     if (sqlite3_step(st) == SQLITE_ROW) {
         snprintf(hash, sizeof hash, "%s", col_text(st, 0));
         known = cu_console_role_parse(col_text(st, 1), &role) == CU_OK;
+        snprintf(x->s.officer, sizeof x->s.officer, "%s", col_text(st, 2));
     }
     sqlite3_finalize(st);
     if (!known) {
@@ -384,8 +428,9 @@ void h_login(ctx *x)
     set_cookie(x, id, false);
     sodium_memzero(id, sizeof id);
     cx_json(x, 200,
-            json_pack("{s:s, s:s, s:s, s:I}", "user", user, "role", cu_console_role_name(role), "csrf", csrf,
-                      "idle_timeout", (json_int_t)x->c->o.session_idle));
+            json_pack("{s:s, s:s, s:s, s:I, s:s?}", "user", user, "role", cu_console_role_name(role), "csrf", csrf,
+                      "idle_timeout", (json_int_t)x->c->o.session_idle, "officer",
+                      x->s.officer[0] ? x->s.officer : NULL));
 }
 
 void h_logout(ctx *x)
@@ -404,8 +449,9 @@ void h_logout(ctx *x)
 void h_session(ctx *x)
 {
     cx_json(x, 200,
-            json_pack("{s:s, s:s, s:s, s:I}", "user", x->s.user, "role", cu_console_role_name(x->s.role), "csrf",
-                      x->s.csrf, "idle_timeout", (json_int_t)x->c->o.session_idle));
+            json_pack("{s:s, s:s, s:s, s:I, s:s?}", "user", x->s.user, "role", cu_console_role_name(x->s.role), "csrf",
+                      x->s.csrf, "idle_timeout", (json_int_t)x->c->o.session_idle, "officer",
+                      x->s.officer[0] ? x->s.officer : NULL));
 }
 
 /* ------------------------------------------------------------ accounts (admin) */
@@ -413,8 +459,8 @@ void h_session(ctx *x)
 void h_accounts(ctx *x)
 {
     sqlite3_stmt *st = cx_prep(x, "SELECT a.user, a.role, a.created,"
-                                  " (SELECT count(*) FROM login_failure f WHERE f.user = a.user AND f.ts > ?)"
-                                  " FROM account a ORDER BY a.user");
+                                  " (SELECT count(*) FROM login_failure f WHERE f.user = a.user AND f.ts > ?),"
+                                  " a.officer FROM account a ORDER BY a.user");
     if (!st)
         return;
     sqlite3_bind_int64(st, 1, x->now - x->c->o.lock_window);
@@ -423,9 +469,10 @@ void h_accounts(ctx *x)
         char when[21];
         cu_time_format(sqlite3_column_int64(st, 2), when);
         int64_t f = sqlite3_column_int64(st, 3);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:b}", "user", col_text(st, 0), "role",
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:b, s:s?}", "user", col_text(st, 0), "role",
                                              col_text(st, 1), "created", when, "recent_failures", (json_int_t)f,
-                                             "locked", f >= (int64_t)x->c->o.lock_failures));
+                                             "locked", f >= (int64_t)x->c->o.lock_failures, "officer",
+                                             sqlite3_column_type(st, 4) == SQLITE_NULL ? NULL : col_text(st, 4)));
     }
     sqlite3_finalize(st);
     cx_json(x, 200, json_pack("{s:o}", "accounts", arr));
@@ -438,19 +485,26 @@ void h_account_add(ctx *x)
     const char *pw = role ? cx_body_str(x, "password", CU_CONSOLE_PASSWORD_MAX, true) : NULL;
     if (!pw)
         return;
+    json_t *jo = json_object_get(x->body, "officer");
+    if (jo && !json_is_null(jo) && !json_is_string(jo)) {
+        cx_error(x, 400, "\"officer\" must be a string");
+        return;
+    }
+    const char *officer = json_is_string(jo) ? json_string_value(jo) : NULL;
     cu_console_role r;
     char hash[crypto_pwhash_STRBYTES];
     cu_rc rc = check_new_account(user, role, pw, &r);
     if (!rc)
         rc = hash_password(pw, CU_KDF_INTERACTIVE, hash);
     if (!rc) {
-        rc = insert_account(x->c->db, user, r, hash, x->now);
+        rc = insert_account(x->c->db, user, r, officer, hash, x->now);
         sodium_memzero(hash, sizeof hash);
     }
     if (rc) {
         cx_error(x, rc == CU_ERR_EXISTS ? 409 : 400, "%s", cu_err_detail());
         return;
     }
-    snprintf(x->action, sizeof x->action, "account %s added with role %s", user, role);
-    cx_json(x, 201, json_pack("{s:s, s:s}", "user", user, "role", role));
+    snprintf(x->action, sizeof x->action, "account %s added with role %s%s%s", user, role, officer ? ", officer " : "",
+             officer ? officer : "");
+    cx_json(x, 201, json_pack("{s:s, s:s, s:s?}", "user", user, "role", role, "officer", officer));
 }

@@ -32,6 +32,7 @@ struct session {
     bool valid;
     char user[CU_CONSOLE_USER_MAX + 1];
     cu_console_role role;
+    char officer[CU_GOV_MAX_ID + 1]; /* the account's officer id, "" when not linked */
     char csrf[48];
     uint8_t idhash[32];
 };
@@ -109,5 +110,8 @@ void h_unmask_request(ctx *x);
 void h_unmask_list(ctx *x);
 void h_unmask_decide(ctx *x);
 void h_audit(ctx *x);
+
+/* ---- governance (console_gov.c) */
+void h_gov(ctx *x);
 
 #endif

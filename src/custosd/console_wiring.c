@@ -120,7 +120,7 @@ static void bridge(void *ud, const cu_http_req *req, cu_http_resp *resp)
     cu_buf_free(&q);
 }
 
-cu_rc cud_console_start(cu_server *srv, const char *data_dir, cu_ledger *ledger)
+cu_rc cud_console_start(cu_server *srv, const char *data_dir, cu_ledger *ledger, struct cu_gov *gov)
 {
     cw.data = data_dir;
     if (!cw.data && !cw.list_routes)
@@ -143,6 +143,7 @@ cu_rc cud_console_start(cu_server *srv, const char *data_dir, cu_ledger *ledger)
             .origin = cw.origin,
             .audit = {ledger_append, cw.ledger},
             .export_fn = export_case,
+            .gov = gov,
         };
         if ((rc = cu_console_open(&co, &cw.console)))
             return rc;

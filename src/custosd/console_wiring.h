@@ -13,9 +13,11 @@ int cud_console_arg(int argc, char **argv, int i);
  * directory's one ledger (borrowed: the daemon closes it after
  * cud_console_stop), beside the pipeline's events and the gateway's
  * decisions; the pipeline's recovery skips them by type.  The export route
- * writes evidence bundles to DATA/exports/. */
+ * writes evidence bundles to DATA/exports/.  gov (borrowed, may be NULL):
+ * the vetting register the console's governance pages act on. */
 struct cu_ledger;
-cu_rc cud_console_start(cu_server *srv, const char *data_dir, struct cu_ledger *ledger) CU_NODISCARD;
+struct cu_gov;
+cu_rc cud_console_start(cu_server *srv, const char *data_dir, struct cu_ledger *ledger, struct cu_gov *gov) CU_NODISCARD;
 /* --list-routes was given: every route is registered (whatever is
  * configured) and listed, and the daemon does not start. */
 bool cud_listing_routes(void);

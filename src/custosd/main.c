@@ -38,20 +38,6 @@ static cu_rc ledger_append(void *ud, const void *e, size_t len, uint64_t *index)
     return cu_ledger_append(ud, e, len, index);
 }
 
-static uint64_t ledger_size(void *ud) { return cu_ledger_size(ud); }
-
-static void gateway_route(void *ud, const cu_http_req *req, cu_http_resp *resp)
-{
-    int status = 200;
-    const char *ct = "application/json";
-    cu_gateway_http(ud, req->method, req->path, cu_http_header(req, "Authorization"), req->body, req->body_len,
-                    cu_now(), &status, &ct, &resp->body);
-    resp->status = status;
-    resp->content_type = ct;
-    if (status == 401)
-        snprintf(resp->extra_headers, sizeof resp->extra_headers, "WWW-Authenticate: Bearer realm=\"custos\"\r\n");
-}
-
 /* --------------------------------------------------------- governance */
 
 /* Governance actions go to the data directory's one ledger. */
@@ -60,14 +46,25 @@ static const char *http_query(void *ud, const char *name)
     return cu_http_query(ud, name);
 }
 
+/* --gov-person NAME=OFFICER: the gateway token NAME acts as that person.
+ * Tokens name systems; only an explicit line here lets one act as a person
+ * (docs/governance.md).  Everything else reads only. */
+#define GOV_PERSONS_MAX 64
+struct gov_person {
+    const char *token, *officer;
+};
+
 struct gov_route_ctx {
     cu_gov *gov;
     cu_gateway *gw; /* when set, callers need one of its bearer tokens */
+    struct gov_person persons[GOV_PERSONS_MAX];
+    size_t npersons;
 };
 
 static void governance_route(void *ud, const cu_http_req *req, cu_http_resp *resp)
 {
     struct gov_route_ctx *c = ud;
+    const char *person = NULL; /* a system caller unless its token is mapped */
     if (c->gw) {
         char name[CU_GATEWAY_MAX_ID + 1];
         bool reviewer = false;
@@ -76,9 +73,12 @@ static void governance_route(void *ud, const cu_http_req *req, cu_http_resp *res
             snprintf(resp->extra_headers, sizeof resp->extra_headers, "WWW-Authenticate: Bearer realm=\"custos\"\r\n");
             return;
         }
+        for (size_t i = 0; i < c->npersons && !person; i++)
+            if (strcmp(c->persons[i].token, name) == 0)
+                person = c->persons[i].officer;
     }
     int status = 200;
-    cu_gov_http(c->gov, req->method, req->path, http_query, (void *)req, req->body, req->body_len, cu_now(), &status,
+    cu_gov_http(c->gov, person, req->method, req->path, http_query, (void *)req, req->body, req->body_len, cu_now(), &status,
                 &resp->body);
     resp->status = status;
     resp->content_type = "application/json";
@@ -153,10 +153,14 @@ static void usage(FILE *f)
                "  --reference FILE  reference data, interchange JSON Lines (gateway and detectors)\n"
                "governance (with --data: the vetting register in DIR/governance.db, /v1/governance/...):\n"
                "  --risk-threshold X  an alert scored X (0..1) or more opens a restricting vetting review\n"
-               "                      of its officers (default: off; 0.8 is a sensible value)\n");
+               "                      of its officers (default: off; 0.8 is a sensible value)\n"
+               "  --gov-person NAME=OFFICER  the --config token NAME acts as the person OFFICER on\n"
+               "                      /v1/governance/ (repeatable); other tokens only read reports\n");
     fputs(cud_console_usage, f);
     fputs(cud_detect_usage, f);
 }
+
+static struct gov_route_ctx gov_ctx; /* the governance routes' ud: lives as long as the server */
 
 int main(int argc, char **argv)
 {
@@ -195,6 +199,14 @@ int main(int argc, char **argv)
                 return 2;
             }
             opts.threads = (unsigned)t;
+        } else if (strcmp(argv[i], "--gov-person") == 0 && i + 1 < argc) {
+            char *eq = strchr(argv[++i], '=');
+            if (!eq || eq == argv[i] || !eq[1] || gov_ctx.npersons >= GOV_PERSONS_MAX) {
+                fprintf(stderr, "custosd: bad --gov-person %s (NAME=OFFICER, at most %d)\n", argv[i], GOV_PERSONS_MAX);
+                return 2;
+            }
+            *eq = '\0';
+            gov_ctx.persons[gov_ctx.npersons++] = (struct gov_person){argv[i], eq + 1};
         } else if (strcmp(argv[i], "--risk-threshold") == 0 && i + 1 < argc) {
             char *end;
             risk_threshold = strtod(argv[++i], &end);
@@ -259,7 +271,6 @@ int main(int argc, char **argv)
     cu_gateway_audit audit = {0};
     cu_gov *gov = NULL;
     cu_gov_risk_hook risk = {0};
-    struct gov_route_ctx gov_ctx = {0};
     if (data_dir) {
         /* ingest: the one ledger + store in DIR, the detectors over the
          * reference data (the misuse detector, as custos replay runs it) */
@@ -296,7 +307,7 @@ int main(int argc, char **argv)
             rc = cu_events_api_gateway_audit(api, ledger, ref, &audit);
     } else if (config) {
         rc = open_ledger(ledger_dir, &ledger);
-        audit = (cu_gateway_audit){.append = ledger_append, .size = ledger_size, .ud = ledger};
+        audit = cu_gateway_audit_ledger(ledger);
     }
     if (!rc && config) {
         char *pack = NULL;
@@ -315,18 +326,21 @@ int main(int argc, char **argv)
         if (!rc && reference)
             rc = cu_gateway_reference_load(gw, reference);
     }
-    /* A decision waits for its ledger commit (an fsync shared by the group):
-     * throughput is the threads waiting at once times the commit rate, so
-     * the gateway wants many request threads, not as many as cores. */
+    /* Gateway-only (--ledger): a decision waits for its commit suspended,
+     * holding no thread (cu_server_gateway_handle), so a few threads serve
+     * every request in flight.  With --data an allowed look-up still waits
+     * for the pipeline's append on its thread: throughput there is the
+     * threads waiting at once times the commit rate. */
     if (gw && !opts.threads)
-        opts.threads = 256;
+        opts.threads = data_dir ? 256 : 4;
     if (!rc)
         rc = cu_server_new(&opts, &srv);
     if (!rc)
         rc = cu_server_route(srv, "GET", "/healthz", healthz, NULL);
     if (!rc && (api || cud_listing_routes()))
         rc = cu_server_route(srv, "POST", "/v1/events", cu_events_api_handle, api);
-    gov_ctx = (struct gov_route_ctx){.gov = gov, .gw = gw};
+    gov_ctx.gov = gov;
+    gov_ctx.gw = gw;
     {
         const cu_gov_route *gr;
         size_t ngr = cu_gov_routes(&gr);
@@ -336,7 +350,7 @@ int main(int argc, char **argv)
     if (!rc)
         rc = cud_detect_start(srv, data_dir, api);
     if (!rc)
-        rc = cud_console_start(srv, data_dir, data_dir ? ledger : NULL);
+        rc = cud_console_start(srv, data_dir, data_dir ? ledger : NULL, gov);
     /* the gateway's routes one by one, so the route table (--list-routes)
      * is exactly what docs/openapi.yaml describes */
     static const char *const gw_routes[][2] = {
@@ -344,7 +358,7 @@ int main(int argc, char **argv)
         {"GET", "/v1/reference"},   {"POST", "/v1/reference"}, {"GET", "/metrics"},
     };
     for (size_t k = 0; (gw || cud_listing_routes()) && !rc && k < sizeof gw_routes / sizeof gw_routes[0]; k++)
-        rc = cu_server_route(srv, gw_routes[k][0], gw_routes[k][1], gateway_route, gw);
+        rc = cu_server_route(srv, gw_routes[k][0], gw_routes[k][1], cu_server_gateway_handle, gw);
     if (!rc && cud_list_routes(srv)) {
         shutdown_all(srv, gw, gov, api, pipe, ref, names, ledger);
         return 0;

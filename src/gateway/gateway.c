@@ -79,6 +79,7 @@ cu_rc cu_gateway_new(const cu_gateway_opts *opts, cu_gateway **out)
         return cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
     pthread_mutex_init(&g->lock, NULL);
     pthread_mutex_init(&g->update_lock, NULL);
+    pthread_mutex_init(&g->apool_mu, NULL);
     g->audit = opts->audit;
     g->live = opts->live;
     g->live_ud = opts->live_ud;
@@ -148,6 +149,8 @@ void cu_gateway_free(cu_gateway *g)
     for (size_t i = 0; i < g->nbg; i++)
         cu_free(g->bg[i].justification);
     cu_free(g->bg);
+    gw_async_pool_free(g);
+    pthread_mutex_destroy(&g->apool_mu);
     pthread_mutex_destroy(&g->lock);
     pthread_mutex_destroy(&g->update_lock);
     cu_free(g);
@@ -534,9 +537,13 @@ static void observe_latency(cu_gateway *g, uint64_t ns)
 
 static cu_rc bg_register(cu_gateway *g, const cu_gateway_request *r, const char *system, uint64_t index);
 
-cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_decision *d)
+/* Validate, evaluate and encode the entry (into the thread's entry buffer,
+ * *tout): everything but the log.  *snap_out is held (the system name may
+ * point into it) and released by the caller, also on an error. */
+static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_decision *d, const char **sys_out,
+                         struct tctx **tout, gw_snap **snap_out)
 {
-    uint64_t t0 = cu_mono_ns();
+    *snap_out = NULL;
     memset(d, 0, sizeof *d);
     size_t nact = sizeof ACTIONS / sizeof *ACTIONS, ai = 0;
     while (ai < nact && !(r->action && strcmp(r->action, ACTIONS[ai]) == 0))
@@ -563,7 +570,9 @@ cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_d
     if (!t)
         return cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
     cu_arena_reset(t->scratch);
+    *tout = t;
     gw_snap *s = gw_acquire(g);
+    *snap_out = s;
     const gw_store *st = s->st;
     d->ref_version = s->version;
     const char *system = r->system;
@@ -629,13 +638,27 @@ cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_d
         }
     }
 
-    /* Invariant 1: log, then answer. */
     rc = decision_entry(r, d, system, &t->entry);
-    if (!rc && g->audit.append_decision) {
+fail:
+    *sys_out = system;
+    return rc;
+}
+
+cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_decision *d)
+{
+    uint64_t t0 = cu_mono_ns();
+    const char *system = NULL;
+    struct tctx *t = NULL;
+    gw_snap *s = NULL;
+    cu_rc rc = decide_eval(g, r, d, &system, &t, &s);
+    if (rc)
+        goto fail;
+    /* Invariant 1: log, then answer. */
+    if (g->audit.append_decision) {
         cu_gateway_logged lg = {.req = r, .d = d, .system = system, .entry = t->entry.data,
                                 .len = t->entry.len};
         rc = g->audit.append_decision(g->audit.ud, &lg, &d->index);
-    } else if (!rc) {
+    } else {
         rc = g->audit.append(g->audit.ud, t->entry.data, t->entry.len, &d->index);
     }
     if (rc) {
@@ -662,11 +685,207 @@ cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_d
         atomic_fetch_add(&g->n_flagged, 1);
     observe_latency(g, cu_mono_ns() - t0);
 fail:
-    gw_snap_release(s);
+    if (s)
+        gw_snap_release(s);
     return rc;
 }
 
-cu_rc cu_gateway_decision_json(const cu_gateway_decision *d, cu_buf *b)
+/* ------------------------------------------- asynchronous decisions */
+
+static cu_rc decision_json_head(const cu_gateway_decision *d, cu_buf *b);
+
+/* A decision waiting for its ledger commit without a thread: the entry
+ * bytes, the answer's head (rendered before the wait: the decision's
+ * strings live in the deciding thread's arena), and what the completion
+ * needs for the counters and the break-glass list.  Reused through a free
+ * list (no allocation per decision once warm). */
+struct gw_async {
+    cu_ledger_pending pend;
+    cu_gateway *g;
+    cu_buf entry;
+    cu_buf *out;
+    int *status;
+    cu_gateway_defer defer;
+    void *held; /* what defer.hold returned: the answer's handle (NULL: answered in place) */
+    uint64_t t0, ref_version;
+    cu_gateway_outcome outcome;
+    bool break_glass, flagged;
+    int64_t now;
+    char officer[CU_GATEWAY_MAX_ID + 1], record[CU_GATEWAY_MAX_ID + 1], system[CU_GATEWAY_MAX_ID + 1],
+        caller[CU_GATEWAY_MAX_ID + 1];
+    char *justification; /* break-glass only */
+    struct gw_async *next;
+};
+
+static struct gw_async *async_get(cu_gateway *g)
+{
+    pthread_mutex_lock(&g->apool_mu);
+    struct gw_async *a = g->apool;
+    if (a)
+        g->apool = a->next;
+    pthread_mutex_unlock(&g->apool_mu);
+    if (!a) {
+        a = cu_calloc(1, sizeof *a);
+        if (!a)
+            return NULL;
+        cu_buf_init(&a->entry, CU_LEDGER_ENTRY_MAX);
+    }
+    a->g = g;
+    return a;
+}
+
+static void async_put(cu_gateway *g, struct gw_async *a)
+{
+    cu_free(a->justification);
+    a->justification = NULL;
+    pthread_mutex_lock(&g->apool_mu);
+    a->next = g->apool;
+    g->apool = a;
+    pthread_mutex_unlock(&g->apool_mu);
+}
+
+void gw_async_pool_free(cu_gateway *g)
+{
+    struct gw_async *a = g->apool;
+    while (a) {
+        struct gw_async *n = a->next;
+        cu_buf_free(&a->entry);
+        cu_free(a->justification);
+        cu_free(a);
+        a = n;
+    }
+    g->apool = NULL;
+}
+
+/* The ledger's completion (on its commit thread, or on the deciding thread
+ * when the submit was refused): finish the answer, count, hand it back.
+ * Invariant 1: only an OK from the log lets the prepared answer out. */
+static void async_done(void *ud, cu_rc rc, uint64_t index, const char *detail)
+{
+    struct gw_async *a = ud;
+    cu_gateway *g = a->g;
+    cu_gateway_outcome outcome = a->outcome;
+    cu_rc wr;
+    if (rc) {
+        atomic_fetch_add(&g->n_audit_fail, 1);
+        cu_log(CU_LOG_ERROR, "gateway: audit unavailable: %s: %s", cu_strerror(rc), detail ? detail : "");
+        cu_gateway_decision d;
+        memset(&d, 0, sizeof d);
+        deny_with(&d, "audit unavailable");
+        d.flagged = a->flagged;
+        d.ref_version = a->ref_version;
+        outcome = CU_GW_DENY;
+        cu_buf_reset(a->out);
+        *a->status = 503;
+        wr = cu_gateway_decision_json(&d, a->out);
+        cu_gateway_count_http_error(g, 503);
+    } else {
+        *a->status = 200;
+        wr = cu_buf_appendf(a->out, "%" PRIu64 "}\n", index);
+        if (a->break_glass) {
+            cu_gateway_request r = {.caller = a->caller, .officer = a->officer, .record = a->record,
+                                    .justification = a->justification, .now = a->now};
+            if (bg_register(g, &r, a->system, index))
+                cu_log(CU_LOG_ERROR, "gateway: break-glass %" PRIu64 " logged but not listed: out of memory", index);
+            atomic_fetch_add(&g->n_breakglass, 1);
+        }
+    }
+    if (wr) {
+        /* cannot happen within the 64 MiB answer bound; still no allow escapes */
+        cu_buf_reset(a->out);
+        *a->status = rc ? 503 : 500;
+        if (cu_buf_appends(a->out, "{\"error\":\"answer too large\"}\n")) {
+            /* (the body stays empty: the status still says it) */
+        }
+    }
+    atomic_fetch_add_explicit(outcome == CU_GW_ALLOW  ? &g->n_allow
+                              : outcome == CU_GW_DENY ? &g->n_deny
+                                                      : &g->n_bga,
+                              1, memory_order_relaxed);
+    if (a->flagged)
+        atomic_fetch_add(&g->n_flagged, 1);
+    observe_latency(g, cu_mono_ns() - a->t0);
+    cu_gateway_defer df = a->defer;
+    void *held = a->held;
+    async_put(g, a);
+    if (held)
+        df.answer(held);
+}
+
+static void copy_id(char *dst, const char *src);
+
+cu_rc gw_decide_async(cu_gateway *g, const cu_gateway_request *r, int *status, cu_buf *out,
+                      const cu_gateway_defer *df, bool *deferred)
+{
+    *deferred = false;
+    uint64_t t0 = cu_mono_ns();
+    cu_gateway_decision d;
+    const char *system = NULL;
+    struct tctx *t = NULL;
+    gw_snap *s = NULL;
+    struct gw_async *a = NULL;
+    cu_rc rc = decide_eval(g, r, &d, &system, &t, &s);
+    if (rc)
+        goto fail;
+    if (!(a = async_get(g))) {
+        rc = cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
+        goto fail;
+    }
+    cu_buf_reset(&a->entry);
+    if ((rc = cu_buf_append(&a->entry, t->entry.data, t->entry.len)))
+        goto fail;
+    a->out = out;
+    a->status = status;
+    a->defer = *df;
+    a->t0 = t0;
+    a->ref_version = d.ref_version;
+    a->outcome = d.outcome;
+    a->break_glass = d.break_glass;
+    a->flagged = d.flagged;
+    a->now = r->now;
+    if (d.break_glass) {
+        copy_id(a->officer, r->officer);
+        copy_id(a->record, r->record);
+        copy_id(a->system, system);
+        copy_id(a->caller, r->caller);
+        if (!(a->justification = cu_strdup(r->justification))) {
+            rc = cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
+            goto fail;
+        }
+    }
+    /* the answer as it will be, but for its ledger index */
+    cu_buf_reset(out);
+    if ((rc = decision_json_head(&d, out)))
+        goto fail;
+    gw_snap_release(s);
+    s = NULL;
+    char detail[512];
+    if (!(a->held = df->hold(df->ud))) {
+        /* the transport cannot hold the request: wait for the log here */
+        uint64_t idx = 0;
+        rc = g->audit.append(g->audit.ud, a->entry.data, a->entry.len, &idx);
+        snprintf(detail, sizeof detail, "%s", rc ? cu_err_detail() : "");
+        async_done(a, rc, idx, detail);
+        return CU_OK;
+    }
+    *deferred = true;
+    rc = g->audit.submit(g->audit.ud, &a->pend, a->entry.data, a->entry.len, async_done, a);
+    if (rc) {
+        snprintf(detail, sizeof detail, "%s", cu_err_detail());
+        async_done(a, rc, 0, detail);
+    }
+    return CU_OK;
+fail:
+    if (a)
+        async_put(g, a);
+    if (s)
+        gw_snap_release(s);
+    return rc;
+}
+
+/* The answer up to and with "ledger_index": (what follows is the index or
+ * null and the closing brace). */
+static cu_rc decision_json_head(const cu_gateway_decision *d, cu_buf *b)
 {
     cu_rc rc = cu_buf_appends(b, "{\"decision\":");
     if (!rc) rc = gw_json_str(b, outcome_name(d));
@@ -704,6 +923,12 @@ cu_rc cu_gateway_decision_json(const cu_gateway_decision *d, cu_buf *b)
     }
     if (!rc) rc = cu_buf_appendf(b, "],\"break_glass\":%s,\"flagged\":%s,\"ref_version\":%" PRIu64 ",\"ledger_index\":",
                                  d->break_glass ? "true" : "false", d->flagged ? "true" : "false", d->ref_version);
+    return rc;
+}
+
+cu_rc cu_gateway_decision_json(const cu_gateway_decision *d, cu_buf *b)
+{
+    cu_rc rc = decision_json_head(d, b);
     if (!rc) rc = d->audited ? cu_buf_appendf(b, "%" PRIu64 "}\n", d->index) : cu_buf_appends(b, "null}\n");
     return rc;
 }
@@ -844,4 +1069,24 @@ cu_rc cu_gateway_breakglass_review(cu_gateway *g, uint64_t id, const char *revie
     if (index)
         *index = idx;
     return CU_OK;
+}
+
+/* ------------------------------------------------- audit over a ledger */
+
+static cu_rc al_append(void *ud, const void *e, size_t len, uint64_t *index)
+{
+    return cu_ledger_append(ud, e, len, index);
+}
+
+static uint64_t al_size(void *ud) { return cu_ledger_size(ud); }
+
+static cu_rc al_submit(void *ud, cu_ledger_pending *p, const void *entry, size_t len, cu_gateway_audit_done done,
+                       void *done_ud)
+{
+    return cu_ledger_append_async(ud, p, &entry, &len, 1, done, done_ud);
+}
+
+cu_gateway_audit cu_gateway_audit_ledger(cu_ledger *l)
+{
+    return (cu_gateway_audit){.append = al_append, .size = al_size, .ud = l, .submit = al_submit};
 }

@@ -228,6 +228,9 @@ struct cu_gateway {
     struct gw_bg *bg;
     size_t nbg, capbg;
 
+    pthread_mutex_t apool_mu;  /* free list of asynchronous decision contexts */
+    struct gw_async *apool;
+
     /* metrics */
     atomic_ullong n_allow, n_deny, n_bga, n_breakglass, n_flagged, n_audit_fail;
     atomic_ullong n_http_400, n_http_401, n_http_404, n_http_413, n_http_other;
@@ -237,6 +240,17 @@ struct cu_gateway {
 };
 
 gw_snap *gw_acquire(cu_gateway *g);
+
+/* The asynchronous decision (gateway.c): decide, render the answer's head
+ * into out, call df->hold, submit the entry; the ledger's completion
+ * finishes out and *status and calls df->answer.  *deferred says whether
+ * hold was called (then the answer comes through df->answer, even on a
+ * refused submit).  An error (CU_ERR_INVAL for a bad request) comes back
+ * before hold, with nothing logged. */
+struct cu_gateway_defer;
+cu_rc gw_decide_async(cu_gateway *g, const cu_gateway_request *r, int *status, cu_buf *out,
+                      const struct cu_gateway_defer *df, bool *deferred) CU_NODISCARD;
+void gw_async_pool_free(cu_gateway *g);
 
 /* JSON string escaping into a bounded buffer (no allocation beyond b). */
 cu_rc gw_json_str(cu_buf *b, const char *s) CU_NODISCARD;

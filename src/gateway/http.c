@@ -74,12 +74,14 @@ static json_t *parse_body(const char *body, size_t len, cu_buf *out, int *status
     return j;
 }
 
-static void authorize(cu_gateway *g, const char *caller, const char *body, size_t len, int64_t now, int *status,
-                      cu_buf *out)
+/* Returns true when the answer was deferred (df: cu_gateway_http_async). */
+static bool authorize(cu_gateway *g, const char *caller, const char *body, size_t len, int64_t now, int *status,
+                      cu_buf *out, const cu_gateway_defer *df)
 {
+    bool deferred = false;
     json_t *j = parse_body(body, len, out, status);
     if (!j)
-        return;
+        return false;
     cu_gateway_request r = {.caller = caller, .now = now};
     json_t *bg = json_object_get(j, "break_glass");
     if (!opt_str(j, "officer", &r.officer, out, status) || !opt_str(j, "action", &r.action, out, status) ||
@@ -105,7 +107,14 @@ static void authorize(cu_gateway *g, const char *caller, const char *body, size_
         goto done;
     }
     cu_gateway_decision d;
-    cu_rc rc = cu_gateway_decide(g, &r, &d);
+    cu_rc rc;
+    if (df) {
+        /* answered by the log's completion (deferred) or in place (OK) */
+        if ((rc = gw_decide_async(g, &r, status, out, df, &deferred)) == CU_OK)
+            goto done;
+    } else {
+        rc = cu_gateway_decide(g, &r, &d);
+    }
     if (rc == CU_ERR_INVAL) {
         err(out, status, 400, "%s", cu_err_detail());
     } else if (rc) {
@@ -117,6 +126,7 @@ static void authorize(cu_gateway *g, const char *caller, const char *body, size_
     }
 done:
     json_decref(j);
+    return deferred;
 }
 
 static void review(cu_gateway *g, const char *path_id, const char *body, size_t len, int64_t now, int *status,
@@ -186,9 +196,11 @@ static void reference(cu_gateway *g, const char *body, size_t len, int *status, 
     cu_buf_free(&report);
 }
 
-void cu_gateway_http(cu_gateway *g, const char *method, const char *path, const char *authorization,
-                     const char *body, size_t body_len, int64_t now, int *status, const char **ctype, cu_buf *out)
+static bool http(cu_gateway *g, const char *method, const char *path, const char *authorization, const char *body,
+                 size_t body_len, int64_t now, int *status, const char **ctype, cu_buf *out,
+                 const cu_gateway_defer *df)
 {
+    bool deferred = false;
     char caller[CU_GATEWAY_MAX_ID + 1];
     bool reviewer = false;
     *ctype = "application/json";
@@ -206,7 +218,7 @@ void cu_gateway_http(cu_gateway *g, const char *method, const char *path, const 
         if (strcmp(method, "POST"))
             err(out, status, 405, "use POST");
         else
-            authorize(g, caller, body, body_len, now, status, out);
+            deferred = authorize(g, caller, body, body_len, now, status, out, df);
     } else if (strcmp(path, "/v1/breakglass") == 0) {
         if (strcmp(method, "GET"))
             err(out, status, 405, "use GET");
@@ -230,8 +242,25 @@ void cu_gateway_http(cu_gateway *g, const char *method, const char *path, const 
     } else {
         err(out, status, 404, "no such route: %s", path);
     }
+    if (deferred)
+        return true; /* counted by the completion */
     if (*status >= 400)
         cu_gateway_count_http_error(g, *status);
+    return false;
+}
+
+void cu_gateway_http(cu_gateway *g, const char *method, const char *path, const char *authorization,
+                     const char *body, size_t body_len, int64_t now, int *status, const char **ctype, cu_buf *out)
+{
+    (void)http(g, method, path, authorization, body, body_len, now, status, ctype, out, NULL);
+}
+
+bool cu_gateway_http_async(cu_gateway *g, const char *method, const char *path, const char *authorization,
+                           const char *body, size_t body_len, int64_t now, int *status, const char **ctype,
+                           cu_buf *out, const cu_gateway_defer *df)
+{
+    bool can = df && g->audit.submit && !g->audit.append_decision;
+    return http(g, method, path, authorization, body, body_len, now, status, ctype, out, can ? df : NULL);
 }
 
 /* ---------------------------------------------------------------- metrics */

@@ -5,6 +5,11 @@
  * CU_GOV_MAX_LINE bytes); answers are JSON; every error is {"error": "..."}
  * with a status from the result code (400 bad input, 403 separation of
  * duties, 404 unknown, 409 state, 503 the ledger or the database failed).
+ * The acting person is never taken from the request: it is the
+ * authenticated person the transport passes in (a console account's
+ * officer, or a bearer token mapped to a person).  A body naming another
+ * actor is refused, not silently rewritten, so a forged request shows up as
+ * a 403 in the caller's audit; a system caller (no person) only reads.
  */
 #include "governance/gov_int.h"
 
@@ -45,12 +50,6 @@ static void fail_rc(int *status, cu_buf *out, cu_rc rc)
 }
 
 /* Body fields.  A wrong type is a 400 with the field named. */
-static const char *str(json_t *b, const char *k)
-{
-    json_t *v = json_object_get(b, k);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
 static cu_rc want_str(json_t *b, const char *k, bool required, const char **out)
 {
     json_t *v = json_object_get(b, k);
@@ -110,10 +109,29 @@ static void ok_obj(int *status, cu_buf *out, json_t *o)
     *status = 200;
 }
 
-static void post(cu_gov *g, const char *what, json_t *b, int64_t now, int *status, cu_buf *out)
+/* The body may repeat the authenticated person in "actor", "reporter" or
+ * "manager" (older clients did); naming anyone else is refused. */
+static cu_rc same_person(json_t *b, const char *person)
+{
+    static const char *const keys[] = {"actor", "reporter", "manager"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        json_t *v = json_object_get(b, keys[i]);
+        if (v && !json_is_null(v) && (!json_is_string(v) || strcmp(json_string_value(v), person) != 0))
+            return cu_err_set(CU_ERR_DENIED,
+                              "\"%s\" in the body is not the authenticated person (%s): the actor is who is logged in",
+                              keys[i], person);
+    }
+    return CU_OK;
+}
+
+static void post(cu_gov *g, const char *actor, const char *what, json_t *b, int64_t now, int *status, cu_buf *out)
 {
     cu_rc rc = CU_OK;
-    const char *actor = str(b, "actor"), *officer = NULL, *reason = NULL;
+    const char *officer = NULL, *reason = NULL;
+    if ((rc = same_person(b, actor))) {
+        fail_rc(status, out, rc);
+        return;
+    }
     json_t *ans = NULL;
     if (strcmp(what, "staff") == 0) {
         cu_gov_staff s = {0};
@@ -169,9 +187,9 @@ static void post(cu_gov *g, const char *what, json_t *b, int64_t now, int *statu
             !(rc = want_str(b, "note", false, &note)))
             rc = cu_gov_review_close(g, actor, id, outcome, note, now);
     } else if (strcmp(what, "aftercare") == 0) {
-        const char *kind, *detail, *reporter;
+        const char *kind, *detail, *reporter = actor;
         int64_t due, id = 0;
-        if (!(rc = want_str(b, "reporter", true, &reporter)) && !(rc = want_str(b, "officer", true, &officer)) &&
+        if (!(rc = want_str(b, "officer", true, &officer)) &&
             !(rc = want_str(b, "kind", true, &kind)) && !(rc = want_str(b, "detail", false, &detail)) &&
             !(rc = want_time(b, "due", false, &due)) &&
             !(rc = cu_gov_aftercare(g, reporter, officer, kind, detail, due, json_is_true(json_object_get(b, "restrict")),
@@ -185,10 +203,10 @@ static void post(cu_gov *g, const char *what, json_t *b, int64_t now, int *statu
             !(rc = cu_gov_campaign_start(g, actor, name, deadline, now, &id, &items)))
             ans = json_pack("{s:I,s:I}", "id", (json_int_t)id, "items", (json_int_t)items);
     } else if (strcmp(what, "campaigns/confirm") == 0) {
-        const char *manager;
+        const char *manager = actor;
         int64_t campaign, ent;
         size_t n = 0;
-        if (!(rc = want_str(b, "manager", true, &manager)) && !(rc = want_int(b, "campaign", true, &campaign)) &&
+        if (!(rc = want_int(b, "campaign", true, &campaign)) &&
             !(rc = want_int(b, "entitlement", false, &ent)) && !(rc = want_str(b, "officer", false, &officer)) &&
             !(rc = cu_gov_campaign_confirm(g, manager, campaign, ent, officer, now, &n)))
             ans = json_pack("{s:I}", "confirmed", (json_int_t)n);
@@ -254,9 +272,15 @@ size_t cu_gov_routes(const cu_gov_route **out)
     return sizeof ROUTES / sizeof ROUTES[0];
 }
 
-void cu_gov_http(cu_gov *g, const char *method, const char *path, cu_gov_query_fn query, void *qud, const char *body,
-                 size_t body_len, int64_t now, int *status, cu_buf *out)
+static const char SYSTEM_REFUSED[] =
+    "a system caller may not act as, or read the audit trail of, a person: log in to the console, or map "
+    "the token to a person (custosd --gov-person NAME=OFFICER)";
+
+void cu_gov_http(cu_gov *g, const char *person, const char *method, const char *path, cu_gov_query_fn query,
+                 void *qud, const char *body, size_t body_len, int64_t now, int *status, cu_buf *out)
 {
+    if (person && !*person)
+        person = NULL;
     static const char PREFIX[] = "/v1/governance/";
     cu_err_clear();
     if (strncmp(path, PREFIX, sizeof PREFIX - 1) != 0) {
@@ -300,7 +324,16 @@ void cu_gov_http(cu_gov *g, const char *method, const char *path, cu_gov_query_f
                 cu_gov_effective_get(g, id, t, &e);
                 rc = cu_gov_effective_json(&e, id, out);
             } else if (strcmp(slash, "/history") == 0) {
-                rc = cu_gov_history_json(g, query ? query(qud, "actor") : NULL, id, out);
+                const char *qa = query ? query(qud, "actor") : NULL;
+                if (!person) {
+                    error_json(status, out, 403, SYSTEM_REFUSED);
+                    return;
+                }
+                if (qa && *qa && strcmp(qa, person) != 0) {
+                    error_json(status, out, 403, "\"actor\" in the query is not the authenticated person");
+                    return;
+                }
+                rc = cu_gov_history_json(g, person, id, out);
             } else {
                 error_json(status, out, 404, "no such governance route");
                 return;
@@ -331,6 +364,19 @@ void cu_gov_http(cu_gov *g, const char *method, const char *path, cu_gov_query_f
         error_json(status, out, 400, msg);
         return;
     }
-    post(g, what, b, now, status, out);
+    bool known = false;
+    for (size_t i = 0; i < sizeof ROUTES / sizeof ROUTES[0]; i++)
+        known = known || (strcmp(ROUTES[i].method, "POST") == 0 && strcmp(ROUTES[i].path, path) == 0);
+    if (!known) {
+        json_decref(b);
+        error_json(status, out, 404, "no such governance route");
+        return;
+    }
+    if (!person) {
+        json_decref(b);
+        error_json(status, out, 403, SYSTEM_REFUSED);
+        return;
+    }
+    post(g, person, what, b, now, status, out);
     json_decref(b);
 }

@@ -111,6 +111,8 @@ typedef struct req {
     cu_checkpoint *cp;
     _Atomic int done; /* futex word: 1 once the caller may return */
     struct req *next;
+    cu_ledger_done_fn cb; /* asynchronous append: called instead of the futex wake */
+    void *cb_ud;
 } req;
 
 /* k entries of r, the first of them at tree index first; rc set when the
@@ -745,6 +747,12 @@ fail:
  * futex user re-checks for. */
 static void req_wake(req *r)
 {
+    if (r->cb) {
+        /* asynchronous: the request lives in the caller's cu_ledger_pending,
+         * which the callback may reuse or free, so r is not touched after */
+        r->cb(r->cb_ud, r->rc, r->rc ? 0 : r->first, r->rc ? r->detail : "");
+        return;
+    }
     atomic_store_explicit(&r->done, 1, memory_order_release);
     syscall(SYS_futex, (int *)&r->done, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
@@ -992,7 +1000,7 @@ static void *committer(void *arg)
     return NULL;
 }
 
-static cu_rc submit(cu_ledger *l, req *r)
+static cu_rc enqueue(cu_ledger *l, req *r)
 {
     cu_rc rc;
     if (l->read_only)
@@ -1012,6 +1020,14 @@ static cu_rc submit(cu_ledger *l, req *r)
     l->tail = r;
     pthread_cond_signal(&l->qwork);
     pthread_mutex_unlock(&l->qmu);
+    return CU_OK;
+}
+
+static cu_rc submit(cu_ledger *l, req *r)
+{
+    cu_rc rc = enqueue(l, r);
+    if (rc)
+        return rc;
     req_wait(r);
     if (r->rc)
         return cu_err_set(r->rc, "%s", r->detail);
@@ -1046,6 +1062,35 @@ cu_rc cu_ledger_append_many(cu_ledger *l, const void *const *entries, const size
     if (!rc && first_index)
         *first_index = r.first;
     return rc;
+}
+
+_Static_assert(sizeof(req) <= sizeof(cu_ledger_pending), "cu_ledger_pending too small for a request");
+_Static_assert(_Alignof(req) <= _Alignof(cu_ledger_pending), "cu_ledger_pending under-aligned");
+
+cu_rc cu_ledger_append_async(cu_ledger *l, cu_ledger_pending *p, const void *const *entries, const size_t *lens,
+                             size_t n, cu_ledger_done_fn done, void *ud)
+{
+    if (!done || n == 0)
+        return cu_err_set(CU_ERR_INVAL, "an asynchronous append needs entries and a completion");
+    for (size_t i = 0; i < n; i++)
+        if (lens[i] < 1 || lens[i] > CU_LEDGER_ENTRY_MAX)
+            return cu_err_set(CU_ERR_INVAL, "entry %zu of %zu bytes: entries are 1..%u bytes", i, lens[i],
+                              CU_LEDGER_ENTRY_MAX);
+    req *r = (req *)(void *)p->opaque_;
+    memset(r, 0, sizeof *r);
+    r->kind = REQ_APPEND;
+    r->n = n;
+    if (n == 1) {
+        /* one entry: the caller's array need not outlive the call */
+        r->one = entries[0];
+        r->onelen = lens[0];
+    } else {
+        r->entries = entries;
+        r->lens = lens;
+    }
+    r->cb = done;
+    r->cb_ud = ud;
+    return enqueue(l, r);
 }
 
 cu_rc cu_ledger_publish(cu_ledger *l, cu_checkpoint *out)

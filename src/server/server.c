@@ -10,8 +10,10 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define MAX_ROUTES 128
 
@@ -31,12 +33,47 @@ struct cu_server {
     struct route routes[MAX_ROUTES];
     int nroutes;
     uint16_t port;
+    atomic_int suspended; /* requests suspended and not yet resumed */
 };
 
+/* One request.  resp outlives the handler: a handler that suspends the
+ * request fills it later, from any thread, then resumes. */
 struct conn_state {
     cu_buf body;
     bool too_big;
+    bool suspended;  /* the handler suspended the request */
+    bool ready;      /* resumed: resp holds the answer */
+    cu_server *s;
+    struct MHD_Connection *conn;
+    cu_http_resp resp;
 };
+
+struct cu_http_suspended {
+    struct conn_state st;
+};
+
+cu_http_suspended *cu_http_suspend(const cu_http_req *req)
+{
+    struct conn_state *st = req->state_;
+    if (!st || st->suspended)
+        return NULL;
+    st->suspended = true;
+    atomic_fetch_add(&st->s->suspended, 1);
+    MHD_suspend_connection(st->conn);
+    return (cu_http_suspended *)(void *)st;
+}
+
+void cu_http_resume(cu_http_suspended *h)
+{
+    struct conn_state *st = &h->st;
+    cu_server *s = st->s;
+    st->ready = true;
+    /* MHD hands the connection back to its worker thread, which calls
+     * on_request again and sends st->resp (MHD's own locking orders the
+     * stores above before that call). */
+    MHD_resume_connection(st->conn);
+    atomic_fetch_sub(&s->suspended, 1);
+}
 
 cu_rc cu_server_new(const cu_server_opts *opts, cu_server **out)
 {
@@ -249,19 +286,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (!st)
             return MHD_NO;
         cu_buf_init(&st->body, s->opts.max_body);
+        st->s = s;
+        st->conn = conn;
         *con_cls = st;
         return MHD_YES;
     }
+    if (st->ready) {
+        /* resumed: the suspended handler's answer */
+        enum MHD_Result r = send_resp(conn, &st->resp);
+        cu_buf_free(&st->resp.body);
+        return r;
+    }
+    if (st->suspended)
+        return MHD_YES; /* (not expected: MHD does not call a suspended request) */
     if (*upload_size) {
         if (!st->too_big && cu_buf_append(&st->body, upload_data, *upload_size))
             st->too_big = true;
         *upload_size = 0;
         return MHD_YES;
     }
-    cu_http_resp resp = {.status = 200, .content_type = "application/json"};
-    cu_buf_init(&resp.body, 64u << 20);
+    cu_http_resp *resp = &st->resp;
+    *resp = (cu_http_resp){.status = 200, .content_type = "application/json"};
+    cu_buf_init(&resp->body, 64u << 20);
     if (st->too_big) {
-        cu_http_error(&resp, 413, "request body larger than %zu bytes", s->opts.max_body);
+        cu_http_error(resp, 413, "request body larger than %zu bytes", s->opts.max_body);
     } else {
         const struct route *found = NULL;
         bool path_known = false;
@@ -280,16 +328,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (found) {
             cu_http_req req = {.method = method, .path = url, .body = st->body.data ? st->body.data : "",
-                               .body_len = st->body.len, .conn_ = conn};
-            found->fn(found->ud, &req, &resp);
+                               .body_len = st->body.len, .conn_ = conn, .state_ = st};
+            found->fn(found->ud, &req, resp);
+            if (st->suspended)
+                return MHD_YES; /* answered by cu_http_resume, perhaps already */
         } else if (path_known) {
-            cu_http_error(&resp, 405, "method %s not allowed on %s", method, url);
+            cu_http_error(resp, 405, "method %s not allowed on %s", method, url);
         } else {
-            cu_http_error(&resp, 404, "no such route: %s", url);
+            cu_http_error(resp, 404, "no such route: %s", url);
         }
     }
-    enum MHD_Result ret = send_resp(conn, &resp);
-    cu_buf_free(&resp.body);
+    enum MHD_Result ret = send_resp(conn, resp);
+    cu_buf_free(&resp->body);
     return ret;
 }
 
@@ -302,6 +352,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     struct conn_state *st = *con_cls;
     if (st) {
         cu_buf_free(&st->body);
+        cu_buf_free(&st->resp.body);
         cu_free(st);
         *con_cls = NULL;
     }
@@ -315,7 +366,9 @@ cu_rc cu_server_start(cu_server *s)
     sa.sin_port = htons(s->opts.port);
     if (inet_pton(AF_INET, s->opts.bind_addr, &sa.sin_addr) != 1)
         return cu_err_set(CU_ERR_INVAL, "bad bind address %s", s->opts.bind_addr);
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG, s->opts.port,
+    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                                MHD_ALLOW_SUSPEND_RESUME,
+                            s->opts.port,
                             NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->opts.threads,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
@@ -332,6 +385,15 @@ uint16_t cu_server_port(const cu_server *s) { return s->port; }
 void cu_server_stop(cu_server *s)
 {
     if (s && s->d) {
+        /* No new connections; the suspended requests are answered by their
+         * owners (the ledger runs every pending completion), so wait for
+         * them: stopping MHD under a suspended request would free it while
+         * its completion still holds it. */
+        (void)MHD_quiesce_daemon(s->d);
+        while (atomic_load(&s->suspended) > 0) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
         MHD_stop_daemon(s->d);
         s->d = NULL;
     }

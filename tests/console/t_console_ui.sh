@@ -25,13 +25,24 @@ bash "$src/tests/console/make_fixture.sh" "$tmp/fx"
 cp "$src/docs/defects.jsonl" "$tmp/data/defects.jsonl"   # evidence bundles quote it
 echo alice-password-1 | "$bin/custos" account add --data "$tmp/data" --user alice --role investigator --kdf-min >/dev/null
 echo bob-password-12 | "$bin/custos" account add --data "$tmp/data" --user bob --role supervisor --kdf-min >/dev/null
+# the vetting register: the fixture's officers imported, one clearance due to
+# expire, one suspended, one review overdue at the report date; a vetting
+# unit account linked to its officer id; the CLI's CSV is the figures' oracle
+gov_at=2025-06-01
+vet() { "$bin/custos" vetting "$@" --data "$tmp/data" --actor FVU9 --now 2025-05-01T00:00:00Z >/dev/null; }
+vet import "$tmp/fx/reference.jsonl"
+vet grant --officer MP10002 --level NPPV2 --granted 2020-01-01 --expires 2025-07-01
+vet suspend --officer MP10003 --reason "inquiry"
+vet review open --officer MP10004 --kind aftercare --due 2025-05-20
+"$bin/custos" vetting report --data "$tmp/data" --at "$gov_at" --csv >"$tmp/gov.csv"
+echo vera-password-1 | "$bin/custos" account add --data "$tmp/data" --user vera --role vetting --officer FVU1 --kdf-min >/dev/null
 "$bin/custosd" --port 0 --port-file "$tmp/port" --data "$tmp/data" --reference "$tmp/fx/reference.jsonl" --assets "$bin/web" --insecure-cookies 2>"$tmp/log" &
 pid=$!
 for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 [ -s "$tmp/port" ] || { echo "custosd did not start"; cat "$tmp/log"; exit 1; }
 shots="$bin/console-screenshots"
 mkdir -p "$shots"
-URL="http://127.0.0.1:$(cat "$tmp/port")" SHOTS="$shots" CU_SOURCE_DIR="$src" EXPORTED="$tmp/exported" \
+GOV_CSV="$tmp/gov.csv" GOV_AT="$gov_at" URL="http://127.0.0.1:$(cat "$tmp/port")" SHOTS="$shots" CU_SOURCE_DIR="$src" EXPORTED="$tmp/exported" \
   node "$src/tests/console/ui_test.cjs"
 echo "screenshots in $shots"
 # the bundle the export button wrote verifies offline with the log's key

@@ -56,6 +56,12 @@ static const char *fixture(void)
         CHECK_OK(cu_console_account_add(data, "carol", "supervisor", "carol-password", CU_KDF_MIN, T0));
         CHECK_OK(cu_console_account_add(data, "dave", "auditor", "dave-password", CU_KDF_MIN, T0));
         CHECK_OK(cu_console_account_add(data, "erin", "admin", "erin-password", CU_KDF_MIN, T0));
+        CHECK_OK(cu_console_account_add_officer(data, "vera", "vetting", "FVU1", "vera-password", CU_KDF_MIN, T0));
+        CHECK_OK(cu_console_account_add_officer(data, "val", "vetting", "MP9", "val-password", CU_KDF_MIN, T0));
+        CHECK_OK(cu_console_account_add_officer(data, "ian", "investigator", "MP7", "ian-password", CU_KDF_MIN, T0));
+        CHECK_OK(cu_console_account_add(data, "nell", "vetting", "nell-password", CU_KDF_MIN, T0));
+        CHECK_RC(cu_console_account_add_officer(data, "olga", "vetting", "MP 1", "olga-password", CU_KDF_MIN, T0),
+                 CU_ERR_INVAL);
         cu_buf_init(&sink.last, 1 << 20);
         made = true;
     }
@@ -528,4 +534,141 @@ TEST(query_and_cookie_parsers)
     CHECK_RC(cu_console_account_add(fixture(), "bad name", "investigator", "another-password", CU_KDF_MIN, T0),
              CU_ERR_INVAL);
     CHECK_RC(cu_console_account_add(fixture(), "frank", "investigator", "short", CU_KDF_MIN, T0), CU_ERR_INVAL);
+}
+
+/* ------------------------------------------------------------ governance */
+
+static struct sink gsink; /* the register's own ledger entries */
+
+TEST(governance_acts_as_the_logged_in_person)
+{
+    const char *d = fixture();
+    char gpath[600];
+    snprintf(gpath, sizeof gpath, "%s/governance.db", d);
+    if (!gsink.last.max)
+        cu_buf_init(&gsink.last, 1 << 20);
+    cu_gov_audit ga = {sink_append, &gsink};
+    cu_gov *g = NULL;
+    CHECK_OK(cu_gov_open(gpath, &ga, &g));
+    cu_console_opts o = {.data_dir = d, .audit = {sink_append, &sink}, .gov = g};
+    cu_console *c = NULL;
+    CHECK_OK(cu_console_open(&o, &c));
+    struct client v = {0}, self = {0}, inv = {0}, nolink = {0}, aud = {0};
+    CHECK(login(c, &v, T0, "vera", "vera-password"));
+    CHECK(login(c, &self, T0, "val", "val-password"));
+    CHECK(login(c, &inv, T0, "ian", "ian-password"));
+    CHECK(login(c, &nolink, T0, "nell", "nell-password"));
+    CHECK(login(c, &aud, T0, "dave", "dave-password"));
+    const char *grant = "{\"officer\":\"MP9\",\"level\":\"SC\",\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"}";
+
+    /* the vetting unit grants: done as FVU1, the account's officer */
+    json_t *j = post(c, &v, T0 + 1, "/v1/console/governance/clearances", grant);
+    CHECK_INT(v.status, 200);
+    json_decref(j);
+    cu_buf trail;
+    cu_buf_init(&trail, 1 << 20);
+    CHECK_OK(cu_gov_history_json(g, "PSD1", "MP9", &trail));
+    CHECK(strstr(trail.data, "\"actor\":\"FVU1\"") != NULL);
+    /* the console's audit record names the account and what it did */
+    cu_buf line;
+    cu_buf_init(&line, 1 << 16);
+    CHECK_OK(cu_console_audit_format(sink.last.data, sink.last.len, 0, &line));
+    CHECK(strstr(line.data, "\"user\":\"vera\"") && strstr(line.data, "governance clearances as FVU1: 200"));
+
+    /* MP9, logged in, may not act on their own clearance */
+    j = post(c, &self, T0 + 2, "/v1/console/governance/clearances/suspend",
+             "{\"officer\":\"MP9\",\"reason\":\"to dodge the review\"}");
+    CHECK_INT(self.status, 403);
+    CHECK(strstr(err_of(j), "separation of duties") != NULL);
+    json_decref(j);
+    /* naming someone else as the actor does not help: refused */
+    j = post(c, &self, T0 + 3, "/v1/console/governance/clearances/suspend",
+             "{\"actor\":\"FVU1\",\"officer\":\"MP9\",\"reason\":\"forged\"}");
+    CHECK_INT(self.status, 403);
+    CHECK(strstr(err_of(j), "not the authenticated person") != NULL);
+    json_decref(j);
+    /* nor reading their own trail */
+    j = get(c, &self, T0 + 3, "/v1/console/governance/officers/MP9/history", NULL);
+    CHECK_INT(self.status, 403);
+    json_decref(j);
+    cu_gov_effective e;
+    cu_gov_effective_get(g, "MP9", T0 + 4, &e);
+    CHECK_INT(e.state, CU_GOV_ST_IN_FORCE);
+
+    /* CSRF: without the token nothing happens */
+    j = req(c, &v, T0 + 5, "POST", "/v1/console/governance/clearances/suspend", NULL,
+            "{\"officer\":\"MP9\",\"reason\":\"inquiry\"}", ORIGIN, NULL);
+    CHECK_INT(v.status, 403);
+    json_decref(j);
+    j = req(c, &v, T0 + 5, "POST", "/v1/console/governance/clearances/suspend", NULL,
+            "{\"officer\":\"MP9\",\"reason\":\"inquiry\"}", "https://evil.example", v.csrf);
+    CHECK_INT(v.status, 403);
+    json_decref(j);
+    cu_gov_effective_get(g, "MP9", T0 + 6, &e);
+    CHECK_INT(e.state, CU_GOV_ST_IN_FORCE);
+
+    /* roles: an investigator may not grant; an unlinked account may not act */
+    j = post(c, &inv, T0 + 7, "/v1/console/governance/clearances",
+             "{\"officer\":\"MP8\",\"level\":\"SC\",\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"}");
+    CHECK_INT(inv.status, 403);
+    json_decref(j);
+    j = post(c, &nolink, T0 + 7, "/v1/console/governance/clearances",
+             "{\"officer\":\"MP8\",\"level\":\"SC\",\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"}");
+    CHECK_INT(nolink.status, 403);
+    CHECK(strstr(err_of(j), "not linked to an officer") != NULL);
+    json_decref(j);
+    cu_gov_effective_get(g, "MP8", T0 + 8, &e);
+    CHECK_INT(e.state, CU_GOV_ST_UNKNOWN);
+    /* anyone linked may report their own change of circumstance */
+    j = post(c, &inv, T0 + 8, "/v1/console/governance/aftercare", "{\"officer\":\"MP7\",\"kind\":\"foreign-travel\"}");
+    CHECK_INT(inv.status, 200);
+    json_decref(j);
+    /* the vetting unit suspends: applied */
+    j = post(c, &v, T0 + 9, "/v1/console/governance/clearances/suspend", "{\"officer\":\"MP9\",\"reason\":\"inquiry\"}");
+    CHECK_INT(v.status, 200);
+    json_decref(j);
+    cu_gov_effective_get(g, "MP9", T0 + 10, &e);
+    CHECK_INT(e.state, CU_GOV_ST_SUSPENDED);
+
+    /* reports: auditors and unlinked vetting accounts read them; investigators do not */
+    j = post(c, &v, T0 + 11, "/v1/console/governance/staff", "{\"officer\":\"MP9\",\"unit\":\"U1\"}");
+    CHECK_INT(v.status, 200);
+    json_decref(j);
+    j = get(c, &inv, T0 + 12, "/v1/console/governance/report", NULL);
+    CHECK_INT(inv.status, 403);
+    json_decref(j);
+    j = get(c, &nolink, T0 + 12, "/v1/console/governance/report", "at=2025-01-01");
+    CHECK_INT(nolink.status, 200);
+    json_t *tot = json_object_get(j, "total");
+    CHECK_INT(json_integer_value(json_object_get(tot, "workforce")), 1);
+    CHECK_INT(json_integer_value(json_object_get(tot, "in_date")), 0);
+    json_decref(j);
+    cu_console_req r = {.method = "GET", .path = "/v1/console/governance/report", .query = "at=2025-01-01&format=csv",
+                        .host = HOST};
+    char cookie[160];
+    snprintf(cookie, sizeof cookie, "custos_session=%s", aud.cookie);
+    r.cookie = cookie;
+    cu_buf csv;
+    cu_buf_init(&csv, 1 << 20);
+    cu_console_resp resp = {.body = &csv};
+    cu_console_handle(c, &r, T0 + 13, &resp);
+    CHECK_INT(resp.status, 200);
+    CHECK_STR(resp.content_type, "text/csv; charset=utf-8");
+    CHECK(strstr(resp.headers, "attachment; filename=\"vetting-report-2025-01-01.csv\"") != NULL);
+    CHECK(csv.data && strncmp(csv.data, "unit,workforce,in_date,in_date_pct,", 35) == 0);
+    CHECK(strstr(csv.data, "\nU1,1,0,0.0,0,") != NULL);
+    r.query = "at=someday&format=csv";
+    cu_console_handle(c, &r, T0 + 14, &resp);
+    CHECK_INT(resp.status, 400);
+
+    cu_buf_free(&csv);
+    cu_buf_free(&line);
+    cu_buf_free(&trail);
+    cu_console_close(c);
+    cu_gov_close(g);
+    client_free(&v);
+    client_free(&self);
+    client_free(&inv);
+    client_free(&nolink);
+    client_free(&aud);
 }

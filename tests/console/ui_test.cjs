@@ -181,6 +181,47 @@ async function shot(page, name) {
       'the audit shows the approval and the person look-up');
     await shot(b, '10-audit');
 
+    // the vetting unit's governance page: figures by unit against the CLI's CSV
+    {
+      const csv = fs.readFileSync(process.env.GOV_CSV, 'utf8');
+      const lines = csv.trim().split('\n');
+      const head = lines[0].split(',');
+      check(head.join(',') === 'unit,workforce,in_date,in_date_pct,expiring_90d,overdue_reviews,overdue_recertifications',
+        'the CLI report has the documented header');
+      const { page: v } = await login('vera', 'vera-password-1');
+      await v.waitForSelector('#gov-report');
+      await v.goto(`${URL}/console/#/governance?at=${process.env.GOV_AT}`);
+      await v.waitForSelector(`text=The register at ${process.env.GOV_AT}`);
+      const shown = await v.$$eval('#gov-report tbody tr', (rows) => rows.map((r) =>
+        [r.dataset.unit, ...[...r.querySelectorAll('td[data-col]')].map((td) => td.textContent)]));
+      const want = lines.slice(1).map((l) => l.split(','));
+      check(shown.length === want.length && want.length > 1, `one row per unit and the total (${shown.length} of ${want.length})`);
+      let same = shown.length === want.length;
+      for (let i = 0; same && i < want.length; i++)
+        same = want[i].every((cell, k) => (k === 3 ? Number(cell).toFixed(1) : cell) === shown[i][k]);
+      check(same, 'every figure on the page equals the CLI CSV for the same data and date');
+      const total = want[want.length - 1];
+      check(total[0] === 'ALL' && Number(total[4]) >= 1 && Number(total[5]) >= 1 && Number(total[2]) < Number(total[1]),
+        `the data has expiries, overdue reviews and someone out of date (${total.join(',')})`);
+      const cards = await v.textContent('#stat-in-date');
+      check(cards.includes(`${total[2]} of ${total[1]}`), `the headline share names ${total[2]} of ${total[1]}`);
+      const href = await v.getAttribute('#gov-csv', 'href');
+      const got = await v.evaluate(async (u) => { const r = await fetch(u); return { s: r.status, t: r.headers.get('content-type'), b: await r.text() }; }, href);
+      check(got.s === 200 && got.t.startsWith('text/csv') && got.b === csv, 'the CSV download equals the CLI CSV');
+      // a forged actor from this session is refused; the session's officer acts
+      const forged = await v.evaluate(async () => {
+        const s = await (await fetch('/v1/console/session')).json();
+        const r = await fetch('/v1/console/governance/clearances/reinstate', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': s.csrf },
+          body: JSON.stringify({ actor: 'MP10003', officer: 'MP10003', reason: 'forged' }) });
+        return r.status;
+      });
+      check(forged === 403, `a body naming another actor is refused (${forged})`);
+      await shot(v, '11-governance');
+      // an investigator has no such page
+      const inv = await a.evaluate(async () => (await fetch('/v1/console/governance/report')).status);
+      check(inv === 403, `an investigator may not read the vetting report (${inv})`);
+    }
+
     // logging out ends the session
     await a.click('#logout');
     await a.waitForSelector('#login-user');

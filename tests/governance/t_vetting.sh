@@ -87,28 +87,56 @@ grep -q "ref.jsonl:16: dates out of order" "$tmp/err" || fail "replay message: $
 # custosd: the governance API over a data directory whose ledger starts
 # with a governance entry (the register imported before any event)
 "$bin/custos" vetting import "$tmp/exp.jsonl" --data "$tmp/d3" --actor FVU9 "${now[@]}" > /dev/null || fail "import d3"
+# callers: bearer tokens (the gateway's config); only tokens mapped with
+# --gov-person act, as that person; SYS is a system and only reads
+h() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+cat >"$tmp/callers.conf" <<EOF
+token SYS sha256:$(h sys-token-1)
+token FVU sha256:$(h fvu-token-1)
+token SELF sha256:$(h self-token-1)
+token PSD sha256:$(h psd-token-1)
+EOF
+persons=(--gov-person FVU=FVU1 --gov-person SELF=MP20011 --gov-person PSD=PSD1)
 rm -f "$tmp/port"
 "$bin/custosd" --port 0 --port-file "$tmp/port" --data "$tmp/d3" --reference "$data/ref.jsonl" --risk-threshold 0.5 \
-  2>>"$tmp/log" &
+  --config "$tmp/callers.conf" --policies "$src/policies" "${persons[@]}" 2>>"$tmp/log" &
 pid=$!
 for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 [ -s "$tmp/port" ] || fail "custosd did not start"
 port=$(cat "$tmp/port")
-api() { # api METHOD PATH [BODY] -> code, body
+tok=sys-token-1
+api() { # api METHOD PATH [BODY] -> code, body (as the caller of $tok)
   if [ $# -ge 3 ]; then
-    code=$(curl -sS -o "$tmp/body" -w '%{http_code}' -X "$1" --data-binary "$3" "http://127.0.0.1:$port$2")
+    code=$(curl -sS -o "$tmp/body" -w '%{http_code}' -H "Authorization: Bearer $tok" -X "$1" --data-binary "$3" \
+      "http://127.0.0.1:$port$2")
   else
-    code=$(curl -sS -o "$tmp/body" -w '%{http_code}' -X "$1" "http://127.0.0.1:$port$2")
+    code=$(curl -sS -o "$tmp/body" -w '%{http_code}' -H "Authorization: Bearer $tok" -X "$1" "http://127.0.0.1:$port$2")
   fi
   body=$(cat "$tmp/body")
 }
 api GET "/v1/governance/report?at=2025-10-15"
 [ "$code" = 200 ] || fail "report: $code $body"
 echo "$body" | grep -q '"total":{"unit":"ALL","workforce":1,"in_date":1' || fail "report body: $body"
-api POST /v1/governance/clearances '{"actor":"MP20011","officer":"MP20011","level":"SC","granted":"2020-01-01","expires":"2030-01-01"}'
+grant30077='{"officer":"MP30077","level":"SC","granted":"2020-01-01","expires":"2030-01-01"}'
+# a system token reads, never acts (whatever actor its body names)
+api POST /v1/governance/clearances '{"actor":"FVU1","officer":"MP30077","level":"SC","granted":"2020-01-01","expires":"2030-01-01"}'
+[ "$code" = 403 ] || fail "system caller acting: $code $body"
+echo "$body" | grep -q 'system caller' || fail "system caller body: $body"
+api GET /v1/governance/officers/MP10432/history
+[ "$code" = 403 ] || fail "system caller reading a trail: $code $body"
+tok=no-such-token api GET "/v1/governance/report?at=2025-10-15"
+[ "$code" = 401 ] || fail "unknown token: $code"
+# a mapped token acts as its person: on their own record refused
+tok=self-token-1
+api POST /v1/governance/clearances '{"officer":"MP20011","level":"SC","granted":"2020-01-01","expires":"2030-01-01"}'
 [ "$code" = 403 ] || fail "self-grant over HTTP: $code $body"
 echo "$body" | grep -q '"error":".*separation of duties' || fail "error body: $body"
+# a forged actor in the body is refused
 api POST /v1/governance/clearances '{"actor":"FVU1","officer":"MP30077","level":"SC","granted":"2020-01-01","expires":"2030-01-01"}'
+[ "$code" = 403 ] || fail "forged actor: $code $body"
+echo "$body" | grep -q 'not the authenticated person' || fail "forged actor body: $body"
+tok=fvu-token-1
+api POST /v1/governance/clearances "$grant30077"
 [ "$code" = 200 ] || fail "grant over HTTP: $code $body"
 api GET /v1/governance/officers/MP30077
 echo "$body" | grep -q '"state":"in-force"' || fail "effective over HTTP: $body"
@@ -118,7 +146,7 @@ api POST /v1/governance/clearances '{not json'
 code=$(curl -sS -o "$tmp/body" -w '%{http_code}' -X POST --data-binary @"$data/events.jsonl" \
   "http://127.0.0.1:$port/v1/events")
 [ "$code" = 200 ] || fail "events: $code $(cat "$tmp/body")"
-api GET /v1/governance/officers/MP10432/history?actor=PSD1
+tok=psd-token-1 api GET /v1/governance/officers/MP10432/history
 echo "$body" | grep -q '"actor":"custos-detect","action":"review.open"' || fail "no detection review: $body"
 kill $pid
 wait $pid 2>/dev/null || true
@@ -130,6 +158,7 @@ pid=$!
 for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 [ -s "$tmp/port" ] || fail "custosd did not restart"
 port=$(cat "$tmp/port")
+tok=
 api GET /v1/governance/officers/MP30077
 echo "$body" | grep -q '"state":"in-force"' || fail "effective after restart: $body"
 kill $pid

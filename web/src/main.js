@@ -10,6 +10,7 @@ import { personView } from './views/person.js';
 import { graphView } from './views/graph.js';
 import { casesView, caseView } from './views/cases.js';
 import { unmaskView, auditView, accountsView } from './views/admin.js';
+import { governanceView } from './views/governance.js';
 
 const root = document.getElementById('app');
 let session = null;
@@ -19,6 +20,7 @@ const NAV = [
   { href: '#/cases', label: 'Cases', roles: ['investigator', 'supervisor', 'auditor'] },
   { href: '#/graph', label: 'Network', roles: ['investigator', 'supervisor', 'auditor'] },
   { href: '#/unmask', label: 'Unmasking', roles: ['investigator', 'supervisor', 'auditor'] },
+  { href: '#/governance', label: 'Vetting', roles: ['vetting', 'supervisor', 'auditor', 'admin'] },
   { href: '#/audit', label: 'Console audit', roles: ['supervisor', 'auditor', 'admin'] },
   { href: '#/accounts', label: 'Accounts', roles: ['admin'] },
 ];
@@ -84,13 +86,14 @@ const ROUTES = [
   [/^#\/unmask$/, unmaskView],
   [/^#\/audit$/, auditView],
   [/^#\/accounts$/, accountsView],
+  [/^#\/governance$/, governanceView],
 ];
 
 async function route() {
   if (!session) return;
   let hash = location.hash.split('?')[0];
   if (!ROUTES.some(([re]) => re.test(hash))) {
-    hash = session.role === 'admin' ? '#/accounts' : '#/alerts';
+    hash = session.role === 'admin' ? '#/accounts' : session.role === 'vetting' ? '#/governance' : '#/alerts';
     history.replaceState(null, '', hash);
   }
   const main = document.getElementById('view') || shell();

@@ -38,7 +38,7 @@ export async function auditView(main) {
 export async function accountsView(main) {
   const d = await api('/v1/console/accounts');
   const user = h('input', { id: 'acct-user', placeholder: 'user name' });
-  const role = h('select', { id: 'acct-role' }, ['investigator', 'supervisor', 'auditor', 'admin'].map((r) => h('option', { value: r }, r)));
+  const role = h('select', { id: 'acct-role' }, ['investigator', 'supervisor', 'auditor', 'admin', 'vetting'].map((r) => h('option', { value: r }, r)));
   const pw = h('input', { id: 'acct-password', type: 'password', placeholder: 'initial password (8+ characters)', autocomplete: 'new-password' });
   const msg = h('div', { class: 'form-msg', role: 'status' });
   clear(main).append(
