@@ -89,6 +89,7 @@ typedef struct cu_evidence_export_stats {
     uint64_t old_size, new_size; /* checkpoint sizes */
     uint64_t range_lo, range_hi; /* ledger indexes read for completeness */
     uint64_t missing_ids;        /* event ids missing from the sequences */
+    uint64_t ingest_recorded;    /* entries whose ingest time the store recorded */
     size_t bytes;                /* bundle size */
 } cu_evidence_export_stats;
 

@@ -85,6 +85,11 @@ typedef struct cu_pipeline_cfg {
     void *ud;
     bool bulk;             /* replay: load the store in bulk (indexes built at close) */
     const cu_detect_cfg *detect; /* the detectors (NULL: cu_detect_new's default) */
+    /* The wall clock (seconds), read once per batch right after its durable
+     * append returned and stored as the batch's ingest time (evidence
+     * provenance).  Programs pass their clock; NULL: none recorded. */
+    int64_t (*ingest_clock)(void *clock_ud);
+    void *clock_ud;
 } cu_pipeline_cfg;
 
 typedef struct cu_pipeline_stats {
@@ -177,6 +182,8 @@ typedef struct cu_replay_opts {
     void (*on_durable)(void *ud, uint64_t ledger_size);
     void *ud;
     const cu_detect_cfg *detect; /* the detectors (NULL: cu_detect_new's default) */
+    int64_t (*ingest_clock)(void *clock_ud); /* see cu_pipeline_cfg (NULL: none recorded) */
+    void *clock_ud;
 } cu_replay_opts;
 
 typedef struct cu_replay_stats {

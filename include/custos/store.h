@@ -55,6 +55,13 @@ cu_rc cu_store_add_alert(cu_store *s, const cu_names *n, const cu_alert *a) CU_N
 cu_rc cu_store_commit(cu_store *s, uint64_t indexed) CU_NODISCARD;
 void cu_store_rollback(cu_store *s);
 
+/* Inside a batch's transaction: entries [lo, hi] (inclusive) became durable
+ * at wall-clock second `at` (the program's clock; the store reads none). */
+cu_rc cu_store_add_ingest(cu_store *s, uint64_t lo, uint64_t hi, int64_t at) CU_NODISCARD;
+/* When entry idx was ingested; CU_ERR_NOTFOUND when no time was recorded
+ * (indexed before ingest times were kept, or re-indexed by recovery). */
+cu_rc cu_store_ingested_at(cu_store *s, uint64_t idx, int64_t *at) CU_NODISCARD;
+
 /* Ledger entries [0, indexed) are in the index. */
 uint64_t cu_store_indexed(cu_store *s);
 /* The number the next alert gets (1 for a new store). */

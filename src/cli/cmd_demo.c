@@ -352,6 +352,13 @@ static void sibling(char *out, size_t n, const char *prog)
     snprintf(out, n, "%.3000s/%s", self, prog);
 }
 
+/* The wall clock for ingest times: programs read the clock, logic does not. */
+static int64_t wall_clock(void *ud)
+{
+    (void)ud;
+    return cu_now();
+}
+
 int cu_cmd_demo(int argc, char **argv)
 {
     const char *dir = "custos-demo", *defects = NULL, *policies = "policies";
@@ -447,7 +454,7 @@ int cu_cmd_demo(int argc, char **argv)
         cu_detect_cfg_default(&dc);
         for (int part = 0; part < 2; part++) {
             cu_replay_opts ro = {.reference = ref, .events = part ? e2 : e1, .alerts = part ? al2 : al1,
-                                 .data_dir = data, .detect = &dc};
+                                 .data_dir = data, .detect = &dc, .ingest_clock = wall_clock};
             cu_replay_stats rs;
             if (cu_replay_run(&ro, &rs))
                 return say_fail("replay");

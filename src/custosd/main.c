@@ -162,6 +162,13 @@ static void usage(FILE *f)
 
 static struct gov_route_ctx gov_ctx; /* the governance routes' ud: lives as long as the server */
 
+/* The wall clock for ingest times: programs read the clock, logic does not. */
+static int64_t wall_clock(void *ud)
+{
+    (void)ud;
+    return cu_now();
+}
+
 int main(int argc, char **argv)
 {
     cu_server_opts opts = {.bind_addr = "127.0.0.1", .port = 8340};
@@ -295,7 +302,8 @@ int main(int argc, char **argv)
             rc = cu_gov_open(gdb, &ga, &gov);
         }
         risk = (cu_gov_risk_hook){.gov = gov, .names = names, .threshold = risk_threshold};
-        cu_pipeline_cfg pc = {.on_alert = risk_threshold >= 0 ? cu_gov_on_alert : NULL, .ud = &risk, .detect = &dc};
+        cu_pipeline_cfg pc = {.on_alert = risk_threshold >= 0 ? cu_gov_on_alert : NULL, .ud = &risk, .detect = &dc,
+                              .ingest_clock = wall_clock};
         if (!rc)
             rc = cu_pipeline_start(pipe, ref, &pc);
         /* the authorisation hook: NULL lets every caller in until ingest

@@ -730,11 +730,39 @@ static cu_rc build_provenance(ex *x)
         "log_origin", x->cp.origin, "exported_at", now, "label", o->label ? o->label : "", "ledger_size_at_export",
         (json_int_t)cu_ledger_size(x->l), "store_indexed", (json_int_t)cu_store_indexed(x->store), "checkpoint_size",
         (json_int_t)x->cp.size, "period", "from", a, "to", b, "ingest_times",
-        "not recorded per entry by this version: every entry was durable in the ledger no later than the "
-        "publication of checkpoint.old (which covers all of them), and event times are the record system's");
+        "per entry in ingested: the wall-clock time the collector recorded when the entry's batch became durable "
+        "in the ledger (an attestation of the exporter, like completeness; null: not recorded, e.g. indexed "
+        "before ingest times were kept or re-indexed after a crash); every entry was durable no later than the "
+        "publication of checkpoint.old");
     if (!j)
         return CU_ERR_NOMEM;
-    cu_rc rc = json_line(&x->provenance, j);
+    /* one {index, at} per exported entry, in entries.jsonl order */
+    cu_rc rc = CU_OK;
+    json_t *ing = json_array();
+    if (!ing || json_object_set_new(j, "ingested", ing)) {
+        json_decref(j);
+        return CU_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < x->s.n && rc == CU_OK; i++) {
+        int64_t at;
+        char ts[21];
+        json_t *v;
+        rc = cu_store_ingested_at(x->store, x->s.idx[i], &at);
+        if (rc == CU_OK) {
+            cu_time_format(at, ts);
+            v = json_string(ts);
+            x->st.ingest_recorded++;
+        } else if (rc == CU_ERR_NOTFOUND) {
+            v = json_null();
+            rc = CU_OK;
+        } else {
+            break;
+        }
+        if (json_array_append_new(ing, json_pack("{sIso}", "index", (json_int_t)x->s.idx[i], "at", v)))
+            rc = CU_ERR_NOMEM;
+    }
+    if (rc == CU_OK)
+        rc = json_line(&x->provenance, j);
     json_decref(j);
     return rc;
 }
@@ -958,9 +986,11 @@ cu_rc cu_evidence_export(const cu_evidence_export_opts *o, cu_evidence_export_st
         goto fail;
     if ((rc = build_provenance(x)) || (rc = cu_ev_doc_add(x->doc, EV_H, "Provenance")) ||
         (rc = cu_ev_doc_add(x->doc, EV_P,
-                            "Source systems and the collector are in provenance.json. The log does not record when "
-                            "each entry was ingested; every entry here was in the log when the earlier checkpoint "
-                            "(%" PRIu64 " entries) was signed.", x->old.size)) ||
+                            "Source systems and the collector are in provenance.json, with the time each entry's "
+                            "batch became durable in the log as the collector's clock recorded it (%" PRIu64
+                            " of %zu entries; an attestation of the operator, like the completeness statement). "
+                            "Every entry here was in the log when the earlier checkpoint (%" PRIu64
+                            " entries) was signed.", x->st.ingest_recorded, x->s.n, x->old.size)) ||
         (rc = cu_ev_doc_add(x->doc, EV_H, "Software defects in the period")) || (rc = build_defects(x)))
         goto fail;
     if ((rc = cu_ev_doc_add(x->doc, EV_H, "What this bundle proves, and what it does not")) ||

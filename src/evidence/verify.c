@@ -299,6 +299,32 @@ static cu_rc check_openings(const vent *e, uint64_t *opened, uint64_t *sealed)
 }
 
 /* Iterate the lines of a member: CU_OK with a line, NOTFOUND at the end. */
+/* provenance.ingested: one {index, at} per entry, in order, at an RFC 3339
+ * time or null (not recorded).  It is the exporter's attestation, like the
+ * completeness statement: the signed manifest binds it, nothing in the log
+ * proves it, so only presence and form are checked. */
+static cu_rc check_ingested(const json_t *a, const vent *ents, size_t nents)
+{
+    if (!json_is_array(a))
+        return cu_err_set(CU_ERR_PARSE, "ingest times: want an array ingested");
+    if (json_array_size(a) != nents)
+        return cu_err_set(CU_ERR_VERIFY, "ingest times: %zu, for %zu entries", json_array_size(a), nents);
+    for (size_t i = 0; i < nents; i++) {
+        const json_t *o = json_array_get(a, i), *ix = json_object_get(o, "index"), *at = json_object_get(o, "at");
+        if (!json_is_object(o) || json_object_size(o) != 2 || !json_is_integer(ix) || !at)
+            return cu_err_set(CU_ERR_PARSE, "ingest times: item %zu wants index and at", i);
+        if ((uint64_t)json_integer_value(ix) != ents[i].index || json_integer_value(ix) < 0)
+            return cu_err_set(CU_ERR_VERIFY, "ingest times: item %zu names index %lld, the entry is %" PRIu64, i,
+                              (long long)json_integer_value(ix), ents[i].index);
+        int64_t t;
+        if (!json_is_null(at) && (!json_is_string(at) ||
+                                  cu_time_parse(json_string_value(at), json_string_length(at), &t) != CU_OK))
+            return cu_err_set(CU_ERR_PARSE, "ingest times: entry %" PRIu64 ": at is not an RFC 3339 time or null",
+                              ents[i].index);
+    }
+    return CU_OK;
+}
+
 static cu_rc next_line(const cu_evidence_member *m, size_t *off, const char **s, size_t *n, size_t *lineno)
 {
     if (*off >= m->len)
@@ -550,6 +576,8 @@ cu_rc cu_evidence_verify(const void *bundle, size_t len, const char *pubkey, cu_
         json_t *lo = json_object_get(j, "log_origin");
         if (rc == CU_OK && man.origin[0] && (!json_is_string(lo) || strcmp(json_string_value(lo), man.origin) != 0))
             rc = cu_err_set(CU_ERR_VERIFY, "log_origin differs from the manifest's origin");
+        if (rc == CU_OK)
+            rc = check_ingested(json_object_get(j, "ingested"), ents, nents);
         report(&v, C_PROV, rc, "%s", rc ? cu_err_detail() : "");
         json_decref(j);
     } else {

@@ -320,13 +320,19 @@ static cu_rc on_alert(void *ud, const cu_alert *a)
     return CU_OK;
 }
 
-/* The batch is durable at [first, first + n): index it and detect. */
-static cu_rc index_and_detect(cu_pipeline *p, const cu_batch *b, uint64_t first)
+/* The batch is durable at [first, first + n): index it and detect.  fresh:
+ * its append has just returned, so the program's clock (when given) is its
+ * ingest time; recovery re-indexes entries made durable at an unknown
+ * earlier time and records none. */
+static cu_rc index_and_detect(cu_pipeline *p, const cu_batch *b, uint64_t first, bool fresh)
 {
     uint64_t t0 = cu_mono_ns();
     cu_rc rc = p->store ? cu_store_begin(p->store) : CU_OK;
     if (rc)
         return rc;
+    if (p->store && fresh && b->n && p->cfg.ingest_clock &&
+        (rc = cu_store_add_ingest(p->store, first, first + b->n - 1, p->cfg.ingest_clock(p->cfg.clock_ud))))
+        goto fail;
     for (uint32_t i = 0; p->store && i < b->n; i++)
         if ((rc = cu_store_add_event(p->store, first + i, &b->ev[i])))
             goto fail;
@@ -482,7 +488,7 @@ static cu_rc recover(cu_pipeline *p)
             cu_batch_push(p->rbatch);
             idx++;
         }
-        if ((rc = cu_store_sync_names(p->store, p->names, NULL)) || (rc = index_and_detect(p, p->rbatch, first)))
+        if ((rc = cu_store_sync_names(p->store, p->names, NULL)) || (rc = index_and_detect(p, p->rbatch, first, false)))
             return rc;
         p->st.recovered += cu_batch_count(p->rbatch);
     }
@@ -677,7 +683,7 @@ cu_rc cu_pipeline_drain(cu_pipeline *p, cu_batch **done, uint64_t *done_first)
     }
     /* 1: durable; now the store and the detectors */
     p->st.events += b->n;
-    if ((rc = index_and_detect(p, b, first))) {
+    if ((rc = index_and_detect(p, b, first, true))) {
         p->failed = true;
         return rc;
     }
@@ -736,7 +742,7 @@ cu_rc cu_pipeline_submit_async(cu_pipeline *p, cu_batch *b, cu_batch **done, uin
     p->check_ts = b->ev[b->n - 1].ts;
     if (prev) {
         p->st.events += prev->n;
-        if ((rc = index_and_detect(p, prev, prev_first))) {
+        if ((rc = index_and_detect(p, prev, prev_first, true))) {
             p->failed = true;
             return rc;
         }
@@ -816,7 +822,7 @@ static cu_rc submit(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b
     p->st.ns_append += cu_mono_ns() - t1;
     /* 1: durable; now the store and the detectors */
     p->st.events += b->n;
-    if ((rc = index_and_detect(p, b, first))) {
+    if ((rc = index_and_detect(p, b, first, true))) {
         p->failed = true;
         return rc;
     }

@@ -199,7 +199,8 @@ cu_rc cu_replay_run(const cu_replay_opts *o, cu_replay_stats *stats)
         rc = cu_err_set(cu_rc_from_errno(errno), "%s: %s", o->alerts, strerror(errno));
         goto done;
     }
-    cu_pipeline_cfg cfg = {.on_alert = write_alert, .ud = &out, .bulk = true, .detect = o->detect};
+    cu_pipeline_cfg cfg = {.on_alert = write_alert, .ud = &out, .bulk = true, .detect = o->detect,
+                           .ingest_clock = o->ingest_clock, .clock_ud = o->clock_ud};
     if ((rc = cu_pipeline_start(p, ref, &cfg)))
         goto done;
     stats->ns_start = cu_mono_ns() - t_start;

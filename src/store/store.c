@@ -24,13 +24,14 @@
  */
 #include "custos/store.h"
 
+#include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { ST_EVENT, ST_NAME, ST_META, ST_ALERT, ST_ALERT_OFF, ST_ALERT_SUBJ, ST_WINDOW,
-       ST_K_OFFICER, ST_K_RECORD, ST_K_CASE, ST_K_PERSON, ST_COUNT_ };
+       ST_K_OFFICER, ST_K_RECORD, ST_K_CASE, ST_K_PERSON, ST_INGEST_ADD, ST_INGEST_GET, ST_COUNT_ };
 
 /* the four key tables, in the order of ST_K_* */
 enum { KT_OFFICER, KT_RECORD, KT_CASE, KT_PERSON, KT_COUNT_ };
@@ -100,6 +101,11 @@ static const char *schema =
     "  PRIMARY KEY(officer, num)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS alert_subject(person INTEGER NOT NULL, num INTEGER NOT NULL,"
     "  PRIMARY KEY(person, num)) WITHOUT ROWID;"
+    /* Ingest times: the wall-clock second each batch [lo, hi] became durable
+     * (as the program's clock said).  Additive: created on open when missing,
+     * so a version-2 store gains it without a rebuild; batches indexed
+     * before it (or re-indexed by recovery) have no row. */
+    "CREATE TABLE IF NOT EXISTS ingest(lo INTEGER PRIMARY KEY, hi INTEGER NOT NULL, at INTEGER NOT NULL);"
     "INSERT OR IGNORE INTO meta VALUES('indexed', 0);";
 
 static const char *stmt_sql[ST_COUNT_] = {
@@ -115,6 +121,8 @@ static const char *stmt_sql[ST_COUNT_] = {
     [ST_K_RECORD] = "INSERT OR IGNORE INTO event_record VALUES(?,?,?)",
     [ST_K_CASE] = "INSERT OR IGNORE INTO event_case VALUES(?,?,?)",
     [ST_K_PERSON] = "INSERT OR IGNORE INTO event_subject VALUES(?,?,?)",
+    [ST_INGEST_ADD] = "INSERT OR REPLACE INTO ingest VALUES(?,?,?)",
+    [ST_INGEST_GET] = "SELECT hi, at FROM ingest WHERE lo <= ? ORDER BY lo DESC LIMIT 1",
 };
 
 static cu_rc dberr(cu_store *s, const char *what)
@@ -696,6 +704,37 @@ void cu_store_rollback(cu_store *s)
     }
 }
 
+cu_rc cu_store_add_ingest(cu_store *s, uint64_t lo, uint64_t hi, int64_t at)
+{
+    if (!s->in_tx)
+        return cu_err_set(CU_ERR_STATE, "store: no transaction open");
+    if (hi < lo)
+        return cu_err_set(CU_ERR_INVAL, "store: ingest range [%" PRIu64 ", %" PRIu64 "] is empty", lo, hi);
+    sqlite3_stmt *st = s->st[ST_INGEST_ADD];
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)lo);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)hi);
+    sqlite3_bind_int64(st, 3, at);
+    return run(s, st, "insert ingest");
+}
+
+cu_rc cu_store_ingested_at(cu_store *s, uint64_t idx, int64_t *at)
+{
+    sqlite3_stmt *st = s->st[ST_INGEST_GET];
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)idx);
+    int r = sqlite3_step(st);
+    cu_rc rc = CU_ERR_NOTFOUND;
+    if (r == SQLITE_ROW) {
+        if ((uint64_t)sqlite3_column_int64(st, 0) >= idx) {
+            *at = sqlite3_column_int64(st, 1);
+            rc = CU_OK;
+        }
+    } else if (r != SQLITE_DONE) {
+        rc = dberr(s, "ingest time");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
 uint64_t cu_store_indexed(cu_store *s) { return s->indexed; }
 uint64_t cu_store_next_alert(cu_store *s) { return s->next_alert; }
 
@@ -703,7 +742,7 @@ cu_rc cu_store_clear_events(cu_store *s)
 {
     cu_rc rc = exec(s, "BEGIN; DELETE FROM event; DELETE FROM event_officer; DELETE FROM event_record;"
                        "DELETE FROM event_case; DELETE FROM event_subject; DELETE FROM event_window; DELETE FROM alert;"
-                       "DELETE FROM alert_officer; DELETE FROM alert_subject;"
+                       "DELETE FROM alert_officer; DELETE FROM alert_subject; DELETE FROM ingest;"
                        "UPDATE meta SET value=0 WHERE key='indexed'; COMMIT;");
     if (rc) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);

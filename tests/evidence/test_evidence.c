@@ -18,6 +18,13 @@
 static char g_data[4400], g_defects[4400], g_vkey[256];
 static char g_officer[80], g_person[80];
 static bool g_ready;
+static int64_t g_t0, g_t1; /* wall-clock bounds of the replays (ingest times fall inside) */
+
+static int64_t test_clock(void *ud)
+{
+    (void)ud;
+    return cu_now();
+}
 
 /* ---------------------------------------------------------------- fixture */
 
@@ -73,14 +80,17 @@ static void fixture(void)
     CHECK(filter_file(gdir, ref, NULL, 0));
     CHECK(filter_file(ev, e1, e2, 1000));
     snprintf(g_data, sizeof g_data, "%s/data", t);
+    g_t0 = cu_now();
     for (int half = 0; half < 2; half++) {
-        cu_replay_opts o = {.reference = ref, .events = half ? e2 : e1, .alerts = al, .data_dir = g_data};
+        cu_replay_opts o = {.reference = ref, .events = half ? e2 : e1, .alerts = al, .data_dir = g_data,
+                            .ingest_clock = test_clock};
         cu_replay_stats st;
         if (cu_replay_run(&o, &st) != CU_OK) {
             CHECK_MSG(0, "replay: %s", cu_err_detail());
             return;
         }
     }
+    g_t1 = cu_now();
     snprintf(g_defects, sizeof g_defects, "%s/defects.jsonl", t);
     FILE *f = fopen(g_defects, "w");
     fputs("{\"id\":\"D-1\",\"introduced\":\"2020-01-01\",\"fixed\":null,\"summary\":\"open defect\"}\n"
@@ -468,6 +478,82 @@ TEST(tampering_is_named)
     CHECK(r.failed >= 4); /* and every signature after it */
     cu_free(sk);
     cu_free(vk);
+    cu_free(orig);
+}
+
+/* Provenance carries each entry's ingest time, inside the replays' wall-clock
+ * bounds; a changed, mis-indexed, missing or absent one fails `provenance`
+ * even with the manifest re-signed. */
+static void prov_edit(parts *p, int how)
+{
+    cu_buf *b = part(p, EV_PROV);
+    json_t *j = json_loadb(b->data, b->len, 0, NULL);
+    CHECK(j != NULL);
+    json_t *a = json_object_get(j, "ingested");
+    json_t *o = json_array_get(a, json_array_size(a) / 2);
+    if (how == 0)
+        json_object_set_new(o, "at", json_string("yesterday afternoon"));
+    else if (how == 1)
+        json_object_set_new(o, "index", json_integer(json_integer_value(json_object_get(o, "index")) + 1));
+    else if (how == 2)
+        json_array_remove(a, json_array_size(a) - 1);
+    else if (how == 3)
+        json_object_del(j, "ingested");
+    else
+        json_object_del(o, "at");
+    char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    cu_buf_reset(b);
+    CHECK_OK(cu_buf_appends(b, s));
+    free(s);
+    json_decref(j);
+}
+
+TEST(ingest_times_in_provenance)
+{
+    fixture();
+    char out[4500];
+    cu_evidence_export_stats st;
+    snprintf(out, sizeof out, "%s/ingest.tar", cu_test_tmpdir());
+    CHECK_OK(export_to(out, CU_EVIDENCE_BY_OFFICER, g_officer, &st));
+    CHECK(st.entries > 0);
+    CHECK_INT(st.ingest_recorded, st.entries);
+    size_t n;
+    char *orig = slurp(out, &n);
+    CHECK(orig != NULL);
+    parts p;
+    CHECK(split(orig, n, &p));
+    /* every entry's index, in order, with a time inside [t0, t1] */
+    cu_buf *eb = part(&p, EV_ENTRIES), *pb = part(&p, EV_PROV);
+    json_t *pj = json_loadb(pb->data, pb->len, 0, NULL);
+    json_t *a = json_object_get(pj, "ingested");
+    CHECK_INT(json_array_size(a), st.entries);
+    size_t i = 0;
+    for (const char *q = eb->data; q < eb->data + eb->len && i < json_array_size(a); i++) {
+        size_t l = strcspn(q, "\n");
+        json_t *e = json_loadb(q, l, 0, NULL);
+        json_t *o = json_array_get(a, i), *at = json_object_get(o, "at");
+        CHECK_INT(json_integer_value(json_object_get(o, "index")), json_integer_value(json_object_get(e, "index")));
+        int64_t t = 0;
+        CHECK(json_is_string(at));
+        CHECK_OK(cu_time_parse(json_string_value(at), json_string_length(at), &t));
+        CHECK_MSG(t >= g_t0 && t <= g_t1, "entry %zu ingested at %lld, outside [%lld, %lld]", i, (long long)t,
+                  (long long)g_t0, (long long)g_t1);
+        json_decref(e);
+        q += l + 1;
+    }
+    CHECK_INT(i, st.entries);
+    json_decref(pj);
+    parts_free(&p);
+    static const char *what[] = {"time not RFC 3339", "index changed", "one missing", "ingested removed", "at removed"};
+    for (int how = 0; how < 5; how++) {
+        CHECK(split(orig, n, &p));
+        prov_edit(&p, how);
+        resign(&p);
+        cu_evidence_result r = verify_parts(&p);
+        CHECK_MSG(r.rc != CU_OK && strcmp(r.first_failed, "provenance") == 0, "%s: first failed \"%s\"", what[how],
+                  r.first_failed);
+        parts_free(&p);
+    }
     cu_free(orig);
 }
 
