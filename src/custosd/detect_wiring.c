@@ -57,10 +57,11 @@ static void stop(void)
     api = NULL;
 }
 
-cu_rc cud_detect_start(cu_server *srv, const char *data_dir, cu_events_api *events)
+cu_rc cud_detect_start(cu_server *srv, const char *data_dir, cu_events_api *events, cu_http_auth_fn auth,
+                       void *auth_ud)
 {
     if (data_dir && events && !api) {
-        cu_rc rc = cu_detect_api_new(data_dir, events, NULL, NULL, &api);
+        cu_rc rc = cu_detect_api_new(data_dir, events, auth, auth_ud, &api);
         if (rc)
             return rc;
         atexit(stop);

@@ -14,6 +14,7 @@ void cud_detect_cfg(cu_detect_cfg *c);
 /* Register GET /v1/alerts and GET /v1/officers/{id}/risk over the data
  * directory and the ingest api (both may be NULL: the routes answer 503,
  * and --list-routes still lists them).  Resources are released at exit. */
-cu_rc cud_detect_start(cu_server *srv, const char *data_dir, cu_events_api *events) CU_NODISCARD;
+cu_rc cud_detect_start(cu_server *srv, const char *data_dir, cu_events_api *events, cu_http_auth_fn auth,
+                       void *auth_ud) CU_NODISCARD;
 
 #endif

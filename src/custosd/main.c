@@ -84,6 +84,23 @@ static void governance_route(void *ud, const cu_http_req *req, cu_http_resp *res
     resp->content_type = "application/json";
 }
 
+/* Who may call the data routes (POST /v1/events, GET /v1/alerts, GET
+ * /v1/officers/{id}/risk): with --config, only callers holding one of the
+ * gateway's bearer tokens; without it no callers are configured and the
+ * routes are open (loopback development; see docs/gateway.md).  The gateway
+ * is made after the events API, so the hook reads it from here. */
+static cu_gateway *api_auth_gw;
+
+static bool api_authenticate(void *ud, const cu_http_req *req)
+{
+    (void)ud;
+    if (!api_auth_gw)
+        return true;
+    char name[CU_GATEWAY_MAX_ID + 1];
+    bool reviewer = false;
+    return cu_gateway_authenticate(api_auth_gw, cu_http_header(req, "Authorization"), name, &reviewer) == CU_OK;
+}
+
 /* Open the ledger in dir, making it (with a new signer key) when it holds none. */
 static cu_rc open_ledger(const char *dir, cu_ledger **out)
 {
@@ -306,10 +323,9 @@ int main(int argc, char **argv)
                               .ingest_clock = wall_clock};
         if (!rc)
             rc = cu_pipeline_start(pipe, ref, &pc);
-        /* the authorisation hook: NULL lets every caller in until ingest
-         * callers get accounts (the gateway's bearer tokens) */
+        /* callers need a gateway bearer token when --config names them */
         if (!rc)
-            rc = cu_events_api_new(pipe, NULL, NULL, &api);
+            rc = cu_events_api_new(pipe, api_authenticate, NULL, &api);
         /* the gateway's decisions go into the same stream */
         if (!rc && config)
             rc = cu_events_api_gateway_audit(api, ledger, ref, &audit);
@@ -349,6 +365,7 @@ int main(int argc, char **argv)
         rc = cu_server_route(srv, "POST", "/v1/events", cu_events_api_handle, api);
     gov_ctx.gov = gov;
     gov_ctx.gw = gw;
+    api_auth_gw = gw;
     {
         const cu_gov_route *gr;
         size_t ngr = cu_gov_routes(&gr);
@@ -356,7 +373,7 @@ int main(int argc, char **argv)
             rc = cu_server_route(srv, gr[k].method, gr[k].path, governance_route, &gov_ctx);
     }
     if (!rc)
-        rc = cud_detect_start(srv, data_dir, api);
+        rc = cud_detect_start(srv, data_dir, api, api_authenticate, NULL);
     if (!rc)
         rc = cud_console_start(srv, data_dir, data_dir ? ledger : NULL, gov);
     /* the gateway's routes one by one, so the route table (--list-routes)

@@ -126,6 +126,17 @@ api GET /v1/governance/officers/MP10432/history
 [ "$code" = 403 ] || fail "system caller reading a trail: $code $body"
 tok=no-such-token api GET "/v1/governance/report?at=2025-10-15"
 [ "$code" = 401 ] || fail "unknown token: $code"
+# with --config every data route wants a token too: ingest, alerts, risk
+for route in "POST /v1/events" "GET /v1/alerts" "GET /v1/officers/MP10432/risk"; do
+  tok=no-such-token api $route
+  [ "$code" = 401 ] || fail "$route with an unknown token: $code"
+  code=$(curl -sS -o /dev/null -w '%{http_code}' -X "${route%% *}" "http://127.0.0.1:$port${route#* }")
+  [ "$code" = 401 ] || fail "$route without a token: $code"
+done
+tok=sys-token-1 api GET /v1/alerts
+[ "$code" = 200 ] || fail "alerts with a token: $code $body"
+tok=sys-token-1 api POST /v1/events ''
+[ "$code" != 401 ] || fail "events with a token refused: $body"
 # a mapped token acts as its person: on their own record refused
 tok=self-token-1
 api POST /v1/governance/clearances '{"officer":"MP20011","level":"SC","granted":"2020-01-01","expires":"2030-01-01"}'
@@ -143,7 +154,7 @@ echo "$body" | grep -q '"state":"in-force"' || fail "effective over HTTP: $body"
 api POST /v1/governance/clearances '{not json'
 [ "$code" = 400 ] || fail "bad body: $code"
 # events raising an alert open a detection review on its officer
-code=$(curl -sS -o "$tmp/body" -w '%{http_code}' -X POST --data-binary @"$data/events.jsonl" \
+code=$(curl -sS -o "$tmp/body" -w '%{http_code}' -H "Authorization: Bearer sys-token-1" -X POST --data-binary @"$data/events.jsonl" \
   "http://127.0.0.1:$port/v1/events")
 [ "$code" = 200 ] || fail "events: $code $(cat "$tmp/body")"
 tok=psd-token-1 api GET /v1/governance/officers/MP10432/history
