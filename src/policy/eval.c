@@ -448,6 +448,38 @@ static inline bool ev(ectx *c, const node *n, pval *out)
     return ev_slow(c, n, out);
 }
 
+/* Shared by ev_shape and ev_slow, so the fast path and the general one
+ * cannot drift apart.  && and || short-circuit; a non-bool operand is a
+ * type error.  Comparisons: left operand first, each must be a long. */
+static inline bool ev_andor(ectx *c, const node *n, pval *out)
+{
+    bool x = false, y = false;
+    const char *op = n->op == N_AND ? "&&" : "||";
+    if (!ev_bool(c, n->kids[0], op, &x))
+        return false;
+    out->kind = PV_BOOL;
+    if (x == (n->op == N_OR)) {
+        out->u.b = x;
+        return true;
+    }
+    if (!ev_bool(c, n->kids[1], op, &y))
+        return false;
+    out->u.b = y;
+    return true;
+}
+
+static inline bool ev_cmp(ectx *c, const node *n, pval *out)
+{
+    static const char *ops[] = {"<", "<=", ">", ">="};
+    int64_t a, b;
+    const char *op = ops[n->op - N_LT];
+    if (!ev_long(c, n->kids[0], op, &a) || !ev_long(c, n->kids[1], op, &b))
+        return false;
+    out->kind = PV_BOOL;
+    out->u.b = n->op == N_LT ? a < b : n->op == N_LE ? a <= b : n->op == N_GT ? a > b : a >= b;
+    return true;
+}
+
 static inline bool is_var_attr(const node *n) { return n->op == N_ATTR && n->kids[0]->op == N_VAR; }
 
 /* The shapes most policies are made of, evaluated without the general
@@ -488,38 +520,11 @@ static bool ev_shape(ectx *c, const node *n, pval *out)
     case N_LT:
     case N_LE:
     case N_GT:
-    case N_GE: { /* as ev_slow: left operand first, each must be a long */
-        static const char *ops[] = {"<", "<=", ">", ">="};
-        pval b;
-        if (!ev(c, n->kids[0], &a))
-            return false;
-        if (a.kind != PV_LONG)
-            return type_err(c, ops[n->op - N_LT], "long", &a);
-        if (!ev(c, n->kids[1], &b))
-            return false;
-        if (b.kind != PV_LONG)
-            return type_err(c, ops[n->op - N_LT], "long", &b);
-        out->kind = PV_BOOL;
-        out->u.b = n->op == N_LT ? a.u.l < b.u.l : n->op == N_LE ? a.u.l <= b.u.l
-                 : n->op == N_GT ? a.u.l > b.u.l : a.u.l >= b.u.l;
-        return true;
-    }
+    case N_GE:
+        return ev_cmp(c, n, out);
     case N_AND:
-    case N_OR: {
-        bool x, y;
-        const char *op = n->op == N_AND ? "&&" : "||";
-        if (!ev_bool(c, n->kids[0], op, &x))
-            return false;
-        out->kind = PV_BOOL;
-        if (x == (n->op == N_OR)) {
-            out->u.b = x;
-            return true;
-        }
-        if (!ev_bool(c, n->kids[1], op, &y))
-            return false;
-        out->u.b = y;
-        return true;
-    }
+    case N_OR:
+        return ev_andor(c, n, out);
     case N_LIKE:
         if (!ev(c, n->kids[0], &a))
             return false;
@@ -565,21 +570,8 @@ static bool ev_slow(ectx *c, const node *n, pval *out)
         *out = c->var[n->var];
         return true;
     case N_AND:
-    case N_OR: {
-        bool a, b;
-        const char *op = n->op == N_AND ? "&&" : "||";
-        if (!ev_bool(c, n->kids[0], op, &a))
-            return false;
-        out->kind = PV_BOOL;
-        if (a == (n->op == N_OR)) {
-            out->u.b = a;
-            return true;
-        }
-        if (!ev_bool(c, n->kids[1], op, &b))
-            return false;
-        out->u.b = b;
-        return true;
-    }
+    case N_OR:
+        return ev_andor(c, n, out);
     case N_NOT: {
         bool a;
         if (!ev_bool(c, n->kids[0], "!", &a))
@@ -616,16 +608,8 @@ static bool ev_slow(ectx *c, const node *n, pval *out)
     case N_LT:
     case N_LE:
     case N_GT:
-    case N_GE: {
-        static const char *ops[] = {"<", "<=", ">", ">="};
-        int64_t a, b;
-        const char *op = ops[n->op - N_LT];
-        if (!ev_long(c, n->kids[0], op, &a) || !ev_long(c, n->kids[1], op, &b))
-            return false;
-        out->kind = PV_BOOL;
-        out->u.b = n->op == N_LT ? a < b : n->op == N_LE ? a <= b : n->op == N_GT ? a > b : a >= b;
-        return true;
-    }
+    case N_GE:
+        return ev_cmp(c, n, out);
     case N_ADD:
     case N_SUB:
     case N_MUL: {
