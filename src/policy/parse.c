@@ -976,35 +976,20 @@ static node *unary(P *p)
     return x;
 }
 
-static node *mult(P *p)
+/* A left-associative chain `sub (op sub)*`, op_of giving the node of a
+ * token (-1: not this chain's).  Each link is one level of nesting, since
+ * the evaluator recurses along it; the levels are released once the chain
+ * ends. */
+static node *chain(P *p, node *(*sub)(P *), int (*op_of)(int tk))
 {
-    node *x = unary(p);
-    int links = 0;
-    while (x && p->tk == T_STAR) {
+    node *x = sub(p);
+    int links = 0, op;
+    while (x && (op = op_of(p->tk)) >= 0) {
         if (!enter(p))
             return NULL;
         links++;
         next(p);
-        node *y = unary(p);
-        if (!y)
-            return NULL;
-        x = mk2(p, N_MUL, x, y);
-    }
-    p->depth -= links;
-    return x;
-}
-
-static node *add(P *p)
-{
-    node *x = mult(p);
-    int links = 0;
-    while (x && (p->tk == T_PLUS || p->tk == T_MINUS)) {
-        if (!enter(p))
-            return NULL;
-        links++;
-        int op = p->tk == T_PLUS ? N_ADD : N_SUB;
-        next(p);
-        node *y = mult(p);
+        node *y = sub(p);
         if (!y)
             return NULL;
         x = mk2(p, op, x, y);
@@ -1012,6 +997,15 @@ static node *add(P *p)
     p->depth -= links;
     return x;
 }
+
+static int op_mul(int tk) { return tk == T_STAR ? N_MUL : -1; }
+static int op_add(int tk) { return tk == T_PLUS ? N_ADD : tk == T_MINUS ? N_SUB : -1; }
+static int op_and(int tk) { return tk == T_AND ? N_AND : -1; }
+static int op_or(int tk) { return tk == T_OR ? N_OR : -1; }
+
+static node *mult(P *p) { return chain(p, unary, op_mul); }
+
+static node *add(P *p) { return chain(p, mult, op_add); }
 
 static ppat *pattern(P *p)
 {
@@ -1157,41 +1151,9 @@ static node *relation(P *p)
     return x;
 }
 
-static node *and_expr(P *p)
-{
-    node *x = relation(p);
-    int links = 0;
-    while (x && p->tk == T_AND) {
-        if (!enter(p))
-            return NULL;
-        links++;
-        next(p);
-        node *y = relation(p);
-        if (!y)
-            return NULL;
-        x = mk2(p, N_AND, x, y);
-    }
-    p->depth -= links;
-    return x;
-}
+static node *and_expr(P *p) { return chain(p, relation, op_and); }
 
-static node *or_expr(P *p)
-{
-    node *x = and_expr(p);
-    int links = 0;
-    while (x && p->tk == T_OR) {
-        if (!enter(p))
-            return NULL;
-        links++;
-        next(p);
-        node *y = and_expr(p);
-        if (!y)
-            return NULL;
-        x = mk2(p, N_OR, x, y);
-    }
-    p->depth -= links;
-    return x;
-}
+static node *or_expr(P *p) { return chain(p, and_expr, op_or); }
 
 static node *expr(P *p)
 {
