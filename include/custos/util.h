@@ -137,6 +137,8 @@ size_t cu_b64_encode(const uint8_t *in, size_t n, char *out);
 cu_rc cu_b64_decode(const char *in, size_t len, uint8_t *out, size_t *out_len) CU_NODISCARD;
 
 void cu_hex_encode(const uint8_t *in, size_t n, char *out); /* out: 2n+1 */
+/* The value of one hex digit (either case), or -1. */
+int cu_hex_digit(char c);
 cu_rc cu_hex_decode(const char *in, size_t len, uint8_t *out, size_t *out_len) CU_NODISCARD;
 
 static inline void cu_put_be16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
@@ -145,6 +147,14 @@ static inline void cu_put_be64(uint8_t *p, uint64_t v) { for (int i = 7; i >= 0;
 static inline uint16_t cu_get_be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
 static inline uint32_t cu_get_be32(const uint8_t *p) { return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]; }
 static inline uint64_t cu_get_be64(const uint8_t *p) { return ((uint64_t)cu_get_be32(p) << 32) | cu_get_be32(p + 4); }
+
+/* UTF-8 (RFC 3629).  cu_utf8_decode reads one sequence at s (len >= 1
+ * bytes available): its length, with *cp set, or 0 when it is not valid
+ * UTF-8 (bad lead or continuation, truncated, overlong, a surrogate, above
+ * U+10FFFF).  cu_utf8_encode writes cp (<= U+10FFFF) to out (4 bytes of
+ * room) and returns the length. */
+size_t cu_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp);
+size_t cu_utf8_encode(uint32_t cp, char *out);
 
 /* Constant-time comparison. */
 bool cu_ct_equal(const void *a, const void *b, size_t n);

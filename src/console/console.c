@@ -410,17 +410,6 @@ const char *col_text(sqlite3_stmt *st, int i)
 
 /* ============================================================ query, cookies */
 
-static int hexval(char ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
 static cu_rc pct_decode(const char *s, size_t n, char *out, size_t cap)
 {
     size_t o = 0;
@@ -431,7 +420,7 @@ static cu_rc pct_decode(const char *s, size_t n, char *out, size_t cap)
         } else if (ch == '%') {
             if (i + 2 >= n)
                 return cu_err_set(CU_ERR_PARSE, "truncated %% escape");
-            int a = hexval(s[i + 1]), b = hexval(s[i + 2]);
+            int a = cu_hex_digit(s[i + 1]), b = cu_hex_digit(s[i + 2]);
             if (a < 0 || b < 0)
                 return cu_err_set(CU_ERR_PARSE, "bad %% escape");
             ch = (char)(a * 16 + b);

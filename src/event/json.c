@@ -31,59 +31,17 @@ static void ws(scan *s)
         s->p++;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool hex4(const char *p, unsigned *out)
 {
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval(p[i]);
+        int h = cu_hex_digit(p[i]);
         if (h < 0)
             return false;
         v = (v << 4) | (unsigned)h;
     }
     *out = v;
     return true;
-}
-
-/* Length of the valid UTF-8 sequence at p (non-ASCII lead), 0 if invalid. */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end)
-{
-    unsigned c = p[0];
-    size_t n;
-    unsigned min;
-    if (c >= 0xC2 && c <= 0xDF) {
-        n = 2;
-        min = 0x80;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        n = 3;
-        min = 0x800;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        n = 4;
-        min = 0x10000;
-    } else {
-        return 0;
-    }
-    if ((size_t)(end - p) < n)
-        return 0;
-    unsigned cp = c & (0xFF >> (n + 1));
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
 }
 
 /* The first byte at or after p that is not plain string text (a control
@@ -134,7 +92,8 @@ static cu_rc scan_string(scan *s, cu_jval *v)
         if (c < 0x20)
             return bad(s, "control character in string");
         if (c >= 0x80) {
-            size_t n = utf8_len((const unsigned char *)s->p, (const unsigned char *)s->end);
+            uint32_t cp;
+            size_t n = cu_utf8_decode((const unsigned char *)s->p, (size_t)(s->end - s->p), &cp);
             if (!n)
                 return bad(s, "invalid UTF-8");
             s->p += n;
@@ -416,30 +375,6 @@ bool cu_jobject_next(const cu_jval *obj, size_t *pos, cu_jval *key, cu_jval *val
     return true;
 }
 
-static size_t put_utf8(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 cu_rc cu_jstr_decode(const cu_jval *v, char *out, size_t cap, size_t *outlen)
 {
     if (v->type != CU_JT_STRING)
@@ -482,7 +417,7 @@ cu_rc cu_jstr_decode(const cu_jval *v, char *out, size_t cap, size_t *outlen)
                 }
                 if (u == 0)
                     return cu_err_set(CU_ERR_PARSE, "NUL character in string");
-                n = put_utf8(tmp, u);
+                n = cu_utf8_encode(u, tmp);
                 break;
             }
             default: tmp[0] = e; n = 1; break; /* " \ / */

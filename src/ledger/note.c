@@ -45,37 +45,6 @@ struct cu_note_verifier {
 
 /* ============================================================ text rules */
 
-/* Decode one UTF-8 sequence at s[i]; returns its length, 0 if invalid. */
-static size_t utf8_next(const unsigned char *s, size_t len, size_t i, uint32_t *cp)
-{
-    unsigned char c = s[i];
-    size_t n;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if ((c & 0xe0) == 0xc0) {
-        n = 2, v = c & 0x1f, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        n = 3, v = c & 0x0f, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        n = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len - i < n)
-        return 0;
-    for (size_t k = 1; k < n; k++) {
-        if ((s[i + k] & 0xc0) != 0x80)
-            return 0;
-        v = (v << 6) | (s[i + k] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
-        return 0;
-    *cp = v;
-    return n;
-}
-
 bool cu_note_text_valid(const char *s, size_t len)
 {
     const unsigned char *u = (const unsigned char *)s;
@@ -87,7 +56,7 @@ bool cu_note_text_valid(const char *s, size_t len)
             continue;
         }
         uint32_t cp;
-        size_t n = utf8_next(u, len, i, &cp);
+        size_t n = cu_utf8_decode(u + i, len - i, &cp);
         if (!n)
             return false;
         i += n;
@@ -110,7 +79,7 @@ bool cu_note_name_valid(const char *s, size_t len)
         return false;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
-        size_t n = utf8_next(u, len, i, &cp);
+        size_t n = cu_utf8_decode(u + i, len - i, &cp);
         if (!n || cp < 0x20 || cp == 0x7f || cp == '+' || is_unicode_space(cp))
             return false;
         i += n;

@@ -238,25 +238,6 @@ static bool is_reserved(const char *s, size_t n)
     return false;
 }
 
-static void put_utf8(char *o, size_t *k, uint32_t cp)
-{
-    if (cp < 0x80)
-        o[(*k)++] = (char)cp;
-    else if (cp < 0x800) {
-        o[(*k)++] = (char)(0xc0 | (cp >> 6));
-        o[(*k)++] = (char)(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        o[(*k)++] = (char)(0xe0 | (cp >> 12));
-        o[(*k)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[(*k)++] = (char)(0x80 | (cp & 0x3f));
-    } else {
-        o[(*k)++] = (char)(0xf0 | (cp >> 18));
-        o[(*k)++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        o[(*k)++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        o[(*k)++] = (char)(0x80 | (cp & 0x3f));
-    }
-}
-
 /* Unescape the current string token.  In a pattern, "\*" becomes a star
  * marker: the byte 0 is never produced by \0 there; instead stars are
  * reported through *stars (positions) so that like can tell them apart. */
@@ -312,9 +293,7 @@ static char *unescape(P *p, uint32_t *len, bool pattern, uint32_t **stars, uint3
             }
             int h1 = i + 1 < n ? (s[i + 1] >= '0' && s[i + 1] <= '7' ? s[i + 1] - '0' : -1) : -1;
             char c2 = i + 2 < n ? s[i + 2] : 0;
-            int h2 = (c2 >= '0' && c2 <= '9') ? c2 - '0'
-                     : (c2 >= 'a' && c2 <= 'f') ? c2 - 'a' + 10
-                     : (c2 >= 'A' && c2 <= 'F') ? c2 - 'A' + 10 : -1;
+            int h2 = cu_hex_digit(c2);
             if (h1 < 0 || h2 < 0) {
                 perr(p, at, "bad \\x escape");
                 return NULL;
@@ -332,9 +311,7 @@ static char *unescape(P *p, uint32_t *len, bool pattern, uint32_t **stars, uint3
             size_t j = i + 2, digits = 0;
             while (j < n && s[j] != '}' && digits < 7) {
                 char h = s[j];
-                int v = (h >= '0' && h <= '9') ? h - '0'
-                        : (h >= 'a' && h <= 'f') ? h - 'a' + 10
-                        : (h >= 'A' && h <= 'F') ? h - 'A' + 10 : -1;
+                int v = cu_hex_digit(h);
                 if (v < 0)
                     break;
                 cp = cp * 16 + (uint32_t)v;
@@ -346,7 +323,7 @@ static char *unescape(P *p, uint32_t *len, bool pattern, uint32_t **stars, uint3
                 perr(p, at, "bad \\u escape");
                 return NULL;
             }
-            put_utf8(o, &k, cp);
+            k += cu_utf8_encode(cp, o + k);
             i = j;
             break;
         }

@@ -281,17 +281,6 @@ static bool ip4_parse(const char *s, size_t n, uint8_t out[4])
     return i == n;
 }
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static bool ip6_parse(const char *s, size_t n, uint8_t out[16])
 {
     uint16_t head[8], tail[8];
@@ -311,8 +300,8 @@ static bool ip6_parse(const char *s, size_t n, uint8_t out[16])
     for (;;) {
         size_t st = i;
         unsigned v = 0;
-        while (i < n && hexv(s[i]) >= 0 && i - st < 5) {
-            v = v * 16 + (unsigned)hexv(s[i]);
+        while (i < n && cu_hex_digit(s[i]) >= 0 && i - st < 5) {
+            v = v * 16 + (unsigned)cu_hex_digit(s[i]);
             i++;
         }
         if (i == st || i - st > 4)

@@ -1,4 +1,4 @@
-/* Base64 (RFC 4648 standard alphabet, padded, strict) and hex. */
+/* Base64 (RFC 4648 standard alphabet, padded, strict), hex and UTF-8. */
 #include "custos/util.h"
 
 static const char b64chars[] =
@@ -85,7 +85,7 @@ void cu_hex_encode(const uint8_t *in, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int cu_hex_digit(char c)
 {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -98,7 +98,7 @@ cu_rc cu_hex_decode(const char *in, size_t len, uint8_t *out, size_t *out_len)
     if (len % 2)
         return cu_err_set(CU_ERR_PARSE, "hex string has odd length");
     for (size_t i = 0; i < len; i += 2) {
-        int a = hexval(in[i]), b = hexval(in[i + 1]);
+        int a = cu_hex_digit(in[i]), b = cu_hex_digit(in[i + 1]);
         if (a < 0 || b < 0)
             return cu_err_set(CU_ERR_PARSE, "bad hex character");
         out[i / 2] = (uint8_t)(a << 4 | b);
@@ -114,4 +114,58 @@ bool cu_ct_equal(const void *a, const void *b, size_t n)
     for (size_t i = 0; i < n; i++)
         d |= x[i] ^ y[i];
     return d == 0;
+}
+
+size_t cu_utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    size_t n;
+    uint32_t v, min;
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    } else if ((c & 0xe0) == 0xc0) {
+        n = 2, v = c & 0x1f, min = 0x80;
+    } else if ((c & 0xf0) == 0xe0) {
+        n = 3, v = c & 0x0f, min = 0x800;
+    } else if ((c & 0xf8) == 0xf0) {
+        n = 4, v = c & 0x07, min = 0x10000;
+    } else {
+        return 0;
+    }
+    if (len < n)
+        return 0;
+    for (size_t k = 1; k < n; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+        v = (v << 6) | (s[k] & 0x3f);
+    }
+    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return n;
+}
+
+size_t cu_utf8_encode(uint32_t cp, char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
 }

@@ -189,3 +189,31 @@ TEST(files_and_lines)
     cu_lines_close(r);
     CHECK_RC(cu_file_read("/nonexistent/x", 10, &data, &n), CU_ERR_NOTFOUND);
 }
+
+TEST(utf8_and_hex_digit)
+{
+    uint32_t cp = 0;
+    const unsigned char ok[][5] = {{'A'}, {0xc3, 0xa9}, {0xe2, 0x82, 0xac}, {0xf0, 0x9f, 0x98, 0x80}};
+    const size_t oklen[] = {1, 2, 3, 4};
+    const uint32_t okcp[] = {'A', 0xe9, 0x20ac, 0x1f600};
+    for (int i = 0; i < 4; i++) {
+        CHECK_INT(cu_utf8_decode(ok[i], oklen[i], &cp), oklen[i]);
+        CHECK_INT(cp, okcp[i]);
+        char out[4];
+        CHECK_INT(cu_utf8_encode(okcp[i], out), oklen[i]);
+        CHECK_MEM(out, ok[i], oklen[i]);
+    }
+    const unsigned char overlong[] = {0xc0, 0xaf}, surrogate[] = {0xed, 0xa0, 0x80},
+                        too_high[] = {0xf4, 0x90, 0x80, 0x80}, cont[] = {0x80}, bad_cont[] = {0xc3, 0x28};
+    CHECK_INT(cu_utf8_decode(overlong, 2, &cp), 0);
+    CHECK_INT(cu_utf8_decode(surrogate, 3, &cp), 0);
+    CHECK_INT(cu_utf8_decode(too_high, 4, &cp), 0);
+    CHECK_INT(cu_utf8_decode(cont, 1, &cp), 0);
+    CHECK_INT(cu_utf8_decode(bad_cont, 2, &cp), 0);
+    CHECK_INT(cu_utf8_decode(ok[2], 2, &cp), 0); /* truncated */
+    CHECK_INT(cu_hex_digit('0'), 0);
+    CHECK_INT(cu_hex_digit('f'), 15);
+    CHECK_INT(cu_hex_digit('F'), 15);
+    CHECK_INT(cu_hex_digit('g'), -1);
+    CHECK_INT(cu_hex_digit('/'), -1);
+}
