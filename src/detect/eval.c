@@ -223,10 +223,15 @@ done:
     return rc;
 }
 
-static cu_rc load_labels(evalctx *e, const char *path)
+/* One line of a labels or alerts file, parsed into the context. */
+typedef cu_rc (*line_fn)(evalctx *e, const char *line, size_t len, void *out);
+
+/* Read a JSON Lines file line by line (empty lines skipped); a line that
+ * does not parse stops the read with its file and line named. */
+static cu_rc load_lines(evalctx *e, const char *path, size_t max_line, line_fn fn, void *out)
 {
     cu_lines *lr;
-    cu_rc rc = cu_lines_open(path, LABEL_MAX_LINE, &lr);
+    cu_rc rc = cu_lines_open(path, max_line, &lr);
     if (rc)
         return rc;
     for (;;) {
@@ -241,14 +246,25 @@ static cu_rc load_labels(evalctx *e, const char *path)
             break;
         if (!len)
             continue;
-        if ((rc = label_line(e, line, len))) {
+        if ((rc = fn(e, line, len, out))) {
             if (rc == CU_ERR_PARSE)
-                cu_err_prefix("%s:%llu: ", path, (unsigned long long)cu_lines_lineno(lr));
+                cu_err_prefix("%s:%llu", path, (unsigned long long)cu_lines_lineno(lr));
             break;
         }
     }
     cu_lines_close(lr);
     return rc;
+}
+
+static cu_rc label_line_fn(evalctx *e, const char *line, size_t len, void *out)
+{
+    (void)out;
+    return label_line(e, line, len);
+}
+
+static cu_rc load_labels(evalctx *e, const char *path)
+{
+    return load_lines(e, path, LABEL_MAX_LINE, label_line_fn, NULL);
 }
 
 /* ---------------------------------------------------------------- alerts */
@@ -291,32 +307,14 @@ static cu_rc alert_line(evalctx *e, const char *line, size_t len, alist *out)
     return rc;
 }
 
+static cu_rc alert_line_fn(evalctx *e, const char *line, size_t len, void *out)
+{
+    return alert_line(e, line, len, out);
+}
+
 static cu_rc load_alerts(evalctx *e, const char *path, alist *out)
 {
-    cu_lines *lr;
-    cu_rc rc = cu_lines_open(path, CU_EVENT_MAX_LINE, &lr);
-    if (rc)
-        return rc;
-    for (;;) {
-        const char *line;
-        size_t len;
-        rc = cu_lines_next(lr, &line, &len);
-        if (rc == CU_ERR_NOTFOUND) {
-            rc = CU_OK;
-            break;
-        }
-        if (rc)
-            break;
-        if (!len)
-            continue;
-        if ((rc = alert_line(e, line, len, out))) {
-            if (rc == CU_ERR_PARSE)
-                cu_err_prefix("%s:%llu: ", path, (unsigned long long)cu_lines_lineno(lr));
-            break;
-        }
-    }
-    cu_lines_close(lr);
-    return rc;
+    return load_lines(e, path, CU_EVENT_MAX_LINE, alert_line_fn, out);
 }
 
 /* --------------------------------------------------------------- metrics */
