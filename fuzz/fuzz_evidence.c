@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-static const char KEY[] = "custos.local/log+a3d1b8b8+AVmz8C7lTWcP0tU73lDj7oFGZzAOtSZORJOipKyKXzID";
+static const char KEY[] = "custos.local/log+3cc2298a+Ad1N4PLFk0MDgtR/PE/AgCk7KRiTaAWFTBPTJExPsQtV";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
