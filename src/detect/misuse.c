@@ -533,19 +533,42 @@ static double score_of(double E) { return 1.0 - exp(-E / SCALE); }
  * members did on their own: several officers each quietly looking people up
  * with no reason, linked by shared targets, weigh more than either alone.
  * Each member brings half of their own evidence, up to RING_SUPPORT. */
-#define RING_SUPPORT 1.5
+#define RING_SUPPORT 1.8
+#define RING_BREADTH 0.6
+#define BREADTH_WIN (30 * 1440) /* minutes: the window of an officer's unexplained breadth */
+#define BREADTH_MIN 4           /* distinct people unexplained in it that make a quiet outlier */
+
+/* How many distinct people the officer looked up (or tried to) with no
+ * explanation in the last BREADTH_WIN minutes: the officer's unexplained
+ * breadth.  Most officers have none or one a month; one who keeps looking
+ * people up with no reason, however slowly, stands out. */
+static unsigned breadth(const struct ost *s, uint32_t t)
+{
+    unsigned n = 0;
+    for (int k = 0; k < UX_N; k++)
+        if (s->ux[k].p != CU_ID_NONE && s->ux[k].t + BREADTH_WIN >= t)
+            n++;
+    return n;
+}
+
 static double file_evidence(const misuse *m, const struct file *f, int64_t now)
 {
     double E = decayed(f, now);
     if (f->kind != F_RING)
         return E;
+    uint32_t t = tmin(now);
     for (uint32_t i = 0; i < f->nmem; i++) {
         cu_id o = f->mem[i];
-        uint32_t fi = o < m->noff ? m->off[o].file : 0;
-        if (fi) {
-            double e = 0.5 * decayed(&m->files[fi - 1], now);
-            E += e < RING_SUPPORT ? e : RING_SUPPORT;
-        }
+        if (o >= m->noff)
+            continue;
+        uint32_t fi = m->off[o].file;
+        double e = fi ? 0.5 * decayed(&m->files[fi - 1], now) : 0;
+        /* each member's own quiet breadth: people looked up with no
+         * reason beyond the first couple (which anyone may have) */
+        unsigned b = breadth(&m->off[o], t);
+        if (b > BREADTH_MIN - 1)
+            e += RING_BREADTH * (double)(b - (BREADTH_MIN - 1));
+        E += e < RING_SUPPORT ? e : RING_SUPPORT;
     }
     return E;
 }
@@ -1222,6 +1245,12 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
         const cu_officer *oa = cu_ref_officer(m->ref, o), *ob = cu_ref_officer(m->ref, o2);
         if (oa && ob && oa->unit == ob->unit)
             continue;
+        /* officers of one area meeting a person of that area is local
+         * knowledge (the same callers, the same addresses): it links them
+         * only half as much, and never on one person alone */
+        const cu_person *pp = cu_ref_person(m->ref, p);
+        bool local = oa && ob && oa->area == ob->area;
+        double wpp = local && pp && pp->area == oa->area ? 0.5 * wp : wp;
         cu_id lo = o < o2 ? o : o2, hi = o < o2 ? o2 : o;
         uint64_t key = ((uint64_t)lo << 32 | hi) + 1;
         size_t mask = ((size_t)1 << PAIR_BITS) - 1;
@@ -1251,11 +1280,15 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
             pr->p[pr->np] = p;
         if (pr->np < UINT8_MAX)
             pr->np++;
-        pr->W += (float)wp;
+        pr->W += (float)wpp;
         /* an edge once the pair shares enough rarely-seen people: two
          * people whom nobody else looked at, or more that a few did */
-        if (pr->W >= EDGE_MIN) {
-            double w = pr->active ? wp : pr->W; /* the earlier shared people count when the edge forms */
+        /* or, one person nobody else looked at, shared by two officers who
+         * each keep looking people up with no reason (quiet outliers):
+         * chance seldom puts two such officers on one stranger */
+        if (pr->W >= EDGE_MIN || (!local && pr->W >= 0.9f && breadth(&m->off[o], t) >= BREADTH_MIN &&
+                                  o2 < m->noff && breadth(&m->off[o2], t) >= BREADTH_MIN)) {
+            double w = pr->active ? wpp : pr->W; /* the earlier shared people count when the edge forms */
             pr->active = 1;
             ring_edge(m, o, o2, ev, p, w, flagged);
         }
@@ -1305,6 +1338,66 @@ static void burst_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
 }
 
 /* ================================================================ per event */
+
+/* Notes p as unexplained for the officer at t; true when it was already
+ * noted on an earlier day (a repeat). */
+static bool ux_note(struct ost *s, cu_id p, uint32_t t, int32_t day)
+{
+    for (int k = 0; k < UX_N; k++) {
+        struct ux *u = &s->ux[k];
+        if (u->p != p)
+            continue;
+        bool again = u->lastday != day;
+        if (again) {
+            u->days++;
+            u->lastday = day;
+        }
+        u->t = t;
+        return again;
+    }
+    struct ux *u = &s->ux[s->uxpos];
+    s->uxpos = (uint8_t)((s->uxpos + 1) % UX_N);
+    u->p = p;
+    u->t = t;
+    u->days = 1;
+    u->lastday = day;
+    return false;
+}
+
+static double rarity(const misuse *m, const struct ost *s, const cu_officer *o);
+static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged);
+
+/* A refused access is still an attempt to look someone up: with no case
+ * of the officer's own (or cited) linking the person or record, it counts
+ * in the officer's unexplained breadth and in the co-access graph, as the
+ * look-up would have.  Nothing else is derived from it (it showed the
+ * officer nothing). */
+static void denied_attempt(misuse *m, const cu_event *ev, struct ost *s, const cu_officer *o, const cu_ref *ref)
+{
+    bool look = ev->action == CU_ACT_VIEW || (ev->action == CU_ACT_SEARCH && ev->has_results && ev->results <= 3);
+    if (!look || !o)
+        return;
+    const cu_record *rec = ev->record != CU_ID_NONE ? cu_ref_record(ref, ev->record) : NULL;
+    cu_id p = ev->nsubjects ? ev->subjects[0] : rec && rec->nsubjects ? rec->subjects[0] : CU_ID_NONE;
+    if (p == CU_ID_NONE || ensure_person(m, p))
+        return;
+    const cu_case *cited = ev->case_id != CU_ID_NONE ? cu_ref_case(ref, ev->case_id) : NULL;
+    if (cited && ((rec && cu_case_links_record(cited, ev->record)) || cu_case_links_person(cited, p)))
+        return;
+    const cu_id *cases;
+    size_t nc = cu_ref_officer_cases(ref, ev->officer, &cases);
+    for (size_t i = 0; i < nc && i < 16; i++) {
+        const cu_case *c = cu_ref_case(ref, cases[i]);
+        if (c && ((rec && cu_case_links_record(c, ev->record)) || cu_case_links_person(c, p)))
+            return;
+    }
+    uint32_t t = tmin(ev->ts);
+    (void)ux_note(s, p, t, day_of(ev->ts));
+    if (rarity(m, s, o) >= 0.5) {
+        const cu_person *pp = cu_ref_person(ref, p);
+        graph_access(m, ev, p, pp && pp->flags);
+    }
+}
 
 static void officer_day(misuse *m, struct ost *s, int32_t day)
 {
@@ -1551,8 +1644,11 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         s->events++;
         return CU_OK;
     }
-    if (ev->outcome != CU_OUT_ALLOW)
+    if (ev->outcome != CU_OUT_ALLOW) {
+        if (!m->cfg.rules_only)
+            denied_attempt(m, ev, s, o, ref);
         return CU_OK;
+    }
 
     /* ------------------------------------------------ explanations */
     ectx x = {.o = o, .other_case = CU_ID_NONE};
@@ -1979,25 +2075,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             x.other_case = CU_ID_NONE;
         }
         /* repeats: the same person unexplained on another day */
-        struct ux *u = NULL;
-        for (int k = 0; k < UX_N; k++)
-            if (s->ux[k].p == p)
-                u = &s->ux[k];
-        if (u) {
-            if (u->lastday != day) {
-                u->days++;
-                u->lastday = day;
-                SOFT(S_REPEAT, 1.0, p, CU_ID_NONE);
-            }
-            u->t = t;
-        } else {
-            u = &s->ux[s->uxpos];
-            s->uxpos = (uint8_t)((s->uxpos + 1) % UX_N);
-            u->p = p;
-            u->t = t;
-            u->days = 1;
-            u->lastday = day;
-        }
+        if (ux_note(s, p, t, day))
+            SOFT(S_REPEAT, 1.0, p, CU_ID_NONE);
         if (is_view && searched(s, p, t, 2))
             ADD(S_TRAWL, 0.4, p, CU_ID_NONE); /* browsing the people a trawl brought up */
         if (!m->cfg.rules_only) {

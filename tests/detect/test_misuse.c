@@ -47,6 +47,30 @@ static const char *REF =
     "\"subjects\":[\"P2\"],\"records\":[\"R2\"]}\n"
     "{\"kind\":\"case\",\"id\":\"C3\",\"opened\":\"2024-01-01T00:00:00Z\",\"closed\":null,\"area\":\"A1\",\"officers\":[\"O4\"],"
     "\"subjects\":[\"P9\",\"P5\",\"P6\",\"P7\"],\"records\":[]}\n"
+    "{\"kind\":\"person\",\"id\":\"P20\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R20\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P20\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P21\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R21\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P21\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P22\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R22\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P22\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P23\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R23\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P23\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P24\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R24\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P24\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P25\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R25\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P25\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P26\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R26\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P26\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P27\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R27\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P27\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P28\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R28\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P28\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P29\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R29\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P29\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P30\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R30\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P30\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P31\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R31\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P31\"],\"area\":\"A3\"}\n"
     "{\"kind\":\"person\",\"id\":\"P15\",\"area\":\"A1\"}\n"
     "{\"kind\":\"record\",\"id\":\"R15\",\"type\":\"nominal\",\"system\":\"PNC\",\"subjects\":[\"P15\"],\"area\":\"A1\","
     "\"caveats\":[\"OPERATION\"]}\n"
@@ -60,6 +84,7 @@ typedef struct world {
     cu_alert got[64];
     int ngot;
     uint32_t bits;     /* explanation of the last access */
+    bool deny;         /* the next accesses are refused */
     cu_id subj[64];
     cu_event ev;
     int64_t now;
@@ -119,9 +144,9 @@ static void acc(world *w, int day, const char *hm, const char *off, const char *
     snprintf(line, sizeof line,
              "{\"kind\":\"access\",\"id\":\"E%d\",\"ts\":\"2024-01-%02dT%s:00Z\",\"officer\":\"%s\",\"system\":\"RMS\","
              "\"action\":\"%s\",\"record\":%s%s%s,\"subjects\":[%s],\"purpose\":\"investigation\",\"case\":%s%s%s,"
-             "\"terminal\":\"%s\",\"area\":\"A1\",\"outcome\":\"allow\",\"results\":1}",
+             "\"terminal\":\"%s\",\"area\":\"A1\",\"outcome\":\"%s\",\"results\":1}",
              ++seq, day, hm, off, act, rec ? "\"" : "", rec ? rec : "null", rec ? "\"" : "", subj, cs ? "\"" : "",
-             cs ? cs : "null", cs ? "\"" : "", term ? term : "T0");
+             cs ? cs : "null", cs ? "\"" : "", term ? term : "T0", w->deny ? "deny" : "allow");
     CHECK_OK(cu_event_parse(w->n, line, strlen(line), &w->ev));
     CHECK_OK(cu_ref_advance(w->ref, w->ev.ts));
     w->bits = 0;
@@ -349,12 +374,15 @@ TEST(ring_is_one_alert_naming_all_members)
     world w;
     w_open(&w, 1e6);
     /* three officers of three units, no shared case, days apart (no
-     * burst): O2 and O3 share P3 and P4, O3 and O6 share P2 and P14 (people
-     * nobody else looks at), a hand-off along a chain */
+     * burst): O2 and O3 share P3 and P4 (people of their own area: half a
+     * link each) and P20 (from elsewhere), O3 and O6 share P2 and P14
+     * (people nobody else looks at), a hand-off along a chain */
     acc(&w, 2, "10:00", "O2", "view", "R3", "\"P3\"", NULL, NULL);
     acc(&w, 2, "10:10", "O2", "view", "R4", "\"P4\"", NULL, NULL);
+    acc(&w, 2, "10:20", "O2", "view", "R20", "\"P20\"", NULL, NULL);
     acc(&w, 6, "10:00", "O3", "view", "R3", "\"P3\"", NULL, NULL);
     acc(&w, 6, "10:10", "O3", "view", "R4", "\"P4\"", NULL, NULL);
+    acc(&w, 6, "10:20", "O3", "view", "R20", "\"P20\"", NULL, NULL);
     acc(&w, 8, "10:00", "O3", "view", NULL, "\"P2\"", NULL, NULL);
     acc(&w, 8, "10:10", "O3", "view", "R14", "\"P14\"", NULL, NULL);
     acc(&w, 12, "10:00", "O6", "view", NULL, "\"P2\"", NULL, NULL);
@@ -380,6 +408,92 @@ TEST(ring_is_one_alert_naming_all_members)
     CHECK(r.ngroups == 1 && r.groups[0] == num);
     CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O1", 2), w.now, &r));
     CHECK_INT(r.ngroups, 0);
+    w_close(&w);
+}
+
+/* The distinct ring alerts naming both officers (0 or 1 expected). */
+static int ring_naming(const world *w, const char *a, const char *b)
+{
+    int n = 0;
+    uint64_t seen = 0;
+    for (int i = 0; i < w->ngot; i++)
+        if (strcmp(w->got[i].kind, "ring") == 0 && names(w, &w->got[i], a) && names(w, &w->got[i], b) &&
+            w->got[i].num != seen) {
+            seen = w->got[i].num;
+            n++;
+        }
+    return n;
+}
+
+/* Each of two officers looks up `own` people of their own with no reason
+ * (days apart), then both look up P31, whom nobody else looks at. */
+static void quiet_pair(world *w, const char *a, const char *b, int own)
+{
+    char rec[8], subj[12];
+    for (int i = 0; i < own; i++) {
+        snprintf(rec, sizeof rec, "R%d", 20 + i);
+        snprintf(subj, sizeof subj, "\"P%d\"", 20 + i);
+        acc(w, 2 + i, "10:00", a, "view", rec, subj, NULL, NULL);
+        snprintf(rec, sizeof rec, "R%d", 25 + i);
+        snprintf(subj, sizeof subj, "\"P%d\"", 25 + i);
+        acc(w, 2 + i, "14:00", b, "view", rec, subj, NULL, NULL);
+    }
+    acc(w, 9, "10:00", a, "view", "R31", "\"P31\"", NULL, NULL);
+    acc(w, 12, "10:00", b, "view", "R31", "\"P31\"", NULL, NULL);
+    flush(w);
+}
+
+TEST(ring_on_one_stranger_shared_by_quiet_outliers)
+{
+    /* O2 (area A1) and O6 (A2), each with five people looked up for no
+     * reason, converge on one stranger: a ring of two */
+    world w;
+    w_open(&w, 1e6);
+    quiet_pair(&w, "O2", "O6", 5);
+    CHECK_INT(ring_naming(&w, "O2", "O6"), 1);
+    w_close(&w);
+    /* officers who otherwise look nobody up unexplained: one shared
+     * person is chance, not a link */
+    w_open(&w, 1e6);
+    quiet_pair(&w, "O2", "O6", 1);
+    CHECK_INT(ring_naming(&w, "O2", "O6"), 0);
+    w_close(&w);
+    /* two officers of one area (O2, O3 in A1): one shared person is local
+     * knowledge, whatever else they looked up */
+    w_open(&w, 1e6);
+    quiet_pair(&w, "O2", "O3", 5);
+    CHECK_INT(ring_naming(&w, "O2", "O3"), 0);
+    w_close(&w);
+}
+
+TEST(refused_lookups_count_in_the_graph)
+{
+    /* O2 looks up four strangers; O6 tries to look up the same four and is
+     * refused each time: the attempts link them as the look-ups would */
+    world w;
+    w_open(&w, 1e6);
+    for (int i = 0; i < 4; i++) {
+        char rec[8], subj[12];
+        snprintf(rec, sizeof rec, "R%d", 20 + i);
+        snprintf(subj, sizeof subj, "\"P%d\"", 20 + i);
+        acc(&w, 2 + i, "10:00", "O2", "view", rec, subj, NULL, NULL);
+        w.deny = true;
+        acc(&w, 2 + i, "15:00", "O6", "view", rec, subj, NULL, NULL);
+        w.deny = false;
+    }
+    flush(&w);
+    CHECK_INT(ring_naming(&w, "O2", "O6"), 1);
+    w_close(&w);
+    /* refused look-ups of the officer's own case's people link nobody */
+    w_open(&w, 1e6);
+    acc(&w, 2, "10:00", "O2", "view", "R1", "\"P1\"", NULL, NULL);
+    acc(&w, 2, "10:10", "O2", "view", "R20", "\"P20\"", NULL, NULL);
+    w.deny = true;
+    acc(&w, 3, "10:00", "O1", "view", "R1", "\"P1\"", NULL, NULL);
+    acc(&w, 3, "10:10", "O1", "view", "R1", "\"P1\"", "C1", NULL);
+    w.deny = false;
+    flush(&w);
+    CHECK_INT(ring_naming(&w, "O1", "O2"), 0);
     w_close(&w);
 }
 
