@@ -187,6 +187,7 @@ typedef struct misuse {
     uint32_t *rc_off, *rc;             /* record -> cases */
     uint32_t *co_off, *co;             /* case -> every officer ever assigned */
     uint8_t *restricted;               /* case -> 1 when a record it holds carries a handling caveat */
+    uint8_t *wide_area; size_t nwide;  /* area -> 1 when few people live there (a force-wide remit) */
     size_t np_idx, nr_idx, nc_idx;
     /* tables */
     struct tpl *tpl;
@@ -424,6 +425,32 @@ static cu_rc build_indexes(misuse *m, const cu_ref *ref)
                 m->restricted[c->id] = 1;
         }
     }
+    /* An area where hardly any of the force's people live (under a quarter
+     * of an even share) is not a neighbourhood: its officers (headquarters,
+     * force-wide units) meet people of every area in their work. */
+    {
+        size_t na = cu_names_count(nm, CU_K_AREA) + 1;
+        uint32_t *cnt = cu_calloc(na, sizeof *cnt);
+        m->wide_area = cu_calloc(na, 1);
+        if (!cnt || !m->wide_area) {
+            cu_free(cnt);
+            rc = CU_ERR_NOMEM;
+            goto fail;
+        }
+        m->nwide = na;
+        size_t used = 0;
+        for (size_t i = 0; i < all.npersons; i++) {
+            cu_id a = all.persons[i]->area;
+            if (a < na && !cnt[a]++)
+                used++;
+        }
+        for (size_t i = 0; i < all.nofficers; i++) {
+            cu_id a = all.officers[i]->area;
+            if (a < na && used && (double)cnt[a] * 4 * (double)used < (double)all.npersons)
+                m->wide_area[a] = 1;
+        }
+        cu_free(cnt);
+    }
 fail:
     cu_free(fp);
     cu_free(fr);
@@ -456,6 +483,7 @@ static void misuse_free(void *state)
     cu_free(m->co_off);
     cu_free(m->co);
     cu_free(m->restricted);
+    cu_free(m->wide_area);
     cu_free(m->tpl);
     cu_free(m->tpair);
     cu_free(m->pairs);
@@ -1211,6 +1239,8 @@ static double shared_weight(const struct pst *ps)
     return 1.0 / (double)(n - 1);
 }
 
+static bool wide(const misuse *m, const cu_officer *o) { return o->area < m->nwide && m->wide_area[o->area]; }
+
 static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
 {
     struct pst *ps = &m->per[p];
@@ -1249,7 +1279,7 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
          * knowledge (the same callers, the same addresses): it links them
          * only half as much, and never on one person alone */
         const cu_person *pp = cu_ref_person(m->ref, p);
-        bool local = oa && ob && oa->area == ob->area;
+        bool local = oa && ob && (oa->area == ob->area || wide(m, oa) || wide(m, ob));
         double wpp = local && pp && pp->area == oa->area ? 0.5 * wp : wp;
         cu_id lo = o < o2 ? o : o2, hi = o < o2 ? o2 : o;
         uint64_t key = ((uint64_t)lo << 32 | hi) + 1;
