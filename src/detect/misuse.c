@@ -1506,6 +1506,19 @@ static double soft_allowance(const misuse *m, const struct ost *s)
     return 1e9; /* learning: nothing to compare with yet */
 }
 
+/* Whether hour h is outside a declared shift band. */
+static bool band_off(uint8_t shift, int h)
+{
+    switch (shift) {
+    case CU_SHIFT_DAYS: return h < 7 || h >= 19;
+    case CU_SHIFT_EARLIES: return h < 6 || h >= 16;
+    case CU_SHIFT_LATES: return h < 14 && h >= 1;
+    case CU_SHIFT_NIGHTS: return h >= 9 && h < 20;
+    case CU_SHIFT_OFFICE: return h < 6 || h >= 20;
+    default: return false;
+    }
+}
+
 /* Whether hour h is outside the officer's habits (learned) or shift band. */
 static bool off_shift(const misuse *m, const struct ost *s, const cu_officer *o, int h)
 {
@@ -1515,16 +1528,7 @@ static bool off_shift(const misuse *m, const struct ost *s, const cu_officer *o,
         uint32_t around = s->hour[h] + s->hour[(h + 23) % 24] + s->hour[(h + 1) % 24];
         return around * 200 < s->events;
     }
-    if (!o)
-        return false;
-    switch (o->shift) {
-    case CU_SHIFT_DAYS: return h < 7 || h >= 19;
-    case CU_SHIFT_EARLIES: return h < 6 || h >= 16;
-    case CU_SHIFT_LATES: return h < 14 && h >= 1;
-    case CU_SHIFT_NIGHTS: return h >= 9 && h < 20;
-    case CU_SHIFT_OFFICE: return h < 6 || h >= 20;
-    default: return false;
-    }
+    return o && band_off(o->shift, h);
 }
 
 static bool usual_area(const struct ost *s, cu_id a)
@@ -1571,8 +1575,16 @@ static void on_login(misuse *m, const cu_event *ev, struct ost *s, const cu_offi
             known = true;
     cu_id owner = m->term_owner[t];
     bool other_area = o && ev->area != CU_ID_NONE && o->area != CU_ID_NONE && ev->area != o->area;
+    int h = (int)((ev->ts % 86400 + 86400) % 86400 / 3600);
+    /* out of the officer's hours: learned, or while they are being learned
+     * the declared shift band */
+    bool learned = s->active_days >= LEARN_DAYS && s->events >= 100;
+    bool offh = !m->cfg.rules_only && (learned ? off_shift(m, s, o, h) : o && band_off(o->shift, h));
+    bool colleague = owner != CU_ID_NONE && owner != ev->officer;
     if (!m->cfg.rules_only) {
-        if (!known && s->logins >= 3 && owner != CU_ID_NONE && owner != ev->officer && m->term_cnt[t] >= 3) {
+        /* a terminal that another officer uses (3+ logins), or, out of the
+         * officer's hours, one that another used last */
+        if (!known && colleague && ((s->logins >= 3 && m->term_cnt[t] >= 3) || (offh && s->logins >= 1))) {
             uint32_t fi = officer_file(m, ev->officer, ev->ts);
             if (fi) {
                 file_member(&m->files[fi - 1], owner);
@@ -1582,10 +1594,13 @@ static void on_login(misuse *m, const cu_event *ev, struct ost *s, const cu_offi
                  * being logged in at that very terminal is worth more: one
                  * person, two accounts. */
                 double w = 1.2 + (other_area && !usual_area(s, ev->area) ? 0.3 : 0) +
-                           (m->term_sess[t] != CU_ID_NONE && m->term_sess[t] != ev->officer ? 0.5 : 0);
-                file_add(m, fi, S_LOGIN, w, ev, t, owner, 0);
+                           (m->term_sess[t] != CU_ID_NONE && m->term_sess[t] != ev->officer ? 0.5 : 0) +
+                           (offh ? 1.0 : 0);
+                file_add(m, fi, S_LOGIN, w, ev, t, owner, (float)offh);
             }
-            s->sess_suspect = 1;
+            /* at a colleague's desk when the officer does not work: whoever
+             * uses the account, the unit's routine is no excuse for it */
+            s->sess_suspect = offh ? 2 : 1;
             s->sess_other = owner;
         }
     } else if (other_area) {
@@ -2120,6 +2135,12 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                 graph_access(m, ev, p, pp && pp->flags);
             group_done = true;
         }
+    }
+    if (T && !U && s->sess_suspect == 2 && !m->cfg.rules_only && ev->action != CU_ACT_SEARCH) {
+        /* a routine look-up in a session at a colleague's desk out of the
+         * officer's hours: the routine is the unit's, the hour is not */
+        fi = fi ? fi : officer_file(m, ev->officer, ev->ts);
+        file_add(m, fi, S_LOGIN, 0.35, ev, CU_ID_NONE, CU_ID_NONE, 0);
     }
     if (U && !(T && !m->cfg.rules_only)) {
         if (rec && (rec->ncaveats || rec->classification >= CU_CLASS_SECRET))
