@@ -21,6 +21,7 @@ static const char *REF =
     "{\"kind\":\"officer\",\"id\":\"O6\",\"role\":\"PS\",\"unit\":\"U6\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
     "{\"kind\":\"officer\",\"id\":\"O7\",\"role\":\"PS\",\"unit\":\"U7\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\","
     "\"relations\":[{\"person\":\"P13\",\"type\":\"partner\"}]}\n"
+    "{\"kind\":\"officer\",\"id\":\"O9\",\"role\":\"DC\",\"unit\":\"U9\",\"area\":\"HQ\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
     "{\"kind\":\"officer\",\"id\":\"O8\",\"role\":\"PS\",\"unit\":\"U8\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
     "{\"kind\":\"person\",\"id\":\"P1\",\"area\":\"A1\",\"address\":\"A-1\"}\n"
     "{\"kind\":\"person\",\"id\":\"P2\",\"area\":\"A1\"}\n"
@@ -57,15 +58,15 @@ static const char *REF =
     "{\"kind\":\"record\",\"id\":\"R23\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P23\"],\"area\":\"A3\"}\n"
     "{\"kind\":\"person\",\"id\":\"P24\",\"area\":\"A3\"}\n"
     "{\"kind\":\"record\",\"id\":\"R24\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P24\"],\"area\":\"A3\"}\n"
-    "{\"kind\":\"person\",\"id\":\"P25\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P25\",\"area\":\"A2\"}\n"
     "{\"kind\":\"record\",\"id\":\"R25\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P25\"],\"area\":\"A3\"}\n"
-    "{\"kind\":\"person\",\"id\":\"P26\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P26\",\"area\":\"A2\"}\n"
     "{\"kind\":\"record\",\"id\":\"R26\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P26\"],\"area\":\"A3\"}\n"
-    "{\"kind\":\"person\",\"id\":\"P27\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P27\",\"area\":\"A2\"}\n"
     "{\"kind\":\"record\",\"id\":\"R27\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P27\"],\"area\":\"A3\"}\n"
-    "{\"kind\":\"person\",\"id\":\"P28\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P28\",\"area\":\"A2\"}\n"
     "{\"kind\":\"record\",\"id\":\"R28\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P28\"],\"area\":\"A3\"}\n"
-    "{\"kind\":\"person\",\"id\":\"P29\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P29\",\"area\":\"A2\"}\n"
     "{\"kind\":\"record\",\"id\":\"R29\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P29\"],\"area\":\"A3\"}\n"
     "{\"kind\":\"person\",\"id\":\"P30\",\"area\":\"A3\"}\n"
     "{\"kind\":\"record\",\"id\":\"R30\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P30\"],\"area\":\"A3\"}\n"
@@ -464,6 +465,12 @@ TEST(ring_on_one_stranger_shared_by_quiet_outliers)
     quiet_pair(&w, "O2", "O3", 5);
     CHECK_INT(ring_naming(&w, "O2", "O3"), 0);
     w_close(&w);
+    /* nor for an officer of an area where nobody lives (headquarters, a
+     * force-wide remit): such an officer meets people of every area */
+    w_open(&w, 1e6);
+    quiet_pair(&w, "O2", "O9", 5);
+    CHECK_INT(ring_naming(&w, "O2", "O9"), 0);
+    w_close(&w);
 }
 
 TEST(refused_lookups_count_in_the_graph)
@@ -547,6 +554,41 @@ TEST(colleague_login_from_another_terminal)
     CHECK_INT(w.ngot, 1);
     CHECK(w.ngot == 1 && strcmp(w.got[0].kind, "colleague-login") == 0 && names(&w, &w.got[0], "O1") &&
           names(&w, &w.got[0], "O2"));
+    w_close(&w);
+}
+
+TEST(colleague_login_out_of_hours_needs_no_history)
+{
+    /* O1 (shift "days") has logged in once, at T1; O2 works at T2.  O1's
+     * account at T2 at 23:00, out of O1's declared band, with look-ups of
+     * people nobody explains: a colleague login from the start */
+    world w;
+    w_open(&w, 1e6);
+    acc(&w, 2, "08:00", "O1", "login", NULL, "", NULL, "T1");
+    acc(&w, 2, "16:00", "O1", "logout", NULL, "", NULL, "T1");
+    acc(&w, 2, "22:00", "O2", "login", NULL, "", NULL, "T2");
+    acc(&w, 2, "22:50", "O2", "logout", NULL, "", NULL, "T2");
+    acc(&w, 2, "23:00", "O1", "login", NULL, "", NULL, "T2");
+    acc(&w, 2, "23:05", "O1", "view", "R3", "\"P3\"", NULL, "T2");
+    acc(&w, 2, "23:10", "O1", "view", "R4", "\"P4\"", NULL, "T2");
+    acc(&w, 2, "23:15", "O1", "view", NULL, "\"P14\"", NULL, "T2");
+    flush(&w);
+    CHECK_INT(w.ngot, 1);
+    CHECK(w.ngot == 1 && strcmp(w.got[0].kind, "colleague-login") == 0 && names(&w, &w.got[0], "O2"));
+    w_close(&w);
+    /* the twin: the same at 10:00, within O1's band, is hot-desking until
+     * the desks are known */
+    w_open(&w, 1e6);
+    acc(&w, 2, "08:00", "O1", "login", NULL, "", NULL, "T1");
+    acc(&w, 2, "08:30", "O1", "logout", NULL, "", NULL, "T1");
+    acc(&w, 2, "09:00", "O2", "login", NULL, "", NULL, "T2");
+    acc(&w, 2, "09:50", "O2", "logout", NULL, "", NULL, "T2");
+    acc(&w, 2, "10:00", "O1", "login", NULL, "", NULL, "T2");
+    acc(&w, 2, "10:05", "O1", "view", "R3", "\"P3\"", NULL, "T2");
+    acc(&w, 2, "10:10", "O1", "view", "R4", "\"P4\"", NULL, "T2");
+    acc(&w, 2, "10:15", "O1", "view", NULL, "\"P14\"", NULL, "T2");
+    flush(&w);
+    CHECK_INT(alerts_naming(&w, "O2"), 0);
     w_close(&w);
 }
 
