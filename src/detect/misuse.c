@@ -2013,7 +2013,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
      * worth an alert at once (declaring relations exists so that such
      * look-ups are challenged); more look-ups the same day add little, a
      * look-up on another day adds the full weight again (a pattern). */
-    bool own_done = false, group_done = false, caveat_done = false;
+    bool own_done = false, group_done = false, caveat_done = false, sur_done = false;
     /* an officer whose daily work is mostly without case links (custody
      * booking in people off the street) meets their own circle by chance
      * more often: such meetings weigh less, but still count */
@@ -2092,8 +2092,11 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             OWN(S_HOUSEHOLD, 2.5, p);
             rel = true;
         }
-        if (!rel && pp && x.own_sur && pp->surname_h == x.own_sur && !(pp->flags & CU_PF_OFFICER))
+        /* one access is one look-up: a family's record lists many of one surname */
+        if (!rel && !sur_done && pp && x.own_sur && pp->surname_h == x.own_sur && !(pp->flags & CU_PF_OFFICER)) {
             SOFT(S_SURNAME, 0.6, p, CU_ID_NONE);
+            sur_done = true;
+        }
         if (pp && pp->flags) {
             any_flag = true;
             SOFT(S_PROTECTED, flag_weight(pp->flags) * (is_view ? 1.0 : 0.6), p, CU_ID_NONE);
@@ -2148,9 +2151,11 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         if (exf)
             SOFT(S_EXFIL, 1.0, np ? people[0] : CU_ID_NONE, CU_ID_NONE);
         if (s->sess_suspect) {
-            /* an unexplained look-up in a session at a colleague's desk */
+            /* an unexplained look-up in a session at a colleague's desk,
+             * as rare as unexplained work is for the officer (custody meets
+             * people off the street with no case at any desk) */
             fi = fi ? fi : officer_file(m, ev->officer, ev->ts);
-            file_add(m, fi, S_LOGIN, ev->action == CU_ACT_SEARCH ? 0.3 : 0.7, ev, CU_ID_NONE, CU_ID_NONE, 0);
+            file_add(m, fi, S_LOGIN, (ev->action == CU_ACT_SEARCH ? 0.3 : 0.7) * rar, ev, CU_ID_NONE, CU_ID_NONE, 0);
         }
         if (total > 0 && fi)
             for (int k = 0; k < nctx; k++)

@@ -22,6 +22,15 @@ static const char *REF =
     "{\"kind\":\"officer\",\"id\":\"O7\",\"role\":\"PS\",\"unit\":\"U7\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\","
     "\"relations\":[{\"person\":\"P13\",\"type\":\"partner\"}]}\n"
     "{\"kind\":\"officer\",\"id\":\"O9\",\"role\":\"DC\",\"unit\":\"U9\",\"area\":\"HQ\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O10\",\"role\":\"PC\",\"unit\":\"U10\",\"area\":\"A1\",\"shift\":\"days\",\"start\":\"2015-01-01\",\"surname\":\"Kent\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P40\",\"area\":\"A2\",\"surname\":\"Kent\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P41\",\"area\":\"A2\",\"surname\":\"Kent\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P42\",\"area\":\"A2\",\"surname\":\"Kent\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P43\",\"area\":\"A2\",\"surname\":\"Kent\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R40\",\"type\":\"address\",\"system\":\"RMS\",\"subjects\":[\"P40\",\"P41\",\"P42\",\"P43\"],\"area\":\"A2\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R41\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P41\"],\"area\":\"A2\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R42\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P42\"],\"area\":\"A2\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R43\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P43\"],\"area\":\"A2\"}\n"
     "{\"kind\":\"officer\",\"id\":\"O8\",\"role\":\"PS\",\"unit\":\"U8\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
     "{\"kind\":\"person\",\"id\":\"P1\",\"area\":\"A1\",\"address\":\"A-1\"}\n"
     "{\"kind\":\"person\",\"id\":\"P2\",\"area\":\"A1\"}\n"
@@ -369,6 +378,31 @@ TEST(protected_after_learning_not_while_learning)
 }
 
 /* ------------------------------------------------------- ring, burst */
+
+TEST(a_family_record_is_one_surname_lookup)
+{
+    /* O10 (surname Kent, learned and usually explained) views one record
+     * listing four Kents: one look-up of the surname, not four */
+    world w;
+    w_open(&w, 1e6);
+    for (int d = 2; d <= 8; d++)
+        routine(&w, d, "O10");
+    acc(&w, 9, "10:00", "O10", "view", "R40", "", NULL, NULL);
+    cu_risk r;
+    CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O10", 3), w.now, &r));
+    double one = r.score;
+    w_close(&w);
+    /* the twin: three Kents on three records, three look-ups */
+    w_open(&w, 1e6);
+    for (int d = 2; d <= 8; d++)
+        routine(&w, d, "O10");
+    acc(&w, 9, "10:00", "O10", "view", "R41", "", NULL, NULL);
+    acc(&w, 9, "10:10", "O10", "view", "R42", "", NULL, NULL);
+    acc(&w, 9, "10:20", "O10", "view", "R43", "", NULL, NULL);
+    CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O10", 3), w.now, &r));
+    CHECK(one > 0 && r.score > 2 * one);
+    w_close(&w);
+}
 
 TEST(ring_is_one_alert_naming_all_members)
 {
