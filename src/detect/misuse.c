@@ -43,6 +43,7 @@
 #define SR_N 16           /* recent searches' people per officer */
 #define XP_N 24           /* recently explained people per officer */
 #define UX_N 16           /* recently unexplained people per officer */
+#define TX_N 8            /* register people recently met in the routine per officer */
 #define PV_N 8            /* recent unexplained viewers per person (bursts) */
 #define PA_N 4            /* recent unexplained accessors per person (graph) */
 #define TERM_N 4          /* usual terminals per officer */
@@ -69,6 +70,8 @@
 #define BURST_WIN (72 * 60)    /* minutes of a curiosity burst */
 #define BURST_MIN 3            /* unexplained viewers in a burst */
 #define PAIR_WIN (60 * 1440)   /* minutes two accesses of one person stay linked */
+#define TPL_AGAIN 0.8           /* a register person again, or sent out, in the unit's routine (soft) */
+#define TPL_FLOOR 0.3
 #define EDGE_MIN 1.5           /* shared-person weight that makes two officers an edge */
 #define NEW_ACCESS_DAYS 10
 #define LEARN_DAYS 5           /* active days before personal baselines count */
@@ -112,6 +115,8 @@ struct ost {
     uint64_t big_bloom[4];
     struct tref xp[XP_N];
     struct ux ux[UX_N];
+    struct ux tx[TX_N];      /* register people met only in the unit's routine */
+    uint8_t txpos;
     cu_id term[TERM_N];
     uint16_t term_n[TERM_N];
     cu_id area[AREA_N];
@@ -263,6 +268,8 @@ static cu_rc ensure_officer(misuse *m, cu_id o)
             m->off[i].xp[k].p = CU_ID_NONE;
         for (int k = 0; k < UX_N; k++)
             m->off[i].ux[k].p = CU_ID_NONE;
+        for (int k = 0; k < TX_N; k++)
+            m->off[i].tx[k].p = CU_ID_NONE;
     }
     old = m->nuf;
     if ((rc = grow((void **)&m->uf, &m->nuf, (size_t)o + 1, sizeof *m->uf)))
@@ -1371,10 +1378,10 @@ static void burst_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
 
 /* Notes p as unexplained for the officer at t; true when it was already
  * noted on an earlier day (a repeat). */
-static bool ux_note(struct ost *s, cu_id p, uint32_t t, int32_t day)
+static bool ux_note_in(struct ux *ux, int n, uint8_t *pos, cu_id p, uint32_t t, int32_t day)
 {
-    for (int k = 0; k < UX_N; k++) {
-        struct ux *u = &s->ux[k];
+    for (int k = 0; k < n; k++) {
+        struct ux *u = &ux[k];
         if (u->p != p)
             continue;
         bool again = u->lastday != day;
@@ -1385,13 +1392,18 @@ static bool ux_note(struct ost *s, cu_id p, uint32_t t, int32_t day)
         u->t = t;
         return again;
     }
-    struct ux *u = &s->ux[s->uxpos];
-    s->uxpos = (uint8_t)((s->uxpos + 1) % UX_N);
+    struct ux *u = &ux[*pos];
+    *pos = (uint8_t)((*pos + 1) % n);
     u->p = p;
     u->t = t;
     u->days = 1;
     u->lastday = day;
     return false;
+}
+
+static bool ux_note(struct ost *s, cu_id p, uint32_t t, int32_t day)
+{
+    return ux_note_in(s->ux, UX_N, &s->uxpos, p, t, day);
 }
 
 static double rarity(const misuse *m, const struct ost *s, const cu_officer *o);
@@ -2084,8 +2096,19 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         }
         if (T && !m->cfg.rules_only) {
             /* routine: only the register still counts, against the usual */
-            if (pp && pp->flags)
-                SOFT(S_PROTECTED, flag_weight(pp->flags) * (is_view ? 0.5 : 0.3) * rar_weak, p, CU_ID_NONE);
+            if (pp && pp->flags) {
+                double fw = flag_weight(pp->flags);
+                /* as rare as work without a data link is for the officer */
+                double fr = fw * (rar_weak > TPL_FLOOR ? rar_weak : TPL_FLOOR);
+                SOFT(S_PROTECTED, fw * (is_view ? 0.5 : 0.3) * rar_weak, p, CU_ID_NONE);
+                /* a routine explains the kind of work, not the choice of
+                 * person: the same register person again on another day,
+                 * or their record printed or sent out, with no data link */
+                if (ux_note_in(s->tx, TX_N, &s->txpos, p, t, day))
+                    SOFT(S_REPEAT, fr * TPL_AGAIN, p, CU_ID_NONE);
+                if (exf)
+                    SOFT(S_EXFIL, fr * TPL_AGAIN, p, CU_ID_NONE);
+            }
             continue;
         }
         if (!rel && pp && ((x.own_addr && pp->address_h == x.own_addr) || (x.own_fam && pp->family_h == x.own_fam))) {

@@ -31,6 +31,10 @@ static const char *REF =
     "{\"kind\":\"record\",\"id\":\"R41\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P41\"],\"area\":\"A2\"}\n"
     "{\"kind\":\"record\",\"id\":\"R42\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P42\"],\"area\":\"A2\"}\n"
     "{\"kind\":\"record\",\"id\":\"R43\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P43\"],\"area\":\"A2\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O20\",\"role\":\"PCSO\",\"unit\":\"U20\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O21\",\"role\":\"PCSO\",\"unit\":\"U20\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O22\",\"role\":\"PCSO\",\"unit\":\"U20\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O23\",\"role\":\"PCSO\",\"unit\":\"U20\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
     "{\"kind\":\"officer\",\"id\":\"O8\",\"role\":\"PS\",\"unit\":\"U8\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
     "{\"kind\":\"person\",\"id\":\"P1\",\"area\":\"A1\",\"address\":\"A-1\"}\n"
     "{\"kind\":\"person\",\"id\":\"P2\",\"area\":\"A1\"}\n"
@@ -401,6 +405,39 @@ TEST(a_family_record_is_one_surname_lookup)
     acc(&w, 9, "10:20", "O10", "view", "R43", "", NULL, NULL);
     CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O10", 3), w.now, &r));
     CHECK(one > 0 && r.score > 2 * one);
+    w_close(&w);
+}
+
+TEST(routine_is_no_reason_to_look_again)
+{
+    /* U20's routine is unlinked look-ups (a template forms; work without a
+     * data link is the unit's usual, so the register in it weighs little).
+     * O20 looks up the register person P5 on two days; O21 looks up two
+     * register people once each.  The routine explains the work, not
+     * coming back to one register person. */
+    world w;
+    w_open(&w, 1e6);
+    char rec[8], subj[12], off[8], hm[8];
+    for (int d = 2; d <= 8; d++)
+        for (int k = 0; k < 12; k++)
+            for (int o = 20; o < 24; o++) {
+                int p = 20 + (o + k + d) % 12;
+                snprintf(rec, sizeof rec, "R%d", p);
+                snprintf(subj, sizeof subj, "\"P%d\"", p);
+                snprintf(off, sizeof off, "O%d", o);
+                snprintf(hm, sizeof hm, "%02d:%02d", 9 + k, o);
+                acc(&w, d, hm, off, "view", rec, subj, NULL, NULL);
+            }
+    acc(&w, 9, "10:00", "O20", "view", "R5", "\"P5\"", NULL, NULL);
+    CHECK(w.bits & CU_X_TEMPLATE);
+    acc(&w, 9, "10:10", "O21", "view", "R5", "\"P5\"", NULL, NULL);
+    acc(&w, 10, "10:00", "O20", "view", "R5", "\"P5\"", NULL, NULL);
+    acc(&w, 10, "10:10", "O21", "view", "R6", "\"P6\"", NULL, NULL);
+    cu_risk a, b;
+    CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O20", 3), w.now, &a));
+    CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O21", 3), w.now, &b));
+    CHECK(a.score > 0.05);
+    CHECK(a.score > 3 * b.score);
     w_close(&w);
 }
 
