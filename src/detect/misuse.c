@@ -1270,6 +1270,8 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
             ps->nacc++;
     }
     double wp = shared_weight(ps);
+    const cu_person *pp = NULL;
+    bool pp_done = false;
     for (int i = 0; i < PA_N; i++) {
         cu_id o2 = ps->pa[i].p;
         if (o2 == CU_ID_NONE || ps->pa[i].t + PAIR_WIN < t)
@@ -1285,8 +1287,11 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
         /* officers of one area meeting a person of that area is local
          * knowledge (the same callers, the same addresses): it links them
          * only half as much, and never on one person alone */
-        const cu_person *pp = cu_ref_person(m->ref, p);
         bool local = oa && ob && (oa->area == ob->area || wide(m, oa) || wide(m, ob));
+        if (local && !pp_done) { /* looked up once, only when it matters */
+            pp = cu_ref_person(m->ref, p);
+            pp_done = true;
+        }
         double wpp = local && pp && pp->area == oa->area ? 0.5 * wp : wp;
         cu_id lo = o < o2 ? o : o2, hi = o < o2 ? o2 : o;
         uint64_t key = ((uint64_t)lo << 32 | hi) + 1;
