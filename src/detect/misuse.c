@@ -11,7 +11,10 @@
  *      repeat look-ups, exfiltration, bulk export, trawling, a colleague's
  *      login, spikes, off-shift, out-of-area, new access);
  *   3. add their weights to the officer's evidence file (decaying, half-life
- *      EV_HALF), or to a group file (ring, curiosity burst);
+ *      EV_HALF), or to a group file (ring, curiosity burst); a refused
+ *      access with no case of the officer's own is an attempt to look
+ *      someone up and feeds only the co-access graph and the officer's
+ *      unexplained breadth;
  *   4. once an hour of event time, the gate ranks files over the threshold
  *      and emits as many as the budget's tokens allow; files already
  *      emitted are re-emitted (same id, later raised_at) when they grow.
