@@ -74,7 +74,7 @@
 #define BURST_MIN 3            /* unexplained viewers in a burst */
 #define PAIR_WIN (60 * 1440)   /* minutes two accesses of one person stay linked */
 #define TPL_AGAIN 0.8           /* a register person again, or sent out, in the unit's routine (soft) */
-#define TPL_FLOOR 0.3
+#define TPL_FLOOR 0.3           /* ... times the routine weight, at least this */
 #define EDGE_MIN 1.5           /* shared-person weight that makes two officers an edge */
 #define NEW_ACCESS_DAYS 10
 #define LEARN_DAYS 5           /* active days before personal baselines count */
@@ -570,7 +570,9 @@ static double score_of(double E) { return 1.0 - exp(-E / SCALE); }
 /* A ring's evidence is its links (shared rarely-seen people) and what its
  * members did on their own: several officers each quietly looking people up
  * with no reason, linked by shared targets, weigh more than either alone.
- * Each member brings half of their own evidence, up to RING_SUPPORT. */
+ * Each member brings half of their own evidence and RING_BREADTH per
+ * distinct person looked up with no reason beyond BREADTH_MIN - 1 in the
+ * last BREADTH_WIN, up to RING_SUPPORT. */
 #define RING_SUPPORT 1.8
 #define RING_BREADTH 0.6
 #define BREADTH_WIN (30 * 1440) /* minutes: the window of an officer's unexplained breadth */
@@ -602,7 +604,7 @@ static double file_evidence(const misuse *m, const struct file *f, int64_t now)
         uint32_t fi = m->off[o].file;
         double e = fi ? 0.5 * decayed(&m->files[fi - 1], now) : 0;
         /* each member's own quiet breadth: people looked up with no
-         * reason beyond the first couple (which anyone may have) */
+         * reason beyond the first few (which anyone may have) */
         unsigned b = breadth(&m->off[o], t);
         if (b > BREADTH_MIN - 1)
             e += RING_BREADTH * (double)(b - (BREADTH_MIN - 1));
