@@ -11,7 +11,10 @@
  *      repeat look-ups, exfiltration, bulk export, trawling, a colleague's
  *      login, spikes, off-shift, out-of-area, new access);
  *   3. add their weights to the officer's evidence file (decaying, half-life
- *      EV_HALF), or to a group file (ring, curiosity burst);
+ *      EV_HALF), or to a group file (ring, curiosity burst); a refused
+ *      access with no case of the officer's own is an attempt to look
+ *      someone up and feeds only the co-access graph and the officer's
+ *      unexplained breadth;
  *   4. once an hour of event time, the gate ranks files over the threshold
  *      and emits as many as the budget's tokens allow; files already
  *      emitted are re-emitted (same id, later raised_at) when they grow.
@@ -43,6 +46,7 @@
 #define SR_N 16           /* recent searches' people per officer */
 #define XP_N 24           /* recently explained people per officer */
 #define UX_N 16           /* recently unexplained people per officer */
+#define TX_N 8            /* register people recently met in the routine per officer */
 #define PV_N 8            /* recent unexplained viewers per person (bursts) */
 #define PA_N 4            /* recent unexplained accessors per person (graph) */
 #define TERM_N 4          /* usual terminals per officer */
@@ -69,6 +73,8 @@
 #define BURST_WIN (72 * 60)    /* minutes of a curiosity burst */
 #define BURST_MIN 3            /* unexplained viewers in a burst */
 #define PAIR_WIN (60 * 1440)   /* minutes two accesses of one person stay linked */
+#define TPL_AGAIN 0.8           /* a register person again, or sent out, in the unit's routine (soft) */
+#define TPL_FLOOR 0.3           /* ... times the routine weight, at least this */
 #define EDGE_MIN 1.5           /* shared-person weight that makes two officers an edge */
 #define NEW_ACCESS_DAYS 10
 #define LEARN_DAYS 5           /* active days before personal baselines count */
@@ -112,6 +118,8 @@ struct ost {
     uint64_t big_bloom[4];
     struct tref xp[XP_N];
     struct ux ux[UX_N];
+    struct ux tx[TX_N];      /* register people met only in the unit's routine */
+    uint8_t txpos;
     cu_id term[TERM_N];
     uint16_t term_n[TERM_N];
     cu_id area[AREA_N];
@@ -187,6 +195,7 @@ typedef struct misuse {
     uint32_t *rc_off, *rc;             /* record -> cases */
     uint32_t *co_off, *co;             /* case -> every officer ever assigned */
     uint8_t *restricted;               /* case -> 1 when a record it holds carries a handling caveat */
+    uint8_t *wide_area; size_t nwide;  /* area -> 1 when few people live there (a force-wide remit) */
     size_t np_idx, nr_idx, nc_idx;
     /* tables */
     struct tpl *tpl;
@@ -262,6 +271,8 @@ static cu_rc ensure_officer(misuse *m, cu_id o)
             m->off[i].xp[k].p = CU_ID_NONE;
         for (int k = 0; k < UX_N; k++)
             m->off[i].ux[k].p = CU_ID_NONE;
+        for (int k = 0; k < TX_N; k++)
+            m->off[i].tx[k].p = CU_ID_NONE;
     }
     old = m->nuf;
     if ((rc = grow((void **)&m->uf, &m->nuf, (size_t)o + 1, sizeof *m->uf)))
@@ -424,6 +435,32 @@ static cu_rc build_indexes(misuse *m, const cu_ref *ref)
                 m->restricted[c->id] = 1;
         }
     }
+    /* An area where hardly any of the force's people live (under a quarter
+     * of an even share) is not a neighbourhood: its officers (headquarters,
+     * force-wide units) meet people of every area in their work. */
+    {
+        size_t na = cu_names_count(nm, CU_K_AREA) + 1;
+        uint32_t *cnt = cu_calloc(na, sizeof *cnt);
+        m->wide_area = cu_calloc(na, 1);
+        if (!cnt || !m->wide_area) {
+            cu_free(cnt);
+            rc = CU_ERR_NOMEM;
+            goto fail;
+        }
+        m->nwide = na;
+        size_t used = 0;
+        for (size_t i = 0; i < all.npersons; i++) {
+            cu_id a = all.persons[i]->area;
+            if (a < na && !cnt[a]++)
+                used++;
+        }
+        for (size_t i = 0; i < all.nofficers; i++) {
+            cu_id a = all.officers[i]->area;
+            if (a < na && used && (double)cnt[a] * 4 * (double)used < (double)all.npersons)
+                m->wide_area[a] = 1;
+        }
+        cu_free(cnt);
+    }
 fail:
     cu_free(fp);
     cu_free(fr);
@@ -456,6 +493,7 @@ static void misuse_free(void *state)
     cu_free(m->co_off);
     cu_free(m->co);
     cu_free(m->restricted);
+    cu_free(m->wide_area);
     cu_free(m->tpl);
     cu_free(m->tpair);
     cu_free(m->pairs);
@@ -532,20 +570,45 @@ static double score_of(double E) { return 1.0 - exp(-E / SCALE); }
 /* A ring's evidence is its links (shared rarely-seen people) and what its
  * members did on their own: several officers each quietly looking people up
  * with no reason, linked by shared targets, weigh more than either alone.
- * Each member brings half of their own evidence, up to RING_SUPPORT. */
-#define RING_SUPPORT 1.5
+ * Each member brings half of their own evidence and RING_BREADTH per
+ * distinct person looked up with no reason beyond BREADTH_MIN - 1 in the
+ * last BREADTH_WIN, up to RING_SUPPORT. */
+#define RING_SUPPORT 1.8
+#define RING_BREADTH 0.6
+#define BREADTH_WIN (30 * 1440) /* minutes: the window of an officer's unexplained breadth */
+#define BREADTH_MIN 4           /* distinct people unexplained in it that make a quiet outlier */
+
+/* How many distinct people the officer looked up (or tried to) with no
+ * explanation in the last BREADTH_WIN minutes: the officer's unexplained
+ * breadth.  Most officers have none or one a month; one who keeps looking
+ * people up with no reason, however slowly, stands out. */
+static unsigned breadth(const struct ost *s, uint32_t t)
+{
+    unsigned n = 0;
+    for (int k = 0; k < UX_N; k++)
+        if (s->ux[k].p != CU_ID_NONE && s->ux[k].t + BREADTH_WIN >= t)
+            n++;
+    return n;
+}
+
 static double file_evidence(const misuse *m, const struct file *f, int64_t now)
 {
     double E = decayed(f, now);
     if (f->kind != F_RING)
         return E;
+    uint32_t t = tmin(now);
     for (uint32_t i = 0; i < f->nmem; i++) {
         cu_id o = f->mem[i];
-        uint32_t fi = o < m->noff ? m->off[o].file : 0;
-        if (fi) {
-            double e = 0.5 * decayed(&m->files[fi - 1], now);
-            E += e < RING_SUPPORT ? e : RING_SUPPORT;
-        }
+        if (o >= m->noff)
+            continue;
+        uint32_t fi = m->off[o].file;
+        double e = fi ? 0.5 * decayed(&m->files[fi - 1], now) : 0;
+        /* each member's own quiet breadth: people looked up with no
+         * reason beyond the first few (which anyone may have) */
+        unsigned b = breadth(&m->off[o], t);
+        if (b > BREADTH_MIN - 1)
+            e += RING_BREADTH * (double)(b - (BREADTH_MIN - 1));
+        E += e < RING_SUPPORT ? e : RING_SUPPORT;
     }
     return E;
 }
@@ -1188,6 +1251,8 @@ static double shared_weight(const struct pst *ps)
     return 1.0 / (double)(n - 1);
 }
 
+static bool wide(const misuse *m, const cu_officer *o) { return o->area < m->nwide && m->wide_area[o->area]; }
+
 static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
 {
     struct pst *ps = &m->per[p];
@@ -1210,6 +1275,8 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
             ps->nacc++;
     }
     double wp = shared_weight(ps);
+    const cu_person *pp = NULL;
+    bool pp_done = false;
     for (int i = 0; i < PA_N; i++) {
         cu_id o2 = ps->pa[i].p;
         if (o2 == CU_ID_NONE || ps->pa[i].t + PAIR_WIN < t)
@@ -1222,6 +1289,15 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
         const cu_officer *oa = cu_ref_officer(m->ref, o), *ob = cu_ref_officer(m->ref, o2);
         if (oa && ob && oa->unit == ob->unit)
             continue;
+        /* officers of one area meeting a person of that area is local
+         * knowledge (the same callers, the same addresses): it links them
+         * only half as much, and never on one person alone */
+        bool local = oa && ob && (oa->area == ob->area || wide(m, oa) || wide(m, ob));
+        if (local && !pp_done) { /* looked up once, only when it matters */
+            pp = cu_ref_person(m->ref, p);
+            pp_done = true;
+        }
+        double wpp = local && pp && pp->area == oa->area ? 0.5 * wp : wp;
         cu_id lo = o < o2 ? o : o2, hi = o < o2 ? o2 : o;
         uint64_t key = ((uint64_t)lo << 32 | hi) + 1;
         size_t mask = ((size_t)1 << PAIR_BITS) - 1;
@@ -1251,11 +1327,15 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
             pr->p[pr->np] = p;
         if (pr->np < UINT8_MAX)
             pr->np++;
-        pr->W += (float)wp;
+        pr->W += (float)wpp;
         /* an edge once the pair shares enough rarely-seen people: two
          * people whom nobody else looked at, or more that a few did */
-        if (pr->W >= EDGE_MIN) {
-            double w = pr->active ? wp : pr->W; /* the earlier shared people count when the edge forms */
+        /* or, one person nobody else looked at, shared by two officers who
+         * each keep looking people up with no reason (quiet outliers):
+         * chance seldom puts two such officers on one stranger */
+        if (pr->W >= EDGE_MIN || (!local && pr->W >= 0.9f && breadth(&m->off[o], t) >= BREADTH_MIN &&
+                                  o2 < m->noff && breadth(&m->off[o2], t) >= BREADTH_MIN)) {
+            double w = pr->active ? wpp : pr->W; /* the earlier shared people count when the edge forms */
             pr->active = 1;
             ring_edge(m, o, o2, ev, p, w, flagged);
         }
@@ -1305,6 +1385,71 @@ static void burst_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
 }
 
 /* ================================================================ per event */
+
+/* Notes p as unexplained for the officer at t; true when it was already
+ * noted on an earlier day (a repeat). */
+static bool ux_note_in(struct ux *ux, int n, uint8_t *pos, cu_id p, uint32_t t, int32_t day)
+{
+    for (int k = 0; k < n; k++) {
+        struct ux *u = &ux[k];
+        if (u->p != p)
+            continue;
+        bool again = u->lastday != day;
+        if (again) {
+            u->days++;
+            u->lastday = day;
+        }
+        u->t = t;
+        return again;
+    }
+    struct ux *u = &ux[*pos];
+    *pos = (uint8_t)((*pos + 1) % n);
+    u->p = p;
+    u->t = t;
+    u->days = 1;
+    u->lastday = day;
+    return false;
+}
+
+static bool ux_note(struct ost *s, cu_id p, uint32_t t, int32_t day)
+{
+    return ux_note_in(s->ux, UX_N, &s->uxpos, p, t, day);
+}
+
+static double rarity(const misuse *m, const struct ost *s, const cu_officer *o);
+static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged);
+
+/* A refused access is still an attempt to look someone up: with no case
+ * of the officer's own (or cited) linking the person or record, it counts
+ * in the officer's unexplained breadth and in the co-access graph, as the
+ * look-up would have.  Nothing else is derived from it (it showed the
+ * officer nothing). */
+static void denied_attempt(misuse *m, const cu_event *ev, struct ost *s, const cu_officer *o, const cu_ref *ref)
+{
+    bool look = ev->action == CU_ACT_VIEW || (ev->action == CU_ACT_SEARCH && ev->has_results && ev->results <= 3);
+    if (!look || !o)
+        return;
+    const cu_record *rec = ev->record != CU_ID_NONE ? cu_ref_record(ref, ev->record) : NULL;
+    cu_id p = ev->nsubjects ? ev->subjects[0] : rec && rec->nsubjects ? rec->subjects[0] : CU_ID_NONE;
+    if (p == CU_ID_NONE || ensure_person(m, p))
+        return;
+    const cu_case *cited = ev->case_id != CU_ID_NONE ? cu_ref_case(ref, ev->case_id) : NULL;
+    if (cited && ((rec && cu_case_links_record(cited, ev->record)) || cu_case_links_person(cited, p)))
+        return;
+    const cu_id *cases;
+    size_t nc = cu_ref_officer_cases(ref, ev->officer, &cases);
+    for (size_t i = 0; i < nc && i < 16; i++) {
+        const cu_case *c = cu_ref_case(ref, cases[i]);
+        if (c && ((rec && cu_case_links_record(c, ev->record)) || cu_case_links_person(c, p)))
+            return;
+    }
+    uint32_t t = tmin(ev->ts);
+    (void)ux_note(s, p, t, day_of(ev->ts));
+    if (rarity(m, s, o) >= 0.5) {
+        const cu_person *pp = cu_ref_person(ref, p);
+        graph_access(m, ev, p, pp && pp->flags);
+    }
+}
 
 static void officer_day(misuse *m, struct ost *s, int32_t day)
 {
@@ -1383,6 +1528,19 @@ static double soft_allowance(const misuse *m, const struct ost *s)
     return 1e9; /* learning: nothing to compare with yet */
 }
 
+/* Whether hour h is outside a declared shift band. */
+static bool band_off(uint8_t shift, int h)
+{
+    switch (shift) {
+    case CU_SHIFT_DAYS: return h < 7 || h >= 19;
+    case CU_SHIFT_EARLIES: return h < 6 || h >= 16;
+    case CU_SHIFT_LATES: return h < 14 && h >= 1;
+    case CU_SHIFT_NIGHTS: return h >= 9 && h < 20;
+    case CU_SHIFT_OFFICE: return h < 6 || h >= 20;
+    default: return false;
+    }
+}
+
 /* Whether hour h is outside the officer's habits (learned) or shift band. */
 static bool off_shift(const misuse *m, const struct ost *s, const cu_officer *o, int h)
 {
@@ -1392,16 +1550,7 @@ static bool off_shift(const misuse *m, const struct ost *s, const cu_officer *o,
         uint32_t around = s->hour[h] + s->hour[(h + 23) % 24] + s->hour[(h + 1) % 24];
         return around * 200 < s->events;
     }
-    if (!o)
-        return false;
-    switch (o->shift) {
-    case CU_SHIFT_DAYS: return h < 7 || h >= 19;
-    case CU_SHIFT_EARLIES: return h < 6 || h >= 16;
-    case CU_SHIFT_LATES: return h < 14 && h >= 1;
-    case CU_SHIFT_NIGHTS: return h >= 9 && h < 20;
-    case CU_SHIFT_OFFICE: return h < 6 || h >= 20;
-    default: return false;
-    }
+    return o && band_off(o->shift, h);
 }
 
 static bool usual_area(const struct ost *s, cu_id a)
@@ -1448,8 +1597,16 @@ static void on_login(misuse *m, const cu_event *ev, struct ost *s, const cu_offi
             known = true;
     cu_id owner = m->term_owner[t];
     bool other_area = o && ev->area != CU_ID_NONE && o->area != CU_ID_NONE && ev->area != o->area;
+    int h = (int)((ev->ts % 86400 + 86400) % 86400 / 3600);
+    /* out of the officer's hours: learned, or while they are being learned
+     * the declared shift band */
+    bool learned = s->active_days >= LEARN_DAYS && s->events >= 100;
+    bool offh = !m->cfg.rules_only && (learned ? off_shift(m, s, o, h) : o && band_off(o->shift, h));
+    bool colleague = owner != CU_ID_NONE && owner != ev->officer;
     if (!m->cfg.rules_only) {
-        if (!known && s->logins >= 3 && owner != CU_ID_NONE && owner != ev->officer && m->term_cnt[t] >= 3) {
+        /* a terminal that another officer uses (3+ logins), or, out of the
+         * officer's hours, one that another used last */
+        if (!known && colleague && ((s->logins >= 3 && m->term_cnt[t] >= 3) || (offh && s->logins >= 1))) {
             uint32_t fi = officer_file(m, ev->officer, ev->ts);
             if (fi) {
                 file_member(&m->files[fi - 1], owner);
@@ -1459,10 +1616,13 @@ static void on_login(misuse *m, const cu_event *ev, struct ost *s, const cu_offi
                  * being logged in at that very terminal is worth more: one
                  * person, two accounts. */
                 double w = 1.2 + (other_area && !usual_area(s, ev->area) ? 0.3 : 0) +
-                           (m->term_sess[t] != CU_ID_NONE && m->term_sess[t] != ev->officer ? 0.5 : 0);
-                file_add(m, fi, S_LOGIN, w, ev, t, owner, 0);
+                           (m->term_sess[t] != CU_ID_NONE && m->term_sess[t] != ev->officer ? 0.5 : 0) +
+                           (offh ? 1.0 : 0);
+                file_add(m, fi, S_LOGIN, w, ev, t, owner, (float)offh);
             }
-            s->sess_suspect = 1;
+            /* at a colleague's desk when the officer does not work: whoever
+             * uses the account, the unit's routine is no excuse for it */
+            s->sess_suspect = offh ? 2 : 1;
             s->sess_other = owner;
         }
     } else if (other_area) {
@@ -1551,8 +1711,11 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         s->events++;
         return CU_OK;
     }
-    if (ev->outcome != CU_OUT_ALLOW)
+    if (ev->outcome != CU_OUT_ALLOW) {
+        if (!m->cfg.rules_only)
+            denied_attempt(m, ev, s, o, ref);
         return CU_OK;
+    }
 
     /* ------------------------------------------------ explanations */
     ectx x = {.o = o, .other_case = CU_ID_NONE};
@@ -1872,7 +2035,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
      * worth an alert at once (declaring relations exists so that such
      * look-ups are challenged); more look-ups the same day add little, a
      * look-up on another day adds the full weight again (a pattern). */
-    bool own_done = false, group_done = false, caveat_done = false;
+    bool own_done = false, group_done = false, caveat_done = false, sur_done = false;
     /* an officer whose daily work is mostly without case links (custody
      * booking in people off the street) meets their own circle by chance
      * more often: such meetings weigh less, but still count */
@@ -1943,16 +2106,30 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         }
         if (T && !m->cfg.rules_only) {
             /* routine: only the register still counts, against the usual */
-            if (pp && pp->flags)
-                SOFT(S_PROTECTED, flag_weight(pp->flags) * (is_view ? 0.5 : 0.3) * rar_weak, p, CU_ID_NONE);
+            if (pp && pp->flags) {
+                double fw = flag_weight(pp->flags);
+                /* as rare as work without a data link is for the officer */
+                double fr = fw * (rar_weak > TPL_FLOOR ? rar_weak : TPL_FLOOR);
+                SOFT(S_PROTECTED, fw * (is_view ? 0.5 : 0.3) * rar_weak, p, CU_ID_NONE);
+                /* a routine explains the kind of work, not the choice of
+                 * person: the same register person again on another day,
+                 * or their record printed or sent out, with no data link */
+                if (ux_note_in(s->tx, TX_N, &s->txpos, p, t, day))
+                    SOFT(S_REPEAT, fr * TPL_AGAIN, p, CU_ID_NONE);
+                if (exf)
+                    SOFT(S_EXFIL, fr * TPL_AGAIN, p, CU_ID_NONE);
+            }
             continue;
         }
         if (!rel && pp && ((x.own_addr && pp->address_h == x.own_addr) || (x.own_fam && pp->family_h == x.own_fam))) {
             OWN(S_HOUSEHOLD, 2.5, p);
             rel = true;
         }
-        if (!rel && pp && x.own_sur && pp->surname_h == x.own_sur && !(pp->flags & CU_PF_OFFICER))
+        /* one access is one look-up: a family's record lists many of one surname */
+        if (!rel && !sur_done && pp && x.own_sur && pp->surname_h == x.own_sur && !(pp->flags & CU_PF_OFFICER)) {
             SOFT(S_SURNAME, 0.6, p, CU_ID_NONE);
+            sur_done = true;
+        }
         if (pp && pp->flags) {
             any_flag = true;
             SOFT(S_PROTECTED, flag_weight(pp->flags) * (is_view ? 1.0 : 0.6), p, CU_ID_NONE);
@@ -1979,25 +2156,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             x.other_case = CU_ID_NONE;
         }
         /* repeats: the same person unexplained on another day */
-        struct ux *u = NULL;
-        for (int k = 0; k < UX_N; k++)
-            if (s->ux[k].p == p)
-                u = &s->ux[k];
-        if (u) {
-            if (u->lastday != day) {
-                u->days++;
-                u->lastday = day;
-                SOFT(S_REPEAT, 1.0, p, CU_ID_NONE);
-            }
-            u->t = t;
-        } else {
-            u = &s->ux[s->uxpos];
-            s->uxpos = (uint8_t)((s->uxpos + 1) % UX_N);
-            u->p = p;
-            u->t = t;
-            u->days = 1;
-            u->lastday = day;
-        }
+        if (ux_note(s, p, t, day))
+            SOFT(S_REPEAT, 1.0, p, CU_ID_NONE);
         if (is_view && searched(s, p, t, 2))
             ADD(S_TRAWL, 0.4, p, CU_ID_NONE); /* browsing the people a trawl brought up */
         if (!m->cfg.rules_only) {
@@ -2012,15 +2172,23 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             group_done = true;
         }
     }
+    if (T && !U && s->sess_suspect == 2 && !m->cfg.rules_only && ev->action != CU_ACT_SEARCH) {
+        /* a routine look-up in a session at a colleague's desk out of the
+         * officer's hours: the routine is the unit's, the hour is not */
+        fi = fi ? fi : officer_file(m, ev->officer, ev->ts);
+        file_add(m, fi, S_LOGIN, 0.35, ev, CU_ID_NONE, CU_ID_NONE, 0);
+    }
     if (U && !(T && !m->cfg.rules_only)) {
         if (rec && (rec->ncaveats || rec->classification >= CU_CLASS_SECRET))
             SOFT(S_SENSITIVE, (rec->classification >= CU_CLASS_SECRET ? 0.6 : 0.4) * rar, CU_ID_NONE, CU_ID_NONE);
         if (exf)
             SOFT(S_EXFIL, 1.0, np ? people[0] : CU_ID_NONE, CU_ID_NONE);
         if (s->sess_suspect) {
-            /* an unexplained look-up in a session at a colleague's desk */
+            /* an unexplained look-up in a session at a colleague's desk,
+             * as rare as unexplained work is for the officer (custody meets
+             * people off the street with no case at any desk) */
             fi = fi ? fi : officer_file(m, ev->officer, ev->ts);
-            file_add(m, fi, S_LOGIN, ev->action == CU_ACT_SEARCH ? 0.3 : 0.7, ev, CU_ID_NONE, CU_ID_NONE, 0);
+            file_add(m, fi, S_LOGIN, (ev->action == CU_ACT_SEARCH ? 0.3 : 0.7) * rar, ev, CU_ID_NONE, CU_ID_NONE, 0);
         }
         if (total > 0 && fi)
             for (int k = 0; k < nctx; k++)

@@ -185,10 +185,10 @@ TEST(end_to_end_generated_force)
     CHECK(res.instances >= 10);
     /* floors: see docs/detect.md for the measured figures */
     /* measured: recall 0.733, precision 0.875, 0.952 alerts per 1,000
-     * officers per day, median time to detect 109 h (the budget binds at
+     * officers per day, median time to detect 149 h (the budget binds at
      * this intensity: candidates queue for tokens), 98.25% explained */
     CHECK_MSG(res.recall >= 0.6, "recall %.3f", res.recall);
-    CHECK_MSG(res.precision >= 0.6, "precision %.3f", res.precision);
+    CHECK_MSG(res.precision >= 0.7, "precision %.3f", res.precision);
     CHECK_MSG(res.per_k_day <= 1.0, "alerts per 1000 officers per day %.3f (the budget is 1: a ceiling)", res.per_k_day);
     CHECK_MSG(res.ttd_median_h <= 200, "median time to detect %.1f h", res.ttd_median_h);
     CHECK_MSG(res.explained >= 0.97, "explained %.4f", res.explained);

@@ -1,7 +1,10 @@
 /* Tests of the misuse detector on small hand-made forces: each signal fires
  * on the misuse and not on its explained twin; explanations; the learning
  * state; a ring as one alert naming all members; a curiosity burst naming
- * only the unexplained viewers; one growing alert; the budget. */
+ * only the unexplained viewers; one growing alert; the budget; rings on one
+ * stranger shared by quiet outliers, refused look-ups in the graph, local
+ * and force-wide officers; a colleague login out of hours without history;
+ * one surname look-up per record; the routine's register repeats. */
 #include "custos/detect.h"
 
 #include "../harness.h"
@@ -21,6 +24,22 @@ static const char *REF =
     "{\"kind\":\"officer\",\"id\":\"O6\",\"role\":\"PS\",\"unit\":\"U6\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
     "{\"kind\":\"officer\",\"id\":\"O7\",\"role\":\"PS\",\"unit\":\"U7\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\","
     "\"relations\":[{\"person\":\"P13\",\"type\":\"partner\"}]}\n"
+    "{\"kind\":\"officer\",\"id\":\"O9\",\"role\":\"DC\",\"unit\":\"U9\",\"area\":\"HQ\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O10\",\"role\":\"PC\",\"unit\":\"U10\",\"area\":\"A1\",\"shift\":\"days\",\"start\":\"2015-01-01\",\"surname\":\"Kent\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P40\",\"area\":\"A2\",\"surname\":\"Kent\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P41\",\"area\":\"A2\",\"surname\":\"Kent\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P42\",\"area\":\"A2\",\"surname\":\"Kent\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P43\",\"area\":\"A2\",\"surname\":\"Kent\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R40\",\"type\":\"address\",\"system\":\"RMS\",\"subjects\":[\"P40\",\"P41\",\"P42\",\"P43\"],\"area\":\"A2\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R41\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P41\"],\"area\":\"A2\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R42\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P42\"],\"area\":\"A2\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R43\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P43\"],\"area\":\"A2\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O20\",\"role\":\"PCSO\",\"unit\":\"U20\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O21\",\"role\":\"PCSO\",\"unit\":\"U20\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O22\",\"role\":\"PCSO\",\"unit\":\"U20\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O23\",\"role\":\"PCSO\",\"unit\":\"U20\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
+    "{\"kind\":\"case\",\"id\":\"C5\",\"opened\":\"2024-01-01T00:00:00Z\",\"closed\":null,\"area\":\"A2\",\"officers\":[\"O7\"],"
+    "\"subjects\":[\"P20\",\"P21\",\"P22\",\"P23\"],\"records\":[]}\n"
     "{\"kind\":\"officer\",\"id\":\"O8\",\"role\":\"PS\",\"unit\":\"U8\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
     "{\"kind\":\"person\",\"id\":\"P1\",\"area\":\"A1\",\"address\":\"A-1\"}\n"
     "{\"kind\":\"person\",\"id\":\"P2\",\"area\":\"A1\"}\n"
@@ -47,6 +66,30 @@ static const char *REF =
     "\"subjects\":[\"P2\"],\"records\":[\"R2\"]}\n"
     "{\"kind\":\"case\",\"id\":\"C3\",\"opened\":\"2024-01-01T00:00:00Z\",\"closed\":null,\"area\":\"A1\",\"officers\":[\"O4\"],"
     "\"subjects\":[\"P9\",\"P5\",\"P6\",\"P7\"],\"records\":[]}\n"
+    "{\"kind\":\"person\",\"id\":\"P20\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R20\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P20\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P21\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R21\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P21\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P22\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R22\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P22\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P23\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R23\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P23\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P24\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R24\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P24\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P25\",\"area\":\"A2\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R25\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P25\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P26\",\"area\":\"A2\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R26\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P26\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P27\",\"area\":\"A2\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R27\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P27\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P28\",\"area\":\"A2\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R28\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P28\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P29\",\"area\":\"A2\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R29\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P29\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P30\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R30\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P30\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P31\",\"area\":\"A3\"}\n"
+    "{\"kind\":\"record\",\"id\":\"R31\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P31\"],\"area\":\"A3\"}\n"
     "{\"kind\":\"person\",\"id\":\"P15\",\"area\":\"A1\"}\n"
     "{\"kind\":\"record\",\"id\":\"R15\",\"type\":\"nominal\",\"system\":\"PNC\",\"subjects\":[\"P15\"],\"area\":\"A1\","
     "\"caveats\":[\"OPERATION\"]}\n"
@@ -60,6 +103,7 @@ typedef struct world {
     cu_alert got[64];
     int ngot;
     uint32_t bits;     /* explanation of the last access */
+    bool deny;         /* the next accesses are refused */
     cu_id subj[64];
     cu_event ev;
     int64_t now;
@@ -119,9 +163,9 @@ static void acc(world *w, int day, const char *hm, const char *off, const char *
     snprintf(line, sizeof line,
              "{\"kind\":\"access\",\"id\":\"E%d\",\"ts\":\"2024-01-%02dT%s:00Z\",\"officer\":\"%s\",\"system\":\"RMS\","
              "\"action\":\"%s\",\"record\":%s%s%s,\"subjects\":[%s],\"purpose\":\"investigation\",\"case\":%s%s%s,"
-             "\"terminal\":\"%s\",\"area\":\"A1\",\"outcome\":\"allow\",\"results\":1}",
+             "\"terminal\":\"%s\",\"area\":\"A1\",\"outcome\":\"%s\",\"results\":1}",
              ++seq, day, hm, off, act, rec ? "\"" : "", rec ? rec : "null", rec ? "\"" : "", subj, cs ? "\"" : "",
-             cs ? cs : "null", cs ? "\"" : "", term ? term : "T0");
+             cs ? cs : "null", cs ? "\"" : "", term ? term : "T0", w->deny ? "deny" : "allow");
     CHECK_OK(cu_event_parse(w->n, line, strlen(line), &w->ev));
     CHECK_OK(cu_ref_advance(w->ref, w->ev.ts));
     w->bits = 0;
@@ -344,17 +388,78 @@ TEST(protected_after_learning_not_while_learning)
 
 /* ------------------------------------------------------- ring, burst */
 
+TEST(a_family_record_is_one_surname_lookup)
+{
+    /* O10 (surname Kent, learned and usually explained) views one record
+     * listing four Kents: one look-up of the surname, not four */
+    world w;
+    w_open(&w, 1e6);
+    for (int d = 2; d <= 8; d++)
+        routine(&w, d, "O10");
+    acc(&w, 9, "10:00", "O10", "view", "R40", "", NULL, NULL);
+    cu_risk r;
+    CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O10", 3), w.now, &r));
+    double one = r.score;
+    w_close(&w);
+    /* the twin: three Kents on three records, three look-ups */
+    w_open(&w, 1e6);
+    for (int d = 2; d <= 8; d++)
+        routine(&w, d, "O10");
+    acc(&w, 9, "10:00", "O10", "view", "R41", "", NULL, NULL);
+    acc(&w, 9, "10:10", "O10", "view", "R42", "", NULL, NULL);
+    acc(&w, 9, "10:20", "O10", "view", "R43", "", NULL, NULL);
+    CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O10", 3), w.now, &r));
+    CHECK(one > 0 && r.score > 2 * one);
+    w_close(&w);
+}
+
+TEST(routine_is_no_reason_to_look_again)
+{
+    /* U20's routine is unlinked look-ups (a template forms; work without a
+     * data link is the unit's usual, so the register in it weighs little).
+     * O20 looks up the register person P5 on two days; O21 looks up two
+     * register people once each.  The routine explains the work, not
+     * coming back to one register person. */
+    world w;
+    w_open(&w, 1e6);
+    char rec[8], subj[12], off[8], hm[8];
+    for (int d = 2; d <= 8; d++)
+        for (int k = 0; k < 12; k++)
+            for (int o = 20; o < 24; o++) {
+                int p = 20 + (o + k + d) % 12;
+                snprintf(rec, sizeof rec, "R%d", p);
+                snprintf(subj, sizeof subj, "\"P%d\"", p);
+                snprintf(off, sizeof off, "O%d", o);
+                snprintf(hm, sizeof hm, "%02d:%02d", 9 + k, o);
+                acc(&w, d, hm, off, "view", rec, subj, NULL, NULL);
+            }
+    acc(&w, 9, "10:00", "O20", "view", "R5", "\"P5\"", NULL, NULL);
+    CHECK(w.bits & CU_X_TEMPLATE);
+    acc(&w, 9, "10:10", "O21", "view", "R5", "\"P5\"", NULL, NULL);
+    acc(&w, 10, "10:00", "O20", "view", "R5", "\"P5\"", NULL, NULL);
+    acc(&w, 10, "10:10", "O21", "view", "R6", "\"P6\"", NULL, NULL);
+    cu_risk a, b;
+    CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O20", 3), w.now, &a));
+    CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O21", 3), w.now, &b));
+    CHECK(a.score > 0.05);
+    CHECK(a.score > 3 * b.score);
+    w_close(&w);
+}
+
 TEST(ring_is_one_alert_naming_all_members)
 {
     world w;
     w_open(&w, 1e6);
     /* three officers of three units, no shared case, days apart (no
-     * burst): O2 and O3 share P3 and P4, O3 and O6 share P2 and P14 (people
-     * nobody else looks at), a hand-off along a chain */
+     * burst): O2 and O3 share P3 and P4 (people of their own area: half a
+     * link each) and P20 (from elsewhere), O3 and O6 share P2 and P14
+     * (people nobody else looks at), a hand-off along a chain */
     acc(&w, 2, "10:00", "O2", "view", "R3", "\"P3\"", NULL, NULL);
     acc(&w, 2, "10:10", "O2", "view", "R4", "\"P4\"", NULL, NULL);
+    acc(&w, 2, "10:20", "O2", "view", "R20", "\"P20\"", NULL, NULL);
     acc(&w, 6, "10:00", "O3", "view", "R3", "\"P3\"", NULL, NULL);
     acc(&w, 6, "10:10", "O3", "view", "R4", "\"P4\"", NULL, NULL);
+    acc(&w, 6, "10:20", "O3", "view", "R20", "\"P20\"", NULL, NULL);
     acc(&w, 8, "10:00", "O3", "view", NULL, "\"P2\"", NULL, NULL);
     acc(&w, 8, "10:10", "O3", "view", "R14", "\"P14\"", NULL, NULL);
     acc(&w, 12, "10:00", "O6", "view", NULL, "\"P2\"", NULL, NULL);
@@ -380,6 +485,102 @@ TEST(ring_is_one_alert_naming_all_members)
     CHECK(r.ngroups == 1 && r.groups[0] == num);
     CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O1", 2), w.now, &r));
     CHECK_INT(r.ngroups, 0);
+    w_close(&w);
+}
+
+/* The distinct ring alerts naming both officers (0 or 1 expected). */
+static int ring_naming(const world *w, const char *a, const char *b)
+{
+    int n = 0;
+    uint64_t seen = 0;
+    for (int i = 0; i < w->ngot; i++)
+        if (strcmp(w->got[i].kind, "ring") == 0 && names(w, &w->got[i], a) && names(w, &w->got[i], b) &&
+            w->got[i].num != seen) {
+            seen = w->got[i].num;
+            n++;
+        }
+    return n;
+}
+
+/* Each of two officers looks up `own` people of their own with no reason
+ * (days apart), then both look up P31, whom nobody else looks at. */
+static void quiet_pair(world *w, const char *a, const char *b, int own)
+{
+    char rec[8], subj[12];
+    for (int i = 0; i < own; i++) {
+        snprintf(rec, sizeof rec, "R%d", 20 + i);
+        snprintf(subj, sizeof subj, "\"P%d\"", 20 + i);
+        acc(w, 2 + i, "10:00", a, "view", rec, subj, NULL, NULL);
+        snprintf(rec, sizeof rec, "R%d", 25 + i);
+        snprintf(subj, sizeof subj, "\"P%d\"", 25 + i);
+        acc(w, 2 + i, "14:00", b, "view", rec, subj, NULL, NULL);
+    }
+    acc(w, 9, "10:00", a, "view", "R31", "\"P31\"", NULL, NULL);
+    acc(w, 12, "10:00", b, "view", "R31", "\"P31\"", NULL, NULL);
+    flush(w);
+}
+
+TEST(ring_on_one_stranger_shared_by_quiet_outliers)
+{
+    /* O2 (area A1) and O6 (A2), each with five people looked up for no
+     * reason, converge on one stranger: a ring of two */
+    world w;
+    w_open(&w, 1e6);
+    quiet_pair(&w, "O2", "O6", 5);
+    CHECK_INT(ring_naming(&w, "O2", "O6"), 1);
+    w_close(&w);
+    /* officers who otherwise look nobody up unexplained: one shared
+     * person is chance, not a link */
+    w_open(&w, 1e6);
+    quiet_pair(&w, "O2", "O6", 1);
+    CHECK_INT(ring_naming(&w, "O2", "O6"), 0);
+    w_close(&w);
+    /* two officers of one area (O2, O3 in A1): one shared person is local
+     * knowledge, whatever else they looked up */
+    w_open(&w, 1e6);
+    quiet_pair(&w, "O2", "O3", 5);
+    CHECK_INT(ring_naming(&w, "O2", "O3"), 0);
+    w_close(&w);
+    /* nor for an officer of an area where nobody lives (headquarters, a
+     * force-wide remit): such an officer meets people of every area */
+    w_open(&w, 1e6);
+    quiet_pair(&w, "O2", "O9", 5);
+    CHECK_INT(ring_naming(&w, "O2", "O9"), 0);
+    w_close(&w);
+}
+
+TEST(refused_lookups_count_in_the_graph)
+{
+    /* O2 looks up four strangers; O6 tries to look up the same four and is
+     * refused each time: the attempts link them as the look-ups would */
+    world w;
+    w_open(&w, 1e6);
+    for (int i = 0; i < 4; i++) {
+        char rec[8], subj[12];
+        snprintf(rec, sizeof rec, "R%d", 20 + i);
+        snprintf(subj, sizeof subj, "\"P%d\"", 20 + i);
+        acc(&w, 2 + i, "10:00", "O2", "view", rec, subj, NULL, NULL);
+        w.deny = true;
+        acc(&w, 2 + i, "15:00", "O6", "view", rec, subj, NULL, NULL);
+        w.deny = false;
+    }
+    flush(&w);
+    CHECK_INT(ring_naming(&w, "O2", "O6"), 1);
+    w_close(&w);
+    /* the twin: O7 is refused the same four, the people of O7's own case
+     * (C5): an attempt at one's own work links nobody */
+    w_open(&w, 1e6);
+    for (int i = 0; i < 4; i++) {
+        char rec[8], subj[12];
+        snprintf(rec, sizeof rec, "R%d", 20 + i);
+        snprintf(subj, sizeof subj, "\"P%d\"", 20 + i);
+        acc(&w, 2 + i, "10:00", "O2", "view", rec, subj, NULL, NULL);
+        w.deny = true;
+        acc(&w, 2 + i, "15:00", "O7", "view", rec, subj, NULL, NULL);
+        w.deny = false;
+    }
+    flush(&w);
+    CHECK_INT(ring_naming(&w, "O2", "O7"), 0);
     w_close(&w);
 }
 
@@ -433,6 +634,41 @@ TEST(colleague_login_from_another_terminal)
     CHECK_INT(w.ngot, 1);
     CHECK(w.ngot == 1 && strcmp(w.got[0].kind, "colleague-login") == 0 && names(&w, &w.got[0], "O1") &&
           names(&w, &w.got[0], "O2"));
+    w_close(&w);
+}
+
+TEST(colleague_login_out_of_hours_needs_no_history)
+{
+    /* O1 (shift "days") has logged in once, at T1; O2 works at T2.  O1's
+     * account at T2 at 23:00, out of O1's declared band, with look-ups of
+     * people nobody explains: a colleague login from the start */
+    world w;
+    w_open(&w, 1e6);
+    acc(&w, 2, "08:00", "O1", "login", NULL, "", NULL, "T1");
+    acc(&w, 2, "16:00", "O1", "logout", NULL, "", NULL, "T1");
+    acc(&w, 2, "22:00", "O2", "login", NULL, "", NULL, "T2");
+    acc(&w, 2, "22:50", "O2", "logout", NULL, "", NULL, "T2");
+    acc(&w, 2, "23:00", "O1", "login", NULL, "", NULL, "T2");
+    acc(&w, 2, "23:05", "O1", "view", "R3", "\"P3\"", NULL, "T2");
+    acc(&w, 2, "23:10", "O1", "view", "R4", "\"P4\"", NULL, "T2");
+    acc(&w, 2, "23:15", "O1", "view", NULL, "\"P14\"", NULL, "T2");
+    flush(&w);
+    CHECK_INT(w.ngot, 1);
+    CHECK(w.ngot == 1 && strcmp(w.got[0].kind, "colleague-login") == 0 && names(&w, &w.got[0], "O2"));
+    w_close(&w);
+    /* the twin: the same at 10:00, within O1's band, is hot-desking until
+     * the desks are known */
+    w_open(&w, 1e6);
+    acc(&w, 2, "08:00", "O1", "login", NULL, "", NULL, "T1");
+    acc(&w, 2, "08:30", "O1", "logout", NULL, "", NULL, "T1");
+    acc(&w, 2, "09:00", "O2", "login", NULL, "", NULL, "T2");
+    acc(&w, 2, "09:50", "O2", "logout", NULL, "", NULL, "T2");
+    acc(&w, 2, "10:00", "O1", "login", NULL, "", NULL, "T2");
+    acc(&w, 2, "10:05", "O1", "view", "R3", "\"P3\"", NULL, "T2");
+    acc(&w, 2, "10:10", "O1", "view", "R4", "\"P4\"", NULL, "T2");
+    acc(&w, 2, "10:15", "O1", "view", NULL, "\"P14\"", NULL, "T2");
+    flush(&w);
+    CHECK_INT(alerts_naming(&w, "O2"), 0);
     w_close(&w);
 }
 
