@@ -74,6 +74,13 @@ typedef struct cu_gateway_audit {
      * it when set and append_decision is not (cu_ledger_append_async). */
     cu_rc (*submit)(void *ud, struct cu_ledger_pending *p, const void *entry, size_t len,
                     cu_gateway_audit_done done, void *done_ud);
+    /* Asynchronous append_decision (may be NULL): as submit, with the
+     * decision (lg: lg->entry stays valid until done; lg->req, lg->d and
+     * lg->system only during the call).  Used by cu_gateway_http_async in
+     * preference to submit, so that the daemon can batch allowed look-ups
+     * into the pipeline (docs/gateway.md, "Decisions feed detection"). */
+    cu_rc (*submit_decision)(void *ud, const cu_gateway_logged *lg, struct cu_ledger_pending *p,
+                             cu_gateway_audit_done done, void *done_ud);
 } cu_gateway_audit;
 
 /* The audit hooks over a ledger (append, size, submit), ud = the ledger. */

@@ -135,6 +135,15 @@ cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index) CU_
  * indexing then failed (the entries are durable; the pipeline stops). */
 cu_rc cu_pipeline_submit_after(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b,
                                uint64_t *pre_index) CU_NODISCARD;
+/* As cu_pipeline_submit_after for a batch of gateway look-ups: pre[i]
+ * (pre_len[i] bytes, another type's entry: event i's decision) is appended
+ * just before event i, all 2n entries in one durable append, so each pair
+ * is adjacent in the log; *pre_first (may be NULL) gets pre[0]'s index:
+ * pre[i] is at *pre_first + 2i, event i at *pre_first + 2i + 1.  Set as
+ * soon as the append returned, even when indexing then failed (the entries
+ * are durable; the pipeline stops).  The batch is one store transaction. */
+cu_rc cu_pipeline_submit_pairs(cu_pipeline *p, const void *const *pre, const size_t *pre_len, cu_batch *b,
+                               uint64_t *pre_first) CU_NODISCARD;
 /* Pipelined submission, for bulk sources (replay): b is checked whole and
  * encoded, its names stored, and its append started on the pipeline's
  * appender thread; then the batch submitted before it, whose append has

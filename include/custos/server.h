@@ -120,7 +120,7 @@ struct cu_ledger;
  * cu_gateway_http.  A 401 carries WWW-Authenticate. */
 void cu_server_gateway_handle(void *gw, const cu_http_req *req, cu_http_resp *resp);
 
-cu_rc cu_events_api_gateway_audit(cu_events_api *a, struct cu_ledger *ledger, const cu_ref *ref,
+cu_rc cu_events_api_gateway_audit(cu_events_api *a, struct cu_ledger *ledger, cu_ref *ref,
                                   cu_gateway_audit *out) CU_NODISCARD;
 
 /* Run fn on the pipeline under the api's lock (the pipeline's one writer):

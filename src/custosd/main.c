@@ -157,8 +157,8 @@ static void usage(FILE *f)
                "  --listen ADDR     address to bind (default 127.0.0.1)\n"
                "  --port N          TCP port (default 8340; 0 picks a free one)\n"
                "  --port-file FILE  write the port actually bound to FILE\n"
-               "  --threads N       HTTP worker threads, 1-1024 (default 2; 256 with the gateway, whose\n"
-               "                    request threads wait for the ledger's group commit)\n"
+               "  --threads N       HTTP worker threads, 1-1024 (default 2; 4 with the gateway, whose\n"
+               "                    requests wait for the ledger suspended, holding no thread)\n"
                "data (POST /v1/events, the console, the gateway's log):\n"
                "  --data DIR        DIR/ledger (the one ledger: events, decisions, console audit) and DIR/store.db\n"
                "  --rules-only      detectors without baselines, templates, graph or bursts (as custos replay)\n"
@@ -350,13 +350,12 @@ int main(int argc, char **argv)
         if (!rc && reference)
             rc = cu_gateway_reference_load(gw, reference);
     }
-    /* Gateway-only (--ledger): a decision waits for its commit suspended,
-     * holding no thread (cu_server_gateway_handle), so a few threads serve
-     * every request in flight.  With --data an allowed look-up still waits
-     * for the pipeline's append on its thread: throughput there is the
-     * threads waiting at once times the commit rate. */
+    /* A decision waits for its commit suspended, holding no thread
+     * (cu_server_gateway_handle): a few threads serve every request in
+     * flight.  With --data the allowed look-ups waiting at once share one
+     * pipeline append (cu_events_api_gateway_audit). */
     if (gw && !opts.threads)
-        opts.threads = data_dir ? 256 : 4;
+        opts.threads = 4;
     if (!rc)
         rc = cu_server_new(&opts, &srv);
     if (!rc)

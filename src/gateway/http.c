@@ -259,7 +259,7 @@ bool cu_gateway_http_async(cu_gateway *g, const char *method, const char *path, 
                            const char *body, size_t body_len, int64_t now, int *status, const char **ctype,
                            cu_buf *out, const cu_gateway_defer *df)
 {
-    bool can = df && g->audit.submit && !g->audit.append_decision;
+    bool can = df && (g->audit.submit_decision || (g->audit.submit && !g->audit.append_decision));
     return http(g, method, path, authorization, body, body_len, now, status, ctype, out, can ? df : NULL);
 }
 

@@ -162,6 +162,8 @@ struct cu_pipeline {
     size_t ncommit;
     struct commit_map cmap;
     cu_batch *rbatch; /* recovery / read-back */
+    const void **pptr; /* cu_pipeline_submit_pairs: the interleaved entries */
+    size_t *plen, pcap;
     cu_buf rbuf;
     cu_pipeline_stats st;
     cu_rc cb_rc;
@@ -324,17 +326,26 @@ static cu_rc on_alert(void *ud, const cu_alert *a)
  * its append has just returned, so the program's clock (when given) is its
  * ingest time; recovery re-indexes entries made durable at an unknown
  * earlier time and records none. */
+static cu_rc index_and_detect_at(cu_pipeline *p, const cu_batch *b, uint64_t first, uint64_t stride, bool fresh);
+
 static cu_rc index_and_detect(cu_pipeline *p, const cu_batch *b, uint64_t first, bool fresh)
+{
+    return index_and_detect_at(p, b, first, 1, fresh);
+}
+
+/* As index_and_detect, event i being at first + i * stride (gateway
+ * look-ups: each event right after its decision entry, stride 2). */
+static cu_rc index_and_detect_at(cu_pipeline *p, const cu_batch *b, uint64_t first, uint64_t stride, bool fresh)
 {
     uint64_t t0 = cu_mono_ns();
     cu_rc rc = p->store ? cu_store_begin(p->store) : CU_OK;
     if (rc)
         return rc;
     if (p->store && fresh && b->n && p->cfg.ingest_clock &&
-        (rc = cu_store_add_ingest(p->store, first, first + b->n - 1, p->cfg.ingest_clock(p->cfg.clock_ud))))
+        (rc = cu_store_add_ingest(p->store, first, first + (b->n - 1) * stride, p->cfg.ingest_clock(p->cfg.clock_ud))))
         goto fail;
     for (uint32_t i = 0; p->store && i < b->n; i++)
-        if ((rc = cu_store_add_event(p->store, first + i, &b->ev[i])))
+        if ((rc = cu_store_add_event(p->store, first + i * stride, &b->ev[i])))
             goto fail;
     uint64_t t1 = cu_mono_ns();
     for (uint32_t i = 0; i < b->n; i++) {
@@ -343,7 +354,7 @@ static cu_rc index_and_detect(cu_pipeline *p, const cu_batch *b, uint64_t first,
             goto fail;
     }
     uint64_t t2 = cu_mono_ns();
-    if (p->store && (rc = cu_store_commit(p->store, first + b->n)))
+    if (p->store && (rc = cu_store_commit(p->store, b->n ? first + (b->n - 1) * stride + 1 : first)))
         return rc;
     p->st.ns_store += (t1 - t0) + (cu_mono_ns() - t2);
     p->st.ns_detect += t2 - t1;
@@ -754,23 +765,57 @@ cu_rc cu_pipeline_submit_async(cu_pipeline *p, cu_batch *b, cu_batch **done, uin
     return CU_OK;
 }
 
-static cu_rc submit(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index,
-                    uint64_t *first_index);
+static cu_rc submit(cu_pipeline *p, const void *const *pre, const size_t *pre_len, bool pairs, cu_batch *b,
+                    uint64_t *pre_index, uint64_t *first_index);
 
 cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index)
 {
-    return submit(p, NULL, 0, b, NULL, first_index);
+    return submit(p, NULL, NULL, false, b, NULL, first_index);
 }
 
 cu_rc cu_pipeline_submit_after(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index)
 {
     if (!pre || !pre_len)
         return cu_err_set(CU_ERR_INVAL, "no entry to append before the batch");
-    return submit(p, pre, pre_len, b, pre_index, NULL);
+    return submit(p, &pre, &pre_len, false, b, pre_index, NULL);
 }
 
-static cu_rc submit(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index,
-                    uint64_t *first_index)
+cu_rc cu_pipeline_submit_pairs(cu_pipeline *p, const void *const *pre, const size_t *pre_len, cu_batch *b,
+                               uint64_t *pre_first)
+{
+    for (uint32_t i = 0; i < b->n; i++)
+        if (!pre[i] || !pre_len[i])
+            return cu_err_set(CU_ERR_INVAL, "no entry to append before event %u", i);
+    return submit(p, pre, pre_len, true, b, pre_first, NULL);
+}
+
+/* The entry pointers of a pairs append (each event after its entry). */
+static cu_rc pairs_layout(cu_pipeline *p, const struct enc *e, const void *const *pre, const size_t *pre_len,
+                          uint32_t n)
+{
+    if ((size_t)n * 2 > p->pcap) {
+        size_t nc = (size_t)n * 2;
+        const void **ptr = cu_realloc(p->pptr, nc * sizeof *ptr);
+        if (ptr)
+            p->pptr = ptr;
+        size_t *len = cu_realloc(p->plen, nc * sizeof *len);
+        if (len)
+            p->plen = len;
+        if (!ptr || !len)
+            return CU_ERR_NOMEM;
+        p->pcap = nc;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        p->pptr[2 * i] = pre[i];
+        p->plen[2 * i] = pre_len[i];
+        p->pptr[2 * i + 1] = e->ptr[i];
+        p->plen[2 * i + 1] = e->len[i];
+    }
+    return CU_OK;
+}
+
+static cu_rc submit(cu_pipeline *p, const void *const *pre, const size_t *pre_len, bool pairs, cu_batch *b,
+                    uint64_t *pre_index, uint64_t *first_index)
 {
     if (!p->started)
         return cu_err_set(CU_ERR_STATE, "pipeline not started");
@@ -801,16 +846,27 @@ static cu_rc submit(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b
         return rc;
     }
     uint64_t first;
-    if (pre) {
+    const void *const *ptrs = e->ptr;
+    const size_t *lens = e->len;
+    size_t n = b->n;
+    if (pairs) {
+        /* each decision entry just before its event, all in one durable append */
+        if ((rc = pairs_layout(p, e, pre, pre_len, b->n)))
+            return rc; /* nothing appended: nothing to stop for */
+        ptrs = p->pptr;
+        lens = p->plen;
+        n = (size_t)b->n * 2;
+    } else if (pre) {
         /* the entry first, then the batch's, in one durable append */
         for (uint32_t i = b->n; i > 0; i--) {
             e->ptr[i] = e->ptr[i - 1];
             e->len[i] = e->len[i - 1];
         }
-        e->ptr[0] = pre;
-        e->len[0] = pre_len;
+        e->ptr[0] = pre[0];
+        e->len[0] = pre_len[0];
+        n++;
     }
-    if ((rc = p->sink.ops->append_many(p->sink.ctx, e->ptr, e->len, b->n + (pre ? 1 : 0), &first))) {
+    if ((rc = p->sink.ops->append_many(p->sink.ctx, ptrs, lens, n, &first))) {
         p->failed = true;
         return rc;
     }
@@ -822,7 +878,7 @@ static cu_rc submit(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b
     p->st.ns_append += cu_mono_ns() - t1;
     /* 1: durable; now the store and the detectors */
     p->st.events += b->n;
-    if ((rc = index_and_detect(p, b, first, true))) {
+    if ((rc = index_and_detect_at(p, b, first, pairs ? 2 : 1, true))) {
         p->failed = true;
         return rc;
     }
@@ -888,6 +944,8 @@ cu_rc cu_pipeline_close(cu_pipeline *p)
         cu_free(p->enc[i].ptr);
         cu_free(p->enc[i].len);
     }
+    cu_free(p->pptr);
+    cu_free(p->plen);
     cu_free(p->commit);
     cu_free(p->commit_ok);
     cu_free(p->cmap.key);

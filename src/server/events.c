@@ -20,6 +20,8 @@
 
 #include "custos/ledger.h"
 
+#include <stdalign.h>
+
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -34,9 +36,21 @@ struct cu_events_api {
     void *auth_ud;
     /* gateway decisions (cu_events_api_gateway_audit) */
     cu_ledger *ledger;
-    const cu_ref *ref;
+    cu_ref *ref;
     cu_batch *gw_batch;
     uint64_t gw_next; /* the number of the next "GW-" event id */
+    /* allowed look-ups waiting for the live writer (invariant 8) */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    struct gw_item *qhead, *qtail;
+    bool writer_started, writer_stop;
+    pthread_t writer;
+    const void **gw_pre;
+    size_t *gw_prelen;
+    /* the gateway whose reference data follows the pipeline's (invariant 9) */
+    cu_gateway *gw;
+    pthread_rwlock_t gate;
+    cu_buf refbuf;
 };
 
 cu_rc cu_events_api_new(cu_pipeline *p, cu_http_auth_fn auth, void *auth_ud, cu_events_api **out)
@@ -53,16 +67,29 @@ cu_rc cu_events_api_new(cu_pipeline *p, cu_http_auth_fn auth, void *auth_ud, cu_
     a->auth = auth;
     a->auth_ud = auth_ud;
     pthread_mutex_init(&a->mu, NULL);
+    pthread_mutex_init(&a->qmu, NULL);
+    pthread_cond_init(&a->qcv, NULL);
+    pthread_rwlock_init(&a->gate, NULL);
+    cu_buf_init(&a->refbuf, CU_EVENTS_MAX_BODY);
     *out = a;
     return CU_OK;
 }
+
+static void writer_stop(cu_events_api *a);
 
 void cu_events_api_free(cu_events_api *a)
 {
     if (!a)
         return;
+    writer_stop(a);
     cu_batch_free(a->batch);
     cu_batch_free(a->gw_batch);
+    cu_free(a->gw_pre);
+    cu_free(a->gw_prelen);
+    cu_buf_free(&a->refbuf);
+    pthread_rwlock_destroy(&a->gate);
+    pthread_cond_destroy(&a->qcv);
+    pthread_mutex_destroy(&a->qmu);
     pthread_mutex_destroy(&a->mu);
     cu_free(a);
 }
@@ -158,18 +185,54 @@ void cu_events_api_handle(void *ud, const cu_http_req *req, cu_http_resp *resp)
  *
  * Invariants:
  * 5. An allowed look-up is appended as its decision entry followed at once
- *    by one access entry (the event "GW-<n>"), in one durable append under
- *    the ingest mutex, and then indexed and run through the detectors like
- *    any ingested event; the gateway answers only after that append
- *    returned.  Other decisions and break-glass reviews are appended to the
- *    ledger alone (no mutex: the ledger's group commit serves them).
+ *    by one access entry (the event "GW-<n>"), and then indexed and run
+ *    through the detectors like any ingested event; the gateway answers
+ *    only after that append returned.  Other decisions and break-glass
+ *    reviews are appended to the ledger alone (no mutex: the ledger's group
+ *    commit serves them).
  * 6. "GW-" numbers count up by one per gateway access event, continuing
  *    after restarts from the newest one indexed, so the series has no gaps
  *    that an evidence bundle's completeness statement would report.
  * 7. The access event's time is the decision's, or the last accepted
  *    event's when that is later (an ingest source's clock ahead of ours):
  *    the stream stays in time order; the decision entry keeps its own time.
+ * 8. Allowed look-ups are batched: each is queued (in the gateway's own
+ *    pending storage, no allocation) and the live writer thread takes every
+ *    look-up queued so far, under the ingest mutex, as one pipeline append
+ *    (decision, access, decision, access, ...: each pair adjacent, one
+ *    group commit) and one store transaction, then completes each with its
+ *    index.  Nothing is completed before that append returned; a failed
+ *    append completes every look-up of the batch with the error (the
+ *    gateway answers deny, "audit unavailable").  Look-ups that arrive
+ *    while a batch is being written form the next batch.
+ * 9. A reference update (POST /v1/reference through
+ *    cu_events_api_gateway_handle) waits until no decision is between its
+ *    evaluation and its queueing (a read-write gate), writes every queued
+ *    look-up with the reference data it was decided on, then applies the
+ *    lines to the pipeline's reference data and the store and only then to
+ *    the gateway, all under the ingest mutex: every look-up decided on
+ *    version v is detected on version v, and every later one on the next.
  */
+
+#define GW_BATCH_MAX 4096
+
+/* An allowed look-up waiting for the live writer.  It lives in the
+ * gateway's cu_ledger_pending storage (the caller's until done runs). */
+struct gw_item {
+    struct gw_item *next;
+    const void *entry;
+    size_t len;
+    cu_gateway_audit_done done;
+    void *done_ud;
+    int64_t now;
+    uint64_t index;
+    cu_rc rc;
+    char officer[CU_GATEWAY_MAX_ID + 1], system[CU_GATEWAY_MAX_ID + 1], record[CU_GATEWAY_MAX_ID + 1],
+        purpose[CU_GATEWAY_MAX_ID + 1], case_id[CU_GATEWAY_MAX_ID + 1], action[16];
+    char detail[256];
+};
+_Static_assert(sizeof(struct gw_item) <= sizeof(cu_ledger_pending), "a queued look-up must fit the pending storage");
+_Static_assert(alignof(struct gw_item) <= 16, "pending storage alignment");
 
 static cu_rc gw_append(void *ud, const void *entry, size_t len, uint64_t *index)
 {
@@ -191,31 +254,27 @@ static cu_rc intern_opt(cu_names *n, cu_idkind k, const char *s, cu_id *out)
     return cu_names_intern(n, k, s, strlen(s), out);
 }
 
-/* The access event of an allowed look-up, into ev. */
-static cu_rc gw_event(cu_events_api *a, const cu_gateway_logged *lg, cu_event *ev)
+/* The access event of an allowed look-up, into ev, at time >= floor. */
+static cu_rc gw_event(cu_events_api *a, const struct gw_item *it, int64_t floor, uint64_t num, cu_event *ev)
 {
-    const cu_gateway_request *r = lg->req;
     cu_names *n = cu_pipeline_names(a->p);
     cu_action act;
     cu_rc rc;
-    if ((rc = cu_action_parse(r->action, strlen(r->action), &act)))
+    if ((rc = cu_action_parse(it->action, strlen(it->action), &act)))
         return rc;
-    int64_t last = cu_pipeline_last_ts(a->p);
-    ev->ts = r->now < last ? last : r->now;
-    int k = snprintf(ev->id, sizeof ev->id, "GW-%" PRIu64, a->gw_next);
+    ev->ts = it->now < floor ? floor : it->now;
+    int k = snprintf(ev->id, sizeof ev->id, "GW-%" PRIu64, num);
     ev->id_len = (uint8_t)k;
     ev->action = (uint8_t)act;
     ev->outcome = CU_OUT_ALLOW;
     ev->has_results = false;
     ev->results = 0;
     ev->nsubjects = 0;
-    /* the system: the record's, or the one named, or the calling system */
-    const char *system = lg->system && *lg->system ? lg->system : r->caller;
-    if ((rc = intern_opt(n, CU_K_OFFICER, r->officer, &ev->officer)) ||
-        (rc = intern_opt(n, CU_K_SYSTEM, system, &ev->system)) ||
-        (rc = intern_opt(n, CU_K_RECORD, r->record, &ev->record)) ||
-        (rc = intern_opt(n, CU_K_PURPOSE, r->purpose, &ev->purpose)) ||
-        (rc = intern_opt(n, CU_K_CASE, r->case_id, &ev->case_id)))
+    if ((rc = intern_opt(n, CU_K_OFFICER, it->officer, &ev->officer)) ||
+        (rc = intern_opt(n, CU_K_SYSTEM, it->system, &ev->system)) ||
+        (rc = intern_opt(n, CU_K_RECORD, it->record, &ev->record)) ||
+        (rc = intern_opt(n, CU_K_PURPOSE, it->purpose, &ev->purpose)) ||
+        (rc = intern_opt(n, CU_K_CASE, it->case_id, &ev->case_id)))
         return rc;
     ev->terminal = CU_ID_NONE;
     ev->area = CU_ID_NONE;
@@ -228,40 +287,218 @@ static cu_rc gw_event(cu_events_api *a, const cu_gateway_logged *lg, cu_event *e
     return CU_OK;
 }
 
-static cu_rc gw_decision(void *ud, const cu_gateway_logged *lg, uint64_t *index)
+static void item_fail(struct gw_item *it, cu_rc rc, const char *detail)
+{
+    it->rc = rc;
+    snprintf(it->detail, sizeof it->detail, "%s", detail);
+}
+
+/* Write up to GW_BATCH_MAX queued look-ups from *list (advanced past
+ * them) as one pipeline append; under a->mu. */
+static void write_chunk(cu_events_api *a, struct gw_item **list)
+{
+    cu_batch *b = a->gw_batch;
+    cu_batch_reset(b);
+    struct gw_item *it = *list, *first_it = it, *end;
+    uint32_t n = 0;
+    int64_t floor = cu_pipeline_last_ts(a->p);
+    for (; it && n < GW_BATCH_MAX; it = it->next) {
+        it->rc = CU_OK;
+        it->index = UINT64_MAX;
+        cu_event *ev = cu_batch_slot(b);
+        cu_rc rc = ev ? gw_event(a, it, floor, a->gw_next + n, ev) : cu_err_set(CU_ERR_INTERNAL, "gateway batch full");
+        if (rc) {
+            item_fail(it, rc, cu_err_detail());
+            continue;
+        }
+        floor = ev->ts;
+        a->gw_pre[n] = it->entry;
+        a->gw_prelen[n] = it->len;
+        cu_batch_push(b);
+        n++;
+    }
+    end = it;
+    *list = end;
+    if (n == 0)
+        return;
+    uint64_t pre = UINT64_MAX;
+    cu_rc rc = cu_pipeline_submit_pairs(a->p, a->gw_pre, a->gw_prelen, b, &pre);
+    char detail[256];
+    snprintf(detail, sizeof detail, "%s", rc ? cu_err_detail() : "");
+    if (pre != UINT64_MAX) {
+        /* durable: the numbers are used whatever happened after the append */
+        a->gw_next += n;
+        if (rc)
+            cu_log(CU_LOG_ERROR, "gateway decisions %" PRIu64 "..%" PRIu64 " are durable but were not indexed: %s: %s",
+                   pre, pre + 2 * (uint64_t)n - 1, cu_strerror(rc), detail);
+    }
+    uint32_t k = 0;
+    for (it = first_it; it != end; it = it->next) {
+        if (it->rc)
+            continue;
+        if (pre != UINT64_MAX)
+            it->index = pre + 2 * (uint64_t)k++;
+        else
+            item_fail(it, rc, detail);
+    }
+}
+
+/* Take the queue (FIFO); under a->mu, so that nothing taken is written
+ * after a reference update that came later. */
+static struct gw_item *take_queue(cu_events_api *a)
+{
+    pthread_mutex_lock(&a->qmu);
+    struct gw_item *l = a->qhead;
+    a->qhead = a->qtail = NULL;
+    pthread_mutex_unlock(&a->qmu);
+    return l;
+}
+
+static void write_all(cu_events_api *a, struct gw_item *list)
+{
+    while (list)
+        write_chunk(a, &list);
+}
+
+/* Hand every look-up of list its answer (outside the locks). */
+static void complete(struct gw_item *list)
+{
+    while (list) {
+        struct gw_item *next = list->next; /* done may reuse the storage */
+        list->done(list->done_ud, list->rc, list->index, list->rc ? list->detail : NULL);
+        list = next;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    cu_events_api *a = arg;
+    pthread_setname_np(pthread_self(), "cu-live");
+    for (;;) {
+        pthread_mutex_lock(&a->qmu);
+        while (!a->qhead && !a->writer_stop)
+            pthread_cond_wait(&a->qcv, &a->qmu);
+        bool stop = !a->qhead;
+        pthread_mutex_unlock(&a->qmu);
+        if (stop)
+            break;
+        pthread_mutex_lock(&a->mu);
+        struct gw_item *list = take_queue(a);
+        write_all(a, list);
+        pthread_mutex_unlock(&a->mu);
+        complete(list);
+    }
+    return NULL;
+}
+
+static void writer_stop(cu_events_api *a)
+{
+    if (!a->writer_started)
+        return;
+    pthread_mutex_lock(&a->qmu);
+    a->writer_stop = true;
+    pthread_cond_signal(&a->qcv);
+    pthread_mutex_unlock(&a->qmu);
+    pthread_join(a->writer, NULL); /* it writes what is queued first */
+    a->writer_started = false;
+}
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+static cu_rc gw_submit_decision(void *ud, const cu_gateway_logged *lg, struct cu_ledger_pending *p,
+                                cu_gateway_audit_done done, void *done_ud)
 {
     cu_events_api *a = ud;
     if (lg->d->outcome != CU_GW_ALLOW)
-        return cu_ledger_append(a->ledger, lg->entry, lg->len, index);
-    pthread_mutex_lock(&a->mu);
-    cu_batch_reset(a->gw_batch);
-    cu_event *ev = cu_batch_slot(a->gw_batch);
-    cu_rc rc = ev ? gw_event(a, lg, ev) : cu_err_set(CU_ERR_INTERNAL, "gateway batch full");
-    uint64_t pre = UINT64_MAX;
+        return cu_ledger_append_async(a->ledger, p, &lg->entry, &lg->len, 1, done, done_ud);
+    const cu_gateway_request *r = lg->req;
+    if (strlen(r->action) >= sizeof ((struct gw_item *)0)->action)
+        return cu_err_set(CU_ERR_INVAL, "unknown action");
+    struct gw_item *it = (struct gw_item *)(void *)p;
+    memset(it, 0, offsetof(struct gw_item, officer));
+    it->entry = lg->entry;
+    it->len = lg->len;
+    it->done = done;
+    it->done_ud = done_ud;
+    it->now = r->now;
+    /* the system: the record's, or the one named, or the calling system */
+    const char *system = lg->system && *lg->system ? lg->system : r->system && *r->system ? r->system : r->caller;
+    copy_str(it->officer, sizeof it->officer, r->officer);
+    copy_str(it->system, sizeof it->system, system);
+    copy_str(it->record, sizeof it->record, r->record);
+    copy_str(it->purpose, sizeof it->purpose, r->purpose);
+    copy_str(it->case_id, sizeof it->case_id, r->case_id);
+    copy_str(it->action, sizeof it->action, r->action);
+    pthread_mutex_lock(&a->qmu);
+    if (!a->writer_started || a->writer_stop) {
+        pthread_mutex_unlock(&a->qmu);
+        return cu_err_set(CU_ERR_STATE, "the live writer is not running");
+    }
+    if (a->qtail)
+        a->qtail->next = it;
+    else
+        a->qhead = it;
+    a->qtail = it;
+    pthread_cond_signal(&a->qcv);
+    pthread_mutex_unlock(&a->qmu);
+    return CU_OK;
+}
+
+/* The synchronous hook (cu_gateway_decide): the same queue, waited for. */
+struct sync_wait {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool done;
+    cu_rc rc;
+    uint64_t index;
+    char detail[256];
+};
+
+static void sync_done(void *ud, cu_rc rc, uint64_t index, const char *detail)
+{
+    struct sync_wait *w = ud;
+    pthread_mutex_lock(&w->mu);
+    w->rc = rc;
+    w->index = index;
+    snprintf(w->detail, sizeof w->detail, "%s", detail ? detail : "");
+    w->done = true;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static cu_rc gw_decision(void *ud, const cu_gateway_logged *lg, uint64_t *index)
+{
+    cu_ledger_pending pend;
+    struct sync_wait w = {.done = false};
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cv, NULL);
+    cu_rc rc = gw_submit_decision(ud, lg, &pend, sync_done, &w);
     if (!rc) {
-        cu_batch_push(a->gw_batch);
-        rc = cu_pipeline_submit_after(a->p, lg->entry, lg->len, a->gw_batch, &pre);
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cv, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        rc = w.rc ? cu_err_set(w.rc, "%s", w.detail) : CU_OK;
+        *index = w.index;
     }
-    if (pre != UINT64_MAX) {
-        /* durable: the number is used whatever happened after the append */
-        a->gw_next++;
-        *index = pre;
-        if (rc)
-            cu_log(CU_LOG_ERROR, "gateway decision %" PRIu64 " is durable but was not indexed: %s: %s", pre,
-                   cu_strerror(rc), cu_err_detail());
-        rc = CU_OK;
-    }
-    pthread_mutex_unlock(&a->mu);
+    pthread_cond_destroy(&w.cv);
+    pthread_mutex_destroy(&w.mu);
     return rc;
 }
 
-cu_rc cu_events_api_gateway_audit(cu_events_api *a, cu_ledger *ledger, const cu_ref *ref, cu_gateway_audit *out)
+cu_rc cu_events_api_gateway_audit(cu_events_api *a, cu_ledger *ledger, cu_ref *ref, cu_gateway_audit *out)
 {
     if (!ledger || !ref)
         return cu_err_set(CU_ERR_INVAL, "the gateway's live stream needs the ledger and the reference data");
     cu_rc rc;
-    if (!a->gw_batch && (rc = cu_batch_new(1, &a->gw_batch)))
+    if (!a->gw_batch && (rc = cu_batch_new(GW_BATCH_MAX, &a->gw_batch)))
         return rc;
+    if (!a->gw_pre && (!(a->gw_pre = cu_calloc(GW_BATCH_MAX, sizeof *a->gw_pre)) ||
+                       !(a->gw_prelen = cu_calloc(GW_BATCH_MAX, sizeof *a->gw_prelen))))
+        return CU_ERR_NOMEM;
     char last[CU_ID_MAX_LEN + 1];
     pthread_mutex_lock(&a->mu);
     rc = cu_store_last_eid_with_prefix(cu_pipeline_store(a->p), "GW-", last, sizeof last);
@@ -277,7 +514,17 @@ cu_rc cu_events_api_gateway_audit(cu_events_api *a, cu_ledger *ledger, const cu_
         return rc;
     a->ledger = ledger;
     a->ref = ref;
-    *out = (cu_gateway_audit){.append = gw_append, .size = gw_size, .ud = a, .append_decision = gw_decision};
+    if (!a->writer_started) {
+        a->writer_stop = false;
+        if (pthread_create(&a->writer, NULL, writer_main, a) != 0)
+            return cu_err_set(CU_ERR_INTERNAL, "cannot start the live writer thread");
+        a->writer_started = true;
+    }
+    *out = (cu_gateway_audit){.append = gw_append,
+                              .size = gw_size,
+                              .ud = a,
+                              .append_decision = gw_decision,
+                              .submit_decision = gw_submit_decision};
     return CU_OK;
 }
 
