@@ -123,6 +123,18 @@ void cu_server_gateway_handle(void *gw, const cu_http_req *req, cu_http_resp *re
 cu_rc cu_events_api_gateway_audit(cu_events_api *a, struct cu_ledger *ledger, cu_ref *ref,
                                   cu_gateway_audit *out) CU_NODISCARD;
 
+/* custosd --data: one reference, one order.  After cu_events_api_gateway_audit
+ * and cu_gateway_new, gw's POST /v1/reference also updates the pipeline's
+ * reference data (ref, read by the detectors) and the store's copy, taking
+ * exactly the same lines (cu_gateway_ref_peer).  Register the gateway's
+ * routes with cu_events_api_gateway_handle (ud: the api): an update then
+ * waits until every decision made so far is queued, writes the queued
+ * look-ups with the data they were decided on, and applies the lines to
+ * both under the ingest lock; later decisions and events see the new
+ * version (docs/gateway.md, "One reference, one order"). */
+cu_rc cu_events_api_set_gateway(cu_events_api *a, cu_gateway *gw) CU_NODISCARD;
+void cu_events_api_gateway_handle(void *api, const cu_http_req *req, cu_http_resp *resp);
+
 /* Run fn on the pipeline under the api's lock (the pipeline's one writer):
  * for readers of live detector state. */
 cu_rc cu_events_api_with(cu_events_api *a, cu_rc (*fn)(cu_pipeline *p, void *ud), void *ud) CU_NODISCARD;

@@ -349,6 +349,9 @@ int main(int argc, char **argv)
             rc = cu_gateway_config_load(gw, config);
         if (!rc && reference)
             rc = cu_gateway_reference_load(gw, reference);
+        /* with --data, one reference for the gateway, the detectors and the store */
+        if (!rc && api)
+            rc = cu_events_api_set_gateway(api, gw);
     }
     /* A decision waits for its commit suspended, holding no thread
      * (cu_server_gateway_handle): a few threads serve every request in
@@ -382,7 +385,8 @@ int main(int argc, char **argv)
         {"GET", "/v1/reference"},   {"POST", "/v1/reference"}, {"GET", "/metrics"},
     };
     for (size_t k = 0; (gw || cud_listing_routes()) && !rc && k < sizeof gw_routes / sizeof gw_routes[0]; k++)
-        rc = cu_server_route(srv, gw_routes[k][0], gw_routes[k][1], cu_server_gateway_handle, gw);
+        rc = cu_server_route(srv, gw_routes[k][0], gw_routes[k][1],
+                             api ? cu_events_api_gateway_handle : cu_server_gateway_handle, api ? (void *)api : gw);
     if (!rc && cud_list_routes(srv)) {
         shutdown_all(srv, gw, gov, api, pipe, ref, names, ledger);
         return 0;

@@ -278,6 +278,20 @@ cu_rc cu_gateway_reference_load(cu_gateway *g, const char *path)
 cu_rc cu_gateway_reference_update(cu_gateway *g, const char *text, size_t len, const char *name,
                                   cu_buf *report, size_t *applied, uint64_t *version)
 {
+    return cu_gateway_reference_update_with(g, text, len, name, NULL, report, applied, version);
+}
+
+void cu_gateway_set_reference_peer(cu_gateway *g, const cu_gateway_ref_peer *peer)
+{
+    pthread_mutex_lock(&g->update_lock);
+    g->ref_peer = peer ? *peer : (cu_gateway_ref_peer){0};
+    pthread_mutex_unlock(&g->update_lock);
+}
+
+cu_rc cu_gateway_reference_update_with(cu_gateway *g, const char *text, size_t len, const char *name,
+                                       const cu_gateway_ref_peer *peer, cu_buf *report, size_t *applied,
+                                       uint64_t *version)
+{
     cu_rc rc;
     size_t taken = 0;
     gw_store *st = NULL;
@@ -290,7 +304,7 @@ cu_rc cu_gateway_reference_update(cu_gateway *g, const char *text, size_t len, c
     gw_snap_release(cur);
     if (rc)
         goto fail;
-    if ((rc = gw_store_read(st, text, len, name, report, &taken)))
+    if ((rc = gw_store_read_peer(st, text, len, name, peer, report, &taken)))
         goto fail;
     if (taken == 0 && len > 0) {
         rc = cu_err_set(CU_ERR_PARSE, "%s: no line could be taken", name);

@@ -50,6 +50,7 @@ struct cu_events_api {
     /* the gateway whose reference data follows the pipeline's (invariant 9) */
     cu_gateway *gw;
     pthread_rwlock_t gate;
+    bool ref_changed;
     cu_buf refbuf;
 };
 
@@ -69,7 +70,12 @@ cu_rc cu_events_api_new(cu_pipeline *p, cu_http_auth_fn auth, void *auth_ud, cu_
     pthread_mutex_init(&a->mu, NULL);
     pthread_mutex_init(&a->qmu, NULL);
     pthread_cond_init(&a->qcv, NULL);
-    pthread_rwlock_init(&a->gate, NULL);
+    /* writers first: a reference update must not wait behind a stream of decisions */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&a->gate, &ra);
+    pthread_rwlockattr_destroy(&ra);
     cu_buf_init(&a->refbuf, CU_EVENTS_MAX_BODY);
     *out = a;
     return CU_OK;
@@ -526,6 +532,60 @@ cu_rc cu_events_api_gateway_audit(cu_events_api *a, cu_ledger *ledger, cu_ref *r
                               .append_decision = gw_decision,
                               .submit_decision = gw_submit_decision};
     return CU_OK;
+}
+
+/* ------------------------------------------- one reference, one order */
+
+static cu_rc peer_check(void *ud, const char *line, size_t len, uint64_t lineno)
+{
+    cu_events_api *a = ud;
+    return cu_ref_update_check(a->ref, line, len, lineno);
+}
+
+static cu_rc peer_apply(void *ud)
+{
+    cu_events_api *a = ud;
+    a->ref_changed = true;
+    return cu_ref_update_apply(a->ref);
+}
+
+cu_rc cu_events_api_set_gateway(cu_events_api *a, cu_gateway *gw)
+{
+    if (!a->ref || !a->writer_started)
+        return cu_err_set(CU_ERR_STATE, "cu_events_api_gateway_audit first");
+    a->gw = gw;
+    cu_gateway_ref_peer peer = {peer_check, peer_apply, a};
+    cu_gateway_set_reference_peer(gw, &peer);
+    return CU_OK;
+}
+
+void cu_events_api_gateway_handle(void *ud, const cu_http_req *req, cu_http_resp *resp)
+{
+    cu_events_api *a = ud;
+    char name[CU_GATEWAY_MAX_ID + 1];
+    bool reviewer;
+    bool update = strcmp(req->method, "POST") == 0 && strcmp(req->path, "/v1/reference") == 0 &&
+                  cu_gateway_authenticate(a->gw, cu_http_header(req, "Authorization"), name, &reviewer) == CU_OK;
+    if (!update) {
+        /* invariant 9: a decision is queued before the gate opens to an update */
+        pthread_rwlock_rdlock(&a->gate);
+        cu_server_gateway_handle(a->gw, req, resp);
+        pthread_rwlock_unlock(&a->gate);
+        return;
+    }
+    pthread_rwlock_wrlock(&a->gate);
+    pthread_mutex_lock(&a->mu);
+    /* the look-ups decided on the version before: written with it */
+    struct gw_item *list = take_queue(a);
+    write_all(a, list);
+    a->ref_changed = false;
+    cu_server_gateway_handle(a->gw, req, resp);
+    cu_store *st = cu_pipeline_store(a->p);
+    if (a->ref_changed && st && cu_store_put_reference(st, a->ref))
+        cu_log(CU_LOG_ERROR, "reference update: the store's copy was not rewritten: %s", cu_err_detail());
+    pthread_mutex_unlock(&a->mu);
+    pthread_rwlock_unlock(&a->gate);
+    complete(list);
 }
 
 cu_rc cu_events_api_with(cu_events_api *a, cu_rc (*fn)(cu_pipeline *p, void *ud), void *ud)
