@@ -90,6 +90,18 @@ typedef struct cu_pipeline_cfg {
      * provenance).  Programs pass their clock; NULL: none recorded. */
     int64_t (*ingest_clock)(void *clock_ud);
     void *clock_ud;
+    /* Detector state after a restart (docs/pipeline.md, "Warm start"): at
+     * start, before recovery, the access events the store has already
+     * indexed are read back from the log, the newest warm_max of them (0:
+     * no warm-up, the detectors start cold) within warm_seconds of the
+     * newest (0: no time bound), and run through the detectors again with
+     * their alerts suppressed (they are persisted already); nothing is
+     * appended or stored.  When that reaches back to the log's first event,
+     * the detectors restart from alert number 1 and come out exactly as
+     * they were (checked: the next alert number must equal the store's,
+     * else they start cold, with a warning). */
+    uint64_t warm_max;
+    int64_t warm_seconds;
 } cu_pipeline_cfg;
 
 typedef struct cu_pipeline_stats {
@@ -104,6 +116,10 @@ typedef struct cu_pipeline_stats {
     /* pipelined submission: ns_append is the time the pipeline thread
      * waited for the log; ns_ledger the time the log took (overlapped) */
     uint64_t ns_ledger;
+    /* warm start: events replayed into the detectors, their alerts
+     * suppressed, and whether the replay began at the log's first event */
+    uint64_t warmed, warm_suppressed;
+    bool warm_exact;
 } cu_pipeline_stats;
 
 typedef struct cu_pipeline_opts {

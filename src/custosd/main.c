@@ -163,6 +163,9 @@ static void usage(FILE *f)
                "  --data DIR        DIR/ledger (the one ledger: events, decisions, console audit) and DIR/store.db\n"
                "  --rules-only      detectors without baselines, templates, graph or bursts (as custos replay)\n"
                "  --legacy          the protected-person detector alone, one alert per access (as custos replay)\n"
+               "  --warm-events N   at start, replay up to N indexed events through the detectors (alerts\n"
+               "                    suppressed) to rebuild their state; 0: start them cold (default 5000000)\n"
+               "  --warm-days D     ... only events within D days of the newest; 0: no time bound (default 90)\n"
                "gateway (--config turns it on; its log is DIR/ledger with --data, else --ledger):\n"
                "  --config FILE     callers' bearer tokens (docs/gateway.md)\n"
                "  --ledger DIR      gateway-only mode without --data: the durable log of decisions\n"
@@ -192,6 +195,10 @@ int main(int argc, char **argv)
     const char *port_file = NULL, *data_dir = NULL;
     const char *config = NULL, *ledger_dir = NULL, *policies = "policies", *reference = NULL;
     bool legacy = false, rules_only = false;
+    /* warm start: the detectors' longest memory is the evidence half-life (21 days) and the 30
+     * days of continuing work; 90 days brings decayed evidence down to a twentieth */
+    uint64_t warm_events = 5000000;
+    int64_t warm_days = 90;
     double risk_threshold = -1; /* off unless asked */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
@@ -238,6 +245,20 @@ int main(int argc, char **argv)
                 fprintf(stderr, "custosd: bad risk threshold %s (0..1)\n", argv[i]);
                 return 2;
             }
+        } else if ((strcmp(argv[i], "--warm-events") == 0 || strcmp(argv[i], "--warm-days") == 0) && i + 1 < argc) {
+            bool days = strcmp(argv[i], "--warm-days") == 0;
+            char *end;
+            errno = 0;
+            long long v = strtoll(argv[i + 1], &end, 10);
+            if (errno || *end || !argv[i + 1][0] || v < 0 || (days && v > 36500)) {
+                fprintf(stderr, "custosd: bad value for %s: %s\n", argv[i], argv[i + 1]);
+                return 2;
+            }
+            if (days)
+                warm_days = v;
+            else
+                warm_events = (uint64_t)v;
+            i++;
         } else if (strcmp(argv[i], "--legacy") == 0) {
             legacy = true;
         } else if (strcmp(argv[i], "--rules-only") == 0) {
@@ -320,7 +341,7 @@ int main(int argc, char **argv)
         }
         risk = (cu_gov_risk_hook){.gov = gov, .names = names, .threshold = risk_threshold};
         cu_pipeline_cfg pc = {.on_alert = risk_threshold >= 0 ? cu_gov_on_alert : NULL, .ud = &risk, .detect = &dc,
-                              .ingest_clock = wall_clock};
+                              .ingest_clock = wall_clock, .warm_max = warm_events, .warm_seconds = warm_days * 86400};
         if (!rc)
             rc = cu_pipeline_start(pipe, ref, &pc);
         /* callers need a gateway bearer token when --config names them */

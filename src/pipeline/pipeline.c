@@ -509,6 +509,95 @@ static cu_rc recover(cu_pipeline *p)
     return p->last_ts == INT64_MIN ? last_event_ts(p, size) : CU_OK;
 }
 
+/* ------------------------------------------------------- warm start
+ *
+ * Invariants: the warm-up reads the log only (nothing appended, nothing
+ * stored, no alert passed on); it covers entries the store has indexed (the
+ * rest is recovery's, after it, with alerts raised as usual); detectors
+ * restarted from alert number 1 are kept only if they come out at the
+ * store's next number (they then hold exactly the alerts the store holds). */
+
+static cu_rc warm_alert(void *ud, const cu_alert *a)
+{
+    (void)a;
+    cu_pipeline *p = ud;
+    p->st.warm_suppressed++;
+    return CU_OK;
+}
+
+static cu_rc warm_up(cu_pipeline *p, uint64_t indexed)
+{
+    cu_rc rc;
+    uint64_t start = indexed, n = 0;
+    int64_t newest = INT64_MIN;
+    bool from_first = true;
+    cu_entry_view v;
+    for (uint64_t i = indexed; i-- > 0;) {
+        if ((rc = p->sink.ops->read_entry(p->sink.ctx, i, &p->rbuf)))
+            return rc;
+        if (!is_access(p)) {
+            start = i;
+            continue;
+        }
+        if ((rc = cu_entry_decode((const uint8_t *)p->rbuf.data, p->rbuf.len, &v))) {
+            cu_err_prefix("warm start: log entry %llu", (unsigned long long)i);
+            return rc;
+        }
+        if (newest == INT64_MIN)
+            newest = v.ts;
+        if (n >= p->cfg.warm_max || (p->cfg.warm_seconds > 0 && v.ts < newest - p->cfg.warm_seconds)) {
+            from_first = false;
+            break;
+        }
+        start = i;
+        n++;
+    }
+    if (n == 0)
+        return CU_OK;
+    uint64_t store_next = cu_store_next_alert(p->store);
+    if (from_first) {
+        /* the whole history: number from 1, as the first run did */
+        cu_detect_free(p->detect);
+        p->detect = NULL;
+        if ((rc = cu_detect_new_cfg(p->ref, 1, p->cfg.detect, &p->detect)))
+            return rc;
+    }
+    cu_log(CU_LOG_INFO, "warm start: %llu events (log entries %llu..%llu) through the detectors%s",
+           (unsigned long long)n, (unsigned long long)start, (unsigned long long)indexed - 1,
+           from_first ? ", from the first" : "");
+    if (!p->rbatch && (rc = cu_batch_new(4096, &p->rbatch)))
+        return rc;
+    uint64_t unknown = 0;
+    for (uint64_t i = start; i < indexed; i++) {
+        if ((rc = p->sink.ops->read_entry(p->sink.ctx, i, &p->rbuf)))
+            return rc;
+        if (!is_access(p))
+            continue;
+        cu_batch_reset(p->rbatch);
+        cu_event *ev = cu_batch_slot(p->rbatch);
+        if ((rc = event_from_entry(p, (const uint8_t *)p->rbuf.data, p->rbuf.len, ev, &unknown)) ||
+            (rc = cu_ref_advance(p->ref, ev->ts)) || (rc = cu_detect_event(p->detect, ev, ev->ts, warm_alert, p))) {
+            cu_err_prefix("warm start: log entry %llu", (unsigned long long)i);
+            return rc;
+        }
+        p->last_ts = ev->ts;
+        p->st.warmed++;
+    }
+    p->st.warm_exact = from_first;
+    uint64_t next = cu_detect_next_num(p->detect);
+    if (from_first && next != store_next) {
+        cu_log(CU_LOG_WARN,
+               "warm start: the detectors came out at alert %llu, the store holds up to %llu (reference data "
+               "changed?): starting them cold",
+               (unsigned long long)next, (unsigned long long)store_next - 1);
+        cu_detect_free(p->detect);
+        p->detect = NULL;
+        p->st.warm_exact = false;
+        return cu_detect_new_cfg(p->ref, store_next, p->cfg.detect, &p->detect);
+    }
+    return CU_OK;
+}
+
 cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
 {
     if (p->started)
@@ -527,6 +616,11 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
         p->bulk = true;
     }
     p->started = true;
+    if (p->store && p->cfg.warm_max && cu_store_indexed(p->store) <= p->sink.ops->size(p->sink.ctx) &&
+        (rc = warm_up(p, cu_store_indexed(p->store)))) {
+        p->failed = true;
+        return rc;
+    }
     if ((rc = recover(p))) {
         p->failed = true;
         return rc;
