@@ -157,9 +157,13 @@ cu_rc cu_pipeline_submit_after(cu_pipeline *p, const void *pre, size_t pre_len, 
  * is adjacent in the log; *pre_first (may be NULL) gets pre[0]'s index:
  * pre[i] is at *pre_first + 2i, event i at *pre_first + 2i + 1.  Set as
  * soon as the append returned, even when indexing then failed (the entries
- * are durable; the pipeline stops).  The batch is one store transaction. */
+ * are durable; the pipeline stops).  The batch is one store transaction.
+ * on_durable (may be NULL) is called with that index as soon as the append
+ * returned, before the batch is indexed and detected (the gateway answers
+ * then: the look-ups are durable). */
 cu_rc cu_pipeline_submit_pairs(cu_pipeline *p, const void *const *pre, const size_t *pre_len, cu_batch *b,
-                               uint64_t *pre_first) CU_NODISCARD;
+                               uint64_t *pre_first, void (*on_durable)(void *ud, uint64_t pre_first),
+                               void *ud) CU_NODISCARD;
 /* Pipelined submission, for bulk sources (replay): b is checked whole and
  * encoded, its names stored, and its append started on the pipeline's
  * appender thread; then the batch submitted before it, whose append has

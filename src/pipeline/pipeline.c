@@ -859,28 +859,33 @@ cu_rc cu_pipeline_submit_async(cu_pipeline *p, cu_batch *b, cu_batch **done, uin
     return CU_OK;
 }
 
+struct durable_cb {
+    void (*fn)(void *ud, uint64_t pre_first);
+    void *ud;
+};
 static cu_rc submit(cu_pipeline *p, const void *const *pre, const size_t *pre_len, bool pairs, cu_batch *b,
-                    uint64_t *pre_index, uint64_t *first_index);
+                    uint64_t *pre_index, uint64_t *first_index, const struct durable_cb *cb);
 
 cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index)
 {
-    return submit(p, NULL, NULL, false, b, NULL, first_index);
+    return submit(p, NULL, NULL, false, b, NULL, first_index, NULL);
 }
 
 cu_rc cu_pipeline_submit_after(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index)
 {
     if (!pre || !pre_len)
         return cu_err_set(CU_ERR_INVAL, "no entry to append before the batch");
-    return submit(p, &pre, &pre_len, false, b, pre_index, NULL);
+    return submit(p, &pre, &pre_len, false, b, pre_index, NULL, NULL);
 }
 
 cu_rc cu_pipeline_submit_pairs(cu_pipeline *p, const void *const *pre, const size_t *pre_len, cu_batch *b,
-                               uint64_t *pre_first)
+                               uint64_t *pre_first, void (*on_durable)(void *ud, uint64_t pre_first), void *ud)
 {
     for (uint32_t i = 0; i < b->n; i++)
         if (!pre[i] || !pre_len[i])
             return cu_err_set(CU_ERR_INVAL, "no entry to append before event %u", i);
-    return submit(p, pre, pre_len, true, b, pre_first, NULL);
+    struct durable_cb cb = {on_durable, ud};
+    return submit(p, pre, pre_len, true, b, pre_first, NULL, on_durable ? &cb : NULL);
 }
 
 /* The entry pointers of a pairs append (each event after its entry). */
@@ -909,7 +914,7 @@ static cu_rc pairs_layout(cu_pipeline *p, const struct enc *e, const void *const
 }
 
 static cu_rc submit(cu_pipeline *p, const void *const *pre, const size_t *pre_len, bool pairs, cu_batch *b,
-                    uint64_t *pre_index, uint64_t *first_index)
+                    uint64_t *pre_index, uint64_t *first_index, const struct durable_cb *cb)
 {
     if (!p->started)
         return cu_err_set(CU_ERR_STATE, "pipeline not started");
@@ -967,6 +972,8 @@ static cu_rc submit(cu_pipeline *p, const void *const *pre, const size_t *pre_le
     if (pre) {
         if (pre_index)
             *pre_index = first;
+        if (cb)
+            cb->fn(cb->ud, first); /* durable: the caller may answer now */
         first++;
     }
     p->st.ns_append += cu_mono_ns() - t1;

@@ -47,6 +47,9 @@ struct cu_events_api {
     pthread_t writer;
     const void **gw_pre;
     size_t *gw_prelen;
+    struct gw_item **gw_items, **gw_bad; /* the chunk being written */
+    bool *gw_done;                       /* gw_items[k] answered */
+    uint32_t gw_nitems;
     /* the gateway whose reference data follows the pipeline's (invariant 9) */
     cu_gateway *gw;
     pthread_rwlock_t gate;
@@ -92,6 +95,9 @@ void cu_events_api_free(cu_events_api *a)
     cu_batch_free(a->gw_batch);
     cu_free(a->gw_pre);
     cu_free(a->gw_prelen);
+    cu_free(a->gw_items);
+    cu_free(a->gw_done);
+    cu_free(a->gw_bad);
     cu_buf_free(&a->refbuf);
     pthread_rwlock_destroy(&a->gate);
     pthread_cond_destroy(&a->qcv);
@@ -206,11 +212,12 @@ void cu_events_api_handle(void *ud, const cu_http_req *req, cu_http_resp *resp)
  *    pending storage, no allocation) and the live writer thread takes every
  *    look-up queued so far, under the ingest mutex, as one pipeline append
  *    (decision, access, decision, access, ...: each pair adjacent, one
- *    group commit) and one store transaction, then completes each with its
- *    index.  Nothing is completed before that append returned; a failed
- *    append completes every look-up of the batch with the error (the
- *    gateway answers deny, "audit unavailable").  Look-ups that arrive
- *    while a batch is being written form the next batch.
+ *    group commit) and one store transaction.  Each is answered with its
+ *    index as soon as that append returned (durable), while the batch is
+ *    indexed and detected; never before.  A failed append answers every
+ *    look-up of the batch with the error (the gateway answers deny, "audit
+ *    unavailable").  Look-ups that arrive while a batch is being written
+ *    form the next batch.
  * 9. A reference update (POST /v1/reference through
  *    cu_events_api_gateway_handle) waits until no decision is between its
  *    evaluation and its queueing (a read-write gate), writes every queued
@@ -231,8 +238,8 @@ struct gw_item {
     cu_gateway_audit_done done;
     void *done_ud;
     int64_t now;
-    uint64_t index;
     cu_rc rc;
+    bool after_index; /* answered only once indexed and detected (cu_gateway_decide) */
     char officer[CU_GATEWAY_MAX_ID + 1], system[CU_GATEWAY_MAX_ID + 1], record[CU_GATEWAY_MAX_ID + 1],
         purpose[CU_GATEWAY_MAX_ID + 1], case_id[CU_GATEWAY_MAX_ID + 1], action[16];
     char detail[256];
@@ -299,36 +306,66 @@ static void item_fail(struct gw_item *it, cu_rc rc, const char *detail)
     snprintf(it->detail, sizeof it->detail, "%s", detail);
 }
 
+/* Answer look-ups [0, n) of a->gw_items: the index of each (its decision
+ * entry) from the first, or the failure. */
+static void answer_items(cu_events_api *a, uint32_t n, uint64_t pre_first, cu_rc rc, const char *detail,
+                         bool durable_only)
+{
+    for (uint32_t k = 0; k < n; k++) {
+        struct gw_item *it = a->gw_items[k];
+        if (a->gw_done[k] || (durable_only && it->after_index))
+            continue;
+        a->gw_done[k] = true; /* done may reuse the item's storage: never read it again */
+        it->done(it->done_ud, rc, rc ? 0 : pre_first + 2 * (uint64_t)k, rc ? detail : NULL);
+    }
+}
+
+/* The pipeline's append returned: the look-ups are durable; answer those
+ * that need not wait for the index while the batch is being indexed
+ * (invariant 8). */
+static void chunk_durable(void *ud, uint64_t pre_first)
+{
+    cu_events_api *a = ud;
+    answer_items(a, a->gw_nitems, pre_first, CU_OK, NULL, true);
+}
+
 /* Write up to GW_BATCH_MAX queued look-ups from *list (advanced past
- * them) as one pipeline append; under a->mu. */
+ * them) as one pipeline append, and answer each; under a->mu.  Every item
+ * of the chunk is collected before any is answered (an answered item's
+ * storage is the gateway's again). */
 static void write_chunk(cu_events_api *a, struct gw_item **list)
 {
     cu_batch *b = a->gw_batch;
     cu_batch_reset(b);
-    struct gw_item *it = *list, *first_it = it, *end;
-    uint32_t n = 0;
+    struct gw_item *it = *list;
+    uint32_t n = 0, nbad = 0;
     int64_t floor = cu_pipeline_last_ts(a->p);
-    for (; it && n < GW_BATCH_MAX; it = it->next) {
-        it->rc = CU_OK;
-        it->index = UINT64_MAX;
+    for (; it && n + nbad < GW_BATCH_MAX; it = it->next) {
         cu_event *ev = cu_batch_slot(b);
         cu_rc rc = ev ? gw_event(a, it, floor, a->gw_next + n, ev) : cu_err_set(CU_ERR_INTERNAL, "gateway batch full");
         if (rc) {
             item_fail(it, rc, cu_err_detail());
+            a->gw_bad[nbad++] = it;
             continue;
         }
         floor = ev->ts;
         a->gw_pre[n] = it->entry;
         a->gw_prelen[n] = it->len;
+        a->gw_items[n] = it;
+        a->gw_done[n] = false;
         cu_batch_push(b);
         n++;
     }
-    end = it;
-    *list = end;
+    *list = it;
+    for (uint32_t k = 0; k < nbad; k++) {
+        struct gw_item *x = a->gw_bad[k];
+        x->done(x->done_ud, x->rc, 0, x->detail);
+    }
     if (n == 0)
         return;
     uint64_t pre = UINT64_MAX;
-    cu_rc rc = cu_pipeline_submit_pairs(a->p, a->gw_pre, a->gw_prelen, b, &pre);
+    a->gw_nitems = n;
+    cu_rc rc = cu_pipeline_submit_pairs(a->p, a->gw_pre, a->gw_prelen, b, &pre, chunk_durable, a);
     char detail[256];
     snprintf(detail, sizeof detail, "%s", rc ? cu_err_detail() : "");
     if (pre != UINT64_MAX) {
@@ -338,15 +375,10 @@ static void write_chunk(cu_events_api *a, struct gw_item **list)
             cu_log(CU_LOG_ERROR, "gateway decisions %" PRIu64 "..%" PRIu64 " are durable but were not indexed: %s: %s",
                    pre, pre + 2 * (uint64_t)n - 1, cu_strerror(rc), detail);
     }
-    uint32_t k = 0;
-    for (it = first_it; it != end; it = it->next) {
-        if (it->rc)
-            continue;
-        if (pre != UINT64_MAX)
-            it->index = pre + 2 * (uint64_t)k++;
-        else
-            item_fail(it, rc, detail);
-    }
+    if (pre != UINT64_MAX)
+        answer_items(a, n, pre, CU_OK, NULL, false); /* durable (indexed or not: logged above) */
+    else
+        answer_items(a, n, 0, rc ? rc : cu_err_set(CU_ERR_INTERNAL, "no index"), detail, false);
 }
 
 /* Take the queue (FIFO); under a->mu, so that nothing taken is written
@@ -360,20 +392,11 @@ static struct gw_item *take_queue(cu_events_api *a)
     return l;
 }
 
+/* Write and answer every look-up of list. */
 static void write_all(cu_events_api *a, struct gw_item *list)
 {
     while (list)
         write_chunk(a, &list);
-}
-
-/* Hand every look-up of list its answer (outside the locks). */
-static void complete(struct gw_item *list)
-{
-    while (list) {
-        struct gw_item *next = list->next; /* done may reuse the storage */
-        list->done(list->done_ud, list->rc, list->index, list->rc ? list->detail : NULL);
-        list = next;
-    }
 }
 
 static void *writer_main(void *arg)
@@ -389,10 +412,8 @@ static void *writer_main(void *arg)
         if (stop)
             break;
         pthread_mutex_lock(&a->mu);
-        struct gw_item *list = take_queue(a);
-        write_all(a, list);
+        write_all(a, take_queue(a));
         pthread_mutex_unlock(&a->mu);
-        complete(list);
     }
     return NULL;
 }
@@ -414,10 +435,18 @@ static void copy_str(char *dst, size_t cap, const char *src)
     snprintf(dst, cap, "%s", src ? src : "");
 }
 
+static cu_rc submit_item(cu_events_api *a, const cu_gateway_logged *lg, struct cu_ledger_pending *p,
+                         cu_gateway_audit_done done, void *done_ud, bool after_index);
+
 static cu_rc gw_submit_decision(void *ud, const cu_gateway_logged *lg, struct cu_ledger_pending *p,
                                 cu_gateway_audit_done done, void *done_ud)
 {
-    cu_events_api *a = ud;
+    return submit_item(ud, lg, p, done, done_ud, false);
+}
+
+static cu_rc submit_item(cu_events_api *a, const cu_gateway_logged *lg, struct cu_ledger_pending *p,
+                         cu_gateway_audit_done done, void *done_ud, bool after_index)
+{
     if (lg->d->outcome != CU_GW_ALLOW)
         return cu_ledger_append_async(a->ledger, p, &lg->entry, &lg->len, 1, done, done_ud);
     const cu_gateway_request *r = lg->req;
@@ -430,6 +459,7 @@ static cu_rc gw_submit_decision(void *ud, const cu_gateway_logged *lg, struct cu
     it->done = done;
     it->done_ud = done_ud;
     it->now = r->now;
+    it->after_index = after_index;
     /* the system: the record's, or the one named, or the calling system */
     const char *system = lg->system && *lg->system ? lg->system : r->system && *r->system ? r->system : r->caller;
     copy_str(it->officer, sizeof it->officer, r->officer);
@@ -481,7 +511,7 @@ static cu_rc gw_decision(void *ud, const cu_gateway_logged *lg, uint64_t *index)
     struct sync_wait w = {.done = false};
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.cv, NULL);
-    cu_rc rc = gw_submit_decision(ud, lg, &pend, sync_done, &w);
+    cu_rc rc = submit_item(ud, lg, &pend, sync_done, &w, true);
     if (!rc) {
         pthread_mutex_lock(&w.mu);
         while (!w.done)
@@ -503,7 +533,10 @@ cu_rc cu_events_api_gateway_audit(cu_events_api *a, cu_ledger *ledger, cu_ref *r
     if (!a->gw_batch && (rc = cu_batch_new(GW_BATCH_MAX, &a->gw_batch)))
         return rc;
     if (!a->gw_pre && (!(a->gw_pre = cu_calloc(GW_BATCH_MAX, sizeof *a->gw_pre)) ||
-                       !(a->gw_prelen = cu_calloc(GW_BATCH_MAX, sizeof *a->gw_prelen))))
+                       !(a->gw_prelen = cu_calloc(GW_BATCH_MAX, sizeof *a->gw_prelen)) ||
+                       !(a->gw_items = cu_calloc(GW_BATCH_MAX, sizeof *a->gw_items)) ||
+                       !(a->gw_bad = cu_calloc(GW_BATCH_MAX, sizeof *a->gw_bad)) ||
+                       !(a->gw_done = cu_calloc(GW_BATCH_MAX, sizeof *a->gw_done))))
         return CU_ERR_NOMEM;
     char last[CU_ID_MAX_LEN + 1];
     pthread_mutex_lock(&a->mu);
@@ -576,8 +609,7 @@ void cu_events_api_gateway_handle(void *ud, const cu_http_req *req, cu_http_resp
     pthread_rwlock_wrlock(&a->gate);
     pthread_mutex_lock(&a->mu);
     /* the look-ups decided on the version before: written with it */
-    struct gw_item *list = take_queue(a);
-    write_all(a, list);
+    write_all(a, take_queue(a));
     a->ref_changed = false;
     cu_server_gateway_handle(a->gw, req, resp);
     cu_store *st = cu_pipeline_store(a->p);
@@ -585,7 +617,6 @@ void cu_events_api_gateway_handle(void *ud, const cu_http_req *req, cu_http_resp
         cu_log(CU_LOG_ERROR, "reference update: the store's copy was not rewritten: %s", cu_err_detail());
     pthread_mutex_unlock(&a->mu);
     pthread_rwlock_unlock(&a->gate);
-    complete(list);
 }
 
 cu_rc cu_events_api_with(cu_events_api *a, cu_rc (*fn)(cu_pipeline *p, void *ud), void *ud)

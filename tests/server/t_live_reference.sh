@@ -43,13 +43,18 @@ get() {
 view_rp() { # view_rp [extra json]
   post /v1/authorize "{\"officer\":\"PC2\",\"action\":\"view\",\"record\":\"RP\",\"purpose\":\"investigation\",\"case\":\"CP\"${1:-}}"
 }
-alerts_pc2() { get "/v1/alerts?officer=PC2" | grep -o '"id":"A[0-9]*"' | sort -u | wc -l; }
+# An allowed look-up is answered once durable, while it is being indexed
+# and detected under the ingest lock; POST /v1/events takes that lock (an
+# empty body is refused, 400, once it has it): a barrier before reading alerts.
+barrier() { post /v1/events '' >/dev/null; }
+alerts_pc2() { barrier; get "/v1/alerts?officer=PC2" | grep -o '"id":"A[0-9]*"' | sort -u | wc -l; }
 
 # before: not assigned
 r=$(view_rp)
 want "not on CP: refused" '^200 .*"decision":"(deny|break-glass-available)".*"ref_version":1,' "$r"
 r=$(view_rp ',"break_glass":{"justification":"threat to life"}')
 want "break-glass: allowed" '^200 .*"decision":"allow".*"break_glass":true.*"ref_version":1,' "$r"
+barrier
 a=$(get "/v1/alerts?officer=PC2")
 want "the detectors see no assignment: alert" '"PC2".*not assigned|not assigned.*"PC2"' "$a"
 n_before=$(alerts_pc2)
