@@ -92,9 +92,11 @@ typedef struct cu_pipeline_cfg {
     void *clock_ud;
     /* Detector state after a restart (docs/pipeline.md, "Warm start"): at
      * start, before recovery, the access events the store has already
-     * indexed are read back from the log, the newest warm_max of them (0:
-     * no warm-up, the detectors start cold) within warm_seconds of the
-     * newest (0: no time bound), and run through the detectors again with
+     * indexed are read back from the log: those among the newest warm_max
+     * log entries (0: no warm-up, the detectors start cold) within
+     * warm_seconds of the newest (0: no time bound; the window's start is
+     * found by bisection, access times never going back), read bundle by
+     * bundle (cu_ledger_read_range), and run through the detectors again with
      * their alerts suppressed (they are persisted already); nothing is
      * appended or stored.  When that reaches back to the log's first event,
      * the detectors restart from alert number 1 and come out exactly as

@@ -525,35 +525,82 @@ static cu_rc warm_alert(void *ud, const cu_alert *a)
     return CU_OK;
 }
 
+/* The first access entry at or after i and below end: its index (end when
+ * none) and time. */
+static cu_rc access_at_or_after(cu_pipeline *p, uint64_t i, uint64_t end, uint64_t *at, int64_t *ts)
+{
+    cu_entry_view v;
+    cu_rc rc;
+    for (; i < end; i++) {
+        if ((rc = p->sink.ops->read_entry(p->sink.ctx, i, &p->rbuf)))
+            return rc;
+        if (!is_access(p))
+            continue;
+        if ((rc = cu_entry_decode((const uint8_t *)p->rbuf.data, p->rbuf.len, &v)))
+            return cu_err_prefix("warm start: log entry %llu", (unsigned long long)i), rc;
+        *at = i;
+        *ts = v.ts;
+        return CU_OK;
+    }
+    *at = end;
+    return CU_OK;
+}
+
+/* One entry of the warm-up, in log order. */
+static cu_rc warm_entry(void *ud, uint64_t index, const void *entry, size_t len)
+{
+    cu_pipeline *p = ud;
+    const uint8_t *e = entry;
+    if (len < 2 || e[1] != CU_LEDGER_ACCESS)
+        return CU_OK;
+    uint64_t unknown = 0;
+    cu_batch_reset(p->rbatch);
+    cu_event *ev = cu_batch_slot(p->rbatch);
+    cu_rc rc;
+    if ((rc = event_from_entry(p, e, len, ev, &unknown)) || (rc = cu_ref_advance(p->ref, ev->ts)) ||
+        (rc = cu_detect_event(p->detect, ev, ev->ts, warm_alert, p))) {
+        cu_err_prefix("warm start: log entry %llu", (unsigned long long)index);
+        return rc;
+    }
+    p->last_ts = ev->ts;
+    p->st.warmed++;
+    return CU_OK;
+}
+
 static cu_rc warm_up(cu_pipeline *p, uint64_t indexed)
 {
     cu_rc rc;
-    uint64_t start = indexed, n = 0;
-    int64_t newest = INT64_MIN;
-    bool from_first = true;
-    cu_entry_view v;
-    for (uint64_t i = indexed; i-- > 0;) {
-        if ((rc = p->sink.ops->read_entry(p->sink.ctx, i, &p->rbuf)))
+    /* the window: the newest warm_max entries, from the first access event
+     * within warm_seconds of the newest (access times never go back, so
+     * that first one is found by bisection: a few reads, not a scan) */
+    uint64_t lo = indexed > p->cfg.warm_max ? indexed - p->cfg.warm_max : 0, start, first_access;
+    int64_t ts = 0, newest = INT64_MIN;
+    for (uint64_t i = indexed; i-- > lo && newest == INT64_MIN;) {
+        uint64_t at;
+        if ((rc = access_at_or_after(p, i, i + 1, &at, &ts)))
             return rc;
-        if (!is_access(p)) {
-            start = i;
-            continue;
-        }
-        if ((rc = cu_entry_decode((const uint8_t *)p->rbuf.data, p->rbuf.len, &v))) {
-            cu_err_prefix("warm start: log entry %llu", (unsigned long long)i);
-            return rc;
-        }
-        if (newest == INT64_MIN)
-            newest = v.ts;
-        if (n >= p->cfg.warm_max || (p->cfg.warm_seconds > 0 && v.ts < newest - p->cfg.warm_seconds)) {
-            from_first = false;
-            break;
-        }
-        start = i;
-        n++;
+        if (at == i)
+            newest = ts;
     }
-    if (n == 0)
-        return CU_OK;
+    if (newest == INT64_MIN)
+        return CU_OK; /* no event in the window */
+    uint64_t a = lo, b = indexed; /* the answer is in [a, b] */
+    if (p->cfg.warm_seconds > 0) {
+        int64_t cutoff = newest - p->cfg.warm_seconds;
+        while (a < b) {
+            uint64_t mid = a + (b - a) / 2, at;
+            if ((rc = access_at_or_after(p, mid, indexed, &at, &ts)))
+                return rc;
+            if (at < indexed && ts >= cutoff)
+                b = mid;
+            else
+                a = mid + 1;
+        }
+    }
+    start = a;
+    if ((rc = access_at_or_after(p, 0, indexed, &first_access, &ts)))
+        return rc;
+    bool from_first = first_access >= start;
     uint64_t store_next = cu_store_next_alert(p->store);
     if (from_first) {
         /* the whole history: number from 1, as the first run did */
@@ -562,27 +609,20 @@ static cu_rc warm_up(cu_pipeline *p, uint64_t indexed)
         if ((rc = cu_detect_new_cfg(p->ref, 1, p->cfg.detect, &p->detect)))
             return rc;
     }
-    cu_log(CU_LOG_INFO, "warm start: %llu events (log entries %llu..%llu) through the detectors%s",
-           (unsigned long long)n, (unsigned long long)start, (unsigned long long)indexed - 1,
-           from_first ? ", from the first" : "");
     if (!p->rbatch && (rc = cu_batch_new(4096, &p->rbatch)))
         return rc;
-    uint64_t unknown = 0;
-    for (uint64_t i = start; i < indexed; i++) {
-        if ((rc = p->sink.ops->read_entry(p->sink.ctx, i, &p->rbuf)))
-            return rc;
-        if (!is_access(p))
-            continue;
-        cu_batch_reset(p->rbatch);
-        cu_event *ev = cu_batch_slot(p->rbatch);
-        if ((rc = event_from_entry(p, (const uint8_t *)p->rbuf.data, p->rbuf.len, ev, &unknown)) ||
-            (rc = cu_ref_advance(p->ref, ev->ts)) || (rc = cu_detect_event(p->detect, ev, ev->ts, warm_alert, p))) {
-            cu_err_prefix("warm start: log entry %llu", (unsigned long long)i);
-            return rc;
-        }
-        p->last_ts = ev->ts;
-        p->st.warmed++;
+    uint64_t t0 = cu_mono_ns();
+    if (!cu_sink_read_range(&p->sink, start, indexed - start, warm_entry, p, &rc)) {
+        rc = CU_OK;
+        for (uint64_t i = start; !rc && i < indexed; i++)
+            if (!(rc = p->sink.ops->read_entry(p->sink.ctx, i, &p->rbuf)))
+                rc = warm_entry(p, i, p->rbuf.data, p->rbuf.len);
     }
+    if (rc)
+        return rc;
+    cu_log(CU_LOG_INFO, "warm start: %llu events (log entries %llu..%llu) through the detectors in %.1f s%s",
+           (unsigned long long)p->st.warmed, (unsigned long long)start, (unsigned long long)indexed - 1,
+           (double)(cu_mono_ns() - t0) / 1e9, from_first ? ", from the first" : "");
     p->st.warm_exact = from_first;
     uint64_t next = cu_detect_next_num(p->detect);
     if (from_first && next != store_next) {

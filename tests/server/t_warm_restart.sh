@@ -71,6 +71,19 @@ if cmp -s "$tmp/alerts.u" "$tmp/alerts.w"; then ok; else
   diff "$tmp/alerts.u" "$tmp/alerts.w" | cut -c1-240 | head -10
 fi
 
+# a bounded window (the last day of the stream so far): found by bisection,
+# not from the first event; the stream goes on
+cp -a "$tmp/c" "$tmp/b"
+: >"$tmp/log"
+start "$tmp/b" --warm-days 1
+if grep -qE "warm start: [0-9]+ events \(log entries [1-9][0-9]*\.\." "$tmp/log" && ! grep -q "from the first" "$tmp/log"; then
+  ok
+else
+  bad "no bounded warm start: $(grep 'warm start' "$tmp/log")"
+fi
+feed $half ${#chunks[@]}
+kill -9 "$pid"; wait "$pid" 2>/dev/null || true; pid=
+
 # the same restart with cold detectors: different alerts
 start "$tmp/c" --warm-events 0
 feed $half ${#chunks[@]}
