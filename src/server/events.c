@@ -342,7 +342,9 @@ static void write_chunk(cu_events_api *a, struct gw_item **list)
     int64_t floor = cu_pipeline_last_ts(a->p);
     for (; it && n + nbad < GW_BATCH_MAX; it = it->next) {
         cu_event *ev = cu_batch_slot(b);
-        cu_rc rc = ev ? gw_event(a, it, floor, a->gw_next + n, ev) : cu_err_set(CU_ERR_INTERNAL, "gateway batch full");
+        if (!ev)
+            break; /* the batch's room for people is used up: the rest in the next chunk */
+        cu_rc rc = gw_event(a, it, floor, a->gw_next + n, ev);
         if (rc) {
             item_fail(it, rc, cu_err_detail());
             a->gw_bad[nbad++] = it;
