@@ -373,6 +373,11 @@ int main(int argc, char **argv)
         /* with --data, one reference for the gateway, the detectors and the store */
         if (!rc && api)
             rc = cu_events_api_set_gateway(api, gw);
+        /* and the updates posted before this start, kept in the data directory */
+        size_t replayed = 0;
+        if (!rc && api && !(rc = cu_events_api_reference_log(api, data_dir, &replayed)) && replayed)
+            cu_log(CU_LOG_INFO, "reference: %zu update(s) replayed, version %llu", replayed,
+                   (unsigned long long)cu_gateway_reference_version(gw));
     }
     /* A decision waits for its commit suspended, holding no thread
      * (cu_server_gateway_handle): a few threads serve every request in

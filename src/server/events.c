@@ -22,7 +22,11 @@
 
 #include <stdalign.h>
 
+#include <dirent.h>
+#include <errno.h>
 #include <inttypes.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +58,9 @@ struct cu_events_api {
     cu_gateway *gw;
     pthread_rwlock_t gate;
     bool ref_changed;
+    /* DIR/reference-updates (cu_events_api_reference_log): NULL: not kept */
+    char *upd_dir;
+    unsigned long upd_seq;
     cu_buf refbuf;
 };
 
@@ -99,6 +106,7 @@ void cu_events_api_free(cu_events_api *a)
     cu_free(a->gw_done);
     cu_free(a->gw_bad);
     cu_buf_free(&a->refbuf);
+    cu_free(a->upd_dir);
     pthread_rwlock_destroy(&a->gate);
     pthread_cond_destroy(&a->qcv);
     pthread_mutex_destroy(&a->qmu);
@@ -221,10 +229,15 @@ void cu_events_api_handle(void *ud, const cu_http_req *req, cu_http_resp *resp)
  * 9. A reference update (POST /v1/reference through
  *    cu_events_api_gateway_handle) waits until no decision is between its
  *    evaluation and its queueing (a read-write gate), writes every queued
- *    look-up with the reference data it was decided on, then applies the
- *    lines to the pipeline's reference data and the store and only then to
- *    the gateway, all under the ingest mutex: every look-up decided on
+ *    look-up with the reference data it was decided on, then applies each
+ *    line to the pipeline's reference data as the gateway takes it (the
+ *    same lines in both), publishes the gateway's new version and rewrites
+ *    the store's copy, all under the ingest mutex: every look-up decided on
  *    version v is detected on version v, and every later one on the next.
+ * 10. With cu_events_api_reference_log, every update body is written
+ *    durably (DIR/reference-updates/NNNNNNNN.jsonl) before it is applied,
+ *    and replayed in order at the next start, so no restart brings back
+ *    data an update had removed.
  */
 
 #define GW_BATCH_MAX 4096
@@ -613,12 +626,129 @@ void cu_events_api_gateway_handle(void *ud, const cu_http_req *req, cu_http_resp
     /* the look-ups decided on the version before: written with it */
     write_all(a, take_queue(a));
     a->ref_changed = false;
+    /* invariant 10: recorded before it is applied */
+    char path[4096] = "";
+    if (a->upd_dir) {
+        snprintf(path, sizeof path, "%s/%08lu.jsonl", a->upd_dir, a->upd_seq + 1);
+        if (cu_file_write_atomic(path, req->body, req->body_len, 0600)) {
+            cu_http_error(resp, 503, "reference update not recorded: %s", cu_err_detail());
+            pthread_mutex_unlock(&a->mu);
+            pthread_rwlock_unlock(&a->gate);
+            return;
+        }
+        a->upd_seq++;
+    }
     cu_server_gateway_handle(a->gw, req, resp);
+    if (path[0] && resp->status != 200 && unlink(path) == 0)
+        a->upd_seq--; /* nothing taken: nothing to replay */
     cu_store *st = cu_pipeline_store(a->p);
     if (a->ref_changed && st && cu_store_put_reference(st, a->ref))
         cu_log(CU_LOG_ERROR, "reference update: the store's copy was not rewritten: %s", cu_err_detail());
     pthread_mutex_unlock(&a->mu);
     pthread_rwlock_unlock(&a->gate);
+}
+
+static int cmp_name(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
+
+/* Whether name is NNNNNNNN.jsonl; its number. */
+static bool update_name(const char *name, unsigned long *seq)
+{
+    if (strlen(name) != 14 || strcmp(name + 8, ".jsonl") != 0)
+        return false;
+    for (int i = 0; i < 8; i++)
+        if (name[i] < '0' || name[i] > '9')
+            return false;
+    *seq = strtoul(name, NULL, 10);
+    return *seq > 0;
+}
+
+cu_rc cu_events_api_reference_log(cu_events_api *a, const char *data_dir, size_t *replayed)
+{
+    cu_rc rc = CU_OK;
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    char *text = NULL;
+    cu_buf report;
+    cu_buf_init(&report, 64 * 1024);
+    *replayed = 0;
+    if (!a->gw)
+        return cu_err_set(CU_ERR_STATE, "cu_events_api_set_gateway first");
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s/reference-updates", data_dir) >= (int)sizeof dir)
+        return cu_err_set(CU_ERR_TOOBIG, "path too long");
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return cu_err_set(cu_rc_from_errno(errno), "%s: %s", dir, strerror(errno));
+    DIR *d = opendir(dir);
+    if (!d)
+        return cu_err_set(cu_rc_from_errno(errno), "%s: %s", dir, strerror(errno));
+    struct dirent *de;
+    unsigned long seq, last = 0;
+    while ((de = readdir(d))) {
+        if (!update_name(de->d_name, &seq))
+            continue;
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 64;
+            char **nv = cu_realloc(names, nc * sizeof *nv);
+            if (!nv) {
+                rc = CU_ERR_NOMEM;
+                break;
+            }
+            names = nv;
+            cap = nc;
+        }
+        if (!(names[n] = cu_strdup(de->d_name))) {
+            rc = CU_ERR_NOMEM;
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc)
+        goto fail;
+    qsort(names, n, sizeof *names, cmp_name);
+    cu_gateway_ref_peer peer = {peer_check, peer_apply, a};
+    pthread_mutex_lock(&a->mu);
+    a->ref_changed = false;
+    for (size_t i = 0; i < n && !rc; i++) {
+        char path[4200];
+        size_t len = 0;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        update_name(names[i], &seq);
+        if (seq != last + 1) {
+            rc = cu_err_set(CU_ERR_CORRUPT, "%s: reference update %lu is missing", path, last + 1);
+            break;
+        }
+        last = seq;
+        if ((rc = cu_file_read(path, CU_EVENTS_MAX_BODY, &text, &len)))
+            break;
+        /* as when it was posted: the same lines taken, the same refused */
+        cu_buf_reset(&report);
+        size_t applied = 0;
+        uint64_t version = 0;
+        rc = cu_gateway_reference_update_with(a->gw, text, len, path, &peer, &report, &applied, &version);
+        if (rc == CU_ERR_PARSE)
+            rc = CU_OK;
+        cu_free(text);
+        text = NULL;
+        if (!rc)
+            (*replayed)++;
+    }
+    cu_store *st = cu_pipeline_store(a->p);
+    if (!rc && a->ref_changed && st)
+        rc = cu_store_put_reference(st, a->ref);
+    pthread_mutex_unlock(&a->mu);
+    if (!rc) {
+        a->upd_seq = last;
+        if (!(a->upd_dir = cu_strdup(dir)))
+            rc = CU_ERR_NOMEM;
+    }
+fail:
+    for (size_t i = 0; i < n; i++)
+        cu_free(names[i]);
+    cu_free(names);
+    cu_free(text);
+    cu_buf_free(&report);
+    return rc;
 }
 
 cu_rc cu_events_api_with(cu_events_api *a, cu_rc (*fn)(cu_pipeline *p, void *ud), void *ud)

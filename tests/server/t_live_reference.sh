@@ -6,7 +6,9 @@
 # whose reason says PC2 is not assigned.  Then POST /v1/reference assigns
 # PC2 to CP: the next decision allows, on the new version, and the same
 # look-up raises no alert (the detectors explain it by the assignment they
-# now see).  A bad line is refused by both (nothing changes).
+# now see).  A bad line is refused by both (nothing changes).  The update
+# is kept in the data directory and replayed when the daemon restarts: the
+# version and the assignment survive it.
 set -euo pipefail
 bin=${CU_BIN_DIR:-build}
 src=${CU_SOURCE_DIR:-.}
@@ -78,6 +80,27 @@ want "again" '^200 .*"decision":"allow"' "$r"
 n_after=$(alerts_pc2)
 [ "$n_after" = "$n_before" ] && ok || bad "alerts for PC2 went from $n_before to $n_after after the assignment"
 
+kill -TERM "$pid"
+wait "$pid" || bad "custosd exit status $?"
+pid=
+
+# the update is kept in the data directory (the refused one is not) and
+# replayed at the next start: no restart brings back what it changed
+n=$(ls "$tmp/data/reference-updates" | wc -l)
+[ "$n" = 1 ] && ok || bad "want 1 kept update, have $n: $(ls "$tmp/data/reference-updates")"
+rm -f "$tmp/port"
+"$bin/custosd" --port 0 --port-file "$tmp/port" --config "$tmp/gateway.conf" --data "$tmp/data" --legacy \
+    --policies "$src/policies" --reference "$src/tests/gateway/data/force.jsonl" 2>"$tmp/log2" &
+pid=$!
+for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
+[ -s "$tmp/port" ] || { echo "custosd did not restart"; cat "$tmp/log2"; exit 1; }
+port=$(cat "$tmp/port")
+grep -q "reference: 1 update(s) replayed, version 2" "$tmp/log2" && ok || bad "no replay in the log: $(cat "$tmp/log2")"
+want "version after the restart" '^200 \{"version":2\}' "$(get /v1/reference)"
+r=$(view_rp)
+want "still assigned after the restart" '^200 .*"decision":"allow".*"break_glass":false.*"ref_version":2,' "$r"
+n_restart=$(alerts_pc2)
+[ "$n_restart" = "$n_before" ] && ok || bad "alerts for PC2 went from $n_before to $n_restart after the restart"
 kill -TERM "$pid"
 wait "$pid" || bad "custosd exit status $?"
 pid=
