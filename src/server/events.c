@@ -705,7 +705,8 @@ cu_rc cu_events_api_reference_log(cu_events_api *a, const char *data_dir, size_t
     closedir(d);
     if (rc)
         goto fail;
-    qsort(names, n, sizeof *names, cmp_name);
+    if (n)
+        qsort(names, n, sizeof *names, cmp_name);
     cu_gateway_ref_peer peer = {peer_check, peer_apply, a};
     pthread_mutex_lock(&a->mu);
     a->ref_changed = false;
