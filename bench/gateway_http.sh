@@ -86,4 +86,7 @@ BODIES="$tmp/bodies" TOKEN="$token" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s"
 echo "== custosd: $(grep -E '^(Threads|VmRSS)' /proc/$pid/status | tr -s ' \t' ' ' | paste -sd ';' -)"
 curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$port/metrics" |
     grep -E '^custos_gateway_(ledger_entries|audit_failures_total|decisions_total)' || true
+kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+pid=
+grep -h "live writer" "$tmp/custosd.log" | sed 's/^[^ ]* [^ ]* /== custosd: /' || true
 echo "cores: $(nproc)"

@@ -54,6 +54,7 @@ struct cu_events_api {
     struct gw_item **gw_items, **gw_bad; /* the chunk being written */
     bool *gw_done;                       /* gw_items[k] answered */
     uint32_t gw_nitems;
+    uint64_t gw_lookups, gw_appends;     /* written by the live writer, in so many appends */
     /* the gateway whose reference data follows the pipeline's (invariant 9) */
     cu_gateway *gw;
     pthread_rwlock_t gate;
@@ -381,6 +382,8 @@ static void write_chunk(cu_events_api *a, struct gw_item **list)
     uint64_t pre = UINT64_MAX;
     a->gw_nitems = n;
     cu_rc rc = cu_pipeline_submit_pairs(a->p, a->gw_pre, a->gw_prelen, b, &pre, chunk_durable, a);
+    a->gw_appends++;
+    a->gw_lookups += n;
     char detail[256];
     snprintf(detail, sizeof detail, "%s", rc ? cu_err_detail() : "");
     if (pre != UINT64_MAX) {
@@ -443,6 +446,10 @@ static void writer_stop(cu_events_api *a)
     pthread_mutex_unlock(&a->qmu);
     pthread_join(a->writer, NULL); /* it writes what is queued first */
     a->writer_started = false;
+    if (a->gw_appends)
+        cu_log(CU_LOG_INFO, "live writer: %llu allowed look-ups in %llu pipeline appends (%.1f a batch)",
+               (unsigned long long)a->gw_lookups, (unsigned long long)a->gw_appends,
+               (double)a->gw_lookups / (double)a->gw_appends);
 }
 
 static void copy_str(char *dst, size_t cap, const char *src)
