@@ -10,11 +10,12 @@
 # Usage (from the source tree, after a build into build/):
 #   bench/gateway_http.sh [RECORDS (default 1000000)] [SECONDS (default 10)]
 # Environment: THREADS (custosd --threads, default custosd's own: 4 in
-# gateway-only mode, whose decisions wait suspended, 256 with DATA=1), CONNS
+# gateway-only mode and with DATA=1: decisions wait suspended), CONNS
 # (wrk connections, default 256), WRK_THREADS (default 2), LEDGER_DIR (where
 # the ledger goes, default a temporary directory; put it on the disk you mean
 # to measure), DATA=1 (custosd --data: allowed look-ups go through the
-# pipeline, docs/gateway.md "Decisions feed detection").  The fsync latency
+# pipeline, docs/gateway.md "Decisions feed detection"; DATA_DIR: where its
+# data directory goes, default a temporary one; it must not exist yet).  The fsync latency
 # of the ledger's disk is measured first (dd, 4 KiB writes, oflag=dsync).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,7 @@ WRK_THREADS=${WRK_THREADS:-2}
 command -v wrk >/dev/null || { echo "wrk is not installed (scripts/install-deps.sh)"; exit 1; }
 tmp=$(mktemp -d)
 ledger=${LEDGER_DIR:-$tmp/ledger}
+[ "${DATA:-0}" = 1 ] && ledger=${DATA_DIR:-$tmp/data}/ledger
 pid=
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -63,7 +65,7 @@ dd if=/dev/zero of="$(dirname "$ledger")/dsync.$$" bs=4k count=200 oflag=dsync 2
     awk '{ printf "== fsync latency here: %.2f ms per 4 KiB dsync write\n", $(NF-3) * 1000 / 200 }'
 rm -f "$(dirname "$ledger")/dsync.$$"
 args=(--ledger "$ledger")
-[ "${DATA:-0}" = 1 ] && args=(--data "$tmp/data")
+[ "${DATA:-0}" = 1 ] && args=(--data "$(dirname "$ledger")")
 targs=()
 [ -n "$THREADS" ] && targs=(--threads "$THREADS")
 echo "== custosd ${targs[*]:-(default threads)} ${args[*]}"
@@ -84,4 +86,7 @@ BODIES="$tmp/bodies" TOKEN="$token" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s"
 echo "== custosd: $(grep -E '^(Threads|VmRSS)' /proc/$pid/status | tr -s ' \t' ' ' | paste -sd ';' -)"
 curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$port/metrics" |
     grep -E '^custos_gateway_(ledger_entries|audit_failures_total|decisions_total)' || true
+kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+pid=
+grep -h "live writer" "$tmp/custosd.log" | sed 's/^[^ ]* [^ ]* /== custosd: /' || true
 echo "cores: $(nproc)"

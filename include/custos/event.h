@@ -283,6 +283,16 @@ cu_rc cu_ref_load(cu_ref *r, const char *path) CU_NODISCARD;
  * sealing, no more lines may be added. */
 cu_rc cu_ref_seal(cu_ref *r, const char *name) CU_NODISCARD;
 
+/* Updates of a sealed context (custosd's POST /v1/reference): a line is
+ * checked whole (nothing visible changes; a later object of the same kind
+ * and id is taken as a replacement, an assign must name a known case,
+ * vetting lines are refused), then applied with cu_ref_update_apply (the
+ * line last checked OK; one at a time, under the context's one writer).
+ * A change whose time is past takes effect at once, a later one joins the
+ * time line.  `line` numbers the line for messages. */
+cu_rc cu_ref_update_check(cu_ref *r, const char *text, size_t len, uint64_t line) CU_NODISCARD;
+cu_rc cu_ref_update_apply(cu_ref *r) CU_NODISCARD;
+
 /* Move the context's clock to t (t < the current time is CU_ERR_ORDER and
  * changes nothing).  The start time is INT64_MIN: nothing is visible. */
 cu_rc cu_ref_advance(cu_ref *r, int64_t t) CU_NODISCARD;

@@ -74,6 +74,13 @@ typedef struct cu_gateway_audit {
      * it when set and append_decision is not (cu_ledger_append_async). */
     cu_rc (*submit)(void *ud, struct cu_ledger_pending *p, const void *entry, size_t len,
                     cu_gateway_audit_done done, void *done_ud);
+    /* Asynchronous append_decision (may be NULL): as submit, with the
+     * decision (lg: lg->entry stays valid until done; lg->req, lg->d and
+     * lg->system only during the call).  Used by cu_gateway_http_async in
+     * preference to submit, so that the daemon can batch allowed look-ups
+     * into the pipeline (docs/gateway.md, "Decisions feed detection"). */
+    cu_rc (*submit_decision)(void *ud, const cu_gateway_logged *lg, struct cu_ledger_pending *p,
+                             cu_gateway_audit_done done, void *done_ud);
 } cu_gateway_audit;
 
 /* The audit hooks over a ledger (append, size, submit), ud = the ledger. */
@@ -138,6 +145,24 @@ CU_NODISCARD cu_rc cu_gateway_reference_update(cu_gateway *g, const char *text, 
                                                const char *name, cu_buf *report,
                                                size_t *applied, uint64_t *version);
 uint64_t cu_gateway_reference_version(cu_gateway *g);
+/* A second holder of the reference data that must take exactly the lines
+ * the gateway takes (custosd --data: the pipeline's, read by the detectors
+ * and the store).  For each line: check (non-OK refuses the line, with its
+ * detail, and nothing changes anywhere), then the gateway's own check, then
+ * apply (the line takes effect there).  apply failing stops the update
+ * before anything is published (the error is returned). */
+typedef struct cu_gateway_ref_peer {
+    cu_rc (*check)(void *ud, const char *line, size_t len, uint64_t lineno);
+    cu_rc (*apply)(void *ud);
+    void *ud;
+} cu_gateway_ref_peer;
+/* The peer POST /v1/reference feeds (cu_gateway_http); NULL: none.  The
+ * caller serialises updates with whatever else reads the peer. */
+void cu_gateway_set_reference_peer(cu_gateway *g, const cu_gateway_ref_peer *peer);
+/* cu_gateway_reference_update with a peer (may be NULL). */
+CU_NODISCARD cu_rc cu_gateway_reference_update_with(cu_gateway *g, const char *text, size_t len, const char *name,
+                                                    const cu_gateway_ref_peer *peer, cu_buf *report,
+                                                    size_t *applied, uint64_t *version);
 
 /* ----------------------------------------------------------------- callers */
 

@@ -214,6 +214,11 @@ cu_rc cu_ledger_publish(cu_ledger *l, cu_checkpoint *out) CU_NODISCARD;
 uint64_t cu_ledger_size(cu_ledger *l);                  /* committed entries */
 /* Appends the entry's bytes to out. */
 cu_rc cu_ledger_read_entry(cu_ledger *l, uint64_t index, cu_buf *out) CU_NODISCARD;
+/* Entries [first, first + n) in order, each bundle of 256 read once: fn(ud, index, bytes, len)
+ * (bytes valid during the call); a non-OK from fn stops and is returned.  For sequential readers
+ * (the pipeline's warm start), where cu_ledger_read_entry would read a bundle per entry. */
+typedef cu_rc (*cu_ledger_entry_fn)(void *ud, uint64_t index, const void *entry, size_t len);
+cu_rc cu_ledger_read_range(cu_ledger *l, uint64_t first, uint64_t n, cu_ledger_entry_fn fn, void *ud) CU_NODISCARD;
 /* proof holds CU_MERKLE_MAX_PROOF hashes.  size <= cu_ledger_size(l). */
 cu_rc cu_ledger_prove_inclusion(cu_ledger *l, uint64_t index, uint64_t size, cu_hash *proof,
                                 size_t *proof_len) CU_NODISCARD;

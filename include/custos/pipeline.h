@@ -90,6 +90,20 @@ typedef struct cu_pipeline_cfg {
      * provenance).  Programs pass their clock; NULL: none recorded. */
     int64_t (*ingest_clock)(void *clock_ud);
     void *clock_ud;
+    /* Detector state after a restart (docs/pipeline.md, "Warm start"): at
+     * start, before recovery, the access events the store has already
+     * indexed are read back from the log: those among the newest warm_max
+     * log entries (0: no warm-up, the detectors start cold) within
+     * warm_seconds of the newest (0: no time bound; the window's start is
+     * found by bisection, access times never going back), read bundle by
+     * bundle (cu_ledger_read_range), and run through the detectors again with
+     * their alerts suppressed (they are persisted already); nothing is
+     * appended or stored.  When that reaches back to the log's first event,
+     * the detectors restart from alert number 1 and come out exactly as
+     * they were (checked: the next alert number must equal the store's,
+     * else they start cold, with a warning). */
+    uint64_t warm_max;
+    int64_t warm_seconds;
 } cu_pipeline_cfg;
 
 typedef struct cu_pipeline_stats {
@@ -104,6 +118,10 @@ typedef struct cu_pipeline_stats {
     /* pipelined submission: ns_append is the time the pipeline thread
      * waited for the log; ns_ledger the time the log took (overlapped) */
     uint64_t ns_ledger;
+    /* warm start: events replayed into the detectors, their alerts
+     * suppressed, and whether the replay began at the log's first event */
+    uint64_t warmed, warm_suppressed;
+    bool warm_exact;
 } cu_pipeline_stats;
 
 typedef struct cu_pipeline_opts {
@@ -135,6 +153,19 @@ cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index) CU_
  * indexing then failed (the entries are durable; the pipeline stops). */
 cu_rc cu_pipeline_submit_after(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b,
                                uint64_t *pre_index) CU_NODISCARD;
+/* As cu_pipeline_submit_after for a batch of gateway look-ups: pre[i]
+ * (pre_len[i] bytes, another type's entry: event i's decision) is appended
+ * just before event i, all 2n entries in one durable append, so each pair
+ * is adjacent in the log; *pre_first (may be NULL) gets pre[0]'s index:
+ * pre[i] is at *pre_first + 2i, event i at *pre_first + 2i + 1.  Set as
+ * soon as the append returned, even when indexing then failed (the entries
+ * are durable; the pipeline stops).  The batch is one store transaction.
+ * on_durable (may be NULL) is called with that index as soon as the append
+ * returned, before the batch is indexed and detected (the gateway answers
+ * then: the look-ups are durable). */
+cu_rc cu_pipeline_submit_pairs(cu_pipeline *p, const void *const *pre, const size_t *pre_len, cu_batch *b,
+                               uint64_t *pre_first, void (*on_durable)(void *ud, uint64_t pre_first),
+                               void *ud) CU_NODISCARD;
 /* Pipelined submission, for bulk sources (replay): b is checked whole and
  * encoded, its names stored, and its append started on the pipeline's
  * appender thread; then the batch submitted before it, whose append has

@@ -120,8 +120,28 @@ struct cu_ledger;
  * cu_gateway_http.  A 401 carries WWW-Authenticate. */
 void cu_server_gateway_handle(void *gw, const cu_http_req *req, cu_http_resp *resp);
 
-cu_rc cu_events_api_gateway_audit(cu_events_api *a, struct cu_ledger *ledger, const cu_ref *ref,
+cu_rc cu_events_api_gateway_audit(cu_events_api *a, struct cu_ledger *ledger, cu_ref *ref,
                                   cu_gateway_audit *out) CU_NODISCARD;
+
+/* custosd --data: one reference, one order.  After cu_events_api_gateway_audit
+ * and cu_gateway_new, gw's POST /v1/reference also updates the pipeline's
+ * reference data (ref, read by the detectors) and the store's copy, taking
+ * exactly the same lines (cu_gateway_ref_peer).  Register the gateway's
+ * routes with cu_events_api_gateway_handle (ud: the api): an update then
+ * waits until every decision made so far is queued, writes the queued
+ * look-ups with the data they were decided on, and applies the lines to
+ * both under the ingest lock; later decisions and events see the new
+ * version (docs/gateway.md, "One reference, one order"). */
+cu_rc cu_events_api_set_gateway(cu_events_api *a, cu_gateway *gw) CU_NODISCARD;
+void cu_events_api_gateway_handle(void *api, const cu_http_req *req, cu_http_resp *resp);
+/* Keep reference updates across restarts: each POST /v1/reference body is
+ * written durably to DATA_DIR/reference-updates/NNNNNNNN.jsonl (numbered
+ * from 1) before it is applied (a body of which no line was taken is
+ * removed again); at start, after the --reference file and
+ * cu_events_api_set_gateway, the files are replayed in order through the
+ * same path (the same lines taken, the same version numbers).  A gap in
+ * the numbering is CU_ERR_CORRUPT.  *replayed: the updates replayed. */
+cu_rc cu_events_api_reference_log(cu_events_api *a, const char *data_dir, size_t *replayed) CU_NODISCARD;
 
 /* Run fn on the pipeline under the api's lock (the pipeline's one writer):
  * for readers of live detector state. */

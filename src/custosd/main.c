@@ -157,12 +157,15 @@ static void usage(FILE *f)
                "  --listen ADDR     address to bind (default 127.0.0.1)\n"
                "  --port N          TCP port (default 8340; 0 picks a free one)\n"
                "  --port-file FILE  write the port actually bound to FILE\n"
-               "  --threads N       HTTP worker threads, 1-1024 (default 2; 256 with the gateway, whose\n"
-               "                    request threads wait for the ledger's group commit)\n"
+               "  --threads N       HTTP worker threads, 1-1024 (default 2; 4 with the gateway, whose\n"
+               "                    requests wait for the ledger suspended, holding no thread)\n"
                "data (POST /v1/events, the console, the gateway's log):\n"
                "  --data DIR        DIR/ledger (the one ledger: events, decisions, console audit) and DIR/store.db\n"
                "  --rules-only      detectors without baselines, templates, graph or bursts (as custos replay)\n"
                "  --legacy          the protected-person detector alone, one alert per access (as custos replay)\n"
+               "  --warm-events N   at start, replay the indexed events among the newest N log entries through\n"
+               "                    the detectors (alerts suppressed) to rebuild their state; 0: cold (default 5000000)\n"
+               "  --warm-days D     ... only events within D days of the newest; 0: no time bound (default 90)\n"
                "gateway (--config turns it on; its log is DIR/ledger with --data, else --ledger):\n"
                "  --config FILE     callers' bearer tokens (docs/gateway.md)\n"
                "  --ledger DIR      gateway-only mode without --data: the durable log of decisions\n"
@@ -192,6 +195,10 @@ int main(int argc, char **argv)
     const char *port_file = NULL, *data_dir = NULL;
     const char *config = NULL, *ledger_dir = NULL, *policies = "policies", *reference = NULL;
     bool legacy = false, rules_only = false;
+    /* warm start: the detectors' longest memory is the evidence half-life (21 days) and the 30
+     * days of continuing work; 90 days brings decayed evidence down to a twentieth */
+    uint64_t warm_events = 5000000;
+    int64_t warm_days = 90;
     double risk_threshold = -1; /* off unless asked */
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc) {
@@ -238,6 +245,20 @@ int main(int argc, char **argv)
                 fprintf(stderr, "custosd: bad risk threshold %s (0..1)\n", argv[i]);
                 return 2;
             }
+        } else if ((strcmp(argv[i], "--warm-events") == 0 || strcmp(argv[i], "--warm-days") == 0) && i + 1 < argc) {
+            bool days = strcmp(argv[i], "--warm-days") == 0;
+            char *end;
+            errno = 0;
+            long long v = strtoll(argv[i + 1], &end, 10);
+            if (errno || *end || !argv[i + 1][0] || v < 0 || (days && v > 36500)) {
+                fprintf(stderr, "custosd: bad value for %s: %s\n", argv[i], argv[i + 1]);
+                return 2;
+            }
+            if (days)
+                warm_days = v;
+            else
+                warm_events = (uint64_t)v;
+            i++;
         } else if (strcmp(argv[i], "--legacy") == 0) {
             legacy = true;
         } else if (strcmp(argv[i], "--rules-only") == 0) {
@@ -320,7 +341,7 @@ int main(int argc, char **argv)
         }
         risk = (cu_gov_risk_hook){.gov = gov, .names = names, .threshold = risk_threshold};
         cu_pipeline_cfg pc = {.on_alert = risk_threshold >= 0 ? cu_gov_on_alert : NULL, .ud = &risk, .detect = &dc,
-                              .ingest_clock = wall_clock};
+                              .ingest_clock = wall_clock, .warm_max = warm_events, .warm_seconds = warm_days * 86400};
         if (!rc)
             rc = cu_pipeline_start(pipe, ref, &pc);
         /* callers need a gateway bearer token when --config names them */
@@ -349,14 +370,21 @@ int main(int argc, char **argv)
             rc = cu_gateway_config_load(gw, config);
         if (!rc && reference)
             rc = cu_gateway_reference_load(gw, reference);
+        /* with --data, one reference for the gateway, the detectors and the store */
+        if (!rc && api)
+            rc = cu_events_api_set_gateway(api, gw);
+        /* and the updates posted before this start, kept in the data directory */
+        size_t replayed = 0;
+        if (!rc && api && !(rc = cu_events_api_reference_log(api, data_dir, &replayed)) && replayed)
+            cu_log(CU_LOG_INFO, "reference: %zu update(s) replayed, version %llu", replayed,
+                   (unsigned long long)cu_gateway_reference_version(gw));
     }
-    /* Gateway-only (--ledger): a decision waits for its commit suspended,
-     * holding no thread (cu_server_gateway_handle), so a few threads serve
-     * every request in flight.  With --data an allowed look-up still waits
-     * for the pipeline's append on its thread: throughput there is the
-     * threads waiting at once times the commit rate. */
+    /* A decision waits for its commit suspended, holding no thread
+     * (cu_server_gateway_handle): a few threads serve every request in
+     * flight.  With --data the allowed look-ups waiting at once share one
+     * pipeline append (cu_events_api_gateway_audit). */
     if (gw && !opts.threads)
-        opts.threads = data_dir ? 256 : 4;
+        opts.threads = 4;
     if (!rc)
         rc = cu_server_new(&opts, &srv);
     if (!rc)
@@ -383,7 +411,8 @@ int main(int argc, char **argv)
         {"GET", "/v1/reference"},   {"POST", "/v1/reference"}, {"GET", "/metrics"},
     };
     for (size_t k = 0; (gw || cud_listing_routes()) && !rc && k < sizeof gw_routes / sizeof gw_routes[0]; k++)
-        rc = cu_server_route(srv, gw_routes[k][0], gw_routes[k][1], cu_server_gateway_handle, gw);
+        rc = cu_server_route(srv, gw_routes[k][0], gw_routes[k][1],
+                             api ? cu_events_api_gateway_handle : cu_server_gateway_handle, api ? (void *)api : gw);
     if (!rc && cud_list_routes(srv)) {
         shutdown_all(srv, gw, gov, api, pipe, ref, names, ledger);
         return 0;

@@ -62,6 +62,15 @@ struct cu_ref {
     uint64_t lines, unknown_kinds;
     cu_vetting_rec *vets; /* vetting register lines, file order */
     size_t nvets, capvets;
+    /* updates of a sealed context (cu_ref_update_check/apply): the line
+     * checked, held until applied */
+    bool updating;
+    size_t captl;
+    struct {
+        int kind; /* -1 none, 0..3 officer, person, record, case; 4 assign */
+        void *obj;
+        cu_assign asg;
+    } held;
 };
 
 cu_rc cu_ref_new(cu_names *n, cu_ref **out)
@@ -76,6 +85,7 @@ cu_rc cu_ref_new(cu_names *n, cu_ref **out)
         return CU_ERR_NOMEM;
     }
     r->now = INT64_MIN;
+    r->held.kind = -1;
     *out = r;
     return CU_OK;
 }
@@ -293,6 +303,14 @@ static cu_rc text_hash(const cu_jval *v, const char *field, uint64_t *out)
 
 /* --------------------------------------------------------- one kind */
 
+/* Update mode: the checked object waits for cu_ref_update_apply. */
+static cu_rc hold(cu_ref *r, int kind, void *obj)
+{
+    r->held.kind = kind;
+    r->held.obj = obj;
+    return CU_OK;
+}
+
 static cu_rc add_officer(cu_ref *r, const fields *f, uint64_t line)
 {
     cu_rc rc = CU_OK;
@@ -322,7 +340,7 @@ static cu_rc add_officer(cu_ref *r, const fields *f, uint64_t line)
     o->valid_from = INT64_MIN;
     if (vfrom->type != CU_JT_NULL && (rc = cu_ev_time(vfrom, "valid_from", true, false, &o->valid_from)))
         return rc;
-    if (prev && vfrom->type == CU_JT_NULL)
+    if (prev && vfrom->type == CU_JT_NULL && !r->updating)
         return dup_error(r, "officer", CU_K_OFFICER, o->id, prev->line);
     if ((rc = text_hash(osur, "surname", &o->surname_h)) || (rc = text_hash(oaddr, "address", &o->address_h)))
         return rc;
@@ -390,12 +408,14 @@ static cu_rc add_officer(cu_ref *r, const fields *f, uint64_t line)
     } else if (rel->type != CU_JT_NULL) {
         return cu_err_set(CU_ERR_TYPE, "\"relations\" must be an array");
     }
+    if (prev && o->valid_from != INT64_MIN && o->valid_from < prev->valid_from)
+        return cu_err_set(CU_ERR_INVAL, "officer \"%s\": valid_from before the first line's",
+                          cu_names_str(r->names, CU_K_OFFICER, o->id));
+    if (r->updating)
+        return hold(r, 0, o);
     if (prev) {
         /* a later version: chain it in valid_from order (stable for equal times) */
         cu_officer *at = prev;
-        if (o->valid_from < prev->valid_from)
-            return cu_err_set(CU_ERR_INVAL, "officer \"%s\": valid_from before the first line's",
-                              cu_names_str(r->names, CU_K_OFFICER, o->id));
         while (at->next && at->next->valid_from <= o->valid_from)
             at = (cu_officer *)at->next;
         o->next = at->next;
@@ -424,7 +444,7 @@ static cu_rc add_person(cu_ref *r, const fields *f, uint64_t line)
         (rc = cu_ev_id(r->names, CU_K_AREA, area, "area", true, &p->area)))
         return rc;
     const cu_person *prev = vec_get(&r->per, p->id);
-    if (prev)
+    if (prev && !r->updating)
         return dup_error(r, "person", CU_K_PERSON, p->id, prev->line);
     if ((rc = text_hash(psur, "surname", &p->surname_h)) || (rc = text_hash(paddr, "address", &p->address_h)) ||
         (rc = text_hash(pfam, "family", &p->family_h)))
@@ -444,6 +464,8 @@ static cu_rc add_person(cu_ref *r, const fields *f, uint64_t line)
     } else if (flags->type != CU_JT_NULL) {
         return cu_err_set(CU_ERR_TYPE, "\"flags\" must be an array");
     }
+    if (r->updating)
+        return hold(r, 1, p);
     if ((rc = vec_put(&r->per, p->id, p)) || (rc = all_push(r, 1, p)))
         return rc;
     return CU_OK;
@@ -477,7 +499,7 @@ static cu_rc add_record(cu_ref *r, const fields *f, uint64_t line)
         (rc = arena_idlist(r, CU_K_PERSON, subjects, "subjects", &x->subjects, &x->nsubjects)))
         return rc;
     const cu_record *prev = vec_get(&r->rec, x->id);
-    if (prev)
+    if (prev && !r->updating)
         return dup_error(r, "record", CU_K_RECORD, x->id, prev->line);
     if (caveats->type == CU_JT_ARRAY) {
         size_t pos = 0, cnt = 0;
@@ -497,6 +519,8 @@ static cu_rc add_record(cu_ref *r, const fields *f, uint64_t line)
     } else if (caveats->type != CU_JT_NULL) {
         return cu_err_set(CU_ERR_TYPE, "\"caveats\" must be an array");
     }
+    if (r->updating)
+        return hold(r, 2, x);
     if ((rc = vec_put(&r->rec, x->id, x)) || (rc = all_push(r, 2, x)))
         return rc;
     return CU_OK;
@@ -525,12 +549,14 @@ static cu_rc add_case(cu_ref *r, const fields *f, uint64_t line)
         (rc = arena_idlist(r, CU_K_RECORD, records, "records", &c->records, &c->nrecords)))
         return rc;
     const cu_case *prev = vec_get(&r->cas, c->id);
-    if (prev)
+    if (prev && !r->updating)
         return dup_error(r, "case", CU_K_CASE, c->id, prev->line);
     if (c->closed != CU_TIME_NEVER && c->closed < c->opened)
         return cu_err_set(CU_ERR_INVAL, "case closed before it was opened");
     qsort((void *)c->subjects, c->nsubjects, sizeof(cu_id), cmp_id);
     qsort((void *)c->records, c->nrecords, sizeof(cu_id), cmp_id);
+    if (r->updating)
+        return hold(r, 3, c);
     if ((rc = vec_put(&r->cas, c->id, c)) || (rc = all_push(r, 3, c)))
         return rc;
     return CU_OK;
@@ -554,6 +580,13 @@ static cu_rc add_assign(cu_ref *r, const fields *f, uint64_t line)
         a.add = false;
     else
         return cu_err_set(CU_ERR_INVAL, "\"op\" must be \"add\" or \"remove\"");
+    if (r->updating) {
+        if (!vec_get(&r->cas, a.case_id))
+            return cu_err_set(CU_ERR_NOTFOUND, "assign names case \"%s\", which is not defined",
+                              cu_names_str(r->names, CU_K_CASE, a.case_id));
+        r->held.asg = a;
+        return hold(r, 4, NULL);
+    }
     if (r->nassigns == r->capassigns) {
         size_t nc = r->capassigns ? r->capassigns * 2 : 256;
         cu_assign *nv = cu_realloc(r->assigns, nc * sizeof *nv);
@@ -579,6 +612,8 @@ static cu_rc add_vetting(cu_ref *r, const fields *f, uint64_t line)
     GET(expires, "expires", true);
     GET(review, "review", false);
     GET(status, "status", false);
+    if (r->updating)
+        return cu_err_set(CU_ERR_INVAL, "vetting lines are not taken as updates (the vetting register is governance's)");
     cu_vetting_rec v = {.line = line};
     if ((rc = cu_ev_id(r->names, CU_K_OFFICER, officer, "officer", false, &v.officer)))
         return rc;
@@ -634,10 +669,17 @@ static cu_rc apply_vetting(cu_ref *r, const char *name)
     return CU_OK;
 }
 
+static cu_rc add_line(cu_ref *r, const char *text, size_t len, uint64_t line);
+
 cu_rc cu_ref_add_line(cu_ref *r, const char *text, size_t len, uint64_t line)
 {
     if (r->sealed)
         return cu_err_set(CU_ERR_STATE, "reference data already sealed");
+    return add_line(r, text, len, line);
+}
+
+static cu_rc add_line(cu_ref *r, const char *text, size_t len, uint64_t line)
+{
     if (++r->lines > CU_REF_MAX_LINES)
         return cu_err_set(CU_ERR_TOOBIG, "more than %u reference lines", CU_REF_MAX_LINES);
     if (len > CU_EVENT_MAX_LINE)
@@ -683,6 +725,7 @@ cu_rc cu_ref_seal(cu_ref *r, const char *name)
         return CU_OK;
     size_t n = r->nall[3] + r->nassigns;
     r->tl = cu_malloc((n ? n : 1) * sizeof *r->tl);
+    r->captl = n ? n : 1;
     if (!r->tl)
         return CU_ERR_NOMEM;
     uint32_t seq = 0;
@@ -868,4 +911,156 @@ void cu_ref_get_all(const cu_ref *r, cu_ref_all *out)
     out->assigns = r->assigns;
     out->nvettings = r->nvets;
     out->vettings = r->vets;
+}
+
+/* ------------------------------------------------- updates when sealed
+ *
+ * custosd's POST /v1/reference reaches the pipeline's context too
+ * (docs/pipeline.md, "One reference, one order").  A line is checked whole
+ * first (cu_ref_update_check: parsed and validated, nothing visible
+ * changes but interned names), then applied (cu_ref_update_apply), so that
+ * the caller can apply exactly the lines another reader (the gateway) also
+ * took.  Applying keeps invariant 2's promise for what has not happened
+ * yet (a change with ts > now joins the time line in order) and applies at
+ * once a change already in the past (an assignment from last week takes
+ * effect now, as if it had been known).  A replaced object stays in the
+ * arena: pointers detectors hold stay valid (they see the old values until
+ * they look it up again).
+ */
+
+static cu_rc tl_insert(cu_ref *r, struct tl e)
+{
+    if (r->ntl == r->captl) {
+        size_t nc = r->captl ? r->captl * 2 : 64;
+        struct tl *nv = cu_realloc(r->tl, nc * sizeof *nv);
+        if (!nv)
+            return CU_ERR_NOMEM;
+        r->tl = nv;
+        r->captl = nc;
+    }
+    size_t at = r->ntl;
+    while (at > r->tlpos && r->tl[at - 1].ts > e.ts)
+        at--;
+    memmove(r->tl + at + 1, r->tl + at, (r->ntl - at) * sizeof *r->tl);
+    r->tl[at] = e;
+    r->ntl++;
+    return CU_OK;
+}
+
+/* Officers interned since the seal get their (empty) list of cases. */
+static cu_rc ocases_grow(cu_ref *r)
+{
+    size_t n = cu_names_count(r->names, CU_K_OFFICER);
+    if (n <= r->nocases)
+        return CU_OK;
+    struct idlist *nv = cu_realloc(r->ocases, n * sizeof *nv);
+    if (!nv)
+        return CU_ERR_NOMEM;
+    memset(nv + r->nocases, 0, (n - r->nocases) * sizeof *nv);
+    r->ocases = nv;
+    r->nocases = n;
+    return CU_OK;
+}
+
+static cu_rc all_replace(cu_ref *r, int which, const void *old, void *p)
+{
+    for (size_t i = 0; old && i < r->nall[which]; i++)
+        if (r->all[which][i] == old) {
+            r->all[which][i] = p;
+            return CU_OK;
+        }
+    return all_push(r, which, p);
+}
+
+cu_rc cu_ref_update_check(cu_ref *r, const char *text, size_t len, uint64_t line)
+{
+    if (!r->sealed)
+        return cu_err_set(CU_ERR_STATE, "reference data not sealed");
+    r->held.kind = -1;
+    r->updating = true;
+    cu_rc rc = add_line(r, text, len, line);
+    r->updating = false;
+    if (rc)
+        r->held.kind = -1;
+    return rc;
+}
+
+cu_rc cu_ref_update_apply(cu_ref *r)
+{
+    int kind = r->held.kind;
+    r->held.kind = -1;
+    cu_rc rc = ocases_grow(r);
+    if (rc || kind < 0)
+        return rc;
+    switch (kind) {
+    case 0: {
+        cu_officer *o = r->held.obj, *prev = vec_get(&r->off, o->id);
+        if (prev && o->valid_from != INT64_MIN) {
+            cu_officer *at = prev;
+            while (at->next && at->next->valid_from <= o->valid_from)
+                at = (cu_officer *)at->next;
+            o->next = at->next;
+            at->next = o;
+            return CU_OK;
+        }
+        if ((rc = vec_put(&r->off, o->id, o)))
+            return rc;
+        return all_replace(r, 0, prev, o);
+    }
+    case 1: {
+        cu_person *p = r->held.obj;
+        void *prev = vec_get(&r->per, p->id);
+        if ((rc = vec_put(&r->per, p->id, p)))
+            return rc;
+        return all_replace(r, 1, prev, p);
+    }
+    case 2: {
+        cu_record *x = r->held.obj;
+        void *prev = vec_get(&r->rec, x->id);
+        if ((rc = vec_put(&r->rec, x->id, x)))
+            return rc;
+        return all_replace(r, 2, prev, x);
+    }
+    case 3: {
+        cu_case *c = r->held.obj;
+        const cu_case *prev = vec_get(&r->cas, c->id);
+        if (prev) {
+            /* the replaced line's own officers leave the case (assign
+             * lines keep their effect); its opening, if still to come, goes */
+            if (prev->opened <= r->now)
+                for (uint32_t i = 0; i < prev->nofficers && !rc; i++)
+                    rc = assign(r, prev->officers[i], c->id, false);
+            for (size_t i = r->tlpos; i < r->ntl;)
+                if (r->tl[i].type == TL_OPEN && r->tl[i].idx == c->id) {
+                    memmove(r->tl + i, r->tl + i + 1, (r->ntl - i - 1) * sizeof *r->tl);
+                    r->ntl--;
+                } else {
+                    i++;
+                }
+        }
+        if (rc || (rc = vec_put(&r->cas, c->id, c)) || (rc = all_replace(r, 3, prev, c)))
+            return rc;
+        if (c->opened <= r->now) {
+            for (uint32_t i = 0; i < c->nofficers && !rc; i++)
+                rc = assign(r, c->officers[i], c->id, true);
+            return rc;
+        }
+        return tl_insert(r, (struct tl){.ts = c->opened, .type = TL_OPEN, .idx = c->id});
+    }
+    default: {
+        cu_assign a = r->held.asg;
+        if (r->nassigns == r->capassigns) {
+            size_t nc = r->capassigns ? r->capassigns * 2 : 256;
+            cu_assign *nv = cu_realloc(r->assigns, nc * sizeof *nv);
+            if (!nv)
+                return CU_ERR_NOMEM;
+            r->assigns = nv;
+            r->capassigns = nc;
+        }
+        r->assigns[r->nassigns++] = a;
+        if (a.ts <= r->now)
+            return assign(r, a.officer, a.case_id, a.add);
+        return tl_insert(r, (struct tl){.ts = a.ts, .type = TL_ASSIGN, .idx = (uint32_t)(r->nassigns - 1)});
+    }
+    }
 }

@@ -278,6 +278,20 @@ cu_rc cu_gateway_reference_load(cu_gateway *g, const char *path)
 cu_rc cu_gateway_reference_update(cu_gateway *g, const char *text, size_t len, const char *name,
                                   cu_buf *report, size_t *applied, uint64_t *version)
 {
+    return cu_gateway_reference_update_with(g, text, len, name, NULL, report, applied, version);
+}
+
+void cu_gateway_set_reference_peer(cu_gateway *g, const cu_gateway_ref_peer *peer)
+{
+    pthread_mutex_lock(&g->update_lock);
+    g->ref_peer = peer ? *peer : (cu_gateway_ref_peer){0};
+    pthread_mutex_unlock(&g->update_lock);
+}
+
+cu_rc cu_gateway_reference_update_with(cu_gateway *g, const char *text, size_t len, const char *name,
+                                       const cu_gateway_ref_peer *peer, cu_buf *report, size_t *applied,
+                                       uint64_t *version)
+{
     cu_rc rc;
     size_t taken = 0;
     gw_store *st = NULL;
@@ -290,7 +304,7 @@ cu_rc cu_gateway_reference_update(cu_gateway *g, const char *text, size_t len, c
     gw_snap_release(cur);
     if (rc)
         goto fail;
-    if ((rc = gw_store_read(st, text, len, name, report, &taken)))
+    if ((rc = gw_store_read_peer(st, text, len, name, peer, report, &taken)))
         goto fail;
     if (taken == 0 && len > 0) {
         rc = cu_err_set(CU_ERR_PARSE, "%s: no line could be taken", name);
@@ -843,10 +857,10 @@ cu_rc gw_decide_async(cu_gateway *g, const cu_gateway_request *r, int *status, c
     a->break_glass = d.break_glass;
     a->flagged = d.flagged;
     a->now = r->now;
+    copy_id(a->system, system); /* the snapshot that system points into is released below */
     if (d.break_glass) {
         copy_id(a->officer, r->officer);
         copy_id(a->record, r->record);
-        copy_id(a->system, system);
         copy_id(a->caller, r->caller);
         if (!(a->justification = cu_strdup(r->justification))) {
             rc = cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
@@ -860,16 +874,21 @@ cu_rc gw_decide_async(cu_gateway *g, const cu_gateway_request *r, int *status, c
     gw_snap_release(s);
     s = NULL;
     char detail[512];
+    cu_gateway_logged lg = {.req = r, .d = &d, .system = a->system[0] ? a->system : NULL,
+                            .entry = a->entry.data, .len = a->entry.len};
     if (!(a->held = df->hold(df->ud))) {
         /* the transport cannot hold the request: wait for the log here */
         uint64_t idx = 0;
-        rc = g->audit.append(g->audit.ud, a->entry.data, a->entry.len, &idx);
+        rc = g->audit.append_decision ? g->audit.append_decision(g->audit.ud, &lg, &idx)
+                                      : g->audit.append(g->audit.ud, a->entry.data, a->entry.len, &idx);
         snprintf(detail, sizeof detail, "%s", rc ? cu_err_detail() : "");
         async_done(a, rc, idx, detail);
         return CU_OK;
     }
     *deferred = true;
-    rc = g->audit.submit(g->audit.ud, &a->pend, a->entry.data, a->entry.len, async_done, a);
+    rc = g->audit.submit_decision
+             ? g->audit.submit_decision(g->audit.ud, &lg, &a->pend, async_done, a)
+             : g->audit.submit(g->audit.ud, &a->pend, a->entry.data, a->entry.len, async_done, a);
     if (rc) {
         snprintf(detail, sizeof detail, "%s", cu_err_detail());
         async_done(a, rc, 0, detail);

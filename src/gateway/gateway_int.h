@@ -175,6 +175,9 @@ void gw_snap_release(gw_snap *s);
  * skipped.  *accepted counts the lines taken. */
 cu_rc gw_store_read(gw_store *st, const char *text, size_t len, const char *name, cu_buf *report,
                     size_t *accepted) CU_NODISCARD;
+/* As gw_store_read, each line also judged and applied by peer (may be NULL). */
+cu_rc gw_store_read_peer(gw_store *st, const char *text, size_t len, const char *name,
+                         const cu_gateway_ref_peer *peer, cu_buf *report, size_t *accepted) CU_NODISCARD;
 
 /* Per decision, in the scratch arena: the record's entity (parents: the
  * cases that link it) and a case's entity as of now (officers: those
@@ -212,6 +215,7 @@ struct cu_gateway {
     bool *emergency;          /* per policy: @tier("emergency") */
     const char **reason;      /* per policy: @reason or NULL */
     cu_gateway_audit audit;
+    cu_gateway_ref_peer ref_peer; /* POST /v1/reference also feeds it (check NULL: none) */
     cu_gateway_live_fn live;
     void *live_ud;
     bool allow_on_error;

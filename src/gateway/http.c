@@ -164,7 +164,8 @@ static void reference(cu_gateway *g, const char *body, size_t len, int *status, 
     cu_buf_init(&report, 16 * 1024);
     size_t applied = 0;
     uint64_t version = 0;
-    cu_rc rc = cu_gateway_reference_update(g, body, len, "body", &report, &applied, &version);
+    cu_rc rc = cu_gateway_reference_update_with(g, body, len, "body", g->ref_peer.check ? &g->ref_peer : NULL, &report,
+                                                &applied, &version);
     if (rc == CU_OK) {
         atomic_fetch_add(&g->n_ref_updates, 1);
         *status = 200;
@@ -259,7 +260,7 @@ bool cu_gateway_http_async(cu_gateway *g, const char *method, const char *path, 
                            const char *body, size_t body_len, int64_t now, int *status, const char **ctype,
                            cu_buf *out, const cu_gateway_defer *df)
 {
-    bool can = df && g->audit.submit && !g->audit.append_decision;
+    bool can = df && (g->audit.submit_decision || (g->audit.submit && !g->audit.append_decision));
     return http(g, method, path, authorization, body, body_len, now, status, ctype, out, can ? df : NULL);
 }
 

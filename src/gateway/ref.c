@@ -440,6 +440,12 @@ cu_rc gw_store_line(gw_store *s, const char *line, size_t n)
 
 cu_rc gw_store_read(gw_store *st, const char *text, size_t len, const char *name, cu_buf *report, size_t *accepted)
 {
+    return gw_store_read_peer(st, text, len, name, NULL, report, accepted);
+}
+
+cu_rc gw_store_read_peer(gw_store *st, const char *text, size_t len, const char *name, const cu_gateway_ref_peer *peer,
+                         cu_buf *report, size_t *accepted)
+{
     size_t taken = 0;
     uint64_t lineno = 0;
     for (size_t pos = 0; pos < len;) {
@@ -456,7 +462,13 @@ cu_rc gw_store_read(gw_store *st, const char *text, size_t len, const char *name
             k++;
         if (k == body)
             continue; /* blank line */
-        cu_rc rc = gw_store_line(st, line, body);
+        /* the peer judges first (nothing changes there until apply), then
+         * the gateway (a refused line changes nothing), then the peer applies */
+        cu_rc rc = peer ? peer->check(peer->ud, line, body, lineno) : CU_OK;
+        if (!rc)
+            rc = gw_store_line(st, line, body);
+        if (!rc && peer && (rc = peer->apply(peer->ud)) != CU_OK)
+            return rc; /* the gateway took a line its peer could not: stop, nothing is published */
         if (rc == CU_ERR_NOMEM)
             return rc;
         if (rc) {

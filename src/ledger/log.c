@@ -1148,6 +1148,56 @@ out:
     return rc;
 }
 
+cu_rc cu_ledger_read_range(cu_ledger *l, uint64_t first, uint64_t n, cu_ledger_entry_fn fn, void *ud)
+{
+    cu_rc rc = CU_OK;
+    char *data = NULL;
+    uint64_t end = first + n;
+    if (end < first || end > atomic_load(&l->committed))
+        return cu_err_set(CU_ERR_RANGE, "entries %llu + %llu: the log has %llu entries", (unsigned long long)first,
+                          (unsigned long long)n, (unsigned long long)atomic_load(&l->committed));
+    for (uint64_t b = first >> 8; !rc && n && b <= (end - 1) >> 8; b++) {
+        size_t len = 0, off = 0;
+        if ((rc = check_healthy(l)))
+            break;
+        /* one bundle: read (or copied, the one being filled) under the lock, walked without it */
+        pthread_mutex_lock(&l->smu);
+        uint64_t committed = atomic_load(&l->committed);
+        if (end > committed) {
+            pthread_mutex_unlock(&l->smu);
+            rc = cu_err_set(CU_ERR_RANGE, "entry %llu: the log has %llu entries", (unsigned long long)end - 1,
+                            (unsigned long long)committed);
+            break;
+        }
+        if (b == (l->edge->n >> 8)) {
+            len = l->bundle_len;
+            if (!(data = cu_malloc(len ? len : 1)))
+                rc = CU_ERR_NOMEM;
+            else
+                memcpy(data, l->bundle, len);
+        } else {
+            tiles_drain(l);
+            if ((rc = cu_lg_read_tile(l->dir, -1, b, CU_TILE_WIDTH, CU_LG_BUNDLE_MAX, &data, &len)))
+                rc = cu_err_set(rc == CU_ERR_NOTFOUND ? CU_ERR_CORRUPT : rc, "entry bundle %llu: %s",
+                                (unsigned long long)b, cu_err_detail());
+        }
+        pthread_mutex_unlock(&l->smu);
+        for (uint64_t i = b << 8; !rc && i < ((b + 1) << 8) && i < end; i++) {
+            const uint8_t *ent = NULL;
+            size_t elen = 0;
+            if (cu_tile_bundle_next((const uint8_t *)data, len, &off, &ent, &elen)) {
+                rc = cu_err_set(CU_ERR_CORRUPT, "entry bundle %llu is short", (unsigned long long)b);
+                break;
+            }
+            if (i >= first)
+                rc = fn(ud, i, ent, elen);
+        }
+        cu_free(data);
+        data = NULL;
+    }
+    return rc;
+}
+
 static cu_rc with_nodes(cu_ledger *l, uint64_t size, cu_lg_nodes **out)
 {
     cu_rc rc;

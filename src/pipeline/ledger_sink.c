@@ -213,3 +213,12 @@ cu_rc cu_entry_decode(const uint8_t *p, size_t len, cu_entry_view *v)
     }
     return CU_OK;
 }
+
+bool cu_sink_read_range(const cu_sink *s, uint64_t first, uint64_t n,
+                        cu_rc (*fn)(void *ud, uint64_t index, const void *entry, size_t len), void *ud, cu_rc *rc)
+{
+    if (s->ops != &ledger_ops && s->ops != &shared_ops)
+        return false;
+    *rc = cu_ledger_read_range(s->ctx, first, n, fn, ud);
+    return true;
+}

@@ -162,6 +162,8 @@ struct cu_pipeline {
     size_t ncommit;
     struct commit_map cmap;
     cu_batch *rbatch; /* recovery / read-back */
+    const void **pptr; /* cu_pipeline_submit_pairs: the interleaved entries */
+    size_t *plen, pcap;
     cu_buf rbuf;
     cu_pipeline_stats st;
     cu_rc cb_rc;
@@ -324,17 +326,26 @@ static cu_rc on_alert(void *ud, const cu_alert *a)
  * its append has just returned, so the program's clock (when given) is its
  * ingest time; recovery re-indexes entries made durable at an unknown
  * earlier time and records none. */
+static cu_rc index_and_detect_at(cu_pipeline *p, const cu_batch *b, uint64_t first, uint64_t stride, bool fresh);
+
 static cu_rc index_and_detect(cu_pipeline *p, const cu_batch *b, uint64_t first, bool fresh)
+{
+    return index_and_detect_at(p, b, first, 1, fresh);
+}
+
+/* As index_and_detect, event i being at first + i * stride (gateway
+ * look-ups: each event right after its decision entry, stride 2). */
+static cu_rc index_and_detect_at(cu_pipeline *p, const cu_batch *b, uint64_t first, uint64_t stride, bool fresh)
 {
     uint64_t t0 = cu_mono_ns();
     cu_rc rc = p->store ? cu_store_begin(p->store) : CU_OK;
     if (rc)
         return rc;
     if (p->store && fresh && b->n && p->cfg.ingest_clock &&
-        (rc = cu_store_add_ingest(p->store, first, first + b->n - 1, p->cfg.ingest_clock(p->cfg.clock_ud))))
+        (rc = cu_store_add_ingest(p->store, first, first + (b->n - 1) * stride, p->cfg.ingest_clock(p->cfg.clock_ud))))
         goto fail;
     for (uint32_t i = 0; p->store && i < b->n; i++)
-        if ((rc = cu_store_add_event(p->store, first + i, &b->ev[i])))
+        if ((rc = cu_store_add_event(p->store, first + i * stride, &b->ev[i])))
             goto fail;
     uint64_t t1 = cu_mono_ns();
     for (uint32_t i = 0; i < b->n; i++) {
@@ -343,7 +354,7 @@ static cu_rc index_and_detect(cu_pipeline *p, const cu_batch *b, uint64_t first,
             goto fail;
     }
     uint64_t t2 = cu_mono_ns();
-    if (p->store && (rc = cu_store_commit(p->store, first + b->n)))
+    if (p->store && (rc = cu_store_commit(p->store, b->n ? first + (b->n - 1) * stride + 1 : first)))
         return rc;
     p->st.ns_store += (t1 - t0) + (cu_mono_ns() - t2);
     p->st.ns_detect += t2 - t1;
@@ -498,6 +509,135 @@ static cu_rc recover(cu_pipeline *p)
     return p->last_ts == INT64_MIN ? last_event_ts(p, size) : CU_OK;
 }
 
+/* ------------------------------------------------------- warm start
+ *
+ * Invariants: the warm-up reads the log only (nothing appended, nothing
+ * stored, no alert passed on); it covers entries the store has indexed (the
+ * rest is recovery's, after it, with alerts raised as usual); detectors
+ * restarted from alert number 1 are kept only if they come out at the
+ * store's next number (they then hold exactly the alerts the store holds). */
+
+static cu_rc warm_alert(void *ud, const cu_alert *a)
+{
+    (void)a;
+    cu_pipeline *p = ud;
+    p->st.warm_suppressed++;
+    return CU_OK;
+}
+
+/* The first access entry at or after i and below end: its index (end when
+ * none) and time. */
+static cu_rc access_at_or_after(cu_pipeline *p, uint64_t i, uint64_t end, uint64_t *at, int64_t *ts)
+{
+    cu_entry_view v;
+    cu_rc rc;
+    for (; i < end; i++) {
+        if ((rc = p->sink.ops->read_entry(p->sink.ctx, i, &p->rbuf)))
+            return rc;
+        if (!is_access(p))
+            continue;
+        if ((rc = cu_entry_decode((const uint8_t *)p->rbuf.data, p->rbuf.len, &v)))
+            return cu_err_prefix("warm start: log entry %llu", (unsigned long long)i), rc;
+        *at = i;
+        *ts = v.ts;
+        return CU_OK;
+    }
+    *at = end;
+    return CU_OK;
+}
+
+/* One entry of the warm-up, in log order. */
+static cu_rc warm_entry(void *ud, uint64_t index, const void *entry, size_t len)
+{
+    cu_pipeline *p = ud;
+    const uint8_t *e = entry;
+    if (len < 2 || e[1] != CU_LEDGER_ACCESS)
+        return CU_OK;
+    uint64_t unknown = 0;
+    cu_batch_reset(p->rbatch);
+    cu_event *ev = cu_batch_slot(p->rbatch);
+    cu_rc rc;
+    if ((rc = event_from_entry(p, e, len, ev, &unknown)) || (rc = cu_ref_advance(p->ref, ev->ts)) ||
+        (rc = cu_detect_event(p->detect, ev, ev->ts, warm_alert, p))) {
+        cu_err_prefix("warm start: log entry %llu", (unsigned long long)index);
+        return rc;
+    }
+    p->last_ts = ev->ts;
+    p->st.warmed++;
+    return CU_OK;
+}
+
+static cu_rc warm_up(cu_pipeline *p, uint64_t indexed)
+{
+    cu_rc rc;
+    /* the window: the newest warm_max entries, from the first access event
+     * within warm_seconds of the newest (access times never go back, so
+     * that first one is found by bisection: a few reads, not a scan) */
+    uint64_t lo = indexed > p->cfg.warm_max ? indexed - p->cfg.warm_max : 0, start, first_access;
+    int64_t ts = 0, newest = INT64_MIN;
+    for (uint64_t i = indexed; i-- > lo && newest == INT64_MIN;) {
+        uint64_t at;
+        if ((rc = access_at_or_after(p, i, i + 1, &at, &ts)))
+            return rc;
+        if (at == i)
+            newest = ts;
+    }
+    if (newest == INT64_MIN)
+        return CU_OK; /* no event in the window */
+    uint64_t a = lo, b = indexed; /* the answer is in [a, b] */
+    if (p->cfg.warm_seconds > 0) {
+        int64_t cutoff = newest - p->cfg.warm_seconds;
+        while (a < b) {
+            uint64_t mid = a + (b - a) / 2, at;
+            if ((rc = access_at_or_after(p, mid, indexed, &at, &ts)))
+                return rc;
+            if (at < indexed && ts >= cutoff)
+                b = mid;
+            else
+                a = mid + 1;
+        }
+    }
+    start = a;
+    if ((rc = access_at_or_after(p, 0, indexed, &first_access, &ts)))
+        return rc;
+    bool from_first = first_access >= start;
+    uint64_t store_next = cu_store_next_alert(p->store);
+    if (from_first) {
+        /* the whole history: number from 1, as the first run did */
+        cu_detect_free(p->detect);
+        p->detect = NULL;
+        if ((rc = cu_detect_new_cfg(p->ref, 1, p->cfg.detect, &p->detect)))
+            return rc;
+    }
+    if (!p->rbatch && (rc = cu_batch_new(4096, &p->rbatch)))
+        return rc;
+    uint64_t t0 = cu_mono_ns();
+    if (!cu_sink_read_range(&p->sink, start, indexed - start, warm_entry, p, &rc)) {
+        rc = CU_OK;
+        for (uint64_t i = start; !rc && i < indexed; i++)
+            if (!(rc = p->sink.ops->read_entry(p->sink.ctx, i, &p->rbuf)))
+                rc = warm_entry(p, i, p->rbuf.data, p->rbuf.len);
+    }
+    if (rc)
+        return rc;
+    cu_log(CU_LOG_INFO, "warm start: %llu events (log entries %llu..%llu) through the detectors in %.1f s%s",
+           (unsigned long long)p->st.warmed, (unsigned long long)start, (unsigned long long)indexed - 1,
+           (double)(cu_mono_ns() - t0) / 1e9, from_first ? ", from the first" : "");
+    p->st.warm_exact = from_first;
+    uint64_t next = cu_detect_next_num(p->detect);
+    if (from_first && next != store_next) {
+        cu_log(CU_LOG_WARN,
+               "warm start: the detectors came out at alert %llu, the store holds up to %llu (reference data "
+               "changed?): starting them cold",
+               (unsigned long long)next, (unsigned long long)store_next - 1);
+        cu_detect_free(p->detect);
+        p->detect = NULL;
+        p->st.warm_exact = false;
+        return cu_detect_new_cfg(p->ref, store_next, p->cfg.detect, &p->detect);
+    }
+    return CU_OK;
+}
+
 cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
 {
     if (p->started)
@@ -516,6 +656,11 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
         p->bulk = true;
     }
     p->started = true;
+    if (p->store && p->cfg.warm_max && cu_store_indexed(p->store) <= p->sink.ops->size(p->sink.ctx) &&
+        (rc = warm_up(p, cu_store_indexed(p->store)))) {
+        p->failed = true;
+        return rc;
+    }
     if ((rc = recover(p))) {
         p->failed = true;
         return rc;
@@ -754,23 +899,62 @@ cu_rc cu_pipeline_submit_async(cu_pipeline *p, cu_batch *b, cu_batch **done, uin
     return CU_OK;
 }
 
-static cu_rc submit(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index,
-                    uint64_t *first_index);
+struct durable_cb {
+    void (*fn)(void *ud, uint64_t pre_first);
+    void *ud;
+};
+static cu_rc submit(cu_pipeline *p, const void *const *pre, const size_t *pre_len, bool pairs, cu_batch *b,
+                    uint64_t *pre_index, uint64_t *first_index, const struct durable_cb *cb);
 
 cu_rc cu_pipeline_submit(cu_pipeline *p, cu_batch *b, uint64_t *first_index)
 {
-    return submit(p, NULL, 0, b, NULL, first_index);
+    return submit(p, NULL, NULL, false, b, NULL, first_index, NULL);
 }
 
 cu_rc cu_pipeline_submit_after(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index)
 {
     if (!pre || !pre_len)
         return cu_err_set(CU_ERR_INVAL, "no entry to append before the batch");
-    return submit(p, pre, pre_len, b, pre_index, NULL);
+    return submit(p, &pre, &pre_len, false, b, pre_index, NULL, NULL);
 }
 
-static cu_rc submit(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b, uint64_t *pre_index,
-                    uint64_t *first_index)
+cu_rc cu_pipeline_submit_pairs(cu_pipeline *p, const void *const *pre, const size_t *pre_len, cu_batch *b,
+                               uint64_t *pre_first, void (*on_durable)(void *ud, uint64_t pre_first), void *ud)
+{
+    for (uint32_t i = 0; i < b->n; i++)
+        if (!pre[i] || !pre_len[i])
+            return cu_err_set(CU_ERR_INVAL, "no entry to append before event %u", i);
+    struct durable_cb cb = {on_durable, ud};
+    return submit(p, pre, pre_len, true, b, pre_first, NULL, on_durable ? &cb : NULL);
+}
+
+/* The entry pointers of a pairs append (each event after its entry). */
+static cu_rc pairs_layout(cu_pipeline *p, const struct enc *e, const void *const *pre, const size_t *pre_len,
+                          uint32_t n)
+{
+    if ((size_t)n * 2 > p->pcap) {
+        size_t nc = (size_t)n * 2;
+        const void **ptr = cu_realloc(p->pptr, nc * sizeof *ptr);
+        if (ptr)
+            p->pptr = ptr;
+        size_t *len = cu_realloc(p->plen, nc * sizeof *len);
+        if (len)
+            p->plen = len;
+        if (!ptr || !len)
+            return CU_ERR_NOMEM;
+        p->pcap = nc;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        p->pptr[2 * i] = pre[i];
+        p->plen[2 * i] = pre_len[i];
+        p->pptr[2 * i + 1] = e->ptr[i];
+        p->plen[2 * i + 1] = e->len[i];
+    }
+    return CU_OK;
+}
+
+static cu_rc submit(cu_pipeline *p, const void *const *pre, const size_t *pre_len, bool pairs, cu_batch *b,
+                    uint64_t *pre_index, uint64_t *first_index, const struct durable_cb *cb)
 {
     if (!p->started)
         return cu_err_set(CU_ERR_STATE, "pipeline not started");
@@ -801,28 +985,41 @@ static cu_rc submit(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b
         return rc;
     }
     uint64_t first;
-    if (pre) {
+    const void *const *ptrs = e->ptr;
+    const size_t *lens = e->len;
+    size_t n = b->n;
+    if (pairs) {
+        /* each decision entry just before its event, all in one durable append */
+        if ((rc = pairs_layout(p, e, pre, pre_len, b->n)))
+            return rc; /* nothing appended: nothing to stop for */
+        ptrs = p->pptr;
+        lens = p->plen;
+        n = (size_t)b->n * 2;
+    } else if (pre) {
         /* the entry first, then the batch's, in one durable append */
         for (uint32_t i = b->n; i > 0; i--) {
             e->ptr[i] = e->ptr[i - 1];
             e->len[i] = e->len[i - 1];
         }
-        e->ptr[0] = pre;
-        e->len[0] = pre_len;
+        e->ptr[0] = pre[0];
+        e->len[0] = pre_len[0];
+        n++;
     }
-    if ((rc = p->sink.ops->append_many(p->sink.ctx, e->ptr, e->len, b->n + (pre ? 1 : 0), &first))) {
+    if ((rc = p->sink.ops->append_many(p->sink.ctx, ptrs, lens, n, &first))) {
         p->failed = true;
         return rc;
     }
     if (pre) {
         if (pre_index)
             *pre_index = first;
+        if (cb)
+            cb->fn(cb->ud, first); /* durable: the caller may answer now */
         first++;
     }
     p->st.ns_append += cu_mono_ns() - t1;
     /* 1: durable; now the store and the detectors */
     p->st.events += b->n;
-    if ((rc = index_and_detect(p, b, first, true))) {
+    if ((rc = index_and_detect_at(p, b, first, pairs ? 2 : 1, true))) {
         p->failed = true;
         return rc;
     }
@@ -888,6 +1085,8 @@ cu_rc cu_pipeline_close(cu_pipeline *p)
         cu_free(p->enc[i].ptr);
         cu_free(p->enc[i].len);
     }
+    cu_free(p->pptr);
+    cu_free(p->plen);
     cu_free(p->commit);
     cu_free(p->commit_ok);
     cu_free(p->cmap.key);

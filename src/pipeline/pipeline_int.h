@@ -29,4 +29,10 @@ enum { EV_ID, EV_OFFICER, EV_SYSTEM, EV_RECORD, EV_PURPOSE, EV_CASE, EV_TERMINAL
 
 cu_rc cu_entry_decode(const uint8_t *p, size_t len, cu_entry_view *out) CU_NODISCARD;
 
+/* Entries [first, first + n) of a ledger sink in order, each bundle read
+ * once (cu_ledger_read_range); false (nothing read) for other sinks, which
+ * are read entry by entry. */
+bool cu_sink_read_range(const cu_sink *s, uint64_t first, uint64_t n,
+                        cu_rc (*fn)(void *ud, uint64_t index, const void *entry, size_t len), void *ud, cu_rc *rc);
+
 #endif
