@@ -62,6 +62,15 @@ const char *cu_policy_set_id(const cu_policy_set *s, size_t i);
 /* The value of annotation key on policy i, or NULL. */
 const char *cu_policy_set_annotation(const cu_policy_set *s, size_t i, const char *key);
 
+/* Guard prefixes (on by default): a request rules out, a word of policies
+ * at a time, those whose leading tests of one request slot against
+ * literals (`!context.break_glass`, `["PC", "DC"].contains(principal.role)`,
+ * `context has case`, ...) already fail, and resumes the others after those
+ * tests; answers, errors and explanations are unchanged.  Off: every
+ * candidate is evaluated in full (for tests and benchmarks; call it before
+ * the set is shared). */
+void cu_policy_set_guards(cu_policy_set *s, bool on);
+
 /* A holder whose set is replaced atomically: a load that fails to parse
  * keeps the previous set in force.  Thread-safe. */
 CU_NODISCARD cu_rc cu_policy_slot_new(cu_policy_slot **out);

@@ -1615,8 +1615,8 @@ cu_rc cu_policy_set_parse(const char *text, size_t len, const char *name, cu_pol
     }
     set->pols = pols;
     set->n = n;
-    if (!build_index(&p, set)) {
-        rc = CU_ERR_NOMEM;
+    if (!build_index(&p, set) || !pol_guards_build(set)) {
+        rc = cu_err_set(CU_ERR_NOMEM, "%s: out of memory", name);
         goto fail;
     }
     atomic_init(&set->refs, 1);

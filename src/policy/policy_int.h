@@ -285,6 +285,58 @@ typedef struct pcond {
     uint32_t nconj;
 } pcond;
 
+/* A guard (guard.c): a test of one slot of the request against literals,
+ * with no error once the slot is read.  Kinds: */
+enum guard_kind {
+    G_TRUTH, /* S            (an error when S is not a bool) */
+    G_NOT,   /* !S           (likewise) */
+    G_EQ,    /* S == L, L == S */
+    G_NE,    /* S != L, L != S */
+    G_IN,    /* [L, ...].contains(S) */
+    G_LIKE,  /* S like "p*"  (an error when S is not a string) */
+    G_HAS    /* var has a    (never an error) */
+};
+
+/* S is var.attr (attr != NULL) or the variable itself (G_EQ / G_NE on an
+ * entity variable: `action == Action::"logout"`). */
+typedef struct pguard {
+    uint8_t kind;
+    uint8_t var;
+    const node *slot;    /* the N_ATTR node read (its position hint is used), or NULL */
+    const char *name;    /* G_HAS: the attribute */
+    uint32_t nlen;
+    const pval *lit;     /* G_EQ / G_NE: the literal; G_IN: the set */
+    const ppat *pat;     /* G_LIKE */
+    const char *text;    /* folded source text: guards with the same text are one */
+    uint64_t *need_true; /* policies whose guard prefix needs it true (killed when false) */
+    uint64_t *need_false;
+    uint64_t *mention;   /* either */
+} pguard;
+
+/* The guards on one slot, read once a request.  Those comparing it with
+ * literals (==, !=, contains) depend only on which literal the value
+ * equals (or none): kill[class] holds the policies they rule out for each
+ * class, so a slot costs one read, one classification and one OR. */
+typedef struct pslot {
+    uint8_t var;
+    const node *attr;    /* the N_ATTR node (name, hint), or NULL: the variable itself */
+    pval *lits;          /* the literals; class nlits: equal to none */
+    uint32_t nlits;
+    bool table;          /* kill holds (nlits + 1) bitsets */
+    uint64_t *kill;
+    uint64_t *mention;   /* policies mentioning any guard on the slot */
+    uint32_t *other;     /* guards on the slot evaluated one by one (S, !S, like) */
+    uint32_t nother;
+} pslot;
+
+/* One step of a policy's guard prefix. */
+typedef struct pstep {
+    uint32_t guard;
+    bool want;           /* the value that lets the policy go on */
+    bool unless;         /* the step is a whole unless condition */
+    const node *n;       /* the conjunct (or the unless expression) */
+} pstep;
+
 typedef struct policy {
     const char *id;
     bool forbid;
@@ -295,6 +347,11 @@ typedef struct policy {
     uint32_t nann;
     const char *reason; /* @reason */
     uint32_t line, col;
+    /* The guard prefix (guard.c): the first npre top-level conjuncts (an
+     * unless condition counts as one) are guards; evaluation that finds
+     * them all passed resumes at condition pre_cond, conjunct pre_conj. */
+    pstep *pre;
+    uint32_t npre, pre_cond, pre_conj;
 } policy;
 
 /* A scope index: key (uid or type) -> policy indices. */
@@ -324,7 +381,20 @@ struct cu_policy_set {
     policy *pols;
     uint32_t n;
     pidx idx[3];
+    pguard *guards;     /* guard.c; none when the set is too large for it */
+    uint32_t nguards;
+    pslot *slots;
+    uint32_t nslots;
+    uint32_t *hasg;     /* the `has` guards */
+    uint32_t nhas;
+    bool guards_off;    /* cu_policy_set_guards(set, false): every candidate in full */
 };
+
+/* Find the guard prefixes of a parsed set and index them (guard.c).
+ * False only when out of memory. */
+bool pol_guards_build(cu_policy_set *set);
+/* Source text of a node, whitespace runs and comments folded, into a. */
+char *pol_node_text(cu_arena *a, const char *src, const node *n);
 
 /* Entity store functions reused by JSON parsing. */
 cu_rc pol_ents_add_uid(cu_policy_entities *e, const puid *u, struct cu_policy_entity **out) CU_NODISCARD;
