@@ -1,0 +1,242 @@
+/* Policy engine: guard prefixes (src/policy/guard.c) change nothing but the
+ * speed.  Seeded random policy sets built from guard shapes (`!context.bg`,
+ * `[..].contains(principal.role)`, `principal.unit like "X-*"`,
+ * `context has purpose`, `action == ..`) mixed with other conditions, over
+ * random requests whose attributes are sometimes missing or of the wrong
+ * type, answered with the guards on and off: decisions, reasons, errors (and
+ * their messages) and explanations must be identical, through
+ * cu_policy_eval and the lazy split the gateway uses. */
+#include "harness.h"
+
+#include "policy/policy_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(uint32_t n)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng % n);
+}
+
+static const char *const ROLES[] = {"PC", "DC", "PS", "analyst", "staff"};
+static const char *const UNITS[] = {"MIT-1", "PSD-2", "CTP-3", "TP-CW", "LIC-9"};
+static const char *const PURPOSES[] = {"investigation", "intelligence", "training", "other"};
+
+/* One conjunct: a guard most of the time, sometimes not. */
+static cu_rc conjunct(cu_buf *b)
+{
+    switch (rnd(16)) {
+    case 0: return cu_buf_appends(b, "!context.bg");
+    case 1: return cu_buf_appends(b, "context.bg");
+    case 2: return cu_buf_appendf(b, "principal.role == \"%s\"", ROLES[rnd(5)]);
+    case 3: return cu_buf_appendf(b, "[\"%s\", \"%s\"].contains(principal.role)", ROLES[rnd(5)], ROLES[rnd(5)]);
+    case 4: return cu_buf_appendf(b, "principal.unit like \"%.3s*\"", UNITS[rnd(5)]);
+    case 5: return cu_buf_appends(b, "context has purpose");
+    case 6: return cu_buf_appendf(b, "context.purpose != \"%s\"", PURPOSES[rnd(4)]);
+    case 7: return cu_buf_appendf(b, "[\"%s\", \"%s\"].contains(context.purpose)", PURPOSES[rnd(4)], PURPOSES[rnd(4)]);
+    case 8: return cu_buf_appends(b, "principal.flag");
+    case 9: return cu_buf_appends(b, "action == Action::\"view\"");
+    case 10: return cu_buf_appends(b, "resource.live");
+    case 11: return cu_buf_appends(b, "\"PC\" == principal.role");
+    case 12: return cu_buf_appends(b, "context.now >= principal.n");
+    case 13: return cu_buf_appends(b, "principal.n + 1 > 2");
+    case 14: return cu_buf_appends(b, "resource has live && !resource.live");
+    default: return cu_buf_appends(b, "principal.unit like \"*-9\"");
+    }
+}
+
+static cu_rc condition(cu_buf *b)
+{
+    bool unless = rnd(4) == 0;
+    cu_rc rc = cu_buf_appends(b, unless ? " unless { " : " when { ");
+    uint32_t n = unless ? 1 : 1 + rnd(4);
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        if (i)
+            rc = cu_buf_appends(b, " && ");
+        if (!rc)
+            rc = conjunct(b);
+    }
+    return rc ? rc : cu_buf_appends(b, " }");
+}
+
+static cu_policy_set *random_set(int npol)
+{
+    cu_buf b;
+    cu_buf_init(&b, 1 << 20);
+    for (int i = 0; i < npol; i++) {
+        bool forbid = rnd(4) == 0;
+        CHECK_OK(cu_buf_appendf(&b, "@id(\"p%d\")%s %s (principal, action%s, resource)", i,
+                                rnd(3) == 0 ? " @reason(\"because {principal}\")" : "", forbid ? "forbid" : "permit",
+                                rnd(3) == 0 ? " == Action::\"edit\"" : ""));
+        uint32_t nc = forbid ? 1 + rnd(2) : rnd(3);
+        for (uint32_t k = 0; k < nc; k++)
+            CHECK_OK(condition(&b));
+        CHECK_OK(cu_buf_appends(&b, ";\n"));
+    }
+    cu_policy_set *s = NULL;
+    CHECK_OK(cu_policy_set_parse(b.data, b.len, "guard", &s));
+    cu_buf_free(&b);
+    return s;
+}
+
+/* A principal whose attributes are sometimes missing or of another type. */
+static cu_policy_request *random_request(cu_arena *a)
+{
+    char *pid = cu_arena_alloc(a, 16), *rid = cu_arena_alloc(a, 16);
+    snprintf(pid, 16, "u%u", rnd(100));
+    snprintf(rid, 16, "r%u", rnd(100));
+    cu_policy_entity *u = cu_policy_entity_make(a, "User", 4, pid, strlen(pid), 4, 0);
+    cu_policy_entity *r = cu_policy_entity_make(a, "Doc", 3, rid, strlen(rid), 1, 0);
+    static const char *const acts[] = {"view", "edit"};
+    const char *act = acts[rnd(2)];
+    cu_policy_entity *ac = cu_policy_entity_make(a, "Action", 6, act, strlen(act), 0, 0);
+    if (!u || !r || !ac)
+        return NULL;
+    /* keys in (length, bytes) order: n, flag, role, unit */
+    if (rnd(8))
+        CHECK_OK(cu_policy_entity_put(u, "n", cu_policy_val_long(a, (int64_t)rnd(5))));
+    if (rnd(6))
+        CHECK_OK(cu_policy_entity_put(u, "flag", rnd(5) ? cu_policy_val_bool(a, rnd(2)) : cu_policy_val_long(a, 1)));
+    if (rnd(8)) {
+        const char *role = ROLES[rnd(5)];
+        CHECK_OK(cu_policy_entity_put(u, "role", rnd(6) ? cu_policy_val_string_ref(a, role, strlen(role))
+                                                         : cu_policy_val_long(a, 3)));
+    }
+    if (rnd(8)) {
+        const char *unit = UNITS[rnd(5)];
+        CHECK_OK(cu_policy_entity_put(u, "unit", rnd(6) ? cu_policy_val_string_ref(a, unit, strlen(unit))
+                                                         : cu_policy_val_bool(a, true)));
+    }
+    if (rnd(4))
+        CHECK_OK(cu_policy_entity_put(r, "live", rnd(6) ? cu_policy_val_bool(a, rnd(2)) : cu_policy_val_long(a, 0)));
+    CHECK_OK(cu_policy_entity_seal(u, NULL, a));
+    CHECK_OK(cu_policy_entity_seal(r, NULL, a));
+    CHECK_OK(cu_policy_entity_seal(ac, NULL, a));
+    cu_policy_request *q = cu_policy_request_of(a, u, ac, r);
+    if (!q)
+        return NULL;
+    CHECK_OK(cu_policy_request_ctx(q, "bg", rnd(7) ? cu_policy_val_bool(a, rnd(2)) : cu_policy_val_long(a, 1)));
+    CHECK_OK(cu_policy_request_ctx(q, "now", cu_policy_val_long(a, (int64_t)rnd(5))));
+    if (rnd(5)) {
+        const char *pp = PURPOSES[rnd(4)];
+        CHECK_OK(cu_policy_request_ctx(q, "purpose", cu_policy_val_string_ref(a, pp, strlen(pp))));
+    }
+    return q;
+}
+
+static bool same_str(const char *x, const char *y) { return (!x && !y) || (x && y && strcmp(x, y) == 0); }
+
+static bool same_answer(const cu_policy_answer *x, const cu_policy_answer *y)
+{
+    if (x->allow != y->allow || x->n_reasons != y->n_reasons || x->n_errors != y->n_errors)
+        return false;
+    for (size_t i = 0; i < x->n_reasons; i++)
+        if (strcmp(x->reasons[i], y->reasons[i]) != 0)
+            return false;
+    for (size_t i = 0; i < x->n_errors; i++)
+        if (strcmp(x->errors[i].policy_id, y->errors[i].policy_id) != 0 ||
+            !same_str(x->errors[i].message, y->errors[i].message))
+            return false;
+    return same_str(x->explain_policy, y->explain_policy) && same_str(x->explain_condition, y->explain_condition) &&
+           same_str(x->explanation, y->explanation);
+}
+
+static void dump(const char *what, const cu_policy_answer *x)
+{
+    cu_buf b;
+    cu_buf_init(&b, 1 << 16);
+    if (cu_policy_answer_json(x, &b) == CU_OK && cu_buf_appends(&b, "") == CU_OK)
+        fprintf(stderr, "  %s: %.*s\n", what, (int)b.len, b.data);
+    cu_buf_free(&b);
+}
+
+TEST(guards_change_no_answer)
+{
+    cu_arena *a = cu_arena_new(64 * 1024, 16u << 20);
+    int differ = 0, used = 0, allows = 0, errors = 0, explained = 0;
+    for (int round = 0; round < 40 && !differ; round++) {
+        cu_policy_set *s = random_set(4 + rnd(round < 20 ? 12 : 60));
+        if (!s)
+            break;
+        used += s->nguards > 0;
+        cu_policy_split *sp = NULL;
+        CHECK_OK(cu_policy_split_new(s, "bg", &sp));
+        for (int q = 0; q < 150 && !differ; q++) {
+            cu_arena_reset(a);
+            cu_policy_request *r = random_request(a);
+            CHECK(r != NULL);
+            if (!r)
+                break;
+            cu_policy_answer on, off, son[2], soff[2];
+            cu_policy_set_guards(s, true);
+            CHECK_OK(cu_policy_eval(s, NULL, r, a, &on));
+            cu_policy_set_guards(s, false);
+            CHECK_OK(cu_policy_eval(s, NULL, r, a, &off));
+            if (!same_answer(&on, &off)) {
+                differ++;
+                fprintf(stderr, "round %d request %d: cu_policy_eval differs\n", round, q);
+                dump("guards on ", &on);
+                dump("guards off", &off);
+            }
+            allows += on.allow;
+            errors += on.n_errors > 0;
+            explained += on.explain_policy != NULL;
+            /* the lazy split the gateway uses, where the context has bg as a bool */
+            bool has_bool_bg = false;
+            for (uint32_t i = 0; i < r->nctx; i++)
+                has_bool_bg |= r->ctx[i].klen == 2 && memcmp(r->ctx[i].key, "bg", 2) == 0;
+            if (!has_bool_bg)
+                continue;
+            cu_policy_set_guards(s, true);
+            CHECK_OK(cu_policy_eval_split(s, sp, NULL, r, a, CU_POLICY_SPLIT_LAZY, son));
+            cu_policy_set_guards(s, false);
+            CHECK_OK(cu_policy_eval_split(s, sp, NULL, r, a, CU_POLICY_SPLIT_LAZY, soff));
+            for (int v = 0; v < 2; v++)
+                if (!same_answer(&son[v], &soff[v])) {
+                    differ++;
+                    fprintf(stderr, "round %d request %d: split answer %d differs\n", round, q, v);
+                    dump("guards on ", &son[v]);
+                    dump("guards off", &soff[v]);
+                }
+        }
+        cu_policy_split_free(sp);
+        cu_policy_set_release(s);
+    }
+    CHECK_INT(differ, 0);
+    /* the generator reaches every kind of answer */
+    CHECK(used >= 39);
+    CHECK(allows > 100);
+    CHECK(errors > 100);
+    fprintf(stderr, "used %d allows %d errors %d explained %d\n", used, allows, errors, explained);
+    CHECK(explained > 100);
+    cu_arena_free(a);
+}
+
+/* The prefix found for a known policy, and its resume point. */
+TEST(guard_prefix_of_a_policy)
+{
+    static const char text[] =
+        "@id(\"a\") permit (principal, action, resource)\n"
+        "  when { !context.bg && [\"PC\", \"DC\"].contains(principal.role) && context.now > principal.n "
+        "&& principal.unit like \"MIT-*\" };\n"
+        "@id(\"b\") forbid (principal, action, resource) unless { context has case } when { resource.live };\n"
+        "@id(\"c\") permit (principal, action, resource) when { !context.bg && principal.role == \"PC\" };\n";
+    cu_policy_set *s = NULL;
+    CHECK_OK(cu_policy_set_parse(text, sizeof text - 1, "t", &s));
+    if (!s)
+        return;
+    CHECK_INT(s->pols[0].npre, 2); /* stops at the comparison of two slots */
+    CHECK_INT(s->pols[0].pre_cond, 0);
+    CHECK_INT(s->pols[0].pre_conj, 2);
+    CHECK_INT(s->pols[1].npre, 2); /* the unless as one step wanting false, then the when */
+    CHECK(!s->pols[1].pre[0].want);
+    CHECK(s->pols[1].pre[1].want);
+    CHECK_INT(s->pols[1].pre_cond, 2);
+    /* `!context.bg` is one guard for a and c (same text) */
+    CHECK_INT(s->pols[0].pre[0].guard, s->pols[2].pre[0].guard);
+    cu_policy_set_release(s);
+}
