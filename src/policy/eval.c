@@ -1114,7 +1114,7 @@ cu_rc cu_policy_split_new(const cu_policy_set *set, const char *key, cu_policy_s
     s->klen = (uint32_t)strlen(key);
     s->reads = cu_calloc((set->n + 63) / 64 + 1, sizeof *s->reads);
     s->cmask = cu_calloc(set->n + 1, sizeof *s->cmask);
-    s->gread = cu_calloc((set->nslots + set->nhas) / 64 + 1, sizeof *s->gread);
+    s->gread = cu_calloc((set->nslots + set->nlone) / 64 + 1, sizeof *s->gread);
     if (!s->key || !s->reads || !s->cmask || !s->gread) {
         cu_policy_split_free(s);
         return cu_err_set(CU_ERR_NOMEM, "policy split: out of memory");
@@ -1137,10 +1137,18 @@ cu_rc cu_policy_split_new(const cu_policy_set *set, const char *key, cu_policy_s
         if (sl->var == VAR_CONTEXT && (!sl->attr || pol_key_cmp(sl->attr->name, sl->attr->nlen, s->key, s->klen) == 0))
             s->gread[j >> 6] |= UINT64_C(1) << (j & 63);
     }
-    for (uint32_t q = 0; q < set->nhas; q++) {
-        const pguard *g = &set->guards[set->hasg[q]];
+    for (uint32_t q = 0; q < set->nlone; q++) {
+        const pguard *g = &set->guards[set->lone[q]];
         uint32_t j = set->nslots + q;
-        if (g->var == VAR_CONTEXT && pol_key_cmp(g->name, g->nlen, s->key, s->klen) == 0)
+        bool r = false;
+        if (g->kind == G_HAS)
+            r = g->var == VAR_CONTEXT && pol_key_cmp(g->name, g->nlen, s->key, s->klen) == 0;
+        for (int k = 0; g->kind == G_CMP && k < 2; k++) {
+            const node *x = g->cmp->kids[k];
+            r = r || (x->op == N_ATTR && x->kids[0]->var == VAR_CONTEXT &&
+                      pol_key_cmp(x->name, x->nlen, s->key, s->klen) == 0);
+        }
+        if (r)
             s->gread[j >> 6] |= UINT64_C(1) << (j & 63);
     }
     *out = s;
@@ -1207,6 +1215,17 @@ static int guard_eval(const ectx *c, const pguard *g)
         const struct cu_policy_entity *e = c->ent[g->var];
         return e && ent_attr(e, g->name, g->nlen) != NULL;
     }
+    if (g->kind == G_CMP) { /* left side first, as Cedar; both must be Longs */
+        const node *n = g->cmp, *l = n->kids[0], *r = n->kids[1];
+        const pval *a = l->op == N_LIT ? &l->lit : slot_read(c, l->kids[0]->var, l);
+        if (!a || a->kind != PV_LONG)
+            return -1;
+        const pval *b = r->op == N_LIT ? &r->lit : slot_read(c, r->kids[0]->var, r);
+        if (!b || b->kind != PV_LONG)
+            return -1;
+        int64_t x = a->u.l, y = b->u.l;
+        return n->op == N_LT ? x < y : n->op == N_LE ? x <= y : n->op == N_GT ? x > y : x >= y;
+    }
     const pval *v = slot_read(c, g->var, g->slot);
     return v ? guard_on(g, v) : -1;
 }
@@ -1228,7 +1247,7 @@ static inline void or_into(uint64_t *dst, const uint64_t *b, uint32_t words)
 /* The guards the candidates mention, slot by slot: kill gets the policies
  * a guard rules out, prot those mentioning a guard that errs (evaluated in
  * full, from the start).  reads: the split's mask of slots and `has`
- * guards reading its attribute (NULL: none); pick 0 runs the others, 1
+ * guards read on their own that read its attribute (NULL: none); pick 0 runs the others, 1
  * those. */
 static void guards_run(const ectx *c, const uint64_t *cand, uint32_t words, const uint64_t *reads, int pick,
                        uint64_t *kill, uint64_t *prot)
@@ -1269,14 +1288,15 @@ static void guards_run(const ectx *c, const uint64_t *cand, uint32_t words, cons
             or_into(r < 0 ? prot : kill, r < 0 ? g->mention : r ? g->need_false : g->need_true, words);
         }
     }
-    for (uint32_t q = 0; q < set->nhas; q++) {
+    for (uint32_t q = 0; q < set->nlone; q++) {
         uint32_t j = set->nslots + q;
         if ((reads ? (int)(reads[j >> 6] >> (j & 63) & 1) : 0) != pick)
             continue;
-        const pguard *g = &set->guards[set->hasg[q]];
+        const pguard *g = &set->guards[set->lone[q]];
         if (!meets(g->mention, cand, words))
             continue;
-        or_into(kill, guard_eval(c, g) ? g->need_false : g->need_true, words);
+        int r = guard_eval(c, g);
+        or_into(r < 0 ? prot : kill, r < 0 ? g->mention : r ? g->need_false : g->need_true, words);
     }
 }
 

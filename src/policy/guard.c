@@ -6,9 +6,10 @@
  * A guard is a test of one slot of the request (`context.purpose`,
  * `principal.role`, `resource.live`, `action`, `context has case`) against
  * literals: `S`, `!S`, `S == L`, `S != L`, `[L, ...].contains(S)`,
- * `S like "p*"`, `var has a`.  Once the slot is read, such a test either
- * gives a bool or (for `S`, `!S` and `like` on the wrong type, or a slot
- * that is missing) an error; it has no other effect.  A policy's guard
+ * `S like "p*"`, `var has a`, and comparisons `S < T` of two slots (or a
+ * slot and a Long literal).  Once the slot is read, such a test either
+ * gives a bool or (for `S`, `!S`, `like` and comparisons on the wrong
+ * type, or a slot that is missing) an error; it has no other effect.  A policy's guard
  * prefix is the longest run of its top-level conjuncts, in Cedar's order of
  * evaluation (the `when` conjuncts left to right, an `unless` condition as
  * one step wanting false, conditions in order), that are guards.
@@ -128,6 +129,19 @@ static bool classify(const node *x, pguard *g)
         g->slot = x->kids[0];
         g->pat = x->pat;
         break;
+    case N_LT:
+    case N_LE:
+    case N_GT:
+    case N_GE: {
+        const node *l = x->kids[0], *r = x->kids[1];
+        bool lok = is_slot(l) || (l->op == N_LIT && l->lit.kind == PV_LONG);
+        bool rok = is_slot(r) || (r->op == N_LIT && r->lit.kind == PV_LONG);
+        if (!lok || !rok || (l->op == N_LIT && r->op == N_LIT))
+            return false;
+        g->kind = G_CMP;
+        g->cmp = x;
+        return true;
+    }
     case N_HAS:
         if (x->npath != 1 || x->kids[0]->op != N_VAR)
             return false;
@@ -191,13 +205,13 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
     uint32_t words = (set->n + 63) / 64;
     pslot *sl = cu_arena_alloc(a, sizeof *sl * (ng ? ng : 1));
     uint32_t *slot_of = cu_arena_alloc(a, sizeof *slot_of * (ng ? ng : 1));
-    set->hasg = cu_arena_alloc(a, sizeof *set->hasg * (ng ? ng : 1));
-    if (!sl || !slot_of || !set->hasg)
+    set->lone = cu_arena_alloc(a, sizeof *set->lone * (ng ? ng : 1));
+    if (!sl || !slot_of || !set->lone)
         return false;
     uint32_t ns = 0;
     for (uint32_t k = 0; k < ng; k++) {
-        if (gs[k].kind == G_HAS) {
-            set->hasg[set->nhas++] = k;
+        if (gs[k].kind == G_HAS || gs[k].kind == G_CMP) {
+            set->lone[set->nlone++] = k;
             continue;
         }
         uint32_t j = 0;
@@ -221,7 +235,7 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
         memset(x->mention, 0, sizeof(uint64_t) * words);
         x->table = true;
         for (uint32_t k = 0; k < ng; k++) {
-            if (gs[k].kind == G_HAS || slot_of[k] != j)
+            if (gs[k].kind == G_HAS || gs[k].kind == G_CMP || slot_of[k] != j)
                 continue;
             nguard++;
             for (uint32_t i = 0; i < words; i++)
@@ -245,7 +259,7 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
             x->nlits = 0;
         }
         for (uint32_t k = 0; k < ng; k++) {
-            if (gs[k].kind == G_HAS || slot_of[k] != j)
+            if (gs[k].kind == G_HAS || gs[k].kind == G_CMP || slot_of[k] != j)
                 continue;
             if (!x->table || !table_kind(gs[k].kind)) {
                 x->other[x->nother++] = k;

@@ -294,7 +294,9 @@ enum guard_kind {
     G_NE,    /* S != L, L != S */
     G_IN,    /* [L, ...].contains(S) */
     G_LIKE,  /* S like "p*"  (an error when S is not a string) */
-    G_HAS    /* var has a    (never an error) */
+    G_HAS,   /* var has a    (never an error) */
+    G_CMP    /* S < T, S <= T, S > T, S >= T, each side a slot or a Long literal
+              * (an error when a side is not a Long) */
 };
 
 /* S is var.attr (attr != NULL) or the variable itself (G_EQ / G_NE on an
@@ -307,6 +309,7 @@ typedef struct pguard {
     uint32_t nlen;
     const pval *lit;     /* G_EQ / G_NE: the literal; G_IN: the set */
     const ppat *pat;     /* G_LIKE */
+    const node *cmp;     /* G_CMP: the comparison node (kids: the two sides) */
     const char *text;    /* folded source text: guards with the same text are one */
     uint64_t *need_true; /* policies whose guard prefix needs it true (killed when false) */
     uint64_t *need_false;
@@ -385,8 +388,8 @@ struct cu_policy_set {
     uint32_t nguards;
     pslot *slots;
     uint32_t nslots;
-    uint32_t *hasg;     /* the `has` guards */
-    uint32_t nhas;
+    uint32_t *lone;     /* the guards read on their own (`has`, comparisons) */
+    uint32_t nlone;
     bool guards_off;    /* cu_policy_set_guards(set, false): every candidate in full */
 };
 

@@ -1,7 +1,7 @@
 /* Policy engine: guard prefixes (src/policy/guard.c) change nothing but the
  * speed.  Seeded random policy sets built from guard shapes (`!context.bg`,
  * `[..].contains(principal.role)`, `principal.unit like "X-*"`,
- * `context has purpose`, `action == ..`) mixed with other conditions, over
+ * `context has purpose`, `action == ..`, `context.now >= principal.n`) mixed with other conditions, over
  * random requests whose attributes are sometimes missing or of the wrong
  * type, answered with the guards on and off: decisions, reasons, errors (and
  * their messages) and explanations must be identical, through
@@ -43,7 +43,7 @@ static cu_rc conjunct(cu_buf *b)
     case 10: return cu_buf_appends(b, "resource.live");
     case 11: return cu_buf_appends(b, "\"PC\" == principal.role");
     case 12: return cu_buf_appends(b, "context.now >= principal.n");
-    case 13: return cu_buf_appends(b, "principal.n + 1 > 2");
+    case 13: return cu_buf_appends(b, rnd(2) ? "principal.n + 1 > 2" : rnd(2) ? "principal.n < 3" : "2 <= context.now");
     case 14: return cu_buf_appends(b, "resource has live && !resource.live");
     default: return cu_buf_appends(b, "principal.unit like \"*-9\"");
     }
@@ -221,7 +221,7 @@ TEST(guard_prefix_of_a_policy)
 {
     static const char text[] =
         "@id(\"a\") permit (principal, action, resource)\n"
-        "  when { !context.bg && [\"PC\", \"DC\"].contains(principal.role) && context.now > principal.n "
+        "  when { !context.bg && [\"PC\", \"DC\"].contains(principal.role) && principal.n + 1 > context.now "
         "&& principal.unit like \"MIT-*\" };\n"
         "@id(\"b\") forbid (principal, action, resource) unless { context has case } when { resource.live };\n"
         "@id(\"c\") permit (principal, action, resource) when { !context.bg && principal.role == \"PC\" };\n";
