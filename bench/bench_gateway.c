@@ -85,18 +85,21 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static long rss_kib(void)
+static long proc_kib(const char *file, const char *key)
 {
-    FILE *f = fopen("/proc/self/status", "r");
+    FILE *f = fopen(file, "r");
     char line[256];
     long kb = -1;
+    size_t kl = strlen(key);
     while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kb = strtol(line + 6, NULL, 10);
+        if (strncmp(line, key, kl) == 0)
+            kb = strtol(line + kl, NULL, 10);
     if (f)
         fclose(f);
     return kb;
 }
+
+static long rss_kib(void) { return proc_kib("/proc/self/status", "VmRSS:"); }
 
 static const char *const ROLES[] = {"PC", "PC", "PC", "DC", "PS", "DS", "analyst", "staff", "Insp", "DI"};
 static const char *const SYSTEMS[] = {"PNC", "RMS", "RMS", "INTEL", "CUSTODY", "CAD", "PND", "ANPR"};
@@ -559,9 +562,10 @@ int main(int argc, char **argv)
     qsort(lat, ndec, sizeof *lat, cmp_u32);
     printf("force: %d officers, %zu cases, %zu records, %zu policies; store filled and snapshot made in %.2f s\n",
            OFFICERS, ncase, nrec, cu_policy_set_count(g->set), build_s);
-    printf("memory: store %.0f MiB + snapshot %.0f MiB; resident %.0f MiB (%.0f MiB before the store)\n",
+    printf("memory: store %.0f MiB + snapshot %.0f MiB; resident %.0f MiB (%.0f MiB before the store), "
+           "%.0f MiB of it in 2 MiB pages\n",
            (double)store_bytes / 1048576.0, (double)s->bytes / 1048576.0, (double)rss1 / 1024.0,
-           (double)rss0 / 1024.0);
+           (double)rss0 / 1024.0, (double)proc_kib("/proc/self/smaps_rollup", "AnonHugePages:") / 1024.0);
     printf("decisions: %zu in %.3f s = %.0f decisions/s (one thread), %.1f%% allowed, %.1f%% break-glass-available\n",
            ndec, secs, (double)ndec / secs, 100.0 * (double)allow / (double)ndec, 100.0 * (double)bga / (double)ndec);
     printf("latency: p50 %.2f us, p99 %.2f us, p99.9 %.2f us (cu_gateway_decide: entities, both tiers, ledger entry)\n",

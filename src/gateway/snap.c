@@ -20,6 +20,11 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+#if defined(__linux__) && !defined(MADV_COLLAPSE)
+#define MADV_COLLAPSE 25 /* Linux 6.1 uapi; older C libraries do not name it */
+#endif
 
 #define NOTHING INT64_MIN
 #define FOREVER INT64_MAX
@@ -210,6 +215,44 @@ static cu_rc invert_records(gw_snap *s)
     return CU_OK;
 }
 
+/* Back a large read-only array with 2 MiB pages where the kernel can: a
+ * decision at ten million records touches a dozen places in some GiB, and
+ * with 4 KiB pages each is a TLB miss and a page walk before the cache miss.
+ * MADV_COLLAPSE (Linux 6.1) makes the huge pages now, from memory already
+ * filled; elsewhere, or when memory is short, it fails and nothing changes
+ * but the speed. */
+static void huge_pages(const void *p, size_t n)
+{
+#if defined(MADV_HUGEPAGE) && defined(MADV_COLLAPSE)
+    const uintptr_t H = (uintptr_t)2 << 20;
+    uintptr_t a = ((uintptr_t)p + H - 1) & ~(H - 1), b = ((uintptr_t)p + n) & ~(H - 1);
+    if (!p || b <= a)
+        return;
+    (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
+    (void)madvise((void *)a, b - a, MADV_COLLAPSE);
+#else
+    (void)p;
+    (void)n;
+#endif
+}
+
+static void snap_huge_pages(const gw_snap *s)
+{
+    const gw_store *st = s->st;
+    huge_pages(st->pool, st->pool_len);
+    huge_pages(st->lists, st->lists_len * sizeof *st->lists);
+    huge_pages(st->persons, st->npersons * sizeof *st->persons);
+    huge_pages(st->cases, st->ncases * sizeof *st->cases);
+    huge_pages(st->records, st->nrecords * sizeof *st->records);
+    huge_pages(st->person_tab.slots, st->person_tab.cap * sizeof *st->person_tab.slots);
+    huge_pages(st->case_tab.slots, st->case_tab.cap * sizeof *st->case_tab.slots);
+    huge_pages(st->record_tab.slots, st->record_tab.cap * sizeof *st->record_tab.slots);
+    huge_pages(s->rec_case_start, (st->nrecords + 1) * sizeof *s->rec_case_start);
+    huge_pages(s->rec_cases, s->rec_case_start[st->nrecords] * sizeof *s->rec_cases);
+    huge_pages(s->case_iv_start, (st->ncases + 1) * sizeof *s->case_iv_start);
+    huge_pages(s->ivs, s->case_iv_start[st->ncases] * sizeof *s->ivs);
+}
+
 cu_rc gw_snap_make(gw_store *st, gw_snap **out)
 {
     cu_rc rc = CU_OK;
@@ -263,6 +306,7 @@ cu_rc gw_snap_make(gw_store *st, gw_snap **out)
                s->rec_case_start[st->nrecords] * sizeof(uint32_t) + (st->ncases + 1) * sizeof(uint32_t) +
                s->case_iv_start[st->ncases] * sizeof(gw_interval) +
                (2 * st->natoms + st->nsets + st->nofficers) * sizeof(void *);
+    snap_huge_pages(s);
     *out = s;
     return CU_OK;
 fail:
