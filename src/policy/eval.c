@@ -769,6 +769,7 @@ typedef struct near {
     uint32_t progress; /* top-level conjuncts passed */
     const node *fail;  /* the conjunct (or unless condition) that failed */
     bool unless;
+    uint32_t cond;     /* the condition evaluation stopped in */
     const char *err;
 } near;
 
@@ -806,6 +807,7 @@ static void near_init(near *r)
     r->fail = NULL;
     r->err = NULL;
     r->unless = false;
+    r->cond = 0;
 }
 
 /* resume: every step of the policy's guard prefix is known to have passed
@@ -820,6 +822,7 @@ static int eval_conds(ectx *c, const policy *p, near *r, bool resume)
         k0 = p->pre_conj;
     }
     for (; i < p->nconds; i++, k0 = 0) {
+        r->cond = i;
         int x = eval_cond(c, &p->conds[i], r, k0);
         if (x <= 0)
             return x;
@@ -1475,7 +1478,12 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
                 goto oom;
             if (lazy) {
                 order[nord] = i;
-                memo_r[nord] = (int8_t)(twice ? 2 : r); /* 2: evaluate again for the second answer */
+                /* 2: evaluate again for the second answer, unless evaluation
+                 * stopped (unsatisfied or an error) before any condition
+                 * reading the attribute: then the second gives the same */
+                bool again = twice && !(r <= 0 && nr->cond < 32 &&
+                                        (split->cmask[i] & ((UINT64_C(2) << nr->cond) - 1)) == 0);
+                memo_r[nord] = (int8_t)(again ? 2 : r);
                 memo_n[nord++] = *nr;
                 tally_add(&t[0], p, i, r, nr, nr->err);
                 continue;

@@ -202,6 +202,26 @@ TEST(guards_change_no_answer)
                     dump("guards on ", &son[v]);
                     dump("guards off", &soff[v]);
                 }
+            /* and the lazy split against two plain evaluations (bg false, true):
+             * the second answer, made only after no error-free allow, has no
+             * explanation */
+            for (int v = 0; v < 2; v++) {
+                cu_policy_answer one;
+                CHECK_OK(cu_policy_request_ctx(r, "bg", cu_policy_val_bool(a, v == 1)));
+                cu_policy_set_guards(s, v == 0);
+                CHECK_OK(cu_policy_eval(s, NULL, r, a, &one));
+                if (v == 1) {
+                    if (son[0].allow && !son[0].n_errors)
+                        continue;
+                    one.explanation = one.explain_policy = one.explain_condition = NULL;
+                }
+                if (!same_answer(&son[v], &one)) {
+                    differ++;
+                    fprintf(stderr, "round %d request %d: lazy answer %d differs from eval\n", round, q, v);
+                    dump("lazy", &son[v]);
+                    dump("eval", &one);
+                }
+            }
         }
         cu_policy_split_free(sp);
         cu_policy_set_release(s);
