@@ -577,11 +577,22 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
     d->ref_version = s->version;
     const char *system = r->system;
     uint32_t oi = 0, ri = 0, ci = 0;
-    bool officer_known = gw_find(st, GW_OFFICER, r->officer, strlen(r->officer), &oi);
-    bool record_known = record_action && gw_find(st, GW_RECORD, r->record, strlen(r->record), &ri);
+    /* the three look-ups' first memory reads started together */
+    size_t on = strlen(r->officer), rn = record_action ? strlen(r->record) : 0, cn = r->case_id ? strlen(r->case_id) : 0;
+    uint64_t oh = gw_id_hash(r->officer, on), rh = rn ? gw_id_hash(r->record, rn) : 0,
+             ch = cn ? gw_id_hash(r->case_id, cn) : 0;
+    gw_prefetch_id(st, GW_OFFICER, oh);
+    if (rn)
+        gw_prefetch_id(st, GW_RECORD, rh);
+    if (cn)
+        gw_prefetch_id(st, GW_CASE, ch);
+    bool officer_known = gw_find_h(st, GW_OFFICER, r->officer, on, oh, &oi);
+    bool record_known = record_action && gw_find_h(st, GW_RECORD, r->record, rn, rh, &ri);
     if (record_known)
         system = gw_str(st, st->atoms[st->records[ri].system]);
-    bool case_known = r->case_id && gw_find(st, GW_CASE, r->case_id, strlen(r->case_id), &ci);
+    bool case_known = cn && gw_find_h(st, GW_CASE, r->case_id, cn, ch, &ci);
+    if (officer_known)
+        gw_prefetch_decision(s, oi, record_known, ri, case_known, ci);
     cu_rc rc = CU_OK;
 
     if (!officer_known) {

@@ -412,3 +412,54 @@ cu_policy_entity *gw_case_entity(const gw_snap *s, uint32_t c, int64_t now, cu_a
         return NULL;
     return cu_policy_entity_seal(e, NULL, a) ? NULL : e;
 }
+
+/* ------------------------------------------------------------ prefetch */
+
+static inline void pf(const void *p)
+{
+    if (p)
+        __builtin_prefetch(p);
+}
+
+/* A prefetch of [p, p + n) a cache line at a time. */
+static inline void pf_span(const void *p, size_t n)
+{
+    for (size_t k = 0; k < n; k += 64)
+        __builtin_prefetch((const char *)p + k);
+}
+
+void gw_prefetch_decision(const gw_snap *s, uint32_t oi, bool rec, uint32_t ri, bool cs, uint32_t ci)
+{
+    const gw_store *st = s->st;
+    /* step 1: what the three look-ups name (their structs are read) */
+    const cu_policy_entity *oe = s->off_ent[oi];
+    if (oe) /* the entity and its ten attributes, made one after the other in the arena (< 512 bytes) */
+        pf_span(oe, 512);
+    const uint32_t *it = NULL;
+    uint32_t one = 0;
+    size_t nsub = 0;
+    if (rec) {
+        pf(&s->rec_case_start[ri]);
+        pf(&s->rec_case_start[ri + 1]);
+        nsub = gw_list_items(st, st->records[ri].subjects, &it, &one);
+        for (size_t k = 0; k < nsub && k < 4; k++)
+            pf(&st->persons[it[k]]);
+    }
+    if (cs) {
+        pf(&s->case_iv_start[ci]);
+        pf(&s->case_iv_start[ci + 1]);
+    }
+    /* step 2: one level down (these loads wait for step 1's lines, in
+     * parallel with one another) */
+    if (rec) {
+        uint32_t q = s->rec_case_start[ri];
+        pf(&s->rec_cases[q]);
+        for (size_t k = 0; k < nsub && k < 4; k++)
+            pf(st->pool + st->persons[it[k]].id);
+    }
+    if (cs) {
+        uint32_t q0 = s->case_iv_start[ci], q1 = s->case_iv_start[ci + 1];
+        if (q1 > q0)
+            pf_span(&s->ivs[q0], (q1 - q0) * sizeof *s->ivs);
+    }
+}
