@@ -237,6 +237,14 @@ gw_snap *gw_acquire(cu_gateway *g)
 
 void gw_publish(cu_gateway *g, gw_snap *s)
 {
+    /* Each officer's entity memoises what the pack's guards on the
+     * principal alone decide (cu_policy_entity_memo): made here, once per
+     * snapshot, before anyone reads it, so new reference data (a new
+     * snapshot, new entities) never meets an old memo.  One that cannot be
+     * made (memory) leaves the entity without: decisions are the same. */
+    for (size_t i = 0; i < s->st->nofficers; i++)
+        if (s->off_ent[i] && cu_policy_entity_memo(s->off_ent[i], g->set, s->arena) != CU_OK)
+            break;
     pthread_mutex_lock(&g->lock);
     s->version = g->next_version++;
     gw_snap *old = g->snap;

@@ -814,6 +814,7 @@ cu_rc cu_policy_entity_put(cu_policy_entity *ent, const char *key, const cu_poli
     if (!ent || !ent->local || !key || !v)
         return cu_err_set(CU_ERR_INVAL, "entity put: a local entity, a key and a value are needed");
     uint32_t kn = (uint32_t)strlen(key);
+    ent->memo_gen = 0; /* a memo describes the attributes it was made from */
     /* callers usually put keys in order: look from the end */
     uint32_t at = ent->nattrs;
     while (at > 0) {

@@ -1252,8 +1252,10 @@ static inline void or_into(uint64_t *dst, const uint64_t *b, uint32_t words)
  * full, from the start).  reads: the split's mask of slots and `has`
  * guards read on their own that read its attribute (NULL: none); pick 0 runs the others, 1
  * those. */
+enum { GR_ALL, GR_NOT_PRINCIPAL, GR_PRINCIPAL };
+
 static void guards_run(const ectx *c, const uint64_t *cand, uint32_t words, const uint64_t *reads, int pick,
-                       uint64_t *kill, uint64_t *prot)
+                       int which, uint64_t *kill, uint64_t *prot)
 {
     const cu_policy_set *set = c->set;
     memset(kill, 0, sizeof(uint64_t) * words);
@@ -1262,6 +1264,8 @@ static void guards_run(const ectx *c, const uint64_t *cand, uint32_t words, cons
         if ((reads ? (int)(reads[j >> 6] >> (j & 63) & 1) : 0) != pick)
             continue;
         const pslot *sl = &set->slots[j];
+        if ((which == GR_NOT_PRINCIPAL && sl->principal) || (which == GR_PRINCIPAL && !sl->principal))
+            continue;
         if (!meets(sl->mention, cand, words))
             continue;
         const pval *v = slot_read(c, sl->var, sl->attr);
@@ -1296,6 +1300,8 @@ static void guards_run(const ectx *c, const uint64_t *cand, uint32_t words, cons
         if ((reads ? (int)(reads[j >> 6] >> (j & 63) & 1) : 0) != pick)
             continue;
         const pguard *g = &set->guards[set->lone[q]];
+        if ((which == GR_NOT_PRINCIPAL && g->principal) || (which == GR_PRINCIPAL && !g->principal))
+            continue;
         if (!meets(g->mention, cand, words))
             continue;
         int r = guard_eval(c, g);
@@ -1421,10 +1427,19 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
     }
     memset(kill, 0, sizeof(uint64_t) * 6 * words);
     if (guarded) {
-        /* the guards reading the split attribute apart, to run again for the second answer */
-        guards_run(&c, cand, words, reads, 0, kn, pn);
+        /* the principal's guards from its memo when it has one for this set
+         * (cu_policy_entity_memo); the guards reading the split attribute
+         * apart, to run again for the second answer */
+        const struct cu_policy_entity *pe = c.ent[0];
+        bool memo = pe && pe->memo_gen == set->gen;
+        guards_run(&c, cand, words, reads, 0, memo ? GR_NOT_PRINCIPAL : GR_ALL, kn, pn);
+        if (memo)
+            for (uint32_t i = 0; i < words; i++) {
+                kn[i] |= pe->memo_kill[i];
+                pn[i] |= pe->memo_prot[i];
+            }
         if (reads)
-            guards_run(&c, cand, words, reads, 1, ks, ps);
+            guards_run(&c, cand, words, reads, 1, GR_ALL, ks, ps);
         for (uint32_t i = 0; i < words; i++) {
             prot[i] = pn[i] | ps[i];
             kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
@@ -1506,7 +1521,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
          * read it has the same guard values, so it is ruled out again or
          * remembered from the first pass */
         if (guarded) {
-            guards_run(&c, cand, words, reads, 1, ks, ps);
+            guards_run(&c, cand, words, reads, 1, GR_ALL, ks, ps);
             for (uint32_t i = 0; i < words; i++) {
                 prot[i] = pn[i] | ps[i];
                 kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
@@ -1543,6 +1558,32 @@ oom:
     for (int v = 0; v < nv; v++)
         memset(&ans[v], 0, sizeof ans[v]);
     return cu_err_set(CU_ERR_NOMEM, "policy eval: scratch arena exhausted");
+}
+
+cu_rc cu_policy_entity_memo(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a)
+{
+    if (!ent || !ent->local || !ent->sealed || !set || !a)
+        return cu_err_set(CU_ERR_INVAL, "entity memo: a sealed local entity, a set and an arena are needed");
+    uint32_t words = (set->n + 63) / 64;
+    if (!set->nguards || !words) {
+        ent->memo_gen = 0;
+        return CU_OK;
+    }
+    uint64_t *b = cu_arena_alloc(a, sizeof(uint64_t) * 3 * words);
+    if (!b)
+        return cu_err_set(CU_ERR_NOMEM, "entity memo: out of memory");
+    uint64_t *all = b + 2 * words;
+    memset(all, 0xff, sizeof(uint64_t) * words);
+    ectx c = {.set = set, .scratch = a};
+    c.var[0].kind = PV_ENTITY;
+    c.var[0].u.e = &ent->uid;
+    c.ent[0] = ent;
+    /* only the principal's guards run: nothing else of c is read */
+    guards_run(&c, all, words, NULL, 0, GR_PRINCIPAL, b, b + words);
+    ent->memo_kill = b;
+    ent->memo_prot = b + words;
+    ent->memo_gen = set->gen;
+    return CU_OK;
 }
 
 cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entities, const cu_policy_request *req,

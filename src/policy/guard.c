@@ -140,6 +140,8 @@ static bool classify(const node *x, pguard *g)
             return false;
         g->kind = G_CMP;
         g->cmp = x;
+        g->principal = (l->op == N_LIT || l->kids[0]->var == VAR_PRINCIPAL) &&
+                       (r->op == N_LIT || r->kids[0]->var == VAR_PRINCIPAL);
         return true;
     }
     case N_HAS:
@@ -155,6 +157,7 @@ static bool classify(const node *x, pguard *g)
     }
     if (g->slot)
         g->var = g->slot->kids[0]->var;
+    g->principal = g->var == VAR_PRINCIPAL;
     return true;
 }
 
@@ -221,6 +224,7 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
             memset(&sl[ns], 0, sizeof sl[ns]);
             sl[ns].var = gs[k].var;
             sl[ns].attr = gs[k].slot;
+            sl[ns].principal = gs[k].var == VAR_PRINCIPAL;
             ns++;
         }
         slot_of[k] = j;

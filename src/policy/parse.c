@@ -1620,6 +1620,8 @@ cu_rc cu_policy_set_parse(const char *text, size_t len, const char *name, cu_pol
         goto fail;
     }
     atomic_init(&set->refs, 1);
+    static atomic_ullong next_gen = 1;
+    set->gen = atomic_fetch_add(&next_gen, 1);
     *out = set;
     return CU_OK;
 fail:

@@ -160,6 +160,11 @@ struct cu_policy_entity {
     const puid **anc;
     uint32_t nanc;
     uint32_t index;       /* position in the store; UINT32_MAX for a local entity */
+    /* cu_policy_entity_memo: the policies the guards on this principal alone
+     * rule out (kill) or must evaluate in full (prot) under the set whose
+     * gen is memo_gen (0: none; a put clears it). */
+    uint64_t memo_gen;
+    const uint64_t *memo_kill, *memo_prot;
     bool attrs_sorted;
     bool local;           /* built with cu_policy_entity_make: not in any store */
     bool sealed;          /* local: ancestors computed */
@@ -314,6 +319,7 @@ typedef struct pguard {
     uint64_t *need_true; /* policies whose guard prefix needs it true (killed when false) */
     uint64_t *need_false;
     uint64_t *mention;   /* either */
+    bool principal;      /* reads the principal only (cu_policy_entity_memo) */
 } pguard;
 
 /* The guards on one slot, read once a request.  Those comparing it with
@@ -330,6 +336,7 @@ typedef struct pslot {
     uint64_t *mention;   /* policies mentioning any guard on the slot */
     uint32_t *other;     /* guards on the slot evaluated one by one (S, !S, like) */
     uint32_t nother;
+    bool principal;      /* an attribute of the principal */
 } pslot;
 
 /* One step of a policy's guard prefix. */
@@ -378,6 +385,7 @@ typedef struct pidx {
 
 struct cu_policy_set {
     atomic_int refs;
+    uint64_t gen;       /* unique among the sets of this process (never 0): names it in memos */
     cu_arena *arena;
     char *src;
     size_t srclen;

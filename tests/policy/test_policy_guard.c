@@ -84,7 +84,7 @@ static cu_policy_set *random_set(int npol)
 }
 
 /* A principal whose attributes are sometimes missing or of another type. */
-static cu_policy_request *random_request(cu_arena *a)
+static cu_policy_request *random_request(cu_arena *a, const cu_policy_set *memo_for)
 {
     char *pid = cu_arena_alloc(a, 16), *rid = cu_arena_alloc(a, 16);
     snprintf(pid, 16, "u%u", rnd(100));
@@ -114,6 +114,8 @@ static cu_policy_request *random_request(cu_arena *a)
     if (rnd(4))
         CHECK_OK(cu_policy_entity_put(r, "live", rnd(6) ? cu_policy_val_bool(a, rnd(2)) : cu_policy_val_long(a, 0)));
     CHECK_OK(cu_policy_entity_seal(u, NULL, a));
+    if (memo_for)
+        CHECK_OK(cu_policy_entity_memo(u, memo_for, a));
     CHECK_OK(cu_policy_entity_seal(r, NULL, a));
     CHECK_OK(cu_policy_entity_seal(ac, NULL, a));
     cu_policy_request *q = cu_policy_request_of(a, u, ac, r);
@@ -160,14 +162,16 @@ TEST(guards_change_no_answer)
     int differ = 0, used = 0, allows = 0, errors = 0, explained = 0;
     for (int round = 0; round < 40 && !differ; round++) {
         cu_policy_set *s = random_set(4 + rnd(round < 20 ? 12 : 60));
-        if (!s)
+        cu_policy_set *other = random_set(8);
+        if (!s || !other)
             break;
         used += s->nguards > 0;
         cu_policy_split *sp = NULL;
         CHECK_OK(cu_policy_split_new(s, "bg", &sp));
         for (int q = 0; q < 150 && !differ; q++) {
             cu_arena_reset(a);
-            cu_policy_request *r = random_request(a);
+            /* the principal memoised for this set, for another set (ignored), or not */
+            cu_policy_request *r = random_request(a, q % 3 == 0 ? s : q % 3 == 1 ? other : NULL);
             CHECK(r != NULL);
             if (!r)
                 break;
@@ -225,6 +229,7 @@ TEST(guards_change_no_answer)
         }
         cu_policy_split_free(sp);
         cu_policy_set_release(s);
+        cu_policy_set_release(other);
     }
     CHECK_INT(differ, 0);
     /* the generator reaches every kind of answer */
@@ -259,4 +264,54 @@ TEST(guard_prefix_of_a_policy)
     /* `!context.bg` is one guard for a and c (same text) */
     CHECK_INT(s->pols[0].pre[0].guard, s->pols[2].pre[0].guard);
     cu_policy_set_release(s);
+}
+
+/* A memo is the entity's and the set's: another set ignores it, and a put
+ * (new attributes) drops it. */
+TEST(principal_memo_follows_the_entity)
+{
+    static const char text[] =
+        "@id(\"pc\") permit (principal, action, resource) when { principal.role == \"PC\" };\n"
+        "@id(\"no-x\") forbid (principal, action, resource) when { principal.unit like \"X-*\" };\n";
+    cu_policy_set *s = NULL, *s2 = NULL;
+    CHECK_OK(cu_policy_set_parse(text, sizeof text - 1, "t", &s));
+    CHECK_OK(cu_policy_set_parse(text, sizeof text - 1, "t", &s2));
+    cu_arena *a = cu_arena_new(64 * 1024, 1 << 20);
+    if (!s || !s2 || !a)
+        return;
+    CHECK(s->gen != s2->gen);
+    cu_policy_entity *u = cu_policy_entity_make(a, "User", 4, "u", 1, 2, 0);
+    cu_policy_entity *ac = cu_policy_entity_make(a, "Action", 6, "view", 4, 0, 0);
+    cu_policy_entity *d = cu_policy_entity_make(a, "Doc", 3, "d", 1, 0, 0);
+    CHECK_OK(cu_policy_entity_put(u, "role", cu_policy_val_string(a, "PC", 2)));
+    CHECK_OK(cu_policy_entity_put(u, "unit", cu_policy_val_string(a, "A-1", 3)));
+    CHECK_RC(cu_policy_entity_memo(u, s, a), CU_ERR_INVAL); /* not sealed yet */
+    CHECK_OK(cu_policy_entity_seal(u, NULL, a));
+    CHECK_OK(cu_policy_entity_seal(ac, NULL, a));
+    CHECK_OK(cu_policy_entity_seal(d, NULL, a));
+    CHECK_OK(cu_policy_entity_memo(u, s, a));
+    CHECK_INT(u->memo_gen, s->gen);
+    cu_policy_request *r = cu_policy_request_of(a, u, ac, d);
+    cu_policy_answer ans;
+    CHECK_OK(cu_policy_eval(s, NULL, r, a, &ans));
+    CHECK(ans.allow);
+    CHECK_OK(cu_policy_eval(s2, NULL, r, a, &ans)); /* another set: its own guards */
+    CHECK(ans.allow);
+    /* new attributes drop the memo: the answers follow them */
+    CHECK_OK(cu_policy_entity_put(u, "unit", cu_policy_val_string(a, "X-9", 3)));
+    CHECK_INT(u->memo_gen, 0);
+    CHECK_OK(cu_policy_eval(s, NULL, r, a, &ans));
+    CHECK(!ans.allow);
+    CHECK(ans.n_reasons == 1 && strcmp(ans.reasons[0], "no-x") == 0);
+    /* memoised again, still the new answer; and a stale memo of another set
+     * on the entity is not taken for this one */
+    CHECK_OK(cu_policy_entity_memo(u, s2, a));
+    CHECK_OK(cu_policy_eval(s, NULL, r, a, &ans));
+    CHECK(!ans.allow);
+    CHECK_OK(cu_policy_entity_memo(u, s, a));
+    CHECK_OK(cu_policy_eval(s, NULL, r, a, &ans));
+    CHECK(!ans.allow);
+    cu_arena_free(a);
+    cu_policy_set_release(s);
+    cu_policy_set_release(s2);
 }
