@@ -39,6 +39,10 @@ typedef struct ectx {
     const struct cu_policy_entity *ent[3];
     const char *err;
     bool oom;
+    /* the last uid looked up by find_ent and what it found (NULL uid: none);
+     * the request's uids and entities do not change while it is evaluated */
+    const puid *last_u;
+    const struct cu_policy_entity *last_e;
 } ectx;
 
 CU_PRINTF(2, 3) static bool efail(ectx *c, const char *fmt, ...)
@@ -77,8 +81,13 @@ static const struct cu_policy_entity *find_ent(ectx *c, const puid *u)
     for (int w = 0; w < 3; w++)
         if (c->req->uid[w] == u)
             return c->ent[w];
+    if (u == c->last_u) /* context.case.a, context.case.b, ...: one search */
+        return c->last_e;
     const struct cu_policy_entity *e = local_find(c->req, u);
-    return e ? e : pol_ent_find(c->ents, u);
+    e = e ? e : pol_ent_find(c->ents, u);
+    c->last_u = u;
+    c->last_e = e;
+    return e;
 }
 
 static bool in_entity(ectx *c, const puid *a, const puid *b)
@@ -1254,59 +1263,73 @@ static inline void or_into(uint64_t *dst, const uint64_t *b, uint32_t words)
  * those. */
 enum { GR_ALL, GR_NOT_PRINCIPAL, GR_PRINCIPAL };
 
+/* Slot j's guards (j >= nslots: lone guard j - nslots) into kill / prot. */
+static inline void guard_item(const ectx *c, uint32_t j, const uint64_t *cand, uint32_t words, int which,
+                              uint64_t *kill, uint64_t *prot)
+{
+    const cu_policy_set *set = c->set;
+    if (j >= set->nslots) {
+        const pguard *g = &set->guards[set->lone[j - set->nslots]];
+        if ((which == GR_NOT_PRINCIPAL && g->principal) || (which == GR_PRINCIPAL && !g->principal) ||
+            !meets(g->mention, cand, words))
+            return;
+        int r = guard_eval(c, g);
+        or_into(r < 0 ? prot : kill, r < 0 ? g->mention : r ? g->need_false : g->need_true, words);
+        return;
+    }
+    const pslot *sl = &set->slots[j];
+    if ((which == GR_NOT_PRINCIPAL && sl->principal) || (which == GR_PRINCIPAL && !sl->principal) ||
+        !meets(sl->mention, cand, words))
+        return;
+    const pval *v = slot_read(c, sl->var, sl->attr);
+    if (!v) {
+        or_into(prot, sl->mention, words);
+        return;
+    }
+    if (sl->table) {
+        uint32_t k = 0;
+        if (v->kind == PV_STR) { /* the usual case, compared inline */
+            uint32_t n = v->u.s.n;
+            for (; k < sl->nlits; k++) {
+                const pval *l = &sl->lits[k];
+                if (l->kind == PV_STR && l->u.s.n == n && (n == 0 || l->u.s.p[0] == v->u.s.p[0]) &&
+                    pol_bytes_eq(l->u.s.p, v->u.s.p, n))
+                    break;
+            }
+        } else {
+            while (k < sl->nlits && !pol_val_eq(&sl->lits[k], v))
+                k++;
+        }
+        or_into(kill, sl->kill + (size_t)k * words, words);
+    }
+    for (uint32_t q = 0; q < sl->nother; q++) {
+        const pguard *g = &set->guards[sl->other[q]];
+        int r = guard_on(g, v);
+        or_into(r < 0 ? prot : kill, r < 0 ? g->mention : r ? g->need_false : g->need_true, words);
+    }
+}
+
+/* The guards the candidates mention, slot by slot: kill gets the policies
+ * a guard rules out, prot those mentioning a guard that errs (evaluated in
+ * full, from the start).  reads: the split's mask of the slots, then the
+ * lone guards, that read its attribute (NULL: none); pick 0 runs the
+ * others, 1 those.  which: all, all but the principal's, or only those. */
 static void guards_run(const ectx *c, const uint64_t *cand, uint32_t words, const uint64_t *reads, int pick,
                        int which, uint64_t *kill, uint64_t *prot)
 {
     const cu_policy_set *set = c->set;
+    uint32_t total = set->nslots + set->nlone;
     memset(kill, 0, sizeof(uint64_t) * words);
     memset(prot, 0, sizeof(uint64_t) * words);
-    for (uint32_t j = 0; j < set->nslots; j++) {
-        if ((reads ? (int)(reads[j >> 6] >> (j & 63) & 1) : 0) != pick)
-            continue;
-        const pslot *sl = &set->slots[j];
-        if ((which == GR_NOT_PRINCIPAL && sl->principal) || (which == GR_PRINCIPAL && !sl->principal))
-            continue;
-        if (!meets(sl->mention, cand, words))
-            continue;
-        const pval *v = slot_read(c, sl->var, sl->attr);
-        if (!v) {
-            or_into(prot, sl->mention, words);
-            continue;
-        }
-        if (sl->table) {
-            uint32_t k = 0;
-            if (v->kind == PV_STR) { /* the usual case, compared inline */
-                uint32_t n = v->u.s.n;
-                for (; k < sl->nlits; k++) {
-                    const pval *l = &sl->lits[k];
-                    if (l->kind == PV_STR && l->u.s.n == n && (n == 0 || l->u.s.p[0] == v->u.s.p[0]) &&
-                        pol_bytes_eq(l->u.s.p, v->u.s.p, n))
-                        break;
-                }
-            } else {
-                while (k < sl->nlits && !pol_val_eq(&sl->lits[k], v))
-                    k++;
-            }
-            or_into(kill, sl->kill + (size_t)k * words, words);
-        }
-        for (uint32_t q = 0; q < sl->nother; q++) {
-            const pguard *g = &set->guards[sl->other[q]];
-            int r = guard_on(g, v);
-            or_into(r < 0 ? prot : kill, r < 0 ? g->mention : r ? g->need_false : g->need_true, words);
-        }
+    if (pick == 1) { /* the few that read it */
+        for (uint32_t w = 0; reads && w <= total / 64; w++)
+            for (uint64_t m = reads[w]; m; m &= m - 1)
+                guard_item(c, w * 64 + (uint32_t)__builtin_ctzll(m), cand, words, which, kill, prot);
+        return;
     }
-    for (uint32_t q = 0; q < set->nlone; q++) {
-        uint32_t j = set->nslots + q;
-        if ((reads ? (int)(reads[j >> 6] >> (j & 63) & 1) : 0) != pick)
-            continue;
-        const pguard *g = &set->guards[set->lone[q]];
-        if ((which == GR_NOT_PRINCIPAL && g->principal) || (which == GR_PRINCIPAL && !g->principal))
-            continue;
-        if (!meets(g->mention, cand, words))
-            continue;
-        int r = guard_eval(c, g);
-        or_into(r < 0 ? prot : kill, r < 0 ? g->mention : r ? g->need_false : g->need_true, words);
-    }
+    for (uint32_t j = 0; j < total; j++)
+        if (!reads || !(reads[j >> 6] >> (j & 63) & 1))
+            guard_item(c, j, cand, words, which, kill, prot);
 }
 
 static bool bit(const uint64_t *b, uint32_t i) { return b[i >> 6] >> (i & 63) & 1; }
