@@ -8,7 +8,7 @@
  * entry's encoding; the ledger's fsync is in bench/gateway_http.sh.  Prints
  * figures (and the resident memory); asserts nothing.
  *
- * Usage: bench_gateway [RECORDS] [DECISIONS] [--pool N] [--requests FILE] [--reference FILE]
+ * Usage: bench_gateway [RECORDS] [DECISIONS] [--pool N] [--no-guards] [--requests FILE] [--reference FILE]
  *   (run from the source tree).
  *   Timed decisions are a fresh random request each (records all over the
  *   store, as in real traffic: mostly cache and TLB misses at ten million
@@ -23,6 +23,8 @@
  *     fresh; every decision fsync'd before it returns, group commit) with N
  *     threads deciding at once (default 64): the in-process ceiling of
  *     bench/gateway_http.sh, without HTTP.
+ *   --no-guards: every candidate policy evaluated in full (as before guard
+ *     prefixes; docs/policy.md), for comparison.
  *   --now T: the decision time (seconds since the epoch; the force's dates
  *     are relative to it), for a daemon that decides at the real time. */
 #include "gateway/gateway_int.h"
@@ -357,6 +359,7 @@ int main(int argc, char **argv)
 {
     const char *reqfile = NULL, *reffile = NULL, *ledger_dir = NULL;
     size_t nthreads = 64, pool = 0;
+    bool guards = true;
     size_t pos[2] = {10000000, 1000000};
     int np = 0;
     for (int i = 1; i < argc; i++) {
@@ -368,6 +371,8 @@ int main(int argc, char **argv)
             ledger_dir = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             nthreads = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--no-guards") == 0)
+            guards = false;
         else if (strcmp(argv[i], "--pool") == 0 && i + 1 < argc)
             pool = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc)
@@ -395,6 +400,7 @@ int main(int argc, char **argv)
     }
     CHK(cu_gateway_new(&o, &g));
     cu_free(pack);
+    cu_policy_set_guards(g->set, guards);
     long rss0 = rss_kib();
 
     uint64_t t0 = cu_mono_ns();

@@ -62,13 +62,14 @@ const char *cu_policy_set_id(const cu_policy_set *s, size_t i);
 /* The value of annotation key on policy i, or NULL. */
 const char *cu_policy_set_annotation(const cu_policy_set *s, size_t i, const char *key);
 
-/* Guard prefixes (on by default): a request rules out, a word of policies
- * at a time, those whose leading tests of one request slot against
- * literals (`!context.break_glass`, `["PC", "DC"].contains(principal.role)`,
+/* Guard prefixes: a request rules out, a word of policies at a time, those
+ * whose leading tests of one request slot against literals
+ * (`!context.break_glass`, `["PC", "DC"].contains(principal.role)`,
  * `context has case`, ...) already fail, and resumes the others after those
- * tests; answers, errors and explanations are unchanged.  Off: every
- * candidate is evaluated in full (for tests and benchmarks; call it before
- * the set is shared). */
+ * tests; answers, errors and explanations are unchanged.  By default a
+ * request uses them when at least 16 policies are left after the scope
+ * index.  on: always; off: never, every candidate evaluated in full (for
+ * tests and benchmarks; call it before the set is shared). */
 void cu_policy_set_guards(cu_policy_set *s, bool on);
 
 /* A holder whose set is replaced atomically: a load that fails to parse

@@ -1431,9 +1431,6 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
     }
 
     uint32_t words = (set->n + 63) / 64;
-    /* guards: in cu_policy_eval and the lazy split (the eager split
-     * evaluates every candidate in full) */
-    bool guarded = set->nguards && !set->guards_off && (!split || lazy);
     uint64_t *bits = cu_arena_alloc(scratch, sizeof(uint64_t) * 8 * (words ? words : 1));
     if (!bits)
         goto oom;
@@ -1448,6 +1445,15 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         for (uint32_t i = 0; i < words; i++)
             cand[i] &= tmp[i];
     }
+    uint32_t ncand = 0;
+    for (uint32_t i = 0; i < words; i++)
+        ncand += (uint32_t)__builtin_popcountll(cand[i]);
+    /* guards: in cu_policy_eval and the lazy split (the eager split
+     * evaluates every candidate in full); by default only when the
+     * candidates are many enough for a pass over the guards to pay */
+    bool guarded = set->nguards && (!split || lazy) &&
+                   (set->guards_mode == POL_GUARDS_ON ||
+                    (set->guards_mode == POL_GUARDS_AUTO && ncand >= POL_GUARDS_MIN_CAND));
     memset(kill, 0, sizeof(uint64_t) * 6 * words);
     if (guarded) {
         /* the principal's guards from its memo when it has one for this set
@@ -1468,9 +1474,6 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
             kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
         }
     }
-    uint32_t ncand = 0;
-    for (uint32_t i = 0; i < words; i++)
-        ncand += (uint32_t)__builtin_popcountll(cand[i]);
     tally t[2];
     for (int v = 0; v < nv; v++)
         if (!tally_init(scratch, ncand, &t[v]))

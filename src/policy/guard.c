@@ -372,5 +372,5 @@ bool pol_guards_build(cu_policy_set *set)
 void cu_policy_set_guards(cu_policy_set *s, bool on)
 {
     if (s)
-        s->guards_off = !on;
+        s->guards_mode = on ? POL_GUARDS_ON : POL_GUARDS_OFF;
 }

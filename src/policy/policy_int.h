@@ -398,8 +398,14 @@ struct cu_policy_set {
     uint32_t nslots;
     uint32_t *lone;     /* the guards read on their own (`has`, comparisons) */
     uint32_t nlone;
-    bool guards_off;    /* cu_policy_set_guards(set, false): every candidate in full */
+    uint8_t guards_mode; /* POL_GUARDS_*: cu_policy_set_guards */
 };
+
+/* When a request uses the guards: by default (AUTO) when its candidates
+ * after the scope index are at least POL_GUARDS_MIN_CAND (below that,
+ * evaluating them costs less than a pass over the guards). */
+enum { POL_GUARDS_AUTO, POL_GUARDS_ON, POL_GUARDS_OFF };
+#define POL_GUARDS_MIN_CAND 16
 
 /* Find the guard prefixes of a parsed set and index them (guard.c).
  * False only when out of memory. */
