@@ -400,7 +400,8 @@ int main(int argc, char **argv)
     }
     CHK(cu_gateway_new(&o, &g));
     cu_free(pack);
-    cu_policy_set_guards(g->set, guards);
+    if (!guards)
+        cu_policy_set_guards(g->set, false);
     long rss0 = rss_kib();
 
     uint64_t t0 = cu_mono_ns();

@@ -1242,14 +1242,6 @@ static int guard_eval(const ectx *c, const pguard *g)
     return v ? guard_on(g, v) : -1;
 }
 
-static inline bool meets(const uint64_t *a, const uint64_t *b, uint32_t words)
-{
-    uint64_t any = 0;
-    for (uint32_t i = 0; i < words; i++)
-        any |= a[i] & b[i];
-    return any != 0;
-}
-
 static inline void or_into(uint64_t *dst, const uint64_t *b, uint32_t words)
 {
     for (uint32_t i = 0; i < words; i++)
@@ -1263,24 +1255,17 @@ static inline void or_into(uint64_t *dst, const uint64_t *b, uint32_t words)
  * those. */
 enum { GR_ALL, GR_NOT_PRINCIPAL, GR_PRINCIPAL };
 
-/* Slot j's guards (j >= nslots: lone guard j - nslots) into kill / prot. */
-static inline void guard_item(const ectx *c, uint32_t j, const uint64_t *cand, uint32_t words, int which,
-                              uint64_t *kill, uint64_t *prot)
+/* Item j's guards (slot j, or lone guard j - nslots) into kill / prot. */
+static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill, uint64_t *prot)
 {
     const cu_policy_set *set = c->set;
     if (j >= set->nslots) {
         const pguard *g = &set->guards[set->lone[j - set->nslots]];
-        if ((which == GR_NOT_PRINCIPAL && g->principal) || (which == GR_PRINCIPAL && !g->principal) ||
-            !meets(g->mention, cand, words))
-            return;
         int r = guard_eval(c, g);
         or_into(r < 0 ? prot : kill, r < 0 ? g->mention : r ? g->need_false : g->need_true, words);
         return;
     }
     const pslot *sl = &set->slots[j];
-    if ((which == GR_NOT_PRINCIPAL && sl->principal) || (which == GR_PRINCIPAL && !sl->principal) ||
-        !meets(sl->mention, cand, words))
-        return;
     const pval *v = slot_read(c, sl->var, sl->attr);
     if (!v) {
         or_into(prot, sl->mention, words);
@@ -1309,27 +1294,43 @@ static inline void guard_item(const ectx *c, uint32_t j, const uint64_t *cand, u
     }
 }
 
-/* The guards the candidates mention, slot by slot: kill gets the policies
- * a guard rules out, prot those mentioning a guard that errs (evaluated in
- * full, from the start).  reads: the split's mask of the slots, then the
- * lone guards, that read its attribute (NULL: none); pick 0 runs the
- * others, 1 those.  which: all, all but the principal's, or only those. */
-static void guards_run(const ectx *c, const uint64_t *cand, uint32_t words, const uint64_t *reads, int pick,
+/* The items (slots and lone guards) the candidates' prefixes mention. */
+static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t words, uint64_t *rel)
+{
+    uint32_t iw = set->iwords;
+    memset(rel, 0, sizeof(uint64_t) * iw);
+    for (uint32_t wi = 0; wi < words; wi++)
+        for (uint64_t m = cand[wi]; m; m &= m - 1) {
+            const uint64_t *pi = &set->pol_items[(size_t)(wi * 64 + (uint32_t)__builtin_ctzll(m)) * iw];
+            for (uint32_t k = 0; k < iw; k++)
+                rel[k] |= pi[k];
+        }
+}
+
+/* The guards of the items in rel, once each: kill gets the policies a
+ * guard rules out, prot those mentioning a guard that errs (evaluated in
+ * full, from the start).  reads: the split's mask of items reading its
+ * attribute (NULL: none); pick 0 runs the others, 1 those.  which: all, all
+ * but the principal's, or only those. */
+static void guards_run(const ectx *c, const uint64_t *rel, uint32_t words, const uint64_t *reads, int pick,
                        int which, uint64_t *kill, uint64_t *prot)
 {
     const cu_policy_set *set = c->set;
-    uint32_t total = set->nslots + set->nlone;
     memset(kill, 0, sizeof(uint64_t) * words);
     memset(prot, 0, sizeof(uint64_t) * words);
-    if (pick == 1) { /* the few that read it */
-        for (uint32_t w = 0; reads && w <= total / 64; w++)
-            for (uint64_t m = reads[w]; m; m &= m - 1)
-                guard_item(c, w * 64 + (uint32_t)__builtin_ctzll(m), cand, words, which, kill, prot);
-        return;
+    for (uint32_t k = 0; k < set->iwords; k++) {
+        uint64_t m = rel[k];
+        if (which == GR_NOT_PRINCIPAL)
+            m &= ~set->item_principal[k];
+        else if (which == GR_PRINCIPAL)
+            m &= set->item_principal[k];
+        if (reads)
+            m &= pick ? reads[k] : ~reads[k];
+        else if (pick)
+            m = 0;
+        for (; m; m &= m - 1)
+            guard_item(c, k * 64 + (uint32_t)__builtin_ctzll(m), words, kill, prot);
     }
-    for (uint32_t j = 0; j < total; j++)
-        if (!reads || !(reads[j >> 6] >> (j & 63) & 1))
-            guard_item(c, j, cand, words, which, kill, prot);
 }
 
 static bool bit(const uint64_t *b, uint32_t i) { return b[i >> 6] >> (i & 63) & 1; }
@@ -1436,6 +1437,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         goto oom;
     uint64_t *cand = bits, *tmp = bits + words, *kill = bits + 2 * words, *prot = bits + 3 * words;
     uint64_t *kn = bits + 4 * words, *pn = bits + 5 * words, *ks = bits + 6 * words, *ps = bits + 7 * words;
+    uint64_t rel[1024 / 64 + 1]; /* the guard items the candidates mention (guard.c: at most 1024) */
     const uint64_t *reads = split ? split->gread : NULL;
     memset(cand, 0, sizeof(uint64_t) * words);
     candidates(&c, 1, cand); /* action first: usually the most selective */
@@ -1461,14 +1463,15 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
          * apart, to run again for the second answer */
         const struct cu_policy_entity *pe = c.ent[0];
         bool memo = pe && pe->memo_gen == set->gen;
-        guards_run(&c, cand, words, reads, 0, memo ? GR_NOT_PRINCIPAL : GR_ALL, kn, pn);
+        guards_rel(set, cand, words, rel);
+        guards_run(&c, rel, words, reads, 0, memo ? GR_NOT_PRINCIPAL : GR_ALL, kn, pn);
         if (memo)
             for (uint32_t i = 0; i < words; i++) {
                 kn[i] |= pe->memo_kill[i];
                 pn[i] |= pe->memo_prot[i];
             }
         if (reads)
-            guards_run(&c, cand, words, reads, 1, GR_ALL, ks, ps);
+            guards_run(&c, rel, words, reads, 1, GR_ALL, ks, ps);
         for (uint32_t i = 0; i < words; i++) {
             prot[i] = pn[i] | ps[i];
             kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
@@ -1547,7 +1550,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
          * read it has the same guard values, so it is ruled out again or
          * remembered from the first pass */
         if (guarded) {
-            guards_run(&c, cand, words, reads, 1, GR_ALL, ks, ps);
+            guards_run(&c, rel, words, reads, 1, GR_ALL, ks, ps);
             for (uint32_t i = 0; i < words; i++) {
                 prot[i] = pn[i] | ps[i];
                 kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
@@ -1595,11 +1598,11 @@ cu_rc cu_policy_entity_memo(cu_policy_entity *ent, const cu_policy_set *set, cu_
         ent->memo_gen = 0;
         return CU_OK;
     }
-    uint64_t *b = cu_arena_alloc(a, sizeof(uint64_t) * 3 * words);
+    uint64_t *b = cu_arena_alloc(a, sizeof(uint64_t) * 2 * words);
     if (!b)
         return cu_err_set(CU_ERR_NOMEM, "entity memo: out of memory");
-    uint64_t *all = b + 2 * words;
-    memset(all, 0xff, sizeof(uint64_t) * words);
+    uint64_t all[1024 / 64 + 1];
+    memset(all, 0xff, sizeof all);
     ectx c = {.set = set, .scratch = a};
     c.var[0].kind = PV_ENTITY;
     c.var[0].u.e = &ent->uid;

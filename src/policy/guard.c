@@ -279,6 +279,33 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
     }
     set->slots = sl;
     set->nslots = ns;
+    /* which items each policy's prefix mentions */
+    uint32_t items = ns + set->nlone, iw = (items + 63) / 64;
+    set->iwords = iw;
+    set->pol_items = cu_arena_alloc(a, sizeof(uint64_t) * iw * set->n + 8);
+    set->item_principal = cu_arena_alloc(a, sizeof(uint64_t) * iw + 8);
+    uint32_t *item_of = cu_arena_alloc(a, sizeof *item_of * (ng ? ng : 1));
+    if (!set->pol_items || !set->item_principal || !item_of)
+        return false;
+    memset(set->pol_items, 0, sizeof(uint64_t) * iw * set->n);
+    memset(set->item_principal, 0, sizeof(uint64_t) * iw);
+    for (uint32_t k = 0; k < ng; k++)
+        item_of[k] = slot_of[k];
+    for (uint32_t q = 0; q < set->nlone; q++)
+        item_of[set->lone[q]] = ns + q;
+    for (uint32_t j = 0; j < ns; j++)
+        if (sl[j].principal)
+            set->item_principal[j >> 6] |= UINT64_C(1) << (j & 63);
+    for (uint32_t q = 0; q < set->nlone; q++)
+        if (gs[set->lone[q]].principal)
+            set->item_principal[(ns + q) >> 6] |= UINT64_C(1) << ((ns + q) & 63);
+    for (uint32_t pi = 0; pi < set->n; pi++) {
+        const policy *p = &set->pols[pi];
+        for (uint32_t st = 0; st < p->npre; st++) {
+            uint32_t it = item_of[p->pre[st].guard];
+            set->pol_items[(size_t)pi * iw + (it >> 6)] |= UINT64_C(1) << (it & 63);
+        }
+    }
     return true;
 }
 

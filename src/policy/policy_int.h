@@ -398,6 +398,12 @@ struct cu_policy_set {
     uint32_t nslots;
     uint32_t *lone;     /* the guards read on their own (`has`, comparisons) */
     uint32_t nlone;
+    /* Items: the slots, then the lone guards (nslots + nlone <= 1024).
+     * pol_items: per policy, iwords words: the items its prefix mentions;
+     * item_principal: the items reading the principal alone. */
+    uint32_t iwords;
+    uint64_t *pol_items;
+    uint64_t *item_principal;
     uint8_t guards_mode; /* POL_GUARDS_*: cu_policy_set_guards */
 };
 
