@@ -200,6 +200,7 @@ typedef struct cu_policy_answer {
     bool allow;
     size_t n_reasons;
     const char *const *reasons;      /* ids of the deciding policies, in set order */
+    const uint32_t *reason_index;    /* and their positions in the set (cu_policy_set_id) */
     size_t n_errors;
     const cu_policy_error *errors;   /* policies skipped because evaluation failed */
     /* On a deny with no satisfied forbid: the nearest permit and the first

@@ -435,8 +435,8 @@ static bool all_emergency(cu_gateway *g, const cu_policy_answer *a)
     if (!a->n_reasons)
         return false;
     for (size_t i = 0; i < a->n_reasons; i++) {
-        uint32_t k;
-        if (!gw_map_get(&g->pol_index, a->reasons[i], &k) || !g->emergency[k])
+        uint32_t k = a->reason_index ? a->reason_index[i] : UINT32_MAX; /* the map: answers made otherwise */
+        if ((k == UINT32_MAX && !gw_map_get(&g->pol_index, a->reasons[i], &k)) || !g->emergency[k])
             return false;
     }
     return true;
@@ -447,8 +447,8 @@ static void take_answer(cu_gateway *g, const cu_policy_answer *a, cu_gateway_dec
     d->n_policies = d->n_reasons = 0;
     for (size_t i = 0; i < a->n_reasons && d->n_policies < CU_GATEWAY_MAX_ITEMS; i++) {
         d->policies[d->n_policies++] = a->reasons[i];
-        uint32_t k;
-        if (gw_map_get(&g->pol_index, a->reasons[i], &k) && g->reason[k])
+        uint32_t k = a->reason_index ? a->reason_index[i] : UINT32_MAX; /* the map: answers made otherwise */
+        if ((k != UINT32_MAX || gw_map_get(&g->pol_index, a->reasons[i], &k)) && g->reason[k])
             d->reasons[d->n_reasons++] = g->reason[k];
     }
     d->n_errors = 0;

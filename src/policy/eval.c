@@ -1070,6 +1070,7 @@ static bool tally_answer(ectx *c, const tally *t, cu_policy_answer *ans, bool wi
     for (uint32_t i = 0; i < nwin; i++)
         reasons[i] = c->set->pols[win[i]].id;
     ans->reasons = reasons;
+    ans->reason_index = win; /* the tally's array, in the scratch arena */
     ans->n_reasons = nwin;
     ans->errors = t->ne ? t->errs : NULL;
     ans->n_errors = t->ne;
