@@ -150,6 +150,11 @@ size_t cu_policy_entities_count(const cu_policy_entities *e);
 cu_policy_entity *cu_policy_entity_make(cu_arena *a, const char *type, size_t tlen, const char *id,
                                         size_t ilen, uint32_t max_attrs, uint32_t max_parents);
 CU_NODISCARD cu_rc cu_policy_entity_put(cu_policy_entity *ent, const char *key, const cu_policy_value *v);
+/* All the attributes at once, for entities built per request: n keys of
+ * klens bytes, in (length, bytes) order and distinct (CU_ERR_INVAL
+ * otherwise), replacing any put before; CU_ERR_TOOBIG over max_attrs. */
+CU_NODISCARD cu_rc cu_policy_entity_put_all(cu_policy_entity *ent, const char *const *keys, const uint32_t *klens,
+                                            const cu_policy_value *const *vals, size_t n);
 CU_NODISCARD cu_rc cu_policy_entity_put_parent(cu_policy_entity *ent, const cu_policy_value *parent);
 CU_NODISCARD cu_rc cu_policy_entity_seal(cu_policy_entity *ent, const cu_policy_entities *store, cu_arena *a);
 /* Memoise, in a sealed local entity that will be a principal under set,

@@ -161,6 +161,7 @@ typedef struct gw_snap {
     const cu_policy_value **atom_val;    /* per atom: a String value */
     const cu_policy_value **set_val;     /* per set atom: a Set<String> value */
     const cu_policy_value **sys_val;     /* per atom: System::"<atom>" (a record's parent) */
+    const cu_policy_value *bool_val[2];  /* false, true */
     bool *set_nonempty;
     cu_policy_entity **off_ent;          /* per officer: sealed local entity (NULL: undefined) */
     uint32_t *rec_case_start;            /* per record: its cases are rec_cases[start[r]..start[r+1]) */

@@ -285,7 +285,9 @@ cu_rc gw_snap_make(gw_store *st, gw_snap **out)
     s->sys_val = cu_calloc(st->natoms + 1, sizeof *s->sys_val);
     s->set_nonempty = cu_calloc(st->nsets + 1, sizeof *s->set_nonempty);
     s->off_ent = cu_calloc(st->nofficers + 1, sizeof *s->off_ent);
-    if (!s->arena || !s->atom_val || !s->set_val || !s->sys_val || !s->set_nonempty || !s->off_ent) {
+    s->bool_val[0] = s->arena ? cu_policy_val_bool(s->arena, false) : NULL;
+    s->bool_val[1] = s->arena ? cu_policy_val_bool(s->arena, true) : NULL;
+    if (!s->bool_val[0] || !s->bool_val[1] || !s->arena || !s->atom_val || !s->set_val || !s->sys_val || !s->set_nonempty || !s->off_ent) {
         rc = NOMEM();
         goto fail;
     }
@@ -361,15 +363,16 @@ cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, cu_arena *a)
         prot = prot || s->set_nonempty[st->persons[items[k]].flags];
     }
     const cu_policy_value *subjects = cu_policy_val_set(a, sv, n);
-    const cu_policy_value *live = cu_policy_val_bool(a, rec->live), *pv = cu_policy_val_bool(a, prot);
-    if (!subjects || !live || !pv)
+    if (!subjects)
         return NULL;
-    if (cu_policy_entity_put(e, "area", s->atom_val[rec->area]) || cu_policy_entity_put(e, "live", live) ||
-        cu_policy_entity_put(e, "type", s->atom_val[rec->type]) ||
-        cu_policy_entity_put(e, "system", s->atom_val[rec->system]) ||
-        cu_policy_entity_put(e, "caveats", s->set_val[rec->caveats]) ||
-        cu_policy_entity_put(e, "subjects", subjects) || cu_policy_entity_put(e, "protected", pv) ||
-        cu_policy_entity_put(e, "classification", s->atom_val[rec->cls]))
+    /* keys in (length, bytes) order */
+    static const char *const keys[] = {"area", "live", "type", "system", "caveats", "subjects", "protected",
+                                       "classification"};
+    static const uint32_t klens[] = {4, 4, 4, 6, 7, 8, 9, 14};
+    const cu_policy_value *vals[] = {s->atom_val[rec->area], s->bool_val[rec->live != 0], s->atom_val[rec->type],
+                                     s->atom_val[rec->system], s->set_val[rec->caveats], subjects, s->bool_val[prot],
+                                     s->atom_val[rec->cls]};
+    if (cu_policy_entity_put_all(e, keys, klens, vals, 8))
         return NULL;
     /* parents: its system (permits for one system are scoped on it), its cases */
     if (cu_policy_entity_put_parent(e, s->sys_val[rec->system]))
@@ -421,9 +424,10 @@ cu_policy_entity *gw_case_entity(const gw_snap *s, uint32_t c, int64_t now, cu_a
     const cu_policy_value *opened = cu_policy_val_long(a, k->opened), *closed = cu_policy_val_long(a, k->closed);
     if (!officers || !subjects || !opened || !closed)
         return NULL;
-    if (cu_policy_entity_put(e, "area", s->atom_val[k->area]) || cu_policy_entity_put(e, "closed", closed) ||
-        cu_policy_entity_put(e, "opened", opened) || cu_policy_entity_put(e, "officers", officers) ||
-        cu_policy_entity_put(e, "subjects", subjects))
+    static const char *const keys[] = {"area", "closed", "opened", "officers", "subjects"};
+    static const uint32_t klens[] = {4, 6, 6, 8, 8};
+    const cu_policy_value *vals[] = {s->atom_val[k->area], closed, opened, officers, subjects};
+    if (cu_policy_entity_put_all(e, keys, klens, vals, 5))
         return NULL;
     return cu_policy_entity_seal(e, NULL, a) ? NULL : e;
 }

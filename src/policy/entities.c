@@ -837,6 +837,25 @@ cu_rc cu_policy_entity_put(cu_policy_entity *ent, const char *key, const cu_poli
     return CU_OK;
 }
 
+cu_rc cu_policy_entity_put_all(cu_policy_entity *ent, const char *const *keys, const uint32_t *klens,
+                               const cu_policy_value *const *vals, size_t n)
+{
+    if (!ent || !ent->local || (n && (!keys || !klens || !vals)))
+        return cu_err_set(CU_ERR_INVAL, "entity put: a local entity, keys and values are needed");
+    if (n > ent->capattrs)
+        return cu_err_set(CU_ERR_TOOBIG, "entity put: more than %u attributes", ent->capattrs);
+    for (size_t i = 0; i < n; i++) {
+        if (!keys[i] || !vals[i] || (i && pol_key_cmp(keys[i - 1], klens[i - 1], keys[i], klens[i]) >= 0))
+            return cu_err_set(CU_ERR_INVAL, "entity put: keys must be distinct, in (length, bytes) order");
+        ent->attrs[i].key = keys[i];
+        ent->attrs[i].klen = klens[i];
+        ent->attrs[i].v = vals[i]->v;
+    }
+    ent->nattrs = (uint32_t)n;
+    ent->memo_gen = 0;
+    return CU_OK;
+}
+
 cu_rc cu_policy_entity_put_parent(cu_policy_entity *ent, const cu_policy_value *parent)
 {
     if (!ent || !ent->local || !parent || parent->v.kind != PV_ENTITY)

@@ -315,3 +315,47 @@ TEST(principal_memo_follows_the_entity)
     cu_policy_set_release(s);
     cu_policy_set_release(s2);
 }
+
+/* cu_policy_entity_put_all: keys in (length, bytes) order, distinct, within
+ * the room made; it replaces what was put before and drops a memo. */
+TEST(entity_put_all_checks_order_and_room)
+{
+    cu_arena *a = cu_arena_new(4096, 1 << 20);
+    cu_policy_entity *u = cu_policy_entity_make(a, "User", 4, "u", 1, 3, 0);
+    if (!a || !u)
+        return;
+    const cu_policy_value *v[] = {cu_policy_val_long(a, 1), cu_policy_val_long(a, 2), cu_policy_val_long(a, 3),
+                                  cu_policy_val_long(a, 4)};
+    static const char *const good[] = {"b", "c", "aa", "ab"};
+    static const uint32_t glen[] = {1, 1, 2, 2};
+    static const char *const bad[] = {"aa", "b"};
+    static const uint32_t blen[] = {2, 1};
+    static const char *const dup[] = {"b", "b"};
+    static const uint32_t dlen[] = {1, 1};
+    CHECK_RC(cu_policy_entity_put_all(u, good, glen, v, 4), CU_ERR_TOOBIG);
+    CHECK_RC(cu_policy_entity_put_all(u, bad, blen, v, 2), CU_ERR_INVAL);
+    CHECK_RC(cu_policy_entity_put_all(u, dup, dlen, v, 2), CU_ERR_INVAL);
+    CHECK_OK(cu_policy_entity_put(u, "zz", v[3]));
+    CHECK_OK(cu_policy_entity_put_all(u, good, glen, v, 3));
+    CHECK_OK(cu_policy_entity_seal(u, NULL, a));
+    static const char text[] = "@id(\"p\") permit (principal, action, resource) when { principal.aa == 3 && "
+                               "principal.b == 1 && !(principal has zz) };";
+    cu_policy_set *s = NULL;
+    CHECK_OK(cu_policy_set_parse(text, sizeof text - 1, "t", &s));
+    cu_policy_entity *ac = cu_policy_entity_make(a, "Action", 6, "view", 4, 0, 0);
+    cu_policy_entity *d = cu_policy_entity_make(a, "Doc", 3, "d", 1, 0, 0);
+    CHECK_OK(cu_policy_entity_seal(ac, NULL, a));
+    CHECK_OK(cu_policy_entity_seal(d, NULL, a));
+    CHECK_OK(cu_policy_entity_memo(u, s, a));
+    cu_policy_answer ans;
+    CHECK_OK(cu_policy_eval(s, NULL, cu_policy_request_of(a, u, ac, d), a, &ans));
+    CHECK(ans.allow);
+    CHECK(ans.reason_index && ans.reason_index[0] == 0);
+    CHECK_OK(cu_policy_entity_put_all(u, good + 1, glen + 1, v, 1)); /* only c = 1 now */
+    CHECK_INT(u->memo_gen, 0);
+    CHECK_OK(cu_policy_eval(s, NULL, cu_policy_request_of(a, u, ac, d), a, &ans));
+    CHECK(!ans.allow);
+    CHECK_INT(ans.n_errors, 1); /* principal.aa is gone */
+    cu_policy_set_release(s);
+    cu_arena_free(a);
+}
