@@ -407,7 +407,7 @@ static cu_rc build_request(cu_gateway *g, gw_snap *s, const cu_gateway_request *
     cu_policy_request *pr = res ? cu_policy_request_of(a, s->off_ent[oi], g->act_ent[ai], res) : NULL;
     const cu_policy_value *purpose = cu_policy_val_string_ref(a, r->purpose, strlen(r->purpose));
     const cu_policy_value *now = cu_policy_val_long(a, r->now);
-    const cu_policy_value *bgv = cu_policy_val_bool(a, false);
+    const cu_policy_value *bgv = s->bool_val[0];
     if (!pr || !purpose || !now || !bgv)
         return cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
     cu_rc rc = cu_policy_request_ctx(pr, "purpose", purpose);

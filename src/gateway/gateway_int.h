@@ -164,6 +164,7 @@ typedef struct gw_snap {
     const cu_policy_value *bool_val[2];  /* false, true */
     bool *set_nonempty;
     cu_policy_entity **off_ent;          /* per officer: sealed local entity (NULL: undefined) */
+    const cu_policy_value **off_val;     /* per officer: its uid as a value (a case's officers) */
     uint32_t *rec_case_start;            /* per record: its cases are rec_cases[start[r]..start[r+1]) */
     uint32_t *rec_cases;
     uint32_t *case_iv_start;             /* per case: ivs[start[c]..start[c+1]) */

@@ -52,6 +52,7 @@ void gw_snap_release(gw_snap *s)
     cu_free(s->sys_val);
     cu_free(s->set_nonempty);
     cu_free(s->off_ent);
+    cu_free(s->off_val);
     cu_free(s->rec_case_start);
     cu_free(s->rec_cases);
     cu_free(s->case_iv_start);
@@ -102,6 +103,8 @@ static cu_rc officer_entity(gw_snap *s, uint32_t i)
         (rc = cu_policy_entity_put(e, "vetting_granted", granted)) || (rc = cu_policy_entity_seal(e, NULL, a)))
         return rc;
     s->off_ent[i] = e;
+    if (!(s->off_val[i] = cu_policy_entity_value(a, e)))
+        return NOMEM();
     return CU_OK;
 }
 
@@ -285,9 +288,11 @@ cu_rc gw_snap_make(gw_store *st, gw_snap **out)
     s->sys_val = cu_calloc(st->natoms + 1, sizeof *s->sys_val);
     s->set_nonempty = cu_calloc(st->nsets + 1, sizeof *s->set_nonempty);
     s->off_ent = cu_calloc(st->nofficers + 1, sizeof *s->off_ent);
+    s->off_val = cu_calloc(st->nofficers + 1, sizeof *s->off_val);
     s->bool_val[0] = s->arena ? cu_policy_val_bool(s->arena, false) : NULL;
     s->bool_val[1] = s->arena ? cu_policy_val_bool(s->arena, true) : NULL;
-    if (!s->bool_val[0] || !s->bool_val[1] || !s->arena || !s->atom_val || !s->set_val || !s->sys_val || !s->set_nonempty || !s->off_ent) {
+    if (!s->bool_val[0] || !s->bool_val[1] || !s->off_val || !s->arena || !s->atom_val || !s->set_val ||
+        !s->sys_val || !s->set_nonempty || !s->off_ent) {
         rc = NOMEM();
         goto fail;
     }
@@ -322,7 +327,7 @@ cu_rc gw_snap_make(gw_store *st, gw_snap **out)
     s->bytes = cu_arena_used(s->arena) + (st->nrecords + 1) * sizeof(uint32_t) +
                s->rec_case_start[st->nrecords] * sizeof(uint32_t) + (st->ncases + 1) * sizeof(uint32_t) +
                s->case_iv_start[st->ncases] * sizeof(gw_interval) +
-               (2 * st->natoms + st->nsets + st->nofficers) * sizeof(void *);
+               (2 * st->natoms + st->nsets + 2 * st->nofficers) * sizeof(void *);
     snap_huge_pages(s);
     *out = s;
     return CU_OK;
@@ -404,10 +409,9 @@ cu_policy_entity *gw_case_entity(const gw_snap *s, uint32_t c, int64_t now, cu_a
         const gw_interval *iv = &s->ivs[q];
         if (iv->officer == UINT32_MAX || now < iv->from || now >= iv->until)
             continue;
-        const cu_policy_entity *oe = s->off_ent[iv->officer];
         uint32_t off = st->officers[iv->officer].id;
-        ov[no] = oe ? cu_policy_entity_value(a, oe)
-                    : cu_policy_val_entity_ref(a, "Officer", 7, gw_str(st, off), gw_str_len(st, off));
+        ov[no] = s->off_val[iv->officer] ? s->off_val[iv->officer]
+                                         : cu_policy_val_entity_ref(a, "Officer", 7, gw_str(st, off), gw_str_len(st, off));
         if (!ov[no++])
             return NULL;
     }
