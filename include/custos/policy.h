@@ -158,13 +158,15 @@ CU_NODISCARD cu_rc cu_policy_entity_put_all(cu_policy_entity *ent, const char *c
 CU_NODISCARD cu_rc cu_policy_entity_put_parent(cu_policy_entity *ent, const cu_policy_value *parent);
 CU_NODISCARD cu_rc cu_policy_entity_seal(cu_policy_entity *ent, const cu_policy_entities *store, cu_arena *a);
 /* Memoise, in a sealed local entity that will be a principal under set,
- * what set's guards on the principal alone decide (its attributes against
- * literals: `principal.role == "PC"`, `principal.unit like "MIT-*"`, ...):
- * requests with it as principal then take that from the entity instead of
- * reading those guards again.  The memo is the entity's: one made for
- * another set is ignored, and cu_policy_entity_put drops it, so an entity
- * rebuilt from new reference data answers from its new attributes.
- * Answers are the same with or without it.  A few words per entity in a. */
+ * what depends on the principal alone: the principal's part of the set's
+ * scope index, and what the set's guards on the principal decide (its
+ * attributes against literals: `principal.role == "PC"`,
+ * `principal.unit like "MIT-*"`, ...).  Requests with it as principal then
+ * take those from the entity.  The memo is the entity's: one made for
+ * another set is ignored, and a put, a new parent or a new seal drops it, so
+ * an entity rebuilt from new reference data answers from its new data.
+ * Answers are the same with or without it.  Three bitsets per entity in a
+ * (one word per 64 policies each). */
 CU_NODISCARD cu_rc cu_policy_entity_memo(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a);
 /* The entity's uid as a value (allocated in a; it points into ent). */
 const cu_policy_value *cu_policy_entity_value(cu_arena *a, const cu_policy_entity *ent);

@@ -864,6 +864,7 @@ cu_rc cu_policy_entity_put_parent(cu_policy_entity *ent, const cu_policy_value *
         return cu_err_set(CU_ERR_TOOBIG, "entity parent: more than %u parents", ent->capparents);
     ent->parents[ent->nparents++] = (puid *)parent->v.u.e;
     ent->sealed = false;
+    ent->memo_gen = 0;
     return CU_OK;
 }
 
@@ -913,6 +914,7 @@ cu_rc cu_policy_entity_seal(cu_policy_entity *ent, const cu_policy_entities *sto
     ent->anc = anc;
     ent->nanc = n;
     ent->sealed = true;
+    ent->memo_gen = 0; /* a memo names the ancestors it was made with */
     return CU_OK;
 }
 

@@ -1440,9 +1440,18 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
     uint64_t *kn = bits + 4 * words, *pn = bits + 5 * words, *ks = bits + 6 * words, *ps = bits + 7 * words;
     uint64_t rel[1024 / 64 + 1]; /* the guard items the candidates mention (guard.c: at most 1024) */
     const uint64_t *reads = split ? split->gread : NULL;
+    /* a principal memoised for this set (cu_policy_entity_memo) brings its
+     * candidates and the outcome of its guards */
+    const struct cu_policy_entity *pe = c.ent[0];
+    bool memo = pe && pe->memo_gen == set->gen;
     memset(cand, 0, sizeof(uint64_t) * words);
     candidates(&c, 1, cand); /* action first: usually the most selective */
     for (int w = 0; w < 3; w += 2) {
+        if (w == 0 && memo) {
+            for (uint32_t i = 0; i < words; i++)
+                cand[i] &= pe->memo_cand[i];
+            continue;
+        }
         memset(tmp, 0, sizeof(uint64_t) * words);
         candidates(&c, w, tmp);
         for (uint32_t i = 0; i < words; i++)
@@ -1459,11 +1468,9 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
                     (set->guards_mode == POL_GUARDS_AUTO && ncand >= POL_GUARDS_MIN_CAND));
     memset(kill, 0, sizeof(uint64_t) * 6 * words);
     if (guarded) {
-        /* the principal's guards from its memo when it has one for this set
-         * (cu_policy_entity_memo); the guards reading the split attribute
-         * apart, to run again for the second answer */
-        const struct cu_policy_entity *pe = c.ent[0];
-        bool memo = pe && pe->memo_gen == set->gen;
+        /* the principal's guards from its memo when it has one for this set;
+         * the guards reading the split attribute apart, to run again for the
+         * second answer */
         guards_rel(set, cand, words, rel);
         guards_run(&c, rel, words, reads, 0, memo ? GR_NOT_PRINCIPAL : GR_ALL, kn, pn);
         if (memo)
@@ -1595,23 +1602,28 @@ cu_rc cu_policy_entity_memo(cu_policy_entity *ent, const cu_policy_set *set, cu_
     if (!ent || !ent->local || !ent->sealed || !set || !a)
         return cu_err_set(CU_ERR_INVAL, "entity memo: a sealed local entity, a set and an arena are needed");
     uint32_t words = (set->n + 63) / 64;
-    if (!set->nguards || !words) {
-        ent->memo_gen = 0;
+    ent->memo_gen = 0;
+    if (!words)
         return CU_OK;
-    }
-    uint64_t *b = cu_arena_alloc(a, sizeof(uint64_t) * 2 * words);
+    uint64_t *b = cu_arena_alloc(a, sizeof(uint64_t) * 3 * words);
     if (!b)
         return cu_err_set(CU_ERR_NOMEM, "entity memo: out of memory");
-    uint64_t all[1024 / 64 + 1];
-    memset(all, 0xff, sizeof all);
+    memset(b, 0, sizeof(uint64_t) * 3 * words);
     ectx c = {.set = set, .scratch = a};
     c.var[0].kind = PV_ENTITY;
     c.var[0].u.e = &ent->uid;
     c.ent[0] = ent;
-    /* only the principal's guards run: nothing else of c is read */
-    guards_run(&c, all, words, NULL, 0, GR_PRINCIPAL, b, b + words);
+    /* only the principal's part of the scope index and its guards run:
+     * nothing else of c is read */
+    candidates(&c, 0, b + 2 * words);
+    if (set->nguards) {
+        uint64_t all[1024 / 64 + 1];
+        memset(all, 0xff, sizeof all);
+        guards_run(&c, all, words, NULL, 0, GR_PRINCIPAL, b, b + words);
+    }
     ent->memo_kill = b;
     ent->memo_prot = b + words;
+    ent->memo_cand = b + 2 * words;
     ent->memo_gen = set->gen;
     return CU_OK;
 }

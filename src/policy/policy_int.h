@@ -165,6 +165,7 @@ struct cu_policy_entity {
      * gen is memo_gen (0: none; a put clears it). */
     uint64_t memo_gen;
     const uint64_t *memo_kill, *memo_prot;
+    const uint64_t *memo_cand; /* the scope index's candidates for it as principal */
     bool attrs_sorted;
     bool local;           /* built with cu_policy_entity_make: not in any store */
     bool sealed;          /* local: ancestors computed */

@@ -69,9 +69,17 @@ static cu_policy_set *random_set(int npol)
     cu_buf_init(&b, 1 << 20);
     for (int i = 0; i < npol; i++) {
         bool forbid = rnd(4) == 0;
-        CHECK_OK(cu_buf_appendf(&b, "@id(\"p%d\")%s %s (principal, action%s, resource)", i,
+        char pscope_text[48] = "";
+        uint32_t ps = rnd(8);
+        if (ps == 0)
+            snprintf(pscope_text, sizeof pscope_text, " in Group::\"g%u\"", rnd(3));
+        else if (ps == 1)
+            snprintf(pscope_text, sizeof pscope_text, " == User::\"u%u\"", rnd(4));
+        else if (ps == 2)
+            snprintf(pscope_text, sizeof pscope_text, " is User");
+        CHECK_OK(cu_buf_appendf(&b, "@id(\"p%d\")%s %s (principal%s, action%s, resource)", i,
                                 rnd(3) == 0 ? " @reason(\"because {principal}\")" : "", forbid ? "forbid" : "permit",
-                                rnd(3) == 0 ? " == Action::\"edit\"" : ""));
+                                pscope_text, rnd(3) == 0 ? " == Action::\"edit\"" : ""));
         uint32_t nc = forbid ? 1 + rnd(2) : rnd(3);
         for (uint32_t k = 0; k < nc; k++)
             CHECK_OK(condition(&b));
@@ -87,9 +95,9 @@ static cu_policy_set *random_set(int npol)
 static cu_policy_request *random_request(cu_arena *a, const cu_policy_set *memo_for)
 {
     char *pid = cu_arena_alloc(a, 16), *rid = cu_arena_alloc(a, 16);
-    snprintf(pid, 16, "u%u", rnd(100));
+    snprintf(pid, 16, "u%u", rnd(8));
     snprintf(rid, 16, "r%u", rnd(100));
-    cu_policy_entity *u = cu_policy_entity_make(a, "User", 4, pid, strlen(pid), 4, 0);
+    cu_policy_entity *u = cu_policy_entity_make(a, "User", 4, pid, strlen(pid), 4, 1);
     cu_policy_entity *r = cu_policy_entity_make(a, "Doc", 3, rid, strlen(rid), 1, 0);
     static const char *const acts[] = {"view", "edit"};
     const char *act = acts[rnd(2)];
@@ -113,6 +121,11 @@ static cu_policy_request *random_request(cu_arena *a, const cu_policy_set *memo_
     }
     if (rnd(4))
         CHECK_OK(cu_policy_entity_put(r, "live", rnd(6) ? cu_policy_val_bool(a, rnd(2)) : cu_policy_val_long(a, 0)));
+    if (rnd(2)) {
+        char *gid = cu_arena_alloc(a, 8);
+        snprintf(gid, 8, "g%u", rnd(3));
+        CHECK_OK(cu_policy_entity_put_parent(u, cu_policy_val_entity_ref(a, "Group", 5, gid, strlen(gid))));
+    }
     CHECK_OK(cu_policy_entity_seal(u, NULL, a));
     if (memo_for)
         CHECK_OK(cu_policy_entity_memo(u, memo_for, a));
@@ -176,10 +189,15 @@ TEST(guards_change_no_answer)
             if (!r)
                 break;
             cu_policy_answer on, off, son[2], soff[2];
+            /* "off": no guards and no memo (its scope candidates too) */
+            struct cu_policy_entity *pe = (struct cu_policy_entity *)r->ent[0];
+            uint64_t gen = pe->memo_gen;
             cu_policy_set_guards(s, true);
             CHECK_OK(cu_policy_eval(s, NULL, r, a, &on));
             cu_policy_set_guards(s, false);
+            pe->memo_gen = 0;
             CHECK_OK(cu_policy_eval(s, NULL, r, a, &off));
+            pe->memo_gen = gen;
             if (!same_answer(&on, &off)) {
                 differ++;
                 fprintf(stderr, "round %d request %d: cu_policy_eval differs\n", round, q);
@@ -198,7 +216,9 @@ TEST(guards_change_no_answer)
             cu_policy_set_guards(s, true);
             CHECK_OK(cu_policy_eval_split(s, sp, NULL, r, a, CU_POLICY_SPLIT_LAZY, son));
             cu_policy_set_guards(s, false);
+            pe->memo_gen = 0;
             CHECK_OK(cu_policy_eval_split(s, sp, NULL, r, a, CU_POLICY_SPLIT_LAZY, soff));
+            pe->memo_gen = gen;
             for (int v = 0; v < 2; v++)
                 if (!same_answer(&son[v], &soff[v])) {
                     differ++;
@@ -213,7 +233,9 @@ TEST(guards_change_no_answer)
                 cu_policy_answer one;
                 CHECK_OK(cu_policy_request_ctx(r, "bg", cu_policy_val_bool(a, v == 1)));
                 cu_policy_set_guards(s, v == 0);
+                pe->memo_gen = v == 0 ? gen : 0;
                 CHECK_OK(cu_policy_eval(s, NULL, r, a, &one));
+                pe->memo_gen = gen;
                 if (v == 1) {
                     if (son[0].allow && !son[0].n_errors)
                         continue;
@@ -314,6 +336,40 @@ TEST(principal_memo_follows_the_entity)
     cu_arena_free(a);
     cu_policy_set_release(s);
     cu_policy_set_release(s2);
+}
+
+/* The memo also holds the principal's part of the scope index: new
+ * parents (put_parent, seal) drop it, and the answer follows them. */
+TEST(principal_memo_holds_scope_candidates)
+{
+    static const char text[] = "@id(\"g\") permit (principal in Group::\"g\", action, resource);\n"
+                               "@id(\"u\") permit (principal == User::\"v\", action, resource);\n";
+    cu_policy_set *s = NULL;
+    CHECK_OK(cu_policy_set_parse(text, sizeof text - 1, "t", &s));
+    cu_arena *a = cu_arena_new(64 * 1024, 1 << 20);
+    if (!s || !a)
+        return;
+    cu_policy_entity *u = cu_policy_entity_make(a, "User", 4, "u", 1, 0, 1);
+    cu_policy_entity *ac = cu_policy_entity_make(a, "Action", 6, "view", 4, 0, 0);
+    cu_policy_entity *d = cu_policy_entity_make(a, "Doc", 3, "d", 1, 0, 0);
+    CHECK_OK(cu_policy_entity_seal(u, NULL, a));
+    CHECK_OK(cu_policy_entity_seal(ac, NULL, a));
+    CHECK_OK(cu_policy_entity_seal(d, NULL, a));
+    CHECK_OK(cu_policy_entity_memo(u, s, a));
+    cu_policy_request *r = cu_policy_request_of(a, u, ac, d);
+    cu_policy_answer ans;
+    CHECK_OK(cu_policy_eval(s, NULL, r, a, &ans));
+    CHECK(!ans.allow); /* u is in no group */
+    CHECK_OK(cu_policy_entity_put_parent(u, cu_policy_val_entity(a, "Group", "g")));
+    CHECK_INT(u->memo_gen, 0);
+    CHECK_OK(cu_policy_entity_seal(u, NULL, a));
+    CHECK_OK(cu_policy_eval(s, NULL, r, a, &ans));
+    CHECK(ans.allow && ans.n_reasons == 1 && strcmp(ans.reasons[0], "g") == 0);
+    CHECK_OK(cu_policy_entity_memo(u, s, a));
+    CHECK_OK(cu_policy_eval(s, NULL, r, a, &ans));
+    CHECK(ans.allow && ans.n_reasons == 1 && strcmp(ans.reasons[0], "g") == 0);
+    cu_policy_set_release(s);
+    cu_arena_free(a);
 }
 
 /* cu_policy_entity_put_all: keys in (length, bytes) order, distinct, within
