@@ -1197,8 +1197,9 @@ static inline const pval *slot_read(const ectx *c, uint8_t var, const node *attr
     return e ? fields_get(attr, e->attrs, e->nattrs) : NULL;
 }
 
-/* One guard's value on the slot's value v: 1, 0, or -1 for an error. */
-static int guard_on(const pguard *g, const pval *v)
+/* One guard's value on the slot's value v: 1, 0, or -1 for an error;
+ * before its negation. */
+static int guard_on_raw(const pguard *g, const pval *v)
 {
     switch (g->kind) {
     case G_TRUTH:
@@ -1217,16 +1218,24 @@ static int guard_on(const pguard *g, const pval *v)
     return -1;
 }
 
+static inline int guard_neg(const pguard *g, int r) { return r >= 0 && g->neg ? !r : r; }
+
+static int guard_on(const pguard *g, const pval *v) { return guard_neg(g, guard_on_raw(g, v)); }
+
 /* One guard's value for this request: 1, 0, or -1 when reading it is an
  * error (guard.c).  No error text is made: a policy that mentions an
  * erring guard is evaluated in full and gets Cedar's error itself. */
 static int guard_eval(const ectx *c, const pguard *g)
 {
     if (g->kind == G_HAS) {
-        if (g->var == VAR_CONTEXT)
-            return pol_rec_get(&c->var[3], g->name, g->nlen) != NULL;
-        const struct cu_policy_entity *e = c->ent[g->var];
-        return e && ent_attr(e, g->name, g->nlen) != NULL;
+        bool has;
+        if (g->var == VAR_CONTEXT) {
+            has = pol_rec_get(&c->var[3], g->name, g->nlen) != NULL;
+        } else {
+            const struct cu_policy_entity *e = c->ent[g->var];
+            has = e && ent_attr(e, g->name, g->nlen) != NULL;
+        }
+        return guard_neg(g, has);
     }
     if (g->kind == G_CMP) { /* left side first, as Cedar; both must be Longs */
         const node *n = g->cmp, *l = n->kids[0], *r = n->kids[1];
@@ -1237,7 +1246,7 @@ static int guard_eval(const ectx *c, const pguard *g)
         if (!b || b->kind != PV_LONG)
             return -1;
         int64_t x = a->u.l, y = b->u.l;
-        return n->op == N_LT ? x < y : n->op == N_LE ? x <= y : n->op == N_GT ? x > y : x >= y;
+        return guard_neg(g, n->op == N_LT ? x < y : n->op == N_LE ? x <= y : n->op == N_GT ? x > y : x >= y);
     }
     const pval *v = slot_read(c, g->var, g->slot);
     return v ? guard_on(g, v) : -1;

@@ -6,8 +6,8 @@
  * A guard is a test of one slot of the request (`context.purpose`,
  * `principal.role`, `resource.live`, `action`, `context has case`) against
  * literals: `S`, `!S`, `S == L`, `S != L`, `[L, ...].contains(S)`,
- * `S like "p*"`, `var has a`, and comparisons `S < T` of two slots (or a
- * slot and a Long literal).  Once the slot is read, such a test either
+ * `S like "p*"`, `var has a`, comparisons `S < T` of two slots (or a
+ * slot and a Long literal), and `!(...)` of any of these.  Once the slot is read, such a test either
  * gives a bool or (for `S`, `!S`, `like` and comparisons on the wrong
  * type, or a slot that is missing) an error; it has no other effect.  A policy's guard
  * prefix is the longest run of its top-level conjuncts, in Cedar's order of
@@ -89,8 +89,12 @@ static bool classify(const node *x, pguard *g)
         g->slot = x;
         break;
     case N_NOT:
-        if (!is_slot(x->kids[0]))
-            return false;
+        if (!is_slot(x->kids[0])) { /* !(guard): the same test, negated (an error stays one) */
+            if (!classify(x->kids[0], g))
+                return false;
+            g->neg = !g->neg;
+            return true;
+        }
         g->kind = G_NOT;
         g->slot = x->kids[0];
         break;
@@ -176,7 +180,7 @@ static bool table_kind(int k) { return k == G_EQ || k == G_NE || k == G_IN; }
 /* A table guard's value when the slot's value equals lit (NULL: none of
  * the literals): equality is an equivalence, so equal values give equal
  * results. */
-static bool table_value(const pguard *g, const pval *lit)
+static bool table_value_raw(const pguard *g, const pval *lit)
 {
     if (g->kind == G_IN) {
         if (!lit)
@@ -189,6 +193,8 @@ static bool table_value(const pguard *g, const pval *lit)
     bool eq = lit && pol_val_eq(g->lit, lit);
     return g->kind == G_EQ ? eq : !eq;
 }
+
+static bool table_value(const pguard *g, const pval *lit) { return table_value_raw(g, lit) != g->neg; }
 
 static bool add_lit(pslot *sl, const pval *v)
 {

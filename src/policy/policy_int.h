@@ -321,6 +321,7 @@ typedef struct pguard {
     uint64_t *need_false;
     uint64_t *mention;   /* either */
     bool principal;      /* reads the principal only (cu_policy_entity_memo) */
+    bool neg;            /* !(test): the value negated (an error stays an error) */
 } pguard;
 
 /* The guards on one slot, read once a request.  Those comparing it with

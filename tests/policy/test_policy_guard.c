@@ -29,7 +29,10 @@ static const char *const PURPOSES[] = {"investigation", "intelligence", "trainin
 /* One conjunct: a guard most of the time, sometimes not. */
 static cu_rc conjunct(cu_buf *b)
 {
-    switch (rnd(16)) {
+    switch (rnd(19)) {
+    case 16: return cu_buf_appendf(b, "!([\"%s\", \"%s\"].contains(principal.role))", ROLES[rnd(5)], ROLES[rnd(5)]);
+    case 17: return cu_buf_appends(b, rnd(2) ? "!(context has purpose)" : "!(principal.unit like \"M*\")");
+    case 18: return cu_buf_appends(b, rnd(2) ? "!(context.now >= principal.n)" : "!(!principal.flag)");
     case 0: return cu_buf_appends(b, "!context.bg");
     case 1: return cu_buf_appends(b, "context.bg");
     case 2: return cu_buf_appendf(b, "principal.role == \"%s\"", ROLES[rnd(5)]);
