@@ -8,8 +8,12 @@
  * entry's encoding; the ledger's fsync is in bench/gateway_http.sh.  Prints
  * figures (and the resident memory); asserts nothing.
  *
- * Usage: bench_gateway [RECORDS] [DECISIONS] [--requests FILE] [--reference FILE]
+ * Usage: bench_gateway [RECORDS] [DECISIONS] [--pool N] [--no-guards] [--requests FILE] [--reference FILE]
  *   (run from the source tree).
+ *   Timed decisions are a fresh random request each (records all over the
+ *   store, as in real traffic: mostly cache and TLB misses at ten million
+ *   records); --pool N cycles N requests instead (--pool 4096: the figures
+ *   before, with the records that requests touch warm in the caches).
  *   --requests FILE: write the benchmark's 4096 requests as JSON Lines, each
  *     with the Cedar entities it needs and custos's decision, for
  *     bench/gateway_vs_cedar_wasm.sh (and a "body" for the HTTP benchmark).
@@ -19,6 +23,8 @@
  *     fresh; every decision fsync'd before it returns, group commit) with N
  *     threads deciding at once (default 64): the in-process ceiling of
  *     bench/gateway_http.sh, without HTTP.
+ *   --no-guards: every candidate policy evaluated in full (as before guard
+ *     prefixes; docs/policy.md), for comparison.
  *   --now T: the decision time (seconds since the epoch; the force's dates
  *     are relative to it), for a daemon that decides at the real time. */
 #include "gateway/gateway_int.h"
@@ -79,24 +85,38 @@ static uint64_t rnd(void)
     return rng;
 }
 
+/* A random view request (the mix in main) into the buffers given. */
+static void make_request(size_t nrec, size_t ncase, char *off, char *rec, char *cs, cu_gateway_request *rq)
+{
+    size_t r = rnd() % nrec, c = r / 20, k = rnd() % 10;
+    snprintf(rec, 32, "R%08zu", r);
+    snprintf(off, 32, "MP%05zu", (c * 4 + rnd() % 4) % OFFICERS);
+    snprintf(cs, 32, "C%07zu", k == 9 ? (c + 1) % ncase : c);
+    *rq = (cu_gateway_request){.caller = "bench", .officer = off, .action = "view", .record = rec,
+                               .purpose = "investigation", .case_id = k >= 7 && k < 9 ? NULL : cs, .now = NOW};
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return x < y ? -1 : x > y;
 }
 
-static long rss_kib(void)
+static long proc_kib(const char *file, const char *key)
 {
-    FILE *f = fopen("/proc/self/status", "r");
+    FILE *f = fopen(file, "r");
     char line[256];
     long kb = -1;
+    size_t kl = strlen(key);
     while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kb = strtol(line + 6, NULL, 10);
+        if (strncmp(line, key, kl) == 0)
+            kb = strtol(line + kl, NULL, 10);
     if (f)
         fclose(f);
     return kb;
 }
+
+static long rss_kib(void) { return proc_kib("/proc/self/status", "VmRSS:"); }
 
 static const char *const ROLES[] = {"PC", "PC", "PC", "DC", "PS", "DS", "analyst", "staff", "Insp", "DI"};
 static const char *const SYSTEMS[] = {"PNC", "RMS", "RMS", "INTEL", "CUSTODY", "CAD", "PND", "ANPR"};
@@ -338,7 +358,8 @@ static void write_reference(const char *path, const gw_store *st)
 int main(int argc, char **argv)
 {
     const char *reqfile = NULL, *reffile = NULL, *ledger_dir = NULL;
-    size_t nthreads = 64;
+    size_t nthreads = 64, pool = 0;
+    bool guards = true;
     size_t pos[2] = {10000000, 1000000};
     int np = 0;
     for (int i = 1; i < argc; i++) {
@@ -350,6 +371,10 @@ int main(int argc, char **argv)
             ledger_dir = argv[++i];
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             nthreads = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--no-guards") == 0)
+            guards = false;
+        else if (strcmp(argv[i], "--pool") == 0 && i + 1 < argc)
+            pool = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc)
             NOW = strtoll(argv[++i], NULL, 10);
         else if (np < 2)
@@ -375,6 +400,8 @@ int main(int argc, char **argv)
     }
     CHK(cu_gateway_new(&o, &g));
     cu_free(pack);
+    if (!guards)
+        cu_policy_set_guards(g->set, false);
     long rss0 = rss_kib();
 
     uint64_t t0 = cu_mono_ns();
@@ -451,22 +478,18 @@ int main(int argc, char **argv)
     long rss1 = rss_kib();
 
     /* Requests: 70% an officer assigned to the case that links the record,
-     * 20% no case stated, 10% a case the officer is not on. */
-    size_t nreq = 4096;
-    char (*offs)[32] = calloc(nreq, 32), (*recs)[32] = calloc(nreq, 32), (*cases)[32] = calloc(nreq, 32);
-    cu_gateway_request *rq = calloc(nreq, sizeof *rq);
+     * 20% no case stated, 10% a case the officer is not on.  The first 4096
+     * warm up (and go to --requests); the timed ones are, by default, a fresh
+     * random request each (made outside the timing), so a record is seldom
+     * in any cache, as in a force's real traffic; --pool N cycles N. */
+    size_t nreq = pool > 4096 ? pool : 4096;
+    char (*offs)[32] = calloc(nreq + 1, 32), (*recs)[32] = calloc(nreq + 1, 32), (*cases)[32] = calloc(nreq + 1, 32);
+    cu_gateway_request *rq = calloc(nreq + 1, sizeof *rq);
     uint32_t *lat = calloc(ndec, sizeof *lat);
     if (!offs || !recs || !cases || !rq || !lat)
         return 1;
-    for (size_t i = 0; i < nreq; i++) {
-        size_t r = rnd() % nrec, c = r / 20, k = rnd() % 10;
-        snprintf(recs[i], 32, "R%08zu", r);
-        snprintf(offs[i], 32, "MP%05zu", (c * 4 + rnd() % 4) % OFFICERS);
-        snprintf(cases[i], 32, "C%07zu", k == 9 ? (c + 1) % ncase : c);
-        rq[i] = (cu_gateway_request){.caller = "bench", .officer = offs[i], .action = "view", .record = recs[i],
-                                     .purpose = "investigation", .case_id = k >= 7 && k < 9 ? NULL : cases[i],
-                                     .now = NOW};
-    }
+    for (size_t i = 0; i <= nreq; i++)
+        make_request(nrec, ncase, offs[i], recs[i], cases[i], &rq[i]);
     cu_gateway_decision d;
     size_t allow = 0, bga = 0;
     FILE *rf = reqfile ? fopen(reqfile, "w") : NULL;
@@ -474,7 +497,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_gateway: cannot write %s\n", reqfile);
         return 1;
     }
-    for (size_t i = 0; i < nreq; i++) { /* warm up, and the decisions for the comparison */
+    for (size_t i = 0; i < 4096; i++) { /* warm up, and the decisions for the comparison */
         CHK(cu_gateway_decide(g, &rq[i], &d));
         if (rf) {
             uint32_t oi = 0, ri = 0, ci = 0;
@@ -545,25 +568,37 @@ int main(int argc, char **argv)
         return failed ? 1 : 0;
     }
     uint64_t allocs = cu_alloc_count();
-    uint64_t start = cu_mono_ns();
+    double secs = 0;
     for (size_t i = 0; i < ndec; i++) {
+        const cu_gateway_request *q = &rq[i % (pool ? pool : 1)];
+        if (!pool) {
+            make_request(nrec, ncase, offs[nreq], recs[nreq], cases[nreq], &rq[nreq]);
+            q = &rq[nreq];
+        }
         uint64_t a0 = cu_mono_ns();
-        if (cu_gateway_decide(g, &rq[i % nreq], &d) != CU_OK)
+        if (cu_gateway_decide(g, q, &d) != CU_OK)
             return 1;
         lat[i] = (uint32_t)(cu_mono_ns() - a0);
+        secs += lat[i] / 1e9;
         allow += d.outcome == CU_GW_ALLOW;
         bga += d.outcome == CU_GW_BREAK_GLASS_AVAILABLE;
     }
-    double secs = (double)(cu_mono_ns() - start) / 1e9;
     allocs = cu_alloc_count() - allocs;
     qsort(lat, ndec, sizeof *lat, cmp_u32);
     printf("force: %d officers, %zu cases, %zu records, %zu policies; store filled and snapshot made in %.2f s\n",
            OFFICERS, ncase, nrec, cu_policy_set_count(g->set), build_s);
-    printf("memory: store %.0f MiB + snapshot %.0f MiB; resident %.0f MiB (%.0f MiB before the store)\n",
+    printf("memory: store %.0f MiB + snapshot %.0f MiB; resident %.0f MiB (%.0f MiB before the store), "
+           "%.0f MiB of it in 2 MiB pages\n",
            (double)store_bytes / 1048576.0, (double)s->bytes / 1048576.0, (double)rss1 / 1024.0,
-           (double)rss0 / 1024.0);
-    printf("decisions: %zu in %.3f s = %.0f decisions/s (one thread), %.1f%% allowed, %.1f%% break-glass-available\n",
-           ndec, secs, (double)ndec / secs, 100.0 * (double)allow / (double)ndec, 100.0 * (double)bga / (double)ndec);
+           (double)rss0 / 1024.0, (double)proc_kib("/proc/self/smaps_rollup", "AnonHugePages:") / 1024.0);
+    char how[96];
+    if (pool)
+        snprintf(how, sizeof how, "%zu requests cycled", pool);
+    else
+        snprintf(how, sizeof how, "a fresh random request each");
+    printf("decisions: %zu in %.3f s = %.0f decisions/s (one thread, time in cu_gateway_decide; %s), %.1f%% allowed, "
+           "%.1f%% break-glass-available\n",
+           ndec, secs, (double)ndec / secs, how, 100.0 * (double)allow / (double)ndec, 100.0 * (double)bga / (double)ndec);
     printf("latency: p50 %.2f us, p99 %.2f us, p99.9 %.2f us (cu_gateway_decide: entities, both tiers, ledger entry)\n",
            lat[ndec / 2] / 1e3, lat[ndec * 99 / 100] / 1e3, lat[ndec * 999 / 1000] / 1e3);
     printf("allocations during the timed decisions: %llu\n", (unsigned long long)allocs);

@@ -5,7 +5,8 @@
  * percentiles of single in-process decisions, and heap allocations per
  * decision (the goal is zero).
  *
- * usage: bench_policy [DECISIONS]   (default 300000)
+ * usage: bench_policy [DECISIONS] [--no-guards]   (default 300000; --no-guards:
+ *        every candidate policy evaluated in full, as before guard prefixes)
  */
 #include "custos/policy.h"
 
@@ -41,7 +42,14 @@ static void die(const char *what)
 
 int main(int argc, char **argv)
 {
-    size_t n = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : 300000;
+    size_t n = 300000;
+    bool guards = true;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--no-guards") == 0)
+            guards = false;
+        else
+            n = (size_t)strtoull(argv[i], NULL, 10);
+    }
     static const char *actions[] = {"view", "search", "update", "export", "print", "disclose"};
     static const char *roles[] = {"PC", "DC", "PS", "DS", "DI", "analyst"};
 
@@ -77,6 +85,8 @@ int main(int argc, char **argv)
     cu_policy_set *set;
     if (cu_policy_set_parse(t.data, t.len, "bench", &set) != CU_OK)
         die("parse");
+    if (!guards)
+        cu_policy_set_guards(set, false);
     uint64_t t1 = cu_mono_ns();
     cu_buf_free(&t);
 

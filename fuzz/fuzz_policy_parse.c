@@ -1,11 +1,30 @@
 /* libFuzzer target: the Cedar policy parser, and evaluation of whatever
  * parses against a small fixed entity store (so that the evaluator sees
- * arbitrary parsed forms too), plainly and split on a context attribute. */
+ * arbitrary parsed forms too), plainly and split on a context attribute;
+ * with the guard prefixes forced on and off, whose answers must be the
+ * same (a difference traps). */
 #include "custos/policy.h"
 
 #include <string.h>
 
 static cu_policy_entities *ents;
+
+static bool same_str(const char *x, const char *y) { return (!x && !y) || (x && y && strcmp(x, y) == 0); }
+
+static bool same(const cu_policy_answer *x, const cu_policy_answer *y)
+{
+    if (x->allow != y->allow || x->n_reasons != y->n_reasons || x->n_errors != y->n_errors)
+        return false;
+    for (size_t i = 0; i < x->n_reasons; i++)
+        if (strcmp(x->reasons[i], y->reasons[i]) != 0)
+            return false;
+    for (size_t i = 0; i < x->n_errors; i++)
+        if (!same_str(x->errors[i].policy_id, y->errors[i].policy_id) ||
+            !same_str(x->errors[i].message, y->errors[i].message))
+            return false;
+    return same_str(x->explain_policy, y->explain_policy) && same_str(x->explain_condition, y->explain_condition) &&
+           same_str(x->explanation, y->explanation);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,12 +49,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (cu_policy_answer_json(&ans, &b) != CU_OK)
             b.len = 0;
         cu_buf_free(&b);
+        /* the guards change no answer */
+        cu_policy_answer on, off;
+        cu_policy_set_guards(set, true);
+        cu_rc r1 = cu_policy_eval(set, ents, r, a, &on);
+        cu_policy_set_guards(set, false);
+        cu_rc r2 = cu_policy_eval(set, ents, r, a, &off);
+        if (r1 == CU_OK && r2 == CU_OK && !same(&on, &off)) /* (scratch exhaustion may differ) */
+            __builtin_trap();
         /* both values of context.n as a Bool in one pass, eager and lazy */
         cu_policy_split *sp = NULL;
         cu_policy_answer two[2];
         if (cu_policy_split_new(set, "n", &sp) == CU_OK) {
             (void)cu_policy_eval_split(set, sp, ents, r, a, 0, two);
-            (void)cu_policy_eval_split(set, sp, ents, r, a, CU_POLICY_SPLIT_LAZY, two);
+            cu_policy_answer lz[2];
+            cu_policy_set_guards(set, true);
+            cu_rc l1 = cu_policy_eval_split(set, sp, ents, r, a, CU_POLICY_SPLIT_LAZY, two);
+            cu_policy_set_guards(set, false);
+            cu_rc l2 = cu_policy_eval_split(set, sp, ents, r, a, CU_POLICY_SPLIT_LAZY, lz);
+            if (l1 == CU_OK && l2 == CU_OK && (!same(&two[0], &lz[0]) || !same(&two[1], &lz[1])))
+                __builtin_trap();
             cu_policy_split_free(sp);
         }
     }

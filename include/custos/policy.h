@@ -62,6 +62,16 @@ const char *cu_policy_set_id(const cu_policy_set *s, size_t i);
 /* The value of annotation key on policy i, or NULL. */
 const char *cu_policy_set_annotation(const cu_policy_set *s, size_t i, const char *key);
 
+/* Guard prefixes: a request rules out, a word of policies at a time, those
+ * whose leading tests of one request slot against literals
+ * (`!context.break_glass`, `["PC", "DC"].contains(principal.role)`,
+ * `context has case`, ...) already fail, and resumes the others after those
+ * tests; answers, errors and explanations are unchanged.  By default a
+ * request uses them when at least 16 policies are left after the scope
+ * index.  on: always; off: never, every candidate evaluated in full (for
+ * tests and benchmarks; call it before the set is shared). */
+void cu_policy_set_guards(cu_policy_set *s, bool on);
+
 /* A holder whose set is replaced atomically: a load that fails to parse
  * keeps the previous set in force.  Thread-safe. */
 CU_NODISCARD cu_rc cu_policy_slot_new(cu_policy_slot **out);
@@ -140,8 +150,24 @@ size_t cu_policy_entities_count(const cu_policy_entities *e);
 cu_policy_entity *cu_policy_entity_make(cu_arena *a, const char *type, size_t tlen, const char *id,
                                         size_t ilen, uint32_t max_attrs, uint32_t max_parents);
 CU_NODISCARD cu_rc cu_policy_entity_put(cu_policy_entity *ent, const char *key, const cu_policy_value *v);
+/* All the attributes at once, for entities built per request: n keys of
+ * klens bytes, in (length, bytes) order and distinct (CU_ERR_INVAL
+ * otherwise), replacing any put before; CU_ERR_TOOBIG over max_attrs. */
+CU_NODISCARD cu_rc cu_policy_entity_put_all(cu_policy_entity *ent, const char *const *keys, const uint32_t *klens,
+                                            const cu_policy_value *const *vals, size_t n);
 CU_NODISCARD cu_rc cu_policy_entity_put_parent(cu_policy_entity *ent, const cu_policy_value *parent);
 CU_NODISCARD cu_rc cu_policy_entity_seal(cu_policy_entity *ent, const cu_policy_entities *store, cu_arena *a);
+/* Memoise, in a sealed local entity that will be a principal under set,
+ * what depends on the principal alone: the principal's part of the set's
+ * scope index, and what the set's guards on the principal decide (its
+ * attributes against literals: `principal.role == "PC"`,
+ * `principal.unit like "MIT-*"`, ...).  Requests with it as principal then
+ * take those from the entity.  The memo is the entity's: one made for
+ * another set is ignored, and a put, a new parent or a new seal drops it, so
+ * an entity rebuilt from new reference data answers from its new data.
+ * Answers are the same with or without it.  Three bitsets per entity in a
+ * (one word per 64 policies each). */
+CU_NODISCARD cu_rc cu_policy_entity_memo(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a);
 /* The entity's uid as a value (allocated in a; it points into ent). */
 const cu_policy_value *cu_policy_entity_value(cu_arena *a, const cu_policy_entity *ent);
 const char *cu_policy_entity_id(const cu_policy_entity *ent);
@@ -181,6 +207,7 @@ typedef struct cu_policy_answer {
     bool allow;
     size_t n_reasons;
     const char *const *reasons;      /* ids of the deciding policies, in set order */
+    const uint32_t *reason_index;    /* and their positions in the set (cu_policy_set_id) */
     size_t n_errors;
     const cu_policy_error *errors;   /* policies skipped because evaluation failed */
     /* On a deny with no satisfied forbid: the nearest permit and the first

@@ -237,6 +237,14 @@ gw_snap *gw_acquire(cu_gateway *g)
 
 void gw_publish(cu_gateway *g, gw_snap *s)
 {
+    /* Each officer's entity memoises what the pack's guards on the
+     * principal alone decide (cu_policy_entity_memo): made here, once per
+     * snapshot, before anyone reads it, so new reference data (a new
+     * snapshot, new entities) never meets an old memo.  One that cannot be
+     * made (memory) leaves the entity without: decisions are the same. */
+    for (size_t i = 0; i < s->st->nofficers; i++)
+        if (s->off_ent[i] && cu_policy_entity_memo(s->off_ent[i], g->set, s->arena) != CU_OK)
+            break;
     pthread_mutex_lock(&g->lock);
     s->version = g->next_version++;
     gw_snap *old = g->snap;
@@ -413,7 +421,7 @@ static cu_rc build_request(cu_gateway *g, gw_snap *s, const cu_gateway_request *
     cu_policy_request *pr = res ? cu_policy_request_of(a, s->off_ent[oi], g->act_ent[ai], res) : NULL;
     const cu_policy_value *purpose = cu_policy_val_string_ref(a, r->purpose, strlen(r->purpose));
     const cu_policy_value *now = cu_policy_val_long(a, r->now);
-    const cu_policy_value *bgv = cu_policy_val_bool(a, false);
+    const cu_policy_value *bgv = s->bool_val[0];
     if (!pr || !purpose || !now || !bgv)
         return cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
     cu_rc rc = cu_policy_request_ctx(pr, "purpose", purpose);
@@ -441,8 +449,8 @@ static bool all_emergency(cu_gateway *g, const cu_policy_answer *a)
     if (!a->n_reasons)
         return false;
     for (size_t i = 0; i < a->n_reasons; i++) {
-        uint32_t k;
-        if (!gw_map_get(&g->pol_index, a->reasons[i], &k) || !g->emergency[k])
+        uint32_t k = a->reason_index ? a->reason_index[i] : UINT32_MAX; /* the map: answers made otherwise */
+        if ((k == UINT32_MAX && !gw_map_get(&g->pol_index, a->reasons[i], &k)) || !g->emergency[k])
             return false;
     }
     return true;
@@ -453,8 +461,8 @@ static void take_answer(cu_gateway *g, const cu_policy_answer *a, cu_gateway_dec
     d->n_policies = d->n_reasons = 0;
     for (size_t i = 0; i < a->n_reasons && d->n_policies < CU_GATEWAY_MAX_ITEMS; i++) {
         d->policies[d->n_policies++] = a->reasons[i];
-        uint32_t k;
-        if (gw_map_get(&g->pol_index, a->reasons[i], &k) && g->reason[k])
+        uint32_t k = a->reason_index ? a->reason_index[i] : UINT32_MAX; /* the map: answers made otherwise */
+        if ((k != UINT32_MAX || gw_map_get(&g->pol_index, a->reasons[i], &k)) && g->reason[k])
             d->reasons[d->n_reasons++] = g->reason[k];
     }
     d->n_errors = 0;
@@ -591,11 +599,22 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
     d->ref_version = s->version;
     const char *system = r->system;
     uint32_t oi = 0, ri = 0, ci = 0;
-    bool officer_known = gw_find(st, GW_OFFICER, r->officer, strlen(r->officer), &oi);
-    bool record_known = record_action && gw_find(st, GW_RECORD, r->record, strlen(r->record), &ri);
+    /* the three look-ups' first memory reads started together */
+    size_t on = strlen(r->officer), rn = record_action ? strlen(r->record) : 0, cn = r->case_id ? strlen(r->case_id) : 0;
+    uint64_t oh = gw_id_hash(r->officer, on), rh = rn ? gw_id_hash(r->record, rn) : 0,
+             ch = cn ? gw_id_hash(r->case_id, cn) : 0;
+    gw_prefetch_id(st, GW_OFFICER, oh);
+    if (rn)
+        gw_prefetch_id(st, GW_RECORD, rh);
+    if (cn)
+        gw_prefetch_id(st, GW_CASE, ch);
+    bool officer_known = gw_find_h(st, GW_OFFICER, r->officer, on, oh, &oi);
+    bool record_known = record_action && gw_find_h(st, GW_RECORD, r->record, rn, rh, &ri);
     if (record_known)
         system = gw_str(st, st->atoms[st->records[ri].system]);
-    bool case_known = r->case_id && gw_find(st, GW_CASE, r->case_id, strlen(r->case_id), &ci);
+    bool case_known = cn && gw_find_h(st, GW_CASE, r->case_id, cn, ch, &ci);
+    if (officer_known)
+        gw_prefetch_decision(s, oi, record_known, ri, case_known, ci);
     cu_rc rc = CU_OK;
 
     if (!officer_known) {

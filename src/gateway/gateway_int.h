@@ -131,6 +131,12 @@ cu_rc gw_case_id(gw_store *s, const char *id, size_t n, uint32_t *out) CU_NODISC
 cu_rc gw_record_id(gw_store *s, const char *id, size_t n, uint32_t *out) CU_NODISCARD;
 /* A defined object of kind (GW_PERSON: any mentioned person). */
 bool gw_find(const gw_store *s, int kind, const char *id, size_t n, uint32_t *idx);
+/* The same in steps, so that a decision can start the memory reads of its
+ * three look-ups at once: the id's hash, a prefetch of its table slot, and
+ * the look-up with the hash. */
+uint64_t gw_id_hash(const char *id, size_t n);
+void gw_prefetch_id(const gw_store *s, int kind, uint64_t h);
+bool gw_find_h(const gw_store *s, int kind, const char *id, size_t n, uint64_t h, uint32_t *idx);
 cu_rc gw_put_assign(gw_store *s, uint32_t case_idx, uint32_t officer, int64_t ts, bool add) CU_NODISCARD;
 
 /* Take one reference line (JSON text) into the store: checked whole before
@@ -155,8 +161,10 @@ typedef struct gw_snap {
     const cu_policy_value **atom_val;    /* per atom: a String value */
     const cu_policy_value **set_val;     /* per set atom: a Set<String> value */
     const cu_policy_value **sys_val;     /* per atom: System::"<atom>" (a record's parent) */
+    const cu_policy_value *bool_val[2];  /* false, true */
     bool *set_nonempty;
     cu_policy_entity **off_ent;          /* per officer: sealed local entity (NULL: undefined) */
+    const cu_policy_value **off_val;     /* per officer: its uid as a value (a case's officers) */
     uint32_t *rec_case_start;            /* per record: its cases are rec_cases[start[r]..start[r+1]) */
     uint32_t *rec_cases;
     uint32_t *case_iv_start;             /* per case: ivs[start[c]..start[c+1]) */
@@ -184,6 +192,11 @@ cu_rc gw_store_read_peer(gw_store *st, const char *text, size_t len, const char 
  * assigned at now).  NULL when the arena is full. */
 cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, cu_arena *a);
 cu_policy_entity *gw_case_entity(const gw_snap *s, uint32_t c, int64_t now, cu_arena *a);
+
+/* Start the memory reads a decision will make (officer entity, the
+ * record's cases and people, the case's assignments) so that their cache
+ * misses overlap instead of following one another.  Only a hint. */
+void gw_prefetch_decision(const gw_snap *s, uint32_t oi, bool rec, uint32_t ri, bool cs, uint32_t ci);
 
 /* Publish snapshot s as the gateway's current one (takes the reference). */
 void gw_publish(cu_gateway *g, gw_snap *s);

@@ -104,13 +104,13 @@ static bool key_eq(const gw_store *s, uint32_t off, const char *k, size_t n)
     return gw_str_len(s, off) == n && memcmp(s->pool + off, k, n) == 0;
 }
 
-static bool tab_find(const gw_store *s, const gw_tab *t, const void *base, size_t stride, const char *k, size_t n,
-                     uint32_t *idx)
+static bool tab_find_h(const gw_store *s, const gw_tab *t, const void *base, size_t stride, const char *k, size_t n,
+                       uint64_t h, uint32_t *idx)
 {
     if (!t->cap)
         return false;
     size_t mask = t->cap - 1;
-    for (size_t j = hash_bytes(k, n) & mask;; j = (j + 1) & mask) {
+    for (size_t j = h & mask;; j = (j + 1) & mask) {
         uint32_t v = t->slots[j];
         if (!v)
             return false;
@@ -119,6 +119,12 @@ static bool tab_find(const gw_store *s, const gw_tab *t, const void *base, size_
             return true;
         }
     }
+}
+
+static bool tab_find(const gw_store *s, const gw_tab *t, const void *base, size_t stride, const char *k, size_t n,
+                     uint32_t *idx)
+{
+    return tab_find_h(s, t, base, stride, k, n, hash_bytes(k, n), idx);
 }
 
 static cu_rc tab_insert(gw_store *s, gw_tab *t, const void *base, size_t stride, uint32_t idx)
@@ -291,20 +297,42 @@ ID_FIND_OR_ADD(gw_person_id, persons, npersons, cappersons, person_tab)
 ID_FIND_OR_ADD(gw_case_id, cases, ncases, capcases, case_tab)
 ID_FIND_OR_ADD(gw_record_id, records, nrecords, caprecords, record_tab)
 
-bool gw_find(const gw_store *s, int kind, const char *id, size_t n, uint32_t *idx)
+uint64_t gw_id_hash(const char *id, size_t n) { return hash_bytes(id, n); }
+
+static const gw_tab *tab_of(const gw_store *s, int kind)
 {
+    return kind == GW_OFFICER ? &s->officer_tab
+         : kind == GW_RECORD  ? &s->record_tab
+         : kind == GW_CASE    ? &s->case_tab
+                              : &s->person_tab;
+}
+
+void gw_prefetch_id(const gw_store *s, int kind, uint64_t h)
+{
+    const gw_tab *t = tab_of(s, kind);
+    if (t->cap)
+        __builtin_prefetch(&t->slots[h & (t->cap - 1)]);
+}
+
+bool gw_find_h(const gw_store *s, int kind, const char *id, size_t n, uint64_t h, uint32_t *idx)
+{
+    const gw_tab *t = tab_of(s, kind);
     switch (kind) {
     case GW_OFFICER:
-        return tab_find(s, &s->officer_tab, s->officers, sizeof *s->officers, id, n, idx) &&
-               s->officers[*idx].defined;
+        return tab_find_h(s, t, s->officers, sizeof *s->officers, id, n, h, idx) && s->officers[*idx].defined;
     case GW_RECORD:
-        return tab_find(s, &s->record_tab, s->records, sizeof *s->records, id, n, idx) && s->records[*idx].defined;
+        return tab_find_h(s, t, s->records, sizeof *s->records, id, n, h, idx) && s->records[*idx].defined;
     case GW_CASE:
-        return tab_find(s, &s->case_tab, s->cases, sizeof *s->cases, id, n, idx) && s->cases[*idx].defined;
+        return tab_find_h(s, t, s->cases, sizeof *s->cases, id, n, h, idx) && s->cases[*idx].defined;
     case GW_PERSON:
-        return tab_find(s, &s->person_tab, s->persons, sizeof *s->persons, id, n, idx);
+        return tab_find_h(s, t, s->persons, sizeof *s->persons, id, n, h, idx);
     }
     return false;
+}
+
+bool gw_find(const gw_store *s, int kind, const char *id, size_t n, uint32_t *idx)
+{
+    return gw_find_h(s, kind, id, n, hash_bytes(id, n), idx);
 }
 
 /* ---------------------------------------------------------- objects */

@@ -814,6 +814,7 @@ cu_rc cu_policy_entity_put(cu_policy_entity *ent, const char *key, const cu_poli
     if (!ent || !ent->local || !key || !v)
         return cu_err_set(CU_ERR_INVAL, "entity put: a local entity, a key and a value are needed");
     uint32_t kn = (uint32_t)strlen(key);
+    ent->memo_gen = 0; /* a memo describes the attributes it was made from */
     /* callers usually put keys in order: look from the end */
     uint32_t at = ent->nattrs;
     while (at > 0) {
@@ -836,6 +837,25 @@ cu_rc cu_policy_entity_put(cu_policy_entity *ent, const char *key, const cu_poli
     return CU_OK;
 }
 
+cu_rc cu_policy_entity_put_all(cu_policy_entity *ent, const char *const *keys, const uint32_t *klens,
+                               const cu_policy_value *const *vals, size_t n)
+{
+    if (!ent || !ent->local || (n && (!keys || !klens || !vals)))
+        return cu_err_set(CU_ERR_INVAL, "entity put: a local entity, keys and values are needed");
+    if (n > ent->capattrs)
+        return cu_err_set(CU_ERR_TOOBIG, "entity put: more than %u attributes", ent->capattrs);
+    for (size_t i = 0; i < n; i++) {
+        if (!keys[i] || !vals[i] || (i && pol_key_cmp(keys[i - 1], klens[i - 1], keys[i], klens[i]) >= 0))
+            return cu_err_set(CU_ERR_INVAL, "entity put: keys must be distinct, in (length, bytes) order");
+        ent->attrs[i].key = keys[i];
+        ent->attrs[i].klen = klens[i];
+        ent->attrs[i].v = vals[i]->v;
+    }
+    ent->nattrs = (uint32_t)n;
+    ent->memo_gen = 0;
+    return CU_OK;
+}
+
 cu_rc cu_policy_entity_put_parent(cu_policy_entity *ent, const cu_policy_value *parent)
 {
     if (!ent || !ent->local || !parent || parent->v.kind != PV_ENTITY)
@@ -844,6 +864,7 @@ cu_rc cu_policy_entity_put_parent(cu_policy_entity *ent, const cu_policy_value *
         return cu_err_set(CU_ERR_TOOBIG, "entity parent: more than %u parents", ent->capparents);
     ent->parents[ent->nparents++] = (puid *)parent->v.u.e;
     ent->sealed = false;
+    ent->memo_gen = 0;
     return CU_OK;
 }
 
@@ -893,6 +914,7 @@ cu_rc cu_policy_entity_seal(cu_policy_entity *ent, const cu_policy_entities *sto
     ent->anc = anc;
     ent->nanc = n;
     ent->sealed = true;
+    ent->memo_gen = 0; /* a memo names the ancestors it was made with */
     return CU_OK;
 }
 

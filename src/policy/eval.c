@@ -39,6 +39,10 @@ typedef struct ectx {
     const struct cu_policy_entity *ent[3];
     const char *err;
     bool oom;
+    /* the last uid looked up by find_ent and what it found (NULL uid: none);
+     * the request's uids and entities do not change while it is evaluated */
+    const puid *last_u;
+    const struct cu_policy_entity *last_e;
 } ectx;
 
 CU_PRINTF(2, 3) static bool efail(ectx *c, const char *fmt, ...)
@@ -77,8 +81,13 @@ static const struct cu_policy_entity *find_ent(ectx *c, const puid *u)
     for (int w = 0; w < 3; w++)
         if (c->req->uid[w] == u)
             return c->ent[w];
+    if (u == c->last_u) /* context.case.a, context.case.b, ...: one search */
+        return c->last_e;
     const struct cu_policy_entity *e = local_find(c->req, u);
-    return e ? e : pol_ent_find(c->ents, u);
+    e = e ? e : pol_ent_find(c->ents, u);
+    c->last_u = u;
+    c->last_e = e;
+    return e;
 }
 
 static bool in_entity(ectx *c, const puid *a, const puid *b)
@@ -769,6 +778,7 @@ typedef struct near {
     uint32_t progress; /* top-level conjuncts passed */
     const node *fail;  /* the conjunct (or unless condition) that failed */
     bool unless;
+    uint32_t cond;     /* the condition evaluation stopped in */
     const char *err;
 } near;
 
@@ -776,11 +786,11 @@ typedef struct near {
  * top-level conjunct at a time: && short-circuits left to right, so this
  * gives Cedar's result and errors, and tells how far the policy got (for
  * explanations) at no extra cost. */
-static int eval_cond(ectx *c, const pcond *cd, near *r)
+static int eval_cond(ectx *c, const pcond *cd, near *r, uint32_t k0)
 {
     node *const *conj = cd->unless ? &cd->expr : cd->conj;
     uint32_t nconj = cd->unless ? 1 : cd->nconj;
-    for (uint32_t k = 0; k < nconj; k++) {
+    for (uint32_t k = k0; k < nconj; k++) {
         pval v;
         r->fail = conj[k];
         r->unless = cd->unless;
@@ -806,13 +816,23 @@ static void near_init(near *r)
     r->fail = NULL;
     r->err = NULL;
     r->unless = false;
+    r->cond = 0;
 }
 
-static int eval_conds(ectx *c, const policy *p, near *r)
+/* resume: every step of the policy's guard prefix is known to have passed
+ * (guard.c, invariant 1), so evaluation starts after it. */
+static int eval_conds(ectx *c, const policy *p, near *r, bool resume)
 {
     near_init(r);
-    for (uint32_t i = 0; i < p->nconds; i++) {
-        int x = eval_cond(c, &p->conds[i], r);
+    uint32_t i = 0, k0 = 0;
+    if (resume) {
+        r->progress = p->npre;
+        i = p->pre_cond;
+        k0 = p->pre_conj;
+    }
+    for (; i < p->nconds; i++, k0 = 0) {
+        r->cond = i;
+        int x = eval_cond(c, &p->conds[i], r, k0);
         if (x <= 0)
             return x;
     }
@@ -835,7 +855,7 @@ static void eval_conds_split(ectx *c, const policy *p, uint32_t cmask, pval *fli
         const pcond *cd = &p->conds[i];
         bool reads = i >= 32 || (cmask >> i & 1);
         if (!reads && alive[0] && alive[1]) {
-            int x = eval_cond(c, cd, nr[0]);
+            int x = eval_cond(c, cd, nr[0], 0);
             nr[1]->progress = nr[0]->progress;
             nr[1]->fail = nr[0]->fail;
             nr[1]->unless = nr[0]->unless;
@@ -850,7 +870,7 @@ static void eval_conds_split(ectx *c, const policy *p, uint32_t cmask, pval *fli
             if (!alive[v])
                 continue;
             flip->u.b = v == 1;
-            int x = eval_cond(c, cd, nr[v]);
+            int x = eval_cond(c, cd, nr[v], 0);
             if (x <= 0) {
                 res[v] = x;
                 alive[v] = false;
@@ -930,46 +950,7 @@ static void candidates(ectx *c, int w, uint64_t *bits)
 
 /* -------------------------------------------------------- explanation */
 
-/* Source text of a node with whitespace runs and comments folded. */
-static const char *node_text(ectx *c, const node *n)
-{
-    const char *s = c->set->src + n->start;
-    size_t len = n->end > n->start ? n->end - n->start : 0;
-    char *o = cu_arena_alloc(c->scratch, len + 1);
-    if (!o)
-        return NULL;
-    size_t k = 0;
-    bool in_str = false, space = false;
-    for (size_t i = 0; i < len; i++) {
-        char ch = s[i];
-        if (in_str) {
-            o[k++] = ch;
-            if (ch == '\\' && i + 1 < len)
-                o[k++] = s[++i];
-            else if (ch == '"')
-                in_str = false;
-            continue;
-        }
-        if (ch == '/' && i + 1 < len && s[i + 1] == '/') {
-            while (i < len && s[i] != '\n')
-                i++;
-            space = true;
-            continue;
-        }
-        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
-            space = true;
-            continue;
-        }
-        if (space && k > 0)
-            o[k++] = ' ';
-        space = false;
-        o[k++] = ch;
-        if (ch == '"')
-            in_str = true;
-    }
-    o[k] = 0;
-    return o;
-}
+static const char *node_text(ectx *c, const node *n) { return pol_node_text(c->scratch, c->set->src, n); }
 
 /* @reason text with {principal}, {action}, {resource} replaced by ids. */
 static const char *reason_text(ectx *c, const char *r)
@@ -1089,6 +1070,7 @@ static bool tally_answer(ectx *c, const tally *t, cu_policy_answer *ans, bool wi
     for (uint32_t i = 0; i < nwin; i++)
         reasons[i] = c->set->pols[win[i]].id;
     ans->reasons = reasons;
+    ans->reason_index = win; /* the tally's array, in the scratch arena */
     ans->n_reasons = nwin;
     ans->errors = t->ne ? t->errs : NULL;
     ans->n_errors = t->ne;
@@ -1106,6 +1088,7 @@ struct cu_policy_split {
     uint32_t klen;
     uint64_t *reads; /* bit per policy */
     uint32_t *cmask; /* per policy: bit i set when condition i reads it (i >= 32: assumed) */
+    uint64_t *gread; /* per guard slot, then per `has` guard: reads it */
 };
 
 /* Does the expression read context.key, or the context as a whole? */
@@ -1144,7 +1127,8 @@ cu_rc cu_policy_split_new(const cu_policy_set *set, const char *key, cu_policy_s
     s->klen = (uint32_t)strlen(key);
     s->reads = cu_calloc((set->n + 63) / 64 + 1, sizeof *s->reads);
     s->cmask = cu_calloc(set->n + 1, sizeof *s->cmask);
-    if (!s->key || !s->reads || !s->cmask) {
+    s->gread = cu_calloc((set->nslots + set->nlone) / 64 + 1, sizeof *s->gread);
+    if (!s->key || !s->reads || !s->cmask || !s->gread) {
         cu_policy_split_free(s);
         return cu_err_set(CU_ERR_NOMEM, "policy split: out of memory");
     }
@@ -1160,6 +1144,26 @@ cu_rc cu_policy_split_new(const cu_policy_set *set, const char *key, cu_policy_s
         if (r)
             s->reads[i >> 6] |= UINT64_C(1) << (i & 63);
     }
+    /* a slot reads it when it is the attribute or the context itself */
+    for (uint32_t j = 0; j < set->nslots; j++) {
+        const pslot *sl = &set->slots[j];
+        if (sl->var == VAR_CONTEXT && (!sl->attr || pol_key_cmp(sl->attr->name, sl->attr->nlen, s->key, s->klen) == 0))
+            s->gread[j >> 6] |= UINT64_C(1) << (j & 63);
+    }
+    for (uint32_t q = 0; q < set->nlone; q++) {
+        const pguard *g = &set->guards[set->lone[q]];
+        uint32_t j = set->nslots + q;
+        bool r = false;
+        if (g->kind == G_HAS)
+            r = g->var == VAR_CONTEXT && pol_key_cmp(g->name, g->nlen, s->key, s->klen) == 0;
+        for (int k = 0; g->kind == G_CMP && k < 2; k++) {
+            const node *x = g->cmp->kids[k];
+            r = r || (x->op == N_ATTR && x->kids[0]->var == VAR_CONTEXT &&
+                      pol_key_cmp(x->name, x->nlen, s->key, s->klen) == 0);
+        }
+        if (r)
+            s->gread[j >> 6] |= UINT64_C(1) << (j & 63);
+    }
     *out = s;
     return CU_OK;
 }
@@ -1171,12 +1175,226 @@ void cu_policy_split_free(cu_policy_split *s)
     cu_free(s->key);
     cu_free(s->reads);
     cu_free(s->cmask);
+    cu_free(s->gread);
     cu_free(s);
 }
 
 bool cu_policy_split_reads(const cu_policy_split *s, size_t i)
 {
     return s && i < s->set->n && (s->reads[i >> 6] >> (i & 63) & 1);
+}
+
+/* ------------------------------------------------------------- guards */
+
+/* A slot's value (NULL when reading it is an error). */
+static inline const pval *slot_read(const ectx *c, uint8_t var, const node *attr)
+{
+    if (!attr)
+        return &c->var[var];
+    if (var == VAR_CONTEXT)
+        return fields_get(attr, c->var[3].u.rec.f, c->var[3].u.rec.n);
+    const struct cu_policy_entity *e = c->ent[var];
+    return e ? fields_get(attr, e->attrs, e->nattrs) : NULL;
+}
+
+/* One guard's value on the slot's value v: 1, 0, or -1 for an error;
+ * before its negation. */
+static int guard_on_raw(const pguard *g, const pval *v)
+{
+    switch (g->kind) {
+    case G_TRUTH:
+        return v->kind == PV_BOOL ? v->u.b : -1;
+    case G_NOT:
+        return v->kind == PV_BOOL ? !v->u.b : -1;
+    case G_EQ:
+        return pol_val_eq(v, g->lit);
+    case G_NE:
+        return !pol_val_eq(v, g->lit);
+    case G_IN:
+        return set_contains(g->lit, v);
+    case G_LIKE:
+        return v->kind == PV_STR ? like_match(v->u.s.p, v->u.s.n, g->pat) : -1;
+    }
+    return -1;
+}
+
+static inline int guard_neg(const pguard *g, int r) { return r >= 0 && g->neg ? !r : r; }
+
+static int guard_on(const pguard *g, const pval *v) { return guard_neg(g, guard_on_raw(g, v)); }
+
+/* One guard's value for this request: 1, 0, or -1 when reading it is an
+ * error (guard.c).  No error text is made: a policy that mentions an
+ * erring guard is evaluated in full and gets Cedar's error itself. */
+static int guard_eval(const ectx *c, const pguard *g)
+{
+    if (g->kind == G_HAS) {
+        bool has;
+        if (g->var == VAR_CONTEXT) {
+            has = pol_rec_get(&c->var[3], g->name, g->nlen) != NULL;
+        } else {
+            const struct cu_policy_entity *e = c->ent[g->var];
+            has = e && ent_attr(e, g->name, g->nlen) != NULL;
+        }
+        return guard_neg(g, has);
+    }
+    if (g->kind == G_CMP) { /* left side first, as Cedar; both must be Longs */
+        const node *n = g->cmp, *l = n->kids[0], *r = n->kids[1];
+        const pval *a = l->op == N_LIT ? &l->lit : slot_read(c, l->kids[0]->var, l);
+        if (!a || a->kind != PV_LONG)
+            return -1;
+        const pval *b = r->op == N_LIT ? &r->lit : slot_read(c, r->kids[0]->var, r);
+        if (!b || b->kind != PV_LONG)
+            return -1;
+        int64_t x = a->u.l, y = b->u.l;
+        return guard_neg(g, n->op == N_LT ? x < y : n->op == N_LE ? x <= y : n->op == N_GT ? x > y : x >= y);
+    }
+    const pval *v = slot_read(c, g->var, g->slot);
+    return v ? guard_on(g, v) : -1;
+}
+
+static inline void or_into(uint64_t *dst, const uint64_t *b, uint32_t words)
+{
+    for (uint32_t i = 0; i < words; i++)
+        dst[i] |= b[i];
+}
+
+/* The guards the candidates mention, slot by slot: kill gets the policies
+ * a guard rules out, prot those mentioning a guard that errs (evaluated in
+ * full, from the start).  reads: the split's mask of slots and `has`
+ * guards read on their own that read its attribute (NULL: none); pick 0 runs the others, 1
+ * those. */
+enum { GR_ALL, GR_NOT_PRINCIPAL, GR_PRINCIPAL };
+
+/* Item j's guards (slot j, or lone guard j - nslots) into kill / prot. */
+static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill, uint64_t *prot)
+{
+    const cu_policy_set *set = c->set;
+    if (j >= set->nslots) {
+        const pguard *g = &set->guards[set->lone[j - set->nslots]];
+        int r = guard_eval(c, g);
+        or_into(r < 0 ? prot : kill, r < 0 ? g->mention : r ? g->need_false : g->need_true, words);
+        return;
+    }
+    const pslot *sl = &set->slots[j];
+    const pval *v = slot_read(c, sl->var, sl->attr);
+    if (!v) {
+        or_into(prot, sl->mention, words);
+        return;
+    }
+    if (sl->table) {
+        uint32_t k = 0;
+        if (v->kind == PV_STR) { /* the usual case, compared inline */
+            uint32_t n = v->u.s.n;
+            for (; k < sl->nlits; k++) {
+                const pval *l = &sl->lits[k];
+                if (l->kind == PV_STR && l->u.s.n == n && (n == 0 || l->u.s.p[0] == v->u.s.p[0]) &&
+                    pol_bytes_eq(l->u.s.p, v->u.s.p, n))
+                    break;
+            }
+        } else {
+            while (k < sl->nlits && !pol_val_eq(&sl->lits[k], v))
+                k++;
+        }
+        or_into(kill, sl->kill + (size_t)k * words, words);
+    }
+    for (uint32_t q = 0; q < sl->nother; q++) {
+        const pguard *g = &set->guards[sl->other[q]];
+        int r = guard_on(g, v);
+        or_into(r < 0 ? prot : kill, r < 0 ? g->mention : r ? g->need_false : g->need_true, words);
+    }
+}
+
+/* The items (slots and lone guards) the candidates' prefixes mention. */
+static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t words, uint64_t *rel)
+{
+    uint32_t iw = set->iwords;
+    memset(rel, 0, sizeof(uint64_t) * iw);
+    for (uint32_t wi = 0; wi < words; wi++)
+        for (uint64_t m = cand[wi]; m; m &= m - 1) {
+            const uint64_t *pi = &set->pol_items[(size_t)(wi * 64 + (uint32_t)__builtin_ctzll(m)) * iw];
+            for (uint32_t k = 0; k < iw; k++)
+                rel[k] |= pi[k];
+        }
+}
+
+/* The guards of the items in rel, once each: kill gets the policies a
+ * guard rules out, prot those mentioning a guard that errs (evaluated in
+ * full, from the start).  reads: the split's mask of items reading its
+ * attribute (NULL: none); pick 0 runs the others, 1 those.  which: all, all
+ * but the principal's, or only those. */
+static void guards_run(const ectx *c, const uint64_t *rel, uint32_t words, const uint64_t *reads, int pick,
+                       int which, uint64_t *kill, uint64_t *prot)
+{
+    const cu_policy_set *set = c->set;
+    memset(kill, 0, sizeof(uint64_t) * words);
+    memset(prot, 0, sizeof(uint64_t) * words);
+    for (uint32_t k = 0; k < set->iwords; k++) {
+        uint64_t m = rel[k];
+        if (which == GR_NOT_PRINCIPAL)
+            m &= ~set->item_principal[k];
+        else if (which == GR_PRINCIPAL)
+            m &= set->item_principal[k];
+        if (reads)
+            m &= pick ? reads[k] : ~reads[k];
+        else if (pick)
+            m = 0;
+        for (; m; m &= m - 1)
+            guard_item(c, k * 64 + (uint32_t)__builtin_ctzll(m), words, kill, prot);
+    }
+}
+
+static bool bit(const uint64_t *b, uint32_t i) { return b[i >> 6] >> (i & 63) & 1; }
+
+/* The index decided every scope but the type part of `is T in E`. */
+static bool scopes_rest_ok(ectx *c, const policy *p)
+{
+    return !((p->sc[0].kind == SC_IS_IN && !scope_ok(c, &p->sc[0], 0)) ||
+             (p->sc[1].kind == SC_IS_IN && !scope_ok(c, &p->sc[1], 1)) ||
+             (p->sc[2].kind == SC_IS_IN && !scope_ok(c, &p->sc[2], 2)));
+}
+
+/* The near records of every permit in scope, in set order, for an
+ * explanation: those evaluated (t's, in the same order) and those a guard
+ * ruled out, whose record follows from the guard values: the steps passed
+ * and the first that failed (guard.c, invariant 1).  Only on a deny that no
+ * forbid decided. */
+static bool nears_with_killed(ectx *c, const uint64_t *cand, const uint64_t *kill, uint32_t words, tally *t)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < words; i++)
+        n += (uint32_t)__builtin_popcountll(cand[i]);
+    near *all = cu_arena_alloc(c->scratch, sizeof *all * (n ? n : 1));
+    if (!all)
+        return false;
+    uint32_t k = 0, m = 0;
+    for (uint32_t wi = 0; wi < words; wi++) {
+        uint64_t bits = cand[wi];
+        while (bits) {
+            uint32_t i = wi * 64 + (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            const policy *p = &c->set->pols[i];
+            if (!bit(kill, i)) {
+                if (k < t->nn && t->nears[k].pol == i)
+                    all[m++] = t->nears[k++];
+                continue;
+            }
+            if (p->forbid || !scopes_rest_ok(c, p))
+                continue;
+            near *r = &all[m++];
+            near_init(r);
+            r->pol = i;
+            for (uint32_t s = 0; s < p->npre; s++) {
+                r->fail = p->pre[s].n;
+                r->unless = p->pre[s].unless;
+                if (guard_eval(c, &c->set->guards[p->pre[s].guard]) != p->pre[s].want)
+                    break;
+                r->progress++;
+            }
+        }
+    }
+    t->nears = all;
+    t->nn = m;
+    return true;
 }
 
 /* One pass over the candidates; with a split, two tallies (the attribute
@@ -1219,17 +1437,30 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         if (!flip)
             return cu_err_set(CU_ERR_INVAL, "policy eval: the context has no \"%s\"", split->key);
         flip->v.kind = PV_BOOL;
+        flip->v.u.b = false;
         c.var[3].u.rec.f = ctx;
     }
 
     uint32_t words = (set->n + 63) / 64;
-    uint64_t *bits = cu_arena_alloc(scratch, sizeof(uint64_t) * 2 * (words ? words : 1));
+    uint64_t *bits = cu_arena_alloc(scratch, sizeof(uint64_t) * 8 * (words ? words : 1));
     if (!bits)
         goto oom;
-    uint64_t *cand = bits, *tmp = bits + words;
+    uint64_t *cand = bits, *tmp = bits + words, *kill = bits + 2 * words, *prot = bits + 3 * words;
+    uint64_t *kn = bits + 4 * words, *pn = bits + 5 * words, *ks = bits + 6 * words, *ps = bits + 7 * words;
+    uint64_t rel[1024 / 64 + 1]; /* the guard items the candidates mention (guard.c: at most 1024) */
+    const uint64_t *reads = split ? split->gread : NULL;
+    /* a principal memoised for this set (cu_policy_entity_memo) brings its
+     * candidates and the outcome of its guards */
+    const struct cu_policy_entity *pe = c.ent[0];
+    bool memo = pe && pe->memo_gen == set->gen;
     memset(cand, 0, sizeof(uint64_t) * words);
     candidates(&c, 1, cand); /* action first: usually the most selective */
     for (int w = 0; w < 3; w += 2) {
+        if (w == 0 && memo) {
+            for (uint32_t i = 0; i < words; i++)
+                cand[i] &= pe->memo_cand[i];
+            continue;
+        }
         memset(tmp, 0, sizeof(uint64_t) * words);
         candidates(&c, w, tmp);
         for (uint32_t i = 0; i < words; i++)
@@ -1238,6 +1469,31 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
     uint32_t ncand = 0;
     for (uint32_t i = 0; i < words; i++)
         ncand += (uint32_t)__builtin_popcountll(cand[i]);
+    /* guards: in cu_policy_eval and the lazy split (the eager split
+     * evaluates every candidate in full); by default only when the
+     * candidates are many enough for a pass over the guards to pay */
+    bool guarded = set->nguards && (!split || lazy) &&
+                   (set->guards_mode == POL_GUARDS_ON ||
+                    (set->guards_mode == POL_GUARDS_AUTO && ncand >= POL_GUARDS_MIN_CAND));
+    memset(kill, 0, sizeof(uint64_t) * 6 * words);
+    if (guarded) {
+        /* the principal's guards from its memo when it has one for this set;
+         * the guards reading the split attribute apart, to run again for the
+         * second answer */
+        guards_rel(set, cand, words, rel);
+        guards_run(&c, rel, words, reads, 0, memo ? GR_NOT_PRINCIPAL : GR_ALL, kn, pn);
+        if (memo)
+            for (uint32_t i = 0; i < words; i++) {
+                kn[i] |= pe->memo_kill[i];
+                pn[i] |= pe->memo_prot[i];
+            }
+        if (reads)
+            guards_run(&c, rel, words, reads, 1, GR_ALL, ks, ps);
+        for (uint32_t i = 0; i < words; i++) {
+            prot[i] = pn[i] | ps[i];
+            kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
+        }
+    }
     tally t[2];
     for (int v = 0; v < nv; v++)
         if (!tally_init(scratch, ncand, &t[v]))
@@ -1255,15 +1511,12 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
             goto oom;
     }
     for (uint32_t wi = 0; wi < words; wi++) {
-        uint64_t m = cand[wi];
+        uint64_t m = cand[wi] & ~kill[wi];
         while (m) {
             uint32_t i = wi * 64 + (uint32_t)__builtin_ctzll(m);
             m &= m - 1;
             const policy *p = &set->pols[i];
-            /* the index decided every scope but the type part of `is T in E` */
-            if ((p->sc[0].kind == SC_IS_IN && !scope_ok(&c, &p->sc[0], 0)) ||
-                (p->sc[1].kind == SC_IS_IN && !scope_ok(&c, &p->sc[1], 1)) ||
-                (p->sc[2].kind == SC_IS_IN && !scope_ok(&c, &p->sc[2], 2)))
+            if (!scopes_rest_ok(&c, p))
                 continue;
             bool twice = split && (split->reads[i >> 6] >> (i & 63) & 1);
             if (twice && !lazy) {
@@ -1281,12 +1534,17 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
                 flip->v.u.b = false;
             near *nr = &t[0].nears[t[0].nn];
             nr->pol = i;
-            int r = eval_conds(&c, p, nr);
+            int r = eval_conds(&c, p, nr, guarded && !bit(prot, i));
             if (c.oom)
                 goto oom;
             if (lazy) {
                 order[nord] = i;
-                memo_r[nord] = (int8_t)(twice ? 2 : r); /* 2: evaluate again for the second answer */
+                /* 2: evaluate again for the second answer, unless evaluation
+                 * stopped (unsatisfied or an error) before any condition
+                 * reading the attribute: then the second gives the same */
+                bool again = twice && !(r <= 0 && nr->cond < 32 &&
+                                        (split->cmask[i] & ((UINT64_C(2) << nr->cond) - 1)) == 0);
+                memo_r[nord] = (int8_t)(again ? 2 : r);
                 memo_n[nord++] = *nr;
                 tally_add(&t[0], p, i, r, nr, nr->err);
                 continue;
@@ -1295,6 +1553,8 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
                 tally_add(&t[v], p, i, r, nr, c.err);
         }
     }
+    if (guarded && t[0].nf == 0 && t[0].np == 0 && !nears_with_killed(&c, cand, kill, words, &t[0]))
+        goto oom;
     if (!tally_answer(&c, &t[0], &ans[0], true))
         goto oom;
     if (nv == 1)
@@ -1303,18 +1563,38 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         if (ans[0].allow && !ans[0].n_errors)
             return CU_OK; /* the second answer is not wanted: left empty */
         flip->v.u.b = true;
-        for (uint32_t k = 0; k < nord; k++) {
-            const policy *p = &set->pols[order[k]];
-            if (memo_r[k] != 2) {
-                tally_add(&t[1], p, order[k], memo_r[k], &memo_n[k], memo_n[k].err);
-                continue;
+        /* the guards again, with the attribute true: a policy that does not
+         * read it has the same guard values, so it is ruled out again or
+         * remembered from the first pass */
+        if (guarded) {
+            guards_run(&c, rel, words, reads, 1, GR_ALL, ks, ps);
+            for (uint32_t i = 0; i < words; i++) {
+                prot[i] = pn[i] | ps[i];
+                kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
             }
-            near *nr = &t[1].nears[t[1].nn];
-            nr->pol = order[k];
-            int r = eval_conds(&c, p, nr);
-            if (c.oom)
-                goto oom;
-            tally_add(&t[1], p, order[k], r, nr, nr->err);
+        }
+        uint32_t k = 0;
+        for (uint32_t wi = 0; wi < words; wi++) {
+            uint64_t m = cand[wi] & ~kill[wi];
+            while (m) {
+                uint32_t i = wi * 64 + (uint32_t)__builtin_ctzll(m);
+                m &= m - 1;
+                const policy *p = &set->pols[i];
+                while (k < nord && order[k] < i)
+                    k++;
+                if (k < nord && order[k] == i && memo_r[k] != 2) {
+                    tally_add(&t[1], p, i, memo_r[k], &memo_n[k], memo_n[k].err);
+                    continue;
+                }
+                if (!scopes_rest_ok(&c, p))
+                    continue;
+                near *nr = &t[1].nears[t[1].nn];
+                nr->pol = i;
+                int r = eval_conds(&c, p, nr, guarded && !bit(prot, i));
+                if (c.oom)
+                    goto oom;
+                tally_add(&t[1], p, i, r, nr, nr->err);
+            }
         }
     }
     if (!tally_answer(&c, &t[1], &ans[1], !lazy))
@@ -1324,6 +1604,37 @@ oom:
     for (int v = 0; v < nv; v++)
         memset(&ans[v], 0, sizeof ans[v]);
     return cu_err_set(CU_ERR_NOMEM, "policy eval: scratch arena exhausted");
+}
+
+cu_rc cu_policy_entity_memo(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a)
+{
+    if (!ent || !ent->local || !ent->sealed || !set || !a)
+        return cu_err_set(CU_ERR_INVAL, "entity memo: a sealed local entity, a set and an arena are needed");
+    uint32_t words = (set->n + 63) / 64;
+    ent->memo_gen = 0;
+    if (!words)
+        return CU_OK;
+    uint64_t *b = cu_arena_alloc(a, sizeof(uint64_t) * 3 * words);
+    if (!b)
+        return cu_err_set(CU_ERR_NOMEM, "entity memo: out of memory");
+    memset(b, 0, sizeof(uint64_t) * 3 * words);
+    ectx c = {.set = set, .scratch = a};
+    c.var[0].kind = PV_ENTITY;
+    c.var[0].u.e = &ent->uid;
+    c.ent[0] = ent;
+    /* only the principal's part of the scope index and its guards run:
+     * nothing else of c is read */
+    candidates(&c, 0, b + 2 * words);
+    if (set->nguards) {
+        uint64_t all[1024 / 64 + 1];
+        memset(all, 0xff, sizeof all);
+        guards_run(&c, all, words, NULL, 0, GR_PRINCIPAL, b, b + words);
+    }
+    ent->memo_kill = b;
+    ent->memo_prot = b + words;
+    ent->memo_cand = b + 2 * words;
+    ent->memo_gen = set->gen;
+    return CU_OK;
 }
 
 cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entities, const cu_policy_request *req,

@@ -1615,11 +1615,13 @@ cu_rc cu_policy_set_parse(const char *text, size_t len, const char *name, cu_pol
     }
     set->pols = pols;
     set->n = n;
-    if (!build_index(&p, set)) {
-        rc = CU_ERR_NOMEM;
+    if (!build_index(&p, set) || !pol_guards_build(set)) {
+        rc = cu_err_set(CU_ERR_NOMEM, "%s: out of memory", name);
         goto fail;
     }
     atomic_init(&set->refs, 1);
+    static atomic_ullong next_gen = 1;
+    set->gen = atomic_fetch_add(&next_gen, 1);
     *out = set;
     return CU_OK;
 fail:

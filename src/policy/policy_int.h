@@ -160,6 +160,12 @@ struct cu_policy_entity {
     const puid **anc;
     uint32_t nanc;
     uint32_t index;       /* position in the store; UINT32_MAX for a local entity */
+    /* cu_policy_entity_memo: the policies the guards on this principal alone
+     * rule out (kill) or must evaluate in full (prot) under the set whose
+     * gen is memo_gen (0: none; a put clears it). */
+    uint64_t memo_gen;
+    const uint64_t *memo_kill, *memo_prot;
+    const uint64_t *memo_cand; /* the scope index's candidates for it as principal */
     bool attrs_sorted;
     bool local;           /* built with cu_policy_entity_make: not in any store */
     bool sealed;          /* local: ancestors computed */
@@ -285,6 +291,64 @@ typedef struct pcond {
     uint32_t nconj;
 } pcond;
 
+/* A guard (guard.c): a test of one slot of the request against literals,
+ * with no error once the slot is read.  Kinds: */
+enum guard_kind {
+    G_TRUTH, /* S            (an error when S is not a bool) */
+    G_NOT,   /* !S           (likewise) */
+    G_EQ,    /* S == L, L == S */
+    G_NE,    /* S != L, L != S */
+    G_IN,    /* [L, ...].contains(S) */
+    G_LIKE,  /* S like "p*"  (an error when S is not a string) */
+    G_HAS,   /* var has a    (never an error) */
+    G_CMP    /* S < T, S <= T, S > T, S >= T, each side a slot or a Long literal
+              * (an error when a side is not a Long) */
+};
+
+/* S is var.attr (attr != NULL) or the variable itself (G_EQ / G_NE on an
+ * entity variable: `action == Action::"logout"`). */
+typedef struct pguard {
+    uint8_t kind;
+    uint8_t var;
+    const node *slot;    /* the N_ATTR node read (its position hint is used), or NULL */
+    const char *name;    /* G_HAS: the attribute */
+    uint32_t nlen;
+    const pval *lit;     /* G_EQ / G_NE: the literal; G_IN: the set */
+    const ppat *pat;     /* G_LIKE */
+    const node *cmp;     /* G_CMP: the comparison node (kids: the two sides) */
+    const char *text;    /* folded source text: guards with the same text are one */
+    uint64_t *need_true; /* policies whose guard prefix needs it true (killed when false) */
+    uint64_t *need_false;
+    uint64_t *mention;   /* either */
+    bool principal;      /* reads the principal only (cu_policy_entity_memo) */
+    bool neg;            /* !(test): the value negated (an error stays an error) */
+} pguard;
+
+/* The guards on one slot, read once a request.  Those comparing it with
+ * literals (==, !=, contains) depend only on which literal the value
+ * equals (or none): kill[class] holds the policies they rule out for each
+ * class, so a slot costs one read, one classification and one OR. */
+typedef struct pslot {
+    uint8_t var;
+    const node *attr;    /* the N_ATTR node (name, hint), or NULL: the variable itself */
+    pval *lits;          /* the literals; class nlits: equal to none */
+    uint32_t nlits;
+    bool table;          /* kill holds (nlits + 1) bitsets */
+    uint64_t *kill;
+    uint64_t *mention;   /* policies mentioning any guard on the slot */
+    uint32_t *other;     /* guards on the slot evaluated one by one (S, !S, like) */
+    uint32_t nother;
+    bool principal;      /* an attribute of the principal */
+} pslot;
+
+/* One step of a policy's guard prefix. */
+typedef struct pstep {
+    uint32_t guard;
+    bool want;           /* the value that lets the policy go on */
+    bool unless;         /* the step is a whole unless condition */
+    const node *n;       /* the conjunct (or the unless expression) */
+} pstep;
+
 typedef struct policy {
     const char *id;
     bool forbid;
@@ -295,6 +359,11 @@ typedef struct policy {
     uint32_t nann;
     const char *reason; /* @reason */
     uint32_t line, col;
+    /* The guard prefix (guard.c): the first npre top-level conjuncts (an
+     * unless condition counts as one) are guards; evaluation that finds
+     * them all passed resumes at condition pre_cond, conjunct pre_conj. */
+    pstep *pre;
+    uint32_t npre, pre_cond, pre_conj;
 } policy;
 
 /* A scope index: key (uid or type) -> policy indices. */
@@ -318,13 +387,39 @@ typedef struct pidx {
 
 struct cu_policy_set {
     atomic_int refs;
+    uint64_t gen;       /* unique among the sets of this process (never 0): names it in memos */
     cu_arena *arena;
     char *src;
     size_t srclen;
     policy *pols;
     uint32_t n;
     pidx idx[3];
+    pguard *guards;     /* guard.c; none when the set is too large for it */
+    uint32_t nguards;
+    pslot *slots;
+    uint32_t nslots;
+    uint32_t *lone;     /* the guards read on their own (`has`, comparisons) */
+    uint32_t nlone;
+    /* Items: the slots, then the lone guards (nslots + nlone <= 1024).
+     * pol_items: per policy, iwords words: the items its prefix mentions;
+     * item_principal: the items reading the principal alone. */
+    uint32_t iwords;
+    uint64_t *pol_items;
+    uint64_t *item_principal;
+    uint8_t guards_mode; /* POL_GUARDS_*: cu_policy_set_guards */
 };
+
+/* When a request uses the guards: by default (AUTO) when its candidates
+ * after the scope index are at least POL_GUARDS_MIN_CAND (below that,
+ * evaluating them costs less than a pass over the guards). */
+enum { POL_GUARDS_AUTO, POL_GUARDS_ON, POL_GUARDS_OFF };
+#define POL_GUARDS_MIN_CAND 16
+
+/* Find the guard prefixes of a parsed set and index them (guard.c).
+ * False only when out of memory. */
+bool pol_guards_build(cu_policy_set *set);
+/* Source text of a node, whitespace runs and comments folded, into a. */
+char *pol_node_text(cu_arena *a, const char *src, const node *n);
 
 /* Entity store functions reused by JSON parsing. */
 cu_rc pol_ents_add_uid(cu_policy_entities *e, const puid *u, struct cu_policy_entity **out) CU_NODISCARD;

@@ -349,6 +349,53 @@ TEST(reference_update_takes_effect_on_next_decision)
     cu_gateway_free(g);
 }
 
+/* The officers' entities memoise what the pack's guards on the principal
+ * alone decide (role, unit, vetting level): a reference update that changes
+ * those attributes must change the decision on the next request, both ways. */
+TEST(reference_update_changes_memoised_principal_guards)
+{
+    struct memlog log = {0};
+    cu_gateway *g = make(&log);
+    if (!g)
+        return;
+    cu_gateway_decision d;
+    cu_gateway_request r = req("DC1", "view", "R2", "C1");
+    CHECK_OK(cu_gateway_decide(g, &r, &d));
+    CHECK_INT(d.outcome, CU_GW_ALLOW);
+    CHECK(has_policy(&d, "rms-view-sworn"));
+
+    /* a role no permit names: no permit applies any more (the explanation names one) */
+    const char *role = "{\"kind\":\"officer\",\"id\":\"DC1\",\"role\":\"cleaner\",\"unit\":\"CID-CW\",\"area\":\"CW\","
+                       "\"vetting\":{\"level\":\"MV\",\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"},"
+                       "\"shift\":\"office\",\"start\":\"2012-01-01\",\"end\":null,\"relations\":[]}\n";
+    size_t applied = 0;
+    uint64_t v = 0;
+    CHECK_OK(cu_gateway_reference_update(g, role, strlen(role), "upd", NULL, &applied, &v));
+    CHECK_INT(applied, 1);
+    CHECK_OK(cu_gateway_decide(g, &r, &d));
+    CHECK_INT(d.outcome, CU_GW_DENY);
+    CHECK_INT(d.n_policies, 0);
+    CHECK(d.explain_policy != NULL);
+
+    /* vetting withdrawn (no vetting: level NONE): the vetting-none guardrail decides */
+    const char *none = "{\"kind\":\"officer\",\"id\":\"DC1\",\"role\":\"DC\",\"unit\":\"CID-CW\",\"area\":\"CW\","
+                       "\"shift\":\"office\",\"start\":\"2012-01-01\",\"end\":null,\"relations\":[]}\n";
+    CHECK_OK(cu_gateway_reference_update(g, none, strlen(none), "upd", NULL, &applied, &v));
+    CHECK_OK(cu_gateway_decide(g, &r, &d));
+    CHECK_INT(d.outcome, CU_GW_DENY);
+    CHECK(has_policy(&d, "vetting-none"));
+
+    /* and back: the sworn role and a valid level allow again */
+    const char *back = "{\"kind\":\"officer\",\"id\":\"DC1\",\"role\":\"DC\",\"unit\":\"CID-CW\",\"area\":\"CW\","
+                       "\"vetting\":{\"level\":\"MV\",\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"},"
+                       "\"shift\":\"office\",\"start\":\"2012-01-01\",\"end\":null,\"relations\":[]}\n";
+    CHECK_OK(cu_gateway_reference_update(g, back, strlen(back), "upd", NULL, &applied, &v));
+    CHECK_OK(cu_gateway_decide(g, &r, &d));
+    CHECK_INT(d.outcome, CU_GW_ALLOW);
+    CHECK(has_policy(&d, "rms-view-sworn"));
+    cu_gateway_free(g);
+}
+
 /* Assignments take effect at their ts, whatever their order in the file. */
 TEST(assignments_follow_their_time)
 {

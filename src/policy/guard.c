@@ -1,0 +1,409 @@
+/*
+ * Guard prefixes: the cheap tests policies start with, found once per set so
+ * that a request can rule out, a machine word at a time, the policies that
+ * cannot be satisfied, without visiting them.
+ *
+ * A guard is a test of one slot of the request (`context.purpose`,
+ * `principal.role`, `resource.live`, `action`, `context has case`) against
+ * literals: `S`, `!S`, `S == L`, `S != L`, `[L, ...].contains(S)`,
+ * `S like "p*"`, `var has a`, comparisons `S < T` of two slots (or a
+ * slot and a Long literal), and `!(...)` of any of these.  Once the slot is read, such a test either
+ * gives a bool or (for `S`, `!S`, `like` and comparisons on the wrong
+ * type, or a slot that is missing) an error; it has no other effect.  A policy's guard
+ * prefix is the longest run of its top-level conjuncts, in Cedar's order of
+ * evaluation (the `when` conjuncts left to right, an `unless` condition as
+ * one step wanting false, conditions in order), that are guards.
+ *
+ * Invariants
+ * 1. Cedar evaluates a policy's conditions in order and && short-circuits,
+ *    so when every step of the prefix before step k gave the value it wants
+ *    and step k gave the other bool, the policy is not satisfied and raises
+ *    no error: the evaluator may skip it.  A request whose guard reads an
+ *    error skips nothing that mentions that guard (eval.c evaluates those
+ *    policies in full, with Cedar's own error).
+ * 2. Guards with the same folded source text are one guard (the text of a
+ *    pure test over one slot fixes its meaning), evaluated once a request.
+ * 3. Only sets of at most GUARD_MAX_POLICIES policies get guards, and at
+ *    most GUARD_MAX of them (a prefix stops at a guard that would be one
+ *    too many), which bounds the bitsets to 1.5 MiB.  Larger sets are
+ *    evaluated as before.
+ */
+#include "policy_int.h"
+
+#include <string.h>
+
+#define GUARD_MAX_POLICIES 4096
+#define GUARD_MAX 1024
+
+char *pol_node_text(cu_arena *a, const char *src, const node *n)
+{
+    const char *s = src + n->start;
+    size_t len = n->end > n->start ? n->end - n->start : 0;
+    char *o = cu_arena_alloc(a, len + 1);
+    if (!o)
+        return NULL;
+    size_t k = 0;
+    bool in_str = false, space = false;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+        if (in_str) {
+            o[k++] = ch;
+            if (ch == '\\' && i + 1 < len)
+                o[k++] = s[++i];
+            else if (ch == '"')
+                in_str = false;
+            continue;
+        }
+        if (ch == '/' && i + 1 < len && s[i + 1] == '/') {
+            while (i < len && s[i] != '\n')
+                i++;
+            space = true;
+            continue;
+        }
+        if (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r') {
+            space = true;
+            continue;
+        }
+        if (space && k > 0)
+            o[k++] = ' ';
+        space = false;
+        o[k++] = ch;
+        if (ch == '"')
+            in_str = true;
+    }
+    o[k] = 0;
+    return o;
+}
+
+static bool is_slot(const node *x) { return x->op == N_ATTR && x->kids[0]->op == N_VAR; }
+
+/* What kind of guard x is (false: none).  Fills kind, var, slot, lit, pat, name. */
+static bool classify(const node *x, pguard *g)
+{
+    memset(g, 0, sizeof *g);
+    switch (x->op) {
+    case N_ATTR:
+        if (!is_slot(x))
+            return false;
+        g->kind = G_TRUTH;
+        g->slot = x;
+        break;
+    case N_NOT:
+        if (!is_slot(x->kids[0])) { /* !(guard): the same test, negated (an error stays one) */
+            if (!classify(x->kids[0], g))
+                return false;
+            g->neg = !g->neg;
+            return true;
+        }
+        g->kind = G_NOT;
+        g->slot = x->kids[0];
+        break;
+    case N_EQ:
+    case N_NE: {
+        const node *a = x->kids[0], *b = x->kids[1];
+        if (a->op == N_LIT) {
+            const node *t = a;
+            a = b;
+            b = t;
+        }
+        if (b->op != N_LIT)
+            return false;
+        g->kind = x->op == N_EQ ? G_EQ : G_NE;
+        g->lit = &b->lit;
+        if (is_slot(a))
+            g->slot = a;
+        else if (a->op == N_VAR)
+            g->var = a->var; /* the variable itself */
+        else
+            return false;
+        break;
+    }
+    case N_CALL:
+        if (x->fn != FN_CONTAINS || x->nkids != 2 || x->kids[0]->op != N_LIT || x->kids[0]->lit.kind != PV_SET ||
+            !is_slot(x->kids[1]))
+            return false;
+        g->kind = G_IN;
+        g->lit = &x->kids[0]->lit;
+        g->slot = x->kids[1];
+        break;
+    case N_LIKE:
+        if (!is_slot(x->kids[0]) || !x->pat)
+            return false;
+        g->kind = G_LIKE;
+        g->slot = x->kids[0];
+        g->pat = x->pat;
+        break;
+    case N_LT:
+    case N_LE:
+    case N_GT:
+    case N_GE: {
+        const node *l = x->kids[0], *r = x->kids[1];
+        bool lok = is_slot(l) || (l->op == N_LIT && l->lit.kind == PV_LONG);
+        bool rok = is_slot(r) || (r->op == N_LIT && r->lit.kind == PV_LONG);
+        if (!lok || !rok || (l->op == N_LIT && r->op == N_LIT))
+            return false;
+        g->kind = G_CMP;
+        g->cmp = x;
+        g->principal = (l->op == N_LIT || l->kids[0]->var == VAR_PRINCIPAL) &&
+                       (r->op == N_LIT || r->kids[0]->var == VAR_PRINCIPAL);
+        return true;
+    }
+    case N_HAS:
+        if (x->npath != 1 || x->kids[0]->op != N_VAR)
+            return false;
+        g->kind = G_HAS;
+        g->var = x->kids[0]->var;
+        g->name = x->path[0];
+        g->nlen = x->plens[0];
+        break;
+    default:
+        return false;
+    }
+    if (g->slot)
+        g->var = g->slot->kids[0]->var;
+    g->principal = g->var == VAR_PRINCIPAL;
+    return true;
+}
+
+#define SLOT_MAX_LITS 256
+
+static bool same_slot(const pslot *sl, const pguard *g)
+{
+    if (sl->var != g->var || !sl->attr != !g->slot)
+        return false;
+    return !sl->attr ||
+           (sl->attr->nlen == g->slot->nlen && pol_bytes_eq(sl->attr->name, g->slot->name, g->slot->nlen));
+}
+
+static bool table_kind(int k) { return k == G_EQ || k == G_NE || k == G_IN; }
+
+/* A table guard's value when the slot's value equals lit (NULL: none of
+ * the literals): equality is an equivalence, so equal values give equal
+ * results. */
+static bool table_value_raw(const pguard *g, const pval *lit)
+{
+    if (g->kind == G_IN) {
+        if (!lit)
+            return false;
+        for (uint32_t i = 0; i < g->lit->u.set.n; i++)
+            if (pol_val_eq(&g->lit->u.set.v[i], lit))
+                return true;
+        return false;
+    }
+    bool eq = lit && pol_val_eq(g->lit, lit);
+    return g->kind == G_EQ ? eq : !eq;
+}
+
+static bool table_value(const pguard *g, const pval *lit) { return table_value_raw(g, lit) != g->neg; }
+
+static bool add_lit(pslot *sl, const pval *v)
+{
+    for (uint32_t i = 0; i < sl->nlits; i++)
+        if (pol_val_eq(&sl->lits[i], v))
+            return true;
+    if (sl->nlits == SLOT_MAX_LITS)
+        return false;
+    sl->lits[sl->nlits++] = *v;
+    return true;
+}
+
+/* Group the guards by slot and fill the class tables. */
+static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
+{
+    cu_arena *a = set->arena;
+    uint32_t words = (set->n + 63) / 64;
+    pslot *sl = cu_arena_alloc(a, sizeof *sl * (ng ? ng : 1));
+    uint32_t *slot_of = cu_arena_alloc(a, sizeof *slot_of * (ng ? ng : 1));
+    set->lone = cu_arena_alloc(a, sizeof *set->lone * (ng ? ng : 1));
+    if (!sl || !slot_of || !set->lone)
+        return false;
+    uint32_t ns = 0;
+    for (uint32_t k = 0; k < ng; k++) {
+        if (gs[k].kind == G_HAS || gs[k].kind == G_CMP) {
+            set->lone[set->nlone++] = k;
+            continue;
+        }
+        uint32_t j = 0;
+        while (j < ns && !same_slot(&sl[j], &gs[k]))
+            j++;
+        if (j == ns) {
+            memset(&sl[ns], 0, sizeof sl[ns]);
+            sl[ns].var = gs[k].var;
+            sl[ns].attr = gs[k].slot;
+            sl[ns].principal = gs[k].var == VAR_PRINCIPAL;
+            ns++;
+        }
+        slot_of[k] = j;
+    }
+    for (uint32_t j = 0; j < ns; j++) {
+        pslot *x = &sl[j];
+        uint32_t nguard = 0;
+        x->lits = cu_arena_alloc(a, sizeof *x->lits * SLOT_MAX_LITS);
+        x->mention = cu_arena_alloc(a, sizeof(uint64_t) * words);
+        if (!x->lits || !x->mention)
+            return false;
+        memset(x->mention, 0, sizeof(uint64_t) * words);
+        x->table = true;
+        for (uint32_t k = 0; k < ng; k++) {
+            if (gs[k].kind == G_HAS || gs[k].kind == G_CMP || slot_of[k] != j)
+                continue;
+            nguard++;
+            for (uint32_t i = 0; i < words; i++)
+                x->mention[i] |= gs[k].mention[i];
+            if (gs[k].kind == G_IN) {
+                for (uint32_t i = 0; i < gs[k].lit->u.set.n && x->table; i++)
+                    x->table = add_lit(x, &gs[k].lit->u.set.v[i]);
+            } else if (table_kind(gs[k].kind)) {
+                x->table = add_lit(x, gs[k].lit);
+            }
+        }
+        x->other = cu_arena_alloc(a, sizeof *x->other * nguard);
+        if (!x->other)
+            return false;
+        if (x->table) {
+            x->kill = cu_arena_alloc(a, sizeof(uint64_t) * words * (x->nlits + 1));
+            if (!x->kill)
+                return false;
+            memset(x->kill, 0, sizeof(uint64_t) * words * (x->nlits + 1));
+        } else {
+            x->nlits = 0;
+        }
+        for (uint32_t k = 0; k < ng; k++) {
+            if (gs[k].kind == G_HAS || gs[k].kind == G_CMP || slot_of[k] != j)
+                continue;
+            if (!x->table || !table_kind(gs[k].kind)) {
+                x->other[x->nother++] = k;
+                continue;
+            }
+            for (uint32_t c = 0; c <= x->nlits; c++) {
+                bool v = table_value(&gs[k], c < x->nlits ? &x->lits[c] : NULL);
+                const uint64_t *b = v ? gs[k].need_false : gs[k].need_true;
+                for (uint32_t i = 0; i < words; i++)
+                    x->kill[c * words + i] |= b[i];
+            }
+        }
+    }
+    set->slots = sl;
+    set->nslots = ns;
+    /* which items each policy's prefix mentions */
+    uint32_t items = ns + set->nlone, iw = (items + 63) / 64;
+    set->iwords = iw;
+    set->pol_items = cu_arena_alloc(a, sizeof(uint64_t) * iw * set->n + 8);
+    set->item_principal = cu_arena_alloc(a, sizeof(uint64_t) * iw + 8);
+    uint32_t *item_of = cu_arena_alloc(a, sizeof *item_of * (ng ? ng : 1));
+    if (!set->pol_items || !set->item_principal || !item_of)
+        return false;
+    memset(set->pol_items, 0, sizeof(uint64_t) * iw * set->n);
+    memset(set->item_principal, 0, sizeof(uint64_t) * iw);
+    for (uint32_t k = 0; k < ng; k++)
+        item_of[k] = slot_of[k];
+    for (uint32_t q = 0; q < set->nlone; q++)
+        item_of[set->lone[q]] = ns + q;
+    for (uint32_t j = 0; j < ns; j++)
+        if (sl[j].principal)
+            set->item_principal[j >> 6] |= UINT64_C(1) << (j & 63);
+    for (uint32_t q = 0; q < set->nlone; q++)
+        if (gs[set->lone[q]].principal)
+            set->item_principal[(ns + q) >> 6] |= UINT64_C(1) << ((ns + q) & 63);
+    for (uint32_t pi = 0; pi < set->n; pi++) {
+        const policy *p = &set->pols[pi];
+        for (uint32_t st = 0; st < p->npre; st++) {
+            uint32_t it = item_of[p->pre[st].guard];
+            set->pol_items[(size_t)pi * iw + (it >> 6)] |= UINT64_C(1) << (it & 63);
+        }
+    }
+    return true;
+}
+
+static uint64_t text_hash(const char *s) { return pol_hash(s, strlen(s), 0x2545f4914f6cdd1dull); }
+
+bool pol_guards_build(cu_policy_set *set)
+{
+    if (set->n == 0 || set->n > GUARD_MAX_POLICIES)
+        return true;
+    cu_arena *a = set->arena;
+    pguard *gs = cu_arena_alloc(a, sizeof *gs * GUARD_MAX);
+    int32_t tab[2 * GUARD_MAX]; /* open addressing on the text hash: guard index, -1 empty */
+    if (!gs)
+        return false;
+    for (size_t i = 0; i < 2 * GUARD_MAX; i++)
+        tab[i] = -1;
+    uint32_t ng = 0;
+    for (uint32_t pi = 0; pi < set->n; pi++) {
+        policy *p = &set->pols[pi];
+        uint32_t units = 0;
+        for (uint32_t ci = 0; ci < p->nconds; ci++)
+            units += p->conds[ci].unless ? 1 : p->conds[ci].nconj;
+        if (!units)
+            continue;
+        pstep *steps = cu_arena_alloc(a, sizeof *steps * units);
+        if (!steps)
+            return false;
+        uint32_t ns = 0, ci = 0, kj = 0;
+        bool stop = false;
+        for (ci = 0; ci < p->nconds && !stop; ci++) {
+            const pcond *cd = &p->conds[ci];
+            node *const *u = cd->unless ? &cd->expr : cd->conj;
+            uint32_t nu = cd->unless ? 1 : cd->nconj;
+            for (kj = 0; kj < nu; kj++) {
+                pguard g;
+                if (!classify(u[kj], &g)) {
+                    stop = true;
+                    break;
+                }
+                char *text = pol_node_text(a, set->src, u[kj]);
+                if (!text)
+                    return false;
+                uint64_t h = text_hash(text);
+                size_t slot = h & (2 * GUARD_MAX - 1);
+                while (tab[slot] >= 0 && strcmp(gs[tab[slot]].text, text) != 0)
+                    slot = (slot + 1) & (2 * GUARD_MAX - 1);
+                if (tab[slot] < 0) {
+                    if (ng == GUARD_MAX) {
+                        stop = true;
+                        break;
+                    }
+                    g.text = text;
+                    gs[ng] = g;
+                    tab[slot] = (int32_t)ng++;
+                }
+                steps[ns++] = (pstep){.guard = (uint32_t)tab[slot], .want = !cd->unless, .unless = cd->unless,
+                                      .n = u[kj]};
+            }
+            if (stop)
+                break;
+        }
+        p->pre = steps;
+        p->npre = ns;
+        p->pre_cond = ci;
+        p->pre_conj = stop ? kj : 0;
+    }
+    uint32_t words = (set->n + 63) / 64;
+    for (uint32_t k = 0; k < ng; k++) {
+        uint64_t *b = cu_arena_alloc(a, sizeof(uint64_t) * 3 * words);
+        if (!b)
+            return false;
+        memset(b, 0, sizeof(uint64_t) * 3 * words);
+        gs[k].need_true = b;
+        gs[k].need_false = b + words;
+        gs[k].mention = b + 2 * words;
+    }
+    for (uint32_t pi = 0; pi < set->n; pi++) {
+        const policy *p = &set->pols[pi];
+        for (uint32_t s = 0; s < p->npre; s++) {
+            pguard *g = &gs[p->pre[s].guard];
+            uint64_t bit = UINT64_C(1) << (pi & 63);
+            (p->pre[s].want ? g->need_true : g->need_false)[pi >> 6] |= bit;
+            g->mention[pi >> 6] |= bit;
+        }
+    }
+    set->guards = gs;
+    set->nguards = ng;
+    return build_slots(set, gs, ng);
+}
+
+void cu_policy_set_guards(cu_policy_set *s, bool on)
+{
+    if (s)
+        s->guards_mode = on ? POL_GUARDS_ON : POL_GUARDS_OFF;
+}
