@@ -147,7 +147,9 @@ struct pst {
     struct oref { cu_id p; uint32_t t; } pv[PV_N]; /* officers here, at a time */
     struct oref pa[PA_N];
     uint8_t pvpos, papos;
+    uint8_t pa_rt;            /* bit i: pa[i] met the person only in the unit's routine */
     uint16_t nacc, acc_day;   /* decayed count of distinct unexplained accessors, as of acc_day */
+    uint16_t nrt;             /* ... of those who met them in a routine (same decay) */
     uint32_t burst;           /* file + 1 */
 };
 
@@ -1253,28 +1255,60 @@ static double shared_weight(const struct pst *ps)
 
 static bool wide(const misuse *m, const cu_officer *o) { return o->area < m->nwide && m->wide_area[o->area]; }
 
-static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
+/* Whether officer o is already a member of a ring (a component with a
+ * ring file). */
+static bool in_ring(misuse *m, cu_id o)
+{
+    if (o >= m->nuf)
+        return false;
+    cu_id r = uf_find(m, o);
+    return r < m->nring && m->ring_file[r] != 0;
+}
+
+/* routine: the access was explained only by the unit's routine (a mined
+ * template) and the person is on the register.  Such an access never
+ * starts a ring: it links its officer only to an officer who is already
+ * in one or who is a quiet outlier, on two or more rarely seen people,
+ * and it never joins two rings (an analyst whose routine is the register
+ * meets every ring's targets). */
+static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, bool routine)
 {
     struct pst *ps = &m->per[p];
     uint32_t t = tmin(ev->ts);
     cu_id o = ev->officer;
     bool seen = false;
+    int self = -1;
     for (int i = 0; i < PA_N; i++)
-        if (ps->pa[i].p == o && ps->pa[i].t + PAIR_WIN >= t)
+        if (ps->pa[i].p == o && ps->pa[i].t + PAIR_WIN >= t) {
             seen = true;
+            self = i;
+        }
+    if (seen && !routine && (ps->pa_rt >> self & 1)) {
+        /* met before in the routine, now with no reason at all */
+        ps->pa_rt = (uint8_t)(ps->pa_rt & ~(1u << self));
+    }
     if (!seen) {
-        /* a new accessor: the count halves every 30 days */
+        /* a new accessor: the counts halve every 30 days */
         uint16_t today = (uint16_t)(t / 1440);
         uint16_t el = (uint16_t)(today - ps->acc_day);
         if (el >= 30) {
             unsigned sh = el / 30 > 15 ? 15 : el / 30;
             ps->nacc = (uint16_t)(ps->nacc >> sh);
+            ps->nrt = (uint16_t)(ps->nrt >> sh);
             ps->acc_day = today;
         }
-        if (ps->nacc < UINT16_MAX)
+        if (routine) {
+            if (ps->nrt < UINT16_MAX)
+                ps->nrt++;
+        } else if (ps->nacc < UINT16_MAX)
             ps->nacc++;
     }
     double wp = shared_weight(ps);
+    /* a pair through the routine: everyone who met the person counts */
+    double wrt = 1.0 / (double)((ps->nacc + ps->nrt < 2 ? 2 : ps->nacc + ps->nrt) - 1);
+#ifdef MISUSE_TRACE
+    fprintf(stderr, "G %s %u p%u nacc%u b%u\n", ev->id, o, p, ps->nacc, breadth(&m->off[o], t));
+#endif
     const cu_person *pp = NULL;
     bool pp_done = false;
     for (int i = 0; i < PA_N; i++) {
@@ -1283,6 +1317,10 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
             continue;
         if (o2 == o)
             continue;
+        bool rt2 = (ps->pa_rt >> i & 1) != 0;
+        if (routine && rt2)
+            continue; /* two routines meeting is the routine */
+        bool via_rt = routine || rt2;
         if (share_case(m, o, o2))
             continue;
         /* one unit's officers meeting the same people is teamwork */
@@ -1297,7 +1335,7 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
             pp = cu_ref_person(m->ref, p);
             pp_done = true;
         }
-        double wpp = local && pp && pp->area == oa->area ? 0.5 * wp : wp;
+        double wpp = (local && pp && pp->area == oa->area ? 0.5 : 1.0) * (via_rt ? wrt : wp);
         cu_id lo = o < o2 ? o : o2, hi = o < o2 ? o2 : o;
         uint64_t key = ((uint64_t)lo << 32 | hi) + 1;
         size_t mask = ((size_t)1 << PAIR_BITS) - 1;
@@ -1333,9 +1371,29 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
         /* or, one person nobody else looked at, shared by two officers who
          * each keep looking people up with no reason (quiet outliers):
          * chance seldom puts two such officers on one stranger */
+        if (via_rt) {
+            /* through the routine: the other officer must already stand
+             * out (in a ring, or a quiet outlier), and the pair share two
+             * rarely seen people */
+            cu_id other = routine ? o2 : o;
+            bool stands_out = in_ring(m, other) || (other < m->noff && breadth(&m->off[other], t) >= BREADTH_MIN);
+            if (pr->W >= EDGE_MIN && pr->np >= 2 && stands_out) {
+                cu_id rto = routine ? o : o2;
+                /* never the bridge between two rings */
+                if (in_ring(m, rto) && in_ring(m, other) && uf_find(m, rto) != uf_find(m, other))
+                    continue;
+                double w = pr->active ? wpp : pr->W;
+                pr->active = 1;
+                ring_edge(m, o, o2, ev, p, w, flagged);
+            }
+            continue;
+        }
         if (pr->W >= EDGE_MIN || (!local && pr->W >= 0.9f && breadth(&m->off[o], t) >= BREADTH_MIN &&
                                   o2 < m->noff && breadth(&m->off[o2], t) >= BREADTH_MIN)) {
             double w = pr->active ? wpp : pr->W; /* the earlier shared people count when the edge forms */
+#ifdef MISUSE_TRACE
+            fprintf(stderr, "E %s %u %u p%u w%.2f W%.2f np%u\n", ev->id, o, o2, p, w, pr->W, pr->np);
+#endif
             pr->active = 1;
             ring_edge(m, o, o2, ev, p, w, flagged);
         }
@@ -1343,6 +1401,10 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
     if (!seen) {
         ps->pa[ps->papos].p = o;
         ps->pa[ps->papos].t = t;
+        if (routine)
+            ps->pa_rt = (uint8_t)(ps->pa_rt | 1u << ps->papos);
+        else
+            ps->pa_rt = (uint8_t)(ps->pa_rt & ~(1u << ps->papos));
         ps->papos = (uint8_t)((ps->papos + 1) % PA_N);
     }
 }
@@ -1417,7 +1479,7 @@ static bool ux_note(struct ost *s, cu_id p, uint32_t t, int32_t day)
 }
 
 static double rarity(const misuse *m, const struct ost *s, const cu_officer *o);
-static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged);
+static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, bool routine);
 
 /* A refused access is still an attempt to look someone up: with no case
  * of the officer's own (or cited) linking the person or record, it counts
@@ -1447,7 +1509,7 @@ static void denied_attempt(misuse *m, const cu_event *ev, struct ost *s, const c
     (void)ux_note(s, p, t, day_of(ev->ts));
     if (rarity(m, s, o) >= 0.5) {
         const cu_person *pp = cu_ref_person(ref, p);
-        graph_access(m, ev, p, pp && pp->flags);
+        graph_access(m, ev, p, pp && pp->flags, false);
     }
 }
 
@@ -1981,6 +2043,9 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     double total = 0;
     uint32_t fi = 0;
     double rar = rarity(m, s, o);
+#ifdef MISUSE_TRACE
+    fprintf(stderr, "A %s %u U%d T%d rar%.2f bits%x np%u p%u\n", ev->id, ev->officer, U, T, rar, bits, np, np ? people[0] : 0);
+#endif
     /* how rare work without a data link is for the officer at all: custody
      * and licensing meet register people in their routine every day */
     double rar_weak = 1.0;
@@ -2118,6 +2183,9 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                     SOFT(S_REPEAT, fr * TPL_AGAIN, p, CU_ID_NONE);
                 if (exf)
                     SOFT(S_EXFIL, fr * TPL_AGAIN, p, CU_ID_NONE);
+                if ((is_view || (ev->has_results && ev->results <= 3)) && rar >= 0.5 && !from_big && !group_done)
+                    graph_access(m, ev, p, true, true);
+                group_done = true;
             }
             continue;
         }
@@ -2168,7 +2236,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             if (is_view && rar >= 0.5 && !from_big && !group_done)
                 burst_access(m, ev, p, pp && pp->flags);
             if ((is_view || (ev->has_results && ev->results <= 3)) && rar >= 0.5 && !from_big && !group_done)
-                graph_access(m, ev, p, pp && pp->flags);
+                graph_access(m, ev, p, pp && pp->flags, false);
             group_done = true;
         }
     }
