@@ -49,6 +49,7 @@
 #define TX_N 8            /* register people recently met in the routine per officer */
 #define PV_N 8            /* recent unexplained viewers per person (bursts) */
 #define PA_N 4            /* recent unexplained accessors per person (graph) */
+#define PR_N 4            /* recent routine accessors of a register person (graph) */
 #define TERM_N 4          /* usual terminals per officer */
 #define AREA_N 4          /* usual areas per officer */
 #define HIST_N 28         /* active days of personal history */
@@ -147,7 +148,8 @@ struct pst {
     struct oref { cu_id p; uint32_t t; } pv[PV_N]; /* officers here, at a time */
     struct oref pa[PA_N];
     uint8_t pvpos, papos;
-    uint8_t pa_rt;            /* bit i: pa[i] met the person only in the unit's routine */
+    struct oref pr[PR_N];     /* recent officers who met the person only in their unit's routine */
+    uint8_t prpos;
     uint16_t nacc, acc_day;   /* decayed count of distinct unexplained accessors, as of acc_day */
     uint16_t nrt;             /* ... of those who met them in a routine (same decay) */
     uint32_t burst;           /* file + 1 */
@@ -166,6 +168,7 @@ struct file {
     float aux[S_COUNT];
     uint32_t nmem, nsubj, nev;
     cu_id mem[FILE_MEM];
+    float memw[FILE_MEM];     /* ring: the weight of each member's links */
     cu_id subj[FILE_SUBJ];
     char ev[FILE_EV][CU_ID_MAX_LEN + 1];
     uint64_t num;
@@ -295,6 +298,8 @@ static cu_rc ensure_person(misuse *m, cu_id p)
             m->per[i].pv[k].p = CU_ID_NONE;
         for (int k = 0; k < PA_N; k++)
             m->per[i].pa[k].p = CU_ID_NONE;
+        for (int k = 0; k < PR_N; k++)
+            m->per[i].pr[k].p = CU_ID_NONE;
     }
     return CU_OK;
 }
@@ -665,6 +670,29 @@ static void file_member(struct file *f, cu_id o)
             return;
     if (f->nmem < FILE_MEM)
         f->mem[f->nmem++] = o;
+}
+
+/* A ring's member with the weight of a link: an alert names at most
+ * FILE_MEM officers, so when the ring is larger the weakest linked member
+ * gives way to a more strongly linked one (the union-find keeps them all). */
+static void ring_member(struct file *f, cu_id o, float w)
+{
+    uint32_t low = 0;
+    for (uint32_t i = 0; i < f->nmem; i++) {
+        if (f->mem[i] == o) {
+            f->memw[i] += w;
+            return;
+        }
+        if (f->memw[i] < f->memw[low])
+            low = i;
+    }
+    if (f->nmem < FILE_MEM) {
+        f->memw[f->nmem] = w;
+        f->mem[f->nmem++] = o;
+    } else if (f->memw[low] < w) {
+        f->mem[low] = o;
+        f->memw[low] = w;
+    }
 }
 
 static void file_subject(struct file *f, cu_id p)
@@ -1195,15 +1223,22 @@ static bool share_case(misuse *m, cu_id a, cu_id b)
     return false;
 }
 
-static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, double wp, bool flagged)
+/* strong: the pair shares two or more rarely seen people with no reason.
+ * Only a strong edge joins two rings into one: rings that draw on one
+ * pool of targets (the same activists, one community) share a person here
+ * and there, and an officer who met one of them is not a bridge. */
+static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, double wp, bool flagged, bool strong)
 {
     cu_id ra = uf_find(m, a), rb = uf_find(m, b);
     uint32_t fa = m->ring_file[ra], fb = ra != rb ? m->ring_file[rb] : 0;
+    if (ra != rb && fa && fb && !strong)
+        return;
     if (ra != rb) {
-        /* the older file (emitted first, else allocated first) survives */
+        /* the older alert survives (emitted first, else a's) */
         cu_id root = ra, other = rb;
         uint32_t keep = fa, drop = fb;
-        if (!fa || (fb && m->files[fb - 1].emitted && !m->files[fa - 1].emitted)) {
+        const struct file *Fa = fa ? &m->files[fa - 1] : NULL, *Fb = fb ? &m->files[fb - 1] : NULL;
+        if (!Fa || (Fb && Fb->emitted && (!Fa->emitted || Fb->num < Fa->num))) {
             root = rb;
             other = ra;
             keep = fb;
@@ -1213,7 +1248,7 @@ static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, 
         if (drop && keep) {
             struct file *d = &m->files[drop - 1], *k = &m->files[keep - 1];
             for (uint32_t i = 0; i < d->nmem; i++)
-                file_member(k, d->mem[i]);
+                ring_member(k, d->mem[i], d->memw[i]);
             for (uint32_t i = 0; i < d->nsubj; i++)
                 file_subject(k, d->subj[i]);
             k->E = decayed(k, ev->ts) + decayed(d, ev->ts);
@@ -1236,8 +1271,8 @@ static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, 
     }
     struct file *f = &m->files[fa - 1];
     f->owner = ra;
-    file_member(f, a);
-    file_member(f, b);
+    ring_member(f, a, (float)wp);
+    ring_member(f, b, (float)wp);
     file_subject(f, p);
     double w = wp * (flagged ? 1.5 : 1.0) + (f->nmem >= 3 ? 0.3 : 0);
     file_add(m, fa, S_RING, w, ev, p, CU_ID_NONE, (float)f->nsubj);
@@ -1277,16 +1312,13 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, b
     uint32_t t = tmin(ev->ts);
     cu_id o = ev->officer;
     bool seen = false;
-    int self = -1;
-    for (int i = 0; i < PA_N; i++)
-        if (ps->pa[i].p == o && ps->pa[i].t + PAIR_WIN >= t) {
+    /* the routine's accessors are kept apart: analysts who meet the
+     * register every day must not push the unexplained ones out */
+    struct oref *mine = routine ? ps->pr : ps->pa;
+    int nmine = routine ? PR_N : PA_N;
+    for (int i = 0; i < nmine; i++)
+        if (mine[i].p == o && mine[i].t + PAIR_WIN >= t)
             seen = true;
-            self = i;
-        }
-    if (seen && !routine && (ps->pa_rt >> self & 1)) {
-        /* met before in the routine, now with no reason at all */
-        ps->pa_rt = (uint8_t)(ps->pa_rt & ~(1u << self));
-    }
     if (!seen) {
         /* a new accessor: the counts halve every 30 days */
         uint16_t today = (uint16_t)(t / 1440);
@@ -1306,20 +1338,19 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, b
     double wp = shared_weight(ps);
     /* a pair through the routine: everyone who met the person counts */
     double wrt = 1.0 / (double)((ps->nacc + ps->nrt < 2 ? 2 : ps->nacc + ps->nrt) - 1);
-#ifdef MISUSE_TRACE
-    fprintf(stderr, "G %s %u p%u nacc%u b%u\n", ev->id, o, p, ps->nacc, breadth(&m->off[o], t));
-#endif
     const cu_person *pp = NULL;
     bool pp_done = false;
-    for (int i = 0; i < PA_N; i++) {
-        cu_id o2 = ps->pa[i].p;
-        if (o2 == CU_ID_NONE || ps->pa[i].t + PAIR_WIN < t)
+    /* a routine access meets the unexplained ones only: two routines
+     * meeting is the routine */
+    int ncand = routine ? PA_N : PA_N + PR_N;
+    for (int i = 0; i < ncand; i++) {
+        bool rt2 = i >= PA_N;
+        const struct oref *e = rt2 ? &ps->pr[i - PA_N] : &ps->pa[i];
+        cu_id o2 = e->p;
+        if (o2 == CU_ID_NONE || e->t + PAIR_WIN < t)
             continue;
         if (o2 == o)
             continue;
-        bool rt2 = (ps->pa_rt >> i & 1) != 0;
-        if (routine && rt2)
-            continue; /* two routines meeting is the routine */
         bool via_rt = routine || rt2;
         if (share_case(m, o, o2))
             continue;
@@ -1359,13 +1390,17 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, b
         for (int k = 0; k < pr->np && k < 4; k++)
             if (pr->p[k] == p)
                 have = true;
-        if (have)
+        /* a person shared again: nothing new to add, but an officer who
+         * did not stand out then may now (the edge is judged again) */
+        if (have && pr->active)
             continue;
-        if (pr->np < 4)
-            pr->p[pr->np] = p;
-        if (pr->np < UINT8_MAX)
-            pr->np++;
-        pr->W += (float)wpp;
+        if (!have) {
+            if (pr->np < 4)
+                pr->p[pr->np] = p;
+            if (pr->np < UINT8_MAX)
+                pr->np++;
+            pr->W += (float)wpp;
+        }
         /* an edge once the pair shares enough rarely-seen people: two
          * people whom nobody else looked at, or more that a few did */
         /* or, one person nobody else looked at, shared by two officers who
@@ -1377,34 +1412,32 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, b
              * rarely seen people */
             cu_id other = routine ? o2 : o;
             bool stands_out = in_ring(m, other) || (other < m->noff && breadth(&m->off[other], t) >= BREADTH_MIN);
+            cu_id rto = routine ? o : o2;
+            /* never the bridge between two rings */
+            if (in_ring(m, rto) && in_ring(m, other) && uf_find(m, rto) != uf_find(m, other))
+                continue;
             if (pr->W >= EDGE_MIN && pr->np >= 2 && stands_out) {
-                cu_id rto = routine ? o : o2;
-                /* never the bridge between two rings */
-                if (in_ring(m, rto) && in_ring(m, other) && uf_find(m, rto) != uf_find(m, other))
-                    continue;
                 double w = pr->active ? wpp : pr->W;
                 pr->active = 1;
-                ring_edge(m, o, o2, ev, p, w, flagged);
+                ring_edge(m, o, o2, ev, p, w, flagged, true);
+                continue;
             }
             continue;
         }
         if (pr->W >= EDGE_MIN || (!local && pr->W >= 0.9f && breadth(&m->off[o], t) >= BREADTH_MIN &&
                                   o2 < m->noff && breadth(&m->off[o2], t) >= BREADTH_MIN)) {
             double w = pr->active ? wpp : pr->W; /* the earlier shared people count when the edge forms */
-#ifdef MISUSE_TRACE
-            fprintf(stderr, "E %s %u %u p%u w%.2f W%.2f np%u\n", ev->id, o, o2, p, w, pr->W, pr->np);
-#endif
             pr->active = 1;
-            ring_edge(m, o, o2, ev, p, w, flagged);
+            ring_edge(m, o, o2, ev, p, w, flagged, pr->W >= EDGE_MIN && pr->np >= 2);
         }
     }
-    if (!seen) {
+    if (!seen && routine) {
+        ps->pr[ps->prpos].p = o;
+        ps->pr[ps->prpos].t = t;
+        ps->prpos = (uint8_t)((ps->prpos + 1) % PR_N);
+    } else if (!seen) {
         ps->pa[ps->papos].p = o;
         ps->pa[ps->papos].t = t;
-        if (routine)
-            ps->pa_rt = (uint8_t)(ps->pa_rt | 1u << ps->papos);
-        else
-            ps->pa_rt = (uint8_t)(ps->pa_rt & ~(1u << ps->papos));
         ps->papos = (uint8_t)((ps->papos + 1) % PA_N);
     }
 }
@@ -2043,9 +2076,6 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     double total = 0;
     uint32_t fi = 0;
     double rar = rarity(m, s, o);
-#ifdef MISUSE_TRACE
-    fprintf(stderr, "A %s %u U%d T%d rar%.2f bits%x np%u p%u\n", ev->id, ev->officer, U, T, rar, bits, np, np ? people[0] : 0);
-#endif
     /* how rare work without a data link is for the officer at all: custody
      * and licensing meet register people in their routine every day */
     double rar_weak = 1.0;
