@@ -1303,9 +1303,9 @@ static bool in_ring(misuse *m, cu_id o)
 /* routine: the access was explained only by the unit's routine (a mined
  * template) and the person is on the register.  Such an access never
  * starts a ring: it links its officer only to an officer who is already
- * in one or who is a quiet outlier, on two or more rarely seen people,
- * and it never joins two rings (an analyst whose routine is the register
- * meets every ring's targets). */
+ * in one, on two or more rarely seen people (weighted by everyone who met
+ * them, routine or not), and it never joins two rings (an analyst whose
+ * routine is the register meets every ring's targets). */
 static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, bool routine)
 {
     struct pst *ps = &m->per[p];
@@ -1407,11 +1407,12 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, b
          * each keep looking people up with no reason (quiet outliers):
          * chance seldom puts two such officers on one stranger */
         if (via_rt) {
-            /* through the routine: the other officer must already stand
-             * out (in a ring, or a quiet outlier), and the pair share two
-             * rarely seen people */
+            /* through the routine: the other officer must already be in
+             * a ring (a quiet outlier alone is not enough: analysts and
+             * outliers meet on the register by chance), and the pair share
+             * two or more rarely seen people */
             cu_id other = routine ? o2 : o;
-            bool stands_out = in_ring(m, other) || (other < m->noff && breadth(&m->off[other], t) >= BREADTH_MIN);
+            bool stands_out = in_ring(m, other);
             cu_id rto = routine ? o : o2;
             /* never the bridge between two rings */
             if (in_ring(m, rto) && in_ring(m, other) && uf_find(m, rto) != uf_find(m, other))
