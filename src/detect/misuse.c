@@ -134,6 +134,7 @@ struct ost {
     uint16_t own_days;       /* days with such look-ups */
     float ew_all, ew_unx;    /* decayed counts of accesses and unexplained ones */
     float ew_weak;           /* decayed count of accesses with no data link (routine or not) */
+    float ring_w;            /* the weight of the ring links the officer took part in */
     cu_id sess_other;        /* colleague whose terminal the suspect session uses */
     uint16_t hour[24];
     /* today */
@@ -583,6 +584,7 @@ static double score_of(double E) { return 1.0 - exp(-E / SCALE); }
 #define RING_SUPPORT 1.8
 #define RING_BREADTH 0.6
 #define BREADTH_WIN (30 * 1440) /* minutes: the window of an officer's unexplained breadth */
+#define NAME_MIN 1.5f           /* link weight that names an officer in a grown ring */
 #define BREADTH_MIN 4           /* distinct people unexplained in it that make a quiet outlier */
 
 /* How many distinct people the officer looked up (or tried to) with no
@@ -1271,8 +1273,17 @@ static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, 
     }
     struct file *f = &m->files[fa - 1];
     f->owner = ra;
-    ring_member(f, a, (float)wp);
-    ring_member(f, b, (float)wp);
+    /* a ring names an officer once the officer's links to it weigh as much
+     * as one strong link: one shared person with a grown ring (a quiet
+     * outlier who met one of its targets) is not yet membership; a new
+     * ring names its pair */
+    bool fresh_ring = f->nmem == 0;
+    m->off[a].ring_w += (float)wp;
+    m->off[b].ring_w += (float)wp;
+    if (strong || fresh_ring || m->off[a].ring_w >= NAME_MIN)
+        ring_member(f, a, (float)wp);
+    if (strong || fresh_ring || m->off[b].ring_w >= NAME_MIN)
+        ring_member(f, b, (float)wp);
     file_subject(f, p);
     double w = wp * (flagged ? 1.5 : 1.0) + (f->nmem >= 3 ? 0.3 : 0);
     file_add(m, fa, S_RING, w, ev, p, CU_ID_NONE, (float)f->nsubj);

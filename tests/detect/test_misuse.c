@@ -6,7 +6,7 @@
  * and force-wide officers; a colleague login out of hours without history;
  * one surname look-up per record; the routine's register repeats; register
  * people met in the routine joining a ring, never starting one; one shared
- * person not joining two rings. */
+ * person not joining two rings, nor yet naming an officer in a grown ring. */
 #include "custos/detect.h"
 
 #include "../harness.h"
@@ -656,6 +656,36 @@ TEST(one_shared_person_does_not_join_two_rings)
         if (strcmp(w.got[i].kind, "ring") == 0)
             last = &w.got[i];
     CHECK(last && last->num == first && names(&w, last, "O3") && names(&w, last, "O6"));
+    w_close(&w);
+}
+
+TEST(one_shared_person_is_not_yet_membership)
+{
+    /* a grown ring {O2, O6} on three strangers; O8, a quiet outlier (four
+     * people with no reason), meets one of O2's strangers: linked, not yet
+     * named; a second shared stranger names O8 */
+    world w;
+    w_open(&w, 1e6);
+    view_p(&w, 2, "10:00", "O2", 3);
+    view_p(&w, 2, "10:10", "O2", 4);
+    view_p(&w, 2, "11:00", "O8", 41);
+    view_p(&w, 2, "11:10", "O8", 42);
+    view_p(&w, 2, "11:20", "O8", 26);
+    view_p(&w, 2, "11:30", "O8", 27);
+    static const char *const hm[3] = {"10:00", "10:20", "10:40"};
+    for (int i = 0; i < 3; i++)
+        view_p(&w, 3, hm[i], "O2", 20 + i);
+    for (int i = 0; i < 3; i++)
+        view_p(&w, 4, hm[i], "O6", 20 + i);
+    view_p(&w, 8, "10:00", "O2", 28);
+    view_p(&w, 9, "10:00", "O8", 28);
+    flush(&w);
+    CHECK_INT(ring_naming(&w, "O2", "O6"), 1);
+    CHECK_INT(alerts_naming(&w, "O8"), 0);
+    view_p(&w, 10, "10:00", "O2", 29);
+    view_p(&w, 11, "10:00", "O8", 29);
+    flush(&w);
+    CHECK_INT(ring_naming(&w, "O6", "O8"), 1);
     w_close(&w);
 }
 
