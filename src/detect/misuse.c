@@ -28,7 +28,11 @@
  *    drops the new key), a fixed pool of evidence files (reused when their
  *    evidence has decayed).  Nothing is allocated per event.
  * 3. One alert per file: an officer's campaign or a ring stays one alert id
- *    however long it runs; a ring is one alert naming all its members.
+ *    however long it runs; a ring is one alert naming its members (those
+ *    whose links to it weigh as much as one strong link); two rings become
+ *    one only on a strong link, and the alert emitted first carries on.
+ *    Register people met only in a unit's routine are co-accesses kept
+ *    apart, which join an officer to a ring and never start one.
  * 4. rules_only turns off everything learned: personal and peer baselines,
  *    mined templates, the co-access graph and bursts (the rules baseline).
  */
