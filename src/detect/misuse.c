@@ -28,7 +28,11 @@
  *    drops the new key), a fixed pool of evidence files (reused when their
  *    evidence has decayed).  Nothing is allocated per event.
  * 3. One alert per file: an officer's campaign or a ring stays one alert id
- *    however long it runs; a ring is one alert naming all its members.
+ *    however long it runs; a ring is one alert naming its members (those
+ *    whose links to it weigh as much as one strong link); two rings become
+ *    one only on a strong link, and the alert emitted first carries on.
+ *    Register people met only in a unit's routine are co-accesses kept
+ *    apart, which join an officer to a ring and never start one.
  * 4. rules_only turns off everything learned: personal and peer baselines,
  *    mined templates, the co-access graph and bursts (the rules baseline).
  */
@@ -49,6 +53,7 @@
 #define TX_N 8            /* register people recently met in the routine per officer */
 #define PV_N 8            /* recent unexplained viewers per person (bursts) */
 #define PA_N 4            /* recent unexplained accessors per person (graph) */
+#define PR_N 4            /* recent routine accessors of a register person (graph) */
 #define TERM_N 4          /* usual terminals per officer */
 #define AREA_N 4          /* usual areas per officer */
 #define HIST_N 28         /* active days of personal history */
@@ -133,6 +138,7 @@ struct ost {
     uint16_t own_days;       /* days with such look-ups */
     float ew_all, ew_unx;    /* decayed counts of accesses and unexplained ones */
     float ew_weak;           /* decayed count of accesses with no data link (routine or not) */
+    float ring_w;            /* the weight of the ring links the officer took part in */
     cu_id sess_other;        /* colleague whose terminal the suspect session uses */
     uint16_t hour[24];
     /* today */
@@ -147,7 +153,10 @@ struct pst {
     struct oref { cu_id p; uint32_t t; } pv[PV_N]; /* officers here, at a time */
     struct oref pa[PA_N];
     uint8_t pvpos, papos;
+    struct oref pr[PR_N];     /* recent officers who met the person only in their unit's routine */
+    uint8_t prpos;
     uint16_t nacc, acc_day;   /* decayed count of distinct unexplained accessors, as of acc_day */
+    uint16_t nrt;             /* ... of those who met them in a routine (same decay) */
     uint32_t burst;           /* file + 1 */
 };
 
@@ -164,6 +173,7 @@ struct file {
     float aux[S_COUNT];
     uint32_t nmem, nsubj, nev;
     cu_id mem[FILE_MEM];
+    float memw[FILE_MEM];     /* ring: the weight of each member's links */
     cu_id subj[FILE_SUBJ];
     char ev[FILE_EV][CU_ID_MAX_LEN + 1];
     uint64_t num;
@@ -293,6 +303,8 @@ static cu_rc ensure_person(misuse *m, cu_id p)
             m->per[i].pv[k].p = CU_ID_NONE;
         for (int k = 0; k < PA_N; k++)
             m->per[i].pa[k].p = CU_ID_NONE;
+        for (int k = 0; k < PR_N; k++)
+            m->per[i].pr[k].p = CU_ID_NONE;
     }
     return CU_OK;
 }
@@ -576,6 +588,7 @@ static double score_of(double E) { return 1.0 - exp(-E / SCALE); }
 #define RING_SUPPORT 1.8
 #define RING_BREADTH 0.6
 #define BREADTH_WIN (30 * 1440) /* minutes: the window of an officer's unexplained breadth */
+#define NAME_MIN 1.5f           /* link weight that names an officer in a grown ring */
 #define BREADTH_MIN 4           /* distinct people unexplained in it that make a quiet outlier */
 
 /* How many distinct people the officer looked up (or tried to) with no
@@ -663,6 +676,29 @@ static void file_member(struct file *f, cu_id o)
             return;
     if (f->nmem < FILE_MEM)
         f->mem[f->nmem++] = o;
+}
+
+/* A ring's member with the weight of a link: an alert names at most
+ * FILE_MEM officers, so when the ring is larger the weakest linked member
+ * gives way to a more strongly linked one (the union-find keeps them all). */
+static void ring_member(struct file *f, cu_id o, float w)
+{
+    uint32_t low = 0;
+    for (uint32_t i = 0; i < f->nmem; i++) {
+        if (f->mem[i] == o) {
+            f->memw[i] += w;
+            return;
+        }
+        if (f->memw[i] < f->memw[low])
+            low = i;
+    }
+    if (f->nmem < FILE_MEM) {
+        f->memw[f->nmem] = w;
+        f->mem[f->nmem++] = o;
+    } else if (f->memw[low] < w) {
+        f->mem[low] = o;
+        f->memw[low] = w;
+    }
 }
 
 static void file_subject(struct file *f, cu_id p)
@@ -1193,15 +1229,22 @@ static bool share_case(misuse *m, cu_id a, cu_id b)
     return false;
 }
 
-static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, double wp, bool flagged)
+/* strong: the pair shares two or more rarely seen people with no reason.
+ * Only a strong edge joins two rings into one: rings that draw on one
+ * pool of targets (the same activists, one community) share a person here
+ * and there, and an officer who met one of them is not a bridge. */
+static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, double wp, bool flagged, bool strong)
 {
     cu_id ra = uf_find(m, a), rb = uf_find(m, b);
     uint32_t fa = m->ring_file[ra], fb = ra != rb ? m->ring_file[rb] : 0;
+    if (ra != rb && fa && fb && !strong)
+        return;
     if (ra != rb) {
-        /* the older file (emitted first, else allocated first) survives */
+        /* the older alert survives (emitted first, else a's) */
         cu_id root = ra, other = rb;
         uint32_t keep = fa, drop = fb;
-        if (!fa || (fb && m->files[fb - 1].emitted && !m->files[fa - 1].emitted)) {
+        const struct file *Fa = fa ? &m->files[fa - 1] : NULL, *Fb = fb ? &m->files[fb - 1] : NULL;
+        if (!Fa || (Fb && Fb->emitted && (!Fa->emitted || Fb->num < Fa->num))) {
             root = rb;
             other = ra;
             keep = fb;
@@ -1211,7 +1254,7 @@ static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, 
         if (drop && keep) {
             struct file *d = &m->files[drop - 1], *k = &m->files[keep - 1];
             for (uint32_t i = 0; i < d->nmem; i++)
-                file_member(k, d->mem[i]);
+                ring_member(k, d->mem[i], d->memw[i]);
             for (uint32_t i = 0; i < d->nsubj; i++)
                 file_subject(k, d->subj[i]);
             k->E = decayed(k, ev->ts) + decayed(d, ev->ts);
@@ -1234,8 +1277,17 @@ static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, 
     }
     struct file *f = &m->files[fa - 1];
     f->owner = ra;
-    file_member(f, a);
-    file_member(f, b);
+    /* a ring names an officer once the officer's links to it weigh as much
+     * as one strong link: one shared person with a grown ring (a quiet
+     * outlier who met one of its targets) is not yet membership; a new
+     * ring names its pair */
+    bool fresh_ring = f->nmem == 0;
+    m->off[a].ring_w += (float)wp;
+    m->off[b].ring_w += (float)wp;
+    if (strong || fresh_ring || m->off[a].ring_w >= NAME_MIN)
+        ring_member(f, a, (float)wp);
+    if (strong || fresh_ring || m->off[b].ring_w >= NAME_MIN)
+        ring_member(f, b, (float)wp);
     file_subject(f, p);
     double w = wp * (flagged ? 1.5 : 1.0) + (f->nmem >= 3 ? 0.3 : 0);
     file_add(m, fa, S_RING, w, ev, p, CU_ID_NONE, (float)f->nsubj);
@@ -1253,36 +1305,68 @@ static double shared_weight(const struct pst *ps)
 
 static bool wide(const misuse *m, const cu_officer *o) { return o->area < m->nwide && m->wide_area[o->area]; }
 
-static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
+/* Whether officer o is already a member of a ring (a component with a
+ * ring file). */
+static bool in_ring(misuse *m, cu_id o)
+{
+    if (o >= m->nuf)
+        return false;
+    cu_id r = uf_find(m, o);
+    return r < m->nring && m->ring_file[r] != 0;
+}
+
+/* routine: the access was explained only by the unit's routine (a mined
+ * template) and the person is on the register.  Such an access never
+ * starts a ring: it links its officer only to an officer who is already
+ * in one, on two or more rarely seen people (weighted by everyone who met
+ * them, routine or not), and it never joins two rings (an analyst whose
+ * routine is the register meets every ring's targets). */
+static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, bool routine)
 {
     struct pst *ps = &m->per[p];
     uint32_t t = tmin(ev->ts);
     cu_id o = ev->officer;
     bool seen = false;
-    for (int i = 0; i < PA_N; i++)
-        if (ps->pa[i].p == o && ps->pa[i].t + PAIR_WIN >= t)
+    /* the routine's accessors are kept apart: analysts who meet the
+     * register every day must not push the unexplained ones out */
+    struct oref *mine = routine ? ps->pr : ps->pa;
+    int nmine = routine ? PR_N : PA_N;
+    for (int i = 0; i < nmine; i++)
+        if (mine[i].p == o && mine[i].t + PAIR_WIN >= t)
             seen = true;
     if (!seen) {
-        /* a new accessor: the count halves every 30 days */
+        /* a new accessor: the counts halve every 30 days */
         uint16_t today = (uint16_t)(t / 1440);
         uint16_t el = (uint16_t)(today - ps->acc_day);
         if (el >= 30) {
             unsigned sh = el / 30 > 15 ? 15 : el / 30;
             ps->nacc = (uint16_t)(ps->nacc >> sh);
+            ps->nrt = (uint16_t)(ps->nrt >> sh);
             ps->acc_day = today;
         }
-        if (ps->nacc < UINT16_MAX)
+        if (routine) {
+            if (ps->nrt < UINT16_MAX)
+                ps->nrt++;
+        } else if (ps->nacc < UINT16_MAX)
             ps->nacc++;
     }
     double wp = shared_weight(ps);
+    /* a pair through the routine: everyone who met the person counts */
+    double wrt = 1.0 / (double)((ps->nacc + ps->nrt < 2 ? 2 : ps->nacc + ps->nrt) - 1);
     const cu_person *pp = NULL;
     bool pp_done = false;
-    for (int i = 0; i < PA_N; i++) {
-        cu_id o2 = ps->pa[i].p;
-        if (o2 == CU_ID_NONE || ps->pa[i].t + PAIR_WIN < t)
+    /* a routine access meets the unexplained ones only: two routines
+     * meeting is the routine */
+    int ncand = routine ? PA_N : PA_N + PR_N;
+    for (int i = 0; i < ncand; i++) {
+        bool rt2 = i >= PA_N;
+        const struct oref *e = rt2 ? &ps->pr[i - PA_N] : &ps->pa[i];
+        cu_id o2 = e->p;
+        if (o2 == CU_ID_NONE || e->t + PAIR_WIN < t)
             continue;
         if (o2 == o)
             continue;
+        bool via_rt = routine || rt2;
         if (share_case(m, o, o2))
             continue;
         /* one unit's officers meeting the same people is teamwork */
@@ -1297,7 +1381,7 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
             pp = cu_ref_person(m->ref, p);
             pp_done = true;
         }
-        double wpp = local && pp && pp->area == oa->area ? 0.5 * wp : wp;
+        double wpp = (local && pp && pp->area == oa->area ? 0.5 : 1.0) * (via_rt ? wrt : wp);
         cu_id lo = o < o2 ? o : o2, hi = o < o2 ? o2 : o;
         uint64_t key = ((uint64_t)lo << 32 | hi) + 1;
         size_t mask = ((size_t)1 << PAIR_BITS) - 1;
@@ -1321,26 +1405,53 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
         for (int k = 0; k < pr->np && k < 4; k++)
             if (pr->p[k] == p)
                 have = true;
-        if (have)
+        /* a person shared again: nothing new to add, but an officer who
+         * did not stand out then may now (the edge is judged again) */
+        if (have && pr->active)
             continue;
-        if (pr->np < 4)
-            pr->p[pr->np] = p;
-        if (pr->np < UINT8_MAX)
-            pr->np++;
-        pr->W += (float)wpp;
+        if (!have) {
+            if (pr->np < 4)
+                pr->p[pr->np] = p;
+            if (pr->np < UINT8_MAX)
+                pr->np++;
+            pr->W += (float)wpp;
+        }
         /* an edge once the pair shares enough rarely-seen people: two
          * people whom nobody else looked at, or more that a few did */
         /* or, one person nobody else looked at, shared by two officers who
          * each keep looking people up with no reason (quiet outliers):
          * chance seldom puts two such officers on one stranger */
+        if (via_rt) {
+            /* through the routine: the other officer must already be in
+             * a ring (a quiet outlier alone is not enough: analysts and
+             * outliers meet on the register by chance), and the pair share
+             * two or more rarely seen people */
+            cu_id other = routine ? o2 : o;
+            bool stands_out = in_ring(m, other);
+            cu_id rto = routine ? o : o2;
+            /* never the bridge between two rings */
+            if (in_ring(m, rto) && in_ring(m, other) && uf_find(m, rto) != uf_find(m, other))
+                continue;
+            if (pr->W >= EDGE_MIN && pr->np >= 2 && stands_out) {
+                double w = pr->active ? wpp : pr->W;
+                pr->active = 1;
+                ring_edge(m, o, o2, ev, p, w, flagged, true);
+                continue;
+            }
+            continue;
+        }
         if (pr->W >= EDGE_MIN || (!local && pr->W >= 0.9f && breadth(&m->off[o], t) >= BREADTH_MIN &&
                                   o2 < m->noff && breadth(&m->off[o2], t) >= BREADTH_MIN)) {
             double w = pr->active ? wpp : pr->W; /* the earlier shared people count when the edge forms */
             pr->active = 1;
-            ring_edge(m, o, o2, ev, p, w, flagged);
+            ring_edge(m, o, o2, ev, p, w, flagged, pr->W >= EDGE_MIN && pr->np >= 2);
         }
     }
-    if (!seen) {
+    if (!seen && routine) {
+        ps->pr[ps->prpos].p = o;
+        ps->pr[ps->prpos].t = t;
+        ps->prpos = (uint8_t)((ps->prpos + 1) % PR_N);
+    } else if (!seen) {
         ps->pa[ps->papos].p = o;
         ps->pa[ps->papos].t = t;
         ps->papos = (uint8_t)((ps->papos + 1) % PA_N);
@@ -1417,7 +1528,7 @@ static bool ux_note(struct ost *s, cu_id p, uint32_t t, int32_t day)
 }
 
 static double rarity(const misuse *m, const struct ost *s, const cu_officer *o);
-static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged);
+static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, bool routine);
 
 /* A refused access is still an attempt to look someone up: with no case
  * of the officer's own (or cited) linking the person or record, it counts
@@ -1447,7 +1558,7 @@ static void denied_attempt(misuse *m, const cu_event *ev, struct ost *s, const c
     (void)ux_note(s, p, t, day_of(ev->ts));
     if (rarity(m, s, o) >= 0.5) {
         const cu_person *pp = cu_ref_person(ref, p);
-        graph_access(m, ev, p, pp && pp->flags);
+        graph_access(m, ev, p, pp && pp->flags, false);
     }
 }
 
@@ -2118,6 +2229,9 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                     SOFT(S_REPEAT, fr * TPL_AGAIN, p, CU_ID_NONE);
                 if (exf)
                     SOFT(S_EXFIL, fr * TPL_AGAIN, p, CU_ID_NONE);
+                if ((is_view || (ev->has_results && ev->results <= 3)) && rar >= 0.5 && !from_big && !group_done)
+                    graph_access(m, ev, p, true, true);
+                group_done = true;
             }
             continue;
         }
@@ -2168,7 +2282,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             if (is_view && rar >= 0.5 && !from_big && !group_done)
                 burst_access(m, ev, p, pp && pp->flags);
             if ((is_view || (ev->has_results && ev->results <= 3)) && rar >= 0.5 && !from_big && !group_done)
-                graph_access(m, ev, p, pp && pp->flags);
+                graph_access(m, ev, p, pp && pp->flags, false);
             group_done = true;
         }
     }

@@ -4,7 +4,9 @@
  * only the unexplained viewers; one growing alert; the budget; rings on one
  * stranger shared by quiet outliers, refused look-ups in the graph, local
  * and force-wide officers; a colleague login out of hours without history;
- * one surname look-up per record; the routine's register repeats. */
+ * one surname look-up per record; the routine's register repeats; register
+ * people met in the routine joining a ring, never starting one; one shared
+ * person not joining two rings, nor yet naming an officer in a grown ring. */
 #include "custos/detect.h"
 
 #include "../harness.h"
@@ -546,6 +548,144 @@ TEST(ring_on_one_stranger_shared_by_quiet_outliers)
     w_open(&w, 1e6);
     quiet_pair(&w, "O2", "O9", 5);
     CHECK_INT(ring_naming(&w, "O2", "O9"), 0);
+    w_close(&w);
+}
+
+/* The unit's routine (U20: unlinked look-ups every day, a template
+ * forms) and a ring of two (O2, O6: three register people nobody else
+ * looks at, on different days, no case). */
+static void routine_unit(world *w)
+{
+    char rec[8], subj[12], off[8], hm[8];
+    for (int d = 2; d <= 8; d++)
+        for (int k = 0; k < 24; k++)
+            for (int o = 20; o < 24; o++) {
+                int p = 20 + (o + k + d) % 12;
+                snprintf(rec, sizeof rec, "R%d", p);
+                snprintf(subj, sizeof subj, "\"P%d\"", p);
+                snprintf(off, sizeof off, "O%d", o);
+                snprintf(hm, sizeof hm, "%02d:%02d", 8 + k / 2, (k % 2) * 30 + o);
+                acc(w, d, hm, off, "view", rec, subj, NULL, NULL);
+            }
+}
+
+TEST(routine_register_views_join_a_ring)
+{
+    world w;
+    w_open(&w, 1e6);
+    routine_unit(&w);
+    acc(&w, 10, "10:00", "O2", "view", "R5", "\"P5\"", NULL, NULL);
+    acc(&w, 10, "10:10", "O2", "view", "R6", "\"P6\"", NULL, NULL);
+    acc(&w, 10, "10:20", "O2", "view", "R7", "\"P7\"", NULL, NULL);
+    acc(&w, 11, "10:00", "O6", "view", "R5", "\"P5\"", NULL, NULL);
+    acc(&w, 11, "10:10", "O6", "view", "R6", "\"P6\"", NULL, NULL);
+    acc(&w, 11, "10:20", "O6", "view", "R7", "\"P7\"", NULL, NULL);
+    /* O20 looks up the same three register people in the unit's routine:
+     * the routine explains the kind of work, not these three */
+    acc(&w, 12, "10:00", "O20", "view", "R5", "\"P5\"", NULL, NULL);
+    CHECK(w.bits & CU_X_TEMPLATE);
+    acc(&w, 12, "10:10", "O20", "view", "R6", "\"P6\"", NULL, NULL);
+    acc(&w, 12, "10:20", "O20", "view", "R7", "\"P7\"", NULL, NULL);
+    flush(&w);
+    CHECK_INT(ring_naming(&w, "O2", "O6"), 1);
+    CHECK_INT(ring_naming(&w, "O2", "O20"), 1);
+    w_close(&w);
+    /* the twin: no ring for the routine to join (O2 alone, not a quiet
+     * outlier): the routine never starts one */
+    w_open(&w, 1e6);
+    routine_unit(&w);
+    acc(&w, 10, "10:00", "O2", "view", "R5", "\"P5\"", NULL, NULL);
+    acc(&w, 10, "10:10", "O2", "view", "R6", "\"P6\"", NULL, NULL);
+    acc(&w, 10, "10:20", "O2", "view", "R7", "\"P7\"", NULL, NULL);
+    acc(&w, 12, "10:00", "O20", "view", "R5", "\"P5\"", NULL, NULL);
+    acc(&w, 12, "10:10", "O20", "view", "R6", "\"P6\"", NULL, NULL);
+    acc(&w, 12, "10:20", "O20", "view", "R7", "\"P7\"", NULL, NULL);
+    flush(&w);
+    CHECK_INT(ring_naming(&w, "O2", "O20"), 0);
+    w_close(&w);
+}
+
+static void view_p(world *w, int day, const char *hm, const char *off, int p)
+{
+    char rec[8], subj[12];
+    snprintf(rec, sizeof rec, "R%d", p);
+    snprintf(subj, sizeof subj, "\"P%d\"", p);
+    acc(w, day, hm, off, "view", rec, subj, NULL, NULL);
+}
+
+TEST(one_shared_person_does_not_join_two_rings)
+{
+    /* two rings of two, each on three strangers: {O2, O6} and {O3, O8};
+     * O2 and O8 are quiet outliers (each looked up two more people with
+     * no reason, then a stranger of their own ring and the one below) */
+    world w;
+    w_open(&w, 1e6);
+    view_p(&w, 2, "10:00", "O2", 3);
+    view_p(&w, 2, "10:10", "O2", 4);
+    view_p(&w, 2, "11:00", "O8", 41);
+    view_p(&w, 2, "11:10", "O8", 42);
+    static const char *const hm[3] = {"10:00", "10:20", "10:40"};
+    for (int i = 0; i < 3; i++)
+        view_p(&w, 3, hm[i], "O2", 20 + i);
+    for (int i = 0; i < 3; i++)
+        view_p(&w, 4, hm[i], "O6", 20 + i);
+    for (int i = 0; i < 3; i++)
+        view_p(&w, 5, hm[i], "O3", 23 + i);
+    for (int i = 0; i < 3; i++)
+        view_p(&w, 6, hm[i], "O8", 23 + i);
+    /* one stranger shared by members of both: rings that draw on one pool
+     * of targets meet here and there; that is no bridge */
+    view_p(&w, 8, "10:00", "O2", 28);
+    view_p(&w, 9, "10:00", "O8", 28);
+    flush(&w);
+    CHECK_INT(ring_naming(&w, "O2", "O6"), 1);
+    CHECK_INT(ring_naming(&w, "O3", "O8"), 1);
+    CHECK_INT(ring_naming(&w, "O2", "O8"), 0);
+    /* a second shared stranger is a link of its own: one ring, and the
+     * alert emitted first carries it on */
+    uint64_t first = 0;
+    for (int i = 0; i < w.ngot; i++)
+        if (strcmp(w.got[i].kind, "ring") == 0 && !first)
+            first = w.got[i].num;
+    view_p(&w, 10, "10:00", "O2", 29);
+    view_p(&w, 11, "10:00", "O8", 29);
+    flush(&w);
+    CHECK_INT(ring_naming(&w, "O2", "O8"), 1);
+    const cu_alert *last = NULL;
+    for (int i = 0; i < w.ngot; i++)
+        if (strcmp(w.got[i].kind, "ring") == 0)
+            last = &w.got[i];
+    CHECK(last && last->num == first && names(&w, last, "O3") && names(&w, last, "O6"));
+    w_close(&w);
+}
+
+TEST(one_shared_person_is_not_yet_membership)
+{
+    /* a grown ring {O2, O6} on three strangers; O8, a quiet outlier (four
+     * people with no reason), meets one of O2's strangers: linked, not yet
+     * named; a second shared stranger names O8 */
+    world w;
+    w_open(&w, 1e6);
+    view_p(&w, 2, "10:00", "O2", 3);
+    view_p(&w, 2, "10:10", "O2", 4);
+    view_p(&w, 2, "11:00", "O8", 41);
+    view_p(&w, 2, "11:10", "O8", 42);
+    view_p(&w, 2, "11:20", "O8", 26);
+    view_p(&w, 2, "11:30", "O8", 27);
+    static const char *const hm[3] = {"10:00", "10:20", "10:40"};
+    for (int i = 0; i < 3; i++)
+        view_p(&w, 3, hm[i], "O2", 20 + i);
+    for (int i = 0; i < 3; i++)
+        view_p(&w, 4, hm[i], "O6", 20 + i);
+    view_p(&w, 8, "10:00", "O2", 28);
+    view_p(&w, 9, "10:00", "O8", 28);
+    flush(&w);
+    CHECK_INT(ring_naming(&w, "O2", "O6"), 1);
+    CHECK_INT(alerts_naming(&w, "O8"), 0);
+    view_p(&w, 10, "10:00", "O2", 29);
+    view_p(&w, 11, "10:00", "O8", 29);
+    flush(&w);
+    CHECK_INT(ring_naming(&w, "O6", "O8"), 1);
     w_close(&w);
 }
 
