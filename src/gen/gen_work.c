@@ -520,13 +520,27 @@ static void task_bulk(g_ctx *c, uint32_t oi, int64_t ts, int64_t end)
     }
 }
 
+/* An officer who meets their own declared relation in case-less work hands
+ * it to a colleague (forces require a conflict of interest to be declared and
+ * the work passed on), so legitimate work without a case never looks one up:
+ * such a look-up is the ex-partner/family misuse pattern, and generating it
+ * unlabelled made the labels call real conflicts benign. */
+static int own_relation(const g_ctx *c, uint32_t oi, uint32_t p)
+{
+    const g_officer *o = &c->off[oi];
+    for (unsigned k = 0; k < o->nrel; k++)
+        if (o->rel_person[k] == p)
+            return 1;
+    return 0;
+}
+
 /* Civilian staff: firearms licensing and vetting checks, no case. */
 static void task_staff(g_ctx *c, uint32_t oi, int64_t ts, int64_t end)
 {
     g_rng *r = &c->drng;
     uint8_t area = (uint8_t)g_below(r, c->nareas);
     uint32_t p = g_random_person(c, r, area);
-    if (p == G_NONE)
+    if (p == G_NONE || own_relation(c, oi, p))
         return;
     uint8_t pur = g_chance(r, 0.5) ? P_LICENSING : P_VETTING;
     g_emit_search(c, ts, oi, SYS_PNC, p, pur, NULL);
@@ -561,6 +575,8 @@ static void task_noise(g_ctx *c, uint32_t oi, int64_t ts, int64_t end, uint8_t a
         area = (uint8_t)g_below(r, c->nareas);
     uint32_t p = g_random_person(c, r, area);
     if (p == G_NONE || (c->per[p].extra & PX_TEST))
+        return;
+    if (own_relation(c, oi, p))
         return;
     uint8_t pur = g_chance(r, 0.5) ? P_OTHER : P_INVESTIGATION;
     g_emit_search(c, ts, oi, g_chance(r, 0.5) ? SYS_PNC : SYS_RMS, p, pur, NULL);

@@ -210,6 +210,7 @@ typedef struct evstat {
     json_t *search_res; /* officer -> total search results */
     uint64_t night_total, night_in; /* events of officers on nights */
     uint64_t prev_num;
+    json_t *rel_nocase; /* id -> true: a look-up of the officer's declared relation, no case */
 } evstat;
 
 static void ev_line(json_t *o, uint64_t ln, void *ctx)
@@ -260,12 +261,20 @@ static void ev_line(json_t *o, uint64_t ln, void *ctx)
         seen = json_object();
         json_object_set_new(s->distinct, off, seen);
     }
+    const char *cs = json_string_value(json_object_get(o, "case"));
+    json_t *rels = json_object_get(of, "relations");
     json_array_foreach(subs, i, p) {
         if (!json_object_get(s->r->persons, json_string_value(p)))
             s->bad_ref++;
         json_object_set_new(seen, json_string_value(p), json_true());
+        /* the person looked up: a view's subjects, a search's first one */
+        json_t *rel;
+        size_t j;
+        int targeted = !strcmp(json_string_value(json_object_get(o, "action")), "view") || i == 0;
+        json_array_foreach(rels, j, rel)
+            if (!cs && targeted && json_equal(json_object_get(rel, "person"), p))
+                json_object_set_new(s->rel_nocase, id, json_true());
     }
-    const char *cs = json_string_value(json_object_get(o, "case"));
     if (cs) {
         s->with_case++;
         json_t *c = json_object_get(s->r->cases, cs);
@@ -301,6 +310,7 @@ static void ev_load(evstat *s, ref *r, const char *sub, int64_t start, uint32_t 
     s->start = start;
     s->end = start + (int64_t)days * 86400;
     s->ids = json_object();
+    s->rel_nocase = json_object();
     s->distinct = json_object();
     s->search_res = json_object();
     each_line(sub, "events.jsonl", ev_line, s);
@@ -309,6 +319,7 @@ static void ev_load(evstat *s, ref *r, const char *sub, int64_t start, uint32_t 
 static void ev_free(evstat *s)
 {
     json_decref(s->ids);
+    json_decref(s->rel_nocase);
     json_decref(s->distinct);
     json_decref(s->search_res);
 }
@@ -342,6 +353,8 @@ static void lab_line(json_t *o, uint64_t ln, void *ctx)
     CHECK_MSG(json_is_array(offs) && json_is_array(evs), "labels:%llu: officers/events", (unsigned long long)ln);
     if (kind && !strcmp(kind, "benign")) {
         l->benign++;
+        json_array_foreach(evs, i, v) /* legitimate-odd work, labelled as such */
+            json_object_del(l->e->rel_nocase, json_string_value(v));
         json_array_foreach(evs, i, v)
             if (!json_object_get(l->e->ids, json_string_value(v)))
                 l->bad++;
@@ -357,6 +370,8 @@ static void lab_line(json_t *o, uint64_t ln, void *ctx)
     if (k == CU_GEN_SC_COUNT)
         return;
     l->count[k]++;
+    json_array_foreach(evs, i, v)
+        json_object_del(l->e->rel_nocase, json_string_value(v));
     CHECK_MSG(json_array_size(evs) > 0, "labels:%llu: %s has no events", (unsigned long long)ln, name);
     int64_t first = ts_of(json_object_get(o, "first_event")), last = ts_of(json_object_get(o, "last_event"));
     CHECK(first > 0 && first <= last);
@@ -498,6 +513,11 @@ TEST(gen_small_force_sane)
     for (unsigned k = 0; k < CU_GEN_SC_COUNT; k++)
         CHECK_MSG(l.count[k] > 0, "scenario %s missing from labels", cu_gen_scenario_name(k));
     CHECK(l.benign > 0);
+    /* a look-up of one's own declared relation with no case is misuse: the
+     * generator's ordinary work never makes one, so every such event is labelled
+     * (as misuse, or as legitimate-odd work such as an analyst's bulk search) */
+    CHECK_MSG(json_object_size(e.rel_nocase) == 0, "%zu unlabelled case-less look-ups of a declared relation",
+              json_object_size(e.rel_nocase));
     CHECK_INT(st.scenario_instances, 0 + l.count[0] + l.count[1] + l.count[2] + l.count[3] + l.count[4] +
                                          l.count[5] + l.count[6] + l.count[7] + l.count[8] + l.count[9] + l.count[10]);
     ev_free(&e);
