@@ -104,6 +104,10 @@ typedef struct cu_pipeline_stats {
     /* pipelined submission: ns_append is the time the pipeline thread
      * waited for the log; ns_ledger the time the log took (overlapped) */
     uint64_t ns_ledger;
+    /* the store's time writing (on its writer thread under pipelined
+     * submission, overlapped; ns_store is then the pipeline thread's share:
+     * gathering the batch) */
+    uint64_t ns_store_write;
 } cu_pipeline_stats;
 
 typedef struct cu_pipeline_opts {

@@ -707,6 +707,11 @@ cu_rc cu_pipeline_submit_async(cu_pipeline *p, cu_batch *b, cu_batch **done, uin
     cu_rc rc = check_order(b, p->inflight ? p->check_ts : p->last_ts);
     if (rc)
         return rc; /* nothing of b written; the batch in flight goes on */
+    /* the store writes on its own thread from here on (its commit returns
+     * at once; names are still committed before the append that needs
+     * them): indexing overlaps encoding, detection and the log */
+    if (p->store && (rc = cu_store_writer_start(p->store)))
+        return rc;
     uint64_t t0 = cu_mono_ns();
     struct enc *e = &p->enc[p->ecur ^ 1];
     if ((rc = encode_batch(p, b, e)))
@@ -848,13 +853,18 @@ cu_rc cu_pipeline_finish(cu_pipeline *p)
         cu_store_rollback(p->store);
         return rc;
     }
-    return cu_store_commit(p->store, cu_store_indexed(p->store));
+    /* cu_store_indexed waits for the store's writer: every batch handed
+     * to it is written (or its failure is returned here) */
+    if ((rc = cu_store_commit(p->store, cu_store_indexed(p->store))) || (rc = cu_store_wait(p->store)))
+        p->failed = true;
+    return rc;
 }
 
 void cu_pipeline_stats_get(const cu_pipeline *p, cu_pipeline_stats *out)
 {
     *out = p->st;
     out->ns_ledger = p->ap.ns;
+    out->ns_store_write = p->store ? cu_store_write_ns(p->store) : 0;
     out->ledger_size = p->sink.ops ? p->sink.ops->size(p->sink.ctx) : 0;
     out->dropped_alerts = p->detect ? cu_detect_dropped(p->detect) : 0;
 }
