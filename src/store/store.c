@@ -104,6 +104,12 @@ typedef struct txn {
     uint64_t indexed;
 } txn;
 
+typedef struct mrows {
+    sqlite3_stmt *st;
+    int cols, rows, n;
+    const char *what;
+} mrows;
+
 /* The writer thread (invariant 8).  Everything below is under mu. */
 struct writer {
     pthread_t th;
@@ -130,6 +136,7 @@ struct cu_store {
     uint64_t indexed;
     uint64_t next_alert;
     uint64_t ns_write; /* time spent writing batches and names */
+    mrows names_m; /* names, 64 to a statement */
     bool in_tx;
     bool bulk;
     struct writer w;
@@ -228,6 +235,13 @@ static cu_rc dberr(cu_store *s, const char *what)
     return cu_err_set(rc, "store: %s: %s", what, sqlite3_errmsg(s->db));
 }
 
+static cu_rc step_reset(cu_store *s, sqlite3_stmt *st, const char *what)
+{
+    int r = sqlite3_step(st);
+    sqlite3_reset(st);
+    return r == SQLITE_DONE ? CU_OK : dberr(s, what);
+}
+
 static cu_rc exec(cu_store *s, const char *sql)
 {
     char *msg = NULL;
@@ -251,6 +265,8 @@ static cu_rc query_int(cu_store *s, const char *sql, int64_t *out)
 }
 
 static cu_rc settle(cu_store *s);
+static cu_rc mr_open(cu_store *s, mrows *m, const char *head, int cols, int rows, const char *what);
+static void mr_close(mrows *m);
 
 /* SQLite's memory statistics take a global mutex around every allocation
  * (and Debian's build has no lookaside, so a row insert allocates several
@@ -337,6 +353,8 @@ cu_rc cu_store_open(const char *path, cu_store **out)
         if (r != SQLITE_OK)
             goto fail;
     }
+    if ((rc = mr_open(s, &s->names_m, "INSERT INTO names", 3, 64, "insert names")))
+        goto fail;
     int64_t v;
     if ((rc = query_int(s, "SELECT value FROM meta WHERE key='indexed'", &v)))
         goto fail;
@@ -370,6 +388,7 @@ void cu_store_close(cu_store *s)
     writer_stop(s);
     for (int i = 0; i < ST_COUNT_; i++)
         sqlite3_finalize(s->st[i]);
+    mr_close(&s->names_m);
     sqlite3_close(s->db);
     for (int i = 0; i < 2; i++) {
         txn *t = &s->tx[i];
@@ -429,6 +448,54 @@ cu_rc cu_store_load_names(cu_store *s, cu_names *n)
     return rc;
 }
 
+/* Multi-row inserts of any length: "INSERT ... SELECT * FROM (VALUES
+ * (?..),(?..)...) LIMIT ?", rows bound one after the other and the
+ * statement run when full, and at the end with LIMIT the rows bound (the
+ * rest, bound to stale values, are not read). */
+
+static cu_rc mr_open(cu_store *s, mrows *m, const char *head, int cols, int rows, const char *what)
+{
+    char *v = multi_sql("", rows, cols);
+    if (!v)
+        return CU_ERR_NOMEM;
+    size_t cap = strlen(head) + strlen(v) + 64;
+    char *q = cu_malloc(cap);
+    if (!q) {
+        cu_free(v);
+        return CU_ERR_NOMEM;
+    }
+    snprintf(q, cap, "%s SELECT * FROM (VALUES%s) LIMIT ?", head, v);
+    *m = (mrows){.cols = cols, .rows = rows, .what = what};
+    cu_rc rc = sqlite3_prepare_v2(s->db, q, -1, &m->st, NULL) == SQLITE_OK ? CU_OK : dberr(s, what);
+    cu_free(q);
+    cu_free(v);
+    return rc;
+}
+
+/* the first parameter of the row being bound, minus 1 */
+static int mr_base(const mrows *m) { return m->n * m->cols; }
+
+static cu_rc mr_flush(cu_store *s, mrows *m)
+{
+    if (!m->n)
+        return CU_OK;
+    sqlite3_bind_int(m->st, m->rows * m->cols + 1, m->n);
+    m->n = 0;
+    return step_reset(s, m->st, m->what);
+}
+
+/* the row is bound */
+static cu_rc mr_next(cu_store *s, mrows *m)
+{
+    return ++m->n == m->rows ? mr_flush(s, m) : CU_OK;
+}
+
+static void mr_close(mrows *m)
+{
+    sqlite3_finalize(m->st);
+    m->st = NULL;
+}
+
 /* Store names [stored[k], upto[k]) in their own transaction. */
 static cu_rc names_write(cu_store *s, const cu_names *n, const uint32_t *upto)
 {
@@ -441,21 +508,21 @@ static cu_rc names_write(cu_store *s, const cu_names *n, const uint32_t *upto)
         return CU_OK;
     if ((rc = exec(s, "BEGIN")))
         return rc;
-    sqlite3_stmt *st = s->st[ST_NAME];
+    mrows *m = &s->names_m;
     for (int k = 0; k < CU_K_COUNT_ && !rc; k++) {
-        for (uint32_t id = s->stored[k]; id < upto[k]; id++) {
-            const char *name = cu_names_str(n, (cu_idkind)k, id);
-            sqlite3_bind_int(st, 1, k);
-            sqlite3_bind_int64(st, 2, id);
-            sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-            int r = sqlite3_step(st);
-            sqlite3_reset(st);
-            if (r != SQLITE_DONE) {
-                rc = dberr(s, "insert name");
-                break;
-            }
+        for (uint32_t id = s->stored[k]; id < upto[k] && !rc; id++) {
+            size_t len;
+            const char *name = cu_names_str_len(n, (cu_idkind)k, id, &len);
+            int b = mr_base(m);
+            sqlite3_bind_int(m->st, b + 1, k);
+            sqlite3_bind_int64(m->st, b + 2, id);
+            sqlite3_bind_text(m->st, b + 3, name, (int)len, SQLITE_STATIC);
+            rc = mr_next(s, m);
         }
     }
+    if (!rc)
+        rc = mr_flush(s, m);
+    m->n = 0;
     if (!rc)
         rc = exec(s, "COMMIT");
     if (rc) {
@@ -534,130 +601,155 @@ cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref)
         return rc;
     if ((rc = exec(s, "BEGIN")))
         return rc;
-    sqlite3_stmt *st[7] = {0};
-    static const char *sql[7] = {
-        "INSERT INTO ref_officer VALUES(?,?,?,?,?,?,?,?,?,?)", "INSERT INTO ref_relation VALUES(?,?,?)",
-        "INSERT INTO ref_person VALUES(?,?,?)", "INSERT INTO ref_record VALUES(?,?,?,?,?)",
-        "INSERT OR IGNORE INTO ref_record_subject VALUES(?,?)", "INSERT INTO ref_case VALUES(?,?,?,?)",
-        "INSERT OR IGNORE INTO ref_case_link VALUES(?,?,?)"};
+    enum { R_OFF, R_REL, R_PER, R_REC, R_RSUB, R_CASE, R_LINK, R_ASG, R_N_ };
+    static const struct {
+        const char *head;
+        int cols;
+    } tab[R_N_] = {
+        [R_OFF] = {"INSERT INTO ref_officer", 10},
+        [R_REL] = {"INSERT INTO ref_relation", 3},
+        [R_PER] = {"INSERT INTO ref_person", 3},
+        [R_REC] = {"INSERT INTO ref_record", 5},
+        [R_RSUB] = {"INSERT OR IGNORE INTO ref_record_subject", 2},
+        [R_CASE] = {"INSERT INTO ref_case", 4},
+        [R_LINK] = {"INSERT OR IGNORE INTO ref_case_link", 3},
+        [R_ASG] = {"INSERT INTO ref_assignment(ts, case_, officer, op, source)", 5},
+    };
+    mrows m[R_N_] = {0};
     if ((rc = exec(s, "DELETE FROM ref_officer; DELETE FROM ref_relation; DELETE FROM ref_person;"
                       "DELETE FROM ref_record; DELETE FROM ref_record_subject; DELETE FROM ref_case;"
                       "DELETE FROM ref_case_link; DELETE FROM ref_assignment;")))
         goto fail;
-    for (int i = 0; i < 7; i++)
-        if (sqlite3_prepare_v2(s->db, sql[i], -1, &st[i], NULL) != SQLITE_OK) {
-            rc = dberr(s, sql[i]);
+    for (int i = 0; i < R_N_; i++)
+        if ((rc = mr_open(s, &m[i], tab[i].head, tab[i].cols, 32, tab[i].head)))
             goto fail;
-        }
     for (size_t i = 0; i < all.nofficers; i++) {
         const cu_officer *o = all.officers[i];
-        sqlite3_stmt *q = st[0];
-        bind_id(q, 1, o->id);
-        bind_id(q, 2, o->unit);
-        bind_id(q, 3, o->area);
+        sqlite3_stmt *q = m[R_OFF].st;
+        int b = mr_base(&m[R_OFF]);
+        bind_id(q, b + 1, o->id);
+        bind_id(q, b + 2, o->unit);
+        bind_id(q, b + 3, o->area);
         if (o->role)
-            sqlite3_bind_text(q, 4, o->role, -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 5, o->vetting);
-        bind_time(q, 6, o->vet_granted);
-        bind_time(q, 7, o->vet_expires);
-        sqlite3_bind_int(q, 8, o->shift);
-        bind_time(q, 9, o->start);
-        bind_time(q, 10, o->end);
-        if ((rc = run(s, q, "insert officer")))
+            sqlite3_bind_text(q, b + 4, o->role, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(q, b + 4);
+        sqlite3_bind_int(q, b + 5, o->vetting);
+        bind_time(q, b + 6, o->vet_granted);
+        bind_time(q, b + 7, o->vet_expires);
+        sqlite3_bind_int(q, b + 8, o->shift);
+        bind_time(q, b + 9, o->start);
+        bind_time(q, b + 10, o->end);
+        if ((rc = mr_next(s, &m[R_OFF])))
             goto fail;
         for (uint32_t j = 0; j < o->nrelations; j++) {
-            bind_id(st[1], 1, o->id);
-            bind_id(st[1], 2, o->relations[j].person);
-            sqlite3_bind_text(st[1], 3, o->relations[j].type, -1, SQLITE_STATIC);
-            if ((rc = run(s, st[1], "insert relation")))
+            q = m[R_REL].st;
+            b = mr_base(&m[R_REL]);
+            bind_id(q, b + 1, o->id);
+            bind_id(q, b + 2, o->relations[j].person);
+            sqlite3_bind_text(q, b + 3, o->relations[j].type, -1, SQLITE_STATIC);
+            if ((rc = mr_next(s, &m[R_REL])))
                 goto fail;
         }
     }
     for (size_t i = 0; i < all.npersons; i++) {
         const cu_person *p = all.persons[i];
-        bind_id(st[2], 1, p->id);
-        bind_id(st[2], 2, p->area);
-        sqlite3_bind_int64(st[2], 3, p->flags);
-        if ((rc = run(s, st[2], "insert person")))
+        sqlite3_stmt *q = m[R_PER].st;
+        int b = mr_base(&m[R_PER]);
+        bind_id(q, b + 1, p->id);
+        bind_id(q, b + 2, p->area);
+        sqlite3_bind_int64(q, b + 3, p->flags);
+        if ((rc = mr_next(s, &m[R_PER])))
             goto fail;
     }
     for (size_t i = 0; i < all.nrecords; i++) {
         const cu_record *r = all.records[i];
-        bind_id(st[3], 1, r->id);
-        bind_id(st[3], 2, r->system);
-        bind_id(st[3], 3, r->area);
+        sqlite3_stmt *q = m[R_REC].st;
+        int b = mr_base(&m[R_REC]);
+        bind_id(q, b + 1, r->id);
+        bind_id(q, b + 2, r->system);
+        bind_id(q, b + 3, r->area);
         if (r->type)
-            sqlite3_bind_text(st[3], 4, r->type, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st[3], 5, r->classification);
-        if ((rc = run(s, st[3], "insert record")))
+            sqlite3_bind_text(q, b + 4, r->type, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(q, b + 4);
+        sqlite3_bind_int(q, b + 5, r->classification);
+        if ((rc = mr_next(s, &m[R_REC])))
             goto fail;
         for (uint32_t j = 0; j < r->nsubjects; j++) {
-            bind_id(st[4], 1, r->id);
-            bind_id(st[4], 2, r->subjects[j]);
-            if ((rc = run(s, st[4], "insert record subject")))
+            q = m[R_RSUB].st;
+            b = mr_base(&m[R_RSUB]);
+            bind_id(q, b + 1, r->id);
+            bind_id(q, b + 2, r->subjects[j]);
+            if ((rc = mr_next(s, &m[R_RSUB])))
                 goto fail;
         }
     }
     for (size_t i = 0; i < all.ncases; i++) {
         const cu_case *c = all.cases[i];
-        bind_id(st[5], 1, c->id);
-        bind_id(st[5], 2, c->area);
-        sqlite3_bind_int64(st[5], 3, c->opened);
-        bind_time(st[5], 4, c->closed);
-        if ((rc = run(s, st[5], "insert case")))
+        sqlite3_stmt *q = m[R_CASE].st;
+        int b = mr_base(&m[R_CASE]);
+        bind_id(q, b + 1, c->id);
+        bind_id(q, b + 2, c->area);
+        sqlite3_bind_int64(q, b + 3, c->opened);
+        bind_time(q, b + 4, c->closed);
+        if ((rc = mr_next(s, &m[R_CASE])))
             goto fail;
         for (int kind = 1; kind <= 2; kind++) {
             const cu_id *v = kind == 1 ? c->subjects : c->records;
             uint32_t n = kind == 1 ? c->nsubjects : c->nrecords;
             for (uint32_t j = 0; j < n; j++) {
-                bind_id(st[6], 1, c->id);
-                sqlite3_bind_int(st[6], 2, kind);
-                bind_id(st[6], 3, v[j]);
-                if ((rc = run(s, st[6], "insert case link")))
+                q = m[R_LINK].st;
+                b = mr_base(&m[R_LINK]);
+                bind_id(q, b + 1, c->id);
+                sqlite3_bind_int(q, b + 2, kind);
+                bind_id(q, b + 3, v[j]);
+                if ((rc = mr_next(s, &m[R_LINK])))
                     goto fail;
             }
         }
     }
-    /* the assignment history: openings and assign lines, in time order */
-    sqlite3_finalize(st[0]);
-    st[0] = NULL;
-    if (sqlite3_prepare_v2(s->db, "INSERT INTO ref_assignment(ts, case_, officer, op, source) VALUES(?,?,?,?,?)", -1,
-                           &st[0], NULL) != SQLITE_OK) {
-        rc = dberr(s, "prepare assignment");
-        goto fail;
-    }
+    /* the assignment history: openings and assign lines, in time order
+     * (seq, the rowid, numbers them in insertion order) */
     for (size_t i = 0; i < all.ncases; i++) {
         const cu_case *c = all.cases[i];
         for (uint32_t j = 0; j < c->nofficers; j++) {
-            sqlite3_bind_int64(st[0], 1, c->opened);
-            bind_id(st[0], 2, c->id);
-            bind_id(st[0], 3, c->officers[j]);
-            sqlite3_bind_int(st[0], 4, 1);
-            sqlite3_bind_int(st[0], 5, 0);
-            if ((rc = run(s, st[0], "insert assignment")))
+            sqlite3_stmt *q = m[R_ASG].st;
+            int b = mr_base(&m[R_ASG]);
+            sqlite3_bind_int64(q, b + 1, c->opened);
+            bind_id(q, b + 2, c->id);
+            bind_id(q, b + 3, c->officers[j]);
+            sqlite3_bind_int(q, b + 4, 1);
+            sqlite3_bind_int(q, b + 5, 0);
+            if ((rc = mr_next(s, &m[R_ASG])))
                 goto fail;
         }
     }
     for (size_t i = 0; i < all.nassigns; i++) {
         const cu_assign *a = &all.assigns[i];
-        sqlite3_bind_int64(st[0], 1, a->ts);
-        bind_id(st[0], 2, a->case_id);
-        bind_id(st[0], 3, a->officer);
-        sqlite3_bind_int(st[0], 4, a->add ? 1 : 0);
-        sqlite3_bind_int(st[0], 5, 1);
-        if ((rc = run(s, st[0], "insert assignment")))
+        sqlite3_stmt *q = m[R_ASG].st;
+        int b = mr_base(&m[R_ASG]);
+        sqlite3_bind_int64(q, b + 1, a->ts);
+        bind_id(q, b + 2, a->case_id);
+        bind_id(q, b + 3, a->officer);
+        sqlite3_bind_int(q, b + 4, a->add ? 1 : 0);
+        sqlite3_bind_int(q, b + 5, 1);
+        if ((rc = mr_next(s, &m[R_ASG])))
             goto fail;
     }
-    for (int i = 0; i < 7; i++)
-        sqlite3_finalize(st[i]);
+    for (int i = 0; i < R_N_; i++)
+        if ((rc = mr_flush(s, &m[i])))
+            goto fail;
+    for (int i = 0; i < R_N_; i++)
+        mr_close(&m[i]);
     if ((rc = exec(s, "COMMIT"))) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return rc;
     }
     return CU_OK;
 fail:
-    for (int i = 0; i < 7; i++)
-        sqlite3_finalize(st[i]);
+    for (int i = 0; i < R_N_; i++)
+        mr_close(&m[i]);
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
@@ -817,13 +909,6 @@ static void bind_event(sqlite3_stmt *st, int base, const txn *t, const erow *e)
         sqlite3_bind_int64(st, base + 13, e->results);
     else
         sqlite3_bind_null(st, base + 13);
-}
-
-static cu_rc step_reset(cu_store *s, sqlite3_stmt *st, const char *what)
-{
-    int r = sqlite3_step(st);
-    sqlite3_reset(st);
-    return r == SQLITE_DONE ? CU_OK : dberr(s, what);
 }
 
 static cu_rc put_events(cu_store *s, const txn *t)
