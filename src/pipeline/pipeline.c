@@ -18,6 +18,12 @@
  *    not indexed.
  * 6. Steady state allocates nothing per event: entry bytes, pointer arrays
  *    and the commitment cache grow to their high-water mark and stay.
+ * 7. Under pipelined submission (cu_pipeline_submit_async) the store writes
+ *    on its own thread (cu_store_writer_start): a batch is gathered into
+ *    the store only after its append returned (1), written in batch order,
+ *    and its names are committed before the append that needs them (3:
+ *    cu_store_sync_names waits for them).  finish and close wait for the
+ *    writer and return its failure.
  */
 #include "custos/ledger.h"
 #include "custos/pipeline.h"
@@ -885,6 +891,11 @@ cu_rc cu_pipeline_close(cu_pipeline *p)
     appender_stop(p);
     if (p->bulk && p->store)
         rc = cu_store_bulk_end(p->store);
+    /* batches handed to the store's writer are written before it closes;
+     * a failure among them is reported here (their entries are in the log:
+     * the next start re-indexes them) */
+    if (p->store && !rc)
+        rc = cu_store_wait(p->store);
 
     cu_store_close(p->store);
     if (p->sink.ops && p->sink.ops->close)
