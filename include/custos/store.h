@@ -43,11 +43,20 @@ int cu_store_schema_version(cu_store *s);
 /* Intern every stored name into n, in stored order, so that ids agree.  n
  * must be empty (or already agree): a disagreement is CU_ERR_CORRUPT. */
 cu_rc cu_store_load_names(cu_store *s, cu_names *n) CU_NODISCARD;
-/* Store the names of n not yet stored, up to counts[k] per kind (NULL: all).
- * Runs inside the current transaction, or in its own. */
+/* Store the names of n not yet stored, up to counts[k] per kind (NULL: all),
+ * in their own transaction: committed when this returns. */
 cu_rc cu_store_sync_names(cu_store *s, const cu_names *n, const uint32_t *counts) CU_NODISCARD;
 
-/* Replace the stored reference data with ref's (one transaction). */
+/* Commit the person names of n not yet stored, up to counts[CU_K_PERSON]
+ * (NULL: all), and remember n: the other names a batch's events use are
+ * written in the batch's own transaction (their strings are in the ledger
+ * entries; people are only commitments there, so theirs must be stored
+ * before the append, see docs/pipeline.md).  Quick when there are none. */
+cu_rc cu_store_sync_people(cu_store *s, const cu_names *n, const uint32_t *counts) CU_NODISCARD;
+
+/* Replace the stored reference data with ref's (one transaction).  With
+ * the writer thread on, this is the writer's next job and returns at once
+ * (ref must stay alive and sealed until cu_store_wait or close). */
 cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref) CU_NODISCARD;
 
 /* Batches: begin, add events (idx = ledger index), commit with the ledger

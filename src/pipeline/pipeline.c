@@ -7,9 +7,11 @@
  * 2. A batch is checked whole (time order within it and against the last
  *    event accepted) before anything is written; a refused batch changes
  *    nothing.
- * 3. Names are stored before the entries that use them are appended, so
- *    every durable entry can be re-indexed after a crash (its people are
- *    resolved from their commitments against the stored names).
+ * 3. People's names are stored before the entries that use them are
+ *    appended, so every durable entry can be re-indexed after a crash (its
+ *    people are resolved from their commitments against the stored names
+ *    and the reference, which every start reads again).  Other names are
+ *    strings in the entries: they are stored with the batch's index.
  * 4. The store commits each batch with the log size it reaches; at start
  *    the entries between the store's size and the log's are re-indexed and
  *    run through the detectors (recovery).
@@ -512,6 +514,10 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
     if (cfg)
         p->cfg = *cfg;
     cu_rc rc;
+    /* replay: the store writes on its own thread from the start (the
+     * reference tables while the first batches go through) */
+    if (p->cfg.bulk && p->store && (rc = cu_store_writer_start(p->store)))
+        return rc;
     if (p->store && (rc = cu_store_put_reference(p->store, ref)))
         return rc;
     if ((rc = cu_detect_new_cfg(ref, p->store ? cu_store_next_alert(p->store) : 1, p->cfg.detect, &p->detect)))
@@ -724,8 +730,10 @@ cu_rc cu_pipeline_submit_async(cu_pipeline *p, cu_batch *b, cu_batch **done, uin
         return rc;
     uint64_t t1 = cu_mono_ns();
     p->st.ns_encode += t1 - t0;
-    /* 3: names first, so that a durable entry can always be re-indexed */
-    if (p->store && (rc = cu_store_sync_names(p->store, p->names, b->sealed ? b->counts : NULL))) {
+    /* 3: people's names first, so that a durable entry can always be
+     * re-indexed (the other names are written with the batch's index:
+     * their strings are in the entries) */
+    if (p->store && (rc = cu_store_sync_people(p->store, p->names, b->sealed ? b->counts : NULL))) {
         p->failed = true;
         return rc;
     }
@@ -806,8 +814,10 @@ static cu_rc submit(cu_pipeline *p, const void *pre, size_t pre_len, cu_batch *b
         return rc; /* nothing written yet */
     uint64_t t1 = cu_mono_ns();
     p->st.ns_encode += t1 - t0;
-    /* 3: names first, so that a durable entry can always be re-indexed */
-    if (p->store && (rc = cu_store_sync_names(p->store, p->names, b->sealed ? b->counts : NULL))) {
+    /* 3: people's names first, so that a durable entry can always be
+     * re-indexed (the other names are written with the batch's index:
+     * their strings are in the entries) */
+    if (p->store && (rc = cu_store_sync_people(p->store, p->names, b->sealed ? b->counts : NULL))) {
         p->failed = true;
         return rc;
     }

@@ -53,6 +53,10 @@ enum { ST_EVENT, ST_NAME, ST_META, ST_ALERT, ST_ALERT_OFF, ST_ALERT_SUBJ, ST_WIN
 /* the four key tables, in the order of ST_K_* */
 enum { KT_OFFICER, KT_RECORD, KT_CASE, KT_PERSON, KT_COUNT_ };
 
+/* batches gathered or waiting for the writer thread (each holds its event
+ * rows and key pairs: some 13 MiB for 65536 events, once grown) */
+#define NTX 12
+
 /* rows per multi-row INSERT (the rest of a batch goes one row at a time) */
 #define EV_ROWS 32
 #define EV_COLS 13
@@ -102,6 +106,7 @@ typedef struct txn {
     uint64_t ilo, ihi;
     int64_t iat;
     uint64_t indexed;
+    uint32_t used[CU_K_COUNT_]; /* 1 + the highest id of each kind used (0: none) */
 } txn;
 
 typedef struct mrows {
@@ -116,7 +121,9 @@ struct writer {
     bool on, stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    txn *job; /* queued or being written */
+    int head, pending; /* tx[head .. head + pending) wait, in commit order */
+    const cu_ref *ref; /* a reference job (before any batch) */
+    uint32_t ref_counts[CU_K_COUNT_];
     bool names_job, names_done;
     const cu_names *names;
     uint32_t counts[CU_K_COUNT_];
@@ -128,8 +135,10 @@ struct writer {
 struct cu_store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT_];
-    txn tx[2];
+    txn tx[NTX];
     int fill;        /* tx[fill] is gathered by the caller */
+    const cu_names *names; /* the names the batches' ids refer to (from the last sync) */
+    uint32_t people_req;   /* caller's side: person names committed (or being) */
     int64_t max_win; /* the last window in event_window (-1: none) */
     uint32_t count[1 << 16]; /* radix sort counts (used by the writing thread) */
     uint32_t stored[CU_K_COUNT_]; /* names stored per kind */
@@ -281,7 +290,7 @@ cu_rc cu_store_open(const char *path, cu_store **out)
     cu_store *s = cu_calloc(1, sizeof *s);
     if (!s)
         return CU_ERR_NOMEM;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < NTX; i++)
         cu_buf_init(&s->tx[i].text, (size_t)1 << 31);
     cu_rc rc;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
@@ -371,6 +380,7 @@ cu_rc cu_store_open(const char *path, cu_store **out)
             goto fail;
         s->stored[k] = (uint32_t)v;
     }
+    s->people_req = s->stored[CU_K_PERSON];
     *out = s;
     return CU_OK;
 fail:
@@ -390,7 +400,7 @@ void cu_store_close(cu_store *s)
         sqlite3_finalize(s->st[i]);
     mr_close(&s->names_m);
     sqlite3_close(s->db);
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < NTX; i++) {
         txn *t = &s->tx[i];
         for (int k = 0; k < KT_COUNT_; k++) {
             cu_free(t->kb[k].v);
@@ -496,23 +506,18 @@ static void mr_close(mrows *m)
     m->st = NULL;
 }
 
-/* Store names [stored[k], upto[k]) in their own transaction. */
-static cu_rc names_write(cu_store *s, const cu_names *n, const uint32_t *upto)
+/* Insert names [stored[k], upto[k]) (inside the caller's transaction;
+ * stored[] is the caller's to advance once it commits). */
+static cu_rc names_put(cu_store *s, const cu_names *n, const uint32_t *upto)
 {
-    uint64_t t0 = cu_mono_ns();
-    cu_rc rc = CU_OK;
-    bool any = false;
-    for (int k = 0; k < CU_K_COUNT_; k++)
-        any |= upto[k] > s->stored[k];
-    if (!any)
-        return CU_OK;
-    if ((rc = exec(s, "BEGIN")))
-        return rc;
     mrows *m = &s->names_m;
+    cu_rc rc = CU_OK;
     for (int k = 0; k < CU_K_COUNT_ && !rc; k++) {
         for (uint32_t id = s->stored[k]; id < upto[k] && !rc; id++) {
             size_t len;
             const char *name = cu_names_str_len(n, (cu_idkind)k, id, &len);
+            if (!name)
+                return cu_err_set(CU_ERR_INTERNAL, "store: %s %u has no name", cu_idkind_name((cu_idkind)k), id);
             int b = mr_base(m);
             sqlite3_bind_int(m->st, b + 1, k);
             sqlite3_bind_int64(m->st, b + 2, id);
@@ -523,34 +528,52 @@ static cu_rc names_write(cu_store *s, const cu_names *n, const uint32_t *upto)
     if (!rc)
         rc = mr_flush(s, m);
     m->n = 0;
-    if (!rc)
-        rc = exec(s, "COMMIT");
-    if (rc) {
+    return rc;
+}
+
+static void names_stored(cu_store *s, const uint32_t *upto)
+{
+    for (int k = 0; k < CU_K_COUNT_; k++)
+        if (upto[k] > s->stored[k])
+            s->stored[k] = upto[k];
+}
+
+/* Store names [stored[k], upto[k]) in their own transaction. */
+static cu_rc names_write(cu_store *s, const cu_names *n, const uint32_t *upto)
+{
+    uint64_t t0 = cu_mono_ns();
+    bool any = false;
+    for (int k = 0; k < CU_K_COUNT_; k++)
+        any |= upto[k] > s->stored[k];
+    if (!any)
+        return CU_OK;
+    cu_rc rc;
+    if ((rc = exec(s, "BEGIN")))
+        return rc;
+    if ((rc = names_put(s, n, upto)) || (rc = exec(s, "COMMIT"))) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return rc;
     }
     /* counted as stored only once committed */
-    for (int k = 0; k < CU_K_COUNT_; k++)
-        if (upto[k] > s->stored[k])
-            s->stored[k] = upto[k];
+    names_stored(s, upto);
     s->ns_write += cu_mono_ns() - t0;
     return CU_OK;
 }
 
-cu_rc cu_store_sync_names(cu_store *s, const cu_names *n, const uint32_t *counts)
+static cu_rc writer_err(cu_store *s);
+
+/* Run upto as a names job: on the writer (ahead of any batch still
+ * waiting), committed when this returns; or here when there is none. */
+static cu_rc names_job(cu_store *s, const cu_names *n, const uint32_t *upto)
 {
-    uint32_t upto[CU_K_COUNT_];
-    for (int k = 0; k < CU_K_COUNT_; k++)
-        upto[k] = counts ? counts[k] : cu_names_count(n, (cu_idkind)k);
     struct writer *w = &s->w;
     if (!w->on)
         return names_write(s, n, upto);
-    /* on the writer, ahead of any batch still waiting; committed on return */
     pthread_mutex_lock(&w->mu);
     cu_rc rc = w->err;
     if (!rc) {
         w->names = n;
-        memcpy(w->counts, upto, sizeof upto);
+        memcpy(w->counts, upto, sizeof w->counts);
         w->names_done = false;
         w->names_job = true;
         pthread_cond_broadcast(&w->cv);
@@ -561,6 +584,33 @@ cu_rc cu_store_sync_names(cu_store *s, const cu_names *n, const uint32_t *counts
     if (rc)
         cu_err_set(rc, "%s", w->detail);
     pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+cu_rc cu_store_sync_names(cu_store *s, const cu_names *n, const uint32_t *counts)
+{
+    uint32_t upto[CU_K_COUNT_];
+    for (int k = 0; k < CU_K_COUNT_; k++)
+        upto[k] = counts ? counts[k] : cu_names_count(n, (cu_idkind)k);
+    if (s->names != n)
+        s->names = n;
+    cu_rc rc = names_job(s, n, upto);
+    if (!rc && upto[CU_K_PERSON] > s->people_req)
+        s->people_req = upto[CU_K_PERSON];
+    return rc;
+}
+
+cu_rc cu_store_sync_people(cu_store *s, const cu_names *n, const uint32_t *counts)
+{
+    if (s->names != n)
+        s->names = n;
+    uint32_t upto[CU_K_COUNT_] = {0};
+    upto[CU_K_PERSON] = counts ? counts[CU_K_PERSON] : cu_names_count(n, CU_K_PERSON);
+    if (upto[CU_K_PERSON] <= s->people_req)
+        return writer_err(s);
+    cu_rc rc = names_job(s, n, upto);
+    if (!rc)
+        s->people_req = upto[CU_K_PERSON];
     return rc;
 }
 
@@ -590,15 +640,16 @@ static cu_rc run(cu_store *s, sqlite3_stmt *st, const char *what)
     return r == SQLITE_DONE ? CU_OK : dberr(s, what);
 }
 
-cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref)
+/* The reference tables, replaced in one transaction.  Reads only what
+ * cu_ref_advance leaves alone (the officers', people's, records' and cases'
+ * own fields and the assign lines), so the writer thread may run it while
+ * the pipeline advances the reference clock. */
+static cu_rc ref_write(cu_store *s, const cu_ref *ref)
 {
+    uint64_t t0 = cu_mono_ns();
     cu_ref_all all;
     cu_ref_get_all(ref, &all);
     cu_rc rc;
-    if (s->in_tx)
-        return cu_err_set(CU_ERR_STATE, "store: a batch is open");
-    if ((rc = settle(s)) || (rc = cu_store_sync_names(s, cu_ref_names(ref), NULL)) || (rc = settle(s)))
-        return rc;
     if ((rc = exec(s, "BEGIN")))
         return rc;
     enum { R_OFF, R_REL, R_PER, R_REC, R_RSUB, R_CASE, R_LINK, R_ASG, R_N_ };
@@ -746,12 +797,46 @@ cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return rc;
     }
+    s->ns_write += cu_mono_ns() - t0;
     return CU_OK;
 fail:
     for (int i = 0; i < R_N_; i++)
         mr_close(&m[i]);
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
+}
+
+cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref)
+{
+    if (s->in_tx)
+        return cu_err_set(CU_ERR_STATE, "store: a batch is open");
+    cu_rc rc = settle(s);
+    if (rc)
+        return rc;
+    const cu_names *n = cu_ref_names(ref);
+    uint32_t upto[CU_K_COUNT_];
+    for (int k = 0; k < CU_K_COUNT_; k++)
+        upto[k] = cu_names_count(n, (cu_idkind)k);
+    if (s->names != n)
+        s->names = n;
+    struct writer *w = &s->w;
+    if (w->on) {
+        /* the writer's next job: names, then the tables.  The batches do
+         * not wait for it: the reference's people need not be committed
+         * before the ledger append (invariant 3 of docs/pipeline.md), as
+         * every start reads the reference again and interns them before
+         * recovery resolves commitments. */
+        pthread_mutex_lock(&w->mu);
+        w->ref = ref;
+        memcpy(w->ref_counts, upto, sizeof upto);
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    } else if ((rc = names_write(s, n, upto)) || (rc = ref_write(s, ref))) {
+        return rc;
+    }
+    if (upto[CU_K_PERSON] > s->people_req)
+        s->people_req = upto[CU_K_PERSON];
+    return CU_OK;
 }
 
 /* ---------------------------------------------------------- batches */
@@ -773,6 +858,7 @@ static cu_rc grow(void **p, size_t *cap, size_t need, size_t elem)
 
 static void txn_reset(txn *t)
 {
+    memset(t->used, 0, sizeof t->used);
     t->nev = t->nal = t->naid = 0;
     for (int k = 0; k < KT_COUNT_; k++)
         t->kb[k].n = 0;
@@ -862,6 +948,12 @@ static void kb_sort(kbuf *b, uint32_t *count)
     }
 }
 
+static void use(txn *t, cu_idkind k, cu_id id)
+{
+    if (id != CU_ID_NONE && id >= t->used[k])
+        t->used[k] = id + 1;
+}
+
 cu_rc cu_store_add_event(cu_store *s, uint64_t idx, const cu_event *ev)
 {
     if (!s->in_tx)
@@ -877,6 +969,20 @@ cu_rc cu_store_add_event(cu_store *s, uint64_t idx, const cu_event *ev)
                 .outcome = ev->outcome, .has_results = ev->has_results};
     if ((rc = cu_buf_append(&t->text, ev->id, ev->id_len)))
         return rc;
+    /* the names the batch uses are written with it */
+    static const struct {
+        cu_idkind k;
+        size_t off;
+    } ids[] = {
+        {CU_K_OFFICER, offsetof(cu_event, officer)}, {CU_K_SYSTEM, offsetof(cu_event, system)},
+        {CU_K_RECORD, offsetof(cu_event, record)},   {CU_K_PURPOSE, offsetof(cu_event, purpose)},
+        {CU_K_CASE, offsetof(cu_event, case_id)},    {CU_K_TERMINAL, offsetof(cu_event, terminal)},
+        {CU_K_AREA, offsetof(cu_event, area)},
+    };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        use(t, ids[i].k, *(const cu_id *)((const char *)ev + ids[i].off));
+    for (uint32_t i = 0; i < ev->nsubjects; i++)
+        use(t, CU_K_PERSON, ev->subjects[i]);
     /* the key pairs wait for the commit, where they are sorted and appended */
     if ((rc = kb_push(&t->kb[KT_OFFICER], idx, ev->officer)))
         return rc;
@@ -991,6 +1097,10 @@ cu_rc cu_store_add_alert(cu_store *s, const cu_names *n, const cu_alert *a)
     r->kind_len = strnlen(a->kind, sizeof a->kind);
     if ((rc = cu_buf_append(&t->text, a->kind, r->kind_len)))
         return rc;
+    for (uint32_t i = 0; i < a->nofficers; i++)
+        use(t, CU_K_OFFICER, a->officers[i]);
+    for (uint32_t i = 0; i < a->nsubjects; i++)
+        use(t, CU_K_PERSON, a->subjects[i]);
     memcpy(t->aid + t->naid, a->officers, a->nofficers * sizeof *t->aid);
     memcpy(t->aid + t->naid + a->nofficers, a->subjects, a->nsubjects * sizeof *t->aid);
     t->naid += a->nofficers + a->nsubjects;
@@ -1031,6 +1141,17 @@ static cu_rc txn_write(cu_store *s, txn *t)
     cu_rc rc = exec(s, "BEGIN");
     if (rc)
         goto out;
+    /* names first used by this batch (ids below the counts its reader
+     * sealed: safe to read while the reader interns more) */
+    bool names = false;
+    for (int k = 0; k < CU_K_COUNT_; k++)
+        names |= t->used[k] > s->stored[k];
+    if (names && !s->names) {
+        rc = cu_err_set(CU_ERR_STATE, "store: events use names never synced");
+        goto fail;
+    }
+    if (names && (rc = names_put(s, s->names, t->used)))
+        goto fail;
     if (t->ingest) {
         sqlite3_stmt *st = s->st[ST_INGEST_ADD];
         sqlite3_bind_int64(st, 1, (sqlite3_int64)t->ilo);
@@ -1052,6 +1173,8 @@ static cu_rc txn_write(cu_store *s, txn *t)
     if ((rc = run(s, st, "update meta")) || (rc = exec(s, "COMMIT")))
         goto fail;
     s->indexed = t->indexed;
+    if (names)
+        names_stored(s, t->used);
     goto out;
 fail:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1077,19 +1200,17 @@ cu_rc cu_store_commit(cu_store *s, uint64_t indexed)
     struct writer *w = &s->w;
     if (!w->on)
         return txn_write(s, t);
-    /* hand it over once the one before is written (two buffers) */
+    /* queued behind the batches before it; waits only when every buffer
+     * is taken (the writer is NTX - 1 batches behind) */
     pthread_mutex_lock(&w->mu);
-    while (w->job && !w->err)
+    w->pending++;
+    s->fill = (s->fill + 1) % NTX;
+    pthread_cond_broadcast(&w->cv);
+    while (w->pending == NTX && !w->err)
         pthread_cond_wait(&w->cv, &w->mu);
     cu_rc rc = w->err;
-    if (rc) {
+    if (rc)
         cu_err_set(rc, "%s", w->detail);
-        txn_reset(t);
-    } else {
-        w->job = t;
-        s->fill ^= 1;
-        pthread_cond_broadcast(&w->cv);
-    }
     pthread_mutex_unlock(&w->mu);
     return rc;
 }
@@ -1140,16 +1261,36 @@ static void *writer_main(void *arg)
             pthread_cond_broadcast(&w->cv);
             continue;
         }
-        if (w->job) {
-            txn *t = w->job;
+        if (w->ref) {
+            const cu_ref *ref = w->ref;
             pthread_mutex_unlock(&w->mu);
-            cu_rc rc = txn_write(s, t);
+            cu_rc rc = names_write(s, cu_ref_names(ref), w->ref_counts);
+            if (!rc)
+                rc = ref_write(s, ref);
             pthread_mutex_lock(&w->mu);
             if (rc && !w->err) {
                 w->err = rc;
                 snprintf(w->detail, sizeof w->detail, "%s", cu_err_detail());
             }
-            w->job = NULL;
+            w->ref = NULL;
+            pthread_cond_broadcast(&w->cv);
+            continue;
+        }
+        if (w->pending) {
+            txn *t = &s->tx[w->head];
+            pthread_mutex_unlock(&w->mu);
+            /* after a failure the rest are not written (the index stays at
+             * the batch boundary before it) */
+            cu_rc rc = w->err ? w->err : txn_write(s, t);
+            if (rc)
+                txn_reset(t);
+            pthread_mutex_lock(&w->mu);
+            if (rc && !w->err) {
+                w->err = rc;
+                snprintf(w->detail, sizeof w->detail, "%s", cu_err_detail());
+            }
+            w->head = (w->head + 1) % NTX;
+            w->pending--;
             pthread_cond_broadcast(&w->cv);
             continue;
         }
@@ -1172,6 +1313,9 @@ cu_rc cu_store_writer_start(cu_store *s)
     pthread_cond_init(&w->cv, NULL);
     w->stop = false;
     w->err = CU_OK;
+    w->head = s->fill;
+    w->pending = 0;
+    w->ref = NULL;
     if (pthread_create(&w->th, NULL, writer_main, s) != 0) {
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
@@ -1188,7 +1332,7 @@ static cu_rc settle(cu_store *s)
     if (!w->on)
         return CU_OK;
     pthread_mutex_lock(&w->mu);
-    while (w->job || w->names_job)
+    while (w->pending || w->names_job || w->ref)
         pthread_cond_wait(&w->cv, &w->mu);
     cu_rc rc = w->err;
     if (rc)
@@ -1243,8 +1387,17 @@ cu_rc cu_store_ingested_at(cu_store *s, uint64_t idx, int64_t *at)
 
 uint64_t cu_store_indexed(cu_store *s)
 {
-    (void)settle(s); /* a failed write leaves indexed where it was */
-    return s->indexed;
+    /* after the batches handed over (not a reference job: it leaves
+     * indexed alone); a failed write leaves indexed where it was */
+    struct writer *w = &s->w;
+    if (!w->on)
+        return s->indexed;
+    pthread_mutex_lock(&w->mu);
+    while (w->pending)
+        pthread_cond_wait(&w->cv, &w->mu);
+    uint64_t v = s->indexed;
+    pthread_mutex_unlock(&w->mu);
+    return v;
 }
 uint64_t cu_store_next_alert(cu_store *s) { return s->next_alert; }
 

@@ -278,6 +278,25 @@ TEST(writer_thread_orders_and_reports)
     CHECK_INT(h.n, 8);
     CHECK_INT(h.idx[7], 4 * W);
 
+    /* only people synced before: the officer and record the batch
+     * introduces are written with it */
+    static const char late[] =
+        "{\"kind\":\"access\",\"id\":\"E50\",\"ts\":\"2024-03-01T00:00:00Z\",\"officer\":\"O5\","
+        "\"system\":\"PNC\",\"action\":\"view\",\"record\":\"R-late\",\"subjects\":[\"P9\"],\"outcome\":\"allow\"}";
+    CHECK_OK(cu_event_parse(names, late, strlen(late), &ev));
+    CHECK_OK(cu_store_begin(s));
+    CHECK_OK(cu_store_sync_people(s, names, NULL));
+    CHECK_INT(count_rows(db, "SELECT count(*) FROM names WHERE name = 'P9'"), 1);
+    CHECK_INT(count_rows(db, "SELECT count(*) FROM names WHERE name = 'O5'"), 0);
+    CHECK_OK(cu_store_add_event(s, 6 * W, &ev));
+    CHECK_OK(cu_store_commit(s, 6 * W + 1));
+    h = q(s, 'o', "O5");
+    CHECK_INT(h.n, 1);
+    CHECK_STR(h.ids[0], "E50");
+    h = q(s, 'r', "R-late");
+    CHECK_INT(h.n, 1);
+    CHECK_INT(count_rows(db, "SELECT count(*) FROM names WHERE name = 'O5'"), 1);
+
     /* handed over, then closed at once: written before the thread ends */
     CHECK_OK(cu_store_begin(s));
     add(s, 7 * W, 22, "\"P1\"");
@@ -288,6 +307,7 @@ TEST(writer_thread_orders_and_reports)
     h = q(s, 'p', "P1");
     CHECK_INT(h.n, 9);
     CHECK_INT(h.idx[8], 7 * W);
+
 
     /* a failed write (an index already taken): returned by the next calls,
      * its batch left out whole, the index where it was */
@@ -306,7 +326,7 @@ TEST(writer_thread_orders_and_reports)
     h = q(s, 'p', "P2");
     CHECK_INT(h.n, 4);
     CHECK_OK(cu_store_count(s, "event", &cnt));
-    CHECK_INT(cnt, NIDX + 2);
+    CHECK_INT(cnt, NIDX + 3);
     cu_store_close(s);
     cu_names_free(names);
 }
