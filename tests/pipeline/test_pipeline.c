@@ -490,7 +490,8 @@ TEST(sigkill_during_replay_loses_nothing_acknowledged)
     CHECK(acked > 0);
 
     /* reopen: everything acknowledged is in the log, in order, and the
-     * store is consistent with it (re-indexed where it lagged) */
+     * store is consistent with it (re-indexed where it lagged; as replay
+     * does, with the store's writer thread on) */
     cu_names *n;
     CHECK_OK(cu_names_new(&n));
     cu_pipeline *p;
@@ -498,7 +499,8 @@ TEST(sigkill_during_replay_loses_nothing_acknowledged)
     cu_ref *ref;
     CHECK_OK(cu_ref_new(n, &ref));
     CHECK_OK(cu_ref_load(ref, ref_path));
-    CHECK_OK(cu_pipeline_start(p, ref, NULL));
+    cu_pipeline_cfg bulk = {.bulk = true};
+    CHECK_OK(cu_pipeline_start(p, ref, &bulk));
     cu_pipeline_stats ps;
     cu_pipeline_stats_get(p, &ps);
     CHECK_MSG(ps.ledger_size >= acked, "log holds %llu, %llu were acknowledged", (unsigned long long)ps.ledger_size,
