@@ -8,10 +8,11 @@
  * 2. Events are written only inside a batch transaction that also records
  *    meta.indexed (the ledger size covered): the index is always at a batch
  *    boundary, never half a batch.
- * 3. names(kind, num) numbers equal the in-memory interned ids.  Names are
- *    committed in their own transaction (never inside a batch's), so a
- *    caller that needs them durable before the ledger append has them so
- *    when cu_store_sync_names returns.
+ * 3. names(kind, num) numbers equal the in-memory interned ids.
+ *    cu_store_sync_names / _people commit names in their own transaction
+ *    (durable for the caller's next ledger append when they return); the
+ *    other names a batch's events use are written first in the batch's own
+ *    transaction, so no stored row refers to a name not stored.
  * 4. Every statement used per event is prepared once at open.  Rows are
  *    inserted EV_ROWS / K_ROWS to a statement (multi-row VALUES): one
  *    statement execution per many rows instead of one per row.
@@ -30,12 +31,14 @@
  *    per event.
  * 8. Writer thread (cu_store_writer_start): commit hands the gathered batch
  *    to the store's own thread and returns; batches are written in commit
- *    order, one at a time (two buffers: one written, one being gathered).
- *    A names job (cu_store_sync_names) runs before any batch still waiting
- *    and its caller waits for it.  The connection is used by one thread at
- *    a time: every other call first waits until the writer is idle.  A
- *    failed write is kept and returned by every later call (the batch's
- *    entries are in the ledger: the next open re-indexes them).
+ *    order, one at a time (a ring of NTX buffers: up to NTX - 1 waiting,
+ *    one being gathered).  A names job runs before any batch still waiting
+ *    and its caller waits for it; a reference job (put_reference) runs
+ *    before the batches committed after it.  The connection is used by one
+ *    thread at a time: every other call first waits until the writer is
+ *    idle.  A failed write is kept and returned by every later call; the
+ *    batches behind it are dropped (their entries are in the ledger: the
+ *    next open re-indexes them).
  */
 #include "custos/store.h"
 
