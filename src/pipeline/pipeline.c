@@ -23,9 +23,9 @@
  * 7. Under pipelined submission (cu_pipeline_submit_async) the store writes
  *    on its own thread (cu_store_writer_start): a batch is gathered into
  *    the store only after its append returned (1), written in batch order,
- *    and its names are committed before the append that needs them (3:
- *    cu_store_sync_names waits for them).  finish and close wait for the
- *    writer and return its failure.
+ *    and its new people's names are committed before the append that needs
+ *    them (3: cu_store_sync_people waits for them).  finish and close wait
+ *    for the writer and return its failure.
  */
 #include "custos/ledger.h"
 #include "custos/pipeline.h"
