@@ -153,9 +153,10 @@ int main(int argc, char **argv)
            (double)ru.ru_maxrss / 1024.0);
     const cu_pipeline_stats *ps = &st.pipeline;
     printf("stages (s): start (reference, open) %.2f | parse+intern %.2f (reader thread) | encode %.2f, append wait %.2f (log busy %.2f, "
-           "overlapped), store %.2f, detect %.2f, close %.2f\n",
+           "overlapped), store %.2f (writer thread %.2f, overlapped), detect %.2f, close %.2f\n",
            (double)st.ns_start / 1e9, (double)st.ns_parse / 1e9, (double)ps->ns_encode / 1e9,
-           (double)ps->ns_append / 1e9, (double)ps->ns_ledger / 1e9, (double)ps->ns_store / 1e9, (double)ps->ns_detect / 1e9,
+           (double)ps->ns_append / 1e9, (double)ps->ns_ledger / 1e9, (double)ps->ns_store / 1e9, (double)ps->ns_store_write / 1e9,
+           (double)ps->ns_detect / 1e9,
            (double)ps->ns_close / 1e9);
     if (!keep && cu_rmtree(dir))
         fprintf(stderr, "could not remove %s\n", dir);

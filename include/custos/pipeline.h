@@ -122,6 +122,10 @@ typedef struct cu_pipeline_stats {
      * suppressed, and whether the replay began at the log's first event */
     uint64_t warmed, warm_suppressed;
     bool warm_exact;
+    /* the store's time writing (on its writer thread under pipelined
+     * submission, overlapped; ns_store is then the pipeline thread's share:
+     * gathering the batch) */
+    uint64_t ns_store_write;
 } cu_pipeline_stats;
 
 typedef struct cu_pipeline_opts {

@@ -15,7 +15,10 @@
  * Event index order: ledger index order is time order (the pipeline only
  * appends events in time order), so "by time" is "by ledger index".
  *
- * One writer: a cu_store is used by one thread at a time.
+ * One caller: a cu_store is used by one thread at a time.  That thread may
+ * hand the writing of batches to the store's own writer thread
+ * (cu_store_writer_start); the store then serialises its use of the
+ * database itself.
  */
 #ifndef CUSTOS_STORE_H
 #define CUSTOS_STORE_H
@@ -40,20 +43,47 @@ int cu_store_schema_version(cu_store *s);
 /* Intern every stored name into n, in stored order, so that ids agree.  n
  * must be empty (or already agree): a disagreement is CU_ERR_CORRUPT. */
 cu_rc cu_store_load_names(cu_store *s, cu_names *n) CU_NODISCARD;
-/* Store the names of n not yet stored, up to counts[k] per kind (NULL: all).
- * Runs inside the current transaction, or in its own. */
+/* Store the names of n not yet stored, up to counts[k] per kind (NULL: all),
+ * in their own transaction: committed when this returns. */
 cu_rc cu_store_sync_names(cu_store *s, const cu_names *n, const uint32_t *counts) CU_NODISCARD;
 
-/* Replace the stored reference data with ref's (one transaction). */
+/* Commit the person names of n not yet stored, up to counts[CU_K_PERSON]
+ * (NULL: all), and remember n: the other names a batch's events use are
+ * written in the batch's own transaction (their strings are in the ledger
+ * entries; people are only commitments there, so theirs must be stored
+ * before the append, see docs/pipeline.md).  Quick when there are none. */
+cu_rc cu_store_sync_people(cu_store *s, const cu_names *n, const uint32_t *counts) CU_NODISCARD;
+
+/* Replace the stored reference data with ref's (one transaction).  With
+ * the writer thread on, this is the writer's next job and returns at once
+ * (ref must stay alive and sealed until cu_store_wait or close). */
 cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref) CU_NODISCARD;
 
 /* Batches: begin, add events (idx = ledger index), commit with the ledger
- * size the index now reaches.  A failed batch is rolled back whole. */
+ * size the index now reaches.  A failed batch is rolled back whole.  A
+ * batch is gathered in memory and written at commit (one transaction,
+ * multi-row inserts); add_* copy what they need, so the caller's events
+ * and alerts may be reused as soon as they return. */
 cu_rc cu_store_begin(cu_store *s) CU_NODISCARD;
 cu_rc cu_store_add_event(cu_store *s, uint64_t idx, const cu_event *ev) CU_NODISCARD;
 cu_rc cu_store_add_alert(cu_store *s, const cu_names *n, const cu_alert *a) CU_NODISCARD;
 cu_rc cu_store_commit(cu_store *s, uint64_t indexed) CU_NODISCARD;
 void cu_store_rollback(cu_store *s);
+
+/* Writer thread: from now on cu_store_commit hands the batch to the
+ * store's own thread and returns at once (it waits only while the batch
+ * before is still being written); batches are written in commit order.
+ * cu_store_sync_names still returns only once the names are committed
+ * (they are written before any batch still waiting).  Every other call
+ * first waits until the writer is idle.  A failed write is returned by
+ * every later call (cu_store_commit, cu_store_wait, queries...); its batch
+ * is not indexed and the next start re-indexes it from the ledger.
+ * cu_store_close writes what was handed over, then stops the thread. */
+cu_rc cu_store_writer_start(cu_store *s) CU_NODISCARD;
+/* Wait until everything handed to the writer is written; its result. */
+cu_rc cu_store_wait(cu_store *s) CU_NODISCARD;
+/* Time spent writing batches and names (ns, for benchmarks). */
+uint64_t cu_store_write_ns(cu_store *s);
 
 /* Inside a batch's transaction: entries [lo, hi] (inclusive) became durable
  * at wall-clock second `at` (the program's clock; the store reads none). */

@@ -7,9 +7,11 @@
  * 2. A batch is checked whole (time order within it and against the last
  *    event accepted) before anything is written; a refused batch changes
  *    nothing.
- * 3. Names are stored before the entries that use them are appended, so
- *    every durable entry can be re-indexed after a crash (its people are
- *    resolved from their commitments against the stored names).
+ * 3. People's names are stored before the entries that use them are
+ *    appended, so every durable entry can be re-indexed after a crash (its
+ *    people are resolved from their commitments against the stored names
+ *    and the reference, which every start reads again).  Other names are
+ *    strings in the entries: they are stored with the batch's index.
  * 4. The store commits each batch with the log size it reaches; at start
  *    the entries between the store's size and the log's are re-indexed and
  *    run through the detectors (recovery).
@@ -18,6 +20,12 @@
  *    not indexed.
  * 6. Steady state allocates nothing per event: entry bytes, pointer arrays
  *    and the commitment cache grow to their high-water mark and stay.
+ * 7. Under pipelined submission (cu_pipeline_submit_async) the store writes
+ *    on its own thread (cu_store_writer_start): a batch is gathered into
+ *    the store only after its append returned (1), written in batch order,
+ *    and its new people's names are committed before the append that needs
+ *    them (3: cu_store_sync_people waits for them).  finish and close wait
+ *    for the writer and return its failure.
  */
 #include "custos/ledger.h"
 #include "custos/pipeline.h"
@@ -646,6 +654,10 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
     if (cfg)
         p->cfg = *cfg;
     cu_rc rc;
+    /* replay: the store writes on its own thread from the start (the
+     * reference tables while the first batches go through) */
+    if (p->cfg.bulk && p->store && (rc = cu_store_writer_start(p->store)))
+        return rc;
     if (p->store && (rc = cu_store_put_reference(p->store, ref)))
         return rc;
     if ((rc = cu_detect_new_cfg(ref, p->store ? cu_store_next_alert(p->store) : 1, p->cfg.detect, &p->detect)))
@@ -852,14 +864,21 @@ cu_rc cu_pipeline_submit_async(cu_pipeline *p, cu_batch *b, cu_batch **done, uin
     cu_rc rc = check_order(b, p->inflight ? p->check_ts : p->last_ts);
     if (rc)
         return rc; /* nothing of b written; the batch in flight goes on */
+    /* the store writes on its own thread from here on (its commit returns
+     * at once; names are still committed before the append that needs
+     * them): indexing overlaps encoding, detection and the log */
+    if (p->store && (rc = cu_store_writer_start(p->store)))
+        return rc;
     uint64_t t0 = cu_mono_ns();
     struct enc *e = &p->enc[p->ecur ^ 1];
     if ((rc = encode_batch(p, b, e)))
         return rc;
     uint64_t t1 = cu_mono_ns();
     p->st.ns_encode += t1 - t0;
-    /* 3: names first, so that a durable entry can always be re-indexed */
-    if (p->store && (rc = cu_store_sync_names(p->store, p->names, b->sealed ? b->counts : NULL))) {
+    /* 3: people's names first, so that a durable entry can always be
+     * re-indexed (the other names are written with the batch's index:
+     * their strings are in the entries) */
+    if (p->store && (rc = cu_store_sync_people(p->store, p->names, b->sealed ? b->counts : NULL))) {
         p->failed = true;
         return rc;
     }
@@ -979,8 +998,10 @@ static cu_rc submit(cu_pipeline *p, const void *const *pre, const size_t *pre_le
         return rc; /* nothing written yet */
     uint64_t t1 = cu_mono_ns();
     p->st.ns_encode += t1 - t0;
-    /* 3: names first, so that a durable entry can always be re-indexed */
-    if (p->store && (rc = cu_store_sync_names(p->store, p->names, b->sealed ? b->counts : NULL))) {
+    /* 3: people's names first, so that a durable entry can always be
+     * re-indexed (the other names are written with the batch's index:
+     * their strings are in the entries) */
+    if (p->store && (rc = cu_store_sync_people(p->store, p->names, b->sealed ? b->counts : NULL))) {
         p->failed = true;
         return rc;
     }
@@ -1045,13 +1066,18 @@ cu_rc cu_pipeline_finish(cu_pipeline *p)
         cu_store_rollback(p->store);
         return rc;
     }
-    return cu_store_commit(p->store, cu_store_indexed(p->store));
+    /* cu_store_indexed waits for the store's writer: every batch handed
+     * to it is written (or its failure is returned here) */
+    if ((rc = cu_store_commit(p->store, cu_store_indexed(p->store))) || (rc = cu_store_wait(p->store)))
+        p->failed = true;
+    return rc;
 }
 
 void cu_pipeline_stats_get(const cu_pipeline *p, cu_pipeline_stats *out)
 {
     *out = p->st;
     out->ns_ledger = p->ap.ns;
+    out->ns_store_write = p->store ? cu_store_write_ns(p->store) : 0;
     out->ledger_size = p->sink.ops ? p->sink.ops->size(p->sink.ctx) : 0;
     out->dropped_alerts = p->detect ? cu_detect_dropped(p->detect) : 0;
 }
@@ -1072,6 +1098,11 @@ cu_rc cu_pipeline_close(cu_pipeline *p)
     appender_stop(p);
     if (p->bulk && p->store)
         rc = cu_store_bulk_end(p->store);
+    /* batches handed to the store's writer are written before it closes;
+     * a failure among them is reported here (their entries are in the log:
+     * the next start re-indexes them) */
+    if (p->store && !rc)
+        rc = cu_store_wait(p->store);
 
     cu_store_close(p->store);
     if (p->sink.ops && p->sink.ops->close)

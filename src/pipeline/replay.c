@@ -188,10 +188,12 @@ cu_rc cu_replay_run(const cu_replay_opts *o, cu_replay_stats *stats)
         dir = tmpdir;
     }
     cu_pipeline_opts popts = {.no_store = tmpdir[0] != '\0'};
-    if ((rc = cu_names_new(&names)) || (rc = cu_pipeline_open_with(dir, names, NULL, &popts, &p)) ||
-        (rc = cu_ref_new(names, &ref)) || (rc = cu_ref_load(ref, o->reference)))
+    /* the parser threads start scanning (they intern nothing) while the
+     * reference is read and stored */
+    if ((rc = cu_names_new(&names)) || (rc = cu_event_preader_open(o->events, names, o->parse_workers, 0, &reader)))
         goto done;
-    if ((rc = cu_event_preader_open(o->events, names, o->parse_workers, 0, &reader)))
+    if ((rc = cu_pipeline_open_with(dir, names, NULL, &popts, &p)) || (rc = cu_ref_new(names, &ref)) ||
+        (rc = cu_ref_load(ref, o->reference)))
         goto done;
     out.names = names;
     out.f = strcmp(o->alerts, "-") == 0 ? stdout : fopen(o->alerts, "w");

@@ -9,7 +9,13 @@
  *    meta.indexed (the ledger size covered): the index is always at a batch
  *    boundary, never half a batch.
  * 3. names(kind, num) numbers equal the in-memory interned ids.
- * 4. Every statement used per event is prepared once at open.
+ *    cu_store_sync_names / _people commit names in their own transaction
+ *    (durable for the caller's next ledger append when they return); the
+ *    other names a batch's events use are written first in the batch's own
+ *    transaction, so no stored row refers to a name not stored.
+ * 4. Every statement used per event is prepared once at open.  Rows are
+ *    inserted EV_ROWS / K_ROWS to a statement (multi-row VALUES): one
+ *    statement execution per many rows instead of one per row.
  * 5. The event table has no secondary index.  The lookups by officer,
  *    record, case and person are WITHOUT ROWID key tables whose primary key
  *    starts with the window (idx >> CU_STORE_WIN_BITS): a batch appends at
@@ -19,22 +25,45 @@
  *    end.  A lookup by key seeks once per window (event_window lists them).
  * 6. Every window up to the last indexed event's is in event_window (in the
  *    same transaction as the pairs that use it).
- * 7. Hot path: the pair buffers grow to a high-water mark; nothing is
- *    allocated per event.
+ * 7. A batch (cu_store_begin .. cu_store_commit) is gathered in memory (event
+ *    rows, key pairs, alerts, ingest time) and written as one transaction
+ *    at commit.  The buffers grow to a high-water mark: nothing is allocated
+ *    per event.
+ * 8. Writer thread (cu_store_writer_start): commit hands the gathered batch
+ *    to the store's own thread and returns; batches are written in commit
+ *    order, one at a time (a ring of NTX buffers: up to NTX - 1 waiting,
+ *    one being gathered).  A names job runs before any batch still waiting
+ *    and its caller waits for it; a reference job (put_reference) runs
+ *    before the batches committed after it.  The connection is used by one
+ *    thread at a time: every other call first waits until the writer is
+ *    idle.  A failed write is kept and returned by every later call; the
+ *    batches behind it are dropped (their entries are in the ledger: the
+ *    next open re-indexes them).
  */
 #include "custos/store.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 enum { ST_EVENT, ST_NAME, ST_META, ST_ALERT, ST_ALERT_OFF, ST_ALERT_SUBJ, ST_WINDOW,
-       ST_K_OFFICER, ST_K_RECORD, ST_K_CASE, ST_K_PERSON, ST_INGEST_ADD, ST_INGEST_GET, ST_COUNT_ };
+       ST_K_OFFICER, ST_K_RECORD, ST_K_CASE, ST_K_PERSON, ST_INGEST_ADD, ST_INGEST_GET,
+       ST_EVENT_N, ST_K_OFFICER_N, ST_K_RECORD_N, ST_K_CASE_N, ST_K_PERSON_N, ST_COUNT_ };
 
 /* the four key tables, in the order of ST_K_* */
 enum { KT_OFFICER, KT_RECORD, KT_CASE, KT_PERSON, KT_COUNT_ };
+
+/* batches gathered or waiting for the writer thread (each holds its event
+ * rows and key pairs: some 13 MiB for 65536 events, once grown) */
+#define NTX 12
+
+/* rows per multi-row INSERT (the rest of a batch goes one row at a time) */
+#define EV_ROWS 32
+#define EV_COLS 13
+#define K_ROWS 64
 
 /* one (key, event) pair of a batch: k = window << 32 | key */
 typedef struct kpair {
@@ -47,18 +76,82 @@ typedef struct kbuf {
     size_t n, cap;
 } kbuf;
 
+/* an event row of a batch; its id is in the batch's text */
+typedef struct erow {
+    uint64_t idx;
+    int64_t ts;
+    cu_id officer, system, record, purpose, case_id, terminal, area;
+    uint32_t results;
+    size_t id_off;
+    uint8_t id_len, action, outcome, has_results;
+} erow;
+
+/* an alert of a batch: kind and JSON line in the text, ids in aid */
+typedef struct arow {
+    uint64_t num;
+    int64_t raised_at, first, last;
+    double score;
+    size_t json_off, json_len, kind_off, kind_len, ids_off;
+    uint32_t noff, nsubj;
+} arow;
+
+/* A batch gathered between cu_store_begin and cu_store_commit. */
+typedef struct txn {
+    erow *ev;
+    size_t nev, evcap;
+    kbuf kb[KT_COUNT_];
+    arow *al;
+    size_t nal, alcap;
+    cu_id *aid;
+    size_t naid, aidcap;
+    cu_buf text;
+    bool ingest;
+    uint64_t ilo, ihi;
+    int64_t iat;
+    uint64_t indexed;
+    uint32_t used[CU_K_COUNT_]; /* 1 + the highest id of each kind used (0: none) */
+} txn;
+
+typedef struct mrows {
+    sqlite3_stmt *st;
+    int cols, rows, n;
+    const char *what;
+} mrows;
+
+/* The writer thread (invariant 8).  Everything below is under mu. */
+struct writer {
+    pthread_t th;
+    bool on, stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int head, pending; /* tx[head .. head + pending) wait, in commit order */
+    const cu_ref *ref; /* a reference job (before any batch) */
+    uint32_t ref_counts[CU_K_COUNT_];
+    bool names_job, names_done;
+    const cu_names *names;
+    uint32_t counts[CU_K_COUNT_];
+    cu_rc names_rc;
+    cu_rc err; /* sticky: the first failed write */
+    char detail[1024];
+};
+
 struct cu_store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT_];
-    kbuf kb[KT_COUNT_];
+    txn tx[NTX];
+    int fill;        /* tx[fill] is gathered by the caller */
+    const cu_names *names; /* the names the batches' ids refer to (from the last sync) */
+    uint32_t people_req;   /* caller's side: person names committed (or being) */
     int64_t max_win; /* the last window in event_window (-1: none) */
-    uint32_t count[1 << 16]; /* radix sort counts */
+    uint32_t count[1 << 16]; /* radix sort counts (used by the writing thread) */
     uint32_t stored[CU_K_COUNT_]; /* names stored per kind */
     uint64_t indexed;
     uint64_t next_alert;
+    uint64_t ns_write; /* time spent writing batches and names */
+    mrows names_m; /* names, 64 to a statement */
     bool in_tx;
     bool bulk;
-    cu_buf json;
+    struct writer w;
 };
 
 static const char *schema =
@@ -123,7 +216,28 @@ static const char *stmt_sql[ST_COUNT_] = {
     [ST_K_PERSON] = "INSERT OR IGNORE INTO event_subject VALUES(?,?,?)",
     [ST_INGEST_ADD] = "INSERT OR REPLACE INTO ingest VALUES(?,?,?)",
     [ST_INGEST_GET] = "SELECT hi, at FROM ingest WHERE lo <= ? ORDER BY lo DESC LIMIT 1",
+    /* ST_EVENT_N, ST_K_*_N: built at open (multi_sql) */
 };
+
+/* "INSERT ... VALUES(?,..),(?,..)...": rows of cols parameters */
+static char *multi_sql(const char *head, int rows, int cols)
+{
+    size_t cap = strlen(head) + (size_t)rows * ((size_t)cols * 2 + 3) + 1;
+    char *q = cu_malloc(cap);
+    if (!q)
+        return NULL;
+    size_t n = (size_t)snprintf(q, cap, "%s", head);
+    for (int r = 0; r < rows; r++) {
+        q[n++] = r ? ',' : ' ';
+        q[n++] = '(';
+        for (int c = 0; c < cols; c++) {
+            q[n++] = '?';
+            q[n++] = c + 1 < cols ? ',' : ')';
+        }
+    }
+    q[n] = '\0';
+    return q;
+}
 
 static cu_rc dberr(cu_store *s, const char *what)
 {
@@ -131,6 +245,13 @@ static cu_rc dberr(cu_store *s, const char *what)
     cu_rc rc = code == SQLITE_FULL ? CU_ERR_NOSPC : code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? CU_ERR_CORRUPT
              : code == SQLITE_BUSY || code == SQLITE_LOCKED ? CU_ERR_LOCKED : CU_ERR_IO;
     return cu_err_set(rc, "store: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static cu_rc step_reset(cu_store *s, sqlite3_stmt *st, const char *what)
+{
+    int r = sqlite3_step(st);
+    sqlite3_reset(st);
+    return r == SQLITE_DONE ? CU_OK : dberr(s, what);
 }
 
 static cu_rc exec(cu_store *s, const char *sql)
@@ -155,12 +276,25 @@ static cu_rc query_int(cu_store *s, const char *sql, int64_t *out)
     return r == SQLITE_ROW || r == SQLITE_DONE ? CU_OK : dberr(s, sql);
 }
 
+static cu_rc settle(cu_store *s);
+static cu_rc mr_open(cu_store *s, mrows *m, const char *head, int cols, int rows, const char *what);
+static void mr_close(mrows *m);
+
+/* SQLite's memory statistics take a global mutex around every allocation
+ * (and Debian's build has no lookaside, so a row insert allocates several
+ * times); nothing here reads them.  Only possible before SQLite is
+ * initialised: later the call is refused and changes nothing. */
+static void sqlite_setup(void) { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 cu_rc cu_store_open(const char *path, cu_store **out)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, sqlite_setup);
     cu_store *s = cu_calloc(1, sizeof *s);
     if (!s)
         return CU_ERR_NOMEM;
-    cu_buf_init(&s->json, 1 << 20);
+    for (int i = 0; i < NTX; i++)
+        cu_buf_init(&s->tx[i].text, (size_t)1 << 31);
     cu_rc rc;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
@@ -169,10 +303,22 @@ cu_rc cu_store_open(const char *path, cu_store **out)
     }
     sqlite3_busy_timeout(s->db, 5000);
     /* The ledger is the durable record and the store can be rebuilt from it,
-     * so NORMAL (no fsync per commit in WAL mode) is enough. */
-    if ((rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-262144;"
-                      "PRAGMA temp_store=MEMORY; PRAGMA wal_autocheckpoint=16384;")))
+     * so NORMAL (no fsync per commit in WAL mode) is enough.  A new store
+     * gets 16 KiB pages (fewer pages, cells and tree levels per row than
+     * 4 KiB; an existing store keeps its size); checkpoints every 64 MiB
+     * of WAL. */
+    if ((rc = exec(s, "PRAGMA page_size=16384; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                      "PRAGMA cache_size=-262144; PRAGMA temp_store=MEMORY;")))
         goto fail;
+    int64_t psize;
+    if ((rc = query_int(s, "PRAGMA page_size", &psize)))
+        goto fail;
+    {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA wal_autocheckpoint=%lld", (long long)((64 << 20) / (psize > 0 ? psize : 4096)));
+        if ((rc = exec(s, sql)))
+            goto fail;
+    }
     int64_t ver;
     if ((rc = query_int(s, "PRAGMA user_version", &ver)))
         goto fail;
@@ -197,11 +343,30 @@ cu_rc cu_store_open(const char *path, cu_store **out)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         goto fail;
     }
-    for (int i = 0; i < ST_COUNT_; i++)
-        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
-            rc = dberr(s, stmt_sql[i]);
+    for (int i = 0; i < ST_COUNT_; i++) {
+        static const char *const multi[ST_COUNT_] = {
+            [ST_EVENT_N] = "INSERT INTO event VALUES",
+            [ST_K_OFFICER_N] = "INSERT OR IGNORE INTO event_officer VALUES",
+            [ST_K_RECORD_N] = "INSERT OR IGNORE INTO event_record VALUES",
+            [ST_K_CASE_N] = "INSERT OR IGNORE INTO event_case VALUES",
+            [ST_K_PERSON_N] = "INSERT OR IGNORE INTO event_subject VALUES",
+        };
+        char *q = multi[i] ? multi_sql(multi[i], i == ST_EVENT_N ? EV_ROWS : K_ROWS, i == ST_EVENT_N ? EV_COLS : 3)
+                           : NULL;
+        if (multi[i] && !q) {
+            rc = CU_ERR_NOMEM;
             goto fail;
         }
+        const char *sql = q ? q : stmt_sql[i];
+        int r = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
+        if (r != SQLITE_OK)
+            rc = dberr(s, sql);
+        cu_free(q);
+        if (r != SQLITE_OK)
+            goto fail;
+    }
+    if ((rc = mr_open(s, &s->names_m, "INSERT INTO names", 3, 64, "insert names")))
+        goto fail;
     int64_t v;
     if ((rc = query_int(s, "SELECT value FROM meta WHERE key='indexed'", &v)))
         goto fail;
@@ -218,6 +383,7 @@ cu_rc cu_store_open(const char *path, cu_store **out)
             goto fail;
         s->stored[k] = (uint32_t)v;
     }
+    s->people_req = s->stored[CU_K_PERSON];
     *out = s;
     return CU_OK;
 fail:
@@ -225,27 +391,36 @@ fail:
     return rc;
 }
 
+static void writer_stop(cu_store *s);
+
 void cu_store_close(cu_store *s)
 {
     if (!s)
         return;
+    /* a batch handed to the writer is written before the thread ends */
+    writer_stop(s);
     for (int i = 0; i < ST_COUNT_; i++)
         sqlite3_finalize(s->st[i]);
-    if (s->in_tx)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    mr_close(&s->names_m);
     sqlite3_close(s->db);
-    for (int t = 0; t < KT_COUNT_; t++) {
-        cu_free(s->kb[t].v);
-        cu_free(s->kb[t].tmp);
+    for (int i = 0; i < NTX; i++) {
+        txn *t = &s->tx[i];
+        for (int k = 0; k < KT_COUNT_; k++) {
+            cu_free(t->kb[k].v);
+            cu_free(t->kb[k].tmp);
+        }
+        cu_free(t->ev);
+        cu_free(t->al);
+        cu_free(t->aid);
+        cu_buf_free(&t->text);
     }
-    cu_buf_free(&s->json);
     cu_free(s);
 }
 
 int cu_store_schema_version(cu_store *s)
 {
     int64_t v = 0;
-    if (query_int(s, "PRAGMA user_version", &v))
+    if (settle(s) || query_int(s, "PRAGMA user_version", &v))
         return -1;
     return (int)v;
 }
@@ -255,6 +430,9 @@ int cu_store_schema_version(cu_store *s)
 cu_rc cu_store_load_names(cu_store *s, cu_names *n)
 {
     sqlite3_stmt *st;
+    cu_rc src = settle(s);
+    if (src)
+        return src;
     const char *sql = "SELECT kind, num, name FROM names ORDER BY kind, num";
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return dberr(s, sql);
@@ -283,43 +461,160 @@ cu_rc cu_store_load_names(cu_store *s, cu_names *n)
     return rc;
 }
 
-cu_rc cu_store_sync_names(cu_store *s, const cu_names *n, const uint32_t *counts)
+/* Multi-row inserts of any length: "INSERT ... SELECT * FROM (VALUES
+ * (?..),(?..)...) LIMIT ?", rows bound one after the other and the
+ * statement run when full, and at the end with LIMIT the rows bound (the
+ * rest, bound to stale values, are not read). */
+
+static cu_rc mr_open(cu_store *s, mrows *m, const char *head, int cols, int rows, const char *what)
 {
-    bool own = !s->in_tx;
-    cu_rc rc;
-    if (own && (rc = cu_store_begin(s)))
-        return rc;
-    sqlite3_stmt *st = s->st[ST_NAME];
-    uint32_t upto[CU_K_COUNT_];
-    for (int k = 0; k < CU_K_COUNT_; k++) {
-        upto[k] = counts ? counts[k] : cu_names_count(n, (cu_idkind)k);
-        for (uint32_t id = s->stored[k]; id < upto[k]; id++) {
-            const char *name = cu_names_str(n, (cu_idkind)k, id);
-            sqlite3_bind_int(st, 1, k);
-            sqlite3_bind_int64(st, 2, id);
-            sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
-            int r = sqlite3_step(st);
-            sqlite3_reset(st);
-            if (r != SQLITE_DONE) {
-                rc = dberr(s, "insert name");
-                if (own)
-                    cu_store_rollback(s);
-                return rc;
-            }
+    char *v = multi_sql("", rows, cols);
+    if (!v)
+        return CU_ERR_NOMEM;
+    size_t cap = strlen(head) + strlen(v) + 64;
+    char *q = cu_malloc(cap);
+    if (!q) {
+        cu_free(v);
+        return CU_ERR_NOMEM;
+    }
+    snprintf(q, cap, "%s SELECT * FROM (VALUES%s) LIMIT ?", head, v);
+    *m = (mrows){.cols = cols, .rows = rows, .what = what};
+    cu_rc rc = sqlite3_prepare_v2(s->db, q, -1, &m->st, NULL) == SQLITE_OK ? CU_OK : dberr(s, what);
+    cu_free(q);
+    cu_free(v);
+    return rc;
+}
+
+/* the first parameter of the row being bound, minus 1 */
+static int mr_base(const mrows *m) { return m->n * m->cols; }
+
+static cu_rc mr_flush(cu_store *s, mrows *m)
+{
+    if (!m->n)
+        return CU_OK;
+    sqlite3_bind_int(m->st, m->rows * m->cols + 1, m->n);
+    m->n = 0;
+    return step_reset(s, m->st, m->what);
+}
+
+/* the row is bound */
+static cu_rc mr_next(cu_store *s, mrows *m)
+{
+    return ++m->n == m->rows ? mr_flush(s, m) : CU_OK;
+}
+
+static void mr_close(mrows *m)
+{
+    sqlite3_finalize(m->st);
+    m->st = NULL;
+}
+
+/* Insert names [stored[k], upto[k]) (inside the caller's transaction;
+ * stored[] is the caller's to advance once it commits). */
+static cu_rc names_put(cu_store *s, const cu_names *n, const uint32_t *upto)
+{
+    mrows *m = &s->names_m;
+    cu_rc rc = CU_OK;
+    for (int k = 0; k < CU_K_COUNT_ && !rc; k++) {
+        for (uint32_t id = s->stored[k]; id < upto[k] && !rc; id++) {
+            size_t len;
+            const char *name = cu_names_str_len(n, (cu_idkind)k, id, &len);
+            if (!name)
+                return cu_err_set(CU_ERR_INTERNAL, "store: %s %u has no name", cu_idkind_name((cu_idkind)k), id);
+            int b = mr_base(m);
+            sqlite3_bind_int(m->st, b + 1, k);
+            sqlite3_bind_int64(m->st, b + 2, id);
+            sqlite3_bind_text(m->st, b + 3, name, (int)len, SQLITE_STATIC);
+            rc = mr_next(s, m);
         }
     }
-    if (own) {
-        if ((rc = exec(s, "COMMIT"))) {
-            cu_store_rollback(s);
-            return rc;
-        }
-        s->in_tx = false;
-    }
-    /* counted as stored only once committed (or with the caller's batch) */
+    if (!rc)
+        rc = mr_flush(s, m);
+    m->n = 0;
+    return rc;
+}
+
+static void names_stored(cu_store *s, const uint32_t *upto)
+{
     for (int k = 0; k < CU_K_COUNT_; k++)
         if (upto[k] > s->stored[k])
             s->stored[k] = upto[k];
+}
+
+/* Store names [stored[k], upto[k]) in their own transaction. */
+static cu_rc names_write(cu_store *s, const cu_names *n, const uint32_t *upto)
+{
+    uint64_t t0 = cu_mono_ns();
+    bool any = false;
+    for (int k = 0; k < CU_K_COUNT_; k++)
+        any |= upto[k] > s->stored[k];
+    if (!any)
+        return CU_OK;
+    cu_rc rc;
+    if ((rc = exec(s, "BEGIN")))
+        return rc;
+    if ((rc = names_put(s, n, upto)) || (rc = exec(s, "COMMIT"))) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+    }
+    /* counted as stored only once committed */
+    names_stored(s, upto);
+    s->ns_write += cu_mono_ns() - t0;
     return CU_OK;
+}
+
+static cu_rc writer_err(cu_store *s);
+
+/* Run upto as a names job: on the writer (ahead of any batch still
+ * waiting), committed when this returns; or here when there is none. */
+static cu_rc names_job(cu_store *s, const cu_names *n, const uint32_t *upto)
+{
+    struct writer *w = &s->w;
+    if (!w->on)
+        return names_write(s, n, upto);
+    pthread_mutex_lock(&w->mu);
+    cu_rc rc = w->err;
+    if (!rc) {
+        w->names = n;
+        memcpy(w->counts, upto, sizeof w->counts);
+        w->names_done = false;
+        w->names_job = true;
+        pthread_cond_broadcast(&w->cv);
+        while (!w->names_done)
+            pthread_cond_wait(&w->cv, &w->mu);
+        rc = w->names_rc;
+    }
+    if (rc)
+        cu_err_set(rc, "%s", w->detail);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+cu_rc cu_store_sync_names(cu_store *s, const cu_names *n, const uint32_t *counts)
+{
+    uint32_t upto[CU_K_COUNT_];
+    for (int k = 0; k < CU_K_COUNT_; k++)
+        upto[k] = counts ? counts[k] : cu_names_count(n, (cu_idkind)k);
+    if (s->names != n)
+        s->names = n;
+    cu_rc rc = names_job(s, n, upto);
+    if (!rc && upto[CU_K_PERSON] > s->people_req)
+        s->people_req = upto[CU_K_PERSON];
+    return rc;
+}
+
+cu_rc cu_store_sync_people(cu_store *s, const cu_names *n, const uint32_t *counts)
+{
+    if (s->names != n)
+        s->names = n;
+    uint32_t upto[CU_K_COUNT_] = {0};
+    upto[CU_K_PERSON] = counts ? counts[CU_K_PERSON] : cu_names_count(n, CU_K_PERSON);
+    if (upto[CU_K_PERSON] <= s->people_req)
+        return writer_err(s);
+    cu_rc rc = names_job(s, n, upto);
+    if (!rc)
+        s->people_req = upto[CU_K_PERSON];
+    return rc;
 }
 
 /* -------------------------------------------------------- reference */
@@ -348,154 +643,256 @@ static cu_rc run(cu_store *s, sqlite3_stmt *st, const char *what)
     return r == SQLITE_DONE ? CU_OK : dberr(s, what);
 }
 
-cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref)
+/* The reference tables, replaced in one transaction.  Reads only what
+ * cu_ref_advance leaves alone (the officers', people's, records' and cases'
+ * own fields and the assign lines), so the writer thread may run it while
+ * the pipeline advances the reference clock. */
+static cu_rc ref_write(cu_store *s, const cu_ref *ref)
 {
+    uint64_t t0 = cu_mono_ns();
     cu_ref_all all;
     cu_ref_get_all(ref, &all);
     cu_rc rc;
-    if ((rc = cu_store_sync_names(s, cu_ref_names(ref), NULL)))
+    if ((rc = exec(s, "BEGIN")))
         return rc;
-    if ((rc = cu_store_begin(s)))
-        return rc;
-    sqlite3_stmt *st[7] = {0};
-    static const char *sql[7] = {
-        "INSERT INTO ref_officer VALUES(?,?,?,?,?,?,?,?,?,?)", "INSERT INTO ref_relation VALUES(?,?,?)",
-        "INSERT INTO ref_person VALUES(?,?,?)", "INSERT INTO ref_record VALUES(?,?,?,?,?)",
-        "INSERT OR IGNORE INTO ref_record_subject VALUES(?,?)", "INSERT INTO ref_case VALUES(?,?,?,?)",
-        "INSERT OR IGNORE INTO ref_case_link VALUES(?,?,?)"};
+    enum { R_OFF, R_REL, R_PER, R_REC, R_RSUB, R_CASE, R_LINK, R_ASG, R_N_ };
+    static const struct {
+        const char *head;
+        int cols;
+    } tab[R_N_] = {
+        [R_OFF] = {"INSERT INTO ref_officer", 10},
+        [R_REL] = {"INSERT INTO ref_relation", 3},
+        [R_PER] = {"INSERT INTO ref_person", 3},
+        [R_REC] = {"INSERT INTO ref_record", 5},
+        [R_RSUB] = {"INSERT OR IGNORE INTO ref_record_subject", 2},
+        [R_CASE] = {"INSERT INTO ref_case", 4},
+        [R_LINK] = {"INSERT OR IGNORE INTO ref_case_link", 3},
+        [R_ASG] = {"INSERT INTO ref_assignment(ts, case_, officer, op, source)", 5},
+    };
+    mrows m[R_N_] = {0};
     if ((rc = exec(s, "DELETE FROM ref_officer; DELETE FROM ref_relation; DELETE FROM ref_person;"
                       "DELETE FROM ref_record; DELETE FROM ref_record_subject; DELETE FROM ref_case;"
                       "DELETE FROM ref_case_link; DELETE FROM ref_assignment;")))
         goto fail;
-    for (int i = 0; i < 7; i++)
-        if (sqlite3_prepare_v2(s->db, sql[i], -1, &st[i], NULL) != SQLITE_OK) {
-            rc = dberr(s, sql[i]);
+    for (int i = 0; i < R_N_; i++)
+        if ((rc = mr_open(s, &m[i], tab[i].head, tab[i].cols, 32, tab[i].head)))
             goto fail;
-        }
     for (size_t i = 0; i < all.nofficers; i++) {
         const cu_officer *o = all.officers[i];
-        sqlite3_stmt *q = st[0];
-        bind_id(q, 1, o->id);
-        bind_id(q, 2, o->unit);
-        bind_id(q, 3, o->area);
+        sqlite3_stmt *q = m[R_OFF].st;
+        int b = mr_base(&m[R_OFF]);
+        bind_id(q, b + 1, o->id);
+        bind_id(q, b + 2, o->unit);
+        bind_id(q, b + 3, o->area);
         if (o->role)
-            sqlite3_bind_text(q, 4, o->role, -1, SQLITE_STATIC);
-        sqlite3_bind_int(q, 5, o->vetting);
-        bind_time(q, 6, o->vet_granted);
-        bind_time(q, 7, o->vet_expires);
-        sqlite3_bind_int(q, 8, o->shift);
-        bind_time(q, 9, o->start);
-        bind_time(q, 10, o->end);
-        if ((rc = run(s, q, "insert officer")))
+            sqlite3_bind_text(q, b + 4, o->role, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(q, b + 4);
+        sqlite3_bind_int(q, b + 5, o->vetting);
+        bind_time(q, b + 6, o->vet_granted);
+        bind_time(q, b + 7, o->vet_expires);
+        sqlite3_bind_int(q, b + 8, o->shift);
+        bind_time(q, b + 9, o->start);
+        bind_time(q, b + 10, o->end);
+        if ((rc = mr_next(s, &m[R_OFF])))
             goto fail;
         for (uint32_t j = 0; j < o->nrelations; j++) {
-            bind_id(st[1], 1, o->id);
-            bind_id(st[1], 2, o->relations[j].person);
-            sqlite3_bind_text(st[1], 3, o->relations[j].type, -1, SQLITE_STATIC);
-            if ((rc = run(s, st[1], "insert relation")))
+            q = m[R_REL].st;
+            b = mr_base(&m[R_REL]);
+            bind_id(q, b + 1, o->id);
+            bind_id(q, b + 2, o->relations[j].person);
+            sqlite3_bind_text(q, b + 3, o->relations[j].type, -1, SQLITE_STATIC);
+            if ((rc = mr_next(s, &m[R_REL])))
                 goto fail;
         }
     }
     for (size_t i = 0; i < all.npersons; i++) {
         const cu_person *p = all.persons[i];
-        bind_id(st[2], 1, p->id);
-        bind_id(st[2], 2, p->area);
-        sqlite3_bind_int64(st[2], 3, p->flags);
-        if ((rc = run(s, st[2], "insert person")))
+        sqlite3_stmt *q = m[R_PER].st;
+        int b = mr_base(&m[R_PER]);
+        bind_id(q, b + 1, p->id);
+        bind_id(q, b + 2, p->area);
+        sqlite3_bind_int64(q, b + 3, p->flags);
+        if ((rc = mr_next(s, &m[R_PER])))
             goto fail;
     }
     for (size_t i = 0; i < all.nrecords; i++) {
         const cu_record *r = all.records[i];
-        bind_id(st[3], 1, r->id);
-        bind_id(st[3], 2, r->system);
-        bind_id(st[3], 3, r->area);
+        sqlite3_stmt *q = m[R_REC].st;
+        int b = mr_base(&m[R_REC]);
+        bind_id(q, b + 1, r->id);
+        bind_id(q, b + 2, r->system);
+        bind_id(q, b + 3, r->area);
         if (r->type)
-            sqlite3_bind_text(st[3], 4, r->type, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st[3], 5, r->classification);
-        if ((rc = run(s, st[3], "insert record")))
+            sqlite3_bind_text(q, b + 4, r->type, -1, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(q, b + 4);
+        sqlite3_bind_int(q, b + 5, r->classification);
+        if ((rc = mr_next(s, &m[R_REC])))
             goto fail;
         for (uint32_t j = 0; j < r->nsubjects; j++) {
-            bind_id(st[4], 1, r->id);
-            bind_id(st[4], 2, r->subjects[j]);
-            if ((rc = run(s, st[4], "insert record subject")))
+            q = m[R_RSUB].st;
+            b = mr_base(&m[R_RSUB]);
+            bind_id(q, b + 1, r->id);
+            bind_id(q, b + 2, r->subjects[j]);
+            if ((rc = mr_next(s, &m[R_RSUB])))
                 goto fail;
         }
     }
     for (size_t i = 0; i < all.ncases; i++) {
         const cu_case *c = all.cases[i];
-        bind_id(st[5], 1, c->id);
-        bind_id(st[5], 2, c->area);
-        sqlite3_bind_int64(st[5], 3, c->opened);
-        bind_time(st[5], 4, c->closed);
-        if ((rc = run(s, st[5], "insert case")))
+        sqlite3_stmt *q = m[R_CASE].st;
+        int b = mr_base(&m[R_CASE]);
+        bind_id(q, b + 1, c->id);
+        bind_id(q, b + 2, c->area);
+        sqlite3_bind_int64(q, b + 3, c->opened);
+        bind_time(q, b + 4, c->closed);
+        if ((rc = mr_next(s, &m[R_CASE])))
             goto fail;
         for (int kind = 1; kind <= 2; kind++) {
             const cu_id *v = kind == 1 ? c->subjects : c->records;
             uint32_t n = kind == 1 ? c->nsubjects : c->nrecords;
             for (uint32_t j = 0; j < n; j++) {
-                bind_id(st[6], 1, c->id);
-                sqlite3_bind_int(st[6], 2, kind);
-                bind_id(st[6], 3, v[j]);
-                if ((rc = run(s, st[6], "insert case link")))
+                q = m[R_LINK].st;
+                b = mr_base(&m[R_LINK]);
+                bind_id(q, b + 1, c->id);
+                sqlite3_bind_int(q, b + 2, kind);
+                bind_id(q, b + 3, v[j]);
+                if ((rc = mr_next(s, &m[R_LINK])))
                     goto fail;
             }
         }
     }
-    /* the assignment history: openings and assign lines, in time order */
-    sqlite3_finalize(st[0]);
-    st[0] = NULL;
-    if (sqlite3_prepare_v2(s->db, "INSERT INTO ref_assignment(ts, case_, officer, op, source) VALUES(?,?,?,?,?)", -1,
-                           &st[0], NULL) != SQLITE_OK) {
-        rc = dberr(s, "prepare assignment");
-        goto fail;
-    }
+    /* the assignment history: openings and assign lines, in time order
+     * (seq, the rowid, numbers them in insertion order) */
     for (size_t i = 0; i < all.ncases; i++) {
         const cu_case *c = all.cases[i];
         for (uint32_t j = 0; j < c->nofficers; j++) {
-            sqlite3_bind_int64(st[0], 1, c->opened);
-            bind_id(st[0], 2, c->id);
-            bind_id(st[0], 3, c->officers[j]);
-            sqlite3_bind_int(st[0], 4, 1);
-            sqlite3_bind_int(st[0], 5, 0);
-            if ((rc = run(s, st[0], "insert assignment")))
+            sqlite3_stmt *q = m[R_ASG].st;
+            int b = mr_base(&m[R_ASG]);
+            sqlite3_bind_int64(q, b + 1, c->opened);
+            bind_id(q, b + 2, c->id);
+            bind_id(q, b + 3, c->officers[j]);
+            sqlite3_bind_int(q, b + 4, 1);
+            sqlite3_bind_int(q, b + 5, 0);
+            if ((rc = mr_next(s, &m[R_ASG])))
                 goto fail;
         }
     }
     for (size_t i = 0; i < all.nassigns; i++) {
         const cu_assign *a = &all.assigns[i];
-        sqlite3_bind_int64(st[0], 1, a->ts);
-        bind_id(st[0], 2, a->case_id);
-        bind_id(st[0], 3, a->officer);
-        sqlite3_bind_int(st[0], 4, a->add ? 1 : 0);
-        sqlite3_bind_int(st[0], 5, 1);
-        if ((rc = run(s, st[0], "insert assignment")))
+        sqlite3_stmt *q = m[R_ASG].st;
+        int b = mr_base(&m[R_ASG]);
+        sqlite3_bind_int64(q, b + 1, a->ts);
+        bind_id(q, b + 2, a->case_id);
+        bind_id(q, b + 3, a->officer);
+        sqlite3_bind_int(q, b + 4, a->add ? 1 : 0);
+        sqlite3_bind_int(q, b + 5, 1);
+        if ((rc = mr_next(s, &m[R_ASG])))
             goto fail;
     }
-    for (int i = 0; i < 7; i++)
-        sqlite3_finalize(st[i]);
+    for (int i = 0; i < R_N_; i++)
+        if ((rc = mr_flush(s, &m[i])))
+            goto fail;
+    for (int i = 0; i < R_N_; i++)
+        mr_close(&m[i]);
     if ((rc = exec(s, "COMMIT"))) {
-        cu_store_rollback(s);
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return rc;
     }
-    s->in_tx = false;
+    s->ns_write += cu_mono_ns() - t0;
     return CU_OK;
 fail:
-    for (int i = 0; i < 7; i++)
-        sqlite3_finalize(st[i]);
-    cu_store_rollback(s);
+    for (int i = 0; i < R_N_; i++)
+        mr_close(&m[i]);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
+cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref)
+{
+    if (s->in_tx)
+        return cu_err_set(CU_ERR_STATE, "store: a batch is open");
+    cu_rc rc = settle(s);
+    if (rc)
+        return rc;
+    const cu_names *n = cu_ref_names(ref);
+    uint32_t upto[CU_K_COUNT_];
+    for (int k = 0; k < CU_K_COUNT_; k++)
+        upto[k] = cu_names_count(n, (cu_idkind)k);
+    if (s->names != n)
+        s->names = n;
+    struct writer *w = &s->w;
+    if (w->on) {
+        /* the writer's next job: names, then the tables.  The batches do
+         * not wait for it: the reference's people need not be committed
+         * before the ledger append (invariant 3 of docs/pipeline.md), as
+         * every start reads the reference again and interns them before
+         * recovery resolves commitments. */
+        pthread_mutex_lock(&w->mu);
+        w->ref = ref;
+        memcpy(w->ref_counts, upto, sizeof upto);
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->mu);
+    } else if ((rc = names_write(s, n, upto)) || (rc = ref_write(s, ref))) {
+        return rc;
+    }
+    if (upto[CU_K_PERSON] > s->people_req)
+        s->people_req = upto[CU_K_PERSON];
+    return CU_OK;
+}
+
 /* ---------------------------------------------------------- batches */
+
+static cu_rc grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return CU_OK;
+    size_t nc = *cap ? *cap : 1024;
+    while (nc < need)
+        nc *= 2;
+    void *q = cu_realloc(*p, nc * elem);
+    if (!q)
+        return CU_ERR_NOMEM;
+    *p = q;
+    *cap = nc;
+    return CU_OK;
+}
+
+static void txn_reset(txn *t)
+{
+    memset(t->used, 0, sizeof t->used);
+    t->nev = t->nal = t->naid = 0;
+    for (int k = 0; k < KT_COUNT_; k++)
+        t->kb[k].n = 0;
+    cu_buf_reset(&t->text);
+    t->ingest = false;
+}
+
+/* The writer's sticky error, if any (with its detail). */
+static cu_rc writer_err(cu_store *s)
+{
+    struct writer *w = &s->w;
+    if (!w->on)
+        return CU_OK;
+    pthread_mutex_lock(&w->mu);
+    cu_rc rc = w->err;
+    if (rc)
+        cu_err_set(rc, "%s", w->detail);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
 
 cu_rc cu_store_begin(cu_store *s)
 {
     if (s->in_tx)
         return cu_err_set(CU_ERR_STATE, "store: a transaction is already open");
-    cu_rc rc = exec(s, "BEGIN");
-    if (!rc)
-        s->in_tx = true;
-    return rc;
+    cu_rc rc = writer_err(s);
+    if (rc)
+        return rc;
+    txn_reset(&s->tx[s->fill]);
+    s->in_tx = true;
+    return CU_OK;
 }
 
 static cu_rc kb_push(kbuf *b, uint64_t idx, cu_id key)
@@ -554,68 +951,127 @@ static void kb_sort(kbuf *b, uint32_t *count)
     }
 }
 
+static void use(txn *t, cu_idkind k, cu_id id)
+{
+    if (id != CU_ID_NONE && id >= t->used[k])
+        t->used[k] = id + 1;
+}
+
 cu_rc cu_store_add_event(cu_store *s, uint64_t idx, const cu_event *ev)
 {
-    sqlite3_stmt *st = s->st[ST_EVENT];
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)idx);
-    sqlite3_bind_int64(st, 2, ev->ts);
-    sqlite3_bind_text(st, 3, ev->id, ev->id_len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, ev->officer);
-    sqlite3_bind_int(st, 5, ev->action);
-    sqlite3_bind_int(st, 6, ev->outcome);
-    bind_id(st, 7, ev->record);
-    bind_id(st, 8, ev->case_id);
-    bind_id(st, 9, ev->system);
-    bind_id(st, 10, ev->purpose);
-    bind_id(st, 11, ev->terminal);
-    bind_id(st, 12, ev->area);
-    if (ev->has_results)
-        sqlite3_bind_int64(st, 13, ev->results);
-    else
-        sqlite3_bind_null(st, 13);
-    int r = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (r != SQLITE_DONE)
-        return dberr(s, "insert event");
-    /* the key pairs wait for the commit, where they are sorted and appended */
+    if (!s->in_tx)
+        return cu_err_set(CU_ERR_STATE, "store: no transaction open");
+    txn *t = &s->tx[s->fill];
     cu_rc rc;
-    if ((rc = kb_push(&s->kb[KT_OFFICER], idx, ev->officer)))
+    if ((rc = grow((void **)&t->ev, &t->evcap, t->nev + 1, sizeof *t->ev)))
         return rc;
-    if (ev->record != CU_ID_NONE && (rc = kb_push(&s->kb[KT_RECORD], idx, ev->record)))
+    erow *e = &t->ev[t->nev];
+    *e = (erow){.idx = idx, .ts = ev->ts, .officer = ev->officer, .system = ev->system, .record = ev->record,
+                .purpose = ev->purpose, .case_id = ev->case_id, .terminal = ev->terminal, .area = ev->area,
+                .results = ev->results, .id_off = t->text.len, .id_len = ev->id_len, .action = ev->action,
+                .outcome = ev->outcome, .has_results = ev->has_results};
+    if ((rc = cu_buf_append(&t->text, ev->id, ev->id_len)))
         return rc;
-    if (ev->case_id != CU_ID_NONE && (rc = kb_push(&s->kb[KT_CASE], idx, ev->case_id)))
+    /* the names the batch uses are written with it */
+    static const struct {
+        cu_idkind k;
+        size_t off;
+    } ids[] = {
+        {CU_K_OFFICER, offsetof(cu_event, officer)}, {CU_K_SYSTEM, offsetof(cu_event, system)},
+        {CU_K_RECORD, offsetof(cu_event, record)},   {CU_K_PURPOSE, offsetof(cu_event, purpose)},
+        {CU_K_CASE, offsetof(cu_event, case_id)},    {CU_K_TERMINAL, offsetof(cu_event, terminal)},
+        {CU_K_AREA, offsetof(cu_event, area)},
+    };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+        use(t, ids[i].k, *(const cu_id *)((const char *)ev + ids[i].off));
+    for (uint32_t i = 0; i < ev->nsubjects; i++)
+        use(t, CU_K_PERSON, ev->subjects[i]);
+    /* the key pairs wait for the commit, where they are sorted and appended */
+    if ((rc = kb_push(&t->kb[KT_OFFICER], idx, ev->officer)))
+        return rc;
+    if (ev->record != CU_ID_NONE && (rc = kb_push(&t->kb[KT_RECORD], idx, ev->record)))
+        return rc;
+    if (ev->case_id != CU_ID_NONE && (rc = kb_push(&t->kb[KT_CASE], idx, ev->case_id)))
         return rc;
     for (uint32_t i = 0; i < ev->nsubjects; i++)
-        if ((rc = kb_push(&s->kb[KT_PERSON], idx, ev->subjects[i])))
+        if ((rc = kb_push(&t->kb[KT_PERSON], idx, ev->subjects[i])))
             return rc;
+    t->nev++;
     return CU_OK;
 }
 
+static void bind_event(sqlite3_stmt *st, int base, const txn *t, const erow *e)
+{
+    sqlite3_bind_int64(st, base + 1, (sqlite3_int64)e->idx);
+    sqlite3_bind_int64(st, base + 2, e->ts);
+    sqlite3_bind_text(st, base + 3, t->text.data + e->id_off, e->id_len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, base + 4, e->officer);
+    sqlite3_bind_int(st, base + 5, e->action);
+    sqlite3_bind_int(st, base + 6, e->outcome);
+    bind_id(st, base + 7, e->record);
+    bind_id(st, base + 8, e->case_id);
+    bind_id(st, base + 9, e->system);
+    bind_id(st, base + 10, e->purpose);
+    bind_id(st, base + 11, e->terminal);
+    bind_id(st, base + 12, e->area);
+    if (e->has_results)
+        sqlite3_bind_int64(st, base + 13, e->results);
+    else
+        sqlite3_bind_null(st, base + 13);
+}
+
+static cu_rc put_events(cu_store *s, const txn *t)
+{
+    size_t i = 0;
+    cu_rc rc;
+    for (; i + EV_ROWS <= t->nev; i += EV_ROWS) {
+        for (int r = 0; r < EV_ROWS; r++)
+            bind_event(s->st[ST_EVENT_N], r * EV_COLS, t, &t->ev[i + (size_t)r]);
+        if ((rc = step_reset(s, s->st[ST_EVENT_N], "insert events")))
+            return rc;
+    }
+    for (; i < t->nev; i++) {
+        bind_event(s->st[ST_EVENT], 0, t, &t->ev[i]);
+        if ((rc = step_reset(s, s->st[ST_EVENT], "insert event")))
+            return rc;
+    }
+    return CU_OK;
+}
+
+static void bind_pair(sqlite3_stmt *st, int base, const kpair *k)
+{
+    sqlite3_bind_int64(st, base + 1, (sqlite3_int64)(k->k >> 32));
+    sqlite3_bind_int64(st, base + 2, (sqlite3_int64)(k->k & 0xffffffffu));
+    sqlite3_bind_int64(st, base + 3, (sqlite3_int64)k->idx);
+}
+
 /* Write the batch's key pairs, sorted, and the windows they reach. */
-static cu_rc flush_keys(cu_store *s)
+static cu_rc flush_keys(cu_store *s, txn *tx)
 {
     int64_t top = -1;
+    cu_rc rc;
     for (int t = 0; t < KT_COUNT_; t++) {
-        kbuf *b = &s->kb[t];
+        kbuf *b = &tx->kb[t];
         kb_sort(b, s->count);
-        sqlite3_stmt *st = s->st[ST_K_OFFICER + t];
-        for (size_t i = 0; i < b->n; i++) {
-            sqlite3_bind_int64(st, 1, (sqlite3_int64)(b->v[i].k >> 32));
-            sqlite3_bind_int64(st, 2, (sqlite3_int64)(b->v[i].k & 0xffffffffu));
-            sqlite3_bind_int64(st, 3, (sqlite3_int64)b->v[i].idx);
-            int r = sqlite3_step(st);
-            sqlite3_reset(st);
-            if (r != SQLITE_DONE)
-                return dberr(s, "insert event key");
+        sqlite3_stmt *one = s->st[ST_K_OFFICER + t], *many = s->st[ST_K_OFFICER_N + t];
+        size_t i = 0;
+        for (; i + K_ROWS <= b->n; i += K_ROWS) {
+            for (int r = 0; r < K_ROWS; r++)
+                bind_pair(many, r * 3, &b->v[i + (size_t)r]);
+            if ((rc = step_reset(s, many, "insert event keys")))
+                return rc;
+        }
+        for (; i < b->n; i++) {
+            bind_pair(one, 0, &b->v[i]);
+            if ((rc = step_reset(s, one, "insert event key")))
+                return rc;
         }
         if (b->n && (int64_t)(b->v[b->n - 1].k >> 32) > top)
             top = (int64_t)(b->v[b->n - 1].k >> 32);
-        b->n = 0;
     }
     for (int64_t w = s->max_win + 1; w <= top; w++) {
         sqlite3_bind_int64(s->st[ST_WINDOW], 1, w);
-        cu_rc rc = run(s, s->st[ST_WINDOW], "insert window");
-        if (rc)
+        if ((rc = run(s, s->st[ST_WINDOW], "insert window")))
             return rc;
     }
     if (top > s->max_win)
@@ -623,84 +1079,151 @@ static cu_rc flush_keys(cu_store *s)
     return CU_OK;
 }
 
-static void keys_discard(cu_store *s)
-{
-    for (int t = 0; t < KT_COUNT_; t++)
-        s->kb[t].n = 0;
-    int64_t v;
-    /* windows counted as stored may have been rolled back */
-    if (query_int(s, "SELECT coalesce(max(win),-1) FROM event_window", &v) == CU_OK)
-        s->max_win = v;
-}
-
 cu_rc cu_store_add_alert(cu_store *s, const cu_names *n, const cu_alert *a)
 {
-    cu_buf_reset(&s->json);
-    cu_rc rc = cu_alert_write(n, a, &s->json);
-    if (rc)
+    if (!s->in_tx)
+        return cu_err_set(CU_ERR_STATE, "store: no transaction open");
+    txn *t = &s->tx[s->fill];
+    cu_rc rc;
+    if ((rc = grow((void **)&t->al, &t->alcap, t->nal + 1, sizeof *t->al)) ||
+        (rc = grow((void **)&t->aid, &t->aidcap, t->naid + a->nofficers + a->nsubjects, sizeof *t->aid)))
         return rc;
-    sqlite3_stmt *st = s->st[ST_ALERT];
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)a->num);
-    sqlite3_bind_int64(st, 2, a->raised_at);
-    sqlite3_bind_text(st, 3, a->kind, -1, SQLITE_STATIC);
-    sqlite3_bind_double(st, 4, a->score);
-    sqlite3_bind_int64(st, 5, a->first_event);
-    sqlite3_bind_int64(st, 6, a->last_event);
-    sqlite3_bind_text(st, 7, s->json.data, (int)s->json.len - 1, SQLITE_STATIC);
-    if ((rc = run(s, st, "insert alert")))
+    arow *r = &t->al[t->nal];
+    *r = (arow){.num = a->num, .raised_at = a->raised_at, .first = a->first_event, .last = a->last_event,
+                .score = a->score, .json_off = t->text.len, .ids_off = t->naid, .noff = a->nofficers,
+                .nsubj = a->nsubjects};
+    /* the JSON line as written, without its newline */
+    if ((rc = cu_alert_write(n, a, &t->text)))
         return rc;
-    for (uint32_t i = 0; i < a->nofficers; i++) {
-        sqlite3_bind_int64(s->st[ST_ALERT_OFF], 1, a->officers[i]);
-        sqlite3_bind_int64(s->st[ST_ALERT_OFF], 2, (sqlite3_int64)a->num);
-        if ((rc = run(s, s->st[ST_ALERT_OFF], "insert alert officer")))
-            return rc;
-    }
-    for (uint32_t i = 0; i < a->nsubjects; i++) {
-        sqlite3_bind_int64(s->st[ST_ALERT_SUBJ], 1, a->subjects[i]);
-        sqlite3_bind_int64(s->st[ST_ALERT_SUBJ], 2, (sqlite3_int64)a->num);
-        if ((rc = run(s, s->st[ST_ALERT_SUBJ], "insert alert subject")))
-            return rc;
-    }
+    r->json_len = t->text.len - r->json_off - 1;
+    r->kind_off = t->text.len;
+    r->kind_len = strnlen(a->kind, sizeof a->kind);
+    if ((rc = cu_buf_append(&t->text, a->kind, r->kind_len)))
+        return rc;
+    for (uint32_t i = 0; i < a->nofficers; i++)
+        use(t, CU_K_OFFICER, a->officers[i]);
+    for (uint32_t i = 0; i < a->nsubjects; i++)
+        use(t, CU_K_PERSON, a->subjects[i]);
+    memcpy(t->aid + t->naid, a->officers, a->nofficers * sizeof *t->aid);
+    memcpy(t->aid + t->naid + a->nofficers, a->subjects, a->nsubjects * sizeof *t->aid);
+    t->naid += a->nofficers + a->nsubjects;
+    t->nal++;
     if (a->num >= s->next_alert)
         s->next_alert = a->num + 1;
     return CU_OK;
+}
+
+static cu_rc put_alert(cu_store *s, const txn *t, const arow *a)
+{
+    sqlite3_stmt *st = s->st[ST_ALERT];
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)a->num);
+    sqlite3_bind_int64(st, 2, a->raised_at);
+    sqlite3_bind_text(st, 3, t->text.data + a->kind_off, (int)a->kind_len, SQLITE_STATIC);
+    sqlite3_bind_double(st, 4, a->score);
+    sqlite3_bind_int64(st, 5, a->first);
+    sqlite3_bind_int64(st, 6, a->last);
+    sqlite3_bind_text(st, 7, t->text.data + a->json_off, (int)a->json_len, SQLITE_STATIC);
+    cu_rc rc;
+    if ((rc = run(s, st, "insert alert")))
+        return rc;
+    for (uint32_t i = 0; i < a->noff + a->nsubj; i++) {
+        sqlite3_stmt *x = s->st[i < a->noff ? ST_ALERT_OFF : ST_ALERT_SUBJ];
+        sqlite3_bind_int64(x, 1, t->aid[a->ids_off + i]);
+        sqlite3_bind_int64(x, 2, (sqlite3_int64)a->num);
+        if ((rc = run(s, x, i < a->noff ? "insert alert officer" : "insert alert subject")))
+            return rc;
+    }
+    return CU_OK;
+}
+
+/* Write a gathered batch as one transaction (on the writer thread, or the
+ * caller's when there is none); the buffers are emptied either way. */
+static cu_rc txn_write(cu_store *s, txn *t)
+{
+    uint64_t t0 = cu_mono_ns();
+    cu_rc rc = exec(s, "BEGIN");
+    if (rc)
+        goto out;
+    /* names first used by this batch (ids below the counts its reader
+     * sealed: safe to read while the reader interns more) */
+    bool names = false;
+    for (int k = 0; k < CU_K_COUNT_; k++)
+        names |= t->used[k] > s->stored[k];
+    if (names && !s->names) {
+        rc = cu_err_set(CU_ERR_STATE, "store: events use names never synced");
+        goto fail;
+    }
+    if (names && (rc = names_put(s, s->names, t->used)))
+        goto fail;
+    if (t->ingest) {
+        sqlite3_stmt *st = s->st[ST_INGEST_ADD];
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)t->ilo);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)t->ihi);
+        sqlite3_bind_int64(st, 3, t->iat);
+        if ((rc = run(s, st, "insert ingest")))
+            goto fail;
+    }
+    if ((rc = put_events(s, t)))
+        goto fail;
+    for (size_t i = 0; i < t->nal; i++)
+        if ((rc = put_alert(s, t, &t->al[i])))
+            goto fail;
+    if ((rc = flush_keys(s, t)))
+        goto fail;
+    sqlite3_stmt *st = s->st[ST_META];
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)t->indexed);
+    sqlite3_bind_text(st, 2, "indexed", -1, SQLITE_STATIC);
+    if ((rc = run(s, st, "update meta")) || (rc = exec(s, "COMMIT")))
+        goto fail;
+    s->indexed = t->indexed;
+    if (names)
+        names_stored(s, t->used);
+    goto out;
+fail:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    {
+        /* windows counted as stored may have been rolled back */
+        int64_t v;
+        if (query_int(s, "SELECT coalesce(max(win),-1) FROM event_window", &v) == CU_OK)
+            s->max_win = v;
+    }
+out:
+    txn_reset(t);
+    s->ns_write += cu_mono_ns() - t0;
+    return rc;
 }
 
 cu_rc cu_store_commit(cu_store *s, uint64_t indexed)
 {
     if (!s->in_tx)
         return cu_err_set(CU_ERR_STATE, "store: no transaction open");
-    sqlite3_stmt *st = s->st[ST_META];
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)indexed);
-    sqlite3_bind_text(st, 2, "indexed", -1, SQLITE_STATIC);
-    cu_rc rc = flush_keys(s);
-    if (!rc)
-        rc = run(s, st, "update meta");
-    if (!rc)
-        rc = exec(s, "COMMIT");
-    if (rc) {
-        cu_store_rollback(s);
-        return rc;
-    }
     s->in_tx = false;
-    s->indexed = indexed;
-    return CU_OK;
+    txn *t = &s->tx[s->fill];
+    t->indexed = indexed;
+    struct writer *w = &s->w;
+    if (!w->on)
+        return txn_write(s, t);
+    /* queued behind the batches before it; waits only when every buffer
+     * is taken (the writer is NTX - 1 batches behind) */
+    pthread_mutex_lock(&w->mu);
+    w->pending++;
+    s->fill = (s->fill + 1) % NTX;
+    pthread_cond_broadcast(&w->cv);
+    while (w->pending == NTX && !w->err)
+        pthread_cond_wait(&w->cv, &w->mu);
+    cu_rc rc = w->err;
+    if (rc)
+        cu_err_set(rc, "%s", w->detail);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
 }
 
 void cu_store_rollback(cu_store *s)
 {
+    /* nothing of a batch reaches SQLite before its commit */
     if (s->in_tx) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        txn_reset(&s->tx[s->fill]);
         s->in_tx = false;
-        keys_discard(s);
-        /* names counted as stored may have been rolled back: recount */
-        for (int k = 0; k < CU_K_COUNT_; k++) {
-            char sql[96];
-            int64_t v;
-            snprintf(sql, sizeof sql, "SELECT count(*) FROM names WHERE kind=%d", k);
-            if (query_int(s, sql, &v) == CU_OK)
-                s->stored[k] = (uint32_t)v;
-        }
     }
 }
 
@@ -710,15 +1233,145 @@ cu_rc cu_store_add_ingest(cu_store *s, uint64_t lo, uint64_t hi, int64_t at)
         return cu_err_set(CU_ERR_STATE, "store: no transaction open");
     if (hi < lo)
         return cu_err_set(CU_ERR_INVAL, "store: ingest range [%" PRIu64 ", %" PRIu64 "] is empty", lo, hi);
-    sqlite3_stmt *st = s->st[ST_INGEST_ADD];
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)lo);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)hi);
-    sqlite3_bind_int64(st, 3, at);
-    return run(s, st, "insert ingest");
+    txn *t = &s->tx[s->fill];
+    t->ingest = true;
+    t->ilo = lo;
+    t->ihi = hi;
+    t->iat = at;
+    return CU_OK;
+}
+
+/* ------------------------------------------------------------ writer */
+
+static void *writer_main(void *arg)
+{
+    cu_store *s = arg;
+    struct writer *w = &s->w;
+    pthread_setname_np(pthread_self(), "cu-store");
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        if (w->names_job) {
+            pthread_mutex_unlock(&w->mu);
+            cu_rc rc = names_write(s, w->names, w->counts);
+            pthread_mutex_lock(&w->mu);
+            w->names_rc = rc;
+            if (rc && !w->err) {
+                w->err = rc;
+                snprintf(w->detail, sizeof w->detail, "%s", cu_err_detail());
+            }
+            w->names_job = false;
+            w->names_done = true;
+            pthread_cond_broadcast(&w->cv);
+            continue;
+        }
+        if (w->ref) {
+            const cu_ref *ref = w->ref;
+            pthread_mutex_unlock(&w->mu);
+            cu_rc rc = names_write(s, cu_ref_names(ref), w->ref_counts);
+            if (!rc)
+                rc = ref_write(s, ref);
+            pthread_mutex_lock(&w->mu);
+            if (rc && !w->err) {
+                w->err = rc;
+                snprintf(w->detail, sizeof w->detail, "%s", cu_err_detail());
+            }
+            w->ref = NULL;
+            pthread_cond_broadcast(&w->cv);
+            continue;
+        }
+        if (w->pending) {
+            txn *t = &s->tx[w->head];
+            pthread_mutex_unlock(&w->mu);
+            /* after a failure the rest are not written (the index stays at
+             * the batch boundary before it) */
+            cu_rc rc = w->err ? w->err : txn_write(s, t);
+            if (rc)
+                txn_reset(t);
+            pthread_mutex_lock(&w->mu);
+            if (rc && !w->err) {
+                w->err = rc;
+                snprintf(w->detail, sizeof w->detail, "%s", cu_err_detail());
+            }
+            w->head = (w->head + 1) % NTX;
+            w->pending--;
+            pthread_cond_broadcast(&w->cv);
+            continue;
+        }
+        if (w->stop)
+            break;
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+cu_rc cu_store_writer_start(cu_store *s)
+{
+    struct writer *w = &s->w;
+    if (w->on)
+        return CU_OK;
+    if (s->in_tx)
+        return cu_err_set(CU_ERR_STATE, "store: a batch is open");
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    w->stop = false;
+    w->err = CU_OK;
+    w->head = s->fill;
+    w->pending = 0;
+    w->ref = NULL;
+    if (pthread_create(&w->th, NULL, writer_main, s) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
+        return cu_err_set(CU_ERR_INTERNAL, "store: cannot start the writer thread");
+    }
+    w->on = true;
+    return CU_OK;
+}
+
+/* Wait until the writer has nothing queued; its sticky error. */
+static cu_rc settle(cu_store *s)
+{
+    struct writer *w = &s->w;
+    if (!w->on)
+        return CU_OK;
+    pthread_mutex_lock(&w->mu);
+    while (w->pending || w->names_job || w->ref)
+        pthread_cond_wait(&w->cv, &w->mu);
+    cu_rc rc = w->err;
+    if (rc)
+        cu_err_set(rc, "%s", w->detail);
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+cu_rc cu_store_wait(cu_store *s) { return settle(s); }
+
+static void writer_stop(cu_store *s)
+{
+    struct writer *w = &s->w;
+    if (!w->on)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->stop = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    w->on = false;
+}
+
+uint64_t cu_store_write_ns(cu_store *s)
+{
+    (void)settle(s); /* a failure is reported by the next call that writes */
+    return s->ns_write;
 }
 
 cu_rc cu_store_ingested_at(cu_store *s, uint64_t idx, int64_t *at)
 {
+    cu_rc src_ = settle(s);
+    if (src_)
+        return src_;
     sqlite3_stmt *st = s->st[ST_INGEST_GET];
     sqlite3_bind_int64(st, 1, (sqlite3_int64)idx);
     int r = sqlite3_step(st);
@@ -735,11 +1388,27 @@ cu_rc cu_store_ingested_at(cu_store *s, uint64_t idx, int64_t *at)
     return rc;
 }
 
-uint64_t cu_store_indexed(cu_store *s) { return s->indexed; }
+uint64_t cu_store_indexed(cu_store *s)
+{
+    /* after the batches handed over (not a reference job: it leaves
+     * indexed alone); a failed write leaves indexed where it was */
+    struct writer *w = &s->w;
+    if (!w->on)
+        return s->indexed;
+    pthread_mutex_lock(&w->mu);
+    while (w->pending)
+        pthread_cond_wait(&w->cv, &w->mu);
+    uint64_t v = s->indexed;
+    pthread_mutex_unlock(&w->mu);
+    return v;
+}
 uint64_t cu_store_next_alert(cu_store *s) { return s->next_alert; }
 
 cu_rc cu_store_clear_events(cu_store *s)
 {
+    cu_rc src_ = s->in_tx ? cu_err_set(CU_ERR_STATE, "store: a batch is open") : settle(s);
+    if (src_)
+        return src_;
     cu_rc rc = exec(s, "BEGIN; DELETE FROM event; DELETE FROM event_officer; DELETE FROM event_record;"
                        "DELETE FROM event_case; DELETE FROM event_subject; DELETE FROM event_window; DELETE FROM alert;"
                        "DELETE FROM alert_officer; DELETE FROM alert_subject; DELETE FROM ingest;"
@@ -781,6 +1450,9 @@ static const char *access_cols =
 static cu_rc run_access(cu_store *s, const char *where, const char *key, int kind, bool range, int64_t from,
                         int64_t to, cu_store_access_fn fn, void *ud)
 {
+    cu_rc src_ = settle(s);
+    if (src_)
+        return src_;
     char sql[1024];
     snprintf(sql, sizeof sql, "%s %s", access_cols, where);
     sqlite3_stmt *st;
@@ -850,6 +1522,9 @@ cu_rc cu_store_case_accesses(cu_store *s, const char *case_id, cu_store_access_f
 static cu_rc run_names(cu_store *s, const char *sql, int kind, const char *key, bool with_t, int64_t t,
                        cu_store_name_fn fn, void *ud)
 {
+    cu_rc src_ = settle(s);
+    if (src_)
+        return src_;
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return dberr(s, "prepare query");
@@ -891,6 +1566,9 @@ cu_rc cu_store_alerts_for(cu_store *s, cu_idkind k, const char *id, cu_store_nam
 
 cu_rc cu_store_alerts_query(cu_store *s, const cu_store_alert_query *q, cu_store_name_fn fn, void *ud)
 {
+    cu_rc src_ = settle(s);
+    if (src_)
+        return src_;
     /* every filter is a bound parameter; an absent one matches all */
     static const char *sql =
         "SELECT a.json FROM alert a WHERE a.raised_at>=?1 AND a.score>=?2 AND (?3 IS NULL OR a.kind=?3)"
@@ -921,6 +1599,9 @@ cu_rc cu_store_alerts_query(cu_store *s, const cu_store_alert_query *q, cu_store
 
 cu_rc cu_store_count(cu_store *s, const char *table, uint64_t *out)
 {
+    cu_rc src_ = settle(s);
+    if (src_)
+        return src_;
     const char *sql = strcmp(table, "event") == 0           ? "SELECT count(*) FROM event"
                       : strcmp(table, "event_subject") == 0 ? "SELECT count(*) FROM event_subject"
                       : strcmp(table, "alert") == 0         ? "SELECT count(*) FROM alert"
@@ -937,6 +1618,9 @@ cu_rc cu_store_count(cu_store *s, const char *table, uint64_t *out)
 
 cu_rc cu_store_last_eid_with_prefix(cu_store *s, const char *prefix, char *out, size_t cap)
 {
+    cu_rc src_ = settle(s);
+    if (src_)
+        return src_;
     /* newest first along the primary key: stops at the first match, so a
      * recent one is found at once (a full scan only when there is none) */
     sqlite3_stmt *st;

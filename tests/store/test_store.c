@@ -4,7 +4,9 @@
  * rolled back and added again, the index cleared and rebuilt; each lookup
  * (person, officer with a time range, record, case) must give exactly the
  * events of its key in ledger order, and its plan must seek per window.  An old (version 1) store is refused
- * with a message saying how to rebuild it. */
+ * with a message saying how to rebuild it.  With the writer thread: the
+ * same contents, names committed on return, a batch handed over at close
+ * still written, a failed write reported by the calls after it. */
 #include "harness.h"
 
 #include "custos/store.h"
@@ -196,4 +198,135 @@ TEST(old_schema_refused_with_how_to_rebuild)
     CHECK(s == NULL);
     CHECK_MSG(strstr(cu_err_detail(), "version 1") && strstr(cu_err_detail(), "rebuilt from the ledger"),
               "detail: %s", cu_err_detail());
+}
+
+static int count_rows(const char *db, const char *sql)
+{
+    /* another connection: sees only what is committed */
+    sqlite3 *d;
+    int n = -1;
+    if (sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(d, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(d);
+    return n;
+}
+
+static cu_rc first_json(void *ud, const char *json)
+{
+    char *out = ud;
+    if (!out[0])
+        snprintf(out, 512, "%s", json);
+    return CU_OK;
+}
+
+/* The writer thread: the same contents as writing on the caller's thread,
+ * names committed when cu_store_sync_names returns, batches handed over
+ * but not yet written are written at close, and a failed write is returned
+ * by every later call and leaves nothing of its batch. */
+TEST(writer_thread_orders_and_reports)
+{
+    char db[1024];
+    snprintf(db, sizeof db, "%s/writer.db", cu_test_tmpdir());
+    remove(db);
+    cu_store *s;
+    CHECK_OK(cu_names_new(&names));
+    CHECK_OK(cu_store_open(db, &s));
+    CHECK_OK(cu_store_writer_start(s));
+    fill(s);
+    check_all(s); /* queries wait for the writer */
+    CHECK_INT(cu_store_indexed(s), 3 * W + 8);
+
+    /* names: committed (seen by another connection) on return */
+    cu_id id;
+    CHECK_OK(cu_names_intern(names, CU_K_PERSON, "P-new", 5, &id));
+    CHECK_OK(cu_store_sync_names(s, names, NULL));
+    CHECK_INT(count_rows(db, "SELECT count(*) FROM names WHERE name = 'P-new'"), 1);
+
+    /* an alert and an ingest time travel with their batch */
+    static cu_alert a;
+    cu_alert_clear(&a);
+    a.num = 1;
+    a.raised_at = 1704067200;
+    snprintf(a.kind, sizeof a.kind, "protected-person");
+    a.score = 0.9;
+    cu_alert_add_officer(&a, cu_names_find(names, CU_K_OFFICER, "O1", 2));
+    cu_alert_add_subject(&a, cu_names_find(names, CU_K_PERSON, "P1", 2));
+    cu_alert_add_event(&a, "E20", 1704067200);
+    cu_alert_add_reason(&a, "a reason");
+    CHECK_OK(cu_store_begin(s));
+    add(s, 4 * W, 20, "\"P1\"");
+    CHECK_OK(cu_store_add_alert(s, names, &a));
+    CHECK_OK(cu_store_add_ingest(s, 4 * W, 4 * W, 1800000000));
+    CHECK_OK(cu_store_commit(s, 4 * W + 1));
+    char json[512] = "";
+    CHECK_OK(cu_store_alerts_for(s, CU_K_OFFICER, "O1", first_json, json));
+    CHECK_MSG(strstr(json, "\"A1\"") && strstr(json, "a reason"), "alert: %s", json);
+    int64_t at = 0;
+    CHECK_OK(cu_store_ingested_at(s, 4 * W, &at));
+    CHECK_INT(at, 1800000000);
+    CHECK_INT(cu_store_next_alert(s), 2);
+
+    /* rolled back: nothing of it */
+    CHECK_OK(cu_store_begin(s));
+    add(s, 5 * W, 21, "\"P1\"");
+    cu_store_rollback(s);
+    struct hits h = q(s, 'p', "P1");
+    CHECK_INT(h.n, 8);
+    CHECK_INT(h.idx[7], 4 * W);
+
+    /* only people synced before: the officer and record the batch
+     * introduces are written with it */
+    static const char late[] =
+        "{\"kind\":\"access\",\"id\":\"E50\",\"ts\":\"2024-03-01T00:00:00Z\",\"officer\":\"O5\","
+        "\"system\":\"PNC\",\"action\":\"view\",\"record\":\"R-late\",\"subjects\":[\"P9\"],\"outcome\":\"allow\"}";
+    CHECK_OK(cu_event_parse(names, late, strlen(late), &ev));
+    CHECK_OK(cu_store_begin(s));
+    CHECK_OK(cu_store_sync_people(s, names, NULL));
+    CHECK_INT(count_rows(db, "SELECT count(*) FROM names WHERE name = 'P9'"), 1);
+    CHECK_INT(count_rows(db, "SELECT count(*) FROM names WHERE name = 'O5'"), 0);
+    CHECK_OK(cu_store_add_event(s, 6 * W, &ev));
+    CHECK_OK(cu_store_commit(s, 6 * W + 1));
+    h = q(s, 'o', "O5");
+    CHECK_INT(h.n, 1);
+    CHECK_STR(h.ids[0], "E50");
+    h = q(s, 'r', "R-late");
+    CHECK_INT(h.n, 1);
+    CHECK_INT(count_rows(db, "SELECT count(*) FROM names WHERE name = 'O5'"), 1);
+
+    /* handed over, then closed at once: written before the thread ends */
+    CHECK_OK(cu_store_begin(s));
+    add(s, 7 * W, 22, "\"P1\"");
+    CHECK_OK(cu_store_commit(s, 7 * W + 1));
+    cu_store_close(s);
+    CHECK_OK(cu_store_open(db, &s));
+    CHECK_INT(cu_store_indexed(s), 7 * W + 1);
+    h = q(s, 'p', "P1");
+    CHECK_INT(h.n, 9);
+    CHECK_INT(h.idx[8], 7 * W);
+
+
+    /* a failed write (an index already taken): returned by the next calls,
+     * its batch left out whole, the index where it was */
+    CHECK_OK(cu_store_writer_start(s));
+    CHECK_OK(cu_store_begin(s));
+    add(s, 8 * W, 23, "\"P2\"");
+    add(s, 0, 24, "\"P2\"");
+    CHECK_OK(cu_store_commit(s, 8 * W + 1)); /* handed over */
+    CHECK(cu_store_wait(s) != CU_OK);
+    CHECK(cu_store_begin(s) != CU_OK);
+    uint64_t cnt;
+    CHECK(cu_store_count(s, "event", &cnt) != CU_OK);
+    cu_store_close(s);
+    CHECK_OK(cu_store_open(db, &s));
+    CHECK_INT(cu_store_indexed(s), 7 * W + 1);
+    h = q(s, 'p', "P2");
+    CHECK_INT(h.n, 4);
+    CHECK_OK(cu_store_count(s, "event", &cnt));
+    CHECK_INT(cnt, NIDX + 3);
+    cu_store_close(s);
+    cu_names_free(names);
 }
