@@ -508,7 +508,7 @@ static int ring_naming(const world *w, const char *a, const char *b)
  * (days apart), then both look up P31, whom nobody else looks at. */
 static void quiet_pair(world *w, const char *a, const char *b, int own)
 {
-    char rec[8], subj[12];
+    char rec[16], subj[24];
     for (int i = 0; i < own; i++) {
         snprintf(rec, sizeof rec, "R%d", 20 + i);
         snprintf(subj, sizeof subj, "\"P%d\"", 20 + i);
