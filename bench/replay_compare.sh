@@ -11,21 +11,37 @@
 # Usage (from the source tree, after a build into build/):
 #   bench/replay_compare.sh BASE_CUSTOS REF.jsonl EVENTS.jsonl [RUNS (default 3)]
 # Environment: NEW (the build to compare, default build/custos), WORK (where
-# data directories go, default a temporary directory; removed at the end).
+# data directories go, default a temporary directory; removed at the end),
+# SETTLE (seconds to wait before each run, default 70; 0 for none).
+#
+# Why SETTLE: on ext4 without a journal (this development machine) creating
+# a file skips every free inode of its block group deleted in the last
+# 60 s (300 s more while the inode table is not yet written back), at a
+# buffer-cache look-up each; a ledger creates two files per 256 events, so
+# a run started right after deleting the previous run's ~75,000 files spent
+# up to 30 s more system time (36 % of all samples in ext4_create) than the
+# same run a minute later.  So a run's data directory is moved aside, not
+# deleted, until the end, and each run starts after a sync and SETTLE
+# seconds (a replay without --data still deletes its own temporary ledger
+# on exit: the pause covers that too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 base=$1 ref=$2 ev=$3 runs=${4:-3}
 new=${NEW:-build/custos}
 work=${WORK:-$(mktemp -d)}
 mkdir -p "$work"
-trap 'rm -rf "$work/data" "$work/alerts.jsonl"' EXIT
+settle=${SETTLE:-70}
+trap 'rm -rf "$work/data" "$work/old" "$work/alerts.jsonl"' EXIT
 events=$(wc -l < "$ev")
 echo "events: $events; base: $base; new: $new; runs: $runs"
 results=$work/results.txt
 : > "$results"
 one() { # build-label mode binary
   local label=$1 mode=$2 bin=$3 data=()
-  rm -rf "$work/data"
+  mkdir -p "$work/old"
+  [ -e "$work/data" ] && mv "$work/data" "$work/old/$label.$mode.$RANDOM$RANDOM"
+  sync
+  sleep "$settle"
   [ "$mode" = data ] && data=(--data "$work/data")
   /usr/bin/time -v "$bin" replay --reference "$ref" --events "$ev" --alerts "$work/alerts.jsonl" "${data[@]}" \
     > /dev/null 2> "$work/time.txt"

@@ -15,6 +15,12 @@
  * 4. A later officer line with "valid_from" is a new version of the officer
  *    from that time (chained in valid_from order); queries return the
  *    version in force at now, never a later one.
+ * 5. cspan[id] holds the opened/closed times of cas.v[id] (an empty span
+ *    where there is no case): every vec_put on cas goes through case_put.
+ *    cu_ref_case, called by the detectors for every case of an officer on
+ *    every event, decides from this dense array alone and touches the case
+ *    itself only when it is open: most cases an officer ever had are closed,
+ *    and the pointer and the case are two cache misses each.
  */
 #include "custos/event.h"
 
@@ -48,6 +54,8 @@ struct cu_ref {
     cu_names *names;
     cu_arena *arena;
     struct ptrvec off, per, rec, cas;
+    struct cspan { int64_t opened, closed; } *cspan; /* invariant 5 */
+    size_t ncspan;
     /* definition order, for cu_ref_get_all */
     void **all[4];
     size_t nall[4], capall[4];
@@ -99,6 +107,7 @@ void cu_ref_free(cu_ref *r)
     cu_free(r->per.v);
     cu_free(r->rec.v);
     cu_free(r->cas.v);
+    cu_free(r->cspan);
     for (int i = 0; i < 4; i++)
         cu_free(r->all[i]);
     cu_free(r->assigns);
@@ -130,6 +139,29 @@ static cu_rc vec_put(struct ptrvec *pv, cu_id id, void *p)
 }
 
 static void *vec_get(const struct ptrvec *pv, cu_id id) { return id < pv->cap ? pv->v[id] : NULL; }
+
+/* Put a case and its span (invariant 5): the span array is grown first,
+ * new slots with an empty span, so it always covers every id put. */
+static cu_rc case_put(cu_ref *r, cu_case *c)
+{
+    if (c->id >= r->ncspan) {
+        size_t nc = r->ncspan ? r->ncspan : 1024;
+        while (nc <= c->id)
+            nc *= 2;
+        struct cspan *ns = cu_realloc(r->cspan, nc * sizeof *ns);
+        if (!ns)
+            return CU_ERR_NOMEM;
+        for (size_t i = r->ncspan; i < nc; i++)
+            ns[i] = (struct cspan){INT64_MAX, INT64_MIN};
+        r->cspan = ns;
+        r->ncspan = nc;
+    }
+    cu_rc rc = vec_put(&r->cas, c->id, c);
+    if (rc)
+        return rc;
+    r->cspan[c->id] = (struct cspan){c->opened, c->closed};
+    return CU_OK;
+}
 
 static cu_rc all_push(cu_ref *r, int which, void *p)
 {
@@ -557,7 +589,7 @@ static cu_rc add_case(cu_ref *r, const fields *f, uint64_t line)
     qsort((void *)c->records, c->nrecords, sizeof(cu_id), cmp_id);
     if (r->updating)
         return hold(r, 3, c);
-    if ((rc = vec_put(&r->cas, c->id, c)) || (rc = all_push(r, 3, c)))
+    if ((rc = case_put(r, c)) || (rc = all_push(r, 3, c)))
         return rc;
     return CU_OK;
 }
@@ -854,10 +886,12 @@ const cu_officer *cu_ref_officer(const cu_ref *r, cu_id id)
 
 const cu_case *cu_ref_case(const cu_ref *r, cu_id id)
 {
-    const cu_case *c = vec_get(&r->cas, id);
-    if (!c || r->now < c->opened || r->now >= c->closed)
+    if (id >= r->ncspan)
         return NULL;
-    return c;
+    const struct cspan *sp = &r->cspan[id]; /* invariant 5 */
+    if (r->now < sp->opened || r->now >= sp->closed)
+        return NULL;
+    return r->cas.v[id];
 }
 
 bool cu_ref_assigned(const cu_ref *r, cu_id case_id, cu_id officer)
@@ -1038,7 +1072,7 @@ cu_rc cu_ref_update_apply(cu_ref *r)
                     i++;
                 }
         }
-        if (rc || (rc = vec_put(&r->cas, c->id, c)) || (rc = all_replace(r, 3, prev, c)))
+        if (rc || (rc = case_put(r, c)) || (rc = all_replace(r, 3, prev, c)))
             return rc;
         if (c->opened <= r->now) {
             for (uint32_t i = 0; i < c->nofficers && !rc; i++)

@@ -96,6 +96,45 @@ done:
     cu_names_free(n);
 }
 
+/* cu_ref_case answers from the span of the case now in force (ref.c
+ * invariant 5): a replacement that closes, reopens or moves a case is seen
+ * by the next look-up, and ids never defined (even far beyond the last one)
+ * are no case. */
+TEST(case_span_follows_replacement)
+{
+    cu_names *n = NULL;
+    cu_ref *r = NULL;
+    if (!open_ref(&n, &r))
+        goto done;
+    cu_id c1 = cu_names_find(n, CU_K_CASE, "C1", 2);
+    CHECK(cu_ref_case(r, c1) != NULL);
+    CHECK(cu_ref_case(r, c1 + 1) == NULL);
+    CHECK(cu_ref_case(r, 1u << 30) == NULL);
+    /* closed before now: gone at once */
+    CHECK_OK(upd(r, "{\"kind\":\"case\",\"id\":\"C1\",\"opened\":\"2024-01-05T09:00:00Z\","
+                    "\"closed\":\"2024-01-20T00:00:00Z\",\"officers\":[\"MP1\"],\"subjects\":[],\"records\":[]}"));
+    CHECK(cu_ref_case(r, c1) == NULL);
+    /* reopened, closing later: back, then gone when the clock passes the close */
+    CHECK_OK(upd(r, "{\"kind\":\"case\",\"id\":\"C1\",\"opened\":\"2024-01-05T09:00:00Z\","
+                    "\"closed\":\"2024-02-03T00:00:00Z\",\"officers\":[\"MP1\"],\"subjects\":[],\"records\":[]}"));
+    const cu_case *c = cu_ref_case(r, c1);
+    CHECK(c != NULL);
+    CHECK(c && c->closed == T("2024-02-03T00:00:00Z"));
+    CHECK_OK(cu_ref_advance(r, T("2024-02-02T23:59:59Z")));
+    CHECK(cu_ref_case(r, c1) != NULL);
+    CHECK_OK(cu_ref_advance(r, T("2024-02-03T00:00:00Z")));
+    CHECK(cu_ref_case(r, c1) == NULL);
+    /* moved to open in the future: not a case until then */
+    CHECK_OK(upd(r, "{\"kind\":\"case\",\"id\":\"C1\",\"opened\":\"2024-02-10T00:00:00Z\","
+                    "\"closed\":null,\"officers\":[\"MP1\"],\"subjects\":[],\"records\":[]}"));
+    CHECK(cu_ref_case(r, c1) == NULL);
+    CHECK_OK(cu_ref_advance(r, T("2024-02-10T00:00:00Z")));
+    CHECK(cu_ref_case(r, c1) != NULL);
+done:
+    cu_ref_free(r);
+    cu_names_free(n);
+}
+
 TEST(cases_and_objects_replaced)
 {
     cu_names *n = NULL;
