@@ -1304,11 +1304,24 @@ static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill
     }
 }
 
-/* The items (slots and lone guards) the candidates' prefixes mention. */
-static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t words, uint64_t *rel)
+/* The items (slots and lone guards) the candidates' prefixes mention:
+ * over the items (an item is read when a policy mentioning it is a
+ * candidate) or over the candidates, whichever is fewer words to touch. */
+static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words, uint64_t *rel)
 {
-    uint32_t iw = set->iwords;
+    uint32_t items = set->nslots + set->nlone, iw = set->iwords;
     memset(rel, 0, sizeof(uint64_t) * iw);
+    if ((uint64_t)items * words <= (uint64_t)ncand * iw) {
+        const uint64_t *ip = set->item_pols;
+        for (uint32_t j = 0; j < items; j++, ip += words) {
+            uint64_t any = 0;
+            for (uint32_t i = 0; i < words; i++)
+                any |= ip[i] & cand[i];
+            if (any)
+                rel[j >> 6] |= UINT64_C(1) << (j & 63);
+        }
+        return;
+    }
     for (uint32_t wi = 0; wi < words; wi++)
         for (uint64_t m = cand[wi]; m; m &= m - 1) {
             const uint64_t *pi = &set->pol_items[(size_t)(wi * 64 + (uint32_t)__builtin_ctzll(m)) * iw];
@@ -1343,14 +1356,31 @@ static void guards_run(const ectx *c, const uint64_t *rel, uint32_t words, const
     }
 }
 
+/* A population count without a call into libgcc (the build targets no
+ * particular CPU, so the compiler does not use the instruction). */
+static inline uint32_t pop64(uint64_t x)
+{
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (uint32_t)((x * 0x0101010101010101ull) >> 56);
+}
+
 static bool bit(const uint64_t *b, uint32_t i) { return b[i >> 6] >> (i & 63) & 1; }
 
 /* The index decided every scope but the type part of `is T in E`. */
-static bool scopes_rest_ok(ectx *c, const policy *p)
+static bool scopes_rest_ok_slow(ectx *c, const policy *p)
 {
     return !((p->sc[0].kind == SC_IS_IN && !scope_ok(c, &p->sc[0], 0)) ||
              (p->sc[1].kind == SC_IS_IN && !scope_ok(c, &p->sc[1], 1)) ||
              (p->sc[2].kind == SC_IS_IN && !scope_ok(c, &p->sc[2], 2)));
+}
+
+/* The same, without touching the policy unless it has such a scope. */
+static inline bool scopes_rest_ok(ectx *c, const policy *p)
+{
+    uint32_t i = (uint32_t)(p - c->set->pols);
+    return !(c->set->is_in[i >> 6] >> (i & 63) & 1) || scopes_rest_ok_slow(c, p);
 }
 
 /* The near records of every permit in scope, in set order, for an
@@ -1362,7 +1392,7 @@ static bool nears_with_killed(ectx *c, const uint64_t *cand, const uint64_t *kil
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < words; i++)
-        n += (uint32_t)__builtin_popcountll(cand[i]);
+        n += (uint32_t)pop64(cand[i]);
     near *all = cu_arena_alloc(c->scratch, sizeof *all * (n ? n : 1));
     if (!all)
         return false;
@@ -1468,7 +1498,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
     }
     uint32_t ncand = 0;
     for (uint32_t i = 0; i < words; i++)
-        ncand += (uint32_t)__builtin_popcountll(cand[i]);
+        ncand += (uint32_t)pop64(cand[i]);
     /* guards: in cu_policy_eval and the lazy split (the eager split
      * evaluates every candidate in full); by default only when the
      * candidates are many enough for a pass over the guards to pay */
@@ -1480,7 +1510,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         /* the principal's guards from its memo when it has one for this set;
          * the guards reading the split attribute apart, to run again for the
          * second answer */
-        guards_rel(set, cand, words, rel);
+        guards_rel(set, cand, ncand, words, rel);
         guards_run(&c, rel, words, reads, 0, memo ? GR_NOT_PRINCIPAL : GR_ALL, kn, pn);
         if (memo)
             for (uint32_t i = 0; i < words; i++) {

@@ -305,11 +305,16 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
     for (uint32_t q = 0; q < set->nlone; q++)
         if (gs[set->lone[q]].principal)
             set->item_principal[(ns + q) >> 6] |= UINT64_C(1) << ((ns + q) & 63);
+    set->item_pols = cu_arena_alloc(a, sizeof(uint64_t) * words * (items ? items : 1));
+    if (!set->item_pols)
+        return false;
+    memset(set->item_pols, 0, sizeof(uint64_t) * words * (items ? items : 1));
     for (uint32_t pi = 0; pi < set->n; pi++) {
         const policy *p = &set->pols[pi];
         for (uint32_t st = 0; st < p->npre; st++) {
             uint32_t it = item_of[p->pre[st].guard];
             set->pol_items[(size_t)pi * iw + (it >> 6)] |= UINT64_C(1) << (it & 63);
+            set->item_pols[(size_t)it * words + (pi >> 6)] |= UINT64_C(1) << (pi & 63);
         }
     }
     return true;

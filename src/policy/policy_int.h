@@ -388,6 +388,7 @@ typedef struct pidx {
 struct cu_policy_set {
     atomic_int refs;
     uint64_t gen;       /* unique among the sets of this process (never 0): names it in memos */
+    uint64_t *is_in;    /* the policies with an `is T in E` scope (whose type part the index leaves) */
     cu_arena *arena;
     char *src;
     size_t srclen;
@@ -405,6 +406,7 @@ struct cu_policy_set {
      * item_principal: the items reading the principal alone. */
     uint32_t iwords;
     uint64_t *pol_items;
+    uint64_t *item_pols;  /* per item, (n + 63) / 64 words: the policies whose prefix mentions it */
     uint64_t *item_principal;
     uint8_t guards_mode; /* POL_GUARDS_*: cu_policy_set_guards */
 };
