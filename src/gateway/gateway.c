@@ -431,7 +431,7 @@ static cu_rc build_request(cu_gateway *g, gw_snap *s, const cu_gateway_request *
         rc = cu_policy_request_ctx(pr, "break_glass", bgv);
     if (!rc && case_known) {
         cu_policy_entity *ce = gw_case_entity(s, ci, r->now, a);
-        const cu_policy_value *cv = ce ? s->case_val[ci] : NULL;
+        const cu_policy_value *cv = ce ? cu_policy_entity_value(a, ce) : NULL;
         if (!cv)
             return cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
         rc = cu_policy_request_entity(pr, ce);

@@ -165,9 +165,6 @@ typedef struct gw_snap {
     bool *set_nonempty;
     cu_policy_entity **off_ent;          /* per officer: sealed local entity (NULL: undefined) */
     const cu_policy_value **off_val;     /* per officer: its uid as a value (a case's officers) */
-    const cu_policy_value **person_val;  /* per person: Person::"id" */
-    const cu_policy_value **person_one;  /* per person: the set [Person::"id"] (most records name one) */
-    const cu_policy_value **case_val;    /* per case: Case::"id" (a record's parent, context.case) */
     uint32_t *rec_case_start;            /* per record: its cases are rec_cases[start[r]..start[r+1]) */
     uint32_t *rec_cases;
     uint32_t *case_iv_start;             /* per case: ivs[start[c]..start[c+1]) */

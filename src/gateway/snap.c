@@ -53,9 +53,6 @@ void gw_snap_release(gw_snap *s)
     cu_free(s->set_nonempty);
     cu_free(s->off_ent);
     cu_free(s->off_val);
-    cu_free(s->person_val);
-    cu_free(s->person_one);
-    cu_free(s->case_val);
     cu_free(s->rec_case_start);
     cu_free(s->rec_cases);
     cu_free(s->case_iv_start);
@@ -64,6 +61,12 @@ void gw_snap_release(gw_snap *s)
 }
 
 #define NOMEM() cu_err_set(CU_ERR_NOMEM, "gateway snapshot: out of memory")
+
+static const cu_policy_value *person_val(const gw_store *st, uint32_t p, cu_arena *a)
+{
+    uint32_t off = st->persons[p].id;
+    return cu_policy_val_entity_ref(a, "Person", 6, gw_str(st, off), gw_str_len(st, off));
+}
 
 /* The officers' entities: attributes in key order (length, then bytes). */
 static cu_rc officer_entity(gw_snap *s, uint32_t i)
@@ -82,7 +85,8 @@ static cu_rc officer_entity(gw_snap *s, uint32_t i)
     if (n && !rel)
         return NOMEM();
     for (size_t k = 0; k < n; k++)
-        rel[k] = s->person_val[items[k]];
+        if (!(rel[k] = person_val(st, items[k], a)))
+            return NOMEM();
     const cu_policy_value *relations = cu_policy_val_set(a, rel, n);
     const cu_policy_value *end = cu_policy_val_long(a, o->end), *start = cu_policy_val_long(a, o->start);
     const cu_policy_value *granted = cu_policy_val_long(a, o->granted), *expires = cu_policy_val_long(a, o->expires);
@@ -250,23 +254,10 @@ static void snap_huge_pages(const gw_snap *s)
     huge_pages(s->rec_cases, s->rec_case_start[st->nrecords] * sizeof *s->rec_cases);
     huge_pages(s->case_iv_start, (st->ncases + 1) * sizeof *s->case_iv_start);
     huge_pages(s->ivs, s->case_iv_start[st->ncases] * sizeof *s->ivs);
-    huge_pages(s->person_val, st->npersons * sizeof *s->person_val);
-    huge_pages(s->person_one, st->npersons * sizeof *s->person_one);
-    huge_pages(s->case_val, st->ncases * sizeof *s->case_val);
-    /* the people's and cases' values, then the officers' entities: made one
-     * after another in the arena's blocks, so the span from the lowest to
-     * the highest is mostly theirs (a gap between blocks is skipped by the
-     * kernel) */
+    /* the officers' entities: made one after another in the arena's blocks,
+     * so the span from the lowest to the highest is mostly theirs (a gap
+     * between blocks is skipped by the kernel) */
     uintptr_t lo = UINTPTR_MAX, hi = 0;
-    const void *ends[] = {st->npersons ? s->person_val[0] : NULL, st->npersons ? s->person_one[st->npersons - 1] : NULL,
-                          st->ncases ? s->case_val[0] : NULL, st->ncases ? s->case_val[st->ncases - 1] : NULL};
-    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
-        uintptr_t p = (uintptr_t)ends[i];
-        if (!p)
-            continue;
-        lo = p < lo ? p : lo;
-        hi = p > hi ? p : hi;
-    }
     for (size_t i = 0; i < st->nofficers; i++) {
         uintptr_t p = (uintptr_t)s->off_ent[i];
         if (!p)
@@ -298,13 +289,10 @@ cu_rc gw_snap_make(gw_store *st, gw_snap **out)
     s->set_nonempty = cu_calloc(st->nsets + 1, sizeof *s->set_nonempty);
     s->off_ent = cu_calloc(st->nofficers + 1, sizeof *s->off_ent);
     s->off_val = cu_calloc(st->nofficers + 1, sizeof *s->off_val);
-    s->person_val = cu_calloc(st->npersons + 1, sizeof *s->person_val);
-    s->person_one = cu_calloc(st->npersons + 1, sizeof *s->person_one);
-    s->case_val = cu_calloc(st->ncases + 1, sizeof *s->case_val);
     s->bool_val[0] = s->arena ? cu_policy_val_bool(s->arena, false) : NULL;
     s->bool_val[1] = s->arena ? cu_policy_val_bool(s->arena, true) : NULL;
     if (!s->bool_val[0] || !s->bool_val[1] || !s->off_val || !s->arena || !s->atom_val || !s->set_val ||
-        !s->sys_val || !s->set_nonempty || !s->off_ent || !s->person_val || !s->person_one || !s->case_val) {
+        !s->sys_val || !s->set_nonempty || !s->off_ent) {
         rc = NOMEM();
         goto fail;
     }
@@ -331,25 +319,6 @@ cu_rc gw_snap_make(gw_store *st, gw_snap **out)
         }
         s->set_nonempty[i] = n > 0;
     }
-    /* people and cases as values, made once here rather than per decision
-     * (a record's subjects and parents, a case's subjects, context.case) */
-    for (size_t i = 0; i < st->npersons; i++) {
-        uint32_t off = st->persons[i].id;
-        s->person_val[i] =
-            cu_policy_val_entity_ref(s->arena, "Person", 6, gw_str(st, off), gw_str_len(st, off));
-        s->person_one[i] = s->person_val[i] ? cu_policy_val_set(s->arena, &s->person_val[i], 1) : NULL;
-        if (!s->person_one[i]) {
-            rc = NOMEM();
-            goto fail;
-        }
-    }
-    for (size_t i = 0; i < st->ncases; i++) {
-        uint32_t off = st->cases[i].id;
-        if (!(s->case_val[i] = cu_policy_val_entity_ref(s->arena, "Case", 4, gw_str(st, off), gw_str_len(st, off)))) {
-            rc = NOMEM();
-            goto fail;
-        }
-    }
     for (size_t i = 0; i < st->nofficers; i++)
         if (st->officers[i].defined && (rc = officer_entity(s, (uint32_t)i)))
             goto fail;
@@ -358,7 +327,7 @@ cu_rc gw_snap_make(gw_store *st, gw_snap **out)
     s->bytes = cu_arena_used(s->arena) + (st->nrecords + 1) * sizeof(uint32_t) +
                s->rec_case_start[st->nrecords] * sizeof(uint32_t) + (st->ncases + 1) * sizeof(uint32_t) +
                s->case_iv_start[st->ncases] * sizeof(gw_interval) +
-               (2 * st->natoms + st->nsets + 2 * st->nofficers + 2 * st->npersons + st->ncases) * sizeof(void *);
+               (2 * st->natoms + st->nsets + 2 * st->nofficers) * sizeof(void *);
     snap_huge_pages(s);
     *out = s;
     return CU_OK;
@@ -388,22 +357,17 @@ cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, cu_arena *a)
     const uint32_t *items;
     uint32_t one;
     size_t n = gw_list_items(st, rec->subjects, &items, &one);
+    const cu_policy_value *subj[64];
+    const cu_policy_value **sv = n <= 64 ? subj : cu_arena_alloc(a, n * sizeof *sv);
+    if (!sv)
+        return NULL;
     bool prot = false;
-    const cu_policy_value *subjects;
-    if (n == 1) { /* the usual record: its one person's set, prebuilt */
-        subjects = s->person_one[items[0]];
-        prot = s->set_nonempty[st->persons[items[0]].flags];
-    } else {
-        const cu_policy_value *subj[64];
-        const cu_policy_value **sv = n <= 64 ? subj : cu_arena_alloc(a, n * sizeof *sv);
-        if (!sv)
+    for (size_t k = 0; k < n; k++) {
+        if (!(sv[k] = person_val(st, items[k], a)))
             return NULL;
-        for (size_t k = 0; k < n; k++) {
-            sv[k] = s->person_val[items[k]];
-            prot = prot || s->set_nonempty[st->persons[items[k]].flags];
-        }
-        subjects = cu_policy_val_set(a, sv, n);
+        prot = prot || s->set_nonempty[st->persons[items[k]].flags];
     }
+    const cu_policy_value *subjects = cu_policy_val_set(a, sv, n);
     if (!subjects)
         return NULL;
     /* keys in (length, bytes) order */
@@ -421,7 +385,9 @@ cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, cu_arena *a)
     for (uint32_t q = c0; q < c1; q++) {
         if (s->rec_cases[q] == UINT32_MAX)
             continue;
-        if (cu_policy_entity_put_parent(e, s->case_val[s->rec_cases[q]]))
+        uint32_t off = st->cases[s->rec_cases[q]].id;
+        const cu_policy_value *cv = cu_policy_val_entity_ref(a, "Case", 4, gw_str(st, off), gw_str_len(st, off));
+        if (!cv || cu_policy_entity_put_parent(e, cv))
             return NULL;
     }
     return cu_policy_entity_seal(e, NULL, a) ? NULL : e;
@@ -435,8 +401,7 @@ cu_policy_entity *gw_case_entity(const gw_snap *s, uint32_t c, int64_t now, cu_a
     if (!e)
         return NULL;
     uint32_t i0 = s->case_iv_start[c], i1 = s->case_iv_start[c + 1];
-    const cu_policy_value *ov_fixed[16];
-    const cu_policy_value **ov = i1 - i0 <= 16 ? ov_fixed : cu_arena_alloc(a, (i1 - i0 + 1) * sizeof *ov);
+    const cu_policy_value **ov = cu_arena_alloc(a, (i1 - i0 + 1) * sizeof *ov);
     if (!ov)
         return NULL;
     size_t no = 0;
@@ -453,17 +418,13 @@ cu_policy_entity *gw_case_entity(const gw_snap *s, uint32_t c, int64_t now, cu_a
     const uint32_t *items;
     uint32_t one;
     size_t n = gw_list_items(st, k->subjects, &items, &one);
-    const cu_policy_value *officers = cu_policy_val_set(a, ov, no), *subjects;
-    if (n == 1) {
-        subjects = s->person_one[items[0]];
-    } else {
-        const cu_policy_value **sv = cu_arena_alloc(a, (n + 1) * sizeof *sv);
-        if (!sv)
+    const cu_policy_value **sv = cu_arena_alloc(a, (n + 1) * sizeof *sv);
+    if (!sv)
+        return NULL;
+    for (size_t q = 0; q < n; q++)
+        if (!(sv[q] = person_val(st, items[q], a)))
             return NULL;
-        for (size_t q = 0; q < n; q++)
-            sv[q] = s->person_val[items[q]];
-        subjects = cu_policy_val_set(a, sv, n);
-    }
+    const cu_policy_value *officers = cu_policy_val_set(a, ov, no), *subjects = cu_policy_val_set(a, sv, n);
     const cu_policy_value *opened = cu_policy_val_long(a, k->opened), *closed = cu_policy_val_long(a, k->closed);
     if (!officers || !subjects || !opened || !closed)
         return NULL;
@@ -504,10 +465,8 @@ void gw_prefetch_decision(const gw_snap *s, uint32_t oi, bool rec, uint32_t ri, 
         pf(&s->rec_case_start[ri]);
         pf(&s->rec_case_start[ri + 1]);
         nsub = gw_list_items(st, st->records[ri].subjects, &it, &one);
-        for (size_t k = 0; k < nsub && k < 4; k++) {
+        for (size_t k = 0; k < nsub && k < 4; k++)
             pf(&st->persons[it[k]]);
-            pf(nsub == 1 ? (const void *)&s->person_one[it[k]] : (const void *)&s->person_val[it[k]]);
-        }
     }
     if (cs) {
         pf(&s->case_iv_start[ci]);
@@ -519,7 +478,7 @@ void gw_prefetch_decision(const gw_snap *s, uint32_t oi, bool rec, uint32_t ri, 
         uint32_t q = s->rec_case_start[ri];
         pf(&s->rec_cases[q]);
         for (size_t k = 0; k < nsub && k < 4; k++)
-            pf(nsub == 1 ? (const void *)s->person_one[it[k]] : (const void *)s->person_val[it[k]]);
+            pf(st->pool + st->persons[it[k]].id);
     }
     if (cs) {
         uint32_t q0 = s->case_iv_start[ci], q1 = s->case_iv_start[ci + 1];
