@@ -1531,6 +1531,13 @@ static bool build_index(P *p, cu_policy_set *set)
     /* Marking a request's candidates ORs whole words for the lists that
      * cover many policies (the unconstrained ones, `is Officer`, ...). */
     uint32_t words = (set->n + 63) / 64;
+    if (!(set->is_in = palloc(p, sizeof(uint64_t) * (words ? words : 1))))
+        return false;
+    memset(set->is_in, 0, sizeof(uint64_t) * (words ? words : 1));
+    for (uint32_t i = 0; i < set->n; i++)
+        for (int w = 0; w < 3; w++)
+            if (set->pols[i].sc[w].kind == SC_IS_IN)
+                set->is_in[i >> 6] |= UINT64_C(1) << (i & 63);
     for (int w = 0; w < 3; w++) {
         pidx *x = &set->idx[w];
         if (x->nany) {
