@@ -104,12 +104,12 @@ struct tref {                /* a person at a time, with flags */
     uint8_t x;               /* 1 explained, 2 came from a trawl */
 };
 
-struct ux {                  /* an unexplained person for an officer */
-    cu_id p;
+struct ux {                  /* an unexplained person for an officer (24 bytes) */
     uint64_t h;                 /* the person's household (address), 0: none */
+    cu_id p;
     uint32_t t;
-    uint16_t days;
     int32_t lastday;
+    uint16_t days;
 };
 
 struct ost {
