@@ -6,7 +6,8 @@
  * and force-wide officers; a colleague login out of hours without history;
  * one surname look-up per record; the routine's register repeats; register
  * people met in the routine joining a ring, never starting one; one shared
- * person not joining two rings, nor yet naming an officer in a grown ring. */
+ * person not joining two rings, nor yet naming an officer in a grown ring;
+ * repeats that escalate with the days and count the person's household. */
 #include "custos/detect.h"
 
 #include "../harness.h"
