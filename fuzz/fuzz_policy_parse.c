@@ -2,7 +2,8 @@
  * parses against a small fixed entity store (so that the evaluator sees
  * arbitrary parsed forms too), plainly and split on a context attribute;
  * with the guard prefixes forced on and off, whose answers must be the
- * same (a difference traps). */
+ * same (a difference traps).  The context holds a Long `n`, an entity `c`
+ * and a record `r`. */
 #include "custos/policy.h"
 
 #include <string.h>
@@ -42,7 +43,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cu_arena *a = cu_arena_new(16384, 1 << 22);
     cu_policy_request *r = a ? cu_policy_request_new(a, "User", "a", "Action", "view", "Doc", "d") : NULL;
     cu_policy_answer ans;
+    /* context.c names the store's entity and context.r is a record, so that
+     * reads through the context (`context.c.n`, `principal in context.c`,
+     * `context.r.s`) are guards too */
+    static const char *const rk[] = {"n", "s"};
+    const cu_policy_value *rv[] = {a ? cu_policy_val_long(a, 1) : NULL, a ? cu_policy_val_string(a, "x", 1) : NULL};
     if (r && cu_policy_request_ctx(r, "n", cu_policy_val_long(a, 7)) == CU_OK &&
+        cu_policy_request_ctx(r, "c", cu_policy_val_entity(a, "User", "a")) == CU_OK &&
+        cu_policy_request_ctx(r, "r", cu_policy_val_record(a, rk, rv, 2)) == CU_OK &&
         cu_policy_eval(set, ents, r, a, &ans) == CU_OK) {
         cu_buf b;
         cu_buf_init(&b, 1 << 20);

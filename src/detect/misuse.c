@@ -104,11 +104,12 @@ struct tref {                /* a person at a time, with flags */
     uint8_t x;               /* 1 explained, 2 came from a trawl */
 };
 
-struct ux {                  /* an unexplained person for an officer */
+struct ux {                  /* an unexplained person for an officer (24 bytes) */
+    uint64_t h;                 /* the person's household (address), 0: none */
     cu_id p;
     uint32_t t;
-    uint16_t days;
     int32_t lastday;
+    uint16_t days;
 };
 
 struct ost {
@@ -1497,12 +1498,17 @@ static void burst_access(misuse *m, const cu_event *ev, cu_id p, bool flagged)
 
 /* ================================================================ per event */
 
-/* Notes p as unexplained for the officer at t; true when it was already
- * noted on an earlier day (a repeat). */
-static bool ux_note_in(struct ux *ux, int n, uint8_t *pos, cu_id p, uint32_t t, int32_t day)
+/* Notes p (of household h, 0: none) as unexplained for the officer at t.
+ * Returns the number of distinct days p, or failing that another of p's
+ * household, has been looked up unexplained when this is a new day for it
+ * (a repeat), else 0. */
+static unsigned ux_note_in(struct ux *ux, int n, uint8_t *pos, cu_id p, uint64_t h, uint32_t t, int32_t day)
 {
+    int hk = -1;
     for (int k = 0; k < n; k++) {
         struct ux *u = &ux[k];
+        if (h && u->h == h && u->p != p && (hk < 0 || u->days > ux[hk].days))
+            hk = k;
         if (u->p != p)
             continue;
         bool again = u->lastday != day;
@@ -1511,20 +1517,41 @@ static bool ux_note_in(struct ux *ux, int n, uint8_t *pos, cu_id p, uint32_t t, 
             u->lastday = day;
         }
         u->t = t;
-        return again;
+        return again ? u->days : 0;
+    }
+    if (hk >= 0 && ux[hk].lastday != day) {
+        /* another of the household, looked up unexplained on an earlier
+         * day: coming back to one home is coming back */
+        struct ux *u = &ux[hk];
+        u->days++;
+        u->lastday = day;
+        u->t = t;
+        return u->days;
     }
     struct ux *u = &ux[*pos];
     *pos = (uint8_t)((*pos + 1) % n);
     u->p = p;
+    u->h = h;
     u->t = t;
     u->days = 1;
     u->lastday = day;
-    return false;
+    return 0;
 }
 
-static bool ux_note(struct ost *s, cu_id p, uint32_t t, int32_t day)
+/* A person (or home) looked up with no reason on a second day weighs 1.0;
+ * coming back a third time and more is a fixation, not chance: 1.5 on the
+ * third day, +0.5 each day after, at most 3.0 (fourth round). */
+static double repeat_weight(unsigned days)
 {
-    return ux_note_in(s->ux, UX_N, &s->uxpos, p, t, day);
+    if (days <= 2)
+        return 1.0;
+    double w = 1.5 + 0.5 * (double)(days - 3);
+    return w < 3.0 ? w : 3.0;
+}
+
+static unsigned ux_note(struct ost *s, cu_id p, uint64_t h, uint32_t t, int32_t day)
+{
+    return ux_note_in(s->ux, UX_N, &s->uxpos, p, h, t, day);
 }
 
 static double rarity(const misuse *m, const struct ost *s, const cu_officer *o);
@@ -1555,9 +1582,9 @@ static void denied_attempt(misuse *m, const cu_event *ev, struct ost *s, const c
             return;
     }
     uint32_t t = tmin(ev->ts);
-    (void)ux_note(s, p, t, day_of(ev->ts));
+    const cu_person *pp = cu_ref_person(ref, p);
+    (void)ux_note(s, p, pp ? pp->address_h : 0, t, day_of(ev->ts));
     if (rarity(m, s, o) >= 0.5) {
-        const cu_person *pp = cu_ref_person(ref, p);
         graph_access(m, ev, p, pp && pp->flags, false);
     }
 }
@@ -2225,7 +2252,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                 /* a routine explains the kind of work, not the choice of
                  * person: the same register person again on another day,
                  * or their record printed or sent out, with no data link */
-                if (ux_note_in(s->tx, TX_N, &s->txpos, p, t, day))
+                if (ux_note_in(s->tx, TX_N, &s->txpos, p, 0, t, day))
                     SOFT(S_REPEAT, fr * TPL_AGAIN, p, CU_ID_NONE);
                 if (exf)
                     SOFT(S_EXFIL, fr * TPL_AGAIN, p, CU_ID_NONE);
@@ -2270,8 +2297,9 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             x.other_case = CU_ID_NONE;
         }
         /* repeats: the same person unexplained on another day */
-        if (ux_note(s, p, t, day))
-            SOFT(S_REPEAT, 1.0, p, CU_ID_NONE);
+        unsigned rdays = ux_note(s, p, pp ? pp->address_h : 0, t, day);
+        if (rdays)
+            SOFT(S_REPEAT, repeat_weight(rdays), p, CU_ID_NONE);
         if (is_view && searched(s, p, t, 2))
             ADD(S_TRAWL, 0.4, p, CU_ID_NONE); /* browsing the people a trawl brought up */
         if (!m->cfg.rules_only) {

@@ -43,6 +43,17 @@ typedef struct ectx {
      * the request's uids and entities do not change while it is evaluated */
     const puid *last_u;
     const struct cu_policy_entity *last_e;
+    /* the guards' reads through context.a (guard.c): a's value (NULL: no
+     * such attribute) and, when it is an entity, that entity, kept for the
+     * last two names read this request (NULL: no cache) */
+    struct nest_memo {
+        const char *name;
+        uint32_t nlen;
+        bool known;
+        const pval *b;
+        const puid *u;
+        const struct cu_policy_entity *e;
+    } *nest;
 } ectx;
 
 CU_PRINTF(2, 3) static bool efail(ectx *c, const char *fmt, ...)
@@ -1147,7 +1158,8 @@ cu_rc cu_policy_split_new(const cu_policy_set *set, const char *key, cu_policy_s
     /* a slot reads it when it is the attribute or the context itself */
     for (uint32_t j = 0; j < set->nslots; j++) {
         const pslot *sl = &set->slots[j];
-        if (sl->var == VAR_CONTEXT && (!sl->attr || pol_key_cmp(sl->attr->name, sl->attr->nlen, s->key, s->klen) == 0))
+        const node *root = sl->attr ? pol_slot_root(sl->attr) : NULL;
+        if (sl->var == VAR_CONTEXT && (!root || pol_key_cmp(root->name, root->nlen, s->key, s->klen) == 0))
             s->gread[j >> 6] |= UINT64_C(1) << (j & 63);
     }
     for (uint32_t q = 0; q < set->nlone; q++) {
@@ -1156,10 +1168,16 @@ cu_rc cu_policy_split_new(const cu_policy_set *set, const char *key, cu_policy_s
         bool r = false;
         if (g->kind == G_HAS)
             r = g->var == VAR_CONTEXT && pol_key_cmp(g->name, g->nlen, s->key, s->klen) == 0;
+        if (g->kind == G_SETHAS || g->kind == G_INV) {
+            const node *root = pol_slot_root(g->slot);
+            r = g->var2 == VAR_CONTEXT || (root->kids[0]->var == VAR_CONTEXT &&
+                                           pol_key_cmp(root->name, root->nlen, s->key, s->klen) == 0);
+        }
         for (int k = 0; g->kind == G_CMP && k < 2; k++) {
             const node *x = g->cmp->kids[k];
-            r = r || (x->op == N_ATTR && x->kids[0]->var == VAR_CONTEXT &&
-                      pol_key_cmp(x->name, x->nlen, s->key, s->klen) == 0);
+            const node *root = x->op == N_ATTR ? pol_slot_root(x) : NULL;
+            r = r || (root && root->kids[0]->var == VAR_CONTEXT &&
+                      pol_key_cmp(root->name, root->nlen, s->key, s->klen) == 0);
         }
         if (r)
             s->gread[j >> 6] |= UINT64_C(1) << (j & 63);
@@ -1186,13 +1204,64 @@ bool cu_policy_split_reads(const cu_policy_split *s, size_t i)
 
 /* ------------------------------------------------------------- guards */
 
+/* The entity u names, found as find_ent finds it, without its cache. */
+static const struct cu_policy_entity *ent_of(const ectx *c, const puid *u)
+{
+    for (int w = 0; w < 3; w++)
+        if (c->req->uid[w] == u)
+            return c->ent[w];
+    const struct cu_policy_entity *e = local_find(c->req, u);
+    return e ? e : pol_ent_find(c->ents, u);
+}
+
+/* context.a.b: b of the entity (found as find_ent finds it, without its
+ * cache) or record that context.a holds; NULL wherever Cedar would raise an
+ * error (no a, a neither an entity nor a record, no such entity, no b). */
+static const struct nest_memo *nest_root(const ectx *c, const node *root)
+{
+    struct nest_memo *m = c->nest;
+    if (!m) { /* no cache (the principal's memo): a scratch one */
+        static _Thread_local struct nest_memo one;
+        m = &one;
+        m->known = false;
+    } else if (m[0].known && m[0].nlen == root->nlen && pol_bytes_eq(m[0].name, root->name, root->nlen)) {
+        return &m[0];
+    } else if (m[1].known && m[1].nlen == root->nlen && pol_bytes_eq(m[1].name, root->name, root->nlen)) {
+        return &m[1];
+    } else {
+        m[1] = m[0];
+    }
+    m->name = root->name;
+    m->nlen = root->nlen;
+    m->known = true;
+    m->b = fields_get(root, c->var[3].u.rec.f, c->var[3].u.rec.n);
+    m->u = m->b && m->b->kind == PV_ENTITY ? m->b->u.e : NULL;
+    m->e = m->u ? ent_of(c, m->u) : NULL;
+    return m;
+}
+
+static __attribute__((noinline)) const pval *slot_read_nested(const ectx *c, const node *attr)
+{
+    const struct nest_memo *m = nest_root(c, attr->kids[0]);
+    const pval *b = m->b;
+    if (!b)
+        return NULL;
+    if (b->kind == PV_RECORD)
+        return fields_get(attr, b->u.rec.f, b->u.rec.n);
+    if (b->kind != PV_ENTITY) /* (a split attribute holds its current value in place) */
+        return NULL;
+    const struct cu_policy_entity *e = b->u.e == m->u ? m->e : ent_of(c, b->u.e);
+    return e ? fields_get(attr, e->attrs, e->nattrs) : NULL;
+}
+
 /* A slot's value (NULL when reading it is an error). */
 static inline const pval *slot_read(const ectx *c, uint8_t var, const node *attr)
 {
     if (!attr)
         return &c->var[var];
     if (var == VAR_CONTEXT)
-        return fields_get(attr, c->var[3].u.rec.f, c->var[3].u.rec.n);
+        return attr->kids[0]->op == N_VAR ? fields_get(attr, c->var[3].u.rec.f, c->var[3].u.rec.n)
+                                          : slot_read_nested(c, attr);
     const struct cu_policy_entity *e = c->ent[var];
     return e ? fields_get(attr, e->attrs, e->nattrs) : NULL;
 }
@@ -1237,12 +1306,25 @@ static int guard_eval(const ectx *c, const pguard *g)
         }
         return guard_neg(g, has);
     }
+    if (g->kind == G_SETHAS || g->kind == G_INV) {
+        const pval *sv = slot_read(c, g->var, g->slot), *x = &c->var[g->var2];
+        if (!sv)
+            return -1;
+        if (g->kind == G_SETHAS)
+            return sv->kind == PV_SET ? guard_neg(g, set_contains(sv, x)) : -1;
+        if (x->kind != PV_ENTITY || sv->kind != PV_ENTITY)
+            return -1; /* an error, or a set: evaluated in full */
+        if (pol_uid_eq(x->u.e, sv->u.e))
+            return guard_neg(g, 1);
+        const struct cu_policy_entity *e = ent_of(c, x->u.e);
+        return guard_neg(g, e && pol_anc_has(e, sv->u.e));
+    }
     if (g->kind == G_CMP) { /* left side first, as Cedar; both must be Longs */
         const node *n = g->cmp, *l = n->kids[0], *r = n->kids[1];
-        const pval *a = l->op == N_LIT ? &l->lit : slot_read(c, l->kids[0]->var, l);
+        const pval *a = l->op == N_LIT ? &l->lit : slot_read(c, pol_slot_root(l)->kids[0]->var, l);
         if (!a || a->kind != PV_LONG)
             return -1;
-        const pval *b = r->op == N_LIT ? &r->lit : slot_read(c, r->kids[0]->var, r);
+        const pval *b = r->op == N_LIT ? &r->lit : slot_read(c, pol_slot_root(r)->kids[0]->var, r);
         if (!b || b->kind != PV_LONG)
             return -1;
         int64_t x = a->u.l, y = b->u.l;
@@ -1265,17 +1347,35 @@ static inline void or_into(uint64_t *dst, const uint64_t *b, uint32_t words)
  * those. */
 enum { GR_ALL, GR_NOT_PRINCIPAL, GR_PRINCIPAL };
 
+/* A guard reading through context.a when the context has no a: it errs,
+ * so the policies it mentions are protected, but not those whose prefix
+ * tests `context has a` first (guard.c, invariant 4): that test rules them
+ * out, and the guard is not read at all. */
+static void nested_absent(const uint64_t *has_before, const uint64_t *mention, uint32_t words, uint64_t *prot)
+{
+    for (uint32_t i = 0; i < words; i++)
+        prot[i] |= has_before ? mention[i] & ~has_before[i] : mention[i];
+}
+
 /* Item j's guards (slot j, or lone guard j - nslots) into kill / prot. */
 static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill, uint64_t *prot)
 {
     const cu_policy_set *set = c->set;
     if (j >= set->nslots) {
         const pguard *g = &set->guards[set->lone[j - set->nslots]];
+        if (g->nest && !nest_root(c, g->nest)->b) {
+            nested_absent(g->has_before, g->mention, words, prot);
+            return;
+        }
         int r = guard_eval(c, g);
         or_into(r < 0 ? prot : kill, r < 0 ? g->mention : r ? g->need_false : g->need_true, words);
         return;
     }
     const pslot *sl = &set->slots[j];
+    if (sl->nest && !nest_root(c, sl->nest)->b) {
+        nested_absent(sl->has_before, sl->mention, words, prot);
+        return;
+    }
     const pval *v = slot_read(c, sl->var, sl->attr);
     if (!v) {
         or_into(prot, sl->mention, words);
@@ -1304,11 +1404,24 @@ static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill
     }
 }
 
-/* The items (slots and lone guards) the candidates' prefixes mention. */
-static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t words, uint64_t *rel)
+/* The items (slots and lone guards) the candidates' prefixes mention:
+ * over the items (an item is read when a policy mentioning it is a
+ * candidate) or over the candidates, whichever is fewer words to touch. */
+static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words, uint64_t *rel)
 {
-    uint32_t iw = set->iwords;
+    uint32_t items = set->nslots + set->nlone, iw = set->iwords;
     memset(rel, 0, sizeof(uint64_t) * iw);
+    if ((uint64_t)items * words <= 3 * (uint64_t)ncand * iw) { /* a candidate costs about three times a word */
+        const uint64_t *ip = set->item_pols;
+        for (uint32_t j = 0; j < items; j++, ip += words) {
+            uint64_t any = 0;
+            for (uint32_t i = 0; i < words; i++)
+                any |= ip[i] & cand[i];
+            if (any)
+                rel[j >> 6] |= UINT64_C(1) << (j & 63);
+        }
+        return;
+    }
     for (uint32_t wi = 0; wi < words; wi++)
         for (uint64_t m = cand[wi]; m; m &= m - 1) {
             const uint64_t *pi = &set->pol_items[(size_t)(wi * 64 + (uint32_t)__builtin_ctzll(m)) * iw];
@@ -1343,14 +1456,31 @@ static void guards_run(const ectx *c, const uint64_t *rel, uint32_t words, const
     }
 }
 
+/* A population count without a call into libgcc (the build targets no
+ * particular CPU, so the compiler does not use the instruction). */
+static inline uint32_t pop64(uint64_t x)
+{
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (uint32_t)((x * 0x0101010101010101ull) >> 56);
+}
+
 static bool bit(const uint64_t *b, uint32_t i) { return b[i >> 6] >> (i & 63) & 1; }
 
 /* The index decided every scope but the type part of `is T in E`. */
-static bool scopes_rest_ok(ectx *c, const policy *p)
+static bool scopes_rest_ok_slow(ectx *c, const policy *p)
 {
     return !((p->sc[0].kind == SC_IS_IN && !scope_ok(c, &p->sc[0], 0)) ||
              (p->sc[1].kind == SC_IS_IN && !scope_ok(c, &p->sc[1], 1)) ||
              (p->sc[2].kind == SC_IS_IN && !scope_ok(c, &p->sc[2], 2)));
+}
+
+/* The same, without touching the policy unless it has such a scope. */
+static inline bool scopes_rest_ok(ectx *c, const policy *p)
+{
+    uint32_t i = (uint32_t)(p - c->set->pols);
+    return !(c->set->is_in[i >> 6] >> (i & 63) & 1) || scopes_rest_ok_slow(c, p);
 }
 
 /* The near records of every permit in scope, in set order, for an
@@ -1362,7 +1492,7 @@ static bool nears_with_killed(ectx *c, const uint64_t *cand, const uint64_t *kil
 {
     uint32_t n = 0;
     for (uint32_t i = 0; i < words; i++)
-        n += (uint32_t)__builtin_popcountll(cand[i]);
+        n += (uint32_t)pop64(cand[i]);
     near *all = cu_arena_alloc(c->scratch, sizeof *all * (n ? n : 1));
     if (!all)
         return false;
@@ -1411,7 +1541,8 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         return cu_err_set(CU_ERR_STATE, "policy eval: entities changed since finalize");
     if (split && split->set != set)
         return cu_err_set(CU_ERR_INVAL, "policy eval: the split was made for another policy set");
-    ectx c = {.set = set, .ents = entities, .req = req, .scratch = scratch};
+    struct nest_memo nest[2] = {{0}};
+    ectx c = {.set = set, .ents = entities, .req = req, .scratch = scratch, .nest = nest};
     for (int w = 0; w < 3; w++) {
         c.var[w].kind = PV_ENTITY;
         c.var[w].u.e = req->uid[w];
@@ -1468,7 +1599,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
     }
     uint32_t ncand = 0;
     for (uint32_t i = 0; i < words; i++)
-        ncand += (uint32_t)__builtin_popcountll(cand[i]);
+        ncand += (uint32_t)pop64(cand[i]);
     /* guards: in cu_policy_eval and the lazy split (the eager split
      * evaluates every candidate in full); by default only when the
      * candidates are many enough for a pass over the guards to pay */
@@ -1480,7 +1611,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         /* the principal's guards from its memo when it has one for this set;
          * the guards reading the split attribute apart, to run again for the
          * second answer */
-        guards_rel(set, cand, words, rel);
+        guards_rel(set, cand, ncand, words, rel);
         guards_run(&c, rel, words, reads, 0, memo ? GR_NOT_PRINCIPAL : GR_ALL, kn, pn);
         if (memo)
             for (uint32_t i = 0; i < words; i++) {

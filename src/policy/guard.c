@@ -4,10 +4,14 @@
  * cannot be satisfied, without visiting them.
  *
  * A guard is a test of one slot of the request (`context.purpose`,
- * `principal.role`, `resource.live`, `action`, `context has case`) against
+ * `principal.role`, `resource.live`, `action`, `context has case`, and
+ * `context.case.opened`: an attribute of the entity or record a context
+ * attribute holds) against
  * literals: `S`, `!S`, `S == L`, `S != L`, `[L, ...].contains(S)`,
  * `S like "p*"`, `var has a`, comparisons `S < T` of two slots (or a
- * slot and a Long literal), and `!(...)` of any of these.  Once the slot is read, such a test either
+ * slot and a Long literal), `S.contains(V)` and `V in S` of a slot and a
+ * variable (`context.case.officers.contains(principal)`,
+ * `resource in context.case`), and `!(...)` of any of these.  Once the slot is read, such a test either
  * gives a bool or (for `S`, `!S`, `like` and comparisons on the wrong
  * type, or a slot that is missing) an error; it has no other effect.  A policy's guard
  * prefix is the longest run of its top-level conjuncts, in Cedar's order of
@@ -23,6 +27,12 @@
  *    policies in full, with Cedar's own error).
  * 2. Guards with the same folded source text are one guard (the text of a
  *    pure test over one slot fixes its meaning), evaluated once a request.
+ * 4. A guard reading context.a or context.a.b errs when the context has no a.  A policy
+ *    whose prefix tests `context has a` (wanting true) before every step
+ *    reading through a stops at that test when a is missing (it gives
+ *    false, without error), so that error cannot reach it: has_before
+ *    holds those policies, which the error does not protect (they are
+ *    ruled out by the `has` guard).  Any other error protects as before.
  * 3. Only sets of at most GUARD_MAX_POLICIES policies get guards, and at
  *    most GUARD_MAX of them (a prefix stops at a guard that would be one
  *    too many), which bounds the bitsets to 1.5 MiB.  Larger sets are
@@ -75,7 +85,14 @@ char *pol_node_text(cu_arena *a, const char *src, const node *n)
     return o;
 }
 
-static bool is_slot(const node *x) { return x->op == N_ATTR && x->kids[0]->op == N_VAR; }
+/* var.a, or context.a.b (pol_slot_root) */
+static bool is_slot(const node *x)
+{
+    if (x->op != N_ATTR)
+        return false;
+    const node *k = x->kids[0];
+    return k->op == N_VAR || (k->op == N_ATTR && k->kids[0]->op == N_VAR && k->kids[0]->var == VAR_CONTEXT);
+}
 
 /* What kind of guard x is (false: none).  Fills kind, var, slot, lit, pat, name. */
 static bool classify(const node *x, pguard *g)
@@ -118,7 +135,20 @@ static bool classify(const node *x, pguard *g)
             return false;
         break;
     }
+    case N_IN:
+        if (x->kids[0]->op != N_VAR || !is_slot(x->kids[1]))
+            return false;
+        g->kind = G_INV;
+        g->var2 = x->kids[0]->var;
+        g->slot = x->kids[1];
+        break;
     case N_CALL:
+        if (x->fn == FN_CONTAINS && x->nkids == 2 && is_slot(x->kids[0]) && x->kids[1]->op == N_VAR) {
+            g->kind = G_SETHAS;
+            g->slot = x->kids[0];
+            g->var2 = x->kids[1]->var;
+            break;
+        }
         if (x->fn != FN_CONTAINS || x->nkids != 2 || x->kids[0]->op != N_LIT || x->kids[0]->lit.kind != PV_SET ||
             !is_slot(x->kids[1]))
             return false;
@@ -144,8 +174,16 @@ static bool classify(const node *x, pguard *g)
             return false;
         g->kind = G_CMP;
         g->cmp = x;
-        g->principal = (l->op == N_LIT || l->kids[0]->var == VAR_PRINCIPAL) &&
-                       (r->op == N_LIT || r->kids[0]->var == VAR_PRINCIPAL);
+        /* the side read through context.a (a nested one first) */
+        for (int pass = 0; pass < 2 && !g->nest; pass++)
+            for (int k = 0; k < 2 && !g->nest; k++) {
+                const node *side = x->kids[k];
+                if (side->op == N_ATTR && (pass || side->kids[0]->op == N_ATTR) &&
+                    pol_slot_root(side)->kids[0]->var == VAR_CONTEXT)
+                    g->nest = pol_slot_root(side);
+            }
+        g->principal = (l->op == N_LIT || pol_slot_root(l)->kids[0]->var == VAR_PRINCIPAL) &&
+                       (r->op == N_LIT || pol_slot_root(r)->kids[0]->var == VAR_PRINCIPAL);
         return true;
     }
     case N_HAS:
@@ -159,9 +197,12 @@ static bool classify(const node *x, pguard *g)
     default:
         return false;
     }
-    if (g->slot)
-        g->var = g->slot->kids[0]->var;
-    g->principal = g->var == VAR_PRINCIPAL;
+    if (g->slot) {
+        g->var = pol_slot_root(g->slot)->kids[0]->var;
+        if (g->var == VAR_CONTEXT)
+            g->nest = pol_slot_root(g->slot);
+    }
+    g->principal = g->var == VAR_PRINCIPAL && (g->kind != G_SETHAS && g->kind != G_INV);
     return true;
 }
 
@@ -171,8 +212,21 @@ static bool same_slot(const pslot *sl, const pguard *g)
 {
     if (sl->var != g->var || !sl->attr != !g->slot)
         return false;
-    return !sl->attr ||
-           (sl->attr->nlen == g->slot->nlen && pol_bytes_eq(sl->attr->name, g->slot->name, g->slot->nlen));
+    if (!sl->attr)
+        return true;
+    /* the same path: var.a, or context.a.b with the same a */
+    const node *x = sl->attr, *y = g->slot;
+    for (int depth = 0; depth < 2; depth++) {
+        if (x->nlen != y->nlen || !pol_bytes_eq(x->name, y->name, y->nlen))
+            return false;
+        x = x->kids[0];
+        y = y->kids[0];
+        if (x->op != y->op)
+            return false;
+        if (x->op == N_VAR)
+            return true;
+    }
+    return false;
 }
 
 static bool table_kind(int k) { return k == G_EQ || k == G_NE || k == G_IN; }
@@ -207,6 +261,58 @@ static bool add_lit(pslot *sl, const pval *v)
     return true;
 }
 
+/* Does step t of p need `context has a` true, a being root's name? */
+static bool step_needs_has(const pguard *gs, const pstep *t, const node *root)
+{
+    const pguard *h = &gs[t->guard];
+    return h->kind == G_HAS && h->var == VAR_CONTEXT && t->want != h->neg && h->nlen == root->nlen &&
+           pol_bytes_eq(h->name, root->name, root->nlen);
+}
+
+/* Invariant 4: for each item reading context.a (context.a itself or through
+ * it), the policies whose every step on it comes after a step needing
+ * `context has a`.  An item with none is read as before (nest cleared). */
+static bool has_before_build(cu_policy_set *set, const pguard *gs, const uint32_t *item_of)
+{
+    cu_arena *a = set->arena;
+    uint32_t words = (set->n + 63) / 64, items = set->nslots + set->nlone;
+    for (uint32_t j = 0; j < items; j++) {
+        pguard *lone = j >= set->nslots ? &set->guards[set->lone[j - set->nslots]] : NULL;
+        const node *root = lone ? lone->nest : set->slots[j].nest;
+        if (!root)
+            continue;
+        uint64_t *hb = cu_arena_alloc(a, sizeof(uint64_t) * words);
+        if (!hb)
+            return false;
+        memset(hb, 0, sizeof(uint64_t) * words);
+        for (uint32_t pi = 0; pi < set->n; pi++) {
+            const policy *p = &set->pols[pi];
+            bool seen = false, ok = false, bad = false;
+            for (uint32_t st = 0; st < p->npre; st++) {
+                if (item_of[p->pre[st].guard] == j) {
+                    ok = ok || seen;
+                    bad = bad || !seen;
+                }
+                seen = seen || step_needs_has(gs, &p->pre[st], root);
+            }
+            if (ok && !bad)
+                hb[pi >> 6] |= UINT64_C(1) << (pi & 63);
+        }
+        bool any = false;
+        for (uint32_t i = 0; i < words; i++)
+            any = any || hb[i];
+        /* none: the item is read as any other (no check of a first) */
+        if (lone) {
+            lone->has_before = any ? hb : NULL;
+            lone->nest = any ? lone->nest : NULL;
+        } else {
+            set->slots[j].has_before = any ? hb : NULL;
+            set->slots[j].nest = any ? set->slots[j].nest : NULL;
+        }
+    }
+    return true;
+}
+
 /* Group the guards by slot and fill the class tables. */
 static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
 {
@@ -219,7 +325,7 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
         return false;
     uint32_t ns = 0;
     for (uint32_t k = 0; k < ng; k++) {
-        if (gs[k].kind == G_HAS || gs[k].kind == G_CMP) {
+        if (pol_guard_lone(gs[k].kind)) {
             set->lone[set->nlone++] = k;
             continue;
         }
@@ -231,6 +337,7 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
             sl[ns].var = gs[k].var;
             sl[ns].attr = gs[k].slot;
             sl[ns].principal = gs[k].var == VAR_PRINCIPAL;
+            sl[ns].nest = gs[k].nest;
             ns++;
         }
         slot_of[k] = j;
@@ -245,7 +352,7 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
         memset(x->mention, 0, sizeof(uint64_t) * words);
         x->table = true;
         for (uint32_t k = 0; k < ng; k++) {
-            if (gs[k].kind == G_HAS || gs[k].kind == G_CMP || slot_of[k] != j)
+            if (pol_guard_lone(gs[k].kind) || slot_of[k] != j)
                 continue;
             nguard++;
             for (uint32_t i = 0; i < words; i++)
@@ -269,7 +376,7 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
             x->nlits = 0;
         }
         for (uint32_t k = 0; k < ng; k++) {
-            if (gs[k].kind == G_HAS || gs[k].kind == G_CMP || slot_of[k] != j)
+            if (pol_guard_lone(gs[k].kind) || slot_of[k] != j)
                 continue;
             if (!x->table || !table_kind(gs[k].kind)) {
                 x->other[x->nother++] = k;
@@ -305,14 +412,19 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
     for (uint32_t q = 0; q < set->nlone; q++)
         if (gs[set->lone[q]].principal)
             set->item_principal[(ns + q) >> 6] |= UINT64_C(1) << ((ns + q) & 63);
+    set->item_pols = cu_arena_alloc(a, sizeof(uint64_t) * words * (items ? items : 1));
+    if (!set->item_pols)
+        return false;
+    memset(set->item_pols, 0, sizeof(uint64_t) * words * (items ? items : 1));
     for (uint32_t pi = 0; pi < set->n; pi++) {
         const policy *p = &set->pols[pi];
         for (uint32_t st = 0; st < p->npre; st++) {
             uint32_t it = item_of[p->pre[st].guard];
             set->pol_items[(size_t)pi * iw + (it >> 6)] |= UINT64_C(1) << (it & 63);
+            set->item_pols[(size_t)it * words + (pi >> 6)] |= UINT64_C(1) << (pi & 63);
         }
     }
-    return true;
+    return has_before_build(set, gs, item_of);
 }
 
 static uint64_t text_hash(const char *s) { return pol_hash(s, strlen(s), 0x2545f4914f6cdd1dull); }

@@ -7,8 +7,9 @@
  * with one cu_arena_free and a successful one never allocates again.
  *
  * Invariants
- * 1. Nesting is counted on every recursive descent and on every link of an
- *    operator or member chain; deeper than CU_POLICY_MAX_EXPR_DEPTH is a
+ * 1. Nesting is counted on every recursive descent (NEST_COST levels each)
+ *    and on every link of an operator or member chain; deeper than
+ *    CU_POLICY_MAX_EXPR_DEPTH is a
  *    parse error, so neither this parser nor the evaluator (which recurses
  *    along the same tree) can overflow the stack.
  * 2. Every error names the line and column (1-based, columns in bytes) of
@@ -1132,8 +1133,18 @@ static node *and_expr(P *p) { return chain(p, relation, op_and); }
 
 static node *or_expr(P *p) { return chain(p, and_expr, op_or); }
 
+/* A nested expression (parentheses, a set or record element, an argument, a
+ * branch) is parsed through a dozen routines before the next primary, so it
+ * costs NEST_COST levels of the budget: 512 / 8 = 64 nested expressions, far
+ * more than any policy writes, and a stack of a few hundred frames even in
+ * sanitizer builds (at one level each, 512 parentheses overflowed the 8 MiB
+ * stack of a fuzzing build). Operator and member chains still cost one level
+ * a link: they loop here and recurse only in the evaluator. */
+#define NEST_COST 8
+
 static node *expr(P *p)
 {
+    p->depth += NEST_COST - 1;
     if (!enter(p))
         return NULL;
     node *x;
@@ -1171,7 +1182,7 @@ static node *expr(P *p)
         x->nkids = 3;
     } else
         x = or_expr(p);
-    p->depth--;
+    p->depth -= NEST_COST;
     return p->failed ? NULL : x;
 }
 
@@ -1531,6 +1542,13 @@ static bool build_index(P *p, cu_policy_set *set)
     /* Marking a request's candidates ORs whole words for the lists that
      * cover many policies (the unconstrained ones, `is Officer`, ...). */
     uint32_t words = (set->n + 63) / 64;
+    if (!(set->is_in = palloc(p, sizeof(uint64_t) * (words ? words : 1))))
+        return false;
+    memset(set->is_in, 0, sizeof(uint64_t) * (words ? words : 1));
+    for (uint32_t i = 0; i < set->n; i++)
+        for (int w = 0; w < 3; w++)
+            if (set->pols[i].sc[w].kind == SC_IS_IN)
+                set->is_in[i >> 6] |= UINT64_C(1) << (i & 63);
     for (int w = 0; w < 3; w++) {
         pidx *x = &set->idx[w];
         if (x->nany) {

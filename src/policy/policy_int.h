@@ -301,15 +301,27 @@ enum guard_kind {
     G_IN,    /* [L, ...].contains(S) */
     G_LIKE,  /* S like "p*"  (an error when S is not a string) */
     G_HAS,   /* var has a    (never an error) */
-    G_CMP    /* S < T, S <= T, S > T, S >= T, each side a slot or a Long literal
+    G_CMP,   /* S < T, S <= T, S > T, S >= T, each side a slot or a Long literal
               * (an error when a side is not a Long) */
+    G_SETHAS, /* S.contains(V), V a variable (an error when S is not a set) */
+    G_INV    /* V in S, V a variable (an error unless both are entities; S a
+              * set of entities is left to the evaluator: read as an error) */
 };
+
+/* Guards read on their own, not through a slot's table. */
+static inline bool pol_guard_lone(int kind) { return kind == G_HAS || kind == G_CMP || kind == G_SETHAS || kind == G_INV; }
+
+/* A guard's slot is var.a, or context.a.b: an attribute of the entity (or
+ * record) that context.a holds, read through one more step.  Its root is the
+ * var.a node. */
+static inline const node *pol_slot_root(const node *x) { return x->kids[0]->op == N_VAR ? x : x->kids[0]; }
 
 /* S is var.attr (attr != NULL) or the variable itself (G_EQ / G_NE on an
  * entity variable: `action == Action::"logout"`). */
 typedef struct pguard {
     uint8_t kind;
     uint8_t var;
+    uint8_t var2;        /* G_SETHAS, G_INV: the variable V */
     const node *slot;    /* the N_ATTR node read (its position hint is used), or NULL */
     const char *name;    /* G_HAS: the attribute */
     uint32_t nlen;
@@ -322,6 +334,12 @@ typedef struct pguard {
     uint64_t *mention;   /* either */
     bool principal;      /* reads the principal only (cu_policy_entity_memo) */
     bool neg;            /* !(test): the value negated (an error stays an error) */
+    /* a guard reading context.a or context.a.b (a side of it, for
+     * comparisons), when some policy's prefix tests `context has a` before
+     * every step on it: the context.a node, and (lone guards) those
+     * policies (guard.c, invariant 4); else NULL */
+    const node *nest;
+    uint64_t *has_before;
 } pguard;
 
 /* The guards on one slot, read once a request.  Those comparing it with
@@ -339,6 +357,8 @@ typedef struct pslot {
     uint32_t *other;     /* guards on the slot evaluated one by one (S, !S, like) */
     uint32_t nother;
     bool principal;      /* an attribute of the principal */
+    const node *nest;    /* context.a(.b): the context.a node, as pguard's (else NULL) */
+    uint64_t *has_before; /* as pguard's, for every step on the slot */
 } pslot;
 
 /* One step of a policy's guard prefix. */
@@ -388,6 +408,7 @@ typedef struct pidx {
 struct cu_policy_set {
     atomic_int refs;
     uint64_t gen;       /* unique among the sets of this process (never 0): names it in memos */
+    uint64_t *is_in;    /* the policies with an `is T in E` scope (whose type part the index leaves) */
     cu_arena *arena;
     char *src;
     size_t srclen;
@@ -405,6 +426,7 @@ struct cu_policy_set {
      * item_principal: the items reading the principal alone. */
     uint32_t iwords;
     uint64_t *pol_items;
+    uint64_t *item_pols;  /* per item, (n + 63) / 64 words: the policies whose prefix mentions it */
     uint64_t *item_principal;
     uint8_t guards_mode; /* POL_GUARDS_*: cu_policy_set_guards */
 };

@@ -6,11 +6,13 @@
  * and force-wide officers; a colleague login out of hours without history;
  * one surname look-up per record; the routine's register repeats; register
  * people met in the routine joining a ring, never starting one; one shared
- * person not joining two rings, nor yet naming an officer in a grown ring. */
+ * person not joining two rings, nor yet naming an officer in a grown ring;
+ * repeats that escalate with the days and count the person's household. */
 #include "custos/detect.h"
 
 #include "../harness.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -385,6 +387,59 @@ TEST(protected_after_learning_not_while_learning)
     CHECK(w.ngot >= 1 && strcmp(w.got[0].kind, "protected-person") == 0);
     CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O2", 2), w.now, &r));
     CHECK(r.score >= 0.5 && r.alert_num == w.got[0].num && r.nhistory >= 1);
+    w_close(&w);
+}
+
+static double evidence_of(world *w, const char *off)
+{
+    cu_risk r;
+    CHECK_OK(cu_detect_risk(w->d, cu_names_find(w->n, CU_K_OFFICER, off, strlen(off)), w->now, &r));
+    return -3.0 * log(1.0 - r.score); /* score = 1 - exp(-E / 3) */
+}
+
+TEST(coming_back_to_one_person_escalates)
+{
+    /* O2 (learned, usually explained) views P3, linked by nothing, on five
+     * days: the second day is a repeat (1.0), the third and later weigh
+     * more (a fixation, not chance) */
+    world w;
+    w_open(&w, 1e6);
+    for (int d = 2; d <= 8; d++)
+        routine(&w, d, "O2");
+    double e[6];
+    for (int d = 9; d <= 13; d++) {
+        acc(&w, d, "10:00", "O2", "view", "R3", "\"P3\"", NULL, NULL);
+        CHECK(w.bits == 0);
+        e[d - 9] = evidence_of(&w, "O2");
+    }
+    double d2 = e[1] - e[0], d3 = e[2] - e[1], d4 = e[3] - e[2];
+    CHECK(d2 > 0.8 && d2 < 1.1);
+    CHECK(d3 > 1.3 * d2);
+    CHECK(d4 > d3);
+    w_close(&w);
+}
+
+TEST(another_of_the_household_is_a_repeat)
+{
+    /* P1 and P4 live at one address: O2 looking up P1 one day and P4 the
+     * next is coming back to one home; P1 then P3 (another address) is not */
+    world w;
+    w_open(&w, 1e6);
+    for (int d = 2; d <= 8; d++)
+        routine(&w, d, "O2");
+    acc(&w, 9, "10:00", "O2", "view", "R1", "\"P1\"", NULL, NULL);
+    acc(&w, 10, "10:00", "O2", "view", "R4", "\"P4\"", NULL, NULL);
+    CHECK(w.bits == 0);
+    double home = evidence_of(&w, "O2");
+    w_close(&w);
+    w_open(&w, 1e6);
+    for (int d = 2; d <= 8; d++)
+        routine(&w, d, "O2");
+    acc(&w, 9, "10:00", "O2", "view", "R1", "\"P1\"", NULL, NULL);
+    acc(&w, 10, "10:00", "O2", "view", "R3", "\"P3\"", NULL, NULL);
+    CHECK(w.bits == 0);
+    double other = evidence_of(&w, "O2");
+    CHECK(home > other + 0.8);
     w_close(&w);
 }
 

@@ -283,19 +283,33 @@ TEST(test_deep_nesting_rejected)
     s = NULL;
     CHECK_OK(cu_policy_set_parse(t, k, "ok-chain", &s)); /* 400 links: within the limit */
     cu_policy_set_release(s);
-    /* the deepest accepted tree evaluates (no stack trouble, also under ASan) */
+    /* the deepest accepted trees evaluate (no stack trouble, also under ASan):
+     * nested expressions cost 8 levels each (63 fit beside the policy's own),
+     * chain links one each */
     k = 0;
-    for (size_t i = 0; i < 500; i++)
+    for (size_t i = 0; i < 62; i++)
         k += (size_t)sprintf(t + k, "if context.flag then ");
     k += (size_t)sprintf(t + k, "principal.level == 5");
-    for (size_t i = 0; i < 500; i++)
+    for (size_t i = 0; i < 62; i++)
         k += (size_t)sprintf(t + k, " else false");
     CHECK_INT(eval_expr(t), 1);
     k = 0;
-    for (size_t i = 0; i < 600; i++)
+    for (size_t i = 0; i < 62; i++)
+        t[k++] = '(';
+    k += (size_t)sprintf(t + k, "principal.level == 5");
+    for (size_t i = 0; i < 62; i++)
+        t[k++] = ')';
+    t[k] = 0;
+    CHECK_INT(eval_expr(t), 1);
+    k = (size_t)sprintf(t, "principal.level == 5");
+    for (size_t i = 0; i < 480; i++)
+        k += (size_t)sprintf(t + k, " && true");
+    CHECK_INT(eval_expr(t), 1);
+    k = 0;
+    for (size_t i = 0; i < 70; i++)
         k += (size_t)sprintf(t + k, "if true then ");
     k += (size_t)sprintf(t + k, "true");
-    for (size_t i = 0; i < 600; i++)
+    for (size_t i = 0; i < 70; i++)
         k += (size_t)sprintf(t + k, " else false");
     CHECK_INT(eval_expr(t), -2); /* over the limit */
     free(t);

@@ -1,7 +1,9 @@
 /* Policy engine: guard prefixes (src/policy/guard.c) change nothing but the
  * speed.  Seeded random policy sets built from guard shapes (`!context.bg`,
  * `[..].contains(principal.role)`, `principal.unit like "X-*"`,
- * `context has purpose`, `action == ..`, `context.now >= principal.n`) mixed with other conditions, over
+ * `context has purpose`, `action == ..`, `context.now >= principal.n`,
+ * reads through `context.k` and `context.k.who.contains(principal)`,
+ * `resource in context.k`) mixed with other conditions, over
  * random requests whose attributes are sometimes missing or of the wrong
  * type, answered with the guards on and off: decisions, reasons, errors (and
  * their messages) and explanations must be identical, through
@@ -29,7 +31,21 @@ static const char *const PURPOSES[] = {"investigation", "intelligence", "trainin
 /* One conjunct: a guard most of the time, sometimes not. */
 static cu_rc conjunct(cu_buf *b)
 {
-    switch (rnd(19)) {
+    switch (rnd(30)) {
+    /* reads through context.k (an entity, a record, missing, another
+     * type), and a slot's set or entity against a variable */
+    case 19: return cu_buf_appends(b, "context has k");
+    case 20: return cu_buf_appends(b, rnd(2) ? "context.k.n < context.now" : "context.now >= context.k.n");
+    case 21: return cu_buf_appendf(b, rnd(2) ? "context.k.s == \"%s\"" : "[\"%s\", \"MIT-1\"].contains(context.k.s)",
+                                   UNITS[rnd(5)]);
+    case 22: return cu_buf_appends(b, rnd(2) ? "context.k.flag" : "!context.k.flag");
+    case 23: return cu_buf_appends(b, rnd(2) ? "context.k.who.contains(principal)" : "!context.k.who.contains(principal)");
+    case 24: return cu_buf_appends(b, rnd(2) ? "resource in context.k" : "!(resource in context.k)");
+    case 25: return cu_buf_appends(b, rnd(2) ? "principal in context.k" : "context.k.n > 2");
+    case 26: return cu_buf_appends(b, rnd(2) ? "context has k && context.k.n >= 1" : "context has k && resource in context.k");
+    case 27: return cu_buf_appends(b, rnd(2) ? "principal.friends.contains(resource)" : "context.purpose.contains(principal)");
+    case 28: return cu_buf_appends(b, rnd(2) ? "context has k && !context.k.who.contains(principal)" : "context.j.n < 3");
+    case 29: return cu_buf_appends(b, "context has k && context.now < context.k.n");
     case 16: return cu_buf_appendf(b, "!([\"%s\", \"%s\"].contains(principal.role))", ROLES[rnd(5)], ROLES[rnd(5)]);
     case 17: return cu_buf_appends(b, rnd(2) ? "!(context has purpose)" : "!(principal.unit like \"M*\")");
     case 18: return cu_buf_appends(b, rnd(2) ? "!(context.now >= principal.n)" : "!(!principal.flag)");
@@ -100,8 +116,8 @@ static cu_policy_request *random_request(cu_arena *a, const cu_policy_set *memo_
     char *pid = cu_arena_alloc(a, 16), *rid = cu_arena_alloc(a, 16);
     snprintf(pid, 16, "u%u", rnd(8));
     snprintf(rid, 16, "r%u", rnd(100));
-    cu_policy_entity *u = cu_policy_entity_make(a, "User", 4, pid, strlen(pid), 4, 1);
-    cu_policy_entity *r = cu_policy_entity_make(a, "Doc", 3, rid, strlen(rid), 1, 0);
+    cu_policy_entity *u = cu_policy_entity_make(a, "User", 4, pid, strlen(pid), 5, 1);
+    cu_policy_entity *r = cu_policy_entity_make(a, "Doc", 3, rid, strlen(rid), 1, 1);
     static const char *const acts[] = {"view", "edit"};
     const char *act = acts[rnd(2)];
     cu_policy_entity *ac = cu_policy_entity_make(a, "Action", 6, act, strlen(act), 0, 0);
@@ -124,6 +140,12 @@ static cu_policy_request *random_request(cu_arena *a, const cu_policy_set *memo_
     }
     if (rnd(4))
         CHECK_OK(cu_policy_entity_put(r, "live", rnd(6) ? cu_policy_val_bool(a, rnd(2)) : cu_policy_val_long(a, 0)));
+    if (rnd(2))
+        CHECK_OK(cu_policy_entity_put_parent(r, cu_policy_val_entity_ref(a, "Thing", 5, "k1", 2)));
+    if (rnd(3)) {
+        const cu_policy_value *fr = cu_policy_val_entity_ref(a, "Doc", 3, rid, strlen(rid));
+        CHECK_OK(cu_policy_entity_put(u, "friends", rnd(2) ? cu_policy_val_set(a, &fr, 1) : cu_policy_val_set(a, &fr, 0)));
+    }
     if (rnd(2)) {
         char *gid = cu_arena_alloc(a, 8);
         snprintf(gid, 8, "g%u", rnd(3));
@@ -142,6 +164,44 @@ static cu_policy_request *random_request(cu_arena *a, const cu_policy_set *memo_
     if (rnd(5)) {
         const char *pp = PURPOSES[rnd(4)];
         CHECK_OK(cu_policy_request_ctx(q, "purpose", cu_policy_val_string_ref(a, pp, strlen(pp))));
+    }
+    /* context.k: an entity attached to the request (attributes sometimes
+     * missing or of another type), one not attached (it does not exist),
+     * the resource itself, a record, a Long, or nothing */
+    uint32_t kk = rnd(9);
+    if (kk <= 3) {
+        cu_policy_entity *t = cu_policy_entity_make(a, "Thing", 5, "k1", 2, 4, 0);
+        CHECK(t != NULL);
+        if (!t)
+            return NULL;
+        if (rnd(6))
+            CHECK_OK(cu_policy_entity_put(t, "n", rnd(6) ? cu_policy_val_long(a, (int64_t)rnd(5))
+                                                          : cu_policy_val_string_ref(a, "x", 1)));
+        if (rnd(6)) {
+            const char *unit = UNITS[rnd(5)];
+            CHECK_OK(cu_policy_entity_put(t, "s", cu_policy_val_string_ref(a, unit, strlen(unit))));
+        }
+        if (rnd(6))
+            CHECK_OK(cu_policy_entity_put(t, "flag", rnd(6) ? cu_policy_val_bool(a, rnd(2)) : cu_policy_val_long(a, 1)));
+        if (rnd(6)) {
+            const cu_policy_value *who[2] = {cu_policy_entity_value(a, u),
+                                             cu_policy_val_entity_ref(a, "User", 4, "u9", 2)};
+            uint32_t from = rnd(2);
+            CHECK_OK(cu_policy_entity_put(t, "who", rnd(6) ? cu_policy_val_set(a, who + from, 2 - from - rnd(2) * (1 - from))
+                                                           : cu_policy_val_long(a, 2)));
+        }
+        CHECK_OK(cu_policy_entity_seal(t, NULL, a));
+        if (kk <= 2)
+            CHECK_OK(cu_policy_request_entity(q, t));
+        CHECK_OK(cu_policy_request_ctx(q, "k", cu_policy_entity_value(a, t)));
+    } else if (kk == 4) {
+        CHECK_OK(cu_policy_request_ctx(q, "k", cu_policy_entity_value(a, r)));
+    } else if (kk == 5) {
+        static const char *const keys[] = {"n", "s"};
+        const cu_policy_value *vals[] = {cu_policy_val_long(a, (int64_t)rnd(5)), cu_policy_val_string_ref(a, "MIT-1", 5)};
+        CHECK_OK(cu_policy_request_ctx(q, "k", cu_policy_val_record(a, keys, vals, 1 + rnd(2))));
+    } else if (kk == 6) {
+        CHECK_OK(cu_policy_request_ctx(q, "k", cu_policy_val_long(a, 1)));
     }
     return q;
 }
@@ -274,7 +334,12 @@ TEST(guard_prefix_of_a_policy)
         "  when { !context.bg && [\"PC\", \"DC\"].contains(principal.role) && principal.n + 1 > context.now "
         "&& principal.unit like \"MIT-*\" };\n"
         "@id(\"b\") forbid (principal, action, resource) unless { context has case } when { resource.live };\n"
-        "@id(\"c\") permit (principal, action, resource) when { !context.bg && principal.role == \"PC\" };\n";
+        "@id(\"c\") permit (principal, action, resource) when { !context.bg && principal.role == \"PC\" };\n"
+        "@id(\"d\") forbid (principal, action, resource)\n"
+        "  when { context has case && context.now >= context.case.closed } unless { context.bg };\n"
+        "@id(\"e\") forbid (principal, action, resource)\n"
+        "  when { context has case && !context.case.officers.contains(principal) && !(resource in context.case) "
+        "&& context.case.a.b == 1 };\n";
     cu_policy_set *s = NULL;
     CHECK_OK(cu_policy_set_parse(text, sizeof text - 1, "t", &s));
     if (!s)
@@ -288,6 +353,23 @@ TEST(guard_prefix_of_a_policy)
     CHECK_INT(s->pols[1].pre_cond, 2);
     /* `!context.bg` is one guard for a and c (same text) */
     CHECK_INT(s->pols[0].pre[0].guard, s->pols[2].pre[0].guard);
+    /* reads through context.case are guards (one step further, no deeper),
+     * and so are a slot's set or entity against a variable */
+    CHECK_INT(s->pols[3].npre, 3);
+    CHECK_INT(s->pols[4].npre, 3);
+    CHECK_INT(s->pols[4].pre_conj, 3);
+    /* d and e test `context has case` before their reads through it */
+    int nested = 0;
+    for (uint32_t q = 0; q < s->nlone; q++) {
+        const pguard *g = &s->guards[s->lone[q]];
+        if (!g->nest)
+            continue;
+        nested++;
+        CHECK(g->has_before != NULL);
+        if (g->has_before)
+            CHECK(g->has_before[0] == g->mention[0] && (g->mention[0] & ~UINT64_C(0x18)) == 0);
+    }
+    CHECK_INT(nested, 3);
     cu_policy_set_release(s);
 }
 
