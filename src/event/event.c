@@ -229,7 +229,7 @@ cu_rc cu_event_scan(const char *line, size_t len, cu_event_raw *ev, char *scratc
     char abuf[32];
     if ((rc = cu_ev_str(f[F_ACTION], "action", abuf, sizeof abuf, &s, &sl)))
         return rc;
-    cu_action act;
+    cu_action act = CU_ACT_VIEW; /* set by cu_action_parse on success; the initialiser quiets -O3 */
     if ((rc = cu_action_parse(s, sl, &act)))
         return rc;
     ev->action = (uint8_t)act;
