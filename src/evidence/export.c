@@ -449,8 +449,8 @@ static cu_rc json_line(cu_buf *out, json_t *j)
 /* One entries.jsonl line and its timeline lines in the report. */
 static cu_rc one_entry(ex *x, uint64_t idx, const char *only_person)
 {
-    const uint8_t *eb;
-    size_t el;
+    const uint8_t *eb = NULL;
+    size_t el = 0;
     cu_ledger_entry e;
     ev_access a;
     cu_hash leaf, proof[CU_MERKLE_MAX_PROOF];
@@ -565,8 +565,8 @@ static cu_rc scan_range(ex *x, uint64_t lo, uint64_t hi)
         return cu_err_set(CU_ERR_TOOBIG, "the selection spans %" PRIu64 " ledger entries, at most %llu are scanned",
                           hi - lo + 1, CU_EVIDENCE_MAX_RANGE);
     for (uint64_t i = lo; i <= hi; i++) {
-        const uint8_t *eb;
-        size_t el;
+        const uint8_t *eb = NULL;
+        size_t el = 0;
         cu_ledger_entry e;
         ev_access a;
         cu_rc rc;

@@ -482,8 +482,8 @@ cu_rc cu_evidence_verify(const void *bundle, size_t len, const char *pubkey, cu_
     /* entries: parse, decode, clear values */
     if (mb[5]) {
         size_t off = 0, lineno = 0, cap = 0;
-        const char *s;
-        size_t n;
+        const char *s = NULL;
+        size_t n = 0;
         rc = CU_OK;
         while ((rc = next_line(mb[5], &off, &s, &n, &lineno)) == CU_OK) {
             if (nents == CU_EVIDENCE_MAX_ENTRIES) {
@@ -585,8 +585,8 @@ cu_rc cu_evidence_verify(const void *bundle, size_t len, const char *pubkey, cu_
     }
     if (mb[8]) {
         size_t off = 0, lineno = 0, nd = 0;
-        const char *s;
-        size_t n;
+        const char *s = NULL;
+        size_t n = 0;
         while ((rc = next_line(mb[8], &off, &s, &n, &lineno)) == CU_OK) {
             json_t *j = NULL;
             if ((rc = cu_ev_json_obj("defect", s, n, &j)) == CU_OK &&

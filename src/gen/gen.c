@@ -64,7 +64,7 @@ cu_rc cu_gen_parse_args(int argc, char **argv, cu_gen_config *c)
     for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        uint64_t u;
+        uint64_t u = 0;
         cu_rc rc;
         if (strcmp(a, "--officers") == 0) {
             if ((rc = parse_u64(a, v, UINT32_MAX, &u)))

@@ -167,7 +167,7 @@ static cu_rc key_text_len(const char *what, const char *text, size_t *len)
 
 cu_rc cu_note_verifier_parse(const char *text, cu_note_verifier **out)
 {
-    size_t len, nlen;
+    size_t len = 0, nlen = 0;
     const char *name;
     uint32_t id, want;
     uint8_t pk[32];
@@ -193,7 +193,7 @@ cu_rc cu_note_verifier_parse(const char *text, cu_note_verifier **out)
 cu_rc cu_note_signer_parse(const char *text, cu_note_signer **out)
 {
     static const char prefix[] = "PRIVATE+KEY+";
-    size_t len, nlen;
+    size_t len = 0, nlen = 0;
     const char *name;
     uint32_t id, want;
     uint8_t seed[32], pk[32], sk[64];

@@ -491,7 +491,7 @@ static inline bool ev_andor(ectx *c, const node *n, pval *out)
 static inline bool ev_cmp(ectx *c, const node *n, pval *out)
 {
     static const char *ops[] = {"<", "<=", ">", ">="};
-    int64_t a, b;
+    int64_t a = 0, b = 0;
     const char *op = ops[n->op - N_LT];
     if (!ev_long(c, n->kids[0], op, &a) || !ev_long(c, n->kids[1], op, &b))
         return false;
@@ -593,7 +593,7 @@ static bool ev_slow(ectx *c, const node *n, pval *out)
     case N_OR:
         return ev_andor(c, n, out);
     case N_NOT: {
-        bool a;
+        bool a = false;
         if (!ev_bool(c, n->kids[0], "!", &a))
             return false;
         out->kind = PV_BOOL;
@@ -601,7 +601,7 @@ static bool ev_slow(ectx *c, const node *n, pval *out)
         return true;
     }
     case N_NEG: {
-        int64_t a;
+        int64_t a = 0;
         if (!ev_long(c, n->kids[0], "-", &a))
             return false;
         if (a == INT64_MIN)
@@ -611,7 +611,7 @@ static bool ev_slow(ectx *c, const node *n, pval *out)
         return true;
     }
     case N_IF: {
-        bool b;
+        bool b = false;
         if (!ev_bool(c, n->kids[0], "if", &b))
             return false;
         return ev(c, n->kids[b ? 1 : 2], out);
@@ -634,7 +634,7 @@ static bool ev_slow(ectx *c, const node *n, pval *out)
     case N_SUB:
     case N_MUL: {
         static const char *ops[] = {"+", "-", "*"};
-        int64_t a, b, r;
+        int64_t a = 0, b = 0, r;
         const char *op = ops[n->op - N_ADD];
         if (!ev_long(c, n->kids[0], op, &a) || !ev_long(c, n->kids[1], op, &b))
             return false;
