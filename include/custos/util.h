@@ -21,6 +21,7 @@
 #ifndef CUSTOS_UTIL_H
 #define CUSTOS_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -219,5 +220,11 @@ void cu_lines_close(cu_lines *r);
 typedef enum { CU_LOG_DEBUG, CU_LOG_INFO, CU_LOG_WARN, CU_LOG_ERROR } cu_log_level;
 void cu_log_set_level(cu_log_level lvl);
 void cu_log(cu_log_level lvl, const char *fmt, ...) CU_PRINTF(2, 3);
+
+/* ---------------------------------------------------------------- threads */
+/* Stops a worker: sets *stop under mu, wakes every waiter on cv and joins th.
+ * The worker reads *stop under mu after each wait and finishes what it was
+ * handed before it returns. */
+void cu_thread_stop(pthread_mutex_t *mu, pthread_cond_t *cv, bool *stop, pthread_t th);
 
 #endif /* CUSTOS_UTIL_H */

@@ -1458,27 +1458,15 @@ void cu_ledger_close(cu_ledger *l)
     if (!l)
         return;
     if (l->thr_started) {
-        pthread_mutex_lock(&l->qmu);
-        l->stop = true;
-        pthread_cond_broadcast(&l->qwork);
-        pthread_mutex_unlock(&l->qmu);
-        pthread_join(l->thr, NULL);
+        cu_thread_stop(&l->qmu, &l->qwork, &l->stop, l->thr);
     }
     /* the builder has gone: the syncer commits what it built, the tile
      * writer writes what it was handed, then they stop */
     if (l->sthr_started) {
-        pthread_mutex_lock(&l->pmu);
-        l->pstop = true;
-        pthread_cond_broadcast(&l->pwork);
-        pthread_mutex_unlock(&l->pmu);
-        pthread_join(l->sthr, NULL);
+        cu_thread_stop(&l->pmu, &l->pwork, &l->pstop, l->sthr);
     }
     if (l->tthr_started) {
-        pthread_mutex_lock(&l->tmu);
-        l->tstop = true;
-        pthread_cond_broadcast(&l->twork);
-        pthread_mutex_unlock(&l->tmu);
-        pthread_join(l->tthr, NULL);
+        cu_thread_stop(&l->tmu, &l->twork, &l->tstop, l->tthr);
     }
     if (l->jfd >= 0)
         close(l->jfd);

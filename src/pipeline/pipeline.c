@@ -838,11 +838,7 @@ static void appender_stop(cu_pipeline *p)
     struct appender *a = &p->ap;
     if (!a->started)
         return;
-    pthread_mutex_lock(&a->mu);
-    a->stop = true;
-    pthread_cond_broadcast(&a->cv);
-    pthread_mutex_unlock(&a->mu);
-    pthread_join(a->th, NULL);
+    cu_thread_stop(&a->mu, &a->cv, &a->stop, a->th);
     pthread_mutex_destroy(&a->mu);
     pthread_cond_destroy(&a->cv);
     a->started = false;

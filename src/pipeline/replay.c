@@ -263,11 +263,7 @@ cu_rc cu_replay_run(const cu_replay_opts *o, cu_replay_stats *stats)
 
 done:
     if (thread_started) {
-        pthread_mutex_lock(&q.mu);
-        q.stop = true;
-        pthread_cond_broadcast(&q.cv);
-        pthread_mutex_unlock(&q.mu);
-        pthread_join(th, NULL);
+        cu_thread_stop(&q.mu, &q.cv, &q.stop, th);
     }
     if (out.f) {
         /* keep what was written, even on error */

@@ -440,11 +440,7 @@ static void writer_stop(cu_events_api *a)
 {
     if (!a->writer_started)
         return;
-    pthread_mutex_lock(&a->qmu);
-    a->writer_stop = true;
-    pthread_cond_signal(&a->qcv);
-    pthread_mutex_unlock(&a->qmu);
-    pthread_join(a->writer, NULL); /* it writes what is queued first */
+    cu_thread_stop(&a->qmu, &a->qcv, &a->writer_stop, a->writer); /* it writes what is queued first */
     a->writer_started = false;
     if (a->gw_appends)
         cu_log(CU_LOG_INFO, "live writer: %llu allowed look-ups in %llu pipeline appends (%.1f a batch)",

@@ -1351,11 +1351,7 @@ static void writer_stop(cu_store *s)
     struct writer *w = &s->w;
     if (!w->on)
         return;
-    pthread_mutex_lock(&w->mu);
-    w->stop = true;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->th, NULL);
+    cu_thread_stop(&w->mu, &w->cv, &w->stop, w->th);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     w->on = false;
