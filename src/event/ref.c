@@ -1006,6 +1006,14 @@ static cu_rc all_replace(cu_ref *r, int which, const void *old, void *p)
     return all_push(r, which, p);
 }
 
+/* A line that replaces (or first defines) the object of its id in pv. */
+static cu_rc put_replacing(cu_ref *r, struct ptrvec *pv, int which, cu_id id, void *obj)
+{
+    void *prev = vec_get(pv, id);
+    cu_rc rc = vec_put(pv, id, obj);
+    return rc ? rc : all_replace(r, which, prev, obj);
+}
+
 cu_rc cu_ref_update_check(cu_ref *r, const char *text, size_t len, uint64_t line)
 {
     if (!r->sealed)
@@ -1037,24 +1045,12 @@ cu_rc cu_ref_update_apply(cu_ref *r)
             at->next = o;
             return CU_OK;
         }
-        if ((rc = vec_put(&r->off, o->id, o)))
-            return rc;
-        return all_replace(r, 0, prev, o);
+        return put_replacing(r, &r->off, 0, o->id, o);
     }
-    case 1: {
-        cu_person *p = r->held.obj;
-        void *prev = vec_get(&r->per, p->id);
-        if ((rc = vec_put(&r->per, p->id, p)))
-            return rc;
-        return all_replace(r, 1, prev, p);
-    }
-    case 2: {
-        cu_record *x = r->held.obj;
-        void *prev = vec_get(&r->rec, x->id);
-        if ((rc = vec_put(&r->rec, x->id, x)))
-            return rc;
-        return all_replace(r, 2, prev, x);
-    }
+    case 1:
+        return put_replacing(r, &r->per, 1, ((cu_person *)r->held.obj)->id, r->held.obj);
+    case 2:
+        return put_replacing(r, &r->rec, 2, ((cu_record *)r->held.obj)->id, r->held.obj);
     case 3: {
         cu_case *c = r->held.obj;
         const cu_case *prev = vec_get(&r->cas, c->id);
