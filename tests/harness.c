@@ -1,7 +1,10 @@
 #include "harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,4 +125,41 @@ int main(int argc, char **argv)
     }
     printf("%d passed, %d failed\n", passed, failed);
     return failed ? 1 : 0;
+}
+
+int cu_test_http_post(uint16_t port, const char *path, const char *token, const char *body)
+{
+    size_t cap = strlen(path) + strlen(token) + strlen(body) + 256;
+    char *req = malloc(cap);
+    if (!req)
+        return -1;
+    int n = snprintf(req, cap,
+                     "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                     "Content-Type: application/json\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
+                     path, token, strlen(body), body);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (n < 0 || (size_t)n >= cap || fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 ||
+        write(fd, req, (size_t)n) != n) {
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    free(req);
+    return fd;
+}
+
+int cu_test_http_answer(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    ssize_t k;
+    while (len + 1 < cap && (k = read(fd, buf + len, cap - 1 - len)) > 0)
+        len += (size_t)k;
+    buf[len] = '\0';
+    close(fd);
+    int status = 0;
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+        return 0;
+    return status;
 }

@@ -24,6 +24,12 @@ const char *cu_test_bindir(void);
 /* Run a shell command, capture its stdout (up to 1 MiB) into *out (caller
  * frees with cu_free; may be NULL), return its exit status. */
 int cu_test_run(char **out, const char *fmt, ...) CU_PRINTF(2, 3);
+/* Connect to 127.0.0.1:port and send one POST of a JSON body to path with a
+ * bearer token (Connection: close).  Returns the socket, or -1. */
+int cu_test_http_post(uint16_t port, const char *path, const char *token, const char *body);
+/* Read an answer to EOF into buf (NUL-terminated) and close fd.  Returns its
+ * HTTP status, or 0 if there is none. */
+int cu_test_http_answer(int fd, char *buf, size_t cap);
 
 #define TEST(name)                                                                 \
     static void name(void);                                                        \

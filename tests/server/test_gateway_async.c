@@ -13,14 +13,11 @@
 #include "custos/ledger.h"
 #include "custos/server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define N 200
@@ -111,38 +108,14 @@ static void rig_close(rig *R)
 /* Open N connections and send a request on each (Connection: close). */
 static bool send_all(uint16_t port, int *fds)
 {
-    char req[512];
-    int n = snprintf(req, sizeof req,
-                     "POST /v1/authorize HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer t0k\r\n"
-                     "Content-Type: application/json\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
-                     strlen(BODY), BODY);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    for (int i = 0; i < N; i++) {
-        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-        if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa, sizeof sa) != 0 ||
-            write(fds[i], req, (size_t)n) != n) {
+    for (int i = 0; i < N; i++)
+        if ((fds[i] = cu_test_http_post(port, "/v1/authorize", "t0k", BODY)) < 0) {
             CHECK(!"connect and send");
             return false;
         }
-    }
     return true;
 }
 
-/* Read one answer to EOF: its status and body (NUL-terminated). */
-static int read_answer(int fd, char *buf, size_t cap)
-{
-    size_t len = 0;
-    ssize_t k;
-    while (len + 1 < cap && (k = read(fd, buf + len, cap - 1 - len)) > 0)
-        len += (size_t)k;
-    buf[len] = '\0';
-    close(fd);
-    int status = 0;
-    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
-        return 0;
-    return status;
-}
 
 TEST(concurrent_requests_all_answered_and_logged)
 {
@@ -161,7 +134,7 @@ TEST(concurrent_requests_all_answered_and_logged)
     int ok = 0;
     if (send_all(cu_server_port(R.srv), fds)) {
         for (int i = 0; i < N; i++) {
-            int st = read_answer(fds[i], buf, sizeof buf);
+            int st = cu_test_http_answer(fds[i], buf, sizeof buf);
             const char *li = strstr(buf, "\"ledger_index\":");
             unsigned long long idx = N;
             if (st == 200 && li && sscanf(li, "\"ledger_index\":%llu", &idx) == 1 && idx < N && !seen[idx]) {
@@ -219,7 +192,7 @@ TEST(ledger_failure_answers_503_to_suspended_requests)
     pthread_cond_broadcast(&g_cv);
     pthread_mutex_unlock(&g_mu);
     for (int i = 0; sent && i < N; i++) {
-        int st = read_answer(fds[i], buf, sizeof buf);
+        int st = cu_test_http_answer(fds[i], buf, sizeof buf);
         if (st == 503 && strstr(buf, "\"decision\":\"deny\"") && strstr(buf, "audit unavailable") &&
             strstr(buf, "\"ledger_index\":null"))
             n503++;

@@ -17,9 +17,7 @@
 #include "custos/pipeline.h"
 #include "custos/server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -138,56 +136,22 @@ static void rig_close(rig *R)
 /* One request on a new connection (Connection: close); the socket. */
 static int send_one(uint16_t port, const char *path, const char *body)
 {
-    char req[2048];
-    int n = snprintf(req, sizeof req,
-                     "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer t0k\r\n"
-                     "Content-Type: application/json\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
-                     path, strlen(body), body);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || write(fd, req, (size_t)n) != n) {
+    int fd = cu_test_http_post(port, path, "t0k", body);
+    if (fd < 0)
         CHECK(!"connect and send");
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
     return fd;
 }
 
 static bool send_all(uint16_t port, int *fds)
 {
-    char req[512];
-    int n = snprintf(req, sizeof req,
-                     "POST /v1/authorize HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer t0k\r\n"
-                     "Content-Type: application/json\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
-                     strlen(BODY), BODY);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    for (int i = 0; i < N; i++) {
-        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-        if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa, sizeof sa) != 0 ||
-            write(fds[i], req, (size_t)n) != n) {
+    for (int i = 0; i < N; i++)
+        if ((fds[i] = cu_test_http_post(port, "/v1/authorize", "t0k", BODY)) < 0) {
             CHECK(!"connect and send");
             return false;
         }
-    }
     return true;
 }
 
-static int read_answer(int fd, char *buf, size_t cap)
-{
-    size_t len = 0;
-    ssize_t k;
-    while (len + 1 < cap && (k = read(fd, buf + len, cap - 1 - len)) > 0)
-        len += (size_t)k;
-    buf[len] = '\0';
-    close(fd);
-    int status = 0;
-    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
-        return 0;
-    return status;
-}
 
 static void release(void)
 {
@@ -246,7 +210,7 @@ TEST(concurrent_lookups_share_one_append_and_wait_for_it)
     memset(seen, 0, sizeof seen);
     int ok = 0;
     for (int i = 0; sent && i < N; i++) {
-        int st = read_answer(fds[i], buf, sizeof buf);
+        int st = cu_test_http_answer(fds[i], buf, sizeof buf);
         const char *li = strstr(buf, "\"ledger_index\":");
         unsigned long long idx = 2 * N;
         if (st == 200 && strstr(buf, "\"decision\":\"allow\"") && li &&
@@ -311,7 +275,7 @@ TEST(failed_append_answers_every_queued_lookup_503)
     release();
     int n503 = 0;
     for (int i = 0; sent && i < N; i++) {
-        int st = read_answer(fds[i], buf, sizeof buf);
+        int st = cu_test_http_answer(fds[i], buf, sizeof buf);
         if (st == 503 && strstr(buf, "\"decision\":\"deny\"") && strstr(buf, "audit unavailable") &&
             strstr(buf, "\"ledger_index\":null"))
             n503++;
@@ -342,7 +306,7 @@ static void *post_thread(void *p)
 {
     struct post_arg *a = p;
     int fd = send_one(a->port, a->path, a->body);
-    a->status = fd < 0 ? 0 : read_answer(fd, a->buf, sizeof a->buf);
+    a->status = fd < 0 ? 0 : cu_test_http_answer(fd, a->buf, sizeof a->buf);
     return NULL;
 }
 
@@ -392,8 +356,8 @@ TEST(queued_lookups_are_detected_on_the_version_they_were_decided_on)
     pthread_join(th, NULL);
     CHECK_INT(ua.status, 200);
     CHECK(strstr(ua.buf, "\"version\":2,\"applied\":1") != NULL);
-    CHECK_INT(read_answer(f0, buf, sizeof buf), 200);
-    int st = read_answer(f1, buf, sizeof buf);
+    CHECK_INT(cu_test_http_answer(f0, buf, sizeof buf), 200);
+    int st = cu_test_http_answer(f1, buf, sizeof buf);
     CHECK_INT(st, 200);
     CHECK(strstr(buf, "\"decision\":\"allow\"") && strstr(buf, "\"break_glass\":true") &&
           strstr(buf, "\"ref_version\":1,"));
@@ -404,7 +368,7 @@ TEST(queued_lookups_are_detected_on_the_version_they_were_decided_on)
     int f2 = send_one(port, "/v1/authorize",
                       "{\"officer\":\"PC2\",\"action\":\"view\",\"record\":\"RP\",\"purpose\":\"investigation\","
                       "\"case\":\"CP\"}");
-    st = read_answer(f2, buf, sizeof buf);
+    st = cu_test_http_answer(f2, buf, sizeof buf);
     CHECK_INT(st, 200);
     CHECK(strstr(buf, "\"decision\":\"allow\"") && strstr(buf, "\"break_glass\":false") &&
           strstr(buf, "\"ref_version\":2,"));
