@@ -375,6 +375,15 @@ cu_rc pol_json_uid(cu_arena *a, const json_t *j, puid **out)
     return *out ? CU_OK : cu_err_set(CU_ERR_NOMEM, "out of memory");
 }
 
+/* The declared type of a record's field k (keys may hold NUL). */
+static const stype *schema_field(const stype *t, const char *k, size_t kn)
+{
+    for (uint32_t q = 0; q < t->nkeys; q++)
+        if (strlen(t->keys[q]) == kn && memcmp(t->keys[q], k, kn) == 0)
+            return t->types[q];
+    return NULL;
+}
+
 static cu_rc ext_value(const char *fn, const char *arg, size_t an, pval *out)
 {
     if (strcmp(fn, "decimal") == 0) {
@@ -482,18 +491,15 @@ cu_rc pol_json_value(cu_arena *a, const json_t *j, const stype *t, int depth, pv
         if (!f)
             return cu_err_set(CU_ERR_NOMEM, "out of memory");
         const char *k;
+        size_t kn;
         json_t *v;
         size_t i = 0;
-        json_object_foreach((json_t *)j, k, v)
+        json_object_keylen_foreach((json_t *)j, k, kn, v)
         {
             const stype *ft = NULL;
             if (t && t->kind == ST_RECORD)
-                for (uint32_t q = 0; q < t->nkeys; q++)
-                    if (strcmp(t->keys[q], k) == 0) {
-                        ft = t->types[q];
-                        break;
-                    }
-            f[i].klen = (uint32_t)strlen(k);
+                ft = schema_field(t, k, kn);
+            f[i].klen = (uint32_t)kn;
             f[i].key = cu_arena_strndup(a, k, f[i].klen);
             if (!f[i].key)
                 return cu_err_set(CU_ERR_NOMEM, "out of memory");
@@ -547,7 +553,7 @@ cu_rc cu_policy_entities_parse_json(const char *text, size_t len, const cu_polic
         return cu_err_set(CU_ERR_TOOBIG, "entities: %zu bytes is over the limit of %u", len,
                           CU_POLICY_MAX_ENTITIES_JSON);
     json_error_t jerror;
-    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerror);
+    root = pol_json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerror);
     if (!root) {
         rc = cu_err_set(CU_ERR_PARSE, "entities: line %d column %d: %s", jerror.line, jerror.column,
                         jerror.text);
@@ -585,23 +591,18 @@ cu_rc cu_policy_entities_parse_json(const char *text, size_t len, const cu_polic
         const stype *at = (rc == CU_OK && schema) ? pol_schema_attrs(schema, u->type, u->tlen) : NULL;
         if (rc == CU_OK && attrs) {
             const char *k;
+            size_t kn;
             json_t *v;
-            json_object_foreach((json_t *)attrs, k, v)
+            json_object_keylen_foreach((json_t *)attrs, k, kn, v)
             {
-                const stype *ft = NULL;
-                if (at)
-                    for (uint32_t q = 0; q < at->nkeys; q++)
-                        if (strcmp(at->keys[q], k) == 0) {
-                            ft = at->types[q];
-                            break;
-                        }
+                const stype *ft = at ? schema_field(at, k, kn) : NULL;
                 pval pv;
                 rc = pol_json_value(tmp, v, ft, 1, &pv);
                 if (rc != CU_OK) {
                     cu_err_prefix("attribute \"%s\"", k);
                     break;
                 }
-                rc = pol_ent_set_attr(e, ent, k, strlen(k), &pv);
+                rc = pol_ent_set_attr(e, ent, k, kn, &pv);
                 if (rc != CU_OK)
                     break;
             }
@@ -612,8 +613,9 @@ cu_rc cu_policy_entities_parse_json(const char *text, size_t len, const cu_polic
         if (rc == CU_OK && tags) {
             const stype *tt = schema ? pol_schema_tags(schema, u->type, u->tlen) : NULL;
             const char *k;
+            size_t kn;
             json_t *v;
-            json_object_foreach((json_t *)tags, k, v)
+            json_object_keylen_foreach((json_t *)tags, k, kn, v)
             {
                 pval pv;
                 rc = pol_json_value(tmp, v, tt, 1, &pv);
@@ -621,7 +623,7 @@ cu_rc cu_policy_entities_parse_json(const char *text, size_t len, const cu_polic
                     cu_err_prefix("tag \"%s\"", k);
                     break;
                 }
-                rc = pol_ent_set_tag(e, ent, k, strlen(k), &pv);
+                rc = pol_ent_set_tag(e, ent, k, kn, &pv);
                 if (rc != CU_OK)
                     break;
             }
@@ -771,7 +773,7 @@ cu_rc cu_policy_request_parse_json(const char *text, size_t len, const cu_policy
         return cu_err_set(CU_ERR_TOOBIG, "request: %zu bytes is over the limit of %u", len,
                           CU_POLICY_MAX_REQUEST_JSON);
     json_error_t jerror;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerror);
+    json_t *root = pol_json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerror);
     if (!root)
         return cu_err_set(CU_ERR_PARSE, "request: line %d column %d: %s", jerror.line, jerror.column, jerror.text);
     cu_rc rc = pol_request_from_json(root, schema, a, out);

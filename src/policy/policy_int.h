@@ -222,6 +222,8 @@ const stype *pol_schema_attrs(const cu_policy_schema *s, const char *type, size_
 const stype *pol_schema_tags(const cu_policy_schema *s, const char *type, size_t tl);
 const stype *pol_schema_context(const cu_policy_schema *s, const puid *action);
 
+/* json.c: json_loadb that keeps NUL in strings and object keys. */
+json_t *pol_json_loadb(const char *text, size_t len, size_t flags, json_error_t *err);
 /* JSON to value, typed by t (NULL: untyped).  depth counts nesting. */
 cu_rc pol_json_value(cu_arena *a, const json_t *j, const stype *t, int depth, pval *out) CU_NODISCARD;
 cu_rc pol_json_uid(cu_arena *a, const json_t *j, puid **out) CU_NODISCARD;

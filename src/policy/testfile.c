@@ -98,7 +98,7 @@ cu_rc cu_policy_testfile_run(const char *path, const char *base_dir, cu_buf *rep
         goto fail;
     }
     json_error_t je;
-    root = json_loadb(text, tlen, 0, &je);
+    root = pol_json_loadb(text, tlen, 0, &je);
     if (!root || !json_is_object(root)) {
         rc = cu_err_set(CU_ERR_PARSE, "%s:%d:%d: %s", path, je.line, je.column,
                         root ? "not a JSON object" : je.text);
