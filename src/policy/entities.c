@@ -398,6 +398,47 @@ static cu_rc ext_value(const char *fn, const char *arg, size_t an, pval *out)
             return cu_err_set(CU_ERR_PARSE, "bad ip address \"%.*s\"", (int)(an > 60 ? 60 : an), arg);
         return CU_OK;
     }
+    if (strcmp(fn, "datetime") == 0 || strcmp(fn, "duration") == 0) {
+        bool dt = fn[1] == 'a';
+        out->kind = dt ? PV_DATETIME : PV_DURATION;
+        if (!(dt ? pol_datetime_parse(arg, an, &out->u.l) : pol_duration_parse(arg, an, &out->u.l)))
+            return cu_err_set(CU_ERR_PARSE, "bad %s \"%.*s\"", fn, (int)(an > 60 ? 60 : an), arg);
+        return CU_OK;
+    }
+    return cu_err_set(CU_ERR_UNSUPPORTED, "unknown extension function \"%s\"", fn);
+}
+
+/* {"fn": F, "args": [v, ...]}: the values, then F applied to them (a
+ * constructor of one string, or a datetime method that yields a value). */
+static cu_rc ext_call(cu_arena *a, const char *fn, const json_t *args, int depth, pval *out)
+{
+    static const struct {
+        const char *name;
+        int fn, nargs;
+    } methods[] = {{"offset", FN_OFFSET, 2},        {"durationSince", FN_DURATION_SINCE, 2},
+                   {"toDate", FN_TO_DATE, 1},       {"toTime", FN_TO_TIME, 1}};
+    size_t n = json_array_size(args);
+    pval v[2];
+    if (n == 1 && json_is_string(json_array_get(args, 0))) {
+        const json_t *s = json_array_get(args, 0);
+        return ext_value(fn, json_string_value(s), json_string_length(s), out);
+    }
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+        if (strcmp(fn, methods[m].name) != 0)
+            continue;
+        if (n != (size_t)methods[m].nargs)
+            return cu_err_set(CU_ERR_PARSE, "__extn \"%s\" takes %d arguments", fn, methods[m].nargs);
+        for (size_t i = 0; i < n; i++) {
+            cu_rc rc = pol_json_value(a, json_array_get(args, i), NULL, depth + 1, &v[i]);
+            if (rc != CU_OK)
+                return rc;
+        }
+        const pval *bad = NULL;
+        const char *e = pol_datetime_op(methods[m].fn, &v[0], n > 1 ? &v[1] : &v[0], out, &bad);
+        if (e)
+            return cu_err_set(CU_ERR_PARSE, bad ? "__extn \"%s\": %s expected" : "__extn \"%s\": %s", fn, e);
+        return CU_OK;
+    }
     return cu_err_set(CU_ERR_UNSUPPORTED, "unknown extension function \"%s\"", fn);
 }
 
@@ -430,6 +471,8 @@ cu_rc pol_json_value(cu_arena *a, const json_t *j, const stype *t, int depth, pv
             return ext_value("decimal", s, n, out);
         if (t && t->kind == ST_IP)
             return ext_value("ip", s, n, out);
+        if (t && (t->kind == ST_DATETIME || t->kind == ST_DURATION))
+            return ext_value(t->kind == ST_DATETIME ? "datetime" : "duration", s, n, out);
         if (t && t->kind == ST_ENTITY) {
             puid *u;
             rc = uid_from_string(a, s, n, &u);
@@ -475,15 +518,16 @@ cu_rc pol_json_value(cu_arena *a, const json_t *j, const stype *t, int depth, pv
             return CU_OK;
         }
         const json_t *ext = json_object_get(j, "__extn");
-        if (ext || (t && (t->kind == ST_DECIMAL || t->kind == ST_IP) && json_object_get(j, "fn"))) {
+        bool typed_ext = t && (t->kind == ST_DECIMAL || t->kind == ST_IP || t->kind == ST_DATETIME ||
+                               t->kind == ST_DURATION);
+        if (ext || (typed_ext && json_object_get(j, "fn"))) {
             const json_t *x = ext ? ext : j;
             const json_t *fn = json_object_get(x, "fn"), *arg = json_object_get(x, "arg");
-            if (!arg)
-                arg = json_object_get(x, "args");
-            if (json_is_array(arg) && json_array_size(arg) == 1)
-                arg = json_array_get(arg, 0);
+            const json_t *args = arg ? NULL : json_object_get(x, "args");
+            if (json_is_string(fn) && json_is_array(args))
+                return ext_call(a, json_string_value(fn), args, depth, out);
             if (!json_is_string(fn) || !json_is_string(arg))
-                return jerr("__extn needs a string \"fn\" and a string \"arg\"");
+                return jerr("__extn needs a string \"fn\" and a string \"arg\" or an array \"args\"");
             return ext_value(json_string_value(fn), json_string_value(arg), json_string_length(arg), out);
         }
         size_t n = json_object_size(j);
