@@ -260,7 +260,10 @@ CU_NODISCARD cu_rc cu_policy_answer_json(const cu_policy_answer *a, cu_buf *out)
  * and requests with the expected decision, reasons and errors).  Paths in
  * it are relative to base_dir (NULL: the current directory).  One line per
  * failing request is appended to report.  Counts are added to *passed and
- * *failed.  Returns an error only when the file itself cannot be used. */
+ * *failed.  Returns an error when the file cannot be used: if it was read
+ * but its policies or entities were not, its requests are counted failed;
+ * if it could not be read at all, nothing is counted (the caller counts
+ * the file). */
 CU_NODISCARD cu_rc cu_policy_testfile_run(const char *path, const char *base_dir, cu_buf *report,
                                           size_t *passed, size_t *failed);
 

@@ -375,6 +375,15 @@ cu_rc pol_json_uid(cu_arena *a, const json_t *j, puid **out)
     return *out ? CU_OK : cu_err_set(CU_ERR_NOMEM, "out of memory");
 }
 
+/* The declared type of a record's field k (keys may hold NUL). */
+static const stype *schema_field(const stype *t, const char *k, size_t kn)
+{
+    for (uint32_t q = 0; q < t->nkeys; q++)
+        if (strlen(t->keys[q]) == kn && memcmp(t->keys[q], k, kn) == 0)
+            return t->types[q];
+    return NULL;
+}
+
 static cu_rc ext_value(const char *fn, const char *arg, size_t an, pval *out)
 {
     if (strcmp(fn, "decimal") == 0) {
@@ -387,6 +396,47 @@ static cu_rc ext_value(const char *fn, const char *arg, size_t an, pval *out)
         out->kind = PV_IP;
         if (!pol_ip_parse(arg, an, &out->u.ip))
             return cu_err_set(CU_ERR_PARSE, "bad ip address \"%.*s\"", (int)(an > 60 ? 60 : an), arg);
+        return CU_OK;
+    }
+    if (strcmp(fn, "datetime") == 0 || strcmp(fn, "duration") == 0) {
+        bool dt = fn[1] == 'a';
+        out->kind = dt ? PV_DATETIME : PV_DURATION;
+        if (!(dt ? pol_datetime_parse(arg, an, &out->u.l) : pol_duration_parse(arg, an, &out->u.l)))
+            return cu_err_set(CU_ERR_PARSE, "bad %s \"%.*s\"", fn, (int)(an > 60 ? 60 : an), arg);
+        return CU_OK;
+    }
+    return cu_err_set(CU_ERR_UNSUPPORTED, "unknown extension function \"%s\"", fn);
+}
+
+/* {"fn": F, "args": [v, ...]}: the values, then F applied to them (a
+ * constructor of one string, or a datetime method that yields a value). */
+static cu_rc ext_call(cu_arena *a, const char *fn, const json_t *args, int depth, pval *out)
+{
+    static const struct {
+        const char *name;
+        int fn, nargs;
+    } methods[] = {{"offset", FN_OFFSET, 2},        {"durationSince", FN_DURATION_SINCE, 2},
+                   {"toDate", FN_TO_DATE, 1},       {"toTime", FN_TO_TIME, 1}};
+    size_t n = json_array_size(args);
+    pval v[2];
+    if (n == 1 && json_is_string(json_array_get(args, 0))) {
+        const json_t *s = json_array_get(args, 0);
+        return ext_value(fn, json_string_value(s), json_string_length(s), out);
+    }
+    for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+        if (strcmp(fn, methods[m].name) != 0)
+            continue;
+        if (n != (size_t)methods[m].nargs)
+            return cu_err_set(CU_ERR_PARSE, "__extn \"%s\" takes %d arguments", fn, methods[m].nargs);
+        for (size_t i = 0; i < n; i++) {
+            cu_rc rc = pol_json_value(a, json_array_get(args, i), NULL, depth + 1, &v[i]);
+            if (rc != CU_OK)
+                return rc;
+        }
+        const pval *bad = NULL;
+        const char *e = pol_datetime_op(methods[m].fn, &v[0], n > 1 ? &v[1] : &v[0], out, &bad);
+        if (e)
+            return cu_err_set(CU_ERR_PARSE, bad ? "__extn \"%s\": %s expected" : "__extn \"%s\": %s", fn, e);
         return CU_OK;
     }
     return cu_err_set(CU_ERR_UNSUPPORTED, "unknown extension function \"%s\"", fn);
@@ -421,6 +471,8 @@ cu_rc pol_json_value(cu_arena *a, const json_t *j, const stype *t, int depth, pv
             return ext_value("decimal", s, n, out);
         if (t && t->kind == ST_IP)
             return ext_value("ip", s, n, out);
+        if (t && (t->kind == ST_DATETIME || t->kind == ST_DURATION))
+            return ext_value(t->kind == ST_DATETIME ? "datetime" : "duration", s, n, out);
         if (t && t->kind == ST_ENTITY) {
             puid *u;
             rc = uid_from_string(a, s, n, &u);
@@ -466,15 +518,16 @@ cu_rc pol_json_value(cu_arena *a, const json_t *j, const stype *t, int depth, pv
             return CU_OK;
         }
         const json_t *ext = json_object_get(j, "__extn");
-        if (ext || (t && (t->kind == ST_DECIMAL || t->kind == ST_IP) && json_object_get(j, "fn"))) {
+        bool typed_ext = t && (t->kind == ST_DECIMAL || t->kind == ST_IP || t->kind == ST_DATETIME ||
+                               t->kind == ST_DURATION);
+        if (ext || (typed_ext && json_object_get(j, "fn"))) {
             const json_t *x = ext ? ext : j;
             const json_t *fn = json_object_get(x, "fn"), *arg = json_object_get(x, "arg");
-            if (!arg)
-                arg = json_object_get(x, "args");
-            if (json_is_array(arg) && json_array_size(arg) == 1)
-                arg = json_array_get(arg, 0);
+            const json_t *args = arg ? NULL : json_object_get(x, "args");
+            if (json_is_string(fn) && json_is_array(args))
+                return ext_call(a, json_string_value(fn), args, depth, out);
             if (!json_is_string(fn) || !json_is_string(arg))
-                return jerr("__extn needs a string \"fn\" and a string \"arg\"");
+                return jerr("__extn needs a string \"fn\" and a string \"arg\" or an array \"args\"");
             return ext_value(json_string_value(fn), json_string_value(arg), json_string_length(arg), out);
         }
         size_t n = json_object_size(j);
@@ -482,18 +535,15 @@ cu_rc pol_json_value(cu_arena *a, const json_t *j, const stype *t, int depth, pv
         if (!f)
             return cu_err_set(CU_ERR_NOMEM, "out of memory");
         const char *k;
+        size_t kn;
         json_t *v;
         size_t i = 0;
-        json_object_foreach((json_t *)j, k, v)
+        json_object_keylen_foreach((json_t *)j, k, kn, v)
         {
             const stype *ft = NULL;
             if (t && t->kind == ST_RECORD)
-                for (uint32_t q = 0; q < t->nkeys; q++)
-                    if (strcmp(t->keys[q], k) == 0) {
-                        ft = t->types[q];
-                        break;
-                    }
-            f[i].klen = (uint32_t)strlen(k);
+                ft = schema_field(t, k, kn);
+            f[i].klen = (uint32_t)kn;
             f[i].key = cu_arena_strndup(a, k, f[i].klen);
             if (!f[i].key)
                 return cu_err_set(CU_ERR_NOMEM, "out of memory");
@@ -547,7 +597,7 @@ cu_rc cu_policy_entities_parse_json(const char *text, size_t len, const cu_polic
         return cu_err_set(CU_ERR_TOOBIG, "entities: %zu bytes is over the limit of %u", len,
                           CU_POLICY_MAX_ENTITIES_JSON);
     json_error_t jerror;
-    root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerror);
+    root = pol_json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerror);
     if (!root) {
         rc = cu_err_set(CU_ERR_PARSE, "entities: line %d column %d: %s", jerror.line, jerror.column,
                         jerror.text);
@@ -585,23 +635,18 @@ cu_rc cu_policy_entities_parse_json(const char *text, size_t len, const cu_polic
         const stype *at = (rc == CU_OK && schema) ? pol_schema_attrs(schema, u->type, u->tlen) : NULL;
         if (rc == CU_OK && attrs) {
             const char *k;
+            size_t kn;
             json_t *v;
-            json_object_foreach((json_t *)attrs, k, v)
+            json_object_keylen_foreach((json_t *)attrs, k, kn, v)
             {
-                const stype *ft = NULL;
-                if (at)
-                    for (uint32_t q = 0; q < at->nkeys; q++)
-                        if (strcmp(at->keys[q], k) == 0) {
-                            ft = at->types[q];
-                            break;
-                        }
+                const stype *ft = at ? schema_field(at, k, kn) : NULL;
                 pval pv;
                 rc = pol_json_value(tmp, v, ft, 1, &pv);
                 if (rc != CU_OK) {
                     cu_err_prefix("attribute \"%s\"", k);
                     break;
                 }
-                rc = pol_ent_set_attr(e, ent, k, strlen(k), &pv);
+                rc = pol_ent_set_attr(e, ent, k, kn, &pv);
                 if (rc != CU_OK)
                     break;
             }
@@ -612,8 +657,9 @@ cu_rc cu_policy_entities_parse_json(const char *text, size_t len, const cu_polic
         if (rc == CU_OK && tags) {
             const stype *tt = schema ? pol_schema_tags(schema, u->type, u->tlen) : NULL;
             const char *k;
+            size_t kn;
             json_t *v;
-            json_object_foreach((json_t *)tags, k, v)
+            json_object_keylen_foreach((json_t *)tags, k, kn, v)
             {
                 pval pv;
                 rc = pol_json_value(tmp, v, tt, 1, &pv);
@@ -621,7 +667,7 @@ cu_rc cu_policy_entities_parse_json(const char *text, size_t len, const cu_polic
                     cu_err_prefix("tag \"%s\"", k);
                     break;
                 }
-                rc = pol_ent_set_tag(e, ent, k, strlen(k), &pv);
+                rc = pol_ent_set_tag(e, ent, k, kn, &pv);
                 if (rc != CU_OK)
                     break;
             }
@@ -771,7 +817,7 @@ cu_rc cu_policy_request_parse_json(const char *text, size_t len, const cu_policy
         return cu_err_set(CU_ERR_TOOBIG, "request: %zu bytes is over the limit of %u", len,
                           CU_POLICY_MAX_REQUEST_JSON);
     json_error_t jerror;
-    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerror);
+    json_t *root = pol_json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerror);
     if (!root)
         return cu_err_set(CU_ERR_PARSE, "request: line %d column %d: %s", jerror.line, jerror.column, jerror.text);
     cu_rc rc = pol_request_from_json(root, schema, a, out);

@@ -240,9 +240,27 @@ static bool has_attr(ectx *c, const pval *base, const char *k, uint32_t kn, cons
     return type_err(c, "has", "entity or record", base);
 }
 
+/* The datetime extension's methods (value.c), errors made Cedar's. */
+static bool ev_datetime(ectx *c, const node *n, const pval *a, const pval *b, pval *out)
+{
+    const pval *bad = NULL;
+    const char *e = pol_datetime_op(n->fn, a, b, out, &bad);
+    if (!e)
+        return true;
+    if (bad)
+        return type_err(c, "datetime method", e, bad);
+    return efail(c, "%s", e);
+}
+
 static bool ev_call(ectx *c, const node *n, pval *out)
 {
     pval a, b;
+    if (n->fn == FN_ARITY) { /* the arguments first, as Cedar; then the error */
+        for (uint32_t i = 0; i < n->nkids; i++)
+            if (!ev(c, n->kids[i], &a))
+                return false;
+        return efail(c, "wrong number of arguments to an extension function");
+    }
     if (!ev(c, n->kids[0], &a))
         return false;
     if (n->nkids > 1 && !ev(c, n->kids[1], &b))
@@ -263,6 +281,29 @@ static bool ev_call(ectx *c, const node *n, pval *out)
         if (!pol_decimal_parse(a.u.s.p, a.u.s.n, &out->u.l))
             return efail(c, "bad decimal \"%.*s\"", (int)(a.u.s.n > 60 ? 60 : a.u.s.n), a.u.s.p);
         return true;
+    case FN_DATETIME:
+    case FN_DURATION: {
+        const char *nm = n->fn == FN_DATETIME ? "datetime" : "duration";
+        if (a.kind != PV_STR)
+            return type_err(c, nm, "string", &a);
+        out->kind = n->fn == FN_DATETIME ? PV_DATETIME : PV_DURATION;
+        if (!(n->fn == FN_DATETIME ? pol_datetime_parse(a.u.s.p, a.u.s.n, &out->u.l)
+                                   : pol_duration_parse(a.u.s.p, a.u.s.n, &out->u.l)))
+            return efail(c, "bad %s \"%.*s\"", nm, (int)(a.u.s.n > 60 ? 60 : a.u.s.n), a.u.s.p);
+        return true;
+    }
+    case FN_OFFSET:
+    case FN_DURATION_SINCE:
+    case FN_TO_DATE:
+    case FN_TO_TIME:
+    case FN_TO_MILLISECONDS:
+    case FN_TO_SECONDS:
+    case FN_TO_MINUTES:
+    case FN_TO_HOURS:
+    case FN_TO_DAYS:
+        return ev_datetime(c, n, &a, &b, out);
+    case FN_ARITY:
+        return false;
     case FN_CONTAINS:
         if (a.kind != PV_SET)
             return type_err(c, "contains", "set", &a);
@@ -488,13 +529,22 @@ static inline bool ev_andor(ectx *c, const node *n, pval *out)
     return true;
 }
 
+/* < <= > >= over two longs, two datetimes or two durations (the
+ * extension types whose operators Cedar overloads; not decimal). */
 static inline bool ev_cmp(ectx *c, const node *n, pval *out)
 {
     static const char *ops[] = {"<", "<=", ">", ">="};
-    int64_t a = 0, b = 0;
+    pval x, y;
     const char *op = ops[n->op - N_LT];
-    if (!ev_long(c, n->kids[0], op, &a) || !ev_long(c, n->kids[1], op, &b))
+    if (!ev(c, n->kids[0], &x))
         return false;
+    if (x.kind != PV_LONG && x.kind != PV_DATETIME && x.kind != PV_DURATION)
+        return type_err(c, op, "long, datetime or duration", &x);
+    if (!ev(c, n->kids[1], &y))
+        return false;
+    if (y.kind != x.kind)
+        return type_err(c, op, pol_kind_name(x.kind), &y);
+    int64_t a = x.u.l, b = y.u.l;
     out->kind = PV_BOOL;
     out->u.b = n->op == N_LT ? a < b : n->op == N_LE ? a <= b : n->op == N_GT ? a > b : a >= b;
     return true;

@@ -450,26 +450,39 @@ struct fninfo {
     int fn;
     int nargs; /* besides the receiver for methods */
     bool method;
+    bool ext;  /* an extension function: a wrong number of arguments is an
+                  error when evaluated, not when parsed (Cedar) */
 };
 
 static const struct fninfo fns[] = {
-    {"ip", FN_IP, 1, false},
-    {"decimal", FN_DECIMAL, 1, false},
-    {"contains", FN_CONTAINS, 1, true},
-    {"containsAll", FN_CONTAINS_ALL, 1, true},
-    {"containsAny", FN_CONTAINS_ANY, 1, true},
-    {"isEmpty", FN_IS_EMPTY, 0, true},
-    {"isIpv4", FN_IS_IPV4, 0, true},
-    {"isIpv6", FN_IS_IPV6, 0, true},
-    {"isLoopback", FN_IS_LOOPBACK, 0, true},
-    {"isMulticast", FN_IS_MULTICAST, 0, true},
-    {"isInRange", FN_IS_IN_RANGE, 1, true},
-    {"lessThan", FN_LT, 1, true},
-    {"lessThanOrEqual", FN_LE, 1, true},
-    {"greaterThan", FN_GT, 1, true},
-    {"greaterThanOrEqual", FN_GE, 1, true},
-    {"hasTag", FN_HAS_TAG, 1, true},
-    {"getTag", FN_GET_TAG, 1, true},
+    {"ip", FN_IP, 1, false, true},
+    {"decimal", FN_DECIMAL, 1, false, true},
+    {"datetime", FN_DATETIME, 1, false, true},
+    {"duration", FN_DURATION, 1, false, true},
+    {"contains", FN_CONTAINS, 1, true, false},
+    {"containsAll", FN_CONTAINS_ALL, 1, true, false},
+    {"containsAny", FN_CONTAINS_ANY, 1, true, false},
+    {"isEmpty", FN_IS_EMPTY, 0, true, false},
+    {"isIpv4", FN_IS_IPV4, 0, true, true},
+    {"isIpv6", FN_IS_IPV6, 0, true, true},
+    {"isLoopback", FN_IS_LOOPBACK, 0, true, true},
+    {"isMulticast", FN_IS_MULTICAST, 0, true, true},
+    {"isInRange", FN_IS_IN_RANGE, 1, true, true},
+    {"lessThan", FN_LT, 1, true, true},
+    {"lessThanOrEqual", FN_LE, 1, true, true},
+    {"greaterThan", FN_GT, 1, true, true},
+    {"greaterThanOrEqual", FN_GE, 1, true, true},
+    {"hasTag", FN_HAS_TAG, 1, true, false},
+    {"getTag", FN_GET_TAG, 1, true, false},
+    {"offset", FN_OFFSET, 1, true, true},
+    {"durationSince", FN_DURATION_SINCE, 1, true, true},
+    {"toDate", FN_TO_DATE, 0, true, true},
+    {"toTime", FN_TO_TIME, 0, true, true},
+    {"toMilliseconds", FN_TO_MILLISECONDS, 0, true, true},
+    {"toSeconds", FN_TO_SECONDS, 0, true, true},
+    {"toMinutes", FN_TO_MINUTES, 0, true, true},
+    {"toHours", FN_TO_HOURS, 0, true, true},
+    {"toDays", FN_TO_DAYS, 0, true, true},
 };
 
 static const struct fninfo *find_fn(const char *s, size_t n, bool method)
@@ -480,9 +493,13 @@ static const struct fninfo *find_fn(const char *s, size_t n, bool method)
     return NULL;
 }
 
-/* '(' [Expr {',' Expr}] ')' into kids starting at slot `first`. */
-static bool args(P *p, node *call, int first, int want, size_t name_at, const char *fname)
+/* '(' [Expr {',' Expr}] ')' into kids starting at slot `first`.  An
+ * extension function given the wrong number becomes FN_ARITY (an error
+ * when evaluated) with the first arguments it was given. */
+static bool args(P *p, node *call, int first, const struct fninfo *f, size_t name_at)
 {
+    int want = f->nargs;
+    const char *fname = f->name;
     node *tmp[8];
     int n = 0;
     if (!expect(p, T_LP))
@@ -504,7 +521,10 @@ static bool args(P *p, node *call, int first, int want, size_t name_at, const ch
     }
     if (!expect(p, T_RP))
         return false;
-    if (n != want) {
+    if (n != want && f->ext) {
+        call->fn = FN_ARITY;
+        n = n > 8 ? 8 : n;
+    } else if (n != want) {
         perr(p, name_at, "%s takes %d argument%s, %d given", fname, want, want == 1 ? "" : "s", n);
         return false;
     }
@@ -546,6 +566,15 @@ static void fold(P *p, node *x)
         x->lit.kind = PV_RECORD;
         x->lit.u.rec.f = f;
         x->lit.u.rec.n = x->nkids;
+        x->op = N_LIT;
+    } else if (x->op == N_CALL && (x->fn == FN_DATETIME || x->fn == FN_DURATION)) {
+        const pval *a = &x->kids[0]->lit;
+        int64_t ms;
+        if (a->kind != PV_STR || !(x->fn == FN_DATETIME ? pol_datetime_parse(a->u.s.p, a->u.s.n, &ms)
+                                                       : pol_duration_parse(a->u.s.p, a->u.s.n, &ms)))
+            return; /* an error at evaluation, as in Cedar */
+        x->lit.kind = x->fn == FN_DATETIME ? PV_DATETIME : PV_DURATION;
+        x->lit.u.l = ms;
         x->op = N_LIT;
     } else if (x->op == N_CALL && (x->fn == FN_IP || x->fn == FN_DECIMAL)) {
         const pval *a = &x->kids[0]->lit;
@@ -782,7 +811,7 @@ static node *primary(P *p)
             if (!x)
                 return NULL;
             x->fn = (uint8_t)f->fn;
-            if (!args(p, x, 0, f->nargs, st, f->name))
+            if (!args(p, x, 0, f, st))
                 return NULL;
             x->end = (uint32_t)p->prev_end;
             fold(p, x);
@@ -851,7 +880,7 @@ static node *member(P *p)
                 if (!c)
                     return NULL;
                 c->fn = (uint8_t)f->fn;
-                if (!args(p, c, 1, f->nargs, nat, f->name))
+                if (!args(p, c, 1, f, nat))
                     return NULL;
                 c->kids[0] = x;
                 c->end = (uint32_t)p->prev_end;

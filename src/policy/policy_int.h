@@ -23,7 +23,7 @@
 
 /* ---------------------------------------------------------------- values */
 
-enum pv_kind { PV_BOOL, PV_LONG, PV_STR, PV_ENTITY, PV_SET, PV_RECORD, PV_DECIMAL, PV_IP };
+enum pv_kind { PV_BOOL, PV_LONG, PV_STR, PV_ENTITY, PV_SET, PV_RECORD, PV_DECIMAL, PV_IP, PV_DATETIME, PV_DURATION };
 
 typedef struct puid {
     const char *type;
@@ -44,7 +44,8 @@ typedef struct pval {
     uint8_t kind;
     union {
         bool b;
-        int64_t l; /* PV_LONG, PV_DECIMAL (scaled by 10^4) */
+        int64_t l; /* PV_LONG, PV_DECIMAL (scaled by 10^4), PV_DATETIME (ms since
+                      1970-01-01T00:00:00Z, leap seconds not counted), PV_DURATION (ms) */
         struct {
             const char *p;
             uint32_t n;
@@ -141,9 +142,18 @@ bool pol_rec_sort(pfield *f, uint32_t n);
 /* Extension parsing: false on bad text. */
 bool pol_decimal_parse(const char *s, size_t n, int64_t *out);
 bool pol_ip_parse(const char *s, size_t n, pip *out);
+/* Cedar's datetime extension: datetime("YYYY-MM-DD[Thh:mm:ss[.SSS](Z|+hhmm|-hhmm)]")
+ * and duration("[-]1d2h3m4s5ms"), both in milliseconds; false when the text
+ * is not of the form or the value does not fit in 64 bits. */
+bool pol_datetime_parse(const char *s, size_t n, int64_t *ms);
+bool pol_duration_parse(const char *s, size_t n, int64_t *ms);
+/* The datetime extension's methods fn (FN_OFFSET .. FN_TO_DAYS) on
+ * receiver a and argument b: NULL and *out, or the error: with *bad set,
+ * the type *bad should have been; otherwise the text of an overflow. */
+const char *pol_datetime_op(int fn, const struct pval *a, const struct pval *b, struct pval *out,
+                            const struct pval **bad);
 bool pol_ip_in_range(const pip *a, const pip *range);
-/* Render a value as Cedar-like text into b. */
-cu_rc pol_val_render(const pval *v, cu_buf *b) CU_NODISCARD;
+
 const char *pol_kind_name(int kind);
 
 /* --------------------------------------------------------------- entities */
@@ -187,7 +197,7 @@ bool pol_anc_has(const struct cu_policy_entity *ent, const puid *u);
 
 /* ---------------------------------------------------------------- schema */
 
-enum st_kind { ST_ANY, ST_BOOL, ST_LONG, ST_STRING, ST_DECIMAL, ST_IP, ST_ENTITY, ST_SET, ST_RECORD };
+enum st_kind { ST_ANY, ST_BOOL, ST_LONG, ST_STRING, ST_DECIMAL, ST_IP, ST_ENTITY, ST_SET, ST_RECORD, ST_DATETIME, ST_DURATION };
 
 typedef struct stype {
     uint8_t kind;
@@ -222,6 +232,8 @@ const stype *pol_schema_attrs(const cu_policy_schema *s, const char *type, size_
 const stype *pol_schema_tags(const cu_policy_schema *s, const char *type, size_t tl);
 const stype *pol_schema_context(const cu_policy_schema *s, const puid *action);
 
+/* json.c: json_loadb that keeps NUL in strings and object keys. */
+json_t *pol_json_loadb(const char *text, size_t len, size_t flags, json_error_t *err);
 /* JSON to value, typed by t (NULL: untyped).  depth counts nesting. */
 cu_rc pol_json_value(cu_arena *a, const json_t *j, const stype *t, int depth, pval *out) CU_NODISCARD;
 cu_rc pol_json_uid(cu_arena *a, const json_t *j, puid **out) CU_NODISCARD;
@@ -240,7 +252,11 @@ enum var_id { VAR_PRINCIPAL, VAR_ACTION, VAR_RESOURCE, VAR_CONTEXT };
 enum fn_id {
     FN_IP, FN_DECIMAL, FN_CONTAINS, FN_CONTAINS_ALL, FN_CONTAINS_ANY, FN_IS_EMPTY,
     FN_IS_IPV4, FN_IS_IPV6, FN_IS_LOOPBACK, FN_IS_MULTICAST, FN_IS_IN_RANGE,
-    FN_LT, FN_LE, FN_GT, FN_GE, FN_HAS_TAG, FN_GET_TAG
+    FN_LT, FN_LE, FN_GT, FN_GE, FN_HAS_TAG, FN_GET_TAG,
+    FN_DATETIME, FN_DURATION, FN_OFFSET, FN_DURATION_SINCE, FN_TO_DATE, FN_TO_TIME,
+    FN_TO_MILLISECONDS, FN_TO_SECONDS, FN_TO_MINUTES, FN_TO_HOURS, FN_TO_DAYS,
+    FN_ARITY /* an extension function called with the wrong number of
+                arguments: an error when evaluated, as in Cedar */
 };
 
 /* A like pattern: literal segments between stars. */

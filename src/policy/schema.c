@@ -690,8 +690,10 @@ static int builtin(const char *n)
         return ST_DECIMAL;
     if (strcmp(n, "ipaddr") == 0)
         return ST_IP;
-    if (strcmp(n, "datetime") == 0 || strcmp(n, "duration") == 0)
-        return ST_ANY;
+    if (strcmp(n, "datetime") == 0)
+        return ST_DATETIME;
+    if (strcmp(n, "duration") == 0)
+        return ST_DURATION;
     return -1;
 }
 

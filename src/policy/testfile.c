@@ -98,7 +98,7 @@ cu_rc cu_policy_testfile_run(const char *path, const char *base_dir, cu_buf *rep
         goto fail;
     }
     json_error_t je;
-    root = json_loadb(text, tlen, 0, &je);
+    root = pol_json_loadb(text, tlen, 0, &je);
     if (!root || !json_is_object(root)) {
         rc = cu_err_set(CU_ERR_PARSE, "%s:%d:%d: %s", path, je.line, je.column,
                         root ? "not a JSON object" : je.text);
@@ -118,7 +118,7 @@ cu_rc cu_policy_testfile_run(const char *path, const char *base_dir, cu_buf *rep
         rc = cu_policy_set_parse(ptext, plen, json_string_value(jp), &set);
     if (rc != CU_OK) {
         cu_err_prefix("%s", path);
-        goto fail;
+        goto unusable;
     }
     if (json_is_string(js)) {
         rc = read_rel(base_dir, json_string_value(js), CU_POLICY_MAX_SCHEMA, &stext, &slen);
@@ -134,7 +134,7 @@ cu_rc cu_policy_testfile_run(const char *path, const char *base_dir, cu_buf *rep
         rc = cu_policy_entities_parse_json(etext, elen, schema, &ents);
     if (rc != CU_OK) {
         cu_err_prefix("%s", path);
-        goto fail;
+        goto unusable;
     }
     scratch = cu_arena_new(64 * 1024, 64u << 20);
     if (!scratch) {
@@ -196,6 +196,11 @@ cu_rc cu_policy_testfile_run(const char *path, const char *base_dir, cu_buf *rep
             goto fail;
     }
     rc = CU_OK;
+    goto fail;
+unusable:
+    /* the policies or entities could not be read: every request of the
+     * file has failed (the caller counts a file it could not read at all) */
+    *failed += json_array_size(reqs);
 fail:
     cu_arena_free(scratch);
     cu_policy_entities_free(ents);

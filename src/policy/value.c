@@ -1,10 +1,12 @@
 /*
  * Cedar values: hashing and equality of uids, record and set helpers, the
- * decimal and ipaddr extension types, rendering, and the public value
- * constructors.
+ * decimal, ipaddr, datetime and duration extension types, kind names, and
+ * the public value constructors.
  *
  * Invariants: decimals are int64 scaled by 10^4 and a parse that would not
- * fit fails; an ip keeps the address as written (host bits included, as
+ * fit fails; datetimes and durations are int64 milliseconds (Unix epoch,
+ * no leap seconds) and any overflow, in parsing or in a method, is an
+ * error, never a wrap; an ip keeps the address as written (host bits included, as
  * Cedar's equality compares them) and its prefix length; an IPv4 address
  * sits in addr[12..15].
  */
@@ -132,6 +134,8 @@ bool pol_val_eq(const pval *a, const pval *b)
         return a->u.b == b->u.b;
     case PV_LONG:
     case PV_DECIMAL:
+    case PV_DATETIME:
+    case PV_DURATION:
         return a->u.l == b->u.l;
     case PV_STR:
         return a->u.s.n == b->u.s.n && pol_bytes_eq(a->u.s.p, b->u.s.p, a->u.s.n);
@@ -209,6 +213,188 @@ bool pol_val_copy(cu_arena *a, const pval *src, pval *dst)
 }
 
 /* ---------------------------------------------------------- extensions */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (the civil-calendar
+ * arithmetic of eras of 400 years, 146,097 days each). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool digits(const char *s, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+bool pol_datetime_parse(const char *s, size_t n, int64_t *ms)
+{
+    /* the forms first, then the values (Cedar checks in that order; both
+     * are an error here, so only the accepted set matters) */
+    unsigned y, mo, d, h = 0, mi = 0, sec = 0, milli = 0, oh = 0, om = 0;
+    bool neg = false;
+    if (n < 10 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+        !digits(s + 8, 2, &d))
+        return false;
+    if (n > 10) {
+        size_t i = 19;
+        if (n < 20 || s[10] != 'T' || !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) ||
+            s[16] != ':' || !digits(s + 17, 2, &sec))
+            return false;
+        if (s[i] == '.') {
+            if (n < i + 4 || !digits(s + i + 1, 3, &milli))
+                return false;
+            i += 4;
+        }
+        if (i < n && s[i] == 'Z' && i + 1 == n) {
+            /* UTC */
+        } else if (i < n && (s[i] == '+' || s[i] == '-') && i + 5 == n && digits(s + i + 1, 2, &oh) &&
+                   digits(s + i + 3, 2, &om)) {
+            neg = s[i] == '-';
+        } else
+            return false;
+    }
+    static const unsigned mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap))
+        return false;
+    if (h > 23 || mi > 59 || sec > 59 || oh > 23 || om > 59)
+        return false;
+    /* local time at offset +hhmm is that much ahead of UTC */
+    int64_t off = (int64_t)(oh * 3600 + om * 60) * 1000;
+    *ms = days_from_civil(y, mo, d) * 86400000 + (int64_t)h * 3600000 + (int64_t)mi * 60000 + (int64_t)sec * 1000 +
+          milli - (neg ? -off : off);
+    return true;
+}
+
+bool pol_duration_parse(const char *s, size_t n, int64_t *ms)
+{
+    /* [-] then quantity-unit pairs in the order d h m s ms, each at most
+     * once, at least one; 'm' followed by 's' is milliseconds */
+    static const int64_t mul[5] = {86400000, 3600000, 60000, 1000, 1};
+    bool neg = n > 0 && s[0] == '-';
+    size_t i = neg;
+    if (i == n)
+        return false;
+    int64_t acc = 0;
+    int last = -1;
+    while (i < n) {
+        size_t ds = i;
+        uint64_t q = 0;
+        bool big = false;
+        while (i < n && s[i] >= '0' && s[i] <= '9') {
+            unsigned dg = (unsigned)(s[i] - '0');
+            if (q > (UINT64_MAX - dg) / 10)
+                big = true;
+            else
+                q = q * 10 + dg;
+            i++;
+        }
+        if (i == ds || i == n)
+            return false;
+        int u;
+        if (s[i] == 'd')
+            u = 0;
+        else if (s[i] == 'h')
+            u = 1;
+        else if (s[i] == 'm' && i + 1 < n && s[i + 1] == 's')
+            u = 4, i++;
+        else if (s[i] == 'm')
+            u = 2;
+        else if (s[i] == 's')
+            u = 3;
+        else
+            return false;
+        i++;
+        if (u <= last)
+            return false;
+        last = u;
+        /* an overflow (quantity over 64 bits, product or sum) is an error;
+         * the one quantity over INT64_MAX that fits is -9223372036854775808ms
+         * alone (milliseconds come last) */
+        int64_t term;
+        if (big || q > (uint64_t)INT64_MAX) {
+            if (big || !neg || u != 4 || q != (uint64_t)INT64_MAX + 1 || acc != 0)
+                return false;
+            acc = INT64_MIN;
+            continue;
+        }
+        if (__builtin_mul_overflow((int64_t)q, mul[u], &term))
+            return false;
+        if (neg ? __builtin_sub_overflow(acc, term, &acc) : __builtin_add_overflow(acc, term, &acc))
+            return false;
+    }
+    *ms = acc;
+    return true;
+}
+
+const char *pol_datetime_op(int fn, const pval *a, const pval *b, pval *out, const pval **bad)
+{
+    static const int64_t DAY = 86400000;
+    bool on_duration = fn >= FN_TO_MILLISECONDS;
+    *bad = NULL;
+    if (a->kind != (on_duration ? PV_DURATION : PV_DATETIME)) {
+        *bad = a;
+        return on_duration ? "duration" : "datetime";
+    }
+    int64_t x = a->u.l, r;
+    switch (fn) {
+    case FN_OFFSET:
+        if (b->kind != PV_DURATION) {
+            *bad = b;
+            return "duration";
+        }
+        if (__builtin_add_overflow(x, b->u.l, &r))
+            return "overflow: datetime offset";
+        out->kind = PV_DATETIME;
+        out->u.l = r;
+        return NULL;
+    case FN_DURATION_SINCE:
+        if (b->kind != PV_DATETIME) {
+            *bad = b;
+            return "datetime";
+        }
+        if (__builtin_sub_overflow(x, b->u.l, &r))
+            return "overflow: durationSince";
+        out->kind = PV_DURATION;
+        out->u.l = r;
+        return NULL;
+    case FN_TO_DATE: { /* midnight at or before; an error where that is below the range */
+        int64_t m = x % DAY;
+        if (m < 0)
+            m += DAY;
+        if (__builtin_sub_overflow(x, m, &r))
+            return "overflow: toDate";
+        out->kind = PV_DATETIME;
+        out->u.l = r;
+        return NULL;
+    }
+    case FN_TO_TIME: /* the time since that midnight, in [0, 1 day) */
+        r = x % DAY;
+        out->kind = PV_DURATION;
+        out->u.l = r < 0 ? r + DAY : r;
+        return NULL;
+    default: /* duration to long, truncated toward zero */
+        out->kind = PV_LONG;
+        out->u.l = fn == FN_TO_MILLISECONDS ? x
+                 : fn == FN_TO_SECONDS    ? x / 1000
+                 : fn == FN_TO_MINUTES    ? x / 60000
+                 : fn == FN_TO_HOURS      ? x / 3600000
+                                          : x / DAY;
+        return NULL;
+    }
+}
 
 bool pol_decimal_parse(const char *s, size_t n, int64_t *out)
 {
@@ -402,7 +588,7 @@ bool pol_ip_in_range(const pip *a, const pip *range)
     return a->prefix >= range->prefix && prefix_eq(a, range, range->prefix);
 }
 
-/* --------------------------------------------------------- rendering */
+/* --------------------------------------------------------- kind names */
 
 const char *pol_kind_name(int kind)
 {
@@ -415,90 +601,12 @@ const char *pol_kind_name(int kind)
     case PV_RECORD: return "record";
     case PV_DECIMAL: return "decimal";
     case PV_IP: return "ipaddr";
+    case PV_DATETIME: return "datetime";
+    case PV_DURATION: return "duration";
     }
     return "?";
 }
 
-static cu_rc render_str(const char *s, size_t n, cu_buf *b)
-{
-    cu_rc rc = cu_buf_append(b, "\"", 1);
-    for (size_t i = 0; i < n && rc == CU_OK; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\')
-            rc = cu_buf_appendf(b, "\\%c", c);
-        else if (c < 0x20)
-            rc = cu_buf_appendf(b, "\\u{%x}", c);
-        else
-            rc = cu_buf_append(b, &s[i], 1);
-    }
-    return rc != CU_OK ? rc : cu_buf_append(b, "\"", 1);
-}
-
-static cu_rc render_ip(const pip *ip, cu_buf *b)
-{
-    cu_rc rc;
-    if (!ip->v6)
-        rc = cu_buf_appendf(b, "%u.%u.%u.%u", ip->addr[12], ip->addr[13], ip->addr[14], ip->addr[15]);
-    else {
-        rc = CU_OK;
-        for (int k = 0; k < 8 && rc == CU_OK; k++)
-            rc = cu_buf_appendf(b, "%s%x", k ? ":" : "", (unsigned)(ip->addr[2 * k] << 8 | ip->addr[2 * k + 1]));
-    }
-    if (rc == CU_OK)
-        rc = cu_buf_appendf(b, "/%u", ip->prefix);
-    return rc;
-}
-
-cu_rc pol_val_render(const pval *v, cu_buf *b)
-{
-    cu_rc rc = CU_OK;
-    switch (v->kind) {
-    case PV_BOOL:
-        return cu_buf_appends(b, v->u.b ? "true" : "false");
-    case PV_LONG:
-        return cu_buf_appendf(b, "%lld", (long long)v->u.l);
-    case PV_STR:
-        return render_str(v->u.s.p, v->u.s.n, b);
-    case PV_ENTITY:
-        rc = cu_buf_append(b, v->u.e->type, v->u.e->tlen);
-        if (rc == CU_OK)
-            rc = cu_buf_appends(b, "::");
-        return rc != CU_OK ? rc : render_str(v->u.e->id, v->u.e->ilen, b);
-    case PV_DECIMAL: {
-        uint64_t m = v->u.l < 0 ? (uint64_t)0 - (uint64_t)v->u.l : (uint64_t)v->u.l;
-        return cu_buf_appendf(b, "decimal(\"%s%llu.%04llu\")", v->u.l < 0 ? "-" : "",
-                              (unsigned long long)(m / 10000), (unsigned long long)(m % 10000));
-    }
-    case PV_IP:
-        rc = cu_buf_appends(b, "ip(\"");
-        if (rc == CU_OK)
-            rc = render_ip(&v->u.ip, b);
-        return rc != CU_OK ? rc : cu_buf_appends(b, "\")");
-    case PV_SET:
-        rc = cu_buf_appends(b, "[");
-        for (uint32_t i = 0; i < v->u.set.n && rc == CU_OK; i++) {
-            if (i)
-                rc = cu_buf_appends(b, ", ");
-            if (rc == CU_OK)
-                rc = pol_val_render(&v->u.set.v[i], b);
-        }
-        return rc != CU_OK ? rc : cu_buf_appends(b, "]");
-    case PV_RECORD:
-        rc = cu_buf_appends(b, "{");
-        for (uint32_t i = 0; i < v->u.rec.n && rc == CU_OK; i++) {
-            if (i)
-                rc = cu_buf_appends(b, ", ");
-            if (rc == CU_OK)
-                rc = render_str(v->u.rec.f[i].key, v->u.rec.f[i].klen, b);
-            if (rc == CU_OK)
-                rc = cu_buf_appends(b, ": ");
-            if (rc == CU_OK)
-                rc = pol_val_render(&v->u.rec.f[i].v, b);
-        }
-        return rc != CU_OK ? rc : cu_buf_appends(b, "}");
-    }
-    return CU_ERR_INTERNAL;
-}
 
 /* ------------------------------------------------------ public values */
 

@@ -52,6 +52,14 @@ if "$bin/custos" policy test "$tmp/t.json" >"$tmp/out"; then fail "test should f
 [ "$(tail -1 "$tmp/out")" = "1 passed, 1 failed" ] || { cat "$tmp/out"; fail "test counts"; }
 grep -q "wrongly expects allow" "$tmp/out" || fail "failing request not named"
 ok
+# a file whose entities cannot be read fails every one of its requests, and
+# a file that cannot be read at all counts as one failure
+sed "s|$tmp/ents.json|$tmp/bad-ents.json|" "$tmp/t.json" >"$tmp/t2.json"
+printf '[{"uid":{"type":"Officer","id":"MP1"},"attrs":{"a":1.5},"parents":[]}]' >"$tmp/bad-ents.json"
+if "$bin/custos" policy test "$tmp/t2.json" "$tmp/missing.json" "$tmp/t.json" >"$tmp/out"; then fail "test should fail"; fi
+[ "$(tail -1 "$tmp/out")" = "1 passed, 4 failed" ] || { cat "$tmp/out"; fail "unusable file counts"; }
+grep -q "t2.json: malformed input: .*floating point" "$tmp/out" || { cat "$tmp/out"; fail "entities error not named"; }
+ok
 if "$bin/custos" policy eval --policies "$tmp/bad.cedar" --entities "$tmp/ents.json" --request "$tmp/req.json" 2>/dev/null; then
   fail "eval with bad policies exit 0"
 fi

@@ -37,6 +37,13 @@ const agroups = ['read', 'write'];
 const strs = ['', 'a', 'ab', 'abc', 'b*c', 'hello', 'x y', 'HR', 'Sales'];
 const ips = ['10.0.0.1', '10.0.0.0/8', '127.0.0.1', '192.168.1.7', '224.0.0.5', '::1', 'ff02::1',
   '2001:db8::1', '10.1.2.3/16', '0.0.0.0/0', '1:2:3:4:5:6:7::', '::', 'fe80::1:2/64', '127.255.0.1/9'];
+const dts = ['2024-10-15', '2024-10-15T11:35:00Z', '2024-10-15T11:35:00.123+0100', '2024-10-15T10:35:00.123Z',
+  '1969-12-31T23:59:59.999Z', '0000-01-01', '9999-12-31T23:59:59.999-2359', '2024-02-29', '1970-01-01'];
+const baddts = ['2023-02-29', '2024-13-01', '2024-00-10', '2024-10-15T24:00:00Z', '2024-10-15T11:35:00', '24-10-15', '2024-10-15T11:35:00+2400',
+  '', '2024-10-15T11:35:00.12Z', '2024-10-15 '];
+const durs = ['1d2h3m4s5ms', '-1d12h', '0ms', '1s', '1000ms', '-9223372036854775808ms', '9223372036854775807ms',
+  '106751991167d', '2m', '120s', '1h', '-1ms', '23h59m59s999ms'];
+const baddurs = ['1h1d', '', '-', '1', '1.5h', '9223372036854775808ms', '106751991168d', '1ms1s'];
 const decs = ['0.0', '1.5', '-2.25', '0.0001', '3.1415', '100.0', '-0.5', '922337203685477.5807'];
 const longs = [0, 1, -1, 2, 5, 7, 100, -100, 9223372036854775807n, -9223372036854775808n, 4611686018427387904n];
 
@@ -107,6 +114,28 @@ function decExpr() {
     () => `decimal(${esc(pick(['1', '1.23456', 'x', '922337203685477.5808', '1.', '+1.0', '01.5', '-0.0', '-922337203685477.5808', '-922337203685477.5809']))})`]);
 }
 
+function dtExpr(d) {
+  const base = [() => `datetime(${esc(pick(dts))})`, () => 'context.t', () => 'principal.since',
+    () => `datetime(${esc(pick(baddts))})`];
+  if (d <= 0) return pick(base)();
+  return pick([...base, () => `${dtExpr(d - 1)}.offset(${durExpr(d - 1)})`, () => `${dtExpr(d - 1)}.toDate()`])();
+}
+
+function durExpr(d) {
+  const base = [() => `duration(${esc(pick(durs))})`, () => 'context.dur', () => `duration(${esc(pick(baddurs))})`];
+  if (d <= 0) return pick(base)();
+  return pick([...base, () => `${dtExpr(d - 1)}.durationSince(${dtExpr(d - 1)})`, () => `${dtExpr(d - 1)}.toTime()`])();
+}
+
+function dtBool(d) {
+  const cmp = () => pick(['<', '<=', '>', '>=', '==', '!=']);
+  return pick([
+    () => `${dtExpr(d)} ${cmp()} ${dtExpr(d)}`,
+    () => `${durExpr(d)} ${cmp()} ${durExpr(d)}`,
+    () => `${durExpr(d)}.${pick(['toMilliseconds', 'toSeconds', 'toMinutes', 'toHours', 'toDays'])}() ${cmp()} ${pick(['0', '1', '-1', '26', '93784', '1563', '106751991167'])}`,
+  ])();
+}
+
 function recExpr(d) {
   return pick([
     () => `{a: ${longExpr(0)}, b: ${esc(pick(strs))}}`,
@@ -163,6 +192,14 @@ function boolExpr(d) {
     () => `${entityExpr(d - 1)}.hasTag(${pick([esc('k1'), esc('k2'), 'context.s', '1'])})`,
     () => `${entityExpr(d - 1)}.getTag(${pick([esc('k1'), esc('k2')])}) == ${anyExpr(d - 1)}`,
     () => `resource.readers.contains(principal)`,
+    () => `${dtExpr(d - 1)} ${cmp()} ${dtExpr(d - 1)}`,
+    () => `${durExpr(d - 1)} ${cmp()} ${durExpr(d - 1)}`,
+    () => `${dtExpr(d - 1)} ${eq()} ${dtExpr(d - 1)}`,
+    () => `${durExpr(d - 1)} ${cmp()} ${pick([() => dtExpr(d - 1), () => longExpr(d - 1)])()}`,
+    () => `${durExpr(d - 1)}.${pick(['toMilliseconds', 'toSeconds', 'toMinutes', 'toHours', 'toDays'])}() ${cmp()} ${longExpr(d - 1)}`,
+    () => `${pick(['ip("1.2.3.4", "x").isIpv4()', 'decimal("1.0").lessThan(decimal("2.0"), 1)', 'ip("::1").isLoopback(1)', 'duration()', 'datetime("1970-01-01").toDate(1) == datetime("1970-01-01")'])}`,
+    () => `${pick(['context', 'principal'])} has "k\\0"`,
+    () => `context["k\\0"] == ${longExpr(0)}`,
   ])();
 }
 
@@ -190,7 +227,10 @@ function policy() {
   if (chance(0.1)) s += `@note("x")\n`;
   s += `${chance(0.7) ? 'permit' : 'forbid'} (${scope(0)}, ${scope(1)}, ${scope(2)})`;
   const nc = ri(3);
-  for (let i = 0; i < nc; i++) s += `\n  ${chance(0.75) ? 'when' : 'unless'} { ${boolExpr(1 + ri(3))} }`;
+  // a fifth of the conditions test the datetime extension alone, so that its
+  // answers decide often enough to be compared
+  for (let i = 0; i < nc; i++)
+    s += `\n  ${chance(0.75) ? 'when' : 'unless'} { ${chance(0.2) ? dtBool(1 + ri(2)) : boolExpr(1 + ri(3))} }`;
   return s + ';\n';
 }
 
@@ -201,6 +241,8 @@ function val(kind) {
     case 'bool': return chance(0.5);
     case 'ip': return { __extn: { fn: 'ip', arg: pick(ips) } };
     case 'dec': return { __extn: { fn: 'decimal', arg: pick(decs) } };
+    case 'dt': return { __extn: { fn: 'datetime', arg: pick(dts) } };
+    case 'dur': return { __extn: { fn: 'duration', arg: pick(durs) } };
   }
   return null;
 }
@@ -217,6 +259,7 @@ function entities() {
     if (chance(0.6)) a.manager = { __entity: uid('User', pick(users)) };
     if (chance(0.5)) a.addr = val('ip');
     if (chance(0.5)) a.score = val('dec');
+    if (chance(0.5)) a.since = val('dt');
     if (chance(0.6)) a.profile = chance(0.8) ? { age: val('long'), dept: val('str') } : { dept: val('str') };
     const parents = groups.filter(() => chance(0.35)).map((g) => uid('Group', g));
     ent('User', u, a, parents);
@@ -259,6 +302,9 @@ function context() {
   if (chance(0.7)) c.d = val('dec');
   if (chance(0.7)) c.list = [val('long'), val('long')];
   if (chance(0.7)) c.rec = chance(0.8) ? { x: val('long') } : {};
+  if (chance(0.6)) c.t = val('dt');
+  if (chance(0.6)) c.dur = val('dur');
+  if (chance(0.4)) c['k\u0000'] = val('long');
   return c;
 }
 
@@ -268,7 +314,10 @@ const t0 = Date.now();
 for (let f = 0; f < nfiles; f++) {
   const np = 3 + ri(6);
   let text = '';
-  for (let i = 0; i < np; i++) text += policy();
+  // every tenth file: open-scoped policies of one datetime-extension test
+  // each, so that every one is evaluated and compared on every request
+  if (f % 10 === 9) for (let i = 0; i < 12; i++) text += `permit (principal, action, resource) when { ${dtBool(1 + ri(2))} };\n`;
+  else for (let i = 0; i < np; i++) text += policy();
   const ents = entities();
   const check = cedar.checkParsePolicySet({ staticPolicies: text });
   if (check.type !== 'success') {
