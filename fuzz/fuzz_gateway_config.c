@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (cu_gateway_config_parse(g, (const char *)data, size, "fuzz") == CU_OK) {
         char name[CU_GATEWAY_MAX_ID + 1];
         bool reviewer;
-        (void)cu_gateway_authenticate(g, "Bearer test", name, &reviewer);
+        (void)cu_gateway_authenticate(g, "Bearer test", NULL, name, &reviewer);
     }
     return 0;
 }

@@ -3,8 +3,8 @@
 # Installs only what is missing; needs root (or sudo) when something is.
 set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-dev curl jq ca-certificates
-      libssl-dev libsodium-dev libsqlite3-dev libmicrohttpd-dev libjansson-dev libzstd-dev libhpdf-dev
-      sqlite3 wrk)
+      libssl-dev libsodium-dev libsqlite3-dev libmicrohttpd-dev libgnutls28-dev libjansson-dev libzstd-dev libhpdf-dev
+      sqlite3 wrk openssl)
 missing=()
 # Node.js and npm (the Cedar reference engine for differential tests, the
 # console's front-end build): a machine may have them from another Debian

@@ -168,15 +168,19 @@ CU_NODISCARD cu_rc cu_gateway_reference_update_with(cu_gateway *g, const char *t
 
 /* Read the callers' config (format in docs/gateway.md):
  *   token NAME sha256:HEX [reviewer]
+ *   cert NAME sha256:HEX [reviewer]     (HEX: SHA-256 of a client certificate)
  *   allow_on_error true|false
  * Tokens are stored as SHA-256 hashes and compared in constant time. */
 CU_NODISCARD cu_rc cu_gateway_config_load(cu_gateway *g, const char *path);
 CU_NODISCARD cu_rc cu_gateway_config_parse(cu_gateway *g, const char *text, size_t len, const char *name);
-/* Check an Authorization header ("Bearer TOKEN").  On success copies the
- * caller's name into name (CU_GATEWAY_MAX_ID + 1 bytes) and says whether it
- * may review break-glass; otherwise CU_ERR_DENIED. */
-CU_NODISCARD cu_rc cu_gateway_authenticate(cu_gateway *g, const char *authorization, char *name,
-                                           bool *reviewer);
+/* Identify a caller: by client_cert (the hex SHA-256 of a client
+ * certificate the TLS layer verified, cu_http_req.client_cert; NULL: none)
+ * against the `cert` lines, else by an Authorization header ("Bearer
+ * TOKEN") against the `token` lines.  On success copies the caller's name
+ * into name (CU_GATEWAY_MAX_ID + 1 bytes) and says whether it may review
+ * break-glass; otherwise CU_ERR_DENIED. */
+CU_NODISCARD cu_rc cu_gateway_authenticate(cu_gateway *g, const char *authorization, const char *client_cert,
+                                           char *name, bool *reviewer);
 
 /* --------------------------------------------------------------- decisions */
 
@@ -272,11 +276,12 @@ size_t cu_gateway_breakglass_open(cu_gateway *g);
 
 /* Serve one HTTP request of the gateway's API (docs/gateway.md,
  * docs/openapi.yaml) without knowing the transport: the server module's
- * handler passes method, path, Authorization header and body, and sends
+ * handler passes method, path, Authorization header, verified client
+ * certificate (cu_gateway_authenticate) and body, and sends
  * back *status with the JSON (or OpenMetrics text) appended to out; ctype
  * gets a static content type.  Never fails: errors are JSON answers. */
 void cu_gateway_http(cu_gateway *g, const char *method, const char *path, const char *authorization,
-                     const char *body, size_t body_len, int64_t now, int *status, const char **ctype,
+                     const char *client_cert, const char *body, size_t body_len, int64_t now, int *status, const char **ctype,
                      cu_buf *out);
 
 /* The same for a server that can hold a request without a thread (the
@@ -295,7 +300,7 @@ typedef struct cu_gateway_defer {
     void *ud;
 } cu_gateway_defer;
 bool cu_gateway_http_async(cu_gateway *g, const char *method, const char *path, const char *authorization,
-                           const char *body, size_t body_len, int64_t now, int *status, const char **ctype,
+                           const char *client_cert, const char *body, size_t body_len, int64_t now, int *status, const char **ctype,
                            cu_buf *out, const cu_gateway_defer *df);
 
 /* Count a request refused before it reached the gateway (413 and friends). */

@@ -22,6 +22,11 @@ typedef struct cu_http_req {
     const char *path;      /* without the query string */
     const char *body;      /* NUL-terminated; "" when none */
     size_t body_len;
+    /* The SHA-256 (64 hex digits) of the client certificate, when the
+     * connection is TLS, the server was given client_ca_pem and the
+     * certificate's chain verified against it; NULL otherwise.  Callers
+     * are matched on it (the gateway's `cert` lines). */
+    const char *client_cert;
     void *conn_;           /* private: for cu_http_header / cu_http_query */
     void *state_;          /* private: for cu_http_suspend */
 } cu_http_req;
@@ -40,6 +45,15 @@ typedef struct cu_server_opts {
     uint16_t port;           /* 0: pick a free port (see cu_server_port) */
     size_t max_body;         /* default 65536 */
     unsigned threads;        /* default 2 */
+    /* TLS (HTTPS) when both are set: the server's certificate chain and
+     * private key, PEM text (not paths). */
+    const char *tls_cert_pem;
+    const char *tls_key_pem;
+    /* With TLS: the CA certificates (PEM) that sign callers' client
+     * certificates.  A client certificate is then asked for (not
+     * required: bearer tokens still work) and, when its chain verifies,
+     * named in cu_http_req.client_cert. */
+    const char *tls_client_ca_pem;
 } cu_server_opts;
 
 cu_rc cu_server_new(const cu_server_opts *opts, cu_server **out) CU_NODISCARD;

@@ -68,7 +68,7 @@ static void governance_route(void *ud, const cu_http_req *req, cu_http_resp *res
     if (c->gw) {
         char name[CU_GATEWAY_MAX_ID + 1];
         bool reviewer = false;
-        if (cu_gateway_authenticate(c->gw, cu_http_header(req, "Authorization"), name, &reviewer)) {
+        if (cu_gateway_authenticate(c->gw, cu_http_header(req, "Authorization"), req->client_cert, name, &reviewer)) {
             cu_http_error(resp, 401, "a bearer token is required");
             snprintf(resp->extra_headers, sizeof resp->extra_headers, "WWW-Authenticate: Bearer realm=\"custos\"\r\n");
             return;
@@ -98,7 +98,8 @@ static bool api_authenticate(void *ud, const cu_http_req *req)
         return true;
     char name[CU_GATEWAY_MAX_ID + 1];
     bool reviewer = false;
-    return cu_gateway_authenticate(api_auth_gw, cu_http_header(req, "Authorization"), name, &reviewer) == CU_OK;
+    return cu_gateway_authenticate(api_auth_gw, cu_http_header(req, "Authorization"), req->client_cert, name,
+                                   &reviewer) == CU_OK;
 }
 
 /* Open the ledger in dir, making it (with a new signer key) when it holds none. */
@@ -157,6 +158,11 @@ static void usage(FILE *f)
                "  --listen ADDR     address to bind (default 127.0.0.1)\n"
                "  --port N          TCP port (default 8340; 0 picks a free one)\n"
                "  --port-file FILE  write the port actually bound to FILE\n"
+               "  --tls-cert FILE   serve HTTPS: the server's certificate chain (PEM); with --tls-key\n"
+               "  --tls-key FILE    its private key (PEM)\n"
+               "  --tls-client-ca FILE  CA certificates (PEM) of callers' client certificates: a caller\n"
+               "                    whose certificate verifies and is named by a `cert` line of --config\n"
+               "                    needs no bearer token (docs/gateway.md)\n"
                "  --threads N       HTTP worker threads, 1-1024 (default 2; 4 with the gateway, whose\n"
                "                    requests wait for the ledger suspended, holding no thread)\n"
                "data (POST /v1/events, the console, the gateway's log):\n"
@@ -191,6 +197,7 @@ static int64_t wall_clock(void *ud)
 
 int main(int argc, char **argv)
 {
+    const char *tls_path[3] = {NULL, NULL, NULL}; /* --tls-cert, --tls-key, --tls-client-ca */
     cu_server_opts opts = {.bind_addr = "127.0.0.1", .port = 8340};
     const char *port_file = NULL, *data_dir = NULL;
     const char *config = NULL, *ledger_dir = NULL, *policies = "policies", *reference = NULL;
@@ -212,6 +219,12 @@ int main(int argc, char **argv)
                 return 2;
             }
             opts.port = (uint16_t)p;
+        } else if (strcmp(argv[i], "--tls-cert") == 0 && i + 1 < argc) {
+            tls_path[0] = argv[++i];
+        } else if (strcmp(argv[i], "--tls-key") == 0 && i + 1 < argc) {
+            tls_path[1] = argv[++i];
+        } else if (strcmp(argv[i], "--tls-client-ca") == 0 && i + 1 < argc) {
+            tls_path[2] = argv[++i];
         } else if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc) {
             port_file = argv[++i];
         } else if (cud_console_arg(argc, argv, i) != 0) {
@@ -385,8 +398,26 @@ int main(int argc, char **argv)
      * pipeline append (cu_events_api_gateway_audit). */
     if (gw && !opts.threads)
         opts.threads = 4;
+    /* TLS: the PEM texts are read here and copied by the server; the key's
+     * copy here is wiped before it is freed */
+    char *pem[3] = {NULL, NULL, NULL};
+    size_t pem_len[3] = {0, 0, 0};
+    for (int k = 0; k < 3 && !rc; k++)
+        if (tls_path[k] && (rc = cu_file_read(tls_path[k], 256 * 1024, &pem[k], &pem_len[k])))
+            cu_err_prefix("%s", tls_path[k]);
+    opts.tls_cert_pem = pem[0];
+    opts.tls_key_pem = pem[1];
+    opts.tls_client_ca_pem = pem[2];
+    if (!rc && (!pem[0] != !pem[1] || (pem[2] && !pem[0])))
+        rc = cu_err_set(CU_ERR_INVAL, "--tls-cert and --tls-key go together, and --tls-client-ca needs both");
     if (!rc)
         rc = cu_server_new(&opts, &srv);
+    for (int k = 0; k < 3; k++) {
+        if (pem[k])
+            explicit_bzero(pem[k], pem_len[k]);
+        cu_free(pem[k]);
+    }
+    opts.tls_cert_pem = opts.tls_key_pem = opts.tls_client_ca_pem = NULL;
     if (!rc)
         rc = cu_server_route(srv, "GET", "/healthz", healthz, NULL);
     if (!rc && (api || cud_listing_routes()))
@@ -434,7 +465,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    cu_log(CU_LOG_INFO, "custosd %s listening on %s:%u", CUSTOS_VERSION, opts.bind_addr, port);
+    cu_log(CU_LOG_INFO, "custosd %s listening on %s:%u%s", CUSTOS_VERSION, opts.bind_addr, port,
+           tls_path[0] ? (tls_path[2] ? " (HTTPS, client certificates)" : " (HTTPS)") : "");
 
     int sig = 0;
     sigwait(&set, &sig);

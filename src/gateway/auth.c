@@ -1,8 +1,12 @@
 /*
- * Gateway callers: per-system bearer tokens from a config file.
+ * Gateway callers: per-system bearer tokens or client certificates, from a
+ * config file.
  *
  * Format (one directive a line, '#' starts a comment):
  *   token NAME sha256:HEX [reviewer]   a caller; HEX is SHA-256 of its token
+ *   cert NAME sha256:HEX [reviewer]    a caller; HEX is SHA-256 of its client
+ *                                      certificate (DER), as custosd's TLS
+ *                                      layer verified it (--tls-client-ca)
  *   allow_on_error true|false          evaluation errors allow (default false)
  *
  * Invariants
@@ -10,6 +14,8 @@
  *    every stored hash in constant time (cu_ct_equal), with no early exit,
  *    so the time taken says nothing about which hash came close.
  * 2. A config that does not parse changes nothing (all or nothing).
+ * 3. A token never matches a cert line nor a certificate a token line: a
+ *    certificate's hash is public, so knowing it must not make a token.
  */
 #include "gateway_int.h"
 
@@ -73,11 +79,13 @@ cu_rc cu_gateway_config_parse(cu_gateway *g, const char *text, size_t len, const
         size_t wn;
         if (!word(&p, end, &w, &wn))
             continue;
-        if (wn == 5 && memcmp(w, "token", 5) == 0) {
+        bool is_cert = wn == 4 && memcmp(w, "cert", 4) == 0;
+        if ((wn == 5 && memcmp(w, "token", 5) == 0) || is_cert) {
             const char *nm, *h, *flag = NULL;
             size_t nmn, hn, fn = 0;
             if (!word(&p, end, &nm, &nmn) || !word(&p, end, &h, &hn)) {
-                rc = cu_err_set(CU_ERR_PARSE, "%s:%u: want \"token NAME sha256:HEX [reviewer]\"", name, lineno);
+                rc = cu_err_set(CU_ERR_PARSE, "%s:%u: want \"%s NAME sha256:HEX [reviewer]\"", name, lineno,
+                                is_cert ? "cert" : "token");
                 goto fail;
             }
             if (word(&p, end, &flag, &fn) && !(fn == 8 && memcmp(flag, "reviewer", 8) == 0)) {
@@ -96,8 +104,8 @@ cu_rc cu_gateway_config_parse(cu_gateway *g, const char *text, size_t len, const
             size_t out = 0;
             if (hn != 7 + 2 * CU_SHA256_LEN || memcmp(h, "sha256:", 7) != 0 ||
                 cu_hex_decode(h + 7, hn - 7, toks[nt].hash, &out) != CU_OK || out != CU_SHA256_LEN) {
-                rc = cu_err_set(CU_ERR_PARSE, "%s:%u: want sha256: and 64 hex digits (the SHA-256 of the token)",
-                                name, lineno);
+                rc = cu_err_set(CU_ERR_PARSE, "%s:%u: want sha256: and 64 hex digits (the SHA-256 of the %s)",
+                                name, lineno, is_cert ? "certificate" : "token");
                 goto fail;
             }
             if (nt + 1 >= MAX_TOKENS) {
@@ -107,6 +115,7 @@ cu_rc cu_gateway_config_parse(cu_gateway *g, const char *text, size_t len, const
             memcpy(toks[nt].name, nm, nmn);
             toks[nt].name[nmn] = '\0';
             toks[nt].reviewer = flag != NULL;
+            toks[nt].cert = is_cert;
             nt++;
         } else if (wn == 14 && memcmp(w, "allow_on_error", 14) == 0) {
             const char *v;
@@ -149,24 +158,48 @@ cu_rc cu_gateway_config_load(cu_gateway *g, const char *path)
     return rc;
 }
 
-cu_rc cu_gateway_authenticate(cu_gateway *g, const char *authorization, char *name, bool *reviewer)
+/* The first caller of the given kind whose hash is h, or -1; every stored
+ * hash is compared (invariant 1).  Under g->lock. */
+static int match(const cu_gateway *g, const uint8_t *h, bool cert)
 {
+    int found = -1;
+    for (size_t i = 0; i < g->ntokens; i++) {
+        bool eq = cu_ct_equal(h, g->tokens[i].hash, CU_SHA256_LEN) & (g->tokens[i].cert == cert);
+        found = eq && found < 0 ? (int)i : found;
+    }
+    return found;
+}
+
+cu_rc cu_gateway_authenticate(cu_gateway *g, const char *authorization, const char *client_cert, char *name,
+                              bool *reviewer)
+{
+    uint8_t h[CU_SHA256_LEN];
+    int found = -1;
+    /* a verified client certificate first: a caller holding one needs no token */
+    size_t out = 0;
+    if (client_cert && cu_hex_decode(client_cert, strlen(client_cert), h, &out) == CU_OK && out == CU_SHA256_LEN) {
+        pthread_mutex_lock(&g->lock);
+        found = match(g, h, true);
+        if (found >= 0) {
+            memcpy(name, g->tokens[found].name, CU_GATEWAY_MAX_ID + 1);
+            if (reviewer)
+                *reviewer = g->tokens[found].reviewer;
+        }
+        pthread_mutex_unlock(&g->lock);
+        if (found >= 0)
+            return CU_OK;
+    }
     if (!authorization || strncmp(authorization, "Bearer ", 7) != 0)
-        return cu_err_set(CU_ERR_DENIED, "a bearer token is required");
+        return cu_err_set(CU_ERR_DENIED, client_cert ? "unknown client certificate and no bearer token"
+                                                     : "a bearer token is required");
     const char *tok = authorization + 7;
     size_t n = strlen(tok);
     if (!n || n > 1024)
         return cu_err_set(CU_ERR_DENIED, "bad bearer token");
-    uint8_t h[CU_SHA256_LEN];
     if (cu_sha256(tok, n, NULL, 0, NULL, 0, h))
         return cu_err_set(CU_ERR_DENIED, "cannot check the token");
-    int found = -1;
     pthread_mutex_lock(&g->lock);
-    for (size_t i = 0; i < g->ntokens; i++) {
-        /* no early exit: every stored hash is compared */
-        bool eq = cu_ct_equal(h, g->tokens[i].hash, CU_SHA256_LEN);
-        found = eq && found < 0 ? (int)i : found;
-    }
+    found = match(g, h, false);
     if (found >= 0) {
         memcpy(name, g->tokens[found].name, CU_GATEWAY_MAX_ID + 1);
         if (reviewer)

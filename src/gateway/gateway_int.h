@@ -213,8 +213,9 @@ struct gw_bg {               /* an open break-glass use */
 
 struct gw_token {
     char name[CU_GATEWAY_MAX_ID + 1];
-    uint8_t hash[CU_SHA256_LEN];
+    uint8_t hash[CU_SHA256_LEN]; /* of the token, or of the certificate (cert) */
     bool reviewer;
+    bool cert; /* a `cert` line: matched on a verified client certificate */
 };
 
 #define GW_LAT_BUCKETS 14

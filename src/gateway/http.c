@@ -197,7 +197,8 @@ static void reference(cu_gateway *g, const char *body, size_t len, int *status, 
     cu_buf_free(&report);
 }
 
-static bool http(cu_gateway *g, const char *method, const char *path, const char *authorization, const char *body,
+static bool http(cu_gateway *g, const char *method, const char *path, const char *authorization,
+                 const char *client_cert, const char *body,
                  size_t body_len, int64_t now, int *status, const char **ctype, cu_buf *out,
                  const cu_gateway_defer *df)
 {
@@ -206,7 +207,7 @@ static bool http(cu_gateway *g, const char *method, const char *path, const char
     bool reviewer = false;
     *ctype = "application/json";
     *status = 200;
-    if (cu_gateway_authenticate(g, authorization, caller, &reviewer)) {
+    if (cu_gateway_authenticate(g, authorization, client_cert, caller, &reviewer)) {
         err(out, status, 401, "unauthorised: %s", cu_err_detail());
     } else if (strcmp(path, "/metrics") == 0) {
         if (strcmp(method, "GET"))
@@ -251,17 +252,17 @@ static bool http(cu_gateway *g, const char *method, const char *path, const char
 }
 
 void cu_gateway_http(cu_gateway *g, const char *method, const char *path, const char *authorization,
-                     const char *body, size_t body_len, int64_t now, int *status, const char **ctype, cu_buf *out)
+                     const char *client_cert, const char *body, size_t body_len, int64_t now, int *status, const char **ctype, cu_buf *out)
 {
-    (void)http(g, method, path, authorization, body, body_len, now, status, ctype, out, NULL);
+    (void)http(g, method, path, authorization, client_cert, body, body_len, now, status, ctype, out, NULL);
 }
 
 bool cu_gateway_http_async(cu_gateway *g, const char *method, const char *path, const char *authorization,
-                           const char *body, size_t body_len, int64_t now, int *status, const char **ctype,
+                           const char *client_cert, const char *body, size_t body_len, int64_t now, int *status, const char **ctype,
                            cu_buf *out, const cu_gateway_defer *df)
 {
     bool can = df && (g->audit.submit_decision || (g->audit.submit && !g->audit.append_decision));
-    return http(g, method, path, authorization, body, body_len, now, status, ctype, out, can ? df : NULL);
+    return http(g, method, path, authorization, client_cert, body, body_len, now, status, ctype, out, can ? df : NULL);
 }
 
 /* ---------------------------------------------------------------- metrics */

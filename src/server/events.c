@@ -616,7 +616,7 @@ void cu_events_api_gateway_handle(void *ud, const cu_http_req *req, cu_http_resp
     char name[CU_GATEWAY_MAX_ID + 1];
     bool reviewer;
     bool update = strcmp(req->method, "POST") == 0 && strcmp(req->path, "/v1/reference") == 0 &&
-                  cu_gateway_authenticate(a->gw, cu_http_header(req, "Authorization"), name, &reviewer) == CU_OK;
+                  cu_gateway_authenticate(a->gw, cu_http_header(req, "Authorization"), req->client_cert, name, &reviewer) == CU_OK;
     if (!update) {
         /* invariant 9: a decision is queued before the gate opens to an update */
         pthread_rwlock_rdlock(&a->gate);

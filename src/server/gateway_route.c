@@ -22,7 +22,8 @@ void cu_server_gateway_handle(void *gw, const cu_http_req *req, cu_http_resp *re
     cu_gateway_defer df = {gw_hold, gw_answer, (void *)req};
     resp->status = 200;
     resp->content_type = ct;
-    if (cu_gateway_http_async(gw, req->method, req->path, cu_http_header(req, "Authorization"), req->body,
+    if (cu_gateway_http_async(gw, req->method, req->path, cu_http_header(req, "Authorization"), req->client_cert,
+                              req->body,
                               req->body_len, cu_now(), &resp->status, &ct, &resp->body, &df))
         return; /* invariant 2 */
     resp->content_type = ct;

@@ -1,13 +1,19 @@
-/* The HTTP server on libmicrohttpd.
+/* The HTTP server on libmicrohttpd, optionally over TLS (GnuTLS, through
+ * libmicrohttpd) with client certificates.
  *
  * Invariants:
  * 1. A body over max_body is refused with 413 and never handed to a handler.
  * 2. Every response that is an error is JSON with an "error" member.
  * 3. Handlers see a complete, NUL-terminated body.
+ * 4. cu_http_req.client_cert is set only from a certificate the TLS layer
+ *    received on this connection and whose chain GnuTLS verified against
+ *    the configured CA list (signature, validity period, usage); never from
+ *    anything the client sends in HTTP.
  */
 #include "custos/server.h"
 
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -46,6 +52,7 @@ struct conn_state {
     cu_server *s;
     struct MHD_Connection *conn;
     cu_http_resp resp;
+    char client_cert[2 * CU_SHA256_LEN + 1]; /* "" when none (invariant 4) */
 };
 
 struct cu_http_suspended {
@@ -88,6 +95,15 @@ cu_rc cu_server_new(const cu_server_opts *opts, cu_server **out)
         s->opts.max_body = 65536;
     if (!s->opts.threads)
         s->opts.threads = 2;
+    /* the PEM texts are the server's own, for as long as MHD holds them */
+    const char **pem[3] = {&s->opts.tls_cert_pem, &s->opts.tls_key_pem, &s->opts.tls_client_ca_pem};
+    for (int i = 0; i < 3; i++)
+        if (*pem[i] && !(*pem[i] = cu_strdup(*pem[i]))) {
+            for (int k = 0; k < i; k++)
+                cu_free((char *)*pem[k]);
+            cu_free(s);
+            return CU_ERR_NOMEM;
+        }
     *out = s;
     return CU_OK;
 }
@@ -274,6 +290,25 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, cu_http_resp *r)
     return ret;
 }
 
+/* The verified client certificate of conn, as the hex SHA-256 of its DER
+ * form, into hex; "" when there is none or its chain does not verify. */
+static void client_cert(struct MHD_Connection *conn, char *hex)
+{
+    hex[0] = '\0';
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    if (!ci || !ci->tls_session)
+        return;
+    gnutls_session_t ss = (gnutls_session_t)ci->tls_session;
+    unsigned status = 0, n = 0;
+    if (gnutls_certificate_verify_peers2(ss, &status) != GNUTLS_E_SUCCESS || status != 0)
+        return;
+    const gnutls_datum_t *c = gnutls_certificate_get_peers(ss, &n);
+    uint8_t h[CU_SHA256_LEN];
+    if (!c || n == 0 || cu_sha256(c[0].data, c[0].size, NULL, 0, NULL, 0, h))
+        return;
+    cu_hex_encode(h, sizeof h, hex);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_size,
                                   void **con_cls)
@@ -327,8 +362,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             }
         }
         if (found) {
+            if (s->opts.tls_client_ca_pem)
+                client_cert(conn, st->client_cert);
             cu_http_req req = {.method = method, .path = url, .body = st->body.data ? st->body.data : "",
-                               .body_len = st->body.len, .conn_ = conn, .state_ = st};
+                               .body_len = st->body.len, .client_cert = st->client_cert[0] ? st->client_cert : NULL,
+                               .conn_ = conn, .state_ = st};
             found->fn(found->ud, &req, resp);
             if (st->suspended)
                 return MHD_YES; /* answered by cu_http_resume, perhaps already */
@@ -366,15 +404,28 @@ cu_rc cu_server_start(cu_server *s)
     sa.sin_port = htons(s->opts.port);
     if (inet_pton(AF_INET, s->opts.bind_addr, &sa.sin_addr) != 1)
         return cu_err_set(CU_ERR_INVAL, "bad bind address %s", s->opts.bind_addr);
+    bool tls = s->opts.tls_cert_pem && s->opts.tls_key_pem;
+    if (!tls && (s->opts.tls_cert_pem || s->opts.tls_key_pem || s->opts.tls_client_ca_pem))
+        return cu_err_set(CU_ERR_INVAL, "TLS needs both a certificate and its key");
+    struct MHD_OptionItem tlsopt[4] = {{MHD_OPTION_END, 0, NULL}};
+    if (tls) {
+        int k = 0;
+        tlsopt[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)s->opts.tls_cert_pem};
+        tlsopt[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)s->opts.tls_key_pem};
+        if (s->opts.tls_client_ca_pem)
+            tlsopt[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)s->opts.tls_client_ca_pem};
+        tlsopt[k] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    }
     s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                                MHD_ALLOW_SUSPEND_RESUME,
+                                MHD_ALLOW_SUSPEND_RESUME | (tls ? MHD_USE_TLS : 0),
                             s->opts.port,
-                            NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                            NULL, NULL, on_request, s, MHD_OPTION_ARRAY, tlsopt, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->opts.threads,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_END);
     if (!s->d)
-        return cu_err_set(CU_ERR_IO, "cannot listen on %s:%u", s->opts.bind_addr, s->opts.port);
+        return cu_err_set(CU_ERR_IO, "cannot listen on %s:%u%s", s->opts.bind_addr, s->opts.port,
+                          tls ? " (or the TLS certificate, key or CA list is not valid PEM)" : "");
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
     s->port = info ? info->port : s->opts.port;
     return CU_OK;
@@ -408,5 +459,8 @@ void cu_server_free(cu_server *s)
         cu_free(s->routes[i].path);
         cu_free(s->routes[i].method);
     }
+    cu_free((char *)s->opts.tls_cert_pem);
+    cu_free((char *)s->opts.tls_key_pem);
+    cu_free((char *)s->opts.tls_client_ca_pem);
     cu_free(s);
 }

@@ -465,22 +465,45 @@ TEST(tokens_hashed_and_checked)
     CHECK_OK(cu_gateway_config_parse(g, cfg, strlen(cfg), "cfg"));
     char name[CU_GATEWAY_MAX_ID + 1];
     bool rev = true;
-    CHECK_OK(cu_gateway_authenticate(g, "Bearer pnc-secret", name, &rev));
+    CHECK_OK(cu_gateway_authenticate(g, "Bearer pnc-secret", NULL, name, &rev));
     CHECK_STR(name, "PNC");
     CHECK(!rev);
-    CHECK_OK(cu_gateway_authenticate(g, "Bearer psd-secret", name, &rev));
+    CHECK_OK(cu_gateway_authenticate(g, "Bearer psd-secret", NULL, name, &rev));
     CHECK_STR(name, "PSD-REVIEW");
     CHECK(rev);
-    CHECK_RC(cu_gateway_authenticate(g, "Bearer pnc-secreT", name, &rev), CU_ERR_DENIED);
-    CHECK_RC(cu_gateway_authenticate(g, "Basic cG5j", name, &rev), CU_ERR_DENIED);
-    CHECK_RC(cu_gateway_authenticate(g, NULL, name, &rev), CU_ERR_DENIED);
+    CHECK_RC(cu_gateway_authenticate(g, "Bearer pnc-secreT", NULL, name, &rev), CU_ERR_DENIED);
+    CHECK_RC(cu_gateway_authenticate(g, "Basic cG5j", NULL, name, &rev), CU_ERR_DENIED);
+    CHECK_RC(cu_gateway_authenticate(g, NULL, NULL, name, &rev), CU_ERR_DENIED);
+
+    /* client certificates: a cert line names the caller without a token; a
+     * certificate whose hash is a token's hash is not that token's caller
+     * (a certificate's hash is public), nor a token a cert line's caller */
+    const char *certx = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    char cfg2[768];
+    snprintf(cfg2, sizeof cfg2, "token PNC sha256:%s\ncert ANPR sha256:%s\ncert PSD-CERT sha256:%s reviewer\n", x1,
+             certx, x2);
+    CHECK_OK(cu_gateway_config_parse(g, cfg2, strlen(cfg2), "cfg2"));
+    CHECK_OK(cu_gateway_authenticate(g, NULL, certx, name, &rev));
+    CHECK_STR(name, "ANPR");
+    CHECK(!rev);
+    CHECK_OK(cu_gateway_authenticate(g, NULL, x2, name, &rev));
+    CHECK_STR(name, "PSD-CERT");
+    CHECK(rev);
+    CHECK_RC(cu_gateway_authenticate(g, NULL, x1, name, &rev), CU_ERR_DENIED);        /* token's hash as a cert */
+    CHECK_RC(cu_gateway_authenticate(g, "Bearer psd-secret", NULL, name, &rev), CU_ERR_DENIED); /* cert's as a token */
+    CHECK_OK(cu_gateway_authenticate(g, "Bearer pnc-secret", x1, name, &rev));       /* unknown cert, good token */
+    CHECK_STR(name, "PNC");
+    CHECK_RC(cu_gateway_authenticate(g, NULL, "zz", name, &rev), CU_ERR_DENIED);
+    CHECK_RC(cu_gateway_config_parse(g, "cert X sha256:12\n", 17, "c4"), CU_ERR_PARSE);
+    CHECK(strstr(cu_err_detail(), "certificate") != NULL);
+    CHECK_OK(cu_gateway_config_parse(g, cfg, strlen(cfg), "cfg"));
 
     /* bad configs say where and change nothing */
     CHECK_RC(cu_gateway_config_parse(g, "token PNC sha256:abcd\n", 22, "c2"), CU_ERR_PARSE);
     CHECK(strstr(cu_err_detail(), "c2:1:") != NULL);
     CHECK_RC(cu_gateway_config_parse(g, "\nfrobnicate yes\n", 16, "c3"), CU_ERR_PARSE);
     CHECK(strstr(cu_err_detail(), "c3:2:") != NULL);
-    CHECK_OK(cu_gateway_authenticate(g, "Bearer pnc-secret", name, &rev));
+    CHECK_OK(cu_gateway_authenticate(g, "Bearer pnc-secret", NULL, name, &rev));
     cu_gateway_free(g);
 }
 
@@ -489,7 +512,7 @@ static int http(cu_gateway *g, const char *method, const char *path, const char 
     int status = 0;
     const char *ct = NULL;
     cu_buf_reset(out);
-    cu_gateway_http(g, method, path, auth, body, strlen(body), NOW, &status, &ct, out);
+    cu_gateway_http(g, method, path, auth, NULL, body, strlen(body), NOW, &status, &ct, out);
     return status;
 }
 
