@@ -292,6 +292,22 @@ cu_rc cu_ref_seal(cu_ref *r, const char *name) CU_NODISCARD;
  * time line.  `line` numbers the line for messages. */
 cu_rc cu_ref_update_check(cu_ref *r, const char *text, size_t len, uint64_t line) CU_NODISCARD;
 cu_rc cu_ref_update_apply(cu_ref *r) CU_NODISCARD;
+/* What the line cu_ref_update_apply last applied changed, for copies of
+ * the reference kept elsewhere (the store's tables): the kind of object
+ * and its id (an assign: its place among cu_ref_get_all's assigns); kind
+ * -1 when the last apply changed nothing. */
+typedef enum cu_ref_kind {
+    CU_REF_OFFICER, CU_REF_PERSON, CU_REF_RECORD, CU_REF_CASE, CU_REF_ASSIGN
+} cu_ref_kind;
+typedef struct cu_ref_change {
+    int kind; /* a cu_ref_kind, or -1 */
+    cu_id id;
+} cu_ref_change;
+void cu_ref_update_last(const cu_ref *r, cu_ref_change *out);
+/* The object of that kind and id as cu_ref_get_all lists it (an officer:
+ * its first version), or NULL: a cu_officer, cu_person, cu_record,
+ * cu_case or cu_assign. */
+const void *cu_ref_all_get(const cu_ref *r, cu_ref_kind kind, cu_id id);
 
 /* Move the context's clock to t (t < the current time is CU_ERR_ORDER and
  * changes nothing).  The start time is INT64_MIN: nothing is visible. */

@@ -58,6 +58,12 @@ cu_rc cu_store_sync_people(cu_store *s, const cu_names *n, const uint32_t *count
  * the writer thread on, this is the writer's next job and returns at once
  * (ref must stay alive and sealed until cu_store_wait or close). */
 cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref) CU_NODISCARD;
+/* Bring the stored reference data up to ref after updates (custosd's POST
+ * /v1/reference): only the objects the changes name (cu_ref_update_last
+ * after each applied line) are rewritten, in one transaction, giving the
+ * rows cu_store_put_reference would.  With the writer thread on, the
+ * whole rewrite instead. */
+cu_rc cu_store_put_reference_changes(cu_store *s, const cu_ref *ref, const cu_ref_change *ch, size_t n) CU_NODISCARD;
 
 /* Batches: begin, add events (idx = ledger index), commit with the ledger
  * size the index now reaches.  A failed batch is rolled back whole.  A

@@ -775,7 +775,7 @@ void h_person_accesses(ctx *x)
                           " e.case_ IS NOT NULL AND EXISTS(SELECT 1 FROM st.ref_case_link l WHERE l.case_ = e.case_"
                           "   AND l.kind = 1 AND l.target = ?1),"
                           " e.case_ IS NOT NULL AND (SELECT op FROM st.ref_assignment g WHERE g.case_ = e.case_ AND"
-                          "   g.officer = e.officer AND g.ts <= e.ts ORDER BY g.ts DESC, g.seq DESC LIMIT 1) = 1,"
+                          "   g.officer = e.officer AND g.ts <= e.ts ORDER BY g.ts DESC, g.source DESC, g.seq DESC LIMIT 1) = 1,"
                           " EXISTS(SELECT 1 FROM st.ref_relation rr WHERE rr.officer = e.officer AND rr.person = ?1)"
                           " FROM st.event_subject es JOIN st.event e ON e.idx = es.idx" EVENT_JOINS
                           " WHERE es." IN_WINDOWS "AND es.person = ?1 ORDER BY es.idx DESC"))) {

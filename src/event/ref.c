@@ -79,6 +79,7 @@ struct cu_ref {
         void *obj;
         cu_assign asg;
     } held;
+    cu_ref_change last; /* what cu_ref_update_apply last changed */
 };
 
 cu_rc cu_ref_new(cu_names *n, cu_ref **out)
@@ -94,6 +95,7 @@ cu_rc cu_ref_new(cu_names *n, cu_ref **out)
     }
     r->now = INT64_MIN;
     r->held.kind = -1;
+    r->last = (cu_ref_change){.kind = -1, .id = CU_ID_NONE};
     *out = r;
     return CU_OK;
 }
@@ -1027,13 +1029,41 @@ cu_rc cu_ref_update_check(cu_ref *r, const char *text, size_t len, uint64_t line
     return rc;
 }
 
+/* The id of the object a held line is about (kinds 0-3). */
+static cu_id held_id(const cu_ref *r, int kind)
+{
+    switch (kind) {
+    case 0: return ((const cu_officer *)r->held.obj)->id;
+    case 1: return ((const cu_person *)r->held.obj)->id;
+    case 2: return ((const cu_record *)r->held.obj)->id;
+    default: return ((const cu_case *)r->held.obj)->id;
+    }
+}
+
+void cu_ref_update_last(const cu_ref *r, cu_ref_change *out) { *out = r->last; }
+
+const void *cu_ref_all_get(const cu_ref *r, cu_ref_kind kind, cu_id id)
+{
+    switch (kind) {
+    case CU_REF_OFFICER: return vec_get(&r->off, id);
+    case CU_REF_PERSON: return vec_get(&r->per, id);
+    case CU_REF_RECORD: return vec_get(&r->rec, id);
+    case CU_REF_CASE: return vec_get(&r->cas, id);
+    case CU_REF_ASSIGN: return id < r->nassigns ? &r->assigns[id] : NULL;
+    }
+    return NULL;
+}
+
 cu_rc cu_ref_update_apply(cu_ref *r)
 {
     int kind = r->held.kind;
     r->held.kind = -1;
+    r->last = (cu_ref_change){.kind = -1, .id = CU_ID_NONE};
     cu_rc rc = ocases_grow(r);
     if (rc || kind < 0)
         return rc;
+    /* an assign is numbered by its place among the assign lines */
+    r->last = (cu_ref_change){.kind = kind, .id = kind == CU_REF_ASSIGN ? (cu_id)r->nassigns : held_id(r, kind)};
     switch (kind) {
     case 0: {
         cu_officer *o = r->held.obj, *prev = vec_get(&r->off, o->id);

@@ -88,6 +88,7 @@ typedef struct gw_assign {     /* an assign line, folded by time in snap.c */
 } gw_assign;
 
 typedef struct gw_store {
+    bool is_clone;             /* made by gw_store_clone (an update): snap.c's huge pages */
     char *pool;                /* store.c, note 1 */
     size_t pool_len, pool_cap;
     uint32_t *atoms;           /* atom -> pool offset */

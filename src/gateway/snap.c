@@ -222,9 +222,13 @@ static cu_rc invert_records(gw_snap *s)
  * decision at ten million records touches a dozen places in some GiB, and
  * with 4 KiB pages each is a TLB miss and a page walk before the cache miss.
  * MADV_COLLAPSE (Linux 6.1) makes the huge pages now, from memory already
- * filled; elsewhere, or when memory is short, it fails and nothing changes
- * but the speed. */
-static void huge_pages(const void *p, size_t n)
+ * filled, by copying it: done for the snapshot made at start.  A snapshot
+ * made by a reference update (a clone of the whole store) is only marked
+ * MADV_HUGEPAGE, and the kernel's khugepaged collapses it in the
+ * background: copying some hundred MiB on the update's own thread was half
+ * of an update's time (the gate held, every decision waiting).  Elsewhere,
+ * or when memory is short, it fails and nothing changes but the speed. */
+static void huge_pages(const void *p, size_t n, bool now)
 {
 #if defined(MADV_HUGEPAGE) && defined(MADV_COLLAPSE)
     const uintptr_t H = (uintptr_t)2 << 20;
@@ -232,28 +236,31 @@ static void huge_pages(const void *p, size_t n)
     if (!p || b <= a)
         return;
     (void)madvise((void *)a, b - a, MADV_HUGEPAGE);
-    (void)madvise((void *)a, b - a, MADV_COLLAPSE);
+    if (now)
+        (void)madvise((void *)a, b - a, MADV_COLLAPSE);
 #else
     (void)p;
     (void)n;
+    (void)now;
 #endif
 }
 
 static void snap_huge_pages(const gw_snap *s)
 {
     const gw_store *st = s->st;
-    huge_pages(st->pool, st->pool_len);
-    huge_pages(st->lists, st->lists_len * sizeof *st->lists);
-    huge_pages(st->persons, st->npersons * sizeof *st->persons);
-    huge_pages(st->cases, st->ncases * sizeof *st->cases);
-    huge_pages(st->records, st->nrecords * sizeof *st->records);
-    huge_pages(st->person_tab.slots, st->person_tab.cap * sizeof *st->person_tab.slots);
-    huge_pages(st->case_tab.slots, st->case_tab.cap * sizeof *st->case_tab.slots);
-    huge_pages(st->record_tab.slots, st->record_tab.cap * sizeof *st->record_tab.slots);
-    huge_pages(s->rec_case_start, (st->nrecords + 1) * sizeof *s->rec_case_start);
-    huge_pages(s->rec_cases, s->rec_case_start[st->nrecords] * sizeof *s->rec_cases);
-    huge_pages(s->case_iv_start, (st->ncases + 1) * sizeof *s->case_iv_start);
-    huge_pages(s->ivs, s->case_iv_start[st->ncases] * sizeof *s->ivs);
+    bool now = !st->is_clone;
+    huge_pages(st->pool, st->pool_len, now);
+    huge_pages(st->lists, st->lists_len * sizeof *st->lists, now);
+    huge_pages(st->persons, st->npersons * sizeof *st->persons, now);
+    huge_pages(st->cases, st->ncases * sizeof *st->cases, now);
+    huge_pages(st->records, st->nrecords * sizeof *st->records, now);
+    huge_pages(st->person_tab.slots, st->person_tab.cap * sizeof *st->person_tab.slots, now);
+    huge_pages(st->case_tab.slots, st->case_tab.cap * sizeof *st->case_tab.slots, now);
+    huge_pages(st->record_tab.slots, st->record_tab.cap * sizeof *st->record_tab.slots, now);
+    huge_pages(s->rec_case_start, (st->nrecords + 1) * sizeof *s->rec_case_start, now);
+    huge_pages(s->rec_cases, s->rec_case_start[st->nrecords] * sizeof *s->rec_cases, now);
+    huge_pages(s->case_iv_start, (st->ncases + 1) * sizeof *s->case_iv_start, now);
+    huge_pages(s->ivs, s->case_iv_start[st->ncases] * sizeof *s->ivs, now);
     /* the officers' entities: made one after another in the arena's blocks,
      * so the span from the lowest to the highest is mostly theirs (a gap
      * between blocks is skipped by the kernel) */
@@ -266,7 +273,7 @@ static void snap_huge_pages(const gw_snap *s)
         hi = p > hi ? p : hi;
     }
     if (hi > lo)
-        huge_pages((const void *)lo, hi - lo + 4096);
+        huge_pages((const void *)lo, hi - lo + 4096, now);
 }
 
 cu_rc gw_snap_make(gw_store *st, gw_snap **out)

@@ -405,6 +405,7 @@ cu_rc gw_store_clone(const gw_store *src, gw_store **out)
     cu_rc rc = gw_store_new(&s);
     if (rc)
         return rc;
+    s->is_clone = true;
     s->pool_len = src->pool_len;
     s->natoms = src->natoms;
     s->nsets = src->nsets;

@@ -59,6 +59,11 @@ struct cu_events_api {
     cu_gateway *gw;
     pthread_rwlock_t gate;
     bool ref_changed;
+    /* what the update being applied changed (the store rewrites only that);
+     * changes_lost: the list could not grow, so the store is rewritten whole */
+    cu_ref_change *changes;
+    size_t nchanges, capchanges;
+    bool changes_lost;
     /* DIR/reference-updates (cu_events_api_reference_log): NULL: not kept */
     char *upd_dir;
     unsigned long upd_seq;
@@ -108,6 +113,7 @@ void cu_events_api_free(cu_events_api *a)
     cu_free(a->gw_bad);
     cu_buf_free(&a->refbuf);
     cu_free(a->upd_dir);
+    cu_free(a->changes);
     pthread_rwlock_destroy(&a->gate);
     pthread_cond_destroy(&a->qcv);
     pthread_mutex_destroy(&a->qmu);
@@ -597,7 +603,21 @@ static cu_rc peer_apply(void *ud)
 {
     cu_events_api *a = ud;
     a->ref_changed = true;
-    return cu_ref_update_apply(a->ref);
+    cu_rc rc = cu_ref_update_apply(a->ref);
+    if (rc)
+        return rc;
+    if (a->nchanges == a->capchanges) {
+        size_t nc = a->capchanges ? a->capchanges * 2 : 64;
+        cu_ref_change *v = cu_realloc(a->changes, nc * sizeof *v);
+        if (!v) {
+            a->changes_lost = true;
+            return CU_OK;
+        }
+        a->changes = v;
+        a->capchanges = nc;
+    }
+    cu_ref_update_last(a->ref, &a->changes[a->nchanges++]);
+    return CU_OK;
 }
 
 cu_rc cu_events_api_set_gateway(cu_events_api *a, cu_gateway *gw)
@@ -629,6 +649,8 @@ void cu_events_api_gateway_handle(void *ud, const cu_http_req *req, cu_http_resp
     /* the look-ups decided on the version before: written with it */
     write_all(a, take_queue(a));
     a->ref_changed = false;
+    a->nchanges = 0;
+    a->changes_lost = false;
     /* invariant 10: recorded before it is applied */
     char path[4096] = "";
     if (a->upd_dir) {
@@ -645,8 +667,10 @@ void cu_events_api_gateway_handle(void *ud, const cu_http_req *req, cu_http_resp
     if (path[0] && resp->status != 200 && unlink(path) == 0)
         a->upd_seq--; /* nothing taken: nothing to replay */
     cu_store *st = cu_pipeline_store(a->p);
-    if (a->ref_changed && st && cu_store_put_reference(st, a->ref))
-        cu_log(CU_LOG_ERROR, "reference update: the store's copy was not rewritten: %s", cu_err_detail());
+    if (a->ref_changed && st &&
+        (a->changes_lost ? cu_store_put_reference(st, a->ref)
+                         : cu_store_put_reference_changes(st, a->ref, a->changes, a->nchanges)))
+        cu_log(CU_LOG_ERROR, "reference update: the store's copy was not brought up to date: %s", cu_err_detail());
     pthread_mutex_unlock(&a->mu);
     pthread_rwlock_unlock(&a->gate);
 }
