@@ -59,6 +59,11 @@ struct cu_ref {
     /* definition order, for cu_ref_get_all */
     void **all[4];
     size_t nall[4], capall[4];
+    /* where each id's object sits in all[k], made at the first update that
+     * replaces one (a replacement then costs no search of the list) and
+     * kept from then on; NULL before */
+    uint32_t *allpos[4];
+    size_t nallpos[4];
     cu_assign *assigns;
     size_t nassigns, capassigns;
     struct tl *tl;
@@ -110,8 +115,10 @@ void cu_ref_free(cu_ref *r)
     cu_free(r->rec.v);
     cu_free(r->cas.v);
     cu_free(r->cspan);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 4; i++) {
         cu_free(r->all[i]);
+        cu_free(r->allpos[i]);
+    }
     cu_free(r->assigns);
     cu_free(r->vets);
     cu_free(r->tl);
@@ -998,14 +1005,51 @@ static cu_rc ocases_grow(cu_ref *r)
     return CU_OK;
 }
 
-static cu_rc all_replace(cu_ref *r, int which, const void *old, void *p)
+/* The id of an object of all[which]. */
+static cu_id all_id(int which, const void *p)
 {
-    for (size_t i = 0; old && i < r->nall[which]; i++)
-        if (r->all[which][i] == old) {
-            r->all[which][i] = p;
-            return CU_OK;
-        }
-    return all_push(r, which, p);
+    switch (which) {
+    case 0: return ((const cu_officer *)p)->id;
+    case 1: return ((const cu_person *)p)->id;
+    case 2: return ((const cu_record *)p)->id;
+    default: return ((const cu_case *)p)->id;
+    }
+}
+
+/* allpos[which][id] = i, growing it (false: out of memory). */
+static bool allpos_set(cu_ref *r, int which, cu_id id, size_t i)
+{
+    if (id >= r->nallpos[which]) {
+        size_t nc = r->nallpos[which] ? r->nallpos[which] : 1024;
+        while (nc <= id)
+            nc *= 2;
+        uint32_t *v = cu_realloc(r->allpos[which], nc * sizeof *v);
+        if (!v)
+            return false;
+        memset(v + r->nallpos[which], 0xff, (nc - r->nallpos[which]) * sizeof *v);
+        r->allpos[which] = v;
+        r->nallpos[which] = nc;
+    }
+    r->allpos[which][id] = (uint32_t)i;
+    return true;
+}
+
+/* Replace old (the object of id, if any) by p in all[which], else append. */
+static cu_rc all_replace(cu_ref *r, int which, cu_id id, const void *old, void *p)
+{
+    if (!r->allpos[which]) /* first use: every object's place */
+        for (size_t i = 0; i < r->nall[which]; i++)
+            if (!allpos_set(r, which, all_id(which, r->all[which][i]), i))
+                return CU_ERR_NOMEM;
+    if (old && id < r->nallpos[which] && r->allpos[which][id] < r->nall[which] &&
+        r->all[which][r->allpos[which][id]] == old) {
+        r->all[which][r->allpos[which][id]] = p;
+        return CU_OK;
+    }
+    cu_rc rc = all_push(r, which, p);
+    if (!rc && !allpos_set(r, which, id, r->nall[which] - 1))
+        rc = CU_ERR_NOMEM;
+    return rc;
 }
 
 /* A line that replaces (or first defines) the object of its id in pv. */
@@ -1013,7 +1057,7 @@ static cu_rc put_replacing(cu_ref *r, struct ptrvec *pv, int which, cu_id id, vo
 {
     void *prev = vec_get(pv, id);
     cu_rc rc = vec_put(pv, id, obj);
-    return rc ? rc : all_replace(r, which, prev, obj);
+    return rc ? rc : all_replace(r, which, id, prev, obj);
 }
 
 cu_rc cu_ref_update_check(cu_ref *r, const char *text, size_t len, uint64_t line)
@@ -1098,7 +1142,7 @@ cu_rc cu_ref_update_apply(cu_ref *r)
                     i++;
                 }
         }
-        if (rc || (rc = case_put(r, c)) || (rc = all_replace(r, 3, prev, c)))
+        if (rc || (rc = case_put(r, c)) || (rc = all_replace(r, 3, c->id, prev, c)))
             return rc;
         if (c->opened <= r->now) {
             for (uint32_t i = 0; i < c->nofficers && !rc; i++)

@@ -178,3 +178,43 @@ done:
     cu_ref_free(r);
     cu_names_free(n);
 }
+
+/* cu_ref_get_all after updates: each object once, a replaced one in its
+ * first place (the store writes rows in this order), new ones at the end;
+ * many replacements of one record keep one entry (found by its place, not
+ * by a search of the list). */
+TEST(all_lists_keep_places)
+{
+    cu_names *n = NULL;
+    cu_ref *r = NULL;
+    if (!open_ref(&n, &r))
+        return;
+    CHECK_OK(upd(r, "{\"kind\":\"person\",\"id\":\"P2\",\"flags\":[]}"));
+    for (int i = 0; i < 50; i++) {
+        char line[256];
+        snprintf(line, sizeof line,
+                 "{\"kind\":\"record\",\"id\":\"R1\",\"type\":\"nominal\",\"system\":\"PNC\",\"subjects\":[\"%s\"],"
+                 "\"classification\":\"OFFICIAL\",\"caveats\":[]}",
+                 i % 2 ? "P1" : "P2");
+        CHECK_OK(upd(r, line));
+    }
+    CHECK_OK(upd(r, "{\"kind\":\"record\",\"id\":\"R2\",\"type\":\"nominal\",\"system\":\"PNC\",\"subjects\":[],"
+                    "\"classification\":\"OFFICIAL\",\"caveats\":[]}"));
+    CHECK_OK(upd(r, "{\"kind\":\"person\",\"id\":\"P1\",\"flags\":[\"vip\"]}"));
+    cu_ref_all all;
+    cu_ref_get_all(r, &all);
+    CHECK(all.nrecords == 2 && all.npersons == 2);
+    cu_id r1, r2, p1, p2;
+    CHECK_OK(cu_names_intern(n, CU_K_RECORD, "R1", 2, &r1));
+    CHECK_OK(cu_names_intern(n, CU_K_RECORD, "R2", 2, &r2));
+    CHECK_OK(cu_names_intern(n, CU_K_PERSON, "P1", 2, &p1));
+    CHECK_OK(cu_names_intern(n, CU_K_PERSON, "P2", 2, &p2));
+    if (all.nrecords == 2 && all.npersons == 2) {
+        CHECK(all.records[0]->id == r1 && all.records[1]->id == r2);
+        CHECK(all.records[0]->nsubjects == 1 && all.records[0]->subjects[0] == p1); /* the last of the 50 */
+        CHECK(all.persons[0]->id == p1 && all.persons[0]->flags != 0 && all.persons[1]->id == p2);
+        CHECK(cu_ref_all_get(r, CU_REF_RECORD, r1) == all.records[0]);
+    }
+    cu_ref_free(r);
+    cu_names_free(n);
+}
