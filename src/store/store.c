@@ -681,6 +681,21 @@ static void ref_close(mrows *m)
         mr_close(&m[i]);
 }
 
+/* The end of a reference transaction begun with BEGIN and ref_open: the
+ * rows flushed and committed when rc is CU_OK, else everything rolled back. */
+static cu_rc ref_end(cu_store *s, mrows *m, cu_rc rc, uint64_t t0)
+{
+    if (!rc)
+        rc = ref_flush(s, m);
+    ref_close(m);
+    if (!rc && !(rc = exec(s, "COMMIT"))) {
+        s->ns_write += cu_mono_ns() - t0;
+        return CU_OK;
+    }
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
 /* One object's rows, for the whole rewrite and the changes alike. */
 static cu_rc put_officer(cu_store *s, mrows *m, const cu_officer *o)
 {
@@ -807,7 +822,7 @@ static cu_rc ref_write(cu_store *s, const cu_ref *ref)
                       "DELETE FROM ref_record; DELETE FROM ref_record_subject; DELETE FROM ref_case;"
                       "DELETE FROM ref_case_link; DELETE FROM ref_assignment;")) ||
         (rc = ref_open(s, m)))
-        goto fail;
+        return ref_end(s, m, rc, t0);
     for (size_t i = 0; i < all.nofficers && !rc; i++)
         rc = put_officer(s, m, all.officers[i]);
     for (size_t i = 0; i < all.npersons && !rc; i++)
@@ -825,19 +840,7 @@ static cu_rc ref_write(cu_store *s, const cu_ref *ref)
     for (size_t i = 0; i < all.nassigns && !rc; i++)
         rc = put_assignment(s, m, all.assigns[i].ts, all.assigns[i].case_id, all.assigns[i].officer,
                             all.assigns[i].add, 1);
-    if (rc || (rc = ref_flush(s, m)))
-        goto fail;
-    ref_close(m);
-    if ((rc = exec(s, "COMMIT"))) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    s->ns_write += cu_mono_ns() - t0;
-    return CU_OK;
-fail:
-    ref_close(m);
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
+    return ref_end(s, m, rc, t0);
 }
 
 /* Run one DELETE of the rows of id (bound to ?1). */
@@ -870,7 +873,7 @@ static cu_rc ref_update(cu_store *s, const cu_ref *ref, const cu_ref_change *ch,
         return rc;
     mrows m[R_N_] = {0};
     if ((rc = ref_open(s, m)))
-        goto fail;
+        return ref_end(s, m, rc, t0);
     for (size_t i = 0; i < n && !rc; i++) {
         int k = ch[i].kind;
         bool seen = false; /* an object changed twice is written once */
@@ -898,19 +901,7 @@ static cu_rc ref_update(cu_store *s, const cu_ref *ref, const cu_ref_change *ch,
                 rc = put_openings(s, m, obj);
         }
     }
-    if (rc || (rc = ref_flush(s, m)))
-        goto fail;
-    ref_close(m);
-    if ((rc = exec(s, "COMMIT"))) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return rc;
-    }
-    s->ns_write += cu_mono_ns() - t0;
-    return CU_OK;
-fail:
-    ref_close(m);
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    return rc;
+    return ref_end(s, m, rc, t0);
 }
 
 cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref)
