@@ -168,6 +168,10 @@ CU_NODISCARD cu_rc cu_policy_entity_seal(cu_policy_entity *ent, const cu_policy_
  * Answers are the same with or without it.  Three bitsets per entity in a
  * (one word per 64 policies each). */
 CU_NODISCARD cu_rc cu_policy_entity_memo(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a);
+/* The same for an entity that will be the action (`action == Action::"x"`,
+ * the action's part of the scope index); it replaces a principal memo of
+ * the entity (and vice versa). */
+CU_NODISCARD cu_rc cu_policy_entity_memo_action(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a);
 /* The entity's uid as a value (allocated in a; it points into ent). */
 const cu_policy_value *cu_policy_entity_value(cu_arena *a, const cu_policy_entity *ent);
 const char *cu_policy_entity_id(const cu_policy_entity *ent);

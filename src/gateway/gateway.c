@@ -121,6 +121,10 @@ cu_rc cu_gateway_new(const cu_gateway_opts *opts, cu_gateway **out)
             rc = cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
             goto fail;
         }
+        /* what the pack's scopes and guards on the action alone decide, once
+         * (the set is the gateway's for its life) */
+        if ((rc = cu_policy_entity_memo_action(g->act_ent[i], g->set, g->arena)))
+            goto fail;
     }
     if ((rc = gw_snap_empty(&g->snap)))
         goto fail;

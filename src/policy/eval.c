@@ -1345,7 +1345,6 @@ static inline void or_into(uint64_t *dst, const uint64_t *b, uint32_t words)
  * full, from the start).  reads: the split's mask of slots and `has`
  * guards read on their own that read its attribute (NULL: none); pick 0 runs the others, 1
  * those. */
-enum { GR_ALL, GR_NOT_PRINCIPAL, GR_PRINCIPAL };
 
 /* A guard reading through context.a when the context has no a: it errs,
  * so the policies it mentions are protected, but not those whose prefix
@@ -1433,20 +1432,21 @@ static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t 
 /* The guards of the items in rel, once each: kill gets the policies a
  * guard rules out, prot those mentioning a guard that errs (evaluated in
  * full, from the start).  reads: the split's mask of items reading its
- * attribute (NULL: none); pick 0 runs the others, 1 those.  which: all, all
- * but the principal's, or only those. */
+ * attribute (NULL: none); pick 0 runs the others, 1 those.  only (NULL:
+ * all): run only these items; skip (NULL: none): not these (the memos
+ * decide them). */
 static void guards_run(const ectx *c, const uint64_t *rel, uint32_t words, const uint64_t *reads, int pick,
-                       int which, uint64_t *kill, uint64_t *prot)
+                       const uint64_t *only, const uint64_t *skip, uint64_t *kill, uint64_t *prot)
 {
     const cu_policy_set *set = c->set;
     memset(kill, 0, sizeof(uint64_t) * words);
     memset(prot, 0, sizeof(uint64_t) * words);
     for (uint32_t k = 0; k < set->iwords; k++) {
         uint64_t m = rel[k];
-        if (which == GR_NOT_PRINCIPAL)
-            m &= ~set->item_principal[k];
-        else if (which == GR_PRINCIPAL)
-            m &= set->item_principal[k];
+        if (skip)
+            m &= ~skip[k];
+        if (only)
+            m &= only[k];
         if (reads)
             m &= pick ? reads[k] : ~reads[k];
         else if (pick)
@@ -1527,6 +1527,103 @@ static bool nears_with_killed(ectx *c, const uint64_t *cand, const uint64_t *kil
     return true;
 }
 
+/* A comparison tc guard g (guard.c, invariant 5) with the context value x
+ * and the principal's value p, both Longs: 1 or 0, after its negation. */
+static int tc_value(const pguard *g, int64_t x, int64_t p)
+{
+    const node *n = g->cmp;
+    bool ctx_left = n->kids[0]->kids[0]->var == VAR_CONTEXT;
+    int64_t a = ctx_left ? x : p, b = ctx_left ? p : x;
+    return guard_neg(g, n->op == N_LT ? a < b : n->op == N_LE ? a <= b : n->op == N_GT ? a > b : a >= b);
+}
+
+/* The interval of x among the sorted thresholds t[0..n): 2k for below t[k]
+ * (2n: above them all), 2k + 1 for equal to t[k]. */
+static uint32_t tc_interval(const int64_t *t, uint32_t n, int64_t x)
+{
+    uint32_t k = 0;
+    while (k < n && t[k] < x)
+        k++;
+    return k < n && t[k] == x ? 2 * k + 1 : 2 * k;
+}
+
+/* The principal's memoised tc guards for this request: one read of the
+ * context slot; when it is not a Long every tc guard errs (each needs both
+ * sides Longs), so the policies mentioning them are protected, as reading
+ * each would have done. */
+static void tc_apply(const ectx *c, const struct cu_policy_entity *pe, uint32_t words, uint64_t *kill, uint64_t *prot)
+{
+    const pval *x = slot_read(c, VAR_CONTEXT, c->set->tc_ctx);
+    if (!x || x->kind != PV_LONG) {
+        or_into(prot, c->set->tc_mention, words);
+        return;
+    }
+    or_into(kill, pe->memo_tc_kill + (size_t)tc_interval(pe->memo_tc, pe->memo_ntc, x->u.l) * words, words);
+}
+
+/* The memo's part for the tc guards (guard.c, invariant 5): a guard whose
+ * principal side is not a Long errs whatever the context holds (into the
+ * memo's prot); the others are decided for each interval, from one value
+ * inside it (an empty interval's bitset is never used). */
+static bool tc_memo(ectx *c, struct cu_policy_entity *ent, uint32_t words, uint64_t *prot, cu_arena *a)
+{
+    const cu_policy_set *set = c->set;
+    uint32_t items = set->nslots + set->nlone, n = 0;
+    int64_t t[64];
+    const pguard *gv[64];
+    int64_t pv[64];
+    uint32_t ng = 0;
+    for (uint32_t j = set->nslots; j < items; j++) {
+        if (!(set->item_tc[j >> 6] >> (j & 63) & 1))
+            continue;
+        const pguard *g = &set->guards[set->lone[j - set->nslots]];
+        const node *ps = g->cmp->kids[0]->kids[0]->var == VAR_PRINCIPAL ? g->cmp->kids[0] : g->cmp->kids[1];
+        const pval *v = slot_read(c, VAR_PRINCIPAL, ps);
+        if (!v || v->kind != PV_LONG) {
+            or_into(prot, g->mention, words);
+            continue;
+        }
+        if (ng == 64)
+            return true; /* too many to memoise: read one by one as before */
+        gv[ng] = g;
+        pv[ng++] = v->u.l;
+        uint32_t k = 0;
+        while (k < n && t[k] < v->u.l)
+            k++;
+        if (k < n && t[k] == v->u.l)
+            continue;
+        memmove(&t[k + 1], &t[k], sizeof *t * (n - k));
+        t[k] = v->u.l;
+        n++;
+    }
+    int64_t *tt = cu_arena_alloc(a, sizeof *tt * (n ? n : 1));
+    uint64_t *kill = cu_arena_alloc(a, sizeof(uint64_t) * words * (2 * n + 1));
+    if (!tt || !kill)
+        return false;
+    memcpy(tt, t, sizeof *tt * n);
+    memset(kill, 0, sizeof(uint64_t) * words * (2 * n + 1));
+    for (uint32_t r = 0; r <= 2 * n; r++) {
+        /* a value inside interval r (an empty one, between neighbours or
+         * past INT64's ends, keeps its bitset empty: no value selects it) */
+        int64_t x;
+        if (r & 1)
+            x = t[r / 2];
+        else if (r / 2 < n && (r == 0 ? t[0] == INT64_MIN : t[r / 2 - 1] + 1 == t[r / 2]))
+            continue;
+        else if (r / 2 == n && n && t[n - 1] == INT64_MAX)
+            continue;
+        else
+            x = r / 2 < n ? t[r / 2] - 1 : n ? t[n - 1] + 1 : 0;
+        for (uint32_t q = 0; q < ng; q++)
+            or_into(kill + (size_t)r * words, tc_value(gv[q], x, pv[q]) ? gv[q]->need_false : gv[q]->need_true,
+                    words);
+    }
+    ent->memo_tc = tt;
+    ent->memo_ntc = n;
+    ent->memo_tc_kill = kill;
+    return true;
+}
+
 /* One pass over the candidates; with a split, two tallies (the attribute
  * false, then true), otherwise one. */
 static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, const cu_policy_entities *entities,
@@ -1582,10 +1679,21 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
     const uint64_t *reads = split ? split->gread : NULL;
     /* a principal memoised for this set (cu_policy_entity_memo) brings its
      * candidates and the outcome of its guards */
-    const struct cu_policy_entity *pe = c.ent[0];
-    bool memo = pe && pe->memo_gen == set->gen;
-    memset(cand, 0, sizeof(uint64_t) * words);
-    candidates(&c, 1, cand); /* action first: usually the most selective */
+    const struct cu_policy_entity *pe = c.ent[0], *ae = c.ent[1];
+    bool memo = pe && pe->memo_gen == set->gen && pe->memo_var == VAR_PRINCIPAL;
+    /* and an action memoised for it (cu_policy_entity_memo_action) the same */
+    bool amemo = ae && ae->memo_gen == set->gen && ae->memo_var == VAR_ACTION;
+    /* its comparisons with the context's time slot too, unless the split
+     * attribute is that slot (they are then run again for the second answer) */
+    bool tcm = memo && pe->memo_tc_kill;
+    for (uint32_t k = 0; tcm && reads && k < set->iwords; k++)
+        tcm = !(reads[k] & set->item_tc[k]);
+    if (amemo) {
+        memcpy(cand, ae->memo_cand, sizeof(uint64_t) * words);
+    } else {
+        memset(cand, 0, sizeof(uint64_t) * words);
+        candidates(&c, 1, cand); /* action first: usually the most selective */
+    }
     for (int w = 0; w < 3; w += 2) {
         if (w == 0 && memo) {
             for (uint32_t i = 0; i < words; i++)
@@ -1612,14 +1720,25 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
          * the guards reading the split attribute apart, to run again for the
          * second answer */
         guards_rel(set, cand, ncand, words, rel);
-        guards_run(&c, rel, words, reads, 0, memo ? GR_NOT_PRINCIPAL : GR_ALL, kn, pn);
+        uint64_t skip[1024 / 64 + 1];
+        for (uint32_t k = 0; k < set->iwords; k++)
+            skip[k] = (memo ? set->item_principal[k] : 0) | (amemo ? set->item_action[k] : 0) |
+                      (tcm ? set->item_tc[k] : 0);
+        guards_run(&c, rel, words, reads, 0, NULL, skip, kn, pn);
         if (memo)
             for (uint32_t i = 0; i < words; i++) {
                 kn[i] |= pe->memo_kill[i];
                 pn[i] |= pe->memo_prot[i];
             }
+        if (amemo)
+            for (uint32_t i = 0; i < words; i++) {
+                kn[i] |= ae->memo_kill[i];
+                pn[i] |= ae->memo_prot[i];
+            }
+        if (tcm)
+            tc_apply(&c, pe, words, kn, pn);
         if (reads)
-            guards_run(&c, rel, words, reads, 1, GR_ALL, ks, ps);
+            guards_run(&c, rel, words, reads, 1, NULL, NULL, ks, ps);
         for (uint32_t i = 0; i < words; i++) {
             prot[i] = pn[i] | ps[i];
             kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
@@ -1698,7 +1817,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
          * read it has the same guard values, so it is ruled out again or
          * remembered from the first pass */
         if (guarded) {
-            guards_run(&c, rel, words, reads, 1, GR_ALL, ks, ps);
+            guards_run(&c, rel, words, reads, 1, NULL, NULL, ks, ps);
             for (uint32_t i = 0; i < words; i++) {
                 prot[i] = pn[i] | ps[i];
                 kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
@@ -1737,12 +1856,17 @@ oom:
     return cu_err_set(CU_ERR_NOMEM, "policy eval: scratch arena exhausted");
 }
 
-cu_rc cu_policy_entity_memo(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a)
+/* The memo of ent as variable w (VAR_PRINCIPAL or VAR_ACTION): its part of
+ * the scope index and the guards reading it alone. */
+static cu_rc memo_make(cu_policy_entity *ent, const cu_policy_set *set, int w, cu_arena *a)
 {
     if (!ent || !ent->local || !ent->sealed || !set || !a)
         return cu_err_set(CU_ERR_INVAL, "entity memo: a sealed local entity, a set and an arena are needed");
     uint32_t words = (set->n + 63) / 64;
     ent->memo_gen = 0;
+    ent->memo_tc = NULL;
+    ent->memo_tc_kill = NULL;
+    ent->memo_ntc = 0;
     if (!words)
         return CU_OK;
     uint64_t *b = cu_arena_alloc(a, sizeof(uint64_t) * 3 * words);
@@ -1750,22 +1874,36 @@ cu_rc cu_policy_entity_memo(cu_policy_entity *ent, const cu_policy_set *set, cu_
         return cu_err_set(CU_ERR_NOMEM, "entity memo: out of memory");
     memset(b, 0, sizeof(uint64_t) * 3 * words);
     ectx c = {.set = set, .scratch = a};
-    c.var[0].kind = PV_ENTITY;
-    c.var[0].u.e = &ent->uid;
-    c.ent[0] = ent;
-    /* only the principal's part of the scope index and its guards run:
+    c.var[w].kind = PV_ENTITY;
+    c.var[w].u.e = &ent->uid;
+    c.ent[w] = ent;
+    /* only this variable's part of the scope index and its guards run:
      * nothing else of c is read */
-    candidates(&c, 0, b + 2 * words);
+    candidates(&c, w, b + 2 * words);
     if (set->nguards) {
         uint64_t all[1024 / 64 + 1];
         memset(all, 0xff, sizeof all);
-        guards_run(&c, all, words, NULL, 0, GR_PRINCIPAL, b, b + words);
+        guards_run(&c, all, words, NULL, 0, w == VAR_PRINCIPAL ? set->item_principal : set->item_action, NULL, b,
+                   b + words);
+        if (w == VAR_PRINCIPAL && set->tc_ctx && !tc_memo(&c, ent, words, b + words, a))
+            return cu_err_set(CU_ERR_NOMEM, "entity memo: out of memory");
     }
     ent->memo_kill = b;
     ent->memo_prot = b + words;
     ent->memo_cand = b + 2 * words;
+    ent->memo_var = (uint8_t)w;
     ent->memo_gen = set->gen;
     return CU_OK;
+}
+
+cu_rc cu_policy_entity_memo(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a)
+{
+    return memo_make(ent, set, VAR_PRINCIPAL, a);
+}
+
+cu_rc cu_policy_entity_memo_action(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a)
+{
+    return memo_make(ent, set, VAR_ACTION, a);
 }
 
 cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entities, const cu_policy_request *req,

@@ -33,6 +33,11 @@
  *    false, without error), so that error cannot reach it: has_before
  *    holds those policies, which the error does not protect (they are
  *    ruled out by the `has` guard).  Any other error protects as before.
+ * 5. A lone comparison of a principal attribute with the context attribute
+ *    of the set's time slot (tc_ctx) errs exactly when either side is not
+ *    a Long, and otherwise depends only on where the context value lies
+ *    among the principal's values: so a principal's memo can hold its
+ *    outcome per interval, and a request reads the context value once.
  * 3. Only sets of at most GUARD_MAX_POLICIES policies get guards, and at
  *    most GUARD_MAX of them (a prefix stops at a guard that would be one
  *    too many), which bounds the bitsets to 1.5 MiB.  Larger sets are
@@ -184,6 +189,8 @@ static bool classify(const node *x, pguard *g)
             }
         g->principal = (l->op == N_LIT || pol_slot_root(l)->kids[0]->var == VAR_PRINCIPAL) &&
                        (r->op == N_LIT || pol_slot_root(r)->kids[0]->var == VAR_PRINCIPAL);
+        g->action = (l->op == N_LIT || pol_slot_root(l)->kids[0]->var == VAR_ACTION) &&
+                    (r->op == N_LIT || pol_slot_root(r)->kids[0]->var == VAR_ACTION);
         return true;
     }
     case N_HAS:
@@ -203,6 +210,7 @@ static bool classify(const node *x, pguard *g)
             g->nest = pol_slot_root(g->slot);
     }
     g->principal = g->var == VAR_PRINCIPAL && (g->kind != G_SETHAS && g->kind != G_INV);
+    g->action = g->var == VAR_ACTION && (g->kind != G_SETHAS && g->kind != G_INV);
     return true;
 }
 
@@ -313,6 +321,57 @@ static bool has_before_build(cu_policy_set *set, const pguard *gs, const uint32_
     return true;
 }
 
+/* principal.a (k == VAR_PRINCIPAL) or context.a (VAR_CONTEXT), one step */
+static bool one_step(const node *x, int var)
+{
+    return x->op == N_ATTR && x->kids[0]->op == N_VAR && x->kids[0]->var == var;
+}
+
+/* The context side of a comparison of a principal attribute with a context
+ * attribute, in either order (NULL: not such a comparison). */
+static const node *tc_side(const pguard *g)
+{
+    if (g->kind != G_CMP || g->nest)
+        return NULL; /* invariant 4: a `has` before it makes the context's side special; left alone */
+    const node *l = g->cmp->kids[0], *r = g->cmp->kids[1];
+    if (one_step(l, VAR_CONTEXT) && one_step(r, VAR_PRINCIPAL))
+        return l;
+    if (one_step(l, VAR_PRINCIPAL) && one_step(r, VAR_CONTEXT))
+        return r;
+    return NULL;
+}
+
+/* Invariant 5: the lone comparisons of a principal attribute with one
+ * context attribute (the first such guard's; usually `context.now`) are
+ * marked for the memo, which decides them for each interval of the context
+ * value between the principal's thresholds (eval.c, memo_tc). */
+static bool tc_build(cu_policy_set *set)
+{
+    uint32_t words = (set->n + 63) / 64, iw = set->iwords;
+    for (uint32_t q = 0; q < set->nlone; q++) {
+        const pguard *g = &set->guards[set->lone[q]];
+        const node *side = tc_side(g);
+        if (!side)
+            continue;
+        if (!set->tc_ctx) {
+            set->tc_ctx = side;
+            set->item_tc = cu_arena_alloc(set->arena, sizeof(uint64_t) * iw);
+            set->tc_mention = cu_arena_alloc(set->arena, sizeof(uint64_t) * words);
+            if (!set->item_tc || !set->tc_mention)
+                return false;
+            memset(set->item_tc, 0, sizeof(uint64_t) * iw);
+            memset(set->tc_mention, 0, sizeof(uint64_t) * words);
+        } else if (side->nlen != set->tc_ctx->nlen || !pol_bytes_eq(side->name, set->tc_ctx->name, side->nlen)) {
+            continue;
+        }
+        uint32_t j = set->nslots + q;
+        set->item_tc[j >> 6] |= UINT64_C(1) << (j & 63);
+        for (uint32_t i = 0; i < words; i++)
+            set->tc_mention[i] |= g->mention[i];
+    }
+    return true;
+}
+
 /* Group the guards by slot and fill the class tables. */
 static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
 {
@@ -397,11 +456,13 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
     set->iwords = iw;
     set->pol_items = cu_arena_alloc(a, sizeof(uint64_t) * iw * set->n + 8);
     set->item_principal = cu_arena_alloc(a, sizeof(uint64_t) * iw + 8);
+    set->item_action = cu_arena_alloc(a, sizeof(uint64_t) * iw + 8);
     uint32_t *item_of = cu_arena_alloc(a, sizeof *item_of * (ng ? ng : 1));
-    if (!set->pol_items || !set->item_principal || !item_of)
+    if (!set->pol_items || !set->item_principal || !set->item_action || !item_of)
         return false;
     memset(set->pol_items, 0, sizeof(uint64_t) * iw * set->n);
     memset(set->item_principal, 0, sizeof(uint64_t) * iw);
+    memset(set->item_action, 0, sizeof(uint64_t) * iw);
     for (uint32_t k = 0; k < ng; k++)
         item_of[k] = slot_of[k];
     for (uint32_t q = 0; q < set->nlone; q++)
@@ -412,6 +473,12 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
     for (uint32_t q = 0; q < set->nlone; q++)
         if (gs[set->lone[q]].principal)
             set->item_principal[(ns + q) >> 6] |= UINT64_C(1) << ((ns + q) & 63);
+    for (uint32_t j = 0; j < ns; j++)
+        if (sl[j].var == VAR_ACTION)
+            set->item_action[j >> 6] |= UINT64_C(1) << (j & 63);
+    for (uint32_t q = 0; q < set->nlone; q++)
+        if (gs[set->lone[q]].action)
+            set->item_action[(ns + q) >> 6] |= UINT64_C(1) << ((ns + q) & 63);
     set->item_pols = cu_arena_alloc(a, sizeof(uint64_t) * words * (items ? items : 1));
     if (!set->item_pols)
         return false;
@@ -424,7 +491,7 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
             set->item_pols[(size_t)it * words + (pi >> 6)] |= UINT64_C(1) << (pi & 63);
         }
     }
-    return has_before_build(set, gs, item_of);
+    return has_before_build(set, gs, item_of) && tc_build(set);
 }
 
 static uint64_t text_hash(const char *s) { return pol_hash(s, strlen(s), 0x2545f4914f6cdd1dull); }

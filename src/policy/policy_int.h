@@ -166,6 +166,16 @@ struct cu_policy_entity {
     uint64_t memo_gen;
     const uint64_t *memo_kill, *memo_prot;
     const uint64_t *memo_cand; /* the scope index's candidates for it as principal */
+    /* ... and the set's comparisons of one of its attributes with the
+     * context's time slot (set->tc_ctx: `context.now >= principal.end`),
+     * decided per interval of that slot's value: memo_tc holds the distinct
+     * thresholds (its Long attributes), sorted, memo_tc_kill the policies
+     * ruled out in each of the 2 * memo_ntc + 1 intervals (below the first,
+     * equal to it, between it and the next, ...); NULL: none memoised */
+    const int64_t *memo_tc;
+    const uint64_t *memo_tc_kill;
+    uint32_t memo_ntc;
+    uint8_t memo_var;     /* the memo is for this entity as VAR_PRINCIPAL or VAR_ACTION */
     bool attrs_sorted;
     bool local;           /* built with cu_policy_entity_make: not in any store */
     bool sealed;          /* local: ancestors computed */
@@ -333,6 +343,7 @@ typedef struct pguard {
     uint64_t *need_false;
     uint64_t *mention;   /* either */
     bool principal;      /* reads the principal only (cu_policy_entity_memo) */
+    bool action;         /* reads the action only (cu_policy_entity_memo_action) */
     bool neg;            /* !(test): the value negated (an error stays an error) */
     /* a guard reading context.a or context.a.b (a side of it, for
      * comparisons), when some policy's prefix tests `context has a` before
@@ -428,7 +439,18 @@ struct cu_policy_set {
     uint64_t *pol_items;
     uint64_t *item_pols;  /* per item, (n + 63) / 64 words: the policies whose prefix mentions it */
     uint64_t *item_principal;
+    uint64_t *item_action;  /* the items reading the action alone */
     uint8_t guards_mode; /* POL_GUARDS_*: cu_policy_set_guards */
+    /* Lone comparisons of a principal attribute with one context attribute
+     * (`context.now >= principal.end`, `principal.start <= context.now`),
+     * the same context attribute for all (guard.c, tc_build): the memo
+     * decides them per interval of its value (cu_policy_entity_memo), so a
+     * request reads the context slot once instead of each comparison's two
+     * slots.  tc_ctx: that context.a node (NULL: none); item_tc (iwords):
+     * those items; tc_mention: the policies mentioning any of them. */
+    const node *tc_ctx;
+    uint64_t *item_tc;
+    uint64_t *tc_mention;
 };
 
 /* When a request uses the guards: by default (AUTO) when its candidates
