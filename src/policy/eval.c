@@ -1296,6 +1296,13 @@ static int guard_on(const pguard *g, const pval *v) { return guard_neg(g, guard_
  * erring guard is evaluated in full and gets Cedar's error itself. */
 static int guard_eval(const ectx *c, const pguard *g)
 {
+    if (g->kind == G_PURE) { /* evaluated whole, in a copy of the context (its error text is not kept) */
+        ectx e = *c;
+        pval v;
+        if (!ev(&e, g->cmp, &v) || v.kind != PV_BOOL)
+            return -1;
+        return guard_neg(g, v.u.b);
+    }
     if (g->kind == G_HAS) {
         bool has;
         if (g->var == VAR_CONTEXT) {
@@ -1873,7 +1880,11 @@ static cu_rc memo_make(cu_policy_entity *ent, const cu_policy_set *set, int w, c
     if (!b)
         return cu_err_set(CU_ERR_NOMEM, "entity memo: out of memory");
     memset(b, 0, sizeof(uint64_t) * 3 * words);
-    ectx c = {.set = set, .scratch = a};
+    cu_policy_request req; /* the entity alone, for the evaluator's look-ups (G_PURE) */
+    memset(&req, 0, sizeof req);
+    req.uid[w] = &ent->uid;
+    req.ent[w] = ent;
+    ectx c = {.set = set, .scratch = a, .req = &req};
     c.var[w].kind = PV_ENTITY;
     c.var[w].u.e = &ent->uid;
     c.ent[w] = ent;

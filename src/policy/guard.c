@@ -99,8 +99,67 @@ static bool is_slot(const node *x)
     return k->op == N_VAR || (k->op == N_ATTR && k->kids[0]->op == N_VAR && k->kids[0]->var == VAR_CONTEXT);
 }
 
-/* What kind of guard x is (false: none).  Fills kind, var, slot, lit, pat, name. */
+/* Does x read nothing but the principal's own attributes (one step:
+ * `principal.a`, `principal has a`) and literals, through operators that
+ * need neither the entity store nor another variable?  Its value (or its
+ * error) is then the principal's alone.  reads: it reads the principal. */
+static bool pure_principal(const node *x, int depth, bool *reads)
+{
+    if (depth > 64)
+        return false;
+    switch (x->op) {
+    case N_LIT:
+        return true;
+    case N_VAR:
+        *reads = *reads || x->var == VAR_PRINCIPAL;
+        return x->var == VAR_PRINCIPAL;
+    case N_ATTR:
+    case N_HAS:
+        if (x->nkids != 1 || x->kids[0]->op != N_VAR || x->kids[0]->var != VAR_PRINCIPAL ||
+            (x->op == N_HAS && x->npath != 1))
+            return false;
+        *reads = true;
+        return true;
+    case N_CALL:
+        if (x->fn != FN_CONTAINS && x->fn != FN_CONTAINS_ALL && x->fn != FN_CONTAINS_ANY && x->fn != FN_IS_EMPTY)
+            return false;
+        break;
+    case N_AND: case N_OR: case N_NOT: case N_NEG: case N_IF: case N_EQ: case N_NE: case N_LT: case N_LE:
+    case N_GT: case N_GE: case N_ADD: case N_SUB: case N_MUL: case N_LIKE: case N_IS: case N_SET:
+        break;
+    default: /* in (ancestors, the store), records, extension calls: not attempted */
+        return false;
+    }
+    if (x->op == N_SET && x->constant)
+        return true;
+    for (uint32_t i = 0; i < x->nkids; i++)
+        if (!pure_principal(x->kids[i], depth + 1, reads))
+            return false;
+    return true;
+}
+
+static bool classify_shape(const node *x, pguard *g);
+
+/* What kind of guard x is (false: none): one of the shapes below, or else
+ * an expression of the principal alone (G_PURE, which a principal's memo
+ * decides once). */
 static bool classify(const node *x, pguard *g)
+{
+    if (classify_shape(x, g))
+        return true;
+    bool reads = false;
+    if (!pure_principal(x, 0, &reads) || !reads)
+        return false;
+    memset(g, 0, sizeof *g);
+    g->kind = G_PURE;
+    g->var = VAR_PRINCIPAL;
+    g->cmp = x;
+    g->principal = true;
+    return true;
+}
+
+/* The shapes.  Fills kind, var, slot, lit, pat, name. */
+static bool classify_shape(const node *x, pguard *g)
 {
     memset(g, 0, sizeof *g);
     switch (x->op) {

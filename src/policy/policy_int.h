@@ -314,12 +314,18 @@ enum guard_kind {
     G_CMP,   /* S < T, S <= T, S > T, S >= T, each side a slot or a Long literal
               * (an error when a side is not a Long) */
     G_SETHAS, /* S.contains(V), V a variable (an error when S is not a set) */
+    G_PURE,  /* any expression of the principal's own attributes and literals
+              * (`principal.role == "analyst" || principal.unit like "INT-*"`):
+              * evaluated whole; an error, or a value not a bool, reads as an error */
     G_INV    /* V in S, V a variable (an error unless both are entities; S a
               * set of entities is left to the evaluator: read as an error) */
 };
 
 /* Guards read on their own, not through a slot's table. */
-static inline bool pol_guard_lone(int kind) { return kind == G_HAS || kind == G_CMP || kind == G_SETHAS || kind == G_INV; }
+static inline bool pol_guard_lone(int kind)
+{
+    return kind == G_HAS || kind == G_CMP || kind == G_SETHAS || kind == G_INV || kind == G_PURE;
+}
 
 /* A guard's slot is var.a, or context.a.b: an attribute of the entity (or
  * record) that context.a holds, read through one more step.  Its root is the
@@ -337,7 +343,7 @@ typedef struct pguard {
     uint32_t nlen;
     const pval *lit;     /* G_EQ / G_NE: the literal; G_IN: the set */
     const ppat *pat;     /* G_LIKE */
-    const node *cmp;     /* G_CMP: the comparison node (kids: the two sides) */
+    const node *cmp;     /* G_CMP: the comparison node (kids: the two sides); G_PURE: the expression */
     const char *text;    /* folded source text: guards with the same text are one */
     uint64_t *need_true; /* policies whose guard prefix needs it true (killed when false) */
     uint64_t *need_false;

@@ -31,7 +31,14 @@ static const char *const PURPOSES[] = {"investigation", "intelligence", "trainin
 /* One conjunct: a guard most of the time, sometimes not. */
 static cu_rc conjunct(cu_buf *b)
 {
-    switch (rnd(33)) {
+    switch (rnd(36)) {
+    /* expressions of the principal alone (the memo decides them whole),
+     * some of them errors (a non-bool operand of ||, a missing attribute) */
+    case 33: return cu_buf_appendf(b, rnd(2) ? "(principal.role == \"%s\" || principal.unit like \"M*\")"
+                                             : "(principal.n > 1 || principal.role)", ROLES[rnd(5)]);
+    case 34: return cu_buf_appends(b, rnd(2) ? "!(principal.flag && principal.n > 1)" : "(principal is User || principal.n == 2)");
+    case 35: return cu_buf_appends(b, rnd(2) ? "(if principal has role then principal.role == \"DC\" else principal.n < 2)"
+                                             : "[\"PC\", \"DC\"].containsAny([principal.role, \"x\"])");
     /* comparisons of principal attributes with context.now, either side
      * first (the memo decides them per interval of now), and the action */
     case 30: return cu_buf_appends(b, rnd(2) ? "principal.m <= context.now" : "principal.n > context.now");
