@@ -1003,7 +1003,7 @@ static void explain(ectx *c, const near *nears, uint32_t nnear, cu_policy_answer
             best = nears[i];
     const policy *p = &c->set->pols[best.pol];
     ans->explain_policy = p->id;
-    ans->explain_condition = node_text(c, best.fail);
+    ans->explain_condition = best.fail->text ? best.fail->text : node_text(c, best.fail);
     const char *ct = ans->explain_condition ? ans->explain_condition : "?";
     if (p->reason) {
         ans->explanation = reason_text(c, p->reason);
@@ -1039,11 +1039,13 @@ static bool tally_init(cu_arena *scratch, uint32_t ncand, tally *t)
 {
     memset(t, 0, sizeof *t);
     uint32_t n = ncand ? ncand : 1;
-    t->permits = cu_arena_alloc(scratch, sizeof(uint32_t) * 2 * n);
-    t->nears = cu_arena_alloc(scratch, sizeof(near) * n);
-    t->errs = cu_arena_alloc(scratch, sizeof(cu_policy_error) * n);
-    if (!t->permits || !t->nears || !t->errs)
+    size_t ids = (sizeof(uint32_t) * 2 * n + 15) & ~(size_t)15, nb = (sizeof(near) * n + 15) & ~(size_t)15;
+    char *m = cu_arena_alloc(scratch, ids + nb + sizeof(cu_policy_error) * n); /* one block */
+    if (!m)
         return false;
+    t->permits = (uint32_t *)m;
+    t->nears = (near *)(m + ids);
+    t->errs = (cu_policy_error *)(m + ids + nb);
     t->forbids = t->permits + n;
     return true;
 }
@@ -1410,22 +1412,27 @@ static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill
     }
 }
 
-/* The items (slots and lone guards) the candidates' prefixes mention:
- * over the items (an item is read when a policy mentioning it is a
- * candidate) or over the candidates, whichever is fewer words to touch. */
-static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words, uint64_t *rel)
+/* The items (slots and lone guards) the candidates' prefixes mention,
+ * but not those in skip (decided by memos): over the items (an item is
+ * read when a policy mentioning it is a candidate) or over the candidates,
+ * whichever is fewer words to touch. */
+static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words,
+                       const uint64_t *skip, uint64_t *rel)
 {
     uint32_t items = set->nslots + set->nlone, iw = set->iwords;
     memset(rel, 0, sizeof(uint64_t) * iw);
     if ((uint64_t)items * words <= 3 * (uint64_t)ncand * iw) { /* a candidate costs about three times a word */
-        const uint64_t *ip = set->item_pols;
-        for (uint32_t j = 0; j < items; j++, ip += words) {
-            uint64_t any = 0;
-            for (uint32_t i = 0; i < words; i++)
-                any |= ip[i] & cand[i];
-            if (any)
-                rel[j >> 6] |= UINT64_C(1) << (j & 63);
-        }
+        for (uint32_t k = 0; k < iw; k++)
+            for (uint64_t m = ~skip[k] & (k + 1 < iw || !(items & 63) ? ~UINT64_C(0) : (UINT64_C(1) << (items & 63)) - 1);
+                 m; m &= m - 1) {
+                uint32_t j = k * 64 + (uint32_t)__builtin_ctzll(m);
+                const uint64_t *ip = set->item_pols + (size_t)j * words;
+                uint64_t any = 0;
+                for (uint32_t i = 0; i < words; i++)
+                    any |= ip[i] & cand[i];
+                if (any)
+                    rel[k] |= UINT64_C(1) << (j & 63);
+            }
         return;
     }
     for (uint32_t wi = 0; wi < words; wi++)
@@ -1434,6 +1441,8 @@ static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t 
             for (uint32_t k = 0; k < iw; k++)
                 rel[k] |= pi[k];
         }
+    for (uint32_t k = 0; k < iw; k++)
+        rel[k] &= ~skip[k];
 }
 
 /* The guards of the items in rel, once each: kill gets the policies a
@@ -1682,7 +1691,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         goto oom;
     uint64_t *cand = bits, *tmp = bits + words, *kill = bits + 2 * words, *prot = bits + 3 * words;
     uint64_t *kn = bits + 4 * words, *pn = bits + 5 * words, *ks = bits + 6 * words, *ps = bits + 7 * words;
-    uint64_t rel[1024 / 64 + 1]; /* the guard items the candidates mention (guard.c: at most 1024) */
+    uint64_t rel[1024 / 64 + 1] = {0}; /* the guard items the candidates mention (guard.c: at most 1024) */
     const uint64_t *reads = split ? split->gread : NULL;
     /* a principal memoised for this set (cu_policy_entity_memo) brings its
      * candidates and the outcome of its guards */
@@ -1726,12 +1735,12 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         /* the principal's guards from its memo when it has one for this set;
          * the guards reading the split attribute apart, to run again for the
          * second answer */
-        guards_rel(set, cand, ncand, words, rel);
         uint64_t skip[1024 / 64 + 1];
         for (uint32_t k = 0; k < set->iwords; k++)
             skip[k] = (memo ? set->item_principal[k] : 0) | (amemo ? set->item_action[k] : 0) |
                       (tcm ? set->item_tc[k] : 0);
-        guards_run(&c, rel, words, reads, 0, NULL, skip, kn, pn);
+        guards_rel(set, cand, ncand, words, skip, rel);
+        guards_run(&c, rel, words, reads, 0, NULL, NULL, kn, pn);
         if (memo)
             for (uint32_t i = 0; i < words; i++) {
                 kn[i] |= pe->memo_kill[i];
@@ -1761,11 +1770,14 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
     int8_t *memo_r = NULL;
     near *memo_n = NULL;
     if (lazy) {
-        order = cu_arena_alloc(scratch, sizeof *order * (ncand ? ncand : 1));
-        memo_r = cu_arena_alloc(scratch, ncand ? ncand : 1);
-        memo_n = cu_arena_alloc(scratch, sizeof *memo_n * (ncand ? ncand : 1));
-        if (!order || !memo_r || !memo_n)
+        uint32_t n = ncand ? ncand : 1;
+        size_t nb = (sizeof *memo_n * n + 15) & ~(size_t)15, ob = (sizeof *order * n + 15) & ~(size_t)15;
+        char *m = cu_arena_alloc(scratch, nb + ob + n); /* one block */
+        if (!m)
             goto oom;
+        memo_n = (near *)m;
+        order = (uint32_t *)(m + nb);
+        memo_r = (int8_t *)(m + nb + ob);
     }
     for (uint32_t wi = 0; wi < words; wi++) {
         uint64_t m = cand[wi] & ~kill[wi];

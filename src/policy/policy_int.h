@@ -277,6 +277,8 @@ typedef struct node {
     uint32_t *plens;
     uint32_t npath;
     bool constant;        /* N_SET / N_RECORD folded into lit */
+    const char *text;     /* a permit's top-level conjunct (or unless condition): its folded
+                           * source text, made with the set (explanations); else NULL */
     /* N_ATTR: where the attribute was found last time (a hint for entities
      * and contexts of the same shape; checked before use, so a stale or
      * racing value costs only a search).  Relaxed atomics: shared by threads. */
