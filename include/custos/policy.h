@@ -194,6 +194,11 @@ CU_NODISCARD cu_rc cu_policy_request_entity(cu_policy_request *r, const cu_polic
 /* Add a context field (the value is referenced, not copied). */
 CU_NODISCARD cu_rc cu_policy_request_ctx(cu_policy_request *r, const char *key,
                                          const cu_policy_value *v);
+/* The whole context at once, for requests built per decision: n keys of
+ * klens bytes in (length, bytes) order and distinct (CU_ERR_INVAL
+ * otherwise), replacing any context set before; later puts may follow. */
+CU_NODISCARD cu_rc cu_policy_request_ctx_all(cu_policy_request *r, const char *const *keys, const uint32_t *klens,
+                                             const cu_policy_value *const *vals, size_t n);
 /* Parse a request JSON object {"principal","action","resource","context"}
  * (uids as {"type","id"} or "Type::\"id\"").  schema may be NULL. */
 CU_NODISCARD cu_rc cu_policy_request_parse_json(const char *text, size_t len,

@@ -604,10 +604,15 @@ const cu_policy_value *cu_policy_val_set(cu_arena *a, const cu_policy_value *con
 {
     if (n > UINT32_MAX)
         return NULL;
-    cu_policy_value *v = newval(a, PV_SET);
-    pval *arr = cu_arena_alloc(a, sizeof *arr * (n ? n : 1));
-    if (!v || !arr)
+    /* the value and its items in one block */
+    size_t vb = (sizeof(cu_policy_value) + 15) & ~(size_t)15;
+    char *m = cu_arena_alloc(a, vb + sizeof(pval) * (n ? n : 1));
+    if (!m)
         return NULL;
+    cu_policy_value *v = (cu_policy_value *)m;
+    pval *arr = (pval *)(m + vb);
+    memset(v, 0, sizeof *v);
+    v->v.kind = PV_SET;
     for (size_t i = 0; i < n; i++) {
         if (!items[i])
             return NULL;
@@ -661,10 +666,16 @@ const cu_policy_value *cu_policy_val_entity_ref(cu_arena *a, const char *type, s
 {
     if (!type || !id || tlen > UINT32_MAX || ilen > UINT32_MAX)
         return NULL;
-    cu_policy_value *v = newval(a, PV_ENTITY);
-    puid *u = cu_arena_alloc(a, sizeof *u);
-    if (!v || !u)
+    struct {
+        cu_policy_value v;
+        puid u;
+    } *vu = cu_arena_alloc(a, sizeof *vu); /* the value and its uid in one block */
+    if (!vu)
         return NULL;
+    cu_policy_value *v = &vu->v;
+    puid *u = &vu->u;
+    memset(v, 0, sizeof *v);
+    v->v.kind = PV_ENTITY;
     u->type = type;
     u->id = id;
     u->tlen = (uint32_t)tlen;
