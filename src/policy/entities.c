@@ -912,7 +912,7 @@ cu_rc cu_policy_entity_seal(cu_policy_entity *ent, const cu_policy_entities *sto
     if (store && !store->finalized)
         return cu_err_set(CU_ERR_STATE, "entity seal: the store is not finalized");
     uint32_t cap = ent->nparents;
-    for (uint32_t i = 0; i < ent->nparents; i++) {
+    for (uint32_t i = 0; store && i < ent->nparents; i++) {
         const struct cu_policy_entity *pe = pol_ent_find(store, ent->parents[i]);
         if (pe)
             cap += pe->nanc;
@@ -923,7 +923,7 @@ cu_rc cu_policy_entity_seal(cu_policy_entity *ent, const cu_policy_entities *sto
     uint32_t n = 0;
     for (uint32_t i = 0; i < ent->nparents; i++) {
         (void)anc_push(anc, &n, cap, ent->parents[i]);
-        const struct cu_policy_entity *pe = pol_ent_find(store, ent->parents[i]);
+        const struct cu_policy_entity *pe = store ? pol_ent_find(store, ent->parents[i]) : NULL;
         for (uint32_t k = 0; pe && k < pe->nanc; k++)
             (void)anc_push(anc, &n, cap, pe->anc[k]);
     }
