@@ -172,6 +172,9 @@ CU_NODISCARD cu_rc cu_policy_entity_memo(cu_policy_entity *ent, const cu_policy_
  * the action's part of the scope index); it replaces a principal memo of
  * the entity (and vice versa). */
 CU_NODISCARD cu_rc cu_policy_entity_memo_action(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a);
+/* A hint: start reading what a request will read of ent's memo (its
+ * bitsets, which live apart from the entity), once ent itself is in cache. */
+void cu_policy_entity_prefetch_memo(const cu_policy_entity *ent);
 /* The entity's uid as a value (allocated in a; it points into ent). */
 const cu_policy_value *cu_policy_entity_value(cu_arena *a, const cu_policy_entity *ent);
 const char *cu_policy_entity_id(const cu_policy_entity *ent);
