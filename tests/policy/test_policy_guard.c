@@ -527,3 +527,37 @@ TEST(entity_put_all_checks_order_and_room)
     cu_policy_set_release(s);
     cu_arena_free(a);
 }
+
+/* cu_policy_request_ctx_all: the whole context at once, keys in (length,
+ * bytes) order and distinct; it replaces what was set before, and a later
+ * put goes to its sorted place. */
+TEST(request_ctx_all_checks_order_and_replaces)
+{
+    cu_arena *a = cu_arena_new(4096, 1 << 20);
+    if (!a)
+        return;
+    cu_policy_request *r = cu_policy_request_new(a, "User", "u", "Action", "view", "Doc", "d");
+    CHECK(r != NULL);
+    if (!r)
+        return;
+    const cu_policy_value *v[] = {cu_policy_val_long(a, 1), cu_policy_val_long(a, 2), cu_policy_val_long(a, 3)};
+    static const char *const good[] = {"b", "aa", "ab"}, *const bad[] = {"aa", "b", "ab"}, *const dup[] = {"b", "b"};
+    static const uint32_t glen[] = {1, 2, 2}, blen[] = {2, 1, 2}, dlen[] = {1, 1};
+    CHECK_RC(cu_policy_request_ctx_all(r, bad, blen, v, 3), CU_ERR_INVAL);
+    CHECK_RC(cu_policy_request_ctx_all(r, dup, dlen, v, 2), CU_ERR_INVAL);
+    CHECK_OK(cu_policy_request_ctx(r, "zz", v[0]));
+    CHECK_OK(cu_policy_request_ctx_all(r, good, glen, v, 3)); /* replaces zz */
+    CHECK_OK(cu_policy_request_ctx(r, "a", v[2]));           /* before every other key */
+    static const char text[] = "@id(\"p\") permit (principal, action, resource) when { context.b == 1 && "
+                               "context.aa == 2 && context.ab == 3 && context.a == 3 && !(context has zz) };";
+    cu_policy_set *s = NULL;
+    CHECK_OK(cu_policy_set_parse(text, sizeof text - 1, "t", &s));
+    if (!s)
+        return;
+    cu_policy_answer ans;
+    CHECK_OK(cu_policy_eval(s, NULL, r, a, &ans));
+    CHECK(ans.allow);
+    CHECK_INT(ans.n_errors, 0);
+    cu_policy_set_release(s);
+    cu_arena_free(a);
+}
