@@ -1405,6 +1405,13 @@ static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill
         }
         or_into(kill, sl->kill + (size_t)k * words, words);
     }
+    if (sl->bkill) { /* only S and !S on it */
+        if (v->kind == PV_BOOL)
+            or_into(kill, sl->bkill + (v->u.b ? words : 0), words);
+        else
+            or_into(prot, sl->bmention, words);
+        return;
+    }
     for (uint32_t q = 0; q < sl->nother; q++) {
         const pguard *g = &set->guards[sl->other[q]];
         int r = guard_on(g, v);

@@ -507,6 +507,29 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
                     x->kill[c * words + i] |= b[i];
             }
         }
+        /* S and !S only: decided by the value's truth (or all err) at once */
+        bool truth = x->nother > 0;
+        for (uint32_t q = 0; q < x->nother; q++)
+            truth = truth && (gs[x->other[q]].kind == G_TRUTH || gs[x->other[q]].kind == G_NOT);
+        if (truth) {
+            x->bkill = cu_arena_alloc(a, sizeof(uint64_t) * 3 * words);
+            if (!x->bkill)
+                return false;
+            memset(x->bkill, 0, sizeof(uint64_t) * 3 * words);
+            x->bmention = x->bkill + 2 * words;
+            for (uint32_t q = 0; q < x->nother; q++) {
+                const pguard *g = &gs[x->other[q]];
+                for (int b = 0; b < 2; b++) {
+                    /* the guard's value on the bool b, after its negation */
+                    bool v = (g->kind == G_TRUTH ? b == 1 : b == 0) != g->neg;
+                    const uint64_t *kb = v ? g->need_false : g->need_true;
+                    for (uint32_t i = 0; i < words; i++)
+                        x->bkill[b * words + i] |= kb[i];
+                }
+                for (uint32_t i = 0; i < words; i++)
+                    x->bmention[i] |= g->mention[i];
+            }
+        }
     }
     set->slots = sl;
     set->nslots = ns;

@@ -375,6 +375,11 @@ typedef struct pslot {
     uint64_t *mention;   /* policies mentioning any guard on the slot */
     uint32_t *other;     /* guards on the slot evaluated one by one (S, !S, like) */
     uint32_t nother;
+    /* when every one of those is S or !S: what they rule out for a false and
+     * a true value (2 bitsets), and the policies they protect otherwise (the
+     * value not a bool: each of them errs); NULL when not */
+    uint64_t *bkill;
+    uint64_t *bmention;
     bool principal;      /* an attribute of the principal */
     const node *nest;    /* context.a(.b): the context.a node, as pguard's (else NULL) */
     uint64_t *has_before; /* as pguard's, for every step on the slot */
