@@ -1175,6 +1175,8 @@ cu_rc cu_policy_split_new(const cu_policy_set *set, const char *key, cu_policy_s
             r = g->var2 == VAR_CONTEXT || (root->kids[0]->var == VAR_CONTEXT &&
                                            pol_key_cmp(root->name, root->nlen, s->key, s->klen) == 0);
         }
+        if (g->kind == G_BOOL)
+            r = node_reads(g->cmp, s->key, s->klen);
         for (int k = 0; g->kind == G_CMP && k < 2; k++) {
             const node *x = g->cmp->kids[k];
             const node *root = x->op == N_ATTR ? pol_slot_root(x) : NULL;
@@ -1296,8 +1298,30 @@ static int guard_on(const pguard *g, const pval *v) { return guard_neg(g, guard_
 /* One guard's value for this request: 1, 0, or -1 when reading it is an
  * error (guard.c).  No error text is made: a policy that mentions an
  * erring guard is evaluated in full and gets Cedar's error itself. */
+static int guard_eval(const ectx *c, const pguard *g);
+
+/* A G_BOOL guard from step i of its program: a leaf's value, or Cedar's
+ * short-circuit over its operands' values (an operand that errs, or is
+ * not a bool, makes it an error once reached). */
+static int bool_eval(const ectx *c, const pguard *g, uint32_t i)
+{
+    const pbstep *b = &g->prog[i];
+    if (b->op == B_LEAF)
+        return guard_eval(c, &g->leaf[b->arg]);
+    int a = bool_eval(c, g, i + 1);
+    if (a < 0)
+        return -1;
+    if (b->op == B_NOT)
+        return !a;
+    if (b->op == B_AND ? !a : a)
+        return a; /* decided: the right side is not evaluated */
+    return bool_eval(c, g, b->arg);
+}
+
 static int guard_eval(const ectx *c, const pguard *g)
 {
+    if (g->kind == G_BOOL)
+        return guard_neg(g, bool_eval(c, g, 0));
     if (g->kind == G_PURE) { /* evaluated whole, in a copy of the context (its error text is not kept) */
         ectx e = *c;
         pval v;

@@ -138,28 +138,102 @@ static bool pure_principal(const node *x, int depth, bool *reads)
     return true;
 }
 
-static bool classify_shape(const node *x, pguard *g);
+static bool classify_shape(const node *x, pguard *g, cu_arena *arena);
+static bool classify(const node *x, pguard *g, cu_arena *a);
+
+#define BOOL_MAX_LEAVES 16
+
+/* x as a G_BOOL: a leaf guard, or &&, || or ! over such trees, written
+ * in prefix order into prog.  False when it is not, or is too large. */
+static bool bool_compile(const node *x, pguard *leaf, uint32_t *nleaf, pbstep *prog, uint32_t *np, int depth)
+{
+    if (depth > 32 || *np == 2 * BOOL_MAX_LEAVES)
+        return false;
+    pguard g;
+    if (classify(x, &g, NULL)) {
+        if (*nleaf == BOOL_MAX_LEAVES)
+            return false;
+        prog[(*np)++] = (pbstep){.op = B_LEAF, .arg = *nleaf};
+        leaf[(*nleaf)++] = g;
+        return true;
+    }
+    if (x->op == N_NOT) {
+        prog[(*np)++] = (pbstep){.op = B_NOT};
+        return bool_compile(x->kids[0], leaf, nleaf, prog, np, depth + 1);
+    }
+    if (x->op != N_AND && x->op != N_OR)
+        return false;
+    uint32_t me = (*np)++;
+    if (!bool_compile(x->kids[0], leaf, nleaf, prog, np, depth + 1))
+        return false;
+    prog[me] = (pbstep){.op = x->op == N_AND ? B_AND : B_OR, .arg = *np};
+    return bool_compile(x->kids[1], leaf, nleaf, prog, np, depth + 1);
+}
 
 /* What kind of guard x is (false: none): one of the shapes below, or else
  * an expression of the principal alone (G_PURE, which a principal's memo
- * decides once). */
-static bool classify(const node *x, pguard *g)
+ * decides once), or else (with an arena for its leaves) &&, || and ! over
+ * such guards (G_BOOL). */
+static bool classify(const node *x, pguard *g, cu_arena *a)
 {
-    if (classify_shape(x, g))
+    if (classify_shape(x, g, a))
         return true;
     bool reads = false;
-    if (!pure_principal(x, 0, &reads) || !reads)
+    if (pure_principal(x, 0, &reads) && reads) {
+        memset(g, 0, sizeof *g);
+        g->kind = G_PURE;
+        g->var = VAR_PRINCIPAL;
+        g->cmp = x;
+        g->principal = true;
+        return true;
+    }
+    if (!a || (x->op != N_AND && x->op != N_OR))
         return false;
+    pguard leaf[BOOL_MAX_LEAVES];
+    pbstep prog[2 * BOOL_MAX_LEAVES];
+    uint32_t n = 0, np = 0;
+    if (!bool_compile(x, leaf, &n, prog, &np, 0))
+        return false;
+    pguard *lv = cu_arena_alloc(a, sizeof *lv * n);
+    pbstep *pv = cu_arena_alloc(a, sizeof *pv * np);
+    if (!lv || !pv)
+        return false; /* (no memory: simply not a guard) */
+    memcpy(lv, leaf, sizeof *lv * n);
+    memcpy(pv, prog, sizeof *pv * np);
     memset(g, 0, sizeof *g);
-    g->kind = G_PURE;
-    g->var = VAR_PRINCIPAL;
+    g->kind = G_BOOL;
     g->cmp = x;
-    g->principal = true;
+    g->leaf = lv;
+    g->prog = pv;
+    g->nleaf = n;
+    g->principal = g->action = true;
+    for (uint32_t i = 0; i < n; i++) {
+        g->principal = g->principal && leaf[i].principal;
+        g->action = g->action && leaf[i].action;
+    }
+    g->var = g->principal ? VAR_PRINCIPAL : g->action ? VAR_ACTION : VAR_CONTEXT;
+    /* Invariant 4 for a read through context.a (a leaf on context.a.b) that
+     * no `context has a` inside the expression guards: the guard's nest, so
+     * that a policy testing `context has a` in an earlier step is ruled out
+     * by that test when a is missing, not protected by this guard's error.
+     * With such a `has` inside, the expression decides itself, exactly. */
+    for (uint32_t i = 0; i < n && !g->nest; i++) {
+        const node *sl = leaf[i].kind == G_CMP ? NULL : leaf[i].slot;
+        if (!sl || sl->kids[0]->op != N_ATTR || !leaf[i].nest)
+            continue;
+        const node *root = leaf[i].nest;
+        bool has_inside = false;
+        for (uint32_t k = 0; k < n; k++)
+            has_inside = has_inside || (leaf[k].kind == G_HAS && leaf[k].var == VAR_CONTEXT &&
+                                        leaf[k].nlen == root->nlen && pol_bytes_eq(leaf[k].name, root->name, root->nlen));
+        if (!has_inside)
+            g->nest = root;
+    }
     return true;
 }
 
 /* The shapes.  Fills kind, var, slot, lit, pat, name. */
-static bool classify_shape(const node *x, pguard *g)
+static bool classify_shape(const node *x, pguard *g, cu_arena *arena)
 {
     memset(g, 0, sizeof *g);
     switch (x->op) {
@@ -171,7 +245,7 @@ static bool classify_shape(const node *x, pguard *g)
         break;
     case N_NOT:
         if (!is_slot(x->kids[0])) { /* !(guard): the same test, negated (an error stays one) */
-            if (!classify(x->kids[0], g))
+            if (!classify(x->kids[0], g, arena))
                 return false;
             g->neg = !g->neg;
             return true;
@@ -608,7 +682,7 @@ bool pol_guards_build(cu_policy_set *set)
             uint32_t nu = cd->unless ? 1 : cd->nconj;
             for (kj = 0; kj < nu; kj++) {
                 pguard g;
-                if (!classify(u[kj], &g)) {
+                if (!classify(u[kj], &g, a)) {
                     stop = true;
                     break;
                 }

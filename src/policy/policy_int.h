@@ -319,6 +319,10 @@ enum guard_kind {
     G_PURE,  /* any expression of the principal's own attributes and literals
               * (`principal.role == "analyst" || principal.unit like "INT-*"`):
               * evaluated whole; an error, or a value not a bool, reads as an error */
+    G_BOOL,  /* &&, || and ! over guards of the kinds above (`context.bg ||
+              * !resource.live || (context has case && ...)`): Cedar's
+              * short-circuit over the leaves' values, an erring leaf that is
+              * reached an error */
     G_INV    /* V in S, V a variable (an error unless both are entities; S a
               * set of entities is left to the evaluator: read as an error) */
 };
@@ -326,13 +330,21 @@ enum guard_kind {
 /* Guards read on their own, not through a slot's table. */
 static inline bool pol_guard_lone(int kind)
 {
-    return kind == G_HAS || kind == G_CMP || kind == G_SETHAS || kind == G_INV || kind == G_PURE;
+    return kind == G_HAS || kind == G_CMP || kind == G_SETHAS || kind == G_INV || kind == G_PURE || kind == G_BOOL;
 }
 
 /* A guard's slot is var.a, or context.a.b: an attribute of the entity (or
  * record) that context.a holds, read through one more step.  Its root is the
  * var.a node. */
 static inline const node *pol_slot_root(const node *x) { return x->kids[0]->op == N_VAR ? x : x->kids[0]; }
+
+/* A G_BOOL guard's expression, in prefix order: a leaf (arg: its index),
+ * ! of the next step, or && / || of the next step and step arg. */
+enum { B_LEAF, B_NOT, B_AND, B_OR };
+typedef struct pbstep {
+    uint8_t op;
+    uint32_t arg;
+} pbstep;
 
 /* S is var.attr (attr != NULL) or the variable itself (G_EQ / G_NE on an
  * entity variable: `action == Action::"logout"`). */
@@ -345,7 +357,10 @@ typedef struct pguard {
     uint32_t nlen;
     const pval *lit;     /* G_EQ / G_NE: the literal; G_IN: the set */
     const ppat *pat;     /* G_LIKE */
-    const node *cmp;     /* G_CMP: the comparison node (kids: the two sides); G_PURE: the expression */
+    const node *cmp;     /* G_CMP: the comparison node (kids: the two sides); G_PURE, G_BOOL: the expression */
+    const struct pguard *leaf; /* G_BOOL: its leaves (guards of the other kinds) */
+    const struct pbstep *prog; /* and the expression over them, in prefix order */
+    uint32_t nleaf;
     const char *text;    /* folded source text: guards with the same text are one */
     uint64_t *need_true; /* policies whose guard prefix needs it true (killed when false) */
     uint64_t *need_false;

@@ -31,7 +31,18 @@ static const char *const PURPOSES[] = {"investigation", "intelligence", "trainin
 /* One conjunct: a guard most of the time, sometimes not. */
 static cu_rc conjunct(cu_buf *b)
 {
-    switch (rnd(36)) {
+    switch (rnd(39)) {
+    /* &&, || and ! over guards (short-circuit: a later operand's error or
+     * missing slot is not reached when an earlier one decides) */
+    case 36: return cu_buf_appends(b, rnd(2) ? "(context.bg || !resource.live || (context has k && context.k.n <= context.now "
+                                               "&& context.k.who.contains(principal) && resource in context.k))"
+                                             : "(!context.bg && (context.k.flag || principal.n > context.now))");
+    case 37: return cu_buf_appendf(b, rnd(2) ? "!(context.purpose == \"%s\" || !(context has k) || context.k.s == \"MIT-1\")"
+                                             : "(resource.live && context.bg || [\"%s\", \"other\"].contains(context.purpose))",
+                                   PURPOSES[rnd(4)]);
+    case 38: return cu_buf_appends(b, rnd(3) == 0 ? "(context.bg || !(context has k && context.k.flag))"
+                                    : rnd(2) ? "(context has k && (context.k.flag || context.k.n >= 2))"
+                                             : "(principal.flag || principal.role == \"PC\") && (action == Action::\"view\" || context.bg)");
     /* expressions of the principal alone (the memo decides them whole),
      * some of them errors (a non-bool operand of ||, a missing attribute) */
     case 33: return cu_buf_appendf(b, rnd(2) ? "(principal.role == \"%s\" || principal.unit like \"M*\")"
@@ -560,4 +571,31 @@ TEST(request_ctx_all_checks_order_and_replaces)
     CHECK_INT(ans.n_errors, 0);
     cu_policy_set_release(s);
     cu_arena_free(a);
+}
+
+/* &&, || and ! over guards make one guard (G_BOOL): the pack's need-to-know
+ * shape is guarded whole; an operand that is no guard leaves it a plain
+ * condition; a read through context.k with no `context has k` inside takes
+ * the earlier `has` step into account (nest). */
+TEST(bool_guards_of_a_policy)
+{
+    static const char text[] =
+        "@id(\"ntk\") forbid (principal, action, resource) unless { context.bg || !resource.live || "
+        "(context has k && context.k.n <= context.now && context.k.who.contains(principal) && resource in context.k) };\n"
+        "@id(\"no\") forbid (principal, action, resource) when { context.bg || principal.n + 1 > context.now };\n"
+        "@id(\"gov\") forbid (principal, action, resource) when { context has k && (resource.live && !context.k.flag) };\n";
+    cu_policy_set *s = NULL;
+    CHECK_OK(cu_policy_set_parse(text, sizeof text - 1, "t", &s));
+    if (!s)
+        return;
+    CHECK_INT(s->pols[0].npre, 1);
+    CHECK_INT(s->guards[s->pols[0].pre[0].guard].kind, G_BOOL);
+    CHECK_INT(s->guards[s->pols[0].pre[0].guard].nleaf, 6);
+    CHECK(s->guards[s->pols[0].pre[0].guard].nest == NULL); /* its own `has` decides */
+    CHECK_INT(s->pols[1].npre, 0);
+    CHECK_INT(s->pols[2].npre, 2);
+    const pguard *g = &s->guards[s->pols[2].pre[1].guard];
+    CHECK_INT(g->kind, G_BOOL);
+    CHECK(g->nest != NULL && g->has_before != NULL); /* ruled out by the `has` step when k is missing */
+    cu_policy_set_release(s);
 }
