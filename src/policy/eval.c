@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define GV_UNKNOWN 2
+
 typedef struct ectx {
     const cu_policy_set *set;
     const cu_policy_entities *ents;
@@ -46,6 +48,10 @@ typedef struct ectx {
     /* the guards' reads through context.a (guard.c): a's value (NULL: no
      * such attribute) and, when it is an entity, that entity, kept for the
      * last two names read this request (NULL: no cache) */
+    /* per guard of the set, its value this request once computed (lone
+     * guards and the guards G_BOOL leaves share: guard.c, invariant 6);
+     * GV_UNKNOWN: not yet; NULL: no cache */
+    int8_t *gval;
     struct nest_memo {
         const char *name;
         uint32_t nlen;
@@ -1306,8 +1312,19 @@ static int guard_eval(const ectx *c, const pguard *g);
 static int bool_eval(const ectx *c, const pguard *g, uint32_t i)
 {
     const pbstep *b = &g->prog[i];
-    if (b->op == B_LEAF)
-        return guard_eval(c, &g->leaf[b->arg]);
+    if (b->op == B_LEAF) {
+        int32_t k = g->leaf_g ? g->leaf_g[b->arg] : -1;
+        if (k < 0 || !c->gval)
+            return guard_eval(c, &g->leaf[b->arg]);
+        bool neg = g->leaf_neg[b->arg];
+        int v = c->gval[k];
+        if (v == GV_UNKNOWN) {
+            v = guard_eval(c, &g->leaf[b->arg]);
+            c->gval[k] = (int8_t)(v < 0 || !neg ? v : !v);
+            return v;
+        }
+        return v < 0 || !neg ? v : !v;
+    }
     int a = bool_eval(c, g, i + 1);
     if (a < 0)
         return -1;
@@ -1399,7 +1416,10 @@ static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill
             nested_absent(g->has_before, g->mention, words, prot);
             return;
         }
-        int r = guard_eval(c, g);
+        int8_t *cv = c->gval ? &c->gval[set->lone[j - set->nslots]] : NULL;
+        int r = cv && *cv != GV_UNKNOWN ? *cv : guard_eval(c, g);
+        if (cv)
+            *cv = (int8_t)r;
         or_into(r < 0 ? prot : kill, r < 0 ? g->mention : r ? g->need_false : g->need_true, words);
         return;
     }
@@ -1762,7 +1782,10 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
                    (set->guards_mode == POL_GUARDS_ON ||
                     (set->guards_mode == POL_GUARDS_AUTO && ncand >= POL_GUARDS_MIN_CAND));
     memset(kill, 0, sizeof(uint64_t) * 6 * words);
+    int8_t gval[1024]; /* guard.c: at most 1024 guards */
     if (guarded) {
+        memset(gval, GV_UNKNOWN, set->nguards);
+        c.gval = gval;
         /* the principal's guards from its memo when it has one for this set;
          * the guards reading the split attribute apart, to run again for the
          * second answer */
@@ -1865,8 +1888,10 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         flip->v.u.b = true;
         /* the guards again, with the attribute true: a policy that does not
          * read it has the same guard values, so it is ruled out again or
-         * remembered from the first pass */
+         * remembered from the first pass (the values kept are forgotten:
+         * those reading the attribute change) */
         if (guarded) {
+            memset(gval, GV_UNKNOWN, set->nguards);
             guards_run(&c, rel, words, reads, 1, NULL, NULL, ks, ps);
             for (uint32_t i = 0; i < words; i++) {
                 prot[i] = pn[i] | ps[i];

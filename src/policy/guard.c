@@ -170,6 +170,24 @@ static bool bool_compile(const node *x, pguard *leaf, uint32_t *nleaf, pbstep *p
     return bool_compile(x->kids[1], leaf, nleaf, prog, np, depth + 1);
 }
 
+/* The leaves' nodes of a tree bool_compile took, in its order. */
+static void bool_nodes(const node *x, const node **ln, uint32_t *n, int depth)
+{
+    pguard g;
+    if (depth > 32)
+        return;
+    if (classify(x, &g, NULL)) {
+        ln[(*n)++] = x;
+        return;
+    }
+    if (x->op == N_NOT) {
+        bool_nodes(x->kids[0], ln, n, depth + 1);
+        return;
+    }
+    bool_nodes(x->kids[0], ln, n, depth + 1);
+    bool_nodes(x->kids[1], ln, n, depth + 1);
+}
+
 /* What kind of guard x is (false: none): one of the shapes below, or else
  * an expression of the principal alone (G_PURE, which a principal's memo
  * decides once), or else (with an arena for its leaves) &&, || and ! over
@@ -196,8 +214,11 @@ static bool classify(const node *x, pguard *g, cu_arena *a)
         return false;
     pguard *lv = cu_arena_alloc(a, sizeof *lv * n);
     pbstep *pv = cu_arena_alloc(a, sizeof *pv * np);
-    if (!lv || !pv)
+    const node **lnv = cu_arena_alloc(a, sizeof *lnv * n);
+    if (!lv || !pv || !lnv)
         return false; /* (no memory: simply not a guard) */
+    uint32_t nn = 0;
+    bool_nodes(x, lnv, &nn, 0); /* the leaves' nodes, in the order bool_compile found them */
     memcpy(lv, leaf, sizeof *lv * n);
     memcpy(pv, prog, sizeof *pv * np);
     memset(g, 0, sizeof *g);
@@ -205,6 +226,7 @@ static bool classify(const node *x, pguard *g, cu_arena *a)
     g->cmp = x;
     g->leaf = lv;
     g->prog = pv;
+    g->leaf_n = lnv;
     g->nleaf = n;
     g->principal = g->action = true;
     for (uint32_t i = 0; i < n; i++) {
@@ -652,6 +674,79 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
 
 static uint64_t text_hash(const char *s) { return pol_hash(s, strlen(s), 0x2545f4914f6cdd1dull); }
 
+static int32_t guard_by_text(const pguard *gs, uint32_t ng, const char *t)
+{
+    for (uint32_t k = 0; k < ng; k++)
+        if (strcmp(gs[k].text, t) == 0)
+            return (int32_t)k;
+    return -1;
+}
+
+/* Invariant 6: a G_BOOL leaf whose value is a guard's of the set (the same
+ * folded text) or that value negated (`!T` against T, `!(T)`, a comparison
+ * negated or turned round: `a <= b` against `b < a`), errors included (a
+ * guard's -1 stays -1 under !, and a comparison errs when either side is not
+ * a Long, whichever way round), shares its value within a request. */
+static bool bool_share(cu_policy_set *set, pguard *gs, uint32_t ng)
+{
+    cu_arena *a = set->arena;
+    static const char *const ops[] = {"<", "<=", ">", ">="};
+    for (uint32_t k = 0; k < ng; k++) {
+        pguard *g = &gs[k];
+        if (g->kind != G_BOOL)
+            continue;
+        g->leaf_g = cu_arena_alloc(a, sizeof *g->leaf_g * g->nleaf);
+        g->leaf_neg = cu_arena_alloc(a, g->nleaf);
+        if (!g->leaf_g || !g->leaf_neg)
+            return false;
+        for (uint32_t i = 0; i < g->nleaf; i++) {
+            const node *x = g->leaf_n[i];
+            char *t = pol_node_text(a, set->src, x);
+            if (!t)
+                return false;
+            size_t tl = strlen(t);
+            char *alt = cu_arena_alloc(a, 2 * tl + 16);
+            if (!alt)
+                return false;
+            int32_t f = guard_by_text(gs, ng, t);
+            bool neg = false;
+            if (f < 0) {
+                snprintf(alt, 2 * tl + 16, "!%s", t);
+                f = guard_by_text(gs, ng, alt);
+                neg = f >= 0;
+            }
+            if (f < 0) {
+                snprintf(alt, 2 * tl + 16, "!(%s)", t);
+                f = guard_by_text(gs, ng, alt);
+                neg = f >= 0;
+            }
+            if (f < 0 && t[0] == '!') {
+                size_t skip = t[1] == '(' && t[tl - 1] == ')' ? 2 : 1;
+                snprintf(alt, 2 * tl + 16, "%.*s", (int)(tl - skip - (skip == 2)), t + skip);
+                f = guard_by_text(gs, ng, alt);
+                neg = f >= 0;
+            }
+            if (f < 0 && x->op >= N_LT && x->op <= N_GE) {
+                /* N_LT, N_LE, N_GT, N_GE in that order: the same test turned
+                 * round, or negated either way round */
+                int o = x->op - N_LT, swap[] = {2, 3, 0, 1}, not[] = {3, 2, 1, 0};
+                char *l = pol_node_text(a, set->src, x->kids[0]), *r = pol_node_text(a, set->src, x->kids[1]);
+                if (!l || !r)
+                    return false;
+                const char *form[3][3] = {{r, ops[swap[o]], l}, {l, ops[not[o]], r}, {r, ops[swap[not[o]]], l}};
+                for (int q = 0; q < 3 && f < 0; q++) {
+                    snprintf(alt, 2 * tl + 16, "%s %s %s", form[q][0], form[q][1], form[q][2]);
+                    f = guard_by_text(gs, ng, alt);
+                    neg = f >= 0 && q > 0;
+                }
+            }
+            g->leaf_g[i] = f;
+            g->leaf_neg[i] = neg;
+        }
+    }
+    return true;
+}
+
 bool pol_guards_build(cu_policy_set *set)
 {
     if (set->n == 0 || set->n > GUARD_MAX_POLICIES)
@@ -734,6 +829,8 @@ bool pol_guards_build(cu_policy_set *set)
     }
     set->guards = gs;
     set->nguards = ng;
+    if (!bool_share(set, gs, ng))
+        return false;
     return build_slots(set, gs, ng);
 }
 

@@ -361,6 +361,12 @@ typedef struct pguard {
     const struct pguard *leaf; /* G_BOOL: its leaves (guards of the other kinds) */
     const struct pbstep *prog; /* and the expression over them, in prefix order */
     uint32_t nleaf;
+    const node **leaf_n;       /* the leaves' nodes */
+    /* per leaf: a guard of the set with the same value (its own text) or the
+     * negated value (`!T`, a comparison turned round), whose value a request
+     * computes once for both (-1: none) */
+    int32_t *leaf_g;
+    uint8_t *leaf_neg;
     const char *text;    /* folded source text: guards with the same text are one */
     uint64_t *need_true; /* policies whose guard prefix needs it true (killed when false) */
     uint64_t *need_false;

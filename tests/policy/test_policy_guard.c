@@ -31,7 +31,12 @@ static const char *const PURPOSES[] = {"investigation", "intelligence", "trainin
 /* One conjunct: a guard most of the time, sometimes not. */
 static cu_rc conjunct(cu_buf *b)
 {
-    switch (rnd(39)) {
+    switch (rnd(40)) {
+    /* leaves that are other guards negated or turned round (their values
+     * shared within a request): `context.k.n < context.now` and
+     * `context.now < context.k.n` are guards of their own elsewhere */
+    case 39: return cu_buf_appends(b, rnd(2) ? "(context.bg || context.k.n >= context.now)"
+                                             : "(!context.bg && (context.now <= context.k.n || context.k.n > context.now))");
     /* &&, || and ! over guards (short-circuit: a later operand's error or
      * missing slot is not reached when an earlier one decides) */
     case 36: return cu_buf_appends(b, rnd(2) ? "(context.bg || !resource.live || (context has k && context.k.n <= context.now "
