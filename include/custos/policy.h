@@ -165,8 +165,12 @@ CU_NODISCARD cu_rc cu_policy_entity_seal(cu_policy_entity *ent, const cu_policy_
  * take those from the entity.  The memo is the entity's: one made for
  * another set is ignored, and a put, a new parent or a new seal drops it, so
  * an entity rebuilt from new reference data answers from its new data.
- * Answers are the same with or without it.  Three bitsets per entity in a
- * (one word per 64 policies each). */
+ * It also decides the set's comparisons of principal attributes with one
+ * context attribute (`context.now >= principal.end`) for every interval of
+ * the context value between the principal's values, so a request reads
+ * that context value once.  Answers are the same with or without it.
+ * Three bitsets per entity in a (one word per 64 policies each), and per
+ * such interval one more. */
 CU_NODISCARD cu_rc cu_policy_entity_memo(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a);
 /* The same for an entity that will be the action (`action == Action::"x"`,
  * the action's part of the scope index); it replaces a principal memo of
