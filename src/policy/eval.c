@@ -1500,18 +1500,15 @@ static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t 
  * guard rules out, prot those mentioning a guard that errs (evaluated in
  * full, from the start).  reads: the split's mask of items reading its
  * attribute (NULL: none); pick 0 runs the others, 1 those.  only (NULL:
- * all): run only these items; skip (NULL: none): not these (the memos
- * decide them). */
+ * all): run only these items (a memo's). */
 static void guards_run(const ectx *c, const uint64_t *rel, uint32_t words, const uint64_t *reads, int pick,
-                       const uint64_t *only, const uint64_t *skip, uint64_t *kill, uint64_t *prot)
+                       const uint64_t *only, uint64_t *kill, uint64_t *prot)
 {
     const cu_policy_set *set = c->set;
     memset(kill, 0, sizeof(uint64_t) * words);
     memset(prot, 0, sizeof(uint64_t) * words);
     for (uint32_t k = 0; k < set->iwords; k++) {
         uint64_t m = rel[k];
-        if (skip)
-            m &= ~skip[k];
         if (only)
             m &= only[k];
         if (reads)
@@ -1794,7 +1791,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
             skip[k] = (memo ? set->item_principal[k] : 0) | (amemo ? set->item_action[k] : 0) |
                       (tcm ? set->item_tc[k] : 0);
         guards_rel(set, cand, ncand, words, skip, rel);
-        guards_run(&c, rel, words, reads, 0, NULL, NULL, kn, pn);
+        guards_run(&c, rel, words, reads, 0, NULL, kn, pn);
         if (memo)
             for (uint32_t i = 0; i < words; i++) {
                 kn[i] |= pe->memo_kill[i];
@@ -1808,7 +1805,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         if (tcm)
             tc_apply(&c, pe, words, kn, pn);
         if (reads)
-            guards_run(&c, rel, words, reads, 1, NULL, NULL, ks, ps);
+            guards_run(&c, rel, words, reads, 1, NULL, ks, ps);
         for (uint32_t i = 0; i < words; i++) {
             prot[i] = pn[i] | ps[i];
             kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
@@ -1892,7 +1889,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
          * those reading the attribute change) */
         if (guarded) {
             memset(gval, GV_UNKNOWN, set->nguards);
-            guards_run(&c, rel, words, reads, 1, NULL, NULL, ks, ps);
+            guards_run(&c, rel, words, reads, 1, NULL, ks, ps);
             for (uint32_t i = 0; i < words; i++) {
                 prot[i] = pn[i] | ps[i];
                 kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
@@ -1962,8 +1959,7 @@ static cu_rc memo_make(cu_policy_entity *ent, const cu_policy_set *set, int w, c
     if (set->nguards) {
         uint64_t all[1024 / 64 + 1];
         memset(all, 0xff, sizeof all);
-        guards_run(&c, all, words, NULL, 0, w == VAR_PRINCIPAL ? set->item_principal : set->item_action, NULL, b,
-                   b + words);
+        guards_run(&c, all, words, NULL, 0, w == VAR_PRINCIPAL ? set->item_principal : set->item_action, b, b + words);
         if (w == VAR_PRINCIPAL && set->tc_ctx && !tc_memo(&c, ent, words, b + words, a))
             return cu_err_set(CU_ERR_NOMEM, "entity memo: out of memory");
     }

@@ -13,7 +13,11 @@
  * variable (`context.case.officers.contains(principal)`,
  * `resource in context.case`), and `!(...)` of any of these.  Once the slot is read, such a test either
  * gives a bool or (for `S`, `!S`, `like` and comparisons on the wrong
- * type, or a slot that is missing) an error; it has no other effect.  A policy's guard
+ * type, or a slot that is missing) an error; it has no other effect.  Two
+ * more kinds are guards: any expression of the principal's own attributes
+ * and literals (G_PURE: a principal's memo decides it), and &&, || and !
+ * over guards (G_BOOL: evaluated with Cedar's short-circuit over its
+ * leaves' values, an erring leaf an error once reached).  A policy's guard
  * prefix is the longest run of its top-level conjuncts, in Cedar's order of
  * evaluation (the `when` conjuncts left to right, an `unless` condition as
  * one step wanting false, conditions in order), that are guards.
@@ -38,6 +42,12 @@
  *    a Long, and otherwise depends only on where the context value lies
  *    among the principal's values: so a principal's memo can hold its
  *    outcome per interval, and a request reads the context value once.
+ * 6. A G_BOOL leaf with the folded text of another guard has its value;
+ *    one whose text is that guard's negated (`!T`, `!(T)`, or a
+ *    comparison negated or turned round) has its value negated, errors
+ *    kept (! of an error is an error; a comparison errs when either side
+ *    is not a Long, in either order), so within one request (and one value
+ *    of the split attribute) the two share one evaluation.
  * 3. Only sets of at most GUARD_MAX_POLICIES policies get guards, and at
  *    most GUARD_MAX of them (a prefix stops at a guard that would be one
  *    too many), which bounds the bitsets to 1.5 MiB.  Larger sets are
