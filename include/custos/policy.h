@@ -165,9 +165,20 @@ CU_NODISCARD cu_rc cu_policy_entity_seal(cu_policy_entity *ent, const cu_policy_
  * take those from the entity.  The memo is the entity's: one made for
  * another set is ignored, and a put, a new parent or a new seal drops it, so
  * an entity rebuilt from new reference data answers from its new data.
- * Answers are the same with or without it.  Three bitsets per entity in a
- * (one word per 64 policies each). */
+ * It also decides the set's comparisons of principal attributes with one
+ * context attribute (`context.now >= principal.end`) for every interval of
+ * the context value between the principal's values, so a request reads
+ * that context value once.  Answers are the same with or without it.
+ * Three bitsets per entity in a (one word per 64 policies each), and per
+ * such interval one more. */
 CU_NODISCARD cu_rc cu_policy_entity_memo(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a);
+/* The same for an entity that will be the action (`action == Action::"x"`,
+ * the action's part of the scope index); it replaces a principal memo of
+ * the entity (and vice versa). */
+CU_NODISCARD cu_rc cu_policy_entity_memo_action(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a);
+/* A hint: start reading what a request will read of ent's memo (its
+ * bitsets, which live apart from the entity), once ent itself is in cache. */
+void cu_policy_entity_prefetch_memo(const cu_policy_entity *ent);
 /* The entity's uid as a value (allocated in a; it points into ent). */
 const cu_policy_value *cu_policy_entity_value(cu_arena *a, const cu_policy_entity *ent);
 const char *cu_policy_entity_id(const cu_policy_entity *ent);
@@ -190,6 +201,11 @@ CU_NODISCARD cu_rc cu_policy_request_entity(cu_policy_request *r, const cu_polic
 /* Add a context field (the value is referenced, not copied). */
 CU_NODISCARD cu_rc cu_policy_request_ctx(cu_policy_request *r, const char *key,
                                          const cu_policy_value *v);
+/* The whole context at once, for requests built per decision: n keys of
+ * klens bytes in (length, bytes) order and distinct (CU_ERR_INVAL
+ * otherwise), replacing any context set before; later puts may follow. */
+CU_NODISCARD cu_rc cu_policy_request_ctx_all(cu_policy_request *r, const char *const *keys, const uint32_t *klens,
+                                             const cu_policy_value *const *vals, size_t n);
 /* Parse a request JSON object {"principal","action","resource","context"}
  * (uids as {"type","id"} or "Type::\"id\"").  schema may be NULL. */
 CU_NODISCARD cu_rc cu_policy_request_parse_json(const char *text, size_t len,

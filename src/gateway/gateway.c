@@ -121,6 +121,10 @@ cu_rc cu_gateway_new(const cu_gateway_opts *opts, cu_gateway **out)
             rc = cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
             goto fail;
         }
+        /* what the pack's scopes and guards on the action alone decide, once
+         * (the set is the gateway's for its life) */
+        if ((rc = cu_policy_entity_memo_action(g->act_ent[i], g->set, g->arena)))
+            goto fail;
     }
     if ((rc = gw_snap_empty(&g->snap)))
         goto fail;
@@ -424,24 +428,30 @@ static cu_rc build_request(cu_gateway *g, gw_snap *s, const cu_gateway_request *
     const cu_policy_value *bgv = s->bool_val[0];
     if (!pr || !purpose || !now || !bgv)
         return cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
-    cu_rc rc = cu_policy_request_ctx(pr, "purpose", purpose);
-    if (!rc)
-        rc = cu_policy_request_ctx(pr, "now", now);
-    if (!rc)
-        rc = cu_policy_request_ctx(pr, "break_glass", bgv);
-    if (!rc && case_known) {
+    /* the context in one call: keys in (length, bytes) order */
+    const char *keys[5];
+    uint32_t klens[5];
+    const cu_policy_value *vals[5];
+    size_t n = 0;
+#define CTX(k, v) (keys[n] = (k), klens[n] = (uint32_t)sizeof(k) - 1, vals[n++] = (v))
+    CTX("now", now);
+    if (case_known) {
         cu_policy_entity *ce = gw_case_entity(s, ci, r->now, a);
         const cu_policy_value *cv = ce ? cu_policy_entity_value(a, ce) : NULL;
         if (!cv)
             return cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
-        rc = cu_policy_request_entity(pr, ce);
-        if (!rc)
-            rc = cu_policy_request_ctx(pr, "case", cv);
+        cu_rc rc = cu_policy_request_entity(pr, ce);
+        if (rc)
+            return rc;
+        CTX("case", cv);
     }
-    if (!rc && gov)
-        rc = cu_policy_request_ctx(pr, "governance", gov);
+    CTX("purpose", purpose);
+    if (gov)
+        CTX("governance", gov);
+    CTX("break_glass", bgv);
+#undef CTX
     *out = pr;
-    return rc;
+    return cu_policy_request_ctx_all(pr, keys, klens, vals, n);
 }
 
 static bool all_emergency(cu_gateway *g, const cu_policy_answer *a)

@@ -480,7 +480,8 @@ void gw_prefetch_decision(const gw_snap *s, uint32_t oi, bool rec, uint32_t ri, 
         pf(&s->case_iv_start[ci + 1]);
     }
     /* step 2: one level down (these loads wait for step 1's lines, in
-     * parallel with one another) */
+     * parallel with one another): the officer's memo, made apart from it */
+    cu_policy_entity_prefetch_memo(oe);
     if (rec) {
         uint32_t q = s->rec_case_start[ri];
         pf(&s->rec_cases[q]);

@@ -772,6 +772,28 @@ cu_rc cu_policy_request_ctx(cu_policy_request *r, const char *key, const cu_poli
     return ctx_put(r, key, (uint32_t)strlen(key), &v->v);
 }
 
+cu_rc cu_policy_request_ctx_all(cu_policy_request *r, const char *const *keys, const uint32_t *klens,
+                                const cu_policy_value *const *vals, size_t n)
+{
+    if (!r || (n && (!keys || !klens || !vals)) || n > UINT32_MAX / 2)
+        return cu_err_set(CU_ERR_INVAL, "request: context keys and values are needed");
+    uint32_t cap = n < 4 ? 8 : (uint32_t)n * 2; /* room for a few puts after */
+    pfield *f = cu_arena_alloc(r->arena, sizeof *f * cap);
+    if (!f)
+        return cu_err_set(CU_ERR_NOMEM, "request: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!keys[i] || !vals[i] || (i && pol_key_cmp(keys[i - 1], klens[i - 1], keys[i], klens[i]) >= 0))
+            return cu_err_set(CU_ERR_INVAL, "request: context keys must be distinct, in (length, bytes) order");
+        f[i].key = keys[i];
+        f[i].klen = klens[i];
+        f[i].v = vals[i]->v;
+    }
+    r->ctx = f;
+    r->nctx = (uint32_t)n;
+    r->capctx = cap;
+    return CU_OK;
+}
+
 cu_rc pol_request_from_json(const json_t *j, const cu_policy_schema *schema, cu_arena *a, cu_policy_request **out)
 {
     static const char *names[3] = {"principal", "action", "resource"};
@@ -835,11 +857,15 @@ cu_policy_entity *cu_policy_entity_make(cu_arena *a, const char *type, size_t tl
 {
     if (!a || !type || !id || tlen > UINT32_MAX || ilen > UINT32_MAX)
         return NULL;
-    struct cu_policy_entity *ent = cu_arena_alloc(a, sizeof *ent);
-    pfield *f = cu_arena_alloc(a, sizeof *f * (max_attrs ? max_attrs : 1));
-    puid **p = cu_arena_alloc(a, sizeof *p * (max_parents ? max_parents : 1));
-    if (!ent || !f || !p)
+    /* one block: the entity, its attributes, its parents */
+    size_t eb = (sizeof(struct cu_policy_entity) + 15) & ~(size_t)15;
+    size_t fb = (sizeof(pfield) * (max_attrs ? max_attrs : 1) + 15) & ~(size_t)15;
+    char *m = cu_arena_alloc(a, eb + fb + sizeof(puid *) * (max_parents ? max_parents : 1));
+    if (!m)
         return NULL;
+    struct cu_policy_entity *ent = (struct cu_policy_entity *)m;
+    pfield *f = (pfield *)(m + eb);
+    puid **p = (puid **)(m + eb + fb);
     memset(ent, 0, sizeof *ent);
     ent->uid.type = type;
     ent->uid.id = id;
@@ -932,7 +958,7 @@ cu_rc cu_policy_entity_seal(cu_policy_entity *ent, const cu_policy_entities *sto
     if (store && !store->finalized)
         return cu_err_set(CU_ERR_STATE, "entity seal: the store is not finalized");
     uint32_t cap = ent->nparents;
-    for (uint32_t i = 0; i < ent->nparents; i++) {
+    for (uint32_t i = 0; store && i < ent->nparents; i++) {
         const struct cu_policy_entity *pe = pol_ent_find(store, ent->parents[i]);
         if (pe)
             cap += pe->nanc;
@@ -943,7 +969,7 @@ cu_rc cu_policy_entity_seal(cu_policy_entity *ent, const cu_policy_entities *sto
     uint32_t n = 0;
     for (uint32_t i = 0; i < ent->nparents; i++) {
         (void)anc_push(anc, &n, cap, ent->parents[i]);
-        const struct cu_policy_entity *pe = pol_ent_find(store, ent->parents[i]);
+        const struct cu_policy_entity *pe = store ? pol_ent_find(store, ent->parents[i]) : NULL;
         for (uint32_t k = 0; pe && k < pe->nanc; k++)
             (void)anc_push(anc, &n, cap, pe->anc[k]);
     }

@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#define GV_UNKNOWN 2
+
 typedef struct ectx {
     const cu_policy_set *set;
     const cu_policy_entities *ents;
@@ -46,6 +48,10 @@ typedef struct ectx {
     /* the guards' reads through context.a (guard.c): a's value (NULL: no
      * such attribute) and, when it is an entity, that entity, kept for the
      * last two names read this request (NULL: no cache) */
+    /* per guard of the set, its value this request once computed (lone
+     * guards and the guards G_BOOL leaves share: guard.c, invariant 6);
+     * GV_UNKNOWN: not yet; NULL: no cache */
+    int8_t *gval;
     struct nest_memo {
         const char *name;
         uint32_t nlen;
@@ -1053,7 +1059,7 @@ static void explain(ectx *c, const near *nears, uint32_t nnear, cu_policy_answer
             best = nears[i];
     const policy *p = &c->set->pols[best.pol];
     ans->explain_policy = p->id;
-    ans->explain_condition = node_text(c, best.fail);
+    ans->explain_condition = best.fail->text ? best.fail->text : node_text(c, best.fail);
     const char *ct = ans->explain_condition ? ans->explain_condition : "?";
     if (p->reason) {
         ans->explanation = reason_text(c, p->reason);
@@ -1089,11 +1095,13 @@ static bool tally_init(cu_arena *scratch, uint32_t ncand, tally *t)
 {
     memset(t, 0, sizeof *t);
     uint32_t n = ncand ? ncand : 1;
-    t->permits = cu_arena_alloc(scratch, sizeof(uint32_t) * 2 * n);
-    t->nears = cu_arena_alloc(scratch, sizeof(near) * n);
-    t->errs = cu_arena_alloc(scratch, sizeof(cu_policy_error) * n);
-    if (!t->permits || !t->nears || !t->errs)
+    size_t ids = (sizeof(uint32_t) * 2 * n + 15) & ~(size_t)15, nb = (sizeof(near) * n + 15) & ~(size_t)15;
+    char *m = cu_arena_alloc(scratch, ids + nb + sizeof(cu_policy_error) * n); /* one block */
+    if (!m)
         return false;
+    t->permits = (uint32_t *)m;
+    t->nears = (near *)(m + ids);
+    t->errs = (cu_policy_error *)(m + ids + nb);
     t->forbids = t->permits + n;
     return true;
 }
@@ -1223,6 +1231,8 @@ cu_rc cu_policy_split_new(const cu_policy_set *set, const char *key, cu_policy_s
             r = g->var2 == VAR_CONTEXT || (root->kids[0]->var == VAR_CONTEXT &&
                                            pol_key_cmp(root->name, root->nlen, s->key, s->klen) == 0);
         }
+        if (g->kind == G_BOOL)
+            r = node_reads(g->cmp, s->key, s->klen);
         for (int k = 0; g->kind == G_CMP && k < 2; k++) {
             const node *x = g->cmp->kids[k];
             const node *root = x->op == N_ATTR ? pol_slot_root(x) : NULL;
@@ -1344,8 +1354,48 @@ static int guard_on(const pguard *g, const pval *v) { return guard_neg(g, guard_
 /* One guard's value for this request: 1, 0, or -1 when reading it is an
  * error (guard.c).  No error text is made: a policy that mentions an
  * erring guard is evaluated in full and gets Cedar's error itself. */
+static int guard_eval(const ectx *c, const pguard *g);
+
+/* A G_BOOL guard from step i of its program: a leaf's value, or Cedar's
+ * short-circuit over its operands' values (an operand that errs, or is
+ * not a bool, makes it an error once reached). */
+static int bool_eval(const ectx *c, const pguard *g, uint32_t i)
+{
+    const pbstep *b = &g->prog[i];
+    if (b->op == B_LEAF) {
+        int32_t k = g->leaf_g ? g->leaf_g[b->arg] : -1;
+        if (k < 0 || !c->gval)
+            return guard_eval(c, &g->leaf[b->arg]);
+        bool neg = g->leaf_neg[b->arg];
+        int v = c->gval[k];
+        if (v == GV_UNKNOWN) {
+            v = guard_eval(c, &g->leaf[b->arg]);
+            c->gval[k] = (int8_t)(v < 0 || !neg ? v : !v);
+            return v;
+        }
+        return v < 0 || !neg ? v : !v;
+    }
+    int a = bool_eval(c, g, i + 1);
+    if (a < 0)
+        return -1;
+    if (b->op == B_NOT)
+        return !a;
+    if (b->op == B_AND ? !a : a)
+        return a; /* decided: the right side is not evaluated */
+    return bool_eval(c, g, b->arg);
+}
+
 static int guard_eval(const ectx *c, const pguard *g)
 {
+    if (g->kind == G_BOOL)
+        return guard_neg(g, bool_eval(c, g, 0));
+    if (g->kind == G_PURE) { /* evaluated whole, in a copy of the context (its error text is not kept) */
+        ectx e = *c;
+        pval v;
+        if (!ev(&e, g->cmp, &v) || v.kind != PV_BOOL)
+            return -1;
+        return guard_neg(g, v.u.b);
+    }
     if (g->kind == G_HAS) {
         bool has;
         if (g->var == VAR_CONTEXT) {
@@ -1395,7 +1445,6 @@ static inline void or_into(uint64_t *dst, const uint64_t *b, uint32_t words)
  * full, from the start).  reads: the split's mask of slots and `has`
  * guards read on their own that read its attribute (NULL: none); pick 0 runs the others, 1
  * those. */
-enum { GR_ALL, GR_NOT_PRINCIPAL, GR_PRINCIPAL };
 
 /* A guard reading through context.a when the context has no a: it errs,
  * so the policies it mentions are protected, but not those whose prefix
@@ -1417,7 +1466,10 @@ static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill
             nested_absent(g->has_before, g->mention, words, prot);
             return;
         }
-        int r = guard_eval(c, g);
+        int8_t *cv = c->gval ? &c->gval[set->lone[j - set->nslots]] : NULL;
+        int r = cv && *cv != GV_UNKNOWN ? *cv : guard_eval(c, g);
+        if (cv)
+            *cv = (int8_t)r;
         or_into(r < 0 ? prot : kill, r < 0 ? g->mention : r ? g->need_false : g->need_true, words);
         return;
     }
@@ -1447,6 +1499,13 @@ static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill
         }
         or_into(kill, sl->kill + (size_t)k * words, words);
     }
+    if (sl->bkill) { /* only S and !S on it */
+        if (v->kind == PV_BOOL)
+            or_into(kill, sl->bkill + (v->u.b ? words : 0), words);
+        else
+            or_into(prot, sl->bmention, words);
+        return;
+    }
     for (uint32_t q = 0; q < sl->nother; q++) {
         const pguard *g = &set->guards[sl->other[q]];
         int r = guard_on(g, v);
@@ -1454,22 +1513,27 @@ static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill
     }
 }
 
-/* The items (slots and lone guards) the candidates' prefixes mention:
- * over the items (an item is read when a policy mentioning it is a
- * candidate) or over the candidates, whichever is fewer words to touch. */
-static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words, uint64_t *rel)
+/* The items (slots and lone guards) the candidates' prefixes mention,
+ * but not those in skip (decided by memos): over the items (an item is
+ * read when a policy mentioning it is a candidate) or over the candidates,
+ * whichever is fewer words to touch. */
+static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words,
+                       const uint64_t *skip, uint64_t *rel)
 {
     uint32_t items = set->nslots + set->nlone, iw = set->iwords;
     memset(rel, 0, sizeof(uint64_t) * iw);
     if ((uint64_t)items * words <= 3 * (uint64_t)ncand * iw) { /* a candidate costs about three times a word */
-        const uint64_t *ip = set->item_pols;
-        for (uint32_t j = 0; j < items; j++, ip += words) {
-            uint64_t any = 0;
-            for (uint32_t i = 0; i < words; i++)
-                any |= ip[i] & cand[i];
-            if (any)
-                rel[j >> 6] |= UINT64_C(1) << (j & 63);
-        }
+        for (uint32_t k = 0; k < iw; k++)
+            for (uint64_t m = ~skip[k] & (k + 1 < iw || !(items & 63) ? ~UINT64_C(0) : (UINT64_C(1) << (items & 63)) - 1);
+                 m; m &= m - 1) {
+                uint32_t j = k * 64 + (uint32_t)__builtin_ctzll(m);
+                const uint64_t *ip = set->item_pols + (size_t)j * words;
+                uint64_t any = 0;
+                for (uint32_t i = 0; i < words; i++)
+                    any |= ip[i] & cand[i];
+                if (any)
+                    rel[k] |= UINT64_C(1) << (j & 63);
+            }
         return;
     }
     for (uint32_t wi = 0; wi < words; wi++)
@@ -1478,25 +1542,25 @@ static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t 
             for (uint32_t k = 0; k < iw; k++)
                 rel[k] |= pi[k];
         }
+    for (uint32_t k = 0; k < iw; k++)
+        rel[k] &= ~skip[k];
 }
 
 /* The guards of the items in rel, once each: kill gets the policies a
  * guard rules out, prot those mentioning a guard that errs (evaluated in
  * full, from the start).  reads: the split's mask of items reading its
- * attribute (NULL: none); pick 0 runs the others, 1 those.  which: all, all
- * but the principal's, or only those. */
+ * attribute (NULL: none); pick 0 runs the others, 1 those.  only (NULL:
+ * all): run only these items (a memo's). */
 static void guards_run(const ectx *c, const uint64_t *rel, uint32_t words, const uint64_t *reads, int pick,
-                       int which, uint64_t *kill, uint64_t *prot)
+                       const uint64_t *only, uint64_t *kill, uint64_t *prot)
 {
     const cu_policy_set *set = c->set;
     memset(kill, 0, sizeof(uint64_t) * words);
     memset(prot, 0, sizeof(uint64_t) * words);
     for (uint32_t k = 0; k < set->iwords; k++) {
         uint64_t m = rel[k];
-        if (which == GR_NOT_PRINCIPAL)
-            m &= ~set->item_principal[k];
-        else if (which == GR_PRINCIPAL)
-            m &= set->item_principal[k];
+        if (only)
+            m &= only[k];
         if (reads)
             m &= pick ? reads[k] : ~reads[k];
         else if (pick)
@@ -1577,6 +1641,103 @@ static bool nears_with_killed(ectx *c, const uint64_t *cand, const uint64_t *kil
     return true;
 }
 
+/* A comparison tc guard g (guard.c, invariant 5) with the context value x
+ * and the principal's value p, both Longs: 1 or 0, after its negation. */
+static int tc_value(const pguard *g, int64_t x, int64_t p)
+{
+    const node *n = g->cmp;
+    bool ctx_left = n->kids[0]->kids[0]->var == VAR_CONTEXT;
+    int64_t a = ctx_left ? x : p, b = ctx_left ? p : x;
+    return guard_neg(g, n->op == N_LT ? a < b : n->op == N_LE ? a <= b : n->op == N_GT ? a > b : a >= b);
+}
+
+/* The interval of x among the sorted thresholds t[0..n): 2k for below t[k]
+ * (2n: above them all), 2k + 1 for equal to t[k]. */
+static uint32_t tc_interval(const int64_t *t, uint32_t n, int64_t x)
+{
+    uint32_t k = 0;
+    while (k < n && t[k] < x)
+        k++;
+    return k < n && t[k] == x ? 2 * k + 1 : 2 * k;
+}
+
+/* The principal's memoised tc guards for this request: one read of the
+ * context slot; when it is not a Long every tc guard errs (each needs both
+ * sides Longs), so the policies mentioning them are protected, as reading
+ * each would have done. */
+static void tc_apply(const ectx *c, const struct cu_policy_entity *pe, uint32_t words, uint64_t *kill, uint64_t *prot)
+{
+    const pval *x = slot_read(c, VAR_CONTEXT, c->set->tc_ctx);
+    if (!x || x->kind != PV_LONG) {
+        or_into(prot, c->set->tc_mention, words);
+        return;
+    }
+    or_into(kill, pe->memo_tc_kill + (size_t)tc_interval(pe->memo_tc, pe->memo_ntc, x->u.l) * words, words);
+}
+
+/* The memo's part for the tc guards (guard.c, invariant 5): a guard whose
+ * principal side is not a Long errs whatever the context holds (into the
+ * memo's prot); the others are decided for each interval, from one value
+ * inside it (an empty interval's bitset is never used). */
+static bool tc_memo(ectx *c, struct cu_policy_entity *ent, uint32_t words, uint64_t *prot, cu_arena *a)
+{
+    const cu_policy_set *set = c->set;
+    uint32_t items = set->nslots + set->nlone, n = 0;
+    int64_t t[64];
+    const pguard *gv[64];
+    int64_t pv[64];
+    uint32_t ng = 0;
+    for (uint32_t j = set->nslots; j < items; j++) {
+        if (!(set->item_tc[j >> 6] >> (j & 63) & 1))
+            continue;
+        const pguard *g = &set->guards[set->lone[j - set->nslots]];
+        const node *ps = g->cmp->kids[0]->kids[0]->var == VAR_PRINCIPAL ? g->cmp->kids[0] : g->cmp->kids[1];
+        const pval *v = slot_read(c, VAR_PRINCIPAL, ps);
+        if (!v || v->kind != PV_LONG) {
+            or_into(prot, g->mention, words);
+            continue;
+        }
+        if (ng == 64)
+            return true; /* too many to memoise: read one by one as before */
+        gv[ng] = g;
+        pv[ng++] = v->u.l;
+        uint32_t k = 0;
+        while (k < n && t[k] < v->u.l)
+            k++;
+        if (k < n && t[k] == v->u.l)
+            continue;
+        memmove(&t[k + 1], &t[k], sizeof *t * (n - k));
+        t[k] = v->u.l;
+        n++;
+    }
+    int64_t *tt = cu_arena_alloc(a, sizeof *tt * (n ? n : 1));
+    uint64_t *kill = cu_arena_alloc(a, sizeof(uint64_t) * words * (2 * n + 1));
+    if (!tt || !kill)
+        return false;
+    memcpy(tt, t, sizeof *tt * n);
+    memset(kill, 0, sizeof(uint64_t) * words * (2 * n + 1));
+    for (uint32_t r = 0; r <= 2 * n; r++) {
+        /* a value inside interval r (an empty one, between neighbours or
+         * past INT64's ends, keeps its bitset empty: no value selects it) */
+        int64_t x;
+        if (r & 1)
+            x = t[r / 2];
+        else if (r / 2 < n && (r == 0 ? t[0] == INT64_MIN : t[r / 2 - 1] + 1 == t[r / 2]))
+            continue;
+        else if (r / 2 == n && n && t[n - 1] == INT64_MAX)
+            continue;
+        else
+            x = r / 2 < n ? t[r / 2] - 1 : n ? t[n - 1] + 1 : 0;
+        for (uint32_t q = 0; q < ng; q++)
+            or_into(kill + (size_t)r * words, tc_value(gv[q], x, pv[q]) ? gv[q]->need_false : gv[q]->need_true,
+                    words);
+    }
+    ent->memo_tc = tt;
+    ent->memo_ntc = n;
+    ent->memo_tc_kill = kill;
+    return true;
+}
+
 /* One pass over the candidates; with a split, two tallies (the attribute
  * false, then true), otherwise one. */
 static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, const cu_policy_entities *entities,
@@ -1628,14 +1789,25 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         goto oom;
     uint64_t *cand = bits, *tmp = bits + words, *kill = bits + 2 * words, *prot = bits + 3 * words;
     uint64_t *kn = bits + 4 * words, *pn = bits + 5 * words, *ks = bits + 6 * words, *ps = bits + 7 * words;
-    uint64_t rel[1024 / 64 + 1]; /* the guard items the candidates mention (guard.c: at most 1024) */
+    uint64_t rel[1024 / 64 + 1] = {0}; /* the guard items the candidates mention (guard.c: at most 1024) */
     const uint64_t *reads = split ? split->gread : NULL;
     /* a principal memoised for this set (cu_policy_entity_memo) brings its
      * candidates and the outcome of its guards */
-    const struct cu_policy_entity *pe = c.ent[0];
-    bool memo = pe && pe->memo_gen == set->gen;
-    memset(cand, 0, sizeof(uint64_t) * words);
-    candidates(&c, 1, cand); /* action first: usually the most selective */
+    const struct cu_policy_entity *pe = c.ent[0], *ae = c.ent[1];
+    bool memo = pe && pe->memo_gen == set->gen && pe->memo_var == VAR_PRINCIPAL;
+    /* and an action memoised for it (cu_policy_entity_memo_action) the same */
+    bool amemo = ae && ae->memo_gen == set->gen && ae->memo_var == VAR_ACTION;
+    /* its comparisons with the context's time slot too, unless the split
+     * attribute is that slot (they are then run again for the second answer) */
+    bool tcm = memo && pe->memo_tc_kill;
+    for (uint32_t k = 0; tcm && reads && k < set->iwords; k++)
+        tcm = !(reads[k] & set->item_tc[k]);
+    if (amemo) {
+        memcpy(cand, ae->memo_cand, sizeof(uint64_t) * words);
+    } else {
+        memset(cand, 0, sizeof(uint64_t) * words);
+        candidates(&c, 1, cand); /* action first: usually the most selective */
+    }
     for (int w = 0; w < 3; w += 2) {
         if (w == 0 && memo) {
             for (uint32_t i = 0; i < words; i++)
@@ -1657,19 +1829,33 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
                    (set->guards_mode == POL_GUARDS_ON ||
                     (set->guards_mode == POL_GUARDS_AUTO && ncand >= POL_GUARDS_MIN_CAND));
     memset(kill, 0, sizeof(uint64_t) * 6 * words);
+    int8_t gval[1024]; /* guard.c: at most 1024 guards */
     if (guarded) {
+        memset(gval, GV_UNKNOWN, set->nguards);
+        c.gval = gval;
         /* the principal's guards from its memo when it has one for this set;
          * the guards reading the split attribute apart, to run again for the
          * second answer */
-        guards_rel(set, cand, ncand, words, rel);
-        guards_run(&c, rel, words, reads, 0, memo ? GR_NOT_PRINCIPAL : GR_ALL, kn, pn);
+        uint64_t skip[1024 / 64 + 1];
+        for (uint32_t k = 0; k < set->iwords; k++)
+            skip[k] = (memo ? set->item_principal[k] : 0) | (amemo ? set->item_action[k] : 0) |
+                      (tcm ? set->item_tc[k] : 0);
+        guards_rel(set, cand, ncand, words, skip, rel);
+        guards_run(&c, rel, words, reads, 0, NULL, kn, pn);
         if (memo)
             for (uint32_t i = 0; i < words; i++) {
                 kn[i] |= pe->memo_kill[i];
                 pn[i] |= pe->memo_prot[i];
             }
+        if (amemo)
+            for (uint32_t i = 0; i < words; i++) {
+                kn[i] |= ae->memo_kill[i];
+                pn[i] |= ae->memo_prot[i];
+            }
+        if (tcm)
+            tc_apply(&c, pe, words, kn, pn);
         if (reads)
-            guards_run(&c, rel, words, reads, 1, GR_ALL, ks, ps);
+            guards_run(&c, rel, words, reads, 1, NULL, ks, ps);
         for (uint32_t i = 0; i < words; i++) {
             prot[i] = pn[i] | ps[i];
             kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
@@ -1685,11 +1871,14 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
     int8_t *memo_r = NULL;
     near *memo_n = NULL;
     if (lazy) {
-        order = cu_arena_alloc(scratch, sizeof *order * (ncand ? ncand : 1));
-        memo_r = cu_arena_alloc(scratch, ncand ? ncand : 1);
-        memo_n = cu_arena_alloc(scratch, sizeof *memo_n * (ncand ? ncand : 1));
-        if (!order || !memo_r || !memo_n)
+        uint32_t n = ncand ? ncand : 1;
+        size_t nb = (sizeof *memo_n * n + 15) & ~(size_t)15, ob = (sizeof *order * n + 15) & ~(size_t)15;
+        char *m = cu_arena_alloc(scratch, nb + ob + n); /* one block */
+        if (!m)
             goto oom;
+        memo_n = (near *)m;
+        order = (uint32_t *)(m + nb);
+        memo_r = (int8_t *)(m + nb + ob);
     }
     for (uint32_t wi = 0; wi < words; wi++) {
         uint64_t m = cand[wi] & ~kill[wi];
@@ -1746,9 +1935,11 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         flip->v.u.b = true;
         /* the guards again, with the attribute true: a policy that does not
          * read it has the same guard values, so it is ruled out again or
-         * remembered from the first pass */
+         * remembered from the first pass (the values kept are forgotten:
+         * those reading the attribute change) */
         if (guarded) {
-            guards_run(&c, rel, words, reads, 1, GR_ALL, ks, ps);
+            memset(gval, GV_UNKNOWN, set->nguards);
+            guards_run(&c, rel, words, reads, 1, NULL, ks, ps);
             for (uint32_t i = 0; i < words; i++) {
                 prot[i] = pn[i] | ps[i];
                 kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
@@ -1787,35 +1978,70 @@ oom:
     return cu_err_set(CU_ERR_NOMEM, "policy eval: scratch arena exhausted");
 }
 
-cu_rc cu_policy_entity_memo(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a)
+/* The memo of ent as variable w (VAR_PRINCIPAL or VAR_ACTION): its part of
+ * the scope index and the guards reading it alone. */
+static cu_rc memo_make(cu_policy_entity *ent, const cu_policy_set *set, int w, cu_arena *a)
 {
     if (!ent || !ent->local || !ent->sealed || !set || !a)
         return cu_err_set(CU_ERR_INVAL, "entity memo: a sealed local entity, a set and an arena are needed");
     uint32_t words = (set->n + 63) / 64;
     ent->memo_gen = 0;
+    ent->memo_tc = NULL;
+    ent->memo_tc_kill = NULL;
+    ent->memo_ntc = 0;
     if (!words)
         return CU_OK;
     uint64_t *b = cu_arena_alloc(a, sizeof(uint64_t) * 3 * words);
     if (!b)
         return cu_err_set(CU_ERR_NOMEM, "entity memo: out of memory");
     memset(b, 0, sizeof(uint64_t) * 3 * words);
-    ectx c = {.set = set, .scratch = a};
-    c.var[0].kind = PV_ENTITY;
-    c.var[0].u.e = &ent->uid;
-    c.ent[0] = ent;
-    /* only the principal's part of the scope index and its guards run:
+    cu_policy_request req; /* the entity alone, for the evaluator's look-ups (G_PURE) */
+    memset(&req, 0, sizeof req);
+    req.uid[w] = &ent->uid;
+    req.ent[w] = ent;
+    ectx c = {.set = set, .scratch = a, .req = &req};
+    c.var[w].kind = PV_ENTITY;
+    c.var[w].u.e = &ent->uid;
+    c.ent[w] = ent;
+    /* only this variable's part of the scope index and its guards run:
      * nothing else of c is read */
-    candidates(&c, 0, b + 2 * words);
+    candidates(&c, w, b + 2 * words);
     if (set->nguards) {
         uint64_t all[1024 / 64 + 1];
         memset(all, 0xff, sizeof all);
-        guards_run(&c, all, words, NULL, 0, GR_PRINCIPAL, b, b + words);
+        guards_run(&c, all, words, NULL, 0, w == VAR_PRINCIPAL ? set->item_principal : set->item_action, b, b + words);
+        if (w == VAR_PRINCIPAL && set->tc_ctx && !tc_memo(&c, ent, words, b + words, a))
+            return cu_err_set(CU_ERR_NOMEM, "entity memo: out of memory");
     }
     ent->memo_kill = b;
     ent->memo_prot = b + words;
     ent->memo_cand = b + 2 * words;
+    ent->memo_var = (uint8_t)w;
     ent->memo_gen = set->gen;
     return CU_OK;
+}
+
+void cu_policy_entity_prefetch_memo(const cu_policy_entity *ent)
+{
+    if (!ent || !ent->memo_gen)
+        return;
+    __builtin_prefetch(ent->memo_kill); /* kill, prot and cand: 3 * 8 bytes a word, one line for up to 128 policies */
+    if (ent->memo_tc_kill) {
+        __builtin_prefetch(ent->memo_tc);
+        __builtin_prefetch(ent->memo_tc_kill);
+        __builtin_prefetch((const char *)ent->memo_tc_kill + 64);
+        __builtin_prefetch((const char *)ent->memo_tc_kill + 128);
+    }
+}
+
+cu_rc cu_policy_entity_memo(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a)
+{
+    return memo_make(ent, set, VAR_PRINCIPAL, a);
+}
+
+cu_rc cu_policy_entity_memo_action(cu_policy_entity *ent, const cu_policy_set *set, cu_arena *a)
+{
+    return memo_make(ent, set, VAR_ACTION, a);
 }
 
 cu_rc cu_policy_eval(const cu_policy_set *set, const cu_policy_entities *entities, const cu_policy_request *req,

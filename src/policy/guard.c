@@ -13,7 +13,11 @@
  * variable (`context.case.officers.contains(principal)`,
  * `resource in context.case`), and `!(...)` of any of these.  Once the slot is read, such a test either
  * gives a bool or (for `S`, `!S`, `like` and comparisons on the wrong
- * type, or a slot that is missing) an error; it has no other effect.  A policy's guard
+ * type, or a slot that is missing) an error; it has no other effect.  Two
+ * more kinds are guards: any expression of the principal's own attributes
+ * and literals (G_PURE: a principal's memo decides it), and &&, || and !
+ * over guards (G_BOOL: evaluated with Cedar's short-circuit over its
+ * leaves' values, an erring leaf an error once reached).  A policy's guard
  * prefix is the longest run of its top-level conjuncts, in Cedar's order of
  * evaluation (the `when` conjuncts left to right, an `unless` condition as
  * one step wanting false, conditions in order), that are guards.
@@ -33,6 +37,17 @@
  *    false, without error), so that error cannot reach it: has_before
  *    holds those policies, which the error does not protect (they are
  *    ruled out by the `has` guard).  Any other error protects as before.
+ * 5. A lone comparison of a principal attribute with the context attribute
+ *    of the set's time slot (tc_ctx) errs exactly when either side is not
+ *    a Long, and otherwise depends only on where the context value lies
+ *    among the principal's values: so a principal's memo can hold its
+ *    outcome per interval, and a request reads the context value once.
+ * 6. A G_BOOL leaf with the folded text of another guard has its value;
+ *    one whose text is that guard's negated (`!T`, `!(T)`, or a
+ *    comparison negated or turned round) has its value negated, errors
+ *    kept (! of an error is an error; a comparison errs when either side
+ *    is not a Long, in either order), so within one request (and one value
+ *    of the split attribute) the two share one evaluation.
  * 3. Only sets of at most GUARD_MAX_POLICIES policies get guards, and at
  *    most GUARD_MAX of them (a prefix stops at a guard that would be one
  *    too many), which bounds the bitsets to 1.5 MiB.  Larger sets are
@@ -94,8 +109,163 @@ static bool is_slot(const node *x)
     return k->op == N_VAR || (k->op == N_ATTR && k->kids[0]->op == N_VAR && k->kids[0]->var == VAR_CONTEXT);
 }
 
-/* What kind of guard x is (false: none).  Fills kind, var, slot, lit, pat, name. */
-static bool classify(const node *x, pguard *g)
+/* Does x read nothing but the principal's own attributes (one step:
+ * `principal.a`, `principal has a`) and literals, through operators that
+ * need neither the entity store nor another variable?  Its value (or its
+ * error) is then the principal's alone.  reads: it reads the principal. */
+static bool pure_principal(const node *x, int depth, bool *reads)
+{
+    if (depth > 64)
+        return false;
+    switch (x->op) {
+    case N_LIT:
+        return true;
+    case N_VAR:
+        *reads = *reads || x->var == VAR_PRINCIPAL;
+        return x->var == VAR_PRINCIPAL;
+    case N_ATTR:
+    case N_HAS:
+        if (x->nkids != 1 || x->kids[0]->op != N_VAR || x->kids[0]->var != VAR_PRINCIPAL ||
+            (x->op == N_HAS && x->npath != 1))
+            return false;
+        *reads = true;
+        return true;
+    case N_CALL:
+        if (x->fn != FN_CONTAINS && x->fn != FN_CONTAINS_ALL && x->fn != FN_CONTAINS_ANY && x->fn != FN_IS_EMPTY)
+            return false;
+        break;
+    case N_AND: case N_OR: case N_NOT: case N_NEG: case N_IF: case N_EQ: case N_NE: case N_LT: case N_LE:
+    case N_GT: case N_GE: case N_ADD: case N_SUB: case N_MUL: case N_LIKE: case N_IS: case N_SET:
+        break;
+    default: /* in (ancestors, the store), records, extension calls: not attempted */
+        return false;
+    }
+    if (x->op == N_SET && x->constant)
+        return true;
+    for (uint32_t i = 0; i < x->nkids; i++)
+        if (!pure_principal(x->kids[i], depth + 1, reads))
+            return false;
+    return true;
+}
+
+static bool classify_shape(const node *x, pguard *g, cu_arena *arena);
+static bool classify(const node *x, pguard *g, cu_arena *a);
+
+#define BOOL_MAX_LEAVES 16
+
+/* x as a G_BOOL: a leaf guard, or &&, || or ! over such trees, written
+ * in prefix order into prog.  False when it is not, or is too large. */
+static bool bool_compile(const node *x, pguard *leaf, uint32_t *nleaf, pbstep *prog, uint32_t *np, int depth)
+{
+    if (depth > 32 || *np == 2 * BOOL_MAX_LEAVES)
+        return false;
+    pguard g;
+    if (classify(x, &g, NULL)) {
+        if (*nleaf == BOOL_MAX_LEAVES)
+            return false;
+        prog[(*np)++] = (pbstep){.op = B_LEAF, .arg = *nleaf};
+        leaf[(*nleaf)++] = g;
+        return true;
+    }
+    if (x->op == N_NOT) {
+        prog[(*np)++] = (pbstep){.op = B_NOT};
+        return bool_compile(x->kids[0], leaf, nleaf, prog, np, depth + 1);
+    }
+    if (x->op != N_AND && x->op != N_OR)
+        return false;
+    uint32_t me = (*np)++;
+    if (!bool_compile(x->kids[0], leaf, nleaf, prog, np, depth + 1))
+        return false;
+    prog[me] = (pbstep){.op = x->op == N_AND ? B_AND : B_OR, .arg = *np};
+    return bool_compile(x->kids[1], leaf, nleaf, prog, np, depth + 1);
+}
+
+/* The leaves' nodes of a tree bool_compile took, in its order. */
+static void bool_nodes(const node *x, const node **ln, uint32_t *n, int depth)
+{
+    pguard g;
+    if (depth > 32)
+        return;
+    if (classify(x, &g, NULL)) {
+        ln[(*n)++] = x;
+        return;
+    }
+    if (x->op == N_NOT) {
+        bool_nodes(x->kids[0], ln, n, depth + 1);
+        return;
+    }
+    bool_nodes(x->kids[0], ln, n, depth + 1);
+    bool_nodes(x->kids[1], ln, n, depth + 1);
+}
+
+/* What kind of guard x is (false: none): one of the shapes below, or else
+ * an expression of the principal alone (G_PURE, which a principal's memo
+ * decides once), or else (with an arena for its leaves) &&, || and ! over
+ * such guards (G_BOOL). */
+static bool classify(const node *x, pguard *g, cu_arena *a)
+{
+    if (classify_shape(x, g, a))
+        return true;
+    bool reads = false;
+    if (pure_principal(x, 0, &reads) && reads) {
+        memset(g, 0, sizeof *g);
+        g->kind = G_PURE;
+        g->var = VAR_PRINCIPAL;
+        g->cmp = x;
+        g->principal = true;
+        return true;
+    }
+    if (!a || (x->op != N_AND && x->op != N_OR))
+        return false;
+    pguard leaf[BOOL_MAX_LEAVES];
+    pbstep prog[2 * BOOL_MAX_LEAVES];
+    uint32_t n = 0, np = 0;
+    if (!bool_compile(x, leaf, &n, prog, &np, 0))
+        return false;
+    pguard *lv = cu_arena_alloc(a, sizeof *lv * n);
+    pbstep *pv = cu_arena_alloc(a, sizeof *pv * np);
+    const node **lnv = cu_arena_alloc(a, sizeof *lnv * n);
+    if (!lv || !pv || !lnv)
+        return false; /* (no memory: simply not a guard) */
+    uint32_t nn = 0;
+    bool_nodes(x, lnv, &nn, 0); /* the leaves' nodes, in the order bool_compile found them */
+    memcpy(lv, leaf, sizeof *lv * n);
+    memcpy(pv, prog, sizeof *pv * np);
+    memset(g, 0, sizeof *g);
+    g->kind = G_BOOL;
+    g->cmp = x;
+    g->leaf = lv;
+    g->prog = pv;
+    g->leaf_n = lnv;
+    g->nleaf = n;
+    g->principal = g->action = true;
+    for (uint32_t i = 0; i < n; i++) {
+        g->principal = g->principal && leaf[i].principal;
+        g->action = g->action && leaf[i].action;
+    }
+    g->var = g->principal ? VAR_PRINCIPAL : g->action ? VAR_ACTION : VAR_CONTEXT;
+    /* Invariant 4 for a read through context.a (a leaf on context.a.b) that
+     * no `context has a` inside the expression guards: the guard's nest, so
+     * that a policy testing `context has a` in an earlier step is ruled out
+     * by that test when a is missing, not protected by this guard's error.
+     * With such a `has` inside, the expression decides itself, exactly. */
+    for (uint32_t i = 0; i < n && !g->nest; i++) {
+        const node *sl = leaf[i].kind == G_CMP ? NULL : leaf[i].slot;
+        if (!sl || sl->kids[0]->op != N_ATTR || !leaf[i].nest)
+            continue;
+        const node *root = leaf[i].nest;
+        bool has_inside = false;
+        for (uint32_t k = 0; k < n; k++)
+            has_inside = has_inside || (leaf[k].kind == G_HAS && leaf[k].var == VAR_CONTEXT &&
+                                        leaf[k].nlen == root->nlen && pol_bytes_eq(leaf[k].name, root->name, root->nlen));
+        if (!has_inside)
+            g->nest = root;
+    }
+    return true;
+}
+
+/* The shapes.  Fills kind, var, slot, lit, pat, name. */
+static bool classify_shape(const node *x, pguard *g, cu_arena *arena)
 {
     memset(g, 0, sizeof *g);
     switch (x->op) {
@@ -107,7 +277,7 @@ static bool classify(const node *x, pguard *g)
         break;
     case N_NOT:
         if (!is_slot(x->kids[0])) { /* !(guard): the same test, negated (an error stays one) */
-            if (!classify(x->kids[0], g))
+            if (!classify(x->kids[0], g, arena))
                 return false;
             g->neg = !g->neg;
             return true;
@@ -184,6 +354,8 @@ static bool classify(const node *x, pguard *g)
             }
         g->principal = (l->op == N_LIT || pol_slot_root(l)->kids[0]->var == VAR_PRINCIPAL) &&
                        (r->op == N_LIT || pol_slot_root(r)->kids[0]->var == VAR_PRINCIPAL);
+        g->action = (l->op == N_LIT || pol_slot_root(l)->kids[0]->var == VAR_ACTION) &&
+                    (r->op == N_LIT || pol_slot_root(r)->kids[0]->var == VAR_ACTION);
         return true;
     }
     case N_HAS:
@@ -203,6 +375,7 @@ static bool classify(const node *x, pguard *g)
             g->nest = pol_slot_root(g->slot);
     }
     g->principal = g->var == VAR_PRINCIPAL && (g->kind != G_SETHAS && g->kind != G_INV);
+    g->action = g->var == VAR_ACTION && (g->kind != G_SETHAS && g->kind != G_INV);
     return true;
 }
 
@@ -313,6 +486,57 @@ static bool has_before_build(cu_policy_set *set, const pguard *gs, const uint32_
     return true;
 }
 
+/* principal.a (k == VAR_PRINCIPAL) or context.a (VAR_CONTEXT), one step */
+static bool one_step(const node *x, int var)
+{
+    return x->op == N_ATTR && x->kids[0]->op == N_VAR && x->kids[0]->var == var;
+}
+
+/* The context side of a comparison of a principal attribute with a context
+ * attribute, in either order (NULL: not such a comparison). */
+static const node *tc_side(const pguard *g)
+{
+    if (g->kind != G_CMP || g->nest)
+        return NULL; /* invariant 4: a `has` before it makes the context's side special; left alone */
+    const node *l = g->cmp->kids[0], *r = g->cmp->kids[1];
+    if (one_step(l, VAR_CONTEXT) && one_step(r, VAR_PRINCIPAL))
+        return l;
+    if (one_step(l, VAR_PRINCIPAL) && one_step(r, VAR_CONTEXT))
+        return r;
+    return NULL;
+}
+
+/* Invariant 5: the lone comparisons of a principal attribute with one
+ * context attribute (the first such guard's; usually `context.now`) are
+ * marked for the memo, which decides them for each interval of the context
+ * value between the principal's thresholds (eval.c, memo_tc). */
+static bool tc_build(cu_policy_set *set)
+{
+    uint32_t words = (set->n + 63) / 64, iw = set->iwords;
+    for (uint32_t q = 0; q < set->nlone; q++) {
+        const pguard *g = &set->guards[set->lone[q]];
+        const node *side = tc_side(g);
+        if (!side)
+            continue;
+        if (!set->tc_ctx) {
+            set->tc_ctx = side;
+            set->item_tc = cu_arena_alloc(set->arena, sizeof(uint64_t) * iw);
+            set->tc_mention = cu_arena_alloc(set->arena, sizeof(uint64_t) * words);
+            if (!set->item_tc || !set->tc_mention)
+                return false;
+            memset(set->item_tc, 0, sizeof(uint64_t) * iw);
+            memset(set->tc_mention, 0, sizeof(uint64_t) * words);
+        } else if (side->nlen != set->tc_ctx->nlen || !pol_bytes_eq(side->name, set->tc_ctx->name, side->nlen)) {
+            continue;
+        }
+        uint32_t j = set->nslots + q;
+        set->item_tc[j >> 6] |= UINT64_C(1) << (j & 63);
+        for (uint32_t i = 0; i < words; i++)
+            set->tc_mention[i] |= g->mention[i];
+    }
+    return true;
+}
+
 /* Group the guards by slot and fill the class tables. */
 static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
 {
@@ -389,6 +613,29 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
                     x->kill[c * words + i] |= b[i];
             }
         }
+        /* S and !S only: decided by the value's truth (or all err) at once */
+        bool truth = x->nother > 0;
+        for (uint32_t q = 0; q < x->nother; q++)
+            truth = truth && (gs[x->other[q]].kind == G_TRUTH || gs[x->other[q]].kind == G_NOT);
+        if (truth) {
+            x->bkill = cu_arena_alloc(a, sizeof(uint64_t) * 3 * words);
+            if (!x->bkill)
+                return false;
+            memset(x->bkill, 0, sizeof(uint64_t) * 3 * words);
+            x->bmention = x->bkill + 2 * words;
+            for (uint32_t q = 0; q < x->nother; q++) {
+                const pguard *g = &gs[x->other[q]];
+                for (int b = 0; b < 2; b++) {
+                    /* the guard's value on the bool b, after its negation */
+                    bool v = (g->kind == G_TRUTH ? b == 1 : b == 0) != g->neg;
+                    const uint64_t *kb = v ? g->need_false : g->need_true;
+                    for (uint32_t i = 0; i < words; i++)
+                        x->bkill[b * words + i] |= kb[i];
+                }
+                for (uint32_t i = 0; i < words; i++)
+                    x->bmention[i] |= g->mention[i];
+            }
+        }
     }
     set->slots = sl;
     set->nslots = ns;
@@ -397,11 +644,13 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
     set->iwords = iw;
     set->pol_items = cu_arena_alloc(a, sizeof(uint64_t) * iw * set->n + 8);
     set->item_principal = cu_arena_alloc(a, sizeof(uint64_t) * iw + 8);
+    set->item_action = cu_arena_alloc(a, sizeof(uint64_t) * iw + 8);
     uint32_t *item_of = cu_arena_alloc(a, sizeof *item_of * (ng ? ng : 1));
-    if (!set->pol_items || !set->item_principal || !item_of)
+    if (!set->pol_items || !set->item_principal || !set->item_action || !item_of)
         return false;
     memset(set->pol_items, 0, sizeof(uint64_t) * iw * set->n);
     memset(set->item_principal, 0, sizeof(uint64_t) * iw);
+    memset(set->item_action, 0, sizeof(uint64_t) * iw);
     for (uint32_t k = 0; k < ng; k++)
         item_of[k] = slot_of[k];
     for (uint32_t q = 0; q < set->nlone; q++)
@@ -412,6 +661,12 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
     for (uint32_t q = 0; q < set->nlone; q++)
         if (gs[set->lone[q]].principal)
             set->item_principal[(ns + q) >> 6] |= UINT64_C(1) << ((ns + q) & 63);
+    for (uint32_t j = 0; j < ns; j++)
+        if (sl[j].var == VAR_ACTION)
+            set->item_action[j >> 6] |= UINT64_C(1) << (j & 63);
+    for (uint32_t q = 0; q < set->nlone; q++)
+        if (gs[set->lone[q]].action)
+            set->item_action[(ns + q) >> 6] |= UINT64_C(1) << ((ns + q) & 63);
     set->item_pols = cu_arena_alloc(a, sizeof(uint64_t) * words * (items ? items : 1));
     if (!set->item_pols)
         return false;
@@ -424,10 +679,83 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
             set->item_pols[(size_t)it * words + (pi >> 6)] |= UINT64_C(1) << (pi & 63);
         }
     }
-    return has_before_build(set, gs, item_of);
+    return has_before_build(set, gs, item_of) && tc_build(set);
 }
 
 static uint64_t text_hash(const char *s) { return pol_hash(s, strlen(s), 0x2545f4914f6cdd1dull); }
+
+static int32_t guard_by_text(const pguard *gs, uint32_t ng, const char *t)
+{
+    for (uint32_t k = 0; k < ng; k++)
+        if (strcmp(gs[k].text, t) == 0)
+            return (int32_t)k;
+    return -1;
+}
+
+/* Invariant 6: a G_BOOL leaf whose value is a guard's of the set (the same
+ * folded text) or that value negated (`!T` against T, `!(T)`, a comparison
+ * negated or turned round: `a <= b` against `b < a`), errors included (a
+ * guard's -1 stays -1 under !, and a comparison errs when either side is not
+ * a Long, whichever way round), shares its value within a request. */
+static bool bool_share(cu_policy_set *set, pguard *gs, uint32_t ng)
+{
+    cu_arena *a = set->arena;
+    static const char *const ops[] = {"<", "<=", ">", ">="};
+    for (uint32_t k = 0; k < ng; k++) {
+        pguard *g = &gs[k];
+        if (g->kind != G_BOOL)
+            continue;
+        g->leaf_g = cu_arena_alloc(a, sizeof *g->leaf_g * g->nleaf);
+        g->leaf_neg = cu_arena_alloc(a, g->nleaf);
+        if (!g->leaf_g || !g->leaf_neg)
+            return false;
+        for (uint32_t i = 0; i < g->nleaf; i++) {
+            const node *x = g->leaf_n[i];
+            char *t = pol_node_text(a, set->src, x);
+            if (!t)
+                return false;
+            size_t tl = strlen(t);
+            char *alt = cu_arena_alloc(a, 2 * tl + 16);
+            if (!alt)
+                return false;
+            int32_t f = guard_by_text(gs, ng, t);
+            bool neg = false;
+            if (f < 0) {
+                snprintf(alt, 2 * tl + 16, "!%s", t);
+                f = guard_by_text(gs, ng, alt);
+                neg = f >= 0;
+            }
+            if (f < 0) {
+                snprintf(alt, 2 * tl + 16, "!(%s)", t);
+                f = guard_by_text(gs, ng, alt);
+                neg = f >= 0;
+            }
+            if (f < 0 && t[0] == '!') {
+                size_t skip = t[1] == '(' && t[tl - 1] == ')' ? 2 : 1;
+                snprintf(alt, 2 * tl + 16, "%.*s", (int)(tl - skip - (skip == 2)), t + skip);
+                f = guard_by_text(gs, ng, alt);
+                neg = f >= 0;
+            }
+            if (f < 0 && x->op >= N_LT && x->op <= N_GE) {
+                /* N_LT, N_LE, N_GT, N_GE in that order: the same test turned
+                 * round, or negated either way round */
+                int o = x->op - N_LT, swap[] = {2, 3, 0, 1}, not[] = {3, 2, 1, 0};
+                char *l = pol_node_text(a, set->src, x->kids[0]), *r = pol_node_text(a, set->src, x->kids[1]);
+                if (!l || !r)
+                    return false;
+                const char *form[3][3] = {{r, ops[swap[o]], l}, {l, ops[not[o]], r}, {r, ops[swap[not[o]]], l}};
+                for (int q = 0; q < 3 && f < 0; q++) {
+                    snprintf(alt, 2 * tl + 16, "%s %s %s", form[q][0], form[q][1], form[q][2]);
+                    f = guard_by_text(gs, ng, alt);
+                    neg = f >= 0 && q > 0;
+                }
+            }
+            g->leaf_g[i] = f;
+            g->leaf_neg[i] = neg;
+        }
+    }
+    return true;
+}
 
 bool pol_guards_build(cu_policy_set *set)
 {
@@ -459,7 +787,7 @@ bool pol_guards_build(cu_policy_set *set)
             uint32_t nu = cd->unless ? 1 : cd->nconj;
             for (kj = 0; kj < nu; kj++) {
                 pguard g;
-                if (!classify(u[kj], &g)) {
+                if (!classify(u[kj], &g, a)) {
                     stop = true;
                     break;
                 }
@@ -511,6 +839,8 @@ bool pol_guards_build(cu_policy_set *set)
     }
     set->guards = gs;
     set->nguards = ng;
+    if (!bool_share(set, gs, ng))
+        return false;
     return build_slots(set, gs, ng);
 }
 

@@ -1601,6 +1601,27 @@ static bool build_index(P *p, cu_policy_set *set)
 
 /* --------------------------------------------------------------- API */
 
+/* The folded text of every permit's top-level conjuncts and unless
+ * conditions, made once with the set: an explanation names one of them
+ * (eval.c), and a deny is common enough not to fold text per answer. */
+static bool explain_texts(cu_policy_set *set)
+{
+    for (uint32_t i = 0; i < set->n; i++) {
+        const policy *p = &set->pols[i];
+        if (p->forbid)
+            continue;
+        for (uint32_t c = 0; c < p->nconds; c++) {
+            pcond *cd = &p->conds[c];
+            node *const *u = cd->unless ? &cd->expr : cd->conj;
+            uint32_t nu = cd->unless ? 1 : cd->nconj;
+            for (uint32_t k = 0; k < nu; k++)
+                if (!(u[k]->text = pol_node_text(set->arena, set->src, u[k])))
+                    return false;
+        }
+    }
+    return true;
+}
+
 cu_rc cu_policy_set_parse(const char *text, size_t len, const char *name, cu_policy_set **out)
 {
     cu_policy_set *set = NULL;
@@ -1662,7 +1683,7 @@ cu_rc cu_policy_set_parse(const char *text, size_t len, const char *name, cu_pol
     }
     set->pols = pols;
     set->n = n;
-    if (!build_index(&p, set) || !pol_guards_build(set)) {
+    if (!build_index(&p, set) || !pol_guards_build(set) || !explain_texts(set)) {
         rc = cu_err_set(CU_ERR_NOMEM, "%s: out of memory", name);
         goto fail;
     }

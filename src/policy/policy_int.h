@@ -176,6 +176,16 @@ struct cu_policy_entity {
     uint64_t memo_gen;
     const uint64_t *memo_kill, *memo_prot;
     const uint64_t *memo_cand; /* the scope index's candidates for it as principal */
+    /* ... and the set's comparisons of one of its attributes with the
+     * context's time slot (set->tc_ctx: `context.now >= principal.end`),
+     * decided per interval of that slot's value: memo_tc holds the distinct
+     * thresholds (its Long attributes), sorted, memo_tc_kill the policies
+     * ruled out in each of the 2 * memo_ntc + 1 intervals (below the first,
+     * equal to it, between it and the next, ...); NULL: none memoised */
+    const int64_t *memo_tc;
+    const uint64_t *memo_tc_kill;
+    uint32_t memo_ntc;
+    uint8_t memo_var;     /* the memo is for this entity as VAR_PRINCIPAL or VAR_ACTION */
     bool attrs_sorted;
     bool local;           /* built with cu_policy_entity_make: not in any store */
     bool sealed;          /* local: ancestors computed */
@@ -283,6 +293,8 @@ typedef struct node {
     uint32_t *plens;
     uint32_t npath;
     bool constant;        /* N_SET / N_RECORD folded into lit */
+    const char *text;     /* a permit's top-level conjunct (or unless condition): its folded
+                           * source text, made with the set (explanations); else NULL */
     /* N_ATTR: where the attribute was found last time (a hint for entities
      * and contexts of the same shape; checked before use, so a stale or
      * racing value costs only a search).  Relaxed atomics: shared by threads. */
@@ -320,17 +332,35 @@ enum guard_kind {
     G_CMP,   /* S < T, S <= T, S > T, S >= T, each side a slot or a Long literal
               * (an error when a side is not a Long) */
     G_SETHAS, /* S.contains(V), V a variable (an error when S is not a set) */
+    G_PURE,  /* any expression of the principal's own attributes and literals
+              * (`principal.role == "analyst" || principal.unit like "INT-*"`):
+              * evaluated whole; an error, or a value not a bool, reads as an error */
+    G_BOOL,  /* &&, || and ! over guards of the kinds above (`context.bg ||
+              * !resource.live || (context has case && ...)`): Cedar's
+              * short-circuit over the leaves' values, an erring leaf that is
+              * reached an error */
     G_INV    /* V in S, V a variable (an error unless both are entities; S a
               * set of entities is left to the evaluator: read as an error) */
 };
 
 /* Guards read on their own, not through a slot's table. */
-static inline bool pol_guard_lone(int kind) { return kind == G_HAS || kind == G_CMP || kind == G_SETHAS || kind == G_INV; }
+static inline bool pol_guard_lone(int kind)
+{
+    return kind == G_HAS || kind == G_CMP || kind == G_SETHAS || kind == G_INV || kind == G_PURE || kind == G_BOOL;
+}
 
 /* A guard's slot is var.a, or context.a.b: an attribute of the entity (or
  * record) that context.a holds, read through one more step.  Its root is the
  * var.a node. */
 static inline const node *pol_slot_root(const node *x) { return x->kids[0]->op == N_VAR ? x : x->kids[0]; }
+
+/* A G_BOOL guard's expression, in prefix order: a leaf (arg: its index),
+ * ! of the next step, or && / || of the next step and step arg. */
+enum { B_LEAF, B_NOT, B_AND, B_OR };
+typedef struct pbstep {
+    uint8_t op;
+    uint32_t arg;
+} pbstep;
 
 /* S is var.attr (attr != NULL) or the variable itself (G_EQ / G_NE on an
  * entity variable: `action == Action::"logout"`). */
@@ -343,12 +373,22 @@ typedef struct pguard {
     uint32_t nlen;
     const pval *lit;     /* G_EQ / G_NE: the literal; G_IN: the set */
     const ppat *pat;     /* G_LIKE */
-    const node *cmp;     /* G_CMP: the comparison node (kids: the two sides) */
+    const node *cmp;     /* G_CMP: the comparison node (kids: the two sides); G_PURE, G_BOOL: the expression */
+    const struct pguard *leaf; /* G_BOOL: its leaves (guards of the other kinds) */
+    const struct pbstep *prog; /* and the expression over them, in prefix order */
+    uint32_t nleaf;
+    const node **leaf_n;       /* the leaves' nodes */
+    /* per leaf: a guard of the set with the same value (its own text) or the
+     * negated value (`!T`, a comparison turned round), whose value a request
+     * computes once for both (-1: none) */
+    int32_t *leaf_g;
+    uint8_t *leaf_neg;
     const char *text;    /* folded source text: guards with the same text are one */
     uint64_t *need_true; /* policies whose guard prefix needs it true (killed when false) */
     uint64_t *need_false;
     uint64_t *mention;   /* either */
     bool principal;      /* reads the principal only (cu_policy_entity_memo) */
+    bool action;         /* reads the action only (cu_policy_entity_memo_action) */
     bool neg;            /* !(test): the value negated (an error stays an error) */
     /* a guard reading context.a or context.a.b (a side of it, for
      * comparisons), when some policy's prefix tests `context has a` before
@@ -372,6 +412,11 @@ typedef struct pslot {
     uint64_t *mention;   /* policies mentioning any guard on the slot */
     uint32_t *other;     /* guards on the slot evaluated one by one (S, !S, like) */
     uint32_t nother;
+    /* when every one of those is S or !S: what they rule out for a false and
+     * a true value (2 bitsets), and the policies they protect otherwise (the
+     * value not a bool: each of them errs); NULL when not */
+    uint64_t *bkill;
+    uint64_t *bmention;
     bool principal;      /* an attribute of the principal */
     const node *nest;    /* context.a(.b): the context.a node, as pguard's (else NULL) */
     uint64_t *has_before; /* as pguard's, for every step on the slot */
@@ -444,7 +489,18 @@ struct cu_policy_set {
     uint64_t *pol_items;
     uint64_t *item_pols;  /* per item, (n + 63) / 64 words: the policies whose prefix mentions it */
     uint64_t *item_principal;
+    uint64_t *item_action;  /* the items reading the action alone */
     uint8_t guards_mode; /* POL_GUARDS_*: cu_policy_set_guards */
+    /* Lone comparisons of a principal attribute with one context attribute
+     * (`context.now >= principal.end`, `principal.start <= context.now`),
+     * the same context attribute for all (guard.c, tc_build): the memo
+     * decides them per interval of its value (cu_policy_entity_memo), so a
+     * request reads the context slot once instead of each comparison's two
+     * slots.  tc_ctx: that context.a node (NULL: none); item_tc (iwords):
+     * those items; tc_mention: the policies mentioning any of them. */
+    const node *tc_ctx;
+    uint64_t *item_tc;
+    uint64_t *tc_mention;
 };
 
 /* When a request uses the guards: by default (AUTO) when its candidates

@@ -396,6 +396,51 @@ TEST(reference_update_changes_memoised_principal_guards)
     cu_gateway_free(g);
 }
 
+/* The memo also decides the pack's comparisons of context.now with the
+ * officer's dates (vetting granted and expires, service start and end) for
+ * every interval of now: a reference update that moves those dates must
+ * change the next decision, both ways. */
+TEST(reference_update_changes_memoised_dates)
+{
+    struct memlog log = {0};
+    cu_gateway *g = make(&log);
+    if (!g)
+        return;
+    cu_gateway_decision d;
+    cu_gateway_request r = req("DC1", "view", "R2", "C1");
+    CHECK_OK(cu_gateway_decide(g, &r, &d));
+    CHECK_INT(d.outcome, CU_GW_ALLOW);
+    static const struct {
+        const char *vetting, *start, *end, *policy;
+    } cases[] = {
+        {"\"granted\":\"2020-01-01\",\"expires\":\"2021-01-01\"", "2012-01-01", "null", "vetting-expired"},
+        {"\"granted\":\"2029-01-01\",\"expires\":\"2030-01-01\"", "2012-01-01", "null", "vetting-not-yet-granted"},
+        {"\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"", "2029-01-01", "null", "not-yet-started"},
+        {"\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"", "2012-01-01", "\"2021-01-01\"", "leaver"},
+        {"\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"", "2012-01-01", "null", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char line[512];
+        snprintf(line, sizeof line,
+                 "{\"kind\":\"officer\",\"id\":\"DC1\",\"role\":\"DC\",\"unit\":\"CID-CW\",\"area\":\"CW\","
+                 "\"vetting\":{\"level\":\"MV\",%s},\"shift\":\"office\",\"start\":\"%s\",\"end\":%s,"
+                 "\"relations\":[]}\n",
+                 cases[i].vetting, cases[i].start, cases[i].end);
+        size_t applied = 0;
+        uint64_t v = 0;
+        CHECK_OK(cu_gateway_reference_update(g, line, strlen(line), "upd", NULL, &applied, &v));
+        CHECK_INT(applied, 1);
+        CHECK_OK(cu_gateway_decide(g, &r, &d));
+        if (cases[i].policy) {
+            CHECK_INT(d.outcome, CU_GW_DENY);
+            CHECK(has_policy(&d, cases[i].policy));
+        } else {
+            CHECK_INT(d.outcome, CU_GW_ALLOW);
+        }
+    }
+    cu_gateway_free(g);
+}
+
 /* Assignments take effect at their ts, whatever their order in the file. */
 TEST(assignments_follow_their_time)
 {

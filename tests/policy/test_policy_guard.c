@@ -31,7 +31,35 @@ static const char *const PURPOSES[] = {"investigation", "intelligence", "trainin
 /* One conjunct: a guard most of the time, sometimes not. */
 static cu_rc conjunct(cu_buf *b)
 {
-    switch (rnd(30)) {
+    switch (rnd(40)) {
+    /* leaves that are other guards negated or turned round (their values
+     * shared within a request): `context.k.n < context.now` and
+     * `context.now < context.k.n` are guards of their own elsewhere */
+    case 39: return cu_buf_appends(b, rnd(2) ? "(context.bg || context.k.n >= context.now)"
+                                             : "(!context.bg && (context.now <= context.k.n || context.k.n > context.now))");
+    /* &&, || and ! over guards (short-circuit: a later operand's error or
+     * missing slot is not reached when an earlier one decides) */
+    case 36: return cu_buf_appends(b, rnd(2) ? "(context.bg || !resource.live || (context has k && context.k.n <= context.now "
+                                               "&& context.k.who.contains(principal) && resource in context.k))"
+                                             : "(!context.bg && (context.k.flag || principal.n > context.now))");
+    case 37: return cu_buf_appendf(b, rnd(2) ? "!(context.purpose == \"%s\" || !(context has k) || context.k.s == \"MIT-1\")"
+                                             : "(resource.live && context.bg || [\"%s\", \"other\"].contains(context.purpose))",
+                                   PURPOSES[rnd(4)]);
+    case 38: return cu_buf_appends(b, rnd(3) == 0 ? "(context.bg || !(context has k && context.k.flag))"
+                                    : rnd(2) ? "(context has k && (context.k.flag || context.k.n >= 2))"
+                                             : "(principal.flag || principal.role == \"PC\") && (action == Action::\"view\" || context.bg)");
+    /* expressions of the principal alone (the memo decides them whole),
+     * some of them errors (a non-bool operand of ||, a missing attribute) */
+    case 33: return cu_buf_appendf(b, rnd(2) ? "(principal.role == \"%s\" || principal.unit like \"M*\")"
+                                             : "(principal.n > 1 || principal.role)", ROLES[rnd(5)]);
+    case 34: return cu_buf_appends(b, rnd(2) ? "!(principal.flag && principal.n > 1)" : "(principal is User || principal.n == 2)");
+    case 35: return cu_buf_appends(b, rnd(2) ? "(if principal has role then principal.role == \"DC\" else principal.n < 2)"
+                                             : "[\"PC\", \"DC\"].containsAny([principal.role, \"x\"])");
+    /* comparisons of principal attributes with context.now, either side
+     * first (the memo decides them per interval of now), and the action */
+    case 30: return cu_buf_appends(b, rnd(2) ? "principal.m <= context.now" : "principal.n > context.now");
+    case 31: return cu_buf_appends(b, rnd(2) ? "context.now < principal.m" : "!(principal.m >= context.now)");
+    case 32: return cu_buf_appends(b, rnd(2) ? "!(action == Action::\"edit\")" : "action != Action::\"view\"");
     /* reads through context.k (an entity, a record, missing, another
      * type), and a slot's set or entity against a variable */
     case 19: return cu_buf_appends(b, "context has k");
@@ -111,12 +139,12 @@ static cu_policy_set *random_set(int npol)
 }
 
 /* A principal whose attributes are sometimes missing or of another type. */
-static cu_policy_request *random_request(cu_arena *a, const cu_policy_set *memo_for)
+static cu_policy_request *random_request(cu_arena *a, const cu_policy_set *memo_for, const cu_policy_set *act_memo_for)
 {
     char *pid = cu_arena_alloc(a, 16), *rid = cu_arena_alloc(a, 16);
     snprintf(pid, 16, "u%u", rnd(8));
     snprintf(rid, 16, "r%u", rnd(100));
-    cu_policy_entity *u = cu_policy_entity_make(a, "User", 4, pid, strlen(pid), 5, 1);
+    cu_policy_entity *u = cu_policy_entity_make(a, "User", 4, pid, strlen(pid), 6, 1);
     cu_policy_entity *r = cu_policy_entity_make(a, "Doc", 3, rid, strlen(rid), 1, 1);
     static const char *const acts[] = {"view", "edit"};
     const char *act = acts[rnd(2)];
@@ -125,7 +153,10 @@ static cu_policy_request *random_request(cu_arena *a, const cu_policy_set *memo_
         return NULL;
     /* keys in (length, bytes) order: n, flag, role, unit */
     if (rnd(8))
-        CHECK_OK(cu_policy_entity_put(u, "n", cu_policy_val_long(a, (int64_t)rnd(5))));
+        CHECK_OK(cu_policy_entity_put(u, "n", rnd(10) ? cu_policy_val_long(a, (int64_t)rnd(5))
+                                                       : cu_policy_val_string_ref(a, "3", 1)));
+    if (rnd(8))
+        CHECK_OK(cu_policy_entity_put(u, "m", cu_policy_val_long(a, (int64_t)rnd(6) - 1)));
     if (rnd(6))
         CHECK_OK(cu_policy_entity_put(u, "flag", rnd(5) ? cu_policy_val_bool(a, rnd(2)) : cu_policy_val_long(a, 1)));
     if (rnd(8)) {
@@ -156,11 +187,17 @@ static cu_policy_request *random_request(cu_arena *a, const cu_policy_set *memo_
         CHECK_OK(cu_policy_entity_memo(u, memo_for, a));
     CHECK_OK(cu_policy_entity_seal(r, NULL, a));
     CHECK_OK(cu_policy_entity_seal(ac, NULL, a));
+    if (act_memo_for)
+        CHECK_OK(cu_policy_entity_memo_action(ac, act_memo_for, a));
     cu_policy_request *q = cu_policy_request_of(a, u, ac, r);
     if (!q)
         return NULL;
     CHECK_OK(cu_policy_request_ctx(q, "bg", rnd(7) ? cu_policy_val_bool(a, rnd(2)) : cu_policy_val_long(a, 1)));
-    CHECK_OK(cu_policy_request_ctx(q, "now", cu_policy_val_long(a, (int64_t)rnd(5))));
+    /* now: a Long (sometimes equal to a principal's value), rarely a String or missing */
+    if (rnd(12))
+        CHECK_OK(cu_policy_request_ctx(q, "now", cu_policy_val_long(a, (int64_t)rnd(5))));
+    else if (rnd(2))
+        CHECK_OK(cu_policy_request_ctx(q, "now", cu_policy_val_string_ref(a, "2", 1)));
     if (rnd(5)) {
         const char *pp = PURPOSES[rnd(4)];
         CHECK_OK(cu_policy_request_ctx(q, "purpose", cu_policy_val_string_ref(a, pp, strlen(pp))));
@@ -247,20 +284,23 @@ TEST(guards_change_no_answer)
         for (int q = 0; q < 150 && !differ; q++) {
             cu_arena_reset(a);
             /* the principal memoised for this set, for another set (ignored), or not */
-            cu_policy_request *r = random_request(a, q % 3 == 0 ? s : q % 3 == 1 ? other : NULL);
+            cu_policy_request *r = random_request(a, q % 3 == 0 ? s : q % 3 == 1 ? other : NULL,
+                                                  q % 4 == 0 ? s : q % 4 == 1 ? other : NULL);
             CHECK(r != NULL);
             if (!r)
                 break;
             cu_policy_answer on, off, son[2], soff[2];
             /* "off": no guards and no memo (its scope candidates too) */
             struct cu_policy_entity *pe = (struct cu_policy_entity *)r->ent[0];
-            uint64_t gen = pe->memo_gen;
+            struct cu_policy_entity *ae = (struct cu_policy_entity *)r->ent[1];
+            uint64_t gen = pe->memo_gen, agen = ae->memo_gen;
             cu_policy_set_guards(s, true);
             CHECK_OK(cu_policy_eval(s, NULL, r, a, &on));
             cu_policy_set_guards(s, false);
-            pe->memo_gen = 0;
+            pe->memo_gen = ae->memo_gen = 0;
             CHECK_OK(cu_policy_eval(s, NULL, r, a, &off));
             pe->memo_gen = gen;
+            ae->memo_gen = agen;
             if (!same_answer(&on, &off)) {
                 differ++;
                 fprintf(stderr, "round %d request %d: cu_policy_eval differs\n", round, q);
@@ -279,9 +319,10 @@ TEST(guards_change_no_answer)
             cu_policy_set_guards(s, true);
             CHECK_OK(cu_policy_eval_split(s, sp, NULL, r, a, CU_POLICY_SPLIT_LAZY, son));
             cu_policy_set_guards(s, false);
-            pe->memo_gen = 0;
+            pe->memo_gen = ae->memo_gen = 0;
             CHECK_OK(cu_policy_eval_split(s, sp, NULL, r, a, CU_POLICY_SPLIT_LAZY, soff));
             pe->memo_gen = gen;
+            ae->memo_gen = agen;
             for (int v = 0; v < 2; v++)
                 if (!same_answer(&son[v], &soff[v])) {
                     differ++;
@@ -297,8 +338,10 @@ TEST(guards_change_no_answer)
                 CHECK_OK(cu_policy_request_ctx(r, "bg", cu_policy_val_bool(a, v == 1)));
                 cu_policy_set_guards(s, v == 0);
                 pe->memo_gen = v == 0 ? gen : 0;
+                ae->memo_gen = v == 0 ? agen : 0;
                 CHECK_OK(cu_policy_eval(s, NULL, r, a, &one));
                 pe->memo_gen = gen;
+                ae->memo_gen = agen;
                 if (v == 1) {
                     if (son[0].allow && !son[0].n_errors)
                         continue;
@@ -499,4 +542,65 @@ TEST(entity_put_all_checks_order_and_room)
     CHECK_INT(ans.n_errors, 1); /* principal.aa is gone */
     cu_policy_set_release(s);
     cu_arena_free(a);
+}
+
+/* cu_policy_request_ctx_all: the whole context at once, keys in (length,
+ * bytes) order and distinct; it replaces what was set before, and a later
+ * put goes to its sorted place. */
+TEST(request_ctx_all_checks_order_and_replaces)
+{
+    cu_arena *a = cu_arena_new(4096, 1 << 20);
+    if (!a)
+        return;
+    cu_policy_request *r = cu_policy_request_new(a, "User", "u", "Action", "view", "Doc", "d");
+    CHECK(r != NULL);
+    if (!r)
+        return;
+    const cu_policy_value *v[] = {cu_policy_val_long(a, 1), cu_policy_val_long(a, 2), cu_policy_val_long(a, 3)};
+    static const char *const good[] = {"b", "aa", "ab"}, *const bad[] = {"aa", "b", "ab"}, *const dup[] = {"b", "b"};
+    static const uint32_t glen[] = {1, 2, 2}, blen[] = {2, 1, 2}, dlen[] = {1, 1};
+    CHECK_RC(cu_policy_request_ctx_all(r, bad, blen, v, 3), CU_ERR_INVAL);
+    CHECK_RC(cu_policy_request_ctx_all(r, dup, dlen, v, 2), CU_ERR_INVAL);
+    CHECK_OK(cu_policy_request_ctx(r, "zz", v[0]));
+    CHECK_OK(cu_policy_request_ctx_all(r, good, glen, v, 3)); /* replaces zz */
+    CHECK_OK(cu_policy_request_ctx(r, "a", v[2]));           /* before every other key */
+    static const char text[] = "@id(\"p\") permit (principal, action, resource) when { context.b == 1 && "
+                               "context.aa == 2 && context.ab == 3 && context.a == 3 && !(context has zz) };";
+    cu_policy_set *s = NULL;
+    CHECK_OK(cu_policy_set_parse(text, sizeof text - 1, "t", &s));
+    if (!s)
+        return;
+    cu_policy_answer ans;
+    CHECK_OK(cu_policy_eval(s, NULL, r, a, &ans));
+    CHECK(ans.allow);
+    CHECK_INT(ans.n_errors, 0);
+    cu_policy_set_release(s);
+    cu_arena_free(a);
+}
+
+/* &&, || and ! over guards make one guard (G_BOOL): the pack's need-to-know
+ * shape is guarded whole; an operand that is no guard leaves it a plain
+ * condition; a read through context.k with no `context has k` inside takes
+ * the earlier `has` step into account (nest). */
+TEST(bool_guards_of_a_policy)
+{
+    static const char text[] =
+        "@id(\"ntk\") forbid (principal, action, resource) unless { context.bg || !resource.live || "
+        "(context has k && context.k.n <= context.now && context.k.who.contains(principal) && resource in context.k) };\n"
+        "@id(\"no\") forbid (principal, action, resource) when { context.bg || principal.n + 1 > context.now };\n"
+        "@id(\"gov\") forbid (principal, action, resource) when { context has k && (resource.live && !context.k.flag) };\n";
+    cu_policy_set *s = NULL;
+    CHECK_OK(cu_policy_set_parse(text, sizeof text - 1, "t", &s));
+    if (!s)
+        return;
+    CHECK_INT(s->pols[0].npre, 1);
+    CHECK_INT(s->guards[s->pols[0].pre[0].guard].kind, G_BOOL);
+    CHECK_INT(s->guards[s->pols[0].pre[0].guard].nleaf, 6);
+    CHECK(s->guards[s->pols[0].pre[0].guard].nest == NULL); /* its own `has` decides */
+    CHECK_INT(s->pols[1].npre, 0);
+    CHECK_INT(s->pols[2].npre, 2);
+    const pguard *g = &s->guards[s->pols[2].pre[1].guard];
+    CHECK_INT(g->kind, G_BOOL);
+    CHECK(g->nest != NULL && g->has_before != NULL); /* ruled out by the `has` step when k is missing */
+    cu_policy_set_release(s);
 }
