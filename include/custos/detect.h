@@ -51,6 +51,10 @@ typedef struct cu_detector_ops {
     void (*free)(void *state);                                                   /* may be NULL */
     /* Instead of init when set: init with the engine's configuration. */
     cu_rc (*init_cfg)(const cu_ref *ref, const struct cu_detect_cfg *cfg, void **state);
+    /* The reference context was updated in place (custosd's POST
+     * /v1/reference): remake whatever init indexed from it.  May be NULL.
+     * An error leaves the detector working on what it had. */
+    cu_rc (*ref_changed)(void *state, const cu_ref *ref);
 } cu_detector_ops;
 
 /* Protected-person access without a case link: an officer viewed (view,
@@ -185,6 +189,8 @@ void cu_detect_free(cu_detect *d);
 cu_rc cu_detect_event(cu_detect *d, const cu_event *ev, int64_t now, cu_alert_fn fn, void *ud) CU_NODISCARD;
 /* End of stream. */
 cu_rc cu_detect_flush(cu_detect *d, int64_t now, cu_alert_fn fn, void *ud) CU_NODISCARD;
+/* The reference context was updated in place: each detector's ref_changed. */
+cu_rc cu_detect_ref_changed(cu_detect *d) CU_NODISCARD;
 
 uint64_t cu_detect_next_num(const cu_detect *d);
 uint64_t cu_detect_dropped(const cu_detect *d);

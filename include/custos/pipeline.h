@@ -194,6 +194,10 @@ cu_store *cu_pipeline_store(cu_pipeline *p); /* NULL when opened with no_store *
  * writer's lock (per-officer risk for the API). */
 const cu_detect *cu_pipeline_detect(const cu_pipeline *p);
 cu_names *cu_pipeline_names(cu_pipeline *p);
+/* The pipeline's reference context was updated in place (cu_ref_update_apply,
+ * custosd's POST /v1/reference): the detectors remake what they indexed from
+ * it at start.  Between batches, by the one thread that ingests. */
+cu_rc cu_pipeline_ref_changed(cu_pipeline *p) CU_NODISCARD;
 /* For a data directory about to be removed: close will not rebuild the
  * store's indexes after a bulk load (nobody will query them). */
 void cu_pipeline_discard_indexes(cu_pipeline *p);

@@ -213,5 +213,14 @@ cu_rc cu_detect_flush(cu_detect *d, int64_t now, cu_alert_fn fn, void *ud)
     return CU_OK;
 }
 
+cu_rc cu_detect_ref_changed(cu_detect *d)
+{
+    cu_rc rc = CU_OK;
+    for (int i = 0; i < d->n && !rc; i++)
+        if (d->ops[i]->ref_changed)
+            rc = d->ops[i]->ref_changed(d->state[i], d->ref);
+    return rc;
+}
+
 uint64_t cu_detect_next_num(const cu_detect *d) { return d->next_num; }
 uint64_t cu_detect_dropped(const cu_detect *d) { return d->dropped; }

@@ -481,6 +481,41 @@ fail:
     return rc;
 }
 
+/* The indexes build_indexes made (init) remade after a reference update:
+ * a case, record or person added or replaced is then seen by the team
+ * links and the need-to-know and area tests as if it had been in the
+ * reference file.  Built aside and swapped in, so a failure keeps the old. */
+static cu_rc misuse_ref_changed(void *state, const cu_ref *ref)
+{
+    misuse *m = state;
+    struct idx { /* what build_indexes sets */
+        uint32_t *pc_off, *pc, *rc_off, *rc, *co_off, *co;
+        uint8_t *restricted, *wide_area;
+        size_t np_idx, nr_idx, nc_idx, nwide;
+    } sets[2] = {{m->pc_off, m->pc, m->rc_off, m->rc, m->co_off, m->co, m->restricted, m->wide_area, m->np_idx,
+                  m->nr_idx, m->nc_idx, m->nwide}};
+    m->pc_off = m->pc = m->rc_off = m->rc = m->co_off = m->co = NULL;
+    m->restricted = m->wide_area = NULL;
+    cu_rc rc = build_indexes(m, ref);
+    sets[1] = (struct idx){m->pc_off, m->pc, m->rc_off, m->rc, m->co_off, m->co, m->restricted, m->wide_area,
+                           m->np_idx, m->nr_idx, m->nc_idx, m->nwide};
+    int keep = rc ? 0 : 1, drop = !keep; /* a failure keeps the old */
+    cu_free(sets[drop].pc_off);
+    cu_free(sets[drop].pc);
+    cu_free(sets[drop].rc_off);
+    cu_free(sets[drop].rc);
+    cu_free(sets[drop].co_off);
+    cu_free(sets[drop].co);
+    cu_free(sets[drop].restricted);
+    cu_free(sets[drop].wide_area);
+    m->pc_off = sets[keep].pc_off, m->pc = sets[keep].pc, m->rc_off = sets[keep].rc_off, m->rc = sets[keep].rc;
+    m->co_off = sets[keep].co_off, m->co = sets[keep].co, m->restricted = sets[keep].restricted;
+    m->wide_area = sets[keep].wide_area;
+    m->np_idx = sets[keep].np_idx, m->nr_idx = sets[keep].nr_idx, m->nc_idx = sets[keep].nc_idx;
+    m->nwide = sets[keep].nwide;
+    return rc;
+}
+
 static void misuse_free(void *state)
 {
     misuse *m = state;
@@ -2359,6 +2394,7 @@ const cu_detector_ops cu_detector_misuse = {
     .flush = misuse_flush,
     .free = misuse_free,
     .init_cfg = misuse_init,
+    .ref_changed = misuse_ref_changed,
 };
 
 /* ================================================================ queries */

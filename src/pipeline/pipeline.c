@@ -1147,3 +1147,8 @@ cu_rc cu_pipeline_close(cu_pipeline *p)
     cu_free(p);
     return rc;
 }
+
+cu_rc cu_pipeline_ref_changed(cu_pipeline *p)
+{
+    return p->detect ? cu_detect_ref_changed(p->detect) : CU_OK;
+}

@@ -666,6 +666,9 @@ void cu_events_api_gateway_handle(void *ud, const cu_http_req *req, cu_http_resp
     cu_server_gateway_handle(a->gw, req, resp);
     if (path[0] && resp->status != 200 && unlink(path) == 0)
         a->upd_seq--; /* nothing taken: nothing to replay */
+    if (a->ref_changed && cu_pipeline_ref_changed(a->p))
+        cu_log(CU_LOG_ERROR, "reference update: the detectors keep their indexes of the version before: %s",
+               cu_err_detail());
     cu_store *st = cu_pipeline_store(a->p);
     if (a->ref_changed && st &&
         (a->changes_lost ? cu_store_put_reference(st, a->ref)
@@ -762,6 +765,8 @@ cu_rc cu_events_api_reference_log(cu_events_api *a, const char *data_dir, size_t
             (*replayed)++;
     }
     cu_store *st = cu_pipeline_store(a->p);
+    if (!rc && a->ref_changed)
+        rc = cu_pipeline_ref_changed(a->p);
     if (!rc && a->ref_changed && st)
         rc = cu_store_put_reference(st, a->ref);
     pthread_mutex_unlock(&a->mu);

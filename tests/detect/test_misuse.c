@@ -963,3 +963,27 @@ TEST(rules_only_has_no_graph)
     CHECK(w.ngot == 1 && strcmp(w.got[0].kind, "declared-relation") == 0);
     w_close(&w);
 }
+
+/* A case added by a reference update (custosd's POST /v1/reference) links
+ * its people to its officers' team once the detectors remake their
+ * indexes (cu_detect_ref_changed), as a case of the reference file does:
+ * a colleague's look-up of its subject is then team work. */
+TEST(case_added_by_update_is_team_work)
+{
+    world w;
+    w_open(&w, 1e6);
+    acc(&w, 2, "09:00", "O1", "view", "R4", "\"P4\"", NULL, NULL); /* no case links P4 yet */
+    CHECK_INT(w.bits & CU_X_TEAM, 0);
+    const char *line = "{\"kind\":\"case\",\"id\":\"C9\",\"opened\":\"2024-01-02T10:00:00Z\",\"closed\":null,"
+                       "\"area\":\"A1\",\"officers\":[\"O4\"],\"subjects\":[\"P4\"],\"records\":[\"R4\"]}";
+    CHECK_OK(cu_ref_update_check(w.ref, line, strlen(line), 1));
+    CHECK_OK(cu_ref_update_apply(w.ref));
+    acc(&w, 2, "11:00", "O1", "view", "R4", "\"P4\"", NULL, NULL); /* the indexes of the start */
+    CHECK_INT(w.bits & CU_X_TEAM, 0);
+    CHECK_OK(cu_detect_ref_changed(w.d));
+    acc(&w, 2, "11:05", "O1", "view", "R4", "\"P4\"", NULL, NULL); /* C9: O4, same unit as O1 */
+    CHECK(w.bits & CU_X_TEAM);
+    acc(&w, 2, "11:10", "O2", "view", "R4", "\"P4\"", NULL, NULL); /* another unit: still not */
+    CHECK_INT(w.bits & CU_X_TEAM, 0);
+    w_close(&w);
+}
