@@ -51,6 +51,7 @@
 #define XP_N 24           /* recently explained people per officer */
 #define UX_N 16           /* recently unexplained people per officer */
 #define TX_N 8            /* register people recently met in the routine per officer */
+#define TM_N 8            /* people recently known only from a colleague's case per officer */
 #define PV_N 8            /* recent unexplained viewers per person (bursts) */
 #define PA_N 4            /* recent unexplained accessors per person (graph) */
 #define PR_N 4            /* recent routine accessors of a register person (graph) */
@@ -126,6 +127,8 @@ struct ost {
     struct ux ux[UX_N];
     struct ux tx[TX_N];      /* register people met only in the unit's routine */
     uint8_t txpos;
+    struct ux tm[TM_N];      /* people known only from a case of the officer's unit (team) */
+    uint8_t tmpos;
     cu_id term[TERM_N];
     uint16_t term_n[TERM_N];
     cu_id area[AREA_N];
@@ -836,7 +839,13 @@ static void reason_at(const misuse *m, const struct file *f, int s, unsigned n, 
                  so != CU_ID_NONE ? nstr(m, CU_K_CASE, so) : "?");
         break;
     case S_REPEAT:
-        snprintf(out, cap, "looked up the same people again on other days with no reason (%u repeat(s)), e.g. %s", n, p);
+        if (so != CU_ID_NONE)
+            snprintf(out, cap,
+                     "looked up the same people again on other days (%u repeat(s)), e.g. %s, known only from case %s "
+                     "of a colleague, which the officer is not on",
+                     n, p, nstr(m, CU_K_CASE, so));
+        else
+            snprintf(out, cap, "looked up the same people again on other days with no reason (%u repeat(s)), e.g. %s", n, p);
         break;
     case S_EXFIL:
         snprintf(out, cap, "%u export(s), print(s) or disclosure(s) of unexplained records", n);
@@ -2083,7 +2092,21 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             s->t_bulk_fired = s->t_exf;
         }
     }
-    if (!U && (!o || !o->nrelations))
+    /* A person known to the officer only from a colleague's case (the
+     * unit's case, the officer not on it, no case cited) is teamwork once
+     * or twice; coming back to them on a fourth day and more, never
+     * assigned, is the fixation of an unexplained repeat hidden behind
+     * the team's case (an undeclared former partner who is a subject of
+     * it; fifth round).  On the generated forces 0-2 officer-person pairs
+     * a month reach three such days legitimately, none four. */
+    unsigned team_days = 0;
+    cu_id team_p = CU_ID_NONE, team_case = x.other_case;
+    if (!m->cfg.rules_only && np && (bits & CU_X_TEAM) && !(bits & (CU_X_CASE | CU_X_CITED | CU_X_HOUSEHOLD))) {
+        team_p = people[0];
+        const cu_person *tpp = cu_ref_person(ref, team_p);
+        team_days = ux_note_in(s->tm, TM_N, &s->tmpos, team_p, tpp ? tpp->address_h : 0, t, day);
+    }
+    if (!U && team_days < 4 && (!o || !o->nrelations))
         return CU_OK; /* explained: only declared relations still count */
     if (U && !T) {
         s->t_unx++;
@@ -2173,6 +2196,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
      * worth an alert at once (declaring relations exists so that such
      * look-ups are challenged); more look-ups the same day add little, a
      * look-up on another day adds the full weight again (a pattern). */
+    if (team_days >= 4)
+        SOFT(S_REPEAT, repeat_weight(team_days), team_p, team_case);
     bool own_done = false, group_done = false, caveat_done = false, sur_done = false;
     /* an officer whose daily work is mostly without case links (custody
      * booking in people off the street) meets their own circle by chance

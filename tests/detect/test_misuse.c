@@ -7,7 +7,9 @@
  * one surname look-up per record; the routine's register repeats; register
  * people met in the routine joining a ring, never starting one; one shared
  * person not joining two rings, nor yet naming an officer in a grown ring;
- * repeats that escalate with the days and count the person's household. */
+ * repeats that escalate with the days and count the person's household;
+ * a person known only from a colleague's case, come back to on day after
+ * day (fifth round). */
 #include "custos/detect.h"
 
 #include "../harness.h"
@@ -440,6 +442,48 @@ TEST(another_of_the_household_is_a_repeat)
     CHECK(w.bits == 0);
     double other = evidence_of(&w, "O2");
     CHECK(home > other + 0.8);
+    w_close(&w);
+}
+
+TEST(known_only_from_a_colleagues_case_day_after_day)
+{
+    /* P2 is a subject of C2, the case of O4 (O1's unit U1): O1, not on it,
+     * viewing P2 is teamwork (TEAM).  Three days of it are still teamwork;
+     * coming back on a fourth, fifth and sixth day, never assigned and
+     * citing nothing, is a fixation behind the team's case. */
+    world w;
+    w_open(&w, 1e6);
+    for (int d = 2; d <= 8; d++)
+        acc(&w, d, "09:00", "O1", "view", "R1", "\"P1\"", "C1", NULL); /* O1's own case */
+    for (int d = 9; d <= 11; d++) {
+        acc(&w, d, "10:00", "O1", "view", "R2", "\"P2\"", NULL, NULL);
+        CHECK((w.bits & CU_X_TEAM) && !(w.bits & (CU_X_CASE | CU_X_CITED)));
+    }
+    flush(&w);
+    CHECK_INT(alerts_naming(&w, "O1"), 0);
+    CHECK(evidence_of(&w, "O1") < 0.01);
+    for (int d = 12; d <= 14; d++)
+        acc(&w, d, "10:00", "O1", "view", "R2", "\"P2\"", NULL, NULL);
+    flush(&w);
+    CHECK(alerts_naming(&w, "O1") >= 1); /* one alert, re-emitted as it grows */
+    for (int i = 1; i < w.ngot; i++)
+        CHECK_INT(w.got[i].num, w.got[0].num);
+    CHECK(w.ngot >= 1 && strcmp(w.got[0].kind, "repeated-lookup") == 0 && strstr(w.got[0].reasons[0], "C2"));
+    w_close(&w);
+    /* the twins: the same six days citing the case (O1 works it), or by
+     * O4, who is on it */
+    w_open(&w, 1e6);
+    for (int d = 2; d <= 8; d++) {
+        acc(&w, d, "09:00", "O1", "view", "R1", "\"P1\"", "C1", NULL);
+        routine(&w, d, "O4");
+    }
+    for (int d = 9; d <= 14; d++) {
+        acc(&w, d, "10:00", "O1", "view", "R2", "\"P2\"", "C2", NULL);
+        acc(&w, d, "10:05", "O4", "view", "R2", "\"P2\"", NULL, NULL);
+    }
+    flush(&w);
+    CHECK_INT(w.ngot, 0);
+    CHECK(evidence_of(&w, "O1") < 0.01 && evidence_of(&w, "O4") < 0.01);
     w_close(&w);
 }
 
