@@ -81,6 +81,7 @@
 #define PAIR_WIN (60 * 1440)   /* minutes two accesses of one person stay linked */
 #define TPL_AGAIN 0.8           /* a register person again, or sent out, in the unit's routine (soft) */
 #define TPL_FLOOR 0.3           /* ... times the routine weight, at least this */
+#define LOGIN_HOTDESK 0.6       /* a colleague's desk in the officer's hours, nobody logged in there */
 #define EDGE_MIN 1.5           /* shared-person weight that makes two officers an edge */
 #define NEW_ACCESS_DAYS 10
 #define LEARN_DAYS 5           /* active days before personal baselines count */
@@ -841,8 +842,8 @@ static void reason_at(const misuse *m, const struct file *f, int s, unsigned n, 
     case S_REPEAT:
         if (so != CU_ID_NONE)
             snprintf(out, cap,
-                     "looked up the same people again on other days (%u repeat(s)), e.g. %s, known only from case %s "
-                     "of a colleague, which the officer is not on",
+                     "looked up the same people again on other days (%u repeat(s)), e.g. %s; among them people known "
+                     "only from case %s of a colleague, which the officer is not on",
                      n, p, nstr(m, CU_K_CASE, so));
         else
             snprintf(out, cap, "looked up the same people again on other days with no reason (%u repeat(s)), e.g. %s", n, p);
@@ -1761,8 +1762,12 @@ static void on_login(misuse *m, const cu_event *ev, struct ost *s, const cu_offi
                  * login at a colleague's desk is only the start of a case:
                  * what is done in the session (below) decides.  The owner
                  * being logged in at that very terminal is worth more: one
-                 * person, two accounts. */
-                double w = 1.2 + (other_area && !usual_area(s, ev->area) ? 0.3 : 0) +
+                 * person, two accounts.  In the officer's own hours with
+                 * nobody logged in there, the desk alone weighs half: that
+                 * is how hot-desking looks (fifth round: most false
+                 * colleague-login alerts on the tuning seeds). */
+                bool open_there = m->term_sess[t] != CU_ID_NONE && m->term_sess[t] != ev->officer;
+                double w = (offh || open_there ? 1.2 : LOGIN_HOTDESK) + (other_area && !usual_area(s, ev->area) ? 0.3 : 0) +
                            (m->term_sess[t] != CU_ID_NONE && m->term_sess[t] != ev->officer ? 0.5 : 0) +
                            (offh ? 1.0 : 0);
                 file_add(m, fi, S_LOGIN, w, ev, t, owner, (float)offh);

@@ -9,7 +9,8 @@
  * person not joining two rings, nor yet naming an officer in a grown ring;
  * repeats that escalate with the days and count the person's household;
  * a person known only from a colleague's case, come back to on day after
- * day (fifth round). */
+ * day, and a colleague's desk in the officer's hours with nobody logged in
+ * there (fifth round). */
 #include "custos/detect.h"
 
 #include "../harness.h"
@@ -909,6 +910,41 @@ TEST(colleague_login_out_of_hours_needs_no_history)
     flush(&w);
     CHECK_INT(alerts_naming(&w, "O2"), 0);
     w_close(&w);
+}
+
+TEST(colleague_desk_in_hours_with_nobody_there_is_hot_desking)
+{
+    /* O1's account at O2's desk in O1's hours, five unexplained views:
+     * with O2 logged in there (one person, two accounts) it is a case;
+     * with nobody logged in there it is hot-desking, and the desk weighs
+     * half (fifth round) */
+    world w;
+    double e[2];
+    for (int open = 1; open >= 0; open--) {
+        w_open(&w, 1e6);
+        for (int d = 2; d <= 5; d++) {
+            acc(&w, d, "08:00", "O1", "login", NULL, "", NULL, "T1");
+            acc(&w, d, "08:01", "O2", "login", NULL, "", NULL, "T2");
+            acc(&w, d, "17:00", "O1", "logout", NULL, "", NULL, "T1");
+            acc(&w, d, "17:01", "O2", "logout", NULL, "", NULL, "T2");
+        }
+        acc(&w, 7, "08:00", "O2", "login", NULL, "", NULL, "T2");
+        if (!open)
+            acc(&w, 7, "08:30", "O2", "logout", NULL, "", NULL, "T2");
+        acc(&w, 7, "09:00", "O1", "login", NULL, "", NULL, "T2");
+        acc(&w, 7, "09:05", "O1", "view", "R3", "\"P3\"", NULL, "T2");
+        acc(&w, 7, "09:10", "O1", "view", "R4", "\"P4\"", NULL, "T2");
+        acc(&w, 7, "09:15", "O1", "view", "R25", "\"P25\"", NULL, "T2");
+        acc(&w, 7, "09:20", "O1", "view", "R24", "\"P24\"", NULL, "T2");
+        acc(&w, 7, "09:25", "O1", "view", "R26", "\"P26\"", NULL, "T2");
+        flush(&w);
+        CHECK_INT(alerts_naming(&w, "O2"), open ? 1 : 0);
+        e[open] = evidence_of(&w, "O1");
+        w_close(&w);
+    }
+    /* the desk weighs 0.6 instead of 1.2, the open session 0.5 more; the
+     * views weigh the same */
+    CHECK(fabs(e[1] - e[0] - 1.1) < 0.05);
 }
 
 TEST(evidence_accumulates_into_one_growing_alert)
