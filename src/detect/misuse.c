@@ -83,6 +83,7 @@
 #define TPL_FLOOR 0.3           /* ... times the routine weight, at least this */
 #define LOGIN_HOTDESK 0.6       /* a colleague's desk in the officer's hours, nobody logged in there */
 #define EDGE_MIN 1.5           /* shared-person weight that makes two officers an edge */
+#define ROUTINE_NP 4           /* people shared through the routine that join a ring whatever their weight */
 #define NEW_ACCESS_DAYS 10
 #define LEARN_DAYS 5           /* active days before personal baselines count */
 #define BASE_TIME 946684800LL  /* 2000-01-01: times are kept as minutes since */
@@ -1436,14 +1437,16 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, b
             /* through the routine: the other officer must already be in
              * a ring (a quiet outlier alone is not enough: analysts and
              * outliers meet on the register by chance), and the pair share
-             * two or more rarely seen people */
+             * two or more rarely seen people, or four or more however many
+             * others met them (an analyst of a ring whose targets the rest
+             * of the unit also meets now and then: fifth round) */
             cu_id other = routine ? o2 : o;
             bool stands_out = in_ring(m, other);
             cu_id rto = routine ? o : o2;
             /* never the bridge between two rings */
             if (in_ring(m, rto) && in_ring(m, other) && uf_find(m, rto) != uf_find(m, other))
                 continue;
-            if (pr->W >= EDGE_MIN && pr->np >= 2 && stands_out) {
+            if (((pr->W >= EDGE_MIN && pr->np >= 2) || pr->np >= ROUTINE_NP) && stands_out) {
                 double w = pr->active ? wpp : pr->W;
                 pr->active = 1;
                 ring_edge(m, o, o2, ev, p, w, flagged, true);

@@ -9,8 +9,9 @@
  * person not joining two rings, nor yet naming an officer in a grown ring;
  * repeats that escalate with the days and count the person's household;
  * a person known only from a colleague's case, come back to on day after
- * day, and a colleague's desk in the officer's hours with nobody logged in
- * there (fifth round). */
+ * day, a colleague's desk in the officer's hours with nobody logged in
+ * there, and four register people shared through the routine joining a
+ * ring whatever their weight (fifth round). */
 #include "custos/detect.h"
 
 #include "../harness.h"
@@ -97,6 +98,14 @@ static const char *REF =
     "{\"kind\":\"record\",\"id\":\"R30\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P30\"],\"area\":\"A3\"}\n"
     "{\"kind\":\"person\",\"id\":\"P31\",\"area\":\"A3\"}\n"
     "{\"kind\":\"record\",\"id\":\"R31\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P31\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P50\",\"area\":\"A3\",\"flags\":[\"activist\"]}\n"
+    "{\"kind\":\"record\",\"id\":\"R50\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P50\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P51\",\"area\":\"A3\",\"flags\":[\"activist\"]}\n"
+    "{\"kind\":\"record\",\"id\":\"R51\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P51\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P52\",\"area\":\"A3\",\"flags\":[\"activist\"]}\n"
+    "{\"kind\":\"record\",\"id\":\"R52\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P52\"],\"area\":\"A3\"}\n"
+    "{\"kind\":\"person\",\"id\":\"P53\",\"area\":\"A3\",\"flags\":[\"activist\"]}\n"
+    "{\"kind\":\"record\",\"id\":\"R53\",\"type\":\"nominal\",\"system\":\"RMS\",\"subjects\":[\"P53\"],\"area\":\"A3\"}\n"
     "{\"kind\":\"person\",\"id\":\"P15\",\"area\":\"A1\"}\n"
     "{\"kind\":\"record\",\"id\":\"R15\",\"type\":\"nominal\",\"system\":\"PNC\",\"subjects\":[\"P15\"],\"area\":\"A1\","
     "\"caveats\":[\"OPERATION\"]}\n"
@@ -711,6 +720,38 @@ static void view_p(world *w, int day, const char *hm, const char *off, int p)
     snprintf(rec, sizeof rec, "R%d", p);
     snprintf(subj, sizeof subj, "\"P%d\"", p);
     acc(w, day, hm, off, "view", rec, subj, NULL, NULL);
+}
+
+TEST(routine_sharing_four_register_people_joins_a_ring)
+{
+    /* O2 and O6 (a ring) look up four activists, P50-P53; other analysts
+     * of the routine unit met one or two of them each, so each weighs a
+     * third for O20, an analyst who meets all four in the routine: 1.33,
+     * under the 1.5 of an edge, but four people shared with one ring is
+     * not chance (fifth round).  The twin: three of them (1.0) does not
+     * join. */
+    world w;
+    for (int four = 1; four >= 0; four--) {
+        w_open(&w, 1e6);
+        routine_unit(&w);
+        static const char *const hm[] = {"10:00", "10:10", "10:20", "10:30"};
+        for (int p = 50; p <= 53; p++)
+            view_p(&w, 10, hm[p - 50], "O2", p);
+        for (int p = 50; p <= 53; p++)
+            view_p(&w, 11, hm[p - 50], "O6", p);
+        view_p(&w, 12, "10:00", "O21", 50);
+        CHECK(w.bits & CU_X_TEMPLATE);
+        view_p(&w, 12, "10:10", "O22", 51);
+        view_p(&w, 12, "10:20", "O23", 52);
+        view_p(&w, 12, "10:30", "O21", 53);
+        for (int p = 50; p <= (four ? 53 : 52); p++)
+            view_p(&w, 13, hm[p - 50], "O20", p);
+        flush(&w);
+        CHECK_INT(ring_naming(&w, "O2", "O6"), 1);
+        CHECK_INT(ring_naming(&w, "O2", "O20"), four ? 1 : 0);
+        CHECK_INT(ring_naming(&w, "O2", "O21"), 0);
+        w_close(&w);
+    }
 }
 
 TEST(one_shared_person_does_not_join_two_rings)
