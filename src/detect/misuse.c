@@ -51,6 +51,7 @@
 #define XP_N 24           /* recently explained people per officer */
 #define UX_N 16           /* recently unexplained people per officer */
 #define TX_N 8            /* register people recently met in the routine per officer */
+#define TM_N 8            /* people recently known only from a colleague's case per officer */
 #define PV_N 8            /* recent unexplained viewers per person (bursts) */
 #define PA_N 4            /* recent unexplained accessors per person (graph) */
 #define PR_N 4            /* recent routine accessors of a register person (graph) */
@@ -80,7 +81,9 @@
 #define PAIR_WIN (60 * 1440)   /* minutes two accesses of one person stay linked */
 #define TPL_AGAIN 0.8           /* a register person again, or sent out, in the unit's routine (soft) */
 #define TPL_FLOOR 0.3           /* ... times the routine weight, at least this */
+#define LOGIN_HOTDESK 0.6       /* a colleague's desk in the officer's hours, nobody logged in there */
 #define EDGE_MIN 1.5           /* shared-person weight that makes two officers an edge */
+#define ROUTINE_NP 4           /* people shared through the routine that join a ring whatever their weight */
 #define NEW_ACCESS_DAYS 10
 #define LEARN_DAYS 5           /* active days before personal baselines count */
 #define BASE_TIME 946684800LL  /* 2000-01-01: times are kept as minutes since */
@@ -126,6 +129,8 @@ struct ost {
     struct ux ux[UX_N];
     struct ux tx[TX_N];      /* register people met only in the unit's routine */
     uint8_t txpos;
+    struct ux tm[TM_N];      /* people known only from a case of the officer's unit (team) */
+    uint8_t tmpos;
     cu_id term[TERM_N];
     uint16_t term_n[TERM_N];
     cu_id area[AREA_N];
@@ -871,7 +876,13 @@ static void reason_at(const misuse *m, const struct file *f, int s, unsigned n, 
                  so != CU_ID_NONE ? nstr(m, CU_K_CASE, so) : "?");
         break;
     case S_REPEAT:
-        snprintf(out, cap, "looked up the same people again on other days with no reason (%u repeat(s)), e.g. %s", n, p);
+        if (so != CU_ID_NONE)
+            snprintf(out, cap,
+                     "looked up the same people again on other days (%u repeat(s)), e.g. %s; among them people known "
+                     "only from case %s of a colleague, which the officer is not on",
+                     n, p, nstr(m, CU_K_CASE, so));
+        else
+            snprintf(out, cap, "looked up the same people again on other days with no reason (%u repeat(s)), e.g. %s", n, p);
         break;
     case S_EXFIL:
         snprintf(out, cap, "%u export(s), print(s) or disclosure(s) of unexplained records", n);
@@ -1461,14 +1472,16 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, b
             /* through the routine: the other officer must already be in
              * a ring (a quiet outlier alone is not enough: analysts and
              * outliers meet on the register by chance), and the pair share
-             * two or more rarely seen people */
+             * two or more rarely seen people, or four or more however many
+             * others met them (an analyst of a ring whose targets the rest
+             * of the unit also meets now and then: fifth round) */
             cu_id other = routine ? o2 : o;
             bool stands_out = in_ring(m, other);
             cu_id rto = routine ? o : o2;
             /* never the bridge between two rings */
             if (in_ring(m, rto) && in_ring(m, other) && uf_find(m, rto) != uf_find(m, other))
                 continue;
-            if (pr->W >= EDGE_MIN && pr->np >= 2 && stands_out) {
+            if (((pr->W >= EDGE_MIN && pr->np >= 2) || pr->np >= ROUTINE_NP) && stands_out) {
                 double w = pr->active ? wpp : pr->W;
                 pr->active = 1;
                 ring_edge(m, o, o2, ev, p, w, flagged, true);
@@ -1787,8 +1800,12 @@ static void on_login(misuse *m, const cu_event *ev, struct ost *s, const cu_offi
                  * login at a colleague's desk is only the start of a case:
                  * what is done in the session (below) decides.  The owner
                  * being logged in at that very terminal is worth more: one
-                 * person, two accounts. */
-                double w = 1.2 + (other_area && !usual_area(s, ev->area) ? 0.3 : 0) +
+                 * person, two accounts.  In the officer's own hours with
+                 * nobody logged in there, the desk alone weighs half: that
+                 * is how hot-desking looks (fifth round: most false
+                 * colleague-login alerts on the tuning seeds). */
+                bool open_there = m->term_sess[t] != CU_ID_NONE && m->term_sess[t] != ev->officer;
+                double w = (offh || open_there ? 1.2 : LOGIN_HOTDESK) + (other_area && !usual_area(s, ev->area) ? 0.3 : 0) +
                            (m->term_sess[t] != CU_ID_NONE && m->term_sess[t] != ev->officer ? 0.5 : 0) +
                            (offh ? 1.0 : 0);
                 file_add(m, fi, S_LOGIN, w, ev, t, owner, (float)offh);
@@ -2118,7 +2135,21 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             s->t_bulk_fired = s->t_exf;
         }
     }
-    if (!U && (!o || !o->nrelations))
+    /* A person known to the officer only from a colleague's case (the
+     * unit's case, the officer not on it, no case cited) is teamwork once
+     * or twice; coming back to them on a fourth day and more, never
+     * assigned, is the fixation of an unexplained repeat hidden behind
+     * the team's case (an undeclared former partner who is a subject of
+     * it; fifth round).  On the generated forces 0-2 officer-person pairs
+     * a month reach three such days legitimately, none four. */
+    unsigned team_days = 0;
+    cu_id team_p = CU_ID_NONE, team_case = x.other_case;
+    if (!m->cfg.rules_only && np && (bits & CU_X_TEAM) && !(bits & (CU_X_CASE | CU_X_CITED | CU_X_HOUSEHOLD))) {
+        team_p = people[0];
+        const cu_person *tpp = cu_ref_person(ref, team_p);
+        team_days = ux_note_in(s->tm, TM_N, &s->tmpos, team_p, tpp ? tpp->address_h : 0, t, day);
+    }
+    if (!U && team_days < 4 && (!o || !o->nrelations))
         return CU_OK; /* explained: only declared relations still count */
     if (U && !T) {
         s->t_unx++;
@@ -2208,6 +2239,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
      * worth an alert at once (declaring relations exists so that such
      * look-ups are challenged); more look-ups the same day add little, a
      * look-up on another day adds the full weight again (a pattern). */
+    if (team_days >= 4)
+        SOFT(S_REPEAT, repeat_weight(team_days), team_p, team_case);
     bool own_done = false, group_done = false, caveat_done = false, sur_done = false;
     /* an officer whose daily work is mostly without case links (custody
      * booking in people off the street) meets their own circle by chance
