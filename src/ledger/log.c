@@ -899,9 +899,15 @@ static void *syncer(void *arg)
                 req_wake(q);
         }
         acked = b->nslots;
+        /* zeros ahead only after a batch smaller than they are: one that
+         * outgrew them (bulk appends: a 65536-entry group is ~9 MiB) is
+         * followed by more of its kind, which would overwrite the zeros
+         * and extend the file all the same, so they would only double the
+         * journal's writes and add an fsync to every commit */
+        bool extend = b->j.len < (size_t)JGROW;
         cu_buf_reset(&b->j);
         b->nslots = 0;
-        if (!rc && !atomic_load(&l->failed) && l->jalloc - l->jend < JSLACK)
+        if (!rc && extend && !atomic_load(&l->failed) && l->jalloc - l->jend < JSLACK)
             journal_extend(l, fd);
         pthread_mutex_lock(&l->pmu);
         l->syncing = false;
