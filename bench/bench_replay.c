@@ -12,9 +12,11 @@
  * without --data does): the store's indexes are then not built at the end.
  *
  * With --ref REF --events EV it replays those files instead (for instance
- * the output of `custos gen`); --workers N sets the parser threads.
+ * the output of `custos gen`); --workers N sets the parser threads.  With
+ * --misuse it runs the detectors `custos replay` runs (cu_detect_cfg_default)
+ * instead of cu_detect_new's default.
  *
- * usage: bench_replay [EVENTS] [--keep] [--tmp] [--ref REF --events EV] [--workers N]
+ * usage: bench_replay [EVENTS] [--keep] [--tmp] [--misuse] [--ref REF --events EV] [--workers N]
  */
 #include "custos/pipeline.h"
 
@@ -93,7 +95,7 @@ static void gen(const char *dir, uint64_t nev, uint64_t *bytes)
 int main(int argc, char **argv)
 {
     uint64_t nev = 10000000;
-    bool keep = false, tmp = false;
+    bool keep = false, tmp = false, misuse = false;
     const char *uref = NULL, *uev = NULL;
     unsigned workers = 0;
     for (int i = 1; i < argc; i++) {
@@ -101,6 +103,8 @@ int main(int argc, char **argv)
             keep = true;
         else if (strcmp(argv[i], "--tmp") == 0)
             tmp = true;
+        else if (strcmp(argv[i], "--misuse") == 0)
+            misuse = true;
         else if (strcmp(argv[i], "--ref") == 0 && i + 1 < argc)
             uref = argv[++i];
         else if (strcmp(argv[i], "--events") == 0 && i + 1 < argc)
@@ -135,6 +139,10 @@ int main(int argc, char **argv)
     snprintf(data, sizeof data, "%s/data", dir);
     cu_replay_opts o = {.reference = ref, .events = ev, .alerts = out, .data_dir = tmp ? NULL : data,
                         .parse_workers = workers};
+    cu_detect_cfg dc;
+    cu_detect_cfg_default(&dc);
+    if (misuse)
+        o.detect = &dc;
     cu_replay_stats st;
     uint64_t t0 = cu_mono_ns();
     cu_rc rc = cu_replay_run(&o, &st);

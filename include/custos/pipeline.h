@@ -76,9 +76,22 @@ const cu_event *cu_batch_get(const cu_batch *b, uint32_t i);
  * (every id in it is below these): the store syncs names up to them. */
 void cu_batch_seal(cu_batch *b, const cu_names *n);
 
-/* --------------------------------------------------------- pipeline */
-
+/* Encoding ahead: the thread that fills the batches (the one that interns
+ * their names) may encode each batch's ledger entries itself, after
+ * cu_batch_seal, so that cu_pipeline_submit_async only appends them.  An
+ * encoder has its own cache of people's commitments and is used by one
+ * thread at a time; it reads the pipeline's names and the log's secret, so
+ * it is made after cu_pipeline_open and freed before cu_pipeline_close.
+ * The bytes are those the pipeline would encode (same function).  A batch
+ * that fails to encode (or is changed after) is encoded by the pipeline
+ * itself, which then reports the failure. */
+typedef struct cu_batch_encoder cu_batch_encoder;
 typedef struct cu_pipeline cu_pipeline;
+cu_rc cu_batch_encoder_new(cu_pipeline *p, cu_batch_encoder **out) CU_NODISCARD;
+void cu_batch_encoder_free(cu_batch_encoder *x);
+cu_rc cu_batch_encode(cu_batch *b, cu_batch_encoder *x) CU_NODISCARD;
+
+/* --------------------------------------------------------- pipeline */
 
 typedef struct cu_pipeline_cfg {
     cu_alert_fn on_alert;  /* each alert, after it is numbered (may be NULL) */

@@ -89,7 +89,12 @@
 #define PATH_MAX_ 4096
 #define BATCH_SLOTS 8192             /* request pieces one batch acknowledges */
 #define BATCH_BYTES (2 * (size_t)GROUP_BYTES_MAX + 4 * (size_t)CU_LEDGER_ENTRY_MAX + (1u << 20))
-#define TRING 64                     /* tiles and bundles waiting for the tile writer */
+/* Tiles and bundles waiting for the tile writer (and at most TRING_BYTES
+ * of them).  A 65536-entry group fills 513 (256 bundles, 256 level-0
+ * tiles, a level-1 tile): with a ring shorter than that the builder waited
+ * on file creation for most of every group, so the tile writer's file
+ * system cost was on the commit path of bulk appends. */
+#define TRING 2048
 #define TRING_BYTES ((size_t)64 << 20)
 
 typedef enum { REQ_APPEND, REQ_PUBLISH } req_kind;
@@ -894,9 +899,15 @@ static void *syncer(void *arg)
                 req_wake(q);
         }
         acked = b->nslots;
+        /* zeros ahead only after a batch smaller than they are: one that
+         * outgrew them (bulk appends: a 65536-entry group is ~9 MiB) is
+         * followed by more of its kind, which would overwrite the zeros
+         * and extend the file all the same, so they would only double the
+         * journal's writes and add an fsync to every commit */
+        bool extend = b->j.len < (size_t)JGROW;
         cu_buf_reset(&b->j);
         b->nslots = 0;
-        if (!rc && !atomic_load(&l->failed) && l->jalloc - l->jend < JSLACK)
+        if (!rc && extend && !atomic_load(&l->failed) && l->jalloc - l->jend < JSLACK)
             journal_extend(l, fd);
         pthread_mutex_lock(&l->pmu);
         l->syncing = false;

@@ -41,6 +41,26 @@
 
 /* ------------------------------------------------------------ batch */
 
+/* A batch's ledger entries, encoded: one buffer, offsets, and the pointer
+ * and length arrays append_many takes. */
+struct enc {
+    uint8_t *buf;
+    size_t cap;
+    size_t *off;
+    const void **ptr;
+    size_t *len;
+    size_t n, ecap;
+};
+
+/* Commitments of people, by person id, each computed once (one HMAC per
+ * person, not per event).  One per thread that encodes: the pipeline's
+ * own, and each cu_batch_encoder's. */
+struct commit_cache {
+    uint8_t (*c)[32];
+    uint8_t *ok;
+    size_t n;
+};
+
 struct cu_batch {
     cu_event *ev;
     uint32_t n, cap;
@@ -48,7 +68,19 @@ struct cu_batch {
     size_t subj_used, subj_cap;
     uint32_t counts[CU_K_COUNT_];
     bool sealed;
+    /* the entries, when encoded ahead by cu_batch_encode (encoded: enc
+     * holds exactly ev[0..n)) */
+    struct enc enc;
+    bool encoded;
 };
+
+static void enc_free(struct enc *e)
+{
+    cu_free(e->buf);
+    cu_free(e->off);
+    cu_free(e->ptr);
+    cu_free(e->len);
+}
 
 cu_rc cu_batch_new(uint32_t max_events, cu_batch **out)
 {
@@ -75,6 +107,7 @@ void cu_batch_free(cu_batch *b)
         return;
     cu_free(b->ev);
     cu_free(b->subj);
+    enc_free(&b->enc);
     cu_free(b);
 }
 
@@ -83,6 +116,7 @@ void cu_batch_reset(cu_batch *b)
     b->n = 0;
     b->subj_used = 0;
     b->sealed = false;
+    b->encoded = false;
 }
 
 cu_event *cu_batch_slot(cu_batch *b)
@@ -121,15 +155,6 @@ struct commit_map {
     uint32_t persons; /* person names covered */
 };
 
-struct enc {
-    uint8_t *buf;
-    size_t cap;
-    size_t *off;
-    const void **ptr;
-    size_t *len;
-    size_t n, ecap;
-};
-
 /* The appender thread: runs the sink's append_many for the batch in flight
  * while the pipeline thread indexes and detects the one before it.  It
  * reads only the encoded entries (never a batch), and nothing reads a
@@ -164,10 +189,8 @@ struct cu_pipeline {
     struct appender ap;
     cu_batch *inflight;
     int64_t check_ts; /* the last time accepted for appending */
-    /* commitment cache, by person id */
-    uint8_t (*commit)[32];
-    uint8_t *commit_ok;
-    size_t ncommit;
+    /* commitment cache, by person id (the pipeline thread's) */
+    struct commit_cache cc;
     struct commit_map cmap;
     cu_batch *rbatch; /* recovery / read-back */
     const void **pptr; /* cu_pipeline_submit_pairs: the interleaved entries */
@@ -236,36 +259,65 @@ fail:
 
 /* --------------------------------------------------- commitments */
 
-static cu_rc commit_of(void *ud, cu_id person, uint8_t out[32])
+static cu_rc cache_commit(struct commit_cache *cc, const cu_names *names, const uint8_t *secret, cu_id person,
+                          uint8_t out[32])
 {
-    cu_pipeline *p = ud;
-    if (person >= p->ncommit) {
-        size_t nc = p->ncommit ? p->ncommit : 4096;
+    if (person >= cc->n) {
+        size_t nc = cc->n ? cc->n : 4096;
         while (nc <= person)
             nc *= 2;
-        uint8_t(*c)[32] = cu_realloc(p->commit, nc * 32);
+        uint8_t(*c)[32] = cu_realloc(cc->c, nc * 32);
         if (!c)
             return CU_ERR_NOMEM;
-        p->commit = c;
-        uint8_t *ok = cu_realloc(p->commit_ok, nc);
+        cc->c = c;
+        uint8_t *ok = cu_realloc(cc->ok, nc);
         if (!ok)
             return CU_ERR_NOMEM;
-        memset(ok + p->ncommit, 0, nc - p->ncommit);
-        p->commit_ok = ok;
-        p->ncommit = nc;
+        memset(ok + cc->n, 0, nc - cc->n);
+        cc->ok = ok;
+        cc->n = nc;
     }
-    if (!p->commit_ok[person]) {
-        const char *s = cu_names_str(p->names, CU_K_PERSON, person);
+    if (!cc->ok[person]) {
+        const char *s = cu_names_str(names, CU_K_PERSON, person);
         if (!s)
             return cu_err_set(CU_ERR_INTERNAL, "person id %u has no name", person);
         /* the ledger's commitment scheme (openable per person for evidence) */
-        cu_rc rc = cu_ledger_commitment(p->sink.ops->commit_secret(p->sink.ctx), s, strlen(s), p->commit[person]);
+        cu_rc rc = cu_ledger_commitment(secret, s, strlen(s), cc->c[person]);
         if (rc)
             return rc;
-        p->commit_ok[person] = 1;
+        cc->ok[person] = 1;
     }
-    memcpy(out, p->commit[person], 32);
+    memcpy(out, cc->c[person], 32);
     return CU_OK;
+}
+
+static void cache_free(struct commit_cache *cc)
+{
+    cu_free(cc->c);
+    cu_free(cc->ok);
+    cc->c = NULL;
+    cc->ok = NULL;
+    cc->n = 0;
+}
+
+static cu_rc commit_of(void *ud, cu_id person, uint8_t out[32])
+{
+    cu_pipeline *p = ud;
+    return cache_commit(&p->cc, p->names, p->sink.ops->commit_secret(p->sink.ctx), person, out);
+}
+
+/* Who encodes: the names, the commitment cache and the secret (the
+ * pipeline thread's, or a cu_batch_encoder's on the reader thread). */
+struct encoder {
+    const cu_names *names;
+    struct commit_cache *cc;
+    const uint8_t *secret;
+};
+
+static cu_rc encoder_commit(void *ud, cu_id person, uint8_t out[32])
+{
+    const struct encoder *x = ud;
+    return cache_commit(x->cc, x->names, x->secret, person, out);
 }
 
 /* Encoding an event reads seven names and a commitment per person, each a
@@ -276,19 +328,111 @@ static cu_rc commit_of(void *ud, cu_id person, uint8_t out[32])
  * a small, mostly cached array.) */
 #define ENC_AHEAD 6
 
-static void encode_prefetch(const cu_pipeline *p, const cu_event *ev)
+static void encode_prefetch(const struct encoder *x, const cu_event *ev)
 {
     const cu_id ids[7] = {ev->officer, ev->system, ev->record, ev->purpose, ev->case_id, ev->terminal, ev->area};
     static const cu_idkind kinds[7] = {CU_K_OFFICER, CU_K_SYSTEM, CU_K_RECORD, CU_K_PURPOSE,
                                        CU_K_CASE,    CU_K_TERMINAL, CU_K_AREA};
     for (int i = 0; i < 7; i++) {
-        const char *s = cu_names_str(p->names, kinds[i], ids[i]);
+        const char *s = cu_names_str(x->names, kinds[i], ids[i]);
         if (s)
             __builtin_prefetch(s - 1);
     }
     for (uint32_t i = 0; i < ev->nsubjects; i++)
-        if (ev->subjects[i] < p->ncommit)
-            __builtin_prefetch(p->commit[ev->subjects[i]]);
+        if (ev->subjects[i] < x->cc->n)
+            __builtin_prefetch(x->cc->c[ev->subjects[i]]);
+}
+
+/* The entries of b into e. */
+static cu_rc encode_into(const struct encoder *x, const cu_batch *b, struct enc *e)
+{
+    if (b->n + 1 > e->ecap) { /* + 1: room for cu_pipeline_submit_after's entry */
+        size_t nc = b->n + 1;
+        size_t *off = cu_realloc(e->off, nc * sizeof *off);
+        if (off)
+            e->off = off;
+        const void **ptr = cu_realloc(e->ptr, nc * sizeof *ptr);
+        if (ptr)
+            e->ptr = ptr;
+        size_t *len = cu_realloc(e->len, nc * sizeof *len);
+        if (len)
+            e->len = len;
+        if (!off || !ptr || !len)
+            return CU_ERR_NOMEM;
+        e->ecap = nc;
+    }
+    size_t used = 0;
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (e->cap - used < CU_ENTRY_MAX) {
+            size_t nc = e->cap ? e->cap * 2 : (size_t)4 << 20;
+            while (nc - used < CU_ENTRY_MAX)
+                nc *= 2;
+            uint8_t *nb = cu_realloc(e->buf, nc);
+            if (!nb)
+                return CU_ERR_NOMEM;
+            e->buf = nb;
+            e->cap = nc;
+        }
+        if (i + ENC_AHEAD < b->n)
+            encode_prefetch(x, &b->ev[i + ENC_AHEAD]);
+        size_t len;
+        cu_rc rc = cu_entry_encode(x->names, &b->ev[i], encoder_commit, (void *)x, e->buf + used, e->cap - used, &len);
+        if (rc)
+            return rc;
+        e->off[i] = used;
+        e->len[i] = len;
+        used += len;
+    }
+    for (uint32_t i = 0; i < b->n; i++)
+        e->ptr[i] = e->buf + e->off[i];
+    e->n = b->n;
+    return CU_OK;
+}
+
+static cu_rc encode_batch(cu_pipeline *p, const cu_batch *b, struct enc *e)
+{
+    struct encoder x = {p->names, &p->cc, p->sink.ops->commit_secret(p->sink.ctx)};
+    return encode_into(&x, b, e);
+}
+
+/* -------------------------------------------- encoding ahead (replay) */
+
+struct cu_batch_encoder {
+    const cu_names *names;
+    const uint8_t *secret;
+    struct commit_cache cc;
+};
+
+cu_rc cu_batch_encoder_new(cu_pipeline *p, cu_batch_encoder **out)
+{
+    if (!p->sink.ops)
+        return cu_err_set(CU_ERR_STATE, "pipeline has no log");
+    cu_batch_encoder *x = cu_calloc(1, sizeof *x);
+    if (!x)
+        return CU_ERR_NOMEM;
+    x->names = p->names;
+    x->secret = p->sink.ops->commit_secret(p->sink.ctx);
+    *out = x;
+    return CU_OK;
+}
+
+void cu_batch_encoder_free(cu_batch_encoder *x)
+{
+    if (!x)
+        return;
+    cache_free(&x->cc);
+    cu_free(x);
+}
+
+cu_rc cu_batch_encode(cu_batch *b, cu_batch_encoder *x)
+{
+    b->encoded = false;
+    struct encoder e = {x->names, &x->cc, x->secret};
+    cu_rc rc = encode_into(&e, b, &b->enc);
+    if (rc)
+        return rc;
+    b->encoded = true;
+    return CU_OK;
 }
 
 /* The reverse map commitment -> person, over every person name known. */
@@ -703,51 +847,6 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
     return CU_OK;
 }
 
-static cu_rc encode_batch(cu_pipeline *p, const cu_batch *b, struct enc *e)
-{
-    if (b->n + 1 > e->ecap) { /* + 1: room for cu_pipeline_submit_after's entry */
-        size_t nc = b->n + 1;
-        size_t *off = cu_realloc(e->off, nc * sizeof *off);
-        if (off)
-            e->off = off;
-        const void **ptr = cu_realloc(e->ptr, nc * sizeof *ptr);
-        if (ptr)
-            e->ptr = ptr;
-        size_t *len = cu_realloc(e->len, nc * sizeof *len);
-        if (len)
-            e->len = len;
-        if (!off || !ptr || !len)
-            return CU_ERR_NOMEM;
-        e->ecap = nc;
-    }
-    size_t used = 0;
-    for (uint32_t i = 0; i < b->n; i++) {
-        if (e->cap - used < CU_ENTRY_MAX) {
-            size_t nc = e->cap ? e->cap * 2 : (size_t)4 << 20;
-            while (nc - used < CU_ENTRY_MAX)
-                nc *= 2;
-            uint8_t *nb = cu_realloc(e->buf, nc);
-            if (!nb)
-                return CU_ERR_NOMEM;
-            e->buf = nb;
-            e->cap = nc;
-        }
-        if (i + ENC_AHEAD < b->n)
-            encode_prefetch(p, &b->ev[i + ENC_AHEAD]);
-        size_t len;
-        cu_rc rc = cu_entry_encode(p->names, &b->ev[i], commit_of, p, e->buf + used, e->cap - used, &len);
-        if (rc)
-            return rc;
-        e->off[i] = used;
-        e->len[i] = len;
-        used += len;
-    }
-    for (uint32_t i = 0; i < b->n; i++)
-        e->ptr[i] = e->buf + e->off[i];
-    e->n = b->n;
-    return CU_OK;
-}
-
 /* 2: the whole batch in time order, after `prev` */
 static cu_rc check_order(const cu_batch *b, int64_t prev)
 {
@@ -891,8 +990,12 @@ cu_rc cu_pipeline_submit_async(cu_pipeline *p, cu_batch *b, cu_batch **done, uin
     if (p->store && (rc = cu_store_writer_start(p->store)))
         return rc;
     uint64_t t0 = cu_mono_ns();
-    struct enc *e = &p->enc[p->ecur ^ 1];
-    if ((rc = encode_batch(p, b, e)))
+    /* encoded ahead (cu_batch_encode, on the reader thread): the entries
+     * travel with the batch, which stays here until indexed; otherwise the
+     * other set of the pipeline's own (the first is in flight) */
+    bool own = !(b->encoded && b->enc.n == b->n);
+    struct enc *e = own ? &p->enc[p->ecur ^ 1] : &b->enc;
+    if (own && (rc = encode_batch(p, b, e)))
         return rc;
     uint64_t t1 = cu_mono_ns();
     p->st.ns_encode += t1 - t0;
@@ -922,7 +1025,8 @@ cu_rc cu_pipeline_submit_async(cu_pipeline *p, cu_batch *b, cu_batch **done, uin
         p->failed = true;
         return rc;
     }
-    p->ecur ^= 1;
+    if (own)
+        p->ecur ^= 1;
     p->inflight = b;
     p->check_ts = b->ev[b->n - 1].ts;
     if (prev) {
@@ -1131,16 +1235,11 @@ cu_rc cu_pipeline_close(cu_pipeline *p)
     cu_detect_free(p->detect);
     cu_batch_free(p->rbatch);
     cu_buf_free(&p->rbuf);
-    for (int i = 0; i < 2; i++) {
-        cu_free(p->enc[i].buf);
-        cu_free(p->enc[i].off);
-        cu_free(p->enc[i].ptr);
-        cu_free(p->enc[i].len);
-    }
+    for (int i = 0; i < 2; i++)
+        enc_free(&p->enc[i]);
     cu_free(p->pptr);
     cu_free(p->plen);
-    cu_free(p->commit);
-    cu_free(p->commit_ok);
+    cache_free(&p->cc);
     cu_free(p->cmap.key);
     cu_free(p->cmap.id);
     cu_free(p->dir);

@@ -2,7 +2,8 @@
  * alerts out as JSON Lines.
  *
  * Threads: parser workers scan blocks of the events file (cu_event_preader);
- * the reader thread takes them in file order, interns and fills batches; the
+ * the reader thread takes them in file order, interns, fills batches and
+ * encodes their ledger entries (cu_batch_encode); the
  * calling thread runs the pipeline with pipelined submission (the log
  * appends batch N+1 on the pipeline's appender thread while batch N is
  * indexed and detected).  A fixed ring of batches bounds memory whatever
@@ -48,6 +49,7 @@ struct ring {
     char msg[1024];
     cu_event_preader *reader;
     cu_names *names;
+    cu_batch_encoder *enc; /* the reader encodes each batch's entries */
     uint64_t ns_busy;
 };
 
@@ -77,6 +79,12 @@ static void *reader_main(void *arg)
             cu_batch_push(b);
         }
         cu_batch_seal(b, q->names);
+        /* the entries too, off the pipeline thread (which would otherwise
+         * encode them before each append: name look-ups and commitments,
+         * about a microsecond an event); a failure here leaves the batch
+         * to the pipeline, which encodes it and reports the error */
+        if (cu_batch_count(b) && cu_batch_encode(b, q->enc) != CU_OK)
+            cu_log(CU_LOG_DEBUG, "reader: batch left to the pipeline to encode: %s", cu_err_detail());
         q->ns_busy += cu_mono_ns() - t0;
         pthread_mutex_lock(&q->mu);
         q->fullq[q->nfull++] = b;
@@ -214,6 +222,8 @@ cu_rc cu_replay_run(const cu_replay_opts *o, cu_replay_stats *stats)
     }
     q.reader = reader;
     q.names = names;
+    if ((rc = cu_batch_encoder_new(p, &q.enc)))
+        goto done;
     if (pthread_create(&th, NULL, reader_main, &q) != 0) {
         rc = cu_err_set(CU_ERR_INTERNAL, "cannot start the reader thread");
         goto done;
@@ -281,6 +291,7 @@ done:
             rc = crc;
     }
     cu_event_preader_close(reader);
+    cu_batch_encoder_free(q.enc);
     /* after the pipeline is closed: no batch is in flight any more */
     for (int i = 0; i < NBATCH; i++)
         cu_batch_free(all[i]);

@@ -1,6 +1,7 @@
 /* pipeline, store, detect: replay end to end on a small hand-made force,
  * causality (every alert reproduced from the events up to its raised_at),
- * store round trip and queries, the ledger encoding, fail-closed with a
+ * store round trip and queries, the ledger encoding (also encoded ahead on
+ * the reader's side), fail-closed with a
  * failing log, and a SIGKILL during replay losing nothing acknowledged. */
 #include "harness.h"
 
@@ -301,6 +302,131 @@ TEST(entries_match_the_ledger_encoding)
     CHECK_INT(v.nsubjects, 2);
     CHECK_INT(v.action, CU_ACT_EXPORT);
     CHECK_INT(v.outcome, CU_OUT_DENY);
+    cu_names_free(n);
+}
+
+/* A log in memory: keeps every entry appended, with the test's secret. */
+struct mem_sink {
+    uint8_t secret[32];
+    uint8_t data[1 << 16];
+    size_t used, off[256], len[256], n;
+};
+
+static cu_rc mem_append(void *ctx, const void *const *e, const size_t *l, size_t n, uint64_t *first)
+{
+    struct mem_sink *m = ctx;
+    *first = m->n;
+    for (size_t i = 0; i < n; i++) {
+        if (m->n == 256 || sizeof m->data - m->used < l[i])
+            return cu_err_set(CU_ERR_NOSPC, "memory log full (test)");
+        memcpy(m->data + m->used, e[i], l[i]);
+        m->off[m->n] = m->used;
+        m->len[m->n++] = l[i];
+        m->used += l[i];
+    }
+    return CU_OK;
+}
+static uint64_t mem_size(void *ctx) { return ((struct mem_sink *)ctx)->n; }
+static cu_rc mem_read(void *ctx, uint64_t i, cu_buf *out)
+{
+    struct mem_sink *m = ctx;
+    if (i >= m->n)
+        return CU_ERR_RANGE;
+    cu_buf_reset(out);
+    return cu_buf_append(out, m->data + m->off[i], m->len[i]);
+}
+static const uint8_t *mem_secret(void *ctx) { return ((struct mem_sink *)ctx)->secret; }
+
+/* Entries encoded ahead on the reader's side (cu_batch_encode) are the
+ * bytes the pipeline encodes itself; a batch changed after its encoding is
+ * encoded again by the pipeline; the order check still comes first. */
+TEST(batches_encoded_ahead_append_the_same_entries)
+{
+    paths();
+    static const cu_sink_ops ops = {.name = "mem", .append_many = mem_append, .size = mem_size,
+                                    .read_entry = mem_read, .commit_secret = mem_secret};
+    static struct mem_sink ms;
+    memset(&ms, 0, sizeof ms);
+    for (int i = 0; i < 32; i++)
+        ms.secret[i] = (uint8_t)(i * 7);
+    cu_sink sink = {.ops = &ops, .ctx = &ms};
+    char data[1024];
+    snprintf(data, sizeof data, "%s/data_enc", cu_test_tmpdir());
+    cu_names *n;
+    CHECK_OK(cu_names_new(&n));
+    cu_pipeline *p;
+    cu_pipeline_opts po = {.no_store = true};
+    CHECK_OK(cu_pipeline_open_with(data, n, &sink, &po, &p));
+    cu_ref *ref;
+    CHECK_OK(cu_ref_new(n, &ref));
+    CHECK_OK(cu_ref_load(ref, ref_path));
+    CHECK_OK(cu_pipeline_start(p, ref, NULL));
+    cu_batch_encoder *x;
+    CHECK_OK(cu_batch_encoder_new(p, &x));
+    cu_batch *b[4];
+    for (int i = 0; i < 4; i++)
+        CHECK_OK(cu_batch_new(8, &b[i]));
+    cu_event_reader *r;
+    CHECK_OK(cu_event_reader_open(ev_path, n, &r));
+    /* b0 encoded ahead; b1 encoded ahead, then given one more event (so
+     * its encoding no longer holds); b2 not encoded */
+    static const int count[3] = {3, 3, 2};
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < count[k]; i++) {
+            cu_event *ev = cu_batch_slot(b[k]);
+            CHECK_OK(cu_event_reader_next(r, ev));
+            cu_batch_push(b[k]);
+        }
+        cu_batch_seal(b[k], n);
+        if (k < 2)
+            CHECK_OK(cu_batch_encode(b[k], x));
+        if (k == 1) {
+            cu_event *ev = cu_batch_slot(b[k]);
+            CHECK_OK(cu_event_reader_next(r, ev));
+            cu_batch_push(b[k]);
+            cu_batch_seal(b[k], n);
+        }
+    }
+    cu_batch *done;
+    uint64_t first;
+    CHECK_OK(cu_pipeline_submit_async(p, b[0], &done, &first));
+    CHECK_OK(cu_pipeline_submit_async(p, b[1], &done, &first));
+    CHECK(done == b[0]);
+    /* encoded ahead but out of order (b2's events, the later first):
+     * refused before anything is written */
+    for (uint32_t i = 0; i < 2; i++) {
+        cu_event *ev = cu_batch_slot(b[3]);
+        cu_id *subj = ev->subjects;
+        *ev = *cu_batch_get(b[2], 1 - i);
+        ev->subjects = subj;
+        memcpy(subj, cu_batch_get(b[2], 1 - i)->subjects, ev->nsubjects * sizeof *subj);
+        cu_batch_push(b[3]);
+    }
+    cu_batch_seal(b[3], n);
+    CHECK_OK(cu_batch_encode(b[3], x));
+    CHECK(cu_batch_get(b[3], 0)->ts > cu_batch_get(b[3], 1)->ts);
+    CHECK_RC(cu_pipeline_submit_async(p, b[3], &done, &first), CU_ERR_ORDER);
+    CHECK_OK(cu_pipeline_submit_async(p, b[2], &done, &first));
+    CHECK(done == b[1]);
+    CHECK_OK(cu_pipeline_drain(p, &done, &first));
+    CHECK(done == b[2]);
+    CHECK_INT(ms.n, 9);
+    /* every entry is what cu_entry_encode makes of its event, in order */
+    uint32_t idx = 0;
+    for (int k = 0; k < 3; k++)
+        for (uint32_t i = 0; i < cu_batch_count(b[k]); i++, idx++) {
+            uint8_t e[CU_ENTRY_MAX];
+            size_t le;
+            CHECK_OK(cu_entry_encode(n, cu_batch_get(b[k], i), commit, n, e, sizeof e, &le));
+            CHECK_MSG(idx < ms.n && ms.len[idx] == le && memcmp(ms.data + ms.off[idx], e, le) == 0,
+                      "entry %u differs", idx);
+        }
+    cu_event_reader_close(r);
+    for (int i = 0; i < 4; i++)
+        cu_batch_free(b[i]);
+    cu_batch_encoder_free(x);
+    CHECK_OK(cu_pipeline_close(p));
+    cu_ref_free(ref);
     cu_names_free(n);
 }
 
