@@ -26,6 +26,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__GNUC__)
 #define CU_NODISCARD __attribute__((warn_unused_result))
@@ -141,6 +142,41 @@ void cu_hex_encode(const uint8_t *in, size_t n, char *out); /* out: 2n+1 */
 /* The value of one hex digit (either case), or -1. */
 int cu_hex_digit(char c);
 cu_rc cu_hex_decode(const char *in, size_t len, uint8_t *out, size_t *out_len) CU_NODISCARD;
+
+/* A fast 64-bit hash of n bytes for this process's own hash tables (never
+ * stored, never compared across processes): a word at a time, each 8 bytes
+ * xored in and multiplied with the high half folded down (tables use the
+ * low bits); the tail read as one word (overlapping the last full one, or
+ * from 4-, 2- and 1-byte reads), the length and seed mixed in, and a full
+ * finishing mix so that the last bytes (an id's last characters) reach the
+ * low bits.  Inline: ids are short and it is on look-up paths. */
+static inline uint64_t cu_hash64(const void *p, size_t n, uint64_t seed)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    uint64_t h = (seed ^ 1469598103934665603ull) + n * 0x9e3779b97f4a7c15ull, w;
+    size_t len = n;
+    while (n > 8) {
+        memcpy(&w, b, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 32;
+        b += 8;
+        n -= 8;
+    }
+    if (len >= 8) {
+        memcpy(&w, b + n - 8, 8);
+    } else if (n >= 4) {
+        uint32_t x, y;
+        memcpy(&x, b, 4);
+        memcpy(&y, b + n - 4, 4);
+        w = (uint64_t)x << 32 | y;
+    } else {
+        w = n ? (uint64_t)b[0] << 16 | (uint64_t)b[n / 2] << 8 | b[n - 1] : 0;
+    }
+    h ^= w;
+    h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdull;
+    h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
+}
 
 static inline void cu_put_be16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static inline void cu_put_be32(uint8_t *p, uint32_t v) { for (int i = 3; i >= 0; i--) { p[i] = (uint8_t)v; v >>= 8; } }

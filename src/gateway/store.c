@@ -83,40 +83,9 @@ size_t gw_str_len(const gw_store *s, uint32_t off)
 
 /* ---------------------------------------------------- hash tables */
 
-/* A word at a time (ids are 6-20 bytes: a byte loop was most of a look-up):
- * each 8 bytes xored in and multiplied, the high half folded down (tables
- * use the low bits); the tail read as one word (overlapping the last full
- * one, or from 4-, 2- and 1-byte reads), the length mixed in.  Only this
- * process's tables use it. */
-static uint64_t hash_bytes(const char *p, size_t n)
-{
-    const unsigned char *b = (const unsigned char *)p;
-    uint64_t h = 1469598103934665603ULL + n * 0x9e3779b97f4a7c15ULL, w;
-    size_t len = n;
-    while (n > 8) {
-        memcpy(&w, b, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-        b += 8;
-        n -= 8;
-    }
-    if (len >= 8) {
-        memcpy(&w, b + n - 8, 8);
-    } else if (n >= 4) {
-        uint32_t x, y;
-        memcpy(&x, b, 4);
-        memcpy(&y, b + n - 4, 4);
-        w = (uint64_t)x << 32 | y;
-    } else {
-        w = n ? (uint64_t)b[0] << 16 | (uint64_t)b[n / 2] << 8 | b[n - 1] : 0;
-    }
-    /* the last word's high bytes (an id's last characters) must reach the
-     * low bits too: a full finishing mix */
-    h ^= w;
-    h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdULL;
-    h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 33);
-}
+/* cu_hash64 (util.h): ids are 6-20 bytes, a byte loop was most of a
+ * look-up. */
+static uint64_t hash_bytes(const char *p, size_t n) { return cu_hash64(p, n, 0); }
 
 /* The key of item i: the uint32 pool offset at the start of its struct. */
 static uint32_t key_of(const void *base, size_t stride, uint32_t i)

@@ -18,40 +18,9 @@
 
 /* ------------------------------------------------------------ hashing */
 
-/* A word at a time (ids and names are short: a byte loop was most of a
- * uid's cost): each 8 bytes xored in and multiplied, the high half folded
- * down (tables use the low bits); the tail read as one word (overlapping
- * the last full one, or assembled from 4-, 2- and 1-byte reads), the length
- * mixed in.  Hashes live only in this process's memory. */
-uint64_t pol_hash(const void *p, size_t n, uint64_t seed)
-{
-    const uint8_t *b = p;
-    uint64_t h = (seed ^ 1469598103934665603ull) + n * 0x9e3779b97f4a7c15ull, w;
-    size_t len = n;
-    while (n > 8) {
-        memcpy(&w, b, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-        b += 8;
-        n -= 8;
-    }
-    if (len >= 8) {
-        memcpy(&w, b + n - 8, 8);
-    } else if (n >= 4) {
-        uint32_t x, y;
-        memcpy(&x, b, 4);
-        memcpy(&y, b + n - 4, 4);
-        w = (uint64_t)x << 32 | y;
-    } else {
-        w = n ? (uint64_t)b[0] << 16 | (uint64_t)b[n / 2] << 8 | b[n - 1] : 0;
-    }
-    /* the last word's high bytes (an id's last characters) must reach the
-     * low bits too: a full finishing mix */
-    h ^= w;
-    h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdull;
-    h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ull;
-    return h ^ (h >> 33);
-}
+/* cu_hash64 (util.h): ids and names are short, a byte loop was most of a
+ * uid's cost. */
+uint64_t pol_hash(const void *p, size_t n, uint64_t seed) { return cu_hash64(p, n, seed); }
 
 uint64_t pol_uid_hash(const char *t, size_t tl, const char *id, size_t il)
 {

@@ -217,3 +217,31 @@ TEST(utf8_and_hex_digit)
     CHECK_INT(cu_hex_digit('g'), -1);
     CHECK_INT(cu_hex_digit('/'), -1);
 }
+
+/* cu_hash64: every length 0-40 (the word loop, the overlapping tail, the
+ * 4- and 1-byte tails) gives a value that depends on every byte, its
+ * length and the seed; a change in the last byte reaches the low bits that
+ * tables use. */
+TEST(hash64_reads_every_byte)
+{
+    char buf[41], alt[41];
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (char)('a' + i % 26);
+    for (size_t n = 0; n <= 40; n++) {
+        uint64_t h = cu_hash64(buf, n, 0);
+        CHECK(h == cu_hash64(buf, n, 0));
+        CHECK(h != cu_hash64(buf, n, 1));
+        if (n)
+            CHECK(h != cu_hash64(buf, n - 1, 0));
+        for (size_t k = 0; k < n; k++) {
+            memcpy(alt, buf, n);
+            alt[k] ^= 1;
+            CHECK_MSG(cu_hash64(alt, n, 0) != h, "byte %zu of %zu not read", k, n);
+        }
+        if (n) {
+            memcpy(alt, buf, n);
+            alt[n - 1] ^= 0x40;
+            CHECK_MSG(((cu_hash64(alt, n, 0) ^ h) & 0xffff) != 0, "last byte of %zu misses the low bits", n);
+        }
+    }
+}
