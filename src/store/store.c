@@ -904,7 +904,10 @@ static cu_rc ref_update(cu_store *s, const cu_ref *ref, const cu_ref_change *ch,
     return ref_end(s, m, rc, t0);
 }
 
-cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref)
+/* The reference tables brought up to ref: rewritten whole, or (whole
+ * false, the writer thread off) only the objects the changes name; the
+ * new names first either way. */
+static cu_rc put_reference(cu_store *s, const cu_ref *ref, const cu_ref_change *ch, size_t nch, bool whole)
 {
     if (s->in_tx)
         return cu_err_set(CU_ERR_STATE, "store: a batch is open");
@@ -915,21 +918,21 @@ cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref)
     uint32_t upto[CU_K_COUNT_];
     for (int k = 0; k < CU_K_COUNT_; k++)
         upto[k] = cu_names_count(n, (cu_idkind)k);
-    if (s->names != n)
-        s->names = n;
+    s->names = n;
     struct writer *w = &s->w;
     if (w->on) {
-        /* the writer's next job: names, then the tables.  The batches do
-         * not wait for it: the reference's people need not be committed
-         * before the ledger append (invariant 3 of docs/pipeline.md), as
-         * every start reads the reference again and interns them before
-         * recovery resolves commitments. */
+        /* the writer's next job: names, then the tables (whole: its job is
+         * the whole rewrite).  The batches do not wait for it: the
+         * reference's people need not be committed before the ledger append
+         * (invariant 3 of docs/pipeline.md), as every start reads the
+         * reference again and interns them before recovery resolves
+         * commitments. */
         pthread_mutex_lock(&w->mu);
         w->ref = ref;
         memcpy(w->ref_counts, upto, sizeof upto);
         pthread_cond_broadcast(&w->cv);
         pthread_mutex_unlock(&w->mu);
-    } else if ((rc = names_write(s, n, upto)) || (rc = ref_write(s, ref))) {
+    } else if ((rc = names_write(s, n, upto)) || (rc = whole ? ref_write(s, ref) : ref_update(s, ref, ch, nch))) {
         return rc;
     }
     if (upto[CU_K_PERSON] > s->people_req)
@@ -937,25 +940,11 @@ cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref)
     return CU_OK;
 }
 
+cu_rc cu_store_put_reference(cu_store *s, const cu_ref *ref) { return put_reference(s, ref, NULL, 0, true); }
+
 cu_rc cu_store_put_reference_changes(cu_store *s, const cu_ref *ref, const cu_ref_change *ch, size_t n)
 {
-    if (s->in_tx)
-        return cu_err_set(CU_ERR_STATE, "store: a batch is open");
-    if (s->w.on) /* the writer thread's job is the whole rewrite */
-        return cu_store_put_reference(s, ref);
-    cu_rc rc = settle(s);
-    if (rc)
-        return rc;
-    const cu_names *nm = cu_ref_names(ref);
-    uint32_t upto[CU_K_COUNT_];
-    for (int k = 0; k < CU_K_COUNT_; k++)
-        upto[k] = cu_names_count(nm, (cu_idkind)k);
-    s->names = nm;
-    if ((rc = names_write(s, nm, upto)) || (rc = ref_update(s, ref, ch, n)))
-        return rc;
-    if (upto[CU_K_PERSON] > s->people_req)
-        s->people_req = upto[CU_K_PERSON];
-    return CU_OK;
+    return put_reference(s, ref, ch, n, false);
 }
 
 /* ---------------------------------------------------------- batches */
