@@ -158,37 +158,34 @@ cu_rc cu_gateway_config_load(cu_gateway *g, const char *path)
     return rc;
 }
 
-/* The first caller of the given kind whose hash is h, or -1; every stored
- * hash is compared (invariant 1).  Under g->lock. */
-static int match(const cu_gateway *g, const uint8_t *h, bool cert)
+/* Whether a caller of the given kind has hash h; its name and reviewer flag
+ * then.  Every stored hash is compared (invariant 1). */
+static bool match(cu_gateway *g, const uint8_t *h, bool cert, char *name, bool *reviewer)
 {
     int found = -1;
+    pthread_mutex_lock(&g->lock);
     for (size_t i = 0; i < g->ntokens; i++) {
         bool eq = cu_ct_equal(h, g->tokens[i].hash, CU_SHA256_LEN) & (g->tokens[i].cert == cert);
         found = eq && found < 0 ? (int)i : found;
     }
-    return found;
+    if (found >= 0) {
+        memcpy(name, g->tokens[found].name, CU_GATEWAY_MAX_ID + 1);
+        if (reviewer)
+            *reviewer = g->tokens[found].reviewer;
+    }
+    pthread_mutex_unlock(&g->lock);
+    return found >= 0;
 }
 
 cu_rc cu_gateway_authenticate(cu_gateway *g, const char *authorization, const char *client_cert, char *name,
                               bool *reviewer)
 {
     uint8_t h[CU_SHA256_LEN];
-    int found = -1;
     /* a verified client certificate first: a caller holding one needs no token */
     size_t out = 0;
-    if (client_cert && cu_hex_decode(client_cert, strlen(client_cert), h, &out) == CU_OK && out == CU_SHA256_LEN) {
-        pthread_mutex_lock(&g->lock);
-        found = match(g, h, true);
-        if (found >= 0) {
-            memcpy(name, g->tokens[found].name, CU_GATEWAY_MAX_ID + 1);
-            if (reviewer)
-                *reviewer = g->tokens[found].reviewer;
-        }
-        pthread_mutex_unlock(&g->lock);
-        if (found >= 0)
-            return CU_OK;
-    }
+    if (client_cert && cu_hex_decode(client_cert, strlen(client_cert), h, &out) == CU_OK && out == CU_SHA256_LEN &&
+        match(g, h, true, name, reviewer))
+        return CU_OK;
     if (!authorization || strncmp(authorization, "Bearer ", 7) != 0)
         return cu_err_set(CU_ERR_DENIED, client_cert ? "unknown client certificate and no bearer token"
                                                      : "a bearer token is required");
@@ -198,13 +195,5 @@ cu_rc cu_gateway_authenticate(cu_gateway *g, const char *authorization, const ch
         return cu_err_set(CU_ERR_DENIED, "bad bearer token");
     if (cu_sha256(tok, n, NULL, 0, NULL, 0, h))
         return cu_err_set(CU_ERR_DENIED, "cannot check the token");
-    pthread_mutex_lock(&g->lock);
-    found = match(g, h, false);
-    if (found >= 0) {
-        memcpy(name, g->tokens[found].name, CU_GATEWAY_MAX_ID + 1);
-        if (reviewer)
-            *reviewer = g->tokens[found].reviewer;
-    }
-    pthread_mutex_unlock(&g->lock);
-    return found >= 0 ? CU_OK : cu_err_set(CU_ERR_DENIED, "unknown caller");
+    return match(g, h, false, name, reviewer) ? CU_OK : cu_err_set(CU_ERR_DENIED, "unknown caller");
 }
