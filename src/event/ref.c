@@ -172,6 +172,21 @@ static cu_rc case_put(cu_ref *r, cu_case *c)
     return CU_OK;
 }
 
+/* An assign line at the end of the list (file order). */
+static cu_rc assign_push(cu_ref *r, cu_assign a)
+{
+    if (r->nassigns == r->capassigns) {
+        size_t nc = r->capassigns ? r->capassigns * 2 : 256;
+        cu_assign *nv = cu_realloc(r->assigns, nc * sizeof *nv);
+        if (!nv)
+            return CU_ERR_NOMEM;
+        r->assigns = nv;
+        r->capassigns = nc;
+    }
+    r->assigns[r->nassigns++] = a;
+    return CU_OK;
+}
+
 static cu_rc all_push(cu_ref *r, int which, void *p)
 {
     if (r->nall[which] == r->capall[which]) {
@@ -628,16 +643,7 @@ static cu_rc add_assign(cu_ref *r, const fields *f, uint64_t line)
         r->held.asg = a;
         return hold(r, 4, NULL);
     }
-    if (r->nassigns == r->capassigns) {
-        size_t nc = r->capassigns ? r->capassigns * 2 : 256;
-        cu_assign *nv = cu_realloc(r->assigns, nc * sizeof *nv);
-        if (!nv)
-            return CU_ERR_NOMEM;
-        r->assigns = nv;
-        r->capassigns = nc;
-    }
-    r->assigns[r->nassigns++] = a;
-    return CU_OK;
+    return assign_push(r, a);
 }
 
 static const char *const vst_names[] = {"active", "suspended", "withdrawn", "lapsed"};
@@ -1153,15 +1159,8 @@ cu_rc cu_ref_update_apply(cu_ref *r)
     }
     default: {
         cu_assign a = r->held.asg;
-        if (r->nassigns == r->capassigns) {
-            size_t nc = r->capassigns ? r->capassigns * 2 : 256;
-            cu_assign *nv = cu_realloc(r->assigns, nc * sizeof *nv);
-            if (!nv)
-                return CU_ERR_NOMEM;
-            r->assigns = nv;
-            r->capassigns = nc;
-        }
-        r->assigns[r->nassigns++] = a;
+        if ((rc = assign_push(r, a)))
+            return rc;
         if (a.ts <= r->now)
             return assign(r, a.officer, a.case_id, a.add);
         return tl_insert(r, (struct tl){.ts = a.ts, .type = TL_ASSIGN, .idx = (uint32_t)(r->nassigns - 1)});
