@@ -308,5 +308,9 @@ void cu_gateway_count_http_error(cu_gateway *g, int status);
 
 /* The OpenMetrics text of /metrics. */
 CU_NODISCARD cu_rc cu_gateway_metrics(cu_gateway *g, cu_buf *out);
+/* Lines from a layer above (the HTTP server's) that /metrics adds before
+ * its "# EOF".  Set before the gateway serves; fn NULL removes them. */
+typedef cu_rc (*cu_gateway_metrics_fn)(void *ud, cu_buf *out);
+void cu_gateway_set_metrics_more(cu_gateway *g, cu_gateway_metrics_fn fn, void *ud);
 
 #endif /* CUSTOS_GATEWAY_H */

@@ -66,6 +66,10 @@ typedef void (*cu_server_route_fn)(void *ud, const char *method, const char *pat
 void cu_server_routes(const cu_server *s, cu_server_route_fn fn, void *ud);
 cu_rc cu_server_start(cu_server *s) CU_NODISCARD;
 uint16_t cu_server_port(const cu_server *s);
+/* The server's own lines for /metrics (OpenMetrics text, no "# EOF"):
+ * connections accepted, client certificate chains verified, requests
+ * suspended. */
+cu_rc cu_server_metrics(cu_server *s, cu_buf *out) CU_NODISCARD;
 void cu_server_stop(cu_server *s);
 void cu_server_free(cu_server *s);
 

@@ -195,6 +195,9 @@ static int64_t wall_clock(void *ud)
     return cu_now();
 }
 
+/* /metrics: the HTTP server's lines after the gateway's. */
+static cu_rc server_metrics(void *ud, cu_buf *out) { return cu_server_metrics(ud, out); }
+
 int main(int argc, char **argv)
 {
     const char *tls_path[3] = {NULL, NULL, NULL}; /* --tls-cert, --tls-key, --tls-client-ca */
@@ -412,6 +415,8 @@ int main(int argc, char **argv)
         rc = cu_err_set(CU_ERR_INVAL, "--tls-cert and --tls-key go together, and --tls-client-ca needs both");
     if (!rc)
         rc = cu_server_new(&opts, &srv);
+    if (!rc && gw)
+        cu_gateway_set_metrics_more(gw, server_metrics, srv);
     for (int k = 0; k < 3; k++) {
         if (pem[k])
             explicit_bzero(pem[k], pem_len[k]);

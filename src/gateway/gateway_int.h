@@ -254,6 +254,8 @@ struct cu_gateway {
     atomic_ullong n_allow, n_deny, n_bga, n_breakglass, n_flagged, n_audit_fail;
     atomic_ullong n_http_400, n_http_401, n_http_404, n_http_413, n_http_other;
     atomic_ullong n_ref_updates, n_reviews;
+    cu_gateway_metrics_fn metrics_more; /* more /metrics lines (the HTTP server's), or NULL */
+    void *metrics_more_ud;
     atomic_ullong lat[GW_LAT_BUCKETS + 1];
     atomic_ullong lat_sum_ns, lat_count;
 };

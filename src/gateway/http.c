@@ -323,7 +323,17 @@ cu_rc cu_gateway_metrics(cu_gateway *g, cu_buf *b)
         rc = cu_buf_appendf(b,
                             "custos_gateway_decision_seconds_bucket{le=\"+Inf\"} %llu\n"
                             "custos_gateway_decision_seconds_sum %.9f\n"
-                            "custos_gateway_decision_seconds_count %llu\n# EOF\n",
+                            "custos_gateway_decision_seconds_count %llu\n",
                             cum, (double)g->lat_sum_ns / 1e9, (unsigned long long)g->lat_count);
+    if (!rc && g->metrics_more)
+        rc = g->metrics_more(g->metrics_more_ud, b);
+    if (!rc)
+        rc = cu_buf_appends(b, "# EOF\n");
     return rc;
+}
+
+void cu_gateway_set_metrics_more(cu_gateway *g, cu_gateway_metrics_fn fn, void *ud)
+{
+    g->metrics_more = fn;
+    g->metrics_more_ud = ud;
 }

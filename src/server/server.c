@@ -8,7 +8,12 @@
  * 4. cu_http_req.client_cert is set only from a certificate the TLS layer
  *    received on this connection and whose chain GnuTLS verified against
  *    the configured CA list (signature, validity period, usage); never from
- *    anything the client sends in HTTP.
+ *    anything the client sends in HTTP.  The chain is verified once per
+ *    connection (its first request) and again when that verdict is older
+ *    than TLS_REVERIFY_NS, so a certificate that expires while its
+ *    keep-alive connection stays open stops naming the caller within that
+ *    time; a TLS connection's peer cannot change under it (MHD neither
+ *    renegotiates nor asks for post-handshake authentication).
  */
 #include "custos/server.h"
 
@@ -22,6 +27,7 @@
 #include <time.h>
 
 #define MAX_ROUTES 128
+#define TLS_REVERIFY_NS (60 * 1000000000LL)
 
 struct route {
     char *method;
@@ -40,6 +46,16 @@ struct cu_server {
     int nroutes;
     uint16_t port;
     atomic_int suspended; /* requests suspended and not yet resumed */
+    atomic_ullong connections;   /* connections opened */
+    atomic_ullong verifications; /* client certificate chains verified */
+};
+
+/* One connection's verified client certificate (invariant 4), kept from
+ * one request to the next; only a connection's own worker thread reads or
+ * writes it. */
+struct peer {
+    int64_t verified_ns; /* monotonic time of the verdict; 0: none yet */
+    char hex[2 * CU_SHA256_LEN + 1]; /* "" when none or not verified */
 };
 
 /* One request.  resp outlives the handler: a handler that suspends the
@@ -290,9 +306,16 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, cu_http_resp *r)
     return ret;
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 /* The verified client certificate of conn, as the hex SHA-256 of its DER
  * form, into hex; "" when there is none or its chain does not verify. */
-static void client_cert(struct MHD_Connection *conn, char *hex)
+static void verify_peer(cu_server *s, struct MHD_Connection *conn, char *hex)
 {
     hex[0] = '\0';
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -300,13 +323,67 @@ static void client_cert(struct MHD_Connection *conn, char *hex)
         return;
     gnutls_session_t ss = (gnutls_session_t)ci->tls_session;
     unsigned status = 0, n = 0;
-    if (gnutls_certificate_verify_peers2(ss, &status) != GNUTLS_E_SUCCESS || status != 0)
-        return;
     const gnutls_datum_t *c = gnutls_certificate_get_peers(ss, &n);
+    if (!c || n == 0)
+        return; /* no certificate sent */
+    atomic_fetch_add_explicit(&s->verifications, 1, memory_order_relaxed);
     uint8_t h[CU_SHA256_LEN];
-    if (!c || n == 0 || cu_sha256(c[0].data, c[0].size, NULL, 0, NULL, 0, h))
+    if (gnutls_certificate_verify_peers2(ss, &status) != GNUTLS_E_SUCCESS || status != 0 ||
+        cu_sha256(c[0].data, c[0].size, NULL, 0, NULL, 0, h))
         return;
     cu_hex_encode(h, sizeof h, hex);
+}
+
+/* The connection's client certificate into hex: the verdict kept for the
+ * connection while it is fresh, else verified now (invariant 4). */
+static void client_cert(cu_server *s, struct MHD_Connection *conn, char *hex)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct peer *p = ci ? ci->socket_context : NULL;
+    if (!p) { /* (not expected: every connection gets one when it opens) */
+        verify_peer(s, conn, hex);
+        return;
+    }
+    int64_t now = mono_ns();
+    if (!p->verified_ns || now - p->verified_ns >= TLS_REVERIFY_NS) {
+        verify_peer(s, conn, p->hex);
+        p->verified_ns = now;
+    }
+    memcpy(hex, p->hex, sizeof p->hex);
+}
+
+/* Connections open and close: the peer record of a server that asks for
+ * client certificates. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    (void)conn;
+    cu_server *s = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        atomic_fetch_add_explicit(&s->connections, 1, memory_order_relaxed);
+        if (s->opts.tls_client_ca_pem)
+            *socket_context = cu_calloc(1, sizeof(struct peer)); /* NULL: verified per request */
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        cu_free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+cu_rc cu_server_metrics(cu_server *s, cu_buf *out)
+{
+    return cu_buf_appendf(out,
+                          "# TYPE custos_http_connections counter\n"
+                          "# HELP custos_http_connections Connections accepted.\n"
+                          "custos_http_connections_total %llu\n"
+                          "# TYPE custos_http_tls_client_verifications counter\n"
+                          "# HELP custos_http_tls_client_verifications Client certificate chains verified "
+                          "(once per connection, again after %d s).\n"
+                          "custos_http_tls_client_verifications_total %llu\n"
+                          "# TYPE custos_http_requests_suspended gauge\n"
+                          "# HELP custos_http_requests_suspended Requests waiting for their answer (the ledger).\n"
+                          "custos_http_requests_suspended %d\n",
+                          (unsigned long long)atomic_load(&s->connections), (int)(TLS_REVERIFY_NS / 1000000000LL),
+                          (unsigned long long)atomic_load(&s->verifications), atomic_load(&s->suspended));
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -363,7 +440,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (found) {
             if (s->opts.tls_client_ca_pem)
-                client_cert(conn, st->client_cert);
+                client_cert(s, conn, st->client_cert);
             cu_http_req req = {.method = method, .path = url, .body = st->body.data ? st->body.data : "",
                                .body_len = st->body.len, .client_cert = st->client_cert[0] ? st->client_cert : NULL,
                                .conn_ = conn, .state_ = st};
@@ -421,7 +498,8 @@ cu_rc cu_server_start(cu_server *s)
                             s->opts.port,
                             NULL, NULL, on_request, s, MHD_OPTION_ARRAY, tlsopt, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->opts.threads,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+                            on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT,
                             (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_END);
     if (!s->d)
         return cu_err_set(CU_ERR_IO, "cannot listen on %s:%u%s", s->opts.bind_addr, s->opts.port,

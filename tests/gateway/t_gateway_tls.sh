@@ -80,11 +80,25 @@ r=$(call -H "Authorization: Certificate sha256:$(fp anpr.pem)" --data-binary "$b
 want "a header that claims the certificate" '^401 ' "$r"
 r=$(call --cert unnamed.pem --key unnamed.key -H "Authorization: Bearer $tok" --data-binary "$body" "$url/v1/authorize")
 want "unknown certificate with a good token" '^200 ' "$r"
+# one connection, three requests: the chain is verified once, on the
+# connection's first request, and the verdict serves the others
+metrics() { curl -sS --cacert ca.pem -H "Authorization: Bearer $tok" "$url/metrics" >"$1" || true; }
+metric() { awk -v m="$2" '$1 == m {print $2}' "$1"; }
+metrics m0
+r=$(curl -sS -o /dev/null -o /dev/null -o /dev/null -w '%{http_code}:%{num_connects} ' --cacert ca.pem \
+  --cert anpr.pem --key anpr.key -H 'Content-Type: application/json' --data-binary "$body" \
+  "$url/v1/authorize" "$url/v1/authorize" "$url/v1/authorize" 2>&1 || true)
+want "three requests on one connection" '^200:1 200:0 200:0 $' "$r"
+metrics m1
+v=$(( $(metric m1 custos_http_tls_client_verifications_total) - $(metric m0 custos_http_tls_client_verifications_total) ))
+want "one verification for the connection" '^1$' "$v"
+c=$(( $(metric m1 custos_http_connections_total) - $(metric m0 custos_http_connections_total) ))
+want "two connections since (the three requests', the metrics')" '^2$' "$c"
 # the ledger's decision entries name the caller (tag 1, length, name):
-# three allowed decisions, one by ANPR's certificate, two by PNC's token
+# six allowed decisions, four by ANPR's certificate, two by PNC's token
 # (one of them with an unknown certificate beside it)
 "$bin/custos" ledger cat ledger >entries 2>/dev/null || true
-want "ANPR's decision logged as ANPR" '^1$' "$(grep -aPo '\x01\x00\x04ANPR' entries | wc -l)"
+want "ANPR's decisions logged as ANPR" '^4$' "$(grep -aPo '\x01\x00\x04ANPR' entries | wc -l)"
 want "PNC's decisions logged as PNC" '^2$' "$(grep -aPo '\x01\x00\x03PNC' entries | wc -l)"
 # plain HTTP to the HTTPS port: no answer
 code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $tok" \
