@@ -7,10 +7,7 @@
  * closed.  The same wiring custosd does, through the library. */
 #include "harness.h"
 
-#include "custos/gateway.h"
-#include "custos/ledger.h"
-#include "custos/pipeline.h"
-#include "custos/server.h"
+#include "rig.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -18,80 +15,13 @@
 
 /* 2024-06-01T12:00:00Z */
 #define NOW INT64_C(1717243200)
-#define REF "tests/gateway/data/force.jsonl"
-
-/* A sink over the shared ledger that can be made to fail. */
-static bool g_fail_appends;
-static cu_sink g_inner;
-
-static cu_rc f_append(void *ctx, const void *const *e, const size_t *l, size_t n, uint64_t *first)
-{
-    if (g_fail_appends)
-        return cu_err_set(CU_ERR_IO, "test: the disk is gone");
-    return g_inner.ops->append_many(ctx, e, l, n, first);
-}
-static uint64_t f_size(void *ctx) { return g_inner.ops->size(ctx); }
-static cu_rc f_read(void *ctx, uint64_t i, cu_buf *out) { return g_inner.ops->read_entry(ctx, i, out); }
-static const uint8_t *f_secret(void *ctx) { return g_inner.ops->commit_secret(ctx); }
-static void f_close(void *ctx) { g_inner.ops->close(ctx); }
-static const cu_sink_ops failing_ops = {"failing", f_append, f_size, f_read, f_secret, f_close};
-
-typedef struct live {
-    cu_ledger *ledger;
-    cu_names *names;
-    cu_ref *ref;
-    cu_pipeline *pipe;
-    cu_events_api *api;
-    cu_gateway *gw;
-    cu_pipeline_stats start;
-} live;
 
 /* What custosd --data --config does (legacy detector: one alert per access). */
-static bool live_open(live *L, const char *dir, bool failing)
+static bool live_open(cu_rig *L, const char *dir)
 {
-    memset(L, 0, sizeof *L);
-    cu_detect_cfg dc;
-    cu_detect_cfg_default(&dc);
-    dc.legacy = true;
-    cu_pipeline_cfg pc = {.detect = &dc};
-    cu_sink sink;
-    cu_gateway_audit audit;
-    char *pack = NULL;
-    size_t plen = 0;
-    CHECK_OK(cu_pipeline_ledger_open(dir, &L->ledger));
-    if (!L->ledger)
-        return false;
-    cu_sink_ledger_shared(L->ledger, &sink);
-    if (failing) {
-        g_inner = sink;
-        sink.ops = &failing_ops;
-    }
-    CHECK_OK(cu_names_new(&L->names));
-    CHECK_OK(cu_pipeline_open(dir, L->names, &sink, &L->pipe));
-    CHECK_OK(cu_ref_new(L->names, &L->ref));
-    CHECK_OK(cu_ref_load(L->ref, REF));
-    CHECK_OK(cu_pipeline_start(L->pipe, L->ref, &pc));
-    cu_pipeline_stats_get(L->pipe, &L->start);
-    CHECK_OK(cu_events_api_new(L->pipe, NULL, NULL, &L->api));
-    CHECK_OK(cu_events_api_gateway_audit(L->api, L->ledger, L->ref, &audit));
-    CHECK_OK(cu_gateway_read_pack("policies", &pack, &plen));
-    cu_gateway_opts go = {.policy_text = pack, .policy_len = plen, .policy_name = "policies", .audit = audit};
-    CHECK_OK(cu_gateway_new(&go, &L->gw));
-    cu_free(pack);
-    if (L->gw)
-        CHECK_OK(cu_gateway_reference_load(L->gw, REF));
-    return L->gw != NULL;
-}
-
-static void live_close(live *L)
-{
-    cu_gateway_free(L->gw);
-    cu_events_api_free(L->api);
-    if (L->pipe)
-        CHECK_OK(cu_pipeline_close(L->pipe));
-    cu_ref_free(L->ref);
-    cu_names_free(L->names);
-    cu_ledger_close(L->ledger);
+    cu_rig_opts o = {.legacy = true};
+    cu_rig_fail(false);
+    return cu_rig_open(L, dir, &o);
 }
 
 static cu_gateway_request req(const char *officer, const char *record, const char *kase, const char *just,
@@ -139,8 +69,8 @@ static char dir1[1024];
 TEST(allowed_lookups_become_access_events_on_one_ledger)
 {
     snprintf(dir1, sizeof dir1, "%s/live1", cu_test_tmpdir());
-    live L;
-    if (!live_open(&L, dir1, false))
+    cu_rig L;
+    if (!live_open(&L, dir1))
         return;
     cu_buf b;
     cu_buf_init(&b, CU_LEDGER_ENTRY_MAX + 1);
@@ -244,7 +174,7 @@ TEST(allowed_lookups_become_access_events_on_one_ledger)
     /* allowed decisions 3 (+3 access), one deny, one console record, one ingested event */
     CHECK_INT(cu_ledger_size(L.ledger), 3 * 2 + 1 + 1 + 1);
     cu_buf_free(&b);
-    live_close(&L);
+    cu_rig_close(&L);
 }
 
 TEST(a_mixed_ledger_recovers)
@@ -258,8 +188,8 @@ TEST(a_mixed_ledger_recovers)
     unlink(p);
     snprintf(p, sizeof p, "%s/store.db-shm", dir1);
     unlink(p);
-    live L;
-    if (!live_open(&L, dir1, false))
+    cu_rig L;
+    if (!live_open(&L, dir1))
         return;
     CHECK_INT(L.start.recovered, 4); /* GW-1, GW-2, E1, GW-3 */
     CHECK_INT(L.start.skipped, 5);   /* 4 decisions, 1 console record */
@@ -286,25 +216,25 @@ TEST(a_mixed_ledger_recovers)
     CHECK_INT(entry_type(L.ledger, d.index + 1, &b, &e), CU_LEDGER_ACCESS);
     CHECK(field_is(&e, CU_LEDGER_F_ID, "GW-4"));
     cu_buf_free(&b);
-    live_close(&L);
+    cu_rig_close(&L);
 
     /* a clean restart (store level with the ledger, which ends in a decision):
      * the order check continues from the last event, known from the store */
-    if (!live_open(&L, dir1, false))
+    if (!live_open(&L, dir1))
         return;
     CHECK_INT(L.start.recovered, 0);
     CHECK_INT(cu_pipeline_last_ts(L.pipe), NOW + 4000);
-    live_close(&L);
+    cu_rig_close(&L);
 }
 
 TEST(a_failed_pipeline_fails_the_gateway_closed)
 {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/live2", cu_test_tmpdir());
-    live L;
-    if (!live_open(&L, dir, true))
+    cu_rig L;
+    if (!live_open(&L, dir))
         return;
-    g_fail_appends = true;
+    cu_rig_fail(true);
     cu_gateway_decision d;
     cu_gateway_request r = req("PC1", "R1", "C1", NULL, NOW);
     CHECK_OK(cu_gateway_decide(L.gw, &r, &d));
@@ -314,7 +244,7 @@ TEST(a_failed_pipeline_fails_the_gateway_closed)
     CHECK_INT(cu_ledger_size(L.ledger), 0);
     /* the pipeline stays stopped: allowed look-ups keep failing closed, even
      * once the disk is back, until a restart */
-    g_fail_appends = false;
+    cu_rig_fail(false);
     CHECK_OK(cu_gateway_decide(L.gw, &r, &d));
     CHECK_INT(d.outcome, CU_GW_DENY);
     CHECK(!d.audited);
@@ -323,5 +253,5 @@ TEST(a_failed_pipeline_fails_the_gateway_closed)
     CHECK_OK(cu_gateway_decide(L.gw, &r, &d));
     CHECK(d.audited);
     CHECK_INT(cu_ledger_size(L.ledger), 1);
-    live_close(&L);
+    cu_rig_close(&L);
 }
