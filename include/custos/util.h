@@ -83,6 +83,13 @@ void cu_err_clear(void);
 void *cu_malloc(size_t n);
 void *cu_calloc(size_t count, size_t size);
 void *cu_realloc(void *p, size_t n);
+/* Room for need elements of elem bytes in the array *arr (arr: the address
+ * of the array's pointer variable), whose capacity is *cap elements: the
+ * capacity doubles, from first when it is 0, until it holds need; the new
+ * elements are zeroed when zero is set.  On failure (CU_ERR_NOMEM, or
+ * CU_ERR_OVERFLOW when the size would not fit in size_t) the array and
+ * *cap are unchanged. */
+cu_rc cu_grow(void *arr, size_t *cap, size_t need, size_t elem, size_t first, bool zero) CU_NODISCARD;
 char *cu_strdup(const char *s);
 char *cu_strndup(const char *s, size_t n);
 void cu_free(void *p);

@@ -127,18 +127,12 @@ typedef struct input {
 
 static int add_entry(input *in, const void *p, size_t len)
 {
-    if (in->n == in->cap) {
-        size_t cap = in->cap ? in->cap * 2 : 1024;
-        const void **e = cu_realloc(in->ents, cap * sizeof *e);
-        if (!e)
-            return 1;
-        in->ents = e;
-        size_t *l = cu_realloc(in->lens, cap * sizeof *l);
-        if (!l)
-            return 1;
-        in->lens = l;
-        in->cap = cap;
-    }
+    /* the two arrays grow alike; in->cap moves once both have */
+    size_t ce = in->cap, cl = in->cap;
+    if (cu_grow(&in->ents, &ce, in->n + 1, sizeof *in->ents, 1024, false) ||
+        cu_grow(&in->lens, &cl, in->n + 1, sizeof *in->lens, 1024, false))
+        return 1;
+    in->cap = ce;
     in->ents[in->n] = p;
     in->lens[in->n++] = len;
     return 0;

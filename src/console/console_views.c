@@ -1281,16 +1281,10 @@ static bool case_indexes(ctx *x, int64_t cid, uint64_t **out, size_t *n)
                 json_array_foreach(ids, k, v) if (json_is_string(v) && strcmp(json_string_value(v), eid) == 0) listed = true;
                 if (!listed)
                     continue;
-                if (*n == cap) {
-                    size_t nc = cap ? cap * 2 : 64;
-                    uint64_t *p = cu_realloc(*out, nc * sizeof *p);
-                    if (!p) {
-                        json_decref(raw);
-                        cx_error(x, 500, "out of memory");
-                        goto out;
-                    }
-                    *out = p;
-                    cap = nc;
+                if (cu_grow(out, &cap, *n + 1, sizeof **out, 64, false)) {
+                    json_decref(raw);
+                    cx_error(x, 500, "out of memory");
+                    goto out;
                 }
                 (*out)[(*n)++] = (uint64_t)sqlite3_column_int64(ev, 0);
             }

@@ -180,14 +180,8 @@ static cu_rc grow(struct table *t)
 static char *store_str(cu_names *n, const char *s, size_t len)
 {
     if (!n->slab || n->slab_used + len + 2 > SLAB) {
-        if (n->nslabs == n->capslabs) {
-            size_t nc = n->capslabs ? n->capslabs * 2 : 64;
-            char **ns = cu_realloc(n->slabs, nc * sizeof *ns);
-            if (!ns)
-                return NULL;
-            n->slabs = ns;
-            n->capslabs = nc;
-        }
+        if (cu_grow(&n->slabs, &n->capslabs, n->nslabs + 1, sizeof *n->slabs, 64, false))
+            return NULL;
         char *slab = cu_malloc(SLAB);
         if (!slab)
             return NULL;

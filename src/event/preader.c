@@ -177,21 +177,6 @@ static void fill_chunk(cu_event_preader *r, struct chunk *c)
 
 /* ------------------------------------------------------------ scanning */
 
-static cu_rc grow(void **p, size_t *cap, size_t need, size_t each)
-{
-    if (need <= *cap)
-        return CU_OK;
-    size_t nc = *cap ? *cap : 1024;
-    while (nc < need)
-        nc *= 2;
-    void *np = cu_realloc(*p, nc * each);
-    if (!np)
-        return CU_ERR_NOMEM;
-    *p = np;
-    *cap = nc;
-    return CU_OK;
-}
-
 /* Scratch with room for one event's decoded ids (stable pointers). */
 static char *scratch_room(struct chunk *c)
 {
@@ -199,7 +184,7 @@ static char *scratch_room(struct chunk *c)
         return c->blk[c->curblk].p + c->blk[c->curblk].used;
     size_t next = c->nblk ? c->curblk + 1 : 0;
     if (next >= c->nblk) {
-        if (grow((void **)&c->blk, &c->capblk, c->nblk + 1, sizeof *c->blk))
+        if (cu_grow(&c->blk, &c->capblk, c->nblk + 1, sizeof *c->blk, 1024, false))
             return NULL;
         char *p = cu_malloc(SCRATCH_BLOCK);
         if (!p)
@@ -246,8 +231,8 @@ static void scan_chunk(cu_event_preader *r, struct chunk *c)
             l--;
         if (l) {
             char *scr = scratch_room(c);
-            if (!scr || grow((void **)&c->ev, &c->capev, c->nev + 1, sizeof *c->ev) ||
-                grow((void **)&c->subj, &c->capsubj, c->nsubj + CU_EVENT_MAX_SUBJECTS, sizeof *c->subj)) {
+            if (!scr || cu_grow(&c->ev, &c->capev, c->nev + 1, sizeof *c->ev, 1024, false) ||
+                cu_grow(&c->subj, &c->capsubj, c->nsubj + CU_EVENT_MAX_SUBJECTS, sizeof *c->subj, 1024, false)) {
                 chunk_error(c, cu_err_set(CU_ERR_NOMEM, "out of memory"), rel);
                 break;
             }

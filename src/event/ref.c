@@ -132,17 +132,9 @@ cu_names *cu_ref_names(const cu_ref *r) { return r->names; }
 
 static cu_rc vec_put(struct ptrvec *pv, cu_id id, void *p)
 {
-    if (id >= pv->cap) {
-        size_t nc = pv->cap ? pv->cap : 1024;
-        while (nc <= id)
-            nc *= 2;
-        void **nv = cu_realloc(pv->v, nc * sizeof *nv);
-        if (!nv)
-            return CU_ERR_NOMEM;
-        memset(nv + pv->cap, 0, (nc - pv->cap) * sizeof *nv);
-        pv->v = nv;
-        pv->cap = nc;
-    }
+    cu_rc rc = cu_grow(&pv->v, &pv->cap, (size_t)id + 1, sizeof *pv->v, 1024, true);
+    if (rc)
+        return rc;
     pv->v[id] = p;
     return CU_OK;
 }
@@ -153,19 +145,13 @@ static void *vec_get(const struct ptrvec *pv, cu_id id) { return id < pv->cap ? 
  * new slots with an empty span, so it always covers every id put. */
 static cu_rc case_put(cu_ref *r, cu_case *c)
 {
-    if (c->id >= r->ncspan) {
-        size_t nc = r->ncspan ? r->ncspan : 1024;
-        while (nc <= c->id)
-            nc *= 2;
-        struct cspan *ns = cu_realloc(r->cspan, nc * sizeof *ns);
-        if (!ns)
-            return CU_ERR_NOMEM;
-        for (size_t i = r->ncspan; i < nc; i++)
-            ns[i] = (struct cspan){INT64_MAX, INT64_MIN};
-        r->cspan = ns;
-        r->ncspan = nc;
-    }
-    cu_rc rc = vec_put(&r->cas, c->id, c);
+    size_t was = r->ncspan;
+    cu_rc rc = cu_grow(&r->cspan, &r->ncspan, (size_t)c->id + 1, sizeof *r->cspan, 1024, false);
+    if (rc)
+        return rc;
+    for (size_t i = was; i < r->ncspan; i++)
+        r->cspan[i] = (struct cspan){INT64_MAX, INT64_MIN};
+    rc = vec_put(&r->cas, c->id, c);
     if (rc)
         return rc;
     r->cspan[c->id] = (struct cspan){c->opened, c->closed};
@@ -175,28 +161,18 @@ static cu_rc case_put(cu_ref *r, cu_case *c)
 /* An assign line at the end of the list (file order). */
 static cu_rc assign_push(cu_ref *r, cu_assign a)
 {
-    if (r->nassigns == r->capassigns) {
-        size_t nc = r->capassigns ? r->capassigns * 2 : 256;
-        cu_assign *nv = cu_realloc(r->assigns, nc * sizeof *nv);
-        if (!nv)
-            return CU_ERR_NOMEM;
-        r->assigns = nv;
-        r->capassigns = nc;
-    }
+    cu_rc rc = cu_grow(&r->assigns, &r->capassigns, r->nassigns + 1, sizeof *r->assigns, 256, false);
+    if (rc)
+        return rc;
     r->assigns[r->nassigns++] = a;
     return CU_OK;
 }
 
 static cu_rc all_push(cu_ref *r, int which, void *p)
 {
-    if (r->nall[which] == r->capall[which]) {
-        size_t nc = r->capall[which] ? r->capall[which] * 2 : 256;
-        void **nv = cu_realloc(r->all[which], nc * sizeof *nv);
-        if (!nv)
-            return CU_ERR_NOMEM;
-        r->all[which] = nv;
-        r->capall[which] = nc;
-    }
+    cu_rc rc = cu_grow(&r->all[which], &r->capall[which], r->nall[which] + 1, sizeof *r->all[which], 256, false);
+    if (rc)
+        return rc;
     r->all[which][r->nall[which]++] = p;
     return CU_OK;
 }
@@ -677,14 +653,8 @@ static cu_rc add_vetting(cu_ref *r, const fields *f, uint64_t line)
         return cu_err_set(CU_ERR_INVAL, "dates out of order: expires is not after granted");
     if (v.review && (v.review < v.granted || v.review > v.expires))
         return cu_err_set(CU_ERR_INVAL, "dates out of order: review is outside granted..expires");
-    if (r->nvets == r->capvets) {
-        size_t nc = r->capvets ? r->capvets * 2 : 256;
-        cu_vetting_rec *nv = cu_realloc(r->vets, nc * sizeof *nv);
-        if (!nv)
-            return CU_ERR_NOMEM;
-        r->vets = nv;
-        r->capvets = nc;
-    }
+    if ((rc = cu_grow(&r->vets, &r->capvets, r->nvets + 1, sizeof *r->vets, 256, false)))
+        return rc;
     r->vets[r->nvets++] = v;
     return CU_OK;
 }
@@ -979,14 +949,9 @@ void cu_ref_get_all(const cu_ref *r, cu_ref_all *out)
 
 static cu_rc tl_insert(cu_ref *r, struct tl e)
 {
-    if (r->ntl == r->captl) {
-        size_t nc = r->captl ? r->captl * 2 : 64;
-        struct tl *nv = cu_realloc(r->tl, nc * sizeof *nv);
-        if (!nv)
-            return CU_ERR_NOMEM;
-        r->tl = nv;
-        r->captl = nc;
-    }
+    cu_rc rc = cu_grow(&r->tl, &r->captl, r->ntl + 1, sizeof *r->tl, 64, false);
+    if (rc)
+        return rc;
     size_t at = r->ntl;
     while (at > r->tlpos && r->tl[at - 1].ts > e.ts)
         at--;
@@ -1025,17 +990,10 @@ static cu_id all_id(int which, const void *p)
 /* allpos[which][id] = i, growing it (false: out of memory). */
 static bool allpos_set(cu_ref *r, int which, cu_id id, size_t i)
 {
-    if (id >= r->nallpos[which]) {
-        size_t nc = r->nallpos[which] ? r->nallpos[which] : 1024;
-        while (nc <= id)
-            nc *= 2;
-        uint32_t *v = cu_realloc(r->allpos[which], nc * sizeof *v);
-        if (!v)
-            return false;
-        memset(v + r->nallpos[which], 0xff, (nc - r->nallpos[which]) * sizeof *v);
-        r->allpos[which] = v;
-        r->nallpos[which] = nc;
-    }
+    size_t was = r->nallpos[which];
+    if (cu_grow(&r->allpos[which], &r->nallpos[which], (size_t)id + 1, sizeof *r->allpos[which], 1024, false))
+        return false;
+    memset(r->allpos[which] + was, 0xff, (r->nallpos[which] - was) * sizeof *r->allpos[which]);
     r->allpos[which][id] = (uint32_t)i;
     return true;
 }

@@ -50,14 +50,9 @@ static cu_rc sel_push(sel *s, uint64_t idx)
     if (s->n == s->max)
         return cu_err_set(CU_ERR_TOOBIG, "more than %zu entries selected (narrow the window with --from/--to)",
                           s->max);
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 256;
-        uint64_t *p = cu_realloc(s->idx, nc * sizeof *p);
-        if (!p)
-            return CU_ERR_NOMEM;
-        s->idx = p;
-        s->cap = nc;
-    }
+    cu_rc rc = cu_grow(&s->idx, &s->cap, s->n + 1, sizeof *s->idx, 256, false);
+    if (rc)
+        return rc;
     s->idx[s->n++] = idx;
     return CU_OK;
 }
@@ -282,14 +277,9 @@ static cu_rc complete_add(complete *c, const ev_access *a)
         c->ns++;
     }
     series *s = &c->s[k];
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 1024;
-        uint64_t *p = cu_realloc(s->num, nc * sizeof *p);
-        if (!p)
-            return CU_ERR_NOMEM;
-        s->num = p;
-        s->cap = nc;
-    }
+    cu_rc rc = cu_grow(&s->num, &s->cap, s->n + 1, sizeof *s->num, 1024, false);
+    if (rc)
+        return rc;
     s->num[s->n++] = v;
     return CU_OK;
 }

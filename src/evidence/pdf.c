@@ -54,16 +54,11 @@ cu_rc cu_ev_doc_add(ev_doc *d, ev_style s, const char *fmt, ...)
     for (char *p = tmp; *p; p++)
         if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
             *p = '?';
-    if (d->n == d->cap) {
-        if (d->cap >= DOC_MAX_LINES)
-            return cu_err_set(CU_ERR_TOOBIG, "report over %u lines", DOC_MAX_LINES);
-        size_t nc = d->cap ? d->cap * 2 : 256;
-        doc_line *nl = cu_realloc(d->l, nc * sizeof *nl);
-        if (!nl)
-            return CU_ERR_NOMEM;
-        d->l = nl;
-        d->cap = nc;
-    }
+    if (d->n >= DOC_MAX_LINES)
+        return cu_err_set(CU_ERR_TOOBIG, "report over %u lines", DOC_MAX_LINES);
+    cu_rc rc = cu_grow(&d->l, &d->cap, d->n + 1, sizeof *d->l, 256, false);
+    if (rc)
+        return rc;
     char *t = cu_strdup(tmp);
     if (!t)
         return CU_ERR_NOMEM;

@@ -490,16 +490,8 @@ cu_rc cu_evidence_verify(const void *bundle, size_t len, const char *pubkey, cu_
                 rc = cu_err_set(CU_ERR_TOOBIG, "more than %u entries", CU_EVIDENCE_MAX_ENTRIES);
                 break;
             }
-            if (nents == cap) {
-                size_t nc = cap ? cap * 2 : 64;
-                vent *ne = cu_realloc(ents, nc * sizeof *ne);
-                if (!ne) {
-                    rc = CU_ERR_NOMEM;
-                    break;
-                }
-                ents = ne;
-                cap = nc;
-            }
+            if ((rc = cu_grow(&ents, &cap, nents + 1, sizeof *ents, 64, false)))
+                break;
             memset(&ents[nents], 0, sizeof ents[nents]);
             rc = parse_entry_line(s, n, nents ? ents[nents - 1].index : 0, nents == 0, ok_cp ? cp.size : 0,
                                   &ents[nents]);

@@ -182,14 +182,9 @@ cu_rc cu_gateway_read_pack(const char *path, char **text, size_t *len)
         size_t n = strlen(de->d_name);
         if (n < 7 || strcmp(de->d_name + n - 6, ".cedar") != 0 || de->d_name[0] == '.')
             continue;
-        if (nn == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **nw = cu_realloc(names, cap * sizeof *nw);
-            if (!nw) {
-                rc = cu_err_set(CU_ERR_NOMEM, "policies: out of memory");
-                goto fail;
-            }
-            names = nw;
+        if ((rc = cu_grow(&names, &cap, nn + 1, sizeof *names, 16, false))) {
+            cu_err_prefix("policies");
+            goto fail;
         }
         if (!(names[nn] = cu_strdup(de->d_name))) {
             rc = cu_err_set(CU_ERR_NOMEM, "policies: out of memory");
@@ -994,16 +989,11 @@ static cu_rc bg_register(cu_gateway *g, const cu_gateway_request *r, const char 
     if (!just)
         return CU_ERR_NOMEM;
     pthread_mutex_lock(&g->lock);
-    if (g->nbg == g->capbg) {
-        size_t nc = g->capbg ? g->capbg * 2 : 16;
-        struct gw_bg *n = cu_realloc(g->bg, nc * sizeof *n);
-        if (!n) {
-            pthread_mutex_unlock(&g->lock);
-            cu_free(just);
-            return CU_ERR_NOMEM;
-        }
-        g->bg = n;
-        g->capbg = nc;
+    cu_rc rc = cu_grow(&g->bg, &g->capbg, g->nbg + 1, sizeof *g->bg, 16, false);
+    if (rc) {
+        pthread_mutex_unlock(&g->lock);
+        cu_free(just);
+        return rc;
     }
     struct gw_bg *b = &g->bg[g->nbg++];
     memset(b, 0, sizeof *b);

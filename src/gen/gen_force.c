@@ -169,7 +169,7 @@ int g_shift_window(const g_ctx *c, uint32_t oi, const g_ostate *st, int32_t day,
 
 static int add_flagged(g_ctx *c, int bit, uint32_t p, size_t *caps)
 {
-    if (g_grow((void **)&c->flagged[bit], &caps[bit], c->nflagged[bit] + 1, sizeof(uint32_t)))
+    if (cu_grow(&c->flagged[bit], &caps[bit], c->nflagged[bit] + 1, sizeof(uint32_t), 16, false))
         return -1;
     c->flagged[bit][c->nflagged[bit]++] = p;
     return 0;
@@ -177,7 +177,7 @@ static int add_flagged(g_ctx *c, int bit, uint32_t p, size_t *caps)
 
 static int push_u32(uint32_t **v, uint32_t *n, size_t *cap, uint32_t x)
 {
-    if (g_grow((void **)v, cap, (size_t)*n + 1, sizeof(uint32_t)))
+    if (cu_grow(v, cap, (size_t)*n + 1, sizeof(uint32_t), 16, false))
         return -1;
     (*v)[(*n)++] = x;
     return 0;
@@ -352,8 +352,8 @@ uint32_t g_random_person(g_ctx *c, g_rng *r, uint8_t area)
 static int new_record(g_ctx *c, size_t *caprec, size_t *capsubj, uint8_t type, uint8_t sys, uint8_t cls,
                       uint8_t caveats, uint8_t area, uint8_t category, const uint32_t *subj, unsigned nsubj)
 {
-    if (g_grow((void **)&c->rec, caprec, (size_t)c->nrec + 1, sizeof(g_record)) ||
-        g_grow((void **)&c->rsubj, capsubj, c->nrsubj + nsubj, sizeof(uint32_t)))
+    if (cu_grow(&c->rec, caprec, (size_t)c->nrec + 1, sizeof(g_record), 16, false) ||
+        cu_grow(&c->rsubj, capsubj, c->nrsubj + nsubj, sizeof(uint32_t), 16, false))
         return -1;
     g_record *rc = &c->rec[c->nrec++];
     rc->subj_off = (uint32_t)c->nrsubj;
@@ -639,7 +639,7 @@ uint32_t g_case_new(g_ctx *c, uint8_t type, uint8_t area, int64_t opened, int64_
         slot = c->free_slots[--c->nfree];
     } else {
         size_t cap = c->capcases;
-        if (g_grow((void **)&c->cases, &cap, (size_t)c->ncases + 1, sizeof(g_case))) {
+        if (cu_grow(&c->cases, &cap, (size_t)c->ncases + 1, sizeof(g_case), 16, false)) {
             c->err = CU_ERR_NOMEM;
             return G_NONE;
         }
@@ -662,7 +662,7 @@ static int append_u32(g_ctx *c, uint32_t **v, size_t *n, size_t *cap, uint32_t x
     for (size_t k = 0; k < *n; k++)
         if ((*v)[k] == x)
             return 0;
-    if (g_grow((void **)v, cap, *n + 1, sizeof(uint32_t))) {
+    if (cu_grow(v, cap, *n + 1, sizeof(uint32_t), 16, false)) {
         c->err = CU_ERR_NOMEM;
         return 0;
     }
@@ -825,7 +825,7 @@ static cu_rc build_cases(g_ctx *c)
 
 int g_add_change(g_ctx *c, const g_change *ch)
 {
-    if (g_grow((void **)&c->chg, &c->capchg, c->nchg + 1, sizeof(g_change)))
+    if (cu_grow(&c->chg, &c->capchg, c->nchg + 1, sizeof(g_change), 16, false))
         return -1;
     c->chg[c->nchg++] = *ch;
     return 0;

@@ -426,7 +426,4 @@ const char *g_scen_name(unsigned k);
 int g_scen_default_days(unsigned k);
 double g_scen_base_rate(unsigned k);
 
-/* growth helper: ensure *cap >= need for an array of elem bytes */
-int g_grow(void **p, size_t *cap, size_t need, size_t elem);
-
 #endif /* CUSTOS_GEN_INT_H */

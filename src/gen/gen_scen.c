@@ -34,7 +34,7 @@ double g_scen_base_rate(unsigned k) { return k < CU_GEN_SC_COUNT ? base_rate[k] 
 
 static g_scen *scen_new(g_ctx *c, uint8_t kind, double rate)
 {
-    if (g_grow((void **)&c->scen, &c->capscen, c->nscen + 1, sizeof(g_scen))) {
+    if (cu_grow(&c->scen, &c->capscen, c->nscen + 1, sizeof(g_scen), 16, false)) {
         c->err = CU_ERR_NOMEM;
         return NULL;
     }
@@ -108,7 +108,7 @@ static void add_subject(g_scen *sc, uint32_t p)
 
 static int add_act(g_ctx *c, g_scen *sc, int32_t day, uint32_t oi, unsigned count, unsigned aux)
 {
-    if (g_grow((void **)&sc->acts, &sc->capacts, sc->nacts + 1, sizeof(g_act))) {
+    if (cu_grow(&sc->acts, &sc->capacts, sc->nacts + 1, sizeof(g_act), 16, false)) {
         c->err = CU_ERR_NOMEM;
         return -1;
     }

@@ -34,7 +34,7 @@ g_ev *g_emit(g_ctx *c, int64_t ts, uint32_t oi, uint8_t action, uint8_t system, 
             c->err = cu_err_set(CU_ERR_INTERNAL, "event outside its day window (%lld)", (long long)ts);
         return &g_sink;
     }
-    if (g_grow((void **)&c->ev, &c->capev, c->nev + 1, sizeof(g_ev))) {
+    if (cu_grow(&c->ev, &c->capev, c->nev + 1, sizeof(g_ev), 16, false)) {
         c->err = CU_ERR_NOMEM;
         return &g_sink;
     }
@@ -64,7 +64,7 @@ void g_emit_subject(g_ctx *c, g_ev *e, uint32_t p)
 {
     if (e == &g_sink)
         return;
-    if (g_grow((void **)&c->sub, &c->capsub, c->nsub + 1, sizeof(uint32_t))) {
+    if (cu_grow(&c->sub, &c->capsub, c->nsub + 1, sizeof(uint32_t), 16, false)) {
         c->err = CU_ERR_NOMEM;
         return;
     }
@@ -146,7 +146,7 @@ void g_idlist_add(g_ctx *c, g_idlist *l, uint64_t id, size_t cap)
     l->total++;
     if (cap && l->n >= cap)
         return;
-    if (g_grow((void **)&l->v, &l->cap, l->n + 1, sizeof(uint64_t))) {
+    if (cu_grow(&l->v, &l->cap, l->n + 1, sizeof(uint64_t), 16, false)) {
         c->err = CU_ERR_NOMEM;
         return;
     }
@@ -155,7 +155,7 @@ void g_idlist_add(g_ctx *c, g_idlist *l, uint64_t id, size_t cap)
 
 uint32_t g_benign_new(g_ctx *c, const char *activity)
 {
-    if (g_grow((void **)&c->ben, &c->capben, c->nben + 1, sizeof(g_benign))) {
+    if (cu_grow(&c->ben, &c->capben, c->nben + 1, sizeof(g_benign), 16, false)) {
         c->err = CU_ERR_NOMEM;
         return G_NONE;
     }
@@ -203,7 +203,7 @@ static void area_live_add(g_ctx *c, uint32_t slot)
     g_case *cs = &c->cases[slot];
     uint8_t a = cs->area;
     size_t cap = c->caparea_live[a];
-    if (g_grow((void **)&c->area_live[a], &cap, (size_t)c->narea_live[a] + 1, sizeof(uint32_t))) {
+    if (cu_grow(&c->area_live[a], &cap, (size_t)c->narea_live[a] + 1, sizeof(uint32_t), 16, false)) {
         c->err = CU_ERR_NOMEM;
         return;
     }
@@ -233,7 +233,7 @@ static void case_close(g_ctx *c, uint32_t slot)
     cu_free(cs->subjects);
     cu_free(cs->records);
     memset(cs, 0, sizeof *cs);
-    if (g_grow((void **)&c->free_slots, &c->capfree, (size_t)c->nfree + 1, sizeof(uint32_t))) {
+    if (cu_grow(&c->free_slots, &c->capfree, (size_t)c->nfree + 1, sizeof(uint32_t), 16, false)) {
         c->err = CU_ERR_NOMEM;
         return;
     }
@@ -824,8 +824,8 @@ static void flush_events(g_ctx *c, int64_t base, int64_t limit)
     size_t n = c->nev;
     if (!n)
         return;
-    if (g_grow((void **)&c->sortkey, &c->capkey, n, sizeof(uint64_t)) ||
-        g_grow((void **)&c->sortkey2, &c->capkey2, n, sizeof(uint64_t))) {
+    if (cu_grow(&c->sortkey, &c->capkey, n, sizeof(uint64_t), 16, false) ||
+        cu_grow(&c->sortkey2, &c->capkey2, n, sizeof(uint64_t), 16, false)) {
         c->err = CU_ERR_NOMEM;
         return;
     }
@@ -845,8 +845,8 @@ static void flush_events(g_ctx *c, int64_t base, int64_t limit)
         b = t;
     }
     size_t keep = 0;
-    if (g_grow((void **)&c->ev2, &c->capev2, n, sizeof(g_ev)) ||
-        g_grow((void **)&c->sub2, &c->capsub2, c->nsub ? c->nsub : 1, sizeof(uint32_t))) {
+    if (cu_grow(&c->ev2, &c->capev2, n, sizeof(g_ev), 16, false) ||
+        cu_grow(&c->sub2, &c->capsub2, c->nsub ? c->nsub : 1, sizeof(uint32_t), 16, false)) {
         c->err = CU_ERR_NOMEM;
         return;
     }

@@ -991,16 +991,8 @@ cu_rc cu_gov_draw(cu_gov *g, const char *actor, uint64_t seed, size_t count, int
             rc = cu_err_set(CU_ERR_TOOBIG, "more than %d people to draw from", CU_GOV_DRAW_MAX);
             break;
         }
-        if (npop == cap) {
-            size_t nc = cap ? cap * 2 : 256;
-            char **p = cu_realloc(pop, nc * sizeof *p);
-            if (!p) {
-                rc = CU_ERR_NOMEM;
-                break;
-            }
-            pop = p;
-            cap = nc;
-        }
+        if ((rc = cu_grow(&pop, &cap, npop + 1, sizeof *pop, 256, false)))
+            break;
         if (!(pop[npop] = cu_strdup(gov_col_text(st, 0)))) {
             rc = CU_ERR_NOMEM;
             break;

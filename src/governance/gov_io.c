@@ -481,16 +481,8 @@ cu_rc cu_gov_report_make(cu_gov *g, int64_t at, cu_gov_report *out)
         goto fail;
     sqlite3_bind_int64(st, 1, at);
     while (sqlite3_step(st) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 256;
-            struct rep_person *np = cu_realloc(p, nc * sizeof *np);
-            if (!np) {
-                rc = CU_ERR_NOMEM;
-                goto fail;
-            }
-            p = np;
-            cap = nc;
-        }
+        if ((rc = cu_grow(&p, &cap, n + 1, sizeof *p, 256, false)))
+            goto fail;
         struct rep_person *r = &p[n++];
         memset(r, 0, sizeof *r);
         snprintf(r->officer, sizeof r->officer, "%s", gov_col_text(st, 0));

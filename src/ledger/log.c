@@ -430,15 +430,10 @@ static cu_rc full_tile_queue(void *ctx, unsigned level, uint64_t index, const cu
 
 static cu_rc bundle_add(cu_ledger *l, const void *p, size_t n)
 {
-    if (l->bundle_cap - l->bundle_len < n + 2) {
-        size_t cap = l->bundle_cap ? l->bundle_cap : 65536;
-        while (cap - l->bundle_len < n + 2)
-            cap *= 2;
-        uint8_t *nb = cu_realloc(l->bundle, cap);
-        if (!nb)
-            return cu_err_set(CU_ERR_NOMEM, "entry bundle of %zu bytes", cap);
-        l->bundle = nb;
-        l->bundle_cap = cap;
+    cu_rc rc = cu_grow(&l->bundle, &l->bundle_cap, l->bundle_len + n + 2, 1, 65536, false);
+    if (rc) {
+        cu_err_prefix("entry bundle");
+        return rc;
     }
     cu_put_be16(l->bundle + l->bundle_len, (uint16_t)n);
     memcpy(l->bundle + l->bundle_len + 2, p, n);

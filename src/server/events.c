@@ -606,15 +606,9 @@ static cu_rc peer_apply(void *ud)
     cu_rc rc = cu_ref_update_apply(a->ref);
     if (rc)
         return rc;
-    if (a->nchanges == a->capchanges) {
-        size_t nc = a->capchanges ? a->capchanges * 2 : 64;
-        cu_ref_change *v = cu_realloc(a->changes, nc * sizeof *v);
-        if (!v) {
-            a->changes_lost = true;
-            return CU_OK;
-        }
-        a->changes = v;
-        a->capchanges = nc;
+    if (cu_grow(&a->changes, &a->capchanges, a->nchanges + 1, sizeof *a->changes, 64, false)) {
+        a->changes_lost = true;
+        return CU_OK;
     }
     cu_ref_update_last(a->ref, &a->changes[a->nchanges++]);
     return CU_OK;
@@ -716,16 +710,8 @@ cu_rc cu_events_api_reference_log(cu_events_api *a, const char *data_dir, size_t
     while ((de = readdir(d))) {
         if (!update_name(de->d_name, &seq))
             continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 64;
-            char **nv = cu_realloc(names, nc * sizeof *nv);
-            if (!nv) {
-                rc = CU_ERR_NOMEM;
-                break;
-            }
-            names = nv;
-            cap = nc;
-        }
+        if ((rc = cu_grow(&names, &cap, n + 1, sizeof *names, 64, false)))
+            break;
         if (!(names[n] = cu_strdup(de->d_name))) {
             rc = CU_ERR_NOMEM;
             break;

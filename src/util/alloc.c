@@ -48,6 +48,27 @@ void *cu_realloc(void *p, size_t n)
     return realloc(p, n ? n : 1);
 }
 
+cu_rc cu_grow(void *arr, size_t *cap, size_t need, size_t elem, size_t first, bool zero)
+{
+    if (need <= *cap)
+        return CU_OK;
+    size_t nc = *cap ? *cap : (first ? first : 1);
+    while (nc < need)
+        nc = nc > SIZE_MAX / 2 ? need : nc * 2;
+    if (elem && nc > SIZE_MAX / elem)
+        return cu_err_set(CU_ERR_OVERFLOW, "array of %zu elements of %zu bytes", nc, elem);
+    void *old; /* the caller's pointer variable, whatever its type (all object pointers alike here) */
+    memcpy(&old, arr, sizeof old);
+    char *p = cu_realloc(old, nc * elem);
+    if (!p)
+        return cu_err_set(CU_ERR_NOMEM, "array of %zu elements of %zu bytes", nc, elem);
+    if (zero)
+        memset(p + *cap * elem, 0, (nc - *cap) * elem);
+    memcpy(arr, &p, sizeof p);
+    *cap = nc;
+    return CU_OK;
+}
+
 char *cu_strndup(const char *s, size_t n)
 {
     char *d = cu_malloc(n + 1);

@@ -245,3 +245,37 @@ TEST(hash64_reads_every_byte)
         }
     }
 }
+
+TEST(grow_doubles_zeroes_and_keeps_on_failure)
+{
+    uint32_t *v = NULL;
+    size_t cap = 0;
+    CHECK_OK(cu_grow(&v, &cap, 1, sizeof *v, 4, true));
+    CHECK_INT((long long)cap, 4);
+    for (size_t i = 0; i < cap; i++)
+        CHECK_INT(v[i], 0);
+    v[3] = 7;
+    CHECK_OK(cu_grow(&v, &cap, 4, sizeof *v, 4, true)); /* fits: nothing moves */
+    CHECK_INT((long long)cap, 4);
+    CHECK_OK(cu_grow(&v, &cap, 9, sizeof *v, 4, true)); /* 4 -> 8 -> 16 */
+    CHECK_INT((long long)cap, 16);
+    CHECK_INT(v[3], 7);
+    int zero = 0;
+    for (size_t i = 4; i < cap; i++)
+        zero += v[i] == 0;
+    CHECK_INT(zero, 12);
+    /* a failed allocation leaves the array and its capacity as they were */
+    uint32_t *before = v;
+    cu_alloc_fail_at(1, false);
+    CHECK_RC(cu_grow(&v, &cap, 17, sizeof *v, 4, true), CU_ERR_NOMEM);
+    cu_alloc_fail_at(0, false);
+    CHECK(v == before);
+    CHECK_INT((long long)cap, 16);
+    CHECK_INT(v[3], 7);
+    /* a size past size_t: refused before any allocation */
+    uint64_t n0 = cu_alloc_count();
+    CHECK_RC(cu_grow(&v, &cap, SIZE_MAX / 2, sizeof *v, 4, false), CU_ERR_OVERFLOW);
+    CHECK_INT((long long)(cu_alloc_count() - n0), 0);
+    CHECK_INT((long long)cap, 16);
+    cu_free(v);
+}
