@@ -236,6 +236,11 @@ gw_snap *gw_acquire(cu_gateway *g)
 
 void gw_publish(cu_gateway *g, gw_snap *s)
 {
+    gw_publish_n(g, s, 1);
+}
+
+void gw_publish_n(cu_gateway *g, gw_snap *s, uint64_t steps)
+{
     /* Each officer's entity memoises what the pack's guards on the
      * principal alone decide (cu_policy_entity_memo): made here, once per
      * snapshot, before anyone reads it, so new reference data (a new
@@ -245,7 +250,8 @@ void gw_publish(cu_gateway *g, gw_snap *s)
         if (s->off_ent[i] && cu_policy_entity_memo(s->off_ent[i], g->set, s->arena) != CU_OK)
             break;
     pthread_mutex_lock(&g->lock);
-    s->version = g->next_version++;
+    g->next_version += steps;
+    s->version = g->next_version - 1;
     gw_snap *old = g->snap;
     g->snap = s;
     pthread_mutex_unlock(&g->lock);
@@ -295,41 +301,97 @@ void cu_gateway_set_reference_peer(cu_gateway *g, const cu_gateway_ref_peer *pee
     pthread_mutex_unlock(&g->update_lock);
 }
 
+/* Updates read one after another into one copy of the store; one new
+ * snapshot at the end (invariant: the update lock is held from begin to
+ * commit or abort, so no two updates start from the same version). */
+struct cu_gateway_ref_batch {
+    cu_gateway *g;
+    gw_store *st;
+    cu_gateway_ref_peer peer;
+    bool has_peer;
+    uint64_t steps; /* updates that took a line: the versions they stand for */
+};
+
+cu_rc cu_gateway_reference_begin(cu_gateway *g, const cu_gateway_ref_peer *peer, cu_gateway_ref_batch **out)
+{
+    *out = NULL;
+    cu_gateway_ref_batch *b = cu_calloc(1, sizeof *b);
+    if (!b)
+        return CU_ERR_NOMEM;
+    b->g = g;
+    if (peer) {
+        b->peer = *peer;
+        b->has_peer = true;
+    }
+    pthread_mutex_lock(&g->update_lock);
+    gw_snap *cur = gw_acquire(g);
+    cu_rc rc = gw_store_clone(cur->st, &b->st);
+    gw_snap_release(cur);
+    if (rc) {
+        cu_gateway_reference_abort(b);
+        return rc;
+    }
+    *out = b;
+    return CU_OK;
+}
+
+cu_rc cu_gateway_reference_add(cu_gateway_ref_batch *b, const char *text, size_t len, const char *name,
+                               cu_buf *report, size_t *applied)
+{
+    size_t taken = 0;
+    if (applied)
+        *applied = 0;
+    cu_rc rc = gw_store_read_peer(b->st, text, len, name, b->has_peer ? &b->peer : NULL, report, &taken);
+    if (rc)
+        return rc;
+    if (applied)
+        *applied = taken;
+    if (taken == 0 && len > 0)
+        return cu_err_set(CU_ERR_PARSE, "%s: no line could be taken", name);
+    if (taken)
+        b->steps++;
+    return CU_OK;
+}
+
+cu_rc cu_gateway_reference_commit(cu_gateway_ref_batch *b, uint64_t *version)
+{
+    cu_gateway *g = b->g;
+    cu_rc rc = CU_OK;
+    if (b->steps) {
+        gw_snap *s = NULL;
+        rc = gw_snap_make(b->st, &s);
+        b->st = NULL; /* taken over, even on failure */
+        if (!rc)
+            gw_publish_n(g, s, b->steps);
+    }
+    if (version && !rc)
+        *version = cu_gateway_reference_version(g);
+    cu_gateway_reference_abort(b);
+    return rc;
+}
+
+void cu_gateway_reference_abort(cu_gateway_ref_batch *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_unlock(&b->g->update_lock);
+    gw_store_free(b->st);
+    cu_free(b);
+}
+
 cu_rc cu_gateway_reference_update_with(cu_gateway *g, const char *text, size_t len, const char *name,
                                        const cu_gateway_ref_peer *peer, cu_buf *report, size_t *applied,
                                        uint64_t *version)
 {
-    cu_rc rc;
-    size_t taken = 0;
-    gw_store *st = NULL;
-    gw_snap *s = NULL;
-    /* One update at a time, so that two updates cannot both start from the
-     * same version and lose one another's lines. */
-    pthread_mutex_lock(&g->update_lock);
-    gw_snap *cur = gw_acquire(g);
-    rc = gw_store_clone(cur->st, &st);
-    gw_snap_release(cur);
+    cu_gateway_ref_batch *b;
+    cu_rc rc = cu_gateway_reference_begin(g, peer, &b);
     if (rc)
-        goto fail;
-    if ((rc = gw_store_read_peer(st, text, len, name, peer, report, &taken)))
-        goto fail;
-    if (taken == 0 && len > 0) {
-        rc = cu_err_set(CU_ERR_PARSE, "%s: no line could be taken", name);
-        goto fail;
+        return rc;
+    if ((rc = cu_gateway_reference_add(b, text, len, name, report, applied))) {
+        cu_gateway_reference_abort(b);
+        return rc;
     }
-    rc = gw_snap_make(st, &s);
-    st = NULL;
-    if (rc)
-        goto fail;
-    gw_publish(g, s);
-    if (applied)
-        *applied = taken;
-    if (version)
-        *version = s->version;
-fail:
-    pthread_mutex_unlock(&g->update_lock);
-    gw_store_free(st);
-    return rc;
+    return cu_gateway_reference_commit(b, version);
 }
 
 /* ------------------------------------------------------------ decisions */

@@ -201,6 +201,9 @@ void gw_prefetch_decision(const gw_snap *s, uint32_t oi, bool rec, uint32_t ri, 
 
 /* Publish snapshot s as the gateway's current one (takes the reference). */
 void gw_publish(cu_gateway *g, gw_snap *s);
+/* Publish s as the version steps updates after the current one (the
+ * updates of a batch, published together). */
+void gw_publish_n(cu_gateway *g, gw_snap *s, uint64_t steps);
 
 struct gw_bg {               /* an open break-glass use */
     uint64_t id;             /* the ledger index of the decision */

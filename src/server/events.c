@@ -724,8 +724,14 @@ cu_rc cu_events_api_reference_log(cu_events_api *a, const char *data_dir, size_t
     if (n)
         qsort(names, n, sizeof *names, cmp_name);
     cu_gateway_ref_peer peer = {peer_check, peer_apply, a};
+    cu_gateway_ref_batch *batch = NULL;
     pthread_mutex_lock(&a->mu);
     a->ref_changed = false;
+    /* all kept updates read into one copy of the gateway's data and
+     * published once, as their number of versions: one snapshot, not one
+     * per update (each is a copy of the whole store) */
+    if (n)
+        rc = cu_gateway_reference_begin(a->gw, &peer, &batch);
     for (size_t i = 0; i < n && !rc; i++) {
         char path[4200];
         size_t len = 0;
@@ -741,8 +747,7 @@ cu_rc cu_events_api_reference_log(cu_events_api *a, const char *data_dir, size_t
         /* as when it was posted: the same lines taken, the same refused */
         cu_buf_reset(&report);
         size_t applied = 0;
-        uint64_t version = 0;
-        rc = cu_gateway_reference_update_with(a->gw, text, len, path, &peer, &report, &applied, &version);
+        rc = cu_gateway_reference_add(batch, text, len, path, &report, &applied);
         if (rc == CU_ERR_PARSE)
             rc = CU_OK;
         cu_free(text);
@@ -750,6 +755,10 @@ cu_rc cu_events_api_reference_log(cu_events_api *a, const char *data_dir, size_t
         if (!rc)
             (*replayed)++;
     }
+    if (batch && !rc)
+        rc = cu_gateway_reference_commit(batch, NULL);
+    else
+        cu_gateway_reference_abort(batch);
     cu_store *st = cu_pipeline_store(a->p);
     if (!rc && a->ref_changed)
         rc = cu_pipeline_ref_changed(a->p);

@@ -80,14 +80,30 @@ want "again" '^200 .*"decision":"allow"' "$r"
 n_after=$(alerts_pc2)
 [ "$n_after" = "$n_before" ] && ok || bad "alerts for PC2 went from $n_before to $n_after after the assignment"
 
+# three more updates, each on the one before: a new case CN linking RP
+# (with a bad line beside it, refused), DC1 assigned to it, then removed
+view_dc1() { post /v1/authorize '{"officer":"DC1","action":"view","record":"RP","purpose":"investigation","case":"CN"}'; }
+day=$(date -u -d '-1 day' +%Y-%m-%dT%H:%M:%SZ)
+r=$(post /v1/reference "{\"kind\":\"case\",\"id\":\"CN\",\"opened\":\"$day\",\"closed\":null,\"area\":\"CW\",\"officers\":[],\"subjects\":[\"PPROT\"],\"records\":[\"RP\"]}
+{\"kind\":\"assign\",\"ts\":\"$ts\",\"case\":\"NO-SUCH-CASE\",\"officer\":\"DC1\",\"op\":\"add\"}")
+want "a case and a bad line: the case taken" '^200 \{"version":3,"applied":1,"rejected":\[.*NO-SUCH-CASE' "$r"
+r=$(post /v1/reference "{\"kind\":\"assign\",\"ts\":\"$ts\",\"case\":\"CN\",\"officer\":\"DC1\",\"op\":\"add\"}")
+want "DC1 assigned to the new case" '^200 \{"version":4,"applied":1' "$r"
+want "DC1 on CN: allowed" '^200 .*"decision":"allow".*"break_glass":false.*"ref_version":4,' "$(view_dc1)"
+ts2=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+r=$(post /v1/reference "{\"kind\":\"assign\",\"ts\":\"$ts2\",\"case\":\"CN\",\"officer\":\"DC1\",\"op\":\"remove\"}")
+want "DC1 taken off CN" '^200 \{"version":5,"applied":1' "$r"
+want "DC1 off CN: refused" '^200 .*"decision":"(deny|break-glass-available)".*"ref_version":5,' "$(view_dc1)"
+
 kill -TERM "$pid"
 wait "$pid" || bad "custosd exit status $?"
 pid=
 
-# the update is kept in the data directory (the refused one is not) and
-# replayed at the next start: no restart brings back what it changed
+# the updates are kept in the data directory (the refused one is not) and
+# replayed at the next start, together, as their four versions: no restart
+# brings back what they changed
 n=$(ls "$tmp/data/reference-updates" | wc -l)
-[ "$n" = 1 ] && ok || bad "want 1 kept update, have $n: $(ls "$tmp/data/reference-updates")"
+[ "$n" = 4 ] && ok || bad "want 4 kept updates, have $n: $(ls "$tmp/data/reference-updates")"
 rm -f "$tmp/port"
 "$bin/custosd" --port 0 --port-file "$tmp/port" --config "$tmp/gateway.conf" --data "$tmp/data" --legacy \
     --policies "$src/policies" --reference "$src/tests/gateway/data/force.jsonl" 2>"$tmp/log2" &
@@ -95,10 +111,11 @@ pid=$!
 for _ in $(seq 200); do [ -s "$tmp/port" ] && break; sleep 0.05; done
 [ -s "$tmp/port" ] || { echo "custosd did not restart"; cat "$tmp/log2"; exit 1; }
 port=$(cat "$tmp/port")
-grep -q "reference: 1 update(s) replayed, version 2" "$tmp/log2" && ok || bad "no replay in the log: $(cat "$tmp/log2")"
-want "version after the restart" '^200 \{"version":2\}' "$(get /v1/reference)"
+grep -q "reference: 4 update(s) replayed, version 5" "$tmp/log2" && ok || bad "no replay in the log: $(cat "$tmp/log2")"
+want "version after the restart" '^200 \{"version":5\}' "$(get /v1/reference)"
 r=$(view_rp)
-want "still assigned after the restart" '^200 .*"decision":"allow".*"break_glass":false.*"ref_version":2,' "$r"
+want "still assigned after the restart" '^200 .*"decision":"allow".*"break_glass":false.*"ref_version":5,' "$r"
+want "DC1 still off CN after the restart" '^200 .*"decision":"(deny|break-glass-available)".*"ref_version":5,' "$(view_dc1)"
 n_restart=$(alerts_pc2)
 [ "$n_restart" = "$n_before" ] && ok || bad "alerts for PC2 went from $n_before to $n_restart after the restart"
 kill -TERM "$pid"
