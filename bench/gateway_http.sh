@@ -89,9 +89,21 @@ echo "started (reference loaded) in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGI
 curl -sS -o /dev/null -w 'first decision: HTTP %{http_code}\n' -H "Authorization: Bearer $token" \
      --data-binary "$(head -1 "$tmp/bodies")" "http://127.0.0.1:$port/v1/authorize"
 
+# custosd's CPU time (user + system, clock ticks) and its decisions so far
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+decisions() {
+  curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$port/metrics" |
+      awk '/^custos_gateway_decisions_total/ { n += $2 } END { print n + 0 }'
+}
+c0=$(cpu_ticks); d0=$(decisions)
 echo "== wrk -t$WRK_THREADS -c$CONNS -d${SECS}s POST /v1/authorize"
 BODIES="$tmp/bodies" TOKEN="$token" CONNS="$CONNS" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$tmp/post.lua" \
     "http://127.0.0.1:$port/v1/authorize"
+c1=$(cpu_ticks); d1=$(decisions)
+# CPU per decision holds better than decisions/s on a shared machine: it
+# does not count the time other programs had the cores
+awk -v c="$((c1 - c0))" -v d="$((d1 - d0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+  if (d > 0) printf "== custosd CPU: %.1f s for %d decisions, %.1f us per decision\n", c / hz, d, c / hz / d * 1e6 }'
 echo "== custosd: $(grep -E '^(Threads|VmRSS)' /proc/$pid/status | tr -s ' \t' ' ' | paste -sd ';' -)"
 curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$port/metrics" |
     grep -E '^custos_gateway_(ledger_entries|audit_failures_total|decisions_total)' || true
