@@ -167,16 +167,17 @@ CU_NODISCARD cu_rc cu_gateway_reference_update_with(cu_gateway *g, const char *t
 /* Several updates as one (the kept updates replayed at start): begin takes
  * the update lock and a copy of the current data; each add reads one
  * update's lines in turn, exactly as cu_gateway_reference_update_with
- * would one after another (the same lines taken, the same refused:
- * CU_ERR_PARSE when none could be taken, and the batch goes on); commit
+ * would one after another with that peer (NULL: the gateway's data only;
+ * the same lines taken, the same refused: CU_ERR_PARSE when none could be
+ * taken, and the batch goes on); commit
  * makes one new snapshot and advances the version by one per update that
  * took a line, as if each had been published; abort drops them all.
  * Either ends the batch (b is freed, the lock released). */
 typedef struct cu_gateway_ref_batch cu_gateway_ref_batch;
-CU_NODISCARD cu_rc cu_gateway_reference_begin(cu_gateway *g, const cu_gateway_ref_peer *peer,
-                                              cu_gateway_ref_batch **b);
+CU_NODISCARD cu_rc cu_gateway_reference_begin(cu_gateway *g, cu_gateway_ref_batch **b);
 CU_NODISCARD cu_rc cu_gateway_reference_add(cu_gateway_ref_batch *b, const char *text, size_t len,
-                                            const char *name, cu_buf *report, size_t *applied);
+                                            const char *name, const cu_gateway_ref_peer *peer, cu_buf *report,
+                                            size_t *applied);
 CU_NODISCARD cu_rc cu_gateway_reference_commit(cu_gateway_ref_batch *b, uint64_t *version);
 void cu_gateway_reference_abort(cu_gateway_ref_batch *b);
 

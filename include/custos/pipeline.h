@@ -117,6 +117,16 @@ typedef struct cu_pipeline_cfg {
      * else they start cold, with a warning). */
     uint64_t warm_max;
     int64_t warm_seconds;
+    /* Reference updates at their place in the log (custosd: the kept
+     * updates with their positions, cu_kept_warm): called before the
+     * warm-up runs log entry i through the detectors, warm_ref(ud, i,
+     * &changed) applies to the reference data the updates that took effect
+     * at or before entry i, setting changed when it applied any (the
+     * detectors then remake their indexes of it); and once after the
+     * warm-up (or in its place) with the store's indexed size.  NULL: the
+     * warm-up runs on the reference data as it was given. */
+    cu_rc (*warm_ref)(void *ud, uint64_t entry, bool *changed);
+    void *warm_ref_ud;
 } cu_pipeline_cfg;
 
 typedef struct cu_pipeline_stats {

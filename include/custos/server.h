@@ -152,14 +152,41 @@ cu_rc cu_events_api_gateway_audit(cu_events_api *a, struct cu_ledger *ledger, cu
  * version (docs/gateway.md, "One reference, one order"). */
 cu_rc cu_events_api_set_gateway(cu_events_api *a, cu_gateway *gw) CU_NODISCARD;
 void cu_events_api_gateway_handle(void *api, const cu_http_req *req, cu_http_resp *resp);
+/* The reference updates kept in DATA_DIR/reference-updates (see
+ * cu_events_api_reference_log): NNNNNNNN.jsonl numbered from 1 and, for
+ * an update that took effect, NNNNNNNN.at: the log's size when it did.
+ * cu_kept_open lists them (a gap in the numbering is CU_ERR_CORRUPT) and
+ * reads the positions: the updates from the first without one on count as
+ * unpositioned.  cu_kept_warm is the pipeline's warm_ref hook
+ * (cu_pipeline_cfg): it applies the positioned updates due before log
+ * entry `entry` to ref (the pipeline's reference data), in order, so the
+ * warm start sees each update where the live stream saw it. */
+typedef struct cu_kept cu_kept;
+cu_rc cu_kept_open(const char *data_dir, cu_ref *ref, cu_kept **out) CU_NODISCARD;
+void cu_kept_free(cu_kept *k);
+cu_rc cu_kept_warm(void *kept, uint64_t entry, bool *changed) CU_NODISCARD;
+size_t cu_kept_count(const cu_kept *k);      /* updates kept */
+size_t cu_kept_positioned(const cu_kept *k); /* the first so many have a position */
+size_t cu_kept_applied(const cu_kept *k);    /* the first so many applied by cu_kept_warm */
+size_t cu_kept_refused(const cu_kept *k);    /* their lines that no longer applied */
+const char *cu_kept_dir(const cu_kept *k);
+/* Update number seq's text (cu_free it) and its path (into path). */
+cu_rc cu_kept_read(const cu_kept *k, size_t seq, char **text, size_t *len, char *path, size_t cap) CU_NODISCARD;
+/* Whether name is an update's file name (NNNNNNNN.jsonl); its number. */
+bool cu_kept_name(const char *name, unsigned long *seq);
+
 /* Keep reference updates across restarts: each POST /v1/reference body is
  * written durably to DATA_DIR/reference-updates/NNNNNNNN.jsonl (numbered
  * from 1) before it is applied (a body of which no line was taken is
- * removed again); at start, after the --reference file and
- * cu_events_api_set_gateway, the files are replayed in order through the
- * same path (the same lines taken, the same version numbers).  A gap in
- * the numbering is CU_ERR_CORRUPT.  *replayed: the updates replayed. */
-cu_rc cu_events_api_reference_log(cu_events_api *a, const char *data_dir, size_t *replayed) CU_NODISCARD;
+ * removed again); once applied, the file is rewritten to hold the lines
+ * taken and NNNNNNNN.at records the log's size at that moment.  At start,
+ * after the --reference file and cu_events_api_set_gateway, the kept
+ * updates (k, from cu_kept_open on the same data directory and the
+ * pipeline's reference data) are replayed in order: the gateway takes
+ * them all (the same lines, the same version numbers); the pipeline's
+ * reference data those cu_kept_warm has not applied during the warm start.
+ * *replayed: the updates replayed. */
+cu_rc cu_events_api_reference_log(cu_events_api *a, cu_kept *k, size_t *replayed) CU_NODISCARD;
 
 /* Run fn on the pipeline under the api's lock (the pipeline's one writer):
  * for readers of live detector state. */

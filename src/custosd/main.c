@@ -326,6 +326,7 @@ int main(int argc, char **argv)
     cu_gateway *gw = NULL;
     cu_names *names = NULL;
     cu_ref *ref = NULL;
+    cu_kept *kept = NULL;
     cu_pipeline *pipe = NULL;
     cu_events_api *api = NULL;
     cu_rc rc = CU_OK;
@@ -358,6 +359,12 @@ int main(int argc, char **argv)
         risk = (cu_gov_risk_hook){.gov = gov, .names = names, .threshold = risk_threshold};
         cu_pipeline_cfg pc = {.on_alert = risk_threshold >= 0 ? cu_gov_on_alert : NULL, .ud = &risk, .detect = &dc,
                               .ingest_clock = wall_clock, .warm_max = warm_events, .warm_seconds = warm_days * 86400};
+        /* the reference updates kept by the gateway (--config): the warm
+         * start applies each where the live stream met it */
+        if (!rc && config && !(rc = cu_kept_open(data_dir, ref, &kept))) {
+            pc.warm_ref = cu_kept_warm;
+            pc.warm_ref_ud = kept;
+        }
         if (!rc)
             rc = cu_pipeline_start(pipe, ref, &pc);
         /* callers need a gateway bearer token when --config names them */
@@ -391,10 +398,14 @@ int main(int argc, char **argv)
             rc = cu_events_api_set_gateway(api, gw);
         /* and the updates posted before this start, kept in the data directory */
         size_t replayed = 0;
-        if (!rc && api && !(rc = cu_events_api_reference_log(api, data_dir, &replayed)) && replayed)
-            cu_log(CU_LOG_INFO, "reference: %zu update(s) replayed, version %llu", replayed,
-                   (unsigned long long)cu_gateway_reference_version(gw));
+        if (!rc && api && kept && !(rc = cu_events_api_reference_log(api, kept, &replayed)) && replayed)
+            cu_log(CU_LOG_INFO, "reference: %zu update(s) replayed, version %llu (%zu in the warm start, at their "
+                                "place in the log; %zu line(s) of them no longer applied)",
+                   replayed, (unsigned long long)cu_gateway_reference_version(gw), cu_kept_applied(kept),
+                   cu_kept_refused(kept));
     }
+    cu_kept_free(kept);
+    kept = NULL;
     /* A decision waits for its commit suspended, holding no thread
      * (cu_server_gateway_handle): a few threads serve every request in
      * flight.  With --data the allowed look-ups waiting at once share one

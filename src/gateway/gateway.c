@@ -307,22 +307,16 @@ void cu_gateway_set_reference_peer(cu_gateway *g, const cu_gateway_ref_peer *pee
 struct cu_gateway_ref_batch {
     cu_gateway *g;
     gw_store *st;
-    cu_gateway_ref_peer peer;
-    bool has_peer;
     uint64_t steps; /* updates that took a line: the versions they stand for */
 };
 
-cu_rc cu_gateway_reference_begin(cu_gateway *g, const cu_gateway_ref_peer *peer, cu_gateway_ref_batch **out)
+cu_rc cu_gateway_reference_begin(cu_gateway *g, cu_gateway_ref_batch **out)
 {
     *out = NULL;
     cu_gateway_ref_batch *b = cu_calloc(1, sizeof *b);
     if (!b)
         return CU_ERR_NOMEM;
     b->g = g;
-    if (peer) {
-        b->peer = *peer;
-        b->has_peer = true;
-    }
     pthread_mutex_lock(&g->update_lock);
     gw_snap *cur = gw_acquire(g);
     cu_rc rc = gw_store_clone(cur->st, &b->st);
@@ -336,12 +330,12 @@ cu_rc cu_gateway_reference_begin(cu_gateway *g, const cu_gateway_ref_peer *peer,
 }
 
 cu_rc cu_gateway_reference_add(cu_gateway_ref_batch *b, const char *text, size_t len, const char *name,
-                               cu_buf *report, size_t *applied)
+                               const cu_gateway_ref_peer *peer, cu_buf *report, size_t *applied)
 {
     size_t taken = 0;
     if (applied)
         *applied = 0;
-    cu_rc rc = gw_store_read_peer(b->st, text, len, name, b->has_peer ? &b->peer : NULL, report, &taken);
+    cu_rc rc = gw_store_read_peer(b->st, text, len, name, peer, report, &taken);
     if (rc)
         return rc;
     if (applied)
@@ -384,10 +378,10 @@ cu_rc cu_gateway_reference_update_with(cu_gateway *g, const char *text, size_t l
                                        uint64_t *version)
 {
     cu_gateway_ref_batch *b;
-    cu_rc rc = cu_gateway_reference_begin(g, peer, &b);
+    cu_rc rc = cu_gateway_reference_begin(g, &b);
     if (rc)
         return rc;
-    if ((rc = cu_gateway_reference_add(b, text, len, name, report, applied))) {
+    if ((rc = cu_gateway_reference_add(b, text, len, name, peer, report, applied))) {
         cu_gateway_reference_abort(b);
         return rc;
     }

@@ -721,6 +721,16 @@ static cu_rc access_at_or_after(cu_pipeline *p, uint64_t i, uint64_t end, uint64
     return CU_OK;
 }
 
+/* The reference updates due before log entry index (cfg.warm_ref). */
+static cu_rc warm_ref_due(cu_pipeline *p, uint64_t index)
+{
+    bool changed = false;
+    cu_rc rc = p->cfg.warm_ref ? p->cfg.warm_ref(p->cfg.warm_ref_ud, index, &changed) : CU_OK;
+    if (!rc && changed)
+        rc = cu_pipeline_ref_changed(p);
+    return rc;
+}
+
 /* One entry of the warm-up, in log order. */
 static cu_rc warm_entry(void *ud, uint64_t index, const void *entry, size_t len)
 {
@@ -728,10 +738,12 @@ static cu_rc warm_entry(void *ud, uint64_t index, const void *entry, size_t len)
     const uint8_t *e = entry;
     if (len < 2 || e[1] != CU_LEDGER_ACCESS)
         return CU_OK;
+    cu_rc rc;
+    if ((rc = warm_ref_due(p, index)))
+        return rc;
     uint64_t unknown = 0;
     cu_batch_reset(p->rbatch);
     cu_event *ev = cu_batch_slot(p->rbatch);
-    cu_rc rc;
     if ((rc = event_from_entry(p, e, len, ev, &unknown)) || (rc = cu_ref_advance(p->ref, ev->ts)) ||
         (rc = cu_detect_event(p->detect, ev, ev->ts, warm_alert, p))) {
         cu_err_prefix("warm start: log entry %llu", (unsigned long long)index);
@@ -837,6 +849,12 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
     p->started = true;
     if (p->store && p->cfg.warm_max && cu_store_indexed(p->store) <= p->sink.ops->size(p->sink.ctx) &&
         (rc = warm_up(p, cu_store_indexed(p->store)))) {
+        p->failed = true;
+        return rc;
+    }
+    /* the updates that took effect after the last event warmed (or all
+     * of them, without a warm-up), before recovery */
+    if (p->store && (rc = warm_ref_due(p, cu_store_indexed(p->store)))) {
         p->failed = true;
         return rc;
     }

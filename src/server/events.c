@@ -67,6 +67,11 @@ struct cu_events_api {
     /* DIR/reference-updates (cu_events_api_reference_log): NULL: not kept */
     char *upd_dir;
     unsigned long upd_seq;
+    /* the update being applied: the line last checked, the lines taken */
+    const char *chk_line;
+    size_t chk_len;
+    cu_buf taken;
+    bool taken_lost; /* a taken line could not be recorded */
     cu_buf refbuf;
 };
 
@@ -93,6 +98,7 @@ cu_rc cu_events_api_new(cu_pipeline *p, cu_http_auth_fn auth, void *auth_ud, cu_
     pthread_rwlock_init(&a->gate, &ra);
     pthread_rwlockattr_destroy(&ra);
     cu_buf_init(&a->refbuf, CU_EVENTS_MAX_BODY);
+    cu_buf_init(&a->taken, CU_EVENTS_MAX_BODY + 1);
     *out = a;
     return CU_OK;
 }
@@ -112,6 +118,7 @@ void cu_events_api_free(cu_events_api *a)
     cu_free(a->gw_done);
     cu_free(a->gw_bad);
     cu_buf_free(&a->refbuf);
+    cu_buf_free(&a->taken);
     cu_free(a->upd_dir);
     cu_free(a->changes);
     pthread_rwlock_destroy(&a->gate);
@@ -596,6 +603,8 @@ cu_rc cu_events_api_gateway_audit(cu_events_api *a, cu_ledger *ledger, cu_ref *r
 static cu_rc peer_check(void *ud, const char *line, size_t len, uint64_t lineno)
 {
     cu_events_api *a = ud;
+    a->chk_line = line;
+    a->chk_len = len;
     return cu_ref_update_check(a->ref, line, len, lineno);
 }
 
@@ -606,6 +615,10 @@ static cu_rc peer_apply(void *ud)
     cu_rc rc = cu_ref_update_apply(a->ref);
     if (rc)
         return rc;
+    /* the line taken, for the kept copy (a line too long for the buffer
+     * cannot be: the body is no longer) */
+    if (!a->chk_line || cu_buf_append(&a->taken, a->chk_line, a->chk_len) || cu_buf_append(&a->taken, "\n", 1))
+        a->taken_lost = true;
     if (cu_grow(&a->changes, &a->capchanges, a->nchanges + 1, sizeof *a->changes, 64, false)) {
         a->changes_lost = true;
         return CU_OK;
@@ -622,6 +635,30 @@ cu_rc cu_events_api_set_gateway(cu_events_api *a, cu_gateway *gw)
     cu_gateway_ref_peer peer = {peer_check, peer_apply, a};
     cu_gateway_set_reference_peer(gw, &peer);
     return CU_OK;
+}
+
+/* Invariant 11: the kept copy of an update that took effect becomes the
+ * lines taken (rewritten whole), then NNNNNNNN.at records the log's size
+ * when it took effect; the warm start replays it there (cu_kept_warm).
+ * Failing either leaves the update unpositioned: replayed after the warm
+ * start, as before positions were kept. */
+static void keep_taken(cu_events_api *a, const char *path, uint64_t at)
+{
+    char atpath[4096], txt[32];
+    size_t n = strlen(path);
+    if (a->taken_lost || a->taken.len == 0 || n < 6 || n - 6 + 4 > sizeof atpath - 1) {
+        cu_log(CU_LOG_WARN, "reference update %s: the lines taken were not recorded: a restart replays it after "
+                            "the warm start", path);
+        return;
+    }
+    memcpy(atpath, path, n - 6);
+    memcpy(atpath + n - 6, ".at", 4);
+    int k = snprintf(txt, sizeof txt, "%llu\n", (unsigned long long)at);
+    if (cu_file_write_atomic(path, a->taken.data, a->taken.len, 0600) ||
+        cu_file_write_atomic(atpath, txt, (size_t)k, 0600))
+        cu_log(CU_LOG_WARN, "reference update %s: its place in the log not recorded (%s): a restart replays it "
+                            "after the warm start",
+               path, cu_err_detail());
 }
 
 void cu_events_api_gateway_handle(void *ud, const cu_http_req *req, cu_http_resp *resp)
@@ -645,6 +682,12 @@ void cu_events_api_gateway_handle(void *ud, const cu_http_req *req, cu_http_resp
     a->ref_changed = false;
     a->nchanges = 0;
     a->changes_lost = false;
+    cu_buf_reset(&a->taken);
+    a->chk_line = NULL;
+    a->taken_lost = false;
+    /* the log's size now: access events before it were detected on the
+     * data before this update (write_all has written the queued look-ups) */
+    uint64_t at = cu_ledger_size(a->ledger);
     /* invariant 10: recorded before it is applied */
     char path[4096] = "";
     if (a->upd_dir) {
@@ -660,6 +703,8 @@ void cu_events_api_gateway_handle(void *ud, const cu_http_req *req, cu_http_resp
     cu_server_gateway_handle(a->gw, req, resp);
     if (path[0] && resp->status != 200 && unlink(path) == 0)
         a->upd_seq--; /* nothing taken: nothing to replay */
+    else if (path[0] && resp->status == 200)
+        keep_taken(a, path, at);
     if (a->ref_changed && cu_pipeline_ref_changed(a->p))
         cu_log(CU_LOG_ERROR, "reference update: the detectors keep their indexes of the version before: %s",
                cu_err_detail());
@@ -672,82 +717,36 @@ void cu_events_api_gateway_handle(void *ud, const cu_http_req *req, cu_http_resp
     pthread_rwlock_unlock(&a->gate);
 }
 
-static int cmp_name(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
-
-/* Whether name is NNNNNNNN.jsonl; its number. */
-static bool update_name(const char *name, unsigned long *seq)
-{
-    if (strlen(name) != 14 || strcmp(name + 8, ".jsonl") != 0)
-        return false;
-    for (int i = 0; i < 8; i++)
-        if (name[i] < '0' || name[i] > '9')
-            return false;
-    *seq = strtoul(name, NULL, 10);
-    return *seq > 0;
-}
-
-cu_rc cu_events_api_reference_log(cu_events_api *a, const char *data_dir, size_t *replayed)
+cu_rc cu_events_api_reference_log(cu_events_api *a, cu_kept *k, size_t *replayed)
 {
     cu_rc rc = CU_OK;
-    char **names = NULL;
-    size_t n = 0, cap = 0;
     char *text = NULL;
     cu_buf report;
     cu_buf_init(&report, 64 * 1024);
     *replayed = 0;
     if (!a->gw)
         return cu_err_set(CU_ERR_STATE, "cu_events_api_set_gateway first");
-    char dir[4096];
-    if (snprintf(dir, sizeof dir, "%s/reference-updates", data_dir) >= (int)sizeof dir)
-        return cu_err_set(CU_ERR_TOOBIG, "path too long");
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
-        return cu_err_set(cu_rc_from_errno(errno), "%s: %s", dir, strerror(errno));
-    DIR *d = opendir(dir);
-    if (!d)
-        return cu_err_set(cu_rc_from_errno(errno), "%s: %s", dir, strerror(errno));
-    struct dirent *de;
-    unsigned long seq, last = 0;
-    while ((de = readdir(d))) {
-        if (!update_name(de->d_name, &seq))
-            continue;
-        if ((rc = cu_grow(&names, &cap, n + 1, sizeof *names, 64, false)))
-            break;
-        if (!(names[n] = cu_strdup(de->d_name))) {
-            rc = CU_ERR_NOMEM;
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (rc)
-        goto fail;
-    if (n)
-        qsort(names, n, sizeof *names, cmp_name);
+    size_t n = cu_kept_count(k), warm = cu_kept_applied(k);
     cu_gateway_ref_peer peer = {peer_check, peer_apply, a};
     cu_gateway_ref_batch *batch = NULL;
     pthread_mutex_lock(&a->mu);
-    a->ref_changed = false;
+    /* the pipeline's reference data took the first `warm` during the warm
+     * start, each at its place in the log */
+    a->ref_changed = warm > 0;
     /* all kept updates read into one copy of the gateway's data and
      * published once, as their number of versions: one snapshot, not one
      * per update (each is a copy of the whole store) */
     if (n)
-        rc = cu_gateway_reference_begin(a->gw, &peer, &batch);
+        rc = cu_gateway_reference_begin(a->gw, &batch);
     for (size_t i = 0; i < n && !rc; i++) {
         char path[4200];
         size_t len = 0;
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        update_name(names[i], &seq);
-        if (seq != last + 1) {
-            rc = cu_err_set(CU_ERR_CORRUPT, "%s: reference update %lu is missing", path, last + 1);
-            break;
-        }
-        last = seq;
-        if ((rc = cu_file_read(path, CU_EVENTS_MAX_BODY, &text, &len)))
+        if ((rc = cu_kept_read(k, i + 1, &text, &len, path, sizeof path)))
             break;
         /* as when it was posted: the same lines taken, the same refused */
         cu_buf_reset(&report);
         size_t applied = 0;
-        rc = cu_gateway_reference_add(batch, text, len, path, &report, &applied);
+        rc = cu_gateway_reference_add(batch, text, len, path, i < warm ? NULL : &peer, &report, &applied);
         if (rc == CU_ERR_PARSE)
             rc = CU_OK;
         cu_free(text);
@@ -766,14 +765,10 @@ cu_rc cu_events_api_reference_log(cu_events_api *a, const char *data_dir, size_t
         rc = cu_store_put_reference(st, a->ref);
     pthread_mutex_unlock(&a->mu);
     if (!rc) {
-        a->upd_seq = last;
-        if (!(a->upd_dir = cu_strdup(dir)))
+        a->upd_seq = n;
+        if (!(a->upd_dir = cu_strdup(cu_kept_dir(k))))
             rc = CU_ERR_NOMEM;
     }
-fail:
-    for (size_t i = 0; i < n; i++)
-        cu_free(names[i]);
-    cu_free(names);
     cu_free(text);
     cu_buf_free(&report);
     return rc;

@@ -102,8 +102,14 @@ pid=
 # the updates are kept in the data directory (the refused one is not) and
 # replayed at the next start, together, as their four versions: no restart
 # brings back what they changed
-n=$(ls "$tmp/data/reference-updates" | wc -l)
+n=$(ls "$tmp/data/reference-updates" | grep -c '\.jsonl$')
 [ "$n" = 4 ] && ok || bad "want 4 kept updates, have $n: $(ls "$tmp/data/reference-updates")"
+# each with its place in the log, and holding the lines taken (the
+# refused one beside the new case is gone)
+n=$(ls "$tmp/data/reference-updates" | grep -c '\.at$')
+[ "$n" = 4 ] && ok || bad "want 4 positions, have $n: $(ls "$tmp/data/reference-updates")"
+want "the refused line not kept" '^1$' "$(wc -l <"$tmp/data/reference-updates/00000002.jsonl")"
+want "the new case kept" '"id":"CN"' "$(cat "$tmp/data/reference-updates/00000002.jsonl")"
 rm -f "$tmp/port"
 "$bin/custosd" --port 0 --port-file "$tmp/port" --config "$tmp/gateway.conf" --data "$tmp/data" --legacy \
     --policies "$src/policies" --reference "$src/tests/gateway/data/force.jsonl" 2>"$tmp/log2" &

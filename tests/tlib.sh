@@ -1,0 +1,17 @@
+# Shared pieces of the shell tests (sourced): counters and checks, and a
+# temporary directory removed at exit with the daemon in $pid killed.
+#   ok; bad MESSAGE; want NAME REGEX TEXT; finish (prints "N passed, N failed"
+#   and sets the exit status)
+set -euo pipefail
+bin=${CU_BIN_DIR:-build}
+src=${CU_SOURCE_DIR:-.}
+tmp=$(mktemp -d)
+pid=
+tlib_cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap tlib_cleanup EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+want() { if printf '%s' "$3" | grep -qE -- "$2"; then ok; else bad "$1: no /$2/ in: $3"; fi; }
+finish() { echo "$pass passed, $fail failed"; [ "$fail" = 0 ]; }
