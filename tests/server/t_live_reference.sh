@@ -9,20 +9,7 @@
 # now see).  A bad line is refused by both (nothing changes).  The update
 # is kept in the data directory and replayed when the daemon restarts: the
 # version and the assignment survive it.
-set -euo pipefail
-bin=${CU_BIN_DIR:-build}
-src=${CU_SOURCE_DIR:-.}
-tmp=$(mktemp -d)
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-want() { # want NAME PATTERN TEXT
-  if printf '%s' "$3" | grep -qE -- "$2"; then ok; else bad "$1: no /$2/ in: $3"; fi
-}
+. "$(dirname "$0")/../tlib.sh"
 
 tok=sys-token-$RANDOM$RANDOM
 printf 'token PNC sha256:%s\n' "$(printf '%s' "$tok" | sha256sum | cut -d' ' -f1)" >"$tmp/gateway.conf"
@@ -127,5 +114,4 @@ n_restart=$(alerts_pc2)
 kill -TERM "$pid"
 wait "$pid" || bad "custosd exit status $?"
 pid=
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+finish
