@@ -271,6 +271,12 @@ cu_rc gw_decide_async(cu_gateway *g, const cu_gateway_request *r, int *status, c
                       const struct cu_gateway_defer *df, bool *deferred) CU_NODISCARD;
 void gw_async_pool_free(cu_gateway *g);
 
+/* cu_gateway_decide with the decision's time put into the latency
+ * histogram of /metrics (the HTTP layer's synchronous decisions; the
+ * asynchronous ones are timed to their ledger commit).  cu_gateway_decide
+ * itself reads no clock: an in-process caller times its own. */
+cu_rc gw_decide_timed(cu_gateway *g, const cu_gateway_request *r, cu_gateway_decision *d) CU_NODISCARD;
+
 /* JSON string escaping into a bounded buffer (no allocation beyond b). */
 cu_rc gw_json_str(cu_buf *b, const char *s) CU_NODISCARD;
 

@@ -175,6 +175,52 @@ TEST(allow_with_case_link_and_deny_without)
     cu_gateway_free(g);
 }
 
+/* The request's lengths are measured once and reused for the checks and
+ * the ledger entry: ids at their limit pass, one byte more is refused,
+ * and the entry holds each string whole. */
+TEST(request_lengths_at_the_limits)
+{
+    struct memlog log = {0};
+    cu_gateway *g = make(&log);
+    if (!g)
+        return;
+    char id[CU_GATEWAY_MAX_ID + 2], just[CU_GATEWAY_MAX_JUSTIFICATION + 2];
+    memset(id, 'X', sizeof id - 1);
+    id[sizeof id - 1] = 0;
+    memset(just, 'j', sizeof just - 1);
+    just[sizeof just - 1] = 0;
+    const char *id_max = id + 1, *id_over = id; /* 64 and 65 bytes */
+    const char *just_max = just + 1, *just_over = just;
+    /* each string in turn: at its limit (logged whole), one over, empty */
+    static const struct {
+        uint8_t tag;
+        bool just;
+    } F[] = {{CU_GW_F_OFFICER, false}, {CU_GW_F_RECORD, false}, {CU_GW_F_CASE, false}, {CU_GW_F_PURPOSE, false},
+             {CU_GW_F_SYSTEM, false}, {CU_GW_F_JUSTIFICATION, true}};
+    for (size_t i = 0; i < sizeof F / sizeof F[0]; i++) {
+        cu_gateway_request r = req("PC1", F[i].tag == CU_GW_F_SYSTEM ? "logout" : "view",
+                                   F[i].tag == CU_GW_F_SYSTEM ? NULL : "R1", "C1");
+        const char **slot = F[i].tag == CU_GW_F_OFFICER   ? &r.officer
+                            : F[i].tag == CU_GW_F_RECORD  ? &r.record
+                            : F[i].tag == CU_GW_F_CASE    ? &r.case_id
+                            : F[i].tag == CU_GW_F_PURPOSE ? &r.purpose
+                            : F[i].tag == CU_GW_F_SYSTEM  ? &r.system
+                                                          : &r.justification;
+        const char *at = F[i].just ? just_max : id_max, *over = F[i].just ? just_over : id_over;
+        cu_gateway_decision d;
+        *slot = at;
+        CHECK_OK(cu_gateway_decide(g, &r, &d));
+        CHECK(field_str(&log, F[i].tag, at));
+        CHECK(field_str(&log, CU_GW_F_CALLER, "PNC"));
+        CHECK(field_str(&log, CU_GW_F_ACTION, r.action));
+        *slot = over;
+        CHECK_RC(cu_gateway_decide(g, &r, &d), CU_ERR_INVAL);
+        *slot = "";
+        CHECK_RC(cu_gateway_decide(g, &r, &d), CU_ERR_INVAL);
+    }
+    cu_gateway_free(g);
+}
+
 TEST(protected_person_and_relations)
 {
     struct memlog log = {0};
@@ -611,6 +657,16 @@ TEST(http_layer)
     CHECK(strstr(out.data, "custos_gateway_audit_failures_total 1\n") != NULL);
     CHECK(strstr(out.data, "custos_gateway_http_errors_total{status=\"401\"} 2\n") != NULL);
     CHECK(strstr(out.data, "# EOF\n") != NULL);
+    /* the latency histogram holds the two decisions made over HTTP (the
+     * allow and the audit failure); one made in process adds nothing */
+    CHECK(strstr(out.data, "custos_gateway_decision_seconds_count 2\n") != NULL);
+    cu_gateway_decision d;
+    cu_gateway_request rq = req("PC1", "view", "R1", "C1");
+    CHECK_OK(cu_gateway_decide(g, &rq, &d));
+    CHECK_INT(d.outcome, CU_GW_ALLOW);
+    CHECK_INT(http(g, "GET", "/metrics", ok, "", &out), 200);
+    CHECK(strstr(out.data, "custos_gateway_decisions_total{outcome=\"allow\"} 2\n") != NULL);
+    CHECK(strstr(out.data, "custos_gateway_decision_seconds_count 2\n") != NULL);
     cu_buf_free(&out);
     cu_gateway_free(g);
 }
