@@ -424,9 +424,14 @@ static cu_rc build_request(cu_gateway *g, gw_snap *s, const cu_gateway_request *
                            uint32_t oi, uint32_t ri, bool case_known, uint32_t ci, const cu_policy_value *gov, cu_arena *a,
                            cu_policy_request **out)
 {
+    /* the stated case first: the record's parents take its uid */
+    cu_policy_entity *ce = NULL;
+    const cu_policy_value *cv = NULL;
+    if (case_known && (!(ce = gw_case_entity(s, ci, r->now, a)) || !(cv = cu_policy_entity_value(a, ce))))
+        return cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
     const cu_policy_entity *res;
     if (ai < N_RECORD_ACTIONS) {
-        res = gw_record_entity(s, ri, a);
+        res = gw_record_entity(s, ri, case_known ? ci : UINT32_MAX, cv, a);
     } else {
         cu_policy_entity *sys = cu_policy_entity_make(a, "System", 6, r->system, L->system, 0, 0);
         res = sys && !cu_policy_entity_seal(sys, NULL, a) ? sys : NULL;
@@ -445,10 +450,6 @@ static cu_rc build_request(cu_gateway *g, gw_snap *s, const cu_gateway_request *
 #define CTX(k, v) (keys[n] = (k), klens[n] = (uint32_t)sizeof(k) - 1, vals[n++] = (v))
     CTX("now", now);
     if (case_known) {
-        cu_policy_entity *ce = gw_case_entity(s, ci, r->now, a);
-        const cu_policy_value *cv = ce ? cu_policy_entity_value(a, ce) : NULL;
-        if (!cv)
-            return cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
         cu_rc rc = cu_policy_request_entity(pr, ce);
         if (rc)
             return rc;

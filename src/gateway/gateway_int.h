@@ -190,8 +190,12 @@ cu_rc gw_store_read_peer(gw_store *st, const char *text, size_t len, const char 
 
 /* Per decision, in the scratch arena: the record's entity (parents: the
  * cases that link it) and a case's entity as of now (officers: those
- * assigned at now).  NULL when the arena is full. */
-cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, cu_arena *a);
+ * assigned at now).  NULL when the arena is full.  kc, kcv: a case already
+ * built for this decision and its uid value (the stated case, usually one
+ * of the record's parents: its uid is not made again); UINT32_MAX, NULL:
+ * none. */
+cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, uint32_t kc, const cu_policy_value *kcv,
+                                   cu_arena *a);
 cu_policy_entity *gw_case_entity(const gw_snap *s, uint32_t c, int64_t now, cu_arena *a);
 
 /* Start the memory reads a decision will make (officer entity, the

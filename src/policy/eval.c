@@ -1760,7 +1760,10 @@ typedef struct walk {
     near *memo_n;
 } walk;
 
-static bool walk_candidates(ectx *c, walk *wk, const uint64_t *cand, const uint64_t *kill, uint32_t words, int tier)
+/* (inlined: each call's tier is a constant, so each gets the code of its
+ * own walk, with the walk's fields in registers) */
+static inline __attribute__((always_inline)) bool walk_candidates(ectx *c, walk *wk, const uint64_t *cand,
+                                                                  const uint64_t *kill, uint32_t words, int tier)
 {
     const cu_policy_set *set = c->set;
     const cu_policy_split *split = wk->split;

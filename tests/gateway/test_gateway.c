@@ -81,6 +81,24 @@ static cu_gateway *make(struct memlog *log)
     return g;
 }
 
+/* make, then the update upd applied (want lines taken); NULL on failure. */
+static cu_gateway *make_updated(struct memlog *log, const char *upd, size_t want)
+{
+    cu_gateway *g = make(log);
+    size_t applied = 0;
+    uint64_t v = 0;
+    if (g && cu_gateway_reference_update(g, upd, strlen(upd), "upd", NULL, &applied, &v) != CU_OK) {
+        CHECK(!"reference update refused");
+        applied = SIZE_MAX;
+    }
+    CHECK_INT(applied, want);
+    if (g && applied != want) {
+        cu_gateway_free(g);
+        g = NULL;
+    }
+    return g;
+}
+
 static bool has_policy(const cu_gateway_decision *d, const char *id)
 {
     for (size_t i = 0; i < d->n_policies; i++)
@@ -217,6 +235,33 @@ TEST(request_lengths_at_the_limits)
         CHECK_RC(cu_gateway_decide(g, &r, &d), CU_ERR_INVAL);
         *slot = "";
         CHECK_RC(cu_gateway_decide(g, &r, &d), CU_ERR_INVAL);
+    }
+    cu_gateway_free(g);
+}
+
+/* A record's parents are its cases; the stated case's uid is shared with
+ * the record's parent of the same case (built once).  A record linked to
+ * another case than the one stated must still be not linked to it. */
+TEST(record_linked_to_another_case)
+{
+    struct memlog log = {0};
+    cu_gateway *g = make_updated(&log,
+                                 "{\"kind\":\"case\",\"id\":\"C2\",\"opened\":\"2024-05-01T09:00:00Z\",\"closed\":null,"
+                                 "\"area\":\"CW\",\"officers\":[\"PC1\"],\"subjects\":[\"P2\"],\"records\":[\"R3\"]}\n",
+                                 1);
+    if (!g)
+        return;
+    /* record, stated case, allowed: R3 is C2's, not C1's; R1 is C1's, not C2's */
+    static const struct {
+        const char *rec, *kase;
+        bool allow;
+    } Q[] = {{"R3", "C1", false}, {"R3", "C2", true}, {"R1", "C2", false}, {"R1", "C1", true}};
+    for (size_t i = 0; i < sizeof Q / sizeof Q[0]; i++) {
+        cu_gateway_decision d;
+        cu_gateway_request r = req("PC1", "view", Q[i].rec, Q[i].kase);
+        CHECK_OK(cu_gateway_decide(g, &r, &d));
+        CHECK_INT(d.outcome == CU_GW_ALLOW, Q[i].allow);
+        CHECK_INT(has_policy(&d, "case-not-linked"), !Q[i].allow);
     }
     cu_gateway_free(g);
 }
@@ -490,23 +535,20 @@ TEST(reference_update_changes_memoised_dates)
 /* Assignments take effect at their ts, whatever their order in the file. */
 TEST(assignments_follow_their_time)
 {
-    struct memlog log = {0};
-    cu_gateway *g = make(&log);
-    if (!g)
-        return;
     /* PC2 joins C1 at noon + 1 h and leaves at noon + 3 h; the remove line
      * comes first in the update, and a later add for DC1 (already on the
      * case from the case line) is a no-op; DC1 leaves at noon - 1 h and is
      * added again at noon + 2 h. */
-    const char *upd =
+    struct memlog log = {0};
+    cu_gateway *g = make_updated(
+        &log,
         "{\"kind\":\"assign\",\"ts\":\"2024-06-01T15:00:00Z\",\"case\":\"C1\",\"officer\":\"PC2\",\"op\":\"remove\"}\n"
         "{\"kind\":\"assign\",\"ts\":\"2024-06-01T13:00:00Z\",\"case\":\"C1\",\"officer\":\"PC2\",\"op\":\"add\"}\n"
         "{\"kind\":\"assign\",\"ts\":\"2024-06-01T14:00:00Z\",\"case\":\"C1\",\"officer\":\"DC1\",\"op\":\"add\"}\n"
-        "{\"kind\":\"assign\",\"ts\":\"2024-06-01T11:00:00Z\",\"case\":\"C1\",\"officer\":\"DC1\",\"op\":\"remove\"}\n";
-    size_t applied = 0;
-    uint64_t v = 0;
-    CHECK_OK(cu_gateway_reference_update(g, upd, strlen(upd), "upd", NULL, &applied, &v));
-    CHECK_INT(applied, 4);
+        "{\"kind\":\"assign\",\"ts\":\"2024-06-01T11:00:00Z\",\"case\":\"C1\",\"officer\":\"DC1\",\"op\":\"remove\"}\n",
+        4);
+    if (!g)
+        return;
     static const struct {
         const char *officer;
         int64_t at;
