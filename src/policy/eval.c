@@ -1546,6 +1546,43 @@ static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t 
         rel[k] &= ~skip[k];
 }
 
+/* guards_rel through a small cache per thread, for sets of at most 128
+ * policies and 128 items: rel depends only on the set, the candidates and
+ * which memos the request brought (skip is made from those), and a force's
+ * requests have few distinct candidate sets (an action, the officer's role
+ * and unit, the record's system and type), so most requests find theirs.
+ * The key is the whole of that (a set's gen is never reused in a process);
+ * an entry is overwritten by the next key that hashes to it. */
+#define REL_CACHE 64
+static _Thread_local struct rel_memo {
+    uint64_t gen; /* 0: empty */
+    uint64_t cand[2], rel[2];
+    uint32_t memos;
+} rel_cache[REL_CACHE];
+
+static void guards_rel_cached(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words,
+                              const uint64_t *skip, uint32_t memos, uint64_t *rel)
+{
+    if (words > 2 || set->iwords > 2) {
+        guards_rel(set, cand, ncand, words, skip, rel);
+        return;
+    }
+    uint64_t c0 = words ? cand[0] : 0, c1 = words > 1 ? cand[1] : 0;
+    uint64_t h = (c0 ^ (c1 * UINT64_C(0x9e3779b97f4a7c15)) ^ (set->gen << 3) ^ memos) * UINT64_C(0xff51afd7ed558ccd);
+    struct rel_memo *m = &rel_cache[h >> 58]; /* 64 entries: the top 6 bits */
+    if (m->gen == set->gen && m->memos == memos && m->cand[0] == c0 && m->cand[1] == c1) {
+        memcpy(rel, m->rel, sizeof(uint64_t) * set->iwords);
+        return;
+    }
+    guards_rel(set, cand, ncand, words, skip, rel);
+    m->gen = set->gen;
+    m->memos = memos;
+    m->cand[0] = c0;
+    m->cand[1] = c1;
+    m->rel[0] = m->rel[1] = 0;
+    memcpy(m->rel, rel, sizeof(uint64_t) * set->iwords);
+}
+
 /* The guards of the items in rel, once each: kill gets the policies a
  * guard rules out, prot those mentioning a guard that errs (evaluated in
  * full, from the start).  reads: the split's mask of items reading its
@@ -1925,7 +1962,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         for (uint32_t k = 0; k < set->iwords; k++)
             skip[k] = (memo ? set->item_principal[k] : 0) | (amemo ? set->item_action[k] : 0) |
                       (tcm ? set->item_tc[k] : 0);
-        guards_rel(set, cand, ncand, words, skip, rel);
+        guards_rel_cached(set, cand, ncand, words, skip, (memo ? 1u : 0) | (amemo ? 2u : 0) | (tcm ? 4u : 0), rel);
         guards_run(&c, rel, words, reads, 0, NULL, kn, pn);
         if (memo)
             for (uint32_t i = 0; i < words; i++) {
