@@ -37,7 +37,7 @@ void gw_map_free(gw_map *m);
 typedef uint32_t gw_list;      /* store.c, note 3 */
 
 typedef struct gw_tab {
-    uint32_t *slots;           /* item index + 1; 0 empty */
+    uint32_t *slots;           /* item index + 1 and a hash tag (store.c, tab_find_h); 0 empty */
     size_t cap, count;
 } gw_tab;
 
