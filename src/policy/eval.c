@@ -1284,9 +1284,11 @@ static const struct nest_memo *nest_root(const ectx *c, const node *root)
         static _Thread_local struct nest_memo one;
         m = &one;
         m->known = false;
-    } else if (m[0].known && m[0].nlen == root->nlen && pol_bytes_eq(m[0].name, root->name, root->nlen)) {
+    } else if (m[0].known && (m[0].name == root->name || /* the parser's one copy of each name (parse.c) */
+                              (m[0].nlen == root->nlen && pol_bytes_eq(m[0].name, root->name, root->nlen)))) {
         return &m[0];
-    } else if (m[1].known && m[1].nlen == root->nlen && pol_bytes_eq(m[1].name, root->name, root->nlen)) {
+    } else if (m[1].known && (m[1].name == root->name ||
+                              (m[1].nlen == root->nlen && pol_bytes_eq(m[1].name, root->name, root->nlen)))) {
         return &m[1];
     } else {
         m[1] = m[0];

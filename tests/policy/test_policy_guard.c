@@ -403,6 +403,7 @@ TEST(guard_prefix_of_a_policy)
     CHECK_INT(s->pols[4].pre_conj, 3);
     /* d and e test `context has case` before their reads through it */
     int nested = 0;
+    const char *case_name = NULL;
     for (uint32_t q = 0; q < s->nlone; q++) {
         const pguard *g = &s->guards[s->lone[q]];
         if (!g->nest)
@@ -411,8 +412,19 @@ TEST(guard_prefix_of_a_policy)
         CHECK(g->has_before != NULL);
         if (g->has_before)
             CHECK(g->has_before[0] == g->mention[0] && (g->mention[0] & ~UINT64_C(0x18)) == 0);
+        /* the parser keeps one copy of each attribute name: every read
+         * through context.case names it with the same pointer (eval.c's
+         * nest_root tests it before the bytes) */
+        CHECK(g->nest->nlen == 4 && memcmp(g->nest->name, "case", 4) == 0);
+        if (!case_name)
+            case_name = g->nest->name;
+        CHECK(g->nest->name == case_name);
     }
     CHECK_INT(nested, 3);
+    /* and different names stay different: d's closed, e's officers */
+    const node *closed = s->guards[s->pols[3].pre[1].guard].cmp->kids[1];
+    CHECK(closed->op == N_ATTR && closed->nlen == 6 && memcmp(closed->name, "closed", 6) == 0);
+    CHECK(closed->kids[0]->name == case_name);
     cu_policy_set_release(s);
 }
 
