@@ -594,7 +594,8 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
         return cu_err_set(CU_ERR_INVAL, "action must be one of view, update, export, print, disclose, search, login, logout");
     bool record_action = ai < N_RECORD_ACTIONS;
     rq_len L = {.caller = slen(r->caller), .officer = id_len(r->officer), .action = strlen(ACTIONS[ai]),
-                .record = id_len(r->record), .system = id_len(r->system), .purpose = id_len(r->purpose),
+                .record = record_action ? id_len(r->record) : slen(r->record), /* (checked only then) */
+                .system = id_len(r->system), .purpose = id_len(r->purpose),
                 .case_id = id_len(r->case_id),
                 .just = r->justification ? strnlen(r->justification, CU_GATEWAY_MAX_JUSTIFICATION + 1) : 0};
     if (!len_ok(r->officer, L.officer))

@@ -237,6 +237,13 @@ TEST(request_lengths_at_the_limits)
         *slot = "";
         CHECK_RC(cu_gateway_decide(g, &r, &d), CU_ERR_INVAL);
     }
+    /* a record named with an action that takes none is not checked, and
+     * is logged whole */
+    cu_gateway_request r = req("PC1", "logout", just_max, NULL);
+    r.system = "PNC";
+    cu_gateway_decision d;
+    CHECK_OK(cu_gateway_decide(g, &r, &d));
+    CHECK(field_str(&log, CU_GW_F_RECORD, just_max));
     cu_gateway_free(g);
 }
 
