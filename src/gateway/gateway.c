@@ -393,6 +393,15 @@ cu_rc cu_gateway_reference_update_with(cu_gateway *g, const char *text, size_t l
 
 static bool id_ok(const char *s) { return s && s[0] && strlen(s) <= CU_GATEWAY_MAX_ID; }
 
+/* The request's strings' lengths, each measured once per decision (0:
+ * absent); an id's is measured only up to one past its limit. */
+typedef struct rq_len {
+    size_t caller, officer, action, record, system, purpose, case_id, just;
+} rq_len;
+
+static size_t id_len(const char *s) { return s ? strnlen(s, CU_GATEWAY_MAX_ID + 1) : 0; }
+static bool len_ok(const char *s, size_t n) { return s && n > 0 && n <= CU_GATEWAY_MAX_ID; }
+
 /* JSON string with escapes; bounded by b's maximum. */
 cu_rc gw_json_str(cu_buf *b, const char *s)
 {
@@ -462,19 +471,24 @@ static const cu_policy_value *live_value(const cu_gateway_live *lv, cu_arena *a)
 /* Build the request: the officer's entity is prebuilt in the snapshot; the
  * record's (or the system's) and the stated case's are built here in the
  * scratch arena.  The context's break_glass is left for the split. */
-static cu_rc build_request(cu_gateway *g, gw_snap *s, const cu_gateway_request *r, size_t ai, uint32_t oi,
-                           uint32_t ri, bool case_known, uint32_t ci, const cu_policy_value *gov, cu_arena *a,
+static cu_rc build_request(cu_gateway *g, gw_snap *s, const cu_gateway_request *r, const rq_len *L, size_t ai,
+                           uint32_t oi, uint32_t ri, bool case_known, uint32_t ci, const cu_policy_value *gov, cu_arena *a,
                            cu_policy_request **out)
 {
+    /* the stated case first: the record's parents take its uid */
+    cu_policy_entity *ce = NULL;
+    const cu_policy_value *cv = NULL;
+    if (case_known && (!(ce = gw_case_entity(s, ci, r->now, a)) || !(cv = cu_policy_entity_value(a, ce))))
+        return cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
     const cu_policy_entity *res;
     if (ai < N_RECORD_ACTIONS) {
-        res = gw_record_entity(s, ri, a);
+        res = gw_record_entity(s, ri, case_known ? ci : UINT32_MAX, cv, a);
     } else {
-        cu_policy_entity *sys = cu_policy_entity_make(a, "System", 6, r->system, strlen(r->system), 0, 0);
+        cu_policy_entity *sys = cu_policy_entity_make(a, "System", 6, r->system, L->system, 0, 0);
         res = sys && !cu_policy_entity_seal(sys, NULL, a) ? sys : NULL;
     }
     cu_policy_request *pr = res ? cu_policy_request_of(a, s->off_ent[oi], g->act_ent[ai], res) : NULL;
-    const cu_policy_value *purpose = cu_policy_val_string_ref(a, r->purpose, strlen(r->purpose));
+    const cu_policy_value *purpose = cu_policy_val_string_ref(a, r->purpose, L->purpose);
     const cu_policy_value *now = cu_policy_val_long(a, r->now);
     const cu_policy_value *bgv = s->bool_val[0];
     if (!pr || !purpose || !now || !bgv)
@@ -487,10 +501,6 @@ static cu_rc build_request(cu_gateway *g, gw_snap *s, const cu_gateway_request *
 #define CTX(k, v) (keys[n] = (k), klens[n] = (uint32_t)sizeof(k) - 1, vals[n++] = (v))
     CTX("now", now);
     if (case_known) {
-        cu_policy_entity *ce = gw_case_entity(s, ci, r->now, a);
-        const cu_policy_value *cv = ce ? cu_policy_entity_value(a, ce) : NULL;
-        if (!cv)
-            return cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
         cu_rc rc = cu_policy_request_entity(pr, ce);
         if (rc)
             return rc;
@@ -568,8 +578,8 @@ static size_t join(char *buf, size_t cap, const char *const *items, size_t n)
 
 /* The log entry of a decision: the ledger's entry encoding, type
  * CU_LEDGER_DECISION, tags in docs/gateway.md ("Ledger entries"). */
-static cu_rc decision_entry(const cu_gateway_request *r, const cu_gateway_decision *d, const char *system,
-                            cu_buf *b)
+static cu_rc decision_entry(const cu_gateway_request *r, const rq_len *L, const cu_gateway_decision *d,
+                            const char *system, cu_buf *b)
 {
     uint8_t outcome = d->outcome == CU_GW_ALLOW ? 1 : d->outcome == CU_GW_DENY ? 2 : 3;
     uint8_t flags = (uint8_t)((d->break_glass ? 1 : 0) | (d->flagged ? 2 : 0));
@@ -581,17 +591,17 @@ static cu_rc decision_entry(const cu_gateway_request *r, const cu_gateway_decisi
     size_t nerr = join(errs, sizeof errs, d->errors, d->n_errors);
     const char *just = r->justification;
     cu_ledger_field f[] = {
-        {CU_GW_F_CALLER, r->caller, slen(r->caller)},
-        {CU_GW_F_OFFICER, r->officer, slen(r->officer)},
-        {CU_GW_F_ACTION, r->action, slen(r->action)},
-        {CU_GW_F_RECORD, r->record, slen(r->record)},
-        {CU_GW_F_SYSTEM, system, slen(system)},
-        {CU_GW_F_PURPOSE, r->purpose, slen(r->purpose)},
-        {CU_GW_F_CASE, r->case_id, slen(r->case_id)},
+        {CU_GW_F_CALLER, r->caller, L->caller},
+        {CU_GW_F_OFFICER, r->officer, L->officer},
+        {CU_GW_F_ACTION, r->action, L->action},
+        {CU_GW_F_RECORD, r->record, L->record},
+        {CU_GW_F_SYSTEM, system, system == r->system ? L->system : slen(system)},
+        {CU_GW_F_PURPOSE, r->purpose, L->purpose},
+        {CU_GW_F_CASE, r->case_id, L->case_id},
         {CU_GW_F_DECISION, &outcome, 1},
         {CU_GW_F_FLAGS, &flags, flags ? 1 : 0},
         {CU_GW_F_REF_VERSION, ver, 8},
-        {CU_GW_F_JUSTIFICATION, just, slen(just)},
+        {CU_GW_F_JUSTIFICATION, just, L->just},
         {CU_GW_F_POLICIES, pol, npol},
         {CU_GW_F_ERRORS, errs, nerr},
     };
@@ -634,19 +644,24 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
     if (ai == nact)
         return cu_err_set(CU_ERR_INVAL, "action must be one of view, update, export, print, disclose, search, login, logout");
     bool record_action = ai < N_RECORD_ACTIONS;
-    if (!id_ok(r->officer))
+    rq_len L = {.caller = slen(r->caller), .officer = id_len(r->officer), .action = strlen(ACTIONS[ai]),
+                .record = record_action ? id_len(r->record) : slen(r->record), /* (checked only then) */
+                .system = id_len(r->system), .purpose = id_len(r->purpose),
+                .case_id = id_len(r->case_id),
+                .just = r->justification ? strnlen(r->justification, CU_GATEWAY_MAX_JUSTIFICATION + 1) : 0};
+    if (!len_ok(r->officer, L.officer))
         return cu_err_set(CU_ERR_INVAL, "officer must be an id of 1-%d bytes", CU_GATEWAY_MAX_ID);
-    if (!r->purpose || !r->purpose[0] || strlen(r->purpose) > CU_GATEWAY_MAX_ID)
+    if (!len_ok(r->purpose, L.purpose))
         return cu_err_set(CU_ERR_INVAL, "purpose is required");
-    if (record_action && !id_ok(r->record))
+    if (record_action && !len_ok(r->record, L.record))
         return cu_err_set(CU_ERR_INVAL, "%s needs a record id", r->action);
-    if (!record_action && !id_ok(r->system))
+    if (!record_action && !len_ok(r->system, L.system))
         return cu_err_set(CU_ERR_INVAL, "%s needs a system", r->action);
-    if (r->case_id && !id_ok(r->case_id))
+    if (r->case_id && !len_ok(r->case_id, L.case_id))
         return cu_err_set(CU_ERR_INVAL, "case must be an id of 1-%d bytes", CU_GATEWAY_MAX_ID);
-    if (r->system && !id_ok(r->system))
+    if (r->system && !len_ok(r->system, L.system))
         return cu_err_set(CU_ERR_INVAL, "system must be an id of 1-%d bytes", CU_GATEWAY_MAX_ID);
-    if (r->justification && (!r->justification[0] || strlen(r->justification) > CU_GATEWAY_MAX_JUSTIFICATION))
+    if (r->justification && (L.just == 0 || L.just > CU_GATEWAY_MAX_JUSTIFICATION))
         return cu_err_set(CU_ERR_INVAL, "break-glass needs a justification of 1-%d bytes", CU_GATEWAY_MAX_JUSTIFICATION);
 
     struct tctx *t = tctx_get(g->scratch_size);
@@ -661,7 +676,7 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
     const char *system = r->system;
     uint32_t oi = 0, ri = 0, ci = 0;
     /* the three look-ups' first memory reads started together */
-    size_t on = strlen(r->officer), rn = record_action ? strlen(r->record) : 0, cn = r->case_id ? strlen(r->case_id) : 0;
+    size_t on = L.officer, rn = record_action ? L.record : 0, cn = L.case_id;
     uint64_t oh = gw_id_hash(r->officer, on), rh = rn ? gw_id_hash(r->record, rn) : 0,
              ch = cn ? gw_id_hash(r->case_id, cn) : 0;
     gw_prefetch_id(st, GW_OFFICER, oh);
@@ -698,7 +713,7 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
          * ans[1] as the emergency tier would answer (break_glass true). */
         cu_policy_request *pr = NULL;
         cu_policy_answer ans[2];
-        if ((rc = build_request(g, s, r, ai, oi, ri, case_known, ci, gov, t->scratch, &pr)) ||
+        if ((rc = build_request(g, s, r, &L, ai, oi, ri, case_known, ci, gov, t->scratch, &pr)) ||
             (rc = cu_policy_eval_split(g->set, g->split, NULL, pr, t->scratch, CU_POLICY_SPLIT_LAZY, ans)))
             goto fail;
         const cu_policy_answer *a1 = &ans[0], *a2 = &ans[1];
@@ -732,15 +747,18 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
         }
     }
 
-    rc = decision_entry(r, d, system, &t->entry);
+    rc = decision_entry(r, &L, d, system, &t->entry);
 fail:
     *sys_out = system;
     return rc;
 }
 
-cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_decision *d)
+/* A decision answered in place.  timed: its time goes into the latency
+ * histogram of /metrics (the HTTP layer's decisions; an in-process caller
+ * times its own, so cu_gateway_decide reads no clock). */
+static cu_rc decide_sync(cu_gateway *g, const cu_gateway_request *r, cu_gateway_decision *d, bool timed)
 {
-    uint64_t t0 = cu_mono_ns();
+    uint64_t t0 = timed ? cu_mono_ns() : 0;
     const char *system = NULL;
     struct tctx *t = NULL;
     gw_snap *s = NULL;
@@ -777,11 +795,22 @@ cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_d
         atomic_fetch_add(&g->n_breakglass, 1);
     if (d->flagged)
         atomic_fetch_add(&g->n_flagged, 1);
-    observe_latency(g, cu_mono_ns() - t0);
+    if (timed)
+        observe_latency(g, cu_mono_ns() - t0);
 fail:
     if (s)
         gw_snap_release(s);
     return rc;
+}
+
+cu_rc cu_gateway_decide(cu_gateway *g, const cu_gateway_request *r, cu_gateway_decision *d)
+{
+    return decide_sync(g, r, d, false);
+}
+
+cu_rc gw_decide_timed(cu_gateway *g, const cu_gateway_request *r, cu_gateway_decision *d)
+{
+    return decide_sync(g, r, d, true);
 }
 
 /* ------------------------------------------- asynchronous decisions */

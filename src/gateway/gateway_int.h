@@ -37,7 +37,7 @@ void gw_map_free(gw_map *m);
 typedef uint32_t gw_list;      /* store.c, note 3 */
 
 typedef struct gw_tab {
-    uint32_t *slots;           /* item index + 1; 0 empty */
+    uint32_t *slots;           /* item index + 1 and a hash tag (store.c, tab_find_h); 0 empty */
     size_t cap, count;
 } gw_tab;
 
@@ -190,8 +190,12 @@ cu_rc gw_store_read_peer(gw_store *st, const char *text, size_t len, const char 
 
 /* Per decision, in the scratch arena: the record's entity (parents: the
  * cases that link it) and a case's entity as of now (officers: those
- * assigned at now).  NULL when the arena is full. */
-cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, cu_arena *a);
+ * assigned at now).  NULL when the arena is full.  kc, kcv: a case already
+ * built for this decision and its uid value (the stated case, usually one
+ * of the record's parents: its uid is not made again); UINT32_MAX, NULL:
+ * none. */
+cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, uint32_t kc, const cu_policy_value *kcv,
+                                   cu_arena *a);
 cu_policy_entity *gw_case_entity(const gw_snap *s, uint32_t c, int64_t now, cu_arena *a);
 
 /* Start the memory reads a decision will make (officer entity, the
@@ -275,6 +279,12 @@ struct cu_gateway_defer;
 cu_rc gw_decide_async(cu_gateway *g, const cu_gateway_request *r, int *status, cu_buf *out,
                       const struct cu_gateway_defer *df, bool *deferred) CU_NODISCARD;
 void gw_async_pool_free(cu_gateway *g);
+
+/* cu_gateway_decide with the decision's time put into the latency
+ * histogram of /metrics (the HTTP layer's synchronous decisions; the
+ * asynchronous ones are timed to their ledger commit).  cu_gateway_decide
+ * itself reads no clock: an in-process caller times its own. */
+cu_rc gw_decide_timed(cu_gateway *g, const cu_gateway_request *r, cu_gateway_decision *d) CU_NODISCARD;
 
 /* JSON string escaping into a bounded buffer (no allocation beyond b). */
 cu_rc gw_json_str(cu_buf *b, const char *s) CU_NODISCARD;

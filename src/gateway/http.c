@@ -9,7 +9,7 @@
  * 2. Every error is JSON {"error": "..."} with a message a person can act on;
  *    a malformed body gets 400 and the daemon goes on serving.
  * 3. An authorize answer is sent only after its decision is in the log
- *    (cu_gateway_decide); when the log failed, the answer is a deny.
+ *    (gw_decide_timed); when the log failed, the answer is a deny.
  */
 #include "gateway_int.h"
 
@@ -113,7 +113,7 @@ static bool authorize(cu_gateway *g, const char *caller, const char *body, size_
         if ((rc = gw_decide_async(g, &r, status, out, df, &deferred)) == CU_OK)
             goto done;
     } else {
-        rc = cu_gateway_decide(g, &r, &d);
+        rc = gw_decide_timed(g, &r, &d);
     }
     if (rc == CU_ERR_INVAL) {
         err(out, status, 400, "%s", cu_err_detail());

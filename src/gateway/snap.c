@@ -352,7 +352,8 @@ cu_rc gw_snap_empty(gw_snap **out)
 
 /* -------------------------------------------------- per-decision entities */
 
-cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, cu_arena *a)
+cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, uint32_t kc, const cu_policy_value *kcv,
+                                   cu_arena *a)
 {
     const gw_store *st = s->st;
     const gw_record *rec = &st->records[r];
@@ -393,7 +394,8 @@ cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, cu_arena *a)
         if (s->rec_cases[q] == UINT32_MAX)
             continue;
         uint32_t off = st->cases[s->rec_cases[q]].id;
-        const cu_policy_value *cv = cu_policy_val_entity_ref(a, "Case", 4, gw_str(st, off), gw_str_len(st, off));
+        const cu_policy_value *cv = s->rec_cases[q] == kc && kcv ? kcv
+                                    : cu_policy_val_entity_ref(a, "Case", 4, gw_str(st, off), gw_str_len(st, off));
         if (!cv || cu_policy_entity_put_parent(e, cv))
             return NULL;
     }

@@ -100,18 +100,32 @@ static bool key_eq(const gw_store *s, uint32_t off, const char *k, size_t n)
     return gw_str_len(s, off) == n && memcmp(s->pool + off, k, n) == 0;
 }
 
+/* A slot holds its item's index + 1 in its low log2(cap) bits (the index
+ * is below count, and count below cap) and, in the bits above, the same
+ * bits of the top half of the key's hash: a tag.  A probe whose tag
+ * differs is passed over without reading the item or its id, which at ten
+ * million records are two dependent cache misses (linear probing at up to
+ * 3/4 load visits about 1.75 slots a successful look-up).  0: empty. */
+static uint32_t tab_low(size_t cap) { return cap > UINT32_MAX ? UINT32_MAX : (uint32_t)(cap - 1); }
+
+static uint32_t slot_of(uint64_t h, size_t cap, uint32_t idx)
+{
+    return ((uint32_t)(h >> 32) & ~tab_low(cap)) | (idx + 1);
+}
+
 static bool tab_find_h(const gw_store *s, const gw_tab *t, const void *base, size_t stride, const char *k, size_t n,
                        uint64_t h, uint32_t *idx)
 {
     if (!t->cap)
         return false;
     size_t mask = t->cap - 1;
+    uint32_t low = tab_low(t->cap), tag = (uint32_t)(h >> 32) & ~low;
     for (size_t j = h & mask;; j = (j + 1) & mask) {
         uint32_t v = t->slots[j];
         if (!v)
             return false;
-        if (key_eq(s, key_of(base, stride, v - 1), k, n)) {
-            *idx = v - 1;
+        if ((v & ~low) == tag && key_eq(s, key_of(base, stride, (v & low) - 1), k, n)) {
+            *idx = (v & low) - 1;
             return true;
         }
     }
@@ -134,21 +148,23 @@ static cu_rc tab_insert(gw_store *s, gw_tab *t, const void *base, size_t stride,
             uint32_t v = t->slots[i];
             if (!v)
                 continue;
-            uint32_t off = key_of(base, stride, v - 1);
-            size_t j = hash_bytes(s->pool + off, gw_str_len(s, off)) & (nc - 1);
+            uint32_t k = (v & tab_low(t->cap)) - 1, off = key_of(base, stride, k);
+            uint64_t h = hash_bytes(s->pool + off, gw_str_len(s, off));
+            size_t j = h & (nc - 1);
             while (ns[j])
                 j = (j + 1) & (nc - 1);
-            ns[j] = v;
+            ns[j] = slot_of(h, nc, k); /* the tag has fewer bits now */
         }
         cu_free(t->slots);
         t->slots = ns;
         t->cap = nc;
     }
     uint32_t off = key_of(base, stride, idx);
-    size_t j = hash_bytes(s->pool + off, gw_str_len(s, off)) & (t->cap - 1);
+    uint64_t h = hash_bytes(s->pool + off, gw_str_len(s, off));
+    size_t j = h & (t->cap - 1);
     while (t->slots[j])
         j = (j + 1) & (t->cap - 1);
-    t->slots[j] = idx + 1;
+    t->slots[j] = slot_of(h, t->cap, idx);
     t->count++;
     return CU_OK;
 }

@@ -1284,9 +1284,11 @@ static const struct nest_memo *nest_root(const ectx *c, const node *root)
         static _Thread_local struct nest_memo one;
         m = &one;
         m->known = false;
-    } else if (m[0].known && m[0].nlen == root->nlen && pol_bytes_eq(m[0].name, root->name, root->nlen)) {
+    } else if (m[0].known && (m[0].name == root->name || /* the parser's one copy of each name (parse.c) */
+                              (m[0].nlen == root->nlen && pol_bytes_eq(m[0].name, root->name, root->nlen)))) {
         return &m[0];
-    } else if (m[1].known && m[1].nlen == root->nlen && pol_bytes_eq(m[1].name, root->name, root->nlen)) {
+    } else if (m[1].known && (m[1].name == root->name ||
+                              (m[1].nlen == root->nlen && pol_bytes_eq(m[1].name, root->name, root->nlen)))) {
         return &m[1];
     } else {
         m[1] = m[0];
@@ -1546,6 +1548,43 @@ static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t 
         rel[k] &= ~skip[k];
 }
 
+/* guards_rel through a small cache per thread, for sets of at most 128
+ * policies and 128 items: rel depends only on the set, the candidates and
+ * which memos the request brought (skip is made from those), and a force's
+ * requests have few distinct candidate sets (an action, the officer's role
+ * and unit, the record's system and type), so most requests find theirs.
+ * The key is the whole of that (a set's gen is never reused in a process);
+ * an entry is overwritten by the next key that hashes to it. */
+#define REL_CACHE 64
+static _Thread_local struct rel_memo {
+    uint64_t gen; /* 0: empty */
+    uint64_t cand[2], rel[2];
+    uint32_t memos;
+} rel_cache[REL_CACHE];
+
+static void guards_rel_cached(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words,
+                              const uint64_t *skip, uint32_t memos, uint64_t *rel)
+{
+    if (words > 2 || set->iwords > 2) {
+        guards_rel(set, cand, ncand, words, skip, rel);
+        return;
+    }
+    uint64_t c0 = words ? cand[0] : 0, c1 = words > 1 ? cand[1] : 0;
+    uint64_t h = (c0 ^ (c1 * UINT64_C(0x9e3779b97f4a7c15)) ^ (set->gen << 3) ^ memos) * UINT64_C(0xff51afd7ed558ccd);
+    struct rel_memo *m = &rel_cache[h >> 58]; /* 64 entries: the top 6 bits */
+    if (m->gen == set->gen && m->memos == memos && m->cand[0] == c0 && m->cand[1] == c1) {
+        memcpy(rel, m->rel, sizeof(uint64_t) * set->iwords);
+        return;
+    }
+    guards_rel(set, cand, ncand, words, skip, rel);
+    m->gen = set->gen;
+    m->memos = memos;
+    m->cand[0] = c0;
+    m->cand[1] = c1;
+    m->rel[0] = m->rel[1] = 0;
+    memcpy(m->rel, rel, sizeof(uint64_t) * set->iwords);
+}
+
 /* The guards of the items in rel, once each: kill gets the policies a
  * guard rules out, prot those mentioning a guard that errs (evaluated in
  * full, from the start).  reads: the split's mask of items reading its
@@ -1740,6 +1779,91 @@ static bool tc_memo(ectx *c, struct cu_policy_entity *ent, uint32_t words, uint6
 
 /* One pass over the candidates; with a split, two tallies (the attribute
  * false, then true), otherwise one. */
+/* The walk over the candidates left by the guards, in set order: one for
+ * the first answer and, lazily, one for the second (tier 1).  The first
+ * evaluates each candidate whose scope holds (both values of the split
+ * attribute at once when eager) and, when lazy, remembers each outcome in
+ * order/memo_r/memo_n (2: evaluate again); the second takes a remembered
+ * outcome when it does not depend on the attribute and evaluates the rest.
+ * prot: the policies a guard could not decide (evaluated from the start;
+ * NULL: no guards ran, every policy from the start).  False: scratch full. */
+typedef struct walk {
+    const cu_policy_split *split;
+    bool lazy;
+    int nv;
+    pfield *flip;
+    const uint64_t *prot;
+    tally *t;
+    uint32_t *order, nord;
+    int8_t *memo_r;
+    near *memo_n;
+} walk;
+
+/* (inlined: each call's tier is a constant, so each gets the code of its
+ * own walk, with the walk's fields in registers) */
+static inline __attribute__((always_inline)) bool walk_candidates(ectx *c, walk *wk, const uint64_t *cand,
+                                                                  const uint64_t *kill, uint32_t words, int tier)
+{
+    const cu_policy_set *set = c->set;
+    const cu_policy_split *split = wk->split;
+    tally *t = &wk->t[tier];
+    uint32_t k = 0; /* tier 1: the position in the first walk's order */
+    for (uint32_t wi = 0; wi < words; wi++) {
+        uint64_t m = cand[wi] & ~kill[wi];
+        while (m) {
+            uint32_t i = wi * 64 + (uint32_t)__builtin_ctzll(m);
+            m &= m - 1;
+            const policy *p = &set->pols[i];
+            if (tier) {
+                while (k < wk->nord && wk->order[k] < i)
+                    k++;
+                if (k < wk->nord && wk->order[k] == i && wk->memo_r[k] != 2) {
+                    tally_add(t, p, i, wk->memo_r[k], &wk->memo_n[k], wk->memo_n[k].err);
+                    continue;
+                }
+            }
+            if (!scopes_rest_ok(c, p))
+                continue;
+            bool twice = !tier && split && (split->reads[i >> 6] >> (i & 63) & 1);
+            if (twice && !wk->lazy) {
+                near *nr[2] = {&wk->t[0].nears[wk->t[0].nn], &wk->t[1].nears[wk->t[1].nn]};
+                int res[2];
+                nr[0]->pol = nr[1]->pol = i;
+                eval_conds_split(c, p, split->cmask[i], &wk->flip->v, nr, res);
+                if (c->oom)
+                    return false;
+                for (int v = 0; v < 2; v++)
+                    tally_add(&wk->t[v], p, i, res[v], nr[v], nr[v]->err);
+                continue;
+            }
+            if (!tier && wk->flip)
+                wk->flip->v.u.b = false;
+            near *nr = &t->nears[t->nn];
+            nr->pol = i;
+            int r = eval_conds(c, p, nr, wk->prot && !bit(wk->prot, i));
+            if (c->oom)
+                return false;
+            if (tier) {
+                tally_add(t, p, i, r, nr, nr->err);
+            } else if (wk->lazy) {
+                /* 2: evaluate again for the second answer, unless evaluation
+                 * stopped (unsatisfied or an error) before any condition
+                 * reading the attribute: then the second gives the same */
+                bool again = twice && !(r <= 0 && nr->cond < 32 &&
+                                        (split->cmask[i] & ((UINT64_C(2) << nr->cond) - 1)) == 0);
+                wk->order[wk->nord] = i;
+                wk->memo_r[wk->nord] = (int8_t)(again ? 2 : r);
+                wk->memo_n[wk->nord++] = *nr;
+                tally_add(t, p, i, r, nr, nr->err);
+            } else {
+                for (int v = 0; v < wk->nv; v++)
+                    tally_add(&wk->t[v], p, i, r, nr, c->err);
+            }
+        }
+    }
+    return true;
+}
+
 static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, const cu_policy_entities *entities,
                        const cu_policy_request *req, cu_arena *scratch, cu_policy_answer *ans, bool lazy)
 {
@@ -1840,7 +1964,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         for (uint32_t k = 0; k < set->iwords; k++)
             skip[k] = (memo ? set->item_principal[k] : 0) | (amemo ? set->item_action[k] : 0) |
                       (tcm ? set->item_tc[k] : 0);
-        guards_rel(set, cand, ncand, words, skip, rel);
+        guards_rel_cached(set, cand, ncand, words, skip, (memo ? 1u : 0) | (amemo ? 2u : 0) | (tcm ? 4u : 0), rel);
         guards_run(&c, rel, words, reads, 0, NULL, kn, pn);
         if (memo)
             for (uint32_t i = 0; i < words; i++) {
@@ -1867,7 +1991,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
             goto oom;
     /* lazy: the first answer alone, remembering the outcome of each policy
      * that does not read the attribute; the second only if still wanted */
-    uint32_t *order = NULL, nord = 0;
+    uint32_t *order = NULL;
     int8_t *memo_r = NULL;
     near *memo_n = NULL;
     if (lazy) {
@@ -1880,49 +2004,10 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         order = (uint32_t *)(m + nb);
         memo_r = (int8_t *)(m + nb + ob);
     }
-    for (uint32_t wi = 0; wi < words; wi++) {
-        uint64_t m = cand[wi] & ~kill[wi];
-        while (m) {
-            uint32_t i = wi * 64 + (uint32_t)__builtin_ctzll(m);
-            m &= m - 1;
-            const policy *p = &set->pols[i];
-            if (!scopes_rest_ok(&c, p))
-                continue;
-            bool twice = split && (split->reads[i >> 6] >> (i & 63) & 1);
-            if (twice && !lazy) {
-                near *nr[2] = {&t[0].nears[t[0].nn], &t[1].nears[t[1].nn]};
-                int res[2];
-                nr[0]->pol = nr[1]->pol = i;
-                eval_conds_split(&c, p, split->cmask[i], &flip->v, nr, res);
-                if (c.oom)
-                    goto oom;
-                for (int v = 0; v < 2; v++)
-                    tally_add(&t[v], p, i, res[v], nr[v], nr[v]->err);
-                continue;
-            }
-            if (flip)
-                flip->v.u.b = false;
-            near *nr = &t[0].nears[t[0].nn];
-            nr->pol = i;
-            int r = eval_conds(&c, p, nr, guarded && !bit(prot, i));
-            if (c.oom)
-                goto oom;
-            if (lazy) {
-                order[nord] = i;
-                /* 2: evaluate again for the second answer, unless evaluation
-                 * stopped (unsatisfied or an error) before any condition
-                 * reading the attribute: then the second gives the same */
-                bool again = twice && !(r <= 0 && nr->cond < 32 &&
-                                        (split->cmask[i] & ((UINT64_C(2) << nr->cond) - 1)) == 0);
-                memo_r[nord] = (int8_t)(again ? 2 : r);
-                memo_n[nord++] = *nr;
-                tally_add(&t[0], p, i, r, nr, nr->err);
-                continue;
-            }
-            for (int v = 0; v < nv; v++)
-                tally_add(&t[v], p, i, r, nr, c.err);
-        }
-    }
+    walk w0 = {.split = split, .lazy = lazy, .nv = nv, .flip = flip, .prot = guarded ? prot : NULL,
+               .t = t, .order = order, .memo_r = memo_r, .memo_n = memo_n};
+    if (!walk_candidates(&c, &w0, cand, kill, words, 0))
+        goto oom;
     if (guarded && t[0].nf == 0 && t[0].np == 0 && !nears_with_killed(&c, cand, kill, words, &t[0]))
         goto oom;
     if (!tally_answer(&c, &t[0], &ans[0], true))
@@ -1945,29 +2030,8 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
                 kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
             }
         }
-        uint32_t k = 0;
-        for (uint32_t wi = 0; wi < words; wi++) {
-            uint64_t m = cand[wi] & ~kill[wi];
-            while (m) {
-                uint32_t i = wi * 64 + (uint32_t)__builtin_ctzll(m);
-                m &= m - 1;
-                const policy *p = &set->pols[i];
-                while (k < nord && order[k] < i)
-                    k++;
-                if (k < nord && order[k] == i && memo_r[k] != 2) {
-                    tally_add(&t[1], p, i, memo_r[k], &memo_n[k], memo_n[k].err);
-                    continue;
-                }
-                if (!scopes_rest_ok(&c, p))
-                    continue;
-                near *nr = &t[1].nears[t[1].nn];
-                nr->pol = i;
-                int r = eval_conds(&c, p, nr, guarded && !bit(prot, i));
-                if (c.oom)
-                    goto oom;
-                tally_add(&t[1], p, i, r, nr, nr->err);
-            }
-        }
+        if (!walk_candidates(&c, &w0, cand, kill, words, 1))
+            goto oom;
     }
     if (!tally_answer(&c, &t[1], &ans[1], !lazy))
         goto oom;

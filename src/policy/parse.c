@@ -43,7 +43,29 @@ typedef struct P {
     const char *name;
     int depth;
     bool failed;
+    /* attribute names met so far (`.name`), one string each: nodes reading
+     * the same attribute share the pointer, which the evaluator's memo of
+     * context.a (eval.c, nest_root) tests before the bytes.  Open
+     * addressing; when full, further names are copied as they come. */
+    const char *names[256];
+    uint32_t name_lens[256];
 } P;
+
+/* The set's one copy of attribute name nm (NULL: out of memory). */
+static const char *intern_name(P *p, const char *nm, size_t nl)
+{
+    size_t mask = sizeof p->names / sizeof p->names[0] - 1;
+    for (size_t i = pol_hash(nm, nl, 0) & mask, k = 0; k <= mask; i = (i + 1) & mask, k++) {
+        if (!p->names[i]) {
+            p->names[i] = cu_arena_strndup(p->a, nm, nl);
+            p->name_lens[i] = (uint32_t)nl;
+            return p->names[i];
+        }
+        if (p->name_lens[i] == nl && memcmp(p->names[i], nm, nl) == 0)
+            return p->names[i];
+    }
+    return cu_arena_strndup(p->a, nm, nl);
+}
 
 /* ------------------------------------------------------------- errors */
 
@@ -890,7 +912,7 @@ static node *member(P *p)
                 if (!a)
                     return NULL;
                 a->start = (uint32_t)st;
-                a->name = cu_arena_strndup(p->a, nm, nl);
+                a->name = intern_name(p, nm, nl);
                 a->nlen = (uint32_t)nl;
                 if (!a->name) {
                     nomem(p);

@@ -81,6 +81,25 @@ static cu_gateway *make(struct memlog *log)
     return g;
 }
 
+/* make, then the update upd applied (want lines taken); NULL on failure. */
+static cu_gateway *make_updated(struct memlog *log, const char *upd, size_t want)
+{
+    cu_gateway *g = make(log);
+    size_t applied = 0;
+    uint64_t v = 0;
+    if (g && cu_gateway_reference_update(g, upd, strlen(upd), "upd", NULL, &applied, &v) != CU_OK) {
+        fprintf(stderr, "reference update refused: %s\n", cu_err_detail());
+        CHECK(!"reference update refused");
+        applied = SIZE_MAX;
+    }
+    CHECK_INT(applied, want);
+    if (g && applied != want) {
+        cu_gateway_free(g);
+        g = NULL;
+    }
+    return g;
+}
+
 static bool has_policy(const cu_gateway_decision *d, const char *id)
 {
     for (size_t i = 0; i < d->n_policies; i++)
@@ -172,6 +191,120 @@ TEST(allow_with_case_link_and_deny_without)
     CHECK_RC(cu_gateway_decide(g, &r, &d), CU_ERR_INVAL);
     r = req("PC1", "view", NULL, "C1");
     CHECK_RC(cu_gateway_decide(g, &r, &d), CU_ERR_INVAL);
+    cu_gateway_free(g);
+}
+
+/* The request's lengths are measured once and reused for the checks and
+ * the ledger entry: ids at their limit pass, one byte more is refused,
+ * and the entry holds each string whole. */
+TEST(request_lengths_at_the_limits)
+{
+    struct memlog log = {0};
+    cu_gateway *g = make(&log);
+    if (!g)
+        return;
+    char id[CU_GATEWAY_MAX_ID + 2], just[CU_GATEWAY_MAX_JUSTIFICATION + 2];
+    memset(id, 'X', sizeof id - 1);
+    id[sizeof id - 1] = 0;
+    memset(just, 'j', sizeof just - 1);
+    just[sizeof just - 1] = 0;
+    const char *id_max = id + 1, *id_over = id; /* 64 and 65 bytes */
+    const char *just_max = just + 1, *just_over = just;
+    /* each string in turn: at its limit (logged whole), one over, empty */
+    static const struct {
+        uint8_t tag;
+        bool just;
+    } F[] = {{CU_GW_F_OFFICER, false}, {CU_GW_F_RECORD, false}, {CU_GW_F_CASE, false}, {CU_GW_F_PURPOSE, false},
+             {CU_GW_F_SYSTEM, false}, {CU_GW_F_JUSTIFICATION, true}};
+    for (size_t i = 0; i < sizeof F / sizeof F[0]; i++) {
+        cu_gateway_request r = req("PC1", F[i].tag == CU_GW_F_SYSTEM ? "logout" : "view",
+                                   F[i].tag == CU_GW_F_SYSTEM ? NULL : "R1", "C1");
+        const char **slot = F[i].tag == CU_GW_F_OFFICER   ? &r.officer
+                            : F[i].tag == CU_GW_F_RECORD  ? &r.record
+                            : F[i].tag == CU_GW_F_CASE    ? &r.case_id
+                            : F[i].tag == CU_GW_F_PURPOSE ? &r.purpose
+                            : F[i].tag == CU_GW_F_SYSTEM  ? &r.system
+                                                          : &r.justification;
+        const char *at = F[i].just ? just_max : id_max, *over = F[i].just ? just_over : id_over;
+        cu_gateway_decision d;
+        *slot = at;
+        CHECK_OK(cu_gateway_decide(g, &r, &d));
+        CHECK(field_str(&log, F[i].tag, at));
+        CHECK(field_str(&log, CU_GW_F_CALLER, "PNC"));
+        CHECK(field_str(&log, CU_GW_F_ACTION, r.action));
+        *slot = over;
+        CHECK_RC(cu_gateway_decide(g, &r, &d), CU_ERR_INVAL);
+        *slot = "";
+        CHECK_RC(cu_gateway_decide(g, &r, &d), CU_ERR_INVAL);
+    }
+    /* a record named with an action that takes none is not checked, and
+     * is logged whole */
+    cu_gateway_request r = req("PC1", "logout", just_max, NULL);
+    r.system = "PNC";
+    cu_gateway_decision d;
+    CHECK_OK(cu_gateway_decide(g, &r, &d));
+    CHECK(field_str(&log, CU_GW_F_RECORD, just_max));
+    cu_gateway_free(g);
+}
+
+/* A record's parents are its cases; the stated case's uid is shared with
+ * the record's parent of the same case (built once).  A record linked to
+ * another case than the one stated must still be not linked to it. */
+TEST(record_linked_to_another_case)
+{
+    struct memlog log = {0};
+    cu_gateway *g = make_updated(&log,
+                                 "{\"kind\":\"case\",\"id\":\"C2\",\"opened\":\"2024-05-01T09:00:00Z\",\"closed\":null,"
+                                 "\"area\":\"CW\",\"officers\":[\"PC1\"],\"subjects\":[\"P2\"],\"records\":[\"R3\"]}\n",
+                                 1);
+    if (!g)
+        return;
+    /* record, stated case, allowed: R3 is C2's, not C1's; R1 is C1's, not C2's */
+    static const struct {
+        const char *rec, *kase;
+        bool allow;
+    } Q[] = {{"R3", "C1", false}, {"R3", "C2", true}, {"R1", "C2", false}, {"R1", "C1", true}};
+    for (size_t i = 0; i < sizeof Q / sizeof Q[0]; i++) {
+        cu_gateway_decision d;
+        cu_gateway_request r = req("PC1", "view", Q[i].rec, Q[i].kase);
+        CHECK_OK(cu_gateway_decide(g, &r, &d));
+        CHECK_INT(d.outcome == CU_GW_ALLOW, Q[i].allow);
+        CHECK_INT(has_policy(&d, "case-not-linked"), !Q[i].allow);
+    }
+    cu_gateway_free(g);
+}
+
+/* The id tables' slots carry a tag from the id's hash, made again when a
+ * table grows (store.c, tab_find_h): thousands of records added by an
+ * update are each found, and ids that are not there are not. */
+TEST(many_ids_found_after_the_tables_grow)
+{
+    enum { N = 3000 };
+    cu_buf upd;
+    cu_buf_init(&upd, 1 << 20);
+    for (int i = 0; i < N; i++)
+        CHECK_OK(cu_buf_appendf(&upd,
+                                "{\"kind\":\"record\",\"id\":\"RX%d\",\"type\":\"crime\",\"system\":\"RMS\","
+                                "\"subjects\":[\"P2\"],\"area\":\"CW\",\"classification\":\"OFFICIAL\",\"caveats\":[]}\n",
+                                i));
+    struct memlog log = {0};
+    cu_gateway *g = make_updated(&log, upd.data, N);
+    cu_buf_free(&upd);
+    if (!g)
+        return;
+    int unknown = 0, found_absent = 0;
+    char id[32];
+    for (int i = 0; i < N + 100; i++) {
+        snprintf(id, sizeof id, i < N ? "RX%d" : "RY%d", i);
+        cu_gateway_decision d;
+        cu_gateway_request r = req("PC1", "view", id, NULL);
+        CHECK_OK(cu_gateway_decide(g, &r, &d));
+        bool absent = has_reason(&d, "Unknown record");
+        unknown += i < N && absent;
+        found_absent += i >= N && !absent;
+    }
+    CHECK_INT(unknown, 0);
+    CHECK_INT(found_absent, 0);
     cu_gateway_free(g);
 }
 
@@ -444,23 +577,20 @@ TEST(reference_update_changes_memoised_dates)
 /* Assignments take effect at their ts, whatever their order in the file. */
 TEST(assignments_follow_their_time)
 {
-    struct memlog log = {0};
-    cu_gateway *g = make(&log);
-    if (!g)
-        return;
     /* PC2 joins C1 at noon + 1 h and leaves at noon + 3 h; the remove line
      * comes first in the update, and a later add for DC1 (already on the
      * case from the case line) is a no-op; DC1 leaves at noon - 1 h and is
      * added again at noon + 2 h. */
-    const char *upd =
+    struct memlog log = {0};
+    cu_gateway *g = make_updated(
+        &log,
         "{\"kind\":\"assign\",\"ts\":\"2024-06-01T15:00:00Z\",\"case\":\"C1\",\"officer\":\"PC2\",\"op\":\"remove\"}\n"
         "{\"kind\":\"assign\",\"ts\":\"2024-06-01T13:00:00Z\",\"case\":\"C1\",\"officer\":\"PC2\",\"op\":\"add\"}\n"
         "{\"kind\":\"assign\",\"ts\":\"2024-06-01T14:00:00Z\",\"case\":\"C1\",\"officer\":\"DC1\",\"op\":\"add\"}\n"
-        "{\"kind\":\"assign\",\"ts\":\"2024-06-01T11:00:00Z\",\"case\":\"C1\",\"officer\":\"DC1\",\"op\":\"remove\"}\n";
-    size_t applied = 0;
-    uint64_t v = 0;
-    CHECK_OK(cu_gateway_reference_update(g, upd, strlen(upd), "upd", NULL, &applied, &v));
-    CHECK_INT(applied, 4);
+        "{\"kind\":\"assign\",\"ts\":\"2024-06-01T11:00:00Z\",\"case\":\"C1\",\"officer\":\"DC1\",\"op\":\"remove\"}\n",
+        4);
+    if (!g)
+        return;
     static const struct {
         const char *officer;
         int64_t at;
@@ -611,6 +741,16 @@ TEST(http_layer)
     CHECK(strstr(out.data, "custos_gateway_audit_failures_total 1\n") != NULL);
     CHECK(strstr(out.data, "custos_gateway_http_errors_total{status=\"401\"} 2\n") != NULL);
     CHECK(strstr(out.data, "# EOF\n") != NULL);
+    /* the latency histogram holds the two decisions made over HTTP (the
+     * allow and the audit failure); one made in process adds nothing */
+    CHECK(strstr(out.data, "custos_gateway_decision_seconds_count 2\n") != NULL);
+    cu_gateway_decision d;
+    cu_gateway_request rq = req("PC1", "view", "R1", "C1");
+    CHECK_OK(cu_gateway_decide(g, &rq, &d));
+    CHECK_INT(d.outcome, CU_GW_ALLOW);
+    CHECK_INT(http(g, "GET", "/metrics", ok, "", &out), 200);
+    CHECK(strstr(out.data, "custos_gateway_decisions_total{outcome=\"allow\"} 2\n") != NULL);
+    CHECK(strstr(out.data, "custos_gateway_decision_seconds_count 2\n") != NULL);
     cu_buf_free(&out);
     cu_gateway_free(g);
 }

@@ -274,7 +274,7 @@ TEST(guards_change_no_answer)
     cu_arena *a = cu_arena_new(64 * 1024, 16u << 20);
     int differ = 0, used = 0, allows = 0, errors = 0, explained = 0;
     for (int round = 0; round < 40 && !differ; round++) {
-        cu_policy_set *s = random_set(4 + rnd(round < 20 ? 12 : 60));
+        cu_policy_set *s = random_set(4 + rnd(round < 20 ? 12 : round < 30 ? 60 : 124)); /* over 64: two words */
         cu_policy_set *other = random_set(8);
         if (!s || !other)
             break;
@@ -403,6 +403,7 @@ TEST(guard_prefix_of_a_policy)
     CHECK_INT(s->pols[4].pre_conj, 3);
     /* d and e test `context has case` before their reads through it */
     int nested = 0;
+    const char *case_name = NULL;
     for (uint32_t q = 0; q < s->nlone; q++) {
         const pguard *g = &s->guards[s->lone[q]];
         if (!g->nest)
@@ -411,8 +412,19 @@ TEST(guard_prefix_of_a_policy)
         CHECK(g->has_before != NULL);
         if (g->has_before)
             CHECK(g->has_before[0] == g->mention[0] && (g->mention[0] & ~UINT64_C(0x18)) == 0);
+        /* the parser keeps one copy of each attribute name: every read
+         * through context.case names it with the same pointer (eval.c's
+         * nest_root tests it before the bytes) */
+        CHECK(g->nest->nlen == 4 && memcmp(g->nest->name, "case", 4) == 0);
+        if (!case_name)
+            case_name = g->nest->name;
+        CHECK(g->nest->name == case_name);
     }
     CHECK_INT(nested, 3);
+    /* and different names stay different: d's closed, e's officers */
+    const node *closed = s->guards[s->pols[3].pre[1].guard].cmp->kids[1];
+    CHECK(closed->op == N_ATTR && closed->nlen == 6 && memcmp(closed->name, "closed", 6) == 0);
+    CHECK(closed->kids[0]->name == case_name);
     cu_policy_set_release(s);
 }
 
@@ -498,6 +510,60 @@ TEST(principal_memo_holds_scope_candidates)
     CHECK(ans.allow && ans.n_reasons == 1 && strcmp(ans.reasons[0], "g") == 0);
     cu_policy_set_release(s);
     cu_arena_free(a);
+}
+
+/* The guard items a request reads are kept per thread by its candidates
+ * and the memos it brings (eval.c, guards_rel_cached): requests whose
+ * candidates differ only in the second word, or that bring a memo or not,
+ * must not share them.  Policies 0-63 are for another action, so the
+ * candidates of a view are in the second word only. */
+TEST(guard_items_kept_by_candidates_and_memos)
+{
+    cu_buf b;
+    cu_buf_init(&b, 1 << 16);
+    for (int i = 0; i < 64; i++)
+        CHECK_OK(cu_buf_appendf(&b, "@id(\"f%d\") permit (principal, action == Action::\"noop\", resource);\n", i));
+    CHECK_OK(cu_buf_appends(&b, "@id(\"a\") permit (principal == User::\"a\", action == Action::\"view\", resource)\n"
+                                "  when { context.k == \"y\" };\n"
+                                "@id(\"b\") permit (principal == User::\"b\", action == Action::\"view\", resource)\n"
+                                "  when { context.j == \"y\" };\n"
+                                "@id(\"c\") permit (principal == User::\"c\", action == Action::\"view\", resource)\n"
+                                "  when { principal.role == \"PC\" };\n"));
+    cu_policy_set *s = NULL;
+    CHECK_OK(cu_policy_set_parse(b.data, b.len, "t", &s));
+    cu_buf_free(&b);
+    cu_arena *a = cu_arena_new(64 * 1024, 1 << 20);
+    if (!s || !a)
+        return;
+    cu_policy_set_guards(s, true);
+    cu_policy_entity *ac = cu_policy_entity_make(a, "Action", 6, "view", 4, 0, 0);
+    cu_policy_entity *d = cu_policy_entity_make(a, "Doc", 3, "d", 1, 0, 0);
+    CHECK_OK(cu_policy_entity_seal(ac, NULL, a));
+    CHECK_OK(cu_policy_entity_seal(d, NULL, a));
+    /* user, context k and j, whether its memo is used, allowed */
+    static const struct {
+        const char *user, *k, *j;
+        bool memo, allow;
+    } Q[] = {{"a", "y", "n", false, true}, {"b", "y", "n", false, false}, {"b", "n", "y", false, true},
+             {"c", "y", "y", true, false}, {"c", "y", "y", false, false}, {"c", "y", "y", true, false}};
+    for (size_t i = 0; i < sizeof Q / sizeof Q[0]; i++) {
+        cu_policy_entity *u = cu_policy_entity_make(a, "User", 4, Q[i].user, 1, 1, 0);
+        CHECK_OK(cu_policy_entity_put(u, "role", cu_policy_val_string(a, "DC", 2)));
+        CHECK_OK(cu_policy_entity_seal(u, NULL, a));
+        if (Q[i].memo)
+            CHECK_OK(cu_policy_entity_memo(u, s, a));
+        cu_policy_request *r = cu_policy_request_of(a, u, ac, d);
+        CHECK(r != NULL);
+        if (!r)
+            break;
+        CHECK_OK(cu_policy_request_ctx(r, "k", cu_policy_val_string(a, Q[i].k, 1)));
+        CHECK_OK(cu_policy_request_ctx(r, "j", cu_policy_val_string(a, Q[i].j, 1)));
+        cu_policy_answer ans;
+        CHECK_OK(cu_policy_eval(s, NULL, r, a, &ans));
+        CHECK_INT(ans.allow, Q[i].allow);
+    }
+    cu_arena_free(a);
+    cu_policy_set_release(s);
 }
 
 /* cu_policy_entity_put_all: keys in (length, bytes) order, distinct, within
