@@ -401,7 +401,7 @@ int main(int argc, char **argv)
     CHK(cu_gateway_new(&o, &g));
     cu_free(pack);
     if (!guards)
-        cu_policy_set_guards(g->set, false);
+        cu_policy_set_guards(g->pack->set, false);
     long rss0 = rss_kib();
 
     uint64_t t0 = cu_mono_ns();
@@ -586,7 +586,7 @@ int main(int argc, char **argv)
     allocs = cu_alloc_count() - allocs;
     qsort(lat, ndec, sizeof *lat, cmp_u32);
     printf("force: %d officers, %zu cases, %zu records, %zu policies; store filled and snapshot made in %.2f s\n",
-           OFFICERS, ncase, nrec, cu_policy_set_count(g->set), build_s);
+           OFFICERS, ncase, nrec, cu_policy_set_count(g->pack->set), build_s);
     printf("memory: store %.0f MiB + snapshot %.0f MiB; resident %.0f MiB (%.0f MiB before the store), "
            "%.0f MiB of it in 2 MiB pages\n",
            (double)store_bytes / 1048576.0, (double)s->bytes / 1048576.0, (double)rss1 / 1024.0,

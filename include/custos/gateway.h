@@ -228,6 +228,7 @@ typedef struct cu_gateway_decision {
     bool audited;                 /* the decision is in the log at index */
     uint64_t index;               /* ledger index */
     uint64_t ref_version;         /* reference data version used */
+    uint64_t policy_version;      /* policy pack used (1: the one the gateway was made with) */
     size_t n_policies;
     const char *policies[CU_GATEWAY_MAX_ITEMS];   /* deciding policy ids */
     size_t n_reasons;
@@ -273,6 +274,7 @@ enum {
     CU_GW_F_REVIEWER,        /* 15 */
     CU_GW_F_REVIEW_OUTCOME,  /* 16: 1 byte: 1 justified, 2 unjustified */
     CU_GW_F_NOTE,            /* 17 */
+    CU_GW_F_POLICY_VERSION,  /* 18: u64 big-endian: the policy pack that decided (1: the first) */
 };
 
 /* Append the decision as JSON (the /v1/authorize answer). */
@@ -324,6 +326,28 @@ bool cu_gateway_http_async(cu_gateway *g, const char *method, const char *path, 
 
 /* Count a request refused before it reached the gateway (413 and friends). */
 void cu_gateway_count_http_error(cu_gateway *g, int status);
+
+/* ------------------------------------------------------------ policies */
+
+/* Put a new policy pack in force (custosd: on SIGHUP, the --policies path
+ * read again).  The text is parsed whole first: a bad pack (a parse error,
+ * with its file, line and column; an unknown tier) is refused with that
+ * detail and the pack in force stays.  Then the change is logged (a
+ * CU_LEDGER_POLICY entry: the pack's version, SHA-256, name and policy
+ * count, at time now) before it takes effect: if the log refuses it, so is
+ * the pack.  The new pack decides every decision that starts after this
+ * returns, with the same reference data (a new snapshot whose officers'
+ * memos are the new pack's); decisions carry the pack's version
+ * (policy_version, in the answer and the log).  Packs put out of force are
+ * kept until the gateway is freed (answers may still point into them).
+ * *version: the new pack's. */
+CU_NODISCARD cu_rc cu_gateway_policies_replace(cu_gateway *g, const char *text, size_t len, const char *name,
+                                               int64_t now, uint64_t *version);
+/* Log the pack in force (a CU_LEDGER_POLICY entry), as custosd does at
+ * start, so every decision's policy_version is named in the log before it. */
+CU_NODISCARD cu_rc cu_gateway_policies_log(cu_gateway *g, const char *name, int64_t now);
+/* The pack in force: its version and SHA-256 (hash may be NULL). */
+uint64_t cu_gateway_policies_version(cu_gateway *g, uint8_t hash[CU_SHA256_LEN]);
 
 /* The OpenMetrics text of /metrics. */
 CU_NODISCARD cu_rc cu_gateway_metrics(cu_gateway *g, cu_buf *out);

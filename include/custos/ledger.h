@@ -273,6 +273,7 @@ typedef enum cu_ledger_entry_type {
     CU_LEDGER_DECISION = 2,    /* a gateway policy decision */
     CU_LEDGER_GOVERNANCE = 3,  /* a governance action */
     CU_LEDGER_CONSOLE = 4,     /* an investigator console audit record */
+    CU_LEDGER_POLICY = 5,      /* a policy pack put in force by the gateway */
 } cu_ledger_entry_type;
 
 /* Access entry tags. */

@@ -175,7 +175,8 @@ static void usage(FILE *f)
                "gateway (--config turns it on; its log is DIR/ledger with --data, else --ledger):\n"
                "  --config FILE     callers' bearer tokens (docs/gateway.md)\n"
                "  --ledger DIR      gateway-only mode without --data: the durable log of decisions\n"
-               "  --policies PATH   Cedar policy file or directory (default policies)\n"
+               "  --policies PATH   Cedar policy file or directory (default policies); SIGHUP reads it again:\n"
+               "                    a pack that does not parse is refused and the one in force stays\n"
                "  --reference FILE  reference data, interchange JSON Lines (gateway and detectors)\n"
                "governance (with --data: the vetting register in DIR/governance.db, /v1/governance/...):\n"
                "  --risk-threshold X  an alert scored X (0..1) or more opens a restricting vetting review\n"
@@ -193,6 +194,24 @@ static int64_t wall_clock(void *ud)
 {
     (void)ud;
     return cu_now();
+}
+
+/* SIGHUP: the policy pack read again and put in force, or refused with
+ * its error (the pack in force stays). */
+static void reload_policies(cu_gateway *gw, const char *path)
+{
+    char *pack = NULL;
+    size_t len = 0;
+    uint64_t v = 0;
+    cu_rc rc = cu_gateway_read_pack(path, &pack, &len);
+    if (!rc)
+        rc = cu_gateway_policies_replace(gw, pack, len, path, cu_now(), &v);
+    cu_free(pack);
+    if (rc)
+        cu_log(CU_LOG_ERROR, "custosd: policies %s refused, pack %llu stays in force: %s", path,
+               (unsigned long long)cu_gateway_policies_version(gw, NULL), cu_err_detail());
+    else
+        cu_log(CU_LOG_INFO, "custosd: policies %s in force as pack %llu", path, (unsigned long long)v);
 }
 
 /* /metrics: the HTTP server's lines after the gateway's. */
@@ -305,6 +324,7 @@ int main(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -391,6 +411,9 @@ int main(int argc, char **argv)
         cu_free(pack);
         if (!rc)
             rc = cu_gateway_config_load(gw, config);
+        /* the pack in force, in the log before any decision it makes */
+        if (!rc)
+            rc = cu_gateway_policies_log(gw, policies, cu_now());
         if (!rc && reference)
             rc = cu_gateway_reference_load(gw, reference);
         /* with --data, one reference for the gateway, the detectors and the store */
@@ -485,7 +508,12 @@ int main(int argc, char **argv)
            tls_path[0] ? (tls_path[2] ? " (HTTPS, client certificates)" : " (HTTPS)") : "");
 
     int sig = 0;
-    sigwait(&set, &sig);
+    while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+        if (gw)
+            reload_policies(gw, policies);
+        else
+            cu_log(CU_LOG_INFO, "custosd: SIGHUP: no gateway (--config), nothing to read again");
+    }
     cu_log(CU_LOG_INFO, "custosd: signal %d, stopping", sig);
     shutdown_all(srv, gw, gov, api, pipe, ref, names, ledger);
     cu_log(CU_LOG_INFO, "custosd: stopped");

@@ -69,6 +69,82 @@ static const char *const ACTIONS[] = {"view", "update", "export", "print", "disc
 
 /* ------------------------------------------------------------- lifetime */
 
+static void pack_locate(const char *dir);
+
+void gw_pack_release(gw_pack *p)
+{
+    if (!p || atomic_fetch_sub(&p->refs, 1) != 1)
+        return;
+    cu_policy_split_free(p->split);
+    if (p->set)
+        cu_policy_set_release(p->set);
+    gw_map_free(&p->pol_index);
+    cu_arena_free(p->arena);
+    cu_free(p->emergency);
+    cu_free(p->reason);
+    cu_free(p);
+}
+
+/* Parse a pack and derive what decisions need of it.  A bad pack (parse
+ * error with its line and column, an unknown tier) is an error with the
+ * detail set; nothing else changes. */
+static cu_rc pack_new(const char *text, size_t len, const char *name, uint64_t version, gw_pack **out)
+{
+    *out = NULL;
+    cu_rc rc;
+    gw_pack *p = cu_calloc(1, sizeof *p);
+    if (!p)
+        return cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
+    atomic_init(&p->refs, 1);
+    p->version = version;
+    if ((rc = cu_sha256(text, len, NULL, 0, NULL, 0, p->hash)))
+        goto fail;
+    if (!(p->arena = cu_arena_new(16 * 1024, 64u << 20))) {
+        rc = cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
+        goto fail;
+    }
+    if ((rc = cu_policy_set_parse(text, len, name ? name : "policies", &p->set))) {
+        if (name)
+            pack_locate(name);
+        goto fail;
+    }
+    size_t n = cu_policy_set_count(p->set);
+    p->emergency = cu_calloc(n ? n : 1, sizeof *p->emergency);
+    p->reason = cu_calloc(n ? n : 1, sizeof *p->reason);
+    if (!p->emergency || !p->reason) {
+        rc = cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *tier = cu_policy_set_annotation(p->set, i, "tier");
+        if (tier && strcmp(tier, "emergency") != 0) {
+            rc = cu_err_set(CU_ERR_INVAL, "policy %s: unknown tier \"%s\"", cu_policy_set_id(p->set, i), tier);
+            goto fail;
+        }
+        p->emergency[i] = tier != NULL;
+        p->reason[i] = cu_policy_set_annotation(p->set, i, "reason");
+        if ((rc = gw_map_put(&p->pol_index, p->arena, cu_policy_set_id(p->set, i), (uint32_t)i)))
+            goto fail;
+    }
+    if ((rc = cu_policy_split_new(p->set, "break_glass", &p->split)))
+        goto fail;
+    for (size_t i = 0; i < sizeof ACTIONS / sizeof *ACTIONS; i++) {
+        p->act_ent[i] = cu_policy_entity_make(p->arena, "Action", 6, ACTIONS[i], strlen(ACTIONS[i]), 0, 0);
+        if (!p->act_ent[i] || (rc = cu_policy_entity_seal(p->act_ent[i], NULL, p->arena))) {
+            rc = cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
+            goto fail;
+        }
+        /* what the pack's scopes and guards on the action alone decide, once */
+        if ((rc = cu_policy_entity_memo_action(p->act_ent[i], p->set, p->arena)))
+            goto fail;
+    }
+    *out = p;
+    return CU_OK;
+fail:
+    gw_pack_release(p);
+    return rc;
+}
+
 cu_rc cu_gateway_new(const cu_gateway_opts *opts, cu_gateway **out)
 {
     if (!opts || !opts->policy_text || !opts->audit.append)
@@ -86,48 +162,12 @@ cu_rc cu_gateway_new(const cu_gateway_opts *opts, cu_gateway **out)
     g->allow_on_error = opts->allow_on_error;
     g->scratch_size = opts->scratch_size ? opts->scratch_size : 256 * 1024;
     g->next_version = 1;
-    g->arena = cu_arena_new(16 * 1024, 64u << 20);
-    if (!g->arena) {
-        rc = cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
+    if ((rc = pack_new(opts->policy_text, opts->policy_len, opts->policy_name, 1, &g->pack)))
         goto fail;
-    }
-    rc = cu_policy_set_parse(opts->policy_text, opts->policy_len,
-                             opts->policy_name ? opts->policy_name : "policies", &g->set);
-    if (rc)
-        goto fail;
-    size_t n = cu_policy_set_count(g->set);
-    g->emergency = cu_calloc(n ? n : 1, sizeof *g->emergency);
-    g->reason = cu_calloc(n ? n : 1, sizeof *g->reason);
-    if (!g->emergency || !g->reason) {
-        rc = cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
-        goto fail;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char *tier = cu_policy_set_annotation(g->set, i, "tier");
-        if (tier && strcmp(tier, "emergency") != 0) {
-            rc = cu_err_set(CU_ERR_INVAL, "policy %s: unknown tier \"%s\"", cu_policy_set_id(g->set, i), tier);
-            goto fail;
-        }
-        g->emergency[i] = tier != NULL;
-        g->reason[i] = cu_policy_set_annotation(g->set, i, "reason");
-        if ((rc = gw_map_put(&g->pol_index, g->arena, cu_policy_set_id(g->set, i), (uint32_t)i)))
-            goto fail;
-    }
-    if ((rc = cu_policy_split_new(g->set, "break_glass", &g->split)))
-        goto fail;
-    for (size_t i = 0; i < sizeof ACTIONS / sizeof *ACTIONS; i++) {
-        g->act_ent[i] = cu_policy_entity_make(g->arena, "Action", 6, ACTIONS[i], strlen(ACTIONS[i]), 0, 0);
-        if (!g->act_ent[i] || (rc = cu_policy_entity_seal(g->act_ent[i], NULL, g->arena))) {
-            rc = cu_err_set(CU_ERR_NOMEM, "gateway: out of memory");
-            goto fail;
-        }
-        /* what the pack's scopes and guards on the action alone decide, once
-         * (the set is the gateway's for its life) */
-        if ((rc = cu_policy_entity_memo_action(g->act_ent[i], g->set, g->arena)))
-            goto fail;
-    }
     if ((rc = gw_snap_empty(&g->snap)))
         goto fail;
+    atomic_fetch_add(&g->pack->refs, 1);
+    g->snap->pack = g->pack;
     *out = g;
     return CU_OK;
 fail:
@@ -140,13 +180,12 @@ void cu_gateway_free(cu_gateway *g)
     if (!g)
         return;
     gw_snap_release(g->snap);
-    cu_policy_split_free(g->split);
-    if (g->set)
-        cu_policy_set_release(g->set);
-    gw_map_free(&g->pol_index);
-    cu_arena_free(g->arena);
-    cu_free(g->emergency);
-    cu_free(g->reason);
+    gw_pack_release(g->pack);
+    while (g->retired) {
+        gw_pack *p = g->retired;
+        g->retired = p->retired;
+        gw_pack_release(p);
+    }
     if (g->tokens)
         memset(g->tokens, 0, g->ntokens * sizeof *g->tokens);
     cu_free(g->tokens);
@@ -223,6 +262,66 @@ fail:
     return rc;
 }
 
+/* A parse error of a directory's pack says "DIR:LINE:COL: ..." with LINE
+ * counted in the files joined as cu_gateway_read_pack joins them (name
+ * order, a newline after each): say the file and its own line instead.
+ * The detail is left as it is when it does not have that shape or the
+ * files cannot be read again. */
+static int name_arr_cmp(const void *a, const void *b) { return strcmp(a, b); }
+
+static void pack_locate(const char *dir)
+{
+    struct stat sb;
+    size_t dl = strlen(dir);
+    const char *det = cu_err_detail();
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || strncmp(det, dir, dl) != 0 || det[dl] != ':')
+        return;
+    char *end = NULL;
+    unsigned long long line = strtoull(det + dl + 1, &end, 10);
+    if (!end || *end != ':' || line == 0)
+        return;
+    char rest[1024];
+    snprintf(rest, sizeof rest, "%s", end); /* ":COL: message" */
+    char *text = NULL;
+    size_t len = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    char best[256] = "";
+    struct dirent *de;
+    /* the files in name order: the one whose span holds the line */
+    char names[256][256];
+    size_t nn = 0;
+    while ((de = readdir(d)) && nn < 256) {
+        size_t n = strlen(de->d_name);
+        if (n < 7 || n >= sizeof names[0] || strcmp(de->d_name + n - 6, ".cedar") != 0 || de->d_name[0] == '.')
+            continue;
+        memcpy(names[nn++], de->d_name, n + 1);
+    }
+    closedir(d);
+    qsort(names, nn, sizeof names[0], name_arr_cmp);
+    unsigned long long start = 1, at = 0;
+    for (size_t i = 0; i < nn; i++) {
+        char p[4096];
+        if (snprintf(p, sizeof p, "%s/%.255s", dir, names[i]) >= (int)sizeof p ||
+            cu_file_read(p, 16u << 20, &text, &len) != CU_OK)
+            return;
+        unsigned long long nl = 1; /* the newline the join adds */
+        for (size_t k = 0; k < len; k++)
+            nl += text[k] == '\n';
+        cu_free(text);
+        text = NULL;
+        if (line < start + nl) {
+            memcpy(best, names[i], sizeof best);
+            at = line - start + 1;
+            break;
+        }
+        start += nl;
+    }
+    if (best[0])
+        cu_err_set(CU_ERR_PARSE, "%s/%s:%llu%s", dir, best, at, rest);
+}
+
 /* ------------------------------------------------------------ snapshots */
 
 gw_snap *gw_acquire(cu_gateway *g)
@@ -241,13 +340,18 @@ void gw_publish(cu_gateway *g, gw_snap *s)
 
 void gw_publish_n(cu_gateway *g, gw_snap *s, uint64_t steps)
 {
+    /* the pack in force (callers hold the update lock), unless s has one */
+    if (!s->pack) {
+        atomic_fetch_add(&g->pack->refs, 1);
+        s->pack = g->pack;
+    }
     /* Each officer's entity memoises what the pack's guards on the
      * principal alone decide (cu_policy_entity_memo): made here, once per
      * snapshot, before anyone reads it, so new reference data (a new
      * snapshot, new entities) never meets an old memo.  One that cannot be
      * made (memory) leaves the entity without: decisions are the same. */
     for (size_t i = 0; i < s->st->nofficers; i++)
-        if (s->off_ent[i] && cu_policy_entity_memo(s->off_ent[i], g->set, s->arena) != CU_OK)
+        if (s->off_ent[i] && cu_policy_entity_memo(s->off_ent[i], s->pack->set, s->arena) != CU_OK)
             break;
     pthread_mutex_lock(&g->lock);
     g->next_version += steps;
@@ -256,6 +360,98 @@ void gw_publish_n(cu_gateway *g, gw_snap *s, uint64_t steps)
     g->snap = s;
     pthread_mutex_unlock(&g->lock);
     gw_snap_release(old);
+}
+
+/* ------------------------------------------------------------- policies */
+
+/* The log entry of a pack put in force (type CU_LEDGER_POLICY; tags in
+ * docs/gateway.md, "Changing the policies"). */
+static cu_rc pack_log(cu_gateway *g, const gw_pack *p, const char *name, int64_t now)
+{
+    uint8_t ver[8], cnt[4], e[1024 + 128];
+    for (int i = 0; i < 8; i++)
+        ver[i] = (uint8_t)(p->version >> (56 - 8 * i));
+    uint32_t n = (uint32_t)cu_policy_set_count(p->set);
+    for (int i = 0; i < 4; i++)
+        cnt[i] = (uint8_t)(n >> (24 - 8 * i));
+    size_t nlen = name ? strlen(name) : 0;
+    if (nlen > 1024)
+        nlen = 1024;
+    cu_ledger_field f[] = {
+        {1, ver, 8},
+        {2, p->hash, CU_SHA256_LEN},
+        {3, name, nlen},
+        {4, cnt, 4},
+    };
+    size_t len = 0;
+    uint64_t index = 0;
+    cu_rc rc = cu_ledger_entry_encode(CU_LEDGER_POLICY, now, f, sizeof f / sizeof *f, e, sizeof e, &len);
+    if (!rc)
+        rc = g->audit.append(g->audit.ud, e, len, &index);
+    return rc;
+}
+
+cu_rc cu_gateway_policies_log(cu_gateway *g, const char *name, int64_t now)
+{
+    pthread_mutex_lock(&g->update_lock);
+    cu_rc rc = pack_log(g, g->pack, name, now);
+    pthread_mutex_unlock(&g->update_lock);
+    return rc;
+}
+
+uint64_t cu_gateway_policies_version(cu_gateway *g, uint8_t hash[CU_SHA256_LEN])
+{
+    gw_snap *s = gw_acquire(g);
+    uint64_t v = s->pack->version;
+    if (hash)
+        memcpy(hash, s->pack->hash, CU_SHA256_LEN);
+    gw_snap_release(s);
+    return v;
+}
+
+cu_rc cu_gateway_policies_replace(cu_gateway *g, const char *text, size_t len, const char *name, int64_t now,
+                                  uint64_t *version)
+{
+    gw_pack *p = NULL;
+    gw_store *st = NULL;
+    gw_snap *s = NULL;
+    /* parsed before anything is locked or logged: a bad pack changes nothing */
+    pthread_mutex_lock(&g->update_lock);
+    cu_rc rc = pack_new(text, len, name, g->pack->version + 1, &p);
+    if (rc)
+        goto fail;
+    gw_snap *cur = gw_acquire(g);
+    rc = gw_store_clone(cur->st, &st);
+    gw_snap_release(cur);
+    if (!rc) {
+        rc = gw_snap_make(st, &s);
+        st = NULL; /* taken over, even on failure */
+    }
+    if (rc)
+        goto fail;
+    /* logged before it is in force (fail closed) */
+    if ((rc = pack_log(g, p, name, now)))
+        goto fail;
+    gw_pack *old = g->pack;
+    old->retired = g->retired; /* its strings may be in answers still being written */
+    g->retired = old;
+    g->pack = p;
+    atomic_fetch_add(&p->refs, 1);
+    s->pack = p;
+    p = NULL;
+    gw_publish_n(g, s, 0); /* the same reference data, the new policies */
+    s = NULL;
+    atomic_fetch_add(&g->n_pack_changes, 1);
+    if (version)
+        *version = g->pack->version;
+fail:
+    if (rc)
+        atomic_fetch_add(&g->n_pack_refused, 1);
+    pthread_mutex_unlock(&g->update_lock);
+    gw_snap_release(s);
+    gw_store_free(st);
+    gw_pack_release(p);
+    return rc;
 }
 
 uint64_t cu_gateway_reference_version(cu_gateway *g)
@@ -471,7 +667,7 @@ static const cu_policy_value *live_value(const cu_gateway_live *lv, cu_arena *a)
 /* Build the request: the officer's entity is prebuilt in the snapshot; the
  * record's (or the system's) and the stated case's are built here in the
  * scratch arena.  The context's break_glass is left for the split. */
-static cu_rc build_request(cu_gateway *g, gw_snap *s, const cu_gateway_request *r, const rq_len *L, size_t ai,
+static cu_rc build_request(gw_snap *s, const cu_gateway_request *r, const rq_len *L, size_t ai,
                            uint32_t oi, uint32_t ri, bool case_known, uint32_t ci, const cu_policy_value *gov, cu_arena *a,
                            cu_policy_request **out)
 {
@@ -487,7 +683,7 @@ static cu_rc build_request(cu_gateway *g, gw_snap *s, const cu_gateway_request *
         cu_policy_entity *sys = cu_policy_entity_make(a, "System", 6, r->system, L->system, 0, 0);
         res = sys && !cu_policy_entity_seal(sys, NULL, a) ? sys : NULL;
     }
-    cu_policy_request *pr = res ? cu_policy_request_of(a, s->off_ent[oi], g->act_ent[ai], res) : NULL;
+    cu_policy_request *pr = res ? cu_policy_request_of(a, s->off_ent[oi], s->pack->act_ent[ai], res) : NULL;
     const cu_policy_value *purpose = cu_policy_val_string_ref(a, r->purpose, L->purpose);
     const cu_policy_value *now = cu_policy_val_long(a, r->now);
     const cu_policy_value *bgv = s->bool_val[0];
@@ -515,7 +711,7 @@ static cu_rc build_request(cu_gateway *g, gw_snap *s, const cu_gateway_request *
     return cu_policy_request_ctx_all(pr, keys, klens, vals, n);
 }
 
-static bool all_emergency(cu_gateway *g, const cu_policy_answer *a)
+static bool all_emergency(const gw_pack *g, const cu_policy_answer *a)
 {
     if (!a->n_reasons)
         return false;
@@ -527,7 +723,7 @@ static bool all_emergency(cu_gateway *g, const cu_policy_answer *a)
     return true;
 }
 
-static void take_answer(cu_gateway *g, const cu_policy_answer *a, cu_gateway_decision *d, cu_arena *ar)
+static void take_answer(const gw_pack *g, const cu_policy_answer *a, cu_gateway_decision *d, cu_arena *ar)
 {
     d->n_policies = d->n_reasons = 0;
     for (size_t i = 0; i < a->n_reasons && d->n_policies < CU_GATEWAY_MAX_ITEMS; i++) {
@@ -583,9 +779,11 @@ static cu_rc decision_entry(const cu_gateway_request *r, const rq_len *L, const 
 {
     uint8_t outcome = d->outcome == CU_GW_ALLOW ? 1 : d->outcome == CU_GW_DENY ? 2 : 3;
     uint8_t flags = (uint8_t)((d->break_glass ? 1 : 0) | (d->flagged ? 2 : 0));
-    uint8_t ver[8];
-    for (int i = 0; i < 8; i++)
+    uint8_t ver[8], pver[8];
+    for (int i = 0; i < 8; i++) {
         ver[i] = (uint8_t)(d->ref_version >> (56 - 8 * i));
+        pver[i] = (uint8_t)(d->policy_version >> (56 - 8 * i));
+    }
     char pol[4096], errs[8192];
     size_t npol = join(pol, sizeof pol, d->policies, d->n_policies);
     size_t nerr = join(errs, sizeof errs, d->errors, d->n_errors);
@@ -604,6 +802,7 @@ static cu_rc decision_entry(const cu_gateway_request *r, const rq_len *L, const 
         {CU_GW_F_JUSTIFICATION, just, L->just},
         {CU_GW_F_POLICIES, pol, npol},
         {CU_GW_F_ERRORS, errs, nerr},
+        {CU_GW_F_POLICY_VERSION, pver, 8},
     };
     cu_buf_reset(b);
     cu_rc rc = cu_buf_reserve(b, CU_LEDGER_ENTRY_MAX);
@@ -673,6 +872,7 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
     *snap_out = s;
     const gw_store *st = s->st;
     d->ref_version = s->version;
+    d->policy_version = s->pack->version;
     const char *system = r->system;
     uint32_t oi = 0, ri = 0, ci = 0;
     /* the three look-ups' first memory reads started together */
@@ -713,11 +913,12 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
          * ans[1] as the emergency tier would answer (break_glass true). */
         cu_policy_request *pr = NULL;
         cu_policy_answer ans[2];
-        if ((rc = build_request(g, s, r, &L, ai, oi, ri, case_known, ci, gov, t->scratch, &pr)) ||
-            (rc = cu_policy_eval_split(g->set, g->split, NULL, pr, t->scratch, CU_POLICY_SPLIT_LAZY, ans)))
+        if ((rc = build_request(s, r, &L, ai, oi, ri, case_known, ci, gov, t->scratch, &pr)) ||
+            (rc = cu_policy_eval_split(s->pack->set, s->pack->split, NULL, pr, t->scratch, CU_POLICY_SPLIT_LAZY,
+                                       ans)))
             goto fail;
         const cu_policy_answer *a1 = &ans[0], *a2 = &ans[1];
-        take_answer(g, a1, d, t->scratch);
+        take_answer(s->pack, a1, d, t->scratch);
         if (a1->n_errors) {
             d->flagged = true;
         }
@@ -732,9 +933,9 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
             if (r->case_id && !case_known && d->n_reasons < CU_GATEWAY_MAX_ITEMS)
                 d->reasons[d->n_reasons++] = "The case you stated is not in the reference data.";
             /* Would the emergency tier allow it? */
-            if (a2->allow && !a2->n_errors && all_emergency(g, a2)) {
+            if (a2->allow && !a2->n_errors && all_emergency(s->pack, a2)) {
                 if (r->justification) {
-                    take_answer(g, a2, d, t->scratch);
+                    take_answer(s->pack, a2, d, t->scratch);
                     d->outcome = CU_GW_ALLOW;
                     d->break_glass = true;
                     d->obligations[0] = "review within 72 hours";
@@ -980,8 +1181,8 @@ cu_rc gw_decide_async(cu_gateway *g, const cu_gateway_request *r, int *status, c
     cu_buf_reset(out);
     if ((rc = decision_json_head(&d, out)))
         goto fail;
-    gw_snap_release(s);
-    s = NULL;
+    /* the snapshot (and the pack whose strings d points to) is held until
+     * the log has taken the decision (lg.d is read during the call) */
     char detail[512];
     cu_gateway_logged lg = {.req = r, .d = &d, .system = a->system[0] ? a->system : NULL,
                             .entry = a->entry.data, .len = a->entry.len};
@@ -991,6 +1192,7 @@ cu_rc gw_decide_async(cu_gateway *g, const cu_gateway_request *r, int *status, c
         rc = g->audit.append_decision ? g->audit.append_decision(g->audit.ud, &lg, &idx)
                                       : g->audit.append(g->audit.ud, a->entry.data, a->entry.len, &idx);
         snprintf(detail, sizeof detail, "%s", rc ? cu_err_detail() : "");
+        gw_snap_release(s);
         async_done(a, rc, idx, detail);
         return CU_OK;
     }
@@ -998,6 +1200,7 @@ cu_rc gw_decide_async(cu_gateway *g, const cu_gateway_request *r, int *status, c
     rc = g->audit.submit_decision
              ? g->audit.submit_decision(g->audit.ud, &lg, &a->pend, async_done, a)
              : g->audit.submit(g->audit.ud, &a->pend, a->entry.data, a->entry.len, async_done, a);
+    gw_snap_release(s);
     if (rc) {
         snprintf(detail, sizeof detail, "%s", cu_err_detail());
         async_done(a, rc, 0, detail);
@@ -1049,8 +1252,10 @@ static cu_rc decision_json_head(const cu_gateway_decision *d, cu_buf *b)
         if (i) rc = cu_buf_append(b, ",", 1);
         if (!rc) rc = gw_json_str(b, d->obligations[i]);
     }
-    if (!rc) rc = cu_buf_appendf(b, "],\"break_glass\":%s,\"flagged\":%s,\"ref_version\":%" PRIu64 ",\"ledger_index\":",
-                                 d->break_glass ? "true" : "false", d->flagged ? "true" : "false", d->ref_version);
+    if (!rc) rc = cu_buf_appendf(b, "],\"break_glass\":%s,\"flagged\":%s,\"ref_version\":%" PRIu64 ",\"policy_version\":%" PRIu64
+                                 ",\"ledger_index\":",
+                                 d->break_glass ? "true" : "false", d->flagged ? "true" : "false", d->ref_version,
+                                 d->policy_version);
     return rc;
 }
 

@@ -154,9 +154,30 @@ typedef struct gw_interval {   /* an officer assigned to a case over [from, unti
 
 /* One version of the reference data: the store (owned, immutable from
  * now on) and what decisions need prebuilt. */
+/* A policy pack in force: the parsed set and what the gateway derives
+ * from it once.  Immutable once made; shared (counted) by the snapshots
+ * made while it is in force, so a decision reads the set, the officers'
+ * memos of it and its tiers from one snapshot and never mixes two packs. */
+typedef struct gw_pack {
+    atomic_uint refs;
+    uint64_t version;              /* 1: the pack the gateway was made with */
+    uint8_t hash[CU_SHA256_LEN];   /* SHA-256 of the pack's text */
+    cu_policy_set *set;
+    cu_policy_split *split;        /* break_glass: both tiers in one pass */
+    cu_policy_entity *act_ent[8];  /* the actions, as sealed local entities */
+    struct gw_pack *retired;       /* (the gateway's list of packs put out of force) */
+    gw_map pol_index;              /* policy id -> index in set */
+    cu_arena *arena;               /* pol_index keys, the actions */
+    bool *emergency;               /* per policy: @tier("emergency") */
+    const char **reason;           /* per policy: @reason or NULL */
+} gw_pack;
+
+void gw_pack_release(gw_pack *p);
+
 typedef struct gw_snap {
     atomic_uint refs;
     uint64_t version;
+    gw_pack *pack;                       /* the policies its memos were made for (a reference) */
     gw_store *st;
     cu_arena *arena;                     /* everything below */
     const cu_policy_value **atom_val;    /* per atom: a String value */
@@ -229,13 +250,8 @@ struct gw_token {
 #define GW_LAT_BUCKETS 14
 
 struct cu_gateway {
-    cu_policy_set *set;
-    cu_policy_split *split;   /* break_glass: both tiers in one pass */
-    cu_policy_entity *act_ent[8]; /* the actions, as sealed local entities */
-    gw_map pol_index;         /* policy id -> index in set */
-    cu_arena *arena;          /* pol_index keys */
-    bool *emergency;          /* per policy: @tier("emergency") */
-    const char **reason;      /* per policy: @reason or NULL */
+    gw_pack *pack;            /* the pack in force (new snapshots take it); under update_lock */
+    gw_pack *retired;         /* packs put out of force, kept until the gateway is freed */
     cu_gateway_audit audit;
     cu_gateway_ref_peer ref_peer; /* POST /v1/reference also feeds it (check NULL: none) */
     cu_gateway_live_fn live;
@@ -261,6 +277,7 @@ struct cu_gateway {
     atomic_ullong n_allow, n_deny, n_bga, n_breakglass, n_flagged, n_audit_fail;
     atomic_ullong n_http_400, n_http_401, n_http_404, n_http_413, n_http_other;
     atomic_ullong n_ref_updates, n_reviews;
+    atomic_ullong n_pack_changes, n_pack_refused;
     cu_gateway_metrics_fn metrics_more; /* more /metrics lines (the HTTP server's), or NULL */
     void *metrics_more_ud;
     atomic_ullong lat[GW_LAT_BUCKETS + 1];

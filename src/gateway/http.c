@@ -295,6 +295,13 @@ cu_rc cu_gateway_metrics(cu_gateway *g, cu_buf *b)
         "custos_gateway_http_errors_total{status=\"404\"} %llu\n"
         "custos_gateway_http_errors_total{status=\"413\"} %llu\n"
         "custos_gateway_http_errors_total{status=\"other\"} %llu\n"
+        "# TYPE custos_gateway_policy_version gauge\n"
+        "# HELP custos_gateway_policy_version The policy pack in force (1: the one loaded at start).\n"
+        "custos_gateway_policy_version %llu\n"
+        "# TYPE custos_gateway_policy_changes counter\n"
+        "# HELP custos_gateway_policy_changes Policy packs put in force, and refused (the pack in force stayed).\n"
+        "custos_gateway_policy_changes_total{result=\"in_force\"} %llu\n"
+        "custos_gateway_policy_changes_total{result=\"refused\"} %llu\n"
         "# TYPE custos_gateway_reference_updates counter\n"
         "custos_gateway_reference_updates_total %llu\n"
         "# TYPE custos_gateway_reference_version gauge\n"
@@ -310,7 +317,9 @@ cu_rc cu_gateway_metrics(cu_gateway *g, cu_buf *b)
         (unsigned long long)g->n_breakglass, (unsigned long long)g->n_flagged,
         (unsigned long long)g->n_audit_fail, (unsigned long long)g->n_http_400,
         (unsigned long long)g->n_http_401, (unsigned long long)g->n_http_404, (unsigned long long)g->n_http_413,
-        (unsigned long long)g->n_http_other, (unsigned long long)g->n_ref_updates,
+        (unsigned long long)g->n_http_other, (unsigned long long)cu_gateway_policies_version(g, NULL),
+        (unsigned long long)g->n_pack_changes, (unsigned long long)g->n_pack_refused,
+        (unsigned long long)g->n_ref_updates,
         (unsigned long long)cu_gateway_reference_version(g), cu_gateway_breakglass_open(g),
         (unsigned long long)(g->audit.size ? g->audit.size(g->audit.ud) : 0));
     unsigned long long cum = 0;

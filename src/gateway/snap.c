@@ -45,6 +45,7 @@ void gw_snap_release(gw_snap *s)
 {
     if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
         return;
+    gw_pack_release(s->pack);
     gw_store_free(s->st);
     cu_arena_free(s->arena);
     cu_free(s->atom_val);

@@ -2,7 +2,8 @@
  * Log entries: the canonical binary encoding of what the ledger records.
  *
  *   u8  version (1)
- *   u8  type (1 access, 2 gateway decision, 3 governance, 4 console audit)
+ *   u8  type (1 access, 2 gateway decision, 3 governance, 4 console audit,
+ *            5 policy pack put in force)
  *   i64 event time, big-endian two's complement, seconds since the epoch
  *   then fields, each: u8 tag | u16 big-endian length (>= 1) | value
  *

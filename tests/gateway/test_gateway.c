@@ -432,6 +432,95 @@ TEST(audit_unavailable_denies)
     cu_gateway_free(g);
 }
 
+/* A new pack: a bad one refused (its line named) with the old in force; a
+ * log that refuses the change refuses the pack (fail closed); a good one
+ * decides the next decision, on the same reference data, and says so in
+ * the answer and the log; the answers made before it keep their strings. */
+TEST(policies_replaced_refused_and_logged)
+{
+    struct memlog log = {0};
+    cu_gateway *g = make(&log);
+    if (!g)
+        return;
+    char *pack = NULL;
+    size_t len = 0;
+    CHECK_OK(cu_gateway_read_pack("policies", &pack, &len));
+    if (!pack) {
+        cu_gateway_free(g);
+        return;
+    }
+    cu_gateway_decision d0, d;
+    cu_gateway_request r = req("PC1", "view", "R1", "C1");
+    CHECK_OK(cu_gateway_decide(g, &r, &d0));
+    CHECK_INT(d0.outcome, CU_GW_ALLOW);
+    CHECK_INT((long long)d0.policy_version, 1);
+    uint8_t pv[8] = {0, 0, 0, 0, 0, 0, 0, 1};
+    CHECK(field_is(&log, CU_GW_F_POLICY_VERSION, pv, 8));
+    const char *allowed_by = d0.policies[0];
+    uint64_t ref = cu_gateway_reference_version(g);
+
+    /* a bad pack: refused with its line and column, pack 1 in force, nothing logged */
+    static const char bad[] = "permit (principal, action, resource)\n  when { principal. };\n";
+    uint64_t v = 0, n0 = log.n;
+    CHECK_RC(cu_gateway_policies_replace(g, bad, sizeof bad - 1, "bad.cedar", NOW, &v), CU_ERR_PARSE);
+    CHECK(strstr(cu_err_detail(), "bad.cedar:2:") != NULL);
+    CHECK_INT((long long)cu_gateway_policies_version(g, NULL), 1);
+    CHECK_INT((long long)log.n, (long long)n0);
+
+    /* the pack with a forbid on R1 */
+    static const char forbid[] = "\n@id(\"t-r1\") @reason(\"R1 closed.\")\n"
+                                 "forbid (principal, action, resource is Record) when { resource == Record::\"R1\" };\n";
+    size_t n2 = len + sizeof forbid - 1;
+    char *pack2 = cu_malloc(n2);
+    if (!pack2) {
+        cu_free(pack);
+        cu_gateway_free(g);
+        return;
+    }
+    memcpy(pack2, pack, len);
+    memcpy(pack2 + len, forbid, sizeof forbid - 1);
+    /* a log that refuses the change: refused, pack 1 stays */
+    log.fail = true;
+    CHECK_RC(cu_gateway_policies_replace(g, pack2, n2, "pack2", NOW, &v), CU_ERR_IO);
+    log.fail = false;
+    CHECK_INT((long long)cu_gateway_policies_version(g, NULL), 1);
+    CHECK_OK(cu_gateway_decide(g, &r, &d));
+    CHECK_INT(d.outcome, CU_GW_ALLOW);
+    /* in force: logged first (type, version, hash of the text, name, count) */
+    CHECK_OK(cu_gateway_policies_replace(g, pack2, n2, "pack2", NOW, &v));
+    CHECK_INT((long long)v, 2);
+    cu_ledger_entry e;
+    uint8_t h[CU_SHA256_LEN], hv[CU_SHA256_LEN];
+    CHECK_OK(cu_sha256(pack2, n2, NULL, 0, NULL, 0, h));
+    CHECK_INT((long long)cu_gateway_policies_version(g, hv), 2);
+    CHECK_MEM(h, hv, CU_SHA256_LEN);
+    CHECK_OK(cu_ledger_entry_decode(log.last, log.last_len, &e));
+    CHECK_INT(e.type, CU_LEDGER_POLICY);
+    const cu_ledger_field *f1 = cu_ledger_entry_field(&e, 1), *f2 = cu_ledger_entry_field(&e, 2),
+                          *f3 = cu_ledger_entry_field(&e, 3);
+    CHECK(f1 && f1->len == 8 && ((const uint8_t *)f1->data)[7] == 2);
+    CHECK(f2 && f2->len == CU_SHA256_LEN && memcmp(f2->data, h, CU_SHA256_LEN) == 0);
+    CHECK(f3 && f3->len == 5 && memcmp(f3->data, "pack2", 5) == 0);
+    CHECK_OK(cu_gateway_decide(g, &r, &d));
+    CHECK_INT(d.outcome, CU_GW_DENY);
+    CHECK(has_policy(&d, "t-r1"));
+    CHECK(has_reason(&d, "R1 closed."));
+    CHECK_INT((long long)d.policy_version, 2);
+    CHECK_INT((long long)cu_gateway_reference_version(g), (long long)ref); /* the same data */
+    pv[7] = 2;
+    CHECK(field_is(&log, CU_GW_F_POLICY_VERSION, pv, 8));
+    /* the answer made under pack 1 still reads (packs out of force are kept) */
+    CHECK(allowed_by && strlen(allowed_by) > 0);
+    /* and back: pack 3, allowed again */
+    CHECK_OK(cu_gateway_policies_replace(g, pack, len, "pack3", NOW, &v));
+    CHECK_OK(cu_gateway_decide(g, &r, &d));
+    CHECK_INT(d.outcome, CU_GW_ALLOW);
+    CHECK_INT((long long)d.policy_version, 3);
+    cu_free(pack2);
+    cu_free(pack);
+    cu_gateway_free(g);
+}
+
 TEST(reference_update_takes_effect_on_next_decision)
 {
     struct memlog log = {0};
