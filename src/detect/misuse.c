@@ -86,6 +86,8 @@
 #define ROUTINE_NP 4           /* people shared through the routine that join a ring whatever their weight */
 #define NEW_ACCESS_DAYS 10
 #define LEARN_DAYS 5           /* active days before personal baselines count */
+#define WEEK_DAYS 7            /* active days of the weekly allowance */
+#define WEEK_SLACK 1.5         /* the usual weekly excess, times this, is allowed */
 #define BASE_TIME 946684800LL  /* 2000-01-01: times are kept as minutes since */
 
 enum sig {
@@ -152,7 +154,11 @@ struct ost {
     /* history of active days */
     uint8_t hpos, hn;
     uint16_t h_exf[HIST_N], h_unx[HIST_N], h_soft[HIST_N];
+    uint16_t h_exc[HIST_N], h_unc[HIST_N]; /* the day's soft excess over its allowance, and what of it was not credited (x10) */
     float soft_today, credited_today;
+    float allow_today;       /* the day's allowance, < 0 until first needed */
+    float wk_exc, wk_unc;    /* excess, and excess not credited, of the previous WEEK_DAYS - 1 active days */
+    float wk_slack;          /* the officer's usual weekly excess (see week_slack) */
 };
 
 struct pst {
@@ -1637,6 +1643,38 @@ static void denied_attempt(misuse *m, const cu_event *ev, struct ost *s, const c
     }
 }
 
+/* The week behind an officer's day: the soft excess (and what of it was
+ * not credited) of the
+ * previous WEEK_DAYS - 1 active days, and the officer's usual weekly
+ * excess, the lower median of the excess summed over the blocks of
+ * WEEK_DAYS active days in the history (at least two blocks, else none).
+ * Once a day per officer. */
+static void week_roll(struct ost *s)
+{
+    s->wk_exc = s->wk_unc = s->wk_slack = 0;
+    for (int k = 1; k < WEEK_DAYS && k <= s->hn; k++) {
+        int i = (s->hpos + HIST_N - k) % HIST_N;
+        s->wk_exc += s->h_exc[i] / 10.0f;
+        s->wk_unc += s->h_unc[i] / 10.0f;
+    }
+    int nb = s->hn / WEEK_DAYS;
+    if (nb < 2)
+        return;
+    float b[HIST_N / WEEK_DAYS];
+    for (int j = 0; j < nb; j++) {
+        b[j] = 0;
+        for (int k = 1; k <= WEEK_DAYS; k++)
+            b[j] += s->h_exc[(s->hpos + HIST_N - j * WEEK_DAYS - k) % HIST_N] / 10.0f;
+    }
+    for (int i = 1; i < nb; i++)
+        for (int j = i; j && b[j - 1] > b[j]; j--) {
+            float x = b[j];
+            b[j] = b[j - 1];
+            b[j - 1] = x;
+        }
+    s->wk_slack = (float)(WEEK_SLACK * b[(nb - 1) / 2]);
+}
+
 static void officer_day(misuse *m, struct ost *s, int32_t day)
 {
     if (s->day == day)
@@ -1646,6 +1684,10 @@ static void officer_day(misuse *m, struct ost *s, int32_t day)
         s->h_unx[s->hpos] = s->t_unx;
         uint16_t sv = (uint16_t)(s->soft_today * 10 > 60000 ? 60000 : s->soft_today * 10);
         s->h_soft[s->hpos] = sv;
+        double ex = s->allow_today >= 0 && s->allow_today < 1e8 ? s->soft_today - s->allow_today : 0;
+        s->h_exc[s->hpos] = (uint16_t)(ex <= 0 ? 0 : ex * 10 > 60000 ? 60000 : ex * 10 + 0.5);
+        double un = ex - s->credited_today; /* 0 but for what the week's slack kept back */
+        s->h_unc[s->hpos] = (uint16_t)(un <= 0 ? 0 : un * 10 > 60000 ? 60000 : un * 10 + 0.5);
         if (s->unit_seen != CU_ID_NONE &&
             !grow((void **)&m->unit_soft, &m->nunit4, (size_t)s->unit_seen + 1, sizeof *m->unit_soft))
             peer_add(&m->unit_soft[s->unit_seen], sv);
@@ -1659,6 +1701,8 @@ static void officer_day(misuse *m, struct ost *s, int32_t day)
     s->day = day;
     s->t_exf = s->t_unx = s->t_bulk_fired = s->t_spike_fired = 0;
     s->soft_today = s->credited_today = 0;
+    s->allow_today = -1;
+    week_roll(s);
 }
 
 static struct peer *role_peer(misuse *m, const cu_officer *o)
@@ -1712,6 +1756,26 @@ static double soft_allowance(const misuse *m, const struct ost *s)
         return (g->med + 3 * g->mad) / 10.0;
     }
     return 1e9; /* learning: nothing to compare with yet */
+}
+
+/* What of today's soft evidence becomes evidence now: the excess over
+ * the day's allowance, less the officer's usual weekly excess (a custody
+ * officer or analyst whose routine passes the day's allowance on the odd
+ * day is judged by the week: what they usually pass it by in a week is
+ * theirs too), less what the week has already credited.  With no usual
+ * weekly excess this is the day's excess less today's credit, as before.
+ * None in the first days of new access (the routine is not yet theirs). */
+static double week_credit(const struct ost *s, double allow, bool fresh)
+{
+    double ex = s->soft_today - allow;
+    if (ex < 0)
+        ex = 0;
+    double slack = fresh ? 0 : s->wk_slack;
+    if (s->wk_exc + ex - slack <= 0)
+        return 0;
+    /* the week may credit wk_exc + ex - slack in all; it has credited
+     * wk_exc - wk_unc before today and credited_today today */
+    return s->wk_unc + ex - slack - s->credited_today;
 }
 
 /* Whether hour h is outside a declared shift band. */
@@ -2212,13 +2276,17 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     /* the day's allowance; none in the first days of new access, whose
      * routine has yet to form (the new unit's is not yet the officer's) */
     double allow = -1;
-#define SOFT(sig, w, p, other)                                                   \
+#define SOFT(sig, w, p, other) SOFT_(sig, w, p, other, true)
+#define SOFT_(sig, w, p, other, weekly)                                          \
     do {                                                                         \
         double w_ = (w) * mult;                                                  \
-        if (allow < 0)                                                           \
+        if (allow < 0) {                                                         \
             allow = fresh ? 0 : soft_allowance(m, s);                            \
+            s->allow_today = (float)allow;                                       \
+        }                                                                        \
         s->soft_today += (float)w_;                                              \
-        double c_ = s->soft_today - allow - s->credited_today;                   \
+        double c_ = (weekly) ? week_credit(s, allow, fresh)                      \
+                             : s->soft_today - allow - s->credited_today;        \
         if (c_ > w_)                                                             \
             c_ = w_;                                                             \
         if (!fi)                                                                 \
@@ -2240,7 +2308,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
      * look-ups are challenged); more look-ups the same day add little, a
      * look-up on another day adds the full weight again (a pattern). */
     if (team_days >= 4)
-        SOFT(S_REPEAT, repeat_weight(team_days), team_p, team_case);
+        SOFT_(S_REPEAT, repeat_weight(team_days), team_p, team_case, false);
     bool own_done = false, group_done = false, caveat_done = false, sur_done = false;
     /* an officer whose daily work is mostly without case links (custody
      * booking in people off the street) meets their own circle by chance
@@ -2367,7 +2435,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         /* repeats: the same person unexplained on another day */
         unsigned rdays = ux_note(s, p, pp ? pp->address_h : 0, t, day);
         if (rdays)
-            SOFT(S_REPEAT, repeat_weight(rdays), p, CU_ID_NONE);
+            SOFT_(S_REPEAT, repeat_weight(rdays), p, CU_ID_NONE, false);
         if (is_view && searched(s, p, t, 2))
             ADD(S_TRAWL, 0.4, p, CU_ID_NONE); /* browsing the people a trawl brought up */
         if (!m->cfg.rules_only) {
@@ -2407,6 +2475,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     (void)any_flag;
 #undef ADD
 #undef SOFT
+#undef SOFT_
 #undef OWN
     return CU_OK;
 }

@@ -367,14 +367,20 @@ TEST(same_address_as_officer)
 
 /* ------------------------------------------- protected people, learning */
 
+/* Explained routine for two officers on days from..to. */
+static void routines(world *w, int from, int to, const char *a, const char *b)
+{
+    for (int d = from; d <= to; d++) {
+        routine(w, d, a);
+        routine(w, d, b);
+    }
+}
+
 TEST(protected_after_learning_not_while_learning)
 {
     world w;
     w_open(&w, 1e6);
-    for (int d = 2; d <= 8; d++) {
-        routine(&w, d, "O2");
-        routine(&w, d, "O4");
-    }
+    routines(&w, 2, 8, "O2", "O4");
     cu_risk r;
     CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O2", 2), w.now, &r));
     CHECK(!r.learning);
@@ -554,6 +560,39 @@ TEST(routine_is_no_reason_to_look_again)
     CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O21", 3), w.now, &b));
     CHECK(a.score > 0.05);
     CHECK(a.score > 3 * b.score);
+    w_close(&w);
+}
+
+/* The weekly allowance (sixth round): O2's routine passes the day's
+ * allowance once a week (three register people unlinked, every seventh
+ * day), so what it usually passes it by in a week is its own; O6, with
+ * the same routine but no such days, is judged as before.  A repeat (a
+ * fixation on one person) is judged by the day alone. */
+TEST(usual_weekly_excess_is_allowed)
+{
+    world w;
+    w_open(&w, 1e6);
+    for (int d = 1; d <= 27; d++) {
+        routines(&w, d, d, "O2", "O6");
+        if (d % 7 == 0) {
+            acc(&w, d, "10:00", "O2", "view", "R5", "\"P5\"", NULL, NULL);
+            acc(&w, d, "10:10", "O2", "view", "R6", "\"P6\"", NULL, NULL);
+            acc(&w, d, "10:20", "O2", "view", "R7", "\"P7\"", NULL, NULL);
+        }
+    }
+    acc(&w, 27, "11:00", "O2", "view", "R3", "\"P3\"", NULL, NULL);
+    CHECK(w.bits == 0);
+    double a0 = evidence_of(&w, "O2"), b0 = evidence_of(&w, "O6");
+    acc(&w, 28, "10:00", "O2", "view", "R50", "\"P50\"", NULL, NULL);
+    acc(&w, 28, "10:10", "O2", "view", "R51", "\"P51\"", NULL, NULL);
+    acc(&w, 28, "10:20", "O6", "view", "R52", "\"P52\"", NULL, NULL);
+    acc(&w, 28, "10:30", "O6", "view", "R53", "\"P53\"", NULL, NULL);
+    double a1 = evidence_of(&w, "O2"), b1 = evidence_of(&w, "O6");
+    CHECK(a1 - a0 < 0.05);      /* within O2's usual week */
+    CHECK(b1 - b0 > 1.2);       /* 2 x 0.8 for O6 */
+    acc(&w, 28, "10:40", "O2", "view", "R3", "\"P3\"", NULL, NULL); /* P3 again, another day */
+    double a2 = evidence_of(&w, "O2");
+    CHECK(a2 - a1 > 0.9 && a2 - a1 < 1.1);
     w_close(&w);
 }
 
