@@ -1931,6 +1931,21 @@ static double rarity(const misuse *m, const struct ost *s, const cu_officer *o)
     return r < 0.05 ? 0.05 : r;
 }
 
+/* An officer first seen after a change of unit that the reference dates
+ * within the last NEW_ACCESS_DAYS (a move before the stream's first event
+ * of the officer, or over days off): when the version in force began, if
+ * the version before it was of another unit; INT64_MIN otherwise.  Once
+ * per officer. */
+static int64_t moved_at(const cu_ref *ref, const cu_officer *o, int64_t now)
+{
+    if (o->valid_from == INT64_MIN || now - o->valid_from >= NEW_ACCESS_DAYS * 86400)
+        return INT64_MIN;
+    const cu_officer *v = cu_ref_all_get(ref, CU_REF_OFFICER, o->id), *prev = NULL;
+    for (; v && v != o; v = v->next)
+        prev = v;
+    return v && prev && prev->unit != o->unit ? o->valid_from : INT64_MIN;
+}
+
 static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, int64_t now, cu_alerts *out)
 {
     misuse *m = state;
@@ -1956,6 +1971,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     if (o && o->unit != s->unit_seen) {
         if (s->unit_seen != CU_ID_NONE)
             s->new_access_at = ev->ts;
+        else
+            s->new_access_at = moved_at(ref, o, ev->ts);
         s->unit_seen = o->unit;
     }
     int h = (int)((ev->ts % 86400 + 86400) % 86400 / 3600);

@@ -48,6 +48,12 @@ static const char *REF =
     "{\"kind\":\"officer\",\"id\":\"O23\",\"role\":\"PCSO\",\"unit\":\"U20\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
     "{\"kind\":\"case\",\"id\":\"C5\",\"opened\":\"2024-01-01T00:00:00Z\",\"closed\":null,\"area\":\"A2\",\"officers\":[\"O7\"],"
     "\"subjects\":[\"P20\",\"P21\",\"P22\",\"P23\"],\"records\":[]}\n"
+    "{\"kind\":\"officer\",\"id\":\"O30\",\"role\":\"PC\",\"unit\":\"U30\",\"area\":\"A1\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O30\",\"role\":\"DC\",\"unit\":\"U31\",\"area\":\"A1\",\"shift\":\"days\",\"start\":\"2015-01-01\","
+    "\"valid_from\":\"2024-01-10\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O31\",\"role\":\"PC\",\"unit\":\"U30\",\"area\":\"A1\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
+    "{\"kind\":\"officer\",\"id\":\"O31\",\"role\":\"PC\",\"unit\":\"U30\",\"area\":\"A1\",\"shift\":\"lates\",\"start\":\"2015-01-01\","
+    "\"valid_from\":\"2024-01-10\"}\n"
     "{\"kind\":\"officer\",\"id\":\"O8\",\"role\":\"PS\",\"unit\":\"U8\",\"area\":\"A2\",\"shift\":\"days\",\"start\":\"2015-01-01\"}\n"
     "{\"kind\":\"person\",\"id\":\"P1\",\"area\":\"A1\",\"address\":\"A-1\"}\n"
     "{\"kind\":\"person\",\"id\":\"P2\",\"area\":\"A1\"}\n"
@@ -593,6 +599,23 @@ TEST(usual_weekly_excess_is_allowed)
     acc(&w, 28, "10:40", "O2", "view", "R3", "\"P3\"", NULL, NULL); /* P3 again, another day */
     double a2 = evidence_of(&w, "O2");
     CHECK(a2 - a1 > 0.9 && a2 - a1 < 1.1);
+    w_close(&w);
+}
+
+/* A move the reference dates before the officer's first event (sixth
+ * round): O30 changed unit on 10 January and is first seen on the 12th,
+ * so its first days are new access (no allowance, x1.5), not learning;
+ * O31's later line changes only its shift band: still learning. */
+TEST(new_access_before_the_first_event)
+{
+    world w;
+    w_open(&w, 1e6);
+    acc(&w, 12, "10:00", "O30", "view", "R5", "\"P5\"", NULL, NULL);
+    acc(&w, 12, "10:10", "O31", "view", "R6", "\"P6\"", NULL, NULL);
+    cu_risk r;
+    CHECK_OK(cu_detect_risk(w.d, cu_names_find(w.n, CU_K_OFFICER, "O31", 3), w.now, &r));
+    CHECK(r.learning && r.score == 0);
+    CHECK(evidence_of(&w, "O30") > 1.4);
     w_close(&w);
 }
 
