@@ -217,6 +217,7 @@ typedef struct misuse {
     uint32_t *rc_off, *rc;             /* record -> cases */
     uint32_t *co_off, *co;             /* case -> every officer ever assigned */
     uint8_t *restricted;               /* case -> 1 when a record it holds carries a handling caveat */
+    uint32_t *case_open;               /* case -> when it opened (minutes since BASE_TIME) */
     uint8_t *wide_area; size_t nwide;  /* area -> 1 when few people live there (a force-wide remit) */
     size_t np_idx, nr_idx, nc_idx;
     /* tables */
@@ -387,6 +388,38 @@ static void peer_update(struct peer *g)
 /* ================================================================ init */
 
 /* CSR from (key, value) pairs counted in two passes by the callers. */
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Order each key's case list: need-to-know cases first, then by opening. */
+static cu_rc sort_cases(const misuse *m, const uint32_t *off, uint32_t *val, size_t nkeys)
+{
+    uint32_t most = 0;
+    for (size_t k = 0; k < nkeys; k++)
+        if (off[k + 1] - off[k] > most)
+            most = off[k + 1] - off[k];
+    uint64_t *tmp = cu_malloc((most ? most : 1) * sizeof *tmp);
+    if (!tmp)
+        return CU_ERR_NOMEM;
+    for (size_t k = 0; k < nkeys; k++) {
+        uint32_t b = off[k], n = off[k + 1] - b;
+        if (n < 2)
+            continue;
+        for (uint32_t i = 0; i < n; i++) {
+            cu_id c = val[b + i];
+            tmp[i] = (uint64_t)(m->restricted[c] ? 0 : 1) << 63 | (uint64_t)(m->case_open[c] & 0x7fffffffu) << 32 | c;
+        }
+        qsort(tmp, n, sizeof *tmp, cmp_u64);
+        for (uint32_t i = 0; i < n; i++)
+            val[b + i] = (uint32_t)tmp[i];
+    }
+    cu_free(tmp);
+    return CU_OK;
+}
+
 static cu_rc build_indexes(misuse *m, const cu_ref *ref)
 {
     cu_ref_all all;
@@ -459,6 +492,20 @@ static cu_rc build_indexes(misuse *m, const cu_ref *ref)
                 m->restricted[c->id] = 1;
         }
     }
+    /* Each person's and record's cases: need-to-know cases first, then
+     * the rest in order of opening, so that team_link finds an operation
+     * however many incidents came since and the latest cases opened by
+     * now (a replay's reference holds cases that open later). */
+    m->case_open = cu_calloc(nc, sizeof *m->case_open);
+    if (!m->case_open) {
+        rc = CU_ERR_NOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < all.ncases; i++)
+        if (all.cases[i]->id < nc)
+            m->case_open[all.cases[i]->id] = tmin(all.cases[i]->opened);
+    if ((rc = sort_cases(m, m->pc_off, m->pc, np)) || (rc = sort_cases(m, m->rc_off, m->rc, nr)))
+        goto fail;
     /* An area where hardly any of the force's people live (under a quarter
      * of an even share) is not a neighbourhood: its officers (headquarters,
      * force-wide units) meet people of every area in their work. */
@@ -502,14 +549,16 @@ static cu_rc misuse_ref_changed(void *state, const cu_ref *ref)
     struct idx { /* what build_indexes sets */
         uint32_t *pc_off, *pc, *rc_off, *rc, *co_off, *co;
         uint8_t *restricted, *wide_area;
+        uint32_t *case_open;
         size_t np_idx, nr_idx, nc_idx, nwide;
-    } sets[2] = {{m->pc_off, m->pc, m->rc_off, m->rc, m->co_off, m->co, m->restricted, m->wide_area, m->np_idx,
-                  m->nr_idx, m->nc_idx, m->nwide}};
+    } sets[2] = {{m->pc_off, m->pc, m->rc_off, m->rc, m->co_off, m->co, m->restricted, m->wide_area, m->case_open,
+                  m->np_idx, m->nr_idx, m->nc_idx, m->nwide}};
     m->pc_off = m->pc = m->rc_off = m->rc = m->co_off = m->co = NULL;
     m->restricted = m->wide_area = NULL;
+    m->case_open = NULL;
     cu_rc rc = build_indexes(m, ref);
     sets[1] = (struct idx){m->pc_off, m->pc, m->rc_off, m->rc, m->co_off, m->co, m->restricted, m->wide_area,
-                           m->np_idx, m->nr_idx, m->nc_idx, m->nwide};
+                           m->case_open, m->np_idx, m->nr_idx, m->nc_idx, m->nwide};
     int keep = rc ? 0 : 1, drop = !keep; /* a failure keeps the old */
     cu_free(sets[drop].pc_off);
     cu_free(sets[drop].pc);
@@ -519,9 +568,11 @@ static cu_rc misuse_ref_changed(void *state, const cu_ref *ref)
     cu_free(sets[drop].co);
     cu_free(sets[drop].restricted);
     cu_free(sets[drop].wide_area);
+    cu_free(sets[drop].case_open);
     m->pc_off = sets[keep].pc_off, m->pc = sets[keep].pc, m->rc_off = sets[keep].rc_off, m->rc = sets[keep].rc;
     m->co_off = sets[keep].co_off, m->co = sets[keep].co, m->restricted = sets[keep].restricted;
     m->wide_area = sets[keep].wide_area;
+    m->case_open = sets[keep].case_open;
     m->np_idx = sets[keep].np_idx, m->nr_idx = sets[keep].nr_idx, m->nc_idx = sets[keep].nc_idx;
     m->nwide = sets[keep].nwide;
     return rc;
@@ -552,6 +603,7 @@ static void misuse_free(void *state)
     cu_free(m->co_off);
     cu_free(m->co);
     cu_free(m->restricted);
+    cu_free(m->case_open);
     cu_free(m->wide_area);
     cu_free(m->tpl);
     cu_free(m->tpair);
@@ -1081,11 +1133,25 @@ static bool team_link(const misuse *m, const uint32_t *off, const uint32_t *val,
 {
     if (key == CU_ID_NONE || key >= nidx || unit == CU_ID_NONE)
         return false;
-    uint32_t b = off[key], e = off[key + 1];
-    if (e - b > CASE_SCAN)
-        b = e - CASE_SCAN; /* the latest cases */
-    for (uint32_t i = b; i < e; i++) {
-        cu_id c = val[i];
+    /* the need-to-know cases (first in the list), then the latest
+     * CASE_SCAN opened by now (in order of opening after them) */
+    uint32_t b = off[key], e = off[key + 1], r = b;
+    while (r < e && m->restricted[val[r]])
+        r++;
+    uint32_t now = tmin(cu_ref_now(m->ref)), lo = r, hi = e;
+    while (lo < hi) { /* the first case opened after now */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (m->case_open[val[mid]] <= now)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    e = lo;
+    uint32_t from = e - r > CASE_SCAN ? e - CASE_SCAN : r;
+    for (uint32_t j = b; j < e; j++) {
+        if (j == r && from > r)
+            j = from;
+        cu_id c = val[j];
         const cu_case *cs = cu_ref_case(m->ref, c);
         if (!cs)
             continue;
