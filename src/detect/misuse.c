@@ -1139,6 +1139,8 @@ static bool team_link(const misuse *m, const uint32_t *off, const uint32_t *val,
     while (r < e && m->restricted[val[r]])
         r++;
     uint32_t now = tmin(cu_ref_now(m->ref)), lo = r, hi = e;
+    if (e - r <= CASE_SCAN)
+        lo = hi = e; /* few: scan them all (cu_ref_case skips those not yet open) */
     while (lo < hi) { /* the first case opened after now */
         uint32_t mid = lo + (hi - lo) / 2;
         if (m->case_open[val[mid]] <= now)
