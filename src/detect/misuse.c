@@ -86,6 +86,8 @@
 #define ROUTINE_NP 4           /* people shared through the routine that join a ring whatever their weight */
 #define NEW_ACCESS_DAYS 10
 #define LEARN_DAYS 5           /* active days before personal baselines count */
+#define WEEK_DAYS 7            /* active days of the weekly allowance */
+#define WEEK_SLACK 1.5         /* the usual weekly excess, times this, is allowed */
 #define BASE_TIME 946684800LL  /* 2000-01-01: times are kept as minutes since */
 
 enum sig {
@@ -152,7 +154,11 @@ struct ost {
     /* history of active days */
     uint8_t hpos, hn;
     uint16_t h_exf[HIST_N], h_unx[HIST_N], h_soft[HIST_N];
+    uint16_t h_exc[HIST_N], h_unc[HIST_N]; /* the day's soft excess over its allowance, and what of it was not credited (x10) */
     float soft_today, credited_today;
+    float allow_today;       /* the day's allowance, < 0 until first needed */
+    float wk_exc, wk_unc;    /* excess, and excess not credited, of the previous WEEK_DAYS - 1 active days */
+    float wk_slack;          /* the officer's usual weekly excess (see week_slack) */
 };
 
 struct pst {
@@ -211,6 +217,7 @@ typedef struct misuse {
     uint32_t *rc_off, *rc;             /* record -> cases */
     uint32_t *co_off, *co;             /* case -> every officer ever assigned */
     uint8_t *restricted;               /* case -> 1 when a record it holds carries a handling caveat */
+    uint32_t *case_open;               /* case -> when it opened (minutes since BASE_TIME) */
     uint8_t *wide_area; size_t nwide;  /* area -> 1 when few people live there (a force-wide remit) */
     size_t np_idx, nr_idx, nc_idx;
     /* tables */
@@ -381,6 +388,38 @@ static void peer_update(struct peer *g)
 /* ================================================================ init */
 
 /* CSR from (key, value) pairs counted in two passes by the callers. */
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Order each key's case list: need-to-know cases first, then by opening. */
+static cu_rc sort_cases(const misuse *m, const uint32_t *off, uint32_t *val, size_t nkeys)
+{
+    uint32_t most = 0;
+    for (size_t k = 0; k < nkeys; k++)
+        if (off[k + 1] - off[k] > most)
+            most = off[k + 1] - off[k];
+    uint64_t *tmp = cu_malloc((most ? most : 1) * sizeof *tmp);
+    if (!tmp)
+        return CU_ERR_NOMEM;
+    for (size_t k = 0; k < nkeys; k++) {
+        uint32_t b = off[k], n = off[k + 1] - b;
+        if (n < 2)
+            continue;
+        for (uint32_t i = 0; i < n; i++) {
+            cu_id c = val[b + i];
+            tmp[i] = (uint64_t)(m->restricted[c] ? 0 : 1) << 63 | (uint64_t)(m->case_open[c] & 0x7fffffffu) << 32 | c;
+        }
+        qsort(tmp, n, sizeof *tmp, cmp_u64);
+        for (uint32_t i = 0; i < n; i++)
+            val[b + i] = (uint32_t)tmp[i];
+    }
+    cu_free(tmp);
+    return CU_OK;
+}
+
 static cu_rc build_indexes(misuse *m, const cu_ref *ref)
 {
     cu_ref_all all;
@@ -453,6 +492,20 @@ static cu_rc build_indexes(misuse *m, const cu_ref *ref)
                 m->restricted[c->id] = 1;
         }
     }
+    /* Each person's and record's cases: need-to-know cases first, then
+     * the rest in order of opening, so that team_link finds an operation
+     * however many incidents came since and the latest cases opened by
+     * now (a replay's reference holds cases that open later). */
+    m->case_open = cu_calloc(nc, sizeof *m->case_open);
+    if (!m->case_open) {
+        rc = CU_ERR_NOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < all.ncases; i++)
+        if (all.cases[i]->id < nc)
+            m->case_open[all.cases[i]->id] = tmin(all.cases[i]->opened);
+    if ((rc = sort_cases(m, m->pc_off, m->pc, np)) || (rc = sort_cases(m, m->rc_off, m->rc, nr)))
+        goto fail;
     /* An area where hardly any of the force's people live (under a quarter
      * of an even share) is not a neighbourhood: its officers (headquarters,
      * force-wide units) meet people of every area in their work. */
@@ -496,14 +549,16 @@ static cu_rc misuse_ref_changed(void *state, const cu_ref *ref)
     struct idx { /* what build_indexes sets */
         uint32_t *pc_off, *pc, *rc_off, *rc, *co_off, *co;
         uint8_t *restricted, *wide_area;
+        uint32_t *case_open;
         size_t np_idx, nr_idx, nc_idx, nwide;
-    } sets[2] = {{m->pc_off, m->pc, m->rc_off, m->rc, m->co_off, m->co, m->restricted, m->wide_area, m->np_idx,
-                  m->nr_idx, m->nc_idx, m->nwide}};
+    } sets[2] = {{m->pc_off, m->pc, m->rc_off, m->rc, m->co_off, m->co, m->restricted, m->wide_area, m->case_open,
+                  m->np_idx, m->nr_idx, m->nc_idx, m->nwide}};
     m->pc_off = m->pc = m->rc_off = m->rc = m->co_off = m->co = NULL;
     m->restricted = m->wide_area = NULL;
+    m->case_open = NULL;
     cu_rc rc = build_indexes(m, ref);
     sets[1] = (struct idx){m->pc_off, m->pc, m->rc_off, m->rc, m->co_off, m->co, m->restricted, m->wide_area,
-                           m->np_idx, m->nr_idx, m->nc_idx, m->nwide};
+                           m->case_open, m->np_idx, m->nr_idx, m->nc_idx, m->nwide};
     int keep = rc ? 0 : 1, drop = !keep; /* a failure keeps the old */
     cu_free(sets[drop].pc_off);
     cu_free(sets[drop].pc);
@@ -513,9 +568,11 @@ static cu_rc misuse_ref_changed(void *state, const cu_ref *ref)
     cu_free(sets[drop].co);
     cu_free(sets[drop].restricted);
     cu_free(sets[drop].wide_area);
+    cu_free(sets[drop].case_open);
     m->pc_off = sets[keep].pc_off, m->pc = sets[keep].pc, m->rc_off = sets[keep].rc_off, m->rc = sets[keep].rc;
     m->co_off = sets[keep].co_off, m->co = sets[keep].co, m->restricted = sets[keep].restricted;
     m->wide_area = sets[keep].wide_area;
+    m->case_open = sets[keep].case_open;
     m->np_idx = sets[keep].np_idx, m->nr_idx = sets[keep].nr_idx, m->nc_idx = sets[keep].nc_idx;
     m->nwide = sets[keep].nwide;
     return rc;
@@ -546,6 +603,7 @@ static void misuse_free(void *state)
     cu_free(m->co_off);
     cu_free(m->co);
     cu_free(m->restricted);
+    cu_free(m->case_open);
     cu_free(m->wide_area);
     cu_free(m->tpl);
     cu_free(m->tpair);
@@ -1075,11 +1133,27 @@ static bool team_link(const misuse *m, const uint32_t *off, const uint32_t *val,
 {
     if (key == CU_ID_NONE || key >= nidx || unit == CU_ID_NONE)
         return false;
-    uint32_t b = off[key], e = off[key + 1];
-    if (e - b > CASE_SCAN)
-        b = e - CASE_SCAN; /* the latest cases */
-    for (uint32_t i = b; i < e; i++) {
-        cu_id c = val[i];
+    /* the need-to-know cases (first in the list), then the latest
+     * CASE_SCAN opened by now (in order of opening after them) */
+    uint32_t b = off[key], e = off[key + 1], r = b;
+    while (r < e && m->restricted[val[r]])
+        r++;
+    uint32_t now = tmin(cu_ref_now(m->ref)), lo = r, hi = e;
+    if (e - r <= CASE_SCAN)
+        lo = hi = e; /* few: scan them all (cu_ref_case skips those not yet open) */
+    while (lo < hi) { /* the first case opened after now */
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (m->case_open[val[mid]] <= now)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    e = lo;
+    uint32_t from = e - r > CASE_SCAN ? e - CASE_SCAN : r;
+    for (uint32_t j = b; j < e; j++) {
+        if (j == r && from > r)
+            j = from;
+        cu_id c = val[j];
         const cu_case *cs = cu_ref_case(m->ref, c);
         if (!cs)
             continue;
@@ -1637,6 +1711,38 @@ static void denied_attempt(misuse *m, const cu_event *ev, struct ost *s, const c
     }
 }
 
+/* The week behind an officer's day: the soft excess (and what of it was
+ * not credited) of the
+ * previous WEEK_DAYS - 1 active days, and the officer's usual weekly
+ * excess, the lower median of the excess summed over the blocks of
+ * WEEK_DAYS active days in the history (at least two blocks, else none).
+ * Once a day per officer. */
+static void week_roll(struct ost *s)
+{
+    s->wk_exc = s->wk_unc = s->wk_slack = 0;
+    for (int k = 1; k < WEEK_DAYS && k <= s->hn; k++) {
+        int i = (s->hpos + HIST_N - k) % HIST_N;
+        s->wk_exc += s->h_exc[i] / 10.0f;
+        s->wk_unc += s->h_unc[i] / 10.0f;
+    }
+    int nb = s->hn / WEEK_DAYS;
+    if (nb < 2)
+        return;
+    float b[HIST_N / WEEK_DAYS];
+    for (int j = 0; j < nb; j++) {
+        b[j] = 0;
+        for (int k = 1; k <= WEEK_DAYS; k++)
+            b[j] += s->h_exc[(s->hpos + HIST_N - j * WEEK_DAYS - k) % HIST_N] / 10.0f;
+    }
+    for (int i = 1; i < nb; i++)
+        for (int j = i; j && b[j - 1] > b[j]; j--) {
+            float x = b[j];
+            b[j] = b[j - 1];
+            b[j - 1] = x;
+        }
+    s->wk_slack = (float)(WEEK_SLACK * b[(nb - 1) / 2]);
+}
+
 static void officer_day(misuse *m, struct ost *s, int32_t day)
 {
     if (s->day == day)
@@ -1646,6 +1752,10 @@ static void officer_day(misuse *m, struct ost *s, int32_t day)
         s->h_unx[s->hpos] = s->t_unx;
         uint16_t sv = (uint16_t)(s->soft_today * 10 > 60000 ? 60000 : s->soft_today * 10);
         s->h_soft[s->hpos] = sv;
+        double ex = s->allow_today >= 0 && s->allow_today < 1e8 ? s->soft_today - s->allow_today : 0;
+        s->h_exc[s->hpos] = (uint16_t)(ex <= 0 ? 0 : ex * 10 > 60000 ? 60000 : ex * 10 + 0.5);
+        double un = ex - s->credited_today; /* 0 but for what the week's slack kept back */
+        s->h_unc[s->hpos] = (uint16_t)(un <= 0 ? 0 : un * 10 > 60000 ? 60000 : un * 10 + 0.5);
         if (s->unit_seen != CU_ID_NONE &&
             !grow((void **)&m->unit_soft, &m->nunit4, (size_t)s->unit_seen + 1, sizeof *m->unit_soft))
             peer_add(&m->unit_soft[s->unit_seen], sv);
@@ -1659,6 +1769,8 @@ static void officer_day(misuse *m, struct ost *s, int32_t day)
     s->day = day;
     s->t_exf = s->t_unx = s->t_bulk_fired = s->t_spike_fired = 0;
     s->soft_today = s->credited_today = 0;
+    s->allow_today = -1;
+    week_roll(s);
 }
 
 static struct peer *role_peer(misuse *m, const cu_officer *o)
@@ -1712,6 +1824,26 @@ static double soft_allowance(const misuse *m, const struct ost *s)
         return (g->med + 3 * g->mad) / 10.0;
     }
     return 1e9; /* learning: nothing to compare with yet */
+}
+
+/* What of today's soft evidence becomes evidence now: the excess over
+ * the day's allowance, less the officer's usual weekly excess (a custody
+ * officer or analyst whose routine passes the day's allowance on the odd
+ * day is judged by the week: what they usually pass it by in a week is
+ * theirs too), less what the week has already credited.  With no usual
+ * weekly excess this is the day's excess less today's credit, as before.
+ * None in the first days of new access (the routine is not yet theirs). */
+static double week_credit(const struct ost *s, double allow, bool fresh)
+{
+    double ex = s->soft_today - allow;
+    if (ex < 0)
+        ex = 0;
+    double slack = fresh ? 0 : s->wk_slack;
+    if (s->wk_exc + ex - slack <= 0)
+        return 0;
+    /* the week may credit wk_exc + ex - slack in all; it has credited
+     * wk_exc - wk_unc before today and credited_today today */
+    return s->wk_unc + ex - slack - s->credited_today;
 }
 
 /* Whether hour h is outside a declared shift band. */
@@ -1867,6 +1999,21 @@ static double rarity(const misuse *m, const struct ost *s, const cu_officer *o)
     return r < 0.05 ? 0.05 : r;
 }
 
+/* An officer first seen after a change of unit that the reference dates
+ * within the last NEW_ACCESS_DAYS (a move before the stream's first event
+ * of the officer, or over days off): when the version in force began, if
+ * the version before it was of another unit; INT64_MIN otherwise.  Once
+ * per officer. */
+static int64_t moved_at(const cu_ref *ref, const cu_officer *o, int64_t now)
+{
+    if (o->valid_from == INT64_MIN || now - o->valid_from >= NEW_ACCESS_DAYS * 86400)
+        return INT64_MIN;
+    const cu_officer *v = cu_ref_all_get(ref, CU_REF_OFFICER, o->id), *prev = NULL;
+    for (; v && v != o; v = v->next)
+        prev = v;
+    return v && prev && prev->unit != o->unit ? o->valid_from : INT64_MIN;
+}
+
 static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, int64_t now, cu_alerts *out)
 {
     misuse *m = state;
@@ -1892,6 +2039,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     if (o && o->unit != s->unit_seen) {
         if (s->unit_seen != CU_ID_NONE)
             s->new_access_at = ev->ts;
+        else
+            s->new_access_at = moved_at(ref, o, ev->ts);
         s->unit_seen = o->unit;
     }
     int h = (int)((ev->ts % 86400 + 86400) % 86400 / 3600);
@@ -2212,13 +2361,17 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     /* the day's allowance; none in the first days of new access, whose
      * routine has yet to form (the new unit's is not yet the officer's) */
     double allow = -1;
-#define SOFT(sig, w, p, other)                                                   \
+#define SOFT(sig, w, p, other) SOFT_(sig, w, p, other, true)
+#define SOFT_(sig, w, p, other, weekly)                                          \
     do {                                                                         \
         double w_ = (w) * mult;                                                  \
-        if (allow < 0)                                                           \
+        if (allow < 0) {                                                         \
             allow = fresh ? 0 : soft_allowance(m, s);                            \
+            s->allow_today = (float)allow;                                       \
+        }                                                                        \
         s->soft_today += (float)w_;                                              \
-        double c_ = s->soft_today - allow - s->credited_today;                   \
+        double c_ = (weekly) ? week_credit(s, allow, fresh)                      \
+                             : s->soft_today - allow - s->credited_today;        \
         if (c_ > w_)                                                             \
             c_ = w_;                                                             \
         if (!fi)                                                                 \
@@ -2240,7 +2393,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
      * look-ups are challenged); more look-ups the same day add little, a
      * look-up on another day adds the full weight again (a pattern). */
     if (team_days >= 4)
-        SOFT(S_REPEAT, repeat_weight(team_days), team_p, team_case);
+        SOFT_(S_REPEAT, repeat_weight(team_days), team_p, team_case, false);
     bool own_done = false, group_done = false, caveat_done = false, sur_done = false;
     /* an officer whose daily work is mostly without case links (custody
      * booking in people off the street) meets their own circle by chance
@@ -2367,7 +2520,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         /* repeats: the same person unexplained on another day */
         unsigned rdays = ux_note(s, p, pp ? pp->address_h : 0, t, day);
         if (rdays)
-            SOFT(S_REPEAT, repeat_weight(rdays), p, CU_ID_NONE);
+            SOFT_(S_REPEAT, repeat_weight(rdays), p, CU_ID_NONE, false);
         if (is_view && searched(s, p, t, 2))
             ADD(S_TRAWL, 0.4, p, CU_ID_NONE); /* browsing the people a trawl brought up */
         if (!m->cfg.rules_only) {
@@ -2407,6 +2560,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     (void)any_flag;
 #undef ADD
 #undef SOFT
+#undef SOFT_
 #undef OWN
     return CU_OK;
 }
