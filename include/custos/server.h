@@ -172,6 +172,9 @@ size_t cu_kept_refused(const cu_kept *k);    /* their lines that no longer appli
 const char *cu_kept_dir(const cu_kept *k);
 /* Update number seq's text (cu_free it) and its path (into path). */
 cu_rc cu_kept_read(const cu_kept *k, size_t seq, char **text, size_t *len, char *path, size_t cap) CU_NODISCARD;
+/* The text of a .at file (decimal digits, an optional newline; at most
+ * 2^64 - 1): true and *at, or false when it is anything else. */
+bool cu_kept_parse_at(const char *text, size_t len, uint64_t *at);
 /* Whether name is an update's file name (NNNNNNNN.jsonl); its number. */
 bool cu_kept_name(const char *name, unsigned long *seq);
 

@@ -48,6 +48,25 @@ static bool kept_name(const char *name, unsigned long *seq)
 
 bool cu_kept_name(const char *name, unsigned long *seq) { return kept_name(name, seq); }
 
+bool cu_kept_parse_at(const char *text, size_t len, uint64_t *at)
+{
+    /* decimal digits, then one newline or nothing; no sign, no spaces */
+    size_t n = len && text[len - 1] == '\n' ? len - 1 : len;
+    if (n == 0 || n > 20)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return false;
+        unsigned d = (unsigned)(text[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false; /* past 2^64 - 1 */
+        v = v * 10 + d;
+    }
+    *at = v;
+    return true;
+}
+
 /* The position in DIR/NNNNNNNN.at: false when there is none or it does not read. */
 static bool read_at(const char *dir, size_t seq, uint64_t *at)
 {
@@ -57,13 +76,8 @@ static bool read_at(const char *dir, size_t seq, uint64_t *at)
     struct stat sb;
     if (stat(path, &sb) != 0 || cu_file_read(path, 64, &text, &len) != CU_OK)
         return false;
-    char *end = NULL;
-    errno = 0;
-    unsigned long long v = strtoull(text, &end, 10);
-    bool ok = errno == 0 && end != text && (*end == '\n' || *end == '\0') && text[0] >= '0' && text[0] <= '9';
+    bool ok = cu_kept_parse_at(text, len, at);
     cu_free(text);
-    if (ok)
-        *at = (uint64_t)v;
     return ok;
 }
 
