@@ -25,7 +25,7 @@
 
 #include "custos/event.h"
 
-#define CU_STORE_SCHEMA_VERSION 2
+#define CU_STORE_SCHEMA_VERSION 3
 /* Events are grouped in windows of 2^CU_STORE_WIN_BITS ledger indexes; the
  * key tables (event_officer, event_record, event_case, event_subject) are
  * ordered by (window, key, idx) so that indexing appends (docs/store.md). */

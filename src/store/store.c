@@ -61,9 +61,11 @@ enum { KT_OFFICER, KT_RECORD, KT_CASE, KT_PERSON, KT_COUNT_ };
 #define NTX 12
 
 /* rows per multi-row INSERT (the rest of a batch goes one row at a time) */
-#define EV_ROWS 32
+#define EV_ROWS 128
 #define EV_COLS 13
-#define K_ROWS 64
+#define K_ROWS 256
+#define K_COLS 4
+#define WIN_MASK ((UINT64_C(1) << CU_STORE_WIN_BITS) - 1)
 
 /* one (key, event) pair of a batch: k = window << 32 | key */
 typedef struct kpair {
@@ -94,6 +96,14 @@ typedef struct arow {
     size_t json_off, json_len, kind_off, kind_len, ids_off;
     uint32_t noff, nsubj;
 } arow;
+
+/* one posting being written: (window, key) in k, the first offset, and
+ * its JSON array in the store's ptext */
+typedef struct post {
+    uint64_t k;
+    uint32_t lo;
+    size_t off, len;
+} post;
 
 /* A batch gathered between cu_store_begin and cu_store_commit. */
 typedef struct txn {
@@ -144,6 +154,9 @@ struct cu_store {
     uint32_t people_req;   /* caller's side: person names committed (or being) */
     int64_t max_win; /* the last window in event_window (-1: none) */
     uint32_t count[1 << 16]; /* radix sort counts (used by the writing thread) */
+    post *post;              /* one key table's postings (the writing thread's) */
+    size_t npost, postcap;
+    cu_buf ptext;            /* their offsets as JSON arrays */
     uint32_t stored[CU_K_COUNT_]; /* names stored per kind */
     uint64_t indexed;
     uint64_t next_alert;
@@ -153,6 +166,15 @@ struct cu_store {
     bool bulk;
     struct writer w;
 };
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define POST_TABLE(t, col)                                                                                          \
+    "CREATE TABLE IF NOT EXISTS " t "(win INTEGER NOT NULL, " col " INTEGER NOT NULL, lo INTEGER NOT NULL,"            \
+    "  idxs TEXT NOT NULL, PRIMARY KEY(win, " col ", lo)) WITHOUT ROWID;"
+#define POST_VIEW(v, col, t)                                                                                        \
+    "CREATE VIEW IF NOT EXISTS " v "(win, " col ", idx) AS SELECT k.win, k." col ", (k.win << " STR(CU_STORE_WIN_BITS) \
+    ") + j.value FROM " t " k, json_each(k.idxs) j;"
 
 static const char *schema =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
@@ -178,15 +200,13 @@ static const char *schema =
     "CREATE TABLE IF NOT EXISTS event(idx INTEGER PRIMARY KEY, ts INTEGER NOT NULL, eid TEXT NOT NULL,"
     "  officer INTEGER NOT NULL, action INTEGER NOT NULL, outcome INTEGER NOT NULL, record INTEGER,"
     "  case_ INTEGER, system INTEGER, purpose INTEGER, terminal INTEGER, area INTEGER, results INTEGER);"
-    /* the key tables: (window, key, idx), appended in that order per batch */
-    "CREATE TABLE IF NOT EXISTS event_officer(win INTEGER NOT NULL, officer INTEGER NOT NULL, idx INTEGER NOT NULL,"
-    "  PRIMARY KEY(win, officer, idx)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS event_record(win INTEGER NOT NULL, record INTEGER NOT NULL, idx INTEGER NOT NULL,"
-    "  PRIMARY KEY(win, record, idx)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS event_case(win INTEGER NOT NULL, case_ INTEGER NOT NULL, idx INTEGER NOT NULL,"
-    "  PRIMARY KEY(win, case_, idx)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS event_subject(win INTEGER NOT NULL, person INTEGER NOT NULL, idx INTEGER NOT NULL,"
-    "  PRIMARY KEY(win, person, idx)) WITHOUT ROWID;"
+    /* the key tables as postings: one row per key, window and batch, its
+     * ledger indexes (offsets in the window, ascending) as a JSON array */
+    POST_TABLE("post_officer", "officer") POST_TABLE("post_record", "record") POST_TABLE("post_case", "case_")
+    POST_TABLE("post_subject", "person")
+    /* ... read through views of the version-2 shape (win, key, idx) */
+    POST_VIEW("event_officer", "officer", "post_officer") POST_VIEW("event_record", "record", "post_record")
+    POST_VIEW("event_case", "case_", "post_case") POST_VIEW("event_subject", "person", "post_subject")
     "CREATE TABLE IF NOT EXISTS event_window(win INTEGER PRIMARY KEY);"
     "CREATE TABLE IF NOT EXISTS alert(num INTEGER PRIMARY KEY, raised_at INTEGER NOT NULL, kind TEXT NOT NULL,"
     "  score REAL NOT NULL, first_event INTEGER NOT NULL, last_event INTEGER NOT NULL, json TEXT NOT NULL);"
@@ -209,11 +229,12 @@ static const char *stmt_sql[ST_COUNT_] = {
     [ST_ALERT_OFF] = "INSERT OR IGNORE INTO alert_officer VALUES(?,?)",
     [ST_ALERT_SUBJ] = "INSERT OR IGNORE INTO alert_subject VALUES(?,?)",
     [ST_WINDOW] = "INSERT OR IGNORE INTO event_window VALUES(?)",
-    /* OR IGNORE: an event may list the same person twice */
-    [ST_K_OFFICER] = "INSERT OR IGNORE INTO event_officer VALUES(?,?,?)",
-    [ST_K_RECORD] = "INSERT OR IGNORE INTO event_record VALUES(?,?,?)",
-    [ST_K_CASE] = "INSERT OR IGNORE INTO event_case VALUES(?,?,?)",
-    [ST_K_PERSON] = "INSERT OR IGNORE INTO event_subject VALUES(?,?,?)",
+    /* one posting per key and batch (an event listing a person twice is
+     * one entry: flush_keys drops the repeat) */
+    [ST_K_OFFICER] = "INSERT INTO post_officer VALUES(?,?,?,?)",
+    [ST_K_RECORD] = "INSERT INTO post_record VALUES(?,?,?,?)",
+    [ST_K_CASE] = "INSERT INTO post_case VALUES(?,?,?,?)",
+    [ST_K_PERSON] = "INSERT INTO post_subject VALUES(?,?,?,?)",
     [ST_INGEST_ADD] = "INSERT OR REPLACE INTO ingest VALUES(?,?,?)",
     [ST_INGEST_GET] = "SELECT hi, at FROM ingest WHERE lo <= ? ORDER BY lo DESC LIMIT 1",
     /* ST_EVENT_N, ST_K_*_N: built at open (multi_sql) */
@@ -276,6 +297,37 @@ static cu_rc query_int(cu_store *s, const char *sql, int64_t *out)
     return r == SQLITE_ROW || r == SQLITE_DONE ? CU_OK : dberr(s, sql);
 }
 
+/* Version 2 -> 3: each key table (win, key, idx), one row per pair, becomes
+ * its postings table, one row per key and window, the view of the old name
+ * taking its place.  Inside the caller's transaction.  The pairs are read in
+ * primary-key order, so each group's offsets come ascending (what
+ * json_group_array is given in that order it keeps). */
+static cu_rc migrate_v2(cu_store *s)
+{
+    static const char *const kt[KT_COUNT_][3] = {
+        {"event_officer", "officer", "post_officer"},
+        {"event_record", "record", "post_record"},
+        {"event_case", "case_", "post_case"},
+        {"event_subject", "person", "post_subject"},
+    };
+    cu_rc rc = CU_OK;
+    for (int t = 0; t < KT_COUNT_ && !rc; t++) {
+        char *q = sqlite3_mprintf(
+            "CREATE TABLE %s(win INTEGER NOT NULL, %s INTEGER NOT NULL, lo INTEGER NOT NULL, idxs TEXT NOT NULL,"
+            "  PRIMARY KEY(win, %s, lo)) WITHOUT ROWID;"
+            "INSERT INTO %s SELECT win, %s, min(idx) & %llu, json_group_array(idx & %llu) FROM"
+            "  (SELECT win, %s, idx FROM %s ORDER BY win, %s, idx) GROUP BY win, %s;"
+            "DROP TABLE %s;",
+            kt[t][2], kt[t][1], kt[t][1], kt[t][2], kt[t][1], (unsigned long long)WIN_MASK,
+            (unsigned long long)WIN_MASK, kt[t][1], kt[t][0], kt[t][1], kt[t][1], kt[t][0]);
+        if (!q)
+            return CU_ERR_NOMEM;
+        rc = exec(s, q);
+        sqlite3_free(q);
+    }
+    return rc;
+}
+
 static cu_rc settle(cu_store *s);
 static cu_rc mr_open(cu_store *s, mrows *m, const char *head, int cols, int rows, const char *what);
 static void mr_close(mrows *m);
@@ -295,6 +347,7 @@ cu_rc cu_store_open(const char *path, cu_store **out)
         return CU_ERR_NOMEM;
     for (int i = 0; i < NTX; i++)
         cu_buf_init(&s->tx[i].text, (size_t)1 << 31);
+    cu_buf_init(&s->ptext, (size_t)1 << 34);
     cu_rc rc;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
@@ -327,7 +380,7 @@ cu_rc cu_store_open(const char *path, cu_store **out)
                         (long long)ver, CU_STORE_SCHEMA_VERSION);
         goto fail;
     }
-    if (ver != 0 && ver < CU_STORE_SCHEMA_VERSION) {
+    if (ver == 1) {
         /* version 1 indexed events with secondary indexes on event; its
          * queries differ.  The store is an index of the ledger: rebuilding
          * it is the migration. */
@@ -338,20 +391,22 @@ cu_rc cu_store_open(const char *path, cu_store **out)
                         path, (long long)ver, CU_STORE_SCHEMA_VERSION);
         goto fail;
     }
-    if ((rc = exec(s, "BEGIN")) || (rc = exec(s, schema)) || (rc = exec(s, "PRAGMA user_version=2")) ||
-        (rc = exec(s, "COMMIT"))) {
+    /* version 2 (one row per key and event) is converted in place, in the
+     * same transaction as the schema: all or nothing */
+    if ((rc = exec(s, "BEGIN")) || (ver == 2 && (rc = migrate_v2(s))) || (rc = exec(s, schema)) ||
+        (rc = exec(s, "PRAGMA user_version=" STR(CU_STORE_SCHEMA_VERSION))) || (rc = exec(s, "COMMIT"))) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         goto fail;
     }
     for (int i = 0; i < ST_COUNT_; i++) {
         static const char *const multi[ST_COUNT_] = {
             [ST_EVENT_N] = "INSERT INTO event VALUES",
-            [ST_K_OFFICER_N] = "INSERT OR IGNORE INTO event_officer VALUES",
-            [ST_K_RECORD_N] = "INSERT OR IGNORE INTO event_record VALUES",
-            [ST_K_CASE_N] = "INSERT OR IGNORE INTO event_case VALUES",
-            [ST_K_PERSON_N] = "INSERT OR IGNORE INTO event_subject VALUES",
+            [ST_K_OFFICER_N] = "INSERT INTO post_officer VALUES",
+            [ST_K_RECORD_N] = "INSERT INTO post_record VALUES",
+            [ST_K_CASE_N] = "INSERT INTO post_case VALUES",
+            [ST_K_PERSON_N] = "INSERT INTO post_subject VALUES",
         };
-        char *q = multi[i] ? multi_sql(multi[i], i == ST_EVENT_N ? EV_ROWS : K_ROWS, i == ST_EVENT_N ? EV_COLS : 3)
+        char *q = multi[i] ? multi_sql(multi[i], i == ST_EVENT_N ? EV_ROWS : K_ROWS, i == ST_EVENT_N ? EV_COLS : K_COLS)
                            : NULL;
         if (multi[i] && !q) {
             rc = CU_ERR_NOMEM;
@@ -403,6 +458,8 @@ void cu_store_close(cu_store *s)
         sqlite3_finalize(s->st[i]);
     mr_close(&s->names_m);
     sqlite3_close(s->db);
+    cu_free(s->post);
+    cu_buf_free(&s->ptext);
     for (int i = 0; i < NTX; i++) {
         txn *t = &s->tx[i];
         for (int k = 0; k < KT_COUNT_; k++) {
@@ -1143,14 +1200,68 @@ static cu_rc put_events(cu_store *s, const txn *t)
     return CU_OK;
 }
 
-static void bind_pair(sqlite3_stmt *st, int base, const kpair *k)
+static void bind_post(sqlite3_stmt *st, int base, const cu_store *s, const post *p)
 {
-    sqlite3_bind_int64(st, base + 1, (sqlite3_int64)(k->k >> 32));
-    sqlite3_bind_int64(st, base + 2, (sqlite3_int64)(k->k & 0xffffffffu));
-    sqlite3_bind_int64(st, base + 3, (sqlite3_int64)k->idx);
+    sqlite3_bind_int64(st, base + 1, (sqlite3_int64)(p->k >> 32));
+    sqlite3_bind_int64(st, base + 2, (sqlite3_int64)(p->k & 0xffffffffu));
+    sqlite3_bind_int64(st, base + 3, p->lo);
+    sqlite3_bind_text(st, base + 4, s->ptext.data + p->off, (int)p->len, SQLITE_STATIC);
 }
 
-/* Write the batch's key pairs, sorted, and the windows they reach. */
+/* The decimal digits of v (< 2^CU_STORE_WIN_BITS) at d; their count. */
+static size_t put_dec(char *d, uint32_t v)
+{
+    size_t n = 1;
+    for (uint32_t x = v; x >= 10; x /= 10)
+        n++;
+    /* filled from the last digit back: no reversal */
+    for (size_t i = n; i-- > 0; v /= 10)
+        d[i] = (char)('0' + v % 10);
+    return n;
+}
+
+/* Group a sorted key buffer into postings: one per (window, key), its
+ * offsets "[o1,o2,...]" ascending in s->ptext (an index listed twice by one
+ * event, adjacent after the stable sort, is written once). */
+static cu_rc make_posts(cu_store *s, const kbuf *b)
+{
+    s->npost = 0;
+    cu_buf_reset(&s->ptext);
+    /* at most 5 digits and a separator per pair, and a bracket per posting */
+    cu_rc rc = cu_buf_reserve(&s->ptext, b->n * (CU_STORE_WIN_BITS / 3 + 3) + 1);
+    if (rc || (rc = grow((void **)&s->post, &s->postcap, b->n, sizeof *s->post)))
+        return rc;
+    char *d = s->ptext.data;
+    size_t len = 0;
+    post *p = NULL;
+    for (size_t i = 0; i < b->n; i++) {
+        const kpair *kp = &b->v[i];
+        uint32_t off = (uint32_t)(kp->idx & WIN_MASK);
+        if (p && kp->k == p->k) {
+            if (kp->idx == b->v[i - 1].idx)
+                continue;
+            d[len++] = ',';
+        } else {
+            if (p) {
+                d[len++] = ']';
+                p->len = len - p->off;
+            }
+            p = &s->post[s->npost++];
+            *p = (post){.k = kp->k, .lo = off, .off = len};
+            d[len++] = '[';
+        }
+        len += put_dec(d + len, off);
+    }
+    if (p) {
+        d[len++] = ']';
+        p->len = len - p->off;
+    }
+    d[len] = '\0';
+    s->ptext.len = len;
+    return CU_OK;
+}
+
+/* Write the batch's key pairs as postings, and the windows they reach. */
 static cu_rc flush_keys(cu_store *s, txn *tx)
 {
     int64_t top = -1;
@@ -1158,17 +1269,19 @@ static cu_rc flush_keys(cu_store *s, txn *tx)
     for (int t = 0; t < KT_COUNT_; t++) {
         kbuf *b = &tx->kb[t];
         kb_sort(b, s->count);
+        if ((rc = make_posts(s, b)))
+            return rc;
         sqlite3_stmt *one = s->st[ST_K_OFFICER + t], *many = s->st[ST_K_OFFICER_N + t];
         size_t i = 0;
-        for (; i + K_ROWS <= b->n; i += K_ROWS) {
+        for (; i + K_ROWS <= s->npost; i += K_ROWS) {
             for (int r = 0; r < K_ROWS; r++)
-                bind_pair(many, r * 3, &b->v[i + (size_t)r]);
-            if ((rc = step_reset(s, many, "insert event keys")))
+                bind_post(many, r * K_COLS, s, &s->post[i + (size_t)r]);
+            if ((rc = step_reset(s, many, "insert postings")))
                 return rc;
         }
-        for (; i < b->n; i++) {
-            bind_pair(one, 0, &b->v[i]);
-            if ((rc = step_reset(s, one, "insert event key")))
+        for (; i < s->npost; i++) {
+            bind_post(one, 0, s, &s->post[i]);
+            if ((rc = step_reset(s, one, "insert posting")))
                 return rc;
         }
         if (b->n && (int64_t)(b->v[b->n - 1].k >> 32) > top)
@@ -1510,8 +1623,8 @@ cu_rc cu_store_clear_events(cu_store *s)
     cu_rc src_ = s->in_tx ? cu_err_set(CU_ERR_STATE, "store: a batch is open") : settle(s);
     if (src_)
         return src_;
-    cu_rc rc = exec(s, "BEGIN; DELETE FROM event; DELETE FROM event_officer; DELETE FROM event_record;"
-                       "DELETE FROM event_case; DELETE FROM event_subject; DELETE FROM event_window; DELETE FROM alert;"
+    cu_rc rc = exec(s, "BEGIN; DELETE FROM event; DELETE FROM post_officer; DELETE FROM post_record;"
+                       "DELETE FROM post_case; DELETE FROM post_subject; DELETE FROM event_window; DELETE FROM alert;"
                        "DELETE FROM alert_officer; DELETE FROM alert_subject; DELETE FROM ingest;"
                        "UPDATE meta SET value=0 WHERE key='indexed'; COMMIT;");
     if (rc) {

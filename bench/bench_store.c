@@ -1,0 +1,127 @@
+/* bench_store: the store's cost of indexing events, alone.
+ *
+ * Reads an events file (for instance `custos gen` output) in batches of
+ * 65536 events, as `custos replay` does, and writes each batch into a new
+ * store in a temporary directory on this thread (no writer thread), timing
+ * only the store's calls (begin, add_event, sync_people, commit): parsing
+ * is not counted.  Prints the store's CPU time (this thread's), its wall
+ * time, microseconds per event, and the rows of the key tables, with the
+ * size of the database.  Use it to compare layouts: the figures do not
+ * depend on the other threads of a replay.
+ *
+ * With --ref REF the reference is loaded and stored first, untimed (as the
+ * replay's reference job does: the names it interns are then stored before
+ * the batches, which write only the names they are first to use).
+ *
+ * usage: bench_store EVENTS.jsonl [MAX_EVENTS] [--ref REF] [--keep DIR]
+ */
+#include "custos/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BATCH 65536
+
+static double thread_cpu(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: bench_store EVENTS.jsonl [MAX_EVENTS] [--ref REF] [--keep DIR]\n");
+        return 2;
+    }
+    uint64_t max = argc > 2 && argv[2][0] != '-' ? strtoull(argv[2], NULL, 10) : UINT64_MAX;
+    const char *keep = NULL, *refpath = NULL;
+    for (int i = 2; i + 1 < argc; i++) {
+        if (strcmp(argv[i], "--keep") == 0)
+            keep = argv[i + 1];
+        if (strcmp(argv[i], "--ref") == 0)
+            refpath = argv[i + 1];
+    }
+    char dir[] = "/tmp/bench_store.XXXXXX";
+    if (!keep && !mkdtemp(dir))
+        return 1;
+    char db[4200];
+    snprintf(db, sizeof db, "%s/store.db", keep ? keep : dir);
+    if (keep)
+        mkdir(keep, 0755);
+    cu_names *n = NULL;
+    cu_event_reader *r = NULL;
+    cu_store *s = NULL;
+    cu_ref *ref = NULL;
+    cu_event *evs = cu_calloc(BATCH, sizeof *evs);
+    cu_id *subj = cu_calloc((size_t)BATCH * CU_EVENT_MAX_SUBJECTS, sizeof *subj);
+    cu_rc rc = !evs || !subj ? CU_ERR_NOMEM : CU_OK;
+    if (rc || (rc = cu_names_new(&n)) || (rc = cu_event_reader_open(argv[1], n, &r)) || (rc = cu_store_open(db, &s)))
+        goto fail;
+    if (refpath && ((rc = cu_ref_new(n, &ref)) || (rc = cu_ref_load(ref, refpath)) || (rc = cu_ref_seal(ref, refpath)) ||
+                    (rc = cu_store_put_reference(s, ref))))
+        goto fail;
+    double cpu = 0, wall = 0;
+    uint64_t idx = 0;
+    for (bool end = false; !end && idx < max;) {
+        size_t k = 0;
+        while (k < BATCH && idx + k < max) {
+            cu_event *e = &evs[k];
+            e->subjects = subj + k * CU_EVENT_MAX_SUBJECTS;
+            e->subjects_cap = CU_EVENT_MAX_SUBJECTS;
+            rc = cu_event_reader_next(r, e);
+            if (rc == CU_ERR_NOTFOUND) {
+                end = true;
+                rc = CU_OK;
+                break;
+            }
+            if (rc)
+                goto fail;
+            k++;
+        }
+        if (!k)
+            break;
+        double c0 = thread_cpu();
+        uint64_t w0 = cu_mono_ns();
+        if ((rc = cu_store_sync_people(s, n, NULL)) || (rc = cu_store_begin(s)))
+            goto fail;
+        for (size_t i = 0; i < k; i++)
+            if ((rc = cu_store_add_event(s, idx + i, &evs[i])))
+                goto fail;
+        if ((rc = cu_store_commit(s, idx + k)))
+            goto fail;
+        cpu += thread_cpu() - c0;
+        wall += (double)(cu_mono_ns() - w0) / 1e9;
+        idx += k;
+    }
+    uint64_t subjects = 0;
+    if ((rc = cu_store_count(s, "event_subject", &subjects)))
+        goto fail;
+    cu_store_close(s);
+    s = NULL;
+    struct stat st;
+    double mb = stat(db, &st) == 0 ? (double)st.st_size / 1e6 : 0;
+    printf("store: %llu events, %llu person entries: cpu %.2f s (%.3f us/event), wall %.2f s; store.db %.0f MB\n",
+           (unsigned long long)idx, (unsigned long long)subjects, cpu, idx ? cpu * 1e6 / (double)idx : 0, wall, mb);
+fail:
+    if (rc)
+        fprintf(stderr, "bench_store: %s: %s\n", cu_strerror(rc), cu_err_detail());
+    cu_store_close(s);
+    cu_event_reader_close(r);
+    cu_ref_free(ref);
+    cu_names_free(n);
+    cu_free(evs);
+    cu_free(subj);
+    if (!keep) {
+        char cmd[4300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", dir);
+    }
+    return rc ? 1 : 0;
+}
