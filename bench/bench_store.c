@@ -13,7 +13,11 @@
  * replay's reference job does: the names it interns are then stored before
  * the batches, which write only the names they are first to use).
  *
- * usage: bench_store EVENTS.jsonl [MAX_EVENTS] [--ref REF] [--keep DIR]
+ * With --writer the batches go to the store's writer thread (as in
+ * `custos replay`, which writes them GROUP at a time): the store's CPU is
+ * then the process's CPU time less what this thread spent parsing.
+ *
+ * usage: bench_store EVENTS.jsonl [MAX_EVENTS] [--ref REF] [--keep DIR] [--writer]
  */
 #include "custos/store.h"
 
@@ -26,12 +30,13 @@
 
 #define BATCH 65536
 
-static double thread_cpu(void)
+static double cpu_clock(clockid_t c)
 {
     struct timespec t;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    clock_gettime(c, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
+static double thread_cpu(void) { return cpu_clock(CLOCK_THREAD_CPUTIME_ID); }
 
 int main(int argc, char **argv)
 {
@@ -41,6 +46,9 @@ int main(int argc, char **argv)
     }
     uint64_t max = argc > 2 && argv[2][0] != '-' ? strtoull(argv[2], NULL, 10) : UINT64_MAX;
     const char *keep = NULL, *refpath = NULL;
+    bool writer = false;
+    for (int i = 2; i < argc; i++)
+        writer |= strcmp(argv[i], "--writer") == 0;
     for (int i = 2; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--keep") == 0)
             keep = argv[i + 1];
@@ -66,10 +74,14 @@ int main(int argc, char **argv)
     if (refpath && ((rc = cu_ref_new(n, &ref)) || (rc = cu_ref_load(ref, refpath)) || (rc = cu_ref_seal(ref, refpath)) ||
                     (rc = cu_store_put_reference(s, ref))))
         goto fail;
-    double cpu = 0, wall = 0;
+    if (writer && (rc = cu_store_writer_start(s)))
+        goto fail;
+    double cpu = 0, wall = 0, parse = 0, p0 = cpu_clock(CLOCK_PROCESS_CPUTIME_ID);
+    uint64_t wall0 = cu_mono_ns();
     uint64_t idx = 0;
     for (bool end = false; !end && idx < max;) {
         size_t k = 0;
+        double r0 = thread_cpu();
         while (k < BATCH && idx + k < max) {
             cu_event *e = &evs[k];
             e->subjects = subj + k * CU_EVENT_MAX_SUBJECTS;
@@ -84,6 +96,7 @@ int main(int argc, char **argv)
                 goto fail;
             k++;
         }
+        parse += thread_cpu() - r0;
         if (!k)
             break;
         double c0 = thread_cpu();
@@ -98,6 +111,12 @@ int main(int argc, char **argv)
         cpu += thread_cpu() - c0;
         wall += (double)(cu_mono_ns() - w0) / 1e9;
         idx += k;
+    }
+    if ((rc = cu_store_wait(s)))
+        goto fail;
+    if (writer) {
+        cpu = cpu_clock(CLOCK_PROCESS_CPUTIME_ID) - p0 - parse;
+        wall = (double)(cu_mono_ns() - wall0) / 1e9;
     }
     uint64_t subjects = 0;
     if ((rc = cu_store_count(s, "event_subject", &subjects)))

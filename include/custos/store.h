@@ -29,7 +29,7 @@
 /* Events are grouped in windows of 2^CU_STORE_WIN_BITS ledger indexes; the
  * key tables (event_officer, event_record, event_case, event_subject) are
  * ordered by (window, key, idx) so that indexing appends (docs/store.md). */
-#define CU_STORE_WIN_BITS 16
+#define CU_STORE_WIN_BITS 19
 
 typedef struct cu_store cu_store;
 

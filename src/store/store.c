@@ -59,6 +59,10 @@ enum { KT_OFFICER, KT_RECORD, KT_CASE, KT_PERSON, KT_COUNT_ };
 /* batches gathered or waiting for the writer thread (each holds its event
  * rows and key pairs: some 13 MiB for 65536 events, once grown) */
 #define NTX 12
+/* batches the writer thread writes in one transaction (their postings
+ * merged: 2^CU_STORE_WIN_BITS ledger indexes of replay's 65536-event
+ * batches); fewer when a caller waits for the index or at close */
+#define GROUP 8
 
 /* rows per multi-row INSERT (the rest of a batch goes one row at a time) */
 #define EV_ROWS 128
@@ -135,6 +139,7 @@ struct writer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int head, pending; /* tx[head .. head + pending) wait, in commit order */
+    int flush;         /* callers waiting for every batch to be written */
     const cu_ref *ref; /* a reference job (before any batch) */
     uint32_t ref_counts[CU_K_COUNT_];
     bool names_job, names_done;
@@ -297,11 +302,14 @@ static cu_rc query_int(cu_store *s, const char *sql, int64_t *out)
     return r == SQLITE_ROW || r == SQLITE_DONE ? CU_OK : dberr(s, sql);
 }
 
-/* Version 2 -> 3: each key table (win, key, idx), one row per pair, becomes
- * its postings table, one row per key and window, the view of the old name
- * taking its place.  Inside the caller's transaction.  The pairs are read in
- * primary-key order, so each group's offsets come ascending (what
- * json_group_array is given in that order it keeps). */
+/* Version 2 -> 3: each key table (win, key, idx) of windows of 2^16 indexes,
+ * one row per pair, becomes its postings table, one posting per key and old
+ * window (placed in the new, larger window holding it: a key may have
+ * several postings in one window, told apart by lo), the view of the old
+ * name taking its place; event_window lists the new windows.  Inside the
+ * caller's transaction.  The pairs are read in primary-key order (the GROUP
+ * BY follows it, no sorting), so each posting's offsets come ascending. */
+#define V2_WIN_BITS 16
 static cu_rc migrate_v2(cu_store *s)
 {
     static const char *const kt[KT_COUNT_][3] = {
@@ -315,16 +323,21 @@ static cu_rc migrate_v2(cu_store *s)
         char *q = sqlite3_mprintf(
             "CREATE TABLE %s(win INTEGER NOT NULL, %s INTEGER NOT NULL, lo INTEGER NOT NULL, idxs TEXT NOT NULL,"
             "  PRIMARY KEY(win, %s, lo)) WITHOUT ROWID;"
-            "INSERT INTO %s SELECT win, %s, min(idx) & %llu, json_group_array(idx & %llu) FROM"
-            "  (SELECT win, %s, idx FROM %s ORDER BY win, %s, idx) GROUP BY win, %s;"
+            "INSERT INTO %s SELECT win >> %d, %s, min(idx) & %llu, json_group_array(idx & %llu) FROM %s"
+            "  GROUP BY win, %s;"
             "DROP TABLE %s;",
-            kt[t][2], kt[t][1], kt[t][1], kt[t][2], kt[t][1], (unsigned long long)WIN_MASK,
-            (unsigned long long)WIN_MASK, kt[t][1], kt[t][0], kt[t][1], kt[t][1], kt[t][0]);
+            kt[t][2], kt[t][1], kt[t][1], kt[t][2], CU_STORE_WIN_BITS - V2_WIN_BITS, kt[t][1],
+            (unsigned long long)WIN_MASK, (unsigned long long)WIN_MASK, kt[t][0], kt[t][1], kt[t][0]);
         if (!q)
             return CU_ERR_NOMEM;
         rc = exec(s, q);
         sqlite3_free(q);
     }
+    if (!rc)
+        rc = exec(s, "DELETE FROM event_window;"
+                     "INSERT INTO event_window WITH RECURSIVE w(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM w"
+                     "  WHERE x < (SELECT max(idx) >> " STR(CU_STORE_WIN_BITS) " FROM event))"
+                     "  SELECT x FROM w WHERE EXISTS (SELECT 1 FROM event);");
     return rc;
 }
 
@@ -1220,25 +1233,36 @@ static size_t put_dec(char *d, uint32_t v)
     return n;
 }
 
-/* Group a sorted key buffer into postings: one per (window, key), its
- * offsets "[o1,o2,...]" ascending in s->ptext (an index listed twice by one
- * event, adjacent after the stable sort, is written once). */
-static cu_rc make_posts(cu_store *s, const kbuf *b)
+/* Group sorted key buffers (one per batch of a group, in commit order) into
+ * postings: one per (window, key), its offsets "[o1,o2,...]" ascending in
+ * s->ptext.  The buffers are merged by key, the earlier batch first on equal
+ * keys, so each key's indexes come in ledger order; an index listed twice
+ * by one event (adjacent after the stable sort) is written once. */
+static cu_rc make_posts(cu_store *s, kbuf *const *bs, int nb)
 {
+    size_t total = 0, pos[NTX] = {0};
+    for (int j = 0; j < nb; j++)
+        total += bs[j]->n;
     s->npost = 0;
     cu_buf_reset(&s->ptext);
-    /* at most 5 digits and a separator per pair, and a bracket per posting */
-    cu_rc rc = cu_buf_reserve(&s->ptext, b->n * (CU_STORE_WIN_BITS / 3 + 3) + 1);
-    if (rc || (rc = grow((void **)&s->post, &s->postcap, b->n, sizeof *s->post)))
+    /* at most 6 digits (19-bit offsets) and a separator per pair, and a
+     * bracket per posting */
+    cu_rc rc = cu_buf_reserve(&s->ptext, total * ((CU_STORE_WIN_BITS + 2) / 3 + 2) + 1);
+    if (rc || (rc = grow((void **)&s->post, &s->postcap, total, sizeof *s->post)))
         return rc;
     char *d = s->ptext.data;
     size_t len = 0;
     post *p = NULL;
-    for (size_t i = 0; i < b->n; i++) {
-        const kpair *kp = &b->v[i];
+    uint64_t prev = UINT64_MAX;
+    for (size_t left = total; left; left--) {
+        int m = -1;
+        for (int j = 0; j < nb; j++)
+            if (pos[j] < bs[j]->n && (m < 0 || bs[j]->v[pos[j]].k < bs[m]->v[pos[m]].k))
+                m = j;
+        const kpair *kp = &bs[m]->v[pos[m]++];
         uint32_t off = (uint32_t)(kp->idx & WIN_MASK);
         if (p && kp->k == p->k) {
-            if (kp->idx == b->v[i - 1].idx)
+            if (kp->idx == prev)
                 continue;
             d[len++] = ',';
         } else {
@@ -1250,6 +1274,7 @@ static cu_rc make_posts(cu_store *s, const kbuf *b)
             *p = (post){.k = kp->k, .lo = off, .off = len};
             d[len++] = '[';
         }
+        prev = kp->idx;
         len += put_dec(d + len, off);
     }
     if (p) {
@@ -1261,15 +1286,21 @@ static cu_rc make_posts(cu_store *s, const kbuf *b)
     return CU_OK;
 }
 
-/* Write the batch's key pairs as postings, and the windows they reach. */
-static cu_rc flush_keys(cu_store *s, txn *tx)
+/* Write the key pairs of a group of batches as postings, and the windows
+ * they reach. */
+static cu_rc flush_keys(cu_store *s, txn *const *g, int ng)
 {
     int64_t top = -1;
     cu_rc rc;
     for (int t = 0; t < KT_COUNT_; t++) {
-        kbuf *b = &tx->kb[t];
-        kb_sort(b, s->count);
-        if ((rc = make_posts(s, b)))
+        kbuf *bs[NTX];
+        for (int j = 0; j < ng; j++) {
+            bs[j] = &g[j]->kb[t];
+            kb_sort(bs[j], s->count);
+            if (bs[j]->n && (int64_t)(bs[j]->v[bs[j]->n - 1].k >> 32) > top)
+                top = (int64_t)(bs[j]->v[bs[j]->n - 1].k >> 32);
+        }
+        if ((rc = make_posts(s, bs, ng)))
             return rc;
         sqlite3_stmt *one = s->st[ST_K_OFFICER + t], *many = s->st[ST_K_OFFICER_N + t];
         size_t i = 0;
@@ -1284,8 +1315,6 @@ static cu_rc flush_keys(cu_store *s, txn *tx)
             if ((rc = step_reset(s, one, "insert posting")))
                 return rc;
         }
-        if (b->n && (int64_t)(b->v[b->n - 1].k >> 32) > top)
-            top = (int64_t)(b->v[b->n - 1].k >> 32);
     }
     for (int64_t w = s->max_win + 1; w <= top; w++) {
         sqlite3_bind_int64(s->st[ST_WINDOW], 1, w);
@@ -1354,48 +1383,61 @@ static cu_rc put_alert(cu_store *s, const txn *t, const arow *a)
     return CU_OK;
 }
 
-/* Write a gathered batch as one transaction (on the writer thread, or the
- * caller's when there is none); the buffers are emptied either way. */
-static cu_rc txn_write(cu_store *s, txn *t)
+/* Write a group of gathered batches (tx[head], tx[head + 1], ... in
+ * commit order, ng of them) as one transaction (on the writer thread, or
+ * one batch on the caller's when there is none); the buffers are emptied
+ * either way.  The index then reaches the last one's `indexed`. */
+static cu_rc group_write(cu_store *s, int head, int ng)
 {
     uint64_t t0 = cu_mono_ns();
+    txn *g[NTX];
+    uint32_t used[CU_K_COUNT_] = {0};
+    for (int j = 0; j < ng; j++) {
+        g[j] = &s->tx[(head + j) % NTX];
+        for (int k = 0; k < CU_K_COUNT_; k++)
+            if (g[j]->used[k] > used[k])
+                used[k] = g[j]->used[k];
+    }
     cu_rc rc = exec(s, "BEGIN");
     if (rc)
         goto out;
-    /* names first used by this batch (ids below the counts its reader
+    /* names first used by these batches (ids below the counts their reader
      * sealed: safe to read while the reader interns more) */
     bool names = false;
     for (int k = 0; k < CU_K_COUNT_; k++)
-        names |= t->used[k] > s->stored[k];
+        names |= used[k] > s->stored[k];
     if (names && !s->names) {
         rc = cu_err_set(CU_ERR_STATE, "store: events use names never synced");
         goto fail;
     }
-    if (names && (rc = names_put(s, s->names, t->used)))
+    if (names && (rc = names_put(s, s->names, used)))
         goto fail;
-    if (t->ingest) {
-        sqlite3_stmt *st = s->st[ST_INGEST_ADD];
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)t->ilo);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)t->ihi);
-        sqlite3_bind_int64(st, 3, t->iat);
-        if ((rc = run(s, st, "insert ingest")))
+    for (int j = 0; j < ng; j++) {
+        txn *t = g[j];
+        if (t->ingest) {
+            sqlite3_stmt *st = s->st[ST_INGEST_ADD];
+            sqlite3_bind_int64(st, 1, (sqlite3_int64)t->ilo);
+            sqlite3_bind_int64(st, 2, (sqlite3_int64)t->ihi);
+            sqlite3_bind_int64(st, 3, t->iat);
+            if ((rc = run(s, st, "insert ingest")))
+                goto fail;
+        }
+        if ((rc = put_events(s, t)))
             goto fail;
+        for (size_t i = 0; i < t->nal; i++)
+            if ((rc = put_alert(s, t, &t->al[i])))
+                goto fail;
     }
-    if ((rc = put_events(s, t)))
-        goto fail;
-    for (size_t i = 0; i < t->nal; i++)
-        if ((rc = put_alert(s, t, &t->al[i])))
-            goto fail;
-    if ((rc = flush_keys(s, t)))
+    if ((rc = flush_keys(s, g, ng)))
         goto fail;
     sqlite3_stmt *st = s->st[ST_META];
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)t->indexed);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)g[ng - 1]->indexed);
     sqlite3_bind_text(st, 2, "indexed", -1, SQLITE_STATIC);
     if ((rc = run(s, st, "update meta")) || (rc = exec(s, "COMMIT")))
         goto fail;
-    s->indexed = t->indexed;
+    s->indexed = g[ng - 1]->indexed;
     if (names)
-        names_stored(s, t->used);
+        names_stored(s, used);
     goto out;
 fail:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1406,7 +1448,8 @@ fail:
             s->max_win = v;
     }
 out:
-    txn_reset(t);
+    for (int j = 0; j < ng; j++)
+        txn_reset(g[j]);
     s->ns_write += cu_mono_ns() - t0;
     return rc;
 }
@@ -1420,7 +1463,7 @@ cu_rc cu_store_commit(cu_store *s, uint64_t indexed)
     t->indexed = indexed;
     struct writer *w = &s->w;
     if (!w->on)
-        return txn_write(s, t);
+        return group_write(s, s->fill, 1);
     /* queued behind the batches before it; waits only when every buffer
      * is taken (the writer is NTX - 1 batches behind) */
     pthread_mutex_lock(&w->mu);
@@ -1497,21 +1540,27 @@ static void *writer_main(void *arg)
             pthread_cond_broadcast(&w->cv);
             continue;
         }
-        if (w->pending) {
-            txn *t = &s->tx[w->head];
+        /* batches are written GROUP at a time (their postings merged), or
+         * as many as wait when someone waits for them or at the end */
+        if (w->pending && (w->pending >= GROUP || w->flush || w->stop)) {
+            int head = w->head, ng = w->pending < GROUP ? w->pending : GROUP;
             pthread_mutex_unlock(&w->mu);
             /* after a failure the rest are not written (the index stays at
-             * the batch boundary before it) */
-            cu_rc rc = w->err ? w->err : txn_write(s, t);
-            if (rc)
-                txn_reset(t);
+             * the batch boundary before the group) */
+            cu_rc rc = w->err;
+            if (rc) {
+                for (int j = 0; j < ng; j++)
+                    txn_reset(&s->tx[(head + j) % NTX]);
+            } else {
+                rc = group_write(s, head, ng);
+            }
             pthread_mutex_lock(&w->mu);
             if (rc && !w->err) {
                 w->err = rc;
                 snprintf(w->detail, sizeof w->detail, "%s", cu_err_detail());
             }
-            w->head = (w->head + 1) % NTX;
-            w->pending--;
+            w->head = (w->head + ng) % NTX;
+            w->pending -= ng;
             pthread_cond_broadcast(&w->cv);
             continue;
         }
@@ -1536,6 +1585,7 @@ cu_rc cu_store_writer_start(cu_store *s)
     w->err = CU_OK;
     w->head = s->fill;
     w->pending = 0;
+    w->flush = 0;
     w->ref = NULL;
     if (pthread_create(&w->th, NULL, writer_main, s) != 0) {
         pthread_mutex_destroy(&w->mu);
@@ -1553,8 +1603,11 @@ static cu_rc settle(cu_store *s)
     if (!w->on)
         return CU_OK;
     pthread_mutex_lock(&w->mu);
+    w->flush++;
+    pthread_cond_broadcast(&w->cv);
     while (w->pending || w->names_job || w->ref)
         pthread_cond_wait(&w->cv, &w->mu);
+    w->flush--;
     cu_rc rc = w->err;
     if (rc)
         cu_err_set(rc, "%s", w->detail);
@@ -1610,8 +1663,11 @@ uint64_t cu_store_indexed(cu_store *s)
     if (!w->on)
         return s->indexed;
     pthread_mutex_lock(&w->mu);
+    w->flush++;
+    pthread_cond_broadcast(&w->cv);
     while (w->pending)
         pthread_cond_wait(&w->cv, &w->mu);
+    w->flush--;
     uint64_t v = s->indexed;
     pthread_mutex_unlock(&w->mu);
     return v;
