@@ -49,9 +49,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ST_EVENT, ST_NAME, ST_META, ST_ALERT, ST_ALERT_OFF, ST_ALERT_SUBJ, ST_WINDOW,
-       ST_K_OFFICER, ST_K_RECORD, ST_K_CASE, ST_K_PERSON, ST_INGEST_ADD, ST_INGEST_GET,
-       ST_EVENT_N, ST_K_OFFICER_N, ST_K_RECORD_N, ST_K_CASE_N, ST_K_PERSON_N, ST_COUNT_ };
+enum { ST_NAME, ST_META, ST_ALERT, ST_ALERT_OFF, ST_ALERT_SUBJ, ST_WINDOW, ST_INGEST_ADD, ST_INGEST_GET,
+       ST_EVENTS, ST_K_OFFICER, ST_K_RECORD, ST_K_CASE, ST_K_PERSON, ST_COUNT_ };
 
 /* the four key tables, in the order of ST_K_* */
 enum { KT_OFFICER, KT_RECORD, KT_CASE, KT_PERSON, KT_COUNT_ };
@@ -64,11 +63,6 @@ enum { KT_OFFICER, KT_RECORD, KT_CASE, KT_PERSON, KT_COUNT_ };
  * batches); fewer when a caller waits for the index or at close */
 #define GROUP 8
 
-/* rows per multi-row INSERT (the rest of a batch goes one row at a time) */
-#define EV_ROWS 128
-#define EV_COLS 13
-#define K_ROWS 256
-#define K_COLS 4
 #define WIN_MASK ((UINT64_C(1) << CU_STORE_WIN_BITS) - 1)
 
 /* one (key, event) pair of a batch: k = window << 32 | key */
@@ -108,6 +102,12 @@ typedef struct post {
     uint32_t lo;
     size_t off, len;
 } post;
+
+/* what a rows virtual table reads (see "rows handed to SQLite") */
+struct rows_src {
+    cu_store *s;
+    bool posts;
+};
 
 /* A batch gathered between cu_store_begin and cu_store_commit. */
 typedef struct txn {
@@ -162,6 +162,9 @@ struct cu_store {
     post *post;              /* one key table's postings (the writing thread's) */
     size_t npost, postcap;
     cu_buf ptext;            /* their offsets as JSON arrays */
+    const txn *src_tx;       /* the batch cu_batch_events reads */
+    kbuf gk;                 /* a group's pairs of one table (the writing thread's) */
+    struct rows_src src_ev, src_post;
     uint32_t stored[CU_K_COUNT_]; /* names stored per kind */
     uint64_t indexed;
     uint64_t next_alert;
@@ -227,22 +230,22 @@ static const char *schema =
     "INSERT OR IGNORE INTO meta VALUES('indexed', 0);";
 
 static const char *stmt_sql[ST_COUNT_] = {
-    [ST_EVENT] = "INSERT INTO event VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_NAME] = "INSERT INTO names VALUES(?,?,?)",
     [ST_META] = "UPDATE meta SET value=? WHERE key=?",
     [ST_ALERT] = "INSERT OR REPLACE INTO alert VALUES(?,?,?,?,?,?,?)" /* an update re-emits the same num */,
     [ST_ALERT_OFF] = "INSERT OR IGNORE INTO alert_officer VALUES(?,?)",
     [ST_ALERT_SUBJ] = "INSERT OR IGNORE INTO alert_subject VALUES(?,?)",
     [ST_WINDOW] = "INSERT OR IGNORE INTO event_window VALUES(?)",
-    /* one posting per key and batch (an event listing a person twice is
-     * one entry: flush_keys drops the repeat) */
-    [ST_K_OFFICER] = "INSERT INTO post_officer VALUES(?,?,?,?)",
-    [ST_K_RECORD] = "INSERT INTO post_record VALUES(?,?,?,?)",
-    [ST_K_CASE] = "INSERT INTO post_case VALUES(?,?,?,?)",
-    [ST_K_PERSON] = "INSERT INTO post_subject VALUES(?,?,?,?)",
+    /* a batch's (or group's) rows, read in place (invariant 4) */
+    [ST_EVENTS] = "INSERT INTO event SELECT * FROM cu_batch_events",
+    /* one posting per key and group (an event listing a person twice is
+     * one entry: make_posts drops the repeat) */
+    [ST_K_OFFICER] = "INSERT INTO post_officer SELECT * FROM cu_batch_posts",
+    [ST_K_RECORD] = "INSERT INTO post_record SELECT * FROM cu_batch_posts",
+    [ST_K_CASE] = "INSERT INTO post_case SELECT * FROM cu_batch_posts",
+    [ST_K_PERSON] = "INSERT INTO post_subject SELECT * FROM cu_batch_posts",
     [ST_INGEST_ADD] = "INSERT OR REPLACE INTO ingest VALUES(?,?,?)",
     [ST_INGEST_GET] = "SELECT hi, at FROM ingest WHERE lo <= ? ORDER BY lo DESC LIMIT 1",
-    /* ST_EVENT_N, ST_K_*_N: built at open (multi_sql) */
 };
 
 /* "INSERT ... VALUES(?,..),(?,..)...": rows of cols parameters */
@@ -342,6 +345,7 @@ static cu_rc migrate_v2(cu_store *s)
 }
 
 static cu_rc settle(cu_store *s);
+static const sqlite3_module rows_module;
 static cu_rc mr_open(cu_store *s, mrows *m, const char *head, int cols, int rows, const char *what);
 static void mr_close(mrows *m);
 
@@ -411,27 +415,18 @@ cu_rc cu_store_open(const char *path, cu_store **out)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         goto fail;
     }
+    s->src_ev = (struct rows_src){s, false};
+    s->src_post = (struct rows_src){s, true};
+    if (sqlite3_create_module(s->db, "cu_batch_events", &rows_module, &s->src_ev) != SQLITE_OK ||
+        sqlite3_create_module(s->db, "cu_batch_posts", &rows_module, &s->src_post) != SQLITE_OK) {
+        rc = dberr(s, "register the batch tables");
+        goto fail;
+    }
     for (int i = 0; i < ST_COUNT_; i++) {
-        static const char *const multi[ST_COUNT_] = {
-            [ST_EVENT_N] = "INSERT INTO event VALUES",
-            [ST_K_OFFICER_N] = "INSERT INTO post_officer VALUES",
-            [ST_K_RECORD_N] = "INSERT INTO post_record VALUES",
-            [ST_K_CASE_N] = "INSERT INTO post_case VALUES",
-            [ST_K_PERSON_N] = "INSERT INTO post_subject VALUES",
-        };
-        char *q = multi[i] ? multi_sql(multi[i], i == ST_EVENT_N ? EV_ROWS : K_ROWS, i == ST_EVENT_N ? EV_COLS : K_COLS)
-                           : NULL;
-        if (multi[i] && !q) {
-            rc = CU_ERR_NOMEM;
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+            rc = dberr(s, stmt_sql[i]);
             goto fail;
         }
-        const char *sql = q ? q : stmt_sql[i];
-        int r = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
-        if (r != SQLITE_OK)
-            rc = dberr(s, sql);
-        cu_free(q);
-        if (r != SQLITE_OK)
-            goto fail;
     }
     if ((rc = mr_open(s, &s->names_m, "INSERT INTO names", 3, 64, "insert names")))
         goto fail;
@@ -473,6 +468,8 @@ void cu_store_close(cu_store *s)
     sqlite3_close(s->db);
     cu_free(s->post);
     cu_buf_free(&s->ptext);
+    cu_free(s->gk.v);
+    cu_free(s->gk.tmp);
     for (int i = 0; i < NTX; i++) {
         txn *t = &s->tx[i];
         for (int k = 0; k < KT_COUNT_; k++) {
@@ -1070,22 +1067,33 @@ cu_rc cu_store_begin(cu_store *s)
     return CU_OK;
 }
 
+/* Room for `need` pairs in b (and its sort's second buffer). */
+static cu_rc kb_reserve(kbuf *b, size_t need)
+{
+    if (need <= b->cap)
+        return CU_OK;
+    if (need > (size_t)1 << 31)
+        return cu_err_set(CU_ERR_TOOBIG, "store: more than 2^31 keys of one kind in one batch");
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    kpair *v = cu_realloc(b->v, cap * sizeof *v);
+    if (!v)
+        return CU_ERR_NOMEM;
+    b->v = v;
+    kpair *t = cu_realloc(b->tmp, cap * sizeof *t);
+    if (!t)
+        return CU_ERR_NOMEM;
+    b->tmp = t;
+    b->cap = cap;
+    return CU_OK;
+}
+
 static cu_rc kb_push(kbuf *b, uint64_t idx, cu_id key)
 {
-    if (b->n == b->cap) {
-        if (b->cap >= (size_t)1 << 31)
-            return cu_err_set(CU_ERR_TOOBIG, "store: more than 2^31 keys of one kind in one batch");
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        kpair *v = cu_realloc(b->v, cap * sizeof *v);
-        if (!v)
-            return CU_ERR_NOMEM;
-        b->v = v;
-        kpair *t = cu_realloc(b->tmp, cap * sizeof *t);
-        if (!t)
-            return CU_ERR_NOMEM;
-        b->tmp = t;
-        b->cap = cap;
-    }
+    cu_rc rc = kb_reserve(b, b->n + 1);
+    if (rc)
+        return rc;
     b->v[b->n].k = (idx >> CU_STORE_WIN_BITS) << 32 | key;
     b->v[b->n].idx = idx;
     b->n++;
@@ -1175,50 +1183,174 @@ cu_rc cu_store_add_event(cu_store *s, uint64_t idx, const cu_event *ev)
     return CU_OK;
 }
 
-static void bind_event(sqlite3_stmt *st, int base, const txn *t, const erow *e)
+/* ------------------------------------------- rows handed to SQLite
+ *
+ * A batch's event rows and postings reach SQLite through two eponymous
+ * virtual tables of this connection, cu_batch_events and cu_batch_posts,
+ * which read the gathered buffers in place: "INSERT INTO event SELECT *
+ * FROM cu_batch_events" is one statement execution per batch, with one
+ * xColumn call per value instead of a bound parameter per value and a
+ * VALUES row per row (binding costs a call that unbinds the old value
+ * first; 13 of them per event were a large part of the writer's time).
+ * The source (s->src_tx or s->post) is set by the writing thread just
+ * before the statement runs; the tables are not meant for other SQL. */
+
+typedef struct rows_vtab {
+    sqlite3_vtab base;
+    cu_store *s;
+    bool posts;
+} rows_vtab;
+
+static cu_store *rows_store(sqlite3_vtab_cursor *c) { return ((rows_vtab *)c->pVtab)->s; }
+
+typedef struct rows_cur {
+    sqlite3_vtab_cursor base;
+    size_t i;
+} rows_cur;
+
+static int rows_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
 {
-    sqlite3_bind_int64(st, base + 1, (sqlite3_int64)e->idx);
-    sqlite3_bind_int64(st, base + 2, e->ts);
-    sqlite3_bind_text(st, base + 3, t->text.data + e->id_off, e->id_len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, base + 4, e->officer);
-    sqlite3_bind_int(st, base + 5, e->action);
-    sqlite3_bind_int(st, base + 6, e->outcome);
-    bind_id(st, base + 7, e->record);
-    bind_id(st, base + 8, e->case_id);
-    bind_id(st, base + 9, e->system);
-    bind_id(st, base + 10, e->purpose);
-    bind_id(st, base + 11, e->terminal);
-    bind_id(st, base + 12, e->area);
-    if (e->has_results)
-        sqlite3_bind_int64(st, base + 13, e->results);
-    else
-        sqlite3_bind_null(st, base + 13);
+    (void)argc;
+    (void)argv;
+    (void)err;
+    const struct rows_src *src = aux;
+    int r = sqlite3_declare_vtab(db, src->posts ? "CREATE TABLE x(win, key, lo, idxs)"
+                                            : "CREATE TABLE x(idx, ts, eid, officer, action, outcome, record, case_,"
+                                              " system, purpose, terminal, area, results)");
+    if (r != SQLITE_OK)
+        return r;
+    rows_vtab *v = sqlite3_malloc(sizeof *v);
+    if (!v)
+        return SQLITE_NOMEM;
+    memset(v, 0, sizeof *v);
+    v->s = src->s;
+    v->posts = src->posts;
+    *out = &v->base;
+    return SQLITE_OK;
 }
+
+static int rows_disconnect(sqlite3_vtab *v)
+{
+    sqlite3_free(v);
+    return SQLITE_OK;
+}
+
+static int rows_best(sqlite3_vtab *v, sqlite3_index_info *info)
+{
+    (void)v;
+    info->estimatedCost = 1e6;
+    return SQLITE_OK;
+}
+
+static int rows_open(sqlite3_vtab *v, sqlite3_vtab_cursor **out)
+{
+    (void)v;
+    rows_cur *c = sqlite3_malloc(sizeof *c);
+    if (!c)
+        return SQLITE_NOMEM;
+    memset(c, 0, sizeof *c);
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+static int rows_close(sqlite3_vtab_cursor *c)
+{
+    sqlite3_free(c);
+    return SQLITE_OK;
+}
+
+static int rows_filter(sqlite3_vtab_cursor *c, int num, const char *str, int argc, sqlite3_value **argv)
+{
+    (void)num;
+    (void)str;
+    (void)argc;
+    (void)argv;
+    ((rows_cur *)c)->i = 0;
+    return SQLITE_OK;
+}
+
+static int rows_next(sqlite3_vtab_cursor *c)
+{
+    ((rows_cur *)c)->i++;
+    return SQLITE_OK;
+}
+
+static int rows_eof(sqlite3_vtab_cursor *c)
+{
+    const rows_vtab *v = (const rows_vtab *)c->pVtab;
+    cu_store *s = rows_store(c);
+    return ((rows_cur *)c)->i >= (v->posts ? s->npost : s->src_tx ? s->src_tx->nev : 0);
+}
+
+static void result_id(sqlite3_context *ctx, cu_id id)
+{
+    if (id != CU_ID_NONE)
+        sqlite3_result_int64(ctx, id);
+}
+
+static int rows_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col)
+{
+    const rows_vtab *v = (const rows_vtab *)c->pVtab;
+    cu_store *s = rows_store(c);
+    size_t i = ((rows_cur *)c)->i;
+    if (v->posts) {
+        const post *p = &s->post[i];
+        switch (col) {
+        case 0: sqlite3_result_int64(ctx, (sqlite3_int64)(p->k >> 32)); break;
+        case 1: sqlite3_result_int64(ctx, (sqlite3_int64)(p->k & 0xffffffffu)); break;
+        case 2: sqlite3_result_int64(ctx, p->lo); break;
+        default: sqlite3_result_text(ctx, s->ptext.data + p->off, (int)p->len, SQLITE_STATIC);
+        }
+        return SQLITE_OK;
+    }
+    const txn *t = s->src_tx;
+    const erow *e = &t->ev[i];
+    switch (col) {
+    case 0: sqlite3_result_int64(ctx, (sqlite3_int64)e->idx); break;
+    case 1: sqlite3_result_int64(ctx, e->ts); break;
+    case 2: sqlite3_result_text(ctx, t->text.data + e->id_off, e->id_len, SQLITE_STATIC); break;
+    case 3: sqlite3_result_int64(ctx, e->officer); break;
+    case 4: sqlite3_result_int(ctx, e->action); break;
+    case 5: sqlite3_result_int(ctx, e->outcome); break;
+    case 6: result_id(ctx, e->record); break;
+    case 7: result_id(ctx, e->case_id); break;
+    case 8: result_id(ctx, e->system); break;
+    case 9: result_id(ctx, e->purpose); break;
+    case 10: result_id(ctx, e->terminal); break;
+    case 11: result_id(ctx, e->area); break;
+    default:
+        if (e->has_results)
+            sqlite3_result_int64(ctx, e->results);
+    }
+    return SQLITE_OK;
+}
+
+static int rows_rowid(sqlite3_vtab_cursor *c, sqlite3_int64 *out)
+{
+    *out = (sqlite3_int64)((rows_cur *)c)->i;
+    return SQLITE_OK;
+}
+
+static const sqlite3_module rows_module = {
+    .iVersion = 0,
+    .xConnect = rows_connect,
+    .xBestIndex = rows_best,
+    .xDisconnect = rows_disconnect,
+    .xOpen = rows_open,
+    .xClose = rows_close,
+    .xFilter = rows_filter,
+    .xNext = rows_next,
+    .xEof = rows_eof,
+    .xColumn = rows_column,
+    .xRowid = rows_rowid,
+};
 
 static cu_rc put_events(cu_store *s, const txn *t)
 {
-    size_t i = 0;
-    cu_rc rc;
-    for (; i + EV_ROWS <= t->nev; i += EV_ROWS) {
-        for (int r = 0; r < EV_ROWS; r++)
-            bind_event(s->st[ST_EVENT_N], r * EV_COLS, t, &t->ev[i + (size_t)r]);
-        if ((rc = step_reset(s, s->st[ST_EVENT_N], "insert events")))
-            return rc;
-    }
-    for (; i < t->nev; i++) {
-        bind_event(s->st[ST_EVENT], 0, t, &t->ev[i]);
-        if ((rc = step_reset(s, s->st[ST_EVENT], "insert event")))
-            return rc;
-    }
-    return CU_OK;
-}
-
-static void bind_post(sqlite3_stmt *st, int base, const cu_store *s, const post *p)
-{
-    sqlite3_bind_int64(st, base + 1, (sqlite3_int64)(p->k >> 32));
-    sqlite3_bind_int64(st, base + 2, (sqlite3_int64)(p->k & 0xffffffffu));
-    sqlite3_bind_int64(st, base + 3, p->lo);
-    sqlite3_bind_text(st, base + 4, s->ptext.data + p->off, (int)p->len, SQLITE_STATIC);
+    s->src_tx = t;
+    cu_rc rc = t->nev ? step_reset(s, s->st[ST_EVENTS], "insert events") : CU_OK;
+    s->src_tx = NULL;
+    return rc;
 }
 
 /* The decimal digits of v (< 2^CU_STORE_WIN_BITS) at d; their count. */
@@ -1233,36 +1365,26 @@ static size_t put_dec(char *d, uint32_t v)
     return n;
 }
 
-/* Group sorted key buffers (one per batch of a group, in commit order) into
- * postings: one per (window, key), its offsets "[o1,o2,...]" ascending in
- * s->ptext.  The buffers are merged by key, the earlier batch first on equal
- * keys, so each key's indexes come in ledger order; an index listed twice
- * by one event (adjacent after the stable sort) is written once. */
-static cu_rc make_posts(cu_store *s, kbuf *const *bs, int nb)
+/* Group a sorted key buffer into postings: one per (window, key), its
+ * offsets "[o1,o2,...]" ascending in s->ptext (an index listed twice by one
+ * event, adjacent after the stable sort, is written once). */
+static cu_rc make_posts(cu_store *s, const kbuf *b)
 {
-    size_t total = 0, pos[NTX] = {0};
-    for (int j = 0; j < nb; j++)
-        total += bs[j]->n;
     s->npost = 0;
     cu_buf_reset(&s->ptext);
     /* at most 6 digits (19-bit offsets) and a separator per pair, and a
      * bracket per posting */
-    cu_rc rc = cu_buf_reserve(&s->ptext, total * ((CU_STORE_WIN_BITS + 2) / 3 + 2) + 1);
-    if (rc || (rc = grow((void **)&s->post, &s->postcap, total, sizeof *s->post)))
+    cu_rc rc = cu_buf_reserve(&s->ptext, b->n * ((CU_STORE_WIN_BITS + 2) / 3 + 2) + 1);
+    if (rc || (rc = grow((void **)&s->post, &s->postcap, b->n, sizeof *s->post)))
         return rc;
     char *d = s->ptext.data;
     size_t len = 0;
     post *p = NULL;
-    uint64_t prev = UINT64_MAX;
-    for (size_t left = total; left; left--) {
-        int m = -1;
-        for (int j = 0; j < nb; j++)
-            if (pos[j] < bs[j]->n && (m < 0 || bs[j]->v[pos[j]].k < bs[m]->v[pos[m]].k))
-                m = j;
-        const kpair *kp = &bs[m]->v[pos[m]++];
+    for (size_t i = 0; i < b->n; i++) {
+        const kpair *kp = &b->v[i];
         uint32_t off = (uint32_t)(kp->idx & WIN_MASK);
         if (p && kp->k == p->k) {
-            if (kp->idx == prev)
+            if (kp->idx == b->v[i - 1].idx)
                 continue;
             d[len++] = ',';
         } else {
@@ -1274,7 +1396,6 @@ static cu_rc make_posts(cu_store *s, kbuf *const *bs, int nb)
             *p = (post){.k = kp->k, .lo = off, .off = len};
             d[len++] = '[';
         }
-        prev = kp->idx;
         len += put_dec(d + len, off);
     }
     if (p) {
@@ -1287,34 +1408,35 @@ static cu_rc make_posts(cu_store *s, kbuf *const *bs, int nb)
 }
 
 /* Write the key pairs of a group of batches as postings, and the windows
- * they reach. */
+ * they reach.  A group's pairs of one table are sorted together (copied
+ * one batch after the other into s->gk: the stable sort then keeps each
+ * key's indexes in ledger order), so a key has one posting per window. */
 static cu_rc flush_keys(cu_store *s, txn *const *g, int ng)
 {
     int64_t top = -1;
     cu_rc rc;
     for (int t = 0; t < KT_COUNT_; t++) {
-        kbuf *bs[NTX];
-        for (int j = 0; j < ng; j++) {
-            bs[j] = &g[j]->kb[t];
-            kb_sort(bs[j], s->count);
-            if (bs[j]->n && (int64_t)(bs[j]->v[bs[j]->n - 1].k >> 32) > top)
-                top = (int64_t)(bs[j]->v[bs[j]->n - 1].k >> 32);
+        kbuf *b = &g[0]->kb[t];
+        if (ng > 1) {
+            size_t total = 0;
+            for (int j = 0; j < ng; j++)
+                total += g[j]->kb[t].n;
+            if ((rc = kb_reserve(&s->gk, total)))
+                return rc;
+            b = &s->gk;
+            b->n = 0;
+            for (int j = 0; j < ng; j++) {
+                memcpy(b->v + b->n, g[j]->kb[t].v, g[j]->kb[t].n * sizeof *b->v);
+                b->n += g[j]->kb[t].n;
+            }
         }
-        if ((rc = make_posts(s, bs, ng)))
+        kb_sort(b, s->count);
+        if (b->n && (int64_t)(b->v[b->n - 1].k >> 32) > top)
+            top = (int64_t)(b->v[b->n - 1].k >> 32);
+        if ((rc = make_posts(s, b)))
             return rc;
-        sqlite3_stmt *one = s->st[ST_K_OFFICER + t], *many = s->st[ST_K_OFFICER_N + t];
-        size_t i = 0;
-        for (; i + K_ROWS <= s->npost; i += K_ROWS) {
-            for (int r = 0; r < K_ROWS; r++)
-                bind_post(many, r * K_COLS, s, &s->post[i + (size_t)r]);
-            if ((rc = step_reset(s, many, "insert postings")))
-                return rc;
-        }
-        for (; i < s->npost; i++) {
-            bind_post(one, 0, s, &s->post[i]);
-            if ((rc = step_reset(s, one, "insert posting")))
-                return rc;
-        }
+        if (s->npost && (rc = step_reset(s, s->st[ST_K_OFFICER + t], "insert postings")))
+            return rc;
     }
     for (int64_t w = s->max_win + 1; w <= top; w++) {
         sqlite3_bind_int64(s->st[ST_WINDOW], 1, w);
