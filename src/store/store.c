@@ -2,9 +2,10 @@
  * alerts.
  *
  * Invariants:
- * 1. Schema version in PRAGMA user_version; any other version than this
- *    program's is refused with a message saying how to rebuild (version 1
- *    had post-hoc secondary indexes on event; version 2 has the key tables).
+ * 1. Schema version in PRAGMA user_version.  Version 1 (post-hoc secondary
+ *    indexes on event) is refused with a message saying how to rebuild;
+ *    version 2 (key tables of one row per pair) is migrated in place at
+ *    open (migrate_v2, one transaction); a newer one is refused.
  * 2. Events are written only inside a batch transaction that also records
  *    meta.indexed (the ledger size covered): the index is always at a batch
  *    boundary, never half a batch.
@@ -13,16 +14,20 @@
  *    (durable for the caller's next ledger append when they return); the
  *    other names a batch's events use are written first in the batch's own
  *    transaction, so no stored row refers to a name not stored.
- * 4. Every statement used per event is prepared once at open.  Rows are
- *    inserted EV_ROWS / K_ROWS to a statement (multi-row VALUES): one
- *    statement execution per many rows instead of one per row.
+ * 4. Every statement used per event is prepared once at open.  A batch's
+ *    event rows and postings go in with one INSERT ... SELECT each, from
+ *    virtual tables that read the gathered buffers in place (no bound
+ *    parameter per value).
  * 5. The event table has no secondary index.  The lookups by officer,
- *    record, case and person are WITHOUT ROWID key tables whose primary key
- *    starts with the window (idx >> CU_STORE_WIN_BITS): a batch appends at
- *    the right edge of each tree (its pairs sorted by window, key, idx before
- *    insertion), so the cost per row is that of an append, not of a random
- *    insert into a tree larger than the cache, and nothing is built at the
- *    end.  A lookup by key seeks once per window (event_window lists them).
+ *    record, case and person are postings tables (post_officer, ...):
+ *    WITHOUT ROWID, primary key (win, key, lo), one row per key, window
+ *    (idx >> CU_STORE_WIN_BITS) and written group, holding the offsets of
+ *    its ledger indexes in the window, ascending, as a JSON array (lo is the
+ *    first).  A group appends at the right edge of each tree (its pairs
+ *    sorted by window, key, idx first), so the cost per row is that of an
+ *    append, and nothing is built at the end.  Readers use the views
+ *    event_officer, ... (win, key, idx: json_each over the postings), so
+ *    a lookup by key seeks once per window (event_window lists them).
  * 6. Every window up to the last indexed event's is in event_window (in the
  *    same transaction as the pairs that use it).
  * 7. A batch (cu_store_begin .. cu_store_commit) is gathered in memory (event
@@ -31,8 +36,10 @@
  *    per event.
  * 8. Writer thread (cu_store_writer_start): commit hands the gathered batch
  *    to the store's own thread and returns; batches are written in commit
- *    order, one at a time (a ring of NTX buffers: up to NTX - 1 waiting,
- *    one being gathered).  A names job runs before any batch still waiting
+ *    order, GROUP at a time in one transaction (a ring of NTX buffers: up to
+ *    NTX - 1 waiting, one being gathered), or as many as wait when a caller
+ *    waits for the index (settle, cu_store_indexed) or at close.  The index
+ *    is still always at a batch boundary (a group's last).  A names job runs before any batch still waiting
  *    and its caller waits for it; a reference job (put_reference) runs
  *    before the batches committed after it.  The connection is used by one
  *    thread at a time: every other call first waits until the writer is
@@ -1426,6 +1433,8 @@ static cu_rc flush_keys(cu_store *s, txn *const *g, int ng)
             b = &s->gk;
             b->n = 0;
             for (int j = 0; j < ng; j++) {
+                if (!g[j]->kb[t].n) /* its buffer may never have been allocated */
+                    continue;
                 memcpy(b->v + b->n, g[j]->kb[t].v, g[j]->kb[t].n * sizeof *b->v);
                 b->n += g[j]->kb[t].n;
             }
