@@ -17,7 +17,10 @@
  * `custos replay`, which writes them GROUP at a time): the store's CPU is
  * then the process's CPU time less what this thread spent parsing.
  *
- * usage: bench_store EVENTS.jsonl [MAX_EVENTS] [--ref REF] [--keep DIR] [--writer]
+ * --batch N sets the events per batch (the daemon's batches are small and
+ * written on the caller's thread, one transaction each).
+ *
+ * usage: bench_store EVENTS.jsonl [MAX_EVENTS] [--ref REF] [--keep DIR] [--writer] [--batch N]
  */
 #include "custos/store.h"
 
@@ -47,6 +50,7 @@ int main(int argc, char **argv)
     uint64_t max = argc > 2 && argv[2][0] != '-' ? strtoull(argv[2], NULL, 10) : UINT64_MAX;
     const char *keep = NULL, *refpath = NULL;
     bool writer = false;
+    size_t batch = BATCH;
     for (int i = 2; i < argc; i++)
         writer |= strcmp(argv[i], "--writer") == 0;
     for (int i = 2; i + 1 < argc; i++) {
@@ -54,7 +58,11 @@ int main(int argc, char **argv)
             keep = argv[i + 1];
         if (strcmp(argv[i], "--ref") == 0)
             refpath = argv[i + 1];
+        if (strcmp(argv[i], "--batch") == 0)
+            batch = (size_t)strtoull(argv[i + 1], NULL, 10);
     }
+    if (batch == 0 || batch > BATCH)
+        batch = BATCH;
     char dir[] = "/tmp/bench_store.XXXXXX";
     if (!keep && !mkdtemp(dir))
         return 1;
@@ -71,9 +79,15 @@ int main(int argc, char **argv)
     cu_rc rc = !evs || !subj ? CU_ERR_NOMEM : CU_OK;
     if (rc || (rc = cu_names_new(&n)) || (rc = cu_event_reader_open(argv[1], n, &r)) || (rc = cu_store_open(db, &s)))
         goto fail;
-    if (refpath && ((rc = cu_ref_new(n, &ref)) || (rc = cu_ref_load(ref, refpath)) || (rc = cu_ref_seal(ref, refpath)) ||
-                    (rc = cu_store_put_reference(s, ref))))
-        goto fail;
+    double refcpu = 0;
+    if (refpath) {
+        if ((rc = cu_ref_new(n, &ref)) || (rc = cu_ref_load(ref, refpath)) || (rc = cu_ref_seal(ref, refpath)))
+            goto fail;
+        double c0 = thread_cpu();
+        if ((rc = cu_store_put_reference(s, ref)))
+            goto fail;
+        refcpu = thread_cpu() - c0;
+    }
     if (writer && (rc = cu_store_writer_start(s)))
         goto fail;
     double cpu = 0, wall = 0, parse = 0, p0 = cpu_clock(CLOCK_PROCESS_CPUTIME_ID);
@@ -82,7 +96,7 @@ int main(int argc, char **argv)
     for (bool end = false; !end && idx < max;) {
         size_t k = 0;
         double r0 = thread_cpu();
-        while (k < BATCH && idx + k < max) {
+        while (k < batch && idx + k < max) {
             cu_event *e = &evs[k];
             e->subjects = subj + k * CU_EVENT_MAX_SUBJECTS;
             e->subjects_cap = CU_EVENT_MAX_SUBJECTS;
@@ -125,6 +139,8 @@ int main(int argc, char **argv)
     s = NULL;
     struct stat st;
     double mb = stat(db, &st) == 0 ? (double)st.st_size / 1e6 : 0;
+    if (refpath)
+        printf("reference (names and tables, before the events): cpu %.2f s\n", refcpu);
     printf("store: %llu events, %llu person entries: cpu %.2f s (%.3f us/event), wall %.2f s; store.db %.0f MB\n",
            (unsigned long long)idx, (unsigned long long)subjects, cpu, idx ? cpu * 1e6 / (double)idx : 0, wall, mb);
 fail:

@@ -33,7 +33,7 @@
  * so that indexing appends, and read through the views event_officer,
  * event_record, event_case, event_subject (win, key, idx)
  * (docs/store.md).  Schema 3; a version-2 store is migrated at open. */
-#define CU_STORE_WIN_BITS 19
+#define CU_STORE_WIN_BITS 16
 
 typedef struct cu_store cu_store;
 

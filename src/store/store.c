@@ -66,8 +66,12 @@ enum { KT_OFFICER, KT_RECORD, KT_CASE, KT_PERSON, KT_COUNT_ };
  * rows and key pairs: some 13 MiB for 65536 events, once grown) */
 #define NTX 12
 /* batches the writer thread writes in one transaction (their postings
- * merged: 2^CU_STORE_WIN_BITS ledger indexes of replay's 65536-event
- * batches); fewer when a caller waits for the index or at close */
+ * merged where they share a window); fewer when a caller waits for the
+ * index or at close.  Windows are kept at 2^16 indexes, the size of
+ * replay's batches, so a group merges little in replay: windows of 2^19
+ * (a group of eight) cut the writer's CPU further but made each small
+ * daemon batch, written alone, touch a window's worth of pages (5 times
+ * its cost: docs/store.md) */
 #define GROUP 8
 
 #define WIN_MASK ((UINT64_C(1) << CU_STORE_WIN_BITS) - 1)
@@ -1379,8 +1383,8 @@ static cu_rc make_posts(cu_store *s, const kbuf *b)
 {
     s->npost = 0;
     cu_buf_reset(&s->ptext);
-    /* at most 6 digits (19-bit offsets) and a separator per pair, and a
-     * bracket per posting */
+    /* at most 6 digits (offsets below 2^19) and a separator per pair, and
+     * a bracket per posting */
     cu_rc rc = cu_buf_reserve(&s->ptext, b->n * ((CU_STORE_WIN_BITS + 2) / 3 + 2) + 1);
     if (rc || (rc = grow((void **)&s->post, &s->postcap, b->n, sizeof *s->post)))
         return rc;

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #define NEV 3000
-#define STEP 877 /* ledger indexes between events: NEV events span 5 windows */
+#define STEP 877 /* ledger indexes between events: NEV events span many windows */
 
 struct tev {
     uint64_t idx;

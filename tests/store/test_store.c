@@ -1,4 +1,4 @@
-/* store: the windowed key tables (schema 2) on their own.  Events are added
+/* store: the windowed key tables (postings since schema 3) on their own.  Events are added
  * at ledger indexes chosen to span several windows (2^CU_STORE_WIN_BITS),
  * in big and in small (daemon-like) batches, a person listed twice, a batch
  * rolled back and added again, the index cleared and rebuilt; each lookup
