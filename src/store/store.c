@@ -111,6 +111,7 @@ typedef struct arow {
 typedef struct post {
     uint64_t k;
     uint32_t lo;
+    bool many;       /* more than one offset (else idxs is NULL) */
     size_t off, len;
 } post;
 
@@ -190,10 +191,10 @@ struct cu_store {
 #define STR(x) STR_(x)
 #define POST_TABLE(t, col)                                                                                          \
     "CREATE TABLE IF NOT EXISTS " t "(win INTEGER NOT NULL, " col " INTEGER NOT NULL, lo INTEGER NOT NULL,"            \
-    "  idxs TEXT NOT NULL, PRIMARY KEY(win, " col ", lo)) WITHOUT ROWID;"
+    "  idxs TEXT, PRIMARY KEY(win, " col ", lo)) WITHOUT ROWID;"
 #define POST_VIEW(v, col, t)                                                                                        \
     "CREATE VIEW IF NOT EXISTS " v "(win, " col ", idx) AS SELECT k.win, k." col ", (k.win << " STR(CU_STORE_WIN_BITS) \
-    ") + j.value FROM " t " k, json_each(k.idxs) j;"
+    ") + j.value FROM " t " k, json_each(coalesce(k.idxs, k.lo)) j;"
 
 static const char *schema =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
@@ -220,7 +221,9 @@ static const char *schema =
     "  officer INTEGER NOT NULL, action INTEGER NOT NULL, outcome INTEGER NOT NULL, record INTEGER,"
     "  case_ INTEGER, system INTEGER, purpose INTEGER, terminal INTEGER, area INTEGER, results INTEGER);"
     /* the key tables as postings: one row per key, window and batch, its
-     * ledger indexes (offsets in the window, ascending) as a JSON array */
+     * ledger indexes (offsets in the window, ascending) as a JSON array;
+     * a posting of one offset has it in lo alone (idxs NULL: a row as
+     * narrow as a pair's, which small batches are mostly made of) */
     POST_TABLE("post_officer", "officer") POST_TABLE("post_record", "record") POST_TABLE("post_case", "case_")
     POST_TABLE("post_subject", "person")
     /* ... read through views of the version-2 shape (win, key, idx) */
@@ -335,9 +338,10 @@ static cu_rc migrate_v2(cu_store *s)
     cu_rc rc = CU_OK;
     for (int t = 0; t < KT_COUNT_ && !rc; t++) {
         char *q = sqlite3_mprintf(
-            "CREATE TABLE %s(win INTEGER NOT NULL, %s INTEGER NOT NULL, lo INTEGER NOT NULL, idxs TEXT NOT NULL,"
+            "CREATE TABLE %s(win INTEGER NOT NULL, %s INTEGER NOT NULL, lo INTEGER NOT NULL, idxs TEXT,"
             "  PRIMARY KEY(win, %s, lo)) WITHOUT ROWID;"
-            "INSERT INTO %s SELECT win >> %d, %s, min(idx) & %llu, json_group_array(idx & %llu) FROM %s"
+            "INSERT INTO %s SELECT win >> %d, %s, min(idx) & %llu,"
+            "  CASE count(*) WHEN 1 THEN NULL ELSE json_group_array(idx & %llu) END FROM %s"
             "  GROUP BY win, %s;"
             "DROP TABLE %s;",
             kt[t][2], kt[t][1], kt[t][1], kt[t][2], CU_STORE_WIN_BITS - V2_WIN_BITS, kt[t][1],
@@ -1310,7 +1314,9 @@ static int rows_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col)
         case 0: sqlite3_result_int64(ctx, (sqlite3_int64)(p->k >> 32)); break;
         case 1: sqlite3_result_int64(ctx, (sqlite3_int64)(p->k & 0xffffffffu)); break;
         case 2: sqlite3_result_int64(ctx, p->lo); break;
-        default: sqlite3_result_text(ctx, s->ptext.data + p->off, (int)p->len, SQLITE_STATIC);
+        default:
+            if (p->many)
+                sqlite3_result_text(ctx, s->ptext.data + p->off, (int)p->len, SQLITE_STATIC);
         }
         return SQLITE_OK;
     }
@@ -1376,6 +1382,20 @@ static size_t put_dec(char *d, uint32_t v)
     return n;
 }
 
+/* Close posting p, whose text runs from p->off to len in d: a JSON array
+ * when it has several offsets, nothing (idxs NULL, the offset in lo) when
+ * one.  The new end of the text. */
+static size_t post_end(post *p, char *d, size_t len)
+{
+    if (!p->many) {
+        p->len = 0;
+        return p->off;
+    }
+    d[len++] = ']';
+    p->len = len - p->off;
+    return len;
+}
+
 /* Group a sorted key buffer into postings: one per (window, key), its
  * offsets "[o1,o2,...]" ascending in s->ptext (an index listed twice by one
  * event, adjacent after the stable sort, is written once). */
@@ -1398,21 +1418,18 @@ static cu_rc make_posts(cu_store *s, const kbuf *b)
             if (kp->idx == b->v[i - 1].idx)
                 continue;
             d[len++] = ',';
+            p->many = true;
         } else {
-            if (p) {
-                d[len++] = ']';
-                p->len = len - p->off;
-            }
+            if (p)
+                len = post_end(p, d, len);
             p = &s->post[s->npost++];
             *p = (post){.k = kp->k, .lo = off, .off = len};
             d[len++] = '[';
         }
         len += put_dec(d + len, off);
     }
-    if (p) {
-        d[len++] = ']';
-        p->len = len - p->off;
-    }
+    if (p)
+        len = post_end(p, d, len);
     d[len] = '\0';
     s->ptext.len = len;
     return CU_OK;
