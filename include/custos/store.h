@@ -29,7 +29,8 @@
 /* Events are grouped in windows of 2^CU_STORE_WIN_BITS ledger indexes; the
  * key tables are postings (post_officer, post_record, post_case,
  * post_subject: one row per key, window and written group, its indexes as
- * a JSON array of offsets in the window), ordered by (window, key, first)
+ * a JSON array of offsets in the window, or a single offset in lo alone),
+ * ordered by (window, key, first)
  * so that indexing appends, and read through the views event_officer,
  * event_record, event_case, event_subject (win, key, idx)
  * (docs/store.md).  Schema 3; a version-2 store is migrated at open. */

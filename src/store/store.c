@@ -23,7 +23,7 @@
  *    WITHOUT ROWID, primary key (win, key, lo), one row per key, window
  *    (idx >> CU_STORE_WIN_BITS) and written group, holding the offsets of
  *    its ledger indexes in the window, ascending, as a JSON array (lo is the
- *    first).  A group appends at the right edge of each tree (its pairs
+ *    first; a posting of one offset has it in lo alone, idxs NULL).  A group appends at the right edge of each tree (its pairs
  *    sorted by window, key, idx first), so the cost per row is that of an
  *    append, and nothing is built at the end.  Readers use the views
  *    event_officer, ... (win, key, idx: json_each over the postings), so
