@@ -25,10 +25,15 @@
 
 #include "custos/event.h"
 
-#define CU_STORE_SCHEMA_VERSION 2
+#define CU_STORE_SCHEMA_VERSION 3
 /* Events are grouped in windows of 2^CU_STORE_WIN_BITS ledger indexes; the
- * key tables (event_officer, event_record, event_case, event_subject) are
- * ordered by (window, key, idx) so that indexing appends (docs/store.md). */
+ * key tables are postings (post_officer, post_record, post_case,
+ * post_subject: one row per key, window and written group, its indexes as
+ * a JSON array of offsets in the window, or a single offset in lo alone),
+ * ordered by (window, key, first)
+ * so that indexing appends, and read through the views event_officer,
+ * event_record, event_case, event_subject (win, key, idx)
+ * (docs/store.md).  Schema 3; a version-2 store is migrated at open. */
 #define CU_STORE_WIN_BITS 16
 
 typedef struct cu_store cu_store;
@@ -79,6 +84,8 @@ void cu_store_rollback(cu_store *s);
 /* Writer thread: from now on cu_store_commit hands the batch to the
  * store's own thread and returns at once (it waits only while the batch
  * before is still being written); batches are written in commit order.
+ * The writer writes batches several at a time (one transaction: the index
+ * advances by whole groups).
  * cu_store_sync_names still returns only once the names are committed
  * (they are written before any batch still waiting).  Every other call
  * first waits until the writer is idle.  A failed write is returned by

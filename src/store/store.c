@@ -2,9 +2,10 @@
  * alerts.
  *
  * Invariants:
- * 1. Schema version in PRAGMA user_version; any other version than this
- *    program's is refused with a message saying how to rebuild (version 1
- *    had post-hoc secondary indexes on event; version 2 has the key tables).
+ * 1. Schema version in PRAGMA user_version.  Version 1 (post-hoc secondary
+ *    indexes on event) is refused with a message saying how to rebuild;
+ *    version 2 (key tables of one row per pair) is migrated in place at
+ *    open (migrate_v2, one transaction); a newer one is refused.
  * 2. Events are written only inside a batch transaction that also records
  *    meta.indexed (the ledger size covered): the index is always at a batch
  *    boundary, never half a batch.
@@ -13,16 +14,20 @@
  *    (durable for the caller's next ledger append when they return); the
  *    other names a batch's events use are written first in the batch's own
  *    transaction, so no stored row refers to a name not stored.
- * 4. Every statement used per event is prepared once at open.  Rows are
- *    inserted EV_ROWS / K_ROWS to a statement (multi-row VALUES): one
- *    statement execution per many rows instead of one per row.
+ * 4. Every statement used per event is prepared once at open.  A batch's
+ *    event rows and postings go in with one INSERT ... SELECT each, from
+ *    virtual tables that read the gathered buffers in place (no bound
+ *    parameter per value).
  * 5. The event table has no secondary index.  The lookups by officer,
- *    record, case and person are WITHOUT ROWID key tables whose primary key
- *    starts with the window (idx >> CU_STORE_WIN_BITS): a batch appends at
- *    the right edge of each tree (its pairs sorted by window, key, idx before
- *    insertion), so the cost per row is that of an append, not of a random
- *    insert into a tree larger than the cache, and nothing is built at the
- *    end.  A lookup by key seeks once per window (event_window lists them).
+ *    record, case and person are postings tables (post_officer, ...):
+ *    WITHOUT ROWID, primary key (win, key, lo), one row per key, window
+ *    (idx >> CU_STORE_WIN_BITS) and written group, holding the offsets of
+ *    its ledger indexes in the window, ascending, as a JSON array (lo is the
+ *    first; a posting of one offset has it in lo alone, idxs NULL).  A group appends at the right edge of each tree (its pairs
+ *    sorted by window, key, idx first), so the cost per row is that of an
+ *    append, and nothing is built at the end.  Readers use the views
+ *    event_officer, ... (win, key, idx: json_each over the postings), so
+ *    a lookup by key seeks once per window (event_window lists them).
  * 6. Every window up to the last indexed event's is in event_window (in the
  *    same transaction as the pairs that use it).
  * 7. A batch (cu_store_begin .. cu_store_commit) is gathered in memory (event
@@ -31,8 +36,10 @@
  *    per event.
  * 8. Writer thread (cu_store_writer_start): commit hands the gathered batch
  *    to the store's own thread and returns; batches are written in commit
- *    order, one at a time (a ring of NTX buffers: up to NTX - 1 waiting,
- *    one being gathered).  A names job runs before any batch still waiting
+ *    order, GROUP at a time in one transaction (a ring of NTX buffers: up to
+ *    NTX - 1 waiting, one being gathered), or as many as wait when a caller
+ *    waits for the index (settle, cu_store_indexed) or at close.  The index
+ *    is still always at a batch boundary (a group's last).  A names job runs before any batch still waiting
  *    and its caller waits for it; a reference job (put_reference) runs
  *    before the batches committed after it.  The connection is used by one
  *    thread at a time: every other call first waits until the writer is
@@ -49,9 +56,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { ST_EVENT, ST_NAME, ST_META, ST_ALERT, ST_ALERT_OFF, ST_ALERT_SUBJ, ST_WINDOW,
-       ST_K_OFFICER, ST_K_RECORD, ST_K_CASE, ST_K_PERSON, ST_INGEST_ADD, ST_INGEST_GET,
-       ST_EVENT_N, ST_K_OFFICER_N, ST_K_RECORD_N, ST_K_CASE_N, ST_K_PERSON_N, ST_COUNT_ };
+enum { ST_NAME, ST_META, ST_ALERT, ST_ALERT_OFF, ST_ALERT_SUBJ, ST_WINDOW, ST_INGEST_ADD, ST_INGEST_GET,
+       ST_EVENTS, ST_K_OFFICER, ST_K_RECORD, ST_K_CASE, ST_K_PERSON, ST_COUNT_ };
 
 /* the four key tables, in the order of ST_K_* */
 enum { KT_OFFICER, KT_RECORD, KT_CASE, KT_PERSON, KT_COUNT_ };
@@ -59,11 +65,16 @@ enum { KT_OFFICER, KT_RECORD, KT_CASE, KT_PERSON, KT_COUNT_ };
 /* batches gathered or waiting for the writer thread (each holds its event
  * rows and key pairs: some 13 MiB for 65536 events, once grown) */
 #define NTX 12
+/* batches the writer thread writes in one transaction (their postings
+ * merged where they share a window); fewer when a caller waits for the
+ * index or at close.  Windows are kept at 2^16 indexes, the size of
+ * replay's batches, so a group merges little in replay: windows of 2^19
+ * (a group of eight) cut the writer's CPU further but made each small
+ * daemon batch, written alone, touch a window's worth of pages (5 times
+ * its cost: docs/store.md) */
+#define GROUP 8
 
-/* rows per multi-row INSERT (the rest of a batch goes one row at a time) */
-#define EV_ROWS 32
-#define EV_COLS 13
-#define K_ROWS 64
+#define WIN_MASK ((UINT64_C(1) << CU_STORE_WIN_BITS) - 1)
 
 /* one (key, event) pair of a batch: k = window << 32 | key */
 typedef struct kpair {
@@ -95,6 +106,21 @@ typedef struct arow {
     uint32_t noff, nsubj;
 } arow;
 
+/* one posting being written: (window, key) in k, the first offset, and
+ * its JSON array in the store's ptext */
+typedef struct post {
+    uint64_t k;
+    uint32_t lo;
+    bool many;       /* more than one offset (else idxs is NULL) */
+    size_t off, len;
+} post;
+
+/* what a rows virtual table reads (see "rows handed to SQLite") */
+struct rows_src {
+    cu_store *s;
+    bool posts;
+};
+
 /* A batch gathered between cu_store_begin and cu_store_commit. */
 typedef struct txn {
     erow *ev;
@@ -125,6 +151,7 @@ struct writer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int head, pending; /* tx[head .. head + pending) wait, in commit order */
+    int flush;         /* callers waiting for every batch to be written */
     const cu_ref *ref; /* a reference job (before any batch) */
     uint32_t ref_counts[CU_K_COUNT_];
     bool names_job, names_done;
@@ -144,6 +171,12 @@ struct cu_store {
     uint32_t people_req;   /* caller's side: person names committed (or being) */
     int64_t max_win; /* the last window in event_window (-1: none) */
     uint32_t count[1 << 16]; /* radix sort counts (used by the writing thread) */
+    post *post;              /* one key table's postings (the writing thread's) */
+    size_t npost, postcap;
+    cu_buf ptext;            /* their offsets as JSON arrays */
+    const txn *src_tx;       /* the batch cu_batch_events reads */
+    kbuf gk;                 /* a group's pairs of one table (the writing thread's) */
+    struct rows_src src_ev, src_post;
     uint32_t stored[CU_K_COUNT_]; /* names stored per kind */
     uint64_t indexed;
     uint64_t next_alert;
@@ -153,6 +186,15 @@ struct cu_store {
     bool bulk;
     struct writer w;
 };
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define POST_TABLE(t, col)                                                                                          \
+    "CREATE TABLE IF NOT EXISTS " t "(win INTEGER NOT NULL, " col " INTEGER NOT NULL, lo INTEGER NOT NULL,"            \
+    "  idxs TEXT, PRIMARY KEY(win, " col ", lo)) WITHOUT ROWID;"
+#define POST_VIEW(v, col, t)                                                                                        \
+    "CREATE VIEW IF NOT EXISTS " v "(win, " col ", idx) AS SELECT k.win, k." col ", (k.win << " STR(CU_STORE_WIN_BITS) \
+    ") + j.value FROM " t " k, json_each(coalesce(k.idxs, k.lo)) j;"
 
 static const char *schema =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL);"
@@ -178,15 +220,15 @@ static const char *schema =
     "CREATE TABLE IF NOT EXISTS event(idx INTEGER PRIMARY KEY, ts INTEGER NOT NULL, eid TEXT NOT NULL,"
     "  officer INTEGER NOT NULL, action INTEGER NOT NULL, outcome INTEGER NOT NULL, record INTEGER,"
     "  case_ INTEGER, system INTEGER, purpose INTEGER, terminal INTEGER, area INTEGER, results INTEGER);"
-    /* the key tables: (window, key, idx), appended in that order per batch */
-    "CREATE TABLE IF NOT EXISTS event_officer(win INTEGER NOT NULL, officer INTEGER NOT NULL, idx INTEGER NOT NULL,"
-    "  PRIMARY KEY(win, officer, idx)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS event_record(win INTEGER NOT NULL, record INTEGER NOT NULL, idx INTEGER NOT NULL,"
-    "  PRIMARY KEY(win, record, idx)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS event_case(win INTEGER NOT NULL, case_ INTEGER NOT NULL, idx INTEGER NOT NULL,"
-    "  PRIMARY KEY(win, case_, idx)) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS event_subject(win INTEGER NOT NULL, person INTEGER NOT NULL, idx INTEGER NOT NULL,"
-    "  PRIMARY KEY(win, person, idx)) WITHOUT ROWID;"
+    /* the key tables as postings: one row per key, window and batch, its
+     * ledger indexes (offsets in the window, ascending) as a JSON array;
+     * a posting of one offset has it in lo alone (idxs NULL: a row as
+     * narrow as a pair's, which small batches are mostly made of) */
+    POST_TABLE("post_officer", "officer") POST_TABLE("post_record", "record") POST_TABLE("post_case", "case_")
+    POST_TABLE("post_subject", "person")
+    /* ... read through views of the version-2 shape (win, key, idx) */
+    POST_VIEW("event_officer", "officer", "post_officer") POST_VIEW("event_record", "record", "post_record")
+    POST_VIEW("event_case", "case_", "post_case") POST_VIEW("event_subject", "person", "post_subject")
     "CREATE TABLE IF NOT EXISTS event_window(win INTEGER PRIMARY KEY);"
     "CREATE TABLE IF NOT EXISTS alert(num INTEGER PRIMARY KEY, raised_at INTEGER NOT NULL, kind TEXT NOT NULL,"
     "  score REAL NOT NULL, first_event INTEGER NOT NULL, last_event INTEGER NOT NULL, json TEXT NOT NULL);"
@@ -202,21 +244,22 @@ static const char *schema =
     "INSERT OR IGNORE INTO meta VALUES('indexed', 0);";
 
 static const char *stmt_sql[ST_COUNT_] = {
-    [ST_EVENT] = "INSERT INTO event VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)",
     [ST_NAME] = "INSERT INTO names VALUES(?,?,?)",
     [ST_META] = "UPDATE meta SET value=? WHERE key=?",
     [ST_ALERT] = "INSERT OR REPLACE INTO alert VALUES(?,?,?,?,?,?,?)" /* an update re-emits the same num */,
     [ST_ALERT_OFF] = "INSERT OR IGNORE INTO alert_officer VALUES(?,?)",
     [ST_ALERT_SUBJ] = "INSERT OR IGNORE INTO alert_subject VALUES(?,?)",
     [ST_WINDOW] = "INSERT OR IGNORE INTO event_window VALUES(?)",
-    /* OR IGNORE: an event may list the same person twice */
-    [ST_K_OFFICER] = "INSERT OR IGNORE INTO event_officer VALUES(?,?,?)",
-    [ST_K_RECORD] = "INSERT OR IGNORE INTO event_record VALUES(?,?,?)",
-    [ST_K_CASE] = "INSERT OR IGNORE INTO event_case VALUES(?,?,?)",
-    [ST_K_PERSON] = "INSERT OR IGNORE INTO event_subject VALUES(?,?,?)",
+    /* a batch's (or group's) rows, read in place (invariant 4) */
+    [ST_EVENTS] = "INSERT INTO event SELECT * FROM cu_batch_events",
+    /* one posting per key and group (an event listing a person twice is
+     * one entry: make_posts drops the repeat) */
+    [ST_K_OFFICER] = "INSERT INTO post_officer SELECT * FROM cu_batch_posts",
+    [ST_K_RECORD] = "INSERT INTO post_record SELECT * FROM cu_batch_posts",
+    [ST_K_CASE] = "INSERT INTO post_case SELECT * FROM cu_batch_posts",
+    [ST_K_PERSON] = "INSERT INTO post_subject SELECT * FROM cu_batch_posts",
     [ST_INGEST_ADD] = "INSERT OR REPLACE INTO ingest VALUES(?,?,?)",
     [ST_INGEST_GET] = "SELECT hi, at FROM ingest WHERE lo <= ? ORDER BY lo DESC LIMIT 1",
-    /* ST_EVENT_N, ST_K_*_N: built at open (multi_sql) */
 };
 
 /* "INSERT ... VALUES(?,..),(?,..)...": rows of cols parameters */
@@ -276,7 +319,48 @@ static cu_rc query_int(cu_store *s, const char *sql, int64_t *out)
     return r == SQLITE_ROW || r == SQLITE_DONE ? CU_OK : dberr(s, sql);
 }
 
+/* Version 2 -> 3: each key table (win, key, idx) of windows of 2^16 indexes,
+ * one row per pair, becomes its postings table, one posting per key and old
+ * window (placed in the new, larger window holding it: a key may have
+ * several postings in one window, told apart by lo), the view of the old
+ * name taking its place; event_window lists the new windows.  Inside the
+ * caller's transaction.  The pairs are read in primary-key order (the GROUP
+ * BY follows it, no sorting), so each posting's offsets come ascending. */
+#define V2_WIN_BITS 16
+static cu_rc migrate_v2(cu_store *s)
+{
+    static const char *const kt[KT_COUNT_][3] = {
+        {"event_officer", "officer", "post_officer"},
+        {"event_record", "record", "post_record"},
+        {"event_case", "case_", "post_case"},
+        {"event_subject", "person", "post_subject"},
+    };
+    cu_rc rc = CU_OK;
+    for (int t = 0; t < KT_COUNT_ && !rc; t++) {
+        char *q = sqlite3_mprintf(
+            "CREATE TABLE %s(win INTEGER NOT NULL, %s INTEGER NOT NULL, lo INTEGER NOT NULL, idxs TEXT,"
+            "  PRIMARY KEY(win, %s, lo)) WITHOUT ROWID;"
+            "INSERT INTO %s SELECT win >> %d, %s, min(idx) & %llu,"
+            "  CASE count(*) WHEN 1 THEN NULL ELSE json_group_array(idx & %llu) END FROM %s"
+            "  GROUP BY win, %s;"
+            "DROP TABLE %s;",
+            kt[t][2], kt[t][1], kt[t][1], kt[t][2], CU_STORE_WIN_BITS - V2_WIN_BITS, kt[t][1],
+            (unsigned long long)WIN_MASK, (unsigned long long)WIN_MASK, kt[t][0], kt[t][1], kt[t][0]);
+        if (!q)
+            return CU_ERR_NOMEM;
+        rc = exec(s, q);
+        sqlite3_free(q);
+    }
+    if (!rc)
+        rc = exec(s, "DELETE FROM event_window;"
+                     "INSERT INTO event_window WITH RECURSIVE w(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM w"
+                     "  WHERE x < (SELECT max(idx) >> " STR(CU_STORE_WIN_BITS) " FROM event))"
+                     "  SELECT x FROM w WHERE EXISTS (SELECT 1 FROM event);");
+    return rc;
+}
+
 static cu_rc settle(cu_store *s);
+static const sqlite3_module rows_module;
 static cu_rc mr_open(cu_store *s, mrows *m, const char *head, int cols, int rows, const char *what);
 static void mr_close(mrows *m);
 
@@ -295,6 +379,7 @@ cu_rc cu_store_open(const char *path, cu_store **out)
         return CU_ERR_NOMEM;
     for (int i = 0; i < NTX; i++)
         cu_buf_init(&s->tx[i].text, (size_t)1 << 31);
+    cu_buf_init(&s->ptext, (size_t)1 << 34);
     cu_rc rc;
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
         SQLITE_OK) {
@@ -327,7 +412,7 @@ cu_rc cu_store_open(const char *path, cu_store **out)
                         (long long)ver, CU_STORE_SCHEMA_VERSION);
         goto fail;
     }
-    if (ver != 0 && ver < CU_STORE_SCHEMA_VERSION) {
+    if (ver == 1) {
         /* version 1 indexed events with secondary indexes on event; its
          * queries differ.  The store is an index of the ledger: rebuilding
          * it is the migration. */
@@ -338,32 +423,25 @@ cu_rc cu_store_open(const char *path, cu_store **out)
                         path, (long long)ver, CU_STORE_SCHEMA_VERSION);
         goto fail;
     }
-    if ((rc = exec(s, "BEGIN")) || (rc = exec(s, schema)) || (rc = exec(s, "PRAGMA user_version=2")) ||
-        (rc = exec(s, "COMMIT"))) {
+    /* version 2 (one row per key and event) is converted in place, in the
+     * same transaction as the schema: all or nothing */
+    if ((rc = exec(s, "BEGIN")) || (ver == 2 && (rc = migrate_v2(s))) || (rc = exec(s, schema)) ||
+        (rc = exec(s, "PRAGMA user_version=" STR(CU_STORE_SCHEMA_VERSION))) || (rc = exec(s, "COMMIT"))) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         goto fail;
     }
+    s->src_ev = (struct rows_src){s, false};
+    s->src_post = (struct rows_src){s, true};
+    if (sqlite3_create_module(s->db, "cu_batch_events", &rows_module, &s->src_ev) != SQLITE_OK ||
+        sqlite3_create_module(s->db, "cu_batch_posts", &rows_module, &s->src_post) != SQLITE_OK) {
+        rc = dberr(s, "register the batch tables");
+        goto fail;
+    }
     for (int i = 0; i < ST_COUNT_; i++) {
-        static const char *const multi[ST_COUNT_] = {
-            [ST_EVENT_N] = "INSERT INTO event VALUES",
-            [ST_K_OFFICER_N] = "INSERT OR IGNORE INTO event_officer VALUES",
-            [ST_K_RECORD_N] = "INSERT OR IGNORE INTO event_record VALUES",
-            [ST_K_CASE_N] = "INSERT OR IGNORE INTO event_case VALUES",
-            [ST_K_PERSON_N] = "INSERT OR IGNORE INTO event_subject VALUES",
-        };
-        char *q = multi[i] ? multi_sql(multi[i], i == ST_EVENT_N ? EV_ROWS : K_ROWS, i == ST_EVENT_N ? EV_COLS : 3)
-                           : NULL;
-        if (multi[i] && !q) {
-            rc = CU_ERR_NOMEM;
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+            rc = dberr(s, stmt_sql[i]);
             goto fail;
         }
-        const char *sql = q ? q : stmt_sql[i];
-        int r = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL);
-        if (r != SQLITE_OK)
-            rc = dberr(s, sql);
-        cu_free(q);
-        if (r != SQLITE_OK)
-            goto fail;
     }
     if ((rc = mr_open(s, &s->names_m, "INSERT INTO names", 3, 64, "insert names")))
         goto fail;
@@ -403,6 +481,10 @@ void cu_store_close(cu_store *s)
         sqlite3_finalize(s->st[i]);
     mr_close(&s->names_m);
     sqlite3_close(s->db);
+    cu_free(s->post);
+    cu_buf_free(&s->ptext);
+    cu_free(s->gk.v);
+    cu_free(s->gk.tmp);
     for (int i = 0; i < NTX; i++) {
         txn *t = &s->tx[i];
         for (int k = 0; k < KT_COUNT_; k++) {
@@ -1000,22 +1082,33 @@ cu_rc cu_store_begin(cu_store *s)
     return CU_OK;
 }
 
+/* Room for `need` pairs in b (and its sort's second buffer). */
+static cu_rc kb_reserve(kbuf *b, size_t need)
+{
+    if (need <= b->cap)
+        return CU_OK;
+    if (need > (size_t)1 << 31)
+        return cu_err_set(CU_ERR_TOOBIG, "store: more than 2^31 keys of one kind in one batch");
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < need)
+        cap *= 2;
+    kpair *v = cu_realloc(b->v, cap * sizeof *v);
+    if (!v)
+        return CU_ERR_NOMEM;
+    b->v = v;
+    kpair *t = cu_realloc(b->tmp, cap * sizeof *t);
+    if (!t)
+        return CU_ERR_NOMEM;
+    b->tmp = t;
+    b->cap = cap;
+    return CU_OK;
+}
+
 static cu_rc kb_push(kbuf *b, uint64_t idx, cu_id key)
 {
-    if (b->n == b->cap) {
-        if (b->cap >= (size_t)1 << 31)
-            return cu_err_set(CU_ERR_TOOBIG, "store: more than 2^31 keys of one kind in one batch");
-        size_t cap = b->cap ? b->cap * 2 : 4096;
-        kpair *v = cu_realloc(b->v, cap * sizeof *v);
-        if (!v)
-            return CU_ERR_NOMEM;
-        b->v = v;
-        kpair *t = cu_realloc(b->tmp, cap * sizeof *t);
-        if (!t)
-            return CU_ERR_NOMEM;
-        b->tmp = t;
-        b->cap = cap;
-    }
+    cu_rc rc = kb_reserve(b, b->n + 1);
+    if (rc)
+        return rc;
     b->v[b->n].k = (idx >> CU_STORE_WIN_BITS) << 32 | key;
     b->v[b->n].idx = idx;
     b->n++;
@@ -1105,74 +1198,275 @@ cu_rc cu_store_add_event(cu_store *s, uint64_t idx, const cu_event *ev)
     return CU_OK;
 }
 
-static void bind_event(sqlite3_stmt *st, int base, const txn *t, const erow *e)
+/* ------------------------------------------- rows handed to SQLite
+ *
+ * A batch's event rows and postings reach SQLite through two eponymous
+ * virtual tables of this connection, cu_batch_events and cu_batch_posts,
+ * which read the gathered buffers in place: "INSERT INTO event SELECT *
+ * FROM cu_batch_events" is one statement execution per batch, with one
+ * xColumn call per value instead of a bound parameter per value and a
+ * VALUES row per row (binding costs a call that unbinds the old value
+ * first; 13 of them per event were a large part of the writer's time).
+ * The source (s->src_tx or s->post) is set by the writing thread just
+ * before the statement runs; the tables are not meant for other SQL. */
+
+typedef struct rows_vtab {
+    sqlite3_vtab base;
+    cu_store *s;
+    bool posts;
+} rows_vtab;
+
+static cu_store *rows_store(sqlite3_vtab_cursor *c) { return ((rows_vtab *)c->pVtab)->s; }
+
+typedef struct rows_cur {
+    sqlite3_vtab_cursor base;
+    size_t i;
+} rows_cur;
+
+static int rows_connect(sqlite3 *db, void *aux, int argc, const char *const *argv, sqlite3_vtab **out, char **err)
 {
-    sqlite3_bind_int64(st, base + 1, (sqlite3_int64)e->idx);
-    sqlite3_bind_int64(st, base + 2, e->ts);
-    sqlite3_bind_text(st, base + 3, t->text.data + e->id_off, e->id_len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, base + 4, e->officer);
-    sqlite3_bind_int(st, base + 5, e->action);
-    sqlite3_bind_int(st, base + 6, e->outcome);
-    bind_id(st, base + 7, e->record);
-    bind_id(st, base + 8, e->case_id);
-    bind_id(st, base + 9, e->system);
-    bind_id(st, base + 10, e->purpose);
-    bind_id(st, base + 11, e->terminal);
-    bind_id(st, base + 12, e->area);
-    if (e->has_results)
-        sqlite3_bind_int64(st, base + 13, e->results);
-    else
-        sqlite3_bind_null(st, base + 13);
+    (void)argc;
+    (void)argv;
+    (void)err;
+    const struct rows_src *src = aux;
+    int r = sqlite3_declare_vtab(db, src->posts ? "CREATE TABLE x(win, key, lo, idxs)"
+                                            : "CREATE TABLE x(idx, ts, eid, officer, action, outcome, record, case_,"
+                                              " system, purpose, terminal, area, results)");
+    if (r != SQLITE_OK)
+        return r;
+    rows_vtab *v = sqlite3_malloc(sizeof *v);
+    if (!v)
+        return SQLITE_NOMEM;
+    memset(v, 0, sizeof *v);
+    v->s = src->s;
+    v->posts = src->posts;
+    *out = &v->base;
+    return SQLITE_OK;
 }
+
+static int rows_disconnect(sqlite3_vtab *v)
+{
+    sqlite3_free(v);
+    return SQLITE_OK;
+}
+
+static int rows_best(sqlite3_vtab *v, sqlite3_index_info *info)
+{
+    (void)v;
+    info->estimatedCost = 1e6;
+    return SQLITE_OK;
+}
+
+static int rows_open(sqlite3_vtab *v, sqlite3_vtab_cursor **out)
+{
+    (void)v;
+    rows_cur *c = sqlite3_malloc(sizeof *c);
+    if (!c)
+        return SQLITE_NOMEM;
+    memset(c, 0, sizeof *c);
+    *out = &c->base;
+    return SQLITE_OK;
+}
+
+static int rows_close(sqlite3_vtab_cursor *c)
+{
+    sqlite3_free(c);
+    return SQLITE_OK;
+}
+
+static int rows_filter(sqlite3_vtab_cursor *c, int num, const char *str, int argc, sqlite3_value **argv)
+{
+    (void)num;
+    (void)str;
+    (void)argc;
+    (void)argv;
+    ((rows_cur *)c)->i = 0;
+    return SQLITE_OK;
+}
+
+static int rows_next(sqlite3_vtab_cursor *c)
+{
+    ((rows_cur *)c)->i++;
+    return SQLITE_OK;
+}
+
+static int rows_eof(sqlite3_vtab_cursor *c)
+{
+    const rows_vtab *v = (const rows_vtab *)c->pVtab;
+    cu_store *s = rows_store(c);
+    return ((rows_cur *)c)->i >= (v->posts ? s->npost : s->src_tx ? s->src_tx->nev : 0);
+}
+
+static void result_id(sqlite3_context *ctx, cu_id id)
+{
+    if (id != CU_ID_NONE)
+        sqlite3_result_int64(ctx, id);
+}
+
+static int rows_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col)
+{
+    const rows_vtab *v = (const rows_vtab *)c->pVtab;
+    cu_store *s = rows_store(c);
+    size_t i = ((rows_cur *)c)->i;
+    if (v->posts) {
+        const post *p = &s->post[i];
+        switch (col) {
+        case 0: sqlite3_result_int64(ctx, (sqlite3_int64)(p->k >> 32)); break;
+        case 1: sqlite3_result_int64(ctx, (sqlite3_int64)(p->k & 0xffffffffu)); break;
+        case 2: sqlite3_result_int64(ctx, p->lo); break;
+        default:
+            if (p->many)
+                sqlite3_result_text(ctx, s->ptext.data + p->off, (int)p->len, SQLITE_STATIC);
+        }
+        return SQLITE_OK;
+    }
+    const txn *t = s->src_tx;
+    const erow *e = &t->ev[i];
+    switch (col) {
+    case 0: sqlite3_result_int64(ctx, (sqlite3_int64)e->idx); break;
+    case 1: sqlite3_result_int64(ctx, e->ts); break;
+    case 2: sqlite3_result_text(ctx, t->text.data + e->id_off, e->id_len, SQLITE_STATIC); break;
+    case 3: sqlite3_result_int64(ctx, e->officer); break;
+    case 4: sqlite3_result_int(ctx, e->action); break;
+    case 5: sqlite3_result_int(ctx, e->outcome); break;
+    case 6: result_id(ctx, e->record); break;
+    case 7: result_id(ctx, e->case_id); break;
+    case 8: result_id(ctx, e->system); break;
+    case 9: result_id(ctx, e->purpose); break;
+    case 10: result_id(ctx, e->terminal); break;
+    case 11: result_id(ctx, e->area); break;
+    default:
+        if (e->has_results)
+            sqlite3_result_int64(ctx, e->results);
+    }
+    return SQLITE_OK;
+}
+
+static int rows_rowid(sqlite3_vtab_cursor *c, sqlite3_int64 *out)
+{
+    *out = (sqlite3_int64)((rows_cur *)c)->i;
+    return SQLITE_OK;
+}
+
+static const sqlite3_module rows_module = {
+    .iVersion = 0,
+    .xConnect = rows_connect,
+    .xBestIndex = rows_best,
+    .xDisconnect = rows_disconnect,
+    .xOpen = rows_open,
+    .xClose = rows_close,
+    .xFilter = rows_filter,
+    .xNext = rows_next,
+    .xEof = rows_eof,
+    .xColumn = rows_column,
+    .xRowid = rows_rowid,
+};
 
 static cu_rc put_events(cu_store *s, const txn *t)
 {
-    size_t i = 0;
-    cu_rc rc;
-    for (; i + EV_ROWS <= t->nev; i += EV_ROWS) {
-        for (int r = 0; r < EV_ROWS; r++)
-            bind_event(s->st[ST_EVENT_N], r * EV_COLS, t, &t->ev[i + (size_t)r]);
-        if ((rc = step_reset(s, s->st[ST_EVENT_N], "insert events")))
-            return rc;
+    s->src_tx = t;
+    cu_rc rc = t->nev ? step_reset(s, s->st[ST_EVENTS], "insert events") : CU_OK;
+    s->src_tx = NULL;
+    return rc;
+}
+
+/* The decimal digits of v (< 2^CU_STORE_WIN_BITS) at d; their count. */
+static size_t put_dec(char *d, uint32_t v)
+{
+    size_t n = 1;
+    for (uint32_t x = v; x >= 10; x /= 10)
+        n++;
+    /* filled from the last digit back: no reversal */
+    for (size_t i = n; i-- > 0; v /= 10)
+        d[i] = (char)('0' + v % 10);
+    return n;
+}
+
+/* Close posting p, whose text runs from p->off to len in d: a JSON array
+ * when it has several offsets, nothing (idxs NULL, the offset in lo) when
+ * one.  The new end of the text. */
+static size_t post_end(post *p, char *d, size_t len)
+{
+    if (!p->many) {
+        p->len = 0;
+        return p->off;
     }
-    for (; i < t->nev; i++) {
-        bind_event(s->st[ST_EVENT], 0, t, &t->ev[i]);
-        if ((rc = step_reset(s, s->st[ST_EVENT], "insert event")))
-            return rc;
+    d[len++] = ']';
+    p->len = len - p->off;
+    return len;
+}
+
+/* Group a sorted key buffer into postings: one per (window, key), its
+ * offsets "[o1,o2,...]" ascending in s->ptext (an index listed twice by one
+ * event, adjacent after the stable sort, is written once). */
+static cu_rc make_posts(cu_store *s, const kbuf *b)
+{
+    s->npost = 0;
+    cu_buf_reset(&s->ptext);
+    /* at most 6 digits (offsets below 2^19) and a separator per pair, and
+     * a bracket per posting */
+    cu_rc rc = cu_buf_reserve(&s->ptext, b->n * ((CU_STORE_WIN_BITS + 2) / 3 + 2) + 1);
+    if (rc || (rc = grow((void **)&s->post, &s->postcap, b->n, sizeof *s->post)))
+        return rc;
+    char *d = s->ptext.data;
+    size_t len = 0;
+    post *p = NULL;
+    for (size_t i = 0; i < b->n; i++) {
+        const kpair *kp = &b->v[i];
+        uint32_t off = (uint32_t)(kp->idx & WIN_MASK);
+        if (p && kp->k == p->k) {
+            if (kp->idx == b->v[i - 1].idx)
+                continue;
+            d[len++] = ',';
+            p->many = true;
+        } else {
+            if (p)
+                len = post_end(p, d, len);
+            p = &s->post[s->npost++];
+            *p = (post){.k = kp->k, .lo = off, .off = len};
+            d[len++] = '[';
+        }
+        len += put_dec(d + len, off);
     }
+    if (p)
+        len = post_end(p, d, len);
+    d[len] = '\0';
+    s->ptext.len = len;
     return CU_OK;
 }
 
-static void bind_pair(sqlite3_stmt *st, int base, const kpair *k)
-{
-    sqlite3_bind_int64(st, base + 1, (sqlite3_int64)(k->k >> 32));
-    sqlite3_bind_int64(st, base + 2, (sqlite3_int64)(k->k & 0xffffffffu));
-    sqlite3_bind_int64(st, base + 3, (sqlite3_int64)k->idx);
-}
-
-/* Write the batch's key pairs, sorted, and the windows they reach. */
-static cu_rc flush_keys(cu_store *s, txn *tx)
+/* Write the key pairs of a group of batches as postings, and the windows
+ * they reach.  A group's pairs of one table are sorted together (copied
+ * one batch after the other into s->gk: the stable sort then keeps each
+ * key's indexes in ledger order), so a key has one posting per window. */
+static cu_rc flush_keys(cu_store *s, txn *const *g, int ng)
 {
     int64_t top = -1;
     cu_rc rc;
     for (int t = 0; t < KT_COUNT_; t++) {
-        kbuf *b = &tx->kb[t];
+        kbuf *b = &g[0]->kb[t];
+        if (ng > 1) {
+            size_t total = 0;
+            for (int j = 0; j < ng; j++)
+                total += g[j]->kb[t].n;
+            if ((rc = kb_reserve(&s->gk, total)))
+                return rc;
+            b = &s->gk;
+            b->n = 0;
+            for (int j = 0; j < ng; j++) {
+                if (!g[j]->kb[t].n) /* its buffer may never have been allocated */
+                    continue;
+                memcpy(b->v + b->n, g[j]->kb[t].v, g[j]->kb[t].n * sizeof *b->v);
+                b->n += g[j]->kb[t].n;
+            }
+        }
         kb_sort(b, s->count);
-        sqlite3_stmt *one = s->st[ST_K_OFFICER + t], *many = s->st[ST_K_OFFICER_N + t];
-        size_t i = 0;
-        for (; i + K_ROWS <= b->n; i += K_ROWS) {
-            for (int r = 0; r < K_ROWS; r++)
-                bind_pair(many, r * 3, &b->v[i + (size_t)r]);
-            if ((rc = step_reset(s, many, "insert event keys")))
-                return rc;
-        }
-        for (; i < b->n; i++) {
-            bind_pair(one, 0, &b->v[i]);
-            if ((rc = step_reset(s, one, "insert event key")))
-                return rc;
-        }
         if (b->n && (int64_t)(b->v[b->n - 1].k >> 32) > top)
             top = (int64_t)(b->v[b->n - 1].k >> 32);
+        if ((rc = make_posts(s, b)))
+            return rc;
+        if (s->npost && (rc = step_reset(s, s->st[ST_K_OFFICER + t], "insert postings")))
+            return rc;
     }
     for (int64_t w = s->max_win + 1; w <= top; w++) {
         sqlite3_bind_int64(s->st[ST_WINDOW], 1, w);
@@ -1241,48 +1535,61 @@ static cu_rc put_alert(cu_store *s, const txn *t, const arow *a)
     return CU_OK;
 }
 
-/* Write a gathered batch as one transaction (on the writer thread, or the
- * caller's when there is none); the buffers are emptied either way. */
-static cu_rc txn_write(cu_store *s, txn *t)
+/* Write a group of gathered batches (tx[head], tx[head + 1], ... in
+ * commit order, ng of them) as one transaction (on the writer thread, or
+ * one batch on the caller's when there is none); the buffers are emptied
+ * either way.  The index then reaches the last one's `indexed`. */
+static cu_rc group_write(cu_store *s, int head, int ng)
 {
     uint64_t t0 = cu_mono_ns();
+    txn *g[NTX];
+    uint32_t used[CU_K_COUNT_] = {0};
+    for (int j = 0; j < ng; j++) {
+        g[j] = &s->tx[(head + j) % NTX];
+        for (int k = 0; k < CU_K_COUNT_; k++)
+            if (g[j]->used[k] > used[k])
+                used[k] = g[j]->used[k];
+    }
     cu_rc rc = exec(s, "BEGIN");
     if (rc)
         goto out;
-    /* names first used by this batch (ids below the counts its reader
+    /* names first used by these batches (ids below the counts their reader
      * sealed: safe to read while the reader interns more) */
     bool names = false;
     for (int k = 0; k < CU_K_COUNT_; k++)
-        names |= t->used[k] > s->stored[k];
+        names |= used[k] > s->stored[k];
     if (names && !s->names) {
         rc = cu_err_set(CU_ERR_STATE, "store: events use names never synced");
         goto fail;
     }
-    if (names && (rc = names_put(s, s->names, t->used)))
+    if (names && (rc = names_put(s, s->names, used)))
         goto fail;
-    if (t->ingest) {
-        sqlite3_stmt *st = s->st[ST_INGEST_ADD];
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)t->ilo);
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)t->ihi);
-        sqlite3_bind_int64(st, 3, t->iat);
-        if ((rc = run(s, st, "insert ingest")))
+    for (int j = 0; j < ng; j++) {
+        txn *t = g[j];
+        if (t->ingest) {
+            sqlite3_stmt *st = s->st[ST_INGEST_ADD];
+            sqlite3_bind_int64(st, 1, (sqlite3_int64)t->ilo);
+            sqlite3_bind_int64(st, 2, (sqlite3_int64)t->ihi);
+            sqlite3_bind_int64(st, 3, t->iat);
+            if ((rc = run(s, st, "insert ingest")))
+                goto fail;
+        }
+        if ((rc = put_events(s, t)))
             goto fail;
+        for (size_t i = 0; i < t->nal; i++)
+            if ((rc = put_alert(s, t, &t->al[i])))
+                goto fail;
     }
-    if ((rc = put_events(s, t)))
-        goto fail;
-    for (size_t i = 0; i < t->nal; i++)
-        if ((rc = put_alert(s, t, &t->al[i])))
-            goto fail;
-    if ((rc = flush_keys(s, t)))
+    if ((rc = flush_keys(s, g, ng)))
         goto fail;
     sqlite3_stmt *st = s->st[ST_META];
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)t->indexed);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)g[ng - 1]->indexed);
     sqlite3_bind_text(st, 2, "indexed", -1, SQLITE_STATIC);
     if ((rc = run(s, st, "update meta")) || (rc = exec(s, "COMMIT")))
         goto fail;
-    s->indexed = t->indexed;
+    s->indexed = g[ng - 1]->indexed;
     if (names)
-        names_stored(s, t->used);
+        names_stored(s, used);
     goto out;
 fail:
     sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1293,7 +1600,8 @@ fail:
             s->max_win = v;
     }
 out:
-    txn_reset(t);
+    for (int j = 0; j < ng; j++)
+        txn_reset(g[j]);
     s->ns_write += cu_mono_ns() - t0;
     return rc;
 }
@@ -1307,7 +1615,7 @@ cu_rc cu_store_commit(cu_store *s, uint64_t indexed)
     t->indexed = indexed;
     struct writer *w = &s->w;
     if (!w->on)
-        return txn_write(s, t);
+        return group_write(s, s->fill, 1);
     /* queued behind the batches before it; waits only when every buffer
      * is taken (the writer is NTX - 1 batches behind) */
     pthread_mutex_lock(&w->mu);
@@ -1384,21 +1692,27 @@ static void *writer_main(void *arg)
             pthread_cond_broadcast(&w->cv);
             continue;
         }
-        if (w->pending) {
-            txn *t = &s->tx[w->head];
+        /* batches are written GROUP at a time (their postings merged), or
+         * as many as wait when someone waits for them or at the end */
+        if (w->pending && (w->pending >= GROUP || w->flush || w->stop)) {
+            int head = w->head, ng = w->pending < GROUP ? w->pending : GROUP;
             pthread_mutex_unlock(&w->mu);
             /* after a failure the rest are not written (the index stays at
-             * the batch boundary before it) */
-            cu_rc rc = w->err ? w->err : txn_write(s, t);
-            if (rc)
-                txn_reset(t);
+             * the batch boundary before the group) */
+            cu_rc rc = w->err;
+            if (rc) {
+                for (int j = 0; j < ng; j++)
+                    txn_reset(&s->tx[(head + j) % NTX]);
+            } else {
+                rc = group_write(s, head, ng);
+            }
             pthread_mutex_lock(&w->mu);
             if (rc && !w->err) {
                 w->err = rc;
                 snprintf(w->detail, sizeof w->detail, "%s", cu_err_detail());
             }
-            w->head = (w->head + 1) % NTX;
-            w->pending--;
+            w->head = (w->head + ng) % NTX;
+            w->pending -= ng;
             pthread_cond_broadcast(&w->cv);
             continue;
         }
@@ -1423,6 +1737,7 @@ cu_rc cu_store_writer_start(cu_store *s)
     w->err = CU_OK;
     w->head = s->fill;
     w->pending = 0;
+    w->flush = 0;
     w->ref = NULL;
     if (pthread_create(&w->th, NULL, writer_main, s) != 0) {
         pthread_mutex_destroy(&w->mu);
@@ -1440,8 +1755,11 @@ static cu_rc settle(cu_store *s)
     if (!w->on)
         return CU_OK;
     pthread_mutex_lock(&w->mu);
+    w->flush++;
+    pthread_cond_broadcast(&w->cv);
     while (w->pending || w->names_job || w->ref)
         pthread_cond_wait(&w->cv, &w->mu);
+    w->flush--;
     cu_rc rc = w->err;
     if (rc)
         cu_err_set(rc, "%s", w->detail);
@@ -1497,8 +1815,11 @@ uint64_t cu_store_indexed(cu_store *s)
     if (!w->on)
         return s->indexed;
     pthread_mutex_lock(&w->mu);
+    w->flush++;
+    pthread_cond_broadcast(&w->cv);
     while (w->pending)
         pthread_cond_wait(&w->cv, &w->mu);
+    w->flush--;
     uint64_t v = s->indexed;
     pthread_mutex_unlock(&w->mu);
     return v;
@@ -1510,8 +1831,8 @@ cu_rc cu_store_clear_events(cu_store *s)
     cu_rc src_ = s->in_tx ? cu_err_set(CU_ERR_STATE, "store: a batch is open") : settle(s);
     if (src_)
         return src_;
-    cu_rc rc = exec(s, "BEGIN; DELETE FROM event; DELETE FROM event_officer; DELETE FROM event_record;"
-                       "DELETE FROM event_case; DELETE FROM event_subject; DELETE FROM event_window; DELETE FROM alert;"
+    cu_rc rc = exec(s, "BEGIN; DELETE FROM event; DELETE FROM post_officer; DELETE FROM post_record;"
+                       "DELETE FROM post_case; DELETE FROM post_subject; DELETE FROM event_window; DELETE FROM alert;"
                        "DELETE FROM alert_officer; DELETE FROM alert_subject; DELETE FROM ingest;"
                        "UPDATE meta SET value=0 WHERE key='indexed'; COMMIT;");
     if (rc) {
