@@ -358,8 +358,8 @@ TEST(version_2_store_is_migrated)
     /* the stream's events and pairs as version 2 wrote them */
     sqlite3_stmt *ins[6];
     static const char *const sql[6] = {
-        "INSERT INTO event(idx, ts, eid, officer, action, outcome, record, case_, system) VALUES(?1, ?1, 'E' || ?2, ?3,"
-        " 1, 0, ?4, ?5, 0)",
+        ("INSERT INTO event(idx, ts, eid, officer, action, outcome, record, case_, system) VALUES(?1, ?1, 'E' || ?2, ?3,"
+         " 1, 0, ?4, ?5, 0)"),
         "INSERT OR IGNORE INTO event_officer VALUES(?1 >> 16, ?2, ?1)",
         "INSERT OR IGNORE INTO event_record VALUES(?1 >> 16, ?2, ?1)",
         "INSERT OR IGNORE INTO event_case VALUES(?1 >> 16, ?2, ?1)",
