@@ -58,14 +58,9 @@ static uint64_t hstr(const char *s)
 
 static cu_rc push_off(evalctx *e, cu_id o)
 {
-    if (e->noffs == e->capoffs) {
-        size_t nc = e->capoffs ? e->capoffs * 2 : 1024;
-        cu_id *n = cu_realloc(e->offs, nc * sizeof *n);
-        if (!n)
-            return CU_ERR_NOMEM;
-        e->offs = n;
-        e->capoffs = nc;
-    }
+    cu_rc rc = cu_grow(&e->offs, &e->capoffs, e->noffs + 1, sizeof *e->offs, 1024, false);
+    if (rc)
+        return rc;
     e->offs[e->noffs++] = o;
     return CU_OK;
 }
@@ -198,16 +193,8 @@ static cu_rc label_line(evalctx *e, const char *line, size_t len)
     }
     if (in.kind < 0) /* too many kinds: the rest share the last row */
         in.kind = MAX_SCEN_KINDS - 1;
-    if (e->nin == e->capin) {
-        size_t nc = e->capin ? e->capin * 2 : 64;
-        inst *n = cu_realloc(e->in, nc * sizeof *n);
-        if (!n) {
-            rc = CU_ERR_NOMEM;
-            goto done;
-        }
-        e->in = n;
-        e->capin = nc;
-    }
+    if ((rc = cu_grow(&e->in, &e->capin, e->nin + 1, sizeof *e->in, 64, false)))
+        goto done;
     e->in[e->nin] = in;
     span(e, in.first);
     size_t i;
@@ -276,14 +263,9 @@ typedef struct alist {
 
 static cu_rc alist_push(alist *l, const aline *a)
 {
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 256;
-        aline *n = cu_realloc(l->v, nc * sizeof *n);
-        if (!n)
-            return CU_ERR_NOMEM;
-        l->v = n;
-        l->cap = nc;
-    }
+    cu_rc rc = cu_grow(&l->v, &l->cap, l->n + 1, sizeof *l->v, 256, false);
+    if (rc)
+        return rc;
     l->v[l->n++] = *a;
     return CU_OK;
 }

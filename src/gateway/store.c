@@ -39,21 +39,6 @@
 
 /* ------------------------------------------------------------ growth */
 
-static cu_rc grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return CU_OK;
-    size_t nc = *cap ? *cap : 16;
-    while (nc < need)
-        nc *= 2;
-    void *n = cu_realloc(*p, nc * elem);
-    if (!n)
-        return cu_err_set(CU_ERR_NOMEM, "gateway store: out of memory");
-    *p = n;
-    *cap = nc;
-    return CU_OK;
-}
-
 /* --------------------------------------------------------- the pool */
 
 static cu_rc pool_put(gw_store *s, const char *str, size_t n, uint32_t *off)
@@ -62,7 +47,7 @@ static cu_rc pool_put(gw_store *s, const char *str, size_t n, uint32_t *off)
         return cu_err_set(CU_ERR_TOOBIG, "gateway store: string of %zu bytes", n);
     if (s->pool_len + n + 3 > POOL_MAX)
         return cu_err_set(CU_ERR_TOOBIG, "gateway store: more than 4 GiB of ids and strings");
-    cu_rc rc = grow((void **)&s->pool, &s->pool_cap, s->pool_len + n + 3, 1);
+    cu_rc rc = cu_grow(&s->pool, &s->pool_cap, s->pool_len + n + 3, 1, 16, false);
     if (rc)
         return rc;
     char *p = s->pool + s->pool_len;
@@ -190,7 +175,7 @@ cu_rc gw_atom(gw_store *s, const char *str, size_t n, uint32_t *out)
         return CU_OK;
     if (s->natoms >= GW_MAX_ATOMS)
         return cu_err_set(CU_ERR_TOOBIG, "gateway store: more than %d distinct attribute values", GW_MAX_ATOMS);
-    cu_rc rc = grow((void **)&s->atoms, &s->capatoms, s->natoms + 1, sizeof *s->atoms);
+    cu_rc rc = cu_grow(&s->atoms, &s->capatoms, s->natoms + 1, sizeof *s->atoms, 16, false);
     uint32_t off = 0;
     if (!rc)
         rc = pool_put(s, str, n, &off);
@@ -232,7 +217,7 @@ cu_rc gw_set_atom(gw_store *s, const char *const *items, const size_t *lens, siz
     }
     if (tab_find(s, &s->set_tab, s->sets, sizeof *s->sets, key, kl, out))
         return CU_OK;
-    if ((rc = grow((void **)&s->sets, &s->capsets, s->nsets + 1, sizeof *s->sets)))
+    if ((rc = cu_grow(&s->sets, &s->capsets, s->nsets + 1, sizeof *s->sets, 16, false)))
         return rc;
     gw_setatom *st = &s->sets[s->nsets];
     if ((rc = pool_put(s, key, kl, &st->key)) || (rc = gw_list_make(s, a, m, &st->members)))
@@ -258,7 +243,7 @@ cu_rc gw_list_make(gw_store *s, const uint32_t *items, size_t n, gw_list *out)
     if (s->lists_len + n + 1 >= GW_LIST_ONE)
         return cu_err_set(CU_ERR_TOOBIG, "gateway store: list pool over 2^31 entries");
     size_t at = s->lists_len ? s->lists_len : 1; /* offset 0 means empty */
-    cu_rc rc = grow((void **)&s->lists, &s->caplists, at + n + 1, sizeof *s->lists);
+    cu_rc rc = cu_grow(&s->lists, &s->caplists, at + n + 1, sizeof *s->lists, 16, false);
     if (rc)
         return rc;
     s->lists[at] = (uint32_t)n;
@@ -290,7 +275,7 @@ size_t gw_list_items(const gw_store *s, gw_list l, const uint32_t **items, uint3
             return CU_OK;                                                                             \
         if (s->N >= GW_LIST_ONE - 1)                                                                  \
             return cu_err_set(CU_ERR_TOOBIG, "gateway store: too many ids");                          \
-        cu_rc rc = grow((void **)&s->ARR, &s->CAP, s->N + 1, sizeof *s->ARR);                         \
+        cu_rc rc = cu_grow(&s->ARR, &s->CAP, s->N + 1, sizeof *s->ARR, 16, false);                    \
         uint32_t off = 0;                                                                             \
         if (!rc)                                                                                      \
             rc = pool_put(s, id, n, &off);                                                            \
@@ -351,7 +336,7 @@ bool gw_find(const gw_store *s, int kind, const char *id, size_t n, uint32_t *id
 
 cu_rc gw_put_assign(gw_store *s, uint32_t case_idx, uint32_t officer, int64_t ts, bool add)
 {
-    cu_rc rc = grow((void **)&s->assigns, &s->capassigns, s->nassigns + 1, sizeof *s->assigns);
+    cu_rc rc = cu_grow(&s->assigns, &s->capassigns, s->nassigns + 1, sizeof *s->assigns, 16, false);
     if (rc)
         return rc;
     gw_assign *a = &s->assigns[s->nassigns];

@@ -96,14 +96,9 @@ cu_rc pol_ents_add_uid(cu_policy_entities *e, const puid *u, struct cu_policy_en
         if (rc != CU_OK)
             return rc;
     }
-    if (e->nall == e->capall) {
-        size_t nc = e->capall ? e->capall * 2 : 64;
-        struct cu_policy_entity **na = cu_realloc(e->all, nc * sizeof *na);
-        if (!na)
-            return cu_err_set(CU_ERR_NOMEM, "entities: out of memory");
-        e->all = na;
-        e->capall = nc;
-    }
+    cu_rc grc = cu_grow(&e->all, &e->capall, e->nall + 1, sizeof *e->all, 64, false);
+    if (grc)
+        return grc;
     struct cu_policy_entity *ent = cu_arena_alloc(e->arena, sizeof *ent);
     puid *cp = ent ? pol_uid_make(e->arena, u->type, u->tlen, u->id, u->ilen) : NULL;
     if (!cp)

@@ -1031,21 +1031,6 @@ cu_rc cu_store_put_reference_changes(cu_store *s, const cu_ref *ref, const cu_re
 
 /* ---------------------------------------------------------- batches */
 
-static cu_rc grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return CU_OK;
-    size_t nc = *cap ? *cap : 1024;
-    while (nc < need)
-        nc *= 2;
-    void *q = cu_realloc(*p, nc * elem);
-    if (!q)
-        return CU_ERR_NOMEM;
-    *p = q;
-    *cap = nc;
-    return CU_OK;
-}
-
 static void txn_reset(txn *t)
 {
     memset(t->used, 0, sizeof t->used);
@@ -1161,7 +1146,7 @@ cu_rc cu_store_add_event(cu_store *s, uint64_t idx, const cu_event *ev)
         return cu_err_set(CU_ERR_STATE, "store: no transaction open");
     txn *t = &s->tx[s->fill];
     cu_rc rc;
-    if ((rc = grow((void **)&t->ev, &t->evcap, t->nev + 1, sizeof *t->ev)))
+    if ((rc = cu_grow(&t->ev, &t->evcap, t->nev + 1, sizeof *t->ev, 1024, false)))
         return rc;
     erow *e = &t->ev[t->nev];
     *e = (erow){.idx = idx, .ts = ev->ts, .officer = ev->officer, .system = ev->system, .record = ev->record,
@@ -1406,7 +1391,7 @@ static cu_rc make_posts(cu_store *s, const kbuf *b)
     /* at most 6 digits (offsets below 2^19) and a separator per pair, and
      * a bracket per posting */
     cu_rc rc = cu_buf_reserve(&s->ptext, b->n * ((CU_STORE_WIN_BITS + 2) / 3 + 2) + 1);
-    if (rc || (rc = grow((void **)&s->post, &s->postcap, b->n, sizeof *s->post)))
+    if (rc || (rc = cu_grow(&s->post, &s->postcap, b->n, sizeof *s->post, 1024, false)))
         return rc;
     char *d = s->ptext.data;
     size_t len = 0;
@@ -1484,8 +1469,8 @@ cu_rc cu_store_add_alert(cu_store *s, const cu_names *n, const cu_alert *a)
         return cu_err_set(CU_ERR_STATE, "store: no transaction open");
     txn *t = &s->tx[s->fill];
     cu_rc rc;
-    if ((rc = grow((void **)&t->al, &t->alcap, t->nal + 1, sizeof *t->al)) ||
-        (rc = grow((void **)&t->aid, &t->aidcap, t->naid + a->nofficers + a->nsubjects, sizeof *t->aid)))
+    if ((rc = cu_grow(&t->al, &t->alcap, t->nal + 1, sizeof *t->al, 1024, false)) ||
+        (rc = cu_grow(&t->aid, &t->aidcap, t->naid + a->nofficers + a->nsubjects, sizeof *t->aid, 1024, false)))
         return rc;
     arow *r = &t->al[t->nal];
     *r = (arow){.num = a->num, .raised_at = a->raised_at, .first = a->first_event, .last = a->last_event,
