@@ -7,6 +7,8 @@
 #include "custos/gateway.h"
 #include "custos/ledger.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -516,6 +518,99 @@ TEST(policies_replaced_refused_and_logged)
     CHECK_OK(cu_gateway_decide(g, &r, &d));
     CHECK_INT(d.outcome, CU_GW_ALLOW);
     CHECK_INT((long long)d.policy_version, 3);
+    cu_free(pack2);
+    cu_free(pack);
+    cu_gateway_free(g);
+}
+
+/* Packs changing under decisions: two threads decide PC1's view of R1
+ * while the main thread puts in force, in turn, the pack with a forbid on
+ * R1 (even versions) and the pack without (odd): every decision's outcome
+ * matches the version it reports (deny with the forbid, allow without), so
+ * no decision used the set of one pack and the memos or tiers of another. */
+static atomic_ullong g_entries;
+static cu_rc count_append(void *ud, const void *e, size_t len, uint64_t *index)
+{
+    (void)ud;
+    (void)e;
+    (void)len;
+    *index = atomic_fetch_add(&g_entries, 1);
+    return CU_OK;
+}
+static uint64_t count_size(void *ud)
+{
+    (void)ud;
+    return atomic_load(&g_entries);
+}
+
+struct pack_race {
+    cu_gateway *g;
+    atomic_bool stop;
+    atomic_int bad, n;
+};
+
+static void *race_decide(void *p)
+{
+    struct pack_race *pr = p;
+    cu_gateway_request r = req("PC1", "view", "R1", "C1");
+    while (!atomic_load(&pr->stop)) {
+        cu_gateway_decision d;
+        if (cu_gateway_decide(pr->g, &r, &d) != CU_OK) {
+            atomic_fetch_add(&pr->bad, 1);
+            continue;
+        }
+        bool forbid = d.policy_version % 2 == 0;
+        bool ok = forbid ? d.outcome == CU_GW_DENY && has_policy(&d, "t-r1") && has_reason(&d, "R1 closed.")
+                         : d.outcome == CU_GW_ALLOW && !has_policy(&d, "t-r1");
+        if (!ok)
+            atomic_fetch_add(&pr->bad, 1);
+        atomic_fetch_add(&pr->n, 1);
+    }
+    return NULL;
+}
+
+TEST(packs_changing_under_decisions)
+{
+    char *pack = NULL;
+    size_t len = 0;
+    CHECK_OK(cu_gateway_read_pack("policies", &pack, &len));
+    if (!pack)
+        return;
+    static const char forbid[] = "\n@id(\"t-r1\") @reason(\"R1 closed.\")\n"
+                                 "forbid (principal, action, resource is Record) when { resource == Record::\"R1\" };\n";
+    size_t n2 = len + sizeof forbid - 1;
+    char *pack2 = cu_malloc(n2);
+    cu_gateway *g = NULL;
+    cu_gateway_opts o = {.policy_text = pack, .policy_len = len, .policy_name = "policies",
+                         .audit = {.append = count_append, .size = count_size, .ud = NULL}};
+    CHECK_OK(cu_gateway_new(&o, &g));
+    if (!pack2 || !g) {
+        cu_free(pack2);
+        cu_free(pack);
+        cu_gateway_free(g);
+        return;
+    }
+    memcpy(pack2, pack, len);
+    memcpy(pack2 + len, forbid, sizeof forbid - 1);
+    CHECK_OK(cu_gateway_reference_load(g, REF));
+    struct pack_race pr = {.g = g};
+    pthread_t th[2];
+    int started = 0;
+    for (int i = 0; i < 2; i++)
+        started += pthread_create(&th[i], NULL, race_decide, &pr) == 0;
+    uint64_t v = 0;
+    for (int k = 0; k < 24; k++) {
+        /* version k + 2: even with the forbid, odd without */
+        bool with = (k + 2) % 2 == 0;
+        CHECK_OK(cu_gateway_policies_replace(g, with ? pack2 : pack, with ? n2 : len, "race", NOW, &v));
+        CHECK_INT((long long)v, k + 2);
+    }
+    atomic_store(&pr.stop, true);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    CHECK_INT(started, 2);
+    CHECK(atomic_load(&pr.n) > 0);
+    CHECK_INT(atomic_load(&pr.bad), 0);
     cu_free(pack2);
     cu_free(pack);
     cu_gateway_free(g);
