@@ -1,5 +1,6 @@
 # Shared pieces of the shell tests (sourced): counters and checks, and a
-# temporary directory removed at exit with the daemon in $pid killed.
+# temporary directory removed at exit with the daemon in $pid (and those in
+# the array pids) killed.
 #   ok; bad MESSAGE; want NAME REGEX TEXT; finish (prints "N passed, N failed"
 #   and sets the exit status)
 set -euo pipefail
@@ -7,7 +8,13 @@ bin=${CU_BIN_DIR:-build}
 src=${CU_SOURCE_DIR:-.}
 tmp=$(mktemp -d)
 pid=
-tlib_cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; wait 2>/dev/null || true; rm -rf "$tmp"; }
+pids=()
+tlib_cleanup() {
+  [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
 trap tlib_cleanup EXIT
 pass=0
 fail=0

@@ -6,20 +6,7 @@
 # and its review, 401, 400, 413, reference updates taking effect on the next
 # decision, metrics, and a ledger that cannot persist (deny, "audit
 # unavailable").
-set -euo pipefail
-bin=${CU_BIN_DIR:-build}
-src=${CU_SOURCE_DIR:-.}
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$tmp"; }
-trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-want() { # want NAME PATTERN TEXT
-  if printf '%s' "$3" | grep -qE -- "$2"; then ok; else bad "$1: no /$2/ in: $3"; fi
-}
+. "$(dirname "$0")/../tlib.sh"
 
 tok_sys=sys-token-$RANDOM$RANDOM
 tok_rev=rev-token-$RANDOM$RANDOM
@@ -151,5 +138,4 @@ want "audit failures counted" 'custos_gateway_audit_failures_total [1-9]' "$(ech
 
 kill -TERM "${pids[0]}"
 wait "${pids[0]}" && ok || bad "custosd exit after SIGTERM"
-echo "$pass passed, $fail failed"
-[ $fail = 0 ]
+finish

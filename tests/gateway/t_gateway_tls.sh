@@ -9,19 +9,8 @@
 # only claims a certificate get 401; bearer tokens still work over HTTPS;
 # plain HTTP to the HTTPS port gets no answer; a key that does not parse
 # stops custosd at start with a message.
-set -euo pipefail
-bin=${CU_BIN_DIR:-build}
-src=${CU_SOURCE_DIR:-.}
+. "$(dirname "$0")/../tlib.sh"
 command -v openssl >/dev/null || { echo "openssl is not installed (scripts/install-deps.sh)"; exit 1; }
-tmp=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
-trap cleanup EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-want() { if printf '%s' "$3" | grep -qE -- "$2"; then ok; else bad "$1: no /$2/ in: $3"; fi; }
 
 cd "$tmp"
 ossl() { openssl "$@" 2>>"$tmp/openssl.log"; }
@@ -113,5 +102,4 @@ if "$bin/custosd" --port 0 --config gateway.conf --ledger ledger3 --policies "$s
     --tls-client-ca ca.pem 2>bad2.log; then bad "custosd started with a CA and no certificate"; else ok; fi
 want "CA without certificate named" 'tls-cert' "$(cat bad2.log)"
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
