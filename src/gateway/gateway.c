@@ -201,21 +201,25 @@ void cu_gateway_free(cu_gateway *g)
 
 static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-cu_rc cu_gateway_read_pack(const char *path, char **text, size_t *len)
+static void names_free(char **names, size_t n)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return cu_err_set(CU_ERR_NOTFOUND, "policies: cannot read %s", path);
-    if (!S_ISDIR(st.st_mode))
-        return cu_file_read(path, 16u << 20, text, len);
+    for (size_t i = 0; i < n; i++)
+        cu_free(names[i]);
+    cu_free(names);
+}
+
+/* The .cedar files of directory dir, in name order (the order of the
+ * pack), into *names (names_free them). */
+static cu_rc pack_files(const char *dir, char ***out, size_t *nout)
+{
     cu_rc rc = CU_OK;
     char **names = NULL;
     size_t nn = 0, cap = 0;
-    cu_buf all;
-    cu_buf_init(&all, 16u << 20);
-    DIR *d = opendir(path);
+    *out = NULL;
+    *nout = 0;
+    DIR *d = opendir(dir);
     if (!d)
-        return cu_err_set(CU_ERR_IO, "policies: cannot open directory %s", path);
+        return cu_err_set(CU_ERR_IO, "policies: cannot open directory %s", dir);
     struct dirent *de;
     while ((de = readdir(d))) {
         size_t n = strlen(de->d_name);
@@ -223,41 +227,58 @@ cu_rc cu_gateway_read_pack(const char *path, char **text, size_t *len)
             continue;
         if ((rc = cu_grow(&names, &cap, nn + 1, sizeof *names, 16, false))) {
             cu_err_prefix("policies");
-            goto fail;
+            break;
         }
         if (!(names[nn] = cu_strdup(de->d_name))) {
             rc = cu_err_set(CU_ERR_NOMEM, "policies: out of memory");
-            goto fail;
+            break;
         }
         nn++;
     }
-    if (!nn) {
-        rc = cu_err_set(CU_ERR_NOTFOUND, "policies: no .cedar file in %s", path);
-        goto fail;
+    closedir(d);
+    if (!rc && !nn)
+        rc = cu_err_set(CU_ERR_NOTFOUND, "policies: no .cedar file in %s", dir);
+    if (rc) {
+        names_free(names, nn);
+        return rc;
     }
     qsort(names, nn, sizeof *names, name_cmp);
-    for (size_t i = 0; i < nn; i++) {
+    *out = names;
+    *nout = nn;
+    return CU_OK;
+}
+
+cu_rc cu_gateway_read_pack(const char *path, char **text, size_t *len)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return cu_err_set(CU_ERR_NOTFOUND, "policies: cannot read %s", path);
+    if (!S_ISDIR(st.st_mode))
+        return cu_file_read(path, 16u << 20, text, len);
+    char **names = NULL;
+    size_t nn = 0;
+    cu_rc rc = pack_files(path, &names, &nn);
+    if (rc)
+        return rc;
+    cu_buf all;
+    cu_buf_init(&all, 16u << 20);
+    for (size_t i = 0; i < nn && !rc; i++) {
         char p[4096];
         char *t = NULL;
         size_t tl = 0;
         snprintf(p, sizeof p, "%s/%s", path, names[i]);
         if ((rc = cu_file_read(p, 16u << 20, &t, &tl)))
-            goto fail;
+            break;
         rc = cu_buf_append(&all, t, tl);
         if (!rc)
             rc = cu_buf_append(&all, "\n", 1);
         cu_free(t);
-        if (rc) {
+        if (rc)
             cu_err_set(rc, "policies: the pack is larger than 16 MiB");
-            goto fail;
-        }
     }
-    *text = cu_buf_take(&all, len);
-fail:
-    closedir(d);
-    for (size_t i = 0; i < nn; i++)
-        cu_free(names[i]);
-    cu_free(names);
+    if (!rc)
+        *text = cu_buf_take(&all, len);
+    names_free(names, nn);
     cu_buf_free(&all);
     return rc;
 }
@@ -267,8 +288,6 @@ fail:
  * order, a newline after each): say the file and its own line instead.
  * The detail is left as it is when it does not have that shape or the
  * files cannot be read again. */
-static int name_arr_cmp(const void *a, const void *b) { return strcmp(a, b); }
-
 static void pack_locate(const char *dir)
 {
     struct stat sb;
@@ -282,44 +301,34 @@ static void pack_locate(const char *dir)
         return;
     char rest[1024];
     snprintf(rest, sizeof rest, "%s", end); /* ":COL: message" */
-    char *text = NULL;
-    size_t len = 0;
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    char best[256] = "";
-    struct dirent *de;
-    /* the files in name order: the one whose span holds the line */
-    char names[256][256];
+    char **names = NULL;
     size_t nn = 0;
-    while ((de = readdir(d)) && nn < 256) {
-        size_t n = strlen(de->d_name);
-        if (n < 7 || n >= sizeof names[0] || strcmp(de->d_name + n - 6, ".cedar") != 0 || de->d_name[0] == '.')
-            continue;
-        memcpy(names[nn++], de->d_name, n + 1);
-    }
-    closedir(d);
-    qsort(names, nn, sizeof names[0], name_arr_cmp);
+    if (pack_files(dir, &names, &nn) != CU_OK)
+        nn = 0;
+    /* the file whose span of the joined lines holds the line */
+    char p[4096] = "";
     unsigned long long start = 1, at = 0;
-    for (size_t i = 0; i < nn; i++) {
-        char p[4096];
-        if (snprintf(p, sizeof p, "%s/%.255s", dir, names[i]) >= (int)sizeof p ||
-            cu_file_read(p, 16u << 20, &text, &len) != CU_OK)
-            return;
+    for (size_t i = 0; i < nn && !at; i++) {
+        char *text = NULL;
+        size_t len = 0;
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        if (cu_file_read(p, 16u << 20, &text, &len) != CU_OK)
+            break;
         unsigned long long nl = 1; /* the newline the join adds */
         for (size_t k = 0; k < len; k++)
             nl += text[k] == '\n';
         cu_free(text);
-        text = NULL;
-        if (line < start + nl) {
-            memcpy(best, names[i], sizeof best);
+        if (line < start + nl)
             at = line - start + 1;
-            break;
-        }
         start += nl;
     }
-    if (best[0])
-        cu_err_set(CU_ERR_PARSE, "%s/%s:%llu%s", dir, best, at, rest);
+    names_free(names, nn);
+    /* (a listing or a read that failed has set its own detail: the parse
+     * error is the one to tell, where it was found or as it was) */
+    if (at)
+        cu_err_set(CU_ERR_PARSE, "%s:%llu%s", p, at, rest);
+    else
+        cu_err_set(CU_ERR_PARSE, "%s:%llu%s", dir, line, rest);
 }
 
 /* ------------------------------------------------------------ snapshots */
@@ -415,11 +424,14 @@ cu_rc cu_gateway_policies_replace(cu_gateway *g, const char *text, size_t len, c
     gw_pack *p = NULL;
     gw_store *st = NULL;
     gw_snap *s = NULL;
-    /* parsed before anything is locked or logged: a bad pack changes nothing */
+    /* parsed before anything is locked or logged: a bad pack changes
+     * nothing, and reference updates do not wait for the parse; the
+     * version is the one after the pack in force, under the lock */
+    cu_rc rc = pack_new(text, len, name, 0, &p);
     pthread_mutex_lock(&g->update_lock);
-    cu_rc rc = pack_new(text, len, name, g->pack->version + 1, &p);
     if (rc)
         goto fail;
+    p->version = g->pack->version + 1;
     gw_snap *cur = gw_acquire(g);
     rc = gw_store_clone(cur->st, &st);
     gw_snap_release(cur);
