@@ -175,8 +175,9 @@ cu_rc cu_kept_read(const cu_kept *k, size_t seq, char **text, size_t *len, char 
 /* The text of a .at file (decimal digits, an optional newline; at most
  * 2^64 - 1): true and *at, or false when it is anything else. */
 bool cu_kept_parse_at(const char *text, size_t len, uint64_t *at);
-/* Whether name is an update's file name (NNNNNNNN.jsonl); its number. */
-bool cu_kept_name(const char *name, unsigned long *seq);
+/* The path of update number seq's file with extension ext ("jsonl": its
+ * lines, "at": its position) in dir (cu_kept_dir). */
+void cu_kept_path(const char *dir, size_t seq, const char *ext, char *path, size_t cap);
 
 /* Keep reference updates across restarts: each POST /v1/reference body is
  * written durably to DATA_DIR/reference-updates/NNNNNNNN.jsonl (numbered

@@ -22,7 +22,6 @@
 
 #include <stdalign.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <sys/stat.h>
@@ -645,14 +644,12 @@ cu_rc cu_events_api_set_gateway(cu_events_api *a, cu_gateway *gw)
 static void keep_taken(cu_events_api *a, const char *path, uint64_t at)
 {
     char atpath[4096], txt[32];
-    size_t n = strlen(path);
-    if (a->taken_lost || a->taken.len == 0 || n < 6 || n - 6 + 4 > sizeof atpath - 1) {
+    cu_kept_path(a->upd_dir, a->upd_seq, "at", atpath, sizeof atpath);
+    if (a->taken_lost || a->taken.len == 0) {
         cu_log(CU_LOG_WARN, "reference update %s: the lines taken were not recorded: a restart replays it after "
                             "the warm start", path);
         return;
     }
-    memcpy(atpath, path, n - 6);
-    memcpy(atpath + n - 6, ".at", 4);
     int k = snprintf(txt, sizeof txt, "%llu\n", (unsigned long long)at);
     if (cu_file_write_atomic(path, a->taken.data, a->taken.len, 0600) ||
         cu_file_write_atomic(atpath, txt, (size_t)k, 0600))
@@ -691,7 +688,7 @@ void cu_events_api_gateway_handle(void *ud, const cu_http_req *req, cu_http_resp
     /* invariant 10: recorded before it is applied */
     char path[4096] = "";
     if (a->upd_dir) {
-        snprintf(path, sizeof path, "%s/%08lu.jsonl", a->upd_dir, a->upd_seq + 1);
+        cu_kept_path(a->upd_dir, a->upd_seq + 1, "jsonl", path, sizeof path);
         if (cu_file_write_atomic(path, req->body, req->body_len, 0600)) {
             cu_http_error(resp, 503, "reference update not recorded: %s", cu_err_detail());
             pthread_mutex_unlock(&a->mu);

@@ -46,7 +46,10 @@ static bool kept_name(const char *name, unsigned long *seq)
     return *seq > 0;
 }
 
-bool cu_kept_name(const char *name, unsigned long *seq) { return kept_name(name, seq); }
+void cu_kept_path(const char *dir, size_t seq, const char *ext, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%08zu.%s", dir, seq, ext);
+}
 
 bool cu_kept_parse_at(const char *text, size_t len, uint64_t *at)
 {
@@ -72,7 +75,7 @@ static bool read_at(const char *dir, size_t seq, uint64_t *at)
 {
     char path[4200], *text = NULL;
     size_t len = 0;
-    snprintf(path, sizeof path, "%s/%08zu.at", dir, seq);
+    cu_kept_path(dir, seq, "at", path, sizeof path);
     struct stat sb;
     if (stat(path, &sb) != 0 || cu_file_read(path, 64, &text, &len) != CU_OK)
         return false;
@@ -120,15 +123,15 @@ cu_rc cu_kept_open(const char *data_dir, cu_ref *ref, cu_kept **out)
     closedir(d);
     if (max != count) {
         /* the first missing number, for the message */
-        unsigned long miss = 1;
+        size_t miss = 1;
         char path[4200];
         struct stat sb;
         for (; miss <= max; miss++) {
-            snprintf(path, sizeof path, "%s/%08lu.jsonl", dir, miss);
+            cu_kept_path(dir, miss, "jsonl", path, sizeof path);
             if (stat(path, &sb) != 0)
                 break;
         }
-        rc = cu_err_set(CU_ERR_CORRUPT, "%s/%08lu.jsonl: reference update %lu is missing", dir, miss, miss);
+        rc = cu_err_set(CU_ERR_CORRUPT, "%s: reference update %zu is missing", path, miss);
         goto fail;
     }
     k->n = count;
@@ -168,39 +171,41 @@ size_t cu_kept_refused(const cu_kept *k) { return k->refused; }
 
 cu_rc cu_kept_read(const cu_kept *k, size_t seq, char **text, size_t *len, char *path, size_t cap)
 {
-    snprintf(path, cap, "%s/%08zu.jsonl", k->dir, seq);
+    cu_kept_path(k->dir, seq, "jsonl", path, cap);
     return cu_file_read(path, CU_EVENTS_MAX_BODY, text, len);
 }
 
-/* Apply update number seq's lines to the reference data. */
+/* Apply update number seq's lines to the reference data, each as the
+ * gateway handed it to its peer (a trailing '\r' off, blank lines
+ * skipped; a kept file holds only lines taken, so neither is expected). */
 static cu_rc apply_one(cu_kept *k, size_t seq)
 {
-    char path[4200], *text = NULL;
-    size_t len = 0;
-    cu_rc rc = cu_kept_read(k, seq, &text, &len, path, sizeof path);
-    if (rc)
-        return rc;
-    uint64_t lineno = 0;
-    for (size_t pos = 0; pos < len && !rc;) {
-        const char *line = text + pos;
-        const char *nl = memchr(line, '\n', len - pos);
-        size_t n = nl ? (size_t)(nl - line) : len - pos;
-        pos += n + (nl != NULL);
-        lineno++;
-        while (n && (line[n - 1] == '\r' || line[n - 1] == ' ' || line[n - 1] == '\t'))
+    char path[4200];
+    cu_kept_path(k->dir, seq, "jsonl", path, sizeof path);
+    cu_lines *lr = NULL;
+    cu_rc rc = cu_lines_open(path, CU_EVENT_MAX_LINE, &lr);
+    const char *line;
+    size_t n;
+    while (!rc) {
+        cu_rc lc = cu_lines_next(lr, &line, &n);
+        if (lc == CU_ERR_NOTFOUND)
+            break;
+        if (lc == CU_OK && n && line[n - 1] == '\r')
             n--;
-        if (!n)
+        if (lc == CU_OK && !n)
             continue;
-        if (cu_ref_update_check(k->ref, line, n, lineno) != CU_OK) {
+        if (lc == CU_ERR_IO) {
+            rc = lc;
+        } else if (lc || cu_ref_update_check(k->ref, line, n, cu_lines_lineno(lr)) != CU_OK) {
             /* taken when it was posted, refused now: the data before it differ */
-            cu_log(CU_LOG_WARN, "reference update %s:%llu no longer applies: %s", path, (unsigned long long)lineno,
-                   cu_err_detail());
+            cu_log(CU_LOG_WARN, "reference update %s:%llu no longer applies: %s", path,
+                   (unsigned long long)cu_lines_lineno(lr), cu_err_detail());
             k->refused++;
-            continue;
+        } else {
+            rc = cu_ref_update_apply(k->ref);
         }
-        rc = cu_ref_update_apply(k->ref);
     }
-    cu_free(text);
+    cu_lines_close(lr);
     return rc;
 }
 
