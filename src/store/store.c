@@ -717,6 +717,15 @@ static void bind_time(sqlite3_stmt *st, int i, int64_t t)
         sqlite3_bind_int64(st, i, t);
 }
 
+/* Text that lives as long as the statement's use, or NULL. */
+static void bind_text(sqlite3_stmt *st, int i, const char *t)
+{
+    if (t)
+        sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, i);
+}
+
 static cu_rc run(cu_store *s, sqlite3_stmt *st, const char *what)
 {
     int r = sqlite3_step(st);
@@ -786,10 +795,7 @@ static cu_rc put_officer(cu_store *s, mrows *m, const cu_officer *o)
     bind_id(q, b + 1, o->id);
     bind_id(q, b + 2, o->unit);
     bind_id(q, b + 3, o->area);
-    if (o->role)
-        sqlite3_bind_text(q, b + 4, o->role, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(q, b + 4);
+    bind_text(q, b + 4, o->role);
     sqlite3_bind_int(q, b + 5, o->vetting);
     bind_time(q, b + 6, o->vet_granted);
     bind_time(q, b + 7, o->vet_expires);
@@ -825,10 +831,7 @@ static cu_rc put_record(cu_store *s, mrows *m, const cu_record *r)
     bind_id(q, b + 1, r->id);
     bind_id(q, b + 2, r->system);
     bind_id(q, b + 3, r->area);
-    if (r->type)
-        sqlite3_bind_text(q, b + 4, r->type, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(q, b + 4);
+    bind_text(q, b + 4, r->type);
     sqlite3_bind_int(q, b + 5, r->classification);
     cu_rc rc = mr_next(s, &m[R_REC]);
     for (uint32_t j = 0; j < r->nsubjects && !rc; j++) {
