@@ -263,18 +263,13 @@ static cu_rc cache_commit(struct commit_cache *cc, const cu_names *names, const 
                           uint8_t out[32])
 {
     if (person >= cc->n) {
-        size_t nc = cc->n ? cc->n : 4096;
-        while (nc <= person)
-            nc *= 2;
-        uint8_t(*c)[32] = cu_realloc(cc->c, nc * 32);
-        if (!c)
-            return CU_ERR_NOMEM;
-        cc->c = c;
-        uint8_t *ok = cu_realloc(cc->ok, nc);
-        if (!ok)
-            return CU_ERR_NOMEM;
-        memset(ok + cc->n, 0, nc - cc->n);
-        cc->ok = ok;
+        /* the two arrays grow alike; cc->n moves once both have */
+        size_t nc = cc->n, nok = cc->n;
+        cu_rc rc = cu_grow(&cc->c, &nc, (size_t)person + 1, sizeof *cc->c, 4096, false);
+        if (!rc)
+            rc = cu_grow(&cc->ok, &nok, (size_t)person + 1, 1, 4096, true);
+        if (rc)
+            return rc;
         cc->n = nc;
     }
     if (!cc->ok[person]) {
@@ -363,16 +358,9 @@ static cu_rc encode_into(const struct encoder *x, const cu_batch *b, struct enc 
     }
     size_t used = 0;
     for (uint32_t i = 0; i < b->n; i++) {
-        if (e->cap - used < CU_ENTRY_MAX) {
-            size_t nc = e->cap ? e->cap * 2 : (size_t)4 << 20;
-            while (nc - used < CU_ENTRY_MAX)
-                nc *= 2;
-            uint8_t *nb = cu_realloc(e->buf, nc);
-            if (!nb)
-                return CU_ERR_NOMEM;
-            e->buf = nb;
-            e->cap = nc;
-        }
+        cu_rc grc = cu_grow(&e->buf, &e->cap, used + CU_ENTRY_MAX, 1, (size_t)4 << 20, false);
+        if (grc)
+            return grc;
         if (i + ENC_AHEAD < b->n)
             encode_prefetch(x, &b->ev[i + ENC_AHEAD]);
         size_t len;
