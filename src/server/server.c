@@ -27,7 +27,7 @@
 #include <time.h>
 
 #define MAX_ROUTES 128
-#define TLS_REVERIFY_NS (60 * 1000000000LL)
+#define TLS_REVERIFY_NS (60 * UINT64_C(1000000000))
 
 struct route {
     char *method;
@@ -54,7 +54,7 @@ struct cu_server {
  * one request to the next; only a connection's own worker thread reads or
  * writes it. */
 struct peer {
-    int64_t verified_ns; /* monotonic time of the verdict; 0: none yet */
+    uint64_t verified_ns; /* monotonic time of the verdict (cu_mono_ns); 0: none yet */
     char hex[2 * CU_SHA256_LEN + 1]; /* "" when none or not verified */
 };
 
@@ -306,13 +306,6 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, cu_http_resp *r)
     return ret;
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* The verified client certificate of conn, as the hex SHA-256 of its DER
  * form, into hex; "" when there is none or its chain does not verify. */
 static void verify_peer(cu_server *s, struct MHD_Connection *conn, char *hex)
@@ -344,7 +337,7 @@ static void client_cert(cu_server *s, struct MHD_Connection *conn, char *hex)
         verify_peer(s, conn, hex);
         return;
     }
-    int64_t now = mono_ns();
+    uint64_t now = cu_mono_ns();
     if (!p->verified_ns || now - p->verified_ns >= TLS_REVERIFY_NS) {
         verify_peer(s, conn, p->hex);
         p->verified_ns = now;
@@ -382,7 +375,7 @@ cu_rc cu_server_metrics(cu_server *s, cu_buf *out)
                           "# TYPE custos_http_requests_suspended gauge\n"
                           "# HELP custos_http_requests_suspended Requests waiting for their answer (the ledger).\n"
                           "custos_http_requests_suspended %d\n",
-                          (unsigned long long)atomic_load(&s->connections), (int)(TLS_REVERIFY_NS / 1000000000LL),
+                          (unsigned long long)atomic_load(&s->connections), (int)(TLS_REVERIFY_NS / UINT64_C(1000000000)),
                           (unsigned long long)atomic_load(&s->verifications), atomic_load(&s->suspended));
 }
 
