@@ -382,6 +382,7 @@ static void tiles_drain(cu_ledger *l)
 static void *tile_writer(void *arg)
 {
     cu_ledger *l = arg;
+    pthread_setname_np(pthread_self(), "cu-lg-tiles");
     pthread_mutex_lock(&l->tmu);
     for (;;) {
         while (!l->rcount && !l->tstop)
@@ -816,6 +817,7 @@ static void journal_extend(cu_ledger *l, int fd)
 static void *syncer(void *arg)
 {
     cu_ledger *l = arg;
+    pthread_setname_np(pthread_self(), "cu-lg-sync");
     char detail[512];
     size_t acked = 0;
     pthread_mutex_lock(&l->pmu);
@@ -917,6 +919,7 @@ static void *syncer(void *arg)
 static void *committer(void *arg)
 {
     cu_ledger *l = arg;
+    pthread_setname_np(pthread_self(), "cu-lg-build");
     for (;;) {
         pthread_mutex_lock(&l->qmu);
         while (!l->head && !l->stop)

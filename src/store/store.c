@@ -116,9 +116,10 @@ typedef struct post {
 } post;
 
 /* what a rows virtual table reads (see "rows handed to SQLite") */
+typedef enum { SRC_EVENTS, SRC_POSTS, SRC_CELLS } src_kind;
 struct rows_src {
     cu_store *s;
-    bool posts;
+    src_kind kind;
 };
 
 /* A batch gathered between cu_store_begin and cu_store_commit. */
@@ -138,8 +139,22 @@ typedef struct txn {
     uint32_t used[CU_K_COUNT_]; /* 1 + the highest id of each kind used (0: none) */
 } txn;
 
+/* One value of a buffered row (mrows): an integer, a text (not copied:
+ * it must live until the rows are flushed) or NULL. */
+#define CELL_INT (-1)
+#define CELL_NULL (-2)
+typedef struct cell {
+    int64_t v;
+    const char *t;
+    int len; /* CELL_INT, CELL_NULL or the text's length */
+} cell;
+
+/* Rows of one table buffered as cells and inserted rows at a time through
+ * the cu_rows virtual table ("INSERT ... SELECT c0, .. FROM cu_rows"). */
+#define MR_COLS_MAX 10
 typedef struct mrows {
     sqlite3_stmt *st;
+    cell *c; /* rows * cols */
     int cols, rows, n;
     const char *what;
 } mrows;
@@ -175,13 +190,14 @@ struct cu_store {
     size_t npost, postcap;
     cu_buf ptext;            /* their offsets as JSON arrays */
     const txn *src_tx;       /* the batch cu_batch_events reads */
+    const mrows *src_m;      /* the rows cu_rows reads */
     kbuf gk;                 /* a group's pairs of one table (the writing thread's) */
-    struct rows_src src_ev, src_post;
+    struct rows_src src_ev, src_post, src_cells;
     uint32_t stored[CU_K_COUNT_]; /* names stored per kind */
     uint64_t indexed;
     uint64_t next_alert;
     uint64_t ns_write; /* time spent writing batches and names */
-    mrows names_m; /* names, 64 to a statement */
+    mrows names_m; /* names, MR_ROWS to a statement */
     bool in_tx;
     bool bulk;
     struct writer w;
@@ -262,26 +278,6 @@ static const char *stmt_sql[ST_COUNT_] = {
     [ST_INGEST_GET] = "SELECT hi, at FROM ingest WHERE lo <= ? ORDER BY lo DESC LIMIT 1",
 };
 
-/* "INSERT ... VALUES(?,..),(?,..)...": rows of cols parameters */
-static char *multi_sql(const char *head, int rows, int cols)
-{
-    size_t cap = strlen(head) + (size_t)rows * ((size_t)cols * 2 + 3) + 1;
-    char *q = cu_malloc(cap);
-    if (!q)
-        return NULL;
-    size_t n = (size_t)snprintf(q, cap, "%s", head);
-    for (int r = 0; r < rows; r++) {
-        q[n++] = r ? ',' : ' ';
-        q[n++] = '(';
-        for (int c = 0; c < cols; c++) {
-            q[n++] = '?';
-            q[n++] = c + 1 < cols ? ',' : ')';
-        }
-    }
-    q[n] = '\0';
-    return q;
-}
-
 static cu_rc dberr(cu_store *s, const char *what)
 {
     int code = sqlite3_errcode(s->db);
@@ -361,6 +357,7 @@ static cu_rc migrate_v2(cu_store *s)
 
 static cu_rc settle(cu_store *s);
 static const sqlite3_module rows_module;
+#define MR_ROWS 1024 /* rows per statement of the buffered inserts */
 static cu_rc mr_open(cu_store *s, mrows *m, const char *head, int cols, int rows, const char *what);
 static void mr_close(mrows *m);
 
@@ -430,10 +427,12 @@ cu_rc cu_store_open(const char *path, cu_store **out)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         goto fail;
     }
-    s->src_ev = (struct rows_src){s, false};
-    s->src_post = (struct rows_src){s, true};
+    s->src_ev = (struct rows_src){s, SRC_EVENTS};
+    s->src_post = (struct rows_src){s, SRC_POSTS};
+    s->src_cells = (struct rows_src){s, SRC_CELLS};
     if (sqlite3_create_module(s->db, "cu_batch_events", &rows_module, &s->src_ev) != SQLITE_OK ||
-        sqlite3_create_module(s->db, "cu_batch_posts", &rows_module, &s->src_post) != SQLITE_OK) {
+        sqlite3_create_module(s->db, "cu_batch_posts", &rows_module, &s->src_post) != SQLITE_OK ||
+        sqlite3_create_module(s->db, "cu_rows", &rows_module, &s->src_cells) != SQLITE_OK) {
         rc = dberr(s, "register the batch tables");
         goto fail;
     }
@@ -443,7 +442,7 @@ cu_rc cu_store_open(const char *path, cu_store **out)
             goto fail;
         }
     }
-    if ((rc = mr_open(s, &s->names_m, "INSERT INTO names", 3, 64, "insert names")))
+    if ((rc = mr_open(s, &s->names_m, "INSERT INTO names", 3, MR_ROWS, "insert names")))
         goto fail;
     int64_t v;
     if ((rc = query_int(s, "SELECT value FROM meta WHERE key='indexed'", &v)))
@@ -543,43 +542,44 @@ cu_rc cu_store_load_names(cu_store *s, cu_names *n)
     return rc;
 }
 
-/* Multi-row inserts of any length: "INSERT ... SELECT * FROM (VALUES
- * (?..),(?..)...) LIMIT ?", rows bound one after the other and the
- * statement run when full, and at the end with LIMIT the rows bound (the
- * rest, bound to stale values, are not read). */
+/* Multi-row inserts of any length: rows are buffered as cells and
+ * inserted `rows` at a time (and the rest at the end) by one statement
+ * "INSERT ... SELECT c0, .., cN FROM cu_rows", which reads the buffer in
+ * place: no bound parameter per value (each bind first releases the old
+ * value) and no VALUES row per row (the reference is ~8 M rows). */
 
 static cu_rc mr_open(cu_store *s, mrows *m, const char *head, int cols, int rows, const char *what)
 {
-    char *v = multi_sql("", rows, cols);
-    if (!v)
-        return CU_ERR_NOMEM;
-    size_t cap = strlen(head) + strlen(v) + 64;
-    char *q = cu_malloc(cap);
-    if (!q) {
-        cu_free(v);
-        return CU_ERR_NOMEM;
-    }
-    snprintf(q, cap, "%s SELECT * FROM (VALUES%s) LIMIT ?", head, v);
+    char q[512], *e = q + sizeof q;
+    int n = snprintf(q, sizeof q, "%s SELECT", head);
     *m = (mrows){.cols = cols, .rows = rows, .what = what};
-    cu_rc rc = sqlite3_prepare_v2(s->db, q, -1, &m->st, NULL) == SQLITE_OK ? CU_OK : dberr(s, what);
-    cu_free(q);
-    cu_free(v);
-    return rc;
+    if (cols < 1 || cols > MR_COLS_MAX || n < 0)
+        return cu_err_set(CU_ERR_INTERNAL, "store: %s: %d columns", what, cols);
+    for (int c = 0; c < cols && n > 0 && q + n < e; c++)
+        n += snprintf(q + n, (size_t)(e - q - n), "%sc%d", c ? ", " : " ", c);
+    if (n < 0 || q + n + 16 > e)
+        return cu_err_set(CU_ERR_INTERNAL, "store: %s: statement too long", what);
+    snprintf(q + n, (size_t)(e - q - n), " FROM cu_rows");
+    if (!(m->c = cu_malloc((size_t)rows * (size_t)cols * sizeof *m->c)))
+        return CU_ERR_NOMEM;
+    return sqlite3_prepare_v2(s->db, q, -1, &m->st, NULL) == SQLITE_OK ? CU_OK : dberr(s, what);
 }
 
-/* the first parameter of the row being bound, minus 1 */
-static int mr_base(const mrows *m) { return m->n * m->cols; }
+/* the cells of the row being filled */
+static cell *mr_row(const mrows *m) { return m->c + (size_t)m->n * (size_t)m->cols; }
 
 static cu_rc mr_flush(cu_store *s, mrows *m)
 {
     if (!m->n)
         return CU_OK;
-    sqlite3_bind_int(m->st, m->rows * m->cols + 1, m->n);
+    s->src_m = m;
+    cu_rc rc = step_reset(s, m->st, m->what);
+    s->src_m = NULL;
     m->n = 0;
-    return step_reset(s, m->st, m->what);
+    return rc;
 }
 
-/* the row is bound */
+/* the row is filled */
 static cu_rc mr_next(cu_store *s, mrows *m)
 {
     return ++m->n == m->rows ? mr_flush(s, m) : CU_OK;
@@ -588,7 +588,35 @@ static cu_rc mr_next(cu_store *s, mrows *m)
 static void mr_close(mrows *m)
 {
     sqlite3_finalize(m->st);
+    cu_free(m->c);
     m->st = NULL;
+    m->c = NULL;
+}
+
+static void cell_int(cell *c, int64_t v) { *c = (cell){.v = v, .len = CELL_INT}; }
+
+/* text that lives until the rows are flushed, or NULL */
+static void cell_text(cell *c, const char *t, size_t len)
+{
+    *c = t ? (cell){.t = t, .len = (int)len} : (cell){.len = CELL_NULL};
+}
+
+static void cell_str(cell *c, const char *t) { cell_text(c, t, t ? strlen(t) : 0); }
+
+static void cell_id(cell *c, cu_id id)
+{
+    if (id == CU_ID_NONE)
+        *c = (cell){.len = CELL_NULL};
+    else
+        cell_int(c, id);
+}
+
+static void cell_time(cell *c, int64_t t)
+{
+    if (t == CU_TIME_NEVER || t == INT64_MIN)
+        *c = (cell){.len = CELL_NULL};
+    else
+        cell_int(c, t);
 }
 
 /* Insert names [stored[k], upto[k]) (inside the caller's transaction;
@@ -603,10 +631,10 @@ static cu_rc names_put(cu_store *s, const cu_names *n, const uint32_t *upto)
             const char *name = cu_names_str_len(n, (cu_idkind)k, id, &len);
             if (!name)
                 return cu_err_set(CU_ERR_INTERNAL, "store: %s %u has no name", cu_idkind_name((cu_idkind)k), id);
-            int b = mr_base(m);
-            sqlite3_bind_int(m->st, b + 1, k);
-            sqlite3_bind_int64(m->st, b + 2, id);
-            sqlite3_bind_text(m->st, b + 3, name, (int)len, SQLITE_STATIC);
+            cell *c = mr_row(m);
+            cell_int(&c[0], k);
+            cell_int(&c[1], id);
+            cell_text(&c[2], name, len);
             rc = mr_next(s, m);
         }
     }
@@ -709,23 +737,6 @@ static void bind_id(sqlite3_stmt *st, int i, cu_id id)
         sqlite3_bind_int64(st, i, id);
 }
 
-static void bind_time(sqlite3_stmt *st, int i, int64_t t)
-{
-    if (t == CU_TIME_NEVER || t == INT64_MIN)
-        sqlite3_bind_null(st, i);
-    else
-        sqlite3_bind_int64(st, i, t);
-}
-
-/* Text that lives as long as the statement's use, or NULL. */
-static void bind_text(sqlite3_stmt *st, int i, const char *t)
-{
-    if (t)
-        sqlite3_bind_text(st, i, t, -1, SQLITE_STATIC);
-    else
-        sqlite3_bind_null(st, i);
-}
-
 static cu_rc run(cu_store *s, sqlite3_stmt *st, const char *what)
 {
     int r = sqlite3_step(st);
@@ -754,7 +765,7 @@ static cu_rc ref_open(cu_store *s, mrows *m)
 {
     cu_rc rc = CU_OK;
     for (int i = 0; i < R_N_ && !rc; i++)
-        rc = mr_open(s, &m[i], ref_tab[i].head, ref_tab[i].cols, 32, ref_tab[i].head);
+        rc = mr_open(s, &m[i], ref_tab[i].head, ref_tab[i].cols, MR_ROWS, ref_tab[i].head);
     return rc;
 }
 
@@ -790,25 +801,23 @@ static cu_rc ref_end(cu_store *s, mrows *m, cu_rc rc, uint64_t t0)
 /* One object's rows, for the whole rewrite and the changes alike. */
 static cu_rc put_officer(cu_store *s, mrows *m, const cu_officer *o)
 {
-    sqlite3_stmt *q = m[R_OFF].st;
-    int b = mr_base(&m[R_OFF]);
-    bind_id(q, b + 1, o->id);
-    bind_id(q, b + 2, o->unit);
-    bind_id(q, b + 3, o->area);
-    bind_text(q, b + 4, o->role);
-    sqlite3_bind_int(q, b + 5, o->vetting);
-    bind_time(q, b + 6, o->vet_granted);
-    bind_time(q, b + 7, o->vet_expires);
-    sqlite3_bind_int(q, b + 8, o->shift);
-    bind_time(q, b + 9, o->start);
-    bind_time(q, b + 10, o->end);
+    cell *c = mr_row(&m[R_OFF]);
+    cell_id(&c[0], o->id);
+    cell_id(&c[1], o->unit);
+    cell_id(&c[2], o->area);
+    cell_str(&c[3], o->role);
+    cell_int(&c[4], o->vetting);
+    cell_time(&c[5], o->vet_granted);
+    cell_time(&c[6], o->vet_expires);
+    cell_int(&c[7], o->shift);
+    cell_time(&c[8], o->start);
+    cell_time(&c[9], o->end);
     cu_rc rc = mr_next(s, &m[R_OFF]);
     for (uint32_t j = 0; j < o->nrelations && !rc; j++) {
-        q = m[R_REL].st;
-        b = mr_base(&m[R_REL]);
-        bind_id(q, b + 1, o->id);
-        bind_id(q, b + 2, o->relations[j].person);
-        sqlite3_bind_text(q, b + 3, o->relations[j].type, -1, SQLITE_STATIC);
+        c = mr_row(&m[R_REL]);
+        cell_id(&c[0], o->id);
+        cell_id(&c[1], o->relations[j].person);
+        cell_str(&c[2], o->relations[j].type);
         rc = mr_next(s, &m[R_REL]);
     }
     return rc;
@@ -816,68 +825,64 @@ static cu_rc put_officer(cu_store *s, mrows *m, const cu_officer *o)
 
 static cu_rc put_person(cu_store *s, mrows *m, const cu_person *p)
 {
-    sqlite3_stmt *q = m[R_PER].st;
-    int b = mr_base(&m[R_PER]);
-    bind_id(q, b + 1, p->id);
-    bind_id(q, b + 2, p->area);
-    sqlite3_bind_int64(q, b + 3, p->flags);
+    cell *c = mr_row(&m[R_PER]);
+    cell_id(&c[0], p->id);
+    cell_id(&c[1], p->area);
+    cell_int(&c[2], p->flags);
     return mr_next(s, &m[R_PER]);
 }
 
-static cu_rc put_record(cu_store *s, mrows *m, const cu_record *r)
+/* Rows (id, [kind,] v[j]) of a link table: kind < 0 for none. */
+static cu_rc put_links(cu_store *s, mrows *m, cu_id id, int kind, const cu_id *v, uint32_t n)
 {
-    sqlite3_stmt *q = m[R_REC].st;
-    int b = mr_base(&m[R_REC]);
-    bind_id(q, b + 1, r->id);
-    bind_id(q, b + 2, r->system);
-    bind_id(q, b + 3, r->area);
-    bind_text(q, b + 4, r->type);
-    sqlite3_bind_int(q, b + 5, r->classification);
-    cu_rc rc = mr_next(s, &m[R_REC]);
-    for (uint32_t j = 0; j < r->nsubjects && !rc; j++) {
-        q = m[R_RSUB].st;
-        b = mr_base(&m[R_RSUB]);
-        bind_id(q, b + 1, r->id);
-        bind_id(q, b + 2, r->subjects[j]);
-        rc = mr_next(s, &m[R_RSUB]);
+    cu_rc rc = CU_OK;
+    for (uint32_t j = 0; j < n && !rc; j++) {
+        cell *c = mr_row(m);
+        cell_id(c++, id);
+        if (kind >= 0)
+            cell_int(c++, kind);
+        cell_id(c, v[j]);
+        rc = mr_next(s, m);
     }
     return rc;
 }
 
-/* The case and its links (its openings: put_openings). */
-static cu_rc put_case(cu_store *s, mrows *m, const cu_case *c)
+static cu_rc put_record(cu_store *s, mrows *m, const cu_record *r)
 {
-    sqlite3_stmt *q = m[R_CASE].st;
-    int b = mr_base(&m[R_CASE]);
-    bind_id(q, b + 1, c->id);
-    bind_id(q, b + 2, c->area);
-    sqlite3_bind_int64(q, b + 3, c->opened);
-    bind_time(q, b + 4, c->closed);
+    cell *c = mr_row(&m[R_REC]);
+    cell_id(&c[0], r->id);
+    cell_id(&c[1], r->system);
+    cell_id(&c[2], r->area);
+    cell_str(&c[3], r->type);
+    cell_int(&c[4], r->classification);
+    cu_rc rc = mr_next(s, &m[R_REC]);
+    return rc ? rc : put_links(s, &m[R_RSUB], r->id, -1, r->subjects, r->nsubjects);
+}
+
+/* The case and its links (its openings: put_openings). */
+static cu_rc put_case(cu_store *s, mrows *m, const cu_case *cs)
+{
+    cell *c = mr_row(&m[R_CASE]);
+    cell_id(&c[0], cs->id);
+    cell_id(&c[1], cs->area);
+    cell_int(&c[2], cs->opened);
+    cell_time(&c[3], cs->closed);
     cu_rc rc = mr_next(s, &m[R_CASE]);
-    for (int kind = 1; kind <= 2 && !rc; kind++) {
-        const cu_id *v = kind == 1 ? c->subjects : c->records;
-        uint32_t n = kind == 1 ? c->nsubjects : c->nrecords;
-        for (uint32_t j = 0; j < n && !rc; j++) {
-            q = m[R_LINK].st;
-            b = mr_base(&m[R_LINK]);
-            bind_id(q, b + 1, c->id);
-            sqlite3_bind_int(q, b + 2, kind);
-            bind_id(q, b + 3, v[j]);
-            rc = mr_next(s, &m[R_LINK]);
-        }
-    }
+    if (!rc)
+        rc = put_links(s, &m[R_LINK], cs->id, 1, cs->subjects, cs->nsubjects);
+    if (!rc)
+        rc = put_links(s, &m[R_LINK], cs->id, 2, cs->records, cs->nrecords);
     return rc;
 }
 
 static cu_rc put_assignment(cu_store *s, mrows *m, int64_t ts, cu_id case_id, cu_id officer, bool add, int source)
 {
-    sqlite3_stmt *q = m[R_ASG].st;
-    int b = mr_base(&m[R_ASG]);
-    sqlite3_bind_int64(q, b + 1, ts);
-    bind_id(q, b + 2, case_id);
-    bind_id(q, b + 3, officer);
-    sqlite3_bind_int(q, b + 4, add ? 1 : 0);
-    sqlite3_bind_int(q, b + 5, source);
+    cell *c = mr_row(&m[R_ASG]);
+    cell_int(&c[0], ts);
+    cell_id(&c[1], case_id);
+    cell_id(&c[2], officer);
+    cell_int(&c[3], add ? 1 : 0);
+    cell_int(&c[4], source);
     return mr_next(s, &m[R_ASG]);
 }
 
@@ -1201,7 +1206,7 @@ cu_rc cu_store_add_event(cu_store *s, uint64_t idx, const cu_event *ev)
 typedef struct rows_vtab {
     sqlite3_vtab base;
     cu_store *s;
-    bool posts;
+    src_kind kind;
 } rows_vtab;
 
 static cu_store *rows_store(sqlite3_vtab_cursor *c) { return ((rows_vtab *)c->pVtab)->s; }
@@ -1217,9 +1222,14 @@ static int rows_connect(sqlite3 *db, void *aux, int argc, const char *const *arg
     (void)argv;
     (void)err;
     const struct rows_src *src = aux;
-    int r = sqlite3_declare_vtab(db, src->posts ? "CREATE TABLE x(win, key, lo, idxs)"
-                                            : "CREATE TABLE x(idx, ts, eid, officer, action, outcome, record, case_,"
-                                              " system, purpose, terminal, area, results)");
+    static const char *const decl[] = {
+        [SRC_EVENTS] = "CREATE TABLE x(idx, ts, eid, officer, action, outcome, record, case_, system, purpose,"
+                       " terminal, area, results)",
+        [SRC_POSTS] = "CREATE TABLE x(win, key, lo, idxs)",
+        [SRC_CELLS] = "CREATE TABLE x(c0, c1, c2, c3, c4, c5, c6, c7, c8, c9)",
+    };
+    _Static_assert(MR_COLS_MAX == 10, "cu_rows declares ten columns");
+    int r = sqlite3_declare_vtab(db, decl[src->kind]);
     if (r != SQLITE_OK)
         return r;
     rows_vtab *v = sqlite3_malloc(sizeof *v);
@@ -1227,7 +1237,7 @@ static int rows_connect(sqlite3 *db, void *aux, int argc, const char *const *arg
         return SQLITE_NOMEM;
     memset(v, 0, sizeof *v);
     v->s = src->s;
-    v->posts = src->posts;
+    v->kind = src->kind;
     *out = &v->base;
     return SQLITE_OK;
 }
@@ -1282,7 +1292,10 @@ static int rows_eof(sqlite3_vtab_cursor *c)
 {
     const rows_vtab *v = (const rows_vtab *)c->pVtab;
     cu_store *s = rows_store(c);
-    return ((rows_cur *)c)->i >= (v->posts ? s->npost : s->src_tx ? s->src_tx->nev : 0);
+    size_t n = v->kind == SRC_POSTS ? s->npost
+             : v->kind == SRC_CELLS ? (s->src_m ? (size_t)s->src_m->n : 0)
+             : s->src_tx ? s->src_tx->nev : 0;
+    return ((rows_cur *)c)->i >= n;
 }
 
 static void result_id(sqlite3_context *ctx, cu_id id)
@@ -1296,7 +1309,18 @@ static int rows_column(sqlite3_vtab_cursor *c, sqlite3_context *ctx, int col)
     const rows_vtab *v = (const rows_vtab *)c->pVtab;
     cu_store *s = rows_store(c);
     size_t i = ((rows_cur *)c)->i;
-    if (v->posts) {
+    if (v->kind == SRC_CELLS) {
+        const mrows *m = s->src_m;
+        if (col >= m->cols)
+            return SQLITE_OK;
+        const cell *x = &m->c[i * (size_t)m->cols + (size_t)col];
+        if (x->len == CELL_INT)
+            sqlite3_result_int64(ctx, x->v);
+        else if (x->len >= 0)
+            sqlite3_result_text(ctx, x->t, x->len, SQLITE_STATIC);
+        return SQLITE_OK;
+    }
+    if (v->kind == SRC_POSTS) {
         const post *p = &s->post[i];
         switch (col) {
         case 0: sqlite3_result_int64(ctx, (sqlite3_int64)(p->k >> 32)); break;

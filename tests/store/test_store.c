@@ -497,3 +497,77 @@ out:
     cu_ref_free(r);
     cu_names_free(n);
 }
+
+/* the kinds of names as the store numbers them, for SQL text */
+#define STR_KIND_PERSON "1"
+#define STR_KIND_AREA "5"
+_Static_assert(CU_K_PERSON == 1 && CU_K_AREA == 5, "the kinds' numbers in SQL text");
+
+static int64_t q_int(sqlite3 *d, const char *sql)
+{
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    CHECK(sqlite3_prepare_v2(d, sql, -1, &st, NULL) == SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_type(st, 0) == SQLITE_NULL ? -2 : sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+/* The reference's rows go in through buffered cells, many rows to a
+ * statement: a reference of more rows than one statement takes arrives
+ * whole, each row with its own values, NULLs as NULL and texts intact,
+ * and written again (the whole rewrite) it stays the same. */
+TEST(reference_rows_span_many_statements)
+{
+    enum { NP = 2600 }; /* more than twice the rows of one statement */
+    char path[1024], db[1024];
+    snprintf(path, sizeof path, "%s/many_ref.jsonl", cu_test_tmpdir());
+    snprintf(db, sizeof db, "%s/many_ref.db", cu_test_tmpdir());
+    remove(db);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    for (int i = 0; i < NP; i++)
+        fprintf(f, "{\"kind\":\"person\",\"id\":\"P%d\",\"area\":\"A%d\",\"flags\":[%s]}\n", i, i % 7,
+                i % 3 ? "" : "\"witness\"");
+    fputs("{\"kind\":\"officer\",\"id\":\"MP1\",\"role\":\"DC\",\"unit\":\"U1\",\"area\":\"A1\",\"vetting\":"
+          "{\"level\":\"NPPV2\",\"granted\":\"2020-01-01\",\"expires\":\"2027-01-01\"},\"shift\":\"days\","
+          "\"start\":\"2010-01-01\",\"end\":null,\"relations\":[{\"person\":\"P5\",\"type\":\"partner\"}]}\n",
+          f);
+    fclose(f);
+    cu_names *n = NULL;
+    cu_ref *r = NULL;
+    cu_store *s = NULL;
+    sqlite3 *d = NULL;
+    CHECK_OK(cu_names_new(&n));
+    CHECK_OK(cu_ref_new(n, &r));
+    CHECK_OK(cu_ref_load(r, path));
+    CHECK_OK(cu_store_open(db, &s));
+    if (!s)
+        goto out;
+    for (int round = 0; round < 2; round++) {
+        CHECK_OK(cu_store_put_reference(s, r));
+        CHECK(sqlite3_open_v2(db, &d, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+        CHECK(q_int(d, "SELECT count(*) FROM ref_person") == NP);
+        CHECK(q_int(d, "SELECT count(DISTINCT id) FROM ref_person") == NP);
+        /* each person's area is its own: the name of its area number */
+        CHECK(q_int(d, "SELECT count(*) FROM ref_person p JOIN names a ON a.kind=" STR_KIND_AREA
+                       " AND a.num=p.area JOIN names n ON n.kind=" STR_KIND_PERSON " AND n.num=p.id"
+                       " WHERE a.name = 'A' || (CAST(substr(n.name, 2) AS INTEGER) % 7)") == NP);
+        CHECK(q_int(d, "SELECT count(*) FROM ref_person WHERE flags != 0") == (NP + 2) / 3);
+        CHECK(q_int(d, "SELECT count(*) FROM names WHERE kind=" STR_KIND_PERSON) == NP);
+        CHECK(q_int(d, "SELECT end_ FROM ref_officer") == -2);
+        CHECK(q_int(d, "SELECT start FROM ref_officer") == 1262304000);
+        CHECK(q_int(d, "SELECT count(*) FROM ref_officer WHERE role='DC'") == 1);
+        CHECK(q_int(d, "SELECT count(*) FROM ref_relation r JOIN names n ON n.kind=" STR_KIND_PERSON
+                       " AND n.num=r.person WHERE n.name='P5' AND r.type='partner'") == 1);
+        sqlite3_close(d);
+        d = NULL;
+    }
+out:
+    cu_store_close(s);
+    cu_ref_free(r);
+    cu_names_free(n);
+}
