@@ -3,7 +3,8 @@
 # threads, summed by thread name, as read from /proc every 0.2 s while it
 # runs (a thread's last sample before it ends counts: up to 0.2 s of its
 # time may be missed).  On a shared machine CPU per thread is the figure to
-# compare, not wall time: the store's writer is `cu-store`.
+# compare, not wall time: the store's writer is `cu-store`, the ledger's
+# threads `cu-lg-build`, `cu-lg-sync` and `cu-lg-tiles`.
 #
 # Usage: bench/thread_cpu.sh COMMAND [ARGS...]   (its output goes to stderr)
 set -euo pipefail
