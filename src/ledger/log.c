@@ -195,7 +195,7 @@ struct cu_ledger {
     batch bt[2];
     int cur;
     bool building, syncing, pstop;
-    bool flushing; /* the syncer writes and syncs a batch, or gathers one: the builder lets appends queue */
+    _Atomic bool flushing; /* the syncer writes and syncs a batch, or gathers one: appends queue */
     bool draining; /* the builder waits for every built batch to be committed (drain) */
     _Atomic uint64_t enq_entries, taken_entries; /* appended entries queued / taken into groups */
     pthread_t sthr;
@@ -824,6 +824,24 @@ static void journal_extend(cu_ledger *l, int fd)
     pthread_mutex_unlock(&l->pmu);
 }
 
+/* End of a flush or gather (syncer, under pmu, which it lets go of
+ * briefly): wake the builder, which waits either for the flush to end or,
+ * with an empty queue, for an append.  Appenders do not wake it while a
+ * flush is in flight (enqueue), so this is its one wake-up per commit.
+ * enqueue reads flushing under qmu and this signals under qmu after
+ * clearing it, so an append is never left unbuilt: either the appender saw
+ * the flag clear and signalled, or this signal comes after its append. */
+static void flush_over(cu_ledger *l)
+{
+    atomic_store(&l->flushing, false);
+    pthread_cond_broadcast(&l->pdone);
+    pthread_mutex_unlock(&l->pmu);
+    pthread_mutex_lock(&l->qmu);
+    pthread_cond_signal(&l->qwork);
+    pthread_mutex_unlock(&l->qmu);
+    pthread_mutex_lock(&l->pmu);
+}
+
 /* Let appends gather in the queue until the commit period since the
  * previous commit's start is over, then have the builder build them into
  * the open batch (syncer, under pmu, when the previous batch acknowledged
@@ -841,8 +859,7 @@ static void gather(cu_ledger *l, uint64_t last_start)
     l->flushing = true;
     while (!l->pstop && pthread_cond_timedwait(&l->pwork, &l->pmu, &ts) != ETIMEDOUT)
         ;
-    l->flushing = false;
-    pthread_cond_broadcast(&l->pdone);
+    flush_over(l);
     /* the appends queued by now go into this batch (unless it fills up) */
     uint64_t want = atomic_load(&l->enq_entries);
     while ((l->building || atomic_load(&l->taken_entries) < want) && !l->pstop && !l->draining &&
@@ -915,8 +932,7 @@ static void *syncer(void *arg)
             snprintf(detail, sizeof detail, "%s", cu_err_detail());
         pthread_mutex_lock(&l->pmu);
         /* the builder may build the next batch while this one's callers are told */
-        l->flushing = false;
-        pthread_cond_broadcast(&l->pdone);
+        flush_over(l);
         if (!rc && b->j.len) {
             l->jend = at + (off_t)b->j.len;
             if (l->jalloc < l->jend)
@@ -1091,7 +1107,8 @@ static cu_rc enqueue(cu_ledger *l, req *r)
     else
         l->head = r;
     l->tail = r;
-    pthread_cond_signal(&l->qwork);
+    if (!atomic_load(&l->flushing) || r->kind != REQ_APPEND)
+        pthread_cond_signal(&l->qwork); /* else the end of the flush wakes the builder (flush_over) */
     pthread_mutex_unlock(&l->qmu);
     return CU_OK;
 }
