@@ -16,7 +16,10 @@
 # to measure), DATA=1 (custosd --data: allowed look-ups go through the
 # pipeline, docs/gateway.md "Decisions feed detection"; DATA_DIR: where its
 # data directory goes, default a temporary one; it must not exist yet), CUSTOSD_ARGS (more
-# custosd arguments, e.g. "--commit-period-us 1").  The fsync latency
+# custosd arguments, e.g. "--commit-period-us 1").  On ext4 without a journal, do not
+# delete a ledger in the minute before a run: each new tile file then pays for skipping
+# the deleted inodes (docs/ledger.md); give each run its own LEDGER_DIR and delete them
+# after the session.  The fsync latency
 # of the ledger's disk is measured first (dd, 4 KiB writes, oflag=dsync).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -103,18 +106,18 @@ thread_ticks() {
   for st in /proc/"$pid"/task/*/stat; do cat "$st" 2>/dev/null; done |
       sed -E 's/^[0-9]+ \(([^)]*)\) /\1 /' | awk '{ n = $1; gsub(/[^A-Za-z0-9_-]/, "", n); print n, $13 + $14 }'
 }
-c0=$(cpu_ticks); d0=$(decisions); t0=$(thread_ticks)
+c0=$(cpu_ticks); d0=$(decisions); th0=$(thread_ticks)
 echo "== wrk -t$WRK_THREADS -c$CONNS -d${SECS}s POST /v1/authorize"
 BODIES="$tmp/bodies" TOKEN="$token" CONNS="$CONNS" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$tmp/post.lua" \
     "http://127.0.0.1:$port/v1/authorize"
-c1=$(cpu_ticks); d1=$(decisions); t1=$(thread_ticks)
+c1=$(cpu_ticks); d1=$(decisions); th1=$(thread_ticks)
 # CPU per decision holds better than decisions/s on a shared machine: it
 # does not count the time other programs had the cores
 awk -v c="$((c1 - c0))" -v d="$((d1 - d0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {
   if (d > 0) printf "== custosd CPU: %.1f s for %d decisions, %.1f us per decision\n", c / hz, d, c / hz / d * 1e6 }'
 # by thread name (MHD-worker, cu-lg-build / -sync / -tiles: the ledger's builder, syncer and
 # tile writer), in us per decision; threads that did not change are left out
-{ echo "$t0" | sed 's/^/0 /'; echo "$t1" | sed 's/^/1 /'; } |
+{ echo "$th0" | awk "{ print 0, \$0 }"; echo "$th1" | awk "{ print 1, \$0 }"; } |
     awk -v d="$((d1 - d0))" -v hz="$(getconf CLK_TCK)" '
       { s[$2] += ($1 ? $3 : -$3) } END { if (d > 0) for (n in s) if (s[n] > 0) printf "   %-12s %5.1f us\n", n, s[n] / hz / d * 1e6 }' |
     sort -k2 -nr | sed '1i == custosd CPU per decision by thread:'
