@@ -93,7 +93,7 @@
 #define JOURNAL_READ_MAX ((size_t)CU_LG_JOURNAL_TRIM + 2 * GROUP_BYTES_MAX + (size_t)JGROW + (1u << 20))
 #define PATH_MAX_ 4096
 #define BATCH_SLOTS 8192             /* request pieces one batch acknowledges */
-#define GATHER_BYTES ((size_t)1 << 20) /* a batch this large is committed without gathering */
+#define GATHER_BYTES ((size_t)1 << 20) /* a batch this large is neither gathered nor waited out by the builder */
 #define BATCH_BYTES (2 * (size_t)GROUP_BYTES_MAX + 4 * (size_t)CU_LEDGER_ENTRY_MAX + (1u << 20))
 /* Tiles and bundles waiting for the tile writer (and at most TRING_BYTES
  * of them).  A 65536-entry group fills 513 (256 bundles, 256 level-0
@@ -908,7 +908,10 @@ static void *syncer(void *arg)
         batch *b = &l->bt[l->cur];
         l->cur ^= 1;
         l->syncing = true;
-        l->flushing = true;
+        /* small batches only: bulk appends (a 65536-entry group is ~9 MiB)
+         * keep building the next group during the fdatasync, which is
+         * then as long as the build, and have no wake-ups to save */
+        l->flushing = b->j.len < GATHER_BYTES;
         int fd = l->jfd;
         off_t at = l->jend;
         pthread_mutex_unlock(&l->pmu);
