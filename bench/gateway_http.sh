@@ -15,7 +15,11 @@
 # the ledger goes, default a temporary directory; put it on the disk you mean
 # to measure), DATA=1 (custosd --data: allowed look-ups go through the
 # pipeline, docs/gateway.md "Decisions feed detection"; DATA_DIR: where its
-# data directory goes, default a temporary one; it must not exist yet).  The fsync latency
+# data directory goes, default a temporary one; it must not exist yet), CUSTOSD_ARGS (more
+# custosd arguments, e.g. "--commit-period-us 1").  On ext4 without a journal, do not
+# delete a ledger in the minute before a run: each new tile file then pays for skipping
+# the deleted inodes (docs/ledger.md); give each run its own LEDGER_DIR and delete them
+# after the session.  The fsync latency
 # of the ledger's disk is measured first (dd, 4 KiB writes, oflag=dsync).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +81,8 @@ args=(--ledger "$ledger")
 [ "${DATA:-0}" = 1 ] && args=(--data "$(dirname "$ledger")")
 targs=()
 [ -n "$THREADS" ] && targs=(--threads "$THREADS")
+# shellcheck disable=SC2206 # (split on purpose)
+[ -n "${CUSTOSD_ARGS:-}" ] && targs+=(${CUSTOSD_ARGS})
 echo "== custosd ${targs[*]:-(default threads)} ${args[*]}"
 t0=$(date +%s.%N)
 "$BIN/custosd" --port 0 --port-file "$tmp/port" "${targs[@]}" --config "$tmp/gateway.conf" \
@@ -95,15 +101,26 @@ decisions() {
   curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$port/metrics" |
       awk '/^custos_gateway_decisions_total/ { n += $2 } END { print n + 0 }'
 }
-c0=$(cpu_ticks); d0=$(decisions)
+# each thread's CPU ticks, as "name ticks" lines
+thread_ticks() {
+  for st in /proc/"$pid"/task/*/stat; do cat "$st" 2>/dev/null; done |
+      sed -E 's/^[0-9]+ \(([^)]*)\) /\1 /' | awk '{ n = $1; gsub(/[^A-Za-z0-9_-]/, "", n); print n, $13 + $14 }'
+}
+c0=$(cpu_ticks); d0=$(decisions); th0=$(thread_ticks)
 echo "== wrk -t$WRK_THREADS -c$CONNS -d${SECS}s POST /v1/authorize"
 BODIES="$tmp/bodies" TOKEN="$token" CONNS="$CONNS" wrk -t"$WRK_THREADS" -c"$CONNS" -d"${SECS}s" --latency -s "$tmp/post.lua" \
     "http://127.0.0.1:$port/v1/authorize"
-c1=$(cpu_ticks); d1=$(decisions)
+c1=$(cpu_ticks); d1=$(decisions); th1=$(thread_ticks)
 # CPU per decision holds better than decisions/s on a shared machine: it
 # does not count the time other programs had the cores
 awk -v c="$((c1 - c0))" -v d="$((d1 - d0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {
   if (d > 0) printf "== custosd CPU: %.1f s for %d decisions, %.1f us per decision\n", c / hz, d, c / hz / d * 1e6 }'
+# by thread name (MHD-worker, cu-lg-build / -sync / -tiles: the ledger's builder, syncer and
+# tile writer), in us per decision; threads that did not change are left out
+{ echo "$th0" | awk "{ print 0, \$0 }"; echo "$th1" | awk "{ print 1, \$0 }"; } |
+    awk -v d="$((d1 - d0))" -v hz="$(getconf CLK_TCK)" '
+      { s[$2] += ($1 ? $3 : -$3) } END { if (d > 0) for (n in s) if (s[n] > 0) printf "   %-12s %5.1f us\n", n, s[n] / hz / d * 1e6 }' |
+    sort -k2 -nr | sed '1i == custosd CPU per decision by thread:'
 echo "== custosd: $(grep -E '^(Threads|VmRSS)' /proc/$pid/status | tr -s ' \t' ' ' | paste -sd ';' -)"
 curl -sS -H "Authorization: Bearer $token" "http://127.0.0.1:$port/metrics" |
     grep -E '^custos_gateway_(ledger_entries|audit_failures_total|decisions_total)' || true

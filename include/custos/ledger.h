@@ -162,8 +162,15 @@ typedef struct cu_ledger_opts {
     unsigned group_wait_us;   /* how long a commit may wait for the callers the previous one
                                  acknowledged to come back with their next appends (0: no wait, the
                                  default and, measured, the faster) */
+    unsigned commit_period_us; /* least time from one commit's start to the next while more than
+                                 one caller waits, so that a fast fdatasync does not commit a handful
+                                 of entries at a time (0: CU_LEDGER_COMMIT_PERIOD_US; 1: no period,
+                                 commit whatever is built as soon as the previous commit is done) */
     bool read_only;           /* open without the writer lock; append/publish refused */
 } cu_ledger_opts;
+
+/* The default commit period (cu_ledger_opts.commit_period_us; docs/ledger.md, Performance). */
+#define CU_LEDGER_COMMIT_PERIOD_US 500u
 
 /* Largest entry (the uint16 length prefix of entry bundles). */
 #define CU_LEDGER_ENTRY_MAX 65535u

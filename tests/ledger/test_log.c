@@ -1,5 +1,6 @@
 /* The durable log: append / reopen / read back, tiles against the RFC 9162
  * definition, proofs, group commit from many threads, torn-tail recovery,
+ * the commit period (commits spaced, publishing while appends gather),
  * the writer lock, publish refusing an inconsistent checkpoint, and the
  * offline verifier finding flipped bytes. */
 #include "harness.h"
@@ -335,18 +336,18 @@ static int count_fdatasync(int fd)
 #define THREADS 8
 #define PER_THREAD 1500
 
+/* One appending thread: n entries "t<id>-<i>", their indices kept. */
 typedef struct tctx {
     cu_ledger *l;
-    int id;
+    int id, n, fails;
     uint64_t idx[PER_THREAD];
-    int fails;
 } tctx;
 
 static void *appender(void *arg)
 {
     tctx *c = arg;
     char buf[64];
-    for (int i = 0; i < PER_THREAD; i++) {
+    for (int i = 0; i < c->n; i++) {
         size_t n = (size_t)snprintf(buf, sizeof buf, "t%d-%d", c->id, i);
         if (cu_ledger_append(c->l, buf, n, &c->idx[i]) != CU_OK)
             c->fails++;
@@ -354,42 +355,33 @@ static void *appender(void *arg)
     return NULL;
 }
 
-TEST(concurrent_appenders_share_fsyncs)
+/* threads appenders of each entries, and also(l) in one more thread if
+ * given, all run to their end. */
+static void run_appenders(cu_ledger *l, tctx *ctx, int threads, int each, void *(*also)(void *))
 {
-    const char *d = make_log("threads");
-    cu_ledger_io io = cu_ledger_io_real;
-    io.fdatasync = count_fdatasync;
-    cu_ledger_set_io(&io);
-    cu_ledger *l = open_log(d);
-    if (!l) {
-        cu_ledger_set_io(NULL);
-        return;
-    }
-    atomic_store(&g_fdatasyncs, 0);
-    static tctx ctx[THREADS];
-    pthread_t th[THREADS];
-    for (int t = 0; t < THREADS; t++) {
-        ctx[t] = (tctx){.l = l, .id = t};
+    pthread_t th[THREADS + 1], more;
+    for (int t = 0; t < threads && t < THREADS; t++) {
+        ctx[t] = (tctx){.l = l, .id = t, .n = each};
         pthread_create(&th[t], NULL, appender, &ctx[t]);
     }
-    for (int t = 0; t < THREADS; t++)
+    if (also)
+        pthread_create(&more, NULL, also, l);
+    for (int t = 0; t < threads && t < THREADS; t++)
         pthread_join(th[t], NULL);
-    long syncs = atomic_load(&g_fdatasyncs);
-    uint64_t groups = cu_ledger_groups_committed(l);
-    cu_ledger_set_io(NULL);
-    const uint64_t total = (uint64_t)THREADS * PER_THREAD;
-    CHECK_INT(cu_ledger_size(l), total);
-    /* one fsync per group, and groups were shared */
-    CHECK_INT((uint64_t)syncs, groups);
-    CHECK_MSG(groups * 2 <= total, "%llu groups for %llu appends: no group commit", (unsigned long long)groups,
-              (unsigned long long)total);
-    /* every acknowledged index holds that thread's entry; all distinct */
+    if (also)
+        pthread_join(more, NULL);
+}
+
+/* Every acknowledged index distinct, in range, rising within a thread and
+ * holding that thread's entry. */
+static void check_appended(cu_ledger *l, tctx *ctx, int threads, uint64_t total)
+{
     uint8_t *seen = cu_calloc(total, 1);
     cu_buf b;
     cu_buf_init(&b, 128);
-    for (int t = 0; t < THREADS; t++) {
+    for (int t = 0; t < threads; t++) {
         CHECK_INT(ctx[t].fails, 0);
-        for (int i = 0; i < PER_THREAD; i++) {
+        for (int i = 0; i < ctx[t].n; i++) {
             uint64_t x = ctx[t].idx[i];
             char want[64];
             if (x >= total || seen[x]) {
@@ -407,6 +399,121 @@ TEST(concurrent_appenders_share_fsyncs)
     }
     cu_buf_free(&b);
     cu_free(seen);
+}
+
+/* Open dir with fdatasync going through fds (until cu_ledger_set_io(NULL))
+ * and the given commit period (0: the default). */
+static cu_ledger *open_watched(const char *dir, int (*fds)(int), unsigned period_us)
+{
+    static cu_ledger_io io;
+    io = cu_ledger_io_real;
+    io.fdatasync = fds;
+    cu_ledger_set_io(&io);
+    keys();
+    cu_ledger_opts o = {.signer_key = g_sk, .commit_period_us = period_us};
+    cu_ledger *l = NULL;
+    cu_rc rc = cu_ledger_open(dir, &o, &l);
+    CHECK_MSG(rc == CU_OK, "open %s: %s: %s", dir, cu_strerror(rc), cu_err_detail());
+    if (!l)
+        cu_ledger_set_io(NULL);
+    return l;
+}
+
+TEST(concurrent_appenders_share_fsyncs)
+{
+    const char *d = make_log("threads");
+    cu_ledger *l = open_watched(d, count_fdatasync, 0);
+    if (!l)
+        return;
+    atomic_store(&g_fdatasyncs, 0);
+    static tctx ctx[THREADS];
+    run_appenders(l, ctx, THREADS, PER_THREAD, NULL);
+    long syncs = atomic_load(&g_fdatasyncs);
+    uint64_t groups = cu_ledger_groups_committed(l);
+    cu_ledger_set_io(NULL);
+    const uint64_t total = (uint64_t)THREADS * PER_THREAD;
+    CHECK_INT(cu_ledger_size(l), total);
+    /* one fsync per group, and groups were shared */
+    CHECK_INT((uint64_t)syncs, groups);
+    CHECK_MSG(groups * 2 <= total, "%llu groups for %llu appends: no group commit", (unsigned long long)groups,
+              (unsigned long long)total);
+    check_appended(l, ctx, THREADS, total);
+    CHECK_OK(cu_ledger_publish(l, NULL));
+    cu_ledger_close(l);
+    CHECK_OK(verify(d));
+}
+
+/* The commit period: while several callers wait, a commit starts no
+ * sooner than the period after the previous one began (its appends gather
+ * in the queue meanwhile), so commits hold several entries each.  The
+ * fdatasync calls are timed: a wait can only be longer than asked, never
+ * shorter, so the lower bound on their spacing holds on any machine. */
+#define PERIOD_US 20000
+#define GATHER_THREADS THREADS
+#define GATHER_EACH 25
+static uint64_t g_sync_at[2 * GATHER_THREADS * GATHER_EACH + 16];
+static atomic_long g_sync_n;
+static int timed_fdatasync(int fd)
+{
+    long i = atomic_fetch_add(&g_sync_n, 1);
+    if (i < (long)(sizeof g_sync_at / sizeof g_sync_at[0]))
+        g_sync_at[i] = cu_mono_ns();
+    return cu_ledger_io_real.fdatasync(fd);
+}
+
+TEST(commit_period_gathers_concurrent_appends)
+{
+    const char *d = make_log("period");
+    cu_ledger *l = open_watched(d, timed_fdatasync, PERIOD_US);
+    if (!l)
+        return;
+    atomic_store(&g_sync_n, 0);
+    static tctx ctx[GATHER_THREADS];
+    run_appenders(l, ctx, GATHER_THREADS, GATHER_EACH, NULL);
+    cu_ledger_set_io(NULL);
+    const uint64_t total = (uint64_t)GATHER_THREADS * GATHER_EACH;
+    long syncs = atomic_load(&g_sync_n);
+    CHECK_INT(cu_ledger_size(l), total);
+    CHECK_INT((uint64_t)syncs, cu_ledger_groups_committed(l));
+    /* all but a few commits started a period or more after the one before
+     * (the exceptions: a commit after one that acknowledged a single caller,
+     * which does not wait, as the second one does, and a thread preempted
+     * between the start and its fdatasync); the slack is the previous
+     * commit's pwrite, timed before it but measured after */
+    int short_gaps = 0;
+    for (long i = 1; i < syncs; i++)
+        if (g_sync_at[i] - g_sync_at[i - 1] < (uint64_t)PERIOD_US * 1000u * 9 / 10)
+            short_gaps++;
+    CHECK_MSG(short_gaps <= 3 + syncs / 10, "%d of %ld commits less than the period after the one before", short_gaps, syncs);
+    CHECK_MSG((uint64_t)syncs * 4 <= total, "%ld commits for %llu appends: not gathered", syncs,
+              (unsigned long long)total);
+    check_appended(l, ctx, GATHER_THREADS, total);
+    cu_ledger_close(l);
+    CHECK_OK(verify(d));
+}
+
+/* Publishing while appends gather: the builder drains (waits for every
+ * built batch to be committed) while the syncer waits for it to build what
+ * was queued; neither may wait for the other for ever. */
+static void *publisher(void *arg)
+{
+    cu_ledger *l = arg;
+    for (int i = 0; i < 20; i++)
+        CHECK_OK(cu_ledger_publish(l, NULL));
+    return NULL;
+}
+
+TEST(publish_while_appends_gather)
+{
+    const char *d = make_log("periodpub");
+    cu_ledger *l = open_log(d); /* the default period */
+    if (!l)
+        return;
+    enum { T = 8, EACH = 100 };
+    static tctx ctx[T];
+    run_appenders(l, ctx, T, EACH, publisher);
+    CHECK_INT(cu_ledger_size(l), (uint64_t)T * EACH);
+    check_appended(l, ctx, T, (uint64_t)T * EACH);
     CHECK_OK(cu_ledger_publish(l, NULL));
     cu_ledger_close(l);
     CHECK_OK(verify(d));
