@@ -817,27 +817,13 @@ static bool ev_slow(ectx *c, const node *n, pval *out)
 
 /* -------------------------------------------------------------- scope */
 
-static bool scope_ok(ectx *c, const pscope *sc, int w)
+/* The type part of an `is T in E` scope on part w (its `in` part the index
+ * decided: the policy is marked through E's uid, the entity's own or an
+ * ancestor's). */
+static bool scope_type_ok(const ectx *c, const pscope *sc, int w)
 {
     const puid *u = c->var[w].u.e;
-    switch (sc->kind) {
-    case SC_ANY:
-        return true;
-    case SC_EQ:
-        return pol_uid_eq(u, sc->uid);
-    case SC_IN:
-        return in_entity(c, u, sc->uid);
-    case SC_IS:
-        return u->tlen == sc->tlen && pol_bytes_eq(u->type, sc->type, sc->tlen);
-    case SC_IS_IN:
-        return u->tlen == sc->tlen && pol_bytes_eq(u->type, sc->type, sc->tlen) && in_entity(c, u, sc->uid);
-    case SC_IN_SET:
-        for (uint32_t i = 0; i < sc->nuids; i++)
-            if (in_entity(c, u, sc->uids[i]))
-                return true;
-        return false;
-    }
-    return false;
+    return u->tlen == sc->tlen && pol_bytes_eq(u->type, sc->type, sc->tlen);
 }
 
 typedef struct near {
@@ -1091,19 +1077,24 @@ typedef struct tally {
     uint32_t ne;
 } tally;
 
-static bool tally_init(cu_arena *scratch, uint32_t ncand, tally *t)
+/* The bytes a tally of ncand candidates takes (a multiple of 16). */
+static size_t tally_size(uint32_t ncand)
+{
+    uint32_t n = ncand ? ncand : 1;
+    size_t ids = (sizeof(uint32_t) * 2 * n + 15) & ~(size_t)15, nb = (sizeof(near) * n + 15) & ~(size_t)15;
+    return ids + nb + ((sizeof(cu_policy_error) * n + 15) & ~(size_t)15);
+}
+
+/* A tally in m (tally_size(ncand) bytes, 16-aligned). */
+static void tally_place(char *m, uint32_t ncand, tally *t)
 {
     memset(t, 0, sizeof *t);
     uint32_t n = ncand ? ncand : 1;
     size_t ids = (sizeof(uint32_t) * 2 * n + 15) & ~(size_t)15, nb = (sizeof(near) * n + 15) & ~(size_t)15;
-    char *m = cu_arena_alloc(scratch, ids + nb + sizeof(cu_policy_error) * n); /* one block */
-    if (!m)
-        return false;
     t->permits = (uint32_t *)m;
     t->nears = (near *)(m + ids);
     t->errs = (cu_policy_error *)(m + ids + nb);
     t->forbids = t->permits + n;
-    return true;
 }
 
 /* Record the outcome r of policy i, whose near record is nr. */
@@ -1519,8 +1510,8 @@ static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill
  * but not those in skip (decided by memos): over the items (an item is
  * read when a policy mentioning it is a candidate) or over the candidates,
  * whichever is fewer words to touch. */
-static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words,
-                       const uint64_t *skip, uint64_t *rel)
+static void guards_rel_all(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words,
+                           const uint64_t *skip, uint64_t *rel)
 {
     uint32_t items = set->nslots + set->nlone, iw = set->iwords;
     memset(rel, 0, sizeof(uint64_t) * iw);
@@ -1548,9 +1539,48 @@ static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t 
         rel[k] &= ~skip[k];
 }
 
+/* Out of rel, the items read through a context.a the context lacks
+ * (absent: a bit per set->nroot) whose candidates all test `context has a`
+ * before them: reading one would only protect the others (nested_absent),
+ * and there are none, so it adds nothing. */
+static void rel_drop_absent(const cu_policy_set *set, const uint64_t *cand, uint32_t words, uint32_t absent,
+                            uint64_t *rel)
+{
+    for (uint32_t k = 0; k < set->iwords; k++)
+        for (uint64_t m = rel[k]; m; m &= m - 1) {
+            uint32_t j = k * 64 + (uint32_t)__builtin_ctzll(m);
+            uint32_t r = set->item_root[j];
+            if (!r || !(absent >> (r - 1) & 1))
+                continue;
+            const uint64_t *mention, *hb;
+            if (j >= set->nslots) {
+                const pguard *g = &set->guards[set->lone[j - set->nslots]];
+                mention = g->mention;
+                hb = g->has_before;
+            } else {
+                mention = set->slots[j].mention;
+                hb = set->slots[j].has_before;
+            }
+            uint64_t any = 0;
+            for (uint32_t i = 0; i < words; i++)
+                any |= mention[i] & ~hb[i] & cand[i];
+            if (!any)
+                rel[k] &= ~(UINT64_C(1) << (j & 63));
+        }
+}
+
+static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words,
+                       const uint64_t *skip, uint32_t absent, uint64_t *rel)
+{
+    guards_rel_all(set, cand, ncand, words, skip, rel);
+    if (absent)
+        rel_drop_absent(set, cand, words, absent, rel);
+}
+
 /* guards_rel through a small cache per thread, for sets of at most 128
  * policies and 128 items: rel depends only on the set, the candidates and
- * which memos the request brought (skip is made from those), and a force's
+ * which memos the request brought (skip is made from those) and which
+ * context.a roots the context lacks (guards_rel), and a force's
  * requests have few distinct candidate sets (an action, the officer's role
  * and unit, the record's system and type), so most requests find theirs.
  * The key is the whole of that (a set's gen is never reused in a process);
@@ -1563,12 +1593,13 @@ static _Thread_local struct rel_memo {
 } rel_cache[REL_CACHE];
 
 static void guards_rel_cached(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words,
-                              const uint64_t *skip, uint32_t memos, uint64_t *rel)
+                              const uint64_t *skip, uint32_t memos, uint32_t absent, uint64_t *rel)
 {
     if (words > 2 || set->iwords > 2) {
-        guards_rel(set, cand, ncand, words, skip, rel);
+        guards_rel(set, cand, ncand, words, skip, absent, rel);
         return;
     }
+    memos |= absent << 3; /* part of the key too */
     uint64_t c0 = words ? cand[0] : 0, c1 = words > 1 ? cand[1] : 0;
     uint64_t h = (c0 ^ (c1 * UINT64_C(0x9e3779b97f4a7c15)) ^ (set->gen << 3) ^ memos) * UINT64_C(0xff51afd7ed558ccd);
     struct rel_memo *m = &rel_cache[h >> 58]; /* 64 entries: the top 6 bits */
@@ -1576,7 +1607,7 @@ static void guards_rel_cached(const cu_policy_set *set, const uint64_t *cand, ui
         memcpy(rel, m->rel, sizeof(uint64_t) * set->iwords);
         return;
     }
-    guards_rel(set, cand, ncand, words, skip, rel);
+    guards_rel(set, cand, ncand, words, skip, absent, rel);
     m->gen = set->gen;
     m->memos = memos;
     m->cand[0] = c0;
@@ -1624,9 +1655,9 @@ static bool bit(const uint64_t *b, uint32_t i) { return b[i >> 6] >> (i & 63) & 
 /* The index decided every scope but the type part of `is T in E`. */
 static bool scopes_rest_ok_slow(ectx *c, const policy *p)
 {
-    return !((p->sc[0].kind == SC_IS_IN && !scope_ok(c, &p->sc[0], 0)) ||
-             (p->sc[1].kind == SC_IS_IN && !scope_ok(c, &p->sc[1], 1)) ||
-             (p->sc[2].kind == SC_IS_IN && !scope_ok(c, &p->sc[2], 2)));
+    return !((p->sc[0].kind == SC_IS_IN && !scope_type_ok(c, &p->sc[0], 0)) ||
+             (p->sc[1].kind == SC_IS_IN && !scope_type_ok(c, &p->sc[1], 1)) ||
+             (p->sc[2].kind == SC_IS_IN && !scope_type_ok(c, &p->sc[2], 2)));
 }
 
 /* The same, without touching the policy unless it has such a scope. */
@@ -1890,12 +1921,17 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
     c.var[3].kind = PV_RECORD;
     c.var[3].u.rec.f = req->ctx;
     c.var[3].u.rec.n = req->nctx;
+    uint32_t words = (set->n + 63) / 64;
+    /* the candidate bitsets and (split) the context's copy: one block */
+    size_t bb = sizeof(uint64_t) * 8 * (words ? words : 1);
+    char *blk = cu_arena_alloc(scratch, bb + (split ? sizeof(pfield) * (req->nctx ? req->nctx : 1) : 0));
+    if (!blk)
+        goto oom;
+    uint64_t *bits = (uint64_t *)blk;
     pfield *flip = NULL;
     if (split) {
         /* a private copy of the context whose split attribute is flipped */
-        pfield *ctx = cu_arena_alloc(scratch, sizeof *ctx * (req->nctx ? req->nctx : 1));
-        if (!ctx)
-            goto oom;
+        pfield *ctx = (pfield *)(blk + bb);
         memcpy(ctx, req->ctx, sizeof *ctx * req->nctx);
         for (uint32_t i = 0; i < req->nctx && !flip; i++)
             if (pol_key_cmp(ctx[i].key, ctx[i].klen, split->key, split->klen) == 0)
@@ -1907,10 +1943,6 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         c.var[3].u.rec.f = ctx;
     }
 
-    uint32_t words = (set->n + 63) / 64;
-    uint64_t *bits = cu_arena_alloc(scratch, sizeof(uint64_t) * 8 * (words ? words : 1));
-    if (!bits)
-        goto oom;
     uint64_t *cand = bits, *tmp = bits + words, *kill = bits + 2 * words, *prot = bits + 3 * words;
     uint64_t *kn = bits + 4 * words, *pn = bits + 5 * words, *ks = bits + 6 * words, *ps = bits + 7 * words;
     uint64_t rel[1024 / 64 + 1] = {0}; /* the guard items the candidates mention (guard.c: at most 1024) */
@@ -1964,7 +1996,14 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         for (uint32_t k = 0; k < set->iwords; k++)
             skip[k] = (memo ? set->item_principal[k] : 0) | (amemo ? set->item_action[k] : 0) |
                       (tcm ? set->item_tc[k] : 0);
-        guards_rel_cached(set, cand, ncand, words, skip, (memo ? 1u : 0) | (amemo ? 2u : 0) | (tcm ? 4u : 0), rel);
+        /* the context.a roots the context lacks (their memo is kept for the
+         * items read through the others) */
+        uint32_t absent = 0;
+        for (uint32_t r = 0; r < set->nnroot; r++)
+            if (!nest_root(&c, set->nroot[r])->b)
+                absent |= UINT32_C(1) << r;
+        guards_rel_cached(set, cand, ncand, words, skip, (memo ? 1u : 0) | (amemo ? 2u : 0) | (tcm ? 4u : 0), absent,
+                          rel);
         guards_run(&c, rel, words, reads, 0, NULL, kn, pn);
         if (memo)
             for (uint32_t i = 0; i < words; i++) {
@@ -1985,21 +2024,23 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
             kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
         }
     }
+    /* the tallies and (lazy) the first walk's outcomes: one block.  Lazy:
+     * the first answer alone, remembering the outcome of each policy that
+     * does not read the attribute; the second only if still wanted */
     tally t[2];
-    for (int v = 0; v < nv; v++)
-        if (!tally_init(scratch, ncand, &t[v]))
-            goto oom;
-    /* lazy: the first answer alone, remembering the outcome of each policy
-     * that does not read the attribute; the second only if still wanted */
     uint32_t *order = NULL;
     int8_t *memo_r = NULL;
     near *memo_n = NULL;
+    uint32_t nl = ncand ? ncand : 1;
+    size_t tb = tally_size(ncand), nb = (sizeof *memo_n * nl + 15) & ~(size_t)15,
+           ob = (sizeof *order * nl + 15) & ~(size_t)15;
+    char *tm = cu_arena_alloc(scratch, tb * (size_t)nv + (lazy ? nb + ob + nl : 0));
+    if (!tm)
+        goto oom;
+    for (int v = 0; v < nv; v++)
+        tally_place(tm + tb * (size_t)v, ncand, &t[v]);
     if (lazy) {
-        uint32_t n = ncand ? ncand : 1;
-        size_t nb = (sizeof *memo_n * n + 15) & ~(size_t)15, ob = (sizeof *order * n + 15) & ~(size_t)15;
-        char *m = cu_arena_alloc(scratch, nb + ob + n); /* one block */
-        if (!m)
-            goto oom;
+        char *m = tm + tb * (size_t)nv;
         memo_n = (near *)m;
         order = (uint32_t *)(m + nb);
         memo_r = (int8_t *)(m + nb + ob);

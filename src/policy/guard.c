@@ -486,6 +486,35 @@ static bool has_before_build(cu_policy_set *set, const pguard *gs, const uint32_
     return true;
 }
 
+/* Each item's context.a root (after has_before_build, which keeps a root
+ * only where a `has` test comes first), the same attribute name being one
+ * root; items past the first POL_MAX_NROOT roots get none (read as any). */
+static bool nest_build(cu_policy_set *set)
+{
+    uint32_t items = set->nslots + set->nlone;
+    set->item_root = cu_arena_alloc(set->arena, items ? items : 1);
+    if (!set->item_root)
+        return false;
+    memset(set->item_root, 0, items ? items : 1);
+    set->nnroot = 0;
+    for (uint32_t j = 0; j < items; j++) {
+        const node *root = j >= set->nslots ? set->guards[set->lone[j - set->nslots]].nest : set->slots[j].nest;
+        if (!root)
+            continue;
+        uint32_t r = 0;
+        while (r < set->nnroot &&
+               !(set->nroot[r]->nlen == root->nlen && memcmp(set->nroot[r]->name, root->name, root->nlen) == 0))
+            r++;
+        if (r == set->nnroot) {
+            if (r == POL_MAX_NROOT)
+                continue;
+            set->nroot[set->nnroot++] = root;
+        }
+        set->item_root[j] = (uint8_t)(r + 1);
+    }
+    return true;
+}
+
 /* principal.a (k == VAR_PRINCIPAL) or context.a (VAR_CONTEXT), one step */
 static bool one_step(const node *x, int var)
 {
@@ -679,7 +708,7 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
             set->item_pols[(size_t)it * words + (pi >> 6)] |= UINT64_C(1) << (pi & 63);
         }
     }
-    return has_before_build(set, gs, item_of) && tc_build(set);
+    return has_before_build(set, gs, item_of) && tc_build(set) && nest_build(set);
 }
 
 static uint64_t text_hash(const char *s) { return pol_hash(s, strlen(s), 0x2545f4914f6cdd1dull); }

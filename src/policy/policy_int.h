@@ -466,6 +466,8 @@ typedef struct pidx {
     uint64_t *anybits; /* any as a bitset (NULL when empty) */
 } pidx;
 
+#define POL_MAX_NROOT 16
+
 struct cu_policy_set {
     atomic_int refs;
     uint64_t gen;       /* unique among the sets of this process (never 0): names it in memos */
@@ -501,6 +503,15 @@ struct cu_policy_set {
     const node *tc_ctx;
     uint64_t *item_tc;
     uint64_t *tc_mention;
+    /* The distinct context.a nodes that items read through (guard.c,
+     * nest_build; the first POL_MAX_NROOT of them): item_root gives each
+     * item its root's index + 1 (0: none).  When the context has no a, an
+     * item on it whose mentioning candidates all test `context has a` first
+     * adds nothing (it would only protect the others: nested_absent), so a
+     * request leaves it unread (eval.c, guards_rel). */
+    const node *nroot[POL_MAX_NROOT];
+    uint32_t nnroot;
+    uint8_t *item_root;
 };
 
 /* When a request uses the guards: by default (AUTO) when its candidates
