@@ -1599,7 +1599,7 @@ static void guards_rel_cached(const cu_policy_set *set, const uint64_t *cand, ui
         guards_rel(set, cand, ncand, words, skip, absent, rel);
         return;
     }
-    memos |= absent << 3; /* part of the key too */
+    memos |= absent << 4; /* part of the key too */
     uint64_t c0 = words ? cand[0] : 0, c1 = words > 1 ? cand[1] : 0;
     uint64_t h = (c0 ^ (c1 * UINT64_C(0x9e3779b97f4a7c15)) ^ (set->gen << 3) ^ memos) * UINT64_C(0xff51afd7ed558ccd);
     struct rel_memo *m = &rel_cache[h >> 58]; /* 64 entries: the top 6 bits */
@@ -1638,6 +1638,39 @@ static void guards_run(const ectx *c, const uint64_t *rel, uint32_t words, const
         for (; m; m &= m - 1)
             guard_item(c, k * 64 + (uint32_t)__builtin_ctzll(m), words, kill, prot);
     }
+}
+
+/* The resource's guards (set->item_resource) by the caller's class key
+ * (cu_policy_request_resource_key): a small cache per thread, keyed by the
+ * set (its gen, never reused in a process) and the key, for sets of at most
+ * 128 policies; on a miss they are run (all of them, candidates or not, as
+ * a memo's are) and kept.  The caller vouches that requests with the same
+ * key have resources whose attributes those guards read are the same. */
+#define RES_CACHE 1024
+static _Thread_local struct res_memo {
+    uint64_t gen; /* 0: empty */
+    uint64_t dom, key;
+    uint64_t kill[2], prot[2];
+} res_cache[RES_CACHE];
+
+static const struct res_memo *res_guards(const ectx *c, uint64_t dom, uint64_t key)
+{
+    const cu_policy_set *set = c->set;
+    uint64_t h = (key ^ (dom * UINT64_C(0xc2b2ae3d27d4eb4f)) ^ (set->gen * UINT64_C(0x9e3779b97f4a7c15))) *
+                 UINT64_C(0xff51afd7ed558ccd);
+    struct res_memo *m = &res_cache[h >> 54]; /* 1024 entries: the top 10 bits */
+    if (m->gen == set->gen && m->dom == dom && m->key == key)
+        return m;
+    uint64_t all[1024 / 64 + 1];
+    memset(all, 0xff, sizeof all);
+    m->gen = 0;
+    memset(m->kill, 0, sizeof m->kill);
+    memset(m->prot, 0, sizeof m->prot);
+    guards_run(c, all, (set->n + 63) / 64, NULL, 0, set->item_resource, m->kill, m->prot);
+    m->gen = set->gen;
+    m->dom = dom;
+    m->key = key;
+    return m;
 }
 
 /* A population count without a call into libgcc (the build targets no
@@ -1956,6 +1989,9 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
     /* its comparisons with the context's time slot too, unless the split
      * attribute is that slot (they are then run again for the second answer) */
     bool tcm = memo && pe->memo_tc_kill;
+    /* the resource's own guards by the caller's class key (res_guards);
+     * not with an unknown resource, nor for sets of more than 128 policies */
+    bool rmemo = req->rdom && c.ent[2] && words <= 2;
     for (uint32_t k = 0; tcm && reads && k < set->iwords; k++)
         tcm = !(reads[k] & set->item_tc[k]);
     if (amemo) {
@@ -1995,6 +2031,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         uint64_t skip[1024 / 64 + 1];
         for (uint32_t k = 0; k < set->iwords; k++)
             skip[k] = (memo ? set->item_principal[k] : 0) | (amemo ? set->item_action[k] : 0) |
+                      (rmemo ? set->item_resource[k] : 0) |
                       (tcm ? set->item_tc[k] : 0);
         /* the context.a roots the context lacks (their memo is kept for the
          * items read through the others) */
@@ -2002,9 +2039,16 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         for (uint32_t r = 0; r < set->nnroot; r++)
             if (!nest_root(&c, set->nroot[r])->b)
                 absent |= UINT32_C(1) << r;
-        guards_rel_cached(set, cand, ncand, words, skip, (memo ? 1u : 0) | (amemo ? 2u : 0) | (tcm ? 4u : 0), absent,
-                          rel);
+        guards_rel_cached(set, cand, ncand, words, skip,
+                          (memo ? 1u : 0) | (amemo ? 2u : 0) | (tcm ? 4u : 0) | (rmemo ? 8u : 0), absent, rel);
         guards_run(&c, rel, words, reads, 0, NULL, kn, pn);
+        if (rmemo) {
+            const struct res_memo *rm = res_guards(&c, req->rdom, req->rkey);
+            for (uint32_t i = 0; i < words; i++) {
+                kn[i] |= rm->kill[i];
+                pn[i] |= rm->prot[i];
+            }
+        }
         if (memo)
             for (uint32_t i = 0; i < words; i++) {
                 kn[i] |= pe->memo_kill[i];
@@ -2124,6 +2168,25 @@ static cu_rc memo_make(cu_policy_entity *ent, const cu_policy_set *set, int w, c
     ent->memo_var = (uint8_t)w;
     ent->memo_gen = set->gen;
     return CU_OK;
+}
+
+size_t cu_policy_set_resource_attrs(const cu_policy_set *set, const char **names, uint32_t *lens, size_t max)
+{
+    if (!set || !set->nguards)
+        return 0;
+    for (size_t i = 0; i < set->nrattr && i < max; i++) {
+        names[i] = set->rattr[i];
+        lens[i] = set->rattr_len[i];
+    }
+    return set->nrattr;
+}
+
+void cu_policy_request_resource_key(cu_policy_request *req, uint64_t domain, uint64_t key)
+{
+    if (req) {
+        req->rdom = domain;
+        req->rkey = key;
+    }
 }
 
 void cu_policy_entity_prefetch_memo(const cu_policy_entity *ent)

@@ -486,6 +486,47 @@ static bool has_before_build(cu_policy_set *set, const pguard *gs, const uint32_
     return true;
 }
 
+/* The attribute name n (nlen bytes) into set->rattr once. */
+static void rattr_add(cu_policy_set *set, const char *n, uint32_t nlen)
+{
+    for (uint32_t i = 0; i < set->nrattr; i++)
+        if (set->rattr_len[i] == nlen && memcmp(set->rattr[i], n, nlen) == 0)
+            return;
+    set->rattr[set->nrattr] = n;
+    set->rattr_len[set->nrattr++] = nlen;
+}
+
+/* The items that read the resource's own attributes and nothing else: its
+ * slots `resource.a` (not the variable itself: that is its uid) and the
+ * lone `resource has a`; their values follow from those attributes alone
+ * (their values or their absence), so a caller's resource class key
+ * (cu_policy_request_resource_key) can stand for them. */
+static bool resource_items(cu_policy_set *set, const pguard *gs)
+{
+    cu_arena *a = set->arena;
+    uint32_t ns = set->nslots, items = ns + set->nlone, iw = set->iwords;
+    set->item_resource = cu_arena_alloc(a, sizeof(uint64_t) * iw + 8);
+    set->rattr = cu_arena_alloc(a, sizeof *set->rattr * (items ? items : 1));
+    set->rattr_len = cu_arena_alloc(a, sizeof *set->rattr_len * (items ? items : 1));
+    if (!set->item_resource || !set->rattr || !set->rattr_len)
+        return false;
+    memset(set->item_resource, 0, sizeof(uint64_t) * iw);
+    set->nrattr = 0;
+    for (uint32_t j = 0; j < ns; j++)
+        if (set->slots[j].var == VAR_RESOURCE && set->slots[j].attr) {
+            set->item_resource[j >> 6] |= UINT64_C(1) << (j & 63);
+            rattr_add(set, set->slots[j].attr->name, set->slots[j].attr->nlen);
+        }
+    for (uint32_t q = 0; q < set->nlone; q++) {
+        const pguard *g = &gs[set->lone[q]];
+        if (g->kind == G_HAS && g->var == VAR_RESOURCE) {
+            set->item_resource[(ns + q) >> 6] |= UINT64_C(1) << ((ns + q) & 63);
+            rattr_add(set, g->name, g->nlen);
+        }
+    }
+    return true;
+}
+
 /* Each item's context.a root (after has_before_build, which keeps a root
  * only where a `has` test comes first), the same attribute name being one
  * root; items past the first POL_MAX_NROOT roots get none (read as any). */
@@ -696,6 +737,8 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
     for (uint32_t q = 0; q < set->nlone; q++)
         if (gs[set->lone[q]].action)
             set->item_action[(ns + q) >> 6] |= UINT64_C(1) << ((ns + q) & 63);
+    if (!resource_items(set, gs))
+        return false;
     set->item_pols = cu_arena_alloc(a, sizeof(uint64_t) * words * (items ? items : 1));
     if (!set->item_pols)
         return false;

@@ -492,6 +492,13 @@ struct cu_policy_set {
     uint64_t *item_pols;  /* per item, (n + 63) / 64 words: the policies whose prefix mentions it */
     uint64_t *item_principal;
     uint64_t *item_action;  /* the items reading the action alone */
+    /* the items reading the resource's own attributes alone (its slots
+     * `resource.a` and `resource has a`), and the names of those
+     * attributes (cu_policy_set_resource_attrs) */
+    uint64_t *item_resource;
+    const char **rattr;
+    uint32_t *rattr_len;
+    uint32_t nrattr;
     uint8_t guards_mode; /* POL_GUARDS_*: cu_policy_set_guards */
     /* Lone comparisons of a principal attribute with one context attribute
      * (`context.now >= principal.end`, `principal.start <= context.now`),
@@ -545,6 +552,7 @@ struct cu_policy_request {
     pfield *ctx;
     uint32_t nctx, capctx;
     bool ctx_sorted;
+    uint64_t rdom, rkey; /* cu_policy_request_resource_key (rdom 0: none) */
 };
 
 #endif
