@@ -1005,13 +1005,17 @@ static void candidates(ectx *c, int w, uint64_t *bits)
 
 static const char *node_text(ectx *c, const node *n) { return pol_node_text(c->scratch, c->set->src, n); }
 
-/* @reason text with {principal}, {action}, {resource} replaced by ids. */
+/* @reason text with {principal}, {action}, {resource} replaced by ids;
+ * text with no '{' is the set's own (it lives as long as the set, as the
+ * answer's policy ids do). */
 static const char *reason_text(ectx *c, const char *r)
 {
     static const char *names[] = {"{principal}", "{action}", "{resource}"};
+    if (!strchr(r, '{'))
+        return r;
     size_t cap = strlen(r) + 1;
     for (int w = 0; w < 3; w++)
-        for (const char *q = strchr(r, '{') ? strstr(r, names[w]) : NULL; q; q = strstr(q + 1, names[w]))
+        for (const char *q = strstr(r, names[w]); q; q = strstr(q + 1, names[w]))
             cap += c->var[w].u.e->ilen;
     char *o = cu_arena_alloc(c->scratch, cap);
     if (!o)
