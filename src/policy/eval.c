@@ -1353,39 +1353,42 @@ static int guard_on(const pguard *g, const pval *v) { return guard_neg(g, guard_
  * erring guard is evaluated in full and gets Cedar's error itself. */
 static int guard_eval(const ectx *c, const pguard *g);
 
-/* A G_BOOL guard from step i of its program: a leaf's value, or Cedar's
- * short-circuit over its operands' values (an operand that errs, or is
- * not a bool, makes it an error once reached). */
-static int bool_eval(const ectx *c, const pguard *g, uint32_t i)
+/* A G_BOOL guard: Cedar's short-circuit over its leaves' values, walked
+ * as the jumps guard.c compiled (bool_jumps): from leaf to leaf by each
+ * one's value until the guard's own; a leaf that errs (or is not a bool)
+ * makes the guard an error once reached.  A leaf's value is shared within
+ * the request with the set's guard of the same text (or that negated). */
+static int bool_eval(const ectx *c, const pguard *g)
 {
-    const pbstep *b = &g->prog[i];
-    if (b->op == B_LEAF) {
-        int32_t k = g->leaf_g ? g->leaf_g[b->arg] : -1;
-        if (k < 0 || !c->gval)
-            return guard_eval(c, &g->leaf[b->arg]);
-        bool neg = g->leaf_neg[b->arg];
-        int v = c->gval[k];
-        if (v == GV_UNKNOWN) {
-            v = guard_eval(c, &g->leaf[b->arg]);
-            c->gval[k] = (int8_t)(v < 0 || !neg ? v : !v);
-            return v;
+    uint32_t l = g->bentry;
+    for (;;) {
+        int v;
+        int32_t k = g->leaf_g ? g->leaf_g[l] : -1;
+        if (k < 0 || !c->gval) {
+            v = guard_eval(c, &g->leaf[l]);
+        } else {
+            bool neg = g->leaf_neg[l];
+            v = c->gval[k];
+            if (v == GV_UNKNOWN) {
+                v = guard_eval(c, &g->leaf[l]);
+                c->gval[k] = (int8_t)(v < 0 || !neg ? v : !v);
+            } else if (v >= 0 && neg) {
+                v = !v;
+            }
         }
-        return v < 0 || !neg ? v : !v;
+        if (v < 0)
+            return -1;
+        uint32_t nx = g->bnext[2 * l + (uint32_t)v];
+        if (nx >= BOOL_FALSE)
+            return nx == BOOL_TRUE;
+        l = nx;
     }
-    int a = bool_eval(c, g, i + 1);
-    if (a < 0)
-        return -1;
-    if (b->op == B_NOT)
-        return !a;
-    if (b->op == B_AND ? !a : a)
-        return a; /* decided: the right side is not evaluated */
-    return bool_eval(c, g, b->arg);
 }
 
 static int guard_eval(const ectx *c, const pguard *g)
 {
     if (g->kind == G_BOOL)
-        return guard_neg(g, bool_eval(c, g, 0));
+        return guard_neg(g, bool_eval(c, g));
     if (g->kind == G_PURE) { /* evaluated whole, in a copy of the context (its error text is not kept) */
         ectx e = *c;
         pval v;

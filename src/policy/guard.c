@@ -202,6 +202,25 @@ static void bool_nodes(const node *x, const node **ln, uint32_t *n, int depth)
  * an expression of the principal alone (G_PURE, which a principal's memo
  * decides once), or else (with an arena for its leaves) &&, || and ! over
  * such guards (G_BOOL). */
+/* The jumps of program step i (bentry, bnext): its leaves' next steps when
+ * the subexpression is true (t) and false (f), each a leaf or BOOL_TRUE /
+ * BOOL_FALSE; returns the leaf where the subexpression starts.  `!` swaps
+ * t and f; `a && b` goes on to b when a is true, else to f; `a || b` to b
+ * when a is false, else to t: Cedar's short-circuit, each leaf once. */
+static uint8_t bool_jumps(const pbstep *prog, uint32_t i, uint8_t t, uint8_t f, uint8_t *next)
+{
+    const pbstep *b = &prog[i];
+    if (b->op == B_LEAF) {
+        next[2 * b->arg] = f;
+        next[2 * b->arg + 1] = t;
+        return (uint8_t)b->arg;
+    }
+    if (b->op == B_NOT)
+        return bool_jumps(prog, i + 1, f, t, next);
+    uint8_t right = bool_jumps(prog, b->arg, t, f, next);
+    return b->op == B_AND ? bool_jumps(prog, i + 1, right, f, next) : bool_jumps(prog, i + 1, t, right, next);
+}
+
 static bool classify(const node *x, pguard *g, cu_arena *a)
 {
     if (classify_shape(x, g, a))
@@ -225,8 +244,10 @@ static bool classify(const node *x, pguard *g, cu_arena *a)
     pguard *lv = cu_arena_alloc(a, sizeof *lv * n);
     pbstep *pv = cu_arena_alloc(a, sizeof *pv * np);
     const node **lnv = cu_arena_alloc(a, sizeof *lnv * n);
-    if (!lv || !pv || !lnv)
+    uint8_t *jn = cu_arena_alloc(a, 2 * n);
+    if (!lv || !pv || !lnv || !jn)
         return false; /* (no memory: simply not a guard) */
+    uint8_t entry = bool_jumps(prog, 0, BOOL_TRUE, BOOL_FALSE, jn);
     uint32_t nn = 0;
     bool_nodes(x, lnv, &nn, 0); /* the leaves' nodes, in the order bool_compile found them */
     memcpy(lv, leaf, sizeof *lv * n);
@@ -236,6 +257,8 @@ static bool classify(const node *x, pguard *g, cu_arena *a)
     g->cmp = x;
     g->leaf = lv;
     g->prog = pv;
+    g->bentry = entry;
+    g->bnext = jn;
     g->leaf_n = lnv;
     g->nleaf = n;
     g->principal = g->action = true;

@@ -357,6 +357,7 @@ static inline const node *pol_slot_root(const node *x) { return x->kids[0]->op =
 /* A G_BOOL guard's expression, in prefix order: a leaf (arg: its index),
  * ! of the next step, or && / || of the next step and step arg. */
 enum { B_LEAF, B_NOT, B_AND, B_OR };
+enum { BOOL_FALSE = 0xfe, BOOL_TRUE = 0xff };
 typedef struct pbstep {
     uint8_t op;
     uint32_t arg;
@@ -377,6 +378,11 @@ typedef struct pguard {
     const struct pguard *leaf; /* G_BOOL: its leaves (guards of the other kinds) */
     const struct pbstep *prog; /* and the expression over them, in prefix order */
     uint32_t nleaf;
+    /* G_BOOL, the program as jumps: evaluation starts at leaf bentry; after
+     * leaf l, the next leaf is bnext[2 l + v] for its value v (0 false, 1
+     * true), or the guard's value when that is BOOL_FALSE / BOOL_TRUE */
+    uint8_t bentry;
+    uint8_t *bnext;
     const node **leaf_n;       /* the leaves' nodes */
     /* per leaf: a guard of the set with the same value (its own text) or the
      * negated value (`!T`, a comparison turned round), whose value a request
