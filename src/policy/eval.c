@@ -60,6 +60,10 @@ typedef struct ectx {
         const puid *u;
         const struct cu_policy_entity *e;
     } *nest;
+    /* which of set->nroot the context lacks (a bit each), once known
+     * (roots_known): an item's `has` check reads it instead of the context */
+    uint32_t absent;
+    bool roots_known;
 } ectx;
 
 CU_PRINTF(2, 3) static bool efail(ectx *c, const char *fmt, ...)
@@ -996,7 +1000,10 @@ static void candidates(ectx *c, int w, uint64_t *bits)
     if (e)
         for (uint32_t i = 0; i < e->nanc; i++) {
             s = idx_find(x, e->anc[i]->hash, e->anc[i], NULL, 0);
-            if (s)
+            if (s && s->abits)
+                for (uint32_t k = 0; k < words; k++)
+                    bits[k] |= s->abits[k];
+            else if (s)
                 mark_anc(c->set, w, bits, s->pols, s->n);
         }
 }
@@ -1456,13 +1463,21 @@ static void nested_absent(const uint64_t *has_before, const uint64_t *mention, u
         prot[i] |= has_before ? mention[i] & ~has_before[i] : mention[i];
 }
 
+/* Does the context lack the context.a that item j (whose nest is given)
+ * reads through?  From the request's mask of roots when it has one. */
+static inline bool nest_absent(const ectx *c, uint32_t j, const node *nest)
+{
+    uint32_t r = c->set->item_root[j];
+    return c->roots_known && r ? (c->absent >> (r - 1) & 1) : !nest_root(c, nest)->b;
+}
+
 /* Item j's guards (slot j, or lone guard j - nslots) into kill / prot. */
 static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill, uint64_t *prot)
 {
     const cu_policy_set *set = c->set;
     if (j >= set->nslots) {
         const pguard *g = &set->guards[set->lone[j - set->nslots]];
-        if (g->nest && !nest_root(c, g->nest)->b) {
+        if (g->nest && nest_absent(c, j, g->nest)) {
             nested_absent(g->has_before, g->mention, words, prot);
             return;
         }
@@ -1474,7 +1489,7 @@ static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill
         return;
     }
     const pslot *sl = &set->slots[j];
-    if (sl->nest && !nest_root(c, sl->nest)->b) {
+    if (sl->nest && nest_absent(c, j, sl->nest)) {
         nested_absent(sl->has_before, sl->mention, words, prot);
         return;
     }
@@ -2046,6 +2061,8 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         for (uint32_t r = 0; r < set->nnroot; r++)
             if (!nest_root(&c, set->nroot[r])->b)
                 absent |= UINT32_C(1) << r;
+        c.absent = absent;
+        c.roots_known = true;
         guards_rel_cached(set, cand, ncand, words, skip,
                           (memo ? 1u : 0) | (amemo ? 2u : 0) | (tcm ? 4u : 0) | (rmemo ? 8u : 0), absent, rel);
         guards_run(&c, rel, words, reads, 0, NULL, kn, pn);

@@ -462,6 +462,7 @@ typedef struct pidx_ent {
     uint32_t *pols;
     uint32_t n, cap;
     uint64_t *bits;      /* the same policies as a bitset, when there are many */
+    uint64_t *abits;     /* and then those of them reached through an ancestor (not `==`) */
 } pidx_ent;
 
 typedef struct pidx {
