@@ -1482,7 +1482,10 @@ static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill
             return;
         }
         int8_t *cv = c->gval ? &c->gval[set->lone[j - set->nslots]] : NULL;
-        int r = cv && *cv != GV_UNKNOWN ? *cv : guard_eval(c, g);
+        uint32_t hr = set->item_has_root[j];
+        int r = cv && *cv != GV_UNKNOWN ? *cv
+                : hr && c->roots_known ? guard_neg(g, !(c->absent >> (hr - 1) & 1)) /* `context has a`, a a root */
+                                       : guard_eval(c, g);
         if (cv)
             *cv = (int8_t)r;
         or_into(r < 0 ? prot : kill, r < 0 ? g->mention : r ? g->need_false : g->need_true, words);

@@ -557,9 +557,11 @@ static bool nest_build(cu_policy_set *set)
 {
     uint32_t items = set->nslots + set->nlone;
     set->item_root = cu_arena_alloc(set->arena, items ? items : 1);
-    if (!set->item_root)
+    set->item_has_root = cu_arena_alloc(set->arena, items ? items : 1);
+    if (!set->item_root || !set->item_has_root)
         return false;
     memset(set->item_root, 0, items ? items : 1);
+    memset(set->item_has_root, 0, items ? items : 1);
     set->nnroot = 0;
     for (uint32_t j = 0; j < items; j++) {
         const node *root = j >= set->nslots ? set->guards[set->lone[j - set->nslots]].nest : set->slots[j].nest;
@@ -575,6 +577,14 @@ static bool nest_build(cu_policy_set *set)
             set->nroot[set->nnroot++] = root;
         }
         set->item_root[j] = (uint8_t)(r + 1);
+    }
+    for (uint32_t q = 0; q < set->nlone; q++) {
+        const pguard *g = &set->guards[set->lone[q]];
+        if (g->kind != G_HAS || g->var != VAR_CONTEXT)
+            continue;
+        for (uint32_t r = 0; r < set->nnroot; r++)
+            if (set->nroot[r]->nlen == g->nlen && memcmp(set->nroot[r]->name, g->name, g->nlen) == 0)
+                set->item_has_root[set->nslots + q] = (uint8_t)(r + 1);
     }
     return true;
 }

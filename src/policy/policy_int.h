@@ -526,6 +526,9 @@ struct cu_policy_set {
     const node *nroot[POL_MAX_NROOT];
     uint32_t nnroot;
     uint8_t *item_root;
+    /* per item: for a lone `context has a` whose a is one of those roots,
+     * its index + 1 (0: none): the request's mask of roots answers it */
+    uint8_t *item_has_root;
 };
 
 /* When a request uses the guards: by default (AUTO) when its candidates
