@@ -1,7 +1,8 @@
 /* Gateway unit tests: decisions with the real police pack over a small
  * reference file (tests/gateway/data/force.jsonl), the fail-closed audit
- * rule, break-glass and its review, reference updates, callers' tokens and
- * the transport-free HTTP layer.  The daemon end to end is t_gateway.sh. */
+ * rule, break-glass and its review, reference updates, callers' tokens,
+ * the transport-free HTTP layer, and decisions with and without the
+ * records' class keys.  The daemon end to end is t_gateway.sh. */
 #include "harness.h"
 
 #include "custos/gateway.h"

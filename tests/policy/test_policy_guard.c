@@ -7,7 +7,9 @@
  * random requests whose attributes are sometimes missing or of the wrong
  * type, answered with the guards on and off: decisions, reasons, errors (and
  * their messages) and explanations must be identical, through
- * cu_policy_eval and the lazy split the gateway uses. */
+ * cu_policy_eval and the lazy split the gateway uses.  Likewise with and
+ * without resource class keys (cu_policy_request_resource_key) over sets
+ * whose guards test the resource's own attributes. */
 #include "harness.h"
 
 #include "policy/policy_int.h"
