@@ -1160,6 +1160,7 @@ struct cu_policy_split {
     uint64_t *reads; /* bit per policy */
     uint32_t *cmask; /* per policy: bit i set when condition i reads it (i >= 32: assumed) */
     uint64_t *gread; /* per guard slot, then per `has` guard: reads it */
+    bool reads_tc;   /* some of those are the set's tc items (the memo's time comparisons) */
 };
 
 /* Does the expression read context.key, or the context as a whole? */
@@ -1244,6 +1245,8 @@ cu_rc cu_policy_split_new(const cu_policy_set *set, const char *key, cu_policy_s
         if (r)
             s->gread[j >> 6] |= UINT64_C(1) << (j & 63);
     }
+    for (uint32_t k = 0; set->item_tc && k < set->iwords; k++)
+        s->reads_tc = s->reads_tc || (s->gread[k] & set->item_tc[k]);
     *out = s;
     return CU_OK;
 }
@@ -2003,7 +2006,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
 
     uint64_t *cand = bits, *tmp = bits + words, *kill = bits + 2 * words, *prot = bits + 3 * words;
     uint64_t *kn = bits + 4 * words, *pn = bits + 5 * words, *ks = bits + 6 * words, *ps = bits + 7 * words;
-    uint64_t rel[1024 / 64 + 1] = {0}; /* the guard items the candidates mention (guard.c: at most 1024) */
+    uint64_t rel[1024 / 64 + 1]; /* the guard items the candidates mention (guard.c: at most 1024; set when guarded) */
     const uint64_t *reads = split ? split->gread : NULL;
     /* a principal memoised for this set (cu_policy_entity_memo) brings its
      * candidates and the outcome of its guards */
@@ -2017,8 +2020,7 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
     /* the resource's own guards by the caller's class key (res_guards);
      * not with an unknown resource, nor for sets of more than 128 policies */
     bool rmemo = req->rdom && c.ent[2] && words <= 2;
-    for (uint32_t k = 0; tcm && reads && k < set->iwords; k++)
-        tcm = !(reads[k] & set->item_tc[k]);
+    tcm = tcm && !(split && split->reads_tc);
     if (amemo) {
         memcpy(cand, ae->memo_cand, sizeof(uint64_t) * words);
     } else {
