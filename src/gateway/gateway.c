@@ -18,6 +18,7 @@
 #include "custos/ledger.h"
 
 #include <dirent.h>
+#include <endian.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -838,11 +839,7 @@ static cu_rc decision_entry(const cu_gateway_request *r, const rq_len *L, const 
 {
     uint8_t outcome = d->outcome == CU_GW_ALLOW ? 1 : d->outcome == CU_GW_DENY ? 2 : 3;
     uint8_t flags = (uint8_t)((d->break_glass ? 1 : 0) | (d->flagged ? 2 : 0));
-    uint8_t ver[8], pver[8];
-    for (int i = 0; i < 8; i++) {
-        ver[i] = (uint8_t)(d->ref_version >> (56 - 8 * i));
-        pver[i] = (uint8_t)(d->policy_version >> (56 - 8 * i));
-    }
+    uint64_t ver = htobe64(d->ref_version), pver = htobe64(d->policy_version); /* big-endian bytes */
     char pol[4096], errs[8192];
     size_t npol = join(pol, sizeof pol, d->policies, d->n_policies);
     size_t nerr = join(errs, sizeof errs, d->errors, d->n_errors);
@@ -857,11 +854,11 @@ static cu_rc decision_entry(const cu_gateway_request *r, const rq_len *L, const 
         {CU_GW_F_CASE, r->case_id, L->case_id},
         {CU_GW_F_DECISION, &outcome, 1},
         {CU_GW_F_FLAGS, &flags, flags ? 1 : 0},
-        {CU_GW_F_REF_VERSION, ver, 8},
+        {CU_GW_F_REF_VERSION, &ver, 8},
         {CU_GW_F_JUSTIFICATION, just, L->just},
         {CU_GW_F_POLICIES, pol, npol},
         {CU_GW_F_ERRORS, errs, nerr},
-        {CU_GW_F_POLICY_VERSION, pver, 8},
+        {CU_GW_F_POLICY_VERSION, &pver, 8},
     };
     cu_buf_reset(b);
     cu_rc rc = cu_buf_reserve(b, CU_LEDGER_ENTRY_MAX);
