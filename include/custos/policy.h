@@ -179,6 +179,22 @@ CU_NODISCARD cu_rc cu_policy_entity_memo_action(cu_policy_entity *ent, const cu_
 /* A hint: start reading what a request will read of ent's memo (its
  * bitsets, which live apart from the entity), once ent itself is in cache. */
 void cu_policy_entity_prefetch_memo(const cu_policy_entity *ent);
+/* The names of the resource attributes that the set's guards read of the
+ * resource alone (`resource.classification == "SECRET"`, `resource.live`,
+ * `resource has a`): into names and lens, at most max of them; returns how
+ * many there are (0 without guards).  Pointers into the set. */
+size_t cu_policy_set_resource_attrs(const cu_policy_set *set, const char **names, uint32_t *lens, size_t max);
+/* A class key for the request's resource (domain 0: none): the caller
+ * vouches that every request it evaluates against one set with the same
+ * nonzero domain and the same key has a resource whose attributes named by
+ * cu_policy_set_resource_attrs are the same (the same values, or absent
+ * alike); a domain is never reused for another meaning of the keys (e.g.
+ * one per version of the caller's reference data).  What the guards on
+ * those attributes decide is then computed once per (set, domain, key) and
+ * thread and reused (a small cache per thread; sets of at most 128
+ * policies).  Answers are the same with or without a key that keeps that
+ * promise; a key that breaks it gives wrong answers. */
+void cu_policy_request_resource_key(cu_policy_request *req, uint64_t domain, uint64_t key);
 /* The entity's uid as a value (allocated in a; it points into ent). */
 const cu_policy_value *cu_policy_entity_value(cu_arena *a, const cu_policy_entity *ent);
 const char *cu_policy_entity_id(const cu_policy_entity *ent);

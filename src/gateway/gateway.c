@@ -18,6 +18,7 @@
 #include "custos/ledger.h"
 
 #include <dirent.h>
+#include <endian.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,34 @@ void gw_pack_release(gw_pack *p)
     cu_free(p);
 }
 
+/* Which record fields the pack's guards on the resource alone read
+ * (cu_policy_set_resource_attrs): a record's class key is made of those
+ * (build_request).  An attribute that is not one of them (caveats,
+ * subjects, a name records do not have): no key. */
+static void pack_rk(gw_pack *p)
+{
+    static const struct {
+        const char *name;
+        uint8_t bit;
+    } fields[] = {{"classification", GW_RK_CLS}, {"type", GW_RK_TYPE}, {"system", GW_RK_SYSTEM},
+                  {"area", GW_RK_AREA},          {"live", GW_RK_LIVE}, {"protected", GW_RK_PROT}};
+    const char *names[16];
+    uint32_t lens[16];
+    size_t n = cu_policy_set_resource_attrs(p->set, names, lens, 16);
+    p->rk_ok = n <= 16;
+    p->rk_fields = 0;
+    for (size_t i = 0; i < n && p->rk_ok; i++) {
+        size_t f = 0;
+        while (f < sizeof fields / sizeof *fields &&
+               !(strlen(fields[f].name) == lens[i] && memcmp(fields[f].name, names[i], lens[i]) == 0))
+            f++;
+        if (f == sizeof fields / sizeof *fields)
+            p->rk_ok = false;
+        else
+            p->rk_fields |= fields[f].bit;
+    }
+}
+
 /* Parse a pack and derive what decisions need of it.  A bad pack (parse
  * error with its line and column, an unknown tier) is an error with the
  * detail set; nothing else changes. */
@@ -128,6 +157,7 @@ static cu_rc pack_new(const char *text, size_t len, const char *name, uint64_t v
     }
     if ((rc = cu_policy_split_new(p->set, "break_glass", &p->split)))
         goto fail;
+    pack_rk(p);
     for (size_t i = 0; i < sizeof ACTIONS / sizeof *ACTIONS; i++) {
         p->act_ent[i] = cu_policy_entity_make(p->arena, "Action", 6, ACTIONS[i], strlen(ACTIONS[i]), 0, 0);
         if (!p->act_ent[i] || (rc = cu_policy_entity_seal(p->act_ent[i], NULL, p->arena))) {
@@ -680,8 +710,8 @@ static const cu_policy_value *live_value(const cu_gateway_live *lv, cu_arena *a)
  * record's (or the system's) and the stated case's are built here in the
  * scratch arena.  The context's break_glass is left for the split. */
 static cu_rc build_request(gw_snap *s, const cu_gateway_request *r, const rq_len *L, size_t ai,
-                           uint32_t oi, uint32_t ri, bool case_known, uint32_t ci, const cu_policy_value *gov, cu_arena *a,
-                           cu_policy_request **out)
+                           uint32_t oi, uint32_t ri, bool case_known, uint32_t ci, const cu_policy_value *gov,
+                           bool rk, cu_arena *a, cu_policy_request **out)
 {
     /* the stated case first: the record's parents take its uid */
     cu_policy_entity *ce = NULL;
@@ -689,13 +719,31 @@ static cu_rc build_request(gw_snap *s, const cu_gateway_request *r, const rq_len
     if (case_known && (!(ce = gw_case_entity(s, ci, r->now, a)) || !(cv = cu_policy_entity_value(a, ce))))
         return cu_err_set(CU_ERR_NOMEM, "gateway: scratch arena full");
     const cu_policy_entity *res;
+    bool prot = false;
     if (ai < N_RECORD_ACTIONS) {
-        res = gw_record_entity(s, ri, case_known ? ci : UINT32_MAX, cv, a);
+        res = gw_record_entity(s, ri, case_known ? ci : UINT32_MAX, cv, a, &prot);
     } else {
         cu_policy_entity *sys = cu_policy_entity_make(a, "System", 6, r->system, L->system, 0, 0);
         res = sys && !cu_policy_entity_seal(sys, NULL, a) ? sys : NULL;
     }
     cu_policy_request *pr = res ? cu_policy_request_of(a, s->off_ent[oi], s->pack->act_ent[ai], res) : NULL;
+    if (pr && rk && s->pack->rk_ok) {
+        /* the record's class as the pack's resource guards see it: the
+         * fields they read, in a domain of this snapshot (atoms are numbered
+         * per store); a system has no attributes: a class of its own */
+        uint8_t f = s->pack->rk_fields;
+        uint64_t key = 0, dom = s->serial << 3;
+        if (ai < N_RECORD_ACTIONS) {
+            const gw_record *rec = &s->st->records[ri];
+            key = (f & GW_RK_CLS ? (uint64_t)rec->cls : 0) | (f & GW_RK_TYPE ? (uint64_t)rec->type << 16 : 0) |
+                  (f & GW_RK_SYSTEM ? (uint64_t)rec->system << 32 : 0) |
+                  (f & GW_RK_AREA ? (uint64_t)rec->area << 48 : 0);
+            dom |= (f & GW_RK_LIVE && rec->live ? 2u : 0) | (f & GW_RK_PROT && prot ? 1u : 0);
+        } else {
+            dom |= 4;
+        }
+        cu_policy_request_resource_key(pr, dom, key);
+    }
     const cu_policy_value *purpose = cu_policy_val_string_ref(a, r->purpose, L->purpose);
     const cu_policy_value *now = cu_policy_val_long(a, r->now);
     const cu_policy_value *bgv = s->bool_val[0];
@@ -791,11 +839,7 @@ static cu_rc decision_entry(const cu_gateway_request *r, const rq_len *L, const 
 {
     uint8_t outcome = d->outcome == CU_GW_ALLOW ? 1 : d->outcome == CU_GW_DENY ? 2 : 3;
     uint8_t flags = (uint8_t)((d->break_glass ? 1 : 0) | (d->flagged ? 2 : 0));
-    uint8_t ver[8], pver[8];
-    for (int i = 0; i < 8; i++) {
-        ver[i] = (uint8_t)(d->ref_version >> (56 - 8 * i));
-        pver[i] = (uint8_t)(d->policy_version >> (56 - 8 * i));
-    }
+    uint64_t ver = htobe64(d->ref_version), pver = htobe64(d->policy_version); /* big-endian bytes */
     char pol[4096], errs[8192];
     size_t npol = join(pol, sizeof pol, d->policies, d->n_policies);
     size_t nerr = join(errs, sizeof errs, d->errors, d->n_errors);
@@ -810,11 +854,11 @@ static cu_rc decision_entry(const cu_gateway_request *r, const rq_len *L, const 
         {CU_GW_F_CASE, r->case_id, L->case_id},
         {CU_GW_F_DECISION, &outcome, 1},
         {CU_GW_F_FLAGS, &flags, flags ? 1 : 0},
-        {CU_GW_F_REF_VERSION, ver, 8},
+        {CU_GW_F_REF_VERSION, &ver, 8},
         {CU_GW_F_JUSTIFICATION, just, L->just},
         {CU_GW_F_POLICIES, pol, npol},
         {CU_GW_F_ERRORS, errs, nerr},
-        {CU_GW_F_POLICY_VERSION, pver, 8},
+        {CU_GW_F_POLICY_VERSION, &pver, 8},
     };
     cu_buf_reset(b);
     cu_rc rc = cu_buf_reserve(b, CU_LEDGER_ENTRY_MAX);
@@ -925,7 +969,7 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
          * ans[1] as the emergency tier would answer (break_glass true). */
         cu_policy_request *pr = NULL;
         cu_policy_answer ans[2];
-        if ((rc = build_request(s, r, &L, ai, oi, ri, case_known, ci, gov, t->scratch, &pr)) ||
+        if ((rc = build_request(s, r, &L, ai, oi, ri, case_known, ci, gov, !g->rk_off, t->scratch, &pr)) ||
             (rc = cu_policy_eval_split(s->pack->set, s->pack->split, NULL, pr, t->scratch, CU_POLICY_SPLIT_LAZY,
                                        ans)))
             goto fail;

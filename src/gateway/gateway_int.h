@@ -170,13 +170,22 @@ typedef struct gw_pack {
     cu_arena *arena;               /* pol_index keys, the actions */
     bool *emergency;               /* per policy: @tier("emergency") */
     const char **reason;           /* per policy: @reason or NULL */
+    /* The record fields that the pack's guards on the resource alone read
+     * (GW_RK_*), when they read no other attribute: requests then carry a
+     * resource class key made of those (cu_policy_request_resource_key);
+     * rk_ok false: no key. */
+    uint8_t rk_fields;
+    bool rk_ok;
 } gw_pack;
+
+enum { GW_RK_CLS = 1, GW_RK_TYPE = 2, GW_RK_SYSTEM = 4, GW_RK_AREA = 8, GW_RK_LIVE = 16, GW_RK_PROT = 32 };
 
 void gw_pack_release(gw_pack *p);
 
 typedef struct gw_snap {
     atomic_uint refs;
     uint64_t version;
+    uint64_t serial;                     /* unique in the process (from 1): the resource keys' domain */
     gw_pack *pack;                       /* the policies its memos were made for (a reference) */
     gw_store *st;
     cu_arena *arena;                     /* everything below */
@@ -214,9 +223,10 @@ cu_rc gw_store_read_peer(gw_store *st, const char *text, size_t len, const char 
  * assigned at now).  NULL when the arena is full.  kc, kcv: a case already
  * built for this decision and its uid value (the stated case, usually one
  * of the record's parents: its uid is not made again); UINT32_MAX, NULL:
- * none. */
+ * none.  *protected_out: the record's `protected` (a person of it on the
+ * protected-person register). */
 cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, uint32_t kc, const cu_policy_value *kcv,
-                                   cu_arena *a);
+                                   cu_arena *a, bool *protected_out);
 cu_policy_entity *gw_case_entity(const gw_snap *s, uint32_t c, int64_t now, cu_arena *a);
 
 /* Start the memory reads a decision will make (officer entity, the
@@ -257,6 +267,7 @@ struct cu_gateway {
     cu_gateway_live_fn live;
     void *live_ud;
     bool allow_on_error;
+    bool rk_off;              /* tests: no resource class keys (the general path) */
     size_t scratch_size;
 
     pthread_mutex_t lock;     /* snap, tokens, bg */

@@ -285,7 +285,9 @@ cu_rc gw_snap_make(gw_store *st, gw_snap **out)
         gw_store_free(st);
         return NOMEM();
     }
+    static atomic_ullong serials;
     atomic_init(&s->refs, 1);
+    s->serial = atomic_fetch_add(&serials, 1) + 1;
     s->st = st;
     gw_store_trim(st);
     /* blocks of 8 MiB: the officers' entities (tens of MiB) then lie on
@@ -354,7 +356,7 @@ cu_rc gw_snap_empty(gw_snap **out)
 /* -------------------------------------------------- per-decision entities */
 
 cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, uint32_t kc, const cu_policy_value *kcv,
-                                   cu_arena *a)
+                                   cu_arena *a, bool *protected_out)
 {
     const gw_store *st = s->st;
     const gw_record *rec = &st->records[r];
@@ -379,6 +381,7 @@ cu_policy_entity *gw_record_entity(const gw_snap *s, uint32_t r, uint32_t kc, co
     const cu_policy_value *subjects = cu_policy_val_set(a, sv, n);
     if (!subjects)
         return NULL;
+    *protected_out = prot;
     /* keys in (length, bytes) order */
     static const char *const keys[] = {"area", "live", "type", "system", "caveats", "subjects", "protected",
                                        "classification"};

@@ -60,6 +60,10 @@ typedef struct ectx {
         const puid *u;
         const struct cu_policy_entity *e;
     } *nest;
+    /* which of set->nroot the context lacks (a bit each), once known
+     * (roots_known): an item's `has` check reads it instead of the context */
+    uint32_t absent;
+    bool roots_known;
 } ectx;
 
 CU_PRINTF(2, 3) static bool efail(ectx *c, const char *fmt, ...)
@@ -817,27 +821,13 @@ static bool ev_slow(ectx *c, const node *n, pval *out)
 
 /* -------------------------------------------------------------- scope */
 
-static bool scope_ok(ectx *c, const pscope *sc, int w)
+/* The type part of an `is T in E` scope on part w (its `in` part the index
+ * decided: the policy is marked through E's uid, the entity's own or an
+ * ancestor's). */
+static bool scope_type_ok(const ectx *c, const pscope *sc, int w)
 {
     const puid *u = c->var[w].u.e;
-    switch (sc->kind) {
-    case SC_ANY:
-        return true;
-    case SC_EQ:
-        return pol_uid_eq(u, sc->uid);
-    case SC_IN:
-        return in_entity(c, u, sc->uid);
-    case SC_IS:
-        return u->tlen == sc->tlen && pol_bytes_eq(u->type, sc->type, sc->tlen);
-    case SC_IS_IN:
-        return u->tlen == sc->tlen && pol_bytes_eq(u->type, sc->type, sc->tlen) && in_entity(c, u, sc->uid);
-    case SC_IN_SET:
-        for (uint32_t i = 0; i < sc->nuids; i++)
-            if (in_entity(c, u, sc->uids[i]))
-                return true;
-        return false;
-    }
-    return false;
+    return u->tlen == sc->tlen && pol_bytes_eq(u->type, sc->type, sc->tlen);
 }
 
 typedef struct near {
@@ -1010,7 +1000,10 @@ static void candidates(ectx *c, int w, uint64_t *bits)
     if (e)
         for (uint32_t i = 0; i < e->nanc; i++) {
             s = idx_find(x, e->anc[i]->hash, e->anc[i], NULL, 0);
-            if (s)
+            if (s && s->abits)
+                for (uint32_t k = 0; k < words; k++)
+                    bits[k] |= s->abits[k];
+            else if (s)
                 mark_anc(c->set, w, bits, s->pols, s->n);
         }
 }
@@ -1019,13 +1012,17 @@ static void candidates(ectx *c, int w, uint64_t *bits)
 
 static const char *node_text(ectx *c, const node *n) { return pol_node_text(c->scratch, c->set->src, n); }
 
-/* @reason text with {principal}, {action}, {resource} replaced by ids. */
+/* @reason text with {principal}, {action}, {resource} replaced by ids;
+ * text with no '{' is the set's own (it lives as long as the set, as the
+ * answer's policy ids do). */
 static const char *reason_text(ectx *c, const char *r)
 {
     static const char *names[] = {"{principal}", "{action}", "{resource}"};
+    if (!strchr(r, '{'))
+        return r;
     size_t cap = strlen(r) + 1;
     for (int w = 0; w < 3; w++)
-        for (const char *q = strchr(r, '{') ? strstr(r, names[w]) : NULL; q; q = strstr(q + 1, names[w]))
+        for (const char *q = strstr(r, names[w]); q; q = strstr(q + 1, names[w]))
             cap += c->var[w].u.e->ilen;
     char *o = cu_arena_alloc(c->scratch, cap);
     if (!o)
@@ -1091,19 +1088,24 @@ typedef struct tally {
     uint32_t ne;
 } tally;
 
-static bool tally_init(cu_arena *scratch, uint32_t ncand, tally *t)
+/* The bytes a tally of ncand candidates takes (a multiple of 16). */
+static size_t tally_size(uint32_t ncand)
+{
+    uint32_t n = ncand ? ncand : 1;
+    size_t ids = (sizeof(uint32_t) * 2 * n + 15) & ~(size_t)15, nb = (sizeof(near) * n + 15) & ~(size_t)15;
+    return ids + nb + ((sizeof(cu_policy_error) * n + 15) & ~(size_t)15);
+}
+
+/* A tally in m (tally_size(ncand) bytes, 16-aligned). */
+static void tally_place(char *m, uint32_t ncand, tally *t)
 {
     memset(t, 0, sizeof *t);
     uint32_t n = ncand ? ncand : 1;
     size_t ids = (sizeof(uint32_t) * 2 * n + 15) & ~(size_t)15, nb = (sizeof(near) * n + 15) & ~(size_t)15;
-    char *m = cu_arena_alloc(scratch, ids + nb + sizeof(cu_policy_error) * n); /* one block */
-    if (!m)
-        return false;
     t->permits = (uint32_t *)m;
     t->nears = (near *)(m + ids);
     t->errs = (cu_policy_error *)(m + ids + nb);
     t->forbids = t->permits + n;
-    return true;
 }
 
 /* Record the outcome r of policy i, whose near record is nr. */
@@ -1158,6 +1160,7 @@ struct cu_policy_split {
     uint64_t *reads; /* bit per policy */
     uint32_t *cmask; /* per policy: bit i set when condition i reads it (i >= 32: assumed) */
     uint64_t *gread; /* per guard slot, then per `has` guard: reads it */
+    bool reads_tc;   /* some of those are the set's tc items (the memo's time comparisons) */
 };
 
 /* Does the expression read context.key, or the context as a whole? */
@@ -1242,6 +1245,8 @@ cu_rc cu_policy_split_new(const cu_policy_set *set, const char *key, cu_policy_s
         if (r)
             s->gread[j >> 6] |= UINT64_C(1) << (j & 63);
     }
+    for (uint32_t k = 0; set->item_tc && k < set->iwords; k++)
+        s->reads_tc = s->reads_tc || (s->gread[k] & set->item_tc[k]);
     *out = s;
     return CU_OK;
 }
@@ -1358,39 +1363,42 @@ static int guard_on(const pguard *g, const pval *v) { return guard_neg(g, guard_
  * erring guard is evaluated in full and gets Cedar's error itself. */
 static int guard_eval(const ectx *c, const pguard *g);
 
-/* A G_BOOL guard from step i of its program: a leaf's value, or Cedar's
- * short-circuit over its operands' values (an operand that errs, or is
- * not a bool, makes it an error once reached). */
-static int bool_eval(const ectx *c, const pguard *g, uint32_t i)
+/* A G_BOOL guard: Cedar's short-circuit over its leaves' values, walked
+ * as the jumps guard.c compiled (bool_jumps): from leaf to leaf by each
+ * one's value until the guard's own; a leaf that errs (or is not a bool)
+ * makes the guard an error once reached.  A leaf's value is shared within
+ * the request with the set's guard of the same text (or that negated). */
+static int bool_eval(const ectx *c, const pguard *g)
 {
-    const pbstep *b = &g->prog[i];
-    if (b->op == B_LEAF) {
-        int32_t k = g->leaf_g ? g->leaf_g[b->arg] : -1;
-        if (k < 0 || !c->gval)
-            return guard_eval(c, &g->leaf[b->arg]);
-        bool neg = g->leaf_neg[b->arg];
-        int v = c->gval[k];
-        if (v == GV_UNKNOWN) {
-            v = guard_eval(c, &g->leaf[b->arg]);
-            c->gval[k] = (int8_t)(v < 0 || !neg ? v : !v);
-            return v;
+    uint32_t l = g->bentry;
+    for (;;) {
+        int v;
+        int32_t k = g->leaf_g ? g->leaf_g[l] : -1;
+        if (k < 0 || !c->gval) {
+            v = guard_eval(c, &g->leaf[l]);
+        } else {
+            bool neg = g->leaf_neg[l];
+            v = c->gval[k];
+            if (v == GV_UNKNOWN) {
+                v = guard_eval(c, &g->leaf[l]);
+                c->gval[k] = (int8_t)(v < 0 || !neg ? v : !v);
+            } else if (v >= 0 && neg) {
+                v = !v;
+            }
         }
-        return v < 0 || !neg ? v : !v;
+        if (v < 0)
+            return -1;
+        uint32_t nx = g->bnext[2 * l + (uint32_t)v];
+        if (nx >= BOOL_FALSE)
+            return nx == BOOL_TRUE;
+        l = nx;
     }
-    int a = bool_eval(c, g, i + 1);
-    if (a < 0)
-        return -1;
-    if (b->op == B_NOT)
-        return !a;
-    if (b->op == B_AND ? !a : a)
-        return a; /* decided: the right side is not evaluated */
-    return bool_eval(c, g, b->arg);
 }
 
 static int guard_eval(const ectx *c, const pguard *g)
 {
     if (g->kind == G_BOOL)
-        return guard_neg(g, bool_eval(c, g, 0));
+        return guard_neg(g, bool_eval(c, g));
     if (g->kind == G_PURE) { /* evaluated whole, in a copy of the context (its error text is not kept) */
         ectx e = *c;
         pval v;
@@ -1458,25 +1466,36 @@ static void nested_absent(const uint64_t *has_before, const uint64_t *mention, u
         prot[i] |= has_before ? mention[i] & ~has_before[i] : mention[i];
 }
 
+/* Does the context lack the context.a that item j (whose nest is given)
+ * reads through?  From the request's mask of roots when it has one. */
+static inline bool nest_absent(const ectx *c, uint32_t j, const node *nest)
+{
+    uint32_t r = c->set->item_root[j];
+    return c->roots_known && r ? (c->absent >> (r - 1) & 1) : !nest_root(c, nest)->b;
+}
+
 /* Item j's guards (slot j, or lone guard j - nslots) into kill / prot. */
 static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill, uint64_t *prot)
 {
     const cu_policy_set *set = c->set;
     if (j >= set->nslots) {
         const pguard *g = &set->guards[set->lone[j - set->nslots]];
-        if (g->nest && !nest_root(c, g->nest)->b) {
+        if (g->nest && nest_absent(c, j, g->nest)) {
             nested_absent(g->has_before, g->mention, words, prot);
             return;
         }
         int8_t *cv = c->gval ? &c->gval[set->lone[j - set->nslots]] : NULL;
-        int r = cv && *cv != GV_UNKNOWN ? *cv : guard_eval(c, g);
+        uint32_t hr = set->item_has_root[j];
+        int r = cv && *cv != GV_UNKNOWN ? *cv
+                : hr && c->roots_known ? guard_neg(g, !(c->absent >> (hr - 1) & 1)) /* `context has a`, a a root */
+                                       : guard_eval(c, g);
         if (cv)
             *cv = (int8_t)r;
         or_into(r < 0 ? prot : kill, r < 0 ? g->mention : r ? g->need_false : g->need_true, words);
         return;
     }
     const pslot *sl = &set->slots[j];
-    if (sl->nest && !nest_root(c, sl->nest)->b) {
+    if (sl->nest && nest_absent(c, j, sl->nest)) {
         nested_absent(sl->has_before, sl->mention, words, prot);
         return;
     }
@@ -1519,8 +1538,8 @@ static void guard_item(const ectx *c, uint32_t j, uint32_t words, uint64_t *kill
  * but not those in skip (decided by memos): over the items (an item is
  * read when a policy mentioning it is a candidate) or over the candidates,
  * whichever is fewer words to touch. */
-static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words,
-                       const uint64_t *skip, uint64_t *rel)
+static void guards_rel_all(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words,
+                           const uint64_t *skip, uint64_t *rel)
 {
     uint32_t items = set->nslots + set->nlone, iw = set->iwords;
     memset(rel, 0, sizeof(uint64_t) * iw);
@@ -1548,9 +1567,48 @@ static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t 
         rel[k] &= ~skip[k];
 }
 
+/* Out of rel, the items read through a context.a the context lacks
+ * (absent: a bit per set->nroot) whose candidates all test `context has a`
+ * before them: reading one would only protect the others (nested_absent),
+ * and there are none, so it adds nothing. */
+static void rel_drop_absent(const cu_policy_set *set, const uint64_t *cand, uint32_t words, uint32_t absent,
+                            uint64_t *rel)
+{
+    for (uint32_t k = 0; k < set->iwords; k++)
+        for (uint64_t m = rel[k]; m; m &= m - 1) {
+            uint32_t j = k * 64 + (uint32_t)__builtin_ctzll(m);
+            uint32_t r = set->item_root[j];
+            if (!r || !(absent >> (r - 1) & 1))
+                continue;
+            const uint64_t *mention, *hb;
+            if (j >= set->nslots) {
+                const pguard *g = &set->guards[set->lone[j - set->nslots]];
+                mention = g->mention;
+                hb = g->has_before;
+            } else {
+                mention = set->slots[j].mention;
+                hb = set->slots[j].has_before;
+            }
+            uint64_t any = 0;
+            for (uint32_t i = 0; i < words; i++)
+                any |= mention[i] & ~hb[i] & cand[i];
+            if (!any)
+                rel[k] &= ~(UINT64_C(1) << (j & 63));
+        }
+}
+
+static void guards_rel(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words,
+                       const uint64_t *skip, uint32_t absent, uint64_t *rel)
+{
+    guards_rel_all(set, cand, ncand, words, skip, rel);
+    if (absent)
+        rel_drop_absent(set, cand, words, absent, rel);
+}
+
 /* guards_rel through a small cache per thread, for sets of at most 128
  * policies and 128 items: rel depends only on the set, the candidates and
- * which memos the request brought (skip is made from those), and a force's
+ * which memos the request brought (skip is made from those) and which
+ * context.a roots the context lacks (guards_rel), and a force's
  * requests have few distinct candidate sets (an action, the officer's role
  * and unit, the record's system and type), so most requests find theirs.
  * The key is the whole of that (a set's gen is never reused in a process);
@@ -1563,12 +1621,13 @@ static _Thread_local struct rel_memo {
 } rel_cache[REL_CACHE];
 
 static void guards_rel_cached(const cu_policy_set *set, const uint64_t *cand, uint32_t ncand, uint32_t words,
-                              const uint64_t *skip, uint32_t memos, uint64_t *rel)
+                              const uint64_t *skip, uint32_t memos, uint32_t absent, uint64_t *rel)
 {
     if (words > 2 || set->iwords > 2) {
-        guards_rel(set, cand, ncand, words, skip, rel);
+        guards_rel(set, cand, ncand, words, skip, absent, rel);
         return;
     }
+    memos |= absent << 4; /* part of the key too */
     uint64_t c0 = words ? cand[0] : 0, c1 = words > 1 ? cand[1] : 0;
     uint64_t h = (c0 ^ (c1 * UINT64_C(0x9e3779b97f4a7c15)) ^ (set->gen << 3) ^ memos) * UINT64_C(0xff51afd7ed558ccd);
     struct rel_memo *m = &rel_cache[h >> 58]; /* 64 entries: the top 6 bits */
@@ -1576,7 +1635,7 @@ static void guards_rel_cached(const cu_policy_set *set, const uint64_t *cand, ui
         memcpy(rel, m->rel, sizeof(uint64_t) * set->iwords);
         return;
     }
-    guards_rel(set, cand, ncand, words, skip, rel);
+    guards_rel(set, cand, ncand, words, skip, absent, rel);
     m->gen = set->gen;
     m->memos = memos;
     m->cand[0] = c0;
@@ -1609,6 +1668,39 @@ static void guards_run(const ectx *c, const uint64_t *rel, uint32_t words, const
     }
 }
 
+/* The resource's guards (set->item_resource) by the caller's class key
+ * (cu_policy_request_resource_key): a small cache per thread, keyed by the
+ * set (its gen, never reused in a process) and the key, for sets of at most
+ * 128 policies; on a miss they are run (all of them, candidates or not, as
+ * a memo's are) and kept.  The caller vouches that requests with the same
+ * key have resources whose attributes those guards read are the same. */
+#define RES_CACHE 1024
+static _Thread_local struct res_memo {
+    uint64_t gen; /* 0: empty */
+    uint64_t dom, key;
+    uint64_t kill[2], prot[2];
+} res_cache[RES_CACHE];
+
+static const struct res_memo *res_guards(const ectx *c, uint64_t dom, uint64_t key)
+{
+    const cu_policy_set *set = c->set;
+    uint64_t h = (key ^ (dom * UINT64_C(0xc2b2ae3d27d4eb4f)) ^ (set->gen * UINT64_C(0x9e3779b97f4a7c15))) *
+                 UINT64_C(0xff51afd7ed558ccd);
+    struct res_memo *m = &res_cache[h >> 54]; /* 1024 entries: the top 10 bits */
+    if (m->gen == set->gen && m->dom == dom && m->key == key)
+        return m;
+    uint64_t all[1024 / 64 + 1];
+    memset(all, 0xff, sizeof all);
+    m->gen = 0;
+    memset(m->kill, 0, sizeof m->kill);
+    memset(m->prot, 0, sizeof m->prot);
+    guards_run(c, all, (set->n + 63) / 64, NULL, 0, set->item_resource, m->kill, m->prot);
+    m->gen = set->gen;
+    m->dom = dom;
+    m->key = key;
+    return m;
+}
+
 /* A population count without a call into libgcc (the build targets no
  * particular CPU, so the compiler does not use the instruction). */
 static inline uint32_t pop64(uint64_t x)
@@ -1624,9 +1716,9 @@ static bool bit(const uint64_t *b, uint32_t i) { return b[i >> 6] >> (i & 63) & 
 /* The index decided every scope but the type part of `is T in E`. */
 static bool scopes_rest_ok_slow(ectx *c, const policy *p)
 {
-    return !((p->sc[0].kind == SC_IS_IN && !scope_ok(c, &p->sc[0], 0)) ||
-             (p->sc[1].kind == SC_IS_IN && !scope_ok(c, &p->sc[1], 1)) ||
-             (p->sc[2].kind == SC_IS_IN && !scope_ok(c, &p->sc[2], 2)));
+    return !((p->sc[0].kind == SC_IS_IN && !scope_type_ok(c, &p->sc[0], 0)) ||
+             (p->sc[1].kind == SC_IS_IN && !scope_type_ok(c, &p->sc[1], 1)) ||
+             (p->sc[2].kind == SC_IS_IN && !scope_type_ok(c, &p->sc[2], 2)));
 }
 
 /* The same, without touching the policy unless it has such a scope. */
@@ -1890,12 +1982,17 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
     c.var[3].kind = PV_RECORD;
     c.var[3].u.rec.f = req->ctx;
     c.var[3].u.rec.n = req->nctx;
+    uint32_t words = (set->n + 63) / 64;
+    /* the candidate bitsets and (split) the context's copy: one block */
+    size_t bb = sizeof(uint64_t) * 8 * (words ? words : 1);
+    char *blk = cu_arena_alloc(scratch, bb + (split ? sizeof(pfield) * (req->nctx ? req->nctx : 1) : 0));
+    if (!blk)
+        goto oom;
+    uint64_t *bits = (uint64_t *)blk;
     pfield *flip = NULL;
     if (split) {
         /* a private copy of the context whose split attribute is flipped */
-        pfield *ctx = cu_arena_alloc(scratch, sizeof *ctx * (req->nctx ? req->nctx : 1));
-        if (!ctx)
-            goto oom;
+        pfield *ctx = (pfield *)(blk + bb);
         memcpy(ctx, req->ctx, sizeof *ctx * req->nctx);
         for (uint32_t i = 0; i < req->nctx && !flip; i++)
             if (pol_key_cmp(ctx[i].key, ctx[i].klen, split->key, split->klen) == 0)
@@ -1907,13 +2004,9 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         c.var[3].u.rec.f = ctx;
     }
 
-    uint32_t words = (set->n + 63) / 64;
-    uint64_t *bits = cu_arena_alloc(scratch, sizeof(uint64_t) * 8 * (words ? words : 1));
-    if (!bits)
-        goto oom;
     uint64_t *cand = bits, *tmp = bits + words, *kill = bits + 2 * words, *prot = bits + 3 * words;
     uint64_t *kn = bits + 4 * words, *pn = bits + 5 * words, *ks = bits + 6 * words, *ps = bits + 7 * words;
-    uint64_t rel[1024 / 64 + 1] = {0}; /* the guard items the candidates mention (guard.c: at most 1024) */
+    uint64_t rel[1024 / 64 + 1]; /* the guard items the candidates mention (guard.c: at most 1024; set when guarded) */
     const uint64_t *reads = split ? split->gread : NULL;
     /* a principal memoised for this set (cu_policy_entity_memo) brings its
      * candidates and the outcome of its guards */
@@ -1924,8 +2017,10 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
     /* its comparisons with the context's time slot too, unless the split
      * attribute is that slot (they are then run again for the second answer) */
     bool tcm = memo && pe->memo_tc_kill;
-    for (uint32_t k = 0; tcm && reads && k < set->iwords; k++)
-        tcm = !(reads[k] & set->item_tc[k]);
+    /* the resource's own guards by the caller's class key (res_guards);
+     * not with an unknown resource, nor for sets of more than 128 policies */
+    bool rmemo = req->rdom && c.ent[2] && words <= 2;
+    tcm = tcm && !(split && split->reads_tc);
     if (amemo) {
         memcpy(cand, ae->memo_cand, sizeof(uint64_t) * words);
     } else {
@@ -1963,9 +2058,26 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
         uint64_t skip[1024 / 64 + 1];
         for (uint32_t k = 0; k < set->iwords; k++)
             skip[k] = (memo ? set->item_principal[k] : 0) | (amemo ? set->item_action[k] : 0) |
+                      (rmemo ? set->item_resource[k] : 0) |
                       (tcm ? set->item_tc[k] : 0);
-        guards_rel_cached(set, cand, ncand, words, skip, (memo ? 1u : 0) | (amemo ? 2u : 0) | (tcm ? 4u : 0), rel);
+        /* the context.a roots the context lacks (their memo is kept for the
+         * items read through the others) */
+        uint32_t absent = 0;
+        for (uint32_t r = 0; r < set->nnroot; r++)
+            if (!nest_root(&c, set->nroot[r])->b)
+                absent |= UINT32_C(1) << r;
+        c.absent = absent;
+        c.roots_known = true;
+        guards_rel_cached(set, cand, ncand, words, skip,
+                          (memo ? 1u : 0) | (amemo ? 2u : 0) | (tcm ? 4u : 0) | (rmemo ? 8u : 0), absent, rel);
         guards_run(&c, rel, words, reads, 0, NULL, kn, pn);
+        if (rmemo) {
+            const struct res_memo *rm = res_guards(&c, req->rdom, req->rkey);
+            for (uint32_t i = 0; i < words; i++) {
+                kn[i] |= rm->kill[i];
+                pn[i] |= rm->prot[i];
+            }
+        }
         if (memo)
             for (uint32_t i = 0; i < words; i++) {
                 kn[i] |= pe->memo_kill[i];
@@ -1985,21 +2097,23 @@ static cu_rc authorise(const cu_policy_set *set, const cu_policy_split *split, c
             kill[i] = (kn[i] | ks[i]) & ~prot[i] & cand[i];
         }
     }
+    /* the tallies and (lazy) the first walk's outcomes: one block.  Lazy:
+     * the first answer alone, remembering the outcome of each policy that
+     * does not read the attribute; the second only if still wanted */
     tally t[2];
-    for (int v = 0; v < nv; v++)
-        if (!tally_init(scratch, ncand, &t[v]))
-            goto oom;
-    /* lazy: the first answer alone, remembering the outcome of each policy
-     * that does not read the attribute; the second only if still wanted */
     uint32_t *order = NULL;
     int8_t *memo_r = NULL;
     near *memo_n = NULL;
+    uint32_t nl = ncand ? ncand : 1;
+    size_t tb = tally_size(ncand), nb = (sizeof *memo_n * nl + 15) & ~(size_t)15,
+           ob = (sizeof *order * nl + 15) & ~(size_t)15;
+    char *tm = cu_arena_alloc(scratch, tb * (size_t)nv + (lazy ? nb + ob + nl : 0));
+    if (!tm)
+        goto oom;
+    for (int v = 0; v < nv; v++)
+        tally_place(tm + tb * (size_t)v, ncand, &t[v]);
     if (lazy) {
-        uint32_t n = ncand ? ncand : 1;
-        size_t nb = (sizeof *memo_n * n + 15) & ~(size_t)15, ob = (sizeof *order * n + 15) & ~(size_t)15;
-        char *m = cu_arena_alloc(scratch, nb + ob + n); /* one block */
-        if (!m)
-            goto oom;
+        char *m = tm + tb * (size_t)nv;
         memo_n = (near *)m;
         order = (uint32_t *)(m + nb);
         memo_r = (int8_t *)(m + nb + ob);
@@ -2083,6 +2197,25 @@ static cu_rc memo_make(cu_policy_entity *ent, const cu_policy_set *set, int w, c
     ent->memo_var = (uint8_t)w;
     ent->memo_gen = set->gen;
     return CU_OK;
+}
+
+size_t cu_policy_set_resource_attrs(const cu_policy_set *set, const char **names, uint32_t *lens, size_t max)
+{
+    if (!set || !set->nguards)
+        return 0;
+    for (size_t i = 0; i < set->nrattr && i < max; i++) {
+        names[i] = set->rattr[i];
+        lens[i] = set->rattr_len[i];
+    }
+    return set->nrattr;
+}
+
+void cu_policy_request_resource_key(cu_policy_request *req, uint64_t domain, uint64_t key)
+{
+    if (req) {
+        req->rdom = domain;
+        req->rkey = key;
+    }
 }
 
 void cu_policy_entity_prefetch_memo(const cu_policy_entity *ent)

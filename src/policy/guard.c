@@ -202,6 +202,25 @@ static void bool_nodes(const node *x, const node **ln, uint32_t *n, int depth)
  * an expression of the principal alone (G_PURE, which a principal's memo
  * decides once), or else (with an arena for its leaves) &&, || and ! over
  * such guards (G_BOOL). */
+/* The jumps of program step i (bentry, bnext): its leaves' next steps when
+ * the subexpression is true (t) and false (f), each a leaf or BOOL_TRUE /
+ * BOOL_FALSE; returns the leaf where the subexpression starts.  `!` swaps
+ * t and f; `a && b` goes on to b when a is true, else to f; `a || b` to b
+ * when a is false, else to t: Cedar's short-circuit, each leaf once. */
+static uint8_t bool_jumps(const pbstep *prog, uint32_t i, uint8_t t, uint8_t f, uint8_t *next)
+{
+    const pbstep *b = &prog[i];
+    if (b->op == B_LEAF) {
+        next[2 * b->arg] = f;
+        next[2 * b->arg + 1] = t;
+        return (uint8_t)b->arg;
+    }
+    if (b->op == B_NOT)
+        return bool_jumps(prog, i + 1, f, t, next);
+    uint8_t right = bool_jumps(prog, b->arg, t, f, next);
+    return b->op == B_AND ? bool_jumps(prog, i + 1, right, f, next) : bool_jumps(prog, i + 1, t, right, next);
+}
+
 static bool classify(const node *x, pguard *g, cu_arena *a)
 {
     if (classify_shape(x, g, a))
@@ -225,8 +244,10 @@ static bool classify(const node *x, pguard *g, cu_arena *a)
     pguard *lv = cu_arena_alloc(a, sizeof *lv * n);
     pbstep *pv = cu_arena_alloc(a, sizeof *pv * np);
     const node **lnv = cu_arena_alloc(a, sizeof *lnv * n);
-    if (!lv || !pv || !lnv)
+    uint8_t *jn = cu_arena_alloc(a, 2 * n);
+    if (!lv || !pv || !lnv || !jn)
         return false; /* (no memory: simply not a guard) */
+    uint8_t entry = bool_jumps(prog, 0, BOOL_TRUE, BOOL_FALSE, jn);
     uint32_t nn = 0;
     bool_nodes(x, lnv, &nn, 0); /* the leaves' nodes, in the order bool_compile found them */
     memcpy(lv, leaf, sizeof *lv * n);
@@ -236,6 +257,8 @@ static bool classify(const node *x, pguard *g, cu_arena *a)
     g->cmp = x;
     g->leaf = lv;
     g->prog = pv;
+    g->bentry = entry;
+    g->bnext = jn;
     g->leaf_n = lnv;
     g->nleaf = n;
     g->principal = g->action = true;
@@ -486,6 +509,86 @@ static bool has_before_build(cu_policy_set *set, const pguard *gs, const uint32_
     return true;
 }
 
+/* The attribute name n (nlen bytes) into set->rattr once. */
+static void rattr_add(cu_policy_set *set, const char *n, uint32_t nlen)
+{
+    for (uint32_t i = 0; i < set->nrattr; i++)
+        if (set->rattr_len[i] == nlen && memcmp(set->rattr[i], n, nlen) == 0)
+            return;
+    set->rattr[set->nrattr] = n;
+    set->rattr_len[set->nrattr++] = nlen;
+}
+
+/* The items that read the resource's own attributes and nothing else: its
+ * slots `resource.a` (not the variable itself: that is its uid) and the
+ * lone `resource has a`; their values follow from those attributes alone
+ * (their values or their absence), so a caller's resource class key
+ * (cu_policy_request_resource_key) can stand for them. */
+static bool resource_items(cu_policy_set *set, const pguard *gs)
+{
+    cu_arena *a = set->arena;
+    uint32_t ns = set->nslots, items = ns + set->nlone, iw = set->iwords;
+    set->item_resource = cu_arena_alloc(a, sizeof(uint64_t) * iw + 8);
+    set->rattr = cu_arena_alloc(a, sizeof *set->rattr * (items ? items : 1));
+    set->rattr_len = cu_arena_alloc(a, sizeof *set->rattr_len * (items ? items : 1));
+    if (!set->item_resource || !set->rattr || !set->rattr_len)
+        return false;
+    memset(set->item_resource, 0, sizeof(uint64_t) * iw);
+    set->nrattr = 0;
+    for (uint32_t j = 0; j < ns; j++)
+        if (set->slots[j].var == VAR_RESOURCE && set->slots[j].attr) {
+            set->item_resource[j >> 6] |= UINT64_C(1) << (j & 63);
+            rattr_add(set, set->slots[j].attr->name, set->slots[j].attr->nlen);
+        }
+    for (uint32_t q = 0; q < set->nlone; q++) {
+        const pguard *g = &gs[set->lone[q]];
+        if (g->kind == G_HAS && g->var == VAR_RESOURCE) {
+            set->item_resource[(ns + q) >> 6] |= UINT64_C(1) << ((ns + q) & 63);
+            rattr_add(set, g->name, g->nlen);
+        }
+    }
+    return true;
+}
+
+/* Each item's context.a root (after has_before_build, which keeps a root
+ * only where a `has` test comes first), the same attribute name being one
+ * root; items past the first POL_MAX_NROOT roots get none (read as any). */
+static bool nest_build(cu_policy_set *set)
+{
+    uint32_t items = set->nslots + set->nlone;
+    set->item_root = cu_arena_alloc(set->arena, items ? items : 1);
+    set->item_has_root = cu_arena_alloc(set->arena, items ? items : 1);
+    if (!set->item_root || !set->item_has_root)
+        return false;
+    memset(set->item_root, 0, items ? items : 1);
+    memset(set->item_has_root, 0, items ? items : 1);
+    set->nnroot = 0;
+    for (uint32_t j = 0; j < items; j++) {
+        const node *root = j >= set->nslots ? set->guards[set->lone[j - set->nslots]].nest : set->slots[j].nest;
+        if (!root)
+            continue;
+        uint32_t r = 0;
+        while (r < set->nnroot &&
+               !(set->nroot[r]->nlen == root->nlen && memcmp(set->nroot[r]->name, root->name, root->nlen) == 0))
+            r++;
+        if (r == set->nnroot) {
+            if (r == POL_MAX_NROOT)
+                continue;
+            set->nroot[set->nnroot++] = root;
+        }
+        set->item_root[j] = (uint8_t)(r + 1);
+    }
+    for (uint32_t q = 0; q < set->nlone; q++) {
+        const pguard *g = &set->guards[set->lone[q]];
+        if (g->kind != G_HAS || g->var != VAR_CONTEXT)
+            continue;
+        for (uint32_t r = 0; r < set->nnroot; r++)
+            if (set->nroot[r]->nlen == g->nlen && memcmp(set->nroot[r]->name, g->name, g->nlen) == 0)
+                set->item_has_root[set->nslots + q] = (uint8_t)(r + 1);
+    }
+    return true;
+}
+
 /* principal.a (k == VAR_PRINCIPAL) or context.a (VAR_CONTEXT), one step */
 static bool one_step(const node *x, int var)
 {
@@ -667,6 +770,8 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
     for (uint32_t q = 0; q < set->nlone; q++)
         if (gs[set->lone[q]].action)
             set->item_action[(ns + q) >> 6] |= UINT64_C(1) << ((ns + q) & 63);
+    if (!resource_items(set, gs))
+        return false;
     set->item_pols = cu_arena_alloc(a, sizeof(uint64_t) * words * (items ? items : 1));
     if (!set->item_pols)
         return false;
@@ -679,7 +784,7 @@ static bool build_slots(cu_policy_set *set, pguard *gs, uint32_t ng)
             set->item_pols[(size_t)it * words + (pi >> 6)] |= UINT64_C(1) << (pi & 63);
         }
     }
-    return has_before_build(set, gs, item_of) && tc_build(set);
+    return has_before_build(set, gs, item_of) && tc_build(set) && nest_build(set);
 }
 
 static uint64_t text_hash(const char *s) { return pol_hash(s, strlen(s), 0x2545f4914f6cdd1dull); }

@@ -1612,10 +1612,13 @@ static bool build_index(P *p, cu_policy_set *set)
             pidx_ent *e = &x->slots[k];
             if (!e->cap || e->n < words * 2)
                 continue;
-            if (!(e->bits = palloc(p, sizeof(uint64_t) * words)))
+            if (!(e->bits = palloc(p, sizeof(uint64_t) * words)) || !(e->abits = palloc(p, sizeof(uint64_t) * words)))
                 return false;
-            for (uint32_t i = 0; i < e->n; i++)
+            for (uint32_t i = 0; i < e->n; i++) {
                 e->bits[e->pols[i] >> 6] |= UINT64_C(1) << (e->pols[i] & 63);
+                if (set->pols[e->pols[i]].sc[w].kind != SC_EQ)
+                    e->abits[e->pols[i] >> 6] |= UINT64_C(1) << (e->pols[i] & 63);
+            }
         }
     }
     return true;

@@ -357,6 +357,7 @@ static inline const node *pol_slot_root(const node *x) { return x->kids[0]->op =
 /* A G_BOOL guard's expression, in prefix order: a leaf (arg: its index),
  * ! of the next step, or && / || of the next step and step arg. */
 enum { B_LEAF, B_NOT, B_AND, B_OR };
+enum { BOOL_FALSE = 0xfe, BOOL_TRUE = 0xff };
 typedef struct pbstep {
     uint8_t op;
     uint32_t arg;
@@ -377,6 +378,11 @@ typedef struct pguard {
     const struct pguard *leaf; /* G_BOOL: its leaves (guards of the other kinds) */
     const struct pbstep *prog; /* and the expression over them, in prefix order */
     uint32_t nleaf;
+    /* G_BOOL, the program as jumps: evaluation starts at leaf bentry; after
+     * leaf l, the next leaf is bnext[2 l + v] for its value v (0 false, 1
+     * true), or the guard's value when that is BOOL_FALSE / BOOL_TRUE */
+    uint8_t bentry;
+    uint8_t *bnext;
     const node **leaf_n;       /* the leaves' nodes */
     /* per leaf: a guard of the set with the same value (its own text) or the
      * negated value (`!T`, a comparison turned round), whose value a request
@@ -456,6 +462,7 @@ typedef struct pidx_ent {
     uint32_t *pols;
     uint32_t n, cap;
     uint64_t *bits;      /* the same policies as a bitset, when there are many */
+    uint64_t *abits;     /* and then those of them reached through an ancestor (not `==`) */
 } pidx_ent;
 
 typedef struct pidx {
@@ -465,6 +472,8 @@ typedef struct pidx {
     uint32_t nany, capany;
     uint64_t *anybits; /* any as a bitset (NULL when empty) */
 } pidx;
+
+#define POL_MAX_NROOT 16
 
 struct cu_policy_set {
     atomic_int refs;
@@ -490,6 +499,13 @@ struct cu_policy_set {
     uint64_t *item_pols;  /* per item, (n + 63) / 64 words: the policies whose prefix mentions it */
     uint64_t *item_principal;
     uint64_t *item_action;  /* the items reading the action alone */
+    /* the items reading the resource's own attributes alone (its slots
+     * `resource.a` and `resource has a`), and the names of those
+     * attributes (cu_policy_set_resource_attrs) */
+    uint64_t *item_resource;
+    const char **rattr;
+    uint32_t *rattr_len;
+    uint32_t nrattr;
     uint8_t guards_mode; /* POL_GUARDS_*: cu_policy_set_guards */
     /* Lone comparisons of a principal attribute with one context attribute
      * (`context.now >= principal.end`, `principal.start <= context.now`),
@@ -501,6 +517,18 @@ struct cu_policy_set {
     const node *tc_ctx;
     uint64_t *item_tc;
     uint64_t *tc_mention;
+    /* The distinct context.a nodes that items read through (guard.c,
+     * nest_build; the first POL_MAX_NROOT of them): item_root gives each
+     * item its root's index + 1 (0: none).  When the context has no a, an
+     * item on it whose mentioning candidates all test `context has a` first
+     * adds nothing (it would only protect the others: nested_absent), so a
+     * request leaves it unread (eval.c, guards_rel). */
+    const node *nroot[POL_MAX_NROOT];
+    uint32_t nnroot;
+    uint8_t *item_root;
+    /* per item: for a lone `context has a` whose a is one of those roots,
+     * its index + 1 (0: none): the request's mask of roots answers it */
+    uint8_t *item_has_root;
 };
 
 /* When a request uses the guards: by default (AUTO) when its candidates
@@ -534,6 +562,7 @@ struct cu_policy_request {
     pfield *ctx;
     uint32_t nctx, capctx;
     bool ctx_sorted;
+    uint64_t rdom, rkey; /* cu_policy_request_resource_key (rdom 0: none) */
 };
 
 #endif

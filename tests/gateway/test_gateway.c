@@ -1,11 +1,13 @@
 /* Gateway unit tests: decisions with the real police pack over a small
  * reference file (tests/gateway/data/force.jsonl), the fail-closed audit
- * rule, break-glass and its review, reference updates, callers' tokens and
- * the transport-free HTTP layer.  The daemon end to end is t_gateway.sh. */
+ * rule, break-glass and its review, reference updates, callers' tokens,
+ * the transport-free HTTP layer, and decisions with and without the
+ * records' class keys.  The daemon end to end is t_gateway.sh. */
 #include "harness.h"
 
 #include "custos/gateway.h"
 #include "custos/ledger.h"
+#include "gateway/gateway_int.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -954,5 +956,166 @@ TEST(no_allocation_per_decision)
     for (int i = 0; i < 300; i++)
         CHECK_OK(cu_gateway_decide(g, &rs[i % 3], &d));
     CHECK_INT(cu_alloc_count() - before, 0);
+    cu_gateway_free(g);
+}
+
+/* ------------------------------------------- resource class keys */
+
+static bool same_s(const char *x, const char *y) { return (!x && !y) || (x && y && strcmp(x, y) == 0); }
+
+static bool same_list(const char *const *x, size_t nx, const char *const *y, size_t ny)
+{
+    if (nx != ny)
+        return false;
+    for (size_t i = 0; i < nx; i++)
+        if (!same_s(x[i], y[i]))
+            return false;
+    return true;
+}
+
+static bool same_decision(const cu_gateway_decision *x, const cu_gateway_decision *y)
+{
+    return x->outcome == y->outcome && x->break_glass == y->break_glass && x->flagged == y->flagged &&
+           x->ref_version == y->ref_version && x->policy_version == y->policy_version &&
+           same_list(x->policies, x->n_policies, y->policies, y->n_policies) &&
+           same_list(x->reasons, x->n_reasons, y->reasons, y->n_reasons) &&
+           same_list(x->errors, x->n_errors, y->errors, y->n_errors) &&
+           same_list(x->obligations, x->n_obligations, y->obligations, y->n_obligations) &&
+           same_s(x->explanation, y->explanation) && same_s(x->explain_policy, y->explain_policy) &&
+           same_s(x->explain_condition, y->explain_condition);
+}
+
+/* *p copied into w (room bytes left), *p then pointing at the copy. */
+static void keep_str(const char **p, char **w, size_t *room)
+{
+    if (!*p)
+        return;
+    size_t n = strlen(*p) + 1;
+    CHECK(n <= *room);
+    if (n > *room)
+        return;
+    memcpy(*w, *p, n);
+    *p = *w;
+    *w += n;
+    *room -= n;
+}
+
+/* Random requests decided with the records' class keys (the engine's
+ * cache of the pack's guards on the record alone) and without (every
+ * guard read per request): the same decisions, explanations and policy
+ * ids; over the test force with records of every classification, a record
+ * not live, and after the reference data is loaded again with two markings
+ * swapped (atoms numbered as before, two of them naming other markings: a
+ * key of the old snapshot would mean another record class). */
+TEST(resource_keys_change_no_decision)
+{
+    static const char upd[] =
+        "{\"kind\":\"record\",\"id\":\"RS\",\"type\":\"intelligence\",\"system\":\"PND\",\"subjects\":[\"P2\"],"
+        "\"area\":\"CW\",\"classification\":\"SECRET\",\"caveats\":[]}\n"
+        "{\"kind\":\"record\",\"id\":\"RT\",\"type\":\"intelligence\",\"system\":\"PNC\",\"subjects\":[\"P1\"],"
+        "\"area\":\"CW\",\"classification\":\"TOP-SECRET\",\"caveats\":[]}\n"
+        "{\"kind\":\"record\",\"id\":\"RU\",\"type\":\"crime\",\"system\":\"RMS\",\"subjects\":[\"P1\"],"
+        "\"area\":\"CW\",\"classification\":\"RESTRICTED\",\"caveats\":[]}\n"
+        "{\"kind\":\"record\",\"id\":\"RL\",\"type\":\"crime\",\"system\":\"TRAIN\",\"subjects\":[\"P2\"],"
+        "\"area\":\"CW\",\"classification\":\"OFFICIAL\",\"caveats\":[],\"live\":false}\n";
+    struct memlog log = {0};
+    cu_gateway *g = make_updated(&log, upd, 4);
+    if (!g)
+        return;
+    CHECK(g->pack->rk_ok);
+    CHECK_INT(g->pack->rk_fields, GW_RK_CLS | GW_RK_TYPE | GW_RK_SYSTEM | GW_RK_LIVE | GW_RK_PROT);
+    static const char *const officers[] = {"PC1", "PC2", "DC1", "EXP", "LEFT", "SUP1"};
+    static const char *const actions[] = {"view", "update", "export", "print", "disclose", "search"};
+    static const char *const records[] = {"R1", "R2", "R3", "RP", "REX", "RS", "RT", "RU", "RL"};
+    static const char *const cases[] = {NULL, "C1", "CP"};
+    static const char *const purposes[] = {"investigation", "intelligence", "training", "other", "custody"};
+    static const char *const systems[] = {"PNC", "TRAIN", "PND"};
+    uint64_t x = 0x2545f4914f6cdd1dull;
+    int differ = 0, allowed = 0, denied = 0;
+    char *outcome = cu_malloc(4000);
+    CHECK(outcome != NULL);
+    for (int phase = 0; phase < 2 && outcome; phase++) {
+        if (phase == 1) {
+            /* the same lines in the same order with "OFFICIAL" and
+             * "TOP-SECRET" swapped: the new store numbers its atoms as the
+             * old did, each of the two now naming the other marking, so a
+             * class key that outlived its snapshot would stand for the
+             * wrong records */
+            char path[512];
+            snprintf(path, sizeof path, "%s/force.jsonl", cu_test_tmpdir());
+            FILE *f = fopen(path, "w");
+            CHECK(f != NULL);
+            char *ref = NULL;
+            size_t rlen = 0;
+            CHECK_OK(cu_file_read(REF, 1 << 20, &ref, &rlen));
+            if (!f || !ref) {
+                if (f)
+                    fclose(f);
+                cu_free(ref);
+                break;
+            }
+            for (int part = 0; part < 2; part++) {
+                const char *t = part ? upd : ref, *end = t + (part ? sizeof upd - 1 : rlen);
+                while (t < end) {
+                    if ((size_t)(end - t) >= 10 && memcmp(t, "\"OFFICIAL\"", 10) == 0) {
+                        fputs("\"TOP-SECRET\"", f);
+                        t += 10;
+                    } else if ((size_t)(end - t) >= 12 && memcmp(t, "\"TOP-SECRET\"", 12) == 0) {
+                        fputs("\"OFFICIAL\"", f);
+                        t += 12;
+                    } else {
+                        fputc(*t++, f);
+                    }
+                }
+            }
+            cu_free(ref);
+            fclose(f);
+            CHECK_OK(cu_gateway_reference_load(g, path));
+        }
+        for (int i = 0; i < 1000; i++) {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            size_t ai = (x >> 3) % 6;
+            cu_gateway_request r = req(officers[(x >> 8) % 6], actions[ai], ai == 5 ? NULL : records[(x >> 12) % 9],
+                                       cases[(x >> 20) % 3]);
+            r.purpose = purposes[(x >> 24) % 5];
+            r.system = ai == 5 ? systems[(x >> 28) % 3] : NULL;
+            r.justification = (x >> 32) % 3 == 0 ? "urgent: risk to life" : NULL;
+            cu_gateway_decision with, without;
+            g->rk_off = false;
+            CHECK_OK(cu_gateway_decide(g, &r, &with));
+            /* the decision's strings live until the thread's next decision:
+             * compare against a copy of the first */
+            cu_gateway_decision keep = with;
+            char *w = outcome;
+            size_t room = 4000;
+            for (size_t k = 0; k < keep.n_policies; k++)
+                keep_str(&keep.policies[k], &w, &room);
+            for (size_t k = 0; k < keep.n_reasons; k++)
+                keep_str(&keep.reasons[k], &w, &room);
+            for (size_t k = 0; k < keep.n_errors; k++)
+                keep_str(&keep.errors[k], &w, &room);
+            for (size_t k = 0; k < keep.n_obligations; k++)
+                keep_str(&keep.obligations[k], &w, &room);
+            keep_str(&keep.explanation, &w, &room);
+            keep_str(&keep.explain_policy, &w, &room);
+            keep_str(&keep.explain_condition, &w, &room);
+            g->rk_off = true;
+            CHECK_OK(cu_gateway_decide(g, &r, &without));
+            if (!same_decision(&keep, &without)) {
+                differ++;
+                fprintf(stderr, "phase %d request %d (%s %s %s): decisions differ with the class key\n", phase, i,
+                        r.officer, r.action, r.record ? r.record : r.system);
+            }
+            allowed += without.outcome == CU_GW_ALLOW;
+            denied += without.outcome != CU_GW_ALLOW;
+        }
+    }
+    g->rk_off = false;
+    CHECK_INT(differ, 0);
+    CHECK(allowed > 50);
+    CHECK(denied > 500);
+    cu_free(outcome);
     cu_gateway_free(g);
 }

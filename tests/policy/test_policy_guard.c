@@ -7,7 +7,9 @@
  * random requests whose attributes are sometimes missing or of the wrong
  * type, answered with the guards on and off: decisions, reasons, errors (and
  * their messages) and explanations must be identical, through
- * cu_policy_eval and the lazy split the gateway uses. */
+ * cu_policy_eval and the lazy split the gateway uses.  Likewise with and
+ * without resource class keys (cu_policy_request_resource_key) over sets
+ * whose guards test the resource's own attributes. */
 #include "harness.h"
 
 #include "policy/policy_int.h"
@@ -669,4 +671,143 @@ TEST(bool_guards_of_a_policy)
     CHECK_INT(g->kind, G_BOOL);
     CHECK(g->nest != NULL && g->has_before != NULL); /* ruled out by the `has` step when k is missing */
     cu_policy_set_release(s);
+}
+
+/* ---------------------------------------------- resource class keys */
+
+static const char *const CLS[] = {"OFFICIAL", "SECRET", "TOP-SECRET", "OTHER"};
+
+/* A conjunct on the resource's own attributes (the guards a class key
+ * stands for), or on its uid, or one of the general shapes. */
+static cu_rc rconjunct(cu_buf *b)
+{
+    switch (rnd(12)) {
+    case 0: return cu_buf_appendf(b, "resource.cls == \"%s\"", CLS[rnd(4)]);
+    case 1: return cu_buf_appendf(b, "[\"%s\", \"%s\"].contains(resource.cls)", CLS[rnd(4)], CLS[rnd(4)]);
+    case 2: return cu_buf_appendf(b, "resource.cls != \"%s\"", CLS[rnd(4)]);
+    case 3: return cu_buf_appends(b, rnd(2) ? "resource.cls like \"*SECRET\"" : "!(resource.cls like \"O*\")");
+    case 4: return cu_buf_appends(b, rnd(2) ? "resource.live" : "!resource.live");
+    case 5: return cu_buf_appends(b, rnd(2) ? "resource has cls" : "!(resource has live)");
+    case 6: return cu_buf_appends(b, rnd(2) ? "resource == Doc::\"r1\"" : "resource.live && context.bg");
+    case 7: return cu_buf_appends(b, "(resource.cls == \"SECRET\" || principal.role == \"DC\")");
+    default: return conjunct(b);
+    }
+}
+
+static cu_policy_set *rkey_set(int npol)
+{
+    cu_buf b;
+    cu_buf_init(&b, 1 << 20);
+    for (int i = 0; i < npol; i++) {
+        bool forbid = rnd(4) == 0;
+        CHECK_OK(cu_buf_appendf(&b, "@id(\"p%d\") %s (principal, action%s, resource)", i, forbid ? "forbid" : "permit",
+                                rnd(3) == 0 ? " == Action::\"edit\"" : ""));
+        uint32_t nc = forbid ? 1 + rnd(2) : rnd(3);
+        for (uint32_t k = 0; k < nc; k++) {
+            bool unless = rnd(4) == 0;
+            CHECK_OK(cu_buf_appends(&b, unless ? " unless { " : " when { "));
+            uint32_t n = unless ? 1 : 1 + rnd(4);
+            for (uint32_t j = 0; j < n; j++) {
+                if (j)
+                    CHECK_OK(cu_buf_appends(&b, " && "));
+                CHECK_OK(rconjunct(&b));
+            }
+            CHECK_OK(cu_buf_appends(&b, " }"));
+        }
+        CHECK_OK(cu_buf_appends(&b, ";\n"));
+    }
+    cu_policy_set *s = NULL;
+    CHECK_OK(cu_policy_set_parse(b.data, b.len, "rkey", &s));
+    cu_buf_free(&b);
+    return s;
+}
+
+/* A key per class: what the resource's attributes live and cls are (each
+ * missing, of another type, or one of its values); *broken: a key that
+ * forgets cls (to show that the comparison sees a wrong key). */
+static cu_policy_entity *rkey_resource(cu_arena *a, uint64_t *key, uint64_t *broken)
+{
+    char *rid = cu_arena_alloc(a, 8);
+    snprintf(rid, 8, "r%u", rnd(3));
+    cu_policy_entity *r = cu_policy_entity_make(a, "Doc", 3, rid, strlen(rid), 2, 1);
+    if (!r)
+        return NULL;
+    uint32_t c = rnd(6), l = rnd(4); /* cls: 0-3 a value, 4 a Long, 5 missing; live: false, true, a Long, missing */
+    if (c < 4)
+        CHECK_OK(cu_policy_entity_put(r, "cls", cu_policy_val_string_ref(a, CLS[c], strlen(CLS[c]))));
+    else if (c == 4)
+        CHECK_OK(cu_policy_entity_put(r, "cls", cu_policy_val_long(a, 7)));
+    if (l < 2)
+        CHECK_OK(cu_policy_entity_put(r, "live", cu_policy_val_bool(a, l == 1)));
+    else if (l == 2)
+        CHECK_OK(cu_policy_entity_put(r, "live", cu_policy_val_long(a, 0)));
+    if (rnd(2))
+        CHECK_OK(cu_policy_entity_put_parent(r, cu_policy_val_entity_ref(a, "Thing", 5, "k1", 2)));
+    CHECK_OK(cu_policy_entity_seal(r, NULL, a));
+    *key = c * 4 + l;
+    *broken = l;
+    return r;
+}
+
+TEST(resource_key_changes_no_answer)
+{
+    cu_arena *a = cu_arena_new(64 * 1024, 16u << 20);
+    int differ = 0, broken_differ = 0, keyed = 0;
+    uint64_t dom = 1;
+    for (int round = 0; round < 24; round++) {
+        cu_policy_set *s = rkey_set(8 + rnd(round < 12 ? 40 : 110)); /* over 64: two words */
+        if (!s)
+            break;
+        const char *names[8];
+        uint32_t lens[8];
+        size_t na = cu_policy_set_resource_attrs(s, names, lens, 8);
+        CHECK(na <= 2); /* cls and live, never the uid */
+        for (size_t i = 0; i < na && i < 8; i++)
+            CHECK((lens[i] == 3 && memcmp(names[i], "cls", 3) == 0) || (lens[i] == 4 && memcmp(names[i], "live", 4) == 0));
+        keyed += na > 0;
+        cu_policy_split *sp = NULL;
+        CHECK_OK(cu_policy_split_new(s, "bg", &sp));
+        uint64_t good = dom++, bad = dom++; /* domains: one for the true keys, one for the broken */
+        for (int q = 0; q < 200; q++) {
+            cu_arena_reset(a);
+            cu_policy_request *r = random_request(a, q % 2 ? s : NULL, q % 3 ? s : NULL);
+            uint64_t key = 0, broken = 0;
+            cu_policy_entity *res = r ? rkey_resource(a, &key, &broken) : NULL;
+            CHECK(res != NULL);
+            if (!res)
+                break;
+            r->uid[2] = &res->uid;
+            r->ent[2] = res;
+            cu_policy_answer with[2], without[2], wrong[2];
+            bool split = false;
+            for (uint32_t i = 0; i < r->nctx; i++)
+                split |= r->ctx[i].klen == 2 && memcmp(r->ctx[i].key, "bg", 2) == 0 && r->ctx[i].v.kind == PV_BOOL;
+            for (int way = 0; way < 3; way++) {
+                cu_policy_answer *ans = way == 0 ? with : way == 1 ? without : wrong;
+                cu_policy_request_resource_key(r, way == 0 ? good : way == 1 ? 0 : bad, way == 2 ? broken : key);
+                if (split)
+                    CHECK_OK(cu_policy_eval_split(s, sp, NULL, r, a, CU_POLICY_SPLIT_LAZY, ans));
+                else
+                    CHECK_OK(cu_policy_eval(s, NULL, r, a, ans));
+            }
+            for (int v = 0; v < (split ? 2 : 1); v++) {
+                if (!same_answer(&with[v], &without[v])) {
+                    differ++;
+                    fprintf(stderr, "round %d request %d: answer %d differs with the resource key\n", round, q, v);
+                    dump("key   ", &with[v]);
+                    dump("no key", &without[v]);
+                }
+                broken_differ += !same_answer(&wrong[v], &without[v]);
+            }
+        }
+        cu_policy_split_free(sp);
+        cu_policy_set_release(s);
+    }
+    CHECK_INT(differ, 0);
+    CHECK(keyed >= 20);
+    /* a key that leaves cls out gives other answers: the comparison sees them */
+    CHECK(broken_differ > 0);
+    fprintf(stderr, "resource keys: %d sets with resource guards, %d answers changed by a broken key\n", keyed,
+            broken_differ);
+    cu_arena_free(a);
 }
