@@ -1714,9 +1714,11 @@ static void denied_attempt(misuse *m, const cu_event *ev, struct ost *s, const c
 /* The week behind an officer's day: the soft excess (and what of it was
  * not credited) of the
  * previous WEEK_DAYS - 1 active days, and the officer's usual weekly
- * excess, the lower median of the excess summed over the blocks of
- * WEEK_DAYS active days in the history (at least two blocks, else none).
- * Once a day per officer. */
+ * excess, the upper median of the excess summed over the blocks of
+ * WEEK_DAYS active days in the history (at least two blocks, else none):
+ * a routine whose odd days come in bursts of weeks passes the day's
+ * allowance in two weeks of four, and the lower median (0) had judged it
+ * by the day alone (seventh round).  Once a day per officer. */
 static void week_roll(struct ost *s)
 {
     s->wk_exc = s->wk_unc = s->wk_slack = 0;
@@ -1740,7 +1742,7 @@ static void week_roll(struct ost *s)
             b[j] = b[j - 1];
             b[j - 1] = x;
         }
-    s->wk_slack = (float)(WEEK_SLACK * b[(nb - 1) / 2]);
+    s->wk_slack = (float)(WEEK_SLACK * b[nb / 2]);
 }
 
 static void officer_day(misuse *m, struct ost *s, int32_t day)
@@ -2510,8 +2512,10 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                 caveat_done = true;
             } else if (restricted) {
                 /* a subject of a need-to-know case: more than a colleague's
-                 * ordinary case, judged against the officer's usual */
-                SOFT(S_LIVECASE, 0.8, p, x.other_case);
+                 * ordinary case, judged against the officer's usual day
+                 * but not the week (like a repeat, a choice of person, not
+                 * the breadth of a routine: seventh round) */
+                SOFT_(S_LIVECASE, 0.8, p, x.other_case, false);
             } else {
                 SOFT(S_LIVECASE, 0.5 * rar, p, x.other_case);
             }

@@ -11,7 +11,9 @@
  * a person known only from a colleague's case, come back to on day after
  * day, a colleague's desk in the officer's hours with nobody logged in
  * there, and four register people shared through the routine joining a
- * ring whatever their weight (fifth round). */
+ * ring whatever their weight (fifth round); a routine's register weeks
+ * that come in bursts, and need-to-know subjects judged by the day alone
+ * (seventh round). */
 #include "custos/detect.h"
 
 #include "../harness.h"
@@ -603,6 +605,46 @@ TEST(usual_weekly_excess_is_allowed)
     acc(&w, 28, "10:40", "O2", "view", "R3", "\"P3\"", NULL, NULL); /* P3 again, another day */
     double a2 = evidence_of(&w, "O2");
     CHECK(a2 - a1 > 0.9 && a2 - a1 < 1.1);
+    w_close(&w);
+}
+
+/* The usual week of a routine that comes in bursts (seventh round): O2
+ * passes the day's allowance in two of its four weeks (three register
+ * people unlinked on days 20 and 27), O6 never.  The usual weekly excess
+ * is the upper median of the four weekly blocks, so two weeks in four are
+ * usual for O2 (the lower median, 0, had judged O2 by the day alone); a
+ * subject of another team's need-to-know case is judged by the day alone,
+ * however usual the officer's register weeks (a tip-off is a choice of
+ * person, not the breadth of a routine). */
+TEST(bursty_weeks_are_usual_but_not_an_operation)
+{
+    const char *extra = "{\"kind\":\"record\",\"id\":\"R16\",\"type\":\"nominal\",\"system\":\"RMS\","
+                        "\"subjects\":[\"P15\"],\"area\":\"A1\"}\n";
+    world w;
+    w_open_with(&w, 1e6, extra);
+    for (int d = 1; d <= 28; d++) {
+        routines(&w, d, d, "O2", "O6");
+        if (d == 20 || d == 27) {
+            acc(&w, d, "10:00", "O2", "view", "R5", "\"P5\"", NULL, NULL);
+            acc(&w, d, "10:10", "O2", "view", "R6", "\"P6\"", NULL, NULL);
+            acc(&w, d, "10:20", "O2", "view", "R7", "\"P7\"", NULL, NULL);
+        }
+    }
+    routines(&w, 29, 29, "O2", "O6");
+    double a0 = evidence_of(&w, "O2"), b0 = evidence_of(&w, "O6");
+    acc(&w, 29, "10:00", "O2", "view", "R50", "\"P50\"", NULL, NULL);
+    acc(&w, 29, "10:10", "O2", "view", "R51", "\"P51\"", NULL, NULL);
+    CHECK(w.bits == 0);
+    acc(&w, 29, "10:20", "O6", "view", "R52", "\"P52\"", NULL, NULL);
+    acc(&w, 29, "10:30", "O6", "view", "R53", "\"P53\"", NULL, NULL);
+    double a1 = evidence_of(&w, "O2"), b1 = evidence_of(&w, "O6");
+    CHECK(a1 - a0 < 0.05); /* within O2's usual (bursty) week */
+    CHECK(b1 - b0 > 1.2);  /* 2 x 0.8 for O6 */
+    /* P15 is a subject of C4 (O4's, a record under a caveat): need-to-know */
+    acc(&w, 29, "10:40", "O2", "view", "R16", "\"P15\"", NULL, NULL);
+    CHECK(w.bits == 0);
+    double a2 = evidence_of(&w, "O2");
+    CHECK(a2 - a1 > 0.7); /* 0.8, not absorbed by the week */
     w_close(&w);
 }
 
