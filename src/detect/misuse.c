@@ -92,12 +92,12 @@
 
 enum sig {
     S_RELATION, S_HOUSEHOLD, S_SURNAME, S_PROTECTED, S_SENSITIVE, S_LIVECASE, S_REPEAT, S_EXFIL,
-    S_BULK, S_TRAWL, S_LOGIN, S_SPIKE, S_OFFSHIFT, S_OUTAREA, S_NEWACCESS, S_CURIOSITY, S_RING, S_COUNT
+    S_BULK, S_TRAWL, S_LOGIN, S_SPIKE, S_PRETEXT, S_OFFSHIFT, S_OUTAREA, S_NEWACCESS, S_CURIOSITY, S_RING, S_COUNT
 };
 static const char *const sig_kind[S_COUNT] = {
     "declared-relation", "same-address", "same-surname", "protected-person", "sensitive-record",
     "live-case", "repeated-lookup", "exfiltration", "bulk-export", "trawling", "colleague-login",
-    "unexplained-spike", "off-shift", "out-of-area", "new-access", "curiosity", "ring"};
+    "unexplained-spike", "pretext", "off-shift", "out-of-area", "new-access", "curiosity", "ring"};
 
 enum { F_OFFICER, F_RING, F_BURST };
 
@@ -957,6 +957,10 @@ static void reason_at(const misuse *m, const struct file *f, int s, unsigned n, 
         snprintf(out, cap, "the account of %s was used at terminal %s, the usual terminal of %s, where it had never logged in",
                  who, sp != CU_ID_NONE ? nstr(m, CU_K_TERMINAL, sp) : "?",
                  so != CU_ID_NONE ? nstr(m, CU_K_OFFICER, so) : "another officer");
+        break;
+    case S_PRETEXT:
+        snprintf(out, cap, "%u look-up(s) citing a case that links neither the record nor the person, e.g. %s citing %s", n,
+                 p, so != CU_ID_NONE ? nstr(m, CU_K_CASE, so) : "?");
         break;
     case S_SPIKE:
         snprintf(out, cap, "%.0f unexplained look-ups in a day, far above the officer's usual", (double)aux);
@@ -2550,6 +2554,13 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             SOFT(S_SENSITIVE, (rec->classification >= CU_CLASS_SECRET ? 0.6 : 0.4) * rar, CU_ID_NONE, CU_ID_NONE);
         if (exf)
             SOFT(S_EXFIL, 1.0, np ? people[0] : CU_ID_NONE, CU_ID_NONE);
+        /* A stated reason the data contradicts: the access cites a case
+         * that links neither its record nor any of its people, and nothing
+         * else explains it (anyone can type a case number).  Analysts
+         * developing an operation look up people the case does not list
+         * yet: that is their unit's routine (a template), excused above. */
+        if (x.cited && np)
+            SOFT(S_PRETEXT, (is_view ? 1.0 : 0.6) * rar, people[0], ev->case_id);
         if (s->sess_suspect) {
             /* an unexplained look-up in a session at a colleague's desk,
              * as rare as unexplained work is for the officer (custody meets

@@ -13,7 +13,7 @@
  * there, and four register people shared through the routine joining a
  * ring whatever their weight (fifth round); a routine's register weeks
  * that come in bursts, and need-to-know subjects judged by the day alone
- * (seventh round). */
+ * (seventh round), and a cited case that links nobody of the access. */
 #include "custos/detect.h"
 
 #include "../harness.h"
@@ -645,6 +645,31 @@ TEST(bursty_weeks_are_usual_but_not_an_operation)
     CHECK(w.bits == 0);
     double a2 = evidence_of(&w, "O2");
     CHECK(a2 - a1 > 0.7); /* 0.8, not absorbed by the week */
+    w_close(&w);
+}
+
+/* A stated reason the data contradicts (seventh round): O1 looks up P3
+ * citing its own case C1, which links neither P25 nor R25; a look-up
+ * with no case cited is a first unexplained look-up of an ordinary person
+ * (nothing), and one citing C1 for its own subject is explained. */
+TEST(citing_a_case_that_does_not_link_the_person)
+{
+    world w;
+    w_open(&w, 1e6);
+    for (int d = 2; d <= 8; d++)
+        routine(&w, d, "O1");
+    double e0 = evidence_of(&w, "O1");
+    acc(&w, 9, "10:00", "O1", "view", "R1", "\"P1\"", "C1", NULL);
+    CHECK(w.bits & CU_X_CITED);
+    CHECK(evidence_of(&w, "O1") - e0 < 0.01);
+    acc(&w, 9, "10:10", "O1", "view", "R3", "\"P3\"", NULL, NULL);
+    CHECK(w.bits == 0);
+    double e1 = evidence_of(&w, "O1");
+    CHECK(e1 - e0 < 0.01);
+    acc(&w, 9, "10:20", "O1", "view", "R25", "\"P25\"", "C1", NULL);
+    CHECK(w.bits == 0);
+    CHECK(evidence_of(&w, "O1") - e1 > 0.9); /* 1.0 */
+    flush(&w);
     w_close(&w);
 }
 
