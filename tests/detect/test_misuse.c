@@ -13,7 +13,8 @@
  * there, and four register people shared through the routine joining a
  * ring whatever their weight (fifth round); a routine's register weeks
  * that come in bursts, and need-to-know subjects judged by the day alone
- * (seventh round), and a cited case that links nobody of the access. */
+ * (seventh round), and a cited case that links nobody of the access,
+ * outside the unit's routine. */
 #include "custos/detect.h"
 
 #include "../harness.h"
@@ -843,6 +844,27 @@ static void routine_unit(world *w)
                 snprintf(hm, sizeof hm, "%02d:%02d", 8 + k / 2, (k % 2) * 30 + o);
                 acc(w, d, hm, off, "view", rec, subj, NULL, NULL);
             }
+}
+
+/* The pretext in the unit's routine (seventh round): U20's routine is
+ * unlinked look-ups (a template); O20 citing C1, which does not link P30,
+ * is that routine (analysts developing an operation look up people it
+ * does not list yet), while O2, whose work is linked, citing it is not. */
+TEST(the_units_routine_excuses_a_pretext)
+{
+    world w;
+    w_open(&w, 1e6);
+    routine_unit(&w); /* days 2-8 */
+    for (int d = 9; d <= 15; d++)
+        routine(&w, d, "O2");
+    double a0 = evidence_of(&w, "O20"), b0 = evidence_of(&w, "O2");
+    acc(&w, 16, "10:00", "O20", "view", "R30", "\"P30\"", "C1", NULL);
+    CHECK(w.bits & CU_X_TEMPLATE);
+    acc(&w, 16, "10:10", "O2", "view", "R31", "\"P31\"", "C1", NULL);
+    CHECK(w.bits == 0);
+    CHECK(evidence_of(&w, "O20") - a0 < 0.01);
+    CHECK(evidence_of(&w, "O2") - b0 > 0.9);
+    w_close(&w);
 }
 
 TEST(routine_register_views_join_a_ring)
