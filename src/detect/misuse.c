@@ -92,12 +92,12 @@
 
 enum sig {
     S_RELATION, S_HOUSEHOLD, S_SURNAME, S_PROTECTED, S_SENSITIVE, S_LIVECASE, S_REPEAT, S_EXFIL,
-    S_BULK, S_TRAWL, S_LOGIN, S_SPIKE, S_OFFSHIFT, S_OUTAREA, S_NEWACCESS, S_CURIOSITY, S_RING, S_COUNT
+    S_BULK, S_TRAWL, S_LOGIN, S_SPIKE, S_PRETEXT, S_OFFSHIFT, S_OUTAREA, S_NEWACCESS, S_CURIOSITY, S_RING, S_COUNT
 };
 static const char *const sig_kind[S_COUNT] = {
     "declared-relation", "same-address", "same-surname", "protected-person", "sensitive-record",
     "live-case", "repeated-lookup", "exfiltration", "bulk-export", "trawling", "colleague-login",
-    "unexplained-spike", "off-shift", "out-of-area", "new-access", "curiosity", "ring"};
+    "unexplained-spike", "pretext", "off-shift", "out-of-area", "new-access", "curiosity", "ring"};
 
 enum { F_OFFICER, F_RING, F_BURST };
 
@@ -958,6 +958,10 @@ static void reason_at(const misuse *m, const struct file *f, int s, unsigned n, 
                  who, sp != CU_ID_NONE ? nstr(m, CU_K_TERMINAL, sp) : "?",
                  so != CU_ID_NONE ? nstr(m, CU_K_OFFICER, so) : "another officer");
         break;
+    case S_PRETEXT:
+        snprintf(out, cap, "%u look-up(s) citing a case that links neither the record nor the person, e.g. %s citing %s", n,
+                 p, so != CU_ID_NONE ? nstr(m, CU_K_CASE, so) : "?");
+        break;
     case S_SPIKE:
         snprintf(out, cap, "%.0f unexplained look-ups in a day, far above the officer's usual", (double)aux);
         break;
@@ -1714,9 +1718,11 @@ static void denied_attempt(misuse *m, const cu_event *ev, struct ost *s, const c
 /* The week behind an officer's day: the soft excess (and what of it was
  * not credited) of the
  * previous WEEK_DAYS - 1 active days, and the officer's usual weekly
- * excess, the lower median of the excess summed over the blocks of
- * WEEK_DAYS active days in the history (at least two blocks, else none).
- * Once a day per officer. */
+ * excess, the upper median of the excess summed over the blocks of
+ * WEEK_DAYS active days in the history (at least two blocks, else none):
+ * a routine whose odd days come in bursts of weeks passes the day's
+ * allowance in two weeks of four, and the lower median (0) had judged it
+ * by the day alone (seventh round).  Once a day per officer. */
 static void week_roll(struct ost *s)
 {
     s->wk_exc = s->wk_unc = s->wk_slack = 0;
@@ -1740,7 +1746,7 @@ static void week_roll(struct ost *s)
             b[j] = b[j - 1];
             b[j - 1] = x;
         }
-    s->wk_slack = (float)(WEEK_SLACK * b[(nb - 1) / 2]);
+    s->wk_slack = (float)(WEEK_SLACK * b[nb / 2]);
 }
 
 static void officer_day(misuse *m, struct ost *s, int32_t day)
@@ -2510,8 +2516,10 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                 caveat_done = true;
             } else if (restricted) {
                 /* a subject of a need-to-know case: more than a colleague's
-                 * ordinary case, judged against the officer's usual */
-                SOFT(S_LIVECASE, 0.8, p, x.other_case);
+                 * ordinary case, judged against the officer's usual day
+                 * but not the week (like a repeat, a choice of person, not
+                 * the breadth of a routine: seventh round) */
+                SOFT_(S_LIVECASE, 0.8, p, x.other_case, false);
             } else {
                 SOFT(S_LIVECASE, 0.5 * rar, p, x.other_case);
             }
@@ -2546,6 +2554,13 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             SOFT(S_SENSITIVE, (rec->classification >= CU_CLASS_SECRET ? 0.6 : 0.4) * rar, CU_ID_NONE, CU_ID_NONE);
         if (exf)
             SOFT(S_EXFIL, 1.0, np ? people[0] : CU_ID_NONE, CU_ID_NONE);
+        /* A stated reason the data contradicts: the access cites a case
+         * that links neither its record nor any of its people, and nothing
+         * else explains it (anyone can type a case number).  Analysts
+         * developing an operation look up people the case does not list
+         * yet: that is their unit's routine (a template), excused above. */
+        if (x.cited && np)
+            SOFT(S_PRETEXT, (is_view ? 1.0 : 0.6) * rar, people[0], ev->case_id);
         if (s->sess_suspect) {
             /* an unexplained look-up in a session at a colleague's desk,
              * as rare as unexplained work is for the officer (custody meets

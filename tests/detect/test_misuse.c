@@ -11,7 +11,10 @@
  * a person known only from a colleague's case, come back to on day after
  * day, a colleague's desk in the officer's hours with nobody logged in
  * there, and four register people shared through the routine joining a
- * ring whatever their weight (fifth round). */
+ * ring whatever their weight (fifth round); a routine's register weeks
+ * that come in bursts, and need-to-know subjects judged by the day alone
+ * (seventh round), and a cited case that links nobody of the access,
+ * outside the unit's routine. */
 #include "custos/detect.h"
 
 #include "../harness.h"
@@ -606,6 +609,71 @@ TEST(usual_weekly_excess_is_allowed)
     w_close(&w);
 }
 
+/* The usual week of a routine that comes in bursts (seventh round): O2
+ * passes the day's allowance in two of its four weeks (three register
+ * people unlinked on days 20 and 27), O6 never.  The usual weekly excess
+ * is the upper median of the four weekly blocks, so two weeks in four are
+ * usual for O2 (the lower median, 0, had judged O2 by the day alone); a
+ * subject of another team's need-to-know case is judged by the day alone,
+ * however usual the officer's register weeks (a tip-off is a choice of
+ * person, not the breadth of a routine). */
+TEST(bursty_weeks_are_usual_but_not_an_operation)
+{
+    const char *extra = "{\"kind\":\"record\",\"id\":\"R16\",\"type\":\"nominal\",\"system\":\"RMS\","
+                        "\"subjects\":[\"P15\"],\"area\":\"A1\"}\n";
+    world w;
+    w_open_with(&w, 1e6, extra);
+    for (int d = 1; d <= 28; d++) {
+        routines(&w, d, d, "O2", "O6");
+        if (d == 20 || d == 27) {
+            acc(&w, d, "10:00", "O2", "view", "R5", "\"P5\"", NULL, NULL);
+            acc(&w, d, "10:10", "O2", "view", "R6", "\"P6\"", NULL, NULL);
+            acc(&w, d, "10:20", "O2", "view", "R7", "\"P7\"", NULL, NULL);
+        }
+    }
+    routines(&w, 29, 29, "O2", "O6");
+    double a0 = evidence_of(&w, "O2"), b0 = evidence_of(&w, "O6");
+    acc(&w, 29, "10:00", "O2", "view", "R50", "\"P50\"", NULL, NULL);
+    acc(&w, 29, "10:10", "O2", "view", "R51", "\"P51\"", NULL, NULL);
+    CHECK(w.bits == 0);
+    acc(&w, 29, "10:20", "O6", "view", "R52", "\"P52\"", NULL, NULL);
+    acc(&w, 29, "10:30", "O6", "view", "R53", "\"P53\"", NULL, NULL);
+    double a1 = evidence_of(&w, "O2"), b1 = evidence_of(&w, "O6");
+    CHECK(a1 - a0 < 0.05); /* within O2's usual (bursty) week */
+    CHECK(b1 - b0 > 1.2);  /* 2 x 0.8 for O6 */
+    /* P15 is a subject of C4 (O4's, a record under a caveat): need-to-know */
+    acc(&w, 29, "10:40", "O2", "view", "R16", "\"P15\"", NULL, NULL);
+    CHECK(w.bits == 0);
+    double a2 = evidence_of(&w, "O2");
+    CHECK(a2 - a1 > 0.7); /* 0.8, not absorbed by the week */
+    w_close(&w);
+}
+
+/* A stated reason the data contradicts (seventh round): O1 looks up P3
+ * citing its own case C1, which links neither P25 nor R25; a look-up
+ * with no case cited is a first unexplained look-up of an ordinary person
+ * (nothing), and one citing C1 for its own subject is explained. */
+TEST(citing_a_case_that_does_not_link_the_person)
+{
+    world w;
+    w_open(&w, 1e6);
+    for (int d = 2; d <= 8; d++)
+        routine(&w, d, "O1");
+    double e0 = evidence_of(&w, "O1");
+    acc(&w, 9, "10:00", "O1", "view", "R1", "\"P1\"", "C1", NULL);
+    CHECK(w.bits & CU_X_CITED);
+    CHECK(evidence_of(&w, "O1") - e0 < 0.01);
+    acc(&w, 9, "10:10", "O1", "view", "R3", "\"P3\"", NULL, NULL);
+    CHECK(w.bits == 0);
+    double e1 = evidence_of(&w, "O1");
+    CHECK(e1 - e0 < 0.01);
+    acc(&w, 9, "10:20", "O1", "view", "R25", "\"P25\"", "C1", NULL);
+    CHECK(w.bits == 0);
+    CHECK(evidence_of(&w, "O1") - e1 > 0.9); /* 1.0 */
+    flush(&w);
+    w_close(&w);
+}
+
 /* A move the reference dates before the officer's first event (sixth
  * round): O30 changed unit on 10 January and is first seen on the 12th,
  * so its first days are new access (no allowance, x1.5), not learning;
@@ -776,6 +844,27 @@ static void routine_unit(world *w)
                 snprintf(hm, sizeof hm, "%02d:%02d", 8 + k / 2, (k % 2) * 30 + o);
                 acc(w, d, hm, off, "view", rec, subj, NULL, NULL);
             }
+}
+
+/* The pretext in the unit's routine (seventh round): U20's routine is
+ * unlinked look-ups (a template); O20 citing C1, which does not link P30,
+ * is that routine (analysts developing an operation look up people it
+ * does not list yet), while O2, whose work is linked, citing it is not. */
+TEST(the_units_routine_excuses_a_pretext)
+{
+    world w;
+    w_open(&w, 1e6);
+    routine_unit(&w); /* days 2-8 */
+    for (int d = 9; d <= 15; d++)
+        routine(&w, d, "O2");
+    double a0 = evidence_of(&w, "O20"), b0 = evidence_of(&w, "O2");
+    acc(&w, 16, "10:00", "O20", "view", "R30", "\"P30\"", "C1", NULL);
+    CHECK(w.bits & CU_X_TEMPLATE);
+    acc(&w, 16, "10:10", "O2", "view", "R31", "\"P31\"", "C1", NULL);
+    CHECK(w.bits == 0);
+    CHECK(evidence_of(&w, "O20") - a0 < 0.01);
+    CHECK(evidence_of(&w, "O2") - b0 > 0.9);
+    w_close(&w);
 }
 
 TEST(routine_register_views_join_a_ring)
