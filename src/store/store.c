@@ -1223,8 +1223,8 @@ static int rows_connect(sqlite3 *db, void *aux, int argc, const char *const *arg
     (void)err;
     const struct rows_src *src = aux;
     static const char *const decl[] = {
-        [SRC_EVENTS] = "CREATE TABLE x(idx, ts, eid, officer, action, outcome, record, case_, system, purpose,"
-                       " terminal, area, results)",
+        [SRC_EVENTS] = ("CREATE TABLE x(idx, ts, eid, officer, action, outcome, record, case_, system, purpose,"
+                        " terminal, area, results)"),
         [SRC_POSTS] = "CREATE TABLE x(win, key, lo, idxs)",
         [SRC_CELLS] = "CREATE TABLE x(c0, c1, c2, c3, c4, c5, c6, c7, c8, c9)",
     };
