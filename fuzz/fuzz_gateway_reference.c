@@ -26,8 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     cu_arena *a = cu_arena_new(64 * 1024, 16u << 20);
     for (uint32_t r = 0; a && r < s->st->nrecords && r < 8; r++)
-        if (s->st->records[r].defined)
-            (void)gw_record_entity(s, r, UINT32_MAX, NULL, a); /* no stated case */
+        if (s->st->records[r].defined) {
+            bool prot;
+            (void)gw_record_entity(s, r, UINT32_MAX, NULL, a, &prot); /* no stated case */
+        }
     for (uint32_t c = 0; a && c < s->st->ncases && c < 8; c++)
         if (s->st->cases[c].defined)
             (void)gw_case_entity(s, c, INT64_C(1717243200), a);
