@@ -124,8 +124,14 @@ typedef struct cu_pipeline_cfg {
      * at or before entry i, setting changed when it applied any (the
      * detectors then remake their indexes of it); and once after the
      * warm-up (or in its place) with the store's indexed size.  NULL: the
-     * warm-up runs on the reference data as it was given. */
+     * warm-up runs on the reference data as it was given.  Recovery (the
+     * log's entries the store had not indexed) calls it too, before each
+     * entry, and so that an update is never applied with events before its
+     * place still waiting in a batch, asks warm_ref_next(ud): the entry
+     * the next update not yet applied takes effect at (UINT64_MAX: none
+     * positioned left; NULL: recovery then takes one entry a batch). */
     cu_rc (*warm_ref)(void *ud, uint64_t entry, bool *changed);
+    uint64_t (*warm_ref_next)(void *ud);
     void *warm_ref_ud;
 } cu_pipeline_cfg;
 

@@ -165,6 +165,9 @@ typedef struct cu_kept cu_kept;
 cu_rc cu_kept_open(const char *data_dir, cu_ref *ref, cu_kept **out) CU_NODISCARD;
 void cu_kept_free(cu_kept *k);
 cu_rc cu_kept_warm(void *kept, uint64_t entry, bool *changed) CU_NODISCARD;
+/* The pipeline's warm_ref_next hook: the position of the next positioned
+ * update cu_kept_warm has not applied, UINT64_MAX when none is left. */
+uint64_t cu_kept_next(void *kept);
 size_t cu_kept_count(const cu_kept *k);      /* updates kept */
 size_t cu_kept_positioned(const cu_kept *k); /* the first so many have a position */
 size_t cu_kept_applied(const cu_kept *k);    /* the first so many applied by cu_kept_warm */

@@ -404,6 +404,7 @@ int main(int argc, char **argv)
          * start applies each where the live stream met it */
         if (!rc && config && !(rc = cu_kept_open(data_dir, ref, &kept))) {
             pc.warm_ref = cu_kept_warm;
+            pc.warm_ref_next = cu_kept_next;
             pc.warm_ref_ud = kept;
         }
         if (!rc)

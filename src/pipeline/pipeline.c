@@ -616,6 +616,17 @@ static cu_rc last_event_ts(cu_pipeline *p, uint64_t size)
     return CU_OK;
 }
 
+static cu_rc warm_ref_due(cu_pipeline *p, uint64_t index);
+
+/* The first log entry recovery runs through the detectors: the store's
+ * indexed size, or 0 when the store claims more than the log holds (its
+ * index is then rebuilt). */
+static uint64_t recover_from(cu_pipeline *p)
+{
+    uint64_t size = p->sink.ops->size(p->sink.ctx), idx = cu_store_indexed(p->store);
+    return idx > size ? 0 : idx;
+}
+
 static cu_rc recover(cu_pipeline *p)
 {
     uint64_t size = p->sink.ops->size(p->sink.ctx);
@@ -637,10 +648,20 @@ static cu_rc recover(cu_pipeline *p)
         return rc;
     uint64_t unknown = 0;
     while (idx < size) {
+        /* the reference updates that took effect before entry idx, then a
+         * batch that stops where the next one takes effect: each event is
+         * detected on the reference data the live stream saw it with */
+        if ((rc = warm_ref_due(p, idx)))
+            return rc;
+        uint64_t stop = !p->cfg.warm_ref        ? UINT64_MAX
+                        : p->cfg.warm_ref_next ? p->cfg.warm_ref_next(p->cfg.warm_ref_ud)
+                                               : idx + 1; /* no way to ask: one entry a batch */
+        if (stop <= idx)
+            stop = idx + 1;
         cu_batch_reset(p->rbatch);
         uint64_t first = idx;
         cu_event *ev;
-        while (idx < size && (ev = cu_batch_slot(p->rbatch))) {
+        while (idx < size && idx < stop && (ev = cu_batch_slot(p->rbatch))) {
             if ((rc = p->sink.ops->read_entry(p->sink.ctx, idx, &p->rbuf))) {
                 cu_err_prefix("recovery: log entry %llu", (unsigned long long)idx);
                 return rc;
@@ -842,7 +863,7 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
     }
     /* the updates that took effect after the last event warmed (or all
      * of them, without a warm-up), before recovery */
-    if (p->store && (rc = warm_ref_due(p, cu_store_indexed(p->store)))) {
+    if (p->store && (rc = warm_ref_due(p, recover_from(p)))) {
         p->failed = true;
         return rc;
     }

@@ -209,6 +209,12 @@ static cu_rc apply_one(cu_kept *k, size_t seq)
     return rc;
 }
 
+uint64_t cu_kept_next(void *ud)
+{
+    const cu_kept *k = ud;
+    return k->applied < k->npos ? k->at[k->applied] : UINT64_MAX;
+}
+
 cu_rc cu_kept_warm(void *ud, uint64_t entry, bool *changed)
 {
     cu_kept *k = ud;

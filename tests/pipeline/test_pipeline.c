@@ -47,6 +47,43 @@ static json_t *read_alerts(const char *path)
 
 static const char *jstr(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 
+/* Open the pipeline of data again with new names and the small force's
+ * reference data loaded (not started: the caller starts it). */
+static cu_pipeline *reopen(const char *data, cu_names **n, cu_ref **ref)
+{
+    cu_pipeline *p = NULL;
+    CHECK_OK(cu_names_new(n));
+    CHECK_OK(cu_pipeline_open(data, *n, NULL, &p));
+    CHECK_OK(cu_ref_new(*n, ref));
+    CHECK_OK(cu_ref_load(*ref, ref_path));
+    return p;
+}
+
+/* The store of data loses its index of events (the log keeps them). */
+static void forget_index(const char *data)
+{
+    char db[1100];
+    snprintf(db, sizeof db, "%s/store.db", data);
+    cu_store *s = NULL;
+    CHECK_OK(cu_store_open(db, &s));
+    if (s) {
+        CHECK_OK(cu_store_clear_events(s));
+        cu_store_close(s);
+    }
+}
+
+/* The small force replayed with a data directory DIR/data_TAG. */
+static void replay_small(const char *tag, char *data, size_t cap)
+{
+    paths();
+    char out[1024];
+    snprintf(out, sizeof out, "%s/alerts_%s.jsonl", cu_test_tmpdir(), tag);
+    snprintf(data, cap, "%s/data_%s", cu_test_tmpdir(), tag);
+    cu_replay_opts o = {.reference = ref_path, .events = ev_path, .alerts = out, .data_dir = data};
+    cu_replay_stats st;
+    CHECK_OK(cu_replay_run(&o, &st));
+}
+
 TEST(replay_small_force)
 {
     paths();
@@ -127,13 +164,8 @@ static cu_rc collect_name(void *ud, const char *name)
 
 TEST(store_round_trip_and_queries)
 {
-    paths();
-    char out[1024], data[1024];
-    snprintf(out, sizeof out, "%s/alerts2.jsonl", cu_test_tmpdir());
-    snprintf(data, sizeof data, "%s/data2", cu_test_tmpdir());
-    cu_replay_opts o = {.reference = ref_path, .events = ev_path, .alerts = out, .data_dir = data};
-    cu_replay_stats st;
-    CHECK_OK(cu_replay_run(&o, &st));
+    char data[1024];
+    replay_small("2", data, sizeof data);
     char db[1100];
     snprintf(db, sizeof db, "%s/store.db", data);
     cu_store *s;
@@ -505,12 +537,8 @@ TEST(order_checked_before_anything_is_written)
     char data[1024];
     snprintf(data, sizeof data, "%s/data4", cu_test_tmpdir());
     cu_names *n;
-    CHECK_OK(cu_names_new(&n));
-    cu_pipeline *p;
-    CHECK_OK(cu_pipeline_open(data, n, NULL, &p));
     cu_ref *ref;
-    CHECK_OK(cu_ref_new(n, &ref));
-    CHECK_OK(cu_ref_load(ref, ref_path));
+    cu_pipeline *p = reopen(data, &n, &ref);
     CHECK_OK(cu_pipeline_start(p, ref, NULL));
     cu_batch *b;
     CHECK_OK(cu_batch_new(16, &b));
@@ -568,6 +596,58 @@ static void on_durable(void *ud, uint64_t size)
     (void)w;
 }
 
+/* A stand-in for custosd's kept reference updates (cu_kept_warm,
+ * cu_kept_next): updates positioned at log entries 3 and 7; each records
+ * how many entries the store had indexed when it was applied. */
+struct placed {
+    cu_pipeline *p;
+    uint64_t at[2];
+    uint64_t seen[2]; /* the store's indexed size when update k was applied */
+    size_t applied;
+};
+
+static cu_rc placed_warm(void *ud, uint64_t entry, bool *changed)
+{
+    struct placed *u = ud;
+    while (u->applied < 2 && u->at[u->applied] <= entry) {
+        u->seen[u->applied++] = cu_store_indexed(cu_pipeline_store(u->p));
+        *changed = true;
+    }
+    return CU_OK;
+}
+
+static uint64_t placed_next(void *ud)
+{
+    const struct placed *u = ud;
+    return u->applied < 2 ? u->at[u->applied] : UINT64_MAX;
+}
+
+TEST(recovery_applies_updates_at_their_place)
+{
+    char data[1024];
+    replay_small("placed", data, sizeof data);
+    /* the store lost its index: the next start runs the whole log through
+     * recovery, and each update must take effect exactly at its entry (the
+     * events before it detected on the data before it), not before the
+     * recovery nor after it */
+    forget_index(data);
+    cu_names *n;
+    cu_ref *ref;
+    cu_pipeline *p = reopen(data, &n, &ref);
+    struct placed u = {.p = p, .at = {3, 7}};
+    cu_pipeline_cfg cfg = {.warm_ref = placed_warm, .warm_ref_next = placed_next, .warm_ref_ud = &u};
+    CHECK_OK(cu_pipeline_start(p, ref, &cfg));
+    cu_pipeline_stats ps;
+    cu_pipeline_stats_get(p, &ps);
+    CHECK_INT(ps.recovered, 10);
+    CHECK_INT(u.applied, 2);
+    CHECK_INT(u.seen[0], 3);
+    CHECK_INT(u.seen[1], 7);
+    CHECK_OK(cu_pipeline_close(p));
+    cu_ref_free(ref);
+    cu_names_free(n);
+}
+
 TEST(sigkill_during_replay_loses_nothing_acknowledged)
 {
     paths();
@@ -619,12 +699,8 @@ TEST(sigkill_during_replay_loses_nothing_acknowledged)
      * store is consistent with it (re-indexed where it lagged; as replay
      * does, with the store's writer thread on) */
     cu_names *n;
-    CHECK_OK(cu_names_new(&n));
-    cu_pipeline *p;
-    CHECK_OK(cu_pipeline_open(data, n, NULL, &p));
     cu_ref *ref;
-    CHECK_OK(cu_ref_new(n, &ref));
-    CHECK_OK(cu_ref_load(ref, ref_path));
+    cu_pipeline *p = reopen(data, &n, &ref);
     cu_pipeline_cfg bulk = {.bulk = true};
     CHECK_OK(cu_pipeline_start(p, ref, &bulk));
     cu_pipeline_stats ps;
@@ -658,16 +734,10 @@ TEST(sigkill_during_replay_loses_nothing_acknowledged)
 
     /* the store lost everything (or lagged): the next start rebuilds it
      * from the log, people included */
+    forget_index(data);
     char db[1100];
     snprintf(db, sizeof db, "%s/store.db", data);
-    cu_store *s;
-    CHECK_OK(cu_store_open(db, &s));
-    CHECK_OK(cu_store_clear_events(s));
-    cu_store_close(s);
-    CHECK_OK(cu_names_new(&n));
-    CHECK_OK(cu_pipeline_open(data, n, NULL, &p));
-    CHECK_OK(cu_ref_new(n, &ref));
-    CHECK_OK(cu_ref_load(ref, ref_path));
+    p = reopen(data, &n, &ref);
     CHECK_OK(cu_pipeline_start(p, ref, NULL));
     cu_pipeline_stats_get(p, &ps);
     CHECK_INT(ps.recovered, size);
@@ -690,10 +760,7 @@ TEST(sigkill_during_replay_loses_nothing_acknowledged)
         snprintf(gone, sizeof gone, "%s%s", db, i == 0 ? "" : i == 1 ? "-wal" : "-shm");
         remove(gone);
     }
-    CHECK_OK(cu_names_new(&n));
-    CHECK_OK(cu_pipeline_open(data, n, NULL, &p));
-    CHECK_OK(cu_ref_new(n, &ref));
-    CHECK_OK(cu_ref_load(ref, ref_path));
+    p = reopen(data, &n, &ref);
     CHECK_OK(cu_pipeline_start(p, ref, NULL));
     cu_pipeline_stats_get(p, &ps);
     CHECK_INT(ps.recovered, size);

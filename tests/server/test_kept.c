@@ -91,6 +91,7 @@ TEST(positioned_prefix_and_warm_in_order)
     CHECK_INT((long long)cu_kept_count(k), 4);
     CHECK_INT((long long)cu_kept_positioned(k), 2);
     bool changed = false;
+    CHECK_INT((long long)cu_kept_next(k), 5); /* recovery's batches stop there */
     /* before entry 5: nothing due */
     CHECK_OK(cu_kept_warm(k, 4, &changed));
     CHECK(!changed);
@@ -99,6 +100,7 @@ TEST(positioned_prefix_and_warm_in_order)
     CHECK_OK(cu_kept_warm(k, 5, &changed));
     CHECK(changed);
     CHECK_INT((long long)cu_kept_applied(k), 1);
+    CHECK_INT((long long)cu_kept_next(k), 9);
     /* again at 5..8: nothing more; at 100: update 2, not 3 or 4 (unpositioned from 3 on) */
     changed = false;
     CHECK_OK(cu_kept_warm(k, 8, &changed));
@@ -106,6 +108,7 @@ TEST(positioned_prefix_and_warm_in_order)
     CHECK_OK(cu_kept_warm(k, 100, &changed));
     CHECK(changed);
     CHECK_INT((long long)cu_kept_applied(k), 2);
+    CHECK(cu_kept_next(k) == UINT64_MAX); /* 3 and 4 are not positioned */
     CHECK_INT((long long)cu_kept_refused(k), 0);
     cu_kept_free(k);
 
