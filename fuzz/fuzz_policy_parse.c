@@ -1,7 +1,8 @@
 /* libFuzzer target: the Cedar policy parser, and evaluation of whatever
  * parses against a small fixed entity store (so that the evaluator sees
  * arbitrary parsed forms too), plainly and split on a context attribute;
- * with the guard prefixes forced on and off, whose answers must be the
+ * with the guard prefixes forced on and off (and with a resource class
+ * key, cu_policy_request_resource_key), whose answers must be the
  * same (a difference traps).  The context holds a Long `n`, an entity `c`
  * and a record `r`. */
 #include "custos/policy.h"
@@ -32,8 +33,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!ents) {
+        /* the resource has attributes too, so that guards on them
+         * (`resource.classification == "SECRET"`, `resource has live`) are
+         * decided through the class key below */
         static const char e[] = "[{\"uid\":{\"type\":\"User\",\"id\":\"a\"},\"attrs\":{\"n\":1,\"s\":\"x\"},"
-                                "\"parents\":[{\"type\":\"Group\",\"id\":\"g\"}]}]";
+                                "\"parents\":[{\"type\":\"Group\",\"id\":\"g\"}]},"
+                                "{\"uid\":{\"type\":\"Doc\",\"id\":\"d\"},\"attrs\":{\"classification\":\"SECRET\","
+                                "\"live\":true,\"n\":2},\"parents\":[]}]";
         if (cu_policy_entities_parse_json(e, strlen(e), NULL, &ents) != CU_OK)
             return 0;
     }
@@ -65,6 +71,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cu_rc r2 = cu_policy_eval(set, ents, r, a, &off);
         if (r1 == CU_OK && r2 == CU_OK && !same(&on, &off)) /* (scratch exhaustion may differ) */
             __builtin_trap();
+        /* nor does a resource class key: computed once (the first
+         * evaluation) and taken from the thread's cache (the second); a
+         * new domain per input, since a freed set's address comes back */
+        static uint64_t domain;
+        cu_policy_request_resource_key(r, ++domain, 1);
+        cu_policy_set_guards(set, true);
+        cu_policy_answer k1, k2;
+        cu_rc q1 = cu_policy_eval(set, ents, r, a, &k1);
+        cu_rc q2 = cu_policy_eval(set, ents, r, a, &k2);
+        if (r2 == CU_OK && ((q1 == CU_OK && !same(&k1, &off)) || (q2 == CU_OK && !same(&k2, &off))))
+            __builtin_trap();
+        cu_policy_request_resource_key(r, 0, 0);
         /* both values of context.n as a Bool in one pass, eager and lazy */
         cu_policy_split *sp = NULL;
         cu_policy_answer two[2];
