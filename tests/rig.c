@@ -124,7 +124,7 @@ bool cu_rig_open(cu_rig *R, const char *dir, const cu_rig_opts *o)
     dc.legacy = o && o->legacy;
     cu_pipeline_cfg pc = {.detect = &dc};
     cu_sink sink;
-    CHECK_OK(cu_pipeline_ledger_open(dir, &R->ledger));
+    CHECK_OK(cu_pipeline_ledger_open(dir, 0, &R->ledger));
     if (!R->ledger)
         return false;
     cu_sink_ledger_shared(R->ledger, &sink);

@@ -49,14 +49,15 @@ typedef struct cu_sink {
  * signing key when missing; a checkpoint is published when it closes). */
 cu_rc cu_sink_ledger_open(const char *dir, cu_sink *out) CU_NODISCARD;
 /* One ledger per data directory, shared (custosd): open DIR/ledger for
- * writing, created with its own signing key when missing; the caller closes
+ * writing, created with its own signing key when missing, with the given
+ * commit period (cu_ledger_opts.commit_period_us; 0: the default); the caller closes
  * it (cu_ledger_close) after the pipeline.  The sink over it appends the
  * pipeline's access entries and, when the pipeline closes, publishes a
  * checkpoint but leaves the ledger open.  Other writers (gateway decisions,
  * console audit records) append entries of other types to the same ledger;
  * the pipeline's recovery skips them by type. */
 struct cu_ledger;
-cu_rc cu_pipeline_ledger_open(const char *dir, struct cu_ledger **out) CU_NODISCARD;
+cu_rc cu_pipeline_ledger_open(const char *dir, unsigned commit_period_us, struct cu_ledger **out) CU_NODISCARD;
 void cu_sink_ledger_shared(struct cu_ledger *l, cu_sink *out);
 
 /* ------------------------------------------------------------ batch */
@@ -123,7 +124,8 @@ typedef struct cu_pipeline_cfg {
      * &changed) applies to the reference data the updates that took effect
      * at or before entry i, setting changed when it applied any (the
      * detectors then remake their indexes of it); and once after the
-     * warm-up (or in its place) with the store's indexed size.  NULL: the
+     * warm-up (or in its place) with the first entry recovery runs (the
+     * store's indexed size; 0 when its index is rebuilt).  NULL: the
      * warm-up runs on the reference data as it was given.  Recovery (the
      * log's entries the store had not indexed) calls it too, before each
      * entry, and so that an update is never applied with events before its

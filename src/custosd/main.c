@@ -16,6 +16,7 @@
 #include "gov_wiring.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sodium.h>
 #include <pthread.h>
 #include <signal.h>
@@ -189,7 +190,7 @@ static void usage(FILE *f)
                "  --config FILE     callers' bearer tokens (docs/gateway.md)\n"
                "  --ledger DIR      gateway-only mode without --data: the durable log of decisions\n"
                "  --commit-period-us N  its least time between two commits' starts while several\n"
-               "                    decisions wait (default 500; 1: none; docs/ledger.md)\n"
+               "                    appends wait (default 500; 1: none; docs/ledger.md; with --data too)\n"
                "  --policies PATH   Cedar policy file or directory (default policies); SIGHUP reads it again:\n"
                "                    a pack that does not parse is refused and the one in force stays\n"
                "  --reference FILE  reference data, interchange JSON Lines (gateway and detectors)\n"
@@ -273,8 +274,8 @@ int main(int argc, char **argv)
         } else if (cud_detect_arg(argc, argv, i)) {
             i++;
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-            long t = strtol(argv[++i], NULL, 10);
-            if (t < 1 || t > 1024) {
+            long t;
+            if (!arg_long(argv[++i], 1, 1024, &t)) {
                 fprintf(stderr, "custosd: bad thread count %s\n", argv[i]);
                 return 2;
             }
@@ -303,10 +304,8 @@ int main(int argc, char **argv)
             }
         } else if ((strcmp(argv[i], "--warm-events") == 0 || strcmp(argv[i], "--warm-days") == 0) && i + 1 < argc) {
             bool days = strcmp(argv[i], "--warm-days") == 0;
-            char *end;
-            errno = 0;
-            long long v = strtoll(argv[i + 1], &end, 10);
-            if (errno || *end || !argv[i + 1][0] || v < 0 || (days && v > 36500)) {
+            long v;
+            if (!arg_long(argv[i + 1], 0, days ? 36500 : LONG_MAX, &v)) {
                 fprintf(stderr, "custosd: bad value for %s: %s\n", argv[i], argv[i + 1]);
                 return 2;
             }
@@ -386,7 +385,7 @@ int main(int argc, char **argv)
         opts.max_body = CU_EVENTS_MAX_BODY;
         char gdb[4096];
         snprintf(gdb, sizeof gdb, "%s/governance.db", data_dir);
-        if (!(rc = cu_pipeline_ledger_open(data_dir, &ledger))) {
+        if (!(rc = cu_pipeline_ledger_open(data_dir, commit_period_us, &ledger))) {
             cu_sink_ledger_shared(ledger, &sink);
             rc = cu_names_new(&names);
         }

@@ -82,7 +82,7 @@ void cu_sink_ledger_shared(cu_ledger *l, cu_sink *out)
 cu_rc cu_sink_ledger_open(const char *dir, cu_sink *out)
 {
     cu_ledger *l = NULL;
-    cu_rc rc = cu_pipeline_ledger_open(dir, &l);
+    cu_rc rc = cu_pipeline_ledger_open(dir, 0, &l);
     if (rc)
         return rc;
     out->ops = &ledger_ops;
@@ -90,7 +90,7 @@ cu_rc cu_sink_ledger_open(const char *dir, cu_sink *out)
     return CU_OK;
 }
 
-cu_rc cu_pipeline_ledger_open(const char *dir, cu_ledger **out)
+cu_rc cu_pipeline_ledger_open(const char *dir, unsigned commit_period_us, cu_ledger **out)
 {
     char path[4096], ck[4200];
     if (snprintf(path, sizeof path, "%s/ledger", dir) >= (int)sizeof path)
@@ -124,7 +124,7 @@ cu_rc cu_pipeline_ledger_open(const char *dir, cu_ledger **out)
     char *key = NULL;
     if ((rc = cu_ledger_read_signer(path, &key)))
         return rc;
-    cu_ledger_opts o = {.signer_key = key};
+    cu_ledger_opts o = {.signer_key = key, .commit_period_us = commit_period_us};
     rc = cu_ledger_open(path, &o, out);
     memset(key, 0, strlen(key));
     cu_free(key);
