@@ -861,8 +861,9 @@ cu_rc cu_pipeline_start(cu_pipeline *p, cu_ref *ref, const cu_pipeline_cfg *cfg)
         p->failed = true;
         return rc;
     }
-    /* the updates that took effect after the last event warmed (or all
-     * of them, without a warm-up), before recovery */
+    /* the updates that took effect after the last event warmed and
+     * before the first entry recovery runs (recovery applies the rest at
+     * their places) */
     if (p->store && (rc = warm_ref_due(p, recover_from(p)))) {
         p->failed = true;
         return rc;
