@@ -198,10 +198,6 @@ static void bool_nodes(const node *x, const node **ln, uint32_t *n, int depth)
     bool_nodes(x->kids[1], ln, n, depth + 1);
 }
 
-/* What kind of guard x is (false: none): one of the shapes below, or else
- * an expression of the principal alone (G_PURE, which a principal's memo
- * decides once), or else (with an arena for its leaves) &&, || and ! over
- * such guards (G_BOOL). */
 /* The jumps of program step i (bentry, bnext): its leaves' next steps when
  * the subexpression is true (t) and false (f), each a leaf or BOOL_TRUE /
  * BOOL_FALSE; returns the leaf where the subexpression starts.  `!` swaps
@@ -221,6 +217,10 @@ static uint8_t bool_jumps(const pbstep *prog, uint32_t i, uint8_t t, uint8_t f, 
     return b->op == B_AND ? bool_jumps(prog, i + 1, right, f, next) : bool_jumps(prog, i + 1, t, right, next);
 }
 
+/* What kind of guard x is (false: none): one of the shapes below, or else
+ * an expression of the principal alone (G_PURE, which a principal's memo
+ * decides once), or else (with an arena for its leaves) &&, || and ! over
+ * such guards (G_BOOL). */
 static bool classify(const node *x, pguard *g, cu_arena *a)
 {
     if (classify_shape(x, g, a))
@@ -242,21 +242,18 @@ static bool classify(const node *x, pguard *g, cu_arena *a)
     if (!bool_compile(x, leaf, &n, prog, &np, 0))
         return false;
     pguard *lv = cu_arena_alloc(a, sizeof *lv * n);
-    pbstep *pv = cu_arena_alloc(a, sizeof *pv * np);
     const node **lnv = cu_arena_alloc(a, sizeof *lnv * n);
     uint8_t *jn = cu_arena_alloc(a, 2 * n);
-    if (!lv || !pv || !lnv || !jn)
+    if (!lv || !lnv || !jn)
         return false; /* (no memory: simply not a guard) */
     uint8_t entry = bool_jumps(prog, 0, BOOL_TRUE, BOOL_FALSE, jn);
     uint32_t nn = 0;
     bool_nodes(x, lnv, &nn, 0); /* the leaves' nodes, in the order bool_compile found them */
     memcpy(lv, leaf, sizeof *lv * n);
-    memcpy(pv, prog, sizeof *pv * np);
     memset(g, 0, sizeof *g);
     g->kind = G_BOOL;
     g->cmp = x;
     g->leaf = lv;
-    g->prog = pv;
     g->bentry = entry;
     g->bnext = jn;
     g->leaf_n = lnv;

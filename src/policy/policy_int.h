@@ -376,9 +376,9 @@ typedef struct pguard {
     const ppat *pat;     /* G_LIKE */
     const node *cmp;     /* G_CMP: the comparison node (kids: the two sides); G_PURE, G_BOOL: the expression */
     const struct pguard *leaf; /* G_BOOL: its leaves (guards of the other kinds) */
-    const struct pbstep *prog; /* and the expression over them, in prefix order */
     uint32_t nleaf;
-    /* G_BOOL, the program as jumps: evaluation starts at leaf bentry; after
+    /* G_BOOL, the expression over the leaves as jumps (compiled from its
+     * prefix program, guard.c bool_jumps): evaluation starts at leaf bentry; after
      * leaf l, the next leaf is bnext[2 l + v] for its value v (0 false, 1
      * true), or the guard's value when that is BOOL_FALSE / BOOL_TRUE */
     uint8_t bentry;
