@@ -2,16 +2,10 @@
 # custos key / custos ledger end to end: init, append (files and --lines),
 # prove and verify-proof (inclusion and consistency), verify, and one-line
 # errors with a non-zero exit for every bad input, leaving nothing behind.
-set -uo pipefail
-bin=${CU_BIN_DIR:-build}
+. "$(dirname "$0")/../tlib.sh"
+set +e # each step is checked and counted; the rest goes on after a failure
 c="$bin/custos"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 # expect_err DESCRIPTION CMD...: non-zero exit, exactly one line on stderr
 expect_err() {
   local d=$1; shift
@@ -88,5 +82,4 @@ printf 'X' | dd of=Lbad/tile/entries/001 bs=1 seek=3 conv=notrunc 2>/dev/null
 expect_err "flipped bundle byte" "$c" ledger verify Lbad --pubkey k.pub
 grep -q 'tile/0/001' err && ok || bad "fault not named: $(cat err)"
 rm -rf Lbad
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+finish
