@@ -164,6 +164,7 @@ struct ost {
 struct pst {
     struct oref { cu_id p; uint32_t t; } pv[PV_N]; /* officers here, at a time */
     struct oref pa[PA_N];
+    uint8_t pa_pur[PA_N];     /* the purpose each of them stated (purpose_code), 0 none */
     uint8_t pvpos, papos;
     struct oref pr[PR_N];     /* recent officers who met the person only in their unit's routine */
     uint8_t prpos;
@@ -1358,7 +1359,8 @@ static bool share_case(misuse *m, cu_id a, cu_id b)
  * Only a strong edge joins two rings into one: rings that draw on one
  * pool of targets (the same activists, one community) share a person here
  * and there, and an officer who met one of them is not a bridge. */
-static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, double wp, bool flagged, bool strong)
+static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, double wp, bool flagged, bool strong,
+                      bool names)
 {
     cu_id ra = uf_find(m, a), rb = uf_find(m, b);
     uint32_t fa = m->ring_file[ra], fb = ra != rb ? m->ring_file[rb] : 0;
@@ -1409,9 +1411,9 @@ static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, 
     bool fresh_ring = f->nmem == 0;
     m->off[a].ring_w += (float)wp;
     m->off[b].ring_w += (float)wp;
-    if (strong || fresh_ring || m->off[a].ring_w >= NAME_MIN)
+    if (names || fresh_ring || m->off[a].ring_w >= NAME_MIN)
         ring_member(f, a, (float)wp);
-    if (strong || fresh_ring || m->off[b].ring_w >= NAME_MIN)
+    if (names || fresh_ring || m->off[b].ring_w >= NAME_MIN)
         ring_member(f, b, (float)wp);
     file_subject(f, p);
     double w = wp * (flagged ? 1.5 : 1.0) + (f->nmem >= 3 ? 0.3 : 0);
@@ -1426,6 +1428,13 @@ static double shared_weight(const struct pst *ps)
 {
     unsigned n = ps->nacc < 2 ? 2 : ps->nacc;
     return 1.0 / (double)(n - 1);
+}
+
+/* A stated purpose in a byte: the interned purpose + 1; 0 for none, and
+ * for the (never seen) 255th purpose and beyond, which then match nothing. */
+static uint8_t purpose_code(cu_id purpose)
+{
+    return purpose == CU_ID_NONE || purpose >= 254 ? 0 : (uint8_t)(purpose + 1);
 }
 
 static bool wide(const misuse *m, const cu_officer *o) { return o->area < m->nwide && m->wide_area[o->area]; }
@@ -1476,6 +1485,7 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, b
             ps->nacc++;
     }
     double wp = shared_weight(ps);
+    uint8_t pur = purpose_code(ev->purpose);
     /* a pair through the routine: everyone who met the person counts */
     double wrt = 1.0 / (double)((ps->nacc + ps->nrt < 2 ? 2 : ps->nacc + ps->nrt) - 1);
     const cu_person *pp = NULL;
@@ -1562,16 +1572,27 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, b
             if (((pr->W >= EDGE_MIN && pr->np >= 2) || pr->np >= ROUTINE_NP) && stands_out) {
                 double w = pr->active ? wpp : pr->W;
                 pr->active = 1;
-                ring_edge(m, o, o2, ev, p, w, flagged, true);
+                ring_edge(m, o, o2, ev, p, w, flagged, true, true);
                 continue;
             }
             continue;
         }
-        if (pr->W >= EDGE_MIN || (!local && pr->W >= 0.9f && breadth(&m->off[o], t) >= BREADTH_MIN &&
-                                  o2 < m->noff && breadth(&m->off[o2], t) >= BREADTH_MIN)) {
+        /* or, one person nobody else looked at, by two officers of other
+         * units and areas who both stated the same purpose for it with
+         * nothing in the data behind it: the same claimed errand on the
+         * same stranger (eighth round).  The purpose is not their units'
+         * routine (a routine look-up takes the path above), so it is a
+         * claim, and two such claims meeting on one stranger are seldom
+         * chance.  Such an edge names both, but it is not strong: it does
+         * not join two rings. */
+        bool same_errand = !local && !rt2 && pur && ps->pa_pur[i] == pur && pr->W >= 0.99f;
+        if (pr->W >= EDGE_MIN || same_errand ||
+            (!local && pr->W >= 0.9f && breadth(&m->off[o], t) >= BREADTH_MIN && o2 < m->noff &&
+             breadth(&m->off[o2], t) >= BREADTH_MIN)) {
             double w = pr->active ? wpp : pr->W; /* the earlier shared people count when the edge forms */
             pr->active = 1;
-            ring_edge(m, o, o2, ev, p, w, flagged, pr->W >= EDGE_MIN && pr->np >= 2);
+            bool strong = pr->W >= EDGE_MIN && pr->np >= 2;
+            ring_edge(m, o, o2, ev, p, w, flagged, strong, strong || same_errand);
         }
     }
     if (!seen && routine) {
@@ -1581,6 +1602,7 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, b
     } else if (!seen) {
         ps->pa[ps->papos].p = o;
         ps->pa[ps->papos].t = t;
+        ps->pa_pur[ps->papos] = pur;
         ps->papos = (uint8_t)((ps->papos + 1) % PA_N);
     }
 }
