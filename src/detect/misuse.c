@@ -83,6 +83,9 @@
 #define TPL_FLOOR 0.3           /* ... times the routine weight, at least this */
 #define LOGIN_HOTDESK 0.6       /* a colleague's desk in the officer's hours, nobody logged in there */
 #define EDGE_MIN 1.5           /* shared-person weight that makes two officers an edge */
+#define PUR_N 16              /* stated purposes counted per unit */
+#define ERRAND_SHARE 0.05      /* a purpose under this share of the unit's accesses is out of its line */
+#define ERRAND_MIN 200         /* accesses of the unit before that share is judged */
 #define ROUTINE_NP 4           /* people shared through the routine that join a ring whatever their weight */
 #define NEW_ACCESS_DAYS 10
 #define LEARN_DAYS 5           /* active days before personal baselines count */
@@ -207,6 +210,7 @@ typedef struct misuse {
     struct pst *per; size_t nper;
     cu_id *term_owner; uint16_t *term_cnt; cu_id *term_sess; size_t nterm;
     uint32_t *unit_total; size_t nunit;
+    uint32_t *unit_pur; size_t nunit_pur; /* accesses per unit and stated purpose (PUR_N per unit) */
     float *unit_all, *unit_unx; size_t nunit2, nunit3;
     float *unit_weak; size_t nunit6;   /* decayed accesses with no data link, per unit */
     struct peer *unit_soft; size_t nunit4;
@@ -590,6 +594,7 @@ static void misuse_free(void *state)
     cu_free(m->term_cnt);
     cu_free(m->term_sess);
     cu_free(m->unit_total);
+    cu_free(m->unit_pur);
     cu_free(m->unit_all);
     cu_free(m->unit_soft);
     cu_free(m->unit_srch);
@@ -1431,10 +1436,22 @@ static double shared_weight(const struct pst *ps)
 }
 
 /* A stated purpose in a byte: the interned purpose + 1; 0 for none, and
- * for the (never seen) 255th purpose and beyond, which then match nothing. */
+ * for the PUR_N-th purpose and beyond (the interchange has eight), which
+ * then match nothing. */
 static uint8_t purpose_code(cu_id purpose)
 {
-    return purpose == CU_ID_NONE || purpose >= 254 ? 0 : (uint8_t)(purpose + 1);
+    return purpose == CU_ID_NONE || purpose >= PUR_N - 1 ? 0 : (uint8_t)(purpose + 1);
+}
+
+/* Whether purpose code c is seldom stated by the officer's unit (under
+ * ERRAND_SHARE of its accesses so far, once it has ERRAND_MIN): stating
+ * it is a claim out of the unit's line of work, not its daily business. */
+static bool rare_purpose(const misuse *m, const cu_officer *o, uint8_t c)
+{
+    if (!o || !c || o->unit >= m->nunit || (size_t)o->unit * PUR_N + c >= m->nunit_pur)
+        return false;
+    uint32_t total = m->unit_total[o->unit];
+    return total >= ERRAND_MIN && (double)m->unit_pur[(size_t)o->unit * PUR_N + c] < ERRAND_SHARE * total;
 }
 
 static bool wide(const misuse *m, const cu_officer *o) { return o->area < m->nwide && m->wide_area[o->area]; }
@@ -1585,7 +1602,8 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, b
          * claim, and two such claims meeting on one stranger are seldom
          * chance.  Such an edge names both, but it is not strong: it does
          * not join two rings. */
-        bool same_errand = !local && !rt2 && pur && ps->pa_pur[i] == pur && pr->W >= 0.99f;
+        bool same_errand = !local && !rt2 && pur && ps->pa_pur[i] == pur && pr->W >= 0.99f &&
+                           rare_purpose(m, oa, pur) && rare_purpose(m, ob, pur);
         if (pr->W >= EDGE_MIN || same_errand ||
             (!local && pr->W >= 0.9f && breadth(&m->off[o], t) >= BREADTH_MIN && o2 < m->noff &&
              breadth(&m->off[o2], t) >= BREADTH_MIN)) {
@@ -2188,6 +2206,9 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     /* learning from this access happens after it was judged (causal) */
     if (o && o->unit < m->nunit)
         m->unit_total[o->unit]++;
+    if (o && purpose_code(ev->purpose) &&
+        !grow((void **)&m->unit_pur, &m->nunit_pur, ((size_t)o->unit + 1) * PUR_N, sizeof *m->unit_pur))
+        m->unit_pur[(size_t)o->unit * PUR_N + purpose_code(ev->purpose)]++;
     {
         bool unx = !(bits & (CU_X_STRONG | CU_X_TEMPLATE | CU_X_TEST));
         s->ew_all = s->ew_all * EW_KEEP + 1;
