@@ -29,7 +29,9 @@
  *    evidence has decayed).  Nothing is allocated per event.
  * 3. One alert per file: an officer's campaign or a ring stays one alert id
  *    however long it runs; a ring is one alert naming its members (those
- *    whose links to it weigh as much as one strong link); two rings become
+ *    whose links to it weigh as much as one strong link, or who met one of
+ *    its strangers on the same errand: a purpose seldom stated in both
+ *    officers' units, counted per unit and purpose); two rings become
  *    one only on a strong link, and the alert emitted first carries on.
  *    Register people met only in a unit's routine are co-accesses kept
  *    apart, which join an officer to a ring and never start one.
