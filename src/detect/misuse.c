@@ -29,7 +29,9 @@
  *    evidence has decayed).  Nothing is allocated per event.
  * 3. One alert per file: an officer's campaign or a ring stays one alert id
  *    however long it runs; a ring is one alert naming its members (those
- *    whose links to it weigh as much as one strong link); two rings become
+ *    whose links to it weigh as much as one strong link, or who met one of
+ *    its strangers on the same errand: a purpose seldom stated in both
+ *    officers' units, counted per unit and purpose); two rings become
  *    one only on a strong link, and the alert emitted first carries on.
  *    Register people met only in a unit's routine are co-accesses kept
  *    apart, which join an officer to a ring and never start one.
@@ -83,6 +85,9 @@
 #define TPL_FLOOR 0.3           /* ... times the routine weight, at least this */
 #define LOGIN_HOTDESK 0.6       /* a colleague's desk in the officer's hours, nobody logged in there */
 #define EDGE_MIN 1.5           /* shared-person weight that makes two officers an edge */
+#define PUR_N 16              /* stated purposes counted per unit */
+#define ERRAND_SHARE 0.05      /* a purpose under this share of the unit's accesses is out of its line */
+#define ERRAND_MIN 200         /* accesses of the unit before that share is judged */
 #define ROUTINE_NP 4           /* people shared through the routine that join a ring whatever their weight */
 #define NEW_ACCESS_DAYS 10
 #define LEARN_DAYS 5           /* active days before personal baselines count */
@@ -164,6 +169,7 @@ struct ost {
 struct pst {
     struct oref { cu_id p; uint32_t t; } pv[PV_N]; /* officers here, at a time */
     struct oref pa[PA_N];
+    uint8_t pa_pur[PA_N];     /* the purpose each of them stated (purpose_code), 0 none */
     uint8_t pvpos, papos;
     struct oref pr[PR_N];     /* recent officers who met the person only in their unit's routine */
     uint8_t prpos;
@@ -206,6 +212,7 @@ typedef struct misuse {
     struct pst *per; size_t nper;
     cu_id *term_owner; uint16_t *term_cnt; cu_id *term_sess; size_t nterm;
     uint32_t *unit_total; size_t nunit;
+    uint32_t *unit_pur; size_t nunit_pur; /* accesses per unit and stated purpose (PUR_N per unit) */
     float *unit_all, *unit_unx; size_t nunit2, nunit3;
     float *unit_weak; size_t nunit6;   /* decayed accesses with no data link, per unit */
     struct peer *unit_soft; size_t nunit4;
@@ -589,6 +596,7 @@ static void misuse_free(void *state)
     cu_free(m->term_cnt);
     cu_free(m->term_sess);
     cu_free(m->unit_total);
+    cu_free(m->unit_pur);
     cu_free(m->unit_all);
     cu_free(m->unit_soft);
     cu_free(m->unit_srch);
@@ -1358,7 +1366,8 @@ static bool share_case(misuse *m, cu_id a, cu_id b)
  * Only a strong edge joins two rings into one: rings that draw on one
  * pool of targets (the same activists, one community) share a person here
  * and there, and an officer who met one of them is not a bridge. */
-static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, double wp, bool flagged, bool strong)
+static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, double wp, bool flagged, bool strong,
+                      bool names)
 {
     cu_id ra = uf_find(m, a), rb = uf_find(m, b);
     uint32_t fa = m->ring_file[ra], fb = ra != rb ? m->ring_file[rb] : 0;
@@ -1409,9 +1418,9 @@ static void ring_edge(misuse *m, cu_id a, cu_id b, const cu_event *ev, cu_id p, 
     bool fresh_ring = f->nmem == 0;
     m->off[a].ring_w += (float)wp;
     m->off[b].ring_w += (float)wp;
-    if (strong || fresh_ring || m->off[a].ring_w >= NAME_MIN)
+    if (names || fresh_ring || m->off[a].ring_w >= NAME_MIN)
         ring_member(f, a, (float)wp);
-    if (strong || fresh_ring || m->off[b].ring_w >= NAME_MIN)
+    if (names || fresh_ring || m->off[b].ring_w >= NAME_MIN)
         ring_member(f, b, (float)wp);
     file_subject(f, p);
     double w = wp * (flagged ? 1.5 : 1.0) + (f->nmem >= 3 ? 0.3 : 0);
@@ -1426,6 +1435,25 @@ static double shared_weight(const struct pst *ps)
 {
     unsigned n = ps->nacc < 2 ? 2 : ps->nacc;
     return 1.0 / (double)(n - 1);
+}
+
+/* A stated purpose in a byte: the interned purpose + 1; 0 for none, and
+ * for the PUR_N-th purpose and beyond (the interchange has eight), which
+ * then match nothing. */
+static uint8_t purpose_code(cu_id purpose)
+{
+    return purpose == CU_ID_NONE || purpose >= PUR_N - 1 ? 0 : (uint8_t)(purpose + 1);
+}
+
+/* Whether purpose code c is seldom stated by the officer's unit (under
+ * ERRAND_SHARE of its accesses so far, once it has ERRAND_MIN): stating
+ * it is a claim out of the unit's line of work, not its daily business. */
+static bool rare_purpose(const misuse *m, const cu_officer *o, uint8_t c)
+{
+    if (!o || !c || o->unit >= m->nunit || (size_t)o->unit * PUR_N + c >= m->nunit_pur)
+        return false;
+    uint32_t total = m->unit_total[o->unit];
+    return total >= ERRAND_MIN && (double)m->unit_pur[(size_t)o->unit * PUR_N + c] < ERRAND_SHARE * total;
 }
 
 static bool wide(const misuse *m, const cu_officer *o) { return o->area < m->nwide && m->wide_area[o->area]; }
@@ -1476,6 +1504,7 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, b
             ps->nacc++;
     }
     double wp = shared_weight(ps);
+    uint8_t pur = purpose_code(ev->purpose);
     /* a pair through the routine: everyone who met the person counts */
     double wrt = 1.0 / (double)((ps->nacc + ps->nrt < 2 ? 2 : ps->nacc + ps->nrt) - 1);
     const cu_person *pp = NULL;
@@ -1562,16 +1591,28 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, b
             if (((pr->W >= EDGE_MIN && pr->np >= 2) || pr->np >= ROUTINE_NP) && stands_out) {
                 double w = pr->active ? wpp : pr->W;
                 pr->active = 1;
-                ring_edge(m, o, o2, ev, p, w, flagged, true);
+                ring_edge(m, o, o2, ev, p, w, flagged, true, true);
                 continue;
             }
             continue;
         }
-        if (pr->W >= EDGE_MIN || (!local && pr->W >= 0.9f && breadth(&m->off[o], t) >= BREADTH_MIN &&
-                                  o2 < m->noff && breadth(&m->off[o2], t) >= BREADTH_MIN)) {
+        /* or, one person nobody else looked at, by two officers of other
+         * units and areas who both stated the same purpose for it with
+         * nothing in the data behind it: the same claimed errand on the
+         * same stranger (eighth round).  The purpose is not their units'
+         * routine (a routine look-up takes the path above), so it is a
+         * claim, and two such claims meeting on one stranger are seldom
+         * chance.  Such an edge names both, but it is not strong: it does
+         * not join two rings. */
+        bool same_errand = !local && !rt2 && pur && ps->pa_pur[i] == pur && pr->W >= 0.99f &&
+                           rare_purpose(m, oa, pur) && rare_purpose(m, ob, pur);
+        if (pr->W >= EDGE_MIN || same_errand ||
+            (!local && pr->W >= 0.9f && breadth(&m->off[o], t) >= BREADTH_MIN && o2 < m->noff &&
+             breadth(&m->off[o2], t) >= BREADTH_MIN)) {
             double w = pr->active ? wpp : pr->W; /* the earlier shared people count when the edge forms */
             pr->active = 1;
-            ring_edge(m, o, o2, ev, p, w, flagged, pr->W >= EDGE_MIN && pr->np >= 2);
+            bool strong = pr->W >= EDGE_MIN && pr->np >= 2;
+            ring_edge(m, o, o2, ev, p, w, flagged, strong, strong || same_errand);
         }
     }
     if (!seen && routine) {
@@ -1581,6 +1622,7 @@ static void graph_access(misuse *m, const cu_event *ev, cu_id p, bool flagged, b
     } else if (!seen) {
         ps->pa[ps->papos].p = o;
         ps->pa[ps->papos].t = t;
+        ps->pa_pur[ps->papos] = pur;
         ps->papos = (uint8_t)((ps->papos + 1) % PA_N);
     }
 }
@@ -2166,6 +2208,9 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     /* learning from this access happens after it was judged (causal) */
     if (o && o->unit < m->nunit)
         m->unit_total[o->unit]++;
+    if (o && purpose_code(ev->purpose) &&
+        !grow((void **)&m->unit_pur, &m->nunit_pur, ((size_t)o->unit + 1) * PUR_N, sizeof *m->unit_pur))
+        m->unit_pur[(size_t)o->unit * PUR_N + purpose_code(ev->purpose)]++;
     {
         bool unx = !(bits & (CU_X_STRONG | CU_X_TEMPLATE | CU_X_TEST));
         s->ew_all = s->ew_all * EW_KEEP + 1;

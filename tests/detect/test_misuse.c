@@ -132,7 +132,10 @@ typedef struct world {
     cu_id subj[64];
     cu_event ev;
     int64_t now;
+    const char *purpose; /* stated in the next accesses; NULL: investigation */
 } world;
+
+static double open_threshold; /* the next world's threshold; 0: the default */
 
 static void on_explain(void *ud, const cu_event *ev, uint32_t bits)
 {
@@ -166,6 +169,8 @@ static void w_open_with(world *w, double budget, const char *extra)
     cu_detect_cfg cfg;
     cu_detect_cfg_default(&cfg);
     cfg.budget = budget;
+    if (open_threshold > 0)
+        cfg.threshold = open_threshold;
     cfg.on_explain = on_explain;
     cfg.ud = w;
     CHECK_OK(cu_detect_new_cfg(w->ref, 1, &cfg, &w->d));
@@ -191,9 +196,10 @@ static void acc(world *w, int day, const char *hm, const char *off, const char *
     char line[1024];
     snprintf(line, sizeof line,
              "{\"kind\":\"access\",\"id\":\"E%d\",\"ts\":\"2024-01-%02dT%s:00Z\",\"officer\":\"%s\",\"system\":\"RMS\","
-             "\"action\":\"%s\",\"record\":%s%s%s,\"subjects\":[%s],\"purpose\":\"investigation\",\"case\":%s%s%s,"
+             "\"action\":\"%s\",\"record\":%s%s%s,\"subjects\":[%s],\"purpose\":\"%s\",\"case\":%s%s%s,"
              "\"terminal\":\"%s\",\"area\":\"A1\",\"outcome\":\"%s\",\"results\":1}",
-             ++seq, day, hm, off, act, rec ? "\"" : "", rec ? rec : "null", rec ? "\"" : "", subj, cs ? "\"" : "",
+             ++seq, day, hm, off, act, rec ? "\"" : "", rec ? rec : "null", rec ? "\"" : "", subj,
+             w->purpose ? w->purpose : "investigation", cs ? "\"" : "",
              cs ? cs : "null", cs ? "\"" : "", term ? term : "T0", w->deny ? "deny" : "allow");
     CHECK_OK(cu_event_parse(w->n, line, strlen(line), &w->ev));
     CHECK_OK(cu_ref_advance(w->ref, w->ev.ts));
@@ -826,6 +832,46 @@ TEST(ring_on_one_stranger_shared_by_quiet_outliers)
     quiet_pair(&w, "O2", "O9", 5);
     CHECK_INT(ring_naming(&w, "O2", "O9"), 0);
     w_close(&w);
+}
+
+/* Eighth round: two officers of other units and areas (O2 of U2 in A1,
+ * O6 of U6 in A2), whose units state `investigation` for everything
+ * (210 linked look-ups each), look up P31, whom nobody else looks at,
+ * each stating purpose pa and pb with no case; the ring alerts naming
+ * both (the threshold is lowered so that a lone edge shows). */
+static int errand_pair(const char *pa, const char *pb, const char *other)
+{
+    world w;
+    open_threshold = 0.2;
+    w_open(&w, 1e6);
+    open_threshold = 0;
+    char hm[8];
+    for (int d = 2; d <= 4; d++)
+        for (int k = 0; k < 70; k++) {
+            snprintf(hm, sizeof hm, "%02d:%02d", 8 + k / 10, (k % 10) * 5);
+            acc(&w, d, hm, "O2", "view", "R2", "\"P2\"", "C2", NULL);
+            acc(&w, d, hm, other, "view", "R2", "\"P2\"", "C2", NULL);
+        }
+    w.purpose = pa;
+    acc(&w, 9, "10:00", "O2", "view", "R31", "\"P31\"", NULL, NULL);
+    w.purpose = pb;
+    acc(&w, 12, "10:00", other, "view", "R31", "\"P31\"", NULL, NULL);
+    flush(&w);
+    int n = ring_naming(&w, "O2", other);
+    w_close(&w);
+    return n;
+}
+
+TEST(one_stranger_on_the_same_errand_is_a_ring)
+{
+    /* the same purpose, out of both units' line of work: one errand */
+    CHECK_INT(errand_pair("intelligence", "intelligence", "O6"), 1);
+    /* different purposes: one stranger is chance */
+    CHECK_INT(errand_pair("intelligence", "licensing", "O6"), 0);
+    /* the units' own daily purpose is no claim of an errand */
+    CHECK_INT(errand_pair("investigation", "investigation", "O6"), 0);
+    /* officers of one area (O3 in A1 too): local knowledge */
+    CHECK_INT(errand_pair("intelligence", "intelligence", "O3"), 0);
 }
 
 /* The unit's routine (U20: unlinked look-ups every day, a template
