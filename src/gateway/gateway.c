@@ -30,6 +30,7 @@
 struct tctx {
     cu_arena *scratch;
     cu_buf entry;   /* the decision as a ledger entry */
+    gw_dm *dm;      /* the decision memo (memo.c) */
 };
 
 static pthread_key_t tkey;
@@ -42,6 +43,7 @@ static void tctx_free(void *p)
         return;
     cu_arena_free(t->scratch);
     cu_buf_free(&t->entry);
+    gw_dm_free(t->dm);
     cu_free(t);
 }
 
@@ -58,11 +60,19 @@ static struct tctx *tctx_get(size_t scratch_size)
         return NULL;
     t->scratch = cu_arena_new(scratch_size, scratch_size * 4);
     cu_buf_init(&t->entry, 64 * 1024 + 8 * CU_GATEWAY_MAX_JUSTIFICATION);
-    if (!t->scratch || cu_buf_reserve(&t->entry, 8192) || pthread_setspecific(tkey, t)) {
+    t->dm = gw_dm_new();
+    if (!t->scratch || !t->dm || cu_buf_reserve(&t->entry, 8192) || pthread_setspecific(tkey, t)) {
         tctx_free(t);
         return NULL;
     }
     return t;
+}
+
+gw_dm *gw_dm_thread(void)
+{
+    pthread_once(&tonce, tkey_make);
+    struct tctx *t = pthread_getspecific(tkey);
+    return t ? t->dm : NULL;
 }
 
 static const char *const ACTIONS[] = {"view", "update", "export", "print", "disclose", "search", "login", "logout"};
@@ -158,6 +168,7 @@ static cu_rc pack_new(const char *text, size_t len, const char *name, uint64_t v
     if ((rc = cu_policy_split_new(p->set, "break_glass", &p->split)))
         goto fail;
     pack_rk(p);
+    p->dm_ok = gw_dm_pack_ok(p->set);
     for (size_t i = 0; i < sizeof ACTIONS / sizeof *ACTIONS; i++) {
         p->act_ent[i] = cu_policy_entity_make(p->arena, "Action", 6, ACTIONS[i], strlen(ACTIONS[i]), 0, 0);
         if (!p->act_ent[i] || (rc = cu_policy_entity_seal(p->act_ent[i], NULL, p->arena))) {
@@ -969,10 +980,21 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
          * ans[1] as the emergency tier would answer (break_glass true). */
         cu_policy_request *pr = NULL;
         cu_policy_answer ans[2];
-        if ((rc = build_request(s, r, &L, ai, oi, ri, case_known, ci, gov, !g->rk_off, t->scratch, &pr)) ||
-            (rc = cu_policy_eval_split(s->pack->set, s->pack->split, NULL, pr, t->scratch, CU_POLICY_SPLIT_LAZY,
-                                       ans)))
-            goto fail;
+        /* a record request like one this thread decided under this
+         * snapshot: its answers from the memo (memo.c says why they are
+         * the same), else evaluated and kept */
+        uint64_t key[GW_DM_WORDS];
+        bool keyed = !g->dm_off && s->pack->dm_ok && record_action && !gov &&
+                     gw_dm_key_make(t->dm, s, ai, r->purpose, L.purpose, r->now, oi, ri,
+                                    case_known ? 2 : r->case_id ? 1 : 0, ci, key);
+        if (!keyed || !gw_dm_get(t->dm, s, key, t->scratch, ans)) {
+            if ((rc = build_request(s, r, &L, ai, oi, ri, case_known, ci, gov, !g->rk_off, t->scratch, &pr)) ||
+                (rc = cu_policy_eval_split(s->pack->set, s->pack->split, NULL, pr, t->scratch,
+                                           CU_POLICY_SPLIT_LAZY, ans)))
+                goto fail;
+            if (keyed)
+                gw_dm_put(t->dm, s, key, ans);
+        }
         const cu_policy_answer *a1 = &ans[0], *a2 = &ans[1];
         take_answer(s->pack, a1, d, t->scratch);
         if (a1->n_errors) {

@@ -176,6 +176,7 @@ typedef struct gw_pack {
      * rk_ok false: no key. */
     uint8_t rk_fields;
     bool rk_ok;
+    bool dm_ok;                    /* its decisions may be memoised (memo.c, gw_dm_pack_ok) */
 } gw_pack;
 
 enum { GW_RK_CLS = 1, GW_RK_TYPE = 2, GW_RK_SYSTEM = 4, GW_RK_AREA = 8, GW_RK_LIVE = 16, GW_RK_PROT = 32 };
@@ -234,6 +235,25 @@ cu_policy_entity *gw_case_entity(const gw_snap *s, uint32_t c, int64_t now, cu_a
  * misses overlap instead of following one another.  Only a hint. */
 void gw_prefetch_decision(const gw_snap *s, uint32_t oi, bool rec, uint32_t ri, bool cs, uint32_t ci);
 
+/* The decision memo (memo.c): per thread, the engine's two answers for a
+ * record request's abstraction (its key: GW_DM_WORDS words), valid under
+ * one snapshot.  gw_dm_key_make is false for a request it cannot key (more
+ * than 16 distinct people in a list, 63 purposes seen);
+ * cstate: 0 no case stated, 1 stated but unknown, 2 known (ci).  gw_dm_get
+ * fills ans (arrays in a) on a hit; gw_dm_put keeps answers without errors. */
+#define GW_DM_WORDS 6
+typedef struct gw_dm gw_dm;
+gw_dm *gw_dm_new(void);
+void gw_dm_free(gw_dm *m);
+bool gw_dm_pack_ok(const cu_policy_set *set);
+bool gw_dm_key_make(gw_dm *m, const gw_snap *s, size_t ai, const char *purpose, size_t plen, int64_t now,
+                    uint32_t oi, uint32_t ri, int cstate, uint32_t ci, uint64_t k[GW_DM_WORDS]);
+bool gw_dm_get(gw_dm *m, const gw_snap *s, const uint64_t k[GW_DM_WORDS], cu_arena *a, cu_policy_answer ans[2]);
+void gw_dm_put(gw_dm *m, const gw_snap *s, const uint64_t k[GW_DM_WORDS], const cu_policy_answer ans[2]);
+void gw_dm_counts(const gw_dm *m, uint64_t *hits, uint64_t *misses);
+/* This thread's memo (NULL before its first decision). */
+gw_dm *gw_dm_thread(void);
+
 /* Publish snapshot s as the gateway's current one (takes the reference). */
 void gw_publish(cu_gateway *g, gw_snap *s);
 /* Publish s as the version steps updates after the current one (the
@@ -268,6 +288,7 @@ struct cu_gateway {
     void *live_ud;
     bool allow_on_error;
     bool rk_off;              /* tests: no resource class keys (the general path) */
+    bool dm_off;              /* tests and benchmarks: no decision memo (memo.c) */
     size_t scratch_size;
 
     pthread_mutex_t lock;     /* snap, tokens, bg */

@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* 2024-06-01T12:00:00Z */
 #define NOW INT64_C(1717243200)
@@ -85,19 +86,25 @@ static cu_gateway *make(struct memlog *log)
     return g;
 }
 
-/* make, then the update upd applied (want lines taken); NULL on failure. */
-static cu_gateway *make_updated(struct memlog *log, const char *upd, size_t want)
+/* The update upd applied to g: true when want lines were taken. */
+static bool update_ok(cu_gateway *g, const char *upd, size_t want)
 {
-    cu_gateway *g = make(log);
     size_t applied = 0;
     uint64_t v = 0;
-    if (g && cu_gateway_reference_update(g, upd, strlen(upd), "upd", NULL, &applied, &v) != CU_OK) {
+    if (cu_gateway_reference_update(g, upd, strlen(upd), "upd", NULL, &applied, &v) != CU_OK) {
         fprintf(stderr, "reference update refused: %s\n", cu_err_detail());
         CHECK(!"reference update refused");
         applied = SIZE_MAX;
     }
     CHECK_INT(applied, want);
-    if (g && applied != want) {
+    return applied == want;
+}
+
+/* make, then the update upd applied (want lines taken); NULL on failure. */
+static cu_gateway *make_updated(struct memlog *log, const char *upd, size_t want)
+{
+    cu_gateway *g = make(log);
+    if (g && !update_ok(g, upd, want)) {
         cu_gateway_free(g);
         g = NULL;
     }
@@ -1118,4 +1125,305 @@ TEST(resource_keys_change_no_decision)
     CHECK(denied > 500);
     cu_free(outcome);
     cu_gateway_free(g);
+}
+
+/* ------------------------------------------------------ decision memo */
+
+static uint64_t xs(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* RFC 3339 text of NOW + days * 86400 + secs. */
+static void day(char *out, size_t cap, int64_t days, int64_t secs)
+{
+    time_t t = (time_t)(NOW + days * 86400 + secs);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The same in quotes, into a buffer of 48 bytes. */
+static void quoted_day(char *out, int64_t days)
+{
+    char t[40];
+    day(t, sizeof t, days, 0);
+    snprintf(out, 48, "\"%.40s\"", t);
+}
+
+/* A random force as interchange lines in path: 20 officers of many roles,
+ * units, vetting levels and dates (some equal to NOW), caveats and
+ * relations; 12 people (some protected); 30 records of every marking and
+ * system, some not live, with one to three subjects; 8 cases (some closed
+ * or not yet open) with assign lines around NOW.  swap: "OFFICIAL" and
+ * "TOP-SECRET" exchanged (the atoms keep their numbers, not their meaning). */
+static bool write_force(const char *path, uint64_t seed, bool swap)
+{
+    static const char *const roles[] = {"PC", "DC", "PS", "DS", "analyst", "staff", "SPC", "PCSO", "DI", "Insp"};
+    static const char *const units[] = {"TP-CW-RESP", "PNCB-1", "DBS-2", "CID-CW", "INT-1"};
+    static const char *const vet[] = {"RV", "MV", "NPPV1", "NPPV2", "NPPV3", "CTC", "SC", "DV"};
+    static const char *const types[] = {"nominal", "crime", "intelligence"};
+    static const char *const systems[] = {"PNC", "PND", "RMS", "TRAIN"};
+    const char *marks[] = {"OFFICIAL", "OFFICIAL-SENSITIVE", "SECRET", "TOP-SECRET", "RESTRICTED"};
+    if (swap) {
+        marks[0] = "TOP-SECRET";
+        marks[3] = "OFFICIAL";
+    }
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return false;
+    uint64_t x = seed;
+    char a[40], b[40], c[40];
+    for (int p = 0; p < 12; p++)
+        fprintf(f, "{\"kind\":\"person\",\"id\":\"P%d\",\"area\":\"CW\",\"flags\":[%s]}\n", p,
+                xs(&x) % 4 == 0 ? "\"protected\"" : "");
+    for (int o = 0; o < 20; o++) {
+        int gr = (int)(xs(&x) % 6), e = (int)(xs(&x) % 6);
+        day(a, sizeof a, gr == 0 ? 1 : gr == 1 ? 0 : -400, 0); /* granted: later, exactly NOW, long ago */
+        day(b, sizeof b, e == 0 ? -3 : e == 1 ? 0 : 300, 0);   /* expires: past, exactly NOW, future */
+        day(c, sizeof c, -2000 + (xs(&x) % 5 == 0 ? 2001 : 0), 0);
+        int end = (int)(xs(&x) % 8);
+        char en[48] = "null";
+        if (end == 0)
+            quoted_day(en, -1);
+        if (end == 1)
+            strcpy(en, "\"2024-06-01T12:00:00Z\"");
+        fprintf(f,
+                "{\"kind\":\"officer\",\"id\":\"O%d\",\"role\":\"%s\",\"unit\":\"%s\",\"area\":\"CW\","
+                "\"vetting\":{\"level\":\"%s\",\"granted\":\"%s\",\"expires\":\"%s\"},\"shift\":\"days\","
+                "\"start\":\"%s\",\"end\":%s,\"caveats\":[%s],\"relations\":[",
+                o, roles[xs(&x) % 10], units[xs(&x) % 5], vet[xs(&x) % 8], a, b, c, en,
+                xs(&x) % 3 == 0 ? "\"UKEYES\"" : "");
+        int nrel = (int)(xs(&x) % 4 == 0 ? 1 + xs(&x) % 2 : 0);
+        for (int k = 0; k < nrel; k++)
+            fprintf(f, "%s{\"person\":\"P%d\",\"type\":\"friend\"}", k ? "," : "", (int)(xs(&x) % 12));
+        fprintf(f, "]}\n");
+    }
+    for (int r = 0; r < 30; r++) {
+        fprintf(f, "{\"kind\":\"record\",\"id\":\"R%d\",\"type\":\"%s\",\"system\":\"%s\",\"subjects\":[", r,
+                types[xs(&x) % 3], systems[xs(&x) % 4]);
+        int ns = 1 + (int)(xs(&x) % 3);
+        for (int k = 0; k < ns; k++)
+            fprintf(f, "%s\"P%d\"", k ? "," : "", (int)(xs(&x) % 12));
+        fprintf(f, "],\"area\":\"CW\",\"classification\":\"%s\",\"caveats\":[%s]%s}\n", marks[xs(&x) % 8 % 5],
+                xs(&x) % 4 == 0 ? (xs(&x) % 2 ? "\"UKEYES\"" : "\"RELTRAIN\"") : "",
+                xs(&x) % 6 == 0 ? ",\"live\":false" : "");
+    }
+    for (int k = 0; k < 8; k++) {
+        int op = (int)(xs(&x) % 6), cl = (int)(xs(&x) % 8);
+        day(a, sizeof a, op == 0 ? 2 : op == 1 ? 0 : -30, 0);
+        char cs[48] = "null";
+        if (cl == 0)
+            quoted_day(cs, -1);
+        if (cl == 1)
+            strcpy(cs, "\"2024-06-01T12:00:00Z\"");
+        fprintf(f, "{\"kind\":\"case\",\"id\":\"C%d\",\"opened\":\"%s\",\"closed\":%s,\"area\":\"CW\",\"officers\":[", k,
+                a, cs);
+        /* officers O(2k), O(2k+1) and records R(3k)..R(3k+2) always (memo_request's
+         * linked requests), others at random */
+        fprintf(f, "\"O%d\",\"O%d\"", 2 * k, 2 * k + 1);
+        int no = (int)(xs(&x) % 3);
+        for (int q = 0; q < no; q++)
+            fprintf(f, ",\"O%d\"", (int)(xs(&x) % 20));
+        fprintf(f, "],\"subjects\":[");
+        int ns = (int)(xs(&x) % 3);
+        for (int q = 0; q < ns; q++)
+            fprintf(f, "%s\"P%d\"", q ? "," : "", (int)(xs(&x) % 12));
+        fprintf(f, "],\"records\":[");
+        fprintf(f, "\"R%d\",\"R%d\",\"R%d\"", 3 * k, 3 * k + 1, 3 * k + 2);
+        int nr = (int)(xs(&x) % 4);
+        for (int q = 0; q < nr; q++)
+            fprintf(f, ",\"R%d\"", (int)(xs(&x) % 30));
+        fprintf(f, "]}\n");
+    }
+    for (int k = 0; k < 10; k++) {
+        day(a, sizeof a, 0, (int64_t)(xs(&x) % 5) * 1800 - 3600);
+        fprintf(f, "{\"kind\":\"assign\",\"ts\":\"%s\",\"case\":\"C%d\",\"officer\":\"O%d\",\"op\":\"%s\"}\n", a,
+                (int)(xs(&x) % 8), (int)(xs(&x) % 20), xs(&x) % 3 ? "add" : "remove");
+    }
+    return fclose(f) == 0;
+}
+
+/* One random request over write_force's force (unknown ids now and then,
+ * every action, purposes in and out of the pack's list, a justification
+ * one time in three, and a time among NOW and its neighbours). */
+static cu_gateway_request memo_request(uint64_t *x, char *off, char *rec, char *kase)
+{
+    static const char *const actions[] = {"view", "update", "export", "print", "disclose", "search"};
+    static const char *const purposes[] = {"investigation", "intelligence", "training", "other", "custody",
+                                           "licensing", "bogus", "investigation", "investigation", "investigation"};
+    static const char *const systems[] = {"PNC", "TRAIN", "PND"};
+    static const int64_t dt[] = {0, 0, 0, -1, 1, 3600, -86400, 1800};
+    size_t ai = xs(x) % 8 % 6; /* views twice as often */
+    int c = (int)(xs(x) % 8), k = (int)(xs(x) % 10);
+    if (xs(x) % 2) { /* an officer and a record of case c */
+        snprintf(off, 16, "O%d", 2 * c + (int)(xs(x) % 2));
+        snprintf(rec, 16, "R%d", 3 * c + (int)(xs(x) % 3));
+    } else {
+        snprintf(off, 16, xs(x) % 40 ? "O%d" : "NOPE%d", (int)(xs(x) % 20));
+        snprintf(rec, 16, xs(x) % 40 ? "R%d" : "RX%d", (int)(xs(x) % 30));
+    }
+    snprintf(kase, 16, k == 9 ? "CX%d" : "C%d", k == 8 ? (int)(xs(x) % 8) : c);
+    cu_gateway_request r = req(off, actions[ai], ai == 5 ? NULL : rec, k < 3 ? NULL : kase);
+    r.purpose = purposes[xs(x) % 10];
+    r.system = ai == 5 ? systems[xs(x) % 3] : NULL;
+    r.justification = xs(x) % 3 == 0 ? "urgent: risk to life" : NULL;
+    r.now = NOW + dt[xs(x) % 8];
+    return r;
+}
+
+/* The decision d's strings copied into w (room bytes), d pointing at them. */
+static void keep_decision(cu_gateway_decision *d, char *w, size_t room)
+{
+    for (size_t k = 0; k < d->n_policies; k++)
+        keep_str(&d->policies[k], &w, &room);
+    for (size_t k = 0; k < d->n_reasons; k++)
+        keep_str(&d->reasons[k], &w, &room);
+    for (size_t k = 0; k < d->n_errors; k++)
+        keep_str(&d->errors[k], &w, &room);
+    for (size_t k = 0; k < d->n_obligations; k++)
+        keep_str(&d->obligations[k], &w, &room);
+    keep_str(&d->explanation, &w, &room);
+    keep_str(&d->explain_policy, &w, &room);
+    keep_str(&d->explain_condition, &w, &room);
+}
+
+/* Random requests decided with the decision memo and without it (the
+ * general path: entities built, both tiers evaluated), in both orders
+ * (the memo's answer first, then the general one, and the other way
+ * round): the same decisions field by field and the same ledger entries
+ * byte for byte, over a random force, after a reference update, after the
+ * force is loaded again with two markings swapped (a memo entry that
+ * outlived its snapshot would answer for the wrong records), and after two
+ * pack replacements (one adding a forbid, one the pack again).  The memo
+ * must have answered most of them. */
+TEST(decision_memo_decides_as_the_general_path)
+{
+    struct memlog log = {0};
+    cu_gateway *g = make(&log);
+    char path[512], *pack = NULL, *pack2 = NULL;
+    size_t plen = 0;
+    snprintf(path, sizeof path, "%s/memo_force.jsonl", cu_test_tmpdir());
+    char *outcome = cu_malloc(8000);
+    uint8_t *first = cu_malloc(CU_LEDGER_ENTRY_MAX);
+    CHECK_OK(cu_gateway_read_pack("policies", &pack, &plen));
+    if (!g || !outcome || !first || !pack) {
+        CHECK(!"setup");
+        goto done;
+    }
+    static const char extra[] = "\n@id(\"no-custody-secret\")\n@reason(\"test: custody work stays below SECRET.\")\n"
+                                "forbid (principal, action, resource is Record)\n"
+                                "when { context.purpose == \"custody\" && resource.classification == \"SECRET\" };\n";
+    pack2 = cu_malloc(plen + sizeof extra);
+    if (!pack2)
+        goto done;
+    memcpy(pack2, pack, plen);
+    memcpy(pack2 + plen, extra, sizeof extra);
+    CHECK(g->pack->dm_ok);
+    uint64_t x = 0x9e3779b97f4a7c15ull, h0, m0, h1, m1;
+    int differ = 0, allowed = 0, bga = 0, denied = 0;
+    gw_dm_counts(gw_dm_thread(), &h0, &m0);
+    for (int phase = 0; phase < 5; phase++) {
+        if (phase == 0 || phase == 2) {
+            CHECK(write_force(path, 0x1234567ull, phase == 2));
+            CHECK_OK(cu_gateway_reference_load(g, path));
+        } else if (phase == 1) {
+            static const char upd[] =
+                "{\"kind\":\"officer\",\"id\":\"O3\",\"role\":\"analyst\",\"unit\":\"PNCB-1\",\"area\":\"CW\","
+                "\"vetting\":{\"level\":\"SC\",\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"},"
+                "\"shift\":\"days\",\"start\":\"2010-01-01\",\"end\":null,\"relations\":[{\"person\":\"P1\","
+                "\"type\":\"sibling\"}]}\n"
+                "{\"kind\":\"record\",\"id\":\"R4\",\"type\":\"intelligence\",\"system\":\"PND\",\"subjects\":"
+                "[\"P1\",\"P2\"],\"area\":\"CW\",\"classification\":\"SECRET\",\"caveats\":[]}\n"
+                "{\"kind\":\"case\",\"id\":\"C2\",\"opened\":\"2024-05-01T09:00:00Z\",\"closed\":null,"
+                "\"area\":\"CW\",\"officers\":[\"O3\",\"O5\"],\"subjects\":[\"P1\"],\"records\":[\"R4\",\"R5\"]}\n";
+            CHECK(update_ok(g, upd, 3));
+        } else {
+            uint64_t v = 0;
+            CHECK_OK(cu_gateway_policies_replace(g, phase == 3 ? pack2 : pack, phase == 3 ? plen + sizeof extra - 1 : plen,
+                                                 "policies", NOW, &v));
+            CHECK(g->pack->dm_ok);
+        }
+        for (int i = 0; i < 1500; i++) {
+            char off[16], rec[16], kase[16];
+            cu_gateway_request r = memo_request(&x, off, rec, kase);
+            bool memo_first = i & 1;
+            cu_gateway_decision d1, d2;
+            g->dm_off = !memo_first;
+            CHECK_OK(cu_gateway_decide(g, &r, &d1));
+            keep_decision(&d1, outcome, 8000);
+            size_t l1 = log.last_len;
+            memcpy(first, log.last, l1);
+            g->dm_off = memo_first;
+            CHECK_OK(cu_gateway_decide(g, &r, &d2));
+            /* a third decision with the memo, now surely warm for this request */
+            cu_gateway_decision d3;
+            g->dm_off = false;
+            CHECK_OK(cu_gateway_decide(g, &r, &d3));
+            if (!same_decision(&d1, &d2) || !same_decision(&d2, &d3) || l1 != log.last_len ||
+                memcmp(first, log.last, l1) != 0) {
+                if (differ++ < 5)
+                    fprintf(stderr, "phase %d request %d (%s %s %s case %s purpose %s): the memo decides otherwise\n",
+                            phase, i, r.officer, r.action, r.record ? r.record : r.system,
+                            r.case_id ? r.case_id : "-", r.purpose);
+            }
+            allowed += d2.outcome == CU_GW_ALLOW;
+            bga += d2.outcome == CU_GW_BREAK_GLASS_AVAILABLE;
+            denied += d2.outcome == CU_GW_DENY;
+        }
+    }
+    gw_dm_counts(gw_dm_thread(), &h1, &m1);
+    g->dm_off = false;
+    fprintf(stderr, "memo: %d allowed, %d break-glass-available, %d denied; %llu hits, %llu misses\n", allowed, bga,
+            denied, (unsigned long long)(h1 - h0), (unsigned long long)(m1 - m0));
+    CHECK_INT(differ, 0);
+    CHECK(allowed > 100);
+    CHECK(bga > 50);
+    CHECK(denied > 1000);
+    /* most record requests were answered by the memo, not all */
+    CHECK(h1 - h0 > 3000);
+    CHECK(m1 - m0 > 500);
+done:
+    cu_free(pack);
+    cu_free(pack2);
+    cu_free(first);
+    cu_free(outcome);
+    cu_gateway_free(g);
+}
+
+/* A pack the memo cannot be exact for is decided without it: a @reason
+ * placeholder (the officer's id in the answer), an officer named. */
+TEST(decision_memo_refused_by_packs_that_see_ids)
+{
+    static const char *const packs[] = {
+        "@id(\"p\") @reason(\"{principal} may view\") permit (principal, action, resource);",
+        "@id(\"p\") permit (principal == Officer::\"PC1\", action, resource);",
+        "@id(\"p\") permit (principal, action, resource) when { context.case.officers.contains(Officer::\"PC1\") };",
+    };
+    for (size_t i = 0; i < sizeof packs / sizeof *packs; i++) {
+        struct memlog log = {0};
+        cu_gateway *g = NULL;
+        cu_gateway_opts o = {.policy_text = packs[i], .policy_len = strlen(packs[i]),
+                             .audit = {.append = mem_append, .size = mem_size, .ud = &log}};
+        CHECK_OK(cu_gateway_new(&o, &g));
+        if (!g)
+            continue;
+        CHECK(!g->pack->dm_ok);
+        CHECK_OK(cu_gateway_reference_load(g, REF));
+        uint64_t h0, m0, h1, m1;
+        gw_dm_counts(gw_dm_thread(), &h0, &m0);
+        cu_gateway_decision d;
+        for (int k = 0; k < 3; k++) {
+            cu_gateway_request r = req(k == 2 ? "PC2" : "PC1", "view", "R1", "C1");
+            CHECK_OK(cu_gateway_decide(g, &r, &d));
+            CHECK_INT(d.outcome, i == 1 && k == 2 ? CU_GW_DENY : CU_GW_ALLOW);
+        }
+        gw_dm_counts(gw_dm_thread(), &h1, &m1);
+        CHECK_INT(h1 - h0, 0);
+        CHECK_INT(m1 - m0, 0);
+        cu_gateway_free(g);
+    }
 }

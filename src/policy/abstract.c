@@ -1,0 +1,153 @@
+/*
+ * What a set's answers can depend on: the check behind a caller's memo of
+ * whole decisions (cu_policy_set_abstract_ok).
+ *
+ * Cedar has no way to read an entity's id except by comparing the entity
+ * with another value (==, in, contains, containsAll, containsAny) or by
+ * naming it in a literal.  So if no scope or condition names an entity of
+ * the listed types, two requests whose entities of those types differ only
+ * by their ids, with the same equalities among them, the same attributes
+ * and the same parents, are evaluated the same way step for step: same
+ * answer, same deciding policies, same explanation, except that ids show in
+ * error messages and in @reason placeholders ({principal}, {resource}),
+ * which is why a pack with placeholders is refused here and why callers
+ * memoise answers without errors only.  Likewise a Long attribute that is
+ * only ever an operand of a comparison whose other operand is also one of
+ * the listed Long attributes is seen only through the order of those
+ * values.  The check is syntactic and conservative: any other use (an
+ * attribute read through an `if`, arithmetic, the context or a listed
+ * record read whole, an entity literal inside a constant set) refuses.
+ */
+#include "policy_int.h"
+
+#include <string.h>
+
+typedef struct actx {
+    const char *const *types;
+    size_t ntypes;
+    const cu_policy_attr_path *longs;
+    size_t nlongs;
+} actx;
+
+static bool type_listed(const actx *x, const char *t, size_t tl)
+{
+    for (size_t i = 0; i < x->ntypes; i++)
+        if (strlen(x->types[i]) == tl && memcmp(x->types[i], t, tl) == 0)
+            return true;
+    return false;
+}
+
+static bool uid_ok(const actx *x, const puid *u) { return !u || !type_listed(x, u->type, u->tlen); }
+
+static bool val_ok(const actx *x, const pval *v)
+{
+    if (v->kind == PV_ENTITY)
+        return uid_ok(x, v->u.e);
+    if (v->kind == PV_SET) {
+        for (uint32_t i = 0; i < v->u.set.n; i++)
+            if (!val_ok(x, &v->u.set.v[i]))
+                return false;
+    } else if (v->kind == PV_RECORD) {
+        for (uint32_t i = 0; i < v->u.rec.n; i++)
+            if (!val_ok(x, &v->u.rec.f[i].v))
+                return false;
+    }
+    return true;
+}
+
+static bool name_is(const node *n, const char *s) { return n->name && strlen(s) == n->nlen && memcmp(n->name, s, n->nlen) == 0; }
+
+/* Is n exactly one of the listed Long paths (var.a or var.a.b)? */
+static bool long_path(const actx *x, const node *n)
+{
+    for (size_t i = 0; i < x->nlongs; i++) {
+        const cu_policy_attr_path *p = &x->longs[i];
+        const node *m = n;
+        bool ok = true;
+        for (int d = p->b ? 1 : 0; d >= 0 && ok; d--) {
+            const char *nm = d ? p->b : p->a;
+            ok = m->op == N_ATTR && m->nkids == 1 && name_is(m, nm);
+            m = ok ? m->kids[0] : m;
+        }
+        if (ok && m->op == N_VAR && m->var == p->var)
+            return true;
+    }
+    return false;
+}
+
+/* Does a read of attribute name (an N_ATTR) name a listed Long? */
+static bool names_long(const actx *x, const node *n)
+{
+    for (size_t i = 0; i < x->nlongs; i++)
+        if (name_is(n, x->longs[i].b ? x->longs[i].b : x->longs[i].a))
+            return true;
+    return false;
+}
+
+static bool is_cmp(int op) { return op == N_LT || op == N_LE || op == N_GT || op == N_GE || op == N_EQ || op == N_NE; }
+
+/* parent: the node above n (NULL at a condition's root). */
+static bool node_ok(const actx *x, const node *n, const node *parent)
+{
+    switch (n->op) {
+    case N_LIT:
+        return val_ok(x, &n->lit);
+    case N_VAR:
+        /* the context (a record) read whole would show every Long in it */
+        if (n->var == VAR_CONTEXT && !(parent && (parent->op == N_ATTR || parent->op == N_HAS)))
+            return false;
+        return true;
+    case N_ATTR:
+        if (names_long(x, n)) {
+            /* a listed Long: only as an operand of a comparison with another */
+            if (!long_path(x, n) || !parent || !is_cmp(parent->op) || parent->nkids != 2)
+                return false;
+            const node *other = parent->kids[0] == n ? parent->kids[1] : parent->kids[0];
+            if (!long_path(x, other))
+                return false;
+            return true; /* its base is a variable and its middle an attribute: nothing else to see */
+        }
+        break;
+    case N_SET:
+    case N_RECORD:
+        if (n->constant && !val_ok(x, &n->lit))
+            return false;
+        break;
+    default:
+        break;
+    }
+    for (uint32_t i = 0; i < n->nkids; i++)
+        if (n->kids[i] && !node_ok(x, n->kids[i], n))
+            return false;
+    return true;
+}
+
+static bool scope_ok(const actx *x, const pscope *sc)
+{
+    if (!uid_ok(x, sc->uid))
+        return false;
+    for (uint32_t i = 0; i < sc->nuids; i++)
+        if (!uid_ok(x, sc->uids[i]))
+            return false;
+    return true;
+}
+
+bool cu_policy_set_abstract_ok(const cu_policy_set *set, const char *const *types, size_t ntypes,
+                               const cu_policy_attr_path *longs, size_t nlongs)
+{
+    if (!set)
+        return false;
+    actx x = {.types = types, .ntypes = ntypes, .longs = longs, .nlongs = nlongs};
+    for (uint32_t i = 0; i < set->n; i++) {
+        const policy *p = &set->pols[i];
+        if (p->reason && strchr(p->reason, '{'))
+            return false;
+        for (int w = 0; w < 3; w++)
+            if (!scope_ok(&x, &p->sc[w]))
+                return false;
+        for (uint32_t c = 0; c < p->nconds; c++)
+            if (!node_ok(&x, p->conds[c].expr, NULL))
+                return false;
+    }
+    return true;
+}
