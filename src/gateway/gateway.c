@@ -956,8 +956,9 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
     if (record_known)
         system = gw_str(st, st->atoms[st->records[ri].system]);
     bool case_known = cn && gw_find_h(st, GW_CASE, r->case_id, cn, ch, &ci);
+    bool memo_on = !g->dm_off && s->pack->dm_ok && record_action; /* (and no register context: below) */
     if (officer_known)
-        gw_prefetch_decision(s, oi, record_known, ri, case_known, ci);
+        gw_prefetch_decision(s, oi, record_known, ri, case_known, ci, !memo_on);
     cu_rc rc = CU_OK;
 
     if (!officer_known) {
@@ -984,10 +985,12 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
          * snapshot: its answers from the memo (memo.c says why they are
          * the same), else evaluated and kept */
         uint64_t key[GW_DM_WORDS];
-        bool keyed = !g->dm_off && s->pack->dm_ok && record_action && !gov &&
+        bool keyed = memo_on && !gov &&
                      gw_dm_key_make(t->dm, s, ai, r->purpose, L.purpose, r->now, oi, ri,
                                     case_known ? 2 : r->case_id ? 1 : 0, ci, key);
         if (!keyed || !gw_dm_get(t->dm, s, key, t->scratch, ans)) {
+            if (memo_on)
+                gw_prefetch_officer(s, oi);
             if ((rc = build_request(s, r, &L, ai, oi, ri, case_known, ci, gov, !g->rk_off, t->scratch, &pr)) ||
                 (rc = cu_policy_eval_split(s->pack->set, s->pack->split, NULL, pr, t->scratch,
                                            CU_POLICY_SPLIT_LAZY, ans)))

@@ -233,7 +233,11 @@ cu_policy_entity *gw_case_entity(const gw_snap *s, uint32_t c, int64_t now, cu_a
 /* Start the memory reads a decision will make (officer entity, the
  * record's cases and people, the case's assignments) so that their cache
  * misses overlap instead of following one another.  Only a hint. */
-void gw_prefetch_decision(const gw_snap *s, uint32_t oi, bool rec, uint32_t ri, bool cs, uint32_t ci);
+void gw_prefetch_decision(const gw_snap *s, uint32_t oi, bool rec, uint32_t ri, bool cs, uint32_t ci, bool ent);
+/* The officer's entity and memo: what gw_prefetch_decision leaves out
+ * without ent (a decision the memo may answer reads neither, nor the
+ * people's ids), for when the memo missed. */
+void gw_prefetch_officer(const gw_snap *s, uint32_t oi);
 
 /* The decision memo (memo.c): per thread, the engine's two answers for a
  * record request's abstraction (its key: GW_DM_WORDS words), valid under

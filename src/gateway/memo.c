@@ -36,6 +36,7 @@
 #define DM_N (1u << DM_BITS)
 #define DM_MAXR 6             /* deciding policies kept per answer */
 #define DM_POOL (64u * 1024)  /* explanations' bytes */
+#define DM_STRS 1024          /* distinct explanations (a table of pool offsets) */
 #define DM_PURPOSES 63
 #define DM_LIST 16            /* distinct people per list (more: not keyed) */
 
@@ -52,7 +53,8 @@ struct dm_ent {
 struct gw_dm {
     struct dm_ent *ents;
     char *pool;
-    uint32_t used, gen;
+    uint32_t used, gen, nstr;
+    uint32_t str[DM_STRS];  /* pool offsets + 1 by hash of the text, 0: free */
     uint64_t serial; /* the snapshot the pool's strings were copied under */
     uint32_t npur;
     uint8_t plen[DM_PURPOSES];
@@ -172,8 +174,8 @@ bool gw_dm_key_make(gw_dm *m, const gw_snap *s, size_t ai, const char *purpose, 
     /* the case: its officers at now (the officer among them?), the record's
      * parents (the case among them?), its dates */
     uint64_t anyof = 0, assigned = 0, linked = 0, carea = 0;
+    /* (without a case its two dates are 0: cstate tells the keys apart) */
     int64_t d[7] = {now, o->granted, o->expires, o->start, o->end, 0, 0};
-    int nd = 5;
     if (cstate == 2) {
         const gw_case *c = &st->cases[ci];
         for (uint32_t q = s->case_iv_start[ci]; q < s->case_iv_start[ci + 1]; q++) {
@@ -188,12 +190,15 @@ bool gw_dm_key_make(gw_dm *m, const gw_snap *s, size_t ai, const char *purpose, 
         carea = c->area;
         d[5] = c->opened;
         d[6] = c->closed;
-        nd = 7;
     }
+    /* the order of the seven dates: 2 bits a pair (<, =, >), 42 in all;
+     * a fixed count, unrolled into straight-line comparisons */
     uint64_t order = 0;
     int b = 0;
-    for (int i = 0; i < nd; i++)
-        for (int j = i + 1; j < nd; j++, b += 2)
+#pragma GCC unroll 8
+    for (int i = 0; i < 7; i++)
+#pragma GCC unroll 8
+        for (int j = i + 1; j < 7; j++, b += 2)
             order |= (uint64_t)((d[i] > d[j]) - (d[i] < d[j]) + 1) << b;
     k[0] = (uint64_t)o->role | (uint64_t)o->vetting << 32;
     k[1] = (uint64_t)o->unit | (uint64_t)o->area << 32;
@@ -213,15 +218,22 @@ static struct dm_ent *slot_of(const gw_dm *m, const uint64_t k[GW_DM_WORDS])
     return &m->ents[(h ^ h >> 29) >> (64 - DM_BITS)];
 }
 
-/* A new snapshot on this thread: the pool's strings were copied under
- * another, so every entry made before is forgotten (gen). */
+/* Every entry forgotten (gen) and the pool emptied. */
+static void forget(gw_dm *m)
+{
+    m->used = m->nstr = 0;
+    memset(m->str, 0, sizeof m->str);
+    m->gen++;
+}
+
+/* A new snapshot on this thread: its entries are made for it alone, and the
+ * pool starts afresh with them. */
 static void pool_for(gw_dm *m, const gw_snap *s)
 {
     if (m->serial == s->serial)
         return;
     m->serial = s->serial;
-    m->used = 0;
-    m->gen++;
+    forget(m);
 }
 
 static void fill(const gw_pack *p, const uint16_t *idx, uint8_t n, bool allow, cu_arena *a, cu_policy_answer *out,
@@ -267,18 +279,31 @@ bool gw_dm_get(gw_dm *m, const gw_snap *s, const uint64_t k[GW_DM_WORDS], cu_are
     return true;
 }
 
-/* A copy of str in the pool (its offset + 1; 0 for NULL); false when full. */
+/* str in the pool, once per text (its offset + 1; 0 for NULL); false
+ * when the pool or its table is full. */
 static bool intern(gw_dm *m, const char *str, uint32_t *off)
 {
     *off = 0;
     if (!str)
         return true;
     size_t n = strlen(str) + 1;
-    if (n > DM_POOL - m->used)
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)str[i]) * 0x100000001b3ull;
+    uint32_t j = (uint32_t)(h >> 40) & (DM_STRS - 1);
+    while (m->str[j]) {
+        if (strcmp(m->pool + m->str[j] - 1, str) == 0) {
+            *off = m->str[j];
+            return true;
+        }
+        j = (j + 1) & (DM_STRS - 1);
+    }
+    if (n > DM_POOL - m->used || m->nstr >= DM_STRS * 3 / 4)
         return false;
     memcpy(m->pool + m->used, str, n);
-    *off = m->used + 1;
+    *off = m->str[j] = m->used + 1;
     m->used += (uint32_t)n;
+    m->nstr++;
     return true;
 }
 
@@ -311,7 +336,13 @@ void gw_dm_put(gw_dm *m, const gw_snap *s, const uint64_t k[GW_DM_WORDS], const 
             return;
         e.xpol = (uint16_t)(i + 1);
     }
-    if (!intern(m, ans[0].explain_condition, &e.xcond) || !intern(m, ans[0].explanation, &e.xtext))
-        return;
+    if (!intern(m, ans[0].explain_condition, &e.xcond) || !intern(m, ans[0].explanation, &e.xtext)) {
+        /* the pool is full: start again (a pack of many explanations
+         * under a long-lived snapshot) */
+        forget(m);
+        e.gen = m->gen;
+        if (!intern(m, ans[0].explain_condition, &e.xcond) || !intern(m, ans[0].explanation, &e.xtext))
+            return;
+    }
     *slot_of(m, k) = e;
 }

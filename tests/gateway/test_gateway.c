@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 /* 2024-06-01T12:00:00Z */
 #define NOW INT64_C(1717243200)
@@ -607,6 +608,10 @@ TEST(packs_changing_under_decisions)
     int started = 0;
     for (int i = 0; i < 2; i++)
         started += pthread_create(&th[i], NULL, race_decide, &pr) == 0;
+    /* the threads deciding before the first replacement (on a loaded
+     * machine they could start after the last) */
+    for (int w = 0; w < 5000 && started && atomic_load(&pr.n) == 0; w++)
+        usleep(1000);
     uint64_t v = 0;
     for (int k = 0; k < 24; k++) {
         /* version k + 2: even with the forbid, odd without */
