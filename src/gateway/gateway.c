@@ -827,20 +827,57 @@ static cu_rc str_field(cu_buf *b, const char *k, const char *v)
 
 static size_t slen(const char *s) { return s ? strlen(s) : 0; }
 
-/* Strings joined by '\n' into a (bounded) field buffer. */
-static size_t join(char *buf, size_t cap, const char *const *items, size_t n)
+/* The decision's ledger entry is written in place, field after field, in
+ * the ledger's entry encoding (cu_ledger_entry_encode's bytes exactly:
+ * u8 version | u8 type | be64 time | (u8 tag, be16 length, value) in
+ * increasing tag order, empty fields left out), without gathering the
+ * fields or joining the lists in buffers first.  A cursor over the entry
+ * buffer; ok false once a field did not fit (CU_ERR_TOOBIG). */
+typedef struct ent_w {
+    uint8_t *o;
+    size_t n, cap;
+    bool ok;
+} ent_w;
+
+static void ent_field(ent_w *w, uint8_t tag, const void *v, size_t len)
 {
-    size_t k = 0;
+    if (!len || !w->ok)
+        return;
+    if (len > 0xffff || w->n + 3 + len > w->cap) {
+        w->ok = false;
+        return;
+    }
+    w->o[w->n] = tag;
+    cu_put_be16(w->o + w->n + 1, (uint16_t)len);
+    memcpy(w->o + w->n + 3, v, len);
+    w->n += 3 + len;
+}
+
+/* Strings joined by '\n' as one field, at most max bytes: items are taken
+ * while they fit (an item and its separator), as a bounded join would. */
+static void ent_join(ent_w *w, uint8_t tag, const char *const *items, size_t n, size_t max)
+{
+    if (!n || !w->ok)
+        return;
+    size_t at = w->n + 3, k = 0;
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(items[i]);
-        if (k + l + 1 > cap)
+        if (k + l + 1 > max)
             break;
+        if (at + k + (i ? 1 : 0) + l > w->cap) {
+            w->ok = false;
+            return;
+        }
         if (i)
-            buf[k++] = '\n';
-        memcpy(buf + k, items[i], l);
+            w->o[at + k++] = '\n';
+        memcpy(w->o + at + k, items[i], l);
         k += l;
     }
-    return k;
+    if (!k)
+        return;
+    w->o[w->n] = tag;
+    cu_put_be16(w->o + w->n + 1, (uint16_t)k);
+    w->n = at + k;
 }
 
 /* The log entry of a decision: the ledger's entry encoding, type
@@ -850,36 +887,35 @@ static cu_rc decision_entry(const cu_gateway_request *r, const rq_len *L, const 
 {
     uint8_t outcome = d->outcome == CU_GW_ALLOW ? 1 : d->outcome == CU_GW_DENY ? 2 : 3;
     uint8_t flags = (uint8_t)((d->break_glass ? 1 : 0) | (d->flagged ? 2 : 0));
-    uint64_t ver = htobe64(d->ref_version), pver = htobe64(d->policy_version); /* big-endian bytes */
-    char pol[4096], errs[8192];
-    size_t npol = join(pol, sizeof pol, d->policies, d->n_policies);
-    size_t nerr = join(errs, sizeof errs, d->errors, d->n_errors);
-    const char *just = r->justification;
-    cu_ledger_field f[] = {
-        {CU_GW_F_CALLER, r->caller, L->caller},
-        {CU_GW_F_OFFICER, r->officer, L->officer},
-        {CU_GW_F_ACTION, r->action, L->action},
-        {CU_GW_F_RECORD, r->record, L->record},
-        {CU_GW_F_SYSTEM, system, system == r->system ? L->system : slen(system)},
-        {CU_GW_F_PURPOSE, r->purpose, L->purpose},
-        {CU_GW_F_CASE, r->case_id, L->case_id},
-        {CU_GW_F_DECISION, &outcome, 1},
-        {CU_GW_F_FLAGS, &flags, flags ? 1 : 0},
-        {CU_GW_F_REF_VERSION, &ver, 8},
-        {CU_GW_F_JUSTIFICATION, just, L->just},
-        {CU_GW_F_POLICIES, pol, npol},
-        {CU_GW_F_ERRORS, errs, nerr},
-        {CU_GW_F_POLICY_VERSION, &pver, 8},
-    };
+    uint8_t ver[8], pver[8];
+    cu_put_be64(ver, d->ref_version);
+    cu_put_be64(pver, d->policy_version);
     cu_buf_reset(b);
     cu_rc rc = cu_buf_reserve(b, CU_LEDGER_ENTRY_MAX);
-    size_t len = 0;
-    if (!rc)
-        rc = cu_ledger_entry_encode(CU_LEDGER_DECISION, r->now, f, sizeof f / sizeof *f, (uint8_t *)b->data,
-                                    b->cap, &len);
-    if (!rc)
-        b->len = len;
-    return rc;
+    if (rc)
+        return rc;
+    ent_w w = {.o = (uint8_t *)b->data, .n = 10, .cap = CU_LEDGER_ENTRY_MAX, .ok = true};
+    w.o[0] = CU_LEDGER_ENTRY_VERSION;
+    w.o[1] = CU_LEDGER_DECISION;
+    cu_put_be64(w.o + 2, (uint64_t)r->now);
+    ent_field(&w, CU_GW_F_CALLER, r->caller, L->caller);
+    ent_field(&w, CU_GW_F_OFFICER, r->officer, L->officer);
+    ent_field(&w, CU_GW_F_ACTION, r->action, L->action);
+    ent_field(&w, CU_GW_F_RECORD, r->record, L->record);
+    ent_field(&w, CU_GW_F_SYSTEM, system, system == r->system ? L->system : slen(system));
+    ent_field(&w, CU_GW_F_PURPOSE, r->purpose, L->purpose);
+    ent_field(&w, CU_GW_F_CASE, r->case_id, L->case_id);
+    ent_field(&w, CU_GW_F_DECISION, &outcome, 1);
+    ent_field(&w, CU_GW_F_FLAGS, &flags, flags ? 1 : 0);
+    ent_field(&w, CU_GW_F_REF_VERSION, ver, 8);
+    ent_field(&w, CU_GW_F_JUSTIFICATION, r->justification, L->just);
+    ent_join(&w, CU_GW_F_POLICIES, d->policies, d->n_policies, 4096);
+    ent_join(&w, CU_GW_F_ERRORS, d->errors, d->n_errors, 8192);
+    ent_field(&w, CU_GW_F_POLICY_VERSION, pver, 8);
+    if (!w.ok)
+        return cu_err_set(CU_ERR_TOOBIG, "entry over %u bytes", CU_LEDGER_ENTRY_MAX);
+    b->len = w.n;
+    return CU_OK;
 }
 
 static void observe_latency(cu_gateway *g, uint64_t ns)

@@ -1296,6 +1296,17 @@ static void keep_decision(cu_gateway_decision *d, char *w, size_t room)
     keep_str(&d->explain_condition, &w, &room);
 }
 
+/* The last entry is in the ledger's canonical encoding: decoded and
+ * encoded again by cu_ledger_entry_encode, the same bytes. */
+static bool entry_canonical(const struct memlog *m, uint8_t *again)
+{
+    cu_ledger_entry e;
+    size_t len = 0;
+    return cu_ledger_entry_decode(m->last, m->last_len, &e) == CU_OK &&
+           cu_ledger_entry_encode(e.type, e.ts, e.fields, e.nfields, again, CU_LEDGER_ENTRY_MAX, &len) == CU_OK &&
+           len == m->last_len && memcmp(again, m->last, len) == 0;
+}
+
 /* Random requests decided with the decision memo and without it (the
  * general path: entities built, both tiers evaluated), in both orders
  * (the memo's answer first, then the general one, and the other way
@@ -1313,9 +1324,9 @@ TEST(decision_memo_decides_as_the_general_path)
     size_t plen = 0;
     snprintf(path, sizeof path, "%s/memo_force.jsonl", cu_test_tmpdir());
     char *outcome = cu_malloc(8000);
-    uint8_t *first = cu_malloc(CU_LEDGER_ENTRY_MAX);
+    uint8_t *first = cu_malloc(CU_LEDGER_ENTRY_MAX), *again = cu_malloc(CU_LEDGER_ENTRY_MAX);
     CHECK_OK(cu_gateway_read_pack("policies", &pack, &plen));
-    if (!g || !outcome || !first || !pack) {
+    if (!g || !outcome || !first || !again || !pack) {
         CHECK(!"setup");
         goto done;
     }
@@ -1329,7 +1340,7 @@ TEST(decision_memo_decides_as_the_general_path)
     memcpy(pack2 + plen, extra, sizeof extra);
     CHECK(g->pack->dm_ok);
     uint64_t x = 0x9e3779b97f4a7c15ull, h0, m0, h1, m1;
-    int differ = 0, allowed = 0, bga = 0, denied = 0;
+    int differ = 0, noncanon = 0, allowed = 0, bga = 0, denied = 0;
     gw_dm_counts(gw_dm_thread(), &h0, &m0);
     for (int phase = 0; phase < 5; phase++) {
         if (phase == 0 || phase == 2) {
@@ -1368,6 +1379,10 @@ TEST(decision_memo_decides_as_the_general_path)
             cu_gateway_decision d3;
             g->dm_off = false;
             CHECK_OK(cu_gateway_decide(g, &r, &d3));
+            if (!entry_canonical(&log, again)) {
+                if (noncanon++ < 5)
+                    fprintf(stderr, "phase %d request %d: the entry is not in the canonical encoding\n", phase, i);
+            }
             if (!same_decision(&d1, &d2) || !same_decision(&d2, &d3) || l1 != log.last_len ||
                 memcmp(first, log.last, l1) != 0) {
                 if (differ++ < 5)
@@ -1385,6 +1400,7 @@ TEST(decision_memo_decides_as_the_general_path)
     fprintf(stderr, "memo: %d allowed, %d break-glass-available, %d denied; %llu hits, %llu misses\n", allowed, bga,
             denied, (unsigned long long)(h1 - h0), (unsigned long long)(m1 - m0));
     CHECK_INT(differ, 0);
+    CHECK_INT(noncanon, 0);
     CHECK(allowed > 100);
     CHECK(bga > 50);
     CHECK(denied > 1000);
@@ -1395,8 +1411,57 @@ done:
     cu_free(pack);
     cu_free(pack2);
     cu_free(first);
+    cu_free(again);
     cu_free(outcome);
     cu_gateway_free(g);
+}
+
+/* The entry written in place keeps the bounded join of the deciding
+ * policies' ids (4096 bytes: ids are taken while they fit) and the
+ * canonical encoding: 16 forbids of 300-byte ids, 13 of them fit. */
+TEST(decision_entry_in_place)
+{
+    char *pack = cu_malloc(16 * 400), *want = cu_malloc(4096);
+    uint8_t *again = cu_malloc(CU_LEDGER_ENTRY_MAX);
+    struct memlog log = {0};
+    cu_gateway *g = NULL;
+    if (!pack || !want || !again)
+        goto done;
+    size_t n = 0, wn = 0;
+    for (int i = 0; i < 16; i++) {
+        char id[301];
+        memset(id, 'a' + i, 297);
+        snprintf(id + 297, 4, "%03d", i);
+        n += (size_t)snprintf(pack + n, 400, "@id(\"%s\") forbid (principal, action, resource);\n", id);
+        if (i < 13)
+            wn += (size_t)snprintf(want + wn, 4096 - wn, "%s%s", i ? "\n" : "", id);
+    }
+    cu_gateway_opts o = {.policy_text = pack, .policy_len = n,
+                         .audit = {.append = mem_append, .size = mem_size, .ud = &log}};
+    CHECK_OK(cu_gateway_new(&o, &g));
+    if (!g)
+        goto done;
+    CHECK_OK(cu_gateway_reference_load(g, REF));
+    for (int memo = 0; memo < 3; memo++) {
+        g->dm_off = memo == 0;
+        cu_gateway_request r = req("PC1", "view", "R1", "C1");
+        r.justification = memo == 2 ? "urgent" : NULL;
+        cu_gateway_decision d;
+        CHECK_OK(cu_gateway_decide(g, &r, &d));
+        CHECK_INT(d.outcome, CU_GW_DENY);
+        CHECK_INT(d.n_policies, 16);
+        CHECK(field_is(&log, CU_GW_F_POLICIES, want, wn));
+        CHECK_INT(wn, 13 * 300 + 12);
+        CHECK(field_str(&log, CU_GW_F_OFFICER, "PC1"));
+        CHECK(field_str(&log, CU_GW_F_SYSTEM, "PNC"));
+        CHECK(memo < 2 ? field_is(&log, CU_GW_F_JUSTIFICATION, NULL, 0) : field_str(&log, CU_GW_F_JUSTIFICATION, "urgent"));
+        CHECK(entry_canonical(&log, again));
+    }
+done:
+    cu_gateway_free(g);
+    cu_free(pack);
+    cu_free(want);
+    cu_free(again);
 }
 
 /* A pack the memo cannot be exact for is decided without it: a @reason
