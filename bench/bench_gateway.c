@@ -8,7 +8,7 @@
  * entry's encoding; the ledger's fsync is in bench/gateway_http.sh.  Prints
  * figures (and the resident memory); asserts nothing.
  *
- * Usage: bench_gateway [RECORDS] [DECISIONS] [--pool N] [--no-guards] [--no-memo] [--requests FILE] [--reference FILE]
+ * Usage: bench_gateway [RECORDS] [DECISIONS] [--pool N] [--no-guards] [--no-memo] [--units N] [--requests FILE] [--reference FILE]
  *   (run from the source tree).
  *   Timed decisions are a fresh random request each (records all over the
  *   store, as in real traffic: mostly cache and TLB misses at ten million
@@ -24,6 +24,8 @@
  *     threads deciding at once (default 64): the in-process ceiling of
  *     bench/gateway_http.sh, without HTTP.
  *   --no-memo: no decision memo (every decision evaluated; docs/gateway.md).
+ *   --units N: the officers spread over N units (of five kinds: TP-, CID-,
+ *     PNCB-, DBS-, INT-) instead of one: more distinct memo keys.
  *   --no-guards: every candidate policy evaluated in full (as before guard
  *     prefixes; docs/policy.md), for comparison.
  *   --now T: the decision time (seconds since the epoch; the force's dates
@@ -359,7 +361,7 @@ static void write_reference(const char *path, const gw_store *st)
 int main(int argc, char **argv)
 {
     const char *reqfile = NULL, *reffile = NULL, *ledger_dir = NULL;
-    size_t nthreads = 64, pool = 0;
+    size_t nthreads = 64, pool = 0, nunits = 1;
     bool guards = true, memo = true;
     size_t pos[2] = {10000000, 1000000};
     int np = 0;
@@ -376,6 +378,8 @@ int main(int argc, char **argv)
             guards = false;
         else if (strcmp(argv[i], "--no-memo") == 0)
             memo = false;
+        else if (strcmp(argv[i], "--units") == 0 && i + 1 < argc)
+            nunits = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--pool") == 0 && i + 1 < argc)
             pool = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc)
@@ -418,6 +422,7 @@ int main(int argc, char **argv)
     size_t protn = strlen(prot);
     CHK(gw_set_atom(st, &prot, &protn, 1, &flagged_set));
     uint32_t unit = atom(st, "TP-CW-RESP"), area = atom(st, "CW"), nominal = atom(st, "nominal");
+    static const char *const UNIT_KINDS[] = {"TP", "CID", "PNCB", "DBS", "INT"};
     for (size_t i = 0; i < OFFICERS; i++) {
         uint32_t k;
         int n = snprintf(id, sizeof id, "MP%05zu", i);
@@ -426,6 +431,12 @@ int main(int argc, char **argv)
         f->role = atom(st, ROLES[i % 10]);
         f->vetting = atom(st, VET[i % 6]);
         f->unit = unit;
+        if (nunits > 1) { /* --units: officers spread over that many units of five kinds */
+            char u[32];
+            size_t ui = (i * 7919) % nunits;
+            snprintf(u, sizeof u, "%s-%zu", UNIT_KINDS[ui % 5], ui);
+            f->unit = atom(st, u);
+        }
         f->area = area;
         f->caveats = empty_set;
         f->relations = 0;
