@@ -219,6 +219,16 @@ typedef struct cu_policy_attr_path {
  * and conservative: any other use gives false. */
 bool cu_policy_set_abstract_ok(const cu_policy_set *set, const char *const *types, size_t ntypes,
                                const cu_policy_attr_path *longs, size_t nlongs);
+/* How the set sees a string attribute var.a: when every read of an
+ * attribute of that name in its conditions is var.a itself as the operand
+ * of a test against literals (`== "PC"`, `!= "PC"`, `like "PNCB-*"`,
+ * `["PC", "DC"].contains(var.a)`), the outcomes of those tests for the
+ * value v (vn bytes) as bits in out (words words, bit i: the i-th test in
+ * set order) and the number of tests; -1 otherwise or beyond 64 * words
+ * tests.  Two values with the same bits are alike to every answer of the
+ * set (a caller may key a memo on them instead of the value). */
+long cu_policy_set_attr_tests(const cu_policy_set *set, uint8_t var, const char *a, const char *v, size_t vn,
+                              uint64_t *out, size_t words);
 /* The entity's uid as a value (allocated in a; it points into ent). */
 const cu_policy_value *cu_policy_entity_value(cu_arena *a, const cu_policy_entity *ent);
 const char *cu_policy_entity_id(const cu_policy_entity *ent);

@@ -403,6 +403,9 @@ void gw_publish_n(cu_gateway *g, gw_snap *s, uint64_t steps)
     for (size_t i = 0; i < s->st->nofficers; i++)
         if (s->off_ent[i] && cu_policy_entity_memo(s->off_ent[i], s->pack->set, s->arena) != CU_OK)
             break;
+    /* and the officers' classes for the decision memo, likewise */
+    if (s->pack->dm_ok)
+        gw_dm_classes(s);
     pthread_mutex_lock(&g->lock);
     g->next_version += steps;
     s->version = g->next_version - 1;

@@ -201,6 +201,7 @@ typedef struct gw_snap {
     uint32_t *rec_cases;
     uint32_t *case_iv_start;             /* per case: ivs[start[c]..start[c+1]) */
     gw_interval *ivs;
+    uint32_t *off_class;                 /* per officer: its class for the decision memo (memo.c; NULL: none) */
     size_t bytes;                        /* what the derived parts take */
 } gw_snap;
 
@@ -255,6 +256,9 @@ bool gw_dm_key_make(gw_dm *m, const gw_snap *s, size_t ai, const char *purpose, 
 bool gw_dm_get(gw_dm *m, const gw_snap *s, const uint64_t k[GW_DM_WORDS], cu_arena *a, cu_policy_answer ans[2]);
 void gw_dm_put(gw_dm *m, const gw_snap *s, const uint64_t k[GW_DM_WORDS], const cu_policy_answer ans[2]);
 void gw_dm_counts(const gw_dm *m, uint64_t *hits, uint64_t *misses);
+/* s->off_class for s's pack (when a snapshot is published; none when out
+ * of memory: the memo then keys on the officers' own attributes). */
+void gw_dm_classes(gw_snap *s);
 /* This thread's memo (NULL before its first decision). */
 gw_dm *gw_dm_thread(void);
 

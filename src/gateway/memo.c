@@ -103,6 +103,94 @@ bool gw_dm_pack_ok(const cu_policy_set *set)
     return cu_policy_set_abstract_ok(set, types, sizeof types / sizeof *types, dates, sizeof dates / sizeof *dates);
 }
 
+/* ------------------------------------------------------ officer classes */
+
+#define DM_TESTW 4 /* up to 256 tests of one attribute */
+
+/* The class of each value of one officer attribute: values whose outcomes
+ * under every test the pack makes of principal.<attr> are the same share a
+ * class (cu_policy_set_attr_tests); when the pack reads it otherwise, each
+ * value is its own class (raw). */
+typedef struct attr_cls {
+    const char *name;
+    bool raw, known;
+    uint32_t *cls;               /* per atom; UINT32_MAX: not yet */
+    uint64_t (*vec)[DM_TESTW];   /* the classes' outcomes */
+    uint32_t nvec;
+} attr_cls;
+
+static uint32_t value_class(const gw_snap *s, attr_cls *c, uint32_t atom)
+{
+    if (c->raw)
+        return atom;
+    if (c->cls[atom] != UINT32_MAX)
+        return c->cls[atom];
+    const gw_store *st = s->st;
+    uint64_t v[DM_TESTW];
+    long n = cu_policy_set_attr_tests(s->pack->set, CU_POLICY_VAR_PRINCIPAL, c->name, gw_str(st, st->atoms[atom]),
+                                      gw_str_len(st, st->atoms[atom]), v, DM_TESTW);
+    if (n < 0) { /* read otherwise: the same for every value */
+        c->raw = true;
+        return atom;
+    }
+    uint32_t k = 0;
+    while (k < c->nvec && memcmp(c->vec[k], v, sizeof v) != 0)
+        k++;
+    if (k == c->nvec)
+        memcpy(c->vec[c->nvec++], v, sizeof v);
+    return c->cls[atom] = k;
+}
+
+void gw_dm_classes(gw_snap *s)
+{
+    const gw_store *st = s->st;
+    size_t no = st->nofficers, cap = 16;
+    while (cap < 2 * no)
+        cap *= 2;
+    attr_cls ac[4] = {{.name = "role"}, {.name = "unit"}, {.name = "vetting"}, {.name = "area"}};
+    /* the classes' tuples, interned: (role, unit, vetting, area, caveats) */
+    uint32_t(*tup)[6] = cu_calloc(cap, sizeof *tup); /* [5]: class id + 1, 0: free */
+    uint32_t *oc = cu_malloc((no ? no : 1) * sizeof *oc);
+    bool ok = tup && oc;
+    for (int k = 0; k < 4 && ok; k++) {
+        ac[k].cls = cu_malloc((st->natoms ? st->natoms : 1) * sizeof *ac[k].cls);
+        ac[k].vec = cu_malloc((st->natoms ? st->natoms : 1) * sizeof *ac[k].vec);
+        ok = ac[k].cls && ac[k].vec;
+        if (ok)
+            memset(ac[k].cls, 0xff, st->natoms * sizeof *ac[k].cls);
+    }
+    uint32_t next = 0;
+    for (size_t i = 0; i < no && ok; i++) {
+        const gw_officer *o = &st->officers[i];
+        if (!o->defined) {
+            oc[i] = UINT32_MAX;
+            continue;
+        }
+        uint32_t t[5] = {value_class(s, &ac[0], o->role), value_class(s, &ac[1], o->unit),
+                         value_class(s, &ac[2], o->vetting), value_class(s, &ac[3], o->area), o->caveats};
+        uint64_t h = 0x9e3779b97f4a7c15ull;
+        for (int k = 0; k < 5; k++)
+            h = (h ^ t[k]) * 0xff51afd7ed558ccdull;
+        size_t j = (size_t)(h >> 32) & (cap - 1);
+        while (tup[j][5] && memcmp(tup[j], t, sizeof t) != 0)
+            j = (j + 1) & (cap - 1);
+        if (!tup[j][5]) {
+            memcpy(tup[j], t, sizeof t);
+            tup[j][5] = ++next;
+        }
+        oc[i] = tup[j][5] - 1;
+    }
+    for (int k = 0; k < 4; k++) {
+        cu_free(ac[k].cls);
+        cu_free(ac[k].vec);
+    }
+    cu_free(tup);
+    if (ok && !s->off_class)
+        s->off_class = oc;
+    else
+        cu_free(oc);
+}
+
 /* The purpose's number in this thread's table (1..63), 0 when it is full. */
 static uint32_t purpose_num(gw_dm *m, const char *p, size_t n)
 {
@@ -200,9 +288,15 @@ bool gw_dm_key_make(gw_dm *m, const gw_snap *s, size_t ai, const char *purpose, 
 #pragma GCC unroll 8
         for (int j = i + 1; j < 7; j++, b += 2)
             order |= (uint64_t)((d[i] > d[j]) - (d[i] < d[j]) + 1) << b;
-    k[0] = (uint64_t)o->role | (uint64_t)o->vetting << 32;
-    k[1] = (uint64_t)o->unit | (uint64_t)o->area << 32;
-    k[2] = (uint64_t)o->caveats | (uint64_t)rec->caveats << 32;
+    if (s->off_class) { /* the officer's class: its attributes as the pack tells them apart */
+        k[0] = (uint64_t)s->off_class[oi] | UINT64_C(1) << 63;
+        k[1] = 0;
+        k[2] = (uint64_t)rec->caveats << 32;
+    } else {
+        k[0] = (uint64_t)o->role | (uint64_t)o->vetting << 32;
+        k[1] = (uint64_t)o->unit | (uint64_t)o->area << 32;
+        k[2] = (uint64_t)o->caveats | (uint64_t)rec->caveats << 32;
+    }
     k[3] = (uint64_t)rec->type | (uint64_t)rec->system << 16 | (uint64_t)rec->area << 32 | (uint64_t)rec->cls << 48;
     k[4] = order | (uint64_t)ai << 42 | (uint64_t)(rec->live != 0) << 45 | (uint64_t)prot << 46 |
            (uint64_t)cstate << 47 | linked << 49 | assigned << 50 | (uint64_t)pn << 51;

@@ -58,6 +58,7 @@ void gw_snap_release(gw_snap *s)
     cu_free(s->rec_cases);
     cu_free(s->case_iv_start);
     cu_free(s->ivs);
+    cu_free(s->off_class);
     cu_free(s);
 }
 

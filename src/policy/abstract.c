@@ -151,3 +151,98 @@ bool cu_policy_set_abstract_ok(const cu_policy_set *set, const char *const *type
     }
     return true;
 }
+
+/* ------------------------------------------------ string attribute tests */
+
+typedef struct tctx_ {
+    uint8_t var;
+    const char *a;
+    const char *v;
+    size_t vn;
+    uint64_t *out;
+    size_t words;
+    long n;   /* tests seen */
+    bool ok;
+} tctx_;
+
+static bool is_var_attr(const tctx_ *x, const node *n)
+{
+    return n->op == N_ATTR && n->nkids == 1 && name_is(n, x->a) && n->kids[0]->op == N_VAR && n->kids[0]->var == x->var;
+}
+
+static const pval *const_set(const node *n)
+{
+    if (n->op == N_LIT && n->lit.kind == PV_SET)
+        return &n->lit;
+    if (n->op == N_SET && n->constant && n->lit.kind == PV_SET)
+        return &n->lit;
+    return NULL;
+}
+
+static bool str_is(const pval *l, const char *v, size_t vn)
+{
+    return l->kind == PV_STR && l->u.s.n == vn && (vn == 0 || pol_bytes_eq(l->u.s.p, v, (uint32_t)vn));
+}
+
+/* The outcome of the test parent (of the read n) on the value, or -1 when
+ * parent is not a test against literals. */
+static int test_outcome(const tctx_ *x, const node *n, const node *parent)
+{
+    if (!parent)
+        return -1;
+    if ((parent->op == N_EQ || parent->op == N_NE) && parent->nkids == 2) {
+        const node *other = parent->kids[0] == n ? parent->kids[1] : parent->kids[0];
+        if (other->op != N_LIT)
+            return -1;
+        bool eq = str_is(&other->lit, x->v, x->vn);
+        return parent->op == N_EQ ? eq : !eq;
+    }
+    if (parent->op == N_LIKE && parent->nkids == 1 && parent->kids[0] == n && parent->pat)
+        return pol_like(x->v, x->vn, parent->pat);
+    if (parent->op == N_CALL && parent->fn == FN_CONTAINS && parent->nkids == 2 && parent->kids[1] == n) {
+        const pval *set = const_set(parent->kids[0]);
+        if (!set)
+            return -1;
+        for (uint32_t i = 0; i < set->u.set.n; i++)
+            if (str_is(&set->u.set.v[i], x->v, x->vn))
+                return 1;
+        return 0;
+    }
+    return -1;
+}
+
+static void tests_walk(tctx_ *x, const node *n, const node *parent)
+{
+    if (!x->ok)
+        return;
+    if (n->op == N_ATTR && name_is(n, x->a)) {
+        int r = is_var_attr(x, n) ? test_outcome(x, n, parent) : -1;
+        if (r < 0 || (size_t)x->n >= 64 * x->words) {
+            x->ok = false;
+            return;
+        }
+        if (r)
+            x->out[x->n / 64] |= UINT64_C(1) << (x->n % 64);
+        x->n++;
+        return;
+    }
+    if (n->op == N_VAR && n->var == x->var && x->var == VAR_CONTEXT &&
+        !(parent && (parent->op == N_ATTR || parent->op == N_HAS)))
+        x->ok = false; /* the context read whole */
+    for (uint32_t i = 0; i < n->nkids; i++)
+        if (n->kids[i])
+            tests_walk(x, n->kids[i], n);
+}
+
+long cu_policy_set_attr_tests(const cu_policy_set *set, uint8_t var, const char *a, const char *v, size_t vn,
+                              uint64_t *out, size_t words)
+{
+    if (!set || !a || !v || !out || !words)
+        return -1;
+    memset(out, 0, words * sizeof *out);
+    tctx_ x = {.var = var, .a = a, .v = v, .vn = vn, .out = out, .words = words, .ok = true};
+    for (uint32_t i = 0; i < set->n && x.ok; i++)
+        for (uint32_t c = 0; c < set->pols[i].nconds && x.ok; c++)
+            tests_walk(&x, set->pols[i].conds[c].expr, NULL);
+    return x.ok ? x.n : -1;
+}

@@ -1159,7 +1159,7 @@ static void quoted_day(char *out, int64_t days)
     snprintf(out, 48, "\"%.40s\"", t);
 }
 
-/* A random force as interchange lines in path: 20 officers of many roles,
+/* A random force as interchange lines in path: 40 officers of many roles,
  * units, vetting levels and dates (some equal to NOW), caveats and
  * relations; 12 people (some protected); 30 records of every marking and
  * system, some not live, with one to three subjects; 8 cases (some closed
@@ -1168,7 +1168,7 @@ static void quoted_day(char *out, int64_t days)
 static bool write_force(const char *path, uint64_t seed, bool swap)
 {
     static const char *const roles[] = {"PC", "DC", "PS", "DS", "analyst", "staff", "SPC", "PCSO", "DI", "Insp"};
-    static const char *const units[] = {"TP-CW-RESP", "PNCB-1", "DBS-2", "CID-CW", "INT-1"};
+    static const char *const units[] = {"TP-CW-RESP", "PNCB-1", "DBS-2", "CID-CW", "INT-1", "PNCB-7", "TP-HK"};
     static const char *const vet[] = {"RV", "MV", "NPPV1", "NPPV2", "NPPV3", "CTC", "SC", "DV"};
     static const char *const types[] = {"nominal", "crime", "intelligence"};
     static const char *const systems[] = {"PNC", "PND", "RMS", "TRAIN"};
@@ -1185,27 +1185,46 @@ static bool write_force(const char *path, uint64_t seed, bool swap)
     for (int p = 0; p < 12; p++)
         fprintf(f, "{\"kind\":\"person\",\"id\":\"P%d\",\"area\":\"CW\",\"flags\":[%s]}\n", p,
                 xs(&x) % 4 == 0 ? "\"protected\"" : "");
-    for (int o = 0; o < 20; o++) {
-        int gr = (int)(xs(&x) % 6), e = (int)(xs(&x) % 6);
-        day(a, sizeof a, gr == 0 ? 1 : gr == 1 ? 0 : -400, 0); /* granted: later, exactly NOW, long ago */
-        day(b, sizeof b, e == 0 ? -3 : e == 1 ? 0 : 300, 0);   /* expires: past, exactly NOW, future */
-        day(c, sizeof c, -2000 + (xs(&x) % 5 == 0 ? 2001 : 0), 0);
-        int end = (int)(xs(&x) % 8);
-        char en[48] = "null";
-        if (end == 0)
-            quoted_day(en, -1);
-        if (end == 1)
-            strcpy(en, "\"2024-06-01T12:00:00Z\"");
+    /* most officers alike but for role, unit and vetting (so that the
+     * memo answers one officer from another's decision), a few not */
+    /* officer 2k + 1 is officer 2k but for its role, unit or vetting (k % 3),
+     * both on case k below */
+    char line[1024];
+    int role = 0, unit = 0, vl = 0;
+    for (int o = 0; o < 40; o++) {
+        if (o % 2 == 0) {
+            int gr = (int)(xs(&x) % 10), e = (int)(xs(&x) % 10);
+            day(a, sizeof a, gr == 0 ? 1 : gr == 1 ? 0 : -400, 0); /* granted: later, exactly NOW, long ago */
+            day(b, sizeof b, e == 0 ? -3 : e == 1 ? 0 : 300, 0);   /* expires: past, exactly NOW, future */
+            day(c, sizeof c, -2000 + (xs(&x) % 10 == 0 ? 2001 : 0), 0);
+            int end = (int)(xs(&x) % 10);
+            char en[48] = "null";
+            if (end == 0)
+                quoted_day(en, -1);
+            if (end == 1)
+                strcpy(en, "\"2024-06-01T12:00:00Z\"");
+            role = (int)(xs(&x) % 10);
+            unit = (int)(xs(&x) % 7);
+            vl = (int)(xs(&x) % 8);
+            int n = snprintf(line, sizeof line,
+                             "\"area\":\"CW\",\"shift\":\"days\",\"start\":\"%s\",\"end\":%s,\"caveats\":[%s],"
+                             "\"relations\":[",
+                             c, en, xs(&x) % 6 == 0 ? "\"UKEYES\"" : "");
+            int nrel = (int)(xs(&x) % 8 == 0 ? 1 + xs(&x) % 2 : 0);
+            for (int k = 0; k < nrel && n > 0 && (size_t)n < sizeof line - 64; k++)
+                n += snprintf(line + n, sizeof line - (size_t)n, "%s{\"person\":\"P%d\",\"type\":\"friend\"}",
+                              k ? "," : "", (int)(xs(&x) % 12));
+        } else if (o / 2 % 3 == 0) {
+            role = (role + 1 + (int)(xs(&x) % 9)) % 10;
+        } else if (o / 2 % 3 == 1) {
+            unit = (unit + 1 + (int)(xs(&x) % 6)) % 7;
+        } else {
+            vl = (vl + 1 + (int)(xs(&x) % 7)) % 8;
+        }
         fprintf(f,
-                "{\"kind\":\"officer\",\"id\":\"O%d\",\"role\":\"%s\",\"unit\":\"%s\",\"area\":\"CW\","
-                "\"vetting\":{\"level\":\"%s\",\"granted\":\"%s\",\"expires\":\"%s\"},\"shift\":\"days\","
-                "\"start\":\"%s\",\"end\":%s,\"caveats\":[%s],\"relations\":[",
-                o, roles[xs(&x) % 10], units[xs(&x) % 5], vet[xs(&x) % 8], a, b, c, en,
-                xs(&x) % 3 == 0 ? "\"UKEYES\"" : "");
-        int nrel = (int)(xs(&x) % 4 == 0 ? 1 + xs(&x) % 2 : 0);
-        for (int k = 0; k < nrel; k++)
-            fprintf(f, "%s{\"person\":\"P%d\",\"type\":\"friend\"}", k ? "," : "", (int)(xs(&x) % 12));
-        fprintf(f, "]}\n");
+                "{\"kind\":\"officer\",\"id\":\"O%d\",\"role\":\"%s\",\"unit\":\"%s\","
+                "\"vetting\":{\"level\":\"%s\",\"granted\":\"%s\",\"expires\":\"%s\"},%s]}\n",
+                o, roles[role], units[unit], vet[vl], a, b, line);
     }
     for (int r = 0; r < 30; r++) {
         fprintf(f, "{\"kind\":\"record\",\"id\":\"R%d\",\"type\":\"%s\",\"system\":\"%s\",\"subjects\":[", r,
@@ -1232,7 +1251,7 @@ static bool write_force(const char *path, uint64_t seed, bool swap)
         fprintf(f, "\"O%d\",\"O%d\"", 2 * k, 2 * k + 1);
         int no = (int)(xs(&x) % 3);
         for (int q = 0; q < no; q++)
-            fprintf(f, ",\"O%d\"", (int)(xs(&x) % 20));
+            fprintf(f, ",\"O%d\"", (int)(xs(&x) % 40));
         fprintf(f, "],\"subjects\":[");
         int ns = (int)(xs(&x) % 3);
         for (int q = 0; q < ns; q++)
@@ -1247,7 +1266,7 @@ static bool write_force(const char *path, uint64_t seed, bool swap)
     for (int k = 0; k < 10; k++) {
         day(a, sizeof a, 0, (int64_t)(xs(&x) % 5) * 1800 - 3600);
         fprintf(f, "{\"kind\":\"assign\",\"ts\":\"%s\",\"case\":\"C%d\",\"officer\":\"O%d\",\"op\":\"%s\"}\n", a,
-                (int)(xs(&x) % 8), (int)(xs(&x) % 20), xs(&x) % 3 ? "add" : "remove");
+                (int)(xs(&x) % 8), (int)(xs(&x) % 40), xs(&x) % 3 ? "add" : "remove");
     }
     return fclose(f) == 0;
 }
@@ -1268,7 +1287,7 @@ static cu_gateway_request memo_request(uint64_t *x, char *off, char *rec, char *
         snprintf(off, 16, "O%d", 2 * c + (int)(xs(x) % 2));
         snprintf(rec, 16, "R%d", 3 * c + (int)(xs(x) % 3));
     } else {
-        snprintf(off, 16, xs(x) % 40 ? "O%d" : "NOPE%d", (int)(xs(x) % 20));
+        snprintf(off, 16, xs(x) % 40 ? "O%d" : "NOPE%d", (int)(xs(x) % 40));
         snprintf(rec, 16, xs(x) % 40 ? "R%d" : "RX%d", (int)(xs(x) % 30));
     }
     snprintf(kase, 16, k == 9 ? "CX%d" : "C%d", k == 8 ? (int)(xs(x) % 8) : c);
@@ -1397,6 +1416,31 @@ TEST(decision_memo_decides_as_the_general_path)
     }
     gw_dm_counts(gw_dm_thread(), &h1, &m1);
     g->dm_off = false;
+    /* the officers' classes: units of one kind alike, of two kinds apart */
+    gw_snap *s = gw_acquire(g);
+    uint32_t o1, o2, o3;
+    CHECK(s->off_class != NULL);
+    CHECK(update_ok(g,
+                    "{\"kind\":\"officer\",\"id\":\"Q1\",\"role\":\"PC\",\"unit\":\"PNCB-1\",\"area\":\"CW\","
+                    "\"vetting\":{\"level\":\"RV\",\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"},"
+                    "\"shift\":\"days\",\"start\":\"2010-01-01\",\"end\":null,\"relations\":[]}\n"
+                    "{\"kind\":\"officer\",\"id\":\"Q2\",\"role\":\"PC\",\"unit\":\"PNCB-77\",\"area\":\"CW\","
+                    "\"vetting\":{\"level\":\"RV\",\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"},"
+                    "\"shift\":\"days\",\"start\":\"2010-01-01\",\"end\":null,\"relations\":[]}\n"
+                    "{\"kind\":\"officer\",\"id\":\"Q3\",\"role\":\"PC\",\"unit\":\"DBS-77\",\"area\":\"CW\","
+                    "\"vetting\":{\"level\":\"RV\",\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"},"
+                    "\"shift\":\"days\",\"start\":\"2010-01-01\",\"end\":null,\"relations\":[]}\n",
+                    3));
+    gw_snap_release(s);
+    s = gw_acquire(g);
+    if (s->off_class && gw_find(s->st, GW_OFFICER, "Q1", 2, &o1) && gw_find(s->st, GW_OFFICER, "Q2", 2, &o2) &&
+        gw_find(s->st, GW_OFFICER, "Q3", 2, &o3)) {
+        CHECK_INT(s->off_class[o1], s->off_class[o2]);
+        CHECK(s->off_class[o1] != s->off_class[o3]);
+    } else {
+        CHECK(!"officers Q1-Q3 and their classes");
+    }
+    gw_snap_release(s);
     fprintf(stderr, "memo: %d allowed, %d break-glass-available, %d denied; %llu hits, %llu misses\n", allowed, bga,
             denied, (unsigned long long)(h1 - h0), (unsigned long long)(m1 - m0));
     CHECK_INT(differ, 0);

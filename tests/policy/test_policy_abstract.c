@@ -62,3 +62,48 @@ TEST(abstraction_accepts_and_refuses)
         CHECK_INT(v, cases[i].ok);
     }
 }
+
+/* cu_policy_set_attr_tests: a string attribute read only in tests against
+ * literals gets the tests' outcomes per value; read any other way, -1. */
+TEST(attribute_tests_per_value)
+{
+    static const char pack[] =
+        "permit (principal, action, resource) when { [\"PC\", \"DC\"].contains(principal.role) };\n"
+        "forbid (principal, action, resource) when { principal.unit like \"PNCB-*\" && principal.role != \"DC\" };\n"
+        "permit (principal, action, resource) when { principal.role == \"analyst\" || principal.unit == \"INT\" };\n";
+    cu_policy_set *set = NULL;
+    CHECK_OK(cu_policy_set_parse(pack, strlen(pack), "t", &set));
+    if (!set)
+        return;
+    uint64_t pc[2], dc[2], zz[2], yy[2], an[2], p1[2], p2[2], db[2];
+    CHECK_INT(cu_policy_set_attr_tests(set, CU_POLICY_VAR_PRINCIPAL, "role", "PC", 2, pc, 2), 3);
+    CHECK_INT(cu_policy_set_attr_tests(set, CU_POLICY_VAR_PRINCIPAL, "role", "DC", 2, dc, 2), 3);
+    CHECK_INT(cu_policy_set_attr_tests(set, CU_POLICY_VAR_PRINCIPAL, "role", "ZZ", 2, zz, 2), 3);
+    CHECK_INT(cu_policy_set_attr_tests(set, CU_POLICY_VAR_PRINCIPAL, "role", "YY", 2, yy, 2), 3);
+    CHECK_INT(cu_policy_set_attr_tests(set, CU_POLICY_VAR_PRINCIPAL, "role", "analyst", 7, an, 2), 3);
+    CHECK_INT((long)pc[0], 1 | 2); /* contains, != "DC" */
+    CHECK_INT((long)dc[0], 1);
+    CHECK_INT((long)zz[0], 2);
+    CHECK_INT((long)an[0], 2 | 4);
+    CHECK(zz[0] == yy[0] && zz[1] == 0);
+    CHECK_INT(cu_policy_set_attr_tests(set, CU_POLICY_VAR_PRINCIPAL, "unit", "PNCB-1", 6, p1, 2), 2);
+    CHECK_INT(cu_policy_set_attr_tests(set, CU_POLICY_VAR_PRINCIPAL, "unit", "PNCB-22", 7, p2, 2), 2);
+    CHECK_INT(cu_policy_set_attr_tests(set, CU_POLICY_VAR_PRINCIPAL, "unit", "DBS-1", 5, db, 2), 2);
+    CHECK(p1[0] == p2[0] && p1[0] != db[0]);
+    /* more tests than the words hold */
+    CHECK_INT(cu_policy_set_attr_tests(set, CU_POLICY_VAR_PRINCIPAL, "role", "PC", 2, pc, 0), -1);
+    cu_policy_set_release(set);
+    static const char *const other[] = {
+        "permit (principal, action, resource) when { principal.role == resource.role };",
+        "permit (principal, action, resource) when { [principal.role].contains(\"PC\") };",
+        "permit (principal, action, resource) when { (if true then principal else principal).role == \"PC\" };",
+        "permit (principal, action, resource) when { context.role == \"PC\" && principal.role == \"PC\" };",
+    };
+    for (size_t i = 0; i < sizeof other / sizeof *other; i++) {
+        set = NULL;
+        CHECK_OK(cu_policy_set_parse(other[i], strlen(other[i]), "t", &set));
+        if (set)
+            CHECK_INT(cu_policy_set_attr_tests(set, CU_POLICY_VAR_PRINCIPAL, "role", "PC", 2, pc, 2), -1);
+        cu_policy_set_release(set);
+    }
+}
