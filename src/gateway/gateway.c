@@ -842,7 +842,7 @@ typedef struct ent_w {
     bool ok;
 } ent_w;
 
-static void ent_field(ent_w *w, uint8_t tag, const void *v, size_t len)
+static inline __attribute__((always_inline)) void ent_field(ent_w *w, uint8_t tag, const void *v, size_t len)
 {
     if (!len || !w->ok)
         return;
