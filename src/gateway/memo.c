@@ -12,7 +12,9 @@
  * only through what the key holds: the action, the purpose's bytes, every
  * attribute of the officer and the record other than ids and dates (atoms
  * and set atoms, which name values within one store, so the key is only
- * good for one snapshot), the case's area, whether a case was stated and
+ * good for one snapshot; the officer's role, unit, vetting and area as
+ * classes of values the pack's tests cannot tell apart, gw_dm_classes,
+ * when it reads them only in such tests), the case's area, whether a case was stated and
  * known, the order of the seven dates, and the equalities between the
  * entities: the officer among the case's officers (and whether it has any),
  * the case among the record's parents, and how the record's subjects, the

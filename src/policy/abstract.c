@@ -17,6 +17,9 @@
  * values.  The check is syntactic and conservative: any other use (an
  * attribute read through an `if`, arithmetic, the context or a listed
  * record read whole, an entity literal inside a constant set) refuses.
+ * cu_policy_set_attr_tests asks the same of one string attribute: read only
+ * in tests against literals, a value is seen only through those tests'
+ * outcomes, so values with the same outcomes are alike.
  */
 #include "policy_int.h"
 
