@@ -60,8 +60,8 @@ static struct tctx *tctx_get(size_t scratch_size)
         return NULL;
     t->scratch = cu_arena_new(scratch_size, scratch_size * 4);
     cu_buf_init(&t->entry, 64 * 1024 + 8 * CU_GATEWAY_MAX_JUSTIFICATION);
-    t->dm = gw_dm_new();
-    if (!t->scratch || !t->dm || cu_buf_reserve(&t->entry, 8192) || pthread_setspecific(tkey, t)) {
+    t->dm = gw_dm_new(); /* NULL (memory): this thread decides without the memo */
+    if (!t->scratch || cu_buf_reserve(&t->entry, 8192) || pthread_setspecific(tkey, t)) {
         tctx_free(t);
         return NULL;
     }
@@ -995,7 +995,7 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
     if (record_known)
         system = gw_str(st, st->atoms[st->records[ri].system]);
     bool case_known = cn && gw_find_h(st, GW_CASE, r->case_id, cn, ch, &ci);
-    bool memo_on = !g->dm_off && s->pack->dm_ok && record_action; /* (and no register context: below) */
+    bool memo_on = t->dm && !g->dm_off && s->pack->dm_ok && record_action; /* (and no register context: below) */
     if (officer_known)
         gw_prefetch_decision(s, oi, record_known, ri, case_known, ci, !memo_on);
     cu_rc rc = CU_OK;

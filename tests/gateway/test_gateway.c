@@ -1541,3 +1541,75 @@ TEST(decision_memo_refused_by_packs_that_see_ids)
         cu_gateway_free(g);
     }
 }
+
+struct failing_decide {
+    cu_gateway *g;
+    uint64_t n;
+    cu_rc rc;
+    cu_gateway_decision d;
+};
+
+static void *decide_failing(void *p)
+{
+    struct failing_decide *f = p;
+    cu_gateway_request r = req("PC1", "view", "R1", "C1");
+    cu_alloc_fail_at(f->n, false);
+    f->rc = cu_gateway_decide(f->g, &r, &f->d);
+    cu_alloc_fail_at(0, false);
+    if (f->rc == CU_OK) /* the thread's memo now made (or not): a second decision */
+        f->rc = cu_gateway_decide(f->g, &r, &f->d);
+    return NULL;
+}
+
+/* Allocation failures around the memo: a thread whose memo cannot be made
+ * (its first decision's nth allocation fails) decides without it, and a
+ * snapshot whose officer classes cannot be made keys officers by their
+ * attributes; the decisions are the general path's either way. */
+TEST(decision_memo_under_allocation_failures)
+{
+    struct memlog log = {0};
+    cu_gateway *g = make(&log);
+    if (!g)
+        return;
+    cu_gateway_request r = req("PC1", "view", "R1", "C1");
+    cu_gateway_decision want;
+    g->dm_off = true;
+    CHECK_OK(cu_gateway_decide(g, &r, &want));
+    g->dm_off = false;
+    CHECK_INT(want.outcome, CU_GW_ALLOW);
+    int ok = 0;
+    for (uint64_t n = 1; n <= 8; n++) {
+        struct failing_decide f = {.g = g, .n = n};
+        pthread_t th;
+        if (pthread_create(&th, NULL, decide_failing, &f) != 0)
+            continue;
+        pthread_join(th, NULL);
+        CHECK(f.rc == CU_OK || f.rc == CU_ERR_NOMEM);
+        if (f.rc == CU_OK) {
+            ok++;
+            CHECK_INT(f.d.outcome, want.outcome);
+            CHECK_INT(f.d.n_policies, want.n_policies);
+        }
+    }
+    CHECK(ok >= 3); /* the memo's three allocations, at least, fail without failing the decision */
+    /* a reference update whose nth allocation fails: refused, or published
+     * (perhaps without officer classes) and deciding as before */
+    static const char upd[] = "{\"kind\":\"person\",\"id\":\"PNEW\",\"area\":\"CW\",\"flags\":[]}\n";
+    int published = 0;
+    for (uint64_t n = 1; n <= 400; n += 7) {
+        size_t applied = 0;
+        uint64_t v = 0;
+        cu_alloc_fail_at(n, false);
+        cu_rc rc = cu_gateway_reference_update(g, upd, strlen(upd), "upd", NULL, &applied, &v);
+        cu_alloc_fail_at(0, false);
+        if (rc != CU_OK)
+            continue;
+        published++;
+        cu_gateway_decision d;
+        CHECK_OK(cu_gateway_decide(g, &r, &d));
+        CHECK_INT(d.outcome, want.outcome);
+        CHECK_INT(d.n_policies, want.n_policies);
+    }
+    CHECK(published > 0);
+    cu_gateway_free(g);
+}
