@@ -1635,20 +1635,17 @@ TEST(decision_memo_under_allocation_failures)
  * people's regions or the link fails here). */
 TEST(decision_memo_tells_people_apart)
 {
+    /* an OFFICIAL crime record on RMS naming the people given */
+#define RMS_RECORD(id, people)                                                                          \
+    "{\"kind\":\"record\",\"id\":\"" id "\",\"type\":\"crime\",\"system\":\"RMS\",\"subjects\":[" people \
+    "],\"area\":\"CW\",\"classification\":\"OFFICIAL\",\"caveats\":[]}\n"
     static const char upd[] =
-        "{\"kind\":\"record\",\"id\":\"RA\",\"type\":\"crime\",\"system\":\"RMS\",\"subjects\":[\"P1\"],"
-        "\"area\":\"CW\",\"classification\":\"OFFICIAL\",\"caveats\":[]}\n"
-        "{\"kind\":\"record\",\"id\":\"RB\",\"type\":\"crime\",\"system\":\"RMS\",\"subjects\":[\"PEX\"],"
-        "\"area\":\"CW\",\"classification\":\"OFFICIAL\",\"caveats\":[]}\n"
-        "{\"kind\":\"record\",\"id\":\"RE\",\"type\":\"crime\",\"system\":\"RMS\",\"subjects\":[\"PPROT\"],"
-        "\"area\":\"CW\",\"classification\":\"OFFICIAL\",\"caveats\":[]}\n"
-        "{\"kind\":\"record\",\"id\":\"RF\",\"type\":\"crime\",\"system\":\"RMS\",\"subjects\":[\"PPROT\",\"P2\"],"
-        "\"area\":\"CW\",\"classification\":\"OFFICIAL\",\"caveats\":[]}\n"
-        "{\"kind\":\"record\",\"id\":\"RG\",\"type\":\"crime\",\"system\":\"RMS\",\"subjects\":[\"P1\"],"
-        "\"area\":\"CW\",\"classification\":\"OFFICIAL\",\"caveats\":[]}\n"
+        RMS_RECORD("RA", "\"P1\"") RMS_RECORD("RB", "\"PEX\"") RMS_RECORD("RE", "\"PPROT\"")
+        RMS_RECORD("RF", "\"PPROT\",\"P2\"") RMS_RECORD("RG", "\"P1\"")
         "{\"kind\":\"case\",\"id\":\"CQ\",\"opened\":\"2024-05-01T09:00:00Z\",\"closed\":null,\"area\":\"CW\","
         "\"officers\":[\"PC1\"],\"subjects\":[\"P1\",\"PEX\",\"PPROT\"],\"records\":[\"RA\",\"RB\",\"RE\",\"RF\"]}\n";
     struct memlog log = {0};
+#undef RMS_RECORD
     cu_gateway *g = make_updated(&log, upd, 6);
     if (!g)
         return;
