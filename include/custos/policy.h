@@ -229,6 +229,13 @@ bool cu_policy_set_abstract_ok(const cu_policy_set *set, const char *const *type
  * set (a caller may key a memo on them instead of the value). */
 long cu_policy_set_attr_tests(const cu_policy_set *set, uint8_t var, const char *a, const char *v, size_t vn,
                               uint64_t *out, size_t words);
+/* The same with the tests found once, for many values: NULL when the set
+ * reads var.a otherwise (or out of memory); run gives the bits of a value
+ * (-1 beyond 64 * words tests).  Freed with _free, before the set. */
+typedef struct cu_policy_attr_tests cu_policy_attr_tests;
+cu_policy_attr_tests *cu_policy_attr_tests_new(const cu_policy_set *set, uint8_t var, const char *a);
+long cu_policy_attr_tests_run(const cu_policy_attr_tests *t, const char *v, size_t vn, uint64_t *out, size_t words);
+void cu_policy_attr_tests_free(cu_policy_attr_tests *t);
 /* The entity's uid as a value (allocated in a; it points into ent). */
 const cu_policy_value *cu_policy_entity_value(cu_arena *a, const cu_policy_entity *ent);
 const char *cu_policy_entity_id(const cu_policy_entity *ent);

@@ -115,7 +115,8 @@ bool gw_dm_pack_ok(const cu_policy_set *set)
  * value is its own class (raw). */
 typedef struct attr_cls {
     const char *name;
-    bool raw, known;
+    cu_policy_attr_tests *tests; /* NULL: raw */
+    bool raw;
     uint32_t *cls;               /* per atom; UINT32_MAX: not yet */
     uint64_t (*vec)[DM_TESTW];   /* the classes' outcomes */
     uint32_t nvec;
@@ -129,9 +130,9 @@ static uint32_t value_class(const gw_snap *s, attr_cls *c, uint32_t atom)
         return c->cls[atom];
     const gw_store *st = s->st;
     uint64_t v[DM_TESTW];
-    long n = cu_policy_set_attr_tests(s->pack->set, CU_POLICY_VAR_PRINCIPAL, c->name, gw_str(st, st->atoms[atom]),
-                                      gw_str_len(st, st->atoms[atom]), v, DM_TESTW);
-    if (n < 0) { /* read otherwise: the same for every value */
+    long n = cu_policy_attr_tests_run(c->tests, gw_str(st, st->atoms[atom]), gw_str_len(st, st->atoms[atom]), v,
+                                      DM_TESTW);
+    if (n < 0) { /* too many tests: the same for every value */
         c->raw = true;
         return atom;
     }
@@ -160,6 +161,10 @@ void gw_dm_classes(gw_snap *s)
         ok = ac[k].cls && ac[k].vec;
         if (ok)
             memset(ac[k].cls, 0xff, st->natoms * sizeof *ac[k].cls);
+        /* the pack's tests of principal.<name>, found once; none (read
+         * otherwise, or memory): each value its own class */
+        ac[k].tests = cu_policy_attr_tests_new(s->pack->set, CU_POLICY_VAR_PRINCIPAL, ac[k].name);
+        ac[k].raw = !ac[k].tests;
     }
     uint32_t next = 0;
     for (size_t i = 0; i < no && ok; i++) {
@@ -185,6 +190,7 @@ void gw_dm_classes(gw_snap *s)
     for (int k = 0; k < 4; k++) {
         cu_free(ac[k].cls);
         cu_free(ac[k].vec);
+        cu_policy_attr_tests_free(ac[k].tests);
     }
     cu_free(tup);
     if (ok && !s->off_class)

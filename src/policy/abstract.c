@@ -157,18 +157,25 @@ bool cu_policy_set_abstract_ok(const cu_policy_set *set, const char *const *type
 
 /* ------------------------------------------------ string attribute tests */
 
-typedef struct tctx_ {
+/* The tests of one attribute, found once per set: each a read of var.a
+ * and the test above it, in set order. */
+typedef struct atest {
+    const node *read, *test;
+} atest;
+
+struct cu_policy_attr_tests {
+    atest *t;
+    size_t n, cap;
+};
+
+typedef struct twalk {
     uint8_t var;
     const char *a;
-    const char *v;
-    size_t vn;
-    uint64_t *out;
-    size_t words;
-    long n;   /* tests seen */
+    cu_policy_attr_tests *t;
     bool ok;
-} tctx_;
+} twalk;
 
-static bool is_var_attr(const tctx_ *x, const node *n)
+static bool is_var_attr(const twalk *x, const node *n)
 {
     return n->op == N_ATTR && n->nkids == 1 && name_is(n, x->a) && n->kids[0]->op == N_VAR && n->kids[0]->var == x->var;
 }
@@ -187,46 +194,47 @@ static bool str_is(const pval *l, const char *v, size_t vn)
     return l->kind == PV_STR && l->u.s.n == vn && (vn == 0 || pol_bytes_eq(l->u.s.p, v, (uint32_t)vn));
 }
 
-/* The outcome of the test parent (of the read n) on the value, or -1 when
- * parent is not a test against literals. */
-static int test_outcome(const tctx_ *x, const node *n, const node *parent)
+/* Is parent (above the read n) a test against literals? */
+static bool is_test(const node *n, const node *parent)
 {
     if (!parent)
-        return -1;
-    if ((parent->op == N_EQ || parent->op == N_NE) && parent->nkids == 2) {
-        const node *other = parent->kids[0] == n ? parent->kids[1] : parent->kids[0];
-        if (other->op != N_LIT)
-            return -1;
-        bool eq = str_is(&other->lit, x->v, x->vn);
-        return parent->op == N_EQ ? eq : !eq;
-    }
-    if (parent->op == N_LIKE && parent->nkids == 1 && parent->kids[0] == n && parent->pat)
-        return pol_like(x->v, x->vn, parent->pat);
-    if (parent->op == N_CALL && parent->fn == FN_CONTAINS && parent->nkids == 2 && parent->kids[1] == n) {
-        const pval *set = const_set(parent->kids[0]);
-        if (!set)
-            return -1;
-        for (uint32_t i = 0; i < set->u.set.n; i++)
-            if (str_is(&set->u.set.v[i], x->v, x->vn))
-                return 1;
-        return 0;
-    }
-    return -1;
+        return false;
+    if ((parent->op == N_EQ || parent->op == N_NE) && parent->nkids == 2)
+        return (parent->kids[0] == n ? parent->kids[1] : parent->kids[0])->op == N_LIT;
+    if (parent->op == N_LIKE)
+        return parent->nkids == 1 && parent->kids[0] == n && parent->pat;
+    return parent->op == N_CALL && parent->fn == FN_CONTAINS && parent->nkids == 2 && parent->kids[1] == n &&
+           const_set(parent->kids[0]);
 }
 
-static void tests_walk(tctx_ *x, const node *n, const node *parent)
+/* The outcome of the test for the value v. */
+static bool test_outcome(const node *n, const node *parent, const char *v, size_t vn)
+{
+    if (parent->op == N_EQ || parent->op == N_NE) {
+        const node *other = parent->kids[0] == n ? parent->kids[1] : parent->kids[0];
+        bool eq = str_is(&other->lit, v, vn);
+        return parent->op == N_EQ ? eq : !eq;
+    }
+    if (parent->op == N_LIKE)
+        return pol_like(v, vn, parent->pat);
+    const pval *set = const_set(parent->kids[0]);
+    for (uint32_t i = 0; i < set->u.set.n; i++)
+        if (str_is(&set->u.set.v[i], v, vn))
+            return true;
+    return false;
+}
+
+static void tests_walk(twalk *x, const node *n, const node *parent)
 {
     if (!x->ok)
         return;
     if (n->op == N_ATTR && name_is(n, x->a)) {
-        int r = is_var_attr(x, n) ? test_outcome(x, n, parent) : -1;
-        if (r < 0 || (size_t)x->n >= 64 * x->words) {
+        cu_policy_attr_tests *t = x->t;
+        if (!is_var_attr(x, n) || !is_test(n, parent) || cu_grow(&t->t, &t->cap, t->n + 1, sizeof *t->t, 16, false)) {
             x->ok = false;
             return;
         }
-        if (r)
-            x->out[x->n / 64] |= UINT64_C(1) << (x->n % 64);
-        x->n++;
+        t->t[t->n++] = (atest){n, parent};
         return;
     }
     if (n->op == N_VAR && n->var == x->var && x->var == VAR_CONTEXT &&
@@ -237,15 +245,48 @@ static void tests_walk(tctx_ *x, const node *n, const node *parent)
             tests_walk(x, n->kids[i], n);
 }
 
-long cu_policy_set_attr_tests(const cu_policy_set *set, uint8_t var, const char *a, const char *v, size_t vn,
-                              uint64_t *out, size_t words)
+cu_policy_attr_tests *cu_policy_attr_tests_new(const cu_policy_set *set, uint8_t var, const char *a)
 {
-    if (!set || !a || !v || !out || !words)
-        return -1;
-    memset(out, 0, words * sizeof *out);
-    tctx_ x = {.var = var, .a = a, .v = v, .vn = vn, .out = out, .words = words, .ok = true};
+    if (!set || !a)
+        return NULL;
+    cu_policy_attr_tests *t = cu_calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    twalk x = {.var = var, .a = a, .t = t, .ok = true};
     for (uint32_t i = 0; i < set->n && x.ok; i++)
         for (uint32_t c = 0; c < set->pols[i].nconds && x.ok; c++)
             tests_walk(&x, set->pols[i].conds[c].expr, NULL);
-    return x.ok ? x.n : -1;
+    if (!x.ok) {
+        cu_policy_attr_tests_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+long cu_policy_attr_tests_run(const cu_policy_attr_tests *t, const char *v, size_t vn, uint64_t *out, size_t words)
+{
+    if (!t || !v || !out || t->n > 64 * words)
+        return -1;
+    memset(out, 0, words * sizeof *out);
+    for (size_t i = 0; i < t->n; i++)
+        if (test_outcome(t->t[i].read, t->t[i].test, v, vn))
+            out[i / 64] |= UINT64_C(1) << (i % 64);
+    return (long)t->n;
+}
+
+void cu_policy_attr_tests_free(cu_policy_attr_tests *t)
+{
+    if (!t)
+        return;
+    cu_free(t->t);
+    cu_free(t);
+}
+
+long cu_policy_set_attr_tests(const cu_policy_set *set, uint8_t var, const char *a, const char *v, size_t vn,
+                              uint64_t *out, size_t words)
+{
+    cu_policy_attr_tests *t = cu_policy_attr_tests_new(set, var, a);
+    long n = cu_policy_attr_tests_run(t, v, vn, out, words);
+    cu_policy_attr_tests_free(t);
+    return n;
 }
