@@ -8,7 +8,7 @@
  * entry's encoding; the ledger's fsync is in bench/gateway_http.sh.  Prints
  * figures (and the resident memory); asserts nothing.
  *
- * Usage: bench_gateway [RECORDS] [DECISIONS] [--pool N] [--no-guards] [--requests FILE] [--reference FILE]
+ * Usage: bench_gateway [RECORDS] [DECISIONS] [--pool N] [--no-guards] [--no-memo] [--units N] [--requests FILE] [--reference FILE]
  *   (run from the source tree).
  *   Timed decisions are a fresh random request each (records all over the
  *   store, as in real traffic: mostly cache and TLB misses at ten million
@@ -23,6 +23,9 @@
  *     fresh; every decision fsync'd before it returns, group commit) with N
  *     threads deciding at once (default 64): the in-process ceiling of
  *     bench/gateway_http.sh, without HTTP.
+ *   --no-memo: no decision memo (every decision evaluated; docs/gateway.md).
+ *   --units N: the officers spread over N units (of five kinds: TP-, CID-,
+ *     PNCB-, DBS-, INT-) instead of one: more distinct memo keys.
  *   --no-guards: every candidate policy evaluated in full (as before guard
  *     prefixes; docs/policy.md), for comparison.
  *   --now T: the decision time (seconds since the epoch; the force's dates
@@ -358,8 +361,8 @@ static void write_reference(const char *path, const gw_store *st)
 int main(int argc, char **argv)
 {
     const char *reqfile = NULL, *reffile = NULL, *ledger_dir = NULL;
-    size_t nthreads = 64, pool = 0;
-    bool guards = true;
+    size_t nthreads = 64, pool = 0, nunits = 1;
+    bool guards = true, memo = true;
     size_t pos[2] = {10000000, 1000000};
     int np = 0;
     for (int i = 1; i < argc; i++) {
@@ -373,6 +376,10 @@ int main(int argc, char **argv)
             nthreads = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--no-guards") == 0)
             guards = false;
+        else if (strcmp(argv[i], "--no-memo") == 0)
+            memo = false;
+        else if (strcmp(argv[i], "--units") == 0 && i + 1 < argc)
+            nunits = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--pool") == 0 && i + 1 < argc)
             pool = strtoull(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--now") == 0 && i + 1 < argc)
@@ -402,6 +409,7 @@ int main(int argc, char **argv)
     cu_free(pack);
     if (!guards)
         cu_policy_set_guards(g->pack->set, false);
+    g->dm_off = !memo;
     long rss0 = rss_kib();
 
     uint64_t t0 = cu_mono_ns();
@@ -414,6 +422,7 @@ int main(int argc, char **argv)
     size_t protn = strlen(prot);
     CHK(gw_set_atom(st, &prot, &protn, 1, &flagged_set));
     uint32_t unit = atom(st, "TP-CW-RESP"), area = atom(st, "CW"), nominal = atom(st, "nominal");
+    static const char *const UNIT_KINDS[] = {"TP", "CID", "PNCB", "DBS", "INT"};
     for (size_t i = 0; i < OFFICERS; i++) {
         uint32_t k;
         int n = snprintf(id, sizeof id, "MP%05zu", i);
@@ -422,6 +431,12 @@ int main(int argc, char **argv)
         f->role = atom(st, ROLES[i % 10]);
         f->vetting = atom(st, VET[i % 6]);
         f->unit = unit;
+        if (nunits > 1) { /* --units: officers spread over that many units of five kinds */
+            char u[32];
+            size_t ui = (i * 7919) % nunits;
+            snprintf(u, sizeof u, "%s-%zu", UNIT_KINDS[ui % 5], ui);
+            f->unit = atom(st, u);
+        }
         f->area = area;
         f->caveats = empty_set;
         f->relations = 0;
@@ -567,7 +582,8 @@ int main(int argc, char **argv)
         cu_ledger_close(ledger);
         return failed ? 1 : 0;
     }
-    uint64_t allocs = cu_alloc_count();
+    uint64_t allocs = cu_alloc_count(), hits0, miss0, hits1, miss1;
+    gw_dm_counts(gw_dm_thread(), &hits0, &miss0);
     double secs = 0;
     for (size_t i = 0; i < ndec; i++) {
         const cu_gateway_request *q = &rq[i % (pool ? pool : 1)];
@@ -584,6 +600,7 @@ int main(int argc, char **argv)
         bga += d.outcome == CU_GW_BREAK_GLASS_AVAILABLE;
     }
     allocs = cu_alloc_count() - allocs;
+    gw_dm_counts(gw_dm_thread(), &hits1, &miss1);
     qsort(lat, ndec, sizeof *lat, cmp_u32);
     printf("force: %d officers, %zu cases, %zu records, %zu policies; store filled and snapshot made in %.2f s\n",
            OFFICERS, ncase, nrec, cu_policy_set_count(g->pack->set), build_s);
@@ -602,6 +619,9 @@ int main(int argc, char **argv)
     printf("latency: p50 %.2f us, p99 %.2f us, p99.9 %.2f us (cu_gateway_decide: entities, both tiers, ledger entry)\n",
            lat[ndec / 2] / 1e3, lat[ndec * 99 / 100] / 1e3, lat[ndec * 999 / 1000] / 1e3);
     printf("allocations during the timed decisions: %llu\n", (unsigned long long)allocs);
+    printf("decision memo: %s; %llu hits, %llu misses in the timed decisions\n",
+           !memo ? "off (--no-memo)" : g->pack->dm_ok ? "on" : "refused by the pack",
+           (unsigned long long)(hits1 - hits0), (unsigned long long)(miss1 - miss0));
     free(offs);
     free(recs);
     free(cases);

@@ -3,7 +3,8 @@
  * arbitrary parsed forms too), plainly and split on a context attribute;
  * with the guard prefixes forced on and off (and with a resource class
  * key, cu_policy_request_resource_key), whose answers must be the
- * same (a difference traps).  The context holds a Long `n`, an entity `c`
+ * same (a difference traps); and a set cu_policy_set_abstract_ok accepts
+ * must not see the value of context.n beyond its order.  The context holds a Long `n`, an entity `c`
  * and a record `r`. */
 #include "custos/policy.h"
 
@@ -97,6 +98,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 __builtin_trap();
             cu_policy_split_free(sp);
         }
+        /* a set that cu_policy_set_abstract_ok lets a caller memoise by the
+         * order of the listed Longs answers the same with context.n 7 and 9
+         * (both above principal.n 1 and resource.n 2) when neither has
+         * errors */
+        static const char *const types[] = {"User", "Doc"};
+        static const cu_policy_attr_path longs[] = {{CU_POLICY_VAR_CONTEXT, "n", NULL},
+                                                    {CU_POLICY_VAR_PRINCIPAL, "n", NULL},
+                                                    {CU_POLICY_VAR_RESOURCE, "n", NULL}};
+        cu_policy_request *r9 = cu_policy_request_new(a, "User", "a", "Action", "view", "Doc", "d");
+        cu_policy_answer x7, x9;
+        if (cu_policy_set_abstract_ok(set, types, 2, longs, 3) && r9 &&
+            cu_policy_request_ctx(r9, "n", cu_policy_val_long(a, 9)) == CU_OK &&
+            cu_policy_request_ctx(r9, "c", cu_policy_val_entity(a, "User", "a")) == CU_OK &&
+            cu_policy_request_ctx(r9, "r", cu_policy_val_record(a, rk, rv, 2)) == CU_OK &&
+            cu_policy_eval(set, ents, r, a, &x7) == CU_OK && cu_policy_eval(set, ents, r9, a, &x9) == CU_OK &&
+            !x7.n_errors && !x9.n_errors && !same(&x7, &x9))
+            __builtin_trap();
     }
     cu_arena_free(a);
     cu_policy_set_release(set);

@@ -195,6 +195,47 @@ size_t cu_policy_set_resource_attrs(const cu_policy_set *set, const char **names
  * policies).  Answers are the same with or without a key that keeps that
  * promise; a key that breaks it gives wrong answers. */
 void cu_policy_request_resource_key(cu_policy_request *req, uint64_t domain, uint64_t key);
+/* An attribute path from a request variable: var.a, or var.a.b when b is
+ * not NULL (var: CU_POLICY_VAR_*). */
+#define CU_POLICY_VAR_PRINCIPAL 0
+#define CU_POLICY_VAR_ACTION 1
+#define CU_POLICY_VAR_RESOURCE 2
+#define CU_POLICY_VAR_CONTEXT 3
+typedef struct cu_policy_attr_path {
+    uint8_t var;
+    const char *a, *b;
+} cu_policy_attr_path;
+/* May a caller memoise the set's answers by an abstraction of requests?
+ * True when no scope or condition names an entity of one of the types
+ * (so ids are seen only as equalities between entities), no @reason has
+ * a placeholder, the context is never read whole, and every read of an
+ * attribute named like one of the longs is exactly one of those paths and
+ * an operand of a comparison (<, <=, >, >=, ==, !=) whose other operand is
+ * one of them too (so those values are seen only through their order).
+ * Then two requests that differ only by the ids of such entities (with the
+ * same equalities among them, the same attributes and parents) and by
+ * those Longs (in the same order) get the same answer, apart from the text
+ * of evaluation errors: memoise only answers without errors.  Syntactic
+ * and conservative: any other use gives false. */
+bool cu_policy_set_abstract_ok(const cu_policy_set *set, const char *const *types, size_t ntypes,
+                               const cu_policy_attr_path *longs, size_t nlongs);
+/* How the set sees a string attribute var.a: when every read of an
+ * attribute of that name in its conditions is var.a itself as the operand
+ * of a test against literals (`== "PC"`, `!= "PC"`, `like "PNCB-*"`,
+ * `["PC", "DC"].contains(var.a)`), the outcomes of those tests for the
+ * value v (vn bytes) as bits in out (words words, bit i: the i-th test in
+ * set order) and the number of tests; -1 otherwise or beyond 64 * words
+ * tests.  Two values with the same bits are alike to every answer of the
+ * set (a caller may key a memo on them instead of the value). */
+long cu_policy_set_attr_tests(const cu_policy_set *set, uint8_t var, const char *a, const char *v, size_t vn,
+                              uint64_t *out, size_t words);
+/* The same with the tests found once, for many values: NULL when the set
+ * reads var.a otherwise (or out of memory); run gives the bits of a value
+ * (-1 beyond 64 * words tests).  Freed with _free, before the set. */
+typedef struct cu_policy_attr_tests cu_policy_attr_tests;
+cu_policy_attr_tests *cu_policy_attr_tests_new(const cu_policy_set *set, uint8_t var, const char *a);
+long cu_policy_attr_tests_run(const cu_policy_attr_tests *t, const char *v, size_t vn, uint64_t *out, size_t words);
+void cu_policy_attr_tests_free(cu_policy_attr_tests *t);
 /* The entity's uid as a value (allocated in a; it points into ent). */
 const cu_policy_value *cu_policy_entity_value(cu_arena *a, const cu_policy_entity *ent);
 const char *cu_policy_entity_id(const cu_policy_entity *ent);

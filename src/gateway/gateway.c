@@ -30,6 +30,7 @@
 struct tctx {
     cu_arena *scratch;
     cu_buf entry;   /* the decision as a ledger entry */
+    gw_dm *dm;      /* the decision memo (memo.c) */
 };
 
 static pthread_key_t tkey;
@@ -42,6 +43,7 @@ static void tctx_free(void *p)
         return;
     cu_arena_free(t->scratch);
     cu_buf_free(&t->entry);
+    gw_dm_free(t->dm);
     cu_free(t);
 }
 
@@ -58,11 +60,19 @@ static struct tctx *tctx_get(size_t scratch_size)
         return NULL;
     t->scratch = cu_arena_new(scratch_size, scratch_size * 4);
     cu_buf_init(&t->entry, 64 * 1024 + 8 * CU_GATEWAY_MAX_JUSTIFICATION);
+    t->dm = gw_dm_new(); /* NULL (memory): this thread decides without the memo */
     if (!t->scratch || cu_buf_reserve(&t->entry, 8192) || pthread_setspecific(tkey, t)) {
         tctx_free(t);
         return NULL;
     }
     return t;
+}
+
+gw_dm *gw_dm_thread(void)
+{
+    pthread_once(&tonce, tkey_make);
+    struct tctx *t = pthread_getspecific(tkey);
+    return t ? t->dm : NULL;
 }
 
 static const char *const ACTIONS[] = {"view", "update", "export", "print", "disclose", "search", "login", "logout"};
@@ -158,6 +168,7 @@ static cu_rc pack_new(const char *text, size_t len, const char *name, uint64_t v
     if ((rc = cu_policy_split_new(p->set, "break_glass", &p->split)))
         goto fail;
     pack_rk(p);
+    p->dm_ok = gw_dm_pack_ok(p->set);
     for (size_t i = 0; i < sizeof ACTIONS / sizeof *ACTIONS; i++) {
         p->act_ent[i] = cu_policy_entity_make(p->arena, "Action", 6, ACTIONS[i], strlen(ACTIONS[i]), 0, 0);
         if (!p->act_ent[i] || (rc = cu_policy_entity_seal(p->act_ent[i], NULL, p->arena))) {
@@ -392,6 +403,9 @@ void gw_publish_n(cu_gateway *g, gw_snap *s, uint64_t steps)
     for (size_t i = 0; i < s->st->nofficers; i++)
         if (s->off_ent[i] && cu_policy_entity_memo(s->off_ent[i], s->pack->set, s->arena) != CU_OK)
             break;
+    /* and the officers' classes for the decision memo, likewise */
+    if (s->pack->dm_ok)
+        gw_dm_classes(s);
     pthread_mutex_lock(&g->lock);
     g->next_version += steps;
     s->version = g->next_version - 1;
@@ -816,20 +830,57 @@ static cu_rc str_field(cu_buf *b, const char *k, const char *v)
 
 static size_t slen(const char *s) { return s ? strlen(s) : 0; }
 
-/* Strings joined by '\n' into a (bounded) field buffer. */
-static size_t join(char *buf, size_t cap, const char *const *items, size_t n)
+/* The decision's ledger entry is written in place, field after field, in
+ * the ledger's entry encoding (cu_ledger_entry_encode's bytes exactly:
+ * u8 version | u8 type | be64 time | (u8 tag, be16 length, value) in
+ * increasing tag order, empty fields left out), without gathering the
+ * fields or joining the lists in buffers first.  A cursor over the entry
+ * buffer; ok false once a field did not fit (CU_ERR_TOOBIG). */
+typedef struct ent_w {
+    uint8_t *o;
+    size_t n, cap;
+    bool ok;
+} ent_w;
+
+static inline __attribute__((always_inline)) void ent_field(ent_w *w, uint8_t tag, const void *v, size_t len)
 {
-    size_t k = 0;
+    if (!len || !w->ok)
+        return;
+    if (len > 0xffff || w->n + 3 + len > w->cap) {
+        w->ok = false;
+        return;
+    }
+    w->o[w->n] = tag;
+    cu_put_be16(w->o + w->n + 1, (uint16_t)len);
+    memcpy(w->o + w->n + 3, v, len);
+    w->n += 3 + len;
+}
+
+/* Strings joined by '\n' as one field, at most max bytes: items are taken
+ * while they fit (an item and its separator), as a bounded join would. */
+static void ent_join(ent_w *w, uint8_t tag, const char *const *items, size_t n, size_t max)
+{
+    if (!n || !w->ok)
+        return;
+    size_t at = w->n + 3, k = 0;
     for (size_t i = 0; i < n; i++) {
         size_t l = strlen(items[i]);
-        if (k + l + 1 > cap)
+        if (k + l + 1 > max)
             break;
+        if (at + k + (i ? 1 : 0) + l > w->cap) {
+            w->ok = false;
+            return;
+        }
         if (i)
-            buf[k++] = '\n';
-        memcpy(buf + k, items[i], l);
+            w->o[at + k++] = '\n';
+        memcpy(w->o + at + k, items[i], l);
         k += l;
     }
-    return k;
+    if (!k)
+        return;
+    w->o[w->n] = tag;
+    cu_put_be16(w->o + w->n + 1, (uint16_t)k);
+    w->n = at + k;
 }
 
 /* The log entry of a decision: the ledger's entry encoding, type
@@ -839,36 +890,35 @@ static cu_rc decision_entry(const cu_gateway_request *r, const rq_len *L, const 
 {
     uint8_t outcome = d->outcome == CU_GW_ALLOW ? 1 : d->outcome == CU_GW_DENY ? 2 : 3;
     uint8_t flags = (uint8_t)((d->break_glass ? 1 : 0) | (d->flagged ? 2 : 0));
-    uint64_t ver = htobe64(d->ref_version), pver = htobe64(d->policy_version); /* big-endian bytes */
-    char pol[4096], errs[8192];
-    size_t npol = join(pol, sizeof pol, d->policies, d->n_policies);
-    size_t nerr = join(errs, sizeof errs, d->errors, d->n_errors);
-    const char *just = r->justification;
-    cu_ledger_field f[] = {
-        {CU_GW_F_CALLER, r->caller, L->caller},
-        {CU_GW_F_OFFICER, r->officer, L->officer},
-        {CU_GW_F_ACTION, r->action, L->action},
-        {CU_GW_F_RECORD, r->record, L->record},
-        {CU_GW_F_SYSTEM, system, system == r->system ? L->system : slen(system)},
-        {CU_GW_F_PURPOSE, r->purpose, L->purpose},
-        {CU_GW_F_CASE, r->case_id, L->case_id},
-        {CU_GW_F_DECISION, &outcome, 1},
-        {CU_GW_F_FLAGS, &flags, flags ? 1 : 0},
-        {CU_GW_F_REF_VERSION, &ver, 8},
-        {CU_GW_F_JUSTIFICATION, just, L->just},
-        {CU_GW_F_POLICIES, pol, npol},
-        {CU_GW_F_ERRORS, errs, nerr},
-        {CU_GW_F_POLICY_VERSION, &pver, 8},
-    };
+    uint8_t ver[8], pver[8];
+    cu_put_be64(ver, d->ref_version);
+    cu_put_be64(pver, d->policy_version);
     cu_buf_reset(b);
     cu_rc rc = cu_buf_reserve(b, CU_LEDGER_ENTRY_MAX);
-    size_t len = 0;
-    if (!rc)
-        rc = cu_ledger_entry_encode(CU_LEDGER_DECISION, r->now, f, sizeof f / sizeof *f, (uint8_t *)b->data,
-                                    b->cap, &len);
-    if (!rc)
-        b->len = len;
-    return rc;
+    if (rc)
+        return rc;
+    ent_w w = {.o = (uint8_t *)b->data, .n = 10, .cap = CU_LEDGER_ENTRY_MAX, .ok = true};
+    w.o[0] = CU_LEDGER_ENTRY_VERSION;
+    w.o[1] = CU_LEDGER_DECISION;
+    cu_put_be64(w.o + 2, (uint64_t)r->now);
+    ent_field(&w, CU_GW_F_CALLER, r->caller, L->caller);
+    ent_field(&w, CU_GW_F_OFFICER, r->officer, L->officer);
+    ent_field(&w, CU_GW_F_ACTION, r->action, L->action);
+    ent_field(&w, CU_GW_F_RECORD, r->record, L->record);
+    ent_field(&w, CU_GW_F_SYSTEM, system, system == r->system ? L->system : slen(system));
+    ent_field(&w, CU_GW_F_PURPOSE, r->purpose, L->purpose);
+    ent_field(&w, CU_GW_F_CASE, r->case_id, L->case_id);
+    ent_field(&w, CU_GW_F_DECISION, &outcome, 1);
+    ent_field(&w, CU_GW_F_FLAGS, &flags, flags ? 1 : 0);
+    ent_field(&w, CU_GW_F_REF_VERSION, ver, 8);
+    ent_field(&w, CU_GW_F_JUSTIFICATION, r->justification, L->just);
+    ent_join(&w, CU_GW_F_POLICIES, d->policies, d->n_policies, 4096);
+    ent_join(&w, CU_GW_F_ERRORS, d->errors, d->n_errors, 8192);
+    ent_field(&w, CU_GW_F_POLICY_VERSION, pver, 8);
+    if (!w.ok)
+        return cu_err_set(CU_ERR_TOOBIG, "entry over %u bytes", CU_LEDGER_ENTRY_MAX);
+    b->len = w.n;
+    return CU_OK;
 }
 
 static void observe_latency(cu_gateway *g, uint64_t ns)
@@ -945,8 +995,9 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
     if (record_known)
         system = gw_str(st, st->atoms[st->records[ri].system]);
     bool case_known = cn && gw_find_h(st, GW_CASE, r->case_id, cn, ch, &ci);
+    bool memo_on = t->dm && !g->dm_off && s->pack->dm_ok && record_action; /* (and no register context: below) */
     if (officer_known)
-        gw_prefetch_decision(s, oi, record_known, ri, case_known, ci);
+        gw_prefetch_decision(s, oi, record_known, ri, case_known, ci, !memo_on);
     cu_rc rc = CU_OK;
 
     if (!officer_known) {
@@ -969,10 +1020,23 @@ static cu_rc decide_eval(cu_gateway *g, const cu_gateway_request *r, cu_gateway_
          * ans[1] as the emergency tier would answer (break_glass true). */
         cu_policy_request *pr = NULL;
         cu_policy_answer ans[2];
-        if ((rc = build_request(s, r, &L, ai, oi, ri, case_known, ci, gov, !g->rk_off, t->scratch, &pr)) ||
-            (rc = cu_policy_eval_split(s->pack->set, s->pack->split, NULL, pr, t->scratch, CU_POLICY_SPLIT_LAZY,
-                                       ans)))
-            goto fail;
+        /* a record request like one this thread decided under this
+         * snapshot: its answers from the memo (memo.c says why they are
+         * the same), else evaluated and kept */
+        uint64_t key[GW_DM_WORDS];
+        bool keyed = memo_on && !gov &&
+                     gw_dm_key_make(t->dm, s, ai, r->purpose, L.purpose, r->now, oi, ri,
+                                    case_known ? 2 : r->case_id ? 1 : 0, ci, key);
+        if (!keyed || !gw_dm_get(t->dm, s, key, t->scratch, ans)) {
+            if (memo_on)
+                gw_prefetch_officer(s, oi);
+            if ((rc = build_request(s, r, &L, ai, oi, ri, case_known, ci, gov, !g->rk_off, t->scratch, &pr)) ||
+                (rc = cu_policy_eval_split(s->pack->set, s->pack->split, NULL, pr, t->scratch,
+                                           CU_POLICY_SPLIT_LAZY, ans)))
+                goto fail;
+            if (keyed)
+                gw_dm_put(t->dm, s, key, ans);
+        }
         const cu_policy_answer *a1 = &ans[0], *a2 = &ans[1];
         take_answer(s->pack, a1, d, t->scratch);
         if (a1->n_errors) {

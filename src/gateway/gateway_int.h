@@ -176,6 +176,7 @@ typedef struct gw_pack {
      * rk_ok false: no key. */
     uint8_t rk_fields;
     bool rk_ok;
+    bool dm_ok;                    /* its decisions may be memoised (memo.c, gw_dm_pack_ok) */
 } gw_pack;
 
 enum { GW_RK_CLS = 1, GW_RK_TYPE = 2, GW_RK_SYSTEM = 4, GW_RK_AREA = 8, GW_RK_LIVE = 16, GW_RK_PROT = 32 };
@@ -200,6 +201,7 @@ typedef struct gw_snap {
     uint32_t *rec_cases;
     uint32_t *case_iv_start;             /* per case: ivs[start[c]..start[c+1]) */
     gw_interval *ivs;
+    uint32_t *off_class;                 /* per officer: its class for the decision memo (memo.c; NULL: none) */
     size_t bytes;                        /* what the derived parts take */
 } gw_snap;
 
@@ -232,7 +234,33 @@ cu_policy_entity *gw_case_entity(const gw_snap *s, uint32_t c, int64_t now, cu_a
 /* Start the memory reads a decision will make (officer entity, the
  * record's cases and people, the case's assignments) so that their cache
  * misses overlap instead of following one another.  Only a hint. */
-void gw_prefetch_decision(const gw_snap *s, uint32_t oi, bool rec, uint32_t ri, bool cs, uint32_t ci);
+void gw_prefetch_decision(const gw_snap *s, uint32_t oi, bool rec, uint32_t ri, bool cs, uint32_t ci, bool ent);
+/* The officer's entity and memo: what gw_prefetch_decision leaves out
+ * without ent (a decision the memo may answer reads neither, nor the
+ * people's ids), for when the memo missed. */
+void gw_prefetch_officer(const gw_snap *s, uint32_t oi);
+
+/* The decision memo (memo.c): per thread, the engine's two answers for a
+ * record request's abstraction (its key: GW_DM_WORDS words), valid under
+ * one snapshot.  gw_dm_key_make is false for a request it cannot key (more
+ * than 16 distinct people in a list, 63 purposes seen);
+ * cstate: 0 no case stated, 1 stated but unknown, 2 known (ci).  gw_dm_get
+ * fills ans (arrays in a) on a hit; gw_dm_put keeps answers without errors. */
+#define GW_DM_WORDS 6
+typedef struct gw_dm gw_dm;
+gw_dm *gw_dm_new(void);
+void gw_dm_free(gw_dm *m);
+bool gw_dm_pack_ok(const cu_policy_set *set);
+bool gw_dm_key_make(gw_dm *m, const gw_snap *s, size_t ai, const char *purpose, size_t plen, int64_t now,
+                    uint32_t oi, uint32_t ri, int cstate, uint32_t ci, uint64_t k[GW_DM_WORDS]);
+bool gw_dm_get(gw_dm *m, const gw_snap *s, const uint64_t k[GW_DM_WORDS], cu_arena *a, cu_policy_answer ans[2]);
+void gw_dm_put(gw_dm *m, const gw_snap *s, const uint64_t k[GW_DM_WORDS], const cu_policy_answer ans[2]);
+void gw_dm_counts(const gw_dm *m, uint64_t *hits, uint64_t *misses);
+/* s->off_class for s's pack (when a snapshot is published; none when out
+ * of memory: the memo then keys on the officers' own attributes). */
+void gw_dm_classes(gw_snap *s);
+/* This thread's memo (NULL before its first decision). */
+gw_dm *gw_dm_thread(void);
 
 /* Publish snapshot s as the gateway's current one (takes the reference). */
 void gw_publish(cu_gateway *g, gw_snap *s);
@@ -268,6 +296,7 @@ struct cu_gateway {
     void *live_ud;
     bool allow_on_error;
     bool rk_off;              /* tests: no resource class keys (the general path) */
+    bool dm_off;              /* tests and benchmarks: no decision memo (memo.c) */
     size_t scratch_size;
 
     pthread_mutex_t lock;     /* snap, tokens, bg */

@@ -58,6 +58,7 @@ void gw_snap_release(gw_snap *s)
     cu_free(s->rec_cases);
     cu_free(s->case_iv_start);
     cu_free(s->ivs);
+    cu_free(s->off_class);
     cu_free(s);
 }
 
@@ -464,11 +465,19 @@ static inline void pf_span(const void *p, size_t n)
         __builtin_prefetch((const char *)p + k);
 }
 
-void gw_prefetch_decision(const gw_snap *s, uint32_t oi, bool rec, uint32_t ri, bool cs, uint32_t ci)
+void gw_prefetch_officer(const gw_snap *s, uint32_t oi)
+{
+    const cu_policy_entity *oe = s->off_ent[oi];
+    if (oe) /* the entity and its ten attributes, made one after the other in the arena (< 512 bytes) */
+        pf_span(oe, 512);
+    cu_policy_entity_prefetch_memo(oe);
+}
+
+void gw_prefetch_decision(const gw_snap *s, uint32_t oi, bool rec, uint32_t ri, bool cs, uint32_t ci, bool ent)
 {
     const gw_store *st = s->st;
     /* step 1: what the three look-ups name (their structs are read) */
-    const cu_policy_entity *oe = s->off_ent[oi];
+    const cu_policy_entity *oe = ent ? s->off_ent[oi] : NULL;
     if (oe) /* the entity and its ten attributes, made one after the other in the arena (< 512 bytes) */
         pf_span(oe, 512);
     const uint32_t *it = NULL;
@@ -487,11 +496,12 @@ void gw_prefetch_decision(const gw_snap *s, uint32_t oi, bool rec, uint32_t ri, 
     }
     /* step 2: one level down (these loads wait for step 1's lines, in
      * parallel with one another): the officer's memo, made apart from it */
-    cu_policy_entity_prefetch_memo(oe);
+    if (oe)
+        cu_policy_entity_prefetch_memo(oe);
     if (rec) {
         uint32_t q = s->rec_case_start[ri];
         pf(&s->rec_cases[q]);
-        for (size_t k = 0; k < nsub && k < 4; k++)
+        for (size_t k = 0; k < nsub && k < 4 && ent; k++)
             pf(st->pool + st->persons[it[k]].id);
     }
     if (cs) {

@@ -161,6 +161,8 @@ static bool like_match(const char *s, size_t n, const ppat *pt)
     return n - pos >= ll && pol_bytes_eq(s + n - ll, pt->seg[last], (uint32_t)ll);
 }
 
+bool pol_like(const char *s, size_t n, const ppat *pt) { return like_match(s, n, pt); }
+
 static bool set_contains(const pval *set, const pval *x)
 {
     const pval *v = set->u.set.v;

@@ -352,6 +352,9 @@ static inline bool pol_guard_lone(int kind)
 /* A guard's slot is var.a, or context.a.b: an attribute of the entity (or
  * record) that context.a holds, read through one more step.  Its root is the
  * var.a node. */
+/* s (n bytes) matches the like pattern pt (eval.c). */
+bool pol_like(const char *s, size_t n, const ppat *pt);
+
 static inline const node *pol_slot_root(const node *x) { return x->kids[0]->op == N_VAR ? x : x->kids[0]; }
 
 /* A G_BOOL guard's expression, in prefix order: a leaf (arg: its index),

@@ -13,6 +13,8 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* 2024-06-01T12:00:00Z */
 #define NOW INT64_C(1717243200)
@@ -85,19 +87,25 @@ static cu_gateway *make(struct memlog *log)
     return g;
 }
 
-/* make, then the update upd applied (want lines taken); NULL on failure. */
-static cu_gateway *make_updated(struct memlog *log, const char *upd, size_t want)
+/* The update upd applied to g: true when want lines were taken. */
+static bool update_ok(cu_gateway *g, const char *upd, size_t want)
 {
-    cu_gateway *g = make(log);
     size_t applied = 0;
     uint64_t v = 0;
-    if (g && cu_gateway_reference_update(g, upd, strlen(upd), "upd", NULL, &applied, &v) != CU_OK) {
+    if (cu_gateway_reference_update(g, upd, strlen(upd), "upd", NULL, &applied, &v) != CU_OK) {
         fprintf(stderr, "reference update refused: %s\n", cu_err_detail());
         CHECK(!"reference update refused");
         applied = SIZE_MAX;
     }
     CHECK_INT(applied, want);
-    if (g && applied != want) {
+    return applied == want;
+}
+
+/* make, then the update upd applied (want lines taken); NULL on failure. */
+static cu_gateway *make_updated(struct memlog *log, const char *upd, size_t want)
+{
+    cu_gateway *g = make(log);
+    if (g && !update_ok(g, upd, want)) {
         cu_gateway_free(g);
         g = NULL;
     }
@@ -600,6 +608,10 @@ TEST(packs_changing_under_decisions)
     int started = 0;
     for (int i = 0; i < 2; i++)
         started += pthread_create(&th[i], NULL, race_decide, &pr) == 0;
+    /* the threads deciding before the first replacement (on a loaded
+     * machine they could start after the last) */
+    for (int w = 0; w < 5000 && started && atomic_load(&pr.n) == 0; w++)
+        usleep(1000);
     uint64_t v = 0;
     for (int k = 0; k < 24; k++) {
         /* version k + 2: even with the forbid, odd without */
@@ -1117,5 +1129,546 @@ TEST(resource_keys_change_no_decision)
     CHECK(allowed > 50);
     CHECK(denied > 500);
     cu_free(outcome);
+    cu_gateway_free(g);
+}
+
+/* ------------------------------------------------------ decision memo */
+
+static uint64_t xs(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* RFC 3339 text of NOW + days * 86400 + secs. */
+static void day(char *out, size_t cap, int64_t days, int64_t secs)
+{
+    time_t t = (time_t)(NOW + days * 86400 + secs);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The same in quotes, into a buffer of 48 bytes. */
+static void quoted_day(char *out, int64_t days)
+{
+    char t[40];
+    day(t, sizeof t, days, 0);
+    snprintf(out, 48, "\"%.40s\"", t);
+}
+
+/* A random force as interchange lines in path: 40 officers of many roles,
+ * units, vetting levels and dates (some equal to NOW), caveats and
+ * relations; 12 people (some protected); 30 records of every marking and
+ * system, some not live, with one to three subjects; 8 cases (some closed
+ * or not yet open) with assign lines around NOW.  swap: "OFFICIAL" and
+ * "TOP-SECRET" exchanged (the atoms keep their numbers, not their meaning). */
+static bool write_force(const char *path, uint64_t seed, bool swap)
+{
+    static const char *const roles[] = {"PC", "DC", "PS", "DS", "analyst", "staff", "SPC", "PCSO", "DI", "Insp"};
+    static const char *const units[] = {"TP-CW-RESP", "PNCB-1", "DBS-2", "CID-CW", "INT-1", "PNCB-7", "TP-HK"};
+    static const char *const vet[] = {"RV", "MV", "NPPV1", "NPPV2", "NPPV3", "CTC", "SC", "DV"};
+    static const char *const types[] = {"nominal", "crime", "intelligence"};
+    static const char *const systems[] = {"PNC", "PND", "RMS", "TRAIN"};
+    const char *marks[] = {"OFFICIAL", "OFFICIAL-SENSITIVE", "SECRET", "TOP-SECRET", "RESTRICTED"};
+    if (swap) {
+        marks[0] = "TOP-SECRET";
+        marks[3] = "OFFICIAL";
+    }
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return false;
+    uint64_t x = seed;
+    char a[40], b[40], c[40];
+    for (int p = 0; p < 12; p++)
+        fprintf(f, "{\"kind\":\"person\",\"id\":\"P%d\",\"area\":\"CW\",\"flags\":[%s]}\n", p,
+                xs(&x) % 4 == 0 ? "\"protected\"" : "");
+    /* most officers alike but for role, unit and vetting (so that the
+     * memo answers one officer from another's decision), a few not */
+    /* officer 2k + 1 is officer 2k but for its role, unit or vetting (k % 3),
+     * both on case k below */
+    char line[1024];
+    int role = 0, unit = 0, vl = 0;
+    for (int o = 0; o < 40; o++) {
+        if (o % 2 == 0) {
+            int gr = (int)(xs(&x) % 10), e = (int)(xs(&x) % 10);
+            day(a, sizeof a, gr == 0 ? 1 : gr == 1 ? 0 : -400, 0); /* granted: later, exactly NOW, long ago */
+            day(b, sizeof b, e == 0 ? -3 : e == 1 ? 0 : 300, 0);   /* expires: past, exactly NOW, future */
+            day(c, sizeof c, -2000 + (xs(&x) % 10 == 0 ? 2001 : 0), 0);
+            int end = (int)(xs(&x) % 10);
+            char en[48] = "null";
+            if (end == 0)
+                quoted_day(en, -1);
+            if (end == 1)
+                strcpy(en, "\"2024-06-01T12:00:00Z\"");
+            role = (int)(xs(&x) % 10);
+            unit = (int)(xs(&x) % 7);
+            vl = (int)(xs(&x) % 8);
+            int n = snprintf(line, sizeof line,
+                             "\"area\":\"CW\",\"shift\":\"days\",\"start\":\"%s\",\"end\":%s,\"caveats\":[%s],"
+                             "\"relations\":[",
+                             c, en, xs(&x) % 6 == 0 ? "\"UKEYES\"" : "");
+            /* relations with the people of the officer's case (o / 2) now and then */
+            int nrel = (int)(xs(&x) % 8 == 0 ? 1 + xs(&x) % 2 : 0);
+            for (int k = 0; k < nrel && n > 0 && (size_t)n < sizeof line - 64; k++)
+                n += snprintf(line + n, sizeof line - (size_t)n, "%s{\"person\":\"P%d\",\"type\":\"friend\"}",
+                              k ? "," : "", (o / 2 + (int)(xs(&x) % 3)) % 12);
+        } else if (o / 2 % 3 == 0) {
+            role = (role + 1 + (int)(xs(&x) % 9)) % 10;
+        } else if (o / 2 % 3 == 1) {
+            unit = (unit + 1 + (int)(xs(&x) % 6)) % 7;
+        } else {
+            vl = (vl + 1 + (int)(xs(&x) % 7)) % 8;
+        }
+        fprintf(f,
+                "{\"kind\":\"officer\",\"id\":\"O%d\",\"role\":\"%s\",\"unit\":\"%s\","
+                "\"vetting\":{\"level\":\"%s\",\"granted\":\"%s\",\"expires\":\"%s\"},%s]}\n",
+                o, roles[role], units[unit], vet[vl], a, b, line);
+    }
+    /* the three records of a case alike but for their people, mostly (so
+     * that the memo answers one from another's decision) */
+    int ty = 0, sy = 0, mk = 0, cv = 0, lv = 0;
+    for (int r = 0; r < 30; r++) {
+        if (r % 3 == 0 || xs(&x) % 4 == 0) {
+            ty = (int)(xs(&x) % 3);
+            sy = (int)(xs(&x) % 4);
+            mk = (int)(xs(&x) % 8 % 5);
+            cv = xs(&x) % 4 == 0 ? 1 + (int)(xs(&x) % 2) : 0;
+            lv = xs(&x) % 6 == 0;
+        }
+        fprintf(f, "{\"kind\":\"record\",\"id\":\"R%d\",\"type\":\"%s\",\"system\":\"%s\",\"subjects\":[", r,
+                types[ty], systems[sy]);
+        /* one to three people, near those of its case (r / 3), so that the
+         * case names them all, some or none */
+        int ns = 1 + (int)(xs(&x) % 3);
+        for (int k = 0; k < ns; k++)
+            fprintf(f, "%s\"P%d\"", k ? "," : "", (r / 3 + (int)(xs(&x) % 3)) % 12);
+        fprintf(f, "],\"area\":\"CW\",\"classification\":\"%s\",\"caveats\":[%s]%s}\n", marks[mk],
+                cv == 0 ? "" : cv == 1 ? "\"UKEYES\"" : "\"RELTRAIN\"", lv ? ",\"live\":false" : "");
+    }
+    for (int k = 0; k < 8; k++) {
+        int op = (int)(xs(&x) % 6), cl = (int)(xs(&x) % 8);
+        day(a, sizeof a, op == 0 ? 2 : op == 1 ? 0 : -30, 0);
+        char cs[48] = "null";
+        if (cl == 0)
+            quoted_day(cs, -1);
+        if (cl == 1)
+            strcpy(cs, "\"2024-06-01T12:00:00Z\"");
+        fprintf(f, "{\"kind\":\"case\",\"id\":\"C%d\",\"opened\":\"%s\",\"closed\":%s,\"area\":\"CW\",\"officers\":[", k,
+                a, cs);
+        /* officers O(2k), O(2k+1) and records R(3k)..R(3k+2) always (memo_request's
+         * linked requests), others at random */
+        fprintf(f, "\"O%d\",\"O%d\"", 2 * k, 2 * k + 1);
+        int no = (int)(xs(&x) % 3);
+        for (int q = 0; q < no; q++)
+            fprintf(f, ",\"O%d\"", (int)(xs(&x) % 40));
+        fprintf(f, "],\"subjects\":[");
+        int ns = (int)(xs(&x) % 4);
+        for (int q = 0; q < ns; q++)
+            fprintf(f, "%s\"P%d\"", q ? "," : "", (k + (int)(xs(&x) % 3)) % 12);
+        fprintf(f, "],\"records\":[");
+        fprintf(f, "\"R%d\",\"R%d\",\"R%d\"", 3 * k, 3 * k + 1, 3 * k + 2);
+        int nr = (int)(xs(&x) % 4);
+        for (int q = 0; q < nr; q++)
+            fprintf(f, ",\"R%d\"", (int)(xs(&x) % 30));
+        fprintf(f, "]}\n");
+    }
+    for (int k = 0; k < 10; k++) {
+        day(a, sizeof a, 0, (int64_t)(xs(&x) % 5) * 1800 - 3600);
+        fprintf(f, "{\"kind\":\"assign\",\"ts\":\"%s\",\"case\":\"C%d\",\"officer\":\"O%d\",\"op\":\"%s\"}\n", a,
+                (int)(xs(&x) % 8), (int)(xs(&x) % 40), xs(&x) % 3 ? "add" : "remove");
+    }
+    return fclose(f) == 0;
+}
+
+/* One random request over write_force's force (unknown ids now and then,
+ * every action, purposes in and out of the pack's list, a justification
+ * one time in three, and a time among NOW and its neighbours). */
+static cu_gateway_request memo_request(uint64_t *x, char *off, char *rec, char *kase)
+{
+    static const char *const actions[] = {"view", "update", "export", "print", "disclose", "search"};
+    static const char *const purposes[] = {"investigation", "intelligence", "training", "other", "custody",
+                                           "licensing", "bogus", "investigation", "investigation", "investigation"};
+    static const char *const systems[] = {"PNC", "TRAIN", "PND"};
+    static const int64_t dt[] = {0, 0, 0, -1, 1, 3600, -86400, 1800};
+    size_t ai = xs(x) % 8 % 6; /* views twice as often */
+    int c = (int)(xs(x) % 8), k = (int)(xs(x) % 10);
+    if (xs(x) % 2) { /* an officer and a record of case c */
+        snprintf(off, 16, "O%d", 2 * c + (int)(xs(x) % 2));
+        snprintf(rec, 16, "R%d", 3 * c + (int)(xs(x) % 3));
+    } else {
+        snprintf(off, 16, xs(x) % 40 ? "O%d" : "NOPE%d", (int)(xs(x) % 40));
+        snprintf(rec, 16, xs(x) % 40 ? "R%d" : "RX%d", (int)(xs(x) % 30));
+    }
+    snprintf(kase, 16, k == 9 ? "CX%d" : "C%d", k == 8 ? (int)(xs(x) % 8) : c);
+    cu_gateway_request r = req(off, actions[ai], ai == 5 ? NULL : rec, k < 3 ? NULL : kase);
+    r.purpose = purposes[xs(x) % 10];
+    r.system = ai == 5 ? systems[xs(x) % 3] : NULL;
+    r.justification = xs(x) % 3 == 0 ? "urgent: risk to life" : NULL;
+    r.now = NOW + dt[xs(x) % 8];
+    return r;
+}
+
+/* The decision d's strings copied into w (room bytes), d pointing at them. */
+static void keep_decision(cu_gateway_decision *d, char *w, size_t room)
+{
+    for (size_t k = 0; k < d->n_policies; k++)
+        keep_str(&d->policies[k], &w, &room);
+    for (size_t k = 0; k < d->n_reasons; k++)
+        keep_str(&d->reasons[k], &w, &room);
+    for (size_t k = 0; k < d->n_errors; k++)
+        keep_str(&d->errors[k], &w, &room);
+    for (size_t k = 0; k < d->n_obligations; k++)
+        keep_str(&d->obligations[k], &w, &room);
+    keep_str(&d->explanation, &w, &room);
+    keep_str(&d->explain_policy, &w, &room);
+    keep_str(&d->explain_condition, &w, &room);
+}
+
+/* The last entry is in the ledger's canonical encoding: decoded and
+ * encoded again by cu_ledger_entry_encode, the same bytes. */
+static bool entry_canonical(const struct memlog *m, uint8_t *again)
+{
+    cu_ledger_entry e;
+    size_t len = 0;
+    return cu_ledger_entry_decode(m->last, m->last_len, &e) == CU_OK &&
+           cu_ledger_entry_encode(e.type, e.ts, e.fields, e.nfields, again, CU_LEDGER_ENTRY_MAX, &len) == CU_OK &&
+           len == m->last_len && memcmp(again, m->last, len) == 0;
+}
+
+/* Random requests decided with the decision memo and without it (the
+ * general path: entities built, both tiers evaluated), in both orders
+ * (the memo's answer first, then the general one, and the other way
+ * round): the same decisions field by field and the same ledger entries
+ * byte for byte, over a random force, after a reference update, after the
+ * force is loaded again with two markings swapped (a memo entry that
+ * outlived its snapshot would answer for the wrong records), and after two
+ * pack replacements (one adding a forbid, one the pack again).  The memo
+ * must have answered most of them. */
+TEST(decision_memo_decides_as_the_general_path)
+{
+    struct memlog log = {0};
+    cu_gateway *g = make(&log);
+    char path[512], *pack = NULL, *pack2 = NULL;
+    size_t plen = 0;
+    snprintf(path, sizeof path, "%s/memo_force.jsonl", cu_test_tmpdir());
+    char *outcome = cu_malloc(8000);
+    uint8_t *first = cu_malloc(CU_LEDGER_ENTRY_MAX), *again = cu_malloc(CU_LEDGER_ENTRY_MAX);
+    CHECK_OK(cu_gateway_read_pack("policies", &pack, &plen));
+    if (!g || !outcome || !first || !again || !pack) {
+        CHECK(!"setup");
+        goto done;
+    }
+    static const char extra[] = "\n@id(\"no-custody-secret\")\n@reason(\"test: custody work stays below SECRET.\")\n"
+                                "forbid (principal, action, resource is Record)\n"
+                                "when { context.purpose == \"custody\" && resource.classification == \"SECRET\" };\n";
+    pack2 = cu_malloc(plen + sizeof extra);
+    if (!pack2)
+        goto done;
+    memcpy(pack2, pack, plen);
+    memcpy(pack2 + plen, extra, sizeof extra);
+    CHECK(g->pack->dm_ok);
+    uint64_t x = 0x9e3779b97f4a7c15ull, h0, m0, h1, m1;
+    int differ = 0, noncanon = 0, allowed = 0, bga = 0, denied = 0;
+    gw_dm_counts(gw_dm_thread(), &h0, &m0);
+    for (int phase = 0; phase < 5; phase++) {
+        if (phase == 0 || phase == 2) {
+            CHECK(write_force(path, 0x1234567ull, phase == 2));
+            CHECK_OK(cu_gateway_reference_load(g, path));
+        } else if (phase == 1) {
+            static const char upd[] =
+                "{\"kind\":\"officer\",\"id\":\"O3\",\"role\":\"analyst\",\"unit\":\"PNCB-1\",\"area\":\"CW\","
+                "\"vetting\":{\"level\":\"SC\",\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"},"
+                "\"shift\":\"days\",\"start\":\"2010-01-01\",\"end\":null,\"relations\":[{\"person\":\"P1\","
+                "\"type\":\"sibling\"}]}\n"
+                "{\"kind\":\"record\",\"id\":\"R4\",\"type\":\"intelligence\",\"system\":\"PND\",\"subjects\":"
+                "[\"P1\",\"P2\"],\"area\":\"CW\",\"classification\":\"SECRET\",\"caveats\":[]}\n"
+                "{\"kind\":\"case\",\"id\":\"C2\",\"opened\":\"2024-05-01T09:00:00Z\",\"closed\":null,"
+                "\"area\":\"CW\",\"officers\":[\"O3\",\"O5\"],\"subjects\":[\"P1\"],\"records\":[\"R4\",\"R5\"]}\n";
+            CHECK(update_ok(g, upd, 3));
+        } else {
+            uint64_t v = 0;
+            CHECK_OK(cu_gateway_policies_replace(g, phase == 3 ? pack2 : pack, phase == 3 ? plen + sizeof extra - 1 : plen,
+                                                 "policies", NOW, &v));
+            CHECK(g->pack->dm_ok);
+        }
+        for (int i = 0; i < 1500; i++) {
+            char off[16], rec[16], kase[16];
+            cu_gateway_request r = memo_request(&x, off, rec, kase);
+            bool memo_first = i & 1;
+            cu_gateway_decision d1, d2;
+            g->dm_off = !memo_first;
+            CHECK_OK(cu_gateway_decide(g, &r, &d1));
+            keep_decision(&d1, outcome, 8000);
+            size_t l1 = log.last_len;
+            memcpy(first, log.last, l1);
+            g->dm_off = memo_first;
+            CHECK_OK(cu_gateway_decide(g, &r, &d2));
+            /* a third decision with the memo, now surely warm for this request */
+            cu_gateway_decision d3;
+            g->dm_off = false;
+            CHECK_OK(cu_gateway_decide(g, &r, &d3));
+            if (!entry_canonical(&log, again)) {
+                if (noncanon++ < 5)
+                    fprintf(stderr, "phase %d request %d: the entry is not in the canonical encoding\n", phase, i);
+            }
+            if (!same_decision(&d1, &d2) || !same_decision(&d2, &d3) || l1 != log.last_len ||
+                memcmp(first, log.last, l1) != 0) {
+                if (differ++ < 5)
+                    fprintf(stderr, "phase %d request %d (%s %s %s case %s purpose %s): the memo decides otherwise\n",
+                            phase, i, r.officer, r.action, r.record ? r.record : r.system,
+                            r.case_id ? r.case_id : "-", r.purpose);
+            }
+            allowed += d2.outcome == CU_GW_ALLOW;
+            bga += d2.outcome == CU_GW_BREAK_GLASS_AVAILABLE;
+            denied += d2.outcome == CU_GW_DENY;
+        }
+    }
+    gw_dm_counts(gw_dm_thread(), &h1, &m1);
+    g->dm_off = false;
+    /* the officers' classes: units of one kind alike, of two kinds apart */
+    gw_snap *s = gw_acquire(g);
+    uint32_t o1, o2, o3;
+    CHECK(s->off_class != NULL);
+    CHECK(update_ok(g,
+                    "{\"kind\":\"officer\",\"id\":\"Q1\",\"role\":\"PC\",\"unit\":\"PNCB-1\",\"area\":\"CW\","
+                    "\"vetting\":{\"level\":\"RV\",\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"},"
+                    "\"shift\":\"days\",\"start\":\"2010-01-01\",\"end\":null,\"relations\":[]}\n"
+                    "{\"kind\":\"officer\",\"id\":\"Q2\",\"role\":\"PC\",\"unit\":\"PNCB-77\",\"area\":\"CW\","
+                    "\"vetting\":{\"level\":\"RV\",\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"},"
+                    "\"shift\":\"days\",\"start\":\"2010-01-01\",\"end\":null,\"relations\":[]}\n"
+                    "{\"kind\":\"officer\",\"id\":\"Q3\",\"role\":\"PC\",\"unit\":\"DBS-77\",\"area\":\"CW\","
+                    "\"vetting\":{\"level\":\"RV\",\"granted\":\"2020-01-01\",\"expires\":\"2030-01-01\"},"
+                    "\"shift\":\"days\",\"start\":\"2010-01-01\",\"end\":null,\"relations\":[]}\n",
+                    3));
+    gw_snap_release(s);
+    s = gw_acquire(g);
+    if (s->off_class && gw_find(s->st, GW_OFFICER, "Q1", 2, &o1) && gw_find(s->st, GW_OFFICER, "Q2", 2, &o2) &&
+        gw_find(s->st, GW_OFFICER, "Q3", 2, &o3)) {
+        CHECK_INT(s->off_class[o1], s->off_class[o2]);
+        CHECK(s->off_class[o1] != s->off_class[o3]);
+    } else {
+        CHECK(!"officers Q1-Q3 and their classes");
+    }
+    gw_snap_release(s);
+    fprintf(stderr, "memo: %d allowed, %d break-glass-available, %d denied; %llu hits, %llu misses\n", allowed, bga,
+            denied, (unsigned long long)(h1 - h0), (unsigned long long)(m1 - m0));
+    CHECK_INT(differ, 0);
+    CHECK_INT(noncanon, 0);
+    CHECK(allowed > 100);
+    CHECK(bga > 30);
+    CHECK(denied > 1000);
+    /* most record requests were answered by the memo, not all */
+    CHECK(h1 - h0 > 3000);
+    CHECK(m1 - m0 > 500);
+done:
+    cu_free(pack);
+    cu_free(pack2);
+    cu_free(first);
+    cu_free(again);
+    cu_free(outcome);
+    cu_gateway_free(g);
+}
+
+/* The entry written in place keeps the bounded join of the deciding
+ * policies' ids (4096 bytes: ids are taken while they fit) and the
+ * canonical encoding: 16 forbids of 300-byte ids, 13 of them fit. */
+TEST(decision_entry_in_place)
+{
+    char *pack = cu_malloc(16 * 400), *want = cu_malloc(4096);
+    uint8_t *again = cu_malloc(CU_LEDGER_ENTRY_MAX);
+    struct memlog log = {0};
+    cu_gateway *g = NULL;
+    if (!pack || !want || !again)
+        goto done;
+    size_t n = 0, wn = 0;
+    for (int i = 0; i < 16; i++) {
+        char id[301];
+        memset(id, 'a' + i, 297);
+        snprintf(id + 297, 4, "%03d", i);
+        n += (size_t)snprintf(pack + n, 400, "@id(\"%s\") forbid (principal, action, resource);\n", id);
+        if (i < 13)
+            wn += (size_t)snprintf(want + wn, 4096 - wn, "%s%s", i ? "\n" : "", id);
+    }
+    cu_gateway_opts o = {.policy_text = pack, .policy_len = n,
+                         .audit = {.append = mem_append, .size = mem_size, .ud = &log}};
+    CHECK_OK(cu_gateway_new(&o, &g));
+    if (!g)
+        goto done;
+    CHECK_OK(cu_gateway_reference_load(g, REF));
+    for (int memo = 0; memo < 3; memo++) {
+        g->dm_off = memo == 0;
+        cu_gateway_request r = req("PC1", "view", "R1", "C1");
+        r.justification = memo == 2 ? "urgent" : NULL;
+        cu_gateway_decision d;
+        CHECK_OK(cu_gateway_decide(g, &r, &d));
+        CHECK_INT(d.outcome, CU_GW_DENY);
+        CHECK_INT(d.n_policies, 16);
+        CHECK(field_is(&log, CU_GW_F_POLICIES, want, wn));
+        CHECK_INT(wn, 13 * 300 + 12);
+        CHECK(field_str(&log, CU_GW_F_OFFICER, "PC1"));
+        CHECK(field_str(&log, CU_GW_F_SYSTEM, "PNC"));
+        CHECK(memo < 2 ? field_is(&log, CU_GW_F_JUSTIFICATION, NULL, 0) : field_str(&log, CU_GW_F_JUSTIFICATION, "urgent"));
+        CHECK(entry_canonical(&log, again));
+    }
+done:
+    cu_gateway_free(g);
+    cu_free(pack);
+    cu_free(want);
+    cu_free(again);
+}
+
+/* A pack the memo cannot be exact for is decided without it: a @reason
+ * placeholder (the officer's id in the answer), an officer named. */
+TEST(decision_memo_refused_by_packs_that_see_ids)
+{
+    static const char *const packs[] = {
+        "@id(\"p\") @reason(\"{principal} may view\") permit (principal, action, resource);",
+        "@id(\"p\") permit (principal == Officer::\"PC1\", action, resource);",
+        "@id(\"p\") permit (principal, action, resource) when { context.case.officers.contains(Officer::\"PC1\") };",
+    };
+    for (size_t i = 0; i < sizeof packs / sizeof *packs; i++) {
+        struct memlog log = {0};
+        cu_gateway *g = NULL;
+        cu_gateway_opts o = {.policy_text = packs[i], .policy_len = strlen(packs[i]),
+                             .audit = {.append = mem_append, .size = mem_size, .ud = &log}};
+        CHECK_OK(cu_gateway_new(&o, &g));
+        if (!g)
+            continue;
+        CHECK(!g->pack->dm_ok);
+        CHECK_OK(cu_gateway_reference_load(g, REF));
+        uint64_t h0, m0, h1, m1;
+        gw_dm_counts(gw_dm_thread(), &h0, &m0);
+        cu_gateway_decision d;
+        for (int k = 0; k < 3; k++) {
+            cu_gateway_request r = req(k == 2 ? "PC2" : "PC1", "view", "R1", "C1");
+            CHECK_OK(cu_gateway_decide(g, &r, &d));
+            CHECK_INT(d.outcome, i == 1 && k == 2 ? CU_GW_DENY : CU_GW_ALLOW);
+        }
+        gw_dm_counts(gw_dm_thread(), &h1, &m1);
+        CHECK_INT(h1 - h0, 0);
+        CHECK_INT(m1 - m0, 0);
+        cu_gateway_free(g);
+    }
+}
+
+struct failing_decide {
+    cu_gateway *g;
+    uint64_t n;
+    cu_rc rc;
+    cu_gateway_decision d;
+};
+
+static void *decide_failing(void *p)
+{
+    struct failing_decide *f = p;
+    cu_gateway_request r = req("PC1", "view", "R1", "C1");
+    cu_alloc_fail_at(f->n, false);
+    f->rc = cu_gateway_decide(f->g, &r, &f->d);
+    cu_alloc_fail_at(0, false);
+    if (f->rc == CU_OK) /* the thread's memo now made (or not): a second decision */
+        f->rc = cu_gateway_decide(f->g, &r, &f->d);
+    return NULL;
+}
+
+/* Allocation failures around the memo: a thread whose memo cannot be made
+ * (its first decision's nth allocation fails) decides without it, and a
+ * snapshot whose officer classes cannot be made keys officers by their
+ * attributes; the decisions are the general path's either way. */
+TEST(decision_memo_under_allocation_failures)
+{
+    struct memlog log = {0};
+    cu_gateway *g = make(&log);
+    if (!g)
+        return;
+    cu_gateway_request r = req("PC1", "view", "R1", "C1");
+    cu_gateway_decision want;
+    g->dm_off = true;
+    CHECK_OK(cu_gateway_decide(g, &r, &want));
+    g->dm_off = false;
+    CHECK_INT(want.outcome, CU_GW_ALLOW);
+    int ok = 0;
+    for (uint64_t n = 1; n <= 8; n++) {
+        struct failing_decide f = {.g = g, .n = n};
+        pthread_t th;
+        if (pthread_create(&th, NULL, decide_failing, &f) != 0)
+            continue;
+        pthread_join(th, NULL);
+        CHECK(f.rc == CU_OK || f.rc == CU_ERR_NOMEM);
+        if (f.rc == CU_OK) {
+            ok++;
+            CHECK_INT(f.d.outcome, want.outcome);
+            CHECK_INT(f.d.n_policies, want.n_policies);
+        }
+    }
+    CHECK(ok >= 3); /* the memo's three allocations, at least, fail without failing the decision */
+    /* a reference update whose nth allocation fails: refused, or published
+     * (perhaps without officer classes) and deciding as before */
+    static const char upd[] = "{\"kind\":\"person\",\"id\":\"PNEW\",\"area\":\"CW\",\"flags\":[]}\n";
+    int published = 0;
+    for (uint64_t n = 1; n <= 400; n += 7) {
+        size_t applied = 0;
+        uint64_t v = 0;
+        cu_alloc_fail_at(n, false);
+        cu_rc rc = cu_gateway_reference_update(g, upd, strlen(upd), "upd", NULL, &applied, &v);
+        cu_alloc_fail_at(0, false);
+        if (rc != CU_OK)
+            continue;
+        published++;
+        cu_gateway_decision d;
+        CHECK_OK(cu_gateway_decide(g, &r, &d));
+        CHECK_INT(d.outcome, want.outcome);
+        CHECK_INT(d.n_policies, want.n_policies);
+    }
+    CHECK(published > 0);
+    cu_gateway_free(g);
+}
+
+/* The memo tells people and links apart: records alike but for their
+ * subjects, one naming a person the officer declared a link to
+ * (declared-relation), one protected record naming someone its case does
+ * not (protected-person), and one the case does not link
+ * (case-not-linked), each decided after its twin has filled the memo: as
+ * the general path decides, and not as the twin (so a key without the
+ * people's regions or the link fails here). */
+TEST(decision_memo_tells_people_apart)
+{
+    /* an OFFICIAL crime record on RMS naming the people given */
+#define RMS_RECORD(id, people)                                                                          \
+    "{\"kind\":\"record\",\"id\":\"" id "\",\"type\":\"crime\",\"system\":\"RMS\",\"subjects\":[" people \
+    "],\"area\":\"CW\",\"classification\":\"OFFICIAL\",\"caveats\":[]}\n"
+    static const char upd[] =
+        RMS_RECORD("RA", "\"P1\"") RMS_RECORD("RB", "\"PEX\"") RMS_RECORD("RE", "\"PPROT\"")
+        RMS_RECORD("RF", "\"PPROT\",\"P2\"") RMS_RECORD("RG", "\"P1\"")
+        "{\"kind\":\"case\",\"id\":\"CQ\",\"opened\":\"2024-05-01T09:00:00Z\",\"closed\":null,\"area\":\"CW\","
+        "\"officers\":[\"PC1\"],\"subjects\":[\"P1\",\"PEX\",\"PPROT\"],\"records\":[\"RA\",\"RB\",\"RE\",\"RF\"]}\n";
+    struct memlog log = {0};
+#undef RMS_RECORD
+    cu_gateway *g = make_updated(&log, upd, 6);
+    if (!g)
+        return;
+    /* and a record the case does not link (case-not-linked) */
+    static const char *const pairs[][2] = {{"RA", "RB"}, {"RE", "RF"}, {"RA", "RG"}};
+    static const char *const deciding[] = {"declared-relation", "protected-person", "case-not-linked"};
+    for (int p = 0; p < 3; p++) {
+        cu_gateway_decision twin, memo, general;
+        cu_gateway_request a = req("PC1", "view", pairs[p][0], "CQ"), b = req("PC1", "view", pairs[p][1], "CQ");
+        g->dm_off = false;
+        CHECK_OK(cu_gateway_decide(g, &a, &twin));
+        int twin_outcome = twin.outcome;
+        CHECK_OK(cu_gateway_decide(g, &b, &memo));
+        cu_gateway_decision keep = memo;
+        char buf[2000];
+        keep_decision(&keep, buf, sizeof buf);
+        g->dm_off = true;
+        CHECK_OK(cu_gateway_decide(g, &b, &general));
+        g->dm_off = false;
+        CHECK(same_decision(&keep, &general));
+        CHECK_INT(twin_outcome, CU_GW_ALLOW);
+        CHECK(general.outcome != CU_GW_ALLOW);
+        CHECK(has_policy(&general, deciding[p]));
+    }
     cu_gateway_free(g);
 }
