@@ -14,20 +14,61 @@
  *    keep-alive connection stays open stops naming the caller within that
  *    time; a TLS connection's peer cannot change under it (MHD neither
  *    renegotiates nor asks for post-handshake authentication).
+ * 5. Each worker thread runs its own libmicrohttpd daemon (external polling,
+ *    the listening socket shared) and is the only thread that calls into
+ *    it.  A suspended request is resumed by its worker: cu_http_resume, on
+ *    any thread, only pushes it on the worker's list and wakes the worker
+ *    when it is about to block, so a ledger commit that answers 30 requests
+ *    wakes each worker once (libmicrohttpd's own MHD_resume_connection from
+ *    another thread costs a lock and an eventfd write per request).
+ * 6. A request counts as suspended from cu_http_suspend until its worker
+ *    has handed the answer to libmicrohttpd and run the daemon once after,
+ *    so cu_server_stop, which waits for none to be left, does not close a
+ *    connection under an answer that is due.
  */
 #include "custos/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <gnutls/gnutls.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_ROUTES 128
 #define TLS_REVERIFY_NS (60 * UINT64_C(1000000000))
+#define CONNECTION_LIMIT 1000u /* over all workers */
+#define MAX_WORKERS 1024u
+
+struct conn_state;
+
+/* One worker thread and its daemon (invariant 5).  The counters are
+ * written by the worker alone (relaxed stores, no locked instruction) and
+ * summed by /metrics; resumed and armed are what other threads touch. */
+struct worker {
+    cu_server *s;
+    struct MHD_Daemon *d;
+    pthread_t thr;
+    bool running;
+    bool quiesced;
+    int efd;  /* eventfd: answers to hand back, or stop */
+    int epfd; /* the worker's epoll: the daemon's epoll fd and efd */
+    _Atomic(struct conn_state *) resumed; /* answered, not yet handed to MHD (a stack) */
+    atomic_int armed;                     /* 1: the worker may be blocking, wake it */
+    atomic_int suspended;                 /* its requests suspended (invariant 6) */
+    atomic_ullong connections;            /* connections opened */
+    atomic_ullong verifications;          /* client certificate chains verified */
+};
 
 struct route {
     char *method;
@@ -41,13 +82,13 @@ struct route {
 
 struct cu_server {
     cu_server_opts opts;
-    struct MHD_Daemon *d;
+    struct worker **w;
+    unsigned nw;
     struct route routes[MAX_ROUTES];
     int nroutes;
     uint16_t port;
-    atomic_int suspended; /* requests suspended and not yet resumed */
-    atomic_ullong connections;   /* connections opened */
-    atomic_ullong verifications; /* client certificate chains verified */
+    atomic_int quiesce; /* stop accepting connections */
+    atomic_int exit;    /* workers: return */
 };
 
 /* One connection's verified client certificate (invariant 4), kept from
@@ -66,6 +107,8 @@ struct conn_state {
     bool suspended;  /* the handler suspended the request */
     bool ready;      /* resumed: resp holds the answer */
     cu_server *s;
+    struct worker *w;
+    struct conn_state *next_resumed; /* on w->resumed */
     struct MHD_Connection *conn;
     cu_http_resp resp;
     char client_cert[2 * CU_SHA256_LEN + 1]; /* "" when none (invariant 4) */
@@ -81,21 +124,36 @@ cu_http_suspended *cu_http_suspend(const cu_http_req *req)
     if (!st || st->suspended)
         return NULL;
     st->suspended = true;
-    atomic_fetch_add(&st->s->suspended, 1);
+    /* (only this worker writes its count: invariant 5) */
+    atomic_store_explicit(&st->w->suspended, atomic_load_explicit(&st->w->suspended, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     MHD_suspend_connection(st->conn);
     return (cu_http_suspended *)(void *)st;
+}
+
+static void worker_wake(struct worker *w)
+{
+    uint64_t one = 1;
+    while (write(w->efd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+    /* (EAGAIN: the counter is full, so the worker is woken anyway) */
 }
 
 void cu_http_resume(cu_http_suspended *h)
 {
     struct conn_state *st = &h->st;
-    cu_server *s = st->s;
+    struct worker *w = st->w;
     st->ready = true;
-    /* MHD hands the connection back to its worker thread, which calls
-     * on_request again and sends st->resp (MHD's own locking orders the
-     * stores above before that call). */
-    MHD_resume_connection(st->conn);
-    atomic_fetch_sub(&s->suspended, 1);
+    /* The push (seq_cst) publishes st->resp and ready to the worker, which
+     * takes the whole list at once (invariant 5). */
+    struct conn_state *head = atomic_load(&w->resumed);
+    do
+        st->next_resumed = head;
+    while (!atomic_compare_exchange_weak(&w->resumed, &head, st));
+    /* the worker sets armed before its last look at the list and blocks
+     * only if it was empty: whoever pushes after that look sees armed */
+    if (atomic_exchange(&w->armed, 0))
+        worker_wake(w);
 }
 
 cu_rc cu_server_new(const cu_server_opts *opts, cu_server **out)
@@ -308,7 +366,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, cu_http_resp *r)
 
 /* The verified client certificate of conn, as the hex SHA-256 of its DER
  * form, into hex; "" when there is none or its chain does not verify. */
-static void verify_peer(cu_server *s, struct MHD_Connection *conn, char *hex)
+static void verify_peer(struct worker *w, struct MHD_Connection *conn, char *hex)
 {
     hex[0] = '\0';
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -319,7 +377,8 @@ static void verify_peer(cu_server *s, struct MHD_Connection *conn, char *hex)
     const gnutls_datum_t *c = gnutls_certificate_get_peers(ss, &n);
     if (!c || n == 0)
         return; /* no certificate sent */
-    atomic_fetch_add_explicit(&s->verifications, 1, memory_order_relaxed);
+    atomic_store_explicit(&w->verifications, atomic_load_explicit(&w->verifications, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     uint8_t h[CU_SHA256_LEN];
     if (gnutls_certificate_verify_peers2(ss, &status) != GNUTLS_E_SUCCESS || status != 0 ||
         cu_sha256(c[0].data, c[0].size, NULL, 0, NULL, 0, h))
@@ -329,17 +388,17 @@ static void verify_peer(cu_server *s, struct MHD_Connection *conn, char *hex)
 
 /* The connection's client certificate into hex: the verdict kept for the
  * connection while it is fresh, else verified now (invariant 4). */
-static void client_cert(cu_server *s, struct MHD_Connection *conn, char *hex)
+static void client_cert(struct worker *w, struct MHD_Connection *conn, char *hex)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     struct peer *p = ci ? ci->socket_context : NULL;
     if (!p) { /* (not expected: every connection gets one when it opens) */
-        verify_peer(s, conn, hex);
+        verify_peer(w, conn, hex);
         return;
     }
     uint64_t now = cu_mono_ns();
     if (!p->verified_ns || now - p->verified_ns >= TLS_REVERIFY_NS) {
-        verify_peer(s, conn, p->hex);
+        verify_peer(w, conn, p->hex);
         p->verified_ns = now;
     }
     memcpy(hex, p->hex, sizeof p->hex);
@@ -351,10 +410,11 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                           enum MHD_ConnectionNotificationCode toe)
 {
     (void)conn;
-    cu_server *s = cls;
+    struct worker *w = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        atomic_fetch_add_explicit(&s->connections, 1, memory_order_relaxed);
-        if (s->opts.tls_client_ca_pem)
+        atomic_store_explicit(&w->connections, atomic_load_explicit(&w->connections, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        if (w->s->opts.tls_client_ca_pem)
             *socket_context = cu_calloc(1, sizeof(struct peer)); /* NULL: verified per request */
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         cu_free(*socket_context);
@@ -362,8 +422,21 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     }
 }
 
+static int suspended_now(const cu_server *s)
+{
+    int n = 0;
+    for (unsigned i = 0; i < s->nw; i++)
+        n += atomic_load_explicit(&s->w[i]->suspended, memory_order_relaxed);
+    return n;
+}
+
 cu_rc cu_server_metrics(cu_server *s, cu_buf *out)
 {
+    unsigned long long conns = 0, verif = 0;
+    for (unsigned i = 0; i < s->nw; i++) {
+        conns += atomic_load_explicit(&s->w[i]->connections, memory_order_relaxed);
+        verif += atomic_load_explicit(&s->w[i]->verifications, memory_order_relaxed);
+    }
     return cu_buf_appendf(out,
                           "# TYPE custos_http_connections counter\n"
                           "# HELP custos_http_connections Connections accepted.\n"
@@ -375,8 +448,7 @@ cu_rc cu_server_metrics(cu_server *s, cu_buf *out)
                           "# TYPE custos_http_requests_suspended gauge\n"
                           "# HELP custos_http_requests_suspended Requests waiting for their answer (the ledger).\n"
                           "custos_http_requests_suspended %d\n",
-                          (unsigned long long)atomic_load(&s->connections), (int)(TLS_REVERIFY_NS / UINT64_C(1000000000)),
-                          (unsigned long long)atomic_load(&s->verifications), atomic_load(&s->suspended));
+                          conns, (int)(TLS_REVERIFY_NS / UINT64_C(1000000000)), verif, suspended_now(s));
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -384,7 +456,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **con_cls)
 {
     (void)version;
-    cu_server *s = cls;
+    struct worker *w = cls;
+    cu_server *s = w->s;
     struct conn_state *st = *con_cls;
     if (!st) {
         st = cu_calloc(1, sizeof *st);
@@ -392,6 +465,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         cu_buf_init(&st->body, s->opts.max_body);
         st->s = s;
+        st->w = w;
         st->conn = conn;
         *con_cls = st;
         return MHD_YES;
@@ -433,7 +507,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (found) {
             if (s->opts.tls_client_ca_pem)
-                client_cert(s, conn, st->client_cert);
+                client_cert(w, conn, st->client_cert);
             cu_http_req req = {.method = method, .path = url, .body = st->body.data ? st->body.data : "",
                                .body_len = st->body.len, .client_cert = st->client_cert[0] ? st->client_cert : NULL,
                                .conn_ = conn, .state_ = st};
@@ -466,12 +540,143 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
 }
 
+/* Hand the worker's resumed requests back to its daemon (worker only).
+ * Returns how many; they stay counted as suspended until the daemon has
+ * run (invariant 6). */
+static int take_resumed(struct worker *w)
+{
+    struct conn_state *st = atomic_exchange(&w->resumed, NULL);
+    int n = 0;
+    for (; st; st = st->next_resumed, n++)
+        MHD_resume_connection(st->conn); /* (no ITC in this mode: flags under MHD's lock) */
+    return n;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    cu_server *s = w->s;
+    pthread_setname_np(pthread_self(), "cu-http"); /* per-thread CPU in benchmarks */
+    for (;;) {
+        if (atomic_load(&s->quiesce) && !w->quiesced) {
+            /* the listening socket is this worker's own descriptor of it */
+            MHD_socket ls = MHD_quiesce_daemon(w->d);
+            if (ls != MHD_INVALID_SOCKET)
+                close(ls);
+            w->quiesced = true;
+        }
+        if (atomic_load(&s->exit))
+            break;
+        int n = take_resumed(w);
+        (void)MHD_run(w->d);
+        if (n)
+            atomic_store_explicit(&w->suspended, atomic_load_explicit(&w->suspended, memory_order_relaxed) - n,
+                                  memory_order_relaxed);
+        /* about to block: from here on a resume wakes the worker; one
+         * pushed before this store is on the list, seen just below */
+        atomic_store(&w->armed, 1);
+        if (atomic_load(&w->resumed) || atomic_load(&s->exit) || (atomic_load(&s->quiesce) && !w->quiesced)) {
+            atomic_store(&w->armed, 0);
+            continue;
+        }
+        MHD_UNSIGNED_LONG_LONG to = 0;
+        int ms = -1;
+        if (MHD_get_timeout(w->d, &to) == MHD_YES)
+            ms = to > INT_MAX ? INT_MAX : (int)to;
+        struct epoll_event ev[2];
+        int k = epoll_wait(w->epfd, ev, 2, ms);
+        atomic_store(&w->armed, 0);
+        for (int i = 0; i < k; i++)
+            if (ev[i].data.fd == w->efd) {
+                uint64_t v;
+                if (read(w->efd, &v, sizeof v) < 0) {
+                    /* EAGAIN: already read; nothing else can fail here */
+                }
+            }
+    }
+    return NULL;
+}
+
+/* The listening socket, shared by every worker's daemon (each gets its own
+ * descriptor of it). */
+static int listen_on(cu_server *s, const struct sockaddr_in *sa)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int on = 1;
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        bind(fd, (const struct sockaddr *)sa, sizeof *sa) != 0 || listen(fd, SOMAXCONN) != 0) {
+        close(fd);
+        return -1;
+    }
+    struct sockaddr_in got;
+    socklen_t gl = sizeof got;
+    s->port = getsockname(fd, (struct sockaddr *)&got, &gl) == 0 ? ntohs(got.sin_port) : s->opts.port;
+    return fd;
+}
+
+static cu_rc worker_start(cu_server *s, struct worker *w, int lfd, const struct MHD_OptionItem *tlsopt, bool tls)
+{
+    struct epoll_event ev = {.events = EPOLLIN};
+    w->s = s;
+    w->efd = w->epfd = -1;
+    if ((w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 || (w->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        return cu_err_set(CU_ERR_IO, "cannot make the server's worker: %s", strerror(errno));
+    int ls = fcntl(lfd, F_DUPFD_CLOEXEC, 0);
+    if (ls < 0)
+        return cu_err_set(CU_ERR_IO, "cannot share the listening socket: %s", strerror(errno));
+    unsigned limit = (CONNECTION_LIMIT + s->nw - 1) / s->nw;
+    w->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | (tls ? MHD_USE_TLS : 0),
+                            s->port, NULL, NULL, on_request, w, MHD_OPTION_ARRAY, tlsopt, MHD_OPTION_LISTEN_SOCKET,
+                            (MHD_socket)ls, MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, w, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_END);
+    if (!w->d) {
+        close(ls);
+        return cu_err_set(CU_ERR_IO, "cannot serve on %s:%u%s", s->opts.bind_addr, s->port,
+                          tls ? " (or the TLS certificate, key or CA list is not valid PEM)" : "");
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_EPOLL_FD);
+    ev.data.fd = info ? info->epoll_fd : -1;
+    if (!info || epoll_ctl(w->epfd, EPOLL_CTL_ADD, info->epoll_fd, &ev) != 0)
+        return cu_err_set(CU_ERR_IO, "cannot poll the server's daemon");
+    ev.data.fd = w->efd;
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->efd, &ev) != 0)
+        return cu_err_set(CU_ERR_IO, "cannot poll the server's wake-ups: %s", strerror(errno));
+    if (pthread_create(&w->thr, NULL, worker_main, w) != 0)
+        return cu_err_set(CU_ERR_INTERNAL, "cannot start a server thread");
+    w->running = true;
+    return CU_OK;
+}
+
+static void workers_free(cu_server *s)
+{
+    for (unsigned i = 0; i < s->nw; i++) {
+        struct worker *w = s->w[i];
+        if (w->d)
+            MHD_stop_daemon(w->d);
+        if (w->efd >= 0)
+            close(w->efd);
+        if (w->epfd >= 0)
+            close(w->epfd);
+        cu_free(w);
+    }
+    cu_free(s->w);
+    s->w = NULL;
+    s->nw = 0;
+}
+
 cu_rc cu_server_start(cu_server *s)
 {
     struct sockaddr_in sa;
+    cu_rc rc = CU_OK;
+    int lfd = -1;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_port = htons(s->opts.port);
+    if (s->w)
+        return cu_err_set(CU_ERR_STATE, "the server is already started");
     if (inet_pton(AF_INET, s->opts.bind_addr, &sa.sin_addr) != 1)
         return cu_err_set(CU_ERR_INVAL, "bad bind address %s", s->opts.bind_addr);
     bool tls = s->opts.tls_cert_pem && s->opts.tls_key_pem;
@@ -486,39 +691,69 @@ cu_rc cu_server_start(cu_server *s)
             tlsopt[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)s->opts.tls_client_ca_pem};
         tlsopt[k] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     }
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                                MHD_ALLOW_SUSPEND_RESUME | (tls ? MHD_USE_TLS : 0),
-                            s->opts.port,
-                            NULL, NULL, on_request, s, MHD_OPTION_ARRAY, tlsopt, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->opts.threads,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-                            on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_END);
-    if (!s->d)
-        return cu_err_set(CU_ERR_IO, "cannot listen on %s:%u%s", s->opts.bind_addr, s->opts.port,
-                          tls ? " (or the TLS certificate, key or CA list is not valid PEM)" : "");
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : s->opts.port;
+    if ((lfd = listen_on(s, &sa)) < 0)
+        return cu_err_set(CU_ERR_IO, "cannot listen on %s:%u: %s", s->opts.bind_addr, s->opts.port, strerror(errno));
+    unsigned n = s->opts.threads < MAX_WORKERS ? s->opts.threads : MAX_WORKERS;
+    atomic_store(&s->quiesce, 0);
+    atomic_store(&s->exit, 0);
+    if (!(s->w = cu_calloc(n, sizeof *s->w))) {
+        rc = CU_ERR_NOMEM;
+        goto fail;
+    }
+    s->nw = n;
+    for (unsigned i = 0; i < n; i++)
+        if (!(s->w[i] = cu_calloc(1, sizeof *s->w[i]))) {
+            s->nw = i;
+            rc = CU_ERR_NOMEM;
+            goto fail;
+        }
+    for (unsigned i = 0; i < n; i++)
+        if ((rc = worker_start(s, s->w[i], lfd, tlsopt, tls)))
+            goto fail;
+    close(lfd);
     return CU_OK;
+fail:
+    close(lfd);
+    atomic_store(&s->exit, 1);
+    for (unsigned i = 0; i < s->nw; i++)
+        if (s->w[i] && s->w[i]->running) {
+            worker_wake(s->w[i]);
+            pthread_join(s->w[i]->thr, NULL);
+        }
+    for (unsigned i = 0; i < s->nw; i++)
+        if (!s->w[i]) { /* (an allocation failed: the rest are NULL too) */
+            s->nw = i;
+            break;
+        }
+    workers_free(s);
+    return rc;
 }
 
 uint16_t cu_server_port(const cu_server *s) { return s->port; }
 
 void cu_server_stop(cu_server *s)
 {
-    if (s && s->d) {
-        /* No new connections; the suspended requests are answered by their
-         * owners (the ledger runs every pending completion), so wait for
-         * them: stopping MHD under a suspended request would free it while
-         * its completion still holds it. */
-        (void)MHD_quiesce_daemon(s->d);
-        while (atomic_load(&s->suspended) > 0) {
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-        }
-        MHD_stop_daemon(s->d);
-        s->d = NULL;
+    if (!s || !s->w)
+        return;
+    /* No new connections; the suspended requests are answered by their
+     * owners (the ledger runs every pending completion) and handed back by
+     * the workers, so wait for them with the workers running: stopping MHD
+     * under a suspended request would free it while its completion still
+     * holds it (invariant 6). */
+    atomic_store(&s->quiesce, 1);
+    for (unsigned i = 0; i < s->nw; i++)
+        worker_wake(s->w[i]);
+    while (suspended_now(s) > 0) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
     }
+    atomic_store(&s->exit, 1);
+    for (unsigned i = 0; i < s->nw; i++) {
+        worker_wake(s->w[i]);
+        pthread_join(s->w[i]->thr, NULL);
+        s->w[i]->running = false;
+    }
+    workers_free(s);
 }
 
 void cu_server_free(cu_server *s)
