@@ -62,7 +62,6 @@ struct worker {
     bool running;
     bool quiesced;
     int efd;  /* eventfd: answers to hand back, or stop */
-    int epfd; /* the worker's epoll: the daemon's epoll fd and efd */
     _Atomic(struct conn_state *) resumed; /* answered, not yet handed to MHD (a stack) */
     atomic_int armed;                     /* 1: the worker may be blocking, wake it */
     atomic_int suspended;                 /* its requests suspended (invariant 6) */
@@ -99,9 +98,20 @@ struct peer {
     char hex[2 * CU_SHA256_LEN + 1]; /* "" when none or not verified */
 };
 
-/* One request.  resp outlives the handler: a handler that suspends the
- * request fills it later, from any thread, then resumes. */
+/* Buffers kept from one request of a connection to the next up to this
+ * size (a larger one is let go when its request ends). */
+#define KEEP_BUF_BYTES ((size_t)64 << 10)
+
+/* A connection and its current request (one at a time: HTTP/1.1 answers
+ * in order), made when the connection opens and reused by each request,
+ * so a request allocates nothing of its own here.  resp outlives the
+ * handler: a handler that suspends the request fills it later, from any
+ * thread, then resumes.  resp.body is sent from where it is
+ * (MHD_RESPMEM_PERSISTENT): libmicrohttpd lets go of the response before
+ * the next request of the connection starts and before the connection's
+ * end frees the state. */
 struct conn_state {
+    struct peer peer;
     cu_buf body;
     bool too_big;
     bool suspended;  /* the handler suspended the request */
@@ -332,13 +342,11 @@ void cu_http_text(cu_http_resp *resp, int status, const char *content_type, cons
 
 static enum MHD_Result send_resp(struct MHD_Connection *conn, cu_http_resp *r)
 {
-    size_t len;
-    char *data = cu_buf_take(&r->body, &len);
-    struct MHD_Response *mr = MHD_create_response_from_buffer_with_free_callback(len, data, cu_free);
-    if (!mr) {
-        cu_free(data);
+    /* the body stays where it is until MHD lets go of the response (struct conn_state) */
+    struct MHD_Response *mr = MHD_create_response_from_buffer(r->body.len, r->body.data ? r->body.data : (char *)"",
+                                                              MHD_RESPMEM_PERSISTENT);
+    if (!mr)
         return MHD_NO;
-    }
     MHD_add_response_header(mr, "Content-Type", r->content_type ? r->content_type : "application/json");
     MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(mr, "Cache-Control", "no-store");
@@ -391,11 +399,12 @@ static void verify_peer(struct worker *w, struct MHD_Connection *conn, char *hex
 static void client_cert(struct worker *w, struct MHD_Connection *conn, char *hex)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct peer *p = ci ? ci->socket_context : NULL;
-    if (!p) { /* (not expected: every connection gets one when it opens) */
+    struct conn_state *st = ci ? ci->socket_context : NULL;
+    if (!st) { /* (not expected: on_request refuses a connection without one) */
         verify_peer(w, conn, hex);
         return;
     }
+    struct peer *p = &st->peer;
     uint64_t now = cu_mono_ns();
     if (!p->verified_ns || now - p->verified_ns >= TLS_REVERIFY_NS) {
         verify_peer(w, conn, p->hex);
@@ -409,15 +418,26 @@ static void client_cert(struct worker *w, struct MHD_Connection *conn, char *hex
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    (void)conn;
     struct worker *w = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         atomic_store_explicit(&w->connections, atomic_load_explicit(&w->connections, memory_order_relaxed) + 1,
                               memory_order_relaxed);
-        if (w->s->opts.tls_client_ca_pem)
-            *socket_context = cu_calloc(1, sizeof(struct peer)); /* NULL: verified per request */
+        struct conn_state *st = cu_calloc(1, sizeof *st); /* NULL: on_request refuses the requests */
+        if (st) {
+            cu_buf_init(&st->body, w->s->opts.max_body);
+            cu_buf_init(&st->resp.body, 64u << 20);
+            st->s = w->s;
+            st->w = w;
+            st->conn = conn;
+        }
+        *socket_context = st;
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-        cu_free(*socket_context);
+        struct conn_state *st = *socket_context;
+        if (st) {
+            cu_buf_free(&st->body);
+            cu_buf_free(&st->resp.body);
+            cu_free(st);
+        }
         *socket_context = NULL;
     }
 }
@@ -460,22 +480,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     cu_server *s = w->s;
     struct conn_state *st = *con_cls;
     if (!st) {
-        st = cu_calloc(1, sizeof *st);
-        if (!st)
-            return MHD_NO;
-        cu_buf_init(&st->body, s->opts.max_body);
-        st->s = s;
-        st->w = w;
-        st->conn = conn;
+        /* a new request on the connection: its state, reset */
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (!ci || !(st = ci->socket_context))
+            return MHD_NO; /* (out of memory when the connection opened) */
+        cu_buf_reset(&st->body);
+        st->too_big = st->suspended = st->ready = false;
         *con_cls = st;
         return MHD_YES;
     }
-    if (st->ready) {
-        /* resumed: the suspended handler's answer */
-        enum MHD_Result r = send_resp(conn, &st->resp);
-        cu_buf_free(&st->resp.body);
-        return r;
-    }
+    if (st->ready) /* resumed: the suspended handler's answer */
+        return send_resp(conn, &st->resp);
     if (st->suspended)
         return MHD_YES; /* (not expected: MHD does not call a suspended request) */
     if (*upload_size) {
@@ -485,8 +500,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     cu_http_resp *resp = &st->resp;
-    *resp = (cu_http_resp){.status = 200, .content_type = "application/json"};
-    cu_buf_init(&resp->body, 64u << 20);
+    resp->status = 200;
+    resp->content_type = "application/json";
+    resp->extra_headers[0] = '\0';
+    cu_buf_reset(&resp->body);
     if (st->too_big) {
         cu_http_error(resp, 413, "request body larger than %zu bytes", s->opts.max_body);
     } else {
@@ -520,9 +537,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             cu_http_error(resp, 404, "no such route: %s", url);
         }
     }
-    enum MHD_Result ret = send_resp(conn, resp);
-    cu_buf_free(&resp->body);
-    return ret;
+    return send_resp(conn, resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -533,9 +548,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     struct conn_state *st = *con_cls;
     if (st) {
-        cu_buf_free(&st->body);
-        cu_buf_free(&st->resp.body);
-        cu_free(st);
+        /* the state stays with the connection; a large buffer does not
+         * (MHD reads no more of the answer: it only lets go of it now) */
+        if (st->body.cap > KEEP_BUF_BYTES)
+            cu_buf_free(&st->body);
+        if (st->resp.body.cap > KEEP_BUF_BYTES)
+            cu_buf_free(&st->resp.body);
         *con_cls = NULL;
     }
 }
@@ -568,31 +586,28 @@ static void *worker_main(void *arg)
         if (atomic_load(&s->exit))
             break;
         int n = take_resumed(w);
-        (void)MHD_run(w->d);
-        if (n)
-            atomic_store_explicit(&w->suspended, atomic_load_explicit(&w->suspended, memory_order_relaxed) - n,
-                                  memory_order_relaxed);
         /* about to block: from here on a resume wakes the worker; one
          * pushed before this store is on the list, seen just below */
+        bool armed = true;
         atomic_store(&w->armed, 1);
         if (atomic_load(&w->resumed) || atomic_load(&s->exit) || (atomic_load(&s->quiesce) && !w->quiesced)) {
             atomic_store(&w->armed, 0);
-            continue;
+            armed = false;
+            if (!n)
+                continue;
         }
-        MHD_UNSIGNED_LONG_LONG to = 0;
-        int ms = -1;
-        if (MHD_get_timeout(w->d, &to) == MHD_YES)
-            ms = to > INT_MAX ? INT_MAX : (int)to;
-        struct epoll_event ev[2];
-        int k = epoll_wait(w->epfd, ev, 2, ms);
-        atomic_store(&w->armed, 0);
-        for (int i = 0; i < k; i++)
-            if (ev[i].data.fd == w->efd) {
-                uint64_t v;
-                if (read(w->efd, &v, sizeof v) < 0) {
-                    /* EAGAIN: already read; nothing else can fail here */
-                }
+        /* blocks (unless n: MHD then sees requests to resume) until the
+         * network, a timeout or efd, which is in the daemon's epoll set */
+        (void)MHD_run_wait(w->d, -1);
+        if (armed && !atomic_exchange(&w->armed, 0)) {
+            uint64_t v; /* a resume wrote efd: take the count back */
+            if (read(w->efd, &v, sizeof v) < 0) {
+                /* EAGAIN: the write is still to come; its edge is harmless */
             }
+        }
+        if (n)
+            atomic_store_explicit(&w->suspended, atomic_load_explicit(&w->suspended, memory_order_relaxed) - n,
+                                  memory_order_relaxed);
     }
     return NULL;
 }
@@ -618,10 +633,9 @@ static int listen_on(cu_server *s, const struct sockaddr_in *sa)
 
 static cu_rc worker_start(cu_server *s, struct worker *w, int lfd, const struct MHD_OptionItem *tlsopt, bool tls)
 {
-    struct epoll_event ev = {.events = EPOLLIN};
+    struct epoll_event ev;
     w->s = s;
-    w->efd = w->epfd = -1;
-    if ((w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0 || (w->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+    if ((w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
         return cu_err_set(CU_ERR_IO, "cannot make the server's worker: %s", strerror(errno));
     int ls = fcntl(lfd, F_DUPFD_CLOEXEC, 0);
     if (ls < 0)
@@ -637,12 +651,14 @@ static cu_rc worker_start(cu_server *s, struct worker *w, int lfd, const struct 
         return cu_err_set(CU_ERR_IO, "cannot serve on %s:%u%s", s->opts.bind_addr, s->port,
                           tls ? " (or the TLS certificate, key or CA list is not valid PEM)" : "");
     }
+    /* efd goes into the daemon's own epoll set with a NULL pointer, the
+     * marker libmicrohttpd's epoll loop skips (its listen-shutdown signal,
+     * MHD_epoll in daemon.c, 0.9.75 to 1.0): a resume then ends the
+     * daemon's wait, and one epoll_wait a round serves both */
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_EPOLL_FD);
-    ev.data.fd = info ? info->epoll_fd : -1;
-    if (!info || epoll_ctl(w->epfd, EPOLL_CTL_ADD, info->epoll_fd, &ev) != 0)
-        return cu_err_set(CU_ERR_IO, "cannot poll the server's daemon");
-    ev.data.fd = w->efd;
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->efd, &ev) != 0)
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.ptr = NULL;
+    if (!info || epoll_ctl(info->epoll_fd, EPOLL_CTL_ADD, w->efd, &ev) != 0)
         return cu_err_set(CU_ERR_IO, "cannot poll the server's wake-ups: %s", strerror(errno));
     if (pthread_create(&w->thr, NULL, worker_main, w) != 0)
         return cu_err_set(CU_ERR_INTERNAL, "cannot start a server thread");
@@ -658,8 +674,6 @@ static void workers_free(cu_server *s)
             MHD_stop_daemon(w->d);
         if (w->efd >= 0)
             close(w->efd);
-        if (w->epfd >= 0)
-            close(w->epfd);
         cu_free(w);
     }
     cu_free(s->w);
@@ -706,6 +720,8 @@ cu_rc cu_server_start(cu_server *s)
             s->nw = i;
             rc = CU_ERR_NOMEM;
             goto fail;
+        } else {
+            s->w[i]->efd = -1;
         }
     for (unsigned i = 0; i < n; i++)
         if ((rc = worker_start(s, s->w[i], lfd, tlsopt, tls)))
