@@ -49,6 +49,12 @@
 #define TLS_REVERIFY_NS (60 * UINT64_C(1000000000))
 #define CONNECTION_LIMIT 1000u /* over all workers */
 #define MAX_WORKERS 1024u
+/* libmicrohttpd's memory per connection: request line and headers (up to
+ * about half of it: a request with more is refused, 431), the read buffer
+ * and the answer's headers.  It zeroes the whole of it after every request
+ * (MHD_pool_reset), so its default, 32 KiB, was a 32 KiB memset per
+ * decision; bodies do not need it (they reach the handler in pieces). */
+#define CONN_POOL_BYTES (8u << 10)
 
 struct conn_state;
 
@@ -645,7 +651,8 @@ static cu_rc worker_start(cu_server *s, struct worker *w, int lfd, const struct 
                             s->port, NULL, NULL, on_request, w, MHD_OPTION_ARRAY, tlsopt, MHD_OPTION_LISTEN_SOCKET,
                             (MHD_socket)ls, MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, w, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_END);
+                            (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)CONN_POOL_BYTES, MHD_OPTION_END);
     if (!w->d) {
         close(ls);
         return cu_err_set(CU_ERR_IO, "cannot serve on %s:%u%s", s->opts.bind_addr, s->port,
