@@ -1195,6 +1195,7 @@ cu_rc cu_ledger_publish(cu_ledger *l, cu_checkpoint *out)
 /* ================================================================ readers */
 
 uint64_t cu_ledger_size(cu_ledger *l) { return atomic_load(&l->committed); }
+unsigned cu_ledger_commit_period_us(const cu_ledger *l) { return (unsigned)(l->period_ns / 1000u); }
 const uint8_t *cu_ledger_commit_secret(const cu_ledger *l) { return l->secret; }
 const char *cu_ledger_origin(const cu_ledger *l) { return l->origin; }
 uint64_t cu_ledger_published_size(const cu_ledger *l) { return l->last_cp.size; }
