@@ -879,6 +879,14 @@ static void *syncer(void *arg)
     uint64_t last_start = 0; /* when the previous commit began (cu_mono_ns) */
     pthread_mutex_lock(&l->pmu);
     for (;;) {
+        /* Under load (the last batch acknowledged several) and with
+         * nothing built yet, gather at once: the appends of the period
+         * then queue without waking the builder, which the end of the
+         * period wakes once.  Waiting for a build first cost a wake-up of
+         * the builder by the period's first append (a futex from an HTTP
+         * thread) and of this thread by the builder, on every commit. */
+        if (l->period_ns && acked > 1 && !l->pstop && !l->draining && !l->building && !l->bt[l->cur].nslots)
+            gather(l, last_start);
         while ((l->building || !l->bt[l->cur].nslots) && !(l->pstop && !l->building && !l->bt[l->cur].nslots))
             pthread_cond_wait(&l->pwork, &l->pmu);
         if (!l->bt[l->cur].nslots)
