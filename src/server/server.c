@@ -73,6 +73,8 @@ struct worker {
     atomic_int suspended;                 /* its requests suspended (invariant 6) */
     atomic_ullong connections;            /* connections opened */
     atomic_ullong verifications;          /* client certificate chains verified */
+    atomic_ullong resumed_n;              /* requests handed back after a suspension */
+    atomic_ullong wakeups;                /* efd writes by cu_http_resume (other threads add) */
 };
 
 struct route {
@@ -168,8 +170,10 @@ void cu_http_resume(cu_http_suspended *h)
     while (!atomic_compare_exchange_weak(&w->resumed, &head, st));
     /* the worker sets armed before its last look at the list and blocks
      * only if it was empty: whoever pushes after that look sees armed */
-    if (atomic_exchange(&w->armed, 0))
+    if (atomic_exchange(&w->armed, 0)) {
+        atomic_fetch_add_explicit(&w->wakeups, 1, memory_order_relaxed);
         worker_wake(w);
+    }
 }
 
 cu_rc cu_server_new(const cu_server_opts *opts, cu_server **out)
@@ -458,10 +462,12 @@ static int suspended_now(const cu_server *s)
 
 cu_rc cu_server_metrics(cu_server *s, cu_buf *out)
 {
-    unsigned long long conns = 0, verif = 0;
+    unsigned long long conns = 0, verif = 0, resumed = 0, wakeups = 0;
     for (unsigned i = 0; i < s->nw; i++) {
         conns += atomic_load_explicit(&s->w[i]->connections, memory_order_relaxed);
         verif += atomic_load_explicit(&s->w[i]->verifications, memory_order_relaxed);
+        resumed += atomic_load_explicit(&s->w[i]->resumed_n, memory_order_relaxed);
+        wakeups += atomic_load_explicit(&s->w[i]->wakeups, memory_order_relaxed);
     }
     return cu_buf_appendf(out,
                           "# TYPE custos_http_connections counter\n"
@@ -473,8 +479,16 @@ cu_rc cu_server_metrics(cu_server *s, cu_buf *out)
                           "custos_http_tls_client_verifications_total %llu\n"
                           "# TYPE custos_http_requests_suspended gauge\n"
                           "# HELP custos_http_requests_suspended Requests waiting for their answer (the ledger).\n"
-                          "custos_http_requests_suspended %d\n",
-                          conns, (int)(TLS_REVERIFY_NS / UINT64_C(1000000000)), verif, suspended_now(s));
+                          "custos_http_requests_suspended %d\n"
+                          "# TYPE custos_http_requests_resumed counter\n"
+                          "# HELP custos_http_requests_resumed Suspended requests handed back to be answered.\n"
+                          "custos_http_requests_resumed_total %llu\n"
+                          "# TYPE custos_http_resume_wakeups counter\n"
+                          "# HELP custos_http_resume_wakeups Server threads woken to hand answers back (one "
+                          "wakes for all the answers waiting).\n"
+                          "custos_http_resume_wakeups_total %llu\n",
+                          conns, (int)(TLS_REVERIFY_NS / UINT64_C(1000000000)), verif, suspended_now(s), resumed,
+                          wakeups);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -573,6 +587,9 @@ static int take_resumed(struct worker *w)
     int n = 0;
     for (; st; st = st->next_resumed, n++)
         MHD_resume_connection(st->conn); /* (no ITC in this mode: flags under MHD's lock) */
+    if (n)
+        atomic_store_explicit(&w->resumed_n, atomic_load_explicit(&w->resumed_n, memory_order_relaxed) + (unsigned)n,
+                              memory_order_relaxed);
     return n;
 }
 
