@@ -115,7 +115,7 @@ c1=$(cpu_ticks); d1=$(decisions); th1=$(thread_ticks)
 # does not count the time other programs had the cores
 awk -v c="$((c1 - c0))" -v d="$((d1 - d0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {
   if (d > 0) printf "== custosd CPU: %.1f s for %d decisions, %.1f us per decision\n", c / hz, d, c / hz / d * 1e6 }'
-# by thread name (MHD-worker, cu-lg-build / -sync / -tiles: the ledger's builder, syncer and
+# by thread name (cu-http: the server's threads, MHD-worker before 2026-11-25; cu-lg-build / -sync / -tiles: the ledger's builder, syncer and
 # tile writer), in us per decision; threads that did not change are left out
 { echo "$th0" | awk "{ print 0, \$0 }"; echo "$th1" | awk "{ print 1, \$0 }"; } |
     awk -v d="$((d1 - d0))" -v hz="$(getconf CLK_TCK)" '

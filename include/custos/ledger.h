@@ -219,6 +219,8 @@ cu_rc cu_ledger_append_async(cu_ledger *l, cu_ledger_pending *p, const void *con
  * stored tree; CU_ERR_STATE without a signer key. */
 cu_rc cu_ledger_publish(cu_ledger *l, cu_checkpoint *out) CU_NODISCARD;
 uint64_t cu_ledger_size(cu_ledger *l);                  /* committed entries */
+/* The commit period in force, in microseconds (0: none; cu_ledger_opts.commit_period_us). */
+unsigned cu_ledger_commit_period_us(const cu_ledger *l);
 /* Appends the entry's bytes to out. */
 cu_rc cu_ledger_read_entry(cu_ledger *l, uint64_t index, cu_buf *out) CU_NODISCARD;
 /* Entries [first, first + n) in order, each bundle of 256 read once: fn(ud, index, bytes, len)

@@ -58,6 +58,11 @@ cu_rc cu_sink_ledger_open(const char *dir, cu_sink *out) CU_NODISCARD;
  * the pipeline's recovery skips them by type. */
 struct cu_ledger;
 cu_rc cu_pipeline_ledger_open(const char *dir, unsigned commit_period_us, struct cu_ledger **out) CU_NODISCARD;
+/* The same for a ledger directory given as it is (custosd --ledger, the
+ * gateway's own log): LEDGER_DIR itself, created with a new signing key for
+ * origin when it holds no checkpoint. */
+cu_rc cu_pipeline_ledger_open_dir(const char *ledger_dir, const char *origin, unsigned commit_period_us,
+                                  struct cu_ledger **out) CU_NODISCARD;
 void cu_sink_ledger_shared(struct cu_ledger *l, cu_sink *out);
 
 /* ------------------------------------------------------------ batch */

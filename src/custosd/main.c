@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <sodium.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -102,38 +101,6 @@ static bool api_authenticate(void *ud, const cu_http_req *req)
     bool reviewer = false;
     return cu_gateway_authenticate(api_auth_gw, cu_http_header(req, "Authorization"), req->client_cert, name,
                                    &reviewer) == CU_OK;
-}
-
-/* Open the ledger in dir, making it (with a new signer key) when it holds none. */
-static cu_rc open_ledger(const char *dir, unsigned commit_period_us, cu_ledger **out)
-{
-    char path[4096], *key = NULL, *vkey = NULL;
-    snprintf(path, sizeof path, "%s/checkpoint", dir);
-    FILE *f = fopen(path, "r");
-    cu_rc rc = CU_OK;
-    if (f) {
-        fclose(f);
-    } else {
-        rc = cu_note_keygen("custos-gateway", &key, &vkey);
-        if (!rc)
-            rc = cu_ledger_init(dir, "custos-gateway", key);
-        if (key) {
-            sodium_memzero(key, strlen(key));
-            cu_free(key);
-            key = NULL;
-        }
-        cu_free(vkey);
-        if (rc)
-            return rc;
-    }
-    rc = cu_ledger_read_signer(dir, &key);
-    if (rc)
-        return rc;
-    cu_ledger_opts lo = {.signer_key = key, .commit_period_us = commit_period_us};
-    rc = cu_ledger_open(dir, &lo, out);
-    sodium_memzero(key, strlen(key));
-    cu_free(key);
-    return rc;
 }
 
 /* In the order the header comment gives: nothing appends once the ledger closes. */
@@ -415,9 +382,14 @@ int main(int argc, char **argv)
         if (!rc && config)
             rc = cu_events_api_gateway_audit(api, ledger, ref, &audit);
     } else if (config) {
-        rc = open_ledger(ledger_dir, commit_period_us, &ledger);
+        rc = cu_pipeline_ledger_open_dir(ledger_dir, "custos-gateway", commit_period_us, &ledger);
         audit = cu_gateway_audit_ledger(ledger);
     }
+    /* the period the ledger has in force (--commit-period-us or its default), as
+     * tests/server/t_commit_period.sh checks in both modes */
+    if (!rc && ledger)
+        cu_log(CU_LOG_INFO, "custosd: ledger commit period %u us%s", cu_ledger_commit_period_us(ledger),
+               cu_ledger_commit_period_us(ledger) ? "" : " (none)");
     if (!rc && config) {
         char *pack = NULL;
         size_t plen = 0;

@@ -680,6 +680,17 @@ cu_rc gw_json_str(cu_buf *b, const char *s)
     return rc;
 }
 
+/* v in decimal (the answers' numbers: no printf per decision). */
+static cu_rc append_u64(cu_buf *b, uint64_t v)
+{
+    char t[20];
+    size_t i = sizeof t;
+    do
+        t[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return cu_buf_append(b, t + i, sizeof t - i);
+}
+
 static const char *outcome_name(const cu_gateway_decision *d)
 {
     return d->outcome == CU_GW_ALLOW ? "allow" : d->outcome == CU_GW_DENY ? "deny" : "break-glass-available";
@@ -1225,7 +1236,9 @@ static void async_done(void *ud, cu_rc rc, uint64_t index, const char *detail)
         cu_gateway_count_http_error(g, 503);
     } else {
         *a->status = 200;
-        wr = cu_buf_appendf(a->out, "%" PRIu64 "}\n", index);
+        wr = append_u64(a->out, index);
+        if (!wr)
+            wr = cu_buf_appends(a->out, "}\n");
         if (a->break_glass) {
             cu_gateway_request r = {.caller = a->caller, .officer = a->officer, .record = a->record,
                                     .justification = a->justification, .now = a->now};
@@ -1372,17 +1385,20 @@ static cu_rc decision_json_head(const cu_gateway_decision *d, cu_buf *b)
         if (i) rc = cu_buf_append(b, ",", 1);
         if (!rc) rc = gw_json_str(b, d->obligations[i]);
     }
-    if (!rc) rc = cu_buf_appendf(b, "],\"break_glass\":%s,\"flagged\":%s,\"ref_version\":%" PRIu64 ",\"policy_version\":%" PRIu64
-                                 ",\"ledger_index\":",
-                                 d->break_glass ? "true" : "false", d->flagged ? "true" : "false", d->ref_version,
-                                 d->policy_version);
+    if (!rc) rc = cu_buf_appends(b, d->break_glass ? "],\"break_glass\":true" : "],\"break_glass\":false");
+    if (!rc) rc = cu_buf_appends(b, d->flagged ? ",\"flagged\":true,\"ref_version\":" : ",\"flagged\":false,\"ref_version\":");
+    if (!rc) rc = append_u64(b, d->ref_version);
+    if (!rc) rc = cu_buf_appends(b, ",\"policy_version\":");
+    if (!rc) rc = append_u64(b, d->policy_version);
+    if (!rc) rc = cu_buf_appends(b, ",\"ledger_index\":");
     return rc;
 }
 
 cu_rc cu_gateway_decision_json(const cu_gateway_decision *d, cu_buf *b)
 {
     cu_rc rc = decision_json_head(d, b);
-    if (!rc) rc = d->audited ? cu_buf_appendf(b, "%" PRIu64 "}\n", d->index) : cu_buf_appends(b, "null}\n");
+    if (!rc && d->audited) rc = append_u64(b, d->index);
+    if (!rc) rc = cu_buf_appends(b, d->audited ? "}\n" : "null}\n");
     return rc;
 }
 

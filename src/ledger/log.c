@@ -879,6 +879,14 @@ static void *syncer(void *arg)
     uint64_t last_start = 0; /* when the previous commit began (cu_mono_ns) */
     pthread_mutex_lock(&l->pmu);
     for (;;) {
+        /* Under load (the last batch acknowledged several) and with
+         * nothing built yet, gather at once: the appends of the period
+         * then queue without waking the builder, which the end of the
+         * period wakes once.  Waiting for a build first cost a wake-up of
+         * the builder by the period's first append (a futex from an HTTP
+         * thread) and of this thread by the builder, on every commit. */
+        if (l->period_ns && acked > 1 && !l->pstop && !l->draining && !l->building && !l->bt[l->cur].nslots)
+            gather(l, last_start);
         while ((l->building || !l->bt[l->cur].nslots) && !(l->pstop && !l->building && !l->bt[l->cur].nslots))
             pthread_cond_wait(&l->pwork, &l->pmu);
         if (!l->bt[l->cur].nslots)
@@ -1195,6 +1203,7 @@ cu_rc cu_ledger_publish(cu_ledger *l, cu_checkpoint *out)
 /* ================================================================ readers */
 
 uint64_t cu_ledger_size(cu_ledger *l) { return atomic_load(&l->committed); }
+unsigned cu_ledger_commit_period_us(const cu_ledger *l) { return (unsigned)(l->period_ns / 1000u); }
 const uint8_t *cu_ledger_commit_secret(const cu_ledger *l) { return l->secret; }
 const char *cu_ledger_origin(const cu_ledger *l) { return l->origin; }
 uint64_t cu_ledger_published_size(const cu_ledger *l) { return l->last_cp.size; }

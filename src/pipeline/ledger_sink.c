@@ -22,6 +22,7 @@
 #include "pipeline/pipeline_int.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -92,7 +93,7 @@ cu_rc cu_sink_ledger_open(const char *dir, cu_sink *out)
 
 cu_rc cu_pipeline_ledger_open(const char *dir, unsigned commit_period_us, cu_ledger **out)
 {
-    char path[4096], ck[4200];
+    char path[4096];
     if (snprintf(path, sizeof path, "%s/ledger", dir) >= (int)sizeof path)
         return cu_err_set(CU_ERR_TOOBIG, "path too long");
     /* the data directory itself (and its parents) may not exist yet */
@@ -105,17 +106,24 @@ cu_rc cu_pipeline_ledger_open(const char *dir, unsigned commit_period_us, cu_led
         if (e && e != EEXIST)
             return cu_err_set(cu_rc_from_errno(e), "mkdir %s: %s", dir, strerror(e));
     }
-    snprintf(ck, sizeof ck, "%s/checkpoint", path);
+    return cu_pipeline_ledger_open_dir(path, ORIGIN, commit_period_us, out);
+}
+
+cu_rc cu_pipeline_ledger_open_dir(const char *path, const char *origin, unsigned commit_period_us, cu_ledger **out)
+{
+    char ck[4200];
+    if (snprintf(ck, sizeof ck, "%s/checkpoint", path) >= (int)sizeof ck)
+        return cu_err_set(CU_ERR_TOOBIG, "path too long");
     struct stat st;
     cu_rc rc;
     if (stat(ck, &st) != 0) {
         if (errno != ENOENT)
             return cu_err_set(cu_rc_from_errno(errno), "%s: %s", ck, strerror(errno));
         char *signer = NULL, *verifier = NULL;
-        if ((rc = cu_note_keygen(ORIGIN, &signer, &verifier)))
+        if ((rc = cu_note_keygen(origin, &signer, &verifier)))
             return rc;
-        rc = cu_ledger_init(path, ORIGIN, signer);
-        memset(signer, 0, strlen(signer));
+        rc = cu_ledger_init(path, origin, signer);
+        sodium_memzero(signer, strlen(signer));
         cu_free(signer);
         cu_free(verifier);
         if (rc)
@@ -126,7 +134,7 @@ cu_rc cu_pipeline_ledger_open(const char *dir, unsigned commit_period_us, cu_led
         return rc;
     cu_ledger_opts o = {.signer_key = key, .commit_period_us = commit_period_us};
     rc = cu_ledger_open(path, &o, out);
-    memset(key, 0, strlen(key));
+    sodium_memzero(key, strlen(key));
     cu_free(key);
     return rc;
 }

@@ -14,20 +14,68 @@
  *    keep-alive connection stays open stops naming the caller within that
  *    time; a TLS connection's peer cannot change under it (MHD neither
  *    renegotiates nor asks for post-handshake authentication).
+ * 5. Each worker thread runs its own libmicrohttpd daemon (external polling,
+ *    the listening socket shared) and is the only thread that calls into
+ *    it.  A suspended request is resumed by its worker: cu_http_resume, on
+ *    any thread, only pushes it on the worker's list and wakes the worker
+ *    when it is about to block, so a ledger commit that answers 30 requests
+ *    wakes each worker once (libmicrohttpd's own MHD_resume_connection from
+ *    another thread costs a lock and an eventfd write per request).
+ * 6. A request counts as suspended from cu_http_suspend until its worker
+ *    has handed the answer to libmicrohttpd and run the daemon once after,
+ *    so cu_server_stop, which waits for none to be left, does not close a
+ *    connection under an answer that is due.
  */
 #include "custos/server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <gnutls/gnutls.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_ROUTES 128
 #define TLS_REVERIFY_NS (60 * UINT64_C(1000000000))
+#define CONNECTION_LIMIT 1000u /* over all workers */
+#define MAX_WORKERS 1024u
+/* libmicrohttpd's memory per connection: request line and headers (up to
+ * about half of it: a request with more is refused, 431), the read buffer
+ * and the answer's headers.  It zeroes the whole of it after every request
+ * (MHD_pool_reset), so its default, 32 KiB, was a 32 KiB memset per
+ * decision; bodies do not need it (they reach the handler in pieces). */
+#define CONN_POOL_BYTES (8u << 10)
+
+struct conn_state;
+
+/* One worker thread and its daemon (invariant 5).  The counters are
+ * written by the worker alone (relaxed stores, no locked instruction) and
+ * summed by /metrics; resumed and armed are what other threads touch. */
+struct worker {
+    cu_server *s;
+    struct MHD_Daemon *d;
+    pthread_t thr;
+    bool running;
+    bool quiesced;
+    int efd;  /* eventfd: answers to hand back, or stop */
+    _Atomic(struct conn_state *) resumed; /* answered, not yet handed to MHD (a stack) */
+    atomic_int armed;                     /* 1: the worker may be blocking, wake it */
+    atomic_int suspended;                 /* its requests suspended (invariant 6) */
+    atomic_ullong connections;            /* connections opened */
+    atomic_ullong verifications;          /* client certificate chains verified */
+    atomic_ullong resumed_n;              /* requests handed back after a suspension */
+    atomic_ullong wakeups;                /* efd writes by cu_http_resume (other threads add) */
+};
 
 struct route {
     char *method;
@@ -41,13 +89,13 @@ struct route {
 
 struct cu_server {
     cu_server_opts opts;
-    struct MHD_Daemon *d;
+    struct worker **w;
+    unsigned nw;
     struct route routes[MAX_ROUTES];
     int nroutes;
     uint16_t port;
-    atomic_int suspended; /* requests suspended and not yet resumed */
-    atomic_ullong connections;   /* connections opened */
-    atomic_ullong verifications; /* client certificate chains verified */
+    atomic_int quiesce; /* stop accepting connections */
+    atomic_int exit;    /* workers: return */
 };
 
 /* One connection's verified client certificate (invariant 4), kept from
@@ -58,14 +106,27 @@ struct peer {
     char hex[2 * CU_SHA256_LEN + 1]; /* "" when none or not verified */
 };
 
-/* One request.  resp outlives the handler: a handler that suspends the
- * request fills it later, from any thread, then resumes. */
+/* Buffers kept from one request of a connection to the next up to this
+ * size (a larger one is let go when its request ends). */
+#define KEEP_BUF_BYTES ((size_t)64 << 10)
+
+/* A connection and its current request (one at a time: HTTP/1.1 answers
+ * in order), made when the connection opens and reused by each request,
+ * so a request allocates nothing of its own here.  resp outlives the
+ * handler: a handler that suspends the request fills it later, from any
+ * thread, then resumes.  resp.body is sent from where it is
+ * (MHD_RESPMEM_PERSISTENT): libmicrohttpd lets go of the response before
+ * the next request of the connection starts and before the connection's
+ * end frees the state. */
 struct conn_state {
+    struct peer peer;
     cu_buf body;
     bool too_big;
     bool suspended;  /* the handler suspended the request */
     bool ready;      /* resumed: resp holds the answer */
     cu_server *s;
+    struct worker *w;
+    struct conn_state *next_resumed; /* on w->resumed */
     struct MHD_Connection *conn;
     cu_http_resp resp;
     char client_cert[2 * CU_SHA256_LEN + 1]; /* "" when none (invariant 4) */
@@ -81,21 +142,38 @@ cu_http_suspended *cu_http_suspend(const cu_http_req *req)
     if (!st || st->suspended)
         return NULL;
     st->suspended = true;
-    atomic_fetch_add(&st->s->suspended, 1);
+    /* (only this worker writes its count: invariant 5) */
+    atomic_store_explicit(&st->w->suspended, atomic_load_explicit(&st->w->suspended, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     MHD_suspend_connection(st->conn);
     return (cu_http_suspended *)(void *)st;
+}
+
+static void worker_wake(struct worker *w)
+{
+    uint64_t one = 1;
+    while (write(w->efd, &one, sizeof one) < 0 && errno == EINTR)
+        ;
+    /* (EAGAIN: the counter is full, so the worker is woken anyway) */
 }
 
 void cu_http_resume(cu_http_suspended *h)
 {
     struct conn_state *st = &h->st;
-    cu_server *s = st->s;
+    struct worker *w = st->w;
     st->ready = true;
-    /* MHD hands the connection back to its worker thread, which calls
-     * on_request again and sends st->resp (MHD's own locking orders the
-     * stores above before that call). */
-    MHD_resume_connection(st->conn);
-    atomic_fetch_sub(&s->suspended, 1);
+    /* The push (seq_cst) publishes st->resp and ready to the worker, which
+     * takes the whole list at once (invariant 5). */
+    struct conn_state *head = atomic_load(&w->resumed);
+    do
+        st->next_resumed = head;
+    while (!atomic_compare_exchange_weak(&w->resumed, &head, st));
+    /* the worker sets armed before its last look at the list and blocks
+     * only if it was empty: whoever pushes after that look sees armed */
+    if (atomic_exchange(&w->armed, 0)) {
+        atomic_fetch_add_explicit(&w->wakeups, 1, memory_order_relaxed);
+        worker_wake(w);
+    }
 }
 
 cu_rc cu_server_new(const cu_server_opts *opts, cu_server **out)
@@ -274,13 +352,11 @@ void cu_http_text(cu_http_resp *resp, int status, const char *content_type, cons
 
 static enum MHD_Result send_resp(struct MHD_Connection *conn, cu_http_resp *r)
 {
-    size_t len;
-    char *data = cu_buf_take(&r->body, &len);
-    struct MHD_Response *mr = MHD_create_response_from_buffer_with_free_callback(len, data, cu_free);
-    if (!mr) {
-        cu_free(data);
+    /* the body stays where it is until MHD lets go of the response (struct conn_state) */
+    struct MHD_Response *mr = MHD_create_response_from_buffer(r->body.len, r->body.data ? r->body.data : (char *)"",
+                                                              MHD_RESPMEM_PERSISTENT);
+    if (!mr)
         return MHD_NO;
-    }
     MHD_add_response_header(mr, "Content-Type", r->content_type ? r->content_type : "application/json");
     MHD_add_response_header(mr, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(mr, "Cache-Control", "no-store");
@@ -308,7 +384,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, cu_http_resp *r)
 
 /* The verified client certificate of conn, as the hex SHA-256 of its DER
  * form, into hex; "" when there is none or its chain does not verify. */
-static void verify_peer(cu_server *s, struct MHD_Connection *conn, char *hex)
+static void verify_peer(struct worker *w, struct MHD_Connection *conn, char *hex)
 {
     hex[0] = '\0';
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
@@ -319,7 +395,8 @@ static void verify_peer(cu_server *s, struct MHD_Connection *conn, char *hex)
     const gnutls_datum_t *c = gnutls_certificate_get_peers(ss, &n);
     if (!c || n == 0)
         return; /* no certificate sent */
-    atomic_fetch_add_explicit(&s->verifications, 1, memory_order_relaxed);
+    atomic_store_explicit(&w->verifications, atomic_load_explicit(&w->verifications, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
     uint8_t h[CU_SHA256_LEN];
     if (gnutls_certificate_verify_peers2(ss, &status) != GNUTLS_E_SUCCESS || status != 0 ||
         cu_sha256(c[0].data, c[0].size, NULL, 0, NULL, 0, h))
@@ -329,17 +406,18 @@ static void verify_peer(cu_server *s, struct MHD_Connection *conn, char *hex)
 
 /* The connection's client certificate into hex: the verdict kept for the
  * connection while it is fresh, else verified now (invariant 4). */
-static void client_cert(cu_server *s, struct MHD_Connection *conn, char *hex)
+static void client_cert(struct worker *w, struct MHD_Connection *conn, char *hex)
 {
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    struct peer *p = ci ? ci->socket_context : NULL;
-    if (!p) { /* (not expected: every connection gets one when it opens) */
-        verify_peer(s, conn, hex);
+    struct conn_state *st = ci ? ci->socket_context : NULL;
+    if (!st) { /* (not expected: on_request refuses a connection without one) */
+        verify_peer(w, conn, hex);
         return;
     }
+    struct peer *p = &st->peer;
     uint64_t now = cu_mono_ns();
     if (!p->verified_ns || now - p->verified_ns >= TLS_REVERIFY_NS) {
-        verify_peer(s, conn, p->hex);
+        verify_peer(w, conn, p->hex);
         p->verified_ns = now;
     }
     memcpy(hex, p->hex, sizeof p->hex);
@@ -350,20 +428,47 @@ static void client_cert(cu_server *s, struct MHD_Connection *conn, char *hex)
 static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe)
 {
-    (void)conn;
-    cu_server *s = cls;
+    struct worker *w = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        atomic_fetch_add_explicit(&s->connections, 1, memory_order_relaxed);
-        if (s->opts.tls_client_ca_pem)
-            *socket_context = cu_calloc(1, sizeof(struct peer)); /* NULL: verified per request */
+        atomic_store_explicit(&w->connections, atomic_load_explicit(&w->connections, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        struct conn_state *st = cu_calloc(1, sizeof *st); /* NULL: on_request refuses the requests */
+        if (st) {
+            cu_buf_init(&st->body, w->s->opts.max_body);
+            cu_buf_init(&st->resp.body, 64u << 20);
+            st->s = w->s;
+            st->w = w;
+            st->conn = conn;
+        }
+        *socket_context = st;
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-        cu_free(*socket_context);
+        struct conn_state *st = *socket_context;
+        if (st) {
+            cu_buf_free(&st->body);
+            cu_buf_free(&st->resp.body);
+            cu_free(st);
+        }
         *socket_context = NULL;
     }
 }
 
+static int suspended_now(const cu_server *s)
+{
+    int n = 0;
+    for (unsigned i = 0; i < s->nw; i++)
+        n += atomic_load_explicit(&s->w[i]->suspended, memory_order_relaxed);
+    return n;
+}
+
 cu_rc cu_server_metrics(cu_server *s, cu_buf *out)
 {
+    unsigned long long conns = 0, verif = 0, resumed = 0, wakeups = 0;
+    for (unsigned i = 0; i < s->nw; i++) {
+        conns += atomic_load_explicit(&s->w[i]->connections, memory_order_relaxed);
+        verif += atomic_load_explicit(&s->w[i]->verifications, memory_order_relaxed);
+        resumed += atomic_load_explicit(&s->w[i]->resumed_n, memory_order_relaxed);
+        wakeups += atomic_load_explicit(&s->w[i]->wakeups, memory_order_relaxed);
+    }
     return cu_buf_appendf(out,
                           "# TYPE custos_http_connections counter\n"
                           "# HELP custos_http_connections Connections accepted.\n"
@@ -374,9 +479,16 @@ cu_rc cu_server_metrics(cu_server *s, cu_buf *out)
                           "custos_http_tls_client_verifications_total %llu\n"
                           "# TYPE custos_http_requests_suspended gauge\n"
                           "# HELP custos_http_requests_suspended Requests waiting for their answer (the ledger).\n"
-                          "custos_http_requests_suspended %d\n",
-                          (unsigned long long)atomic_load(&s->connections), (int)(TLS_REVERIFY_NS / UINT64_C(1000000000)),
-                          (unsigned long long)atomic_load(&s->verifications), atomic_load(&s->suspended));
+                          "custos_http_requests_suspended %d\n"
+                          "# TYPE custos_http_requests_resumed counter\n"
+                          "# HELP custos_http_requests_resumed Suspended requests handed back to be answered.\n"
+                          "custos_http_requests_resumed_total %llu\n"
+                          "# TYPE custos_http_resume_wakeups counter\n"
+                          "# HELP custos_http_resume_wakeups Server threads woken to hand answers back (one "
+                          "wakes for all the answers waiting).\n"
+                          "custos_http_resume_wakeups_total %llu\n",
+                          conns, (int)(TLS_REVERIFY_NS / UINT64_C(1000000000)), verif, suspended_now(s), resumed,
+                          wakeups);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -384,24 +496,21 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   void **con_cls)
 {
     (void)version;
-    cu_server *s = cls;
+    struct worker *w = cls;
+    cu_server *s = w->s;
     struct conn_state *st = *con_cls;
     if (!st) {
-        st = cu_calloc(1, sizeof *st);
-        if (!st)
-            return MHD_NO;
-        cu_buf_init(&st->body, s->opts.max_body);
-        st->s = s;
-        st->conn = conn;
+        /* a new request on the connection: its state, reset */
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (!ci || !(st = ci->socket_context))
+            return MHD_NO; /* (out of memory when the connection opened) */
+        cu_buf_reset(&st->body);
+        st->too_big = st->suspended = st->ready = false;
         *con_cls = st;
         return MHD_YES;
     }
-    if (st->ready) {
-        /* resumed: the suspended handler's answer */
-        enum MHD_Result r = send_resp(conn, &st->resp);
-        cu_buf_free(&st->resp.body);
-        return r;
-    }
+    if (st->ready) /* resumed: the suspended handler's answer */
+        return send_resp(conn, &st->resp);
     if (st->suspended)
         return MHD_YES; /* (not expected: MHD does not call a suspended request) */
     if (*upload_size) {
@@ -411,8 +520,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES;
     }
     cu_http_resp *resp = &st->resp;
-    *resp = (cu_http_resp){.status = 200, .content_type = "application/json"};
-    cu_buf_init(&resp->body, 64u << 20);
+    resp->status = 200;
+    resp->content_type = "application/json";
+    resp->extra_headers[0] = '\0';
+    cu_buf_reset(&resp->body);
     if (st->too_big) {
         cu_http_error(resp, 413, "request body larger than %zu bytes", s->opts.max_body);
     } else {
@@ -433,7 +544,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         if (found) {
             if (s->opts.tls_client_ca_pem)
-                client_cert(s, conn, st->client_cert);
+                client_cert(w, conn, st->client_cert);
             cu_http_req req = {.method = method, .path = url, .body = st->body.data ? st->body.data : "",
                                .body_len = st->body.len, .client_cert = st->client_cert[0] ? st->client_cert : NULL,
                                .conn_ = conn, .state_ = st};
@@ -446,9 +557,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             cu_http_error(resp, 404, "no such route: %s", url);
         }
     }
-    enum MHD_Result ret = send_resp(conn, resp);
-    cu_buf_free(&resp->body);
-    return ret;
+    return send_resp(conn, resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -459,19 +568,153 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     (void)toe;
     struct conn_state *st = *con_cls;
     if (st) {
-        cu_buf_free(&st->body);
-        cu_buf_free(&st->resp.body);
-        cu_free(st);
+        /* the state stays with the connection; a large buffer does not
+         * (MHD reads no more of the answer: it only lets go of it now) */
+        if (st->body.cap > KEEP_BUF_BYTES)
+            cu_buf_free(&st->body);
+        if (st->resp.body.cap > KEEP_BUF_BYTES)
+            cu_buf_free(&st->resp.body);
         *con_cls = NULL;
     }
+}
+
+/* Hand the worker's resumed requests back to its daemon (worker only).
+ * Returns how many; they stay counted as suspended until the daemon has
+ * run (invariant 6). */
+static int take_resumed(struct worker *w)
+{
+    struct conn_state *st = atomic_exchange(&w->resumed, NULL);
+    int n = 0;
+    for (; st; st = st->next_resumed, n++)
+        MHD_resume_connection(st->conn); /* (no ITC in this mode: flags under MHD's lock) */
+    if (n)
+        atomic_store_explicit(&w->resumed_n, atomic_load_explicit(&w->resumed_n, memory_order_relaxed) + (unsigned)n,
+                              memory_order_relaxed);
+    return n;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    cu_server *s = w->s;
+    pthread_setname_np(pthread_self(), "cu-http"); /* per-thread CPU in benchmarks */
+    for (;;) {
+        if (atomic_load(&s->quiesce) && !w->quiesced) {
+            /* the listening socket is this worker's own descriptor of it */
+            MHD_socket ls = MHD_quiesce_daemon(w->d);
+            if (ls != MHD_INVALID_SOCKET)
+                close(ls);
+            w->quiesced = true;
+        }
+        if (atomic_load(&s->exit))
+            break;
+        int n = take_resumed(w);
+        /* about to block: from here on a resume wakes the worker; one
+         * pushed before this store is on the list, seen just below */
+        bool armed = true;
+        atomic_store(&w->armed, 1);
+        if (atomic_load(&w->resumed) || atomic_load(&s->exit) || (atomic_load(&s->quiesce) && !w->quiesced)) {
+            atomic_store(&w->armed, 0);
+            armed = false;
+            if (!n)
+                continue;
+        }
+        /* blocks (unless n: MHD then sees requests to resume) until the
+         * network, a timeout or efd, which is in the daemon's epoll set */
+        (void)MHD_run_wait(w->d, -1);
+        if (armed && !atomic_exchange(&w->armed, 0)) {
+            uint64_t v; /* a resume wrote efd: take the count back */
+            if (read(w->efd, &v, sizeof v) < 0) {
+                /* EAGAIN: the write is still to come; its edge is harmless */
+            }
+        }
+        if (n)
+            atomic_store_explicit(&w->suspended, atomic_load_explicit(&w->suspended, memory_order_relaxed) - n,
+                                  memory_order_relaxed);
+    }
+    return NULL;
+}
+
+/* The listening socket, shared by every worker's daemon (each gets its own
+ * descriptor of it). */
+static int listen_on(cu_server *s, const struct sockaddr_in *sa)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int on = 1;
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        bind(fd, (const struct sockaddr *)sa, sizeof *sa) != 0 || listen(fd, SOMAXCONN) != 0) {
+        close(fd);
+        return -1;
+    }
+    struct sockaddr_in got;
+    socklen_t gl = sizeof got;
+    s->port = getsockname(fd, (struct sockaddr *)&got, &gl) == 0 ? ntohs(got.sin_port) : s->opts.port;
+    return fd;
+}
+
+static cu_rc worker_start(cu_server *s, struct worker *w, int lfd, const struct MHD_OptionItem *tlsopt, bool tls)
+{
+    struct epoll_event ev;
+    w->s = s;
+    if ((w->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+        return cu_err_set(CU_ERR_IO, "cannot make the server's worker: %s", strerror(errno));
+    int ls = fcntl(lfd, F_DUPFD_CLOEXEC, 0);
+    if (ls < 0)
+        return cu_err_set(CU_ERR_IO, "cannot share the listening socket: %s", strerror(errno));
+    unsigned limit = (CONNECTION_LIMIT + s->nw - 1) / s->nw;
+    w->d = MHD_start_daemon(MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME | (tls ? MHD_USE_TLS : 0),
+                            s->port, NULL, NULL, on_request, w, MHD_OPTION_ARRAY, tlsopt, MHD_OPTION_LISTEN_SOCKET,
+                            (MHD_socket)ls, MHD_OPTION_NOTIFY_COMPLETED, on_completed, w,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, w, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, limit, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)CONN_POOL_BYTES, MHD_OPTION_END);
+    if (!w->d) {
+        close(ls);
+        return cu_err_set(CU_ERR_IO, "cannot serve on %s:%u%s", s->opts.bind_addr, s->port,
+                          tls ? " (or the TLS certificate, key or CA list is not valid PEM)" : "");
+    }
+    /* efd goes into the daemon's own epoll set with a NULL pointer, the
+     * marker libmicrohttpd's epoll loop skips (its listen-shutdown signal,
+     * MHD_epoll in daemon.c, 0.9.75 to 1.0): a resume then ends the
+     * daemon's wait, and one epoll_wait a round serves both */
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_EPOLL_FD);
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.ptr = NULL;
+    if (!info || epoll_ctl(info->epoll_fd, EPOLL_CTL_ADD, w->efd, &ev) != 0)
+        return cu_err_set(CU_ERR_IO, "cannot poll the server's wake-ups: %s", strerror(errno));
+    if (pthread_create(&w->thr, NULL, worker_main, w) != 0)
+        return cu_err_set(CU_ERR_INTERNAL, "cannot start a server thread");
+    w->running = true;
+    return CU_OK;
+}
+
+static void workers_free(cu_server *s)
+{
+    for (unsigned i = 0; i < s->nw; i++) {
+        struct worker *w = s->w[i];
+        if (w->d)
+            MHD_stop_daemon(w->d);
+        if (w->efd >= 0)
+            close(w->efd);
+        cu_free(w);
+    }
+    cu_free(s->w);
+    s->w = NULL;
+    s->nw = 0;
 }
 
 cu_rc cu_server_start(cu_server *s)
 {
     struct sockaddr_in sa;
+    cu_rc rc = CU_OK;
+    int lfd = -1;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
     sa.sin_port = htons(s->opts.port);
+    if (s->w)
+        return cu_err_set(CU_ERR_STATE, "the server is already started");
     if (inet_pton(AF_INET, s->opts.bind_addr, &sa.sin_addr) != 1)
         return cu_err_set(CU_ERR_INVAL, "bad bind address %s", s->opts.bind_addr);
     bool tls = s->opts.tls_cert_pem && s->opts.tls_key_pem;
@@ -486,39 +729,71 @@ cu_rc cu_server_start(cu_server *s)
             tlsopt[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_TRUST, 0, (void *)s->opts.tls_client_ca_pem};
         tlsopt[k] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     }
-    s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
-                                MHD_ALLOW_SUSPEND_RESUME | (tls ? MHD_USE_TLS : 0),
-                            s->opts.port,
-                            NULL, NULL, on_request, s, MHD_OPTION_ARRAY, tlsopt, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)s->opts.threads,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-                            on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1000, MHD_OPTION_END);
-    if (!s->d)
-        return cu_err_set(CU_ERR_IO, "cannot listen on %s:%u%s", s->opts.bind_addr, s->opts.port,
-                          tls ? " (or the TLS certificate, key or CA list is not valid PEM)" : "");
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : s->opts.port;
+    if ((lfd = listen_on(s, &sa)) < 0)
+        return cu_err_set(CU_ERR_IO, "cannot listen on %s:%u: %s", s->opts.bind_addr, s->opts.port, strerror(errno));
+    unsigned n = s->opts.threads < MAX_WORKERS ? s->opts.threads : MAX_WORKERS;
+    atomic_store(&s->quiesce, 0);
+    atomic_store(&s->exit, 0);
+    if (!(s->w = cu_calloc(n, sizeof *s->w))) {
+        rc = CU_ERR_NOMEM;
+        goto fail;
+    }
+    s->nw = n;
+    for (unsigned i = 0; i < n; i++)
+        if (!(s->w[i] = cu_calloc(1, sizeof *s->w[i]))) {
+            s->nw = i;
+            rc = CU_ERR_NOMEM;
+            goto fail;
+        } else {
+            s->w[i]->efd = -1;
+        }
+    for (unsigned i = 0; i < n; i++)
+        if ((rc = worker_start(s, s->w[i], lfd, tlsopt, tls)))
+            goto fail;
+    close(lfd);
     return CU_OK;
+fail:
+    close(lfd);
+    atomic_store(&s->exit, 1);
+    for (unsigned i = 0; i < s->nw; i++)
+        if (s->w[i] && s->w[i]->running) {
+            worker_wake(s->w[i]);
+            pthread_join(s->w[i]->thr, NULL);
+        }
+    for (unsigned i = 0; i < s->nw; i++)
+        if (!s->w[i]) { /* (an allocation failed: the rest are NULL too) */
+            s->nw = i;
+            break;
+        }
+    workers_free(s);
+    return rc;
 }
 
 uint16_t cu_server_port(const cu_server *s) { return s->port; }
 
 void cu_server_stop(cu_server *s)
 {
-    if (s && s->d) {
-        /* No new connections; the suspended requests are answered by their
-         * owners (the ledger runs every pending completion), so wait for
-         * them: stopping MHD under a suspended request would free it while
-         * its completion still holds it. */
-        (void)MHD_quiesce_daemon(s->d);
-        while (atomic_load(&s->suspended) > 0) {
-            struct timespec ts = {0, 1000000};
-            nanosleep(&ts, NULL);
-        }
-        MHD_stop_daemon(s->d);
-        s->d = NULL;
+    if (!s || !s->w)
+        return;
+    /* No new connections; the suspended requests are answered by their
+     * owners (the ledger runs every pending completion) and handed back by
+     * the workers, so wait for them with the workers running: stopping MHD
+     * under a suspended request would free it while its completion still
+     * holds it (invariant 6). */
+    atomic_store(&s->quiesce, 1);
+    for (unsigned i = 0; i < s->nw; i++)
+        worker_wake(s->w[i]);
+    while (suspended_now(s) > 0) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
     }
+    atomic_store(&s->exit, 1);
+    for (unsigned i = 0; i < s->nw; i++) {
+        worker_wake(s->w[i]);
+        pthread_join(s->w[i]->thr, NULL);
+        s->w[i]->running = false;
+    }
+    workers_free(s);
 }
 
 void cu_server_free(cu_server *s)

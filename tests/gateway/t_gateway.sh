@@ -116,7 +116,7 @@ code=$(curl -s -o "$tmp/o" -w '%{http_code}' -H "Authorization: Bearer $tok_sys"
 r=$(authz PC1 view R1 C1)
 want "still serving after bad input" '^200 .*"decision":"allow"' "$r"
 r=$(get /metrics)
-want "metrics" '^200 .*custos_gateway_decisions_total\{outcome="allow"\} [1-9].*custos_gateway_ledger_entries [1-9].*custos_gateway_decision_seconds_bucket.*custos_http_connections_total [1-9].*custos_http_requests_suspended 0 # EOF $' "$(echo "$r" | tr '\n' ' ')"
+want "metrics" '^200 .*custos_gateway_decisions_total\{outcome="allow"\} [1-9].*custos_gateway_ledger_entries [1-9].*custos_gateway_decision_seconds_bucket.*custos_http_connections_total [1-9].*custos_http_requests_suspended 0 .*custos_http_requests_resumed_total [1-9].*custos_http_resume_wakeups_total [1-9][0-9]* # EOF $' "$(echo "$r" | tr '\n' ' ')"
 r=$(get /metrics wrong)
 want "metrics need a token" '^401' "$r"
 
