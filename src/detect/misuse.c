@@ -43,6 +43,7 @@
 #include "detect/detect_int.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,12 +109,6 @@ enum { F_OFFICER, F_RING, F_BURST };
 
 /* ================================================================ state */
 
-struct tref {                /* a person at a time, with flags */
-    cu_id p;
-    uint32_t t;              /* minutes since BASE_TIME */
-    uint8_t x;               /* 1 explained, 2 came from a trawl */
-};
-
 struct ux {                  /* an unexplained person for an officer (24 bytes) */
     uint64_t h;                 /* the person's household (address), 0: none */
     cu_id p;
@@ -122,17 +117,44 @@ struct ux {                  /* an unexplained person for an officer (24 bytes) 
     uint16_t days;
 };
 
+#define REL_N 4 /* declared relations' people kept in the officer's state */
+
+/* An officer's state.  Laid out by use (speed, docs/detect.md): the fields
+ * nearly every access reads or writes come first (about two cache lines),
+ * then the people of the two rings every access scans, each ring's ids
+ * apart from its times and flags (a scan that finds nobody, the usual
+ * case, reads one line of ids, not three of 12-byte entries), then what
+ * only unexplained accesses, logins or the day's roll touch. */
 struct ost {
+    /* hot: every access */
     int32_t day, active_days;
-    uint32_t file;           /* evidence file + 1, 0 none */
     cu_id unit_seen;
+    uint32_t file;           /* evidence file + 1, 0 none */
     int64_t new_access_at;   /* INT64_MIN none */
-    uint8_t srpos, xppos, uxpos, sess_suspect;
-    struct tref sr[SR_N];
+    const cu_officer *own_for; /* the officer version the cache below is for */
+    uint64_t own_addr, own_sur, own_fam;
+    struct peer *role;       /* the officer's role's peer group (cached with own_for) */
+    float ew_all, ew_unx;    /* decayed counts of accesses and unexplained ones */
+    float ew_weak;           /* decayed count of accesses with no data link (routine or not) */
+    uint32_t events;
     uint32_t big_t;          /* the last wide search (20+ results): when, its flags, its people */
     uint8_t big_x;
+    uint8_t srpos, xppos, uxpos, sess_suspect;
+    uint8_t nrel;            /* the own_for version's relations, when at most REL_N (else REL_N + 1) */
+    uint16_t t_exf, t_unx, t_bulk_fired, t_spike_fired; /* today */
+    cu_id rel_p[REL_N];      /* ... their people (cached with own_for) */
+    cu_id area[AREA_N];
+    uint16_t area_n[AREA_N];
+    /* the rings every access scans: recent searches' people, recently
+     * explained people (ids first) */
+    cu_id sr_p[SR_N];
+    cu_id xp_p[XP_N];
+    uint32_t sr_t[SR_N];     /* minutes since BASE_TIME */
+    uint32_t xp_t[XP_N];
+    uint8_t sr_x[SR_N];      /* 1 explained, 2 came from a trawl, 4 wide, 8 routine */
+    uint16_t hour[24];
     uint64_t big_bloom[4];
-    struct tref xp[XP_N];
+    /* cold: unexplained accesses, logins, the day's roll */
     struct ux ux[UX_N];
     struct ux tx[TX_N];      /* register people met only in the unit's routine */
     uint8_t txpos;
@@ -140,22 +162,12 @@ struct ost {
     uint8_t tmpos;
     cu_id term[TERM_N];
     uint16_t term_n[TERM_N];
-    cu_id area[AREA_N];
-    uint16_t area_n[AREA_N];
-    uint32_t logins, events, big_searches;
-    const cu_officer *own_for; /* the officer version the cache below is for */
-    uint64_t own_addr, own_sur, own_fam;
-    struct peer *role;       /* the officer's role's peer group (cached with own_for) */
+    uint32_t logins, big_searches;
     int32_t own_day;         /* last day the officer looked up their own circle */
     int32_t own_addr_day;    /* last day they looked up where one of it lives */
     uint16_t own_days;       /* days with such look-ups */
-    float ew_all, ew_unx;    /* decayed counts of accesses and unexplained ones */
-    float ew_weak;           /* decayed count of accesses with no data link (routine or not) */
     float ring_w;            /* the weight of the ring links the officer took part in */
     cu_id sess_other;        /* colleague whose terminal the suspect session uses */
-    uint16_t hour[24];
-    /* today */
-    uint16_t t_exf, t_unx, t_bulk_fired, t_spike_fired;
     /* history of active days */
     uint8_t hpos, hn;
     uint16_t h_exf[HIST_N], h_unx[HIST_N], h_soft[HIST_N];
@@ -296,9 +308,9 @@ static cu_rc ensure_officer(misuse *m, cu_id o)
         for (int k = 0; k < AREA_N; k++)
             m->off[i].area[k] = CU_ID_NONE;
         for (int k = 0; k < SR_N; k++)
-            m->off[i].sr[k].p = CU_ID_NONE;
+            m->off[i].sr_p[k] = CU_ID_NONE;
         for (int k = 0; k < XP_N; k++)
-            m->off[i].xp[k].p = CU_ID_NONE;
+            m->off[i].xp_p[k] = CU_ID_NONE;
         for (int k = 0; k < UX_N; k++)
             m->off[i].ux[k].p = CU_ID_NONE;
         for (int k = 0; k < TX_N; k++)
@@ -563,6 +575,10 @@ static cu_rc misuse_ref_changed(void *state, const cu_ref *ref)
     m->pc_off = m->pc = m->rc_off = m->rc = m->co_off = m->co = NULL;
     m->restricted = m->wide_area = NULL;
     m->case_open = NULL;
+    /* an officer version may have been changed in place: its relations
+     * are read from it again (the cache is remade with the next version) */
+    for (size_t i = 0; i < m->noff; i++)
+        m->off[i].nrel = REL_N + 1;
     cu_rc rc = build_indexes(m, ref);
     sets[1] = (struct idx){m->pc_off, m->pc, m->rc_off, m->rc, m->co_off, m->co, m->restricted, m->wide_area,
                            m->case_open, m->np_idx, m->nr_idx, m->nc_idx, m->nwide};
@@ -1188,10 +1204,20 @@ static bool team_link(const misuse *m, const uint32_t *off, const uint32_t *val,
     return false;
 }
 
-static bool ring_has(const struct tref *r, int n, cu_id p, uint32_t since, uint8_t want)
+/* Whether ring (ids rp, times rt, flags rx; NULL: every entry 1) holds p
+ * since `since` with the flags `want`.  The ids are compared first, all
+ * of them without a branch (nobody, the usual answer, costs one pass over
+ * one array); only a hit looks at the times and flags. */
+static bool ring_has(const cu_id *rp, const uint32_t *rt, const uint8_t *rx, int n, cu_id p, uint32_t since,
+                     uint8_t want)
 {
+    unsigned any = 0;
     for (int i = 0; i < n; i++)
-        if (r[i].p == p && r[i].t >= since && (r[i].x & want) == want)
+        any |= rp[i] == p;
+    if (!any)
+        return false;
+    for (int i = 0; i < n; i++)
+        if (rp[i] == p && rt[i] >= since && ((rx ? rx[i] : 1) & want) == want)
             return true;
     return false;
 }
@@ -1216,7 +1242,7 @@ static bool bloom_has(const uint64_t *b, cu_id p)
 static bool searched(const struct ost *s, cu_id p, uint32_t t, uint8_t want)
 {
     uint32_t since = t > SEARCH_WIN ? t - SEARCH_WIN : 0;
-    if (ring_has(s->sr, SR_N, p, since, want))
+    if (ring_has(s->sr_p, s->sr_t, s->sr_x, SR_N, p, since, want))
         return true;
     return s->big_t && s->big_t >= since && (s->big_x & want) == want && bloom_has(s->big_bloom, p);
 }
@@ -1246,7 +1272,7 @@ static uint32_t explain_person(misuse *m, const cu_event *ev, ectx *x, cu_id p)
         bits |= CU_X_CITED;
     if (searched(s, p, t, 1))
         bits |= CU_X_SEARCH;
-    if (ring_has(s->xp, XP_N, p, t > REPEAT_WIN ? t - REPEAT_WIN : 0, 1))
+    if (ring_has(s->xp_p, s->xp_t, NULL, XP_N, p, t > REPEAT_WIN ? t - REPEAT_WIN : 0, 1))
         bits |= CU_X_REPEAT;
     /* the household is the last resort of a data link: looked at only
      * when nothing stronger explains (it costs a look at every subject of
@@ -2052,6 +2078,18 @@ static double rarity(const misuse *m, const struct ost *s, const cu_officer *o)
  * of the officer, or over days off): when the version in force began, if
  * the version before it was of another unit; INT64_MIN otherwise.  Once
  * per officer. */
+/* Whether p may be one of the officer's declared relations (o: the
+ * version own_for caches): false only when it is not. */
+static bool related(const struct ost *s, const cu_officer *o, cu_id p)
+{
+    if (s->own_for != o || s->nrel > REL_N)
+        return o->nrelations != 0;
+    unsigned any = 0;
+    for (int i = 0; i < REL_N; i++)
+        any |= s->rel_p[i] == p;
+    return any != 0;
+}
+
 static int64_t moved_at(const cu_ref *ref, const cu_officer *o, int64_t now)
 {
     if (o->valid_from == INT64_MIN || now - o->valid_from >= NEW_ACCESS_DAYS * 86400)
@@ -2060,6 +2098,21 @@ static int64_t moved_at(const cu_ref *ref, const cu_officer *o, int64_t now)
     for (; v && v != o; v = v->next)
         prev = v;
     return v && prev && prev->unit != o->unit ? o->valid_from : INT64_MIN;
+}
+
+/* Ask for the memory the event will read, all at once, before any of it
+ * is used: the officer's state (its hot fields and the rings every access
+ * scans) and the record are cache misses on a large force, and asked for
+ * together they are waited for once instead of one after the other.  A
+ * prefetch changes no result. */
+static void warm(const misuse *m, const cu_event *ev, const cu_ref *ref)
+{
+    const char *b = (const char *)&m->off[ev->officer];
+    for (size_t k = 0; k < offsetof(struct ost, sr_t) + 64; k += 64)
+        __builtin_prefetch(b + k);
+    __builtin_prefetch(b + offsetof(struct ost, hour));
+    if (ev->record != CU_ID_NONE && ev->action != CU_ACT_LOGIN && ev->action != CU_ACT_LOGOUT)
+        __builtin_prefetch(cu_ref_record(ref, ev->record));
 }
 
 static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, int64_t now, cu_alerts *out)
@@ -2078,6 +2131,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         return CU_OK;
     if ((rc = ensure_officer(m, ev->officer)))
         return rc;
+    warm(m, ev, ref);
     int32_t day = day_of(ev->ts);
     global_day(m, day);
     struct ost *s = &m->off[ev->officer];
@@ -2105,7 +2159,15 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     }
 
     /* ------------------------------------------------ explanations */
-    ectx x = {.o = o, .other_case = CU_ID_NONE};
+    /* not zeroed whole: the household's arrays (768 bytes) are filled up
+     * to naddr only when needed */
+    ectx x;
+    x.o = o;
+    x.nmine = 0;
+    x.own_addr = x.own_sur = x.own_fam = 0;
+    x.other_case = CU_ID_NONE;
+    x.restricted = x.addr_done = false;
+    x.naddr = 0;
     const cu_id *cases;
     size_t nc = cu_ref_officer_cases(ref, ev->officer, &cases);
     for (size_t i = 0; i < nc && x.nmine < 16; i++) {
@@ -2133,6 +2195,11 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                 }
             }
         s->role = role_peer(m, o);
+        /* the relations' people, so that an access to none of them (nearly
+         * all) is told without reading the officer's relation array */
+        s->nrel = o->nrelations <= REL_N ? (uint8_t)o->nrelations : REL_N + 1;
+        for (uint32_t i = 0; i < REL_N; i++)
+            s->rel_p[i] = i < o->nrelations ? o->relations[i].person : CU_ID_NONE;
     }
     if (o) {
         x.own_addr = s->own_addr;
@@ -2200,9 +2267,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         m->st.explained++;
     if (strong)
         m->st.strong++;
-    for (int b = 0; b < 8; b++)
-        if (bits & (1u << b))
-            m->st.by_bit[b]++;
+    for (uint32_t b = bits & 0xffu; b; b &= b - 1)
+        m->st.by_bit[__builtin_ctz(b)]++;
     if (m->cfg.on_explain)
         m->cfg.on_explain(m->cfg.ud, ev, bits);
     /* learning from this access happens after it was judged (causal) */
@@ -2283,9 +2349,9 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                 bloom_add(s->big_bloom, people[i]);
         } else {
             for (uint32_t i = 0; i < np && i < 8; i++) { /* the first listed are the best matches */
-                s->sr[s->srpos].p = people[i];
-                s->sr[s->srpos].t = t;
-                s->sr[s->srpos].x = sx;
+                s->sr_p[s->srpos] = people[i];
+                s->sr_t[s->srpos] = t;
+                s->sr_x[s->srpos] = sx;
                 s->srpos = (uint8_t)((s->srpos + 1) % SR_N);
             }
         }
@@ -2294,9 +2360,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         for (uint32_t i = 0; i < np && i < 4; i++) {
             if (!(pbits[i] & CU_X_STRONG) && !(bits & (CU_X_CASE | CU_X_CITED)))
                 continue;
-            s->xp[s->xppos].p = people[i];
-            s->xp[s->xppos].t = t;
-            s->xp[s->xppos].x = 1;
+            s->xp_p[s->xppos] = people[i];
+            s->xp_t[s->xppos] = t;
             s->xppos = (uint8_t)((s->xppos + 1) % XP_N);
         }
     }
@@ -2474,7 +2539,6 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     } while (0)
     for (uint32_t i = 0; i < np; i++) {
         cu_id p = people[i];
-        const cu_person *pp = cu_ref_person(ref, p);
         /* a relation is excused only by the officer's own case, not a colleague's */
         bool pstrong = (pbits[i] & (CU_X_CASE | CU_X_CITED)) != 0 || (bits & (CU_X_CASE | CU_X_CITED));
         /* a search lists namesakes: only its first result is the target */
@@ -2483,8 +2547,9 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         bool rel = false;
         /* met in a wide search of the officer's own (many results): the
          * person came to the officer, not the other way round */
-        bool from_big = searched(s, p, t, 4);
-        if (o && !pstrong)
+        bool from_big = false;
+        if (o && !pstrong && related(s, o, p)) {
+            from_big = searched(s, p, t, 4);
             for (uint32_t k = 0; k < o->nrelations; k++)
                 if (o->relations[k].person == p) {
                     /* met in the unit's routine (a mined template) or in a
@@ -2506,8 +2571,13 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                     rel = true;
                     break;
                 }
+        }
         if (!U)
             continue;
+        /* read only now: an explained access (nearly all) needs neither */
+        const cu_person *pp = cu_ref_person(ref, p);
+        if (!rel)
+            from_big = searched(s, p, t, 4);
         if (T && !m->cfg.rules_only && fresh && pp && pp->flags) {
             /* the first days of new access: the unit's routine is not yet
              * the officer's, a register person weighs in full */
