@@ -213,6 +213,11 @@ struct file {
     struct { int64_t ts; float score, aux; uint8_t sig; uint16_t cnt; cu_id sp, so; } risk[RISK_N]; /* as it was then */
 };
 
+/* An officer's unit and span when the reference has one version of the
+ * officer (nearly all): team_link asks the unit of every officer of a
+ * case, and this small array answers without reading the officer. */
+struct ounit { int64_t start, end; cu_id unit; uint32_t one; };
+
 struct tpl { uint64_t key; uint32_t count; uint16_t distinct; };
 struct pair { uint64_t key; uint32_t t; cu_id p[4]; uint8_t np, active; float W; };
 struct peer { uint16_t v[PEER_N]; uint32_t n, nupd; float med, mad; }; /* nupd: samples behind med/mad */
@@ -238,6 +243,7 @@ typedef struct misuse {
     uint8_t *restricted;               /* case -> 1 when a record it holds carries a handling caveat */
     uint32_t *case_open;               /* case -> when it opened (minutes since BASE_TIME) */
     uint8_t *wide_area; size_t nwide;  /* area -> 1 when few people live there (a force-wide remit) */
+    struct ounit *ounit; size_t nounit; /* officer -> unit, for officers of one version */
     size_t np_idx, nr_idx, nc_idx;
     /* tables */
     struct tpl *tpl;
@@ -525,6 +531,17 @@ static cu_rc build_indexes(misuse *m, const cu_ref *ref)
             m->case_open[all.cases[i]->id] = tmin(all.cases[i]->opened);
     if ((rc = sort_cases(m, m->pc_off, m->pc, np)) || (rc = sort_cases(m, m->rc_off, m->rc, nr)))
         goto fail;
+    m->nounit = cu_names_count(nm, CU_K_OFFICER) + 1;
+    m->ounit = cu_calloc(m->nounit, sizeof *m->ounit);
+    if (!m->ounit) {
+        rc = CU_ERR_NOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < all.nofficers; i++) {
+        const cu_officer *o = cu_ref_all_get(ref, CU_REF_OFFICER, all.officers[i]->id);
+        if (o && o->id < m->nounit && !o->next)
+            m->ounit[o->id] = (struct ounit){.start = o->start, .end = o->end, .unit = o->unit, .one = 1};
+    }
     /* An area where hardly any of the force's people live (under a quarter
      * of an even share) is not a neighbourhood: its officers (headquarters,
      * force-wide units) meet people of every area in their work. */
@@ -569,19 +586,22 @@ static cu_rc misuse_ref_changed(void *state, const cu_ref *ref)
         uint32_t *pc_off, *pc, *rc_off, *rc, *co_off, *co;
         uint8_t *restricted, *wide_area;
         uint32_t *case_open;
-        size_t np_idx, nr_idx, nc_idx, nwide;
+        struct ounit *ounit;
+        size_t np_idx, nr_idx, nc_idx, nwide, nounit;
     } sets[2] = {{m->pc_off, m->pc, m->rc_off, m->rc, m->co_off, m->co, m->restricted, m->wide_area, m->case_open,
-                  m->np_idx, m->nr_idx, m->nc_idx, m->nwide}};
+                  m->ounit, m->np_idx, m->nr_idx, m->nc_idx, m->nwide, m->nounit}};
     m->pc_off = m->pc = m->rc_off = m->rc = m->co_off = m->co = NULL;
     m->restricted = m->wide_area = NULL;
     m->case_open = NULL;
+    m->ounit = NULL;
+    m->nounit = 0;
     /* an officer version may have been changed in place: its relations
      * are read from it again (the cache is remade with the next version) */
     for (size_t i = 0; i < m->noff; i++)
         m->off[i].nrel = REL_N + 1;
     cu_rc rc = build_indexes(m, ref);
     sets[1] = (struct idx){m->pc_off, m->pc, m->rc_off, m->rc, m->co_off, m->co, m->restricted, m->wide_area,
-                           m->case_open, m->np_idx, m->nr_idx, m->nc_idx, m->nwide};
+                           m->case_open, m->ounit, m->np_idx, m->nr_idx, m->nc_idx, m->nwide, m->nounit};
     int keep = rc ? 0 : 1, drop = !keep; /* a failure keeps the old */
     cu_free(sets[drop].pc_off);
     cu_free(sets[drop].pc);
@@ -592,12 +612,14 @@ static cu_rc misuse_ref_changed(void *state, const cu_ref *ref)
     cu_free(sets[drop].restricted);
     cu_free(sets[drop].wide_area);
     cu_free(sets[drop].case_open);
+    cu_free(sets[drop].ounit);
     m->pc_off = sets[keep].pc_off, m->pc = sets[keep].pc, m->rc_off = sets[keep].rc_off, m->rc = sets[keep].rc;
     m->co_off = sets[keep].co_off, m->co = sets[keep].co, m->restricted = sets[keep].restricted;
     m->wide_area = sets[keep].wide_area;
     m->case_open = sets[keep].case_open;
     m->np_idx = sets[keep].np_idx, m->nr_idx = sets[keep].nr_idx, m->nc_idx = sets[keep].nc_idx;
     m->nwide = sets[keep].nwide;
+    m->ounit = sets[keep].ounit, m->nounit = sets[keep].nounit;
     return rc;
 }
 
@@ -629,6 +651,7 @@ static void misuse_free(void *state)
     cu_free(m->restricted);
     cu_free(m->case_open);
     cu_free(m->wide_area);
+    cu_free(m->ounit);
     cu_free(m->tpl);
     cu_free(m->tpair);
     cu_free(m->pairs);
@@ -1154,6 +1177,17 @@ static bool my_case_links(const misuse *m, const cu_case *const *mine, int nmine
     return false;
 }
 
+/* The unit of officer o now (cu_ref_officer's), CU_ID_NONE when the
+ * officer is not in force. */
+static cu_id unit_now(const misuse *m, cu_id o)
+{
+    int64_t now = cu_ref_now(m->ref);
+    if (o < m->nounit && m->ounit[o].one)
+        return now >= m->ounit[o].start && now < m->ounit[o].end ? m->ounit[o].unit : CU_ID_NONE;
+    const cu_officer *oo = cu_ref_officer(m->ref, o);
+    return oo ? oo->unit : CU_ID_NONE;
+}
+
 /* Whether an open case linked through idx (person or record CSR) has an
  * officer of `unit` assigned now, other than `self`. */
 static bool team_link(const misuse *m, const uint32_t *off, const uint32_t *val, size_t nidx, cu_id key, cu_id unit,
@@ -1193,12 +1227,12 @@ static bool team_link(const misuse *m, const uint32_t *off, const uint32_t *val,
         if (oe - ob > CASE_OFF_SCAN)
             oe = ob + CASE_OFF_SCAN;
         for (uint32_t k = ob; k < oe; k++) {
+            /* the unit first (from the small array), the assignment only
+             * for an officer of the unit: both must hold */
             cu_id o2 = m->co[k];
-            if (o2 == self || !cu_ref_assigned(m->ref, c, o2))
+            if (o2 == self || unit_now(m, o2) != unit || !cu_ref_assigned(m->ref, c, o2))
                 continue;
-            const cu_officer *oo = cu_ref_officer(m->ref, o2);
-            if (oo && oo->unit == unit)
-                return true;
+            return true;
         }
     }
     return false;
@@ -2107,6 +2141,8 @@ static int64_t moved_at(const cu_ref *ref, const cu_officer *o, int64_t now)
  * prefetch changes no result. */
 static void warm(const misuse *m, const cu_event *ev, const cu_ref *ref)
 {
+    if (ev->officer >= m->noff) /* none, or an officer the state has yet to grow for */
+        return;
     const char *b = (const char *)&m->off[ev->officer];
     for (size_t k = 0; k < offsetof(struct ost, sr_t) + 64; k += 64)
         __builtin_prefetch(b + k);
@@ -2695,6 +2731,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     return CU_OK;
 }
 
+static void misuse_prefetch(const void *state, const cu_event *ev, const cu_ref *ref) { warm(state, ev, ref); }
+
 static cu_rc misuse_flush(void *state, const cu_ref *ref, int64_t now, cu_alerts *out)
 {
     (void)ref;
@@ -2712,6 +2750,7 @@ const cu_detector_ops cu_detector_misuse = {
     .free = misuse_free,
     .init_cfg = misuse_init,
     .ref_changed = misuse_ref_changed,
+    .prefetch = misuse_prefetch,
 };
 
 /* ================================================================ queries */
