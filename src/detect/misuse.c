@@ -278,10 +278,17 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-static cu_rc grow(void **p, size_t *n, size_t need, size_t elem)
+static cu_rc grow_more(void **p, size_t *n, size_t need, size_t elem);
+
+/* Room for `need` elements in *p (of *n): called on every event for each
+ * indexed array, so the check is inline and the growth out of line. */
+static inline cu_rc grow(void **p, size_t *n, size_t need, size_t elem)
 {
-    if (need <= *n)
-        return CU_OK;
+    return need <= *n ? CU_OK : grow_more(p, n, need, elem);
+}
+
+static cu_rc grow_more(void **p, size_t *n, size_t need, size_t elem)
+{
     /* the first size is what is asked (the reference's count), with a
      * little room; later growth (ids first seen in events) by half again */
     size_t nn = *n ? *n + *n / 2 : need + need / 16 + 16;
@@ -298,6 +305,8 @@ static cu_rc grow(void **p, size_t *n, size_t need, size_t elem)
 
 static cu_rc ensure_officer(misuse *m, cu_id o)
 {
+    if (o < m->noff && o < m->nuf && o < m->nring) /* every event: nothing to grow */
+        return CU_OK;
     size_t old = m->noff;
     cu_rc rc = grow((void **)&m->off, &m->noff, (size_t)o + 1, sizeof *m->off);
     if (rc)
@@ -332,6 +341,8 @@ static cu_rc ensure_officer(misuse *m, cu_id o)
 
 static cu_rc ensure_person(misuse *m, cu_id p)
 {
+    if (p < m->nper)
+        return CU_OK;
     size_t old = m->nper;
     cu_rc rc = grow((void **)&m->per, &m->nper, (size_t)p + 1, sizeof *m->per);
     if (rc)
