@@ -218,6 +218,22 @@ struct file {
  * case, and this small array answers without reading the officer. */
 struct ounit { int64_t start, end; cu_id unit; uint32_t one; };
 
+/* What an access reads of its record, in 16 bytes per record id (built
+ * with the indexes): the record is then one line of a small array that
+ * cu_detect_prefetch can ask for by address, not a pointer, a structure
+ * and its subjects array read one after the other.  A record with more
+ * than RS_N subjects is read from the reference instead. */
+#define RS_N 3
+enum { RS_OK = 1, RS_HAS = 2, RS_CAVEAT = 4, RS_SECRET = 8, RS_ADDRESS = 16 };
+struct rsum { cu_id sub[RS_N]; uint8_t n, f; uint16_t pad; };
+
+/* A record as an access uses it: from its summary or from the reference. */
+typedef struct rview {
+    bool has, caveat, secret, address;
+    uint32_t n;
+    const cu_id *sub;
+} rview;
+
 struct tpl { uint64_t key; uint32_t count; uint16_t distinct; };
 struct pair { uint64_t key; uint32_t t; cu_id p[4]; uint8_t np, active; float W; };
 struct peer { uint16_t v[PEER_N]; uint32_t n, nupd; float med, mad; }; /* nupd: samples behind med/mad */
@@ -244,6 +260,7 @@ typedef struct misuse {
     uint32_t *case_open;               /* case -> when it opened (minutes since BASE_TIME) */
     uint8_t *wide_area; size_t nwide;  /* area -> 1 when few people live there (a force-wide remit) */
     struct ounit *ounit; size_t nounit; /* officer -> unit, for officers of one version */
+    struct rsum *rsum; size_t nrsum;   /* record -> what an access reads of it */
     size_t np_idx, nr_idx, nc_idx;
     /* tables */
     struct tpl *tpl;
@@ -548,6 +565,29 @@ static cu_rc build_indexes(misuse *m, const cu_ref *ref)
         rc = CU_ERR_NOMEM;
         goto fail;
     }
+    m->nrsum = nr;
+    m->rsum = cu_malloc(nr * sizeof *m->rsum);
+    if (!m->rsum) {
+        rc = CU_ERR_NOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < nr; i++) /* no record by that id (cu_ref_record's NULL) */
+        m->rsum[i] = (struct rsum){.f = RS_OK};
+    for (size_t i = 0; i < all.nrecords; i++) {
+        const cu_record *r = all.records[i];
+        if (r->id >= nr || cu_ref_record(ref, r->id) != r)
+            continue;
+        struct rsum *q = &m->rsum[r->id];
+        if (r->nsubjects > RS_N) {
+            q->f = 0; /* read from the reference */
+            continue;
+        }
+        q->n = (uint8_t)r->nsubjects;
+        memcpy(q->sub, r->subjects, r->nsubjects * sizeof *r->subjects);
+        q->f = (uint8_t)(RS_OK | RS_HAS | (r->ncaveats ? RS_CAVEAT : 0) |
+                         (r->classification >= CU_CLASS_SECRET ? RS_SECRET : 0) |
+                         (r->type && strcmp(r->type, "address") == 0 ? RS_ADDRESS : 0));
+    }
     for (size_t i = 0; i < all.nofficers; i++) {
         const cu_officer *o = cu_ref_all_get(ref, CU_REF_OFFICER, all.officers[i]->id);
         if (o && o->id < m->nounit && !o->next)
@@ -598,21 +638,25 @@ static cu_rc misuse_ref_changed(void *state, const cu_ref *ref)
         uint8_t *restricted, *wide_area;
         uint32_t *case_open;
         struct ounit *ounit;
-        size_t np_idx, nr_idx, nc_idx, nwide, nounit;
+        struct rsum *rsum;
+        size_t np_idx, nr_idx, nc_idx, nwide, nounit, nrsum;
     } sets[2] = {{m->pc_off, m->pc, m->rc_off, m->rc, m->co_off, m->co, m->restricted, m->wide_area, m->case_open,
-                  m->ounit, m->np_idx, m->nr_idx, m->nc_idx, m->nwide, m->nounit}};
+                  m->ounit, m->rsum, m->np_idx, m->nr_idx, m->nc_idx, m->nwide, m->nounit, m->nrsum}};
     m->pc_off = m->pc = m->rc_off = m->rc = m->co_off = m->co = NULL;
     m->restricted = m->wide_area = NULL;
     m->case_open = NULL;
     m->ounit = NULL;
     m->nounit = 0;
+    m->rsum = NULL;
+    m->nrsum = 0;
     /* an officer version may have been changed in place: its relations
      * are read from it again (the cache is remade with the next version) */
     for (size_t i = 0; i < m->noff; i++)
         m->off[i].nrel = REL_N + 1;
     cu_rc rc = build_indexes(m, ref);
     sets[1] = (struct idx){m->pc_off, m->pc, m->rc_off, m->rc, m->co_off, m->co, m->restricted, m->wide_area,
-                           m->case_open, m->ounit, m->np_idx, m->nr_idx, m->nc_idx, m->nwide, m->nounit};
+                           m->case_open, m->ounit, m->rsum, m->np_idx, m->nr_idx, m->nc_idx, m->nwide, m->nounit,
+                           m->nrsum};
     int keep = rc ? 0 : 1, drop = !keep; /* a failure keeps the old */
     cu_free(sets[drop].pc_off);
     cu_free(sets[drop].pc);
@@ -624,6 +668,7 @@ static cu_rc misuse_ref_changed(void *state, const cu_ref *ref)
     cu_free(sets[drop].wide_area);
     cu_free(sets[drop].case_open);
     cu_free(sets[drop].ounit);
+    cu_free(sets[drop].rsum);
     m->pc_off = sets[keep].pc_off, m->pc = sets[keep].pc, m->rc_off = sets[keep].rc_off, m->rc = sets[keep].rc;
     m->co_off = sets[keep].co_off, m->co = sets[keep].co, m->restricted = sets[keep].restricted;
     m->wide_area = sets[keep].wide_area;
@@ -631,6 +676,7 @@ static cu_rc misuse_ref_changed(void *state, const cu_ref *ref)
     m->np_idx = sets[keep].np_idx, m->nr_idx = sets[keep].nr_idx, m->nc_idx = sets[keep].nc_idx;
     m->nwide = sets[keep].nwide;
     m->ounit = sets[keep].ounit, m->nounit = sets[keep].nounit;
+    m->rsum = sets[keep].rsum, m->nrsum = sets[keep].nrsum;
     return rc;
 }
 
@@ -663,6 +709,7 @@ static void misuse_free(void *state)
     cu_free(m->case_open);
     cu_free(m->wide_area);
     cu_free(m->ounit);
+    cu_free(m->rsum);
     cu_free(m->tpl);
     cu_free(m->tpair);
     cu_free(m->pairs);
@@ -2158,8 +2205,9 @@ static void warm(const misuse *m, const cu_event *ev, const cu_ref *ref)
     for (size_t k = 0; k < offsetof(struct ost, sr_t) + 64; k += 64)
         __builtin_prefetch(b + k);
     __builtin_prefetch(b + offsetof(struct ost, hour));
-    if (ev->record != CU_ID_NONE && ev->action != CU_ACT_LOGIN && ev->action != CU_ACT_LOGOUT)
-        __builtin_prefetch(cu_ref_record(ref, ev->record));
+    if (ev->record < m->nrsum) /* CU_ID_NONE is not */
+        __builtin_prefetch(&m->rsum[ev->record]);
+    (void)ref;
 }
 
 static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, int64_t now, cu_alerts *out)
@@ -2253,27 +2301,40 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         x.own_sur = s->own_sur;
         x.own_fam = s->own_fam;
     }
-    const cu_record *rec = ev->record != CU_ID_NONE ? cu_ref_record(ref, ev->record) : NULL;
+    rview rec = {0};
+    if (ev->record != CU_ID_NONE) {
+        const struct rsum *q = ev->record < m->nrsum ? &m->rsum[ev->record] : NULL;
+        if (q && q->f) {
+            rec = (rview){.has = q->f & RS_HAS, .caveat = q->f & RS_CAVEAT, .secret = q->f & RS_SECRET,
+                          .address = q->f & RS_ADDRESS, .n = q->n, .sub = q->sub};
+        } else {
+            const cu_record *r = cu_ref_record(ref, ev->record);
+            if (r)
+                rec = (rview){.has = true, .caveat = r->ncaveats != 0, .secret = r->classification >= CU_CLASS_SECRET,
+                              .address = r->type && strcmp(r->type, "address") == 0, .n = r->nsubjects,
+                              .sub = r->subjects};
+        }
+    }
     cu_id people[64];
     uint32_t pbits[64];
     uint32_t np = 0;
     for (uint32_t i = 0; i < ev->nsubjects && np < 48; i++)
         people[np++] = ev->subjects[i];
-    if (rec)
-        for (uint32_t i = 0; i < rec->nsubjects && np < 64; i++) {
+    if (rec.has)
+        for (uint32_t i = 0; i < rec.n && np < 64; i++) {
             bool dup = false;
             for (uint32_t k = 0; k < np; k++)
-                dup |= people[k] == rec->subjects[i];
+                dup |= people[k] == rec.sub[i];
             if (!dup)
-                people[np++] = rec->subjects[i];
+                people[np++] = rec.sub[i];
         }
     uint32_t bits = 0;
-    if (rec && my_case_links(m, x.mine, x.nmine, ev->record, CU_ID_NONE))
+    if (rec.has && my_case_links(m, x.mine, x.nmine, ev->record, CU_ID_NONE))
         bits |= CU_X_CASE;
-    if (rec && x.cited && cu_case_links_record(x.cited, ev->record))
+    if (rec.has && x.cited && cu_case_links_record(x.cited, ev->record))
         bits |= CU_X_CITED;
-    x.restricted = rec && rec->ncaveats;
-    if (rec && !(bits & CU_X_CASE) && o && !x.restricted &&
+    x.restricted = rec.has && rec.caveat;
+    if (rec.has && !(bits & CU_X_CASE) && o && !x.restricted &&
         team_link(m, m->rc_off, m->rc, m->nr_idx, ev->record, o->unit, ev->officer, NULL))
         bits |= CU_X_TEAM;
     /* A search that returns many people is explained by its stated case,
@@ -2289,7 +2350,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             pbits[i] = explain_person(m, ev, &x, people[i]);
         bits |= pbits[i];
     }
-    if (!np && !rec)
+    if (!np && !rec.has)
         bits |= CU_X_TEST;
     struct tpl *tp = NULL, *tr = NULL;
     bool strong = (bits & CU_X_STRONG) != 0;
@@ -2608,7 +2669,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                     /* where a former partner or a relative lives, looked up
                      * with no case: the first look at an address is the one
                      * that matters (stalking, intimidation) */
-                    bool addr = rec && rec->type && strcmp(rec->type, "address") == 0 &&
+                    bool addr = rec.has && rec.address &&
                                 strcmp(o->relations[k].type, "self") != 0 && !own_done;
                     OWN(S_RELATION, full, p);
                     if (addr && s->own_addr_day != day) {
@@ -2671,7 +2732,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
              * case holds, read by an officer who is not on that case: the
              * tip-off risk an operation's caveat exists to prevent. */
             const cu_case *oc = cu_ref_case(ref, x.other_case);
-            bool held = rec && rec->ncaveats && oc && cu_case_links_record(oc, ev->record);
+            bool held = rec.has && rec.caveat && oc && cu_case_links_record(oc, ev->record);
             bool restricted = x.other_case < m->nc_idx && m->restricted[x.other_case];
             if (held && !caveat_done) {
                 ADD(S_LIVECASE, 1.2, p, x.other_case);
@@ -2712,8 +2773,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         file_add(m, fi, S_LOGIN, 0.35, ev, CU_ID_NONE, CU_ID_NONE, 0);
     }
     if (U && !(T && !m->cfg.rules_only)) {
-        if (rec && (rec->ncaveats || rec->classification >= CU_CLASS_SECRET))
-            SOFT(S_SENSITIVE, (rec->classification >= CU_CLASS_SECRET ? 0.6 : 0.4) * rar, CU_ID_NONE, CU_ID_NONE);
+        if (rec.has && (rec.caveat || rec.secret))
+            SOFT(S_SENSITIVE, (rec.secret ? 0.6 : 0.4) * rar, CU_ID_NONE, CU_ID_NONE);
         if (exf)
             SOFT(S_EXFIL, 1.0, np ? people[0] : CU_ID_NONE, CU_ID_NONE);
         /* A stated reason the data contradicts: the access cites a case
