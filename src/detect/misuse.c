@@ -37,6 +37,10 @@
  *    apart, which join an officer to a ring and never start one.
  * 4. rules_only turns off everything learned: personal and peer baselines,
  *    mined templates, the co-access graph and bursts (the rules baseline).
+ * 5. What is copied from the reference for speed (a record's summary, a
+ *    one-version officer's unit, the officer's relations' people) is
+ *    remade when the reference changes, and a prefetch changes nothing:
+ *    the results are those of reading the reference itself.
  */
 #include "custos/detect.h"
 
