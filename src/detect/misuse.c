@@ -575,27 +575,29 @@ static cu_rc build_indexes(misuse *m, const cu_ref *ref)
         rc = CU_ERR_NOMEM;
         goto fail;
     }
-    for (size_t i = 0; i < nr; i++) /* no record by that id (cu_ref_record's NULL) */
-        m->rsum[i] = (struct rsum){.f = RS_OK};
-    for (size_t i = 0; i < all.nrecords; i++) {
-        const cu_record *r = all.records[i];
-        if (r->id >= nr || cu_ref_record(ref, r->id) != r)
+    /* each id as cu_ref_record answers it, so the summary says what the
+     * reference would */
+    for (size_t i = 0; i < nr; i++) {
+        const cu_record *r = cu_ref_record(ref, (cu_id)i);
+        struct rsum *q = &m->rsum[i];
+        *q = (struct rsum){.f = RS_OK}; /* no record by that id */
+        if (!r)
             continue;
-        struct rsum *q = &m->rsum[r->id];
         if (r->nsubjects > RS_N) {
             q->f = 0; /* read from the reference */
             continue;
         }
         q->n = (uint8_t)r->nsubjects;
-        memcpy(q->sub, r->subjects, r->nsubjects * sizeof *r->subjects);
+        if (r->nsubjects)
+            memcpy(q->sub, r->subjects, r->nsubjects * sizeof *r->subjects);
         q->f = (uint8_t)(RS_OK | RS_HAS | (r->ncaveats ? RS_CAVEAT : 0) |
                          (r->classification >= CU_CLASS_SECRET ? RS_SECRET : 0) |
                          (r->type && strcmp(r->type, "address") == 0 ? RS_ADDRESS : 0));
     }
-    for (size_t i = 0; i < all.nofficers; i++) {
-        const cu_officer *o = cu_ref_all_get(ref, CU_REF_OFFICER, all.officers[i]->id);
-        if (o && o->id < m->nounit && !o->next)
-            m->ounit[o->id] = (struct ounit){.start = o->start, .end = o->end, .unit = o->unit, .one = 1};
+    for (size_t i = 0; i < m->nounit; i++) { /* the first version, as cu_ref_officer starts from */
+        const cu_officer *o = cu_ref_all_get(ref, CU_REF_OFFICER, (cu_id)i);
+        if (o && !o->next)
+            m->ounit[i] = (struct ounit){.start = o->start, .end = o->end, .unit = o->unit, .one = 1};
     }
     /* An area where hardly any of the force's people live (under a quarter
      * of an even share) is not a neighbourhood: its officers (headquarters,
