@@ -2528,8 +2528,22 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         const cu_person *tpp = cu_ref_person(ref, team_p);
         team_days = ux_note_in(s->tm, TM_N, &s->tmpos, team_p, tpp ? tpp->address_h : 0, t, day);
     }
-    if (!U && team_days < 4 && (!o || !o->nrelations))
-        return CU_OK; /* explained: only declared relations still count */
+    if (!U && team_days < 4) {
+        if (!o || !o->nrelations)
+            return CU_OK; /* explained: only declared relations still count */
+        /* and a routine look-up in a suspect session (after the loop
+         * below): an explained access that can raise neither (nearly all)
+         * ends here, before the rarities the unexplained ones need */
+        bool rel_any = false;
+        if (!(bits & (CU_X_CASE | CU_X_CITED)))
+            for (uint32_t i = 0; i < np && !rel_any; i++) {
+                if (ev->action == CU_ACT_SEARCH && i > 0)
+                    break;
+                rel_any = !(pbits[i] & (CU_X_CASE | CU_X_CITED)) && related(s, o, people[i]);
+            }
+        if (!rel_any && !(T && s->sess_suspect == 2 && !m->cfg.rules_only && ev->action != CU_ACT_SEARCH))
+            return CU_OK;
+    }
     if (U && !T) {
         s->t_unx++;
         if (!m->cfg.rules_only && s->active_days >= LEARN_DAYS && !s->t_spike_fired) {
