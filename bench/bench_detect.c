@@ -12,11 +12,7 @@
  * the reference and the detector): for long periods (45,000 officers x 90
  * days is about 29 M events) where only the memory is wanted.
  *
- * The timed loop hands the detectors each event CU_DETECT_AHEAD events
- * before it is run (cu_detect_prefetch), as a caller holding a batch does;
- * --no-prefetch leaves that out, to show what it is worth.
- *
- * usage: bench_detect [OFFICERS] [DAYS] [--rules-only] [--stream] [--no-prefetch] [--keep DIR]
+ * usage: bench_detect [OFFICERS] [DAYS] [--rules-only] [--stream] [--keep DIR]
  */
 #include "custos/detect.h"
 #include "custos/gen.h"
@@ -113,7 +109,7 @@ static int cmp_d(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     uint32_t officers = 45000, days = 2;
-    bool rules = false, streaming = false, ahead = true;
+    bool rules = false, streaming = false;
     const char *keep = NULL;
     int pos = 0;
     for (int i = 1; i < argc; i++) {
@@ -121,8 +117,6 @@ int main(int argc, char **argv)
             rules = true;
         else if (strcmp(argv[i], "--stream") == 0)
             streaming = true;
-        else if (strcmp(argv[i], "--no-prefetch") == 0)
-            ahead = false;
         else if (strcmp(argv[i], "--keep") == 0 && i + 1 < argc)
             keep = argv[++i];
         else if (pos++ == 0)
@@ -205,8 +199,6 @@ int main(int argc, char **argv)
         nalerts = 0;
         uint64_t t0 = cu_mono_ns(), c0 = cpu_ns();
         for (size_t i = 0; i < nev; i++) {
-            if (ahead && i + CU_DETECT_AHEAD < nev)
-                cu_detect_prefetch(d, &evs[i + CU_DETECT_AHEAD]);
             if (cu_ref_advance(rr, evs[i].ts) || cu_detect_event(d, &evs[i], evs[i].ts, count, NULL)) {
                 fprintf(stderr, "detect: %s\n", cu_err_detail());
                 return 1;
@@ -225,8 +217,7 @@ int main(int argc, char **argv)
     }
     qsort(rate, 3, sizeof rate[0], cmp_d);
     qsort(crate, 3, sizeof crate[0], cmp_d);
-    printf("bench_detect: %u officers, %u days, %zu events (%s%s)\n", officers, days, nev, rules ? "rules only" : "full",
-           ahead ? "" : ", no prefetch");
+    printf("bench_detect: %u officers, %u days, %zu events (%s)\n", officers, days, nev, rules ? "rules only" : "full");
     printf("  detection throughput (median of 3, one core): %.0f events/s (wall), %.0f events/s (CPU time)\n", rate[1],
            crate[1]);
     printf("  alert lines: %llu\n", (unsigned long long)nalerts);

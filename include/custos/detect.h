@@ -55,10 +55,6 @@ typedef struct cu_detector_ops {
      * /v1/reference): remake whatever init indexed from it.  May be NULL.
      * An error leaves the detector working on what it had. */
     cu_rc (*ref_changed)(void *state, const cu_ref *ref);
-    /* Ask for the memory on_event will read for ev, an event or a few
-     * before it is run (cu_detect_prefetch).  A hint: it changes nothing
-     * and must not fail.  May be NULL. */
-    void (*prefetch)(const void *state, const cu_event *ev, const cu_ref *ref);
 } cu_detector_ops;
 
 /* Protected-person access without a case link: an officer viewed (view,
@@ -191,13 +187,6 @@ void cu_detect_free(cu_detect *d);
 
 /* Run every detector on ev (the reference context must be at ev->ts). */
 cu_rc cu_detect_event(cu_detect *d, const cu_event *ev, int64_t now, cu_alert_fn fn, void *ud) CU_NODISCARD;
-/* A hint for a caller that holds events ahead (a batch): ev will be run
- * soon (CU_DETECT_AHEAD events ahead of the one about to be run is about
- * right).  On a large force most of the detectors' time is waiting for
- * memory (an officer's state, a record); asked for early, it is there when
- * the event is run.  Changes no result; ev need not be run. */
-#define CU_DETECT_AHEAD 4
-void cu_detect_prefetch(const cu_detect *d, const cu_event *ev);
 /* End of stream. */
 cu_rc cu_detect_flush(cu_detect *d, int64_t now, cu_alert_fn fn, void *ud) CU_NODISCARD;
 /* The reference context was updated in place: each detector's ref_changed. */

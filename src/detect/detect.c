@@ -198,13 +198,6 @@ cu_rc cu_detect_event(cu_detect *d, const cu_event *ev, int64_t now, cu_alert_fn
     return CU_OK;
 }
 
-void cu_detect_prefetch(const cu_detect *d, const cu_event *ev)
-{
-    for (int i = 0; i < d->n; i++)
-        if (d->ops[i]->prefetch)
-            d->ops[i]->prefetch(d->state[i], ev, d->ref);
-}
-
 cu_rc cu_detect_flush(cu_detect *d, int64_t now, cu_alert_fn fn, void *ud)
 {
     for (int i = 0; i < d->n; i++) {

@@ -223,8 +223,8 @@ struct file {
 struct ounit { int64_t start, end; cu_id unit; uint32_t one; };
 
 /* What an access reads of its record, in 16 bytes per record id (built
- * with the indexes): the record is then one line of a small array that
- * cu_detect_prefetch can ask for by address, not a pointer, a structure
+ * with the indexes): the record is then one line of a small array, asked
+ * for by address at the start of the event, not a pointer, a structure
  * and its subjects array read one after the other.  A record with more
  * than RS_N subjects is read from the reference instead. */
 #define RS_N 3
@@ -2203,17 +2203,14 @@ static int64_t moved_at(const cu_ref *ref, const cu_officer *o, int64_t now)
  * scans) and the record are cache misses on a large force, and asked for
  * together they are waited for once instead of one after the other.  A
  * prefetch changes no result. */
-static void warm(const misuse *m, const cu_event *ev, const cu_ref *ref)
+static void warm(const misuse *m, const cu_event *ev)
 {
-    if (ev->officer >= m->noff) /* none, or an officer the state has yet to grow for */
-        return;
     const char *b = (const char *)&m->off[ev->officer];
     for (size_t k = 0; k < offsetof(struct ost, sr_t) + 64; k += 64)
         __builtin_prefetch(b + k);
     __builtin_prefetch(b + offsetof(struct ost, hour));
     if (ev->record < m->nrsum) /* CU_ID_NONE is not */
         __builtin_prefetch(&m->rsum[ev->record]);
-    (void)ref;
 }
 
 static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, int64_t now, cu_alerts *out)
@@ -2232,7 +2229,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         return CU_OK;
     if ((rc = ensure_officer(m, ev->officer)))
         return rc;
-    warm(m, ev, ref);
+    warm(m, ev);
     int32_t day = day_of(ev->ts);
     global_day(m, day);
     struct ost *s = &m->off[ev->officer];
@@ -2823,8 +2820,6 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     return CU_OK;
 }
 
-static void misuse_prefetch(const void *state, const cu_event *ev, const cu_ref *ref) { warm(state, ev, ref); }
-
 static cu_rc misuse_flush(void *state, const cu_ref *ref, int64_t now, cu_alerts *out)
 {
     (void)ref;
@@ -2842,7 +2837,6 @@ const cu_detector_ops cu_detector_misuse = {
     .free = misuse_free,
     .init_cfg = misuse_init,
     .ref_changed = misuse_ref_changed,
-    .prefetch = misuse_prefetch,
 };
 
 /* ================================================================ queries */
