@@ -37,12 +37,17 @@
  *    apart, which join an officer to a ring and never start one.
  * 4. rules_only turns off everything learned: personal and peer baselines,
  *    mined templates, the co-access graph and bursts (the rules baseline).
+ * 5. What is copied from the reference for speed (a record's summary, a
+ *    one-version officer's unit, the officer's relations' people) is
+ *    remade when the reference changes, and a prefetch changes nothing:
+ *    the results are those of reading the reference itself.
  */
 #include "custos/detect.h"
 
 #include "detect/detect_int.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,12 +113,6 @@ enum { F_OFFICER, F_RING, F_BURST };
 
 /* ================================================================ state */
 
-struct tref {                /* a person at a time, with flags */
-    cu_id p;
-    uint32_t t;              /* minutes since BASE_TIME */
-    uint8_t x;               /* 1 explained, 2 came from a trawl */
-};
-
 struct ux {                  /* an unexplained person for an officer (24 bytes) */
     uint64_t h;                 /* the person's household (address), 0: none */
     cu_id p;
@@ -122,17 +121,44 @@ struct ux {                  /* an unexplained person for an officer (24 bytes) 
     uint16_t days;
 };
 
+#define REL_N 4 /* declared relations' people kept in the officer's state */
+
+/* An officer's state.  Laid out by use (speed, docs/detect.md): the fields
+ * nearly every access reads or writes come first (about two cache lines),
+ * then the people of the two rings every access scans, each ring's ids
+ * apart from its times and flags (a scan that finds nobody, the usual
+ * case, reads one line of ids, not three of 12-byte entries), then what
+ * only unexplained accesses, logins or the day's roll touch. */
 struct ost {
+    /* hot: every access */
     int32_t day, active_days;
-    uint32_t file;           /* evidence file + 1, 0 none */
     cu_id unit_seen;
+    uint32_t file;           /* evidence file + 1, 0 none */
     int64_t new_access_at;   /* INT64_MIN none */
-    uint8_t srpos, xppos, uxpos, sess_suspect;
-    struct tref sr[SR_N];
+    const cu_officer *own_for; /* the officer version the cache below is for */
+    uint64_t own_addr, own_sur, own_fam;
+    struct peer *role;       /* the officer's role's peer group (cached with own_for) */
+    float ew_all, ew_unx;    /* decayed counts of accesses and unexplained ones */
+    float ew_weak;           /* decayed count of accesses with no data link (routine or not) */
+    uint32_t events;
     uint32_t big_t;          /* the last wide search (20+ results): when, its flags, its people */
     uint8_t big_x;
+    uint8_t srpos, xppos, uxpos, sess_suspect;
+    uint8_t nrel;            /* the own_for version's relations, when at most REL_N (else REL_N + 1) */
+    uint16_t t_exf, t_unx, t_bulk_fired, t_spike_fired; /* today */
+    cu_id rel_p[REL_N];      /* ... their people (cached with own_for) */
+    cu_id area[AREA_N];
+    uint16_t area_n[AREA_N];
+    /* the rings every access scans: recent searches' people, recently
+     * explained people (ids first) */
+    cu_id sr_p[SR_N];
+    cu_id xp_p[XP_N];
+    uint32_t sr_t[SR_N];     /* minutes since BASE_TIME */
+    uint32_t xp_t[XP_N];
+    uint8_t sr_x[SR_N];      /* 1 explained, 2 came from a trawl, 4 wide, 8 routine */
+    uint16_t hour[24];
     uint64_t big_bloom[4];
-    struct tref xp[XP_N];
+    /* cold: unexplained accesses, logins, the day's roll */
     struct ux ux[UX_N];
     struct ux tx[TX_N];      /* register people met only in the unit's routine */
     uint8_t txpos;
@@ -140,22 +166,12 @@ struct ost {
     uint8_t tmpos;
     cu_id term[TERM_N];
     uint16_t term_n[TERM_N];
-    cu_id area[AREA_N];
-    uint16_t area_n[AREA_N];
-    uint32_t logins, events, big_searches;
-    const cu_officer *own_for; /* the officer version the cache below is for */
-    uint64_t own_addr, own_sur, own_fam;
-    struct peer *role;       /* the officer's role's peer group (cached with own_for) */
+    uint32_t logins, big_searches;
     int32_t own_day;         /* last day the officer looked up their own circle */
     int32_t own_addr_day;    /* last day they looked up where one of it lives */
     uint16_t own_days;       /* days with such look-ups */
-    float ew_all, ew_unx;    /* decayed counts of accesses and unexplained ones */
-    float ew_weak;           /* decayed count of accesses with no data link (routine or not) */
     float ring_w;            /* the weight of the ring links the officer took part in */
     cu_id sess_other;        /* colleague whose terminal the suspect session uses */
-    uint16_t hour[24];
-    /* today */
-    uint16_t t_exf, t_unx, t_bulk_fired, t_spike_fired;
     /* history of active days */
     uint8_t hpos, hn;
     uint16_t h_exf[HIST_N], h_unx[HIST_N], h_soft[HIST_N];
@@ -201,6 +217,27 @@ struct file {
     struct { int64_t ts; float score, aux; uint8_t sig; uint16_t cnt; cu_id sp, so; } risk[RISK_N]; /* as it was then */
 };
 
+/* An officer's unit and span when the reference has one version of the
+ * officer (nearly all): team_link asks the unit of every officer of a
+ * case, and this small array answers without reading the officer. */
+struct ounit { int64_t start, end; cu_id unit; uint32_t one; };
+
+/* What an access reads of its record, in 16 bytes per record id (built
+ * with the indexes): the record is then one line of a small array, asked
+ * for by address at the start of the event, not a pointer, a structure
+ * and its subjects array read one after the other.  A record with more
+ * than RS_N subjects is read from the reference instead. */
+#define RS_N 3
+enum { RS_OK = 1, RS_HAS = 2, RS_CAVEAT = 4, RS_SECRET = 8, RS_ADDRESS = 16 };
+struct rsum { cu_id sub[RS_N]; uint8_t n, f; uint16_t pad; };
+
+/* A record as an access uses it: from its summary or from the reference. */
+typedef struct rview {
+    bool has, caveat, secret, address;
+    uint32_t n;
+    const cu_id *sub;
+} rview;
+
 struct tpl { uint64_t key; uint32_t count; uint16_t distinct; };
 struct pair { uint64_t key; uint32_t t; cu_id p[4]; uint8_t np, active; float W; };
 struct peer { uint16_t v[PEER_N]; uint32_t n, nupd; float med, mad; }; /* nupd: samples behind med/mad */
@@ -226,6 +263,8 @@ typedef struct misuse {
     uint8_t *restricted;               /* case -> 1 when a record it holds carries a handling caveat */
     uint32_t *case_open;               /* case -> when it opened (minutes since BASE_TIME) */
     uint8_t *wide_area; size_t nwide;  /* area -> 1 when few people live there (a force-wide remit) */
+    struct ounit *ounit; size_t nounit; /* officer -> unit, for officers of one version */
+    struct rsum *rsum; size_t nrsum;   /* record -> what an access reads of it */
     size_t np_idx, nr_idx, nc_idx;
     /* tables */
     struct tpl *tpl;
@@ -260,10 +299,17 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-static cu_rc grow(void **p, size_t *n, size_t need, size_t elem)
+static cu_rc grow_more(void **p, size_t *n, size_t need, size_t elem);
+
+/* Room for `need` elements in *p (of *n): called on every event for each
+ * indexed array, so the check is inline and the growth out of line. */
+static inline cu_rc grow(void **p, size_t *n, size_t need, size_t elem)
 {
-    if (need <= *n)
-        return CU_OK;
+    return need <= *n ? CU_OK : grow_more(p, n, need, elem);
+}
+
+static cu_rc grow_more(void **p, size_t *n, size_t need, size_t elem)
+{
     /* the first size is what is asked (the reference's count), with a
      * little room; later growth (ids first seen in events) by half again */
     size_t nn = *n ? *n + *n / 2 : need + need / 16 + 16;
@@ -280,6 +326,8 @@ static cu_rc grow(void **p, size_t *n, size_t need, size_t elem)
 
 static cu_rc ensure_officer(misuse *m, cu_id o)
 {
+    if (o < m->noff && o < m->nuf && o < m->nring) /* every event: nothing to grow */
+        return CU_OK;
     size_t old = m->noff;
     cu_rc rc = grow((void **)&m->off, &m->noff, (size_t)o + 1, sizeof *m->off);
     if (rc)
@@ -296,9 +344,9 @@ static cu_rc ensure_officer(misuse *m, cu_id o)
         for (int k = 0; k < AREA_N; k++)
             m->off[i].area[k] = CU_ID_NONE;
         for (int k = 0; k < SR_N; k++)
-            m->off[i].sr[k].p = CU_ID_NONE;
+            m->off[i].sr_p[k] = CU_ID_NONE;
         for (int k = 0; k < XP_N; k++)
-            m->off[i].xp[k].p = CU_ID_NONE;
+            m->off[i].xp_p[k] = CU_ID_NONE;
         for (int k = 0; k < UX_N; k++)
             m->off[i].ux[k].p = CU_ID_NONE;
         for (int k = 0; k < TX_N; k++)
@@ -314,6 +362,8 @@ static cu_rc ensure_officer(misuse *m, cu_id o)
 
 static cu_rc ensure_person(misuse *m, cu_id p)
 {
+    if (p < m->nper)
+        return CU_OK;
     size_t old = m->nper;
     cu_rc rc = grow((void **)&m->per, &m->nper, (size_t)p + 1, sizeof *m->per);
     if (rc)
@@ -513,6 +563,42 @@ static cu_rc build_indexes(misuse *m, const cu_ref *ref)
             m->case_open[all.cases[i]->id] = tmin(all.cases[i]->opened);
     if ((rc = sort_cases(m, m->pc_off, m->pc, np)) || (rc = sort_cases(m, m->rc_off, m->rc, nr)))
         goto fail;
+    m->nounit = cu_names_count(nm, CU_K_OFFICER) + 1;
+    m->ounit = cu_calloc(m->nounit, sizeof *m->ounit);
+    if (!m->ounit) {
+        rc = CU_ERR_NOMEM;
+        goto fail;
+    }
+    m->nrsum = nr;
+    m->rsum = cu_malloc(nr * sizeof *m->rsum);
+    if (!m->rsum) {
+        rc = CU_ERR_NOMEM;
+        goto fail;
+    }
+    /* each id as cu_ref_record answers it, so the summary says what the
+     * reference would */
+    for (size_t i = 0; i < nr; i++) {
+        const cu_record *r = cu_ref_record(ref, (cu_id)i);
+        struct rsum *q = &m->rsum[i];
+        *q = (struct rsum){.f = RS_OK}; /* no record by that id */
+        if (!r)
+            continue;
+        if (r->nsubjects > RS_N) {
+            q->f = 0; /* read from the reference */
+            continue;
+        }
+        q->n = (uint8_t)r->nsubjects;
+        if (r->nsubjects)
+            memcpy(q->sub, r->subjects, r->nsubjects * sizeof *r->subjects);
+        q->f = (uint8_t)(RS_OK | RS_HAS | (r->ncaveats ? RS_CAVEAT : 0) |
+                         (r->classification >= CU_CLASS_SECRET ? RS_SECRET : 0) |
+                         (r->type && strcmp(r->type, "address") == 0 ? RS_ADDRESS : 0));
+    }
+    for (size_t i = 0; i < m->nounit; i++) { /* the first version, as cu_ref_officer starts from */
+        const cu_officer *o = cu_ref_all_get(ref, CU_REF_OFFICER, (cu_id)i);
+        if (o && !o->next)
+            m->ounit[i] = (struct ounit){.start = o->start, .end = o->end, .unit = o->unit, .one = 1};
+    }
     /* An area where hardly any of the force's people live (under a quarter
      * of an even share) is not a neighbourhood: its officers (headquarters,
      * force-wide units) meet people of every area in their work. */
@@ -557,15 +643,26 @@ static cu_rc misuse_ref_changed(void *state, const cu_ref *ref)
         uint32_t *pc_off, *pc, *rc_off, *rc, *co_off, *co;
         uint8_t *restricted, *wide_area;
         uint32_t *case_open;
-        size_t np_idx, nr_idx, nc_idx, nwide;
+        struct ounit *ounit;
+        struct rsum *rsum;
+        size_t np_idx, nr_idx, nc_idx, nwide, nounit, nrsum;
     } sets[2] = {{m->pc_off, m->pc, m->rc_off, m->rc, m->co_off, m->co, m->restricted, m->wide_area, m->case_open,
-                  m->np_idx, m->nr_idx, m->nc_idx, m->nwide}};
+                  m->ounit, m->rsum, m->np_idx, m->nr_idx, m->nc_idx, m->nwide, m->nounit, m->nrsum}};
     m->pc_off = m->pc = m->rc_off = m->rc = m->co_off = m->co = NULL;
     m->restricted = m->wide_area = NULL;
     m->case_open = NULL;
+    m->ounit = NULL;
+    m->nounit = 0;
+    m->rsum = NULL;
+    m->nrsum = 0;
+    /* an officer version may have been changed in place: its relations
+     * are read from it again (the cache is remade with the next version) */
+    for (size_t i = 0; i < m->noff; i++)
+        m->off[i].nrel = REL_N + 1;
     cu_rc rc = build_indexes(m, ref);
     sets[1] = (struct idx){m->pc_off, m->pc, m->rc_off, m->rc, m->co_off, m->co, m->restricted, m->wide_area,
-                           m->case_open, m->np_idx, m->nr_idx, m->nc_idx, m->nwide};
+                           m->case_open, m->ounit, m->rsum, m->np_idx, m->nr_idx, m->nc_idx, m->nwide, m->nounit,
+                           m->nrsum};
     int keep = rc ? 0 : 1, drop = !keep; /* a failure keeps the old */
     cu_free(sets[drop].pc_off);
     cu_free(sets[drop].pc);
@@ -576,12 +673,16 @@ static cu_rc misuse_ref_changed(void *state, const cu_ref *ref)
     cu_free(sets[drop].restricted);
     cu_free(sets[drop].wide_area);
     cu_free(sets[drop].case_open);
+    cu_free(sets[drop].ounit);
+    cu_free(sets[drop].rsum);
     m->pc_off = sets[keep].pc_off, m->pc = sets[keep].pc, m->rc_off = sets[keep].rc_off, m->rc = sets[keep].rc;
     m->co_off = sets[keep].co_off, m->co = sets[keep].co, m->restricted = sets[keep].restricted;
     m->wide_area = sets[keep].wide_area;
     m->case_open = sets[keep].case_open;
     m->np_idx = sets[keep].np_idx, m->nr_idx = sets[keep].nr_idx, m->nc_idx = sets[keep].nc_idx;
     m->nwide = sets[keep].nwide;
+    m->ounit = sets[keep].ounit, m->nounit = sets[keep].nounit;
+    m->rsum = sets[keep].rsum, m->nrsum = sets[keep].nrsum;
     return rc;
 }
 
@@ -613,6 +714,8 @@ static void misuse_free(void *state)
     cu_free(m->restricted);
     cu_free(m->case_open);
     cu_free(m->wide_area);
+    cu_free(m->ounit);
+    cu_free(m->rsum);
     cu_free(m->tpl);
     cu_free(m->tpair);
     cu_free(m->pairs);
@@ -1138,6 +1241,17 @@ static bool my_case_links(const misuse *m, const cu_case *const *mine, int nmine
     return false;
 }
 
+/* The unit of officer o now (cu_ref_officer's), CU_ID_NONE when the
+ * officer is not in force. */
+static cu_id unit_now(const misuse *m, cu_id o)
+{
+    int64_t now = cu_ref_now(m->ref);
+    if (o < m->nounit && m->ounit[o].one)
+        return now >= m->ounit[o].start && now < m->ounit[o].end ? m->ounit[o].unit : CU_ID_NONE;
+    const cu_officer *oo = cu_ref_officer(m->ref, o);
+    return oo ? oo->unit : CU_ID_NONE;
+}
+
 /* Whether an open case linked through idx (person or record CSR) has an
  * officer of `unit` assigned now, other than `self`. */
 static bool team_link(const misuse *m, const uint32_t *off, const uint32_t *val, size_t nidx, cu_id key, cu_id unit,
@@ -1177,21 +1291,31 @@ static bool team_link(const misuse *m, const uint32_t *off, const uint32_t *val,
         if (oe - ob > CASE_OFF_SCAN)
             oe = ob + CASE_OFF_SCAN;
         for (uint32_t k = ob; k < oe; k++) {
+            /* the unit first (from the small array), the assignment only
+             * for an officer of the unit: both must hold */
             cu_id o2 = m->co[k];
-            if (o2 == self || !cu_ref_assigned(m->ref, c, o2))
+            if (o2 == self || unit_now(m, o2) != unit || !cu_ref_assigned(m->ref, c, o2))
                 continue;
-            const cu_officer *oo = cu_ref_officer(m->ref, o2);
-            if (oo && oo->unit == unit)
-                return true;
+            return true;
         }
     }
     return false;
 }
 
-static bool ring_has(const struct tref *r, int n, cu_id p, uint32_t since, uint8_t want)
+/* Whether ring (ids rp, times rt, flags rx; NULL: every entry 1) holds p
+ * since `since` with the flags `want`.  The ids are compared first, all
+ * of them without a branch (nobody, the usual answer, costs one pass over
+ * one array); only a hit looks at the times and flags. */
+static bool ring_has(const cu_id *rp, const uint32_t *rt, const uint8_t *rx, int n, cu_id p, uint32_t since,
+                     uint8_t want)
 {
+    unsigned any = 0;
     for (int i = 0; i < n; i++)
-        if (r[i].p == p && r[i].t >= since && (r[i].x & want) == want)
+        any |= rp[i] == p;
+    if (!any)
+        return false;
+    for (int i = 0; i < n; i++)
+        if (rp[i] == p && rt[i] >= since && ((rx ? rx[i] : 1) & want) == want)
             return true;
     return false;
 }
@@ -1216,7 +1340,7 @@ static bool bloom_has(const uint64_t *b, cu_id p)
 static bool searched(const struct ost *s, cu_id p, uint32_t t, uint8_t want)
 {
     uint32_t since = t > SEARCH_WIN ? t - SEARCH_WIN : 0;
-    if (ring_has(s->sr, SR_N, p, since, want))
+    if (ring_has(s->sr_p, s->sr_t, s->sr_x, SR_N, p, since, want))
         return true;
     return s->big_t && s->big_t >= since && (s->big_x & want) == want && bloom_has(s->big_bloom, p);
 }
@@ -1246,7 +1370,7 @@ static uint32_t explain_person(misuse *m, const cu_event *ev, ectx *x, cu_id p)
         bits |= CU_X_CITED;
     if (searched(s, p, t, 1))
         bits |= CU_X_SEARCH;
-    if (ring_has(s->xp, XP_N, p, t > REPEAT_WIN ? t - REPEAT_WIN : 0, 1))
+    if (ring_has(s->xp_p, s->xp_t, NULL, XP_N, p, t > REPEAT_WIN ? t - REPEAT_WIN : 0, 1))
         bits |= CU_X_REPEAT;
     /* the household is the last resort of a data link: looked at only
      * when nothing stronger explains (it costs a look at every subject of
@@ -2052,6 +2176,18 @@ static double rarity(const misuse *m, const struct ost *s, const cu_officer *o)
  * of the officer, or over days off): when the version in force began, if
  * the version before it was of another unit; INT64_MIN otherwise.  Once
  * per officer. */
+/* Whether p may be one of the officer's declared relations (o: the
+ * version own_for caches): false only when it is not. */
+static bool related(const struct ost *s, const cu_officer *o, cu_id p)
+{
+    if (s->own_for != o || s->nrel > REL_N)
+        return o->nrelations != 0;
+    unsigned any = 0;
+    for (int i = 0; i < REL_N; i++)
+        any |= s->rel_p[i] == p;
+    return any != 0;
+}
+
 static int64_t moved_at(const cu_ref *ref, const cu_officer *o, int64_t now)
 {
     if (o->valid_from == INT64_MIN || now - o->valid_from >= NEW_ACCESS_DAYS * 86400)
@@ -2060,6 +2196,21 @@ static int64_t moved_at(const cu_ref *ref, const cu_officer *o, int64_t now)
     for (; v && v != o; v = v->next)
         prev = v;
     return v && prev && prev->unit != o->unit ? o->valid_from : INT64_MIN;
+}
+
+/* Ask for the memory the event will read, all at once, before any of it
+ * is used: the officer's state (its hot fields and the rings every access
+ * scans) and the record are cache misses on a large force, and asked for
+ * together they are waited for once instead of one after the other.  A
+ * prefetch changes no result. */
+static void warm(const misuse *m, const cu_event *ev)
+{
+    const char *b = (const char *)&m->off[ev->officer];
+    for (size_t k = 0; k < offsetof(struct ost, sr_t) + 64; k += 64)
+        __builtin_prefetch(b + k);
+    __builtin_prefetch(b + offsetof(struct ost, hour));
+    if (ev->record < m->nrsum) /* CU_ID_NONE is not */
+        __builtin_prefetch(&m->rsum[ev->record]);
 }
 
 static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, int64_t now, cu_alerts *out)
@@ -2078,6 +2229,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         return CU_OK;
     if ((rc = ensure_officer(m, ev->officer)))
         return rc;
+    warm(m, ev);
     int32_t day = day_of(ev->ts);
     global_day(m, day);
     struct ost *s = &m->off[ev->officer];
@@ -2105,7 +2257,15 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     }
 
     /* ------------------------------------------------ explanations */
-    ectx x = {.o = o, .other_case = CU_ID_NONE};
+    /* not zeroed whole: the household's arrays (768 bytes) are filled up
+     * to naddr only when needed */
+    ectx x;
+    x.o = o;
+    x.nmine = 0;
+    x.own_addr = x.own_sur = x.own_fam = 0;
+    x.other_case = CU_ID_NONE;
+    x.restricted = x.addr_done = false;
+    x.naddr = 0;
     const cu_id *cases;
     size_t nc = cu_ref_officer_cases(ref, ev->officer, &cases);
     for (size_t i = 0; i < nc && x.nmine < 16; i++) {
@@ -2133,33 +2293,51 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                 }
             }
         s->role = role_peer(m, o);
+        /* the relations' people, so that an access to none of them (nearly
+         * all) is told without reading the officer's relation array */
+        s->nrel = o->nrelations <= REL_N ? (uint8_t)o->nrelations : REL_N + 1;
+        for (uint32_t i = 0; i < REL_N; i++)
+            s->rel_p[i] = i < o->nrelations ? o->relations[i].person : CU_ID_NONE;
     }
     if (o) {
         x.own_addr = s->own_addr;
         x.own_sur = s->own_sur;
         x.own_fam = s->own_fam;
     }
-    const cu_record *rec = ev->record != CU_ID_NONE ? cu_ref_record(ref, ev->record) : NULL;
+    rview rec = {0};
+    if (ev->record != CU_ID_NONE) {
+        const struct rsum *q = ev->record < m->nrsum ? &m->rsum[ev->record] : NULL;
+        if (q && q->f) {
+            rec = (rview){.has = q->f & RS_HAS, .caveat = q->f & RS_CAVEAT, .secret = q->f & RS_SECRET,
+                          .address = q->f & RS_ADDRESS, .n = q->n, .sub = q->sub};
+        } else {
+            const cu_record *r = cu_ref_record(ref, ev->record);
+            if (r)
+                rec = (rview){.has = true, .caveat = r->ncaveats != 0, .secret = r->classification >= CU_CLASS_SECRET,
+                              .address = r->type && strcmp(r->type, "address") == 0, .n = r->nsubjects,
+                              .sub = r->subjects};
+        }
+    }
     cu_id people[64];
     uint32_t pbits[64];
     uint32_t np = 0;
     for (uint32_t i = 0; i < ev->nsubjects && np < 48; i++)
         people[np++] = ev->subjects[i];
-    if (rec)
-        for (uint32_t i = 0; i < rec->nsubjects && np < 64; i++) {
+    if (rec.has)
+        for (uint32_t i = 0; i < rec.n && np < 64; i++) {
             bool dup = false;
             for (uint32_t k = 0; k < np; k++)
-                dup |= people[k] == rec->subjects[i];
+                dup |= people[k] == rec.sub[i];
             if (!dup)
-                people[np++] = rec->subjects[i];
+                people[np++] = rec.sub[i];
         }
     uint32_t bits = 0;
-    if (rec && my_case_links(m, x.mine, x.nmine, ev->record, CU_ID_NONE))
+    if (rec.has && my_case_links(m, x.mine, x.nmine, ev->record, CU_ID_NONE))
         bits |= CU_X_CASE;
-    if (rec && x.cited && cu_case_links_record(x.cited, ev->record))
+    if (rec.has && x.cited && cu_case_links_record(x.cited, ev->record))
         bits |= CU_X_CITED;
-    x.restricted = rec && rec->ncaveats;
-    if (rec && !(bits & CU_X_CASE) && o && !x.restricted &&
+    x.restricted = rec.has && rec.caveat;
+    if (rec.has && !(bits & CU_X_CASE) && o && !x.restricted &&
         team_link(m, m->rc_off, m->rc, m->nr_idx, ev->record, o->unit, ev->officer, NULL))
         bits |= CU_X_TEAM;
     /* A search that returns many people is explained by its stated case,
@@ -2175,7 +2353,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
             pbits[i] = explain_person(m, ev, &x, people[i]);
         bits |= pbits[i];
     }
-    if (!np && !rec)
+    if (!np && !rec.has)
         bits |= CU_X_TEST;
     struct tpl *tp = NULL, *tr = NULL;
     bool strong = (bits & CU_X_STRONG) != 0;
@@ -2200,9 +2378,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         m->st.explained++;
     if (strong)
         m->st.strong++;
-    for (int b = 0; b < 8; b++)
-        if (bits & (1u << b))
-            m->st.by_bit[b]++;
+    for (uint32_t b = bits & 0xffu; b; b &= b - 1)
+        m->st.by_bit[__builtin_ctz(b)]++;
     if (m->cfg.on_explain)
         m->cfg.on_explain(m->cfg.ud, ev, bits);
     /* learning from this access happens after it was judged (causal) */
@@ -2283,9 +2460,9 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                 bloom_add(s->big_bloom, people[i]);
         } else {
             for (uint32_t i = 0; i < np && i < 8; i++) { /* the first listed are the best matches */
-                s->sr[s->srpos].p = people[i];
-                s->sr[s->srpos].t = t;
-                s->sr[s->srpos].x = sx;
+                s->sr_p[s->srpos] = people[i];
+                s->sr_t[s->srpos] = t;
+                s->sr_x[s->srpos] = sx;
                 s->srpos = (uint8_t)((s->srpos + 1) % SR_N);
             }
         }
@@ -2294,9 +2471,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         for (uint32_t i = 0; i < np && i < 4; i++) {
             if (!(pbits[i] & CU_X_STRONG) && !(bits & (CU_X_CASE | CU_X_CITED)))
                 continue;
-            s->xp[s->xppos].p = people[i];
-            s->xp[s->xppos].t = t;
-            s->xp[s->xppos].x = 1;
+            s->xp_p[s->xppos] = people[i];
+            s->xp_t[s->xppos] = t;
             s->xppos = (uint8_t)((s->xppos + 1) % XP_N);
         }
     }
@@ -2349,8 +2525,22 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         const cu_person *tpp = cu_ref_person(ref, team_p);
         team_days = ux_note_in(s->tm, TM_N, &s->tmpos, team_p, tpp ? tpp->address_h : 0, t, day);
     }
-    if (!U && team_days < 4 && (!o || !o->nrelations))
-        return CU_OK; /* explained: only declared relations still count */
+    if (!U && team_days < 4) {
+        if (!o || !o->nrelations)
+            return CU_OK; /* explained: only declared relations still count */
+        /* and a routine look-up in a suspect session (after the loop
+         * below): an explained access that can raise neither (nearly all)
+         * ends here, before the rarities the unexplained ones need */
+        bool rel_any = false;
+        if (!(bits & (CU_X_CASE | CU_X_CITED)))
+            for (uint32_t i = 0; i < np && !rel_any; i++) {
+                if (ev->action == CU_ACT_SEARCH && i > 0)
+                    break;
+                rel_any = !(pbits[i] & (CU_X_CASE | CU_X_CITED)) && related(s, o, people[i]);
+            }
+        if (!rel_any && !(T && s->sess_suspect == 2 && !m->cfg.rules_only && ev->action != CU_ACT_SEARCH))
+            return CU_OK;
+    }
     if (U && !T) {
         s->t_unx++;
         if (!m->cfg.rules_only && s->active_days >= LEARN_DAYS && !s->t_spike_fired) {
@@ -2474,7 +2664,6 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
     } while (0)
     for (uint32_t i = 0; i < np; i++) {
         cu_id p = people[i];
-        const cu_person *pp = cu_ref_person(ref, p);
         /* a relation is excused only by the officer's own case, not a colleague's */
         bool pstrong = (pbits[i] & (CU_X_CASE | CU_X_CITED)) != 0 || (bits & (CU_X_CASE | CU_X_CITED));
         /* a search lists namesakes: only its first result is the target */
@@ -2483,8 +2672,9 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         bool rel = false;
         /* met in a wide search of the officer's own (many results): the
          * person came to the officer, not the other way round */
-        bool from_big = searched(s, p, t, 4);
-        if (o && !pstrong)
+        bool from_big = false;
+        if (o && !pstrong && related(s, o, p)) {
+            from_big = searched(s, p, t, 4);
             for (uint32_t k = 0; k < o->nrelations; k++)
                 if (o->relations[k].person == p) {
                     /* met in the unit's routine (a mined template) or in a
@@ -2496,7 +2686,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                     /* where a former partner or a relative lives, looked up
                      * with no case: the first look at an address is the one
                      * that matters (stalking, intimidation) */
-                    bool addr = rec && rec->type && strcmp(rec->type, "address") == 0 &&
+                    bool addr = rec.has && rec.address &&
                                 strcmp(o->relations[k].type, "self") != 0 && !own_done;
                     OWN(S_RELATION, full, p);
                     if (addr && s->own_addr_day != day) {
@@ -2506,8 +2696,13 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
                     rel = true;
                     break;
                 }
+        }
         if (!U)
             continue;
+        /* read only now: an explained access (nearly all) needs neither */
+        const cu_person *pp = cu_ref_person(ref, p);
+        if (!rel)
+            from_big = searched(s, p, t, 4);
         if (T && !m->cfg.rules_only && fresh && pp && pp->flags) {
             /* the first days of new access: the unit's routine is not yet
              * the officer's, a register person weighs in full */
@@ -2554,7 +2749,7 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
              * case holds, read by an officer who is not on that case: the
              * tip-off risk an operation's caveat exists to prevent. */
             const cu_case *oc = cu_ref_case(ref, x.other_case);
-            bool held = rec && rec->ncaveats && oc && cu_case_links_record(oc, ev->record);
+            bool held = rec.has && rec.caveat && oc && cu_case_links_record(oc, ev->record);
             bool restricted = x.other_case < m->nc_idx && m->restricted[x.other_case];
             if (held && !caveat_done) {
                 ADD(S_LIVECASE, 1.2, p, x.other_case);
@@ -2595,8 +2790,8 @@ static cu_rc misuse_event(void *state, const cu_event *ev, const cu_ref *ref, in
         file_add(m, fi, S_LOGIN, 0.35, ev, CU_ID_NONE, CU_ID_NONE, 0);
     }
     if (U && !(T && !m->cfg.rules_only)) {
-        if (rec && (rec->ncaveats || rec->classification >= CU_CLASS_SECRET))
-            SOFT(S_SENSITIVE, (rec->classification >= CU_CLASS_SECRET ? 0.6 : 0.4) * rar, CU_ID_NONE, CU_ID_NONE);
+        if (rec.has && (rec.caveat || rec.secret))
+            SOFT(S_SENSITIVE, (rec.secret ? 0.6 : 0.4) * rar, CU_ID_NONE, CU_ID_NONE);
         if (exf)
             SOFT(S_EXFIL, 1.0, np ? people[0] : CU_ID_NONE, CU_ID_NONE);
         /* A stated reason the data contradicts: the access cites a case
