@@ -266,6 +266,20 @@ typedef struct cu_replay_stats {
 /* The whole of `custos replay`.  Errors name the file and line. */
 cu_rc cu_replay_run(const cu_replay_opts *o, cu_replay_stats *stats) CU_NODISCARD;
 
+/* Huge pages for a replay's heap.  A replay holds ~1.5 GB of tables read
+ * at random (the reference, the names, the detectors' state, per event);
+ * with 4 KiB pages nearly every such read also misses the TLB.  Where the
+ * kernel gives transparent huge pages only to memory that asks for them
+ * ("[madvise]" in /sys/kernel/mm/transparent_hugepage/enabled), glibc's
+ * allocator asks for all of its memory when run with CU_REPLAY_THP_TUNABLE
+ * in GLIBC_TUNABLES, which it reads only when the program starts: so
+ * `custos replay` starts itself again with it (docs/pipeline.md, round 6).
+ * True when that is wanted: thp_enabled (that file's text) says madvise
+ * and tunables (the environment's GLIBC_TUNABLES, NULL when unset) is
+ * unset; a GLIBC_TUNABLES of the user's, even empty, is left as it is. */
+#define CU_REPLAY_THP_TUNABLE "glibc.malloc.hugetlb=1"
+bool cu_replay_thp_rerun(const char *thp_enabled, const char *tunables);
+
 /* Remove a directory tree (for temporary data directories). */
 cu_rc cu_rmtree(const char *path) CU_NODISCARD;
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int cu_cmd_replay(int argc, char **argv);
 
@@ -37,8 +38,32 @@ static int64_t wall_clock(void *ud)
     return cu_now();
 }
 
+/* Start again with glibc's allocator asking for huge pages when that is
+ * wanted (cu_replay_thp_rerun); on any failure carry on as we are. */
+static void thp_rerun(int argc, char **argv)
+{
+    static char self[] = "custos";
+    char *mode = NULL;
+    size_t len;
+    if (cu_file_read("/sys/kernel/mm/transparent_hugepage/enabled", 4096, &mode, &len) != CU_OK)
+        return;
+    bool want = cu_replay_thp_rerun(mode, getenv("GLIBC_TUNABLES"));
+    cu_free(mode);
+    char **av = want ? cu_calloc((size_t)argc + 2, sizeof *av) : NULL;
+    if (!av)
+        return;
+    av[0] = self;
+    memcpy(av + 1, argv, (size_t)argc * sizeof *av);
+    if (setenv("GLIBC_TUNABLES", CU_REPLAY_THP_TUNABLE, 1) == 0) {
+        execv("/proc/self/exe", av);
+        unsetenv("GLIBC_TUNABLES");
+    }
+    cu_free(av);
+}
+
 int cu_cmd_replay(int argc, char **argv)
 {
+    thp_rerun(argc, argv);
     cu_replay_opts o = {.ingest_clock = wall_clock};
     cu_detect_cfg dc;
     cu_detect_cfg_default(&dc);

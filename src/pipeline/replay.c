@@ -310,3 +310,9 @@ done:
     }
     return rc;
 }
+
+bool cu_replay_thp_rerun(const char *thp_enabled, const char *tunables)
+{
+    /* "always": every mapping gets them anyway; "never": asking is useless */
+    return thp_enabled && strstr(thp_enabled, "[madvise]") && !tunables;
+}

@@ -57,6 +57,20 @@ static char *slurp(const char *path, size_t *len)
     return s;
 }
 
+/* `custos replay` starts again asking for huge pages only where the kernel
+ * gives them on request, and never over a GLIBC_TUNABLES of the user's
+ * (nor its own: the second start sees it set, so it cannot loop). */
+TEST(replay_asks_for_huge_pages_only_where_useful)
+{
+    CHECK(cu_replay_thp_rerun("always [madvise] never\n", NULL));
+    CHECK(!cu_replay_thp_rerun("[always] madvise never\n", NULL));
+    CHECK(!cu_replay_thp_rerun("always madvise [never]\n", NULL));
+    CHECK(!cu_replay_thp_rerun("always [madvise] never\n", ""));
+    CHECK(!cu_replay_thp_rerun("always [madvise] never\n", "glibc.malloc.arena_max=2"));
+    CHECK(!cu_replay_thp_rerun("always [madvise] never\n", CU_REPLAY_THP_TUNABLE));
+    CHECK(!cu_replay_thp_rerun(NULL, NULL));
+}
+
 TEST(temporary_replay_matches_data_replay)
 {
     paths();
