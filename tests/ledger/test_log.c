@@ -277,6 +277,78 @@ TEST(tiles_match_the_definition)
     CHECK_OK(verify(d));
 }
 
+/* Full tiles and bundles are linked in whole (O_TMPFILE + linkat), not
+ * renamed from private/tmp, where the file system allows it; a name that
+ * exists is replaced through tmp + rename; a missing directory is an error
+ * naming the path. */
+static atomic_long g_links, g_renames;
+static int count_linkat(int od, const char *op, int nd, const char *np, int flags)
+{
+    atomic_fetch_add(&g_links, 1);
+    return cu_ledger_io_real.linkat(od, op, nd, np, flags);
+}
+static int count_rename(const char *a, const char *b)
+{
+    atomic_fetch_add(&g_renames, 1);
+    return cu_ledger_io_real.rename(a, b);
+}
+
+TEST(full_tiles_are_linked_in_whole)
+{
+    const char *d = make_log("linked");
+    int probe = open(d, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    bool tmpfile = probe >= 0 && access("/proc/self/fd", F_OK) == 0;
+    if (probe >= 0)
+        close(probe);
+    static cu_ledger_io io;
+    io = cu_ledger_io_real;
+    io.linkat = count_linkat;
+    io.rename = count_rename;
+    cu_ledger_set_io(&io);
+    cu_ledger *l = open_log(d);
+    if (!l) {
+        cu_ledger_set_io(NULL);
+        return;
+    }
+    atomic_store(&g_links, 0);
+    atomic_store(&g_renames, 0);
+    append_range(l, 0, 512);
+    cu_buf b;
+    cu_buf_init(&b, 1024);
+    CHECK_OK(cu_ledger_read_entry(l, 0, &b)); /* waits for the tile writer */
+    /* tile/0/000, tile/0/001, tile/entries/000, tile/entries/001 */
+    CHECK_INT(atomic_load(&g_links), tmpfile ? 4 : 0);
+    CHECK_INT(atomic_load(&g_renames), tmpfile ? 0 : 4);
+    CHECK_OK(cu_ledger_publish(l, NULL));
+    cu_ledger_close(l);
+    cu_ledger_set_io(NULL);
+    CHECK_OK(verify(d));
+
+    /* the function itself: new, existing, no directory */
+    char path[700], tmp[700];
+    snprintf(path, sizeof path, "%s/tile/0/000", d);
+    snprintf(tmp, sizeof tmp, "%s/private/tmp/t", d);
+    char *got = NULL;
+    size_t n = 0;
+    CHECK_OK(cu_lg_write_new_file(tmp, path, "replaced", 8, 0644)); /* exists: through tmp + rename */
+    CHECK_OK(cu_file_read(path, 64, &got, &n));
+    CHECK_INT(n, 8);
+    CHECK_MEM(got, "replaced", 8);
+    cu_free(got);
+    snprintf(path, sizeof path, "%s/tile/0/new", d);
+    CHECK_OK(cu_lg_write_new_file(tmp, path, "fresh", 5, 0644));
+    got = NULL;
+    CHECK_OK(cu_file_read(path, 64, &got, &n));
+    CHECK_INT(n, 5);
+    CHECK_MEM(got, "fresh", 5);
+    cu_free(got);
+    CHECK(access(tmp, F_OK) != 0); /* no scratch file left */
+    snprintf(path, sizeof path, "%s/no/such/dir", d);
+    CHECK_RC(cu_lg_write_new_file(tmp, path, "x", 1, 0644), CU_ERR_IO);
+    CHECK(strstr(cu_err_detail(), "no/such/dir") != NULL);
+    cu_buf_free(&b);
+}
+
 TEST(proofs_verify_against_an_independent_tree)
 {
     const char *d = make_log("proofs");
