@@ -54,8 +54,13 @@ static void thp_rerun(int argc, char **argv)
         return;
     av[0] = self;
     memcpy(av + 1, argv, (size_t)argc * sizeof *av);
-    if (setenv("GLIBC_TUNABLES", CU_REPLAY_THP_TUNABLE, 1) == 0) {
-        execv("/proc/self/exe", av);
+    /* the program's own path, not /proc/self/exe: the process is named
+     * after the file it runs (ps, top, per-thread figures) */
+    char self_path[4096];
+    ssize_t pl = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+    if (pl > 0 && setenv("GLIBC_TUNABLES", CU_REPLAY_THP_TUNABLE, 1) == 0) {
+        self_path[pl] = '\0';
+        execv(self_path, av);
         unsetenv("GLIBC_TUNABLES");
     }
     cu_free(av);
