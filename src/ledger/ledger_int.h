@@ -31,9 +31,6 @@ typedef struct cu_ledger_io {
     int (*ftruncate)(int fd, off_t len);
     int (*mkdir)(const char *path, unsigned mode);
     int (*syncfs)(int fd); /* makes every tile durable before a checkpoint */
-    /* links a written unnamed file (O_TMPFILE) to its name; NULL in a table:
-     * full tiles then go through a scratch file and rename */
-    int (*linkat)(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags);
 } cu_ledger_io;
 
 /* Install a table (NULL: the real system calls).  Returns the previous one. */
@@ -53,14 +50,6 @@ cu_rc cu_lg_sync_dir(const char *dir) CU_NODISCARD;
  * open, write, optional fsync, close, rename onto path. */
 cu_rc cu_lg_write_file(const char *tmp, const char *path, const void *p, size_t n, unsigned mode,
                        bool sync) CU_NODISCARD;
-/* Write a file that is new to the tree (a full tile or bundle, no fsync):
- * an unnamed file (O_TMPFILE) in path's directory, written, then linked to
- * path, so the name appears only with the whole content, as with a rename,
- * at one directory entry instead of three (scratch name made, moved,
- * removed).  Through tmp and rename (cu_lg_write_file) where that cannot
- * be done: no O_TMPFILE on the file system, no /proc/self/fd, no linkat
- * in the table, or path already there (a tile rewritten by recovery). */
-cu_rc cu_lg_write_new_file(const char *tmp, const char *path, const void *p, size_t n, unsigned mode) CU_NODISCARD;
 /* mkdir -p for the directories above a relative path `rel` under root. */
 cu_rc cu_lg_mkdirs_for(const char *root, const char *rel) CU_NODISCARD;
 /* Map errno after a failed call. */

@@ -297,9 +297,8 @@ static cu_rc write_public(cu_ledger *l, int level, const char *rel, const void *
     return cu_lg_write_file(tmp, path, p, n, 0644, sync);
 }
 
-/* Write a full tile or bundle as an unnamed file linked to its name once
- * written, or through a scratch file (tmp, one per thread) renamed onto it
- * (cu_lg_write_new_file).  Not straight to the name: the spec lets a
+/* Write a full tile or bundle through a scratch file (tmp, one per
+ * thread) renamed onto its name.  Not straight to the name: the spec lets a
  * client fetch a full tile as a fallback for a partial one, and tiles are
  * served as immutable (cached for long), so a half-written one must never
  * be visible.  No fsync: publish makes tiles durable (syncfs), and
@@ -313,7 +312,7 @@ static cu_rc write_full_file(cu_ledger *l, mkcache_t cache, const char *tmpname,
         (rc = ensure_dir(l, cache, level, rel)) || (rc = pathf(path, "%s/%s", l->dir, rel)) ||
         (rc = pathf(tmp, "%s/tmp/%s", l->priv, tmpname)))
         return rc;
-    return cu_lg_write_new_file(tmp, path, p, n, 0644);
+    return cu_lg_write_file(tmp, path, p, n, 0644, false);
 }
 
 /* Remove the partial tiles tile/<L>/<N>.p/ once the full tile exists and

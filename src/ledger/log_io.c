@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -32,7 +31,6 @@ const cu_ledger_io cu_ledger_io_real = {
     .ftruncate = ftruncate,
     .mkdir = real_mkdir,
     .syncfs = syncfs,
-    .linkat = linkat,
 };
 
 static _Atomic(const cu_ledger_io *) g_io = &cu_ledger_io_real;
@@ -116,56 +114,6 @@ fail:
     if (fd >= 0)
         close(fd);
     unlink(tmp);
-    return rc;
-}
-
-/* Set once O_TMPFILE or the /proc link is found wanting: every later file
- * goes the old way at once, without a failing call first. */
-static atomic_bool g_no_tmpfile;
-
-cu_rc cu_lg_write_new_file(const char *tmp, const char *path, const void *p, size_t n, unsigned mode)
-{
-    const cu_ledger_io *io = cu_ledger_io_get();
-    const char *slash = strrchr(path, '/');
-    char dir[4096];
-    size_t dl = slash ? (size_t)(slash - path) : 0;
-    if (!io->linkat || atomic_load_explicit(&g_no_tmpfile, memory_order_relaxed) || !slash || dl >= sizeof dir)
-        return cu_lg_write_file(tmp, path, p, n, mode, false);
-    memcpy(dir, path, dl);
-    dir[dl] = '\0';
-    int fd = io->open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
-    if (fd < 0) {
-        /* EOPNOTSUPP: not on this file system; EISDIR, EINVAL: a kernel
-         * without it.  Anything else (ENOSPC, EIO) is the disk's answer. */
-        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
-            return cu_lg_errno(errno, "create", path);
-        atomic_store(&g_no_tmpfile, true);
-        return cu_lg_write_file(tmp, path, p, n, mode, false);
-    }
-    cu_rc rc = cu_lg_write_all(fd, p, n, 0, path);
-    if (rc)
-        goto fail;
-    /* AT_EMPTY_PATH would need CAP_DAC_READ_SEARCH; the fd's /proc link
-     * needs only the file */
-    char self[64];
-    snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
-    if (io->linkat(AT_FDCWD, self, AT_FDCWD, path, AT_SYMLINK_FOLLOW) != 0) {
-        int e = errno;
-        close(fd);
-        if (e == EEXIST) /* rename replaces it */
-            return cu_lg_write_file(tmp, path, p, n, mode, false);
-        if (e == ENOENT && access("/proc/self/fd", F_OK) != 0) {
-            /* no /proc here (the directory exists: fd was opened in it) */
-            atomic_store(&g_no_tmpfile, true);
-            return cu_lg_write_file(tmp, path, p, n, mode, false);
-        }
-        return cu_lg_errno(e, "link", path);
-    }
-    if (close(fd) != 0)
-        return cu_lg_errno(errno, "close", path);
-    return CU_OK;
-fail:
-    close(fd);
     return rc;
 }
 

@@ -55,13 +55,7 @@ static int f_syncfs(int fd)
     return hit() ? -1 : 0;
 }
 
-static int f_linkat(int od, const char *op, int nd, const char *np, int flags)
-{
-    return hit() ? -1 : cu_ledger_io_real.linkat(od, op, nd, np, flags);
-}
-
-static const cu_ledger_io faulty = {f_open,      f_pwrite, f_fsync,  f_fdatasync, f_rename,
-                                    f_ftruncate, f_mkdir,  f_syncfs, f_linkat};
+static const cu_ledger_io faulty = {f_open, f_pwrite, f_fsync, f_fdatasync, f_rename, f_ftruncate, f_mkdir, f_syncfs};
 
 static void arm(long at, int err)
 {
