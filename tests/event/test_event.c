@@ -459,6 +459,20 @@ TEST(reference_bad_lines)
     expect_ref_bad("{\"kind\":\"person\",\"id\":\"P1\"}\n{\"kind\":\"person\",\"id\":\"P2\",\n", CU_ERR_PARSE, "2: malformed");
     expect_ref_bad("{\"kind\":\"assign\",\"ts\":\"2024-01-01T00:00:00Z\",\"case\":\"C9\",\"officer\":\"MP1\",\"op\":\"swap\"}\n",
                    CU_ERR_INVAL, "1: \"op\"");
+    /* a field given twice, plainly or once escaped ("\u0069d" is "id") */
+    expect_ref_bad("{\"kind\":\"person\",\"id\":\"P1\",\"id\":\"P2\"}\n", CU_ERR_PARSE, "1: field \"id\" given twice");
+    expect_ref_bad("{\"kind\":\"person\",\"id\":\"P1\",\"\\u0069d\":\"P2\"}\n", CU_ERR_PARSE,
+                   "1: field \"id\" given twice");
+    /* an escaped key names its field */
+    cu_names *n;
+    CHECK_OK(cu_names_new(&n));
+    cu_ref *r;
+    CHECK_OK(cu_ref_new(n, &r));
+    const char *esc = "{\"kind\":\"person\",\"\\u0069d\":\"P7\"}";
+    CHECK_OK(cu_ref_add_line(r, esc, strlen(esc), 1));
+    CHECK(cu_names_find(n, CU_K_PERSON, "P7", 2) != CU_ID_NONE);
+    cu_ref_free(r);
+    cu_names_free(n);
 }
 
 /* ------------------------------------------------------------- alerts */
