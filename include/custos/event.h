@@ -76,6 +76,10 @@ cu_id cu_names_find(const cu_names *n, cu_idkind k, const char *s, size_t len);
 const char *cu_names_str(const cu_names *n, cu_idkind k, cu_id id);
 /* The same with its length (no strlen); *len 0 with NULL. */
 const char *cu_names_str_len(const cu_names *n, cu_idkind k, cu_id id, size_t *len);
+/* A hint: cu_names_str of this id will be asked for soon (its entry in the
+ * id -> string table is fetched; the string itself is not: its address is
+ * not known until that entry arrives).  Nothing for an id not given out. */
+void cu_names_prefetch_id(const cu_names *n, cu_idkind k, cu_id id);
 uint32_t cu_names_count(const cu_names *n, cu_idkind k);
 
 /* -------------------------------------------------------------- events */

@@ -281,6 +281,16 @@ const char *cu_names_str_len(const cu_names *n, cu_idkind k, cu_id id, size_t *l
     return s;
 }
 
+void cu_names_prefetch_id(const cu_names *n, cu_idkind k, cu_id id)
+{
+    if ((unsigned)k >= CU_K_COUNT_ || id == CU_ID_NONE)
+        return;
+    const struct table *t = &n->t[k];
+    /* below count, the chunk exists (invariant 1) */
+    if (id < atomic_load_explicit(&((struct table *)t)->count, memory_order_acquire))
+        __builtin_prefetch(&t->chunks[id >> CHUNK_BITS][id & (CHUNK - 1)]);
+}
+
 uint32_t cu_names_count(const cu_names *n, cu_idkind k)
 {
     if ((unsigned)k >= CU_K_COUNT_)

@@ -194,12 +194,20 @@ typedef struct fields {
     size_t n;
 } fields;
 
-/* NULL when absent; a field given twice is an error (*rc). */
+/* NULL when absent; a field given twice is an error (*rc).  Every member
+ * is looked at (for the twice), so the key's length is taken once and a
+ * plain key of another length is passed over without a call: this was
+ * most of the reference load's instructions (a line's ten-odd fields, each
+ * asked for, each against every member). */
 static const cu_jval *get(const fields *f, const char *key, cu_rc *rc)
 {
     const cu_jval *found = NULL;
+    size_t kl = strlen(key);
     for (size_t i = 0; i < f->n; i++) {
-        if (cu_jstr_eq(&f->m[i].key, key)) {
+        const cu_jval *k = &f->m[i].key;
+        if (!k->esc && (k->len != kl || memcmp(k->s, key, kl) != 0))
+            continue;
+        if (k->esc ? cu_jstr_eq(k, key) : k->type == CU_JT_STRING) {
             if (found) {
                 *rc = cu_err_set(CU_ERR_PARSE, "field \"%s\" given twice", key);
                 return NULL;

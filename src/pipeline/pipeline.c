@@ -317,19 +317,44 @@ static cu_rc encoder_commit(void *ud, cu_id person, uint8_t out[32])
 
 /* Encoding an event reads seven names and a commitment per person, each a
  * cache miss somewhere in tables of hundreds of megabytes, one after the
- * other; the events of a batch are independent, so the lines of an event
- * ENC_AHEAD places on are asked for first and arrive while this one is
- * encoded.  (The name's slot is read here to find its string: that slot is
- * a small, mostly cached array.) */
+ * other; the events of a batch are independent, so their lines are asked
+ * for ahead, in two stages: ENC_FAR events on, each name's entry in the
+ * id -> string table (its address is known from the id alone); ENC_AHEAD
+ * events on, that entry (arrived by then) is read and the string it points
+ * to is asked for, with the people's commitments.  (Reading the entry at
+ * ENC_AHEAD without the first stage waited for it there: for records and
+ * cases, tables of megabytes, that was a miss per name in the prefetch.) */
 #define ENC_AHEAD 6
+#define ENC_FAR 16
+
+static const cu_idkind enc_kinds[7] = {CU_K_OFFICER, CU_K_SYSTEM, CU_K_RECORD, CU_K_PURPOSE,
+                                       CU_K_CASE,    CU_K_TERMINAL, CU_K_AREA};
+
+static void enc_ids(const cu_event *ev, cu_id ids[7])
+{
+    ids[0] = ev->officer;
+    ids[1] = ev->system;
+    ids[2] = ev->record;
+    ids[3] = ev->purpose;
+    ids[4] = ev->case_id;
+    ids[5] = ev->terminal;
+    ids[6] = ev->area;
+}
+
+static void encode_prefetch_far(const struct encoder *x, const cu_event *ev)
+{
+    cu_id ids[7];
+    enc_ids(ev, ids);
+    for (int i = 0; i < 7; i++)
+        cu_names_prefetch_id(x->names, enc_kinds[i], ids[i]);
+}
 
 static void encode_prefetch(const struct encoder *x, const cu_event *ev)
 {
-    const cu_id ids[7] = {ev->officer, ev->system, ev->record, ev->purpose, ev->case_id, ev->terminal, ev->area};
-    static const cu_idkind kinds[7] = {CU_K_OFFICER, CU_K_SYSTEM, CU_K_RECORD, CU_K_PURPOSE,
-                                       CU_K_CASE,    CU_K_TERMINAL, CU_K_AREA};
+    cu_id ids[7];
+    enc_ids(ev, ids);
     for (int i = 0; i < 7; i++) {
-        const char *s = cu_names_str(x->names, kinds[i], ids[i]);
+        const char *s = cu_names_str(x->names, enc_kinds[i], ids[i]);
         if (s)
             __builtin_prefetch(s - 1);
     }
@@ -361,6 +386,8 @@ static cu_rc encode_into(const struct encoder *x, const cu_batch *b, struct enc 
         cu_rc grc = cu_grow(&e->buf, &e->cap, used + CU_ENTRY_MAX, 1, (size_t)4 << 20, false);
         if (grc)
             return grc;
+        if (i + ENC_FAR < b->n)
+            encode_prefetch_far(x, &b->ev[i + ENC_FAR]);
         if (i + ENC_AHEAD < b->n)
             encode_prefetch(x, &b->ev[i + ENC_AHEAD]);
         size_t len;

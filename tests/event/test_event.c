@@ -107,6 +107,16 @@ TEST(names_are_dense_and_stable)
     CHECK_INT(cu_names_find(n, CU_K_RECORD, "X199999", 7), 199999);
     CHECK_INT(cu_names_find(n, CU_K_RECORD, "nope", 4), CU_ID_NONE);
     CHECK(cu_names_str(n, CU_K_CASE, 0) == NULL);
+    /* a prefetch hint reads the id's table entry only for ids given out (no
+     * chunk exists beyond them: ASan would see the read) */
+    cu_names_prefetch_id(n, CU_K_RECORD, 199999);
+    cu_names_prefetch_id(n, CU_K_RECORD, 200000);
+    cu_names_prefetch_id(n, CU_K_RECORD, 0x7fffffffu);
+    cu_names_prefetch_id(n, CU_K_CASE, 0);
+    cu_names_prefetch_id(n, CU_K_CASE, CU_ID_NONE);
+    cu_names_prefetch_id(n, (cu_idkind)CU_K_COUNT_, 0);
+    CHECK_INT(cu_names_count(n, CU_K_RECORD), 200000);
+    CHECK_STR(cu_names_str(n, CU_K_RECORD, 199999), "X199999");
     char longid[70];
     memset(longid, 'x', sizeof longid);
     CHECK_RC(cu_names_intern(n, CU_K_CASE, longid, 65, &a), CU_ERR_TOOBIG);
@@ -165,6 +175,46 @@ TEST(event_parse_good_and_write_back)
     CHECK_STR(ev.id, "E3");
     CHECK_STR(cu_names_str(n, CU_K_OFFICER, ev.officer), "M/P");
     cu_buf_free(&b);
+    cu_names_free(n);
+}
+
+/* Fields are looked up at their usual place first (field_of's hint); any
+ * other order, and keys of the same length as the one expected there,
+ * must parse to the same event. */
+TEST(event_fields_in_any_order)
+{
+    cu_names *n;
+    CHECK_OK(cu_names_new(&n));
+    cu_id s1[CU_EVENT_MAX_SUBJECTS], s2[CU_EVENT_MAX_SUBJECTS];
+    cu_event a = {.subjects = s1, .subjects_cap = CU_EVENT_MAX_SUBJECTS};
+    cu_event b = {.subjects = s2, .subjects_cap = CU_EVENT_MAX_SUBJECTS};
+    CHECK_OK(cu_event_parse(n, good_ev, strlen(good_ev), &a));
+    /* good_ev's fields backwards: "system" (6 bytes) comes where "action"
+     * (6 bytes) is expected */
+    const char *rev = "{\"results\":1,\"outcome\":\"allow\",\"area\":\"CW\",\"terminal\":\"T-CW-0031\","
+                      "\"case\":\"C2024-0117\",\"system\":\"PNC\",\"purpose\":\"investigation\","
+                      "\"subjects\":[\"P88121\"],\"record\":\"R55120\",\"action\":\"view\",\"officer\":\"MP10432\","
+                      "\"ts\":\"2024-01-09T14:07:33Z\",\"id\":\"E000193\",\"kind\":\"access\"}";
+    CHECK_OK(cu_event_parse(n, rev, strlen(rev), &b));
+    CHECK_STR(b.id, a.id);
+    CHECK_INT(b.ts, a.ts);
+    CHECK_INT(b.officer, a.officer);
+    CHECK_INT(b.system, a.system);
+    CHECK_INT(b.action, a.action);
+    CHECK_INT(b.record, a.record);
+    CHECK_INT(b.purpose, a.purpose);
+    CHECK_INT(b.case_id, a.case_id);
+    CHECK_INT(b.terminal, a.terminal);
+    CHECK_INT(b.area, a.area);
+    CHECK_INT(b.outcome, a.outcome);
+    CHECK_INT(b.nsubjects, 1);
+    CHECK_INT(b.subjects[0], a.subjects[0]);
+    CHECK(b.has_results && b.results == a.results);
+    /* a field given twice is found twice whether or not it sits at its place */
+    const char *twice = "{\"kind\":\"access\",\"kind\":\"access\",\"id\":\"E\",\"ts\":\"2024-01-09T14:07:33Z\","
+                        "\"officer\":\"a\",\"system\":\"b\",\"action\":\"view\",\"outcome\":\"allow\"}";
+    CHECK_RC(cu_event_parse(n, twice, strlen(twice), &b), CU_ERR_PARSE);
+    CHECK(strstr(cu_err_detail(), "twice") != NULL);
     cu_names_free(n);
 }
 
@@ -409,6 +459,20 @@ TEST(reference_bad_lines)
     expect_ref_bad("{\"kind\":\"person\",\"id\":\"P1\"}\n{\"kind\":\"person\",\"id\":\"P2\",\n", CU_ERR_PARSE, "2: malformed");
     expect_ref_bad("{\"kind\":\"assign\",\"ts\":\"2024-01-01T00:00:00Z\",\"case\":\"C9\",\"officer\":\"MP1\",\"op\":\"swap\"}\n",
                    CU_ERR_INVAL, "1: \"op\"");
+    /* a field given twice, plainly or once escaped ("\u0069d" is "id") */
+    expect_ref_bad("{\"kind\":\"person\",\"id\":\"P1\",\"id\":\"P2\"}\n", CU_ERR_PARSE, "1: field \"id\" given twice");
+    expect_ref_bad("{\"kind\":\"person\",\"id\":\"P1\",\"\\u0069d\":\"P2\"}\n", CU_ERR_PARSE,
+                   "1: field \"id\" given twice");
+    /* an escaped key names its field */
+    cu_names *n;
+    CHECK_OK(cu_names_new(&n));
+    cu_ref *r;
+    CHECK_OK(cu_ref_new(n, &r));
+    const char *esc = "{\"kind\":\"person\",\"\\u0069d\":\"P7\"}";
+    CHECK_OK(cu_ref_add_line(r, esc, strlen(esc), 1));
+    CHECK(cu_names_find(n, CU_K_PERSON, "P7", 2) != CU_ID_NONE);
+    cu_ref_free(r);
+    cu_names_free(n);
 }
 
 /* ------------------------------------------------------------- alerts */
