@@ -58,6 +58,10 @@
 
 struct conn_state;
 
+/* Add n to a counter only its worker writes (invariant 5): a relaxed load
+ * and store, no locked instruction; other threads only read it. */
+#define OWN_ADD(c, n) atomic_store_explicit(&(c), atomic_load_explicit(&(c), memory_order_relaxed) + (n), memory_order_relaxed)
+
 /* One worker thread and its daemon (invariant 5).  The counters are
  * written by the worker alone (relaxed stores, no locked instruction) and
  * summed by /metrics; resumed and armed are what other threads touch. */
@@ -143,8 +147,7 @@ cu_http_suspended *cu_http_suspend(const cu_http_req *req)
         return NULL;
     st->suspended = true;
     /* (only this worker writes its count: invariant 5) */
-    atomic_store_explicit(&st->w->suspended, atomic_load_explicit(&st->w->suspended, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    OWN_ADD(st->w->suspended, 1);
     MHD_suspend_connection(st->conn);
     return (cu_http_suspended *)(void *)st;
 }
@@ -395,8 +398,7 @@ static void verify_peer(struct worker *w, struct MHD_Connection *conn, char *hex
     const gnutls_datum_t *c = gnutls_certificate_get_peers(ss, &n);
     if (!c || n == 0)
         return; /* no certificate sent */
-    atomic_store_explicit(&w->verifications, atomic_load_explicit(&w->verifications, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
+    OWN_ADD(w->verifications, 1);
     uint8_t h[CU_SHA256_LEN];
     if (gnutls_certificate_verify_peers2(ss, &status) != GNUTLS_E_SUCCESS || status != 0 ||
         cu_sha256(c[0].data, c[0].size, NULL, 0, NULL, 0, h))
@@ -430,8 +432,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 {
     struct worker *w = cls;
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-        atomic_store_explicit(&w->connections, atomic_load_explicit(&w->connections, memory_order_relaxed) + 1,
-                              memory_order_relaxed);
+        OWN_ADD(w->connections, 1);
         struct conn_state *st = cu_calloc(1, sizeof *st); /* NULL: on_request refuses the requests */
         if (st) {
             cu_buf_init(&st->body, w->s->opts.max_body);
@@ -588,8 +589,7 @@ static int take_resumed(struct worker *w)
     for (; st; st = st->next_resumed, n++)
         MHD_resume_connection(st->conn); /* (no ITC in this mode: flags under MHD's lock) */
     if (n)
-        atomic_store_explicit(&w->resumed_n, atomic_load_explicit(&w->resumed_n, memory_order_relaxed) + (unsigned)n,
-                              memory_order_relaxed);
+        OWN_ADD(w->resumed_n, (unsigned)n);
     return n;
 }
 
@@ -629,8 +629,7 @@ static void *worker_main(void *arg)
             }
         }
         if (n)
-            atomic_store_explicit(&w->suspended, atomic_load_explicit(&w->suspended, memory_order_relaxed) - n,
-                                  memory_order_relaxed);
+            OWN_ADD(w->suspended, -n);
     }
     return NULL;
 }
@@ -690,8 +689,16 @@ static cu_rc worker_start(cu_server *s, struct worker *w, int lfd, const struct 
     return CU_OK;
 }
 
-static void workers_free(cu_server *s)
+/* Stop every running worker (exit, woken, joined), then free them all. */
+static void workers_end(cu_server *s)
 {
+    atomic_store(&s->exit, 1);
+    for (unsigned i = 0; i < s->nw; i++)
+        if (s->w[i]->running) {
+            worker_wake(s->w[i]);
+            pthread_join(s->w[i]->thr, NULL);
+            s->w[i]->running = false;
+        }
     for (unsigned i = 0; i < s->nw; i++) {
         struct worker *w = s->w[i];
         if (w->d)
@@ -753,19 +760,9 @@ cu_rc cu_server_start(cu_server *s)
     close(lfd);
     return CU_OK;
 fail:
+    /* (s->nw counts only the workers allocated: each of them is non-NULL) */
     close(lfd);
-    atomic_store(&s->exit, 1);
-    for (unsigned i = 0; i < s->nw; i++)
-        if (s->w[i] && s->w[i]->running) {
-            worker_wake(s->w[i]);
-            pthread_join(s->w[i]->thr, NULL);
-        }
-    for (unsigned i = 0; i < s->nw; i++)
-        if (!s->w[i]) { /* (an allocation failed: the rest are NULL too) */
-            s->nw = i;
-            break;
-        }
-    workers_free(s);
+    workers_end(s);
     return rc;
 }
 
@@ -787,13 +784,7 @@ void cu_server_stop(cu_server *s)
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
-    atomic_store(&s->exit, 1);
-    for (unsigned i = 0; i < s->nw; i++) {
-        worker_wake(s->w[i]);
-        pthread_join(s->w[i]->thr, NULL);
-        s->w[i]->running = false;
-    }
-    workers_free(s);
+    workers_end(s);
 }
 
 void cu_server_free(cu_server *s)

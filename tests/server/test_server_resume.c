@@ -10,7 +10,8 @@
  *    epoll, were woken (at least once, at most once per answer) and the
  *    /metrics counters say 64 resumed, none suspended;
  *  - cu_server_stop while 10 requests are held waits for their answers,
- *    which reach the clients before the server closes.
+ *    which reach the clients before the server closes;
+ *  - a start that fails once its workers are made frees them.
  * Every socket has a receive timeout, so a lost wake-up fails (status 0)
  * instead of hanging. */
 #include "harness.h"
@@ -213,3 +214,22 @@ TEST(stop_waits_for_held_answers)
 }
 
 
+
+/* A start that fails after its workers were made (every worker's daemon
+ * refuses a certificate that is not PEM) leaves nothing behind: the same
+ * error again on a second try (not "already started"), then a stop and a
+ * free with nothing to do (ASan: no leak, no double close). */
+TEST(failed_start_frees_its_workers)
+{
+    cu_server_opts o = {.threads = 3, .tls_cert_pem = "not a certificate", .tls_key_pem = "not a key"};
+    cu_server *s = NULL;
+    CHECK_OK(cu_server_new(&o, &s));
+    if (!s)
+        return;
+    for (int round = 0; round < 2; round++) {
+        CHECK_INT(cu_server_start(s), CU_ERR_IO);
+        CHECK(strstr(cu_err_detail(), "not valid PEM") != NULL);
+    }
+    cu_server_stop(s);
+    cu_server_free(s);
+}
