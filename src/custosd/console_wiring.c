@@ -3,6 +3,7 @@
  * --list-routes).  Wiring only: the console is src/console/, the HTTP
  * server src/server/, bundles src/evidence/. */
 #include "console_wiring.h"
+#include "args.h"
 
 #include "custos/console.h"
 #include "custos/evidence.h"
@@ -43,9 +44,8 @@ int cud_console_arg(int argc, char **argv, int i)
     else if (strcmp(a, "--origin") == 0 && has)
         cw.origin = argv[i + 1];
     else if (strcmp(a, "--session-idle") == 0 && has) {
-        char *end;
-        long long v = strtoll(argv[i + 1], &end, 10);
-        if (*end || v < 1 || v > 86400)
+        long v;
+        if (!cud_arg_long(argv[i + 1], 1, 86400, &v))
             return -1;
         cw.idle = v;
     } else if (strcmp(a, "--insecure-cookies") == 0) {

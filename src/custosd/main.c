@@ -13,6 +13,7 @@
 #include "console_wiring.h"
 
 #include "detect_wiring.h"
+#include "args.h"
 #include "gov_wiring.h"
 
 #include <errno.h>
@@ -121,18 +122,6 @@ static void shutdown_all(cu_server *srv, cu_gateway *gw, cu_gov *gov, cu_events_
     cu_ledger_close(ledger);
 }
 
-/* A whole decimal number in [lo, hi]. */
-static bool arg_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || *end || end == s || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
 static void usage(FILE *f)
 {
     fprintf(f, "usage: custosd [--listen ADDR] [--port N] [--port-file FILE]\n"
@@ -218,7 +207,7 @@ int main(int argc, char **argv)
             opts.bind_addr = argv[++i];
         } else if (strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
             long p;
-            if (!arg_long(argv[++i], 0, 65535, &p)) {
+            if (!cud_arg_long(argv[++i], 0, 65535, &p)) {
                 fprintf(stderr, "custosd: bad port %s\n", argv[i]);
                 return 2;
             }
@@ -242,14 +231,14 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
             long t;
-            if (!arg_long(argv[++i], 1, 1024, &t)) {
+            if (!cud_arg_long(argv[++i], 1, 1024, &t)) {
                 fprintf(stderr, "custosd: bad thread count %s\n", argv[i]);
                 return 2;
             }
             opts.threads = (unsigned)t;
         } else if (strcmp(argv[i], "--commit-period-us") == 0 && i + 1 < argc) {
             long t;
-            if (!arg_long(argv[++i], 1, 100000, &t)) {
+            if (!cud_arg_long(argv[++i], 1, 100000, &t)) {
                 fprintf(stderr, "custosd: bad commit period %s (1-100000 us)\n", argv[i]);
                 return 2;
             }
@@ -272,7 +261,7 @@ int main(int argc, char **argv)
         } else if ((strcmp(argv[i], "--warm-events") == 0 || strcmp(argv[i], "--warm-days") == 0) && i + 1 < argc) {
             bool days = strcmp(argv[i], "--warm-days") == 0;
             long v;
-            if (!arg_long(argv[i + 1], 0, days ? 36500 : LONG_MAX, &v)) {
+            if (!cud_arg_long(argv[i + 1], 0, days ? 36500 : LONG_MAX, &v)) {
                 fprintf(stderr, "custosd: bad value for %s: %s\n", argv[i], argv[i + 1]);
                 return 2;
             }
