@@ -175,10 +175,7 @@ void gw_dm_classes(gw_snap *s)
         }
         uint32_t t[5] = {value_class(s, &ac[0], o->role), value_class(s, &ac[1], o->unit),
                          value_class(s, &ac[2], o->vetting), value_class(s, &ac[3], o->area), o->caveats};
-        uint64_t h = 0x9e3779b97f4a7c15ull;
-        for (int k = 0; k < 5; k++)
-            h = (h ^ t[k]) * 0xff51afd7ed558ccdull;
-        size_t j = (size_t)(h >> 32) & (cap - 1);
+        size_t j = (size_t)cu_hash64(t, sizeof t, 0) & (cap - 1);
         while (tup[j][5] && memcmp(tup[j], t, sizeof t) != 0)
             j = (j + 1) & (cap - 1);
         if (!tup[j][5]) {
@@ -314,6 +311,9 @@ bool gw_dm_key_make(gw_dm *m, const gw_snap *s, size_t ai, const char *purpose, 
 
 static struct dm_ent *slot_of(const gw_dm *m, const uint64_t k[GW_DM_WORDS])
 {
+    /* a multiply-xor per word, not cu_hash64: for these keys (a few bits
+     * apart) it leaves fewer of the direct-mapped slots shared (bench_gateway
+     * at 100,000 records: 13,879 misses in 10^6 against 19,193-25,240) */
     uint64_t h = 0x9e3779b97f4a7c15ull;
     for (int i = 0; i < GW_DM_WORDS; i++)
         h = (h ^ k[i]) * 0xff51afd7ed558ccdull;
@@ -389,10 +389,7 @@ static bool intern(gw_dm *m, const char *str, uint32_t *off)
     if (!str)
         return true;
     size_t n = strlen(str) + 1;
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)str[i]) * 0x100000001b3ull;
-    uint32_t j = (uint32_t)(h >> 40) & (DM_STRS - 1);
+    uint32_t j = (uint32_t)cu_hash64(str, n, 0) & (DM_STRS - 1);
     while (m->str[j]) {
         if (strcmp(m->pool + m->str[j] - 1, str) == 0) {
             *off = m->str[j];
