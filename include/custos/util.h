@@ -185,6 +185,18 @@ static inline uint64_t cu_hash64(const void *p, size_t n, uint64_t seed)
     return h ^ (h >> 33);
 }
 
+/* The decimal digits of v at out (at most 20, no terminator); their count.
+ * For writers that put many numbers (no printf per number). */
+static inline size_t cu_u64_dec(char *out, uint64_t v)
+{
+    size_t n = 1;
+    for (uint64_t x = v; x >= 10; x /= 10)
+        n++;
+    for (size_t i = n; i-- > 0; v /= 10) /* from the last digit back: no reversal */
+        out[i] = (char)('0' + v % 10);
+    return n;
+}
+
 static inline void cu_put_be16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)(v >> 8); p[1] = (uint8_t)v; }
 static inline void cu_put_be32(uint8_t *p, uint32_t v) { for (int i = 3; i >= 0; i--) { p[i] = (uint8_t)v; v >>= 8; } }
 static inline void cu_put_be64(uint8_t *p, uint64_t v) { for (int i = 7; i >= 0; i--) { p[i] = (uint8_t)v; v >>= 8; } }

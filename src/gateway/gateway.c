@@ -684,11 +684,7 @@ cu_rc gw_json_str(cu_buf *b, const char *s)
 static cu_rc append_u64(cu_buf *b, uint64_t v)
 {
     char t[20];
-    size_t i = sizeof t;
-    do
-        t[--i] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    return cu_buf_append(b, t + i, sizeof t - i);
+    return cu_buf_append(b, t, cu_u64_dec(t, v));
 }
 
 static const char *outcome_name(const cu_gateway_decision *d)

@@ -122,15 +122,10 @@ void g_out_discard(g_out *o)
 
 void g_u(g_out *o, uint64_t v)
 {
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    g_reserve(o, (size_t)n);
-    while (n)
-        o->buf[o->len++] = tmp[--n], o->total++;
+    g_reserve(o, 20);
+    size_t n = cu_u64_dec(o->buf + o->len, v);
+    o->len += n;
+    o->total += n;
 }
 
 void g_i(g_out *o, int64_t v)
@@ -145,17 +140,15 @@ void g_i(g_out *o, int64_t v)
 
 void g_u0(g_out *o, uint64_t v, int width)
 {
-    char tmp[24];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n < width && n < 24)
-        tmp[n++] = '0';
-    g_reserve(o, (size_t)n);
-    while (n)
-        o->buf[o->len++] = tmp[--n], o->total++;
+    char tmp[20];
+    size_t n = cu_u64_dec(tmp, v);
+    size_t w = width < 24 ? (width > 0 ? (size_t)width : 0) : 24; /* zeros up to width, at most 24 in all */
+    size_t z = w > n ? w - n : 0;
+    g_reserve(o, z + n);
+    memset(o->buf + o->len, '0', z);
+    memcpy(o->buf + o->len + z, tmp, n);
+    o->len += z + n;
+    o->total += z + n;
 }
 
 void g_fixed(g_out *o, double v)

@@ -1382,18 +1382,6 @@ static cu_rc put_events(cu_store *s, const txn *t)
     return rc;
 }
 
-/* The decimal digits of v (< 2^CU_STORE_WIN_BITS) at d; their count. */
-static size_t put_dec(char *d, uint32_t v)
-{
-    size_t n = 1;
-    for (uint32_t x = v; x >= 10; x /= 10)
-        n++;
-    /* filled from the last digit back: no reversal */
-    for (size_t i = n; i-- > 0; v /= 10)
-        d[i] = (char)('0' + v % 10);
-    return n;
-}
-
 /* Close posting p, whose text runs from p->off to len in d: a JSON array
  * when it has several offsets, nothing (idxs NULL, the offset in lo) when
  * one.  The new end of the text. */
@@ -1438,7 +1426,7 @@ static cu_rc make_posts(cu_store *s, const kbuf *b)
             *p = (post){.k = kp->k, .lo = off, .off = len};
             d[len++] = '[';
         }
-        len += put_dec(d + len, off);
+        len += cu_u64_dec(d + len, off);
     }
     if (p)
         len = post_end(p, d, len);
